@@ -1,0 +1,41 @@
+/*  rng.h: a fast, seedable random number generator (xoshiro256**, seeded by splitmix64).
+
+    A value type on purpose: it sits in hot loops (dropout-free init, sampling,
+    stochastic quantization) and is copied to give independent streams. Two rngs seeded
+    with the same (seed, stream) produce the same numbers on every machine. */
+#ifndef MDL_RNG_H
+#define MDL_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t s[4];
+} mdl_rng_t;
+
+/* Seeds rng from (seed, stream): different streams of one seed are independent
+   sequences (used for per-agent and per-purpose streams). */
+void mdl_rng_seed (mdl_rng_t *rng, uint64_t seed, uint64_t stream);
+
+/* Next 64 random bits. */
+uint64_t mdl_rng_u64 (mdl_rng_t *rng);
+
+/* Uniform integer in [0, n), unbiased (Lemire's method); n must be > 0. */
+uint64_t mdl_rng_below (mdl_rng_t *rng, uint64_t n);
+
+/* Uniform float in [0, 1) with 24 random bits. */
+float mdl_rng_uniform (mdl_rng_t *rng);
+
+/* Uniform double in [0, 1) with 53 random bits. */
+double mdl_rng_double (mdl_rng_t *rng);
+
+/* Standard normal N(0, 1) (Marsaglia polar method). */
+double mdl_rng_normal (mdl_rng_t *rng);
+
+/* Gamma(shape, 1) for shape > 0 (Marsaglia-Tsang; boosted for shape < 1). */
+double mdl_rng_gamma (mdl_rng_t *rng, double shape);
+
+/* Shuffles idx[0..n) in place (Fisher-Yates). */
+void mdl_rng_shuffle (mdl_rng_t *rng, uint32_t *idx, size_t n);
+
+#endif

@@ -1,0 +1,77 @@
+/*  vec.c: flat vector operations (see vec.h). */
+#include "vec.h"
+
+#include <math.h>
+#include <string.h>
+
+void
+mdl_vec_zero (float *x, size_t d)
+{
+    if (d)
+        memset (x, 0, d * sizeof *x);
+}
+
+void
+mdl_vec_copy (float *dst, const float *src, size_t d)
+{
+    if (d && dst != src)
+        memmove (dst, src, d * sizeof *dst);
+}
+
+void
+mdl_vec_axpy (float *restrict y, float a, const float *restrict x, size_t d)
+{
+    for (size_t i = 0; i < d; i++)
+        y[i] += a * x[i];
+}
+
+void
+mdl_vec_scale (float *x, float a, size_t d)
+{
+    for (size_t i = 0; i < d; i++)
+        x[i] *= a;
+}
+
+void
+mdl_vec_sub (float *dst, const float *a, const float *b, size_t d)
+{
+    for (size_t i = 0; i < d; i++)
+        dst[i] = a[i] - b[i];
+}
+
+double
+mdl_vec_dot (const float *x, const float *y, size_t d)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < d; i++)
+        s += (double) x[i] * y[i];
+    return s;
+}
+
+double
+mdl_vec_norm2 (const float *x, size_t d)
+{
+    return mdl_vec_dot (x, x, d);
+}
+
+double
+mdl_vec_dist2 (const float *x, const float *y, size_t d)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < d; i++) {
+        double t = (double) x[i] - y[i];
+        s += t * t;
+    }
+    return s;
+}
+
+bool
+mdl_vec_isfinite (const float *x, size_t d)
+{
+    /* Accumulate x*0: NaN or Inf in any element makes the sum NaN. Branch-free so it
+       runs at memory speed on the receive path. */
+    float acc = 0.0f;
+    for (size_t i = 0; i < d; i++)
+        acc += x[i] * 0.0f;
+    return acc == 0.0f;
+}

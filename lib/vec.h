@@ -1,0 +1,28 @@
+/*  vec.h: operations on flat float vectors of length d.
+
+    Everything above lib/ (optimizers, codecs, gossip, checkpoints) sees a model only as
+    such a vector. Plain loops the compiler vectorises; no allocation. Sums are
+    accumulated in double so that norms of 10^7-element vectors stay accurate. */
+#ifndef MDL_VEC_H
+#define MDL_VEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+void mdl_vec_zero (float *x, size_t d);
+void mdl_vec_copy (float *dst, const float *src, size_t d);
+/* y += a * x */
+void mdl_vec_axpy (float *y, float a, const float *x, size_t d);
+/* x *= a */
+void mdl_vec_scale (float *x, float a, size_t d);
+/* dst = a - b */
+void mdl_vec_sub (float *dst, const float *a, const float *b, size_t d);
+double mdl_vec_dot (const float *x, const float *y, size_t d);
+/* ||x||^2 */
+double mdl_vec_norm2 (const float *x, size_t d);
+/* ||x - y||^2 */
+double mdl_vec_dist2 (const float *x, const float *y, size_t d);
+/* true when every element is finite (no NaN, no Inf) */
+bool mdl_vec_isfinite (const float *x, size_t d);
+
+#endif
