@@ -23,7 +23,8 @@ mdl_dataset_t *mdl_dataset_new (size_t n, size_t dim, int classes, int *err);
 /* Loads an IDX images file (magic 0x00000803, u8 pixels) and an IDX labels file
    (0x00000801), each gzip-compressed or plain (detected by content). Errors: MDL_ENOENT,
    MDL_EMAGIC, MDL_ETRUNC (file shorter than its dims say, or a broken gzip stream),
-   MDL_EFORMAT (absurd dims), MDL_EMISMATCH (counts differ). NULL + *err on failure. */
+   MDL_EFORMAT (absurd dims: a zero dimension or more than 2^31 elements; or bytes after
+   the data), MDL_EMISMATCH (counts differ). NULL + *err on failure. */
 mdl_dataset_t *mdl_dataset_load_idx (const char *images, const char *labels, int *err);
 
 /* Loads split "train" or "t10k" from an MNIST-format directory: DIR/SPLIT-images-idx3-ubyte
@@ -33,7 +34,9 @@ mdl_dataset_t *mdl_dataset_load_dir (const char *dir, const char *split, int *er
                                      char *path, size_t pathlen);
 
 /* Loads a CSV file of rows "label,f1,f2,...,fdim" (an optional non-numeric header line is
-   skipped). Every row must have the same number of fields; labels are integers >= 0.
+   skipped: a first line whose first field is not a number). Every row must have the same
+   number of fields (at least 2); labels are integers >= 0; features finite numbers.
+   CRLF line ends are accepted and blank lines skipped.
    Errors: MDL_ENOENT, MDL_EFORMAT (with *line set to the 1-based bad line when line != NULL). */
 mdl_dataset_t *mdl_dataset_load_csv (const char *path, int *err, size_t *line);
 

@@ -28,7 +28,11 @@ typedef struct mdl_partition_t mdl_partition_t;
 int mdl_part_parse (const char *s, mdl_part_spec_t *out);
 
 /* Partitions n rows with labels (in [0, classes)) among agents, from seed.
-   NULL + *err on failure (MDL_EINVAL: agents == 0, agents > n, bad spec).
+   Every agent gets at least one row: a Dirichlet draw that leaves an agent empty is
+   redrawn (up to 16 times), then single rows are moved to the empty agents from agents
+   holding two or more. labels may be NULL for IID only. NULL + *err on failure
+   (MDL_EINVAL: agents == 0, agents > n, n >= 2^32, agents * K > n for shards:K,
+   a label outside [0, classes), bad spec; MDL_ENOMEM).
    Caller owns the return value and must destroy it. */
 mdl_partition_t *mdl_partition_new (const mdl_part_spec_t *spec, const int32_t *labels,
                                     size_t n, int classes, uint32_t agents, uint64_t seed,
