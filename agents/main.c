@@ -2,10 +2,46 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run) (int argc, char **argv);
+    const char *help;
+} s_cmd_t;
+
+static const s_cmd_t s_cmds[] = {
+    { "train", mdl_cmd_train, "train one model on the whole training set (centralized baseline)" },
+};
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out, "usage: meshdl COMMAND [options]\n\n"
+                  "meshdl: decentralized deep-learning training over ZeroMQ.\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
+        fprintf (out, "  %-8s %s\n", s_cmds[i].name, s_cmds[i].help);
+    fprintf (out, "\nRun 'meshdl COMMAND --help' for the options of a command.\n");
+}
+
 int
 main (int argc, char **argv)
 {
-    (void) argc; (void) argv;
-    fprintf (stderr, "meshdl: under construction\n");
+    if (argc < 2) {
+        s_usage (stderr);
+        return 2;
+    }
+    if (!strcmp (argv[1], "--help") || !strcmp (argv[1], "-h") || !strcmp (argv[1], "help")) {
+        s_usage (stdout);
+        return 0;
+    }
+    if (!strcmp (argv[1], "--version")) {
+        printf ("meshdl %s\n", MESHDL_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
+        if (!strcmp (argv[1], s_cmds[i].name))
+            return s_cmds[i].run (argc - 2, argv + 2);
+    fprintf (stderr, "meshdl: unknown command '%s' (see meshdl --help)\n", argv[1]);
     return 2;
 }

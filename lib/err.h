@@ -43,6 +43,7 @@ enum {
     MDL_EWIRE_INDEX = -59,  /* sparse index out of range or not increasing */
     MDL_EWIRE_NONFINITE = -60, /* payload holds NaN or Inf */
     MDL_EWIRE_TOPIC = -61,  /* topic frame malformed */
+    MDL_EWIRE_PAYLOAD = -62,/* payload structure malformed (format byte, padding, scale) */
     /* broker-free: discovery and mesh */
     MDL_EBEACON = -70,      /* malformed beacon */
     MDL_ESOCKET = -71,      /* a ZeroMQ socket could not be created/bound */
@@ -50,6 +51,7 @@ enum {
     MDL_ETOPO = -73,        /* topology name does not parse or does not fit n */
     MDL_ESECURITY = -74,    /* keys missing, unreadable or not allowed */
     MDL_ETIMEOUT = -75,     /* a bounded wait ran out */
+    MDL_EWEIGHTS = -76,     /* mixing-weights name unknown */
     /* agents */
     MDL_EALGO = -90,        /* algorithm name unknown or options do not fit it */
     MDL_EINTERRUPTED = -91, /* stopped by a signal */

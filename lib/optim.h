@@ -35,7 +35,9 @@ int mdl_opt_parse (const char *name, mdl_opt_kind_t *kind);
 /* Name of kind, e.g. "adam". */
 const char *mdl_opt_name (mdl_opt_kind_t kind);
 
-/* Checks cfg's ranges; returns 0 or MDL_ERANGE. */
+/* Checks cfg's ranges: a known kind, momentum, beta1, beta2 in [0, 1), eps > 0 and
+   finite, weight_decay >= 0 and finite. Every field is checked whatever the kind (the
+   defaults are all valid). Returns 0 or MDL_ERANGE. */
 int mdl_opt_check (const mdl_opt_cfg_t *cfg);
 
 /* Makes an optimizer for d parameters, state zeroed. NULL + *err on failure
@@ -47,7 +49,8 @@ void mdl_optim_destroy (mdl_optim_t **o);
 void mdl_optim_step (mdl_optim_t *o, float *x, const float *g, float lr);
 
 /* The flat state vector (for checkpoints and for algorithms that read momentum) and its
-   length: 0 for SGD, d for momentum, 2d for Adam (m then v). */
+   length: 0 for SGD (and NULL is returned), d for momentum and Nesterov, 2d for Adam and
+   AdamW (m then v). The optimizer owns it. */
 float *mdl_optim_state (mdl_optim_t *o, size_t *len);
 
 /* Steps taken (Adam's bias correction uses it); settable when restoring a checkpoint. */

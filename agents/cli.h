@@ -1,0 +1,9 @@
+/*  cli.h: the subcommands of the meshdl executable. Each takes the arguments after its
+    name and returns the process exit code (0 ok, 2 bad input, others documented in its
+    --help). */
+#ifndef MDL_CLI_H
+#define MDL_CLI_H
+
+int mdl_cmd_train (int argc, char **argv);
+
+#endif

@@ -1,0 +1,221 @@
+/*  cmd_train.c: `meshdl train`, the centralized baseline: one model, the full training
+    set, evaluated on the test set after every epoch. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "cli.h"
+#include "err.h"
+#include "learner.h"
+#include "report.h"
+#include "signals.h"
+#include "trainopts.h"
+
+static const char *s_usage =
+    "usage: meshdl train [options]\n\n"
+    "Trains one model on the whole training set (centralized baseline) and evaluates it\n"
+    "on the test set after every epoch. The last line on stdout is a JSON summary:\n"
+    "{\"summary\": {\"test_acc\": ..., \"test_loss\": ..., \"steps\": ..., \"wall_s\": ..., \"params\": ...}}\n"
+    "Exit codes: 0 done, 2 bad input, 3 training diverged (NaN/Inf loss; the last good\n"
+    "checkpoint is kept), 130/143 stopped by SIGINT/SIGTERM after writing checkpoint and summary.";
+
+static int
+s_save (const mdl_trainopts_t *o, mdl_learner_t *l, uint64_t epoch)
+{
+    if (!o->checkpoint)
+        return 0;
+    mdl_model_t *m = mdl_learner_model (l);
+    size_t slen = 0;
+    float *state = mdl_optim_state (mdl_learner_optim (l), &slen);
+    mdl_ckpt_t ck = { .spec = mdl_model_spec (m), .params = mdl_model_params (m),
+                      .d = mdl_model_nparams (m), .opt_state = state, .opt_len = slen,
+                      .step = mdl_learner_steps (l), .epoch = epoch };
+    int rc = mdl_ckpt_save (o->checkpoint, &ck);
+    if (rc)
+        fprintf (stderr, "meshdl train: cannot write checkpoint %s: %s\n", o->checkpoint, mdl_strerror (rc));
+    return rc;
+}
+
+static int
+s_resume (const mdl_trainopts_t *o, mdl_learner_t *l, uint64_t *epoch)
+{
+    mdl_model_t *m = mdl_learner_model (l);
+    size_t slen = 0;
+    float *state = mdl_optim_state (mdl_learner_optim (l), &slen);
+    uint64_t step = 0;
+    int rc = mdl_ckpt_load (o->resume, mdl_model_spec (m), mdl_model_params (m),
+                            mdl_model_nparams (m), state, slen, &step, epoch);
+    if (rc) {
+        fprintf (stderr, "meshdl train: cannot resume from %s: %s%s\n", o->resume, mdl_strerror (rc),
+                 rc == MDL_ECKPT_MODEL ? " (use the same --model and --optimizer as the run that wrote it)" : "");
+        return rc;
+    }
+    mdl_learner_set_steps (l, step);
+    mdl_optim_set_steps (mdl_learner_optim (l), step);
+    return 0;
+}
+
+int
+mdl_cmd_train (int argc, char **argv)
+{
+    mdl_trainopts_t o;
+    mdl_trainopts_defaults (&o);
+    mdl_optdef_t defs[64];
+    size_t n = 0;
+    mdl_trainopts_defs (&o, defs, &n, 64);
+    char err[512] = "";
+    int rc = mdl_opts_parse ("train", defs, argc, argv, err, sizeof err);
+    if (rc == 1) {
+        mdl_opts_help (stdout, s_usage, defs);
+        return 0;
+    }
+    if (rc == 0)
+        rc = mdl_opts_env ("train", defs, err, sizeof err);
+    mdl_learner_cfg_t cfg;
+    if (rc == 0)
+        rc = mdl_trainopts_learner (&o, "train", &cfg, err, sizeof err);
+    if (rc) {
+        fprintf (stderr, "%s\n", err);
+        return 2;
+    }
+    mdl_blas_threads (o.threads);
+
+    mdl_dataset_t *train = NULL, *test = NULL;
+    if (mdl_trainopts_data (&o, "train", &train, &test, err, sizeof err)) {
+        fprintf (stderr, "%s\n", err);
+        return 2;
+    }
+    int exit_code = 2;
+    FILE *metrics = NULL;
+    mdl_learner_t *l = mdl_learner_new (&cfg, train, NULL, 0, &rc);
+    if (!l) {
+        if (rc == MDL_ESHAPE)
+            fprintf (stderr, "meshdl train: model %s does not fit the data (%zu features, %d classes): "
+                             "its input must be %zu wide and its output at least %d\n",
+                     o.model, mdl_dataset_dim (train), mdl_dataset_classes (train), mdl_dataset_dim (train),
+                     mdl_dataset_classes (train));
+        else
+            fprintf (stderr, "meshdl train: %s\n", mdl_strerror (rc));
+        goto done;
+    }
+    uint64_t epoch0 = 0;
+    if (o.resume && s_resume (&o, l, &epoch0))
+        goto done;
+    if (o.metrics && !(metrics = fopen (o.metrics, "a"))) {
+        fprintf (stderr, "meshdl train: cannot open metrics file %s for appending\n", o.metrics);
+        goto done;
+    }
+    mdl_signals_install ();
+
+    mdl_model_t *m = mdl_learner_model (l);
+    const uint64_t spe = mdl_learner_steps_per_epoch (l);
+    const uint64_t total = spe * (uint64_t) o.epochs;
+    mdl_progress_t prog;
+    mdl_progress_init (&prog, stderr, "", o.progress);
+    if (!o.quiet)
+        fprintf (stderr, "meshdl train: %s, %zu parameters, %zu training rows, batch %d, %s lr %g\n",
+                 o.model, mdl_model_nparams (m), mdl_dataset_n (train), o.batch, o.optimizer, o.lr);
+    const double t0 = mdl_now ();
+    double t_target = NAN, test_loss = NAN, test_acc = NAN, loss_ema = NAN;
+    double samples = 0, t_compute = 0;
+    int diverged = 0;
+    uint64_t epoch = epoch0;
+    exit_code = 0;
+    while (mdl_learner_steps (l) < total && !diverged && !mdl_signals_stop ()) {
+        const double ts = mdl_now ();
+        float loss;
+        if (mdl_learner_step (l, &loss)) {
+            fprintf (stderr, "\nmeshdl train: loss became %g at step %llu: training diverged (lower --lr?); "
+                             "the last good checkpoint is kept\n",
+                     (double) loss, (unsigned long long) mdl_learner_steps (l));
+            diverged = 1;
+            break;
+        }
+        t_compute += mdl_now () - ts;
+        samples += o.batch;
+        loss_ema = isnan (loss_ema) ? loss : 0.98 * loss_ema + 0.02 * loss;
+        const uint64_t step = mdl_learner_steps (l);
+        if (!o.quiet)
+            mdl_progress_show (&prog, false, "step %llu/%llu  epoch %.2f  loss %.4f  %.0f samples/s",
+                               (unsigned long long) step, (unsigned long long) total,
+                               (double) step / spe, loss_ema, samples / t_compute);
+        if (step % spe != 0 && step != total)
+            continue;
+        epoch = (step + spe - 1) / spe;
+        if (mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc)) {
+            fprintf (stderr, "meshdl train: out of memory while evaluating\n");
+            exit_code = 2;
+            break;
+        }
+        const double now = mdl_now () - t0;
+        if (o.target_acc > 0 && isnan (t_target) && test_acc >= o.target_acc)
+            t_target = now;
+        if (!o.quiet) {
+            mdl_progress_show (&prog, true, "epoch %llu  step %llu  train loss %.4f  test loss %.4f  test acc %.4f  %.1fs",
+                               (unsigned long long) epoch, (unsigned long long) step, loss_ema, test_loss,
+                               test_acc, now);
+            mdl_progress_end (&prog);
+        }
+        if (metrics) {
+            mdl_json_t j;
+            mdl_json_begin (&j);
+            mdl_json_num (&j, "time", mdl_wallclock ());
+            mdl_json_num (&j, "elapsed_s", now);
+            mdl_json_int (&j, "step", (long long) step);
+            mdl_json_num (&j, "epoch", (double) step / spe);
+            mdl_json_num (&j, "train_loss", loss_ema);
+            mdl_json_num (&j, "test_loss", test_loss);
+            mdl_json_num (&j, "test_acc", test_acc);
+            mdl_json_num (&j, "lr", mdl_learner_lr (l));
+            mdl_json_end (&j, metrics);
+        }
+        if (s_save (&o, l, epoch))
+            exit_code = 2;
+        if (o.stop_at_target && !isnan (t_target))
+            break;
+    }
+    if (!diverged && mdl_signals_stop ()) {
+        if (!o.quiet)
+            mdl_progress_end (&prog);
+        fprintf (stderr, "meshdl train: stopped by signal %d at step %llu; writing checkpoint and summary\n",
+                 mdl_signals_which (), (unsigned long long) mdl_learner_steps (l));
+        if (mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc) == 0)
+            s_save (&o, l, epoch);
+        exit_code = 128 + mdl_signals_which ();
+    }
+    if (diverged)
+        exit_code = 3;
+    const double wall = mdl_now () - t0;
+    mdl_json_t j;
+    mdl_json_begin (&j);
+    mdl_json_open (&j, "summary");
+    mdl_json_num (&j, "test_acc", test_acc);
+    mdl_json_num (&j, "test_loss", test_loss);
+    mdl_json_int (&j, "steps", (long long) mdl_learner_steps (l));
+    mdl_json_num (&j, "epochs", mdl_learner_epoch (l));
+    mdl_json_num (&j, "wall_s", wall);
+    mdl_json_int (&j, "params", (long long) mdl_model_nparams (m));
+    mdl_json_str (&j, "model", o.model);
+    mdl_json_int (&j, "batch", o.batch);
+    mdl_json_num (&j, "samples_per_s", t_compute > 0 ? samples / t_compute : NAN);
+    mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
+    if (o.target_acc > 0) {
+        mdl_json_num (&j, "target_acc", o.target_acc);
+        if (isnan (t_target))
+            mdl_json_null (&j, "time_to_target_s");
+        else
+            mdl_json_num (&j, "time_to_target_s", t_target);
+    }
+    mdl_json_str (&j, "status", diverged ? "diverged" : mdl_signals_stop () ? "interrupted" : "done");
+    mdl_json_close (&j);
+    mdl_json_end (&j, stdout);
+done:
+    if (metrics)
+        fclose (metrics);
+    mdl_learner_destroy (&l);
+    mdl_dataset_destroy (&train);
+    mdl_dataset_destroy (&test);
+    return exit_code;
+}

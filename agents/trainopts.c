@@ -1,0 +1,203 @@
+/*  trainopts.c: shared training options (see trainopts.h). */
+#include "trainopts.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "err.h"
+#include "model.h"
+
+extern void openblas_set_num_threads (int);
+
+void
+mdl_trainopts_defaults (mdl_trainopts_t *o)
+{
+    memset (o, 0, sizeof *o);
+    o->model = "mlp:784-256-128-10";
+    o->epochs = 5;
+    o->batch = 64;
+    o->lr = 0.02;
+    o->optimizer = "momentum";
+    o->momentum = 0.9;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+    o->schedule = "cosine";
+    o->seed = 1;
+    o->data = MDL_FMNIST_DIR;
+    o->progress = 5.0;
+}
+
+#define D(nm, ty, ptr, mv, hl, lo, hi) \
+    (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
+
+void
+mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t cap)
+{
+    const mdl_optdef_t add[] = {
+        D ("model", MDL_OPTT_STR, &o->model, "SPEC", "model: mlp:784-256-128-10 (any widths), cnn, cnn:C1-C2-H, linreg:D; suffix ,act=tanh", 0, 0),
+        D ("epochs", MDL_OPTT_INT, &o->epochs, "N", "passes over the (own) training data [5]", 1, 100000),
+        D ("batch", MDL_OPTT_INT, &o->batch, "B", "minibatch size (per agent) [64]", 1, 1 << 20),
+        D ("lr", MDL_OPTT_DOUBLE, &o->lr, "LR", "learning rate [0.02]", 0, 1e3),
+        D ("optimizer", MDL_OPTT_STR, &o->optimizer, "NAME", "sgd | momentum | nesterov | adam | adamw [momentum]", 0, 0),
+        D ("momentum", MDL_OPTT_DOUBLE, &o->momentum, "MU", "momentum for momentum/nesterov, in [0,1) [0.9]", 0, 0.999999),
+        D ("beta1", MDL_OPTT_DOUBLE, &o->beta1, "B1", "Adam beta1 [0.9]", 0, 0.999999),
+        D ("beta2", MDL_OPTT_DOUBLE, &o->beta2, "B2", "Adam beta2 [0.999]", 0, 0.999999),
+        D ("eps", MDL_OPTT_DOUBLE, &o->eps, "EPS", "Adam epsilon [1e-8]", 1e-30, 1),
+        D ("weight-decay", MDL_OPTT_DOUBLE, &o->weight_decay, "WD", "L2 weight decay (decoupled for adamw) [0]", 0, 10),
+        D ("schedule", MDL_OPTT_STR, &o->schedule, "S", "constant | cosine | step:GAMMA:E1,E2,... (decay at epochs) [cosine]", 0, 0),
+        D ("warmup", MDL_OPTT_DOUBLE, &o->warmup, "EPOCHS", "linear learning-rate warm-up [0]", 0, 1e6),
+        D ("lr-min", MDL_OPTT_DOUBLE, &o->lr_min, "LR", "floor of the cosine schedule [0]", 0, 1e3),
+        D ("seed", MDL_OPTT_U64, &o->seed, "S", "random seed: same seed, same run [1]", 0, 1.8e19),
+        D ("data", MDL_OPTT_STR, &o->data, "DIR|FILE.csv", "MNIST-format directory (train-/t10k-*-ubyte[.gz]) or a CSV file label,f1,... [" MDL_FMNIST_DIR "]", 0, 0),
+        D ("test-data", MDL_OPTT_STR, &o->test_data, "FILE.csv", "test set when --data is a CSV file", 0, 0),
+        D ("train-subset", MDL_OPTT_U64, &o->train_subset, "N", "use only the first N training rows [all]", 0, 1e12),
+        D ("test-subset", MDL_OPTT_U64, &o->test_subset, "N", "evaluate on the first N test rows [all]", 0, 1e12),
+        D ("metrics", MDL_OPTT_STR, &o->metrics, "FILE.jsonl", "append one JSON object per evaluation", 0, 0),
+        D ("checkpoint", MDL_OPTT_STR, &o->checkpoint, "FILE", "write a checkpoint after every epoch and at the end (atomically)", 0, 0),
+        D ("resume", MDL_OPTT_STR, &o->resume, "FILE", "start from this checkpoint (parameters, optimizer state, step)", 0, 0),
+        D ("threads", MDL_OPTT_INT, &o->threads, "N", "BLAS threads (0 = OpenBLAS default) [0]", 0, 1024),
+        D ("target-acc", MDL_OPTT_DOUBLE, &o->target_acc, "A", "report the time when test accuracy first reaches A (0..1)", 0, 1),
+        D ("stop-at-target", MDL_OPTT_FLAG, &o->stop_at_target, NULL, "stop once --target-acc is reached", 0, 0),
+        D ("progress", MDL_OPTT_DOUBLE, &o->progress, "SEC", "seconds between progress lines when stderr is not a terminal [5]", 0.1, 1e6),
+        D ("quiet", MDL_OPTT_FLAG, &o->quiet, NULL, "no progress line", 0, 0),
+    };
+    for (size_t i = 0; i < sizeof add / sizeof add[0] && *n + 1 < cap; i++)
+        defs[(*n)++] = add[i];
+    defs[*n] = (mdl_optdef_t) { 0 };
+}
+
+int
+mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learner_cfg_t *cfg,
+                       char *err, size_t errlen)
+{
+    memset (cfg, 0, sizeof *cfg);
+    int rc;
+    mdl_model_t *probe = mdl_model_new (o->model, 0, &rc);
+    if (!probe) {
+        snprintf (err, errlen, "meshdl %s: --model '%s': %s", cmd, o->model, mdl_strerror (rc));
+        return MDL_ESPEC;
+    }
+    mdl_model_destroy (&probe);
+    mdl_opt_kind_t kind;
+    if (mdl_opt_parse (o->optimizer, &kind)) {
+        snprintf (err, errlen, "meshdl %s: --optimizer '%s' is not one of sgd, momentum, nesterov, adam, adamw",
+                  cmd, o->optimizer);
+        return MDL_EINVAL;
+    }
+    mdl_opt_defaults (&cfg->opt, kind);
+    cfg->opt.momentum = (float) o->momentum;
+    cfg->opt.beta1 = (float) o->beta1;
+    cfg->opt.beta2 = (float) o->beta2;
+    cfg->opt.eps = (float) o->eps;
+    cfg->opt.weight_decay = (float) o->weight_decay;
+    if (mdl_opt_check (&cfg->opt)) {
+        snprintf (err, errlen, "meshdl %s: optimizer settings out of range (momentum and betas in [0,1), eps > 0, weight decay >= 0)", cmd);
+        return MDL_EINVAL;
+    }
+    if (mdl_sched_parse (o->schedule, &cfg->sched)) {
+        snprintf (err, errlen, "meshdl %s: --schedule '%s' is not constant, cosine or step:GAMMA:E1,E2,... (e.g. step:0.1:3,4)",
+                  cmd, o->schedule);
+        return MDL_EINVAL;
+    }
+    if (o->lr <= 0) {
+        snprintf (err, errlen, "meshdl %s: --lr must be > 0 (got %g)", cmd, o->lr);
+        return MDL_EINVAL;
+    }
+    cfg->sched.lr0 = (float) o->lr;
+    cfg->sched.lr_min = (float) o->lr_min;
+    cfg->sched.warmup_epochs = o->warmup;
+    cfg->spec = o->model;
+    cfg->seed = o->seed;
+    cfg->data_seed = o->seed;
+    cfg->batch = (size_t) o->batch;
+    cfg->epochs = o->epochs;
+    return 0;
+}
+
+static int
+s_is_csv (const char *path)
+{
+    size_t n = strlen (path);
+    return n > 4 && strcmp (path + n - 4, ".csv") == 0;
+}
+
+int
+mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **train,
+                    mdl_dataset_t **test, char *err, size_t errlen)
+{
+    int rc = 0;
+    char path[4096] = "";
+    *train = *test = NULL;
+    if (s_is_csv (o->data)) {
+        size_t line = 0;
+        if (!o->test_data) {
+            snprintf (err, errlen, "meshdl %s: --data %s is a CSV file: give the test set with --test-data FILE.csv",
+                      cmd, o->data);
+            return MDL_EINVAL;
+        }
+        const char *files[2] = { o->data, o->test_data };
+        mdl_dataset_t **out[2] = { train, test };
+        for (int k = 0; k < 2; k++)
+            if (!(*out[k] = mdl_dataset_load_csv (files[k], &rc, &line))) {
+                if (rc == MDL_EFORMAT && line)
+                    snprintf (err, errlen, "meshdl %s: %s line %zu: %s (rows are label,f1,f2,...)", cmd, files[k],
+                              line, mdl_strerror (rc));
+                else
+                    snprintf (err, errlen, "meshdl %s: %s: %s", cmd, files[k], mdl_strerror (rc));
+                goto fail;
+            }
+        if (mdl_dataset_dim (*train) != mdl_dataset_dim (*test)) {
+            snprintf (err, errlen, "meshdl %s: %s has %zu features but %s has %zu", cmd, o->data,
+                      mdl_dataset_dim (*train), o->test_data, mdl_dataset_dim (*test));
+            rc = MDL_EFORMAT;
+            goto fail;
+        }
+    } else {
+        struct stat st;
+        if (stat (o->data, &st) != 0 || !S_ISDIR (st.st_mode)) {
+            snprintf (err, errlen,
+                      "meshdl %s: data directory %s not found: install Fashion-MNIST (apt-get install dataset-fashion-mnist) or pass --data DIR",
+                      cmd, o->data);
+            return MDL_ENOENT;
+        }
+        const char *split[2] = { "train", "t10k" };
+        mdl_dataset_t **out[2] = { train, test };
+        for (int k = 0; k < 2; k++)
+            if (!(*out[k] = mdl_dataset_load_dir (o->data, split[k], &rc, path, sizeof path))) {
+                snprintf (err, errlen, "meshdl %s: %s: %s (reinstall dataset-fashion-mnist, or check --data)", cmd,
+                          path[0] ? path : o->data, mdl_strerror (rc));
+                goto fail;
+            }
+        if (mdl_dataset_dim (*train) != mdl_dataset_dim (*test)) {
+            snprintf (err, errlen, "meshdl %s: train and t10k images in %s differ in size", cmd, o->data);
+            rc = MDL_EFORMAT;
+            goto fail;
+        }
+    }
+    if (o->train_subset && o->train_subset < mdl_dataset_n (*train))
+        mdl_dataset_truncate (*train, (size_t) o->train_subset);
+    if (o->test_subset && o->test_subset < mdl_dataset_n (*test))
+        mdl_dataset_truncate (*test, (size_t) o->test_subset);
+    /* Standardise both sets with the training set's statistics (never the test set's). */
+    float mean, sd;
+    mdl_dataset_stats (*train, &mean, &sd);
+    if (!(sd > 0.0f))
+        sd = 1.0f;
+    mdl_dataset_normalize (*train, mean, sd);
+    mdl_dataset_normalize (*test, mean, sd);
+    return 0;
+fail:
+    mdl_dataset_destroy (train);
+    mdl_dataset_destroy (test);
+    return rc ? rc : MDL_EINVAL;
+}
+
+void
+mdl_blas_threads (int n)
+{
+    if (n > 0)
+        openblas_set_num_threads (n);
+}

@@ -1,0 +1,57 @@
+/*  trainopts.h: the training options every subcommand shares (train, sim, agent), their
+    validation, and loading the data they name. */
+#ifndef MDL_TRAINOPTS_H
+#define MDL_TRAINOPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "learner.h"
+#include "opts.h"
+
+typedef struct {
+    const char *model;
+    int epochs;
+    int batch;
+    double lr;
+    const char *optimizer;
+    double momentum, beta1, beta2, eps, weight_decay;
+    const char *schedule;
+    double warmup;        /* epochs of linear warm-up */
+    double lr_min;        /* cosine floor */
+    uint64_t seed;
+    const char *data;     /* MNIST-format directory, or a CSV file */
+    const char *test_data;/* CSV test file (with --data FILE.csv) */
+    uint64_t train_subset, test_subset; /* 0 = all rows */
+    const char *metrics;  /* JSONL path */
+    const char *checkpoint;
+    const char *resume;
+    int threads;          /* BLAS threads, 0 = library default */
+    double target_acc;    /* 0 = none */
+    bool stop_at_target;
+    double progress;      /* seconds between progress lines when not a terminal */
+    bool quiet;
+} mdl_trainopts_t;
+
+void mdl_trainopts_defaults (mdl_trainopts_t *o);
+
+/* Appends the shared option definitions for o to defs (at *n, capacity cap). */
+void mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t cap);
+
+/* Builds a learner configuration from o, validating the model spec, optimizer name and
+   ranges, and schedule. Returns 0 or MDL_EINVAL/MDL_ESPEC with a one-line message. */
+int mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learner_cfg_t *cfg,
+                           char *err, size_t errlen);
+
+/* Loads the training and test sets named by o, normalised with the training set's mean
+   and std, truncated to the subsets. Returns 0 or an error code with a one-line message
+   naming the file and the fix. */
+int mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **train,
+                        mdl_dataset_t **test, char *err, size_t errlen);
+
+/* Sets the BLAS thread count (0 leaves the library's default). */
+void mdl_blas_threads (int n);
+
+#endif

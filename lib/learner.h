@@ -1,0 +1,71 @@
+/*  learner.h: one model learning from one shard of a dataset.
+
+    The local half of every agent and the whole of `meshdl train`: it owns the model, the
+    optimizer and the minibatch buffers, walks its shard in a fresh random order each
+    epoch, and takes steps. The gradient and the optimizer step are separate calls, so a
+    decentralized algorithm can act between them (gradient tracking uses the raw
+    gradient; D-PSGD mixes after the step). Nothing here knows about the network. */
+#ifndef MDL_LEARNER_H
+#define MDL_LEARNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "model.h"
+#include "optim.h"
+#include "sched.h"
+
+typedef struct {
+    const char *spec;   /* model spec */
+    uint64_t seed;      /* initialisation seed */
+    uint64_t data_seed; /* seed of the minibatch order (agents differ here) */
+    size_t batch;       /* rows per step, >= 1 */
+    mdl_opt_cfg_t opt;
+    mdl_sched_t sched;  /* steps_per_epoch is filled in by mdl_learner_new when 0, and
+                           total_steps (cosine horizon) as epochs * steps_per_epoch */
+    int epochs;         /* planned passes over the shard, for the schedule's horizon */
+} mdl_learner_cfg_t;
+
+typedef struct mdl_learner_t mdl_learner_t;
+
+/* Makes a learner over rows[0..nrows) of train (rows NULL = every row). The dataset must
+   outlive the learner. NULL + *err: MDL_ESPEC (model), MDL_ESHAPE (model input size is
+   not the data's dim, or fewer outputs than classes), MDL_EINVAL (batch 0, no rows),
+   MDL_ERANGE (optimizer settings), MDL_ENOMEM. */
+mdl_learner_t *mdl_learner_new (const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train,
+                                const uint32_t *rows, size_t nrows, int *err);
+void mdl_learner_destroy (mdl_learner_t **l);
+
+mdl_model_t *mdl_learner_model (mdl_learner_t *l);
+mdl_optim_t *mdl_learner_optim (mdl_learner_t *l);
+const mdl_sched_t *mdl_learner_sched (const mdl_learner_t *l);
+
+/* Forward/backward on the next minibatch: the model's gradient vector holds the gradient
+   of the mean loss, *loss the loss. Returns 0, or MDL_ENONFINITE when the loss is NaN/Inf
+   (the gradient is then not to be used). */
+int mdl_learner_grad (mdl_learner_t *l, float *loss);
+
+/* Optimizer step with the scheduled rate of the current step, on the model's gradient;
+   then advances the step counter. */
+void mdl_learner_apply (mdl_learner_t *l);
+
+/* grad + apply. Returns 0 or MDL_ENONFINITE (then nothing was applied). */
+int mdl_learner_step (mdl_learner_t *l, float *loss);
+
+/* Steps taken, and the scheduled learning rate at the current step. */
+uint64_t mdl_learner_steps (const mdl_learner_t *l);
+void mdl_learner_set_steps (mdl_learner_t *l, uint64_t steps);
+float mdl_learner_lr (const mdl_learner_t *l);
+/* Passes over the shard so far (fractional), and rows in the shard. */
+double mdl_learner_epoch (const mdl_learner_t *l);
+size_t mdl_learner_rows (const mdl_learner_t *l);
+uint64_t mdl_learner_steps_per_epoch (const mdl_learner_t *l);
+
+/* Evaluates params (a vector of the model's d; NULL = the learner's own) on the first
+   max_rows rows of ds (0 = all), in chunks of the reserved batch. Writes the mean loss
+   and the accuracy (classification) into *loss and *acc. Returns 0 or MDL_ENOMEM. */
+int mdl_learner_evaluate (mdl_learner_t *l, const float *params, const mdl_dataset_t *ds,
+                          size_t max_rows, double *loss, double *acc);
+
+#endif
