@@ -40,7 +40,7 @@ mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("model", MDL_OPTT_STR, &o->model, "SPEC", "model: mlp:784-256-128-10 (any widths), cnn, cnn:C1-C2-H, linreg:D; suffix ,act=tanh", 0, 0),
         D ("epochs", MDL_OPTT_INT, &o->epochs, "N", "passes over the (own) training data [5]", 1, 100000),
         D ("batch", MDL_OPTT_INT, &o->batch, "B", "minibatch size (per agent) [64]", 1, 1 << 20),
-        D ("lr", MDL_OPTT_DOUBLE, &o->lr, "LR", "learning rate [0.02]", 0, 1e3),
+        D ("lr", MDL_OPTT_DOUBLE, &o->lr, "LR", "learning rate (0 = gossip only) [0.02]", 0, 1e3),
         D ("optimizer", MDL_OPTT_STR, &o->optimizer, "NAME", "sgd | momentum | nesterov | adam | adamw [momentum]", 0, 0),
         D ("momentum", MDL_OPTT_DOUBLE, &o->momentum, "MU", "momentum for momentum/nesterov, in [0,1) [0.9]", 0, 0.999999),
         D ("beta1", MDL_OPTT_DOUBLE, &o->beta1, "B1", "Adam beta1 [0.9]", 0, 0.999999),
@@ -100,10 +100,6 @@ mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learner_cf
     if (mdl_sched_parse (o->schedule, &cfg->sched)) {
         snprintf (err, errlen, "meshdl %s: --schedule '%s' is not constant, cosine or step:GAMMA:E1,E2,... (e.g. step:0.1:3,4)",
                   cmd, o->schedule);
-        return MDL_EINVAL;
-    }
-    if (o->lr <= 0) {
-        snprintf (err, errlen, "meshdl %s: --lr must be > 0 (got %g)", cmd, o->lr);
         return MDL_EINVAL;
     }
     cfg->sched.lr0 = (float) o->lr;

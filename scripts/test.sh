@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, build (Release and ASan+UBSan), and run
+# every ctest test in both builds. Exits non-zero when any test fails.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/deps.sh" test
+jobs=$(nproc)
+"$root/scripts/build.sh" "$root/build" >/dev/null
+echo "== ctest (Release build)"
+(cd "$root/build" && ctest -j"$jobs" --output-on-failure --timeout 900)
+"$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DMDL_SANITIZE=ON >/dev/null
+echo "== ctest -L unit (ASan+UBSan build)"
+(cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+   ctest -j"$jobs" -L unit --output-on-failure --timeout 900)
