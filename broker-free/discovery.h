@@ -1,0 +1,68 @@
+/*  discovery.h: finding peers, behind one interface with three back-ends.
+
+      beacon   CZMQ zbeacon: UDP broadcast of the hello announcement (peer.h) on one
+               network interface, every interval; hears the others' announcements.
+      static   a fixed list of PUB endpoints (--peers tcp://host:port,...), for networks
+               without broadcast. Announces each endpoint once with id 0: who is there
+               is learned from the hellos that arrive over the mesh.
+      inproc   the in-process registry (registry.h), for simulation.
+
+    Each back-end is a table of operations in its own file (discovery_beacon.c,
+    discovery_static.c, discovery_inproc.c). The caller polls mdl_discovery_socket (when
+    not NULL) or calls mdl_discovery_recv on a timer. */
+#ifndef MDL_DISCOVERY_H
+#define MDL_DISCOVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "peer.h"
+#include "registry.h"
+
+typedef enum {
+    MDL_DISC_BEACON = 0,
+    MDL_DISC_STATIC = 1,
+    MDL_DISC_INPROC = 2,
+} mdl_disc_kind_t;
+
+typedef struct {
+    mdl_disc_kind_t kind;
+    const char *cluster;      /* cluster name; agents of other clusters are ignored */
+    const char *iface;        /* beacon: network interface (NULL: ZSYS_INTERFACE or CZMQ's choice) */
+    int beacon_port;          /* beacon: UDP port (default 5670) */
+    int interval_ms;          /* beacon: announcement interval (default 250) */
+    const char *peers;        /* static: comma-separated PUB endpoints */
+    mdl_registry_t *registry; /* inproc */
+} mdl_disc_cfg_t;
+
+typedef struct {
+    uint64_t received;       /* announcements received */
+    uint64_t self;           /* ... from ourselves (ignored) */
+    uint64_t other_cluster;  /* ... from another cluster (ignored) */
+    uint64_t malformed;      /* ... that did not parse (ignored) */
+} mdl_disc_stats_t;
+
+typedef struct mdl_discovery_t mdl_discovery_t;
+
+/* Starts discovery announcing self (its id, incarnation, port, pubkey). NULL + *err:
+   MDL_EINVAL (bad cfg, e.g. a static endpoint that does not parse), MDL_ESOCKET (the
+   beacon could not start on the interface), MDL_ENOMEM. Caller owns and destroys it. */
+mdl_discovery_t *mdl_discovery_new (const mdl_disc_cfg_t *cfg, const mdl_peer_info_t *self,
+                                    int *err);
+
+/* Stops announcing (beacon: silence; inproc: withdraw) and frees; *self set to NULL. */
+void mdl_discovery_destroy (mdl_discovery_t **self);
+
+/* The socket to poll for announcements (a zsock_t *), or NULL for back-ends that are
+   polled on a timer. */
+void *mdl_discovery_socket (mdl_discovery_t *self);
+
+/* Drains the announcements pending now, without blocking: fills out[0..*n) (cap at
+   most). Entries have endpoint set; id is 0 for static endpoints not yet heard from.
+   Ignored announcements are only counted. Returns 0. */
+int mdl_discovery_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n);
+
+void mdl_discovery_stats (const mdl_discovery_t *self, mdl_disc_stats_t *stats);
+
+#endif

@@ -1,0 +1,93 @@
+/*  mesh.h: one agent's sockets: a PUB it binds, a SUB it connects to each live peer.
+
+    Frames are opaque bytes here (the update format lives in compress/, above which
+    broker-free does not reach). Topics, by their first byte:
+      "H"        hello: the MDL_HELLO_SIZE announcement of peer.h, published every
+                 heartbeat, so peers found by static lists or whose beacons are lost
+                 still learn who is behind an endpoint and that it is alive
+      "U"        broadcast update
+      "T<hex16>" update for one recipient: SUB subscribes to its own "T<self>" only, so
+                 filtering happens at the publisher (ZeroMQ >= 3 filters PUB-side)
+    High-water marks are set on both sockets (cfg): a slow or dead subscriber makes the
+    publisher drop, never grow its memory without bound.
+
+    Security (cfg.curve): the PUB is a CURVE server authenticated by zauth against an
+    allow-list directory of public certificates; the SUB is a CURVE client using the
+    agent's own certificate and, per peer, the peer's public key from its announcement.
+    A peer whose key is not on the allow-list is neither connected to (we do not hear it)
+    nor admitted by zauth (it does not hear us); both are logged by the caller. */
+#ifndef MDL_MESH_H
+#define MDL_MESH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "peer.h"
+
+typedef struct {
+    const char *bind;      /* PUB endpoint: "tcp://*:0" (ephemeral port), "tcp://10.0.0.2:5680",
+                              "inproc://name" */
+    int sndhwm, rcvhwm;    /* messages; 0 = defaults (100 / 1000) */
+    uint64_t self;         /* own id: subscribes to "T<self>" */
+    bool curve;            /* CURVE security on */
+    const char *cert;      /* curve: path of the agent's secret certificate (zcert format,
+                              written by meshdl keygen) */
+    const char *allow_dir; /* curve: directory of allowed public certificates */
+} mdl_mesh_cfg_t;
+
+typedef struct {
+    uint64_t sent, received;            /* messages */
+    uint64_t bytes_sent, bytes_received;/* all frames */
+    uint64_t send_dropped;              /* zmq_send would block (HWM) */
+    uint64_t refused_keys;              /* connects refused: key not allowed */
+} mdl_mesh_stats_t;
+
+typedef struct mdl_mesh_t mdl_mesh_t;
+
+/* Binds the PUB and creates the SUB (subscribed to "H", "U", "T<self>"). NULL + *err:
+   MDL_ESOCKET (bind failed), MDL_ESECURITY (certificate or allow-list unreadable),
+   MDL_ENOMEM. Must be used by one thread only (the comm actor). */
+mdl_mesh_t *mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err);
+void mdl_mesh_destroy (mdl_mesh_t **self);
+
+/* The bound PUB endpoint with its resolved port (e.g. "tcp://0.0.0.0:41234"), the
+   port (0 for non-TCP), and the Z85 public key ("" without CURVE). */
+const char *mdl_mesh_endpoint (const mdl_mesh_t *self);
+uint16_t mdl_mesh_port (const mdl_mesh_t *self);
+const char *mdl_mesh_pubkey (const mdl_mesh_t *self);
+
+/* True when security is off, or pubkey is on the allow-list. */
+bool mdl_mesh_allowed (const mdl_mesh_t *self, const char *pubkey);
+
+/* SUB-connects to peer->endpoint (with CURVE: to peer->pubkey as server key). Returns 0,
+   MDL_ESECURITY (key not allowed: not connected, counted), MDL_ESOCKET. Connecting an
+   endpoint twice is a no-op. */
+int mdl_mesh_connect (mdl_mesh_t *self, const mdl_peer_info_t *peer);
+
+/* SUB-disconnects from endpoint (no-op when not connected). */
+int mdl_mesh_disconnect (mdl_mesh_t *self, const char *endpoint);
+
+/* The SUB socket, to poll (a zsock_t *). */
+void *mdl_mesh_sub_socket (mdl_mesh_t *self);
+
+/* Publishes a hello (announcement of info for cluster). Never blocks. */
+int mdl_mesh_hello (mdl_mesh_t *self, const mdl_peer_info_t *info, uint64_t cluster);
+
+/* Publishes one message: topic, header (copied), payload (zero-copy: ownership passes to
+   ZeroMQ, which calls free_fn (payload, hint) when done; on error free_fn is called
+   before return). Never blocks: at the HWM the message is dropped and counted, and
+   MDL_ETIMEOUT returned. */
+int mdl_mesh_send (mdl_mesh_t *self, const void *topic, size_t topic_len, const void *header,
+                   size_t header_len, void *payload, size_t payload_len,
+                   void (*free_fn) (void *data, void *hint), void *hint);
+
+/* Receives one message if one is waiting (non-blocking): frames[i]/lens[i] point into a
+   message held by the mesh until the next recv; *n is the frame count (up to cap; extra
+   frames are counted in *n but not returned). Returns 0, or MDL_ETIMEOUT when nothing
+   is waiting. */
+int mdl_mesh_recv (mdl_mesh_t *self, const void **frames, size_t *lens, size_t cap, size_t *n);
+
+void mdl_mesh_stats (const mdl_mesh_t *self, mdl_mesh_stats_t *stats);
+
+#endif

@@ -1,0 +1,61 @@
+/*  peers.h: the peer table: who is alive, as seen by one agent.
+
+    A peer joins on its first announcement (or hello, or update), stays alive while
+    announcements or messages keep arriving, and is declared dead after timeout seconds
+    of silence. A known id with a new incarnation is a restart: a REJOIN, not a second
+    peer. Pure bookkeeping (no sockets, no clock of its own: callers pass now), so it is
+    tested deterministically. */
+#ifndef MDL_PEERS_H
+#define MDL_PEERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "peer.h"
+
+typedef enum {
+    MDL_PEER_NONE = 0,   /* nothing changed (already alive) */
+    MDL_PEER_JOIN = 1,   /* new peer */
+    MDL_PEER_REJOIN = 2, /* known id, dead or new incarnation: back */
+    MDL_PEER_LEAVE = 3,  /* silent past the timeout */
+} mdl_peer_event_kind_t;
+
+typedef struct {
+    mdl_peer_event_kind_t kind;
+    mdl_peer_info_t info;
+    uint64_t old_incarnation; /* REJOIN: the incarnation before */
+} mdl_peer_event_t;
+
+typedef struct mdl_peers_t mdl_peers_t;
+
+/* A table for agent self with the given silence timeout (seconds, > 0) and capacity.
+   NULL + *err. Caller owns and destroys it. */
+mdl_peers_t *mdl_peers_new (uint64_t self, double timeout, size_t capacity, int *err);
+void mdl_peers_destroy (mdl_peers_t **self);
+
+/* Records an announcement from info->id at time now. Returns the event (JOIN, REJOIN or
+   NONE) in *ev; ignores self and id 0 (NONE). Returns 0 or MDL_ENOMEM (table full). */
+int mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
+                    mdl_peer_event_t *ev);
+
+/* A message from id (with its incarnation) arrived at now: keeps a live peer alive.
+   An unknown or dead id is not joined here (no endpoint to connect to); returns false
+   then, so the caller can count it. */
+bool mdl_peers_touch (mdl_peers_t *self, uint64_t id, uint64_t incarnation, double now);
+
+/* Declares peers silent for longer than the timeout dead: writes up to cap LEAVE
+   events and returns how many. */
+size_t mdl_peers_expire (mdl_peers_t *self, double now, mdl_peer_event_t *ev, size_t cap);
+
+/* Marks id dead now (e.g. it said goodbye); returns true if it was alive. */
+bool mdl_peers_remove (mdl_peers_t *self, uint64_t id, mdl_peer_event_t *ev);
+
+/* Ids of live peers, ascending (at most cap); returns how many are alive. */
+size_t mdl_peers_alive (const mdl_peers_t *self, uint64_t *ids, size_t cap);
+
+/* The record of id (alive or dead), or NULL. Valid until the next call on self. */
+const mdl_peer_info_t *mdl_peers_get (const mdl_peers_t *self, uint64_t id);
+bool mdl_peers_is_alive (const mdl_peers_t *self, uint64_t id);
+
+#endif
