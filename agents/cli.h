@@ -5,5 +5,7 @@
 #define MDL_CLI_H
 
 int mdl_cmd_train (int argc, char **argv);
+int mdl_cmd_sim (int argc, char **argv);
+int mdl_cmd_agent (int argc, char **argv);
 
 #endif

@@ -1,0 +1,247 @@
+/*  agent.c: building, starting and stopping an agent; the state its threads share. */
+#include "agent_impl.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec.h"
+#include "err.h"
+#include "report.h"
+#include "vec.h"
+#include "wire.h"
+
+/* Serialises log lines of all agents of a process (sim): a line is never interleaved. */
+static pthread_mutex_t s_log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void
+mdl_agent_log (mdl_agent_t *a, const char *fmt, ...)
+{
+    if (!a->cfg.log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (line, sizeof line, fmt, ap);
+    va_end (ap);
+    pthread_mutex_lock (&s_log_lock);
+    fprintf (a->cfg.log, "%s: %s\n", a->prefix, line);
+    fflush (a->cfg.log);
+    pthread_mutex_unlock (&s_log_lock);
+}
+
+void
+mdl_agent_view_set (mdl_agent_t *a, const uint64_t *ids, size_t n)
+{
+    pthread_mutex_lock (&a->view_lock);
+    memcpy (a->view, ids, n * sizeof ids[0]);
+    a->view_n = n;
+    a->view_version++;
+    pthread_mutex_unlock (&a->view_lock);
+    mdl_mailroom_wake (a->room); /* a sync worker may be waiting for a peer that left */
+}
+
+void
+mdl_agent_want_resync (mdl_agent_t *a, uint64_t peer)
+{
+    pthread_mutex_lock (&a->view_lock);
+    bool dup = false;
+    for (size_t i = 0; i < a->nresync; i++)
+        dup |= a->resync[i] == peer;
+    if (!dup && a->nresync < sizeof a->resync / sizeof a->resync[0])
+        a->resync[a->nresync++] = peer;
+    pthread_mutex_unlock (&a->view_lock);
+}
+
+static uint64_t
+s_incarnation (uint64_t id)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return ((uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec) ^ (id * 0x9e3779b97f4a7c15ULL);
+}
+
+mdl_agent_t *
+mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
+{
+    int rc = MDL_ENOMEM;
+    mdl_agent_t *a = calloc (1, sizeof *a);
+    if (!a)
+        goto fail;
+    a->cfg = *cfg;
+    pthread_mutex_init (&a->view_lock, NULL);
+    pthread_mutex_init (&a->stats_lock, NULL);
+    pthread_mutex_init (&a->snap_lock, NULL);
+    pthread_cond_init (&a->snap_cond, NULL);
+    atomic_init (&a->stop, false);
+    snprintf (a->prefix, sizeof a->prefix, "%s", cfg->log_prefix ? cfg->log_prefix : "agent");
+    a->incarnation = s_incarnation (cfg->id);
+    a->cluster = mdl_wire_cluster_id (cfg->cluster ? cfg->cluster : "meshdl");
+    rc = MDL_EINVAL;
+    if (cfg->id == 0 || !cfg->bind || !(cfg->gamma > 0 && cfg->gamma <= 1))
+        goto fail;
+    rc = MDL_EALGO;
+    if (!(a->algo = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd")))
+        goto fail;
+    if (!(a->topo = mdl_topo_new (cfg->topology ? cfg->topology : "ring", cfg->seed, &rc)))
+        goto fail;
+    if (!(a->learner = mdl_learner_new (&cfg->learn, cfg->train, cfg->rows, cfg->nrows, &rc)))
+        goto fail;
+    a->d = mdl_model_nparams (mdl_learner_model (a->learner));
+    mdl_codec_t *probe = mdl_codec_new (cfg->codec ? cfg->codec : "fp32", a->d, 0, &rc);
+    if (!probe)
+        goto fail;
+    a->cfg.codec = cfg->codec ? cfg->codec : "fp32";
+    a->replicas = cfg->error_feedback && !mdl_codec_is_lossless (probe);
+    size_t cap = mdl_codec_max_size (probe);
+    mdl_codec_destroy (&probe);
+    /* keyframes are fp32: the pool's buffers must hold either */
+    if (cap < a->d * sizeof (float) + 64)
+        cap = a->d * sizeof (float) + 64;
+    rc = MDL_ENOMEM;
+    if (!(a->pool = mdl_blobpool_new (cap, &rc)))
+        goto fail;
+    if (!(a->room = mdl_mailroom_new (a->d, a->algo->channels, MDL_AGENT_MAX_PEERS, &rc)))
+        goto fail;
+    if (!(a->snap = calloc (a->d, sizeof (float))))
+        goto fail;
+    static atomic_uint s_counter;
+    snprintf (a->out_endpoint, sizeof a->out_endpoint, "inproc://mdl-out-%016llx-%u",
+              (unsigned long long) cfg->id, atomic_fetch_add (&s_counter, 1));
+    if (!(a->comm = mdl_comm_start (a, &rc)))
+        goto fail;
+    return a;
+fail:
+    if (err)
+        *err = rc;
+    mdl_agent_destroy (&a);
+    return NULL;
+}
+
+void
+mdl_agent_destroy (mdl_agent_t **pa)
+{
+    if (!pa || !*pa)
+        return;
+    mdl_agent_t *a = *pa;
+    mdl_agent_stop (a);
+    mdl_agent_join (a);
+    zactor_destroy (&a->comm);
+    mdl_mailroom_destroy (&a->room);
+    mdl_blobpool_destroy (&a->pool);
+    mdl_learner_destroy (&a->learner);
+    mdl_topo_destroy (&a->topo);
+    free (a->snap);
+    pthread_mutex_destroy (&a->view_lock);
+    pthread_mutex_destroy (&a->stats_lock);
+    pthread_mutex_destroy (&a->snap_lock);
+    pthread_cond_destroy (&a->snap_cond);
+    free (a);
+    *pa = NULL;
+}
+
+int
+mdl_agent_start (mdl_agent_t *a)
+{
+    if (a->worker_started)
+        return 0;
+    if (pthread_create (&a->worker, NULL, mdl_worker_main, a) != 0)
+        return MDL_ENOMEM;
+    a->worker_started = true;
+    return 0;
+}
+
+void
+mdl_agent_stop (mdl_agent_t *a)
+{
+    atomic_store (&a->stop, true);
+    if (a->room)
+        mdl_mailroom_wake (a->room);
+}
+
+void
+mdl_agent_join (mdl_agent_t *a)
+{
+    if (a->worker_started) {
+        pthread_join (a->worker, NULL);
+        a->worker_started = false;
+    }
+}
+
+void
+mdl_agent_stats (mdl_agent_t *a, mdl_agent_stats_t *s)
+{
+    pthread_mutex_lock (&a->stats_lock);
+    *s = a->stats;
+    pthread_mutex_unlock (&a->stats_lock);
+}
+
+uint64_t mdl_agent_id (const mdl_agent_t *a) { return a->cfg.id; }
+size_t mdl_agent_dim (const mdl_agent_t *a) { return a->d; }
+const char *mdl_agent_endpoint (const mdl_agent_t *a) { return a->endpoint; }
+mdl_learner_t *mdl_agent_learner (mdl_agent_t *a) { return a->learner; }
+
+void
+mdl_agent_request_snapshot (mdl_agent_t *a, uint64_t gen)
+{
+    pthread_mutex_lock (&a->snap_lock);
+    a->snap_req = gen;
+    pthread_mutex_unlock (&a->snap_lock);
+}
+
+int
+mdl_agent_snapshot (mdl_agent_t *a, uint64_t gen, float *out, uint64_t *step, double timeout)
+{
+    struct timespec until;
+    clock_gettime (CLOCK_REALTIME, &until);
+    double t = (double) until.tv_sec + 1e-9 * until.tv_nsec + timeout;
+    until.tv_sec = (time_t) t;
+    until.tv_nsec = (long) ((t - (double) until.tv_sec) * 1e9);
+    pthread_mutex_lock (&a->snap_lock);
+    int rc = 0;
+    for (;;) {
+        if (a->snap_done == gen)
+            break;
+        pthread_mutex_lock (&a->stats_lock);
+        bool finished = a->stats.finished || !a->worker_started;
+        pthread_mutex_unlock (&a->stats_lock);
+        if (finished) {
+            /* The worker is gone: x no longer changes, copy it here. */
+            mdl_vec_copy (a->snap, mdl_model_params (mdl_learner_model (a->learner)), a->d);
+            a->snap_step = mdl_learner_steps (a->learner);
+            a->snap_done = gen;
+            break;
+        }
+        if (pthread_cond_timedwait (&a->snap_cond, &a->snap_lock, &until) != 0) {
+            rc = MDL_ETIMEOUT;
+            break;
+        }
+    }
+    if (rc == 0) {
+        mdl_vec_copy (out, a->snap, a->d);
+        if (step)
+            *step = a->snap_step;
+    }
+    pthread_mutex_unlock (&a->snap_lock);
+    return rc;
+}
+
+int
+mdl_agent_wait_peers (mdl_agent_t *a, int k, double timeout)
+{
+    double until = mdl_now () + timeout;
+    for (;;) {
+        pthread_mutex_lock (&a->view_lock);
+        size_t n = a->view_n;
+        pthread_mutex_unlock (&a->view_lock);
+        if (n >= (size_t) k + 1)
+            return 0;
+        if (atomic_load (&a->stop) || mdl_now () >= until)
+            return MDL_ETIMEOUT;
+        struct timespec ts = { 0, 20 * 1000000 };
+        nanosleep (&ts, NULL);
+    }
+}

@@ -1,0 +1,126 @@
+/*  agent.h: one decentralized learning agent: a compute worker thread and a comm actor
+    (zactor) around one model, one data shard and one peer table.
+
+    The same object runs alone in `meshdl agent` (beacon or static discovery over TCP)
+    and N times in one process in `meshdl sim` (in-process registry over inproc://):
+    only the discovery back-end and the endpoints differ. */
+#ifndef MDL_AGENT_H
+#define MDL_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dataset.h"
+#include "discovery.h"
+#include "learner.h"
+#include "weights.h"
+
+typedef enum { MDL_MODE_SYNC = 0, MDL_MODE_ASYNC = 1 } mdl_mode_t;
+
+typedef struct {
+    /* identity and network */
+    uint64_t id;               /* agent id, never 0 */
+    const char *cluster;       /* cluster name */
+    const char *bind;          /* PUB endpoint to bind (tcp://HOST:0, inproc://NAME) */
+    mdl_disc_cfg_t disc;       /* discovery back-end */
+    double peer_timeout;       /* seconds of silence before a peer is dead */
+    double hello_interval;     /* seconds between hellos on the mesh */
+    bool curve;                /* CURVE security */
+    const char *cert;          /* curve: own secret certificate */
+    const char *allow_dir;     /* curve: allowed public certificates */
+    int min_peers;             /* peers to wait for before the first step */
+    double min_peers_timeout;  /* seconds to wait for them */
+    /* learning */
+    mdl_learner_cfg_t learn;
+    const mdl_dataset_t *train;
+    const uint32_t *rows;      /* the agent's shard (NULL: all rows) */
+    size_t nrows;
+    const mdl_dataset_t *test; /* for the agent's own evaluations (may be NULL) */
+    size_t test_rows;          /* 0 = all */
+    int epochs;                /* passes over the shard */
+    int evals_per_epoch;       /* agent-side evaluations (metrics) per epoch */
+    /* consensus */
+    const char *algo;          /* "dpsgd" */
+    const char *topology;      /* topo.h name */
+    mdl_weights_t weights;
+    mdl_mode_t mode;
+    const char *codec;         /* codec spec of what is published */
+    bool error_feedback;       /* lossy codecs: send EF-compressed deltas against replicas */
+    int keyframe_every;        /* delta streams: a full keyframe every K sends (0 = on demand only) */
+    double gamma;              /* consensus step size in (0, 1] */
+    double staleness_decay;    /* lambda: a state s steps old weighs lambda^s */
+    int max_staleness;         /* older states are not used */
+    double sync_timeout;       /* sync mode: seconds to wait for a round */
+    /* fault injection (sim) */
+    double slow_factor;        /* >= 1: compute this many times slower */
+    double delay_ms;           /* added to every incoming message */
+    double drop;               /* probability of dropping an incoming update */
+    uint64_t seed;             /* injections' random stream */
+    /* output */
+    FILE *log;                 /* event log lines (join/leave/...), NULL = none */
+    const char *log_prefix;    /* e.g. "agent 3" */
+} mdl_agent_cfg_t;
+
+/* Counters of one agent (read at any time; updated by its threads). */
+typedef struct {
+    uint64_t steps;
+    double epoch;
+    double loss;               /* last training loss (EMA) */
+    uint64_t bytes_sent, bytes_received, msgs_sent, msgs_received;
+    uint64_t updates_applied;  /* neighbour states mixed in */
+    uint64_t updates_stale;    /* ... mixed in with a staleness discount */
+    uint64_t updates_dropped;  /* not used: too stale, undecodable, dropped by injection, late */
+    uint64_t updates_rejected; /* failed validation (subset of dropped) */
+    uint64_t peers_alive, peers_seen;
+    uint64_t keyframes_sent, resyncs;
+    double disagreement;       /* local estimate: sum_j w_ij ||x_i - x_j||^2 at last mix */
+    double wait_s;             /* time the worker spent waiting for neighbours (sync) */
+    double test_acc, test_loss;/* the agent's own last evaluation */
+    uint64_t evals;            /* evaluations done (metrics lines to write) */
+    bool finished;
+    int error;                 /* nonzero when the worker stopped on an error */
+} mdl_agent_stats_t;
+
+typedef struct mdl_agent_t mdl_agent_t;
+
+/* Builds the agent: learner, mailboxes, comm actor (binds, starts discovery). Training
+   starts with mdl_agent_start. NULL + *err (MDL_EALGO, MDL_ETOPO, MDL_ECODEC, MDL_ESOCKET,
+   MDL_ESECURITY, learner errors). Caller owns and destroys it. */
+mdl_agent_t *mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err);
+
+/* Stops both threads (if running), leaves the mesh, frees; *self = NULL. */
+void mdl_agent_destroy (mdl_agent_t **self);
+
+/* Starts the compute worker. Returns 0 or MDL_ENOMEM. */
+int mdl_agent_start (mdl_agent_t *self);
+
+/* Asks the worker to stop after its current step (non-blocking). */
+void mdl_agent_stop (mdl_agent_t *self);
+
+/* Waits for the worker to end (training done or stopped). */
+void mdl_agent_join (mdl_agent_t *self);
+
+void mdl_agent_stats (mdl_agent_t *self, mdl_agent_stats_t *stats);
+
+uint64_t mdl_agent_id (const mdl_agent_t *self);
+size_t mdl_agent_dim (const mdl_agent_t *self);
+const char *mdl_agent_endpoint (const mdl_agent_t *self);
+
+/* The learner (its model holds x). Only safe to read while the worker is not running,
+   or through mdl_agent_snapshot. */
+mdl_learner_t *mdl_agent_learner (mdl_agent_t *self);
+
+/* Asks for a copy of x at the worker's next step boundary (a finished worker answers
+   at once). mdl_agent_snapshot then waits up to timeout seconds for it: copies x into
+   out (d floats) and its step into *step. Returns 0 or MDL_ETIMEOUT. */
+void mdl_agent_request_snapshot (mdl_agent_t *self, uint64_t generation);
+int mdl_agent_snapshot (mdl_agent_t *self, uint64_t generation, float *out, uint64_t *step,
+                        double timeout);
+
+/* Waits until the agent sees at least k live peers (timeout seconds). Returns 0 or
+   MDL_ETIMEOUT. */
+int mdl_agent_wait_peers (mdl_agent_t *self, int k, double timeout);
+
+#endif

@@ -1,0 +1,88 @@
+/*  agent_impl.h: the agent's internals, shared by agent.c, worker.c and comm.c only.
+
+    Ownership: the comm actor thread owns every socket and the peer table; the worker
+    thread owns the learner's vectors; they share the mailroom, the membership view and
+    the counters below, each behind its own short lock. */
+#ifndef MDL_AGENT_IMPL_H
+#define MDL_AGENT_IMPL_H
+
+#include <czmq.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "agent.h"
+#include "algo.h"
+#include "blob.h"
+#include "mailroom.h"
+#include "topo.h"
+
+#define MDL_AGENT_MAX_PEERS 1024
+
+/* What the worker asks the comm actor to send: this descriptor, then the recipient ids
+   (u64 each), then the blob pointer, as frames on the inproc worker->comm socket. */
+typedef struct {
+    uint32_t kind;     /* wire kind: MDL_KIND_* | channel << 4 */
+    uint64_t step;
+    bool keyframe;     /* payload is the fp32 keyframe codec */
+    double loss;
+    double aux;
+} mdl_outmsg_t;
+
+/* Wire kinds (low 4 bits of the header's kind; the channel is in the high bits). */
+enum { MDL_KIND_STATE = 0, MDL_KIND_DELTA = 1, MDL_KIND_RESYNC = 2 };
+
+struct mdl_agent_t {
+    mdl_agent_cfg_t cfg;
+    char prefix[64];
+    uint64_t incarnation;
+    mdl_learner_t *learner;
+    size_t d;
+    const mdl_algo_ops_t *algo;
+    mdl_topo_t *topo;
+    mdl_mailroom_t *room;
+    mdl_blobpool_t *pool;
+    uint64_t cluster;
+    bool replicas;             /* deltas against public copies (lossy codec + EF) */
+
+    /* membership: sorted ids of live peers and self (comm writes, worker reads) */
+    pthread_mutex_t view_lock;
+    uint64_t view[MDL_AGENT_MAX_PEERS + 1];
+    size_t view_n;
+    uint64_t view_version;
+    uint64_t resync[64];       /* peers that asked for a keyframe */
+    size_t nresync;
+
+    /* threads */
+    zactor_t *comm;
+    char endpoint[256];        /* bound PUB endpoint */
+    char out_endpoint[64];     /* inproc: worker PUSH -> comm PULL */
+    pthread_t worker;
+    bool worker_started;
+    atomic_bool stop;
+
+    /* counters */
+    pthread_mutex_t stats_lock;
+    mdl_agent_stats_t stats;
+
+    /* snapshots for the sim coordinator */
+    pthread_mutex_t snap_lock;
+    pthread_cond_t snap_cond;
+    uint64_t snap_req, snap_done;
+    float *snap;
+    uint64_t snap_step;
+};
+
+/* comm.c: starts the comm actor; returns NULL + *err. */
+zactor_t *mdl_comm_start (mdl_agent_t *a, int *err);
+
+/* worker.c: the worker thread's entry point. */
+void *mdl_worker_main (void *agent);
+
+/* agent.c: logging with the agent's prefix (thread-safe line writes). */
+void mdl_agent_log (mdl_agent_t *a, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+/* agent.c: membership view updates (comm thread). */
+void mdl_agent_view_set (mdl_agent_t *a, const uint64_t *ids, size_t n);
+void mdl_agent_want_resync (mdl_agent_t *a, uint64_t peer);
+
+#endif

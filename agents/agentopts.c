@@ -1,0 +1,125 @@
+/*  agentopts.c: see agentopts.h. */
+#include "agentopts.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "algo.h"
+#include "codec.h"
+#include "err.h"
+#include "topo.h"
+
+void
+mdl_agentopts_defaults (mdl_agentopts_t *o)
+{
+    memset (o, 0, sizeof *o);
+    o->topology = "ring";
+    o->weights = "mh";
+    o->algo = "dpsgd";
+    o->mode = "sync";
+    o->codec = "fp32";
+    o->keyframe_every = 100;
+    o->gamma = 1.0;
+    o->staleness_decay = 0.9;
+    o->max_staleness = 50;
+    o->sync_timeout = 10.0;
+    o->partition = "iid";
+    o->cluster = "meshdl";
+    o->peer_timeout = 3.0;
+    o->hello_interval = 0.25;
+    o->evals_per_epoch = 2;
+}
+
+#define D(nm, ty, ptr, mv, hl, lo, hi) \
+    (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
+
+void
+mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t cap)
+{
+    const mdl_optdef_t add[] = {
+        D ("topology", MDL_OPTT_STR, &o->topology, "NAME", "complete | ring | torus | exp | one-peer-exp | base:K | random:D [ring]", 0, 0),
+        D ("weights", MDL_OPTT_STR, &o->weights, "W", "mixing weights: mh | uniform [mh]", 0, 0),
+        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", "consensus algorithm: dpsgd [dpsgd]", 0, 0),
+        D ("mode", MDL_OPTT_STR, &o->mode, "M", "sync (wait for each round) | async (newest states, never wait) [sync]", 0, 0),
+        D ("codec", MDL_OPTT_STR, &o->codec, "SPEC", "codec of published updates, e.g. fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]", 0, 0),
+        D ("error-feedback", MDL_OPTT_FLAG, &o->error_feedback, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped", 0, 0),
+        D ("keyframe-every", MDL_OPTT_INT, &o->keyframe_every, "K", "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]", 0, 1e9),
+        D ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", "consensus step size in (0, 1] [1]", 0, 1),
+        D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.9]", 0, 1),
+        D ("max-staleness", MDL_OPTT_INT, &o->max_staleness, "S", "states older than S steps are dropped [50]", 0, 1e9),
+        D ("sync-timeout", MDL_OPTT_DOUBLE, &o->sync_timeout, "SEC", "sync mode: how long to wait for a round before mixing what arrived [10]", 0.001, 3600),
+        D ("partition", MDL_OPTT_STR, &o->partition, "P", "how the training set is split: iid | dirichlet:ALPHA | shards:K [iid]", 0, 0),
+        D ("cluster", MDL_OPTT_STR, &o->cluster, "NAME", "cluster name; agents of other clusters are ignored [meshdl]", 0, 0),
+        D ("peer-timeout", MDL_OPTT_DOUBLE, &o->peer_timeout, "SEC", "a peer silent this long is dead [3]", 0.05, 3600),
+        D ("hello-interval", MDL_OPTT_DOUBLE, &o->hello_interval, "SEC", "seconds between hellos on the mesh [0.25]", 0.01, 60),
+        D ("evals-per-epoch", MDL_OPTT_INT, &o->evals_per_epoch, "N", "evaluations (metrics lines) per epoch [2]", 1, 1000),
+        D ("log", MDL_OPTT_STR, &o->log, "FILE", "write peer events (join, leave, rejoins, rejected updates) to FILE ('-' = stderr)", 0, 0),
+    };
+    for (size_t i = 0; i < sizeof add / sizeof add[0] && *n + 1 < cap; i++)
+        defs[(*n)++] = add[i];
+    defs[*n] = (mdl_optdef_t) { 0 };
+}
+
+int
+mdl_agentopts_apply (const mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
+                     mdl_part_spec_t *part, char *err, size_t errlen)
+{
+    int rc;
+    mdl_topo_t *t = mdl_topo_new (o->topology, 0, &rc);
+    if (!t) {
+        snprintf (err, errlen, "meshdl %s: --topology '%s' is not valid: %s", cmd, o->topology, mdl_topo_help ());
+        return MDL_EINVAL;
+    }
+    mdl_topo_destroy (&t);
+    if (mdl_weights_parse (o->weights, &cfg->weights)) {
+        snprintf (err, errlen, "meshdl %s: --weights '%s' is not mh or uniform", cmd, o->weights);
+        return MDL_EINVAL;
+    }
+    if (!mdl_algo_find (o->algo)) {
+        snprintf (err, errlen, "meshdl %s: --algo '%s' is not one of: %s", cmd, o->algo, mdl_algo_names ());
+        return MDL_EINVAL;
+    }
+    if (!strcmp (o->mode, "sync"))
+        cfg->mode = MDL_MODE_SYNC;
+    else if (!strcmp (o->mode, "async"))
+        cfg->mode = MDL_MODE_ASYNC;
+    else {
+        snprintf (err, errlen, "meshdl %s: --mode '%s' is not sync or async", cmd, o->mode);
+        return MDL_EINVAL;
+    }
+    if (mdl_codec_check_spec (o->codec)) {
+        snprintf (err, errlen, "meshdl %s: --codec '%s' does not parse. %s", cmd, o->codec, mdl_codec_help ());
+        return MDL_EINVAL;
+    }
+    if (!(o->gamma > 0 && o->gamma <= 1)) {
+        snprintf (err, errlen, "meshdl %s: --gamma must be in (0, 1] (got %g)", cmd, o->gamma);
+        return MDL_EINVAL;
+    }
+    if (!(o->staleness_decay > 0 && o->staleness_decay <= 1)) {
+        snprintf (err, errlen, "meshdl %s: --staleness-decay must be in (0, 1] (got %g)", cmd, o->staleness_decay);
+        return MDL_EINVAL;
+    }
+    if (mdl_part_parse (o->partition, part)) {
+        snprintf (err, errlen, "meshdl %s: --partition '%s' is not iid, dirichlet:ALPHA (ALPHA > 0) or shards:K (K >= 1)",
+                  cmd, o->partition);
+        return MDL_EINVAL;
+    }
+    if (!o->cluster[0]) {
+        snprintf (err, errlen, "meshdl %s: --cluster must not be empty", cmd);
+        return MDL_EINVAL;
+    }
+    cfg->topology = o->topology;
+    cfg->algo = o->algo;
+    cfg->codec = o->codec;
+    cfg->error_feedback = o->error_feedback;
+    cfg->keyframe_every = o->keyframe_every;
+    cfg->gamma = o->gamma;
+    cfg->staleness_decay = o->staleness_decay;
+    cfg->max_staleness = o->max_staleness;
+    cfg->sync_timeout = o->sync_timeout;
+    cfg->cluster = o->cluster;
+    cfg->peer_timeout = o->peer_timeout;
+    cfg->hello_interval = o->hello_interval;
+    cfg->evals_per_epoch = o->evals_per_epoch;
+    return 0;
+}

@@ -1,0 +1,43 @@
+/*  agentopts.h: the options of decentralized runs, shared by `meshdl sim` and
+    `meshdl agent` (beside the training options of trainopts.h). */
+#ifndef MDL_AGENTOPTS_H
+#define MDL_AGENTOPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "opts.h"
+#include "partition.h"
+
+typedef struct {
+    const char *topology;
+    const char *weights;
+    const char *algo;
+    const char *mode;
+    const char *codec;
+    bool error_feedback;
+    int keyframe_every;
+    double gamma;
+    double staleness_decay;
+    int max_staleness;
+    double sync_timeout;
+    const char *partition;
+    const char *cluster;
+    double peer_timeout;
+    double hello_interval;
+    int evals_per_epoch;
+    const char *log;       /* event log file ("-" = stderr) */
+} mdl_agentopts_t;
+
+void mdl_agentopts_defaults (mdl_agentopts_t *o);
+void mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t cap);
+
+/* Validates o (topology, weights, algorithm, mode, codec, partition, ranges) and fills
+   the consensus part of cfg and *part. Returns 0 or MDL_EINVAL with a one-line message
+   (listing the valid forms). */
+int mdl_agentopts_apply (const mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
+                         mdl_part_spec_t *part, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,83 @@
+/*  algo.h: the consensus-engine interface: how an algorithm plugs into the worker.
+
+    Every step the worker calls, in order: local_step (default: minibatch gradient and
+    optimizer step), publish (what this agent sends for round t), mix (the consensus
+    step with what the mailboxes hold). on_control runs when a neighbour's control
+    message arrives. An algorithm is one file with one table of operations and one line
+    in the registry (algo.c); it reaches the agent only through the mdl_ctx_* helpers
+    below, which implement the shared machinery: rounds of the topology, publishing
+    states or replica deltas (with keyframes), sync/async gathering with staleness
+    discounts and renormalised weights. */
+#ifndef MDL_ALGO_H
+#define MDL_ALGO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "learner.h"
+
+typedef struct mdl_ctx_t mdl_ctx_t;
+
+typedef struct {
+    const char *name;
+    int channels;                     /* vectors exchanged per round (mailbox channels) */
+    size_t state_size;                /* bytes of algorithm state, zeroed before init */
+    /* Checks the configuration and sets up state. 0 or MDL_EALGO (+ message in ctx). */
+    int (*init) (void *state, mdl_ctx_t *ctx);
+    /* Local computation of step t; NULL = mdl_ctx_sgd_step. 0, or MDL_ENONFINITE. */
+    int (*local_step) (void *state, mdl_ctx_t *ctx);
+    /* Sends this agent's contribution to round t. */
+    int (*publish) (void *state, mdl_ctx_t *ctx);
+    /* The consensus step of round t. */
+    int (*mix) (void *state, mdl_ctx_t *ctx);
+    /* Frees what init allocated (state itself is freed by the worker). */
+    void (*destroy) (void *state);
+} mdl_algo_ops_t;
+
+/* The registered algorithm called name, or NULL. */
+const mdl_algo_ops_t *mdl_algo_find (const char *name);
+
+/* Comma-separated list of registered names, for messages. */
+const char *mdl_algo_names (void);
+
+/* ---- helpers for algorithms (worker thread only) ---- */
+
+mdl_learner_t *mdl_ctx_learner (mdl_ctx_t *ctx);
+const mdl_agent_cfg_t *mdl_ctx_cfg (mdl_ctx_t *ctx);
+float *mdl_ctx_x (mdl_ctx_t *ctx);          /* the model parameters (d) */
+size_t mdl_ctx_dim (mdl_ctx_t *ctx);
+uint64_t mdl_ctx_step (mdl_ctx_t *ctx);     /* round t */
+/* A workspace vector (d floats) owned by the worker, k in [0, 4). */
+float *mdl_ctx_scratch (mdl_ctx_t *ctx, int k);
+/* Writes a one-line reason for a refused configuration (shown to the user). */
+void mdl_ctx_error (mdl_ctx_t *ctx, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+/* Default local step: gradient on the next minibatch, then the optimizer step. */
+int mdl_ctx_sgd_step (mdl_ctx_t *ctx);
+
+/* Sends v as channel's state to this round's out-neighbours, encoded with the codec of
+   --codec. With replicas (lossy codec and --error-feedback), sends instead the codec of
+   v minus this agent's public copy of the channel, adds exactly what was sent to that
+   copy, and sends keyframes (the public copy in fp32) to new or resyncing peers and
+   every --keyframe-every sends; receivers keep the same copy bit for bit. */
+int mdl_ctx_publish (mdl_ctx_t *ctx, int channel, const float *v);
+
+/* True when channel is published as replica deltas (see mdl_ctx_publish). */
+bool mdl_ctx_replicas (mdl_ctx_t *ctx);
+
+/* This agent's public copy of channel: what its neighbours hold of it (the state itself
+   without replicas: pass the vector you published). */
+const float *mdl_ctx_public (mdl_ctx_t *ctx, int channel);
+
+/* The consensus step on x for channel of round t:
+     x += gamma * sum_j w'_j (v_j - self_v)
+   over this round's in-neighbours j, with v_j their newest (async) or round-t (sync,
+   waiting up to --sync-timeout) vector, w'_j the mixing weight times lambda^staleness,
+   renormalised over self and the usable neighbours; too-stale or missing neighbours
+   drop out. Updates the applied/stale/dropped counters and the disagreement estimate.
+   Returns the number of neighbours mixed in. */
+int mdl_ctx_mix (mdl_ctx_t *ctx, int channel, double gamma, const float *self_v, float *x);
+
+#endif

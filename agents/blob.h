@@ -1,0 +1,37 @@
+/*  blob.h: reference-counted payload buffers from a pool.
+
+    An update's payload is encoded once by the worker and sent zero-copy to every
+    recipient: each ZeroMQ message holds a reference and releases it through its free
+    function (zmq_free_fn's signature), possibly from a ZeroMQ I/O thread. The last
+    release returns the buffer to its pool, so steady-state publishing allocates
+    nothing. */
+#ifndef MDL_BLOB_H
+#define MDL_BLOB_H
+
+#include <stddef.h>
+
+typedef struct mdl_blob_t mdl_blob_t;
+typedef struct mdl_blobpool_t mdl_blobpool_t;
+
+/* A pool of buffers of cap bytes each. NULL + *err. The pool must outlive every blob
+   taken from it (destroy it after the sockets that may hold blobs are closed). */
+mdl_blobpool_t *mdl_blobpool_new (size_t cap, int *err);
+void mdl_blobpool_destroy (mdl_blobpool_t **self);
+
+/* Takes a buffer with one reference (NULL when out of memory). */
+mdl_blob_t *mdl_blob_take (mdl_blobpool_t *pool);
+void *mdl_blob_data (mdl_blob_t *b);
+size_t mdl_blob_cap (const mdl_blob_t *b);
+void mdl_blob_set_len (mdl_blob_t *b, size_t len);
+size_t mdl_blob_len (const mdl_blob_t *b);
+
+/* Adds n references (one per extra send). */
+void mdl_blob_ref (mdl_blob_t *b, int n);
+
+/* Drops one reference; the last returns the buffer to the pool. Thread-safe. */
+void mdl_blob_unref (mdl_blob_t *b);
+
+/* zmq_free_fn-compatible release: data is ignored, hint is the blob. */
+void mdl_blob_free_fn (void *data, void *hint);
+
+#endif

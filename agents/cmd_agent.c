@@ -1,0 +1,302 @@
+/*  cmd_agent.c: `meshdl agent`: one agent in one process, finding its peers on a LAN by
+    beacon (--interface) or from a static list (--peers), training on its shard and
+    gossiping over TCP. What runs on each machine of a cluster and in each container. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "agentopts.h"
+#include "checkpoint.h"
+#include "cli.h"
+#include "err.h"
+#include "hash.h"
+#include "partition.h"
+#include "report.h"
+#include "signals.h"
+#include "trainopts.h"
+
+static const char *s_usage =
+    "usage: meshdl agent (--interface IF | --peers tcp://HOST:PORT,...) --shard I/N [options]\n\n"
+    "One agent: trains on shard I of N of the training set, finds its peers by UDP beacon on\n"
+    "network interface IF (or from a static list of their PUB endpoints), publishes its\n"
+    "updates on a PUB socket and averages with its neighbours. SIGINT/SIGTERM end it cleanly:\n"
+    "it stops, writes its checkpoint and its summary (last stdout line) and exits 0.\n"
+    "Every option can also be given as an environment variable MESHDL_<OPTION> (upper case,\n"
+    "'-' as '_', e.g. MESHDL_TOPOLOGY=ring, MESHDL_CODEC=topk:0.01); the command line wins.";
+
+typedef struct {
+    const char *iface;
+    const char *peers;
+    int port;
+    int beacon_port;
+    const char *shard;
+    int min_peers;
+    double min_peers_timeout;
+    uint64_t id;
+    const char *name;
+    bool curve;
+    const char *cert;
+    const char *allow;
+} s_agentopts_t;
+
+static int
+s_parse_shard (const char *s, uint32_t *i, uint32_t *n)
+{
+    char *end;
+    unsigned long a = strtoul (s, &end, 10);
+    if (end == s || *end != '/')
+        return MDL_EINVAL;
+    const char *b = end + 1;
+    unsigned long c = strtoul (b, &end, 10);
+    if (end == b || *end || c == 0 || c > 65536 || a >= c)
+        return MDL_EINVAL;
+    *i = (uint32_t) a;
+    *n = (uint32_t) c;
+    return 0;
+}
+
+static uint64_t
+s_default_id (const char *name)
+{
+    /* A name (hostname by default) hashed, mixed with the pid so two agents on one host
+       differ; --id or --name make it stable across restarts. */
+    char host[256] = "";
+    if (!name) {
+        gethostname (host, sizeof host - 1);
+        uint64_t h = mdl_hash_fnv1a64 (host, strlen (host));
+        h ^= (uint64_t) getpid () * 0x9e3779b97f4a7c15ULL;
+        return h ? h : 1;
+    }
+    uint64_t h = mdl_hash_fnv1a64 (name, strlen (name));
+    return h ? h : 1;
+}
+
+int
+mdl_cmd_agent (int argc, char **argv)
+{
+    mdl_trainopts_t to;
+    mdl_agentopts_t ao;
+    s_agentopts_t so = { .port = 0, .beacon_port = 5670, .min_peers = 0, .min_peers_timeout = 60 };
+    mdl_trainopts_defaults (&to);
+    mdl_agentopts_defaults (&ao);
+    to.batch = 16;
+    mdl_optdef_t defs[96];
+    size_t n = 0;
+#define A(nm, ty, ptr, mv, hl, lo, hi) \
+    defs[n++] = (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
+    A ("interface", MDL_OPTT_STR, &so.iface, "IF", "network interface for beacon discovery (or ZSYS_INTERFACE)", 0, 0);
+    A ("peers", MDL_OPTT_STR, &so.peers, "EP,...", "static discovery: comma-separated PUB endpoints tcp://HOST:PORT", 0, 0);
+    A ("port", MDL_OPTT_INT, &so.port, "P", "TCP port of this agent's PUB socket (0 = any free port) [0]", 0, 65535);
+    A ("beacon-port", MDL_OPTT_INT, &so.beacon_port, "P", "UDP port of the beacons [5670]", 1, 65535);
+    A ("shard", MDL_OPTT_STR, &so.shard, "I/N", "train on shard I of N (0 <= I < N) of the training set", 0, 0);
+    A ("min-peers", MDL_OPTT_INT, &so.min_peers, "K", "wait for K peers before the first step [0]", 0, 1024);
+    A ("min-peers-timeout", MDL_OPTT_DOUBLE, &so.min_peers_timeout, "SEC", "how long to wait for them [60]", 0.1, 86400);
+    A ("id", MDL_OPTT_U64, &so.id, "N", "agent id (default: from --name, else host name and pid)", 1, 1.8e19);
+    A ("name", MDL_OPTT_STR, &so.name, "NAME", "stable agent name; its hash is the id", 0, 0);
+    A ("curve", MDL_OPTT_FLAG, &so.curve, NULL, "CURVE security: encrypt and authenticate (needs --cert and --allow)", 0, 0);
+    A ("cert", MDL_OPTT_STR, &so.cert, "FILE", "this agent's secret certificate (meshdl keygen)", 0, 0);
+    A ("allow", MDL_OPTT_STR, &so.allow, "DIR", "directory of the public certificates allowed in the cluster", 0, 0);
+#undef A
+    mdl_trainopts_defs (&to, defs, &n, 96);
+    mdl_agentopts_defs (&ao, defs, &n, 96);
+    char err[1024] = "";
+    int rc = mdl_opts_parse ("agent", defs, argc, argv, err, sizeof err);
+    if (rc == 1) {
+        mdl_opts_help (stdout, s_usage, defs);
+        return 0;
+    }
+    if (rc == 0)
+        rc = mdl_opts_env ("agent", defs, err, sizeof err);
+    mdl_agent_cfg_t cfg;
+    memset (&cfg, 0, sizeof cfg);
+    mdl_part_spec_t pspec;
+    if (rc == 0)
+        rc = mdl_trainopts_learner (&to, "agent", &cfg.learn, err, sizeof err);
+    if (rc == 0)
+        rc = mdl_agentopts_apply (&ao, "agent", &cfg, &pspec, err, sizeof err);
+    uint32_t shard_i = 0, shard_n = 1;
+    if (rc == 0 && so.shard && s_parse_shard (so.shard, &shard_i, &shard_n)) {
+        snprintf (err, sizeof err, "meshdl agent: --shard '%s' must be I/N with 0 <= I < N", so.shard);
+        rc = MDL_EINVAL;
+    }
+    if (rc == 0 && !so.iface && !so.peers && !getenv ("ZSYS_INTERFACE")) {
+        snprintf (err, sizeof err, "meshdl agent: say how to find peers: --interface IF (beacons) or --peers tcp://HOST:PORT,...");
+        rc = MDL_EINVAL;
+    }
+    if (rc == 0 && so.curve && (!so.cert || !so.allow)) {
+        snprintf (err, sizeof err, "meshdl agent: --curve needs --cert FILE (from meshdl keygen) and --allow DIR");
+        rc = MDL_EINVAL;
+    }
+    if (rc) {
+        fprintf (stderr, "%s\n", err);
+        return 2;
+    }
+    mdl_blas_threads (to.threads);
+    mdl_dataset_t *train = NULL, *test = NULL;
+    if (mdl_trainopts_data (&to, "agent", &train, &test, err, sizeof err)) {
+        fprintf (stderr, "%s\n", err);
+        return 2;
+    }
+    int exit_code = 2;
+    mdl_partition_t *part = NULL;
+    mdl_agent_t *agent = NULL;
+    FILE *metrics = NULL;
+    if (!(part = mdl_partition_new (&pspec, mdl_dataset_labels (train), mdl_dataset_n (train),
+                                    mdl_dataset_classes (train), shard_n, to.seed, &rc))) {
+        fprintf (stderr, "meshdl agent: cannot split %zu rows in %u shards with %s: %s\n", mdl_dataset_n (train), shard_n,
+                 ao.partition, mdl_strerror (rc));
+        goto done;
+    }
+    size_t cnt;
+    cfg.rows = mdl_partition_shard (part, shard_i, &cnt);
+    cfg.nrows = cnt;
+    cfg.id = so.id ? so.id : s_default_id (so.name);
+    char bind[128], prefix[64];
+    snprintf (bind, sizeof bind, "tcp://*:%d", so.port);
+    char idb[17];
+    snprintf (prefix, sizeof prefix, "agent %s", mdl_id_str (cfg.id, idb));
+    cfg.bind = bind;
+    cfg.log = stderr;
+    cfg.log_prefix = prefix;
+    cfg.disc = (mdl_disc_cfg_t) { .kind = so.peers ? MDL_DISC_STATIC : MDL_DISC_BEACON, .cluster = ao.cluster,
+                                  .iface = so.iface, .beacon_port = so.beacon_port,
+                                  .interval_ms = (int) (ao.hello_interval * 1000), .peers = so.peers };
+    cfg.curve = so.curve;
+    cfg.cert = so.cert;
+    cfg.allow_dir = so.allow;
+    cfg.train = train;
+    cfg.test = test;
+    cfg.epochs = to.epochs;
+    cfg.learn.data_seed = to.seed * 1000003ULL + shard_i;
+    cfg.min_peers = so.min_peers;
+    cfg.min_peers_timeout = so.min_peers_timeout;
+    cfg.seed = to.seed ^ cfg.id;
+    if (!(agent = mdl_agent_new (&cfg, &rc))) {
+        fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
+        goto done;
+    }
+    if (to.metrics && !(metrics = fopen (to.metrics, "a"))) {
+        fprintf (stderr, "meshdl agent: cannot open metrics file %s for appending\n", to.metrics);
+        goto done;
+    }
+    mdl_signals_install ();
+    fprintf (stderr, "%s: PUB at %s, shard %u/%u (%zu rows), %s %s on %s, codec %s\n", prefix,
+             mdl_agent_endpoint (agent), shard_i, shard_n, cnt, ao.algo, ao.mode, ao.topology, ao.codec);
+    const double t0 = mdl_now ();
+    mdl_agent_start (agent);
+    mdl_progress_t prog;
+    mdl_progress_init (&prog, stderr, "", to.progress);
+    snprintf (prog.prefix, sizeof prog.prefix, "%.60s: ", prefix);
+    uint64_t evals_seen = 0;
+    double t_target = NAN;
+    mdl_agent_stats_t st;
+    for (;;) {
+        mdl_agent_stats (agent, &st);
+        if (!to.quiet)
+            mdl_progress_show (&prog, false, "step %llu  epoch %.2f  loss %.4f  peers %llu  sent %.1f MB",
+                               (unsigned long long) st.steps, st.epoch, st.loss, (unsigned long long) st.peers_alive,
+                               st.bytes_sent / 1e6);
+        if (st.evals > evals_seen) {
+            evals_seen = st.evals;
+            double now = mdl_now () - t0;
+            if (to.target_acc > 0 && isnan (t_target) && st.test_acc >= to.target_acc)
+                t_target = now;
+            if (metrics) {
+                mdl_json_t j;
+                mdl_json_begin (&j);
+                mdl_json_num (&j, "time", mdl_wallclock ());
+                mdl_json_num (&j, "elapsed_s", now);
+                mdl_json_str (&j, "agent", idb);
+                mdl_json_int (&j, "step", (long long) st.steps);
+                mdl_json_num (&j, "epoch", st.epoch);
+                mdl_json_num (&j, "train_loss", st.loss);
+                mdl_json_num (&j, "test_acc", st.test_acc);
+                mdl_json_num (&j, "test_loss", st.test_loss);
+                mdl_json_num (&j, "disagreement", st.disagreement);
+                mdl_json_int (&j, "bytes_sent", (long long) st.bytes_sent);
+                mdl_json_int (&j, "bytes_received", (long long) st.bytes_received);
+                mdl_json_int (&j, "updates_applied", (long long) st.updates_applied);
+                mdl_json_int (&j, "updates_stale", (long long) st.updates_stale);
+                mdl_json_int (&j, "updates_dropped", (long long) st.updates_dropped);
+                mdl_json_int (&j, "live_peers", (long long) st.peers_alive);
+                mdl_json_end (&j, metrics);
+            }
+            if (!to.quiet) {
+                mdl_progress_show (&prog, true, "epoch %.2f  test acc %.4f  loss %.4f  peers %llu", st.epoch, st.test_acc,
+                                   st.test_loss, (unsigned long long) st.peers_alive);
+                mdl_progress_end (&prog);
+            }
+            if (to.stop_at_target && !isnan (t_target))
+                mdl_agent_stop (agent);
+        }
+        if (st.finished)
+            break;
+        if (mdl_signals_stop ())
+            mdl_agent_stop (agent);
+        struct timespec ts = { 0, 50 * 1000000 };
+        nanosleep (&ts, NULL);
+    }
+    mdl_agent_join (agent);
+    if (!to.quiet)
+        mdl_progress_end (&prog);
+    mdl_agent_stats (agent, &st);
+    mdl_learner_t *l = mdl_agent_learner (agent);
+    double test_loss = NAN, test_acc = NAN;
+    mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc);
+    exit_code = st.error ? 3 : 0;
+    if (to.checkpoint) {
+        mdl_model_t *m = mdl_learner_model (l);
+        size_t slen = 0;
+        float *state = mdl_optim_state (mdl_learner_optim (l), &slen);
+        mdl_ckpt_t ck = { .spec = mdl_model_spec (m), .params = mdl_model_params (m), .d = mdl_model_nparams (m),
+                          .opt_state = state, .opt_len = slen, .step = mdl_learner_steps (l),
+                          .epoch = (uint64_t) mdl_learner_epoch (l) };
+        if ((rc = mdl_ckpt_save (to.checkpoint, &ck))) {
+            fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", prefix, to.checkpoint, mdl_strerror (rc));
+            exit_code = 2;
+        }
+    }
+    if (mdl_signals_stop ())
+        fprintf (stderr, "%s: stopped by signal %d; checkpoint and summary written\n", prefix, mdl_signals_which ());
+    mdl_json_t j;
+    mdl_json_begin (&j);
+    mdl_json_open (&j, "summary");
+    mdl_json_str (&j, "agent", idb);
+    mdl_json_num (&j, "test_acc", test_acc);
+    mdl_json_num (&j, "test_loss", test_loss);
+    mdl_json_int (&j, "shard", shard_i);
+    mdl_json_int (&j, "shards", shard_n);
+    mdl_json_int (&j, "steps", (long long) st.steps);
+    mdl_json_int (&j, "bytes_sent", (long long) st.bytes_sent);
+    mdl_json_int (&j, "bytes_received", (long long) st.bytes_received);
+    mdl_json_int (&j, "updates_applied", (long long) st.updates_applied);
+    mdl_json_int (&j, "updates_stale", (long long) st.updates_stale);
+    mdl_json_int (&j, "updates_dropped", (long long) st.updates_dropped);
+    mdl_json_int (&j, "updates_rejected", (long long) st.updates_rejected);
+    mdl_json_int (&j, "peers_seen", (long long) st.peers_seen);
+    mdl_json_num (&j, "disagreement", st.disagreement);
+    mdl_json_num (&j, "wall_s", mdl_now () - t0);
+    mdl_json_int (&j, "params", (long long) mdl_agent_dim (agent));
+    mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
+    if (to.target_acc > 0) {
+        if (isnan (t_target))
+            mdl_json_null (&j, "time_to_target_s");
+        else
+            mdl_json_num (&j, "time_to_target_s", t_target);
+    }
+    mdl_json_str (&j, "status", st.error ? mdl_errname (st.error) : mdl_signals_stop () ? "interrupted" : "done");
+    mdl_json_close (&j);
+    mdl_json_end (&j, stdout);
+done:
+    mdl_agent_destroy (&agent);
+    mdl_partition_destroy (&part);
+    if (metrics)
+        fclose (metrics);
+    mdl_dataset_destroy (&train);
+    mdl_dataset_destroy (&test);
+    return exit_code;
+}

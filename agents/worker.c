@@ -1,0 +1,514 @@
+/*  worker.c: the compute worker: minibatch, forward, backward, optimizer step, then the
+    algorithm's publish and consensus step with whatever the mailboxes hold. It never
+    touches a network socket: what it publishes goes to the comm actor over an inproc
+    PUSH socket (a pointer to a pooled, reference-counted payload; no copy). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent_impl.h"
+#include "codec.h"
+#include "err.h"
+#include "report.h"
+#include "vec.h"
+#include "weights.h"
+
+#define MDL_MAX_CHANNELS 4
+
+struct mdl_ctx_t {
+    mdl_agent_t *a;
+    zsock_t *push;
+    mdl_codec_t *codec;        /* --codec */
+    mdl_codec_t *kcodec;       /* keyframes: fp32 */
+    mdl_rng_t rng;             /* codecs' randomness */
+    float *x;
+    size_t d;
+    uint64_t step;
+    /* membership snapshot */
+    uint64_t ids[MDL_AGENT_MAX_PEERS + 1];
+    size_t n;
+    uint32_t me;
+    uint64_t view_version;
+    /* round cache */
+    uint64_t round_t;
+    bool round_valid;
+    uint32_t nbr[MDL_AGENT_MAX_PEERS];
+    double w[MDL_AGENT_MAX_PEERS];
+    size_t nnbr;
+    double w_self;
+    uint32_t out[MDL_AGENT_MAX_PEERS];
+    size_t nout;
+    /* replicas: own public copies, and the recipients that hold them */
+    float *pub[MDL_MAX_CHANNELS];
+    uint64_t sends[MDL_MAX_CHANNELS];
+    uint64_t known[MDL_AGENT_MAX_PEERS];
+    size_t nknown;
+    float *scratch[4];
+    char err[256];
+    const mdl_algo_ops_t *algo;
+    void *state;
+    double loss_ema;
+    float last_loss;
+};
+
+/* ---- helpers for algorithms ---- */
+
+mdl_learner_t *mdl_ctx_learner (mdl_ctx_t *c) { return c->a->learner; }
+const mdl_agent_cfg_t *mdl_ctx_cfg (mdl_ctx_t *c) { return &c->a->cfg; }
+float *mdl_ctx_x (mdl_ctx_t *c) { return c->x; }
+size_t mdl_ctx_dim (mdl_ctx_t *c) { return c->d; }
+uint64_t mdl_ctx_step (mdl_ctx_t *c) { return c->step; }
+float *mdl_ctx_scratch (mdl_ctx_t *c, int k) { return k >= 0 && k < 4 ? c->scratch[k] : NULL; }
+bool mdl_ctx_replicas (mdl_ctx_t *c) { return c->a->replicas; }
+
+void
+mdl_ctx_error (mdl_ctx_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (c->err, sizeof c->err, fmt, ap);
+    va_end (ap);
+}
+
+int
+mdl_ctx_sgd_step (mdl_ctx_t *c)
+{
+    float loss;
+    int rc = mdl_learner_step (c->a->learner, &loss);
+    c->last_loss = loss;
+    return rc;
+}
+
+const float *
+mdl_ctx_public (mdl_ctx_t *c, int channel)
+{
+    return c->a->replicas && channel >= 0 && channel < MDL_MAX_CHANNELS ? c->pub[channel] : NULL;
+}
+
+/* Refreshes the membership snapshot and this round's neighbours and weights. */
+static int
+s_round (mdl_ctx_t *c)
+{
+    mdl_agent_t *a = c->a;
+    pthread_mutex_lock (&a->view_lock);
+    if (a->view_version != c->view_version) {
+        c->n = a->view_n;
+        memcpy (c->ids, a->view, c->n * sizeof c->ids[0]);
+        c->view_version = a->view_version;
+        c->round_valid = false;
+    }
+    pthread_mutex_unlock (&a->view_lock);
+    if (c->round_valid && c->round_t == c->step)
+        return 0;
+    c->me = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ids[i] == a->cfg.id)
+            c->me = (uint32_t) i;
+    size_t cnt = 0;
+    int rc = mdl_weights_row (a->cfg.weights, a->topo, (uint32_t) c->n, c->me, c->step, NULL, c->nbr, c->w,
+                              MDL_AGENT_MAX_PEERS, &cnt, &c->w_self);
+    if (rc)
+        return rc;
+    c->nnbr = cnt;
+    rc = mdl_topo_out_neighbors (a->topo, (uint32_t) c->n, c->me, c->step, c->out, MDL_AGENT_MAX_PEERS, &cnt);
+    if (rc)
+        return rc;
+    c->nout = cnt;
+    c->round_t = c->step;
+    c->round_valid = true;
+    return 0;
+}
+
+/* Hands one encoded payload to the comm actor for the given recipients. Takes the blob
+   reference. */
+static int
+s_send (mdl_ctx_t *c, const mdl_outmsg_t *m, const uint64_t *to, size_t nto, mdl_blob_t *blob)
+{
+    if (nto == 0) {
+        mdl_blob_unref (blob);
+        return 0;
+    }
+    return zsock_send (c->push, "bbp", m, sizeof *m, to, nto * sizeof *to, blob) == 0 ? 0 : MDL_ESOCKET;
+}
+
+static int
+s_encode (mdl_ctx_t *c, mdl_codec_t *codec, const float *v, mdl_blob_t **out)
+{
+    mdl_blob_t *b = mdl_blob_take (c->a->pool);
+    if (!b)
+        return MDL_ENOMEM;
+    size_t len = 0;
+    int rc = mdl_codec_encode (codec, v, mdl_blob_data (b), mdl_blob_cap (b), &len, &c->rng);
+    if (rc) {
+        mdl_blob_unref (b);
+        return rc;
+    }
+    mdl_blob_set_len (b, len);
+    *out = b;
+    return 0;
+}
+
+static bool
+s_known (const mdl_ctx_t *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->nknown; i++)
+        if (c->known[i] == id)
+            return true;
+    return false;
+}
+
+static bool
+s_alive (const mdl_ctx_t *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ids[i] == id)
+            return true;
+    return false;
+}
+
+int
+mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
+{
+    if (channel < 0 || channel >= MDL_MAX_CHANNELS)
+        return MDL_EINVAL;
+    int rc = s_round (c);
+    if (rc)
+        return rc;
+    mdl_agent_t *a = c->a;
+    mdl_outmsg_t m = { .kind = (uint32_t) channel << 4, .step = c->step, .loss = c->last_loss };
+    uint64_t to[MDL_AGENT_MAX_PEERS];
+    size_t nto = 0;
+    mdl_blob_t *b = NULL;
+    if (!a->replicas) {
+        m.kind |= MDL_KIND_STATE;
+        for (size_t k = 0; k < c->nout; k++)
+            to[nto++] = c->ids[c->out[k]];
+        if ((rc = s_encode (c, c->codec, v, &b)))
+            return rc;
+        return s_send (c, &m, to, nto, b);
+    }
+    /* Replica stream: q = C(v - pub); pub += decode(q), exactly as receivers do. */
+    float *diff = c->scratch[3];
+    mdl_vec_sub (diff, v, c->pub[channel], c->d);
+    if ((rc = s_encode (c, c->codec, diff, &b)))
+        return rc;
+    rc = mdl_codec_apply (c->codec, mdl_blob_data (b), mdl_blob_len (b), 1.0f, c->pub[channel]);
+    if (rc) {
+        mdl_blob_unref (b);
+        return rc;
+    }
+    c->sends[channel]++;
+    /* Who gets a keyframe instead: this round's out-neighbours that hold no copy yet,
+       peers that asked (a gap), and everyone every --keyframe-every sends. */
+    uint64_t kf[MDL_AGENT_MAX_PEERS];
+    size_t nkf = 0;
+    bool all_kf = a->cfg.keyframe_every > 0 && c->sends[channel] % (uint64_t) a->cfg.keyframe_every == 0;
+    pthread_mutex_lock (&a->view_lock);
+    uint64_t asked[64];
+    size_t nasked = a->nresync;
+    memcpy (asked, a->resync, nasked * sizeof asked[0]);
+    a->nresync = 0;
+    pthread_mutex_unlock (&a->view_lock);
+    for (size_t k = 0; k < c->nout; k++) {
+        uint64_t id = c->ids[c->out[k]];
+        if (!s_known (c, id) && c->nknown < MDL_AGENT_MAX_PEERS)
+            c->known[c->nknown++] = id, kf[nkf++] = id;
+    }
+    for (size_t k = 0; k < nasked; k++) {
+        bool dup = false;
+        for (size_t j = 0; j < nkf; j++)
+            dup |= kf[j] == asked[k];
+        if (!dup && s_known (c, asked[k]) && nkf < MDL_AGENT_MAX_PEERS)
+            kf[nkf++] = asked[k];
+    }
+    /* Deltas go to every live holder of a copy (not only this round's neighbours: a copy
+       that missed a delta would silently diverge). */
+    size_t keep = 0;
+    for (size_t k = 0; k < c->nknown; k++) {
+        uint64_t id = c->known[k];
+        if (!s_alive (c, id))
+            continue; /* a dead peer's copy is void; it gets a keyframe if it returns */
+        c->known[keep++] = id;
+        bool gets_kf = all_kf;
+        for (size_t j = 0; j < nkf && !gets_kf; j++)
+            gets_kf = kf[j] == id;
+        if (!gets_kf)
+            to[nto++] = id;
+    }
+    c->nknown = keep;
+    m.kind |= MDL_KIND_DELTA;
+    if ((rc = s_send (c, &m, to, nto, b)))
+        return rc;
+    if (all_kf) {
+        nkf = 0;
+        for (size_t k = 0; k < c->nknown; k++)
+            kf[nkf++] = c->known[k];
+    }
+    if (nkf == 0)
+        return 0;
+    if ((rc = s_encode (c, c->kcodec, c->pub[channel], &b)))
+        return rc;
+    m.kind = ((uint32_t) channel << 4) | MDL_KIND_STATE;
+    m.keyframe = true;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.keyframes_sent += nkf;
+    pthread_mutex_unlock (&a->stats_lock);
+    return s_send (c, &m, kf, nkf, b);
+}
+
+typedef struct {
+    mdl_ctx_t *c;
+    int channel;
+} s_wait_t;
+
+/* Sync round complete: every live in-neighbour's round-t vector is in. */
+static bool
+s_round_ready (void *arg)
+{
+    s_wait_t *w = arg;
+    mdl_ctx_t *c = w->c;
+    if (atomic_load (&c->a->stop))
+        return true;
+    for (size_t k = 0; k < c->nnbr; k++) {
+        mdl_slot_meta_t m;
+        uint64_t id = c->ids[c->nbr[k]];
+        if (!mdl_mailroom_peek (c->a->room, id, w->channel, &m) || m.step < c->step)
+            return false;
+    }
+    return true;
+}
+
+int
+mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x)
+{
+    mdl_agent_t *a = c->a;
+    if (s_round (c))
+        return 0;
+    const bool sync = a->cfg.mode == MDL_MODE_SYNC;
+    if (sync && c->nnbr) {
+        s_wait_t w = { c, channel };
+        double t0 = mdl_now ();
+        mdl_mailroom_wait (a->room, s_round_ready, &w, a->cfg.sync_timeout);
+        pthread_mutex_lock (&a->stats_lock);
+        a->stats.wait_s += mdl_now () - t0;
+        pthread_mutex_unlock (&a->stats_lock);
+    }
+    const float *v[MDL_AGENT_MAX_PEERS];
+    double wj[MDL_AGENT_MAX_PEERS];
+    uint64_t idj[MDL_AGENT_MAX_PEERS];
+    size_t used = 0;
+    uint64_t stale = 0, dropped = 0;
+    double z = c->w_self, dis = 0.0;
+    for (size_t k = 0; k < c->nnbr; k++) {
+        uint64_t id = c->ids[c->nbr[k]];
+        mdl_slot_meta_t m;
+        const float *vec = mdl_mailroom_read_begin (a->room, id, channel, sync ? c->step : UINT64_MAX, &m);
+        if (!vec)
+            continue;
+        uint64_t s = c->step > m.step ? c->step - m.step : 0;
+        if (s > (uint64_t) a->cfg.max_staleness) {
+            mdl_mailroom_read_end (a->room, id, channel);
+            dropped++;
+            continue;
+        }
+        double f = s ? pow (a->cfg.staleness_decay, (double) s) : 1.0;
+        stale += s > 0 && f < 1.0;
+        v[used] = vec;
+        wj[used] = c->w[k] * f;
+        idj[used] = id;
+        z += wj[used];
+        dis += c->w[k] * mdl_vec_dist2 (x, vec, c->d);
+        used++;
+    }
+    /* x += gamma * sum_j (w_j / z) (v_j - self_v), written so that self_v may alias x. */
+    double csum = 0.0;
+    for (size_t k = 0; k < used; k++)
+        csum += gamma * wj[k] / z;
+    if (used) {
+        if (self_v == x)
+            mdl_vec_scale (x, (float) (1.0 - csum), c->d);
+        else
+            mdl_vec_axpy (x, (float) -csum, self_v, c->d);
+        for (size_t k = 0; k < used; k++)
+            mdl_vec_axpy (x, (float) (gamma * wj[k] / z), v[k], c->d);
+    }
+    for (size_t k = 0; k < used; k++)
+        mdl_mailroom_read_end (a->room, idj[k], channel);
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.updates_applied += used;
+    a->stats.updates_stale += stale;
+    a->stats.updates_dropped += dropped;
+    if (used)
+        a->stats.disagreement = dis;
+    pthread_mutex_unlock (&a->stats_lock);
+    return (int) used;
+}
+
+/* ---- the worker thread ---- */
+
+static void
+s_sleep (double seconds)
+{
+    if (seconds <= 0)
+        return;
+    struct timespec ts = { (time_t) seconds, (long) ((seconds - (double) (time_t) seconds) * 1e9) };
+    nanosleep (&ts, NULL);
+}
+
+static void
+s_snapshot_point (mdl_ctx_t *c)
+{
+    mdl_agent_t *a = c->a;
+    pthread_mutex_lock (&a->snap_lock);
+    if (a->snap_req != a->snap_done) {
+        mdl_vec_copy (a->snap, c->x, c->d);
+        a->snap_step = c->step;
+        a->snap_done = a->snap_req;
+        pthread_cond_broadcast (&a->snap_cond);
+    }
+    pthread_mutex_unlock (&a->snap_lock);
+}
+
+static void
+s_ctx_free (mdl_ctx_t *c)
+{
+    if (c->algo && c->algo->destroy && c->state)
+        c->algo->destroy (c->state);
+    free (c->state);
+    zsock_destroy (&c->push);
+    mdl_codec_destroy (&c->codec);
+    mdl_codec_destroy (&c->kcodec);
+    for (int k = 0; k < MDL_MAX_CHANNELS; k++)
+        free (c->pub[k]);
+    for (int k = 0; k < 4; k++)
+        free (c->scratch[k]);
+    free (c);
+}
+
+static mdl_ctx_t *
+s_ctx_new (mdl_agent_t *a, int *err)
+{
+    int rc = MDL_ENOMEM;
+    mdl_ctx_t *c = calloc (1, sizeof *c);
+    if (!c)
+        goto fail;
+    c->a = a;
+    c->d = a->d;
+    c->x = mdl_model_params (mdl_learner_model (a->learner));
+    c->view_version = UINT64_MAX;
+    c->loss_ema = NAN;
+    mdl_rng_seed (&c->rng, a->cfg.seed ^ a->cfg.id, 0xc0dec);
+    if (!(c->codec = mdl_codec_new (a->cfg.codec, c->d, a->cfg.seed ^ a->cfg.id, &rc))
+        || !(c->kcodec = mdl_codec_new ("fp32", c->d, 0, &rc)))
+        goto fail;
+    rc = MDL_ENOMEM;
+    for (int k = 0; k < 4; k++)
+        if (!(c->scratch[k] = calloc (c->d, sizeof (float))))
+            goto fail;
+    if (a->replicas)
+        for (int k = 0; k < a->algo->channels && k < MDL_MAX_CHANNELS; k++)
+            if (!(c->pub[k] = calloc (c->d, sizeof (float))))
+                goto fail;
+    c->push = zsock_new_push (a->out_endpoint);
+    rc = MDL_ESOCKET;
+    if (!c->push)
+        goto fail;
+    c->algo = a->algo;
+    rc = MDL_ENOMEM;
+    if (!(c->state = calloc (1, c->algo->state_size ? c->algo->state_size : 1)))
+        goto fail;
+    if (c->algo->init && (rc = c->algo->init (c->state, c)) != 0)
+        goto fail;
+    return c;
+fail:
+    if (c && c->err[0])
+        mdl_agent_log (a, "%s", c->err);
+    if (c)
+        s_ctx_free (c);
+    *err = rc;
+    return NULL;
+}
+
+static void
+s_finish (mdl_agent_t *a, int error)
+{
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.finished = true;
+    a->stats.error = error;
+    pthread_mutex_unlock (&a->stats_lock);
+    pthread_mutex_lock (&a->snap_lock);
+    pthread_cond_broadcast (&a->snap_cond);
+    pthread_mutex_unlock (&a->snap_lock);
+}
+
+void *
+mdl_worker_main (void *arg)
+{
+    mdl_agent_t *a = arg;
+    int rc = 0;
+    mdl_ctx_t *c = s_ctx_new (a, &rc);
+    if (!c) {
+        mdl_agent_log (a, "worker could not start: %s", mdl_strerror (rc));
+        s_finish (a, rc);
+        return NULL;
+    }
+    if (a->cfg.min_peers > 0) {
+        if (mdl_agent_wait_peers (a, a->cfg.min_peers, a->cfg.min_peers_timeout) != 0) {
+            if (!atomic_load (&a->stop))
+                mdl_agent_log (a, "only %zu of the %d peers required (--min-peers) appeared within %.0f s",
+                               a->view_n ? a->view_n - 1 : 0, a->cfg.min_peers, a->cfg.min_peers_timeout);
+            s_ctx_free (c);
+            s_finish (a, atomic_load (&a->stop) ? 0 : MDL_ETIMEOUT);
+            return NULL;
+        }
+    }
+    mdl_learner_t *l = a->learner;
+    const uint64_t spe = mdl_learner_steps_per_epoch (l);
+    const uint64_t total = spe * (uint64_t) a->cfg.epochs;
+    const uint64_t eval_every = a->cfg.evals_per_epoch > 0 && a->cfg.test
+                                    ? (spe / (uint64_t) a->cfg.evals_per_epoch ? spe / (uint64_t) a->cfg.evals_per_epoch : 1)
+                                    : 0;
+    while (mdl_learner_steps (l) < total && !atomic_load (&a->stop)) {
+        c->step = mdl_learner_steps (l);
+        s_snapshot_point (c);
+        double t0 = mdl_now ();
+        rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
+        if (rc) {
+            mdl_agent_log (a, "training diverged at step %llu (loss %g): stopping this agent",
+                           (unsigned long long) c->step, (double) c->last_loss);
+            break;
+        }
+        double compute = mdl_now () - t0;
+        if (a->cfg.slow_factor > 1.0)
+            s_sleep ((a->cfg.slow_factor - 1.0) * compute);
+        if ((rc = c->algo->publish (c->state, c)) != 0) {
+            mdl_agent_log (a, "publish failed at step %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
+            break;
+        }
+        c->algo->mix (c->state, c);
+        c->loss_ema = isnan (c->loss_ema) ? c->last_loss : 0.98 * c->loss_ema + 0.02 * c->last_loss;
+        double test_loss = NAN, test_acc = NAN;
+        uint64_t done = mdl_learner_steps (l);
+        bool eval = eval_every && (done % eval_every == 0 || done == total);
+        if (eval)
+            mdl_learner_evaluate (l, NULL, a->cfg.test, a->cfg.test_rows, &test_loss, &test_acc);
+        pthread_mutex_lock (&a->stats_lock);
+        a->stats.steps = done;
+        a->stats.epoch = (double) done / (double) spe;
+        a->stats.loss = c->loss_ema;
+        if (eval) {
+            a->stats.test_loss = test_loss;
+            a->stats.test_acc = test_acc;
+            a->stats.evals++;
+        }
+        pthread_mutex_unlock (&a->stats_lock);
+    }
+    c->step = mdl_learner_steps (l);
+    s_snapshot_point (c);
+    s_ctx_free (c);
+    s_finish (a, rc);
+    return NULL;
+}

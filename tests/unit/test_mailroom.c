@@ -1,0 +1,145 @@
+/*  test_mailroom.c: the per-peer double-buffered mailboxes shared by comm and worker. */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "mailroom.h"
+
+static void
+s_put (mdl_mailroom_t *r, uint64_t peer, uint64_t step, float v, bool parity)
+{
+    float *slot = mdl_mailroom_write_begin (r, peer, 0, step, parity);
+    assert_non_null (slot);
+    for (int i = 0; i < 4; i++)
+        slot[i] = v;
+    mdl_slot_meta_t m = { .step = step, .seq = step };
+    mdl_mailroom_write_end (r, peer, 0, &m);
+}
+
+static void
+test_newest_state_is_read_and_unknown_peers_give_nothing (void **state)
+{
+    int err;
+    mdl_mailroom_t *r = mdl_mailroom_new (4, 1, 8, &err);
+    assert_non_null (r);
+    assert_null (mdl_mailroom_write_begin (r, 7, 0, 1, false));
+    assert_int_equal (mdl_mailroom_add (r, 7), 0);
+    assert_int_equal (mdl_mailroom_add (r, 7), 0); /* idempotent */
+    mdl_slot_meta_t m;
+    assert_null (mdl_mailroom_read_begin (r, 7, 0, UINT64_MAX, &m));
+    s_put (r, 7, 1, 1.0f, false);
+    s_put (r, 7, 2, 2.0f, false);
+    s_put (r, 7, 3, 3.0f, false);
+    const float *v = mdl_mailroom_read_begin (r, 7, 0, UINT64_MAX, &m);
+    assert_non_null (v);
+    assert_int_equal (m.step, 3);
+    assert_true (v[0] == 3.0f);
+    mdl_mailroom_read_end (r, 7, 0);
+    assert_null (mdl_mailroom_read_begin (r, 7, 1, UINT64_MAX, &m)); /* channel out of range */
+    mdl_mailroom_destroy (&r);
+    assert_null (r);
+}
+
+static void
+test_writer_never_overwrites_the_slot_being_read (void **state)
+{
+    int err;
+    mdl_mailroom_t *r = mdl_mailroom_new (4, 1, 8, &err);
+    mdl_mailroom_add (r, 1);
+    s_put (r, 1, 10, 10.0f, false);
+    mdl_slot_meta_t m;
+    const float *v = mdl_mailroom_read_begin (r, 1, 0, UINT64_MAX, &m);
+    assert_true (v[0] == 10.0f);
+    /* while reading: two more writes land in the other slot */
+    s_put (r, 1, 11, 11.0f, false);
+    s_put (r, 1, 12, 12.0f, false);
+    assert_true (v[0] == 10.0f);
+    mdl_mailroom_read_end (r, 1, 0);
+    v = mdl_mailroom_read_begin (r, 1, 0, UINT64_MAX, &m);
+    assert_int_equal (m.step, 12);
+    mdl_mailroom_read_end (r, 1, 0);
+    mdl_mailroom_destroy (&r);
+}
+
+static void
+test_sync_rounds_keep_round_t_while_round_t_plus_1_arrives (void **state)
+{
+    int err;
+    mdl_mailroom_t *r = mdl_mailroom_new (4, 1, 8, &err);
+    mdl_mailroom_add (r, 2);
+    s_put (r, 2, 4, 4.0f, true);
+    s_put (r, 2, 5, 5.0f, true); /* the neighbour is one round ahead */
+    mdl_slot_meta_t m;
+    const float *v = mdl_mailroom_read_begin (r, 2, 0, 4, &m);
+    assert_non_null (v);
+    assert_true (v[0] == 4.0f);
+    mdl_mailroom_read_end (r, 2, 0);
+    assert_null (mdl_mailroom_read_begin (r, 2, 0, 3, &m)); /* round 3 is gone */
+    mdl_mailroom_clear (r, 2);
+    assert_null (mdl_mailroom_read_begin (r, 2, 0, UINT64_MAX, &m));
+    mdl_mailroom_destroy (&r);
+}
+
+static void
+test_capacity_is_enforced (void **state)
+{
+    int err;
+    mdl_mailroom_t *r = mdl_mailroom_new (4, 2, 2, &err);
+    assert_int_equal (mdl_mailroom_add (r, 1), 0);
+    assert_int_equal (mdl_mailroom_add (r, 2), 0);
+    assert_int_equal (mdl_mailroom_add (r, 3), MDL_ERANGE);
+    mdl_mailroom_destroy (&r);
+    assert_null (mdl_mailroom_new (4, 0, 2, &err));
+}
+
+typedef struct {
+    mdl_mailroom_t *r;
+} s_arg_t;
+
+static void *
+s_writer (void *arg)
+{
+    s_arg_t *a = arg;
+    usleep (50000);
+    s_put (a->r, 9, 1, 1.0f, true);
+    return NULL;
+}
+
+static bool
+s_has_round_1 (void *arg)
+{
+    mdl_slot_meta_t m;
+    return mdl_mailroom_peek (arg, 9, 0, &m) && m.step == 1;
+}
+
+static void
+test_wait_wakes_when_the_round_arrives_and_times_out_otherwise (void **state)
+{
+    int err;
+    mdl_mailroom_t *r = mdl_mailroom_new (4, 1, 8, &err);
+    mdl_mailroom_add (r, 9);
+    assert_false (mdl_mailroom_wait (r, s_has_round_1, r, 0.05));
+    s_arg_t a = { r };
+    pthread_t t;
+    pthread_create (&t, NULL, s_writer, &a);
+    assert_true (mdl_mailroom_wait (r, s_has_round_1, r, 10.0));
+    pthread_join (t, NULL);
+    mdl_mailroom_destroy (&r);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_newest_state_is_read_and_unknown_peers_give_nothing),
+        cmocka_unit_test (test_writer_never_overwrites_the_slot_being_read),
+        cmocka_unit_test (test_sync_rounds_keep_round_t_while_round_t_plus_1_arrives),
+        cmocka_unit_test (test_capacity_is_enforced),
+        cmocka_unit_test (test_wait_wakes_when_the_round_arrives_and_times_out_otherwise),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
