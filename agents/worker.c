@@ -12,6 +12,7 @@
 #include "agent_impl.h"
 #include "codec.h"
 #include "err.h"
+#include "mixing.h"
 #include "report.h"
 #include "vec.h"
 #include "weights.h"
@@ -296,47 +297,41 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
         a->stats.wait_s += mdl_now () - t0;
         pthread_mutex_unlock (&a->stats_lock);
     }
+    /* Read every neighbour's vector (held stable until read_end), then weigh them. */
     const float *v[MDL_AGENT_MAX_PEERS];
-    double wj[MDL_AGENT_MAX_PEERS];
-    uint64_t idj[MDL_AGENT_MAX_PEERS];
-    size_t used = 0;
-    uint64_t stale = 0, dropped = 0;
-    double z = c->w_self, dis = 0.0;
+    uint64_t stale_by[MDL_AGENT_MAX_PEERS];
+    double coef[MDL_AGENT_MAX_PEERS];
     for (size_t k = 0; k < c->nnbr; k++) {
-        uint64_t id = c->ids[c->nbr[k]];
         mdl_slot_meta_t m;
-        const float *vec = mdl_mailroom_read_begin (a->room, id, channel, sync ? c->step : UINT64_MAX, &m);
-        if (!vec)
-            continue;
-        uint64_t s = c->step > m.step ? c->step - m.step : 0;
-        if (s > (uint64_t) a->cfg.max_staleness) {
-            mdl_mailroom_read_end (a->room, id, channel);
-            dropped++;
-            continue;
-        }
-        double f = s ? pow (a->cfg.staleness_decay, (double) s) : 1.0;
-        stale += s > 0 && f < 1.0;
-        v[used] = vec;
-        wj[used] = c->w[k] * f;
-        idj[used] = id;
-        z += wj[used];
-        dis += c->w[k] * mdl_vec_dist2 (x, vec, c->d);
-        used++;
+        v[k] = mdl_mailroom_read_begin (a->room, c->ids[c->nbr[k]], channel, sync ? c->step : UINT64_MAX, &m);
+        stale_by[k] = !v[k] ? MDL_MIX_MISSING : c->step > m.step ? c->step - m.step : 0;
     }
-    /* x += gamma * sum_j (w_j / z) (v_j - self_v), written so that self_v may alias x. */
+    mdl_mix_result_t r;
+    mdl_mix_coefs (c->w_self, c->w, stale_by, c->nnbr, a->cfg.staleness_decay, (uint64_t) a->cfg.max_staleness,
+                   coef, &r);
+    /* Disagreement estimate sum_j w_ij ||x_i - v_j||^2 (Kong et al.'s proxy), before mixing. */
+    double dis = 0.0;
+    for (size_t k = 0; k < c->nnbr; k++)
+        if (coef[k] > 0)
+            dis += c->w[k] * mdl_vec_dist2 (x, v[k], c->d);
+    /* x += gamma * sum_j c_j (v_j - self_v), written so that self_v may alias x. */
     double csum = 0.0;
-    for (size_t k = 0; k < used; k++)
-        csum += gamma * wj[k] / z;
-    if (used) {
+    for (size_t k = 0; k < c->nnbr; k++)
+        csum += gamma * coef[k];
+    if (r.used) {
         if (self_v == x)
             mdl_vec_scale (x, (float) (1.0 - csum), c->d);
         else
             mdl_vec_axpy (x, (float) -csum, self_v, c->d);
-        for (size_t k = 0; k < used; k++)
-            mdl_vec_axpy (x, (float) (gamma * wj[k] / z), v[k], c->d);
+        for (size_t k = 0; k < c->nnbr; k++)
+            if (coef[k] > 0)
+                mdl_vec_axpy (x, (float) (gamma * coef[k]), v[k], c->d);
     }
-    for (size_t k = 0; k < used; k++)
-        mdl_mailroom_read_end (a->room, idj[k], channel);
+    for (size_t k = 0; k < c->nnbr; k++)
+        if (v[k])
+            mdl_mailroom_read_end (a->room, c->ids[c->nbr[k]], channel);
+    const size_t used = r.used;
+    const uint64_t stale = r.stale, dropped = r.dropped;
     pthread_mutex_lock (&a->stats_lock);
     a->stats.updates_applied += used;
     a->stats.updates_stale += stale;
