@@ -4,8 +4,8 @@
         x_i <- x_i + gamma * sum_j w_ij (x_j - x_i)      (gamma = 1: x_i <- sum_j W_ij x_j)
     Synchronous mode uses every neighbour's round-t state; asynchronous mode the newest
     state heard, discounted by its staleness. With a lossy codec and --error-feedback the
-    exchanged vectors are the public copies (replicas) that compressed deltas keep in
-    sync, and the agent's own term is its public copy, as in CHOCO-SGD. */
+    neighbours' vectors are the public copies (replicas) that error-feedback compressed
+    deltas keep in sync. */
 #include "algo.h"
 
 #include "err.h"
@@ -19,9 +19,14 @@ s_publish (void *state, mdl_ctx_t *ctx)
 static int
 s_mix (void *state, mdl_ctx_t *ctx)
 {
+    /* The agent's own term is its exact x, also when neighbours are seen through
+       replicas: x_i <- w_ii x_i + sum_j w_ij xhat_j. Each step then replaces x by an
+       average of fresh values, so the replicas' lag (the error-feedback residual,
+       bounded) perturbs the average without accumulating; mixing differences of
+       replicas instead (CHOCO, algo_choco.c) needs gamma of the order of the codec's
+       compression ratio to stay stable. */
     float *x = mdl_ctx_x (ctx);
-    const float *self_v = mdl_ctx_replicas (ctx) ? mdl_ctx_public (ctx, 0) : x;
-    mdl_ctx_mix (ctx, 0, mdl_ctx_cfg (ctx)->gamma, self_v, x);
+    mdl_ctx_mix (ctx, 0, mdl_ctx_cfg (ctx)->gamma, x, x);
     return 0;
 }
 

@@ -31,7 +31,7 @@ typedef struct {
     const char *cluster;      /* cluster name; agents of other clusters are ignored */
     const char *iface;        /* beacon: network interface (NULL: ZSYS_INTERFACE or CZMQ's choice) */
     int beacon_port;          /* beacon: UDP port (default 5670) */
-    int interval_ms;          /* beacon: announcement interval (default 250) */
+    int interval_ms;          /* beacon, inproc: announcement interval (default 250) */
     const char *peers;        /* static: comma-separated PUB endpoints */
     mdl_registry_t *registry; /* inproc */
 } mdl_disc_cfg_t;
@@ -64,5 +64,12 @@ void *mdl_discovery_socket (mdl_discovery_t *self);
 int mdl_discovery_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n);
 
 void mdl_discovery_stats (const mdl_discovery_t *self, mdl_disc_stats_t *stats);
+
+/* beacon: the IPv4 address of the interface the beacon runs on (what peers will
+   connect to); "" for the other back-ends. */
+const char *mdl_discovery_host (const mdl_discovery_t *self);
+
+/* The back-end's name: "beacon", "static" or "inproc". */
+const char *mdl_discovery_name (const mdl_discovery_t *self);
 
 #endif

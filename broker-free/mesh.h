@@ -26,9 +26,15 @@
 #include "peer.h"
 
 typedef struct {
-    const char *bind;      /* PUB endpoint: "tcp://*:0" (ephemeral port), "tcp://10.0.0.2:5680",
-                              "inproc://name" */
+    const char *bind;      /* PUB endpoint: "tcp://0.0.0.0:0" (all interfaces, ephemeral
+                              port), "tcp://10.0.0.2:5680", "inproc://name" */
     int sndhwm, rcvhwm;    /* messages; 0 = defaults (100 / 1000) */
+    int send_wait_ms;      /* at a subscriber's full queue, wait up to this long for room
+                              before dropping for it (0: drop at once, never block).
+                              Bounded back-pressure: a slow reader gets a grace period,
+                              one that never reads costs one wait per overflow */
+    int64_t max_frame;     /* largest frame the SUB accepts, bytes (ZMQ_MAXMSGSIZE: a peer
+                              sending more is disconnected); 0 = no limit */
     uint64_t self;         /* own id: subscribes to "T<self>" */
     bool curve;            /* CURVE security on */
     const char *cert;      /* curve: path of the agent's secret certificate (zcert format,
@@ -39,8 +45,14 @@ typedef struct {
 typedef struct {
     uint64_t sent, received;            /* messages */
     uint64_t bytes_sent, bytes_received;/* all frames */
-    uint64_t send_dropped;              /* zmq_send would block (HWM) */
+    uint64_t send_dropped;              /* overflows: times a subscriber's queue hit the HWM
+                                           (it then misses messages, silently, until it
+                                           catches up: per-message loss is seen by the
+                                           receiver as sequence gaps) */
     uint64_t refused_keys;              /* connects refused: key not allowed */
+    uint64_t auth_denied;               /* CURVE: handshakes our PUB refused (zauth) */
+    uint64_t auth_failed;               /* CURVE: handshakes of our SUB a peer refused */
+    uint64_t recv_truncated;            /* messages with more frames than asked for */
 } mdl_mesh_stats_t;
 
 typedef struct mdl_mesh_t mdl_mesh_t;
@@ -71,13 +83,18 @@ int mdl_mesh_disconnect (mdl_mesh_t *self, const char *endpoint);
 /* The SUB socket, to poll (a zsock_t *). */
 void *mdl_mesh_sub_socket (mdl_mesh_t *self);
 
-/* Publishes a hello (announcement of info for cluster). Never blocks. */
+/* Publishes a hello, two frames ["H", announcement of info for cluster]. Never blocks.
+   Call it every heartbeat: it is what keeps a peer alive on the mesh (mdl_peers_touch). */
 int mdl_mesh_hello (mdl_mesh_t *self, const mdl_peer_info_t *info, uint64_t cluster);
 
-/* Publishes one message: topic, header (copied), payload (zero-copy: ownership passes to
-   ZeroMQ, which calls free_fn (payload, hint) when done; on error free_fn is called
-   before return). Never blocks: at the HWM the message is dropped and counted, and
-   MDL_ETIMEOUT returned. */
+/* Publishes one message of three frames [topic, header, payload]: topic and header are
+   copied; the payload is zero-copy (ownership passes to ZeroMQ, which calls
+   free_fn (payload, hint) when done, possibly from its I/O thread; free_fn may be NULL
+   for memory the caller keeps alive; on error free_fn is called before return). Never
+   blocks longer than cfg.send_wait_ms: a subscriber whose queue is still at the HWM then
+   misses this message (the others still get it); when that starts, it is counted in
+   send_dropped and MDL_ETIMEOUT returned (not an error: nothing to resend). Returns 0, MDL_ETIMEOUT, MDL_EINVAL (empty topic)
+   or MDL_ESOCKET. */
 int mdl_mesh_send (mdl_mesh_t *self, const void *topic, size_t topic_len, const void *header,
                    size_t header_len, void *payload, size_t payload_len,
                    void (*free_fn) (void *data, void *hint), void *hint);
@@ -89,5 +106,15 @@ int mdl_mesh_send (mdl_mesh_t *self, const void *topic, size_t topic_len, const 
 int mdl_mesh_recv (mdl_mesh_t *self, const void **frames, size_t *lens, size_t cap, size_t *n);
 
 void mdl_mesh_stats (const mdl_mesh_t *self, mdl_mesh_stats_t *stats);
+
+/* Writes the targeted topic of recipient, "T" + 16 hex digits, into buf (>= 18 bytes)
+   and returns its length (17). */
+size_t mdl_mesh_topic (uint64_t recipient, char *buf);
+
+/* CURVE: drains the sockets' monitor events into stats.auth_denied (a key not on our
+   allow-list tried to subscribe to us) and stats.auth_failed (a peer refused our key:
+   we hear nothing from it). Call it on the heartbeat timer and log when the counters
+   grow. Returns the number of new events (0 without CURVE). */
+size_t mdl_mesh_check_auth (mdl_mesh_t *self);
 
 #endif

@@ -35,23 +35,36 @@ mdl_peers_t *mdl_peers_new (uint64_t self, double timeout, size_t capacity, int 
 void mdl_peers_destroy (mdl_peers_t **self);
 
 /* Records an announcement from info->id at time now. Returns the event (JOIN, REJOIN or
-   NONE) in *ev; ignores self and id 0 (NONE). Returns 0 or MDL_ENOMEM (table full). */
+   NONE) in *ev; ignores self and id 0 (NONE). Returns 0 or MDL_ENOMEM (table full).
+   An announcement without an endpoint (a hello heard over the mesh) does not erase a
+   known endpoint; a REJOIN's ev->info.endpoint is the new one (the mesh disconnects the
+   old endpoint of the same id by itself, see mdl_mesh_connect). */
 int mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
                     mdl_peer_event_t *ev);
 
-/* A message from id (with its incarnation) arrived at now: keeps a live peer alive.
-   An unknown or dead id is not joined here (no endpoint to connect to); returns false
-   then, so the caller can count it. */
+/* A message from id (with its incarnation; 0 matches any) arrived at now over the
+   mesh: keeps a live peer alive and marks it heard (see mdl_peers_mute). An unknown or
+   dead id, or another incarnation, is not joined here (no endpoint to connect to);
+   returns false then, so the caller can count it. A hello heard over the mesh goes to
+   mdl_peers_seen and then here. */
 bool mdl_peers_touch (mdl_peers_t *self, uint64_t id, uint64_t incarnation, double now);
 
 /* Declares peers silent for longer than the timeout dead: writes up to cap LEAVE
    events and returns how many. */
 size_t mdl_peers_expire (mdl_peers_t *self, double now, mdl_peer_event_t *ev, size_t cap);
 
+/* Live peers that keep announcing but from which nothing has arrived over the mesh
+   (mdl_peers_touch) for longer than the timeout since they joined or were last heard:
+   nothing listens at the advertised port, or their PUB refuses our key. Each such peer
+   is reported once per silence: writes up to cap ids and returns how many. They stay
+   alive (the caller logs and counts them; whether to average with them is its choice). */
+size_t mdl_peers_mute (mdl_peers_t *self, double now, uint64_t *ids, size_t cap);
+
 /* Marks id dead now (e.g. it said goodbye); returns true if it was alive. */
 bool mdl_peers_remove (mdl_peers_t *self, uint64_t id, mdl_peer_event_t *ev);
 
-/* Ids of live peers, ascending (at most cap); returns how many are alive. */
+/* Ids of live peers, ascending (at most cap); returns how many are alive (which may
+   exceed cap). */
 size_t mdl_peers_alive (const mdl_peers_t *self, uint64_t *ids, size_t cap);
 
 /* The record of id (alive or dead), or NULL. Valid until the next call on self. */

@@ -495,7 +495,7 @@ mdl_dataset_load_csv (const char *path, int *err, size_t *line)
         char *e = memchr (s, ',', l);
         if (!e)
             e = end;
-        int32_t lab;
+        int32_t lab = 0;
         int lab_ok = s_parse_label (s, e, &lab) == 0;
         if (!seen_first) {
             seen_first = 1;

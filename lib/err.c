@@ -17,6 +17,7 @@ static const s_entry_t s_table[] = {
     { MDL_ENOENT, "ENOENT", "no such file or directory" },
     { MDL_ERANGE, "ERANGE", "value out of range" },
     { MDL_ENOTSUP, "ENOTSUP", "not supported" },
+    { MDL_EEXIST, "EEXIST", "file already exists (refusing to overwrite it)" },
     { MDL_ESPEC, "ESPEC", "model spec does not parse: use mlp:IN-H1-...-OUT (e.g. mlp:784-256-128-10), cnn, cnn:C1-C2-H or linreg:D" },
     { MDL_ESHAPE, "ESHAPE", "model input or output size does not fit the data" },
     { MDL_ENONFINITE, "ENONFINITE", "a value became NaN or Inf" },

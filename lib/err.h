@@ -16,6 +16,7 @@ enum {
     MDL_ENOENT = -4,        /* file or directory does not exist */
     MDL_ERANGE = -5,        /* value out of its allowed range */
     MDL_ENOTSUP = -6,       /* valid but not supported here */
+    MDL_EEXIST = -7,        /* file exists and will not be overwritten */
     /* lib: models */
     MDL_ESPEC = -20,        /* model spec string does not parse */
     MDL_ESHAPE = -21,       /* model input/output does not fit the data */
