@@ -59,6 +59,7 @@ struct mdl_agent_t {
     pthread_t worker;
     bool worker_started;
     atomic_bool stop;
+    _Atomic uint64_t round;    /* the worker's current step (sync: the round it mixes) */
 
     /* counters */
     pthread_mutex_t stats_lock;

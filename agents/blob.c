@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "err.h"
@@ -15,11 +16,28 @@ struct mdl_blob_t {
     _Alignas (16) unsigned char data[];
 };
 
+/* The pool outlives its destroy call while blobs are out: ZeroMQ's I/O threads may
+   release the last references after the sockets (and the agent) are gone, so the
+   last release frees a pool that was asked to die. */
 struct mdl_blobpool_t {
     size_t cap;
     pthread_mutex_t lock;
     mdl_blob_t *free;
+    size_t out;     /* blobs taken and not yet returned */
+    bool dying;     /* destroy was called */
 };
+
+static void
+s_pool_free (mdl_blobpool_t *p)
+{
+    while (p->free) {
+        mdl_blob_t *b = p->free;
+        p->free = b->next;
+        free (b);
+    }
+    pthread_mutex_destroy (&p->lock);
+    free (p);
+}
 
 mdl_blobpool_t *
 mdl_blobpool_new (size_t cap, int *err)
@@ -41,13 +59,12 @@ mdl_blobpool_destroy (mdl_blobpool_t **pp)
     if (!pp || !*pp)
         return;
     mdl_blobpool_t *p = *pp;
-    while (p->free) {
-        mdl_blob_t *b = p->free;
-        p->free = b->next;
-        free (b);
-    }
-    pthread_mutex_destroy (&p->lock);
-    free (p);
+    pthread_mutex_lock (&p->lock);
+    p->dying = true;
+    bool last = p->out == 0;
+    pthread_mutex_unlock (&p->lock);
+    if (last)
+        s_pool_free (p);
     *pp = NULL;
 }
 
@@ -58,13 +75,15 @@ mdl_blob_take (mdl_blobpool_t *p)
     mdl_blob_t *b = p->free;
     if (b)
         p->free = b->next;
+    p->out++;
     pthread_mutex_unlock (&p->lock);
     if (!b) {
-        if (p->cap > ((size_t) 1 << 40))
+        if (p->cap > ((size_t) 1 << 40) || !(b = malloc (sizeof *b + p->cap))) {
+            pthread_mutex_lock (&p->lock);
+            p->out--;
+            pthread_mutex_unlock (&p->lock);
             return NULL;
-        b = malloc (sizeof *b + p->cap);
-        if (!b)
-            return NULL;
+        }
         b->pool = p;
     }
     atomic_init (&b->refs, 1);
@@ -93,7 +112,10 @@ mdl_blob_unref (mdl_blob_t *b)
     pthread_mutex_lock (&p->lock);
     b->next = p->free;
     p->free = b;
+    bool last = --p->out == 0 && p->dying;
     pthread_mutex_unlock (&p->lock);
+    if (last)
+        s_pool_free (p);
 }
 
 void

@@ -13,8 +13,9 @@
 typedef struct mdl_blob_t mdl_blob_t;
 typedef struct mdl_blobpool_t mdl_blobpool_t;
 
-/* A pool of buffers of cap bytes each. NULL + *err. The pool must outlive every blob
-   taken from it (destroy it after the sockets that may hold blobs are closed). */
+/* A pool of buffers of cap bytes each. NULL + *err. Destroying it while blobs are still
+   referenced (by messages ZeroMQ has not released yet) is safe: the last release frees
+   the pool. */
 mdl_blobpool_t *mdl_blobpool_new (size_t cap, int *err);
 void mdl_blobpool_destroy (mdl_blobpool_t **self);
 

@@ -22,6 +22,8 @@
 #define MDL_TICK_MS 20
 #define MDL_MAX_CH 4
 
+struct s_delayed;
+
 /* Per-peer link state. */
 typedef struct {
     uint64_t id;
@@ -32,11 +34,15 @@ typedef struct {
     float *replica[MDL_MAX_CH];/* its public copy, when it publishes deltas */
     bool valid[MDL_MAX_CH];
     double resync_at;          /* last resync request (rate limit) */
+    struct s_delayed *parked;  /* sync mode: messages for rounds the worker cannot take yet */
+    size_t nparked;
 } s_link_t;
 
-/* A message held back by the delay injection. */
+/* A message held back: by the delay injection, or parked (sync mode) until the
+   worker reaches its round. */
 typedef struct s_delayed {
     double due;
+    uint64_t step;
     size_t n;
     size_t lens[3];
     unsigned char *buf;        /* frames back to back */
@@ -86,6 +92,18 @@ s_stat_add (self_t *self, uint64_t *field, uint64_t n)
 }
 
 static void
+s_drop_parked (s_link_t *l)
+{
+    while (l->parked) {
+        struct s_delayed *m = l->parked;
+        l->parked = m->next;
+        free (m->buf);
+        free (m);
+    }
+    l->nparked = 0;
+}
+
+static void
 s_publish_view (self_t *self)
 {
     uint64_t ids[MDL_AGENT_MAX_PEERS + 1];
@@ -125,6 +143,7 @@ s_on_event (self_t *self, const mdl_peer_event_t *ev)
         mdl_mailroom_clear (a->room, ev->info.id);
         for (int k = 0; k < MDL_MAX_CH; k++)
             l->valid[k] = false;
+        s_drop_parked (l);
         l->seq_from = 0;
         l->seq_to = 0;
         if (ev->info.endpoint[0] && (!l->connected || strcmp (l->endpoint, ev->info.endpoint))) {
@@ -152,6 +171,7 @@ s_on_event (self_t *self, const mdl_peer_event_t *ev)
         mdl_mailroom_clear (a->room, ev->info.id);
         for (int k = 0; k < MDL_MAX_CH; k++)
             l->valid[k] = false;
+        s_drop_parked (l);
         mdl_agent_log (a, "leave %s (silent for %.1f s)", ids, a->cfg.peer_timeout);
         break;
     default:
@@ -192,9 +212,33 @@ s_request_resync (self_t *self, s_link_t *l)
     s_stat_add (self, &self->a->stats.resyncs, 1);
 }
 
+static struct s_delayed *s_copy_msg (const void **frames, const size_t *lens, size_t n);
+
+/* Sync mode keeps two rounds per peer (mailroom.h). On a directed graph a neighbour can
+   run more than one round ahead of us (it does not wait for us), so a state for round
+   >= ours + 2 is parked, in arrival order, until the worker gets there; once a peer has
+   parked messages, its later ones queue behind them to keep its sequence in order. */
+#define MDL_MAX_PARKED 16
+
+static bool
+s_must_park (self_t *self, s_link_t *l, const mdl_wire_header_t *h)
+{
+    if (self->a->cfg.mode != MDL_MODE_SYNC || (h->kind & 15) == MDL_KIND_RESYNC)
+        return false;
+    return l->nparked > 0 || h->step > atomic_load (&self->a->round) + 1;
+}
+
+static void s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size_t n, bool unparking);
+
 /* Validates and files one update (topic, header, payload). */
 static void
 s_on_update (self_t *self, const void **frames, const size_t *lens, size_t n)
+{
+    s_on_update_checked (self, frames, lens, n, false);
+}
+
+static void
+s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size_t n, bool unparking)
 {
     mdl_agent_t *a = self->a;
     mdl_wire_header_t h;
@@ -232,6 +276,20 @@ s_on_update (self_t *self, const void **frames, const size_t *lens, size_t n)
     s_link_t *l = s_link (self, h.sender, true);
     if (!l)
         return;
+    if (!unparking && s_must_park (self, l, &h)) {
+        struct s_delayed *m = l->nparked < MDL_MAX_PARKED ? s_copy_msg (frames, lens, n) : NULL;
+        if (!m) {
+            s_stat_add (self, &a->stats.updates_dropped, 1);
+            return;
+        }
+        m->step = h.step;
+        struct s_delayed **p = &l->parked;
+        while (*p)
+            p = &(*p)->next;
+        *p = m;
+        l->nparked++;
+        return;
+    }
     const bool gap = l->seq_from && h.seq != l->seq_from + 1;
     l->seq_from = h.seq;
     if (control) {
@@ -327,8 +385,8 @@ s_dispatch (self_t *self, const void **frames, const size_t *lens, size_t n)
 
 /* Holds a message back by the injected delay (a copy: the mesh's frames are only valid
    until its next receive). */
-static void
-s_delay (self_t *self, const void **frames, const size_t *lens, size_t n)
+static s_delayed_t *
+s_copy_msg (const void **frames, const size_t *lens, size_t n)
 {
     if (n > 3)
         n = 3;
@@ -338,9 +396,8 @@ s_delay (self_t *self, const void **frames, const size_t *lens, size_t n)
     s_delayed_t *m = calloc (1, sizeof *m);
     if (!m || !(m->buf = malloc (total ? total : 1))) {
         free (m);
-        return;
+        return NULL;
     }
-    m->due = mdl_now () + self->a->cfg.delay_ms / 1000.0;
     m->n = n;
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
@@ -348,6 +405,46 @@ s_delay (self_t *self, const void **frames, const size_t *lens, size_t n)
         m->lens[i] = lens[i];
         at += lens[i];
     }
+    return m;
+}
+
+static void
+s_frames (s_delayed_t *m, const void **frames)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        frames[i] = m->buf + at;
+        at += m->lens[i];
+    }
+}
+
+/* Files parked messages whose round the worker has reached. */
+static void
+s_unpark (self_t *self)
+{
+    const uint64_t round = atomic_load (&self->a->round);
+    for (size_t i = 0; i < self->nlinks; i++) {
+        s_link_t *l = &self->links[i];
+        while (l->parked && l->parked->step <= round + 1) {
+            s_delayed_t *m = l->parked;
+            l->parked = m->next;
+            l->nparked--;
+            const void *frames[3];
+            s_frames (m, frames);
+            s_on_update_checked (self, frames, m->lens, m->n, true);
+            free (m->buf);
+            free (m);
+        }
+    }
+}
+
+static void
+s_delay (self_t *self, const void **frames, const size_t *lens, size_t n)
+{
+    s_delayed_t *m = s_copy_msg (frames, lens, n);
+    if (!m)
+        return;
+    m->due = mdl_now () + self->a->cfg.delay_ms / 1000.0;
     /* constant delay: arrival order is due order, so append */
     s_delayed_t **p = &self->delayed;
     while (*p)
@@ -363,11 +460,7 @@ s_release_delayed (self_t *self)
         s_delayed_t *m = self->delayed;
         self->delayed = m->next;
         const void *frames[3];
-        size_t at = 0;
-        for (size_t i = 0; i < m->n; i++) {
-            frames[i] = m->buf + at;
-            at += m->lens[i];
-        }
+        s_frames (m, frames);
         s_dispatch (self, frames, m->lens, m->n);
         free (m->buf);
         free (m);
@@ -399,6 +492,12 @@ s_drain_pull (self_t *self)
         zmsg_t *msg = zmsg_recv (self->pull);
         if (!msg)
             return;
+        if (zmsg_size (msg) == 1) {
+            /* the worker moved to its next round: parked states may be due */
+            zmsg_destroy (&msg);
+            s_unpark (self);
+            continue;
+        }
         zframe_t *fd = zmsg_first (msg), *fi = zmsg_next (msg), *fp = zmsg_next (msg);
         if (!fd || !fi || !fp || zframe_size (fd) != sizeof (mdl_outmsg_t) || zframe_size (fp) != sizeof (void *)
             || zframe_size (fi) % sizeof (uint64_t)) {
@@ -518,9 +617,11 @@ s_self_destroy (self_t **pself)
         free (m->buf);
         free (m);
     }
-    for (size_t i = 0; i < self->nlinks; i++)
+    for (size_t i = 0; i < self->nlinks; i++) {
         for (int k = 0; k < MDL_MAX_CH; k++)
             free (self->links[i].replica[k]);
+        s_drop_parked (&self->links[i]);
+    }
     mdl_discovery_destroy (&self->disc);
     mdl_mesh_destroy (&self->mesh);
     zsock_destroy (&self->pull);

@@ -468,6 +468,9 @@ mdl_worker_main (void *arg)
                                     : 0;
     while (mdl_learner_steps (l) < total && !atomic_load (&a->stop)) {
         c->step = mdl_learner_steps (l);
+        atomic_store (&a->round, c->step);
+        if (a->cfg.mode == MDL_MODE_SYNC)
+            zstr_send (c->push, "A"); /* parked states of this round may now be filed */
         s_snapshot_point (c);
         double t0 = mdl_now ();
         rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
