@@ -1,0 +1,422 @@
+/*  bench_mesh.c: the broker-free layer's costs (run it through bench/mesh.sh, which
+    builds a network namespace for it: it broadcasts beacons, so never run `discover` on
+    the machine's own interfaces).
+
+      bench_mesh discover --n N --iface IF [--timeout S]
+          N agents in this process (one thread each: beacon discovery + peer table +
+          mesh), started together; prints the time until each sees all N-1 others
+          (median and max).
+      bench_mesh throughput [--host IP] [--seconds S] [--sizes B,B,...]
+          large-message goodput through two meshes (mdl_mesh_send/recv, PUB/SUB over
+          tcp://IP) against raw libzmq PUSH/PULL with the same sizes, HWMs, zero-copy
+          sends and transport, in the same run; prints MB/s and the ratio. The mesh runs
+          twice: with send_wait_ms=10 (bounded back-pressure, what an agent should use)
+          and with 0 (drop at once when the subscriber's queue is full).
+
+    Goodput is measured at the receiver: bytes received between its first and last
+    message. PUB/SUB has no back-pressure (a slow receiver makes the publisher drop), so
+    the mesh sender backs off for a moment when mdl_mesh_send reports an overflow, as a
+    real agent would; PUSH/PULL blocks at its HWM instead. */
+
+#include "discovery.h"
+#include "err.h"
+#include "mesh.h"
+#include "peers.h"
+
+#include <czmq.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_ROUNDS 3
+
+static int s_wait_ms = 10; /* --wait: the mesh's send_wait_ms in the first column */
+
+static double
+s_now (void)
+{
+    return zclock_usecs () / 1e6;
+}
+
+static int
+s_cmp_double (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return (x > y) - (x < y);
+}
+
+/* ---- discover ---------------------------------------------------------------- */
+
+typedef struct {
+    int n;
+    uint64_t id;
+    const char *iface;
+    double timeout;
+    pthread_barrier_t *ready;
+    double *t0;          /* shared start time, written by the main thread */
+    double seen_all;     /* seconds after t0 when all n-1 were alive; < 0: never */
+    atomic_int *done;    /* agents finished (all seen or gave up) */
+    int rc;
+} s_agent_t;
+
+static void *
+s_agent (void *arg)
+{
+    s_agent_t *a = arg;
+    a->seen_all = -1;
+    char host_ep[64];
+    snprintf (host_ep, sizeof host_ep, "tcp://0.0.0.0:0");
+    mdl_mesh_cfg_t mc = { .bind = host_ep, .self = a->id };
+    int err = 0;
+    mdl_mesh_t *mesh = mdl_mesh_new (&mc, &err);
+    mdl_peers_t *peers = mdl_peers_new (a->id, 5.0, 1024, &err);
+    mdl_peer_info_t me = { .id = a->id, .incarnation = 1 };
+    if (mesh)
+        me.port = mdl_mesh_port (mesh);
+    pthread_barrier_wait (a->ready);
+    mdl_discovery_t *disc = NULL;
+    if (mesh && peers) {
+        mdl_disc_cfg_t dc = { .kind = MDL_DISC_BEACON, .cluster = "bench", .iface = a->iface };
+        disc = mdl_discovery_new (&dc, &me, &err);
+    }
+    if (!disc) {
+        a->rc = err ? err : MDL_ESOCKET;
+        atomic_fetch_add (a->done, 1);
+        mdl_peers_destroy (&peers);
+        mdl_mesh_destroy (&mesh);
+        return NULL;
+    }
+    zpoller_t *poller = zpoller_new (mdl_discovery_socket (disc), NULL);
+    bool counted = false;
+    /* keep beaconing until every agent is done, so late ones still hear us */
+    while (atomic_load (a->done) < a->n && s_now () - *a->t0 < a->timeout) {
+        zpoller_wait (poller, 50);
+        mdl_peer_info_t found[64];
+        size_t k;
+        do {
+            mdl_discovery_recv (disc, found, 64, &k);
+            for (size_t i = 0; i < k; i++) {
+                mdl_peer_event_t ev;
+                if (mdl_peers_seen (peers, &found[i], s_now (), &ev) == 0
+                    && ev.kind == MDL_PEER_JOIN)
+                    mdl_mesh_connect (mesh, &ev.info);
+            }
+        } while (k == 64);
+        if (!counted && mdl_peers_alive (peers, NULL, 0) == (size_t) (a->n - 1)) {
+            a->seen_all = s_now () - *a->t0;
+            counted = true;
+            atomic_fetch_add (a->done, 1);
+        }
+    }
+    if (!counted)
+        atomic_fetch_add (a->done, 1);
+    zpoller_destroy (&poller);
+    mdl_discovery_destroy (&disc);
+    mdl_peers_destroy (&peers);
+    mdl_mesh_destroy (&mesh);
+    return NULL;
+}
+
+static int
+s_discover (int n, const char *iface, double timeout)
+{
+    if (n < 2 || n > 256 || !iface) {
+        fprintf (stderr, "bench_mesh discover: --n 2..256 and --iface IF are required\n");
+        return 2;
+    }
+    zsys_init ();
+    zsys_set_max_sockets (0); /* n agents: 3 sockets and 1 beacon each */
+    pthread_t *th = calloc ((size_t) n, sizeof *th);
+    s_agent_t *ag = calloc ((size_t) n, sizeof *ag);
+    pthread_barrier_t ready;
+    pthread_barrier_init (&ready, NULL, (unsigned) n + 1);
+    atomic_int done = 0;
+    double t0 = 0;
+    for (int i = 0; i < n; i++) {
+        ag[i] = (s_agent_t) { .n = n, .id = (uint64_t) i + 1, .iface = iface, .timeout = timeout,
+                              .ready = &ready, .t0 = &t0, .done = &done };
+        pthread_create (&th[i], NULL, s_agent, &ag[i]);
+    }
+    t0 = s_now (); /* published to the agents by the barrier */
+    pthread_barrier_wait (&ready);
+    for (int i = 0; i < n; i++)
+        pthread_join (th[i], NULL);
+    double *t = calloc ((size_t) n, sizeof *t);
+    int complete = 0, failed = 0;
+    for (int i = 0; i < n; i++) {
+        if (ag[i].rc)
+            failed++;
+        if (ag[i].seen_all >= 0)
+            t[complete++] = ag[i].seen_all;
+    }
+    qsort (t, (size_t) complete, sizeof *t, s_cmp_double);
+    if (complete == n)
+        printf ("discover n=%d: all agents saw all %d others; median %.3f s, max %.3f s\n", n,
+                n - 1, t[n / 2], t[n - 1]);
+    else
+        printf ("discover n=%d: only %d of %d agents saw all others within %.0f s (%d failed to start)\n",
+                n, complete, n, timeout, failed);
+    pthread_barrier_destroy (&ready);
+    free (t);
+    free (ag);
+    free (th);
+    return complete == n ? 0 : 1;
+}
+
+/* ---- throughput -------------------------------------------------------------- */
+
+typedef struct {
+    void *sock;              /* raw: PULL socket; mesh: NULL */
+    mdl_mesh_t *mesh;
+    atomic_int *sender_done;
+    atomic_int *warm;        /* mesh: the subscription is up */
+    uint64_t bytes, msgs;
+    double first, last;
+} s_rx_t;
+
+static void *
+s_receiver (void *arg)
+{
+    s_rx_t *r = arg;
+    r->first = r->last = 0;
+    double quiet_since = 0;
+    while (true) {
+        bool got = false;
+        if (r->mesh) {
+            const void *f[4];
+            size_t len[4], n;
+            if (mdl_mesh_recv (r->mesh, f, len, 4, &n) == 0) {
+                if (len[0] == 1 && ((const char *) f[0])[0] == 'H') {
+                    atomic_store (r->warm, 1);
+                    continue;
+                }
+                got = true;
+                r->bytes += len[0] + len[1] + (n > 2 ? len[2] : 0);
+            }
+            else {
+                zmq_pollitem_t it = { zsock_resolve (mdl_mesh_sub_socket (r->mesh)), 0, ZMQ_POLLIN, 0 };
+                zmq_poll (&it, 1, 20);
+            }
+        }
+        else {
+            zmq_msg_t m;
+            zmq_msg_init (&m);
+            if (zmq_msg_recv (&m, r->sock, ZMQ_DONTWAIT) >= 0) {
+                got = true;
+                r->bytes += zmq_msg_size (&m);
+                zmq_msg_close (&m);
+            }
+            else {
+                zmq_msg_close (&m);
+                zmq_pollitem_t it = { r->sock, 0, ZMQ_POLLIN, 0 };
+                zmq_poll (&it, 1, 20);
+            }
+        }
+        double now = s_now ();
+        if (got) {
+            if (r->msgs++ == 0)
+                r->first = now;
+            r->last = now;
+            quiet_since = 0;
+        }
+        else if (atomic_load (r->sender_done)) {
+            if (quiet_since == 0)
+                quiet_since = now;
+            else if (now - quiet_since > 0.3)
+                break;
+        }
+    }
+    return NULL;
+}
+
+static double
+s_rate (const s_rx_t *r)
+{
+    return r->msgs > 1 && r->last > r->first ? r->bytes / (r->last - r->first) / 1e6 : 0.0;
+}
+
+static double
+s_bench_mesh (const char *host, size_t size, double seconds, void *buf, int wait_ms,
+              uint64_t *overflows)
+{
+    char ep[64];
+    snprintf (ep, sizeof ep, "tcp://%s:0", host);
+    mdl_mesh_cfg_t ca = { .bind = ep, .self = 1, .send_wait_ms = wait_ms },
+                   cb = { .bind = ep, .self = 2 };
+    mdl_mesh_t *a = mdl_mesh_new (&ca, NULL), *b = mdl_mesh_new (&cb, NULL);
+    if (!a || !b)
+        return -1;
+    mdl_peer_info_t ia = { .id = 1, .incarnation = 1, .port = mdl_mesh_port (a) };
+    snprintf (ia.endpoint, sizeof ia.endpoint, "tcp://%s:%u", host, ia.port);
+    mdl_mesh_connect (b, &ia);
+    atomic_int done = 0, warm = 0;
+    s_rx_t rx = { .mesh = b, .sender_done = &done, .warm = &warm };
+    pthread_t th;
+    pthread_create (&th, NULL, s_receiver, &rx);
+    double deadline = s_now () + 5;
+    while (!atomic_load (&warm) && s_now () < deadline) {
+        mdl_mesh_hello (a, &ia, 0);
+        zclock_sleep (10);
+    }
+    double end = s_now () + seconds;
+    uint64_t header = 0;
+    while (s_now () < end) {
+        header++;
+        /* zero-copy from a buffer that outlives the sends: no free_fn */
+        if (mdl_mesh_send (a, "U", 1, &header, sizeof header, buf, size, NULL, NULL)
+            == MDL_ETIMEOUT && wait_ms == 0)
+            zclock_sleep (1); /* the subscriber fell behind: back off */
+    }
+    atomic_store (&done, 1);
+    pthread_join (th, NULL);
+    mdl_mesh_stats_t st;
+    mdl_mesh_stats (a, &st);
+    *overflows = st.send_dropped;
+    mdl_mesh_destroy (&a);
+    mdl_mesh_destroy (&b);
+    return s_rate (&rx);
+}
+
+static double
+s_bench_raw (const char *host, size_t size, double seconds, void *buf)
+{
+    void *ctx = zmq_ctx_new ();
+    void *push = zmq_socket (ctx, ZMQ_PUSH), *pull = zmq_socket (ctx, ZMQ_PULL);
+    int sndhwm = 100, rcvhwm = 1000, linger = 0;
+    zmq_setsockopt (push, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
+    zmq_setsockopt (pull, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
+    zmq_setsockopt (push, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (pull, ZMQ_LINGER, &linger, sizeof linger);
+    char ep[64];
+    snprintf (ep, sizeof ep, "tcp://%s:0", host);
+    zmq_bind (pull, ep);
+    size_t len = sizeof ep;
+    zmq_getsockopt (pull, ZMQ_LAST_ENDPOINT, ep, &len);
+    zmq_connect (push, ep);
+    atomic_int done = 0;
+    s_rx_t rx = { .sock = pull, .sender_done = &done };
+    pthread_t th;
+    pthread_create (&th, NULL, s_receiver, &rx);
+    double end = s_now () + seconds;
+    int timeout = 100;
+    zmq_setsockopt (push, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
+    while (s_now () < end) {
+        zmq_msg_t m;
+        zmq_msg_init_data (&m, buf, size, NULL, NULL);
+        if (zmq_msg_send (&m, push, 0) < 0)
+            zmq_msg_close (&m);
+    }
+    atomic_store (&done, 1);
+    pthread_join (th, NULL);
+    zmq_close (push);
+    zmq_close (pull);
+    zmq_ctx_term (ctx);
+    return s_rate (&rx);
+}
+
+static int
+s_throughput (const char *host, double seconds, const char *sizes)
+{
+    size_t maxsize = 0;
+    size_t list[16];
+    int n = 0;
+    for (const char *p = sizes; *p && n < 16;) {
+        char *end;
+        unsigned long long v = strtoull (p, &end, 10);
+        if (end == p || v == 0 || v > (64u << 20)) {
+            fprintf (stderr, "bench_mesh: bad --sizes\n");
+            return 2;
+        }
+        list[n++] = (size_t) v;
+        maxsize = v > maxsize ? v : maxsize;
+        p = *end == ',' ? end + 1 : end;
+    }
+    void *buf = calloc (1, maxsize);
+    if (!buf)
+        return 1;
+    printf ("goodput in MB/s, median of %d rounds of %.1f s; (%%) = of raw PUSH/PULL\n", S_ROUNDS,
+            seconds);
+    char col[32];
+    snprintf (col, sizeof col, "mesh wait=%dms", s_wait_ms);
+    printf ("%-8s %16s %9s %16s %9s %15s\n", "size", col, "overflow",
+            "mesh wait=0", "overflow", "PUSH/PULL");
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        /* rounds interleave the three, and the median is kept: other load on the
+           machine then hits all three alike */
+        double raw_r[S_ROUNDS], mesh_r[S_ROUNDS], mesh0_r[S_ROUNDS];
+        uint64_t over = 0, over0 = 0, o;
+        for (int r = 0; r < S_ROUNDS; r++) {
+            raw_r[r] = s_bench_raw (host, list[i], seconds, buf);
+            mesh_r[r] = s_bench_mesh (host, list[i], seconds, buf, s_wait_ms, &o);
+            over += o;
+            mesh0_r[r] = s_bench_mesh (host, list[i], seconds, buf, 0, &o);
+            over0 += o;
+        }
+        qsort (raw_r, S_ROUNDS, sizeof (double), s_cmp_double);
+        qsort (mesh_r, S_ROUNDS, sizeof (double), s_cmp_double);
+        qsort (mesh0_r, S_ROUNDS, sizeof (double), s_cmp_double);
+        double raw = raw_r[S_ROUNDS / 2], mesh = mesh_r[S_ROUNDS / 2], mesh0 = mesh0_r[S_ROUNDS / 2];
+        if (mesh_r[0] < 0 || mesh0_r[0] < 0 || raw_r[0] <= 0)
+            rc = 1;
+        char label[32];
+        if (list[i] >= (1u << 20))
+            snprintf (label, sizeof label, "%zu MB", list[i] >> 20);
+        else if (list[i] >= 1024)
+            snprintf (label, sizeof label, "%zu KB", list[i] >> 10);
+        else
+            snprintf (label, sizeof label, "%zu B", list[i]);
+        printf ("%-8s %9.0f (%3.0f%%) %9llu %9.0f (%3.0f%%) %9llu %10.0f MB/s\n", label, mesh,
+                raw > 0 ? 100.0 * mesh / raw : 0.0, (unsigned long long) over, mesh0,
+                raw > 0 ? 100.0 * mesh0 / raw : 0.0, (unsigned long long) over0, raw);
+    }
+    free (buf);
+    return rc;
+}
+
+int
+main (int argc, char **argv)
+{
+    setvbuf (stdout, NULL, _IOLBF, 0);
+    if (argc < 2) {
+        fprintf (stderr, "usage: bench_mesh discover --n N --iface IF [--timeout S]\n"
+                         "       bench_mesh throughput [--host IP] [--seconds S] [--sizes B,...] [--wait MS]\n");
+        return 2;
+    }
+    int n = 0;
+    const char *iface = NULL, *host = "127.0.0.1", *sizes = "1024,65536,1048576,4194304";
+    double timeout = 30, seconds = 2;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp (argv[i], "--n"))
+            n = atoi (argv[i + 1]);
+        else if (!strcmp (argv[i], "--iface"))
+            iface = argv[i + 1];
+        else if (!strcmp (argv[i], "--timeout"))
+            timeout = atof (argv[i + 1]);
+        else if (!strcmp (argv[i], "--host"))
+            host = argv[i + 1];
+        else if (!strcmp (argv[i], "--seconds"))
+            seconds = atof (argv[i + 1]);
+        else if (!strcmp (argv[i], "--wait"))
+            s_wait_ms = atoi (argv[i + 1]);
+        else if (!strcmp (argv[i], "--sizes"))
+            sizes = argv[i + 1];
+    }
+    if (!(timeout > 0 && timeout <= 120 && seconds > 0 && seconds <= 30)) {
+        fprintf (stderr, "bench_mesh: --timeout 0..120, --seconds 0..30\n");
+        return 2;
+    }
+    int rc;
+    if (!strcmp (argv[1], "discover"))
+        rc = s_discover (n, iface, timeout);
+    else if (!strcmp (argv[1], "throughput"))
+        rc = s_throughput (host, seconds, sizes);
+    else {
+        fprintf (stderr, "bench_mesh: unknown mode '%s'\n", argv[1]);
+        rc = 2;
+    }
+    zsys_shutdown ();
+    return rc;
+}

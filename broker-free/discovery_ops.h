@@ -1,0 +1,45 @@
+/*  discovery_ops.h: what a discovery back-end implements (internal to broker-free).
+    One file per back-end, one table each; discovery.c holds the registry of tables and
+    the checks shared by all back-ends. */
+#ifndef MDL_DISCOVERY_OPS_H
+#define MDL_DISCOVERY_OPS_H
+
+#include "discovery.h"
+
+typedef struct mdl_disc_ops_t mdl_disc_ops_t;
+
+struct mdl_discovery_t {
+    const mdl_disc_ops_t *ops;
+    mdl_peer_info_t self;     /* what we announce */
+    uint64_t cluster;         /* hash of the cluster name */
+    int interval_ms;
+    char host[64];            /* beacon: our interface address */
+    mdl_disc_stats_t stats;
+    void *state;              /* the back-end's own */
+};
+
+struct mdl_disc_ops_t {
+    const char *name;
+    mdl_disc_kind_t kind;
+    /* Sets self->state up and starts announcing. Returns 0 or an MDL_E code; on failure
+       leaves nothing to stop. */
+    int (*start) (mdl_discovery_t *self, const mdl_disc_cfg_t *cfg);
+    /* Stops announcing and frees self->state. */
+    void (*stop) (mdl_discovery_t *self);
+    void *(*socket) (mdl_discovery_t *self);
+    int (*recv) (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n);
+};
+
+extern const mdl_disc_ops_t mdl_disc_beacon_ops;
+extern const mdl_disc_ops_t mdl_disc_static_ops;
+extern const mdl_disc_ops_t mdl_disc_inproc_ops;
+
+/* Counts an incoming announcement and parses it. Returns 0 with *info filled (endpoint
+   "") for a peer of our cluster other than ourselves; otherwise counts it as self,
+   other_cluster or malformed and returns non-zero. */
+int mdl_disc_accept (mdl_discovery_t *self, const void *buf, size_t len, mdl_peer_info_t *info);
+
+/* Counts an announcement already parsed (inproc): 0 to keep, non-zero for self. */
+int mdl_disc_accept_info (mdl_discovery_t *self, const mdl_peer_info_t *info);
+
+#endif

@@ -1,0 +1,118 @@
+/*  discovery_static.c: a fixed list of PUB endpoints, for networks without broadcast.
+    Each endpoint is announced once with id 0; who is behind it is learned from the
+    hellos heard over the mesh. */
+#include "discovery_ops.h"
+
+#include "err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char (*endpoints)[MDL_ENDPOINT_MAX];
+    size_t n;
+    size_t next; /* first endpoint not yet announced */
+} s_state_t;
+
+/* tcp://HOST:PORT (PORT 1..65535), ipc://PATH or inproc://NAME. */
+static bool
+s_valid (const char *ep, size_t len)
+{
+    if (len == 0 || len >= MDL_ENDPOINT_MAX)
+        return false;
+    if (len > 6 && strncmp (ep, "tcp://", 6) == 0) {
+        const char *colon = NULL;
+        for (const char *p = ep + 6; p < ep + len; p++)
+            if (*p == ':')
+                colon = p;
+        if (!colon || colon == ep + 6 || colon + 1 == ep + len || colon + 6 < ep + len)
+            return false;
+        long port = 0;
+        for (const char *p = colon + 1; p < ep + len; p++) {
+            if (*p < '0' || *p > '9')
+                return false;
+            port = port * 10 + (*p - '0');
+        }
+        return port >= 1 && port <= 65535;
+    }
+    if (len > 6 && strncmp (ep, "ipc://", 6) == 0)
+        return true;
+    if (len > 9 && strncmp (ep, "inproc://", 9) == 0)
+        return true;
+    return false;
+}
+
+static int
+s_start (mdl_discovery_t *self, const mdl_disc_cfg_t *cfg)
+{
+    if (!cfg->peers || !cfg->peers[0])
+        return MDL_EINVAL;
+    s_state_t *st = calloc (1, sizeof *st);
+    if (!st)
+        return MDL_ENOMEM;
+    size_t count = 1;
+    for (const char *p = cfg->peers; *p; p++)
+        count += *p == ',';
+    st->endpoints = calloc (count, sizeof *st->endpoints);
+    if (!st->endpoints) {
+        free (st);
+        return MDL_ENOMEM;
+    }
+    const char *p = cfg->peers;
+    while (true) {
+        const char *end = strchr (p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (!s_valid (p, len)) {
+            free (st->endpoints);
+            free (st);
+            return MDL_EINVAL;
+        }
+        bool dup = false;
+        for (size_t i = 0; i < st->n; i++)
+            dup |= strlen (st->endpoints[i]) == len && !memcmp (st->endpoints[i], p, len);
+        if (!dup) {
+            memcpy (st->endpoints[st->n], p, len);
+            st->endpoints[st->n++][len] = 0;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    self->state = st;
+    return 0;
+}
+
+static void
+s_stop (mdl_discovery_t *self)
+{
+    s_state_t *st = self->state;
+    free (st->endpoints);
+    free (st);
+}
+
+static int
+s_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n)
+{
+    s_state_t *st = self->state;
+    size_t k = 0;
+    for (; st->next < st->n && k < cap; st->next++, k++) {
+        memset (&out[k], 0, sizeof out[k]);
+        memcpy (out[k].endpoint, st->endpoints[st->next], MDL_ENDPOINT_MAX);
+        self->stats.received++;
+    }
+    *n = k;
+    return 0;
+}
+
+const mdl_disc_ops_t mdl_disc_static_ops = {
+    .name = "static",
+    .kind = MDL_DISC_STATIC,
+    .start = s_start,
+    .stop = s_stop,
+    .socket = NULL,
+    .recv = s_recv,
+};

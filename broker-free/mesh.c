@@ -1,0 +1,549 @@
+/*  mesh.c: one agent's PUB and SUB sockets (see mesh.h).
+
+    Overflows are counted at the publisher with ZMQ_XPUB_NODROP: with it set, a send
+    returns EAGAIN when a matching subscriber's queue is at the HWM (a plain PUB drops
+    silently and we could not count). We then clear the option and send again, so the
+    subscribers with room still get the message and only the full one misses it; the
+    option is set back after the message. ZeroMQ then deactivates the full pipe until
+    its reader catches up, skipping it silently meanwhile, so what is counted is one
+    overflow per episode, not each missed message (the receiver sees those as sequence
+    gaps). Cost: nothing on the normal path, two setsockopts per overflow.
+
+    CURVE: zauth is a ZAP handler for the whole ZeroMQ context (all sockets of the
+    process), so one zauth actor is shared, reference-counted, by every mesh of the
+    process; they must all use the same allow-list directory (one process = one agent
+    on a LAN, or one simulated cluster). */
+#include "mesh.h"
+
+#include "err.h"
+#include "keys.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <poll.h>
+
+#define S_SNDHWM 100
+#define S_RCVHWM 1000
+#define S_MAX_FRAMES 8 /* frames of a received message the mesh holds */
+
+typedef struct {
+    char endpoint[MDL_ENDPOINT_MAX];
+    uint64_t id; /* 0: static endpoint, owner unknown */
+} s_conn_t;
+
+struct mdl_mesh_t {
+    zsock_t *pub, *sub;
+    zsock_t *mon_pub, *mon_sub; /* CURVE: monitor pipes of pub and sub */
+    zcert_t *cert;
+    zcertstore_t *allow;
+    bool curve;
+    bool auth_ref;              /* holds a reference on the shared zauth */
+    bool nodrop;                /* ZMQ_XPUB_NODROP currently set on pub */
+    int send_wait_ms;
+    uint64_t self;
+    char endpoint[MDL_ENDPOINT_MAX];
+    uint16_t port;
+    char pubkey[MDL_PUBKEY_LEN + 1];
+    s_conn_t *conns;
+    size_t nconns, capconns;
+    zmq_msg_t held[S_MAX_FRAMES]; /* the last received message */
+    size_t nheld;
+    mdl_mesh_stats_t stats;
+};
+
+static pthread_mutex_t s_auth_lock = PTHREAD_MUTEX_INITIALIZER;
+static zactor_t *s_auth;
+static int s_auth_refs;
+static char s_auth_dir[PATH_MAX];
+
+/* Takes a reference on the process's zauth, starting it on first use. Returns 0 or
+   MDL_ESECURITY (another mesh of this process uses another allow-list). */
+static int
+s_auth_acquire (const char *dir)
+{
+    int rc = 0;
+    pthread_mutex_lock (&s_auth_lock);
+    if (s_auth_refs == 0) {
+        s_auth = zactor_new (zauth, NULL);
+        if (!s_auth) {
+            rc = MDL_ESECURITY;
+            goto out;
+        }
+        zstr_sendx (s_auth, "CURVE", dir, NULL);
+        zsock_wait (s_auth);
+        snprintf (s_auth_dir, sizeof s_auth_dir, "%s", dir);
+    }
+    else if (strcmp (s_auth_dir, dir) != 0) {
+        rc = MDL_ESECURITY;
+        goto out;
+    }
+    s_auth_refs++;
+out:
+    pthread_mutex_unlock (&s_auth_lock);
+    return rc;
+}
+
+static void
+s_auth_release (void)
+{
+    pthread_mutex_lock (&s_auth_lock);
+    if (--s_auth_refs == 0)
+        zactor_destroy (&s_auth);
+    pthread_mutex_unlock (&s_auth_lock);
+}
+
+/* Starts a monitor of sock's CURVE handshake failures; returns the PAIR to read. */
+static zsock_t *
+s_monitor (mdl_mesh_t *self, zsock_t *sock, const char *what)
+{
+    char ep[128];
+    snprintf (ep, sizeof ep, "inproc://mdl-mon-%s-%p", what, (void *) self);
+    if (zmq_socket_monitor (zsock_resolve (sock), ep, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+        return NULL;
+    zsock_t *pair = zsock_new (ZMQ_PAIR);
+    if (pair && zsock_connect (pair, "%s", ep) != 0)
+        zsock_destroy (&pair);
+    return pair;
+}
+
+static void
+s_set_nodrop (mdl_mesh_t *self, bool on)
+{
+    int v = on ? 1 : 0;
+    zmq_setsockopt (zsock_resolve (self->pub), ZMQ_XPUB_NODROP, &v, sizeof v);
+    self->nodrop = on;
+}
+
+static bool
+s_dir_exists (const char *path)
+{
+    struct stat st;
+    return path && stat (path, &st) == 0 && S_ISDIR (st.st_mode);
+}
+
+mdl_mesh_t *
+mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
+{
+    int rc = MDL_EINVAL;
+    mdl_mesh_t *self = NULL;
+    if (!cfg || !cfg->bind || !cfg->bind[0])
+        goto err;
+    rc = MDL_ENOMEM;
+    self = calloc (1, sizeof *self);
+    if (!self)
+        goto err;
+    self->self = cfg->self;
+    self->curve = cfg->curve;
+    self->send_wait_ms = cfg->send_wait_ms > 0 ? cfg->send_wait_ms : 0;
+
+    if (self->curve) {
+        rc = MDL_ESECURITY;
+        if (!cfg->cert || !s_dir_exists (cfg->allow_dir))
+            goto err;
+        /* our own strict reader: a public certificate (no secret key) is refused */
+        char secret[MDL_PUBKEY_LEN + 1];
+        uint8_t pub_bin[32], sec_bin[32];
+        if (mdl_keys_load (cfg->cert, self->pubkey, secret) != 0)
+            goto err;
+        zmq_z85_decode (pub_bin, self->pubkey);
+        zmq_z85_decode (sec_bin, secret);
+        self->cert = zcert_new_from (pub_bin, sec_bin);
+        memset (secret, 0, sizeof secret);
+        memset (sec_bin, 0, sizeof sec_bin);
+        if (!self->cert)
+            goto err;
+        self->allow = zcertstore_new (cfg->allow_dir);
+        if (!self->allow)
+            goto err;
+        if (s_auth_acquire (cfg->allow_dir) != 0)
+            goto err;
+        self->auth_ref = true;
+    }
+
+    rc = MDL_ESOCKET;
+    self->pub = zsock_new (ZMQ_PUB);
+    self->sub = zsock_new (ZMQ_SUB);
+    if (!self->pub || !self->sub)
+        goto err;
+    zsock_set_sndhwm (self->pub, cfg->sndhwm > 0 ? cfg->sndhwm : S_SNDHWM);
+    zsock_set_rcvhwm (self->sub, cfg->rcvhwm > 0 ? cfg->rcvhwm : S_RCVHWM);
+    if (cfg->max_frame > 0)
+        zsock_set_maxmsgsize (self->sub, (int) (cfg->max_frame > INT_MAX ? INT_MAX : cfg->max_frame));
+    s_set_nodrop (self, true);
+    if (self->curve) {
+        zcert_apply (self->cert, self->pub);
+        zsock_set_curve_server (self->pub, 1);
+        zsock_set_zap_domain (self->pub, "meshdl");
+        zcert_apply (self->cert, self->sub);
+        self->mon_pub = s_monitor (self, self->pub, "pub");
+        self->mon_sub = s_monitor (self, self->sub, "sub");
+        if (!self->mon_pub || !self->mon_sub)
+            goto err;
+    }
+    if (zsock_bind (self->pub, "%s", cfg->bind) < 0)
+        goto err;
+    size_t len = sizeof self->endpoint;
+    if (zmq_getsockopt (zsock_resolve (self->pub), ZMQ_LAST_ENDPOINT, self->endpoint, &len) != 0)
+        goto err;
+    if (strncmp (self->endpoint, "tcp://", 6) == 0) {
+        const char *colon = strrchr (self->endpoint, ':');
+        self->port = colon ? (uint16_t) atoi (colon + 1) : 0;
+    }
+
+    char topic[18];
+    zsock_set_subscribe (self->sub, "H");
+    zsock_set_subscribe (self->sub, "U");
+    mdl_mesh_topic (self->self, topic);
+    zsock_set_subscribe (self->sub, topic);
+    if (err)
+        *err = 0;
+    return self;
+err:
+    mdl_mesh_destroy (&self);
+    if (err)
+        *err = rc;
+    return NULL;
+}
+
+void
+mdl_mesh_destroy (mdl_mesh_t **pself)
+{
+    if (!pself || !*pself)
+        return;
+    mdl_mesh_t *self = *pself;
+    for (size_t i = 0; i < self->nheld; i++)
+        zmq_msg_close (&self->held[i]);
+    if (self->mon_pub)
+        zmq_socket_monitor (zsock_resolve (self->pub), NULL, 0);
+    if (self->mon_sub)
+        zmq_socket_monitor (zsock_resolve (self->sub), NULL, 0);
+    zsock_destroy (&self->mon_pub);
+    zsock_destroy (&self->mon_sub);
+    zsock_destroy (&self->pub);
+    zsock_destroy (&self->sub);
+    zcert_destroy (&self->cert);
+    zcertstore_destroy (&self->allow);
+    if (self->auth_ref)
+        s_auth_release ();
+    free (self->conns);
+    free (self);
+    *pself = NULL;
+}
+
+const char *
+mdl_mesh_endpoint (const mdl_mesh_t *self)
+{
+    return self->endpoint;
+}
+
+uint16_t
+mdl_mesh_port (const mdl_mesh_t *self)
+{
+    return self->port;
+}
+
+const char *
+mdl_mesh_pubkey (const mdl_mesh_t *self)
+{
+    return self->pubkey;
+}
+
+bool
+mdl_mesh_allowed (const mdl_mesh_t *self, const char *pubkey)
+{
+    if (!self->curve)
+        return true;
+    if (!pubkey || strlen (pubkey) != MDL_PUBKEY_LEN)
+        return false;
+    /* zcertstore_lookup reloads the directory when it changed */
+    return zcertstore_lookup (self->allow, pubkey) != NULL;
+}
+
+static s_conn_t *
+s_conn_find (mdl_mesh_t *self, const char *endpoint)
+{
+    for (size_t i = 0; i < self->nconns; i++)
+        if (strcmp (self->conns[i].endpoint, endpoint) == 0)
+            return &self->conns[i];
+    return NULL;
+}
+
+int
+mdl_mesh_connect (mdl_mesh_t *self, const mdl_peer_info_t *peer)
+{
+    if (!peer || !peer->endpoint[0] || strlen (peer->endpoint) >= MDL_ENDPOINT_MAX)
+        return MDL_EINVAL;
+    if (s_conn_find (self, peer->endpoint))
+        return 0;
+    if (self->curve && !mdl_mesh_allowed (self, peer->pubkey)) {
+        self->stats.refused_keys++;
+        return MDL_ESECURITY;
+    }
+    /* the same agent at a new endpoint (restarted on another port): drop the old one */
+    if (peer->id)
+        for (size_t i = 0; i < self->nconns; i++)
+            if (self->conns[i].id == peer->id) {
+                char old[MDL_ENDPOINT_MAX];
+                memcpy (old, self->conns[i].endpoint, sizeof old);
+                mdl_mesh_disconnect (self, old);
+                break;
+            }
+    if (self->nconns == self->capconns) {
+        size_t cap = self->capconns ? self->capconns * 2 : 16;
+        s_conn_t *c = realloc (self->conns, cap * sizeof *c);
+        if (!c)
+            return MDL_ENOMEM;
+        self->conns = c;
+        self->capconns = cap;
+    }
+    void *sub = zsock_resolve (self->sub);
+    /* options apply to the connects that follow: one server key per connect */
+    if (self->curve
+        && zmq_setsockopt (sub, ZMQ_CURVE_SERVERKEY, peer->pubkey, MDL_PUBKEY_LEN) != 0)
+        return MDL_ESECURITY;
+    if (zmq_connect (sub, peer->endpoint) != 0)
+        return MDL_ESOCKET;
+    s_conn_t *c = &self->conns[self->nconns++];
+    snprintf (c->endpoint, sizeof c->endpoint, "%s", peer->endpoint);
+    c->id = peer->id;
+    return 0;
+}
+
+int
+mdl_mesh_disconnect (mdl_mesh_t *self, const char *endpoint)
+{
+    s_conn_t *c = endpoint ? s_conn_find (self, endpoint) : NULL;
+    if (!c)
+        return 0;
+    zmq_disconnect (zsock_resolve (self->sub), c->endpoint);
+    *c = self->conns[--self->nconns];
+    return 0;
+}
+
+void *
+mdl_mesh_sub_socket (mdl_mesh_t *self)
+{
+    return self->sub;
+}
+
+size_t
+mdl_mesh_topic (uint64_t recipient, char *buf)
+{
+    buf[0] = 'T';
+    mdl_id_str (recipient, buf + 1);
+    return 17;
+}
+
+/* Sends one frame without blocking; at the HWM of some subscriber falls back to lossy
+   sending for the rest of this message (see the top of the file). */
+static int
+s_send_frame (mdl_mesh_t *self, zmq_msg_t *m, int more, bool *dropped)
+{
+    void *pub = zsock_resolve (self->pub);
+    int64_t deadline = 0;
+    bool refreshed = false;
+    while (true) {
+        if (zmq_msg_send (m, pub, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) >= 0)
+            return 0;
+        int e = zmq_errno ();
+        if (e == EINTR)
+            continue;
+        if (e != EAGAIN || !self->nodrop)
+            return MDL_ESOCKET;
+        /* The socket learns that a reader made room through commands from the I/O
+           thread, which a non-blocking send processes at most every millisecond or so;
+           reading ZMQ_EVENTS processes them now. Only then is the queue really full. */
+        int events;
+        size_t elen = sizeof events;
+        if (!refreshed) {
+            zmq_getsockopt (pub, ZMQ_EVENTS, &events, &elen);
+            refreshed = true;
+            continue;
+        }
+        /* A full queue: a grace period (send_wait_ms), then drop for that subscriber.
+           PUB sockets never signal POLLOUT, but the socket's ZMQ_FD becomes readable
+           when a command (such as "room again") arrives: wait on that. */
+        if (self->send_wait_ms > 0) {
+            int64_t now = zclock_mono ();
+            if (!deadline)
+                deadline = now + self->send_wait_ms;
+            if (now < deadline) {
+                int fd;
+                size_t flen = sizeof fd;
+                if (zmq_getsockopt (pub, ZMQ_FD, &fd, &flen) == 0) {
+                    struct pollfd p = { .fd = fd, .events = POLLIN };
+                    poll (&p, 1, (int) (deadline - now));
+                }
+                zmq_getsockopt (pub, ZMQ_EVENTS, &events, &elen);
+                continue;
+            }
+        }
+        *dropped = true;
+        s_set_nodrop (self, false);
+    }
+}
+
+/* Sends frames[0..n) as one message, closing them all in every case. */
+static int
+s_send_msg (mdl_mesh_t *self, zmq_msg_t *frames, size_t n, size_t bytes)
+{
+    bool dropped = false;
+    int rc = 0;
+    size_t i = 0;
+    for (; i < n && rc == 0; i++)
+        rc = s_send_frame (self, &frames[i], i + 1 < n, &dropped);
+    for (size_t j = rc ? i - 1 : n; j < n; j++)
+        zmq_msg_close (&frames[j]);
+    if (!self->nodrop)
+        s_set_nodrop (self, true);
+    if (rc)
+        return rc;
+    self->stats.sent++;
+    self->stats.bytes_sent += bytes;
+    if (dropped) {
+        self->stats.send_dropped++;
+        return MDL_ETIMEOUT;
+    }
+    return 0;
+}
+
+int
+mdl_mesh_hello (mdl_mesh_t *self, const mdl_peer_info_t *info, uint64_t cluster)
+{
+    zmq_msg_t f[2];
+    zmq_msg_init_size (&f[0], 1);
+    memcpy (zmq_msg_data (&f[0]), "H", 1);
+    if (zmq_msg_init_size (&f[1], MDL_HELLO_SIZE) != 0) {
+        zmq_msg_close (&f[0]);
+        return MDL_ENOMEM;
+    }
+    mdl_hello_pack (info, cluster, zmq_msg_data (&f[1]));
+    return s_send_msg (self, f, 2, 1 + MDL_HELLO_SIZE);
+}
+
+int
+mdl_mesh_send (mdl_mesh_t *self, const void *topic, size_t topic_len, const void *header,
+               size_t header_len, void *payload, size_t payload_len,
+               void (*free_fn) (void *data, void *hint), void *hint)
+{
+    zmq_msg_t f[3];
+    int rc = MDL_EINVAL;
+    if (!topic || topic_len == 0)
+        goto fail;
+    rc = MDL_ENOMEM;
+    if (zmq_msg_init_size (&f[0], topic_len) != 0)
+        goto fail;
+    memcpy (zmq_msg_data (&f[0]), topic, topic_len);
+    if (zmq_msg_init_size (&f[1], header_len) != 0) {
+        zmq_msg_close (&f[0]);
+        goto fail;
+    }
+    if (header_len)
+        memcpy (zmq_msg_data (&f[1]), header, header_len);
+    if (payload && payload_len) {
+        /* zmq_msg_init_data takes ownership only on success */
+        if (zmq_msg_init_data (&f[2], payload, payload_len, free_fn, hint) != 0) {
+            zmq_msg_close (&f[0]);
+            zmq_msg_close (&f[1]);
+            goto fail;
+        }
+    }
+    else {
+        zmq_msg_init (&f[2]);
+        if (payload && free_fn)
+            free_fn (payload, hint);
+    }
+    return s_send_msg (self, f, 3, topic_len + header_len + payload_len);
+fail:
+    if (payload && free_fn)
+        free_fn (payload, hint);
+    return rc;
+}
+
+int
+mdl_mesh_recv (mdl_mesh_t *self, const void **frames, size_t *lens, size_t cap, size_t *n)
+{
+    for (size_t i = 0; i < self->nheld; i++)
+        zmq_msg_close (&self->held[i]);
+    self->nheld = 0;
+    *n = 0;
+    void *sub = zsock_resolve (self->sub);
+    size_t keep = cap < S_MAX_FRAMES ? cap : S_MAX_FRAMES;
+    size_t count = 0, bytes = 0;
+    zmq_msg_t scratch;
+    zmq_msg_init (&scratch);
+    while (true) {
+        zmq_msg_t *m = count < keep ? &self->held[count] : &scratch;
+        if (count < keep)
+            zmq_msg_init (m);
+        /* frames after the first are already here: ZeroMQ delivers whole messages */
+        if (zmq_msg_recv (m, sub, ZMQ_DONTWAIT) < 0) {
+            if (count < keep)
+                zmq_msg_close (m);
+            if (zmq_errno () == EINTR && count == 0)
+                continue;
+            if (count == 0) {
+                zmq_msg_close (&scratch);
+                return MDL_ETIMEOUT;
+            }
+            break; /* cannot happen short of ETERM */
+        }
+        bytes += zmq_msg_size (m);
+        if (count < keep) {
+            frames[count] = zmq_msg_data (m);
+            lens[count] = zmq_msg_size (m);
+            self->nheld++;
+        }
+        count++;
+        if (!zmq_msg_more (m))
+            break;
+    }
+    zmq_msg_close (&scratch);
+    if (count > keep)
+        self->stats.recv_truncated++;
+    self->stats.received++;
+    self->stats.bytes_received += bytes;
+    *n = count;
+    return 0;
+}
+
+void
+mdl_mesh_stats (const mdl_mesh_t *self, mdl_mesh_stats_t *stats)
+{
+    *stats = self->stats;
+}
+
+static size_t
+s_drain (zsock_t *mon, uint64_t *counter)
+{
+    size_t k = 0;
+    while (mon && (zsock_events (mon) & ZMQ_POLLIN)) {
+        zmsg_t *msg = zmsg_recv (mon);
+        if (!msg)
+            break;
+        zframe_t *f = zmsg_first (msg);
+        if (f && zframe_size (f) >= 2) {
+            uint16_t event;
+            memcpy (&event, zframe_data (f), 2);
+            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+                (*counter)++;
+                k++;
+            }
+        }
+        zmsg_destroy (&msg);
+    }
+    return k;
+}
+
+size_t
+mdl_mesh_check_auth (mdl_mesh_t *self)
+{
+    return s_drain (self->mon_pub, &self->stats.auth_denied)
+           + s_drain (self->mon_sub, &self->stats.auth_failed);
+}

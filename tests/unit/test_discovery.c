@@ -1,0 +1,330 @@
+/*  test_discovery.c: the static and in-process back-ends end to end with the peer table
+    and the mesh (over TCP loopback and inproc), and the announcement checks shared by
+    all back-ends. The beacon back-end is exercised only inside network namespaces
+    (tests/lan/lan_mesh.sh, bench/mesh.sh): a unit test must never broadcast on the
+    machine's interfaces. */
+#include "testutil.h"
+
+#include "discovery.h"
+#include "discovery_ops.h"
+#include "err.h"
+#include "mesh.h"
+#include "peers.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <string.h>
+
+#define S_CLUSTER "unit"
+
+typedef struct {
+    uint64_t id;
+    mdl_mesh_t *mesh;
+    mdl_discovery_t *disc;
+    mdl_peers_t *peers;
+    mdl_peer_info_t info;
+    int joins, rejoins, leaves;
+} s_agent_t;
+
+static double
+s_now (void)
+{
+    return zclock_mono () / 1000.0;
+}
+
+static void
+s_agent_bind (s_agent_t *a, uint64_t id, const char *bind)
+{
+    memset (a, 0, sizeof *a);
+    a->id = id;
+    mdl_mesh_cfg_t mc = { .bind = bind, .self = id };
+    a->mesh = mdl_mesh_new (&mc, NULL);
+    assert_non_null (a->mesh);
+}
+
+static void
+s_agent_discover (s_agent_t *a, const mdl_disc_cfg_t *cfg, uint64_t incarnation, double timeout)
+{
+    uint64_t id = a->id;
+    a->info.id = id;
+    a->info.incarnation = incarnation;
+    a->info.port = mdl_mesh_port (a->mesh);
+    snprintf (a->info.endpoint, sizeof a->info.endpoint, "%s", mdl_mesh_endpoint (a->mesh));
+    int err = -1;
+    a->disc = mdl_discovery_new (cfg, &a->info, &err);
+    assert_int_equal (err, 0);
+    assert_non_null (a->disc);
+    a->peers = mdl_peers_new (id, timeout, 64, NULL);
+    assert_non_null (a->peers);
+}
+
+static void
+s_agent_start (s_agent_t *a, uint64_t id, const char *bind, const mdl_disc_cfg_t *cfg,
+               uint64_t incarnation, double timeout)
+{
+    s_agent_bind (a, id, bind);
+    s_agent_discover (a, cfg, incarnation, timeout);
+}
+
+static void
+s_agent_stop (s_agent_t *a)
+{
+    mdl_discovery_destroy (&a->disc);
+    mdl_mesh_destroy (&a->mesh);
+    mdl_peers_destroy (&a->peers);
+}
+
+static void
+s_event (s_agent_t *a, const mdl_peer_event_t *ev)
+{
+    if (ev->kind == MDL_PEER_JOIN || ev->kind == MDL_PEER_REJOIN) {
+        a->joins += ev->kind == MDL_PEER_JOIN;
+        a->rejoins += ev->kind == MDL_PEER_REJOIN;
+        if (ev->info.endpoint[0])
+            mdl_mesh_connect (a->mesh, &ev->info);
+    }
+    else if (ev->kind == MDL_PEER_LEAVE) {
+        a->leaves++;
+        mdl_mesh_disconnect (a->mesh, ev->info.endpoint);
+    }
+}
+
+/* One turn of what the comm actor does: announcements, hellos, mesh messages, expiry. */
+static void
+s_agent_step (s_agent_t *a)
+{
+    double now = s_now ();
+    mdl_peer_info_t found[16];
+    size_t n = 0;
+    mdl_peer_event_t ev;
+    mdl_discovery_recv (a->disc, found, 16, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (found[i].id == 0) /* static: connect; who it is comes with its hellos */
+            mdl_mesh_connect (a->mesh, &found[i]);
+        else if (mdl_peers_seen (a->peers, &found[i], now, &ev) == 0)
+            s_event (a, &ev);
+    }
+    mdl_mesh_hello (a->mesh, &a->info, mdl_cluster_hash (S_CLUSTER));
+    const void *f[4];
+    size_t len[4], k;
+    while (mdl_mesh_recv (a->mesh, f, len, 4, &k) == 0) {
+        mdl_peer_info_t info;
+        if (k == 2 && ((const char *) f[0])[0] == 'H'
+            && mdl_hello_unpack (f[1], len[1], mdl_cluster_hash (S_CLUSTER), &info) == 0) {
+            if (mdl_peers_seen (a->peers, &info, now, &ev) == 0)
+                s_event (a, &ev);
+            mdl_peers_touch (a->peers, info.id, info.incarnation, now);
+        }
+    }
+    mdl_peer_event_t out[8];
+    size_t m = mdl_peers_expire (a->peers, now, out, 8);
+    for (size_t i = 0; i < m; i++)
+        s_event (a, &out[i]);
+}
+
+static bool
+s_all_see_all (s_agent_t *agents, size_t n, size_t want)
+{
+    for (size_t i = 0; i < n; i++)
+        if (mdl_peers_alive (agents[i].peers, NULL, 0) != want)
+            return false;
+    return true;
+}
+
+/* Runs every agent's step until cond holds or the deadline passes. */
+static bool
+s_run_until (s_agent_t *agents, size_t n, size_t want, int ms)
+{
+    int64_t deadline = zclock_mono () + ms;
+    while (zclock_mono () < deadline) {
+        for (size_t i = 0; i < n; i++)
+            s_agent_step (&agents[i]);
+        if (s_all_see_all (agents, n, want))
+            return true;
+        zclock_sleep (10); /* the agents' event-loop tick */
+    }
+    return false;
+}
+
+static void
+test_static_list_over_tcp_loopback_finds_everyone_by_their_hellos (void **state)
+{
+    /* each agent's list holds all three endpoints, its own included */
+    s_agent_t ag[3];
+    char list[1024] = "";
+    for (int i = 0; i < 3; i++) {
+        s_agent_bind (&ag[i], (uint64_t) i + 1, "tcp://127.0.0.1:0");
+        char ep[128];
+        snprintf (ep, sizeof ep, "%stcp://127.0.0.1:%u", i ? " , " : "", mdl_mesh_port (ag[i].mesh));
+        strcat (list, ep);
+    }
+    mdl_disc_cfg_t cfg = { .kind = MDL_DISC_STATIC, .cluster = S_CLUSTER, .peers = list };
+    for (int i = 0; i < 3; i++) {
+        s_agent_discover (&ag[i], &cfg, 1, 2.0);
+        assert_string_equal (mdl_discovery_name (ag[i].disc), "static");
+        assert_null (mdl_discovery_socket (ag[i].disc));
+    }
+    assert_true (s_run_until (ag, 3, 2, 5000));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (ag[i].joins, 2);
+        mdl_disc_stats_t st;
+        mdl_discovery_stats (ag[i].disc, &st);
+        assert_int_equal (st.received, 3);
+    }
+    for (int i = 0; i < 3; i++)
+        s_agent_stop (&ag[i]);
+}
+
+static void
+test_static_list_rejects_malformed_endpoints (void **state)
+{
+    const char *bad[] = { "", "tcp://", "tcp://host", "tcp://host:", "tcp://host:0",
+                          "tcp://host:65536", "tcp://host:12a", "udp://host:1",
+                          "tcp://a:1,,tcp://b:2", "tcp://a:1,", "tcp://:5" };
+    mdl_peer_info_t me = { .id = 1, .port = 1 };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mdl_disc_cfg_t cfg = { .kind = MDL_DISC_STATIC, .cluster = "x", .peers = bad[i] };
+        int err = 0;
+        assert_null (mdl_discovery_new (&cfg, &me, &err));
+        assert_int_equal (err, MDL_EINVAL);
+    }
+    mdl_disc_cfg_t cfg = { .kind = MDL_DISC_STATIC, .cluster = "x",
+                           .peers = "tcp://a:1,ipc:///tmp/x,inproc://y,tcp://a:1" };
+    mdl_discovery_t *d = mdl_discovery_new (&cfg, &me, NULL);
+    assert_non_null (d);
+    mdl_peer_info_t out[2];
+    size_t n;
+    assert_int_equal (mdl_discovery_recv (d, out, 2, &n), 0); /* a duplicate is dropped */
+    assert_int_equal (n, 2);
+    assert_int_equal (mdl_discovery_recv (d, out, 2, &n), 0);
+    assert_int_equal (n, 1);
+    assert_string_equal (out[0].endpoint, "inproc://y");
+    assert_int_equal (mdl_discovery_recv (d, out, 2, &n), 0);
+    assert_int_equal (n, 0);
+    mdl_discovery_destroy (&d);
+    assert_null (d);
+    mdl_discovery_destroy (&d);
+}
+
+static void
+test_inproc_registry_finds_everyone_and_a_leaver_expires_and_a_restart_rejoins (void **state)
+{
+    mdl_registry_t *reg = mdl_registry_new (NULL);
+    mdl_disc_cfg_t cfg = { .kind = MDL_DISC_INPROC, .cluster = S_CLUSTER, .registry = reg,
+                           .interval_ms = 50 };
+    s_agent_t ag[4];
+    for (int i = 0; i < 4; i++) {
+        char bind[64];
+        snprintf (bind, sizeof bind, "inproc://test-agent-%d", i + 1);
+        s_agent_start (&ag[i], (uint64_t) i + 1, bind, &cfg, 1, 0.5);
+        assert_int_equal (mdl_mesh_port (ag[i].mesh), 0);
+    }
+    assert_true (s_run_until (ag, 4, 3, 5000));
+    for (int i = 0; i < 4; i++)
+        assert_int_equal (ag[i].joins, 3);
+
+    /* agent 4 goes away without a word; the others declare it dead after the timeout */
+    s_agent_stop (&ag[3]);
+    int64_t t0 = zclock_mono ();
+    assert_true (s_run_until (ag, 3, 2, 5000));
+    int64_t took = zclock_mono () - t0;
+    print_message ("silent agent declared dead after %lld ms (timeout 500)\n", (long long) took);
+    assert_true (took >= 400);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (ag[i].leaves, 1);
+
+    /* it comes back with a new incarnation: a rejoin, not a fourth peer */
+    s_agent_start (&ag[3], 4, "inproc://test-agent-4b", &cfg, 2, 0.5);
+    assert_true (s_run_until (ag, 4, 3, 5000));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (ag[i].rejoins, 1);
+        assert_int_equal (ag[i].joins, 3);
+        assert_string_equal (mdl_peers_get (ag[i].peers, 4)->endpoint, "inproc://test-agent-4b");
+    }
+    mdl_disc_stats_t st;
+    mdl_discovery_stats (ag[0].disc, &st);
+    assert_true (st.self > 0);
+    for (int i = 0; i < 4; i++)
+        s_agent_stop (&ag[i]);
+    mdl_registry_destroy (&reg);
+}
+
+static void
+test_inproc_needs_a_registry_and_an_endpoint (void **state)
+{
+    mdl_registry_t *reg = mdl_registry_new (NULL);
+    mdl_peer_info_t me = { .id = 1 };
+    int err = 0;
+    mdl_disc_cfg_t cfg = { .kind = MDL_DISC_INPROC, .registry = NULL };
+    assert_null (mdl_discovery_new (&cfg, &me, &err));
+    assert_int_equal (err, MDL_EINVAL);
+    cfg.registry = reg;
+    assert_null (mdl_discovery_new (&cfg, &me, &err)); /* no endpoint */
+    assert_int_equal (err, MDL_EINVAL);
+    me.id = 0;
+    strcpy (me.endpoint, "inproc://x");
+    assert_null (mdl_discovery_new (&cfg, &me, &err));
+    assert_int_equal (err, MDL_EINVAL);
+    cfg.kind = (mdl_disc_kind_t) 42;
+    me.id = 1;
+    assert_null (mdl_discovery_new (&cfg, &me, &err));
+    assert_int_equal (err, MDL_EINVAL);
+    mdl_registry_destroy (&reg);
+}
+
+static void
+test_announcements_from_self_other_clusters_and_junk_are_ignored_and_counted (void **state)
+{
+    mdl_registry_t *reg = mdl_registry_new (NULL);
+    mdl_peer_info_t me = { .id = 1, .incarnation = 5 };
+    strcpy (me.endpoint, "inproc://me");
+    mdl_disc_cfg_t cfg = { .kind = MDL_DISC_INPROC, .cluster = "mine", .registry = reg };
+    mdl_discovery_t *d = mdl_discovery_new (&cfg, &me, NULL);
+    assert_non_null (d);
+    uint8_t buf[MDL_HELLO_SIZE];
+    mdl_peer_info_t other = { .id = 2, .port = 9 }, got;
+    mdl_hello_pack (&other, mdl_cluster_hash ("mine"), buf);
+    assert_int_equal (mdl_disc_accept (d, buf, sizeof buf, &got), 0);
+    assert_true (got.id == 2);
+    mdl_hello_pack (&me, mdl_cluster_hash ("mine"), buf);
+    assert_int_not_equal (mdl_disc_accept (d, buf, sizeof buf, &got), 0);
+    mdl_hello_pack (&other, mdl_cluster_hash ("theirs"), buf);
+    assert_int_not_equal (mdl_disc_accept (d, buf, sizeof buf, &got), 0);
+    assert_int_not_equal (mdl_disc_accept (d, "junk", 4, &got), 0);
+    assert_int_not_equal (mdl_disc_accept (d, buf, 10, &got), 0);
+    mdl_disc_stats_t st;
+    mdl_discovery_stats (d, &st);
+    assert_int_equal (st.received, 5);
+    assert_int_equal (st.self, 1);
+    assert_int_equal (st.other_cluster, 1);
+    assert_int_equal (st.malformed, 2);
+    mdl_discovery_destroy (&d);
+    mdl_registry_destroy (&reg);
+}
+
+static void
+test_beacon_refuses_an_agent_without_a_tcp_port (void **state)
+{
+    /* checked before any socket exists: nothing is broadcast */
+    mdl_peer_info_t me = { .id = 1, .port = 0 };
+    mdl_disc_cfg_t cfg = { .kind = MDL_DISC_BEACON, .cluster = "x", .iface = "lo" };
+    int err = 0;
+    assert_null (mdl_discovery_new (&cfg, &me, &err));
+    assert_int_equal (err, MDL_EINVAL);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_static_list_over_tcp_loopback_finds_everyone_by_their_hellos),
+        cmocka_unit_test (test_static_list_rejects_malformed_endpoints),
+        cmocka_unit_test (test_inproc_registry_finds_everyone_and_a_leaver_expires_and_a_restart_rejoins),
+        cmocka_unit_test (test_inproc_needs_a_registry_and_an_endpoint),
+        cmocka_unit_test (test_announcements_from_self_other_clusters_and_junk_are_ignored_and_counted),
+        cmocka_unit_test (test_beacon_refuses_an_agent_without_a_tcp_port),
+    };
+    int rc = cmocka_run_group_tests (tests, NULL, NULL);
+    zsys_shutdown ();
+    return rc;
+}

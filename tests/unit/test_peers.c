@@ -1,0 +1,248 @@
+/*  test_peers.c: the peer table with fake time: join, keep-alive, expiry, rejoin after
+    death and after a restart (new incarnation), mute peers, capacity. */
+#include "testutil.h"
+
+#include "err.h"
+#include "peers.h"
+
+#include <string.h>
+#include <stdio.h>
+
+static mdl_peer_info_t
+s_info (uint64_t id, uint64_t inc)
+{
+    mdl_peer_info_t info;
+    memset (&info, 0, sizeof info);
+    info.id = id;
+    info.incarnation = inc;
+    info.port = (uint16_t) (5000 + id);
+    snprintf (info.endpoint, sizeof info.endpoint, "tcp://10.0.0.%llu:%u",
+              (unsigned long long) id, info.port);
+    return info;
+}
+
+static void
+test_first_announcement_joins_and_repeats_change_nothing (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 2.0, 8, NULL);
+    assert_non_null (p);
+    mdl_peer_event_t ev;
+    mdl_peer_info_t a = s_info (2, 10);
+    assert_int_equal (mdl_peers_seen (p, &a, 0.0, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_JOIN);
+    assert_string_equal (ev.info.endpoint, a.endpoint);
+    assert_int_equal (mdl_peers_seen (p, &a, 0.5, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_NONE);
+    assert_true (mdl_peers_is_alive (p, 2));
+    assert_non_null (mdl_peers_get (p, 2));
+    assert_null (mdl_peers_get (p, 3));
+    mdl_peers_destroy (&p);
+    assert_null (p);
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_self_and_id_zero_are_ignored (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 2.0, 8, NULL);
+    mdl_peer_event_t ev;
+    mdl_peer_info_t me = s_info (1, 1), zero = s_info (0, 1);
+    assert_int_equal (mdl_peers_seen (p, &me, 0.0, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_NONE);
+    assert_int_equal (mdl_peers_seen (p, &zero, 0.0, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_NONE);
+    assert_int_equal (mdl_peers_alive (p, NULL, 0), 0);
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_silent_peer_leaves_after_timeout_and_not_before (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 2.0, 8, NULL);
+    mdl_peer_event_t ev, out[4];
+    mdl_peer_info_t a = s_info (2, 1), b = s_info (3, 1);
+    mdl_peers_seen (p, &a, 0.0, &ev);
+    mdl_peers_seen (p, &b, 0.0, &ev);
+    mdl_peers_seen (p, &b, 1.5, &ev);
+    assert_int_equal (mdl_peers_expire (p, 2.0, out, 4), 0);
+    assert_int_equal (mdl_peers_expire (p, 2.01, out, 4), 1);
+    assert_int_equal (out[0].kind, MDL_PEER_LEAVE);
+    assert_true (out[0].info.id == 2);
+    assert_string_equal (out[0].info.endpoint, a.endpoint);
+    assert_false (mdl_peers_is_alive (p, 2));
+    assert_int_equal (mdl_peers_expire (p, 3.0, out, 4), 0); /* reported once */
+    uint64_t ids[4];
+    assert_int_equal (mdl_peers_alive (p, ids, 4), 1);
+    assert_true (ids[0] == 3);
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_messages_keep_a_live_peer_alive_but_do_not_join_unknown_ones (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 2.0, 8, NULL);
+    mdl_peer_event_t ev, out[4];
+    mdl_peer_info_t a = s_info (2, 7);
+    mdl_peers_seen (p, &a, 0.0, &ev);
+    assert_true (mdl_peers_touch (p, 2, 7, 1.9));
+    assert_true (mdl_peers_touch (p, 2, 0, 3.5)); /* 0: any incarnation */
+    assert_int_equal (mdl_peers_expire (p, 5.0, out, 4), 0);
+    assert_false (mdl_peers_touch (p, 2, 8, 5.0)); /* another incarnation */
+    assert_false (mdl_peers_touch (p, 9, 1, 5.0)); /* unknown */
+    assert_false (mdl_peers_is_alive (p, 9));
+    assert_int_equal (mdl_peers_expire (p, 6.0, out, 4), 1);
+    assert_false (mdl_peers_touch (p, 2, 7, 6.1)); /* dead */
+    assert_false (mdl_peers_is_alive (p, 2));
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_dead_peer_announcing_again_rejoins (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 2.0, 8, NULL);
+    mdl_peer_event_t ev, out[4];
+    mdl_peer_info_t a = s_info (2, 7);
+    mdl_peers_seen (p, &a, 0.0, &ev);
+    assert_int_equal (mdl_peers_expire (p, 3.0, out, 4), 1);
+    assert_int_equal (mdl_peers_seen (p, &a, 4.0, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_REJOIN);
+    assert_true (ev.old_incarnation == 7);
+    assert_true (mdl_peers_is_alive (p, 2));
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_restart_with_new_incarnation_is_a_rejoin_not_a_duplicate (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 2.0, 8, NULL);
+    mdl_peer_event_t ev;
+    mdl_peer_info_t a = s_info (2, 7), b = s_info (2, 8);
+    b.port = 6000;
+    snprintf (b.endpoint, sizeof b.endpoint, "tcp://10.0.0.2:6000");
+    mdl_peers_seen (p, &a, 0.0, &ev);
+    assert_int_equal (mdl_peers_seen (p, &b, 0.5, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_REJOIN);
+    assert_true (ev.old_incarnation == 7);
+    assert_true (ev.info.incarnation == 8);
+    assert_string_equal (ev.info.endpoint, "tcp://10.0.0.2:6000");
+    uint64_t ids[4];
+    assert_int_equal (mdl_peers_alive (p, ids, 4), 1);
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_hello_without_endpoint_keeps_the_known_endpoint (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 2.0, 8, NULL);
+    mdl_peer_event_t ev;
+    mdl_peer_info_t a = s_info (2, 7), h = s_info (2, 7);
+    h.endpoint[0] = 0;
+    mdl_peers_seen (p, &a, 0.0, &ev);
+    mdl_peers_seen (p, &h, 0.1, &ev);
+    assert_string_equal (mdl_peers_get (p, 2)->endpoint, a.endpoint);
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_announcing_peer_never_heard_on_the_mesh_is_reported_mute_once (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 2.0, 8, NULL);
+    mdl_peer_event_t ev;
+    mdl_peer_info_t a = s_info (2, 7), b = s_info (3, 7);
+    mdl_peers_seen (p, &a, 0.0, &ev);
+    mdl_peers_seen (p, &b, 0.0, &ev);
+    uint64_t ids[4];
+    for (double t = 0.25; t < 5.0; t += 0.25) {
+        mdl_peers_seen (p, &a, t, &ev);
+        mdl_peers_seen (p, &b, t, &ev);
+        mdl_peers_touch (p, 3, 7, t);
+        size_t k = mdl_peers_mute (p, t, ids, 4);
+        if (t <= 2.0)
+            assert_int_equal (k, 0);
+        else if (t == 2.25) {
+            assert_int_equal (k, 1);
+            assert_true (ids[0] == 2);
+        }
+        else
+            assert_int_equal (k, 0);
+    }
+    assert_true (mdl_peers_is_alive (p, 2)); /* mute, not dead */
+    assert_true (mdl_peers_touch (p, 2, 7, 5.0));
+    assert_int_equal (mdl_peers_mute (p, 7.5, ids, 4), 2);
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_full_table_refuses_new_peers_but_keeps_old_ones (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 2.0, 2, NULL);
+    mdl_peer_event_t ev;
+    mdl_peer_info_t a = s_info (2, 1), b = s_info (3, 1), c = s_info (4, 1);
+    assert_int_equal (mdl_peers_seen (p, &a, 0.0, &ev), 0);
+    assert_int_equal (mdl_peers_seen (p, &b, 0.0, &ev), 0);
+    assert_int_equal (mdl_peers_seen (p, &c, 0.0, &ev), MDL_ENOMEM);
+    assert_int_equal (ev.kind, MDL_PEER_NONE);
+    assert_int_equal (mdl_peers_seen (p, &a, 0.1, &ev), 0);
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_expire_reports_at_most_cap_and_the_rest_next_time (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 1.0, 16, NULL);
+    mdl_peer_event_t ev, out[3];
+    for (uint64_t id = 2; id < 12; id++) {
+        mdl_peer_info_t a = s_info (id, 1);
+        mdl_peers_seen (p, &a, 0.0, &ev);
+    }
+    size_t total = 0, k;
+    while ((k = mdl_peers_expire (p, 5.0, out, 3)) > 0)
+        total += k;
+    assert_int_equal (total, 10);
+    assert_int_equal (mdl_peers_alive (p, NULL, 0), 0);
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_remove_marks_dead_once (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 1.0, 4, NULL);
+    mdl_peer_event_t ev;
+    mdl_peer_info_t a = s_info (2, 1);
+    mdl_peers_seen (p, &a, 0.0, &ev);
+    assert_true (mdl_peers_remove (p, 2, &ev));
+    assert_int_equal (ev.kind, MDL_PEER_LEAVE);
+    assert_false (mdl_peers_remove (p, 2, &ev));
+    assert_false (mdl_peers_remove (p, 5, NULL));
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_bad_arguments_are_refused (void **state)
+{
+    int err = 0;
+    assert_null (mdl_peers_new (1, 0.0, 4, &err));
+    assert_int_equal (err, MDL_EINVAL);
+    assert_null (mdl_peers_new (1, 1.0, 0, &err));
+    assert_int_equal (err, MDL_EINVAL);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_first_announcement_joins_and_repeats_change_nothing),
+        cmocka_unit_test (test_self_and_id_zero_are_ignored),
+        cmocka_unit_test (test_silent_peer_leaves_after_timeout_and_not_before),
+        cmocka_unit_test (test_messages_keep_a_live_peer_alive_but_do_not_join_unknown_ones),
+        cmocka_unit_test (test_dead_peer_announcing_again_rejoins),
+        cmocka_unit_test (test_restart_with_new_incarnation_is_a_rejoin_not_a_duplicate),
+        cmocka_unit_test (test_hello_without_endpoint_keeps_the_known_endpoint),
+        cmocka_unit_test (test_announcing_peer_never_heard_on_the_mesh_is_reported_mute_once),
+        cmocka_unit_test (test_full_table_refuses_new_peers_but_keeps_old_ones),
+        cmocka_unit_test (test_expire_reports_at_most_cap_and_the_rest_next_time),
+        cmocka_unit_test (test_remove_marks_dead_once),
+        cmocka_unit_test (test_bad_arguments_are_refused),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
