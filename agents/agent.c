@@ -95,7 +95,7 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     if (!probe)
         goto fail;
     a->cfg.codec = cfg->codec ? cfg->codec : "fp32";
-    a->replicas = cfg->error_feedback && !mdl_codec_is_lossless (probe);
+    a->replicas = a->algo->replicas || (cfg->error_feedback && !mdl_codec_is_lossless (probe));
     size_t cap = mdl_codec_max_size (probe);
     mdl_codec_destroy (&probe);
     /* keyframes are fp32: the pool's buffers must hold either */

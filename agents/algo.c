@@ -5,9 +5,11 @@
 #include <string.h>
 
 extern const mdl_algo_ops_t mdl_algo_dpsgd;
+extern const mdl_algo_ops_t mdl_algo_choco;
 
 static const mdl_algo_ops_t *s_algos[] = {
     &mdl_algo_dpsgd,
+    &mdl_algo_choco,
 };
 
 const mdl_algo_ops_t *
@@ -22,5 +24,5 @@ mdl_algo_find (const char *name)
 const char *
 mdl_algo_names (void)
 {
-    return "dpsgd";
+    return "dpsgd, choco";
 }

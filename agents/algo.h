@@ -23,6 +23,8 @@ typedef struct mdl_ctx_t mdl_ctx_t;
 typedef struct {
     const char *name;
     int channels;                     /* vectors exchanged per round (mailbox channels) */
+    bool replicas;                    /* always publish replica deltas (CHOCO-style), not
+                                         only for lossy codecs with --error-feedback */
     size_t state_size;                /* bytes of algorithm state, zeroed before init */
     /* Checks the configuration and sets up state. 0 or MDL_EALGO (+ message in ctx). */
     int (*init) (void *state, mdl_ctx_t *ctx);

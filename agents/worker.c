@@ -191,6 +191,37 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
             return rc;
         return s_send (c, &m, to, nto, b);
     }
+    c->sends[channel]++;
+    /* The first send is a keyframe too: starting the public copy at v, not at zero, so
+       neighbours never mix with a copy that still lacks most of the model. */
+    const bool all_kf = c->sends[channel] == 1
+                        || (a->cfg.keyframe_every > 0 && c->sends[channel] % (uint64_t) a->cfg.keyframe_every == 0);
+    if (all_kf) {
+        /* Periodic keyframe: the public copy becomes v itself, sent exactly (fp32) to
+           every holder, which also clears what error feedback still owed. */
+        mdl_vec_copy (c->pub[channel], v, c->d);
+        for (size_t k = 0; k < c->nout; k++) {
+            uint64_t id = c->ids[c->out[k]];
+            if (!s_known (c, id) && c->nknown < MDL_AGENT_MAX_PEERS)
+                c->known[c->nknown++] = id;
+        }
+        size_t keep = 0;
+        for (size_t k = 0; k < c->nknown; k++)
+            if (s_alive (c, c->known[k]))
+                to[nto++] = c->known[keep++] = c->known[k];
+        c->nknown = keep;
+        pthread_mutex_lock (&a->view_lock);
+        a->nresync = 0;
+        pthread_mutex_unlock (&a->view_lock);
+        if ((rc = s_encode (c, c->kcodec, c->pub[channel], &b)))
+            return rc;
+        m.kind |= MDL_KIND_STATE;
+        m.keyframe = true;
+        pthread_mutex_lock (&a->stats_lock);
+        a->stats.keyframes_sent += nto;
+        pthread_mutex_unlock (&a->stats_lock);
+        return s_send (c, &m, to, nto, b);
+    }
     /* Replica stream: q = C(v - pub); pub += decode(q), exactly as receivers do. */
     float *diff = c->scratch[3];
     mdl_vec_sub (diff, v, c->pub[channel], c->d);
@@ -201,12 +232,10 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
         mdl_blob_unref (b);
         return rc;
     }
-    c->sends[channel]++;
-    /* Who gets a keyframe instead: this round's out-neighbours that hold no copy yet,
-       peers that asked (a gap), and everyone every --keyframe-every sends. */
+    /* Who gets a keyframe (the public copy, exactly) instead of the delta: this round's
+       out-neighbours that hold no copy yet, and peers that asked (they saw a gap). */
     uint64_t kf[MDL_AGENT_MAX_PEERS];
     size_t nkf = 0;
-    bool all_kf = a->cfg.keyframe_every > 0 && c->sends[channel] % (uint64_t) a->cfg.keyframe_every == 0;
     pthread_mutex_lock (&a->view_lock);
     uint64_t asked[64];
     size_t nasked = a->nresync;
@@ -233,7 +262,7 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
         if (!s_alive (c, id))
             continue; /* a dead peer's copy is void; it gets a keyframe if it returns */
         c->known[keep++] = id;
-        bool gets_kf = all_kf;
+        bool gets_kf = false;
         for (size_t j = 0; j < nkf && !gets_kf; j++)
             gets_kf = kf[j] == id;
         if (!gets_kf)
@@ -243,11 +272,6 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
     m.kind |= MDL_KIND_DELTA;
     if ((rc = s_send (c, &m, to, nto, b)))
         return rc;
-    if (all_kf) {
-        nkf = 0;
-        for (size_t k = 0; k < c->nknown; k++)
-            kf[nkf++] = c->known[k];
-    }
     if (nkf == 0)
         return 0;
     if ((rc = s_encode (c, c->kcodec, c->pub[channel], &b)))
