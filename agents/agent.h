@@ -55,6 +55,8 @@ typedef struct {
     double sync_timeout;       /* sync mode: seconds to wait for a round */
     /* fault injection (sim) */
     double slow_factor;        /* >= 1: compute this many times slower */
+    double pace_s;             /* > 0: a step takes at least pace_s * slow_factor seconds
+                                  (emulates one machine per agent on a shared CPU) */
     double delay_ms;           /* added to every incoming message */
     double drop;               /* probability of dropping an incoming update */
     uint64_t seed;             /* injections' random stream */

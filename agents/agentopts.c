@@ -20,8 +20,8 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
     o->codec = "fp32";
     o->keyframe_every = 100;
     o->gamma = 1.0;
-    o->staleness_decay = 0.9;
-    o->max_staleness = 50;
+    o->staleness_decay = 0.98;
+    o->max_staleness = 500;
     o->sync_timeout = 10.0;
     o->partition = "iid";
     o->cluster = "meshdl";
@@ -45,8 +45,8 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("error-feedback", MDL_OPTT_FLAG, &o->error_feedback, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped", 0, 0),
         D ("keyframe-every", MDL_OPTT_INT, &o->keyframe_every, "K", "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]", 0, 1e9),
         D ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", "consensus step size in (0, 1] [1]", 0, 1),
-        D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.9]", 0, 1),
-        D ("max-staleness", MDL_OPTT_INT, &o->max_staleness, "S", "states older than S steps are dropped [50]", 0, 1e9),
+        D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]", 0, 1),
+        D ("max-staleness", MDL_OPTT_INT, &o->max_staleness, "S", "states older than S steps are dropped [500]", 0, 1e9),
         D ("sync-timeout", MDL_OPTT_DOUBLE, &o->sync_timeout, "SEC", "sync mode: how long to wait for a round before mixing what arrived [10]", 0.001, 3600),
         D ("partition", MDL_OPTT_STR, &o->partition, "P", "how the training set is split: iid | dirichlet:ALPHA | shards:K [iid]", 0, 0),
         D ("cluster", MDL_OPTT_STR, &o->cluster, "NAME", "cluster name; agents of other clusters are ignored [meshdl]", 0, 0),

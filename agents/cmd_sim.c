@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "report.h"
 #include "signals.h"
+#include "topo.h"
 #include "trainopts.h"
 #include "vec.h"
 
@@ -35,7 +36,7 @@ typedef struct {
     mdl_strlist_t slow;
     double delay_ms;
     double drop;
-    const char *config;
+    double step_ms;
 } s_simopts_t;
 
 /* --slow I:FACTOR */
@@ -70,7 +71,9 @@ typedef struct {
     double acc_avg, loss_avg;   /* averaged model */
     double acc_mean, acc_min;   /* agents' own */
     double consensus;           /* (1/n) sum ||x_i - xbar||^2 */
+    double t_snap;              /* monotonic time when the snapshots were complete */
     double *acc, *loss;         /* per agent (n) */
+    double *dist;               /* per agent: ||x_i - xbar||^2 */
 } s_eval_t;
 
 /* Snapshots every agent, then evaluates. Returns 0 or MDL_ETIMEOUT. */
@@ -83,12 +86,15 @@ s_evaluate (s_coord_t *c, s_eval_t *e, bool per_agent)
     for (int i = 0; i < c->n; i++)
         if (mdl_agent_snapshot (c->agents[i], c->gen, c->snaps[i], NULL, 120.0))
             return MDL_ETIMEOUT;
+    /* The figures below describe the models as of now; evaluating them takes a while
+       (the agents keep training meanwhile), and that time must not count as theirs. */
+    e->t_snap = mdl_now ();
     mdl_vec_zero (c->mean, c->d);
     for (int i = 0; i < c->n; i++)
         mdl_vec_axpy (c->mean, 1.0f / (float) c->n, c->snaps[i], c->d);
     double xi = 0;
     for (int i = 0; i < c->n; i++)
-        xi += mdl_vec_dist2 (c->snaps[i], c->mean, c->d);
+        xi += e->dist[i] = mdl_vec_dist2 (c->snaps[i], c->mean, c->d);
     e->consensus = xi / c->n;
     mdl_learner_evaluate (c->eval, c->mean, c->test, c->test_rows, &e->loss_avg, &e->acc_avg);
     if (per_agent) {
@@ -102,6 +108,56 @@ s_evaluate (s_coord_t *c, s_eval_t *e, bool per_agent)
         }
     }
     return 0;
+}
+
+/* The step time to emulate when agents share the CPU: one uncontended local step,
+   times the agents each core must carry, with headroom for gossip. Without pacing, N
+   agents on fewer cores are all slowed alike by contention and a --slow agent is not a
+   straggler relative to the others as it would be on its own machine. */
+static double
+s_calibrate (const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train, int agents, int degree)
+{
+    int rc;
+    mdl_learner_t *l = mdl_learner_new (cfg, train, NULL, 0, &rc);
+    if (!l)
+        return 0;
+    float loss;
+    for (int i = 0; i < 5; i++)
+        mdl_learner_step (l, &loss);
+    const int k = 30;
+    double t0 = mdl_now ();
+    for (int i = 0; i < k; i++)
+        mdl_learner_step (l, &loss);
+    double step = (mdl_now () - t0) / k;
+    /* The gossip of a step, done with plain buffers: one encode copy, a decode copy per
+       neighbour, the mixing pass over them. */
+    const size_t d = mdl_model_nparams (mdl_learner_model (l));
+    float *x = mdl_model_params (mdl_learner_model (l));
+    float *buf = calloc (d * (size_t) (degree + 1), sizeof (float));
+    if (buf && degree > 0 && degree <= 64) {
+        const float *v[64];
+        float cf[64];
+        for (int j = 0; j < degree; j++) {
+            v[j] = buf + d * (size_t) (j + 1);
+            cf[j] = 0.0f;
+        }
+        t0 = mdl_now ();
+        for (int i = 0; i < k; i++) {
+            memcpy (buf, x, d * sizeof (float));
+            for (int j = 0; j < degree; j++)
+                memcpy ((float *) v[j], buf, d * sizeof (float));
+            mdl_vec_mix (x, 1.0f, NULL, 0.0f, v, cf, (size_t) degree, d);
+        }
+        step += (mdl_now () - t0) / k;
+    }
+    free (buf);
+    mdl_learner_destroy (&l);
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    /* x1.5: the comm threads, the coordinator's evaluations and memory bandwidth shared
+       by all cores. */
+    return step * 1.5 * ((double) agents / (double) cores);
 }
 
 int
@@ -123,6 +179,10 @@ mdl_cmd_sim (int argc, char **argv)
                                  .help = "delay added to every message on every link [0]", .min = 0, .max = 60000 };
     defs[n++] = (mdl_optdef_t) { .name = "drop", .type = MDL_OPTT_DOUBLE, .dst = &so.drop, .metavar = "P",
                                  .help = "probability that an update is lost [0]", .min = 0, .max = 1 };
+    defs[n++] = (mdl_optdef_t) { .name = "step-ms", .type = MDL_OPTT_DOUBLE, .dst = &so.step_ms, .metavar = "MS",
+                                 .help = "emulated compute time of one step of a normal agent; --slow agents take FACTOR times "
+                                         "as long. Default with --slow: calibrated so that the CPU keeps up; 0 = no pacing",
+                                 .min = 0, .max = 60000 };
     mdl_trainopts_defs (&to, defs, &n, 96);
     mdl_agentopts_defs (&ao, defs, &n, 96);
     char err[1024] = "";
@@ -175,8 +235,9 @@ mdl_cmd_sim (int argc, char **argv)
     s_eval_t ev = { 0 };
     ev.acc = calloc ((size_t) so.agents, sizeof (double));
     ev.loss = calloc ((size_t) so.agents, sizeof (double));
+    ev.dist = calloc ((size_t) so.agents, sizeof (double));
     co.snaps = calloc ((size_t) so.agents, sizeof (float *));
-    if (!agents || !ev.acc || !ev.loss || !co.snaps)
+    if (!agents || !ev.acc || !ev.loss || !ev.dist || !co.snaps)
         goto done;
     if ((size_t) so.agents > mdl_dataset_n (train)) {
         fprintf (stderr, "meshdl sim: %d agents but only %zu training rows\n", so.agents, mdl_dataset_n (train));
@@ -211,6 +272,17 @@ mdl_cmd_sim (int argc, char **argv)
         spe = 1;
     base.learn.sched.steps_per_epoch = spe;
     base.learn.sched.total_steps = spe * (uint64_t) to.epochs;
+    /* Pacing (see s_calibrate): on by default when stragglers are injected. */
+    double pace = so.step_ms / 1000.0;
+    if (so.slow.n > 0 && !mdl_opts_given (defs, "step-ms")) {
+        mdl_topo_t *t = mdl_topo_new (ao.topology, 0, &rc);
+        size_t deg = 2;
+        if (t) {
+            mdl_topo_degree (t, (uint32_t) so.agents, 0, 0, &deg);
+            mdl_topo_destroy (&t);
+        }
+        pace = s_calibrate (&base.learn, train, so.agents, (int) deg);
+    }
     const pid_t pid = getpid ();
     char binds[1024][64];
     char prefixes[1024][32];
@@ -233,6 +305,7 @@ mdl_cmd_sim (int argc, char **argv)
         cfg.min_peers = so.agents - 1;
         cfg.min_peers_timeout = 60.0;
         cfg.slow_factor = slow[i];
+        cfg.pace_s = pace;
         cfg.delay_ms = so.delay_ms;
         cfg.drop = so.drop;
         cfg.seed = to.seed + (uint64_t) i * 7919;
@@ -242,6 +315,8 @@ mdl_cmd_sim (int argc, char **argv)
         }
     }
     co.d = mdl_agent_dim (agents[0]);
+    if (pace > 0 && !to.quiet)
+        fprintf (stderr, "meshdl sim: pacing: a step of a normal agent takes %.2f ms (--step-ms)\n", pace * 1e3);
     for (int i = 0; i < so.agents; i++)
         if (!(co.snaps[i] = malloc (co.d * sizeof (float))))
             goto done;
@@ -308,7 +383,7 @@ mdl_cmd_sim (int argc, char **argv)
                 exit_code = 3;
                 break;
             }
-            double now = mdl_now () - t0;
+            double now = ev.t_snap - t0;
             if (to.target_acc > 0 && isnan (t_target) && ev.acc_avg >= to.target_acc)
                 t_target = now;
             if (!to.quiet) {
@@ -330,6 +405,7 @@ mdl_cmd_sim (int argc, char **argv)
                 mdl_json_num (&j, "test_loss", ev.loss[i]);
                 mdl_json_num (&j, "avg_test_acc", ev.acc_avg);
                 mdl_json_num (&j, "consensus_distance", ev.consensus);
+                mdl_json_num (&j, "distance_to_mean", ev.dist[i]);
                 mdl_json_num (&j, "disagreement", st.disagreement);
                 mdl_json_int (&j, "bytes_sent", (long long) st.bytes_sent);
                 mdl_json_int (&j, "bytes_received", (long long) st.bytes_received);
@@ -425,6 +501,7 @@ done:
     free (agents);
     free (ev.acc);
     free (ev.loss);
+    free (ev.dist);
     free (slow);
     mdl_partition_destroy (&part);
     mdl_registry_destroy (&reg);

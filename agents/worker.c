@@ -333,24 +333,31 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     mdl_mix_result_t r;
     mdl_mix_coefs (c->w_self, c->w, stale_by, c->nnbr, a->cfg.staleness_decay, (uint64_t) a->cfg.max_staleness,
                    coef, &r);
-    /* Disagreement estimate sum_j w_ij ||x_i - v_j||^2 (Kong et al.'s proxy), before mixing. */
-    double dis = 0.0;
-    for (size_t k = 0; k < c->nnbr; k++)
-        if (coef[k] > 0)
-            dis += c->w[k] * mdl_vec_dist2 (x, v[k], c->d);
-    /* x += gamma * sum_j c_j (v_j - self_v), written so that self_v may alias x. */
-    double csum = 0.0;
-    for (size_t k = 0; k < c->nnbr; k++)
-        csum += gamma * coef[k];
-    if (r.used) {
-        if (self_v == x)
-            mdl_vec_scale (x, (float) (1.0 - csum), c->d);
-        else
-            mdl_vec_axpy (x, (float) -csum, self_v, c->d);
+    /* Disagreement estimate sum_j w_ij ||x_i - v_j||^2 (Kong et al.'s proxy), before
+       mixing. It costs a pass over x per neighbour, so it is refreshed every 16 rounds
+       (the metrics read it a few times per epoch). */
+    double dis = -1.0;
+    if (c->step % 16 == 0) {
+        dis = 0.0;
         for (size_t k = 0; k < c->nnbr; k++)
             if (coef[k] > 0)
-                mdl_vec_axpy (x, (float) (gamma * coef[k]), v[k], c->d);
+                dis += c->w[k] * mdl_vec_dist2 (x, v[k], c->d);
     }
+    /* x += gamma * sum_j c_j (v_j - self_v): one fused pass over x, written so that
+       self_v may alias x (the mixing is memory-bound: passes are what it costs). */
+    double csum = 0.0;
+    const float *vs[MDL_AGENT_MAX_PEERS];
+    float cs[MDL_AGENT_MAX_PEERS];
+    size_t nv = 0;
+    for (size_t k = 0; k < c->nnbr; k++)
+        if (coef[k] > 0) {
+            csum += gamma * coef[k];
+            vs[nv] = v[k];
+            cs[nv++] = (float) (gamma * coef[k]);
+        }
+    if (nv)
+        mdl_vec_mix (x, (float) (self_v == x ? 1.0 - csum : 1.0), self_v == x ? NULL : self_v, (float) -csum,
+                     vs, cs, nv, c->d);
     for (size_t k = 0; k < c->nnbr; k++)
         if (v[k])
             mdl_mailroom_read_end (a->room, c->ids[c->nbr[k]], channel);
@@ -360,7 +367,7 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     a->stats.updates_applied += used;
     a->stats.updates_stale += stale;
     a->stats.updates_dropped += dropped;
-    if (used)
+    if (used && dis >= 0)
         a->stats.disagreement = dis;
     pthread_mutex_unlock (&a->stats_lock);
     return (int) used;
@@ -504,7 +511,9 @@ mdl_worker_main (void *arg)
             break;
         }
         double compute = mdl_now () - t0;
-        if (a->cfg.slow_factor > 1.0)
+        if (a->cfg.pace_s > 0)
+            s_sleep (a->cfg.pace_s * a->cfg.slow_factor - compute);
+        else if (a->cfg.slow_factor > 1.0)
             s_sleep ((a->cfg.slow_factor - 1.0) * compute);
         if ((rc = c->algo->publish (c->state, c)) != 0) {
             mdl_agent_log (a, "publish failed at step %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));

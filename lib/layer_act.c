@@ -3,6 +3,7 @@
 #include "layer.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,9 +28,14 @@ s_destroy (mdl_layer_t *l)
 static void
 s_relu_forward (mdl_layer_t *l, const float *p, const float *in, float *out, size_t B)
 {
+    /* Branch-free: a mask from the comparison, applied to the bits. A `?:` here compiles
+       to a branch that mispredicts on half the activations (a fifth of a training step
+       at batch 64, measured by bench/step.sh). Bit-identical to the branchy form. */
     const size_t n = B * l->in_size;
+    const uint32_t *restrict src = (const uint32_t *) in;
+    uint32_t *restrict dst = (uint32_t *) out;
     for (size_t i = 0; i < n; i++)
-        out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+        dst[i] = src[i] & -(uint32_t) (in[i] > 0.0f);
 }
 
 static void
@@ -39,8 +45,10 @@ s_relu_backward (mdl_layer_t *l, const float *p, float *g, const float *in, cons
     if (!din)
         return;
     const size_t n = B * l->in_size;
+    const uint32_t *restrict src = (const uint32_t *) dout;
+    uint32_t *restrict dst = (uint32_t *) din;
     for (size_t i = 0; i < n; i++)
-        din[i] = in[i] > 0.0f ? dout[i] : 0.0f;
+        dst[i] = src[i] & -(uint32_t) (in[i] > 0.0f);
 }
 
 static void

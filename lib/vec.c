@@ -75,3 +75,29 @@ mdl_vec_isfinite (const float *x, size_t d)
         acc += x[i] * 0.0f;
     return acc == 0.0f;
 }
+
+void
+mdl_vec_mix (float *x, float a, const float *y, float b, const float *const *v, const float *c,
+             size_t k, size_t d)
+{
+    /* Blocks of 1024 elements keep the k input streams and x in L1 while each block is
+       combined; the per-element sum is in a fixed order (a*x, b*y, then v[0..k)), so
+       results do not depend on the blocking. */
+    for (size_t at = 0; at < d; at += 1024) {
+        const size_t n = d - at < 1024 ? d - at : 1024;
+        float *restrict xb = x + at;
+        if (y) {
+            const float *restrict yb = y + at;
+            for (size_t i = 0; i < n; i++)
+                xb[i] = a * xb[i] + b * yb[i];
+        } else
+            for (size_t i = 0; i < n; i++)
+                xb[i] = a * xb[i];
+        for (size_t j = 0; j < k; j++) {
+            const float *restrict vb = v[j] + at;
+            const float cj = c[j];
+            for (size_t i = 0; i < n; i++)
+                xb[i] += cj * vb[i];
+        }
+    }
+}
