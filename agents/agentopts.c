@@ -39,8 +39,8 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
     const mdl_optdef_t add[] = {
         D ("topology", MDL_OPTT_STR, &o->topology, "NAME", "complete | ring | torus | exp | one-peer-exp | base:K | random:D [ring]", 0, 0),
         D ("weights", MDL_OPTT_STR, &o->weights, "W", "mixing weights: mh | uniform [mh]", 0, 0),
-        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", "consensus algorithm: dpsgd [dpsgd]", 0, 0),
-        D ("mode", MDL_OPTT_STR, &o->mode, "M", "sync (wait for each round) | async (newest states, never wait) [sync]", 0, 0),
+        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", "consensus algorithm: dpsgd | choco [dpsgd]", 0, 0),
+        D ("mode", MDL_OPTT_STR, &o->mode, "M", "sync (wait for each round, at most --sync-timeout) | async (newest states, never wait) [sync]", 0, 0),
         D ("codec", MDL_OPTT_STR, &o->codec, "SPEC", "codec of published updates, e.g. fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]", 0, 0),
         D ("error-feedback", MDL_OPTT_FLAG, &o->error_feedback, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped", 0, 0),
         D ("keyframe-every", MDL_OPTT_INT, &o->keyframe_every, "K", "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]", 0, 1e9),

@@ -142,6 +142,7 @@ mdl_cmd_agent (int argc, char **argv)
         return 2;
     }
     int exit_code = 2;
+    FILE *logf = NULL;
     mdl_partition_t *part = NULL;
     mdl_agent_t *agent = NULL;
     FILE *metrics = NULL;
@@ -160,7 +161,11 @@ mdl_cmd_agent (int argc, char **argv)
     char idb[17];
     snprintf (prefix, sizeof prefix, "agent %s", mdl_id_str (cfg.id, idb));
     cfg.bind = bind;
-    cfg.log = stderr;
+    if (ao.log && strcmp (ao.log, "-") && !(logf = fopen (ao.log, "a"))) {
+        fprintf (stderr, "meshdl agent: cannot open log file %s\n", ao.log);
+        goto done;
+    }
+    cfg.log = logf ? logf : stderr;
     cfg.log_prefix = prefix;
     cfg.disc = (mdl_disc_cfg_t) { .kind = so.peers ? MDL_DISC_STATIC : MDL_DISC_BEACON, .cluster = ao.cluster,
                                   .iface = so.iface, .beacon_port = so.beacon_port,
@@ -248,7 +253,8 @@ mdl_cmd_agent (int argc, char **argv)
     double test_loss = NAN, test_acc = NAN;
     mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc);
     exit_code = st.error ? 3 : 0;
-    if (to.checkpoint) {
+    /* A diverged agent keeps its last good checkpoint (its parameters are not finite). */
+    if (to.checkpoint && !st.error) {
         mdl_model_t *m = mdl_learner_model (l);
         size_t slen = 0;
         float *state = mdl_optim_state (mdl_learner_optim (l), &slen);
@@ -293,6 +299,8 @@ mdl_cmd_agent (int argc, char **argv)
     mdl_json_end (&j, stdout);
 done:
     mdl_agent_destroy (&agent);
+    if (logf)
+        fclose (logf);
     mdl_partition_destroy (&part);
     if (metrics)
         fclose (metrics);

@@ -67,6 +67,7 @@ typedef struct {
     double next_hello;
     uint64_t seen_total;
     bool stopping;
+    bool bye;                  /* the LEAVE being handled is a goodbye, not a silence */
 } self_t;
 
 static s_link_t *
@@ -172,7 +173,10 @@ s_on_event (self_t *self, const mdl_peer_event_t *ev)
         for (int k = 0; k < MDL_MAX_CH; k++)
             l->valid[k] = false;
         s_drop_parked (l);
-        mdl_agent_log (a, "leave %s (silent for %.1f s)", ids, a->cfg.peer_timeout);
+        if (self->bye)
+            mdl_agent_log (a, "leave %s (said goodbye)", ids);
+        else
+            mdl_agent_log (a, "leave %s (silent for %.1f s)", ids, a->cfg.peer_timeout);
         break;
     default:
         return;
@@ -229,6 +233,22 @@ s_must_park (self_t *self, s_link_t *l, const mdl_wire_header_t *h)
 }
 
 static void s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size_t n, bool unparking);
+
+/* An update from sender for round step will not reach the mailbox (lost, or unusable
+   until a keyframe). In sync mode a tombstone tells the worker so, as a receiver learns
+   from the next sequence number, instead of letting it wait out --sync-timeout. */
+static void
+s_lost (self_t *self, uint64_t sender, int ch, uint64_t step)
+{
+    mdl_agent_t *a = self->a;
+    s_stat_add (self, &a->stats.updates_dropped, 1);
+    if (a->cfg.mode != MDL_MODE_SYNC || ch < 0 || ch >= MDL_MAX_CH)
+        return;
+    if (mdl_mailroom_write_begin (a->room, sender, ch, step, true)) {
+        mdl_slot_meta_t tomb = { .step = step, .arrival = mdl_now (), .lost = true };
+        mdl_mailroom_write_end (a->room, sender, ch, &tomb);
+    }
+}
 
 /* Validates and files one update (topic, header, payload). */
 static void
@@ -296,13 +316,13 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
         mdl_agent_want_resync (a, h.sender);
         return;
     }
+    const int ch = (int) (h.kind >> 4), type = (int) (h.kind & 15);
     if (self->a->cfg.drop > 0 && mdl_rng_double (&self->rng) < self->a->cfg.drop) {
         /* Injected loss happens after sequencing, so it looks exactly like a lost message. */
         l->seq_from = h.seq - 1;
-        s_stat_add (self, &a->stats.updates_dropped, 1);
+        s_lost (self, h.sender, ch, h.step);
         return;
     }
-    const int ch = (int) (h.kind >> 4), type = (int) (h.kind & 15);
     if (ch >= MDL_MAX_CH) {
         s_stat_add (self, &a->stats.updates_dropped, 1);
         return;
@@ -315,7 +335,7 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
         if (!slot || mdl_codec_decode (codec, frames[2], lens[2], slot)) {
             if (slot)
                 mdl_mailroom_write_abort (a->room, h.sender, ch);
-            s_stat_add (self, &a->stats.updates_dropped, 1);
+            s_lost (self, h.sender, ch, h.step);
             return;
         }
         mdl_mailroom_write_end (a->room, h.sender, ch, &meta);
@@ -329,7 +349,7 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
     if (h.keyframe && type == MDL_KIND_STATE) {
         if (mdl_codec_decode (codec, frames[2], lens[2], l->replica[ch])) {
             l->valid[ch] = false;
-            s_stat_add (self, &a->stats.updates_dropped, 1);
+            s_lost (self, h.sender, ch, h.step);
             return;
         }
         l->valid[ch] = true;
@@ -338,13 +358,13 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
             l->valid[ch] = false;
         if (!l->valid[ch]) {
             s_request_resync (self, l);
-            s_stat_add (self, &a->stats.updates_dropped, 1);
+            s_lost (self, h.sender, ch, h.step);
             return;
         }
         if (mdl_codec_apply (codec, frames[2], lens[2], 1.0f, l->replica[ch])) {
             l->valid[ch] = false;
             s_request_resync (self, l);
-            s_stat_add (self, &a->stats.updates_dropped, 1);
+            s_lost (self, h.sender, ch, h.step);
             return;
         }
     } else {
@@ -375,10 +395,28 @@ s_on_hello (self_t *self, const void **frames, const size_t *lens, size_t n)
 }
 
 static void
+s_on_bye (self_t *self, const void **frames, const size_t *lens, size_t n)
+{
+    mdl_peer_info_t info;
+    mdl_peer_event_t ev;
+    if (n != 2 || mdl_hello_unpack (frames[1], lens[1], self->a->cluster, &info) != 0)
+        return;
+    const mdl_peer_info_t *known = mdl_peers_get (self->peers, info.id);
+    /* Only the incarnation that is alive can say goodbye for itself. */
+    if (known && known->incarnation == info.incarnation && mdl_peers_remove (self->peers, info.id, &ev)) {
+        self->bye = true;
+        s_on_event (self, &ev);
+        self->bye = false;
+    }
+}
+
+static void
 s_dispatch (self_t *self, const void **frames, const size_t *lens, size_t n)
 {
     if (n >= 1 && lens[0] >= 1 && ((const char *) frames[0])[0] == 'H')
         s_on_hello (self, frames, lens, n);
+    else if (n >= 1 && lens[0] >= 1 && ((const char *) frames[0])[0] == 'B')
+        s_on_bye (self, frames, lens, n);
     else
         s_on_update (self, frames, lens, n);
 }
@@ -474,7 +512,7 @@ s_drain_sub (self_t *self)
     size_t lens[4], n;
     /* Bounded per wake-up so the pipe and the worker's sends are never starved. */
     for (int k = 0; k < 256 && mdl_mesh_recv (self->mesh, frames, lens, 4, &n) == 0; k++) {
-        bool hello = n >= 1 && lens[0] >= 1 && ((const char *) frames[0])[0] == 'H';
+        bool hello = n >= 1 && lens[0] >= 1 && (((const char *) frames[0])[0] == 'H' || ((const char *) frames[0])[0] == 'B');
         if (self->a->cfg.delay_ms > 0 && !hello)
             s_delay (self, frames, lens, n);
         else
@@ -721,6 +759,7 @@ s_actor (zsock_t *pipe, void *arg)
         }
     }
     zpoller_destroy (&poller);
+    mdl_mesh_bye (self->mesh, &self->me, a->cluster);
     s_tick (self); /* final counters */
     s_self_destroy (&self);
 }

@@ -238,6 +238,8 @@ mdl_mailroom_read_begin (mdl_mailroom_t *self, uint64_t peer, int channel, uint6
 {
     pthread_mutex_lock (&self->lock);
     s_slot_t *s = s_pick (self, peer, channel, step);
+    if (s && s->meta.lost)
+        s = NULL; /* a tombstone says the round is over for this peer, with nothing to mix */
     if (s) {
         s->reading = true;
         if (meta)

@@ -24,6 +24,7 @@ typedef struct {
     double loss;       /* sender's training loss */
     double aux;        /* algorithm-defined scalar */
     bool keyframe;
+    bool lost;         /* a tombstone: the round's vector is known to be lost (not readable) */
 } mdl_slot_meta_t;
 
 typedef struct mdl_mailroom_t mdl_mailroom_t;

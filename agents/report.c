@@ -65,8 +65,10 @@ void
 mdl_json_num (mdl_json_t *j, const char *key, double v)
 {
     s_key (j, key);
+    /* 15 significant digits: exact for counts and accuracies, and a wall-clock time in
+       seconds since 1970 keeps its milliseconds (%.6g would round it by hours). */
     if (isfinite (v))
-        s_put (j, "%.6g", v);
+        s_put (j, "%.15g", v);
     else
         s_put (j, "null");
 }

@@ -297,6 +297,13 @@ s_round_ready (void *arg)
     mdl_ctx_t *c = w->c;
     if (atomic_load (&c->a->stop))
         return true;
+    /* Membership changed (a neighbour left or joined): stop waiting; the mix renormalises
+       over whoever is there, and the next round uses the new graph. */
+    pthread_mutex_lock (&c->a->view_lock);
+    bool changed = c->a->view_version != c->view_version;
+    pthread_mutex_unlock (&c->a->view_lock);
+    if (changed)
+        return true;
     for (size_t k = 0; k < c->nnbr; k++) {
         mdl_slot_meta_t m;
         uint64_t id = c->ids[c->nbr[k]];

@@ -198,6 +198,7 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
 
     char topic[18];
     zsock_set_subscribe (self->sub, "H");
+    zsock_set_subscribe (self->sub, "B");
     zsock_set_subscribe (self->sub, "U");
     mdl_mesh_topic (self->self, topic);
     zsock_set_subscribe (self->sub, topic);
@@ -413,18 +414,34 @@ s_send_msg (mdl_mesh_t *self, zmq_msg_t *frames, size_t n, size_t bytes)
     return 0;
 }
 
-int
-mdl_mesh_hello (mdl_mesh_t *self, const mdl_peer_info_t *info, uint64_t cluster)
+static int
+s_announce (mdl_mesh_t *self, const char *topic, const mdl_peer_info_t *info, uint64_t cluster)
 {
     zmq_msg_t f[2];
     zmq_msg_init_size (&f[0], 1);
-    memcpy (zmq_msg_data (&f[0]), "H", 1);
+    memcpy (zmq_msg_data (&f[0]), topic, 1);
     if (zmq_msg_init_size (&f[1], MDL_HELLO_SIZE) != 0) {
         zmq_msg_close (&f[0]);
         return MDL_ENOMEM;
     }
     mdl_hello_pack (info, cluster, zmq_msg_data (&f[1]));
     return s_send_msg (self, f, 2, 1 + MDL_HELLO_SIZE);
+}
+
+int
+mdl_mesh_hello (mdl_mesh_t *self, const mdl_peer_info_t *info, uint64_t cluster)
+{
+    return s_announce (self, "H", info, cluster);
+}
+
+int
+mdl_mesh_bye (mdl_mesh_t *self, const mdl_peer_info_t *info, uint64_t cluster)
+{
+    int rc = s_announce (self, "B", info, cluster);
+    /* Give the goodbye up to 200 ms to leave when the socket closes (linger is 0
+       otherwise, and the message would die in the queue). */
+    zsock_set_linger (self->pub, 200);
+    return rc;
 }
 
 int

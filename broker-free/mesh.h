@@ -2,6 +2,7 @@
 
     Frames are opaque bytes here (the update format lives in compress/, above which
     broker-free does not reach). Topics, by their first byte:
+      "B"        goodbye: the same announcement, sent once by an agent that leaves
       "H"        hello: the MDL_HELLO_SIZE announcement of peer.h, published every
                  heartbeat, so peers found by static lists or whose beacons are lost
                  still learn who is behind an endpoint and that it is alive
@@ -86,6 +87,11 @@ void *mdl_mesh_sub_socket (mdl_mesh_t *self);
 /* Publishes a hello, two frames ["H", announcement of info for cluster]. Never blocks.
    Call it every heartbeat: it is what keeps a peer alive on the mesh (mdl_peers_touch). */
 int mdl_mesh_hello (mdl_mesh_t *self, const mdl_peer_info_t *info, uint64_t cluster);
+
+/* Publishes a goodbye, ["B", announcement]: peers mark this agent dead at once instead
+   of after their silence timeout. Call it once before destroying the mesh, which then
+   lingers up to 200 ms to deliver it. */
+int mdl_mesh_bye (mdl_mesh_t *self, const mdl_peer_info_t *info, uint64_t cluster);
 
 /* Publishes one message of three frames [topic, header, payload]: topic and header are
    copied; the payload is zero-copy (ownership passes to ZeroMQ, which calls

@@ -1,0 +1,207 @@
+/*  bench_sim.c: what gossip costs an agent of `meshdl sim` per step. It builds N agents
+    exactly as `meshdl sim` does (same options, same partition, same agent code over
+    inproc:// and the in-process registry), runs them to the end of their epochs and
+    measures only the training: from mdl_agent_start to the last mdl_agent_join, with
+    no coordinator evaluations in between. With --isolated every agent gets a cluster of
+    its own in-process registry, so it finds no peer: the same N threads, shards, steps
+    and CPU contention, with gossip (receiving, decoding, mixing, sending) taken out. What is left of the
+    gossip path then is one encode of x per step into a buffer that goes to nobody.
+
+    usage: bench_sim --agents N [--isolated] [any `meshdl sim` training/consensus option]
+    e.g.   bench_sim --agents 8 --topology ring --codec topk:0.01 --error-feedback --epochs 1
+
+    Output: one "sim: k=v ..." line (bench/sim.sh parses it):
+      cpu_us_per_agent_step  process CPU time (user + sys, all threads: workers, comm
+                             actors, ZeroMQ's I/O) over the run / (agents * steps). The
+                             cost of a step whatever else runs on the machine.
+      wall_us_per_round      wall time / steps: one step of every agent.
+      wall_us_per_agent_step wall_us_per_round * min(agents, cores) / agents: a step's
+                             share of the cores, waiting included (sync rounds).
+      bytes_per_agent_step   bytes sent / (agents * steps), every recipient counted.
+    Exit status: 0, 1 when an agent failed, 2 on bad options. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "agentopts.h"
+#include "err.h"
+#include "opts.h"
+#include "partition.h"
+#include "registry.h"
+#include "report.h"
+#include "trainopts.h"
+
+static const char *s_usage = "usage: bench_sim --agents N [--isolated] [meshdl sim options]\n\n"
+                             "Times the training of N sim agents with gossip, or without (--isolated).";
+
+static double
+s_cpu_s (void)
+{
+    struct rusage ru;
+    getrusage (RUSAGE_SELF, &ru);
+    return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double) ru.ru_stime.tv_sec
+           + ru.ru_stime.tv_usec * 1e-6;
+}
+
+int
+main (int argc, char **argv)
+{
+    mdl_trainopts_t to;
+    mdl_agentopts_t ao;
+    int nagents = 8;
+    bool isolated = false;
+    mdl_trainopts_defaults (&to);
+    mdl_agentopts_defaults (&ao);
+    to.batch = 8; /* meshdl sim's default */
+    mdl_optdef_t defs[96];
+    size_t n = 0;
+    defs[n++] = (mdl_optdef_t) { .name = "agents", .type = MDL_OPTT_INT, .dst = &nagents, .metavar = "N",
+                                 .help = "number of agents [8]", .min = 1, .max = 1024 };
+    defs[n++] = (mdl_optdef_t) { .name = "isolated", .type = MDL_OPTT_FLAG, .dst = &isolated,
+                                 .help = "every agent alone in its own cluster: no gossip" };
+    mdl_trainopts_defs (&to, defs, &n, 96);
+    mdl_agentopts_defs (&ao, defs, &n, 96);
+    char err[1024] = "";
+    int rc = mdl_opts_parse ("sim", defs, argc - 1, argv + 1, err, sizeof err);
+    if (rc == 1) {
+        mdl_opts_help (stdout, s_usage, defs);
+        return 0;
+    }
+    mdl_agent_cfg_t base;
+    memset (&base, 0, sizeof base);
+    mdl_part_spec_t pspec;
+    if (rc == 0)
+        rc = mdl_trainopts_learner (&to, "sim", &base.learn, err, sizeof err);
+    if (rc == 0)
+        rc = mdl_agentopts_apply (&ao, "sim", &base, &pspec, err, sizeof err);
+    mdl_dataset_t *train = NULL, *test = NULL;
+    if (rc == 0)
+        rc = mdl_trainopts_data (&to, "sim", &train, &test, err, sizeof err);
+    if (rc) {
+        fprintf (stderr, "bench_sim: %s\n", err);
+        return 2;
+    }
+    mdl_blas_threads (to.threads > 0 ? to.threads : 1);
+
+    int status = 1;
+    mdl_registry_t **regs = NULL; /* one shared registry, or one per agent (--isolated) */
+    mdl_partition_t *part = NULL;
+    mdl_agent_t **agents = calloc ((size_t) nagents, sizeof *agents);
+    char(*binds)[64] = calloc ((size_t) nagents, sizeof *binds);
+    const int nregs = isolated ? nagents : 1;
+    regs = calloc ((size_t) nregs, sizeof *regs);
+    if (!agents || !binds || !regs)
+        goto done;
+    if (!(part = mdl_partition_new (&pspec, mdl_dataset_labels (train), mdl_dataset_n (train),
+                                    mdl_dataset_classes (train), (uint32_t) nagents, to.seed, &rc))) {
+        fprintf (stderr, "bench_sim: cannot partition: %s\n", mdl_strerror (rc));
+        goto done;
+    }
+    /* Not --cluster: the in-process registry announces every agent to every other
+       whatever its cluster, and agents of other clusters would still connect and then
+       reject each other's updates. */
+    for (int r = 0; r < nregs; r++)
+        if (!(regs[r] = mdl_registry_new (&rc)))
+            goto done;
+    /* As cmd_sim.c: every agent runs the mean shard size / batch steps per epoch. */
+    size_t rows_total = 0;
+    for (int i = 0; i < nagents; i++) {
+        size_t cnt;
+        mdl_partition_shard (part, (uint32_t) i, &cnt);
+        rows_total += cnt;
+    }
+    uint64_t spe = rows_total / (size_t) nagents / (size_t) to.batch;
+    spe = spe ? spe : 1;
+    base.learn.sched.steps_per_epoch = spe;
+    base.learn.sched.total_steps = spe * (uint64_t) to.epochs;
+    for (int i = 0; i < nagents; i++) {
+        mdl_agent_cfg_t cfg = base;
+        size_t cnt;
+        cfg.rows = mdl_partition_shard (part, (uint32_t) i, &cnt);
+        cfg.nrows = cnt;
+        cfg.id = (uint64_t) i + 1;
+        snprintf (binds[i], sizeof binds[i], "inproc://mdl-bench-sim-%d-%d", (int) getpid (), i);
+        cfg.bind = binds[i];
+        cfg.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = ao.cluster, .registry = regs[isolated ? i : 0] };
+        cfg.train = train;
+        cfg.epochs = to.epochs;
+        cfg.learn.data_seed = to.seed * 1000003ULL + (uint64_t) i;
+        cfg.min_peers = isolated ? 0 : nagents - 1;
+        cfg.min_peers_timeout = 60.0;
+        cfg.slow_factor = 1.0;
+        cfg.seed = to.seed + (uint64_t) i * 7919;
+        if (!(agents[i] = mdl_agent_new (&cfg, &rc))) {
+            fprintf (stderr, "bench_sim: agent %d: %s\n", i, mdl_strerror (rc));
+            goto done;
+        }
+    }
+    for (int i = 0; !isolated && i < nagents; i++)
+        if (mdl_agent_wait_peers (agents[i], nagents - 1, 30.0)) {
+            fprintf (stderr, "bench_sim: agent %d did not see all %d peers within 30 s\n", i, nagents - 1);
+            goto done;
+        }
+    const double c0 = s_cpu_s (), t0 = mdl_now ();
+    for (int i = 0; i < nagents; i++)
+        mdl_agent_start (agents[i]);
+    for (int i = 0; i < nagents; i++)
+        mdl_agent_join (agents[i]);
+    const double wall = mdl_now () - t0, cpu = s_cpu_s () - c0;
+    /* The comm actors count a send when they hand it to ZeroMQ, which can be after the
+       worker's last step: let the counters settle before reading them (up to 2 s). */
+    uint64_t last = UINT64_MAX;
+    for (int k = 0; k < 40; k++) {
+        uint64_t sent = 0;
+        for (int i = 0; i < nagents; i++) {
+            mdl_agent_stats_t st;
+            mdl_agent_stats (agents[i], &st);
+            sent += st.bytes_sent;
+        }
+        if (sent == last)
+            break;
+        last = sent;
+        usleep (50000);
+    }
+    uint64_t steps = 0, bytes = 0, applied = 0, peers_min = UINT64_MAX;
+    double wait = 0;
+    int failed = 0;
+    for (int i = 0; i < nagents; i++) {
+        mdl_agent_stats_t st;
+        mdl_agent_stats (agents[i], &st);
+        steps += st.steps;
+        bytes += st.bytes_sent;
+        applied += st.updates_applied;
+        wait += st.wait_s / nagents;
+        peers_min = st.peers_seen < peers_min ? st.peers_seen : peers_min;
+        failed += st.error != 0;
+    }
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    cores = cores < 1 ? 1 : cores;
+    const double rounds = (double) steps / nagents;
+    const double busy = (double) (nagents < cores ? nagents : cores);
+    printf ("sim: agents=%d isolated=%d topology=%s mode=%s algo=%s codec=%s ef=%d model=%s batch=%d cores=%ld "
+            "steps_per_agent=%.0f wall_s=%.3f cpu_s=%.3f cpu_us_per_agent_step=%.1f wall_us_per_round=%.1f "
+            "wall_us_per_agent_step=%.1f bytes_per_agent_step=%.0f updates_applied=%llu sync_wait_s=%.3f "
+            "peers_seen_min=%llu peak_rss_mb=%.1f failed=%d\n",
+            nagents, isolated, ao.topology, ao.mode, ao.algo, ao.codec, ao.error_feedback, to.model, to.batch, cores,
+            rounds, wall, cpu, 1e6 * cpu / (double) (steps ? steps : 1), 1e6 * wall / (rounds > 0 ? rounds : 1),
+            1e6 * wall / (rounds > 0 ? rounds : 1) * busy / nagents, (double) bytes / (double) (steps ? steps : 1),
+            (unsigned long long) applied, wait, (unsigned long long) (peers_min == UINT64_MAX ? 0 : peers_min),
+            mdl_peak_rss_mb (), failed);
+    status = failed ? 1 : 0;
+done:
+    for (int i = 0; agents && i < nagents; i++)
+        mdl_agent_destroy (&agents[i]);
+    free (agents);
+    free (binds);
+    mdl_partition_destroy (&part);
+    for (int r = 0; regs && r < (isolated ? nagents : 1); r++)
+        mdl_registry_destroy (&regs[r]);
+    free (regs);
+    mdl_dataset_destroy (&train);
+    mdl_dataset_destroy (&test);
+    return status;
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Integration test of `meshdl agent` with static discovery, on loopback only (no root):
+# 3 agents given each other's endpoints (--peers tcp://127.0.0.1:P,...) find each other
+# and train together well above chance; bad input exits 2 with one line; an agent that
+# cannot get its --min-peers within --min-peers-timeout exits non-zero and says how
+# many it got of how many; an agent waiting for peers stops cleanly on SIGTERM.
+set -uo pipefail
+bin=${1:?usage: agent_static.sh path/to/meshdl}
+data=/usr/share/datasets/fashion-mnist
+if [ ! -f $data/train-images-idx3-ubyte.gz ]; then echo "SKIP: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"; exit 0; fi
+# Options from the environment would change what the agents do.
+for v in $(env | grep -o '^MESHDL_[A-Za-z0-9_]*'); do unset "$v"; done
+unset ZSYS_INTERFACE
+export OPENBLAS_NUM_THREADS=1
+tmp=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+fail=0; pass=0
+ok() { pass=$((pass+1)); echo "ok - $1"; }
+no() { fail=$((fail+1)); echo "FAIL - $1"; }
+field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["summary"][sys.argv[2]])' "$1" "$2" 2>/dev/null; }
+ge() { awk -v a="${1:-}" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 >= b + 0) }'; }
+# free_ports N: N distinct TCP ports free on 127.0.0.1 right now (the kernel's choice)
+free_ports() {
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+# peers_of I PORTS...: the endpoints of every port but the I-th
+peers_of() { local i=$1 k=0 out=""; shift; for p in "$@"; do [ $k -ne $i ] && out="$out${out:+,}tcp://127.0.0.1:$p"; k=$((k+1)); done; echo "$out"; }
+small=(--train-subset 6000 --test-subset 1000 --batch 16 --threads 1 --quiet)
+
+# --- 3 agents, static discovery over loopback -----------------------------------------
+# A port taken between free_ports and the bind makes an agent fail with "cannot start";
+# then all 3 are stopped and started again on new ports.
+for attempt in 1 2 3; do
+  read -r -a ports <<<"$(free_ports 3)"
+  pids=(); rm -f "$tmp"/s?.*
+  for i in 0 1 2; do
+    timeout --foreground -k 5 60 "$bin" agent --port "${ports[$i]}" --peers "$(peers_of $i "${ports[@]}")" --shard $i/3 \
+      --min-peers 2 --min-peers-timeout 20 --epochs 1 "${small[@]}" >"$tmp/s$i.out" 2>"$tmp/s$i.err" &
+    pids+=($!)
+  done
+  retry=0
+  while :; do
+    alive=0; for p in "${pids[@]}"; do kill -0 $p 2>/dev/null && alive=1; done
+    grep -qs "cannot start" "$tmp"/s?.err && { retry=1; break; }
+    [ $alive = 0 ] && break
+    sleep 0.2
+  done
+  if [ $retry = 1 ] && [ $attempt -lt 3 ]; then
+    for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done; wait 2>/dev/null
+    echo "# a port was taken ($(grep -h "cannot start" "$tmp"/s?.err | head -1)); retrying"
+    continue
+  fi
+  break
+done
+for i in 0 1 2; do
+  wait "${pids[$i]}"; rc=$?
+  o="$tmp/s$i.out"
+  acc=$(field "$o" test_acc); seen=$(field "$o" peers_seen); rx=$(field "$o" bytes_received); st=$(field "$o" status)
+  [ $rc -eq 0 ] && [ "$st" = "done" ] && ok "agent $i/3 on port ${ports[$i]} exits 0" || no "agent $i/3: exit $rc, status '$st': $(tail -3 "$tmp/s$i.err")"
+  [ "$seen" = 2 ] && ok "agent $i/3 saw its 2 static peers" || no "agent $i/3: peers_seen '$seen'"
+  ge "$acc" 0.70 && ok "agent $i/3 test_acc $acc well above chance (0.1)" || no "agent $i/3: test_acc '$acc' < 0.70"
+  ge "$rx" 1 && ok "agent $i/3 received $rx bytes" || no "agent $i/3: bytes_received '$rx'"
+done
+pids=()
+
+# --- --min-peers that cannot be met ----------------------------------------------------
+# Two agents that wait for 3 peers (and never get them) are reachable; a third wants 5
+# within 2 s: it must give up, non-zero, naming both numbers (2 of 5).
+read -r -a ports <<<"$(free_ports 3)"
+for i in 1 2; do
+  timeout --foreground -k 5 40 "$bin" agent --port "${ports[$i]}" --peers "$(peers_of $i "${ports[@]}")" --shard $i/3 \
+    --min-peers 3 --min-peers-timeout 30 --epochs 1 "${small[@]}" >"$tmp/w$i.out" 2>"$tmp/w$i.err" &
+  pids+=($!)
+done
+up() { grep -q "PUB at" "$tmp/w1.err" && grep -q "PUB at" "$tmp/w2.err"; }
+for _ in $(seq 100); do up && break; sleep 0.1; done
+timeout --foreground -k 5 30 "$bin" agent --port "${ports[0]}" --peers "$(peers_of 0 "${ports[@]}")" --shard 0/3 \
+  --min-peers 5 --min-peers-timeout 2 --epochs 1 "${small[@]}" >"$tmp/w0.out" 2>"$tmp/w0.err"; rc=$?
+msg=$(grep -- "--min-peers" "$tmp/w0.err" | head -1)
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && echo "$msg" | grep -Eq '\b2\b.*\b5\b' \
+  && ok "--min-peers 5 with 2 reachable peers: exit $rc, '${msg#*: }'" \
+  || no "--min-peers 5 with 2 reachable peers: exit $rc, message '$msg' $(tail -2 "$tmp/w0.err")"
+# The two still waiting stop cleanly on SIGTERM (the summary is the last stdout line).
+# (timeout --foreground passes one SIGTERM to the agent; without it, timeout signals its
+# process group as well, and the agent's second signal is a hard stop by design.)
+for p in "${pids[@]}"; do kill -TERM $p; done
+for i in 1 2; do
+  wait "${pids[$((i-1))]}"; rc=$?
+  st=$(field "$tmp/w$i.out" status)
+  [ $rc -eq 0 ] && [ "$st" = interrupted ] && ok "agent waiting for peers exits 0 on SIGTERM with a summary" \
+    || no "agent waiting for peers: SIGTERM -> exit $rc, status '$st': $(tail -2 "$tmp/w$i.err")"
+done
+pids=()
+
+# --- bad input: exit 2 and one line ---------------------------------------------------
+peer=(--peers tcp://127.0.0.1:9)
+check() {  # check DESCRIPTION [env VAR=VALUE] ARGS...
+  local what=$1; shift
+  err=$(timeout 30 "$@" 2>&1 >/dev/null); rc=$?
+  [ $rc -eq 2 ] && [ -n "$err" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && ok "$what refused: $err" || no "$what -> rc=$rc '$err'"
+}
+check "--shard 3/3" "$bin" agent "${peer[@]}" --shard 3/3
+check "--shard x" "$bin" agent "${peer[@]}" --shard x
+check "no --interface or --peers" "$bin" agent --shard 0/3
+check "--codec bogus" "$bin" agent "${peer[@]}" --shard 0/3 --codec bogus
+check "--topology bogus" "$bin" agent "${peer[@]}" --shard 0/3 --topology bogus
+check "--algo bogus" "$bin" agent "${peer[@]}" --shard 0/3 --algo bogus
+check "--curve without --cert" "$bin" agent "${peer[@]}" --shard 0/3 --curve --allow "$tmp"
+check "MESHDL_TOPOLOGY=bogus" env MESHDL_TOPOLOGY=bogus "$bin" agent "${peer[@]}" --shard 0/3
+check "unknown MESHDL_FOO=1" env MESHDL_FOO=1 "$bin" agent "${peer[@]}" --shard 0/3
+help=$("$bin" agent --help); rc=$?
+[ $rc -eq 0 ] && grep -q -- "--min-peers" <<<"$help" && ok "agent --help lists its options" || no "agent --help"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
