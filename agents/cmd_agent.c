@@ -104,13 +104,10 @@ mdl_cmd_agent (int argc, char **argv)
     mdl_trainopts_defs (&to, defs, &n, 96);
     mdl_agentopts_defs (&ao, defs, &n, 96);
     char err[1024] = "";
-    int rc = mdl_opts_parse ("agent", defs, argc, argv, err, sizeof err);
-    if (rc == 1) {
-        mdl_opts_help (stdout, s_usage, defs);
+    void *cfgkeep = NULL; /* --config strings, freed at the end */
+    int rc = mdl_trainopts_parse ("agent", s_usage, defs, NULL, argc, argv, &cfgkeep, err, sizeof err);
+    if (rc == 1)
         return 0;
-    }
-    if (rc == 0)
-        rc = mdl_opts_env ("agent", defs, err, sizeof err);
     mdl_agent_cfg_t cfg;
     memset (&cfg, 0, sizeof cfg);
     mdl_part_spec_t pspec;
@@ -306,5 +303,6 @@ done:
         fclose (metrics);
     mdl_dataset_destroy (&train);
     mdl_dataset_destroy (&test);
+    mdl_opts_config_free (&cfgkeep);
     return exit_code;
 }

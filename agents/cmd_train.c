@@ -66,13 +66,10 @@ mdl_cmd_train (int argc, char **argv)
     size_t n = 0;
     mdl_trainopts_defs (&o, defs, &n, 64);
     char err[512] = "";
-    int rc = mdl_opts_parse ("train", defs, argc, argv, err, sizeof err);
-    if (rc == 1) {
-        mdl_opts_help (stdout, s_usage, defs);
+    void *cfgkeep = NULL; /* --config strings, freed at the end */
+    int rc = mdl_trainopts_parse ("train", s_usage, defs, NULL, argc, argv, &cfgkeep, err, sizeof err);
+    if (rc == 1)
         return 0;
-    }
-    if (rc == 0)
-        rc = mdl_opts_env ("train", defs, err, sizeof err);
     mdl_learner_cfg_t cfg;
     if (rc == 0)
         rc = mdl_trainopts_learner (&o, "train", &cfg, err, sizeof err);
@@ -217,5 +214,6 @@ done:
     mdl_learner_destroy (&l);
     mdl_dataset_destroy (&train);
     mdl_dataset_destroy (&test);
+    mdl_opts_config_free (&cfgkeep);
     return exit_code;
 }

@@ -6,6 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <czmq.h>
 
 #include "err.h"
 
@@ -216,4 +219,49 @@ mdl_opts_help (FILE *out, const char *usage, const mdl_optdef_t *defs)
         fprintf (out, "  %-26s %s\n", left, defs[i].help);
     }
     fprintf (out, "  %-26s %s\n", "--help", "show this help");
+}
+
+int
+mdl_opts_config (const char *cmd, mdl_optdef_t *defs, const char *path, void **keep, char *err,
+                 size_t errlen)
+{
+    *keep = NULL;
+    if (access (path, R_OK) != 0) {
+        snprintf (err, errlen, "meshdl %s: --config %s: no such file (or not readable)", cmd, path);
+        return MDL_EINVAL;
+    }
+    zconfig_t *root = zconfig_load (path);
+    if (!root) {
+        snprintf (err, errlen, "meshdl %s: --config %s does not parse as a zconfig file (name = value lines)", cmd, path);
+        return MDL_EINVAL;
+    }
+    for (zconfig_t *c = zconfig_child (root); c; c = zconfig_next (c)) {
+        const char *name = zconfig_name (c), *value = zconfig_value (c);
+        mdl_optdef_t *d = s_find (defs, name, strlen (name));
+        if (!d || !strcmp (name, "config")) {
+            snprintf (err, errlen, "meshdl %s: --config %s: unknown option '%s' (see meshdl %s --help)", cmd, path, name, cmd);
+            zconfig_destroy (&root);
+            return MDL_EINVAL;
+        }
+        if (d->given)
+            continue; /* command line and environment win */
+        char origin[300];
+        snprintf (origin, sizeof origin, ", from %s", path);
+        int rc = s_store (cmd, d, value ? value : "", origin, err, errlen);
+        if (rc) {
+            zconfig_destroy (&root);
+            return rc;
+        }
+        d->given = true;
+    }
+    *keep = root;
+    return 0;
+}
+
+void
+mdl_opts_config_free (void **keep)
+{
+    zconfig_t *root = *keep;
+    zconfig_destroy (&root);
+    *keep = NULL;
 }

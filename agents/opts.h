@@ -49,6 +49,15 @@ int mdl_opts_parse (const char *cmd, mdl_optdef_t *defs, int argc, char **argv,
    always a typo. Call after mdl_opts_parse. Returns 0 or MDL_EINVAL + message. */
 int mdl_opts_env (const char *cmd, mdl_optdef_t *defs, char *err, size_t errlen);
 
+/* Applies the options of a CZMQ zconfig file (one "name = value" per option, names as
+   on the command line without "--", at the top level) for options not given on the
+   command line or in the environment. An unknown name or a bad value is an error, as is
+   a file that does not exist or does not parse. *keep receives the loaded config, which
+   string options point into: destroy it with mdl_opts_config_free when done. */
+int mdl_opts_config (const char *cmd, mdl_optdef_t *defs, const char *path, void **keep,
+                     char *err, size_t errlen);
+void mdl_opts_config_free (void **keep);
+
 /* Prints usage and the option table. */
 void mdl_opts_help (FILE *out, const char *usage, const mdl_optdef_t *defs);
 

@@ -63,6 +63,7 @@ mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("stop-at-target", MDL_OPTT_FLAG, &o->stop_at_target, NULL, "stop once --target-acc is reached", 0, 0),
         D ("progress", MDL_OPTT_DOUBLE, &o->progress, "SEC", "seconds between progress lines when stderr is not a terminal [5]", 0.1, 1e6),
         D ("quiet", MDL_OPTT_FLAG, &o->quiet, NULL, "no progress line", 0, 0),
+        D ("config", MDL_OPTT_STR, &o->config, "FILE", "read options from a CZMQ zconfig file (name = value lines); command line and MESHDL_* win", 0, 0),
     };
     for (size_t i = 0; i < sizeof add / sizeof add[0] && *n + 1 < cap; i++)
         defs[(*n)++] = add[i];
@@ -196,4 +197,28 @@ mdl_blas_threads (int n)
 {
     if (n > 0)
         openblas_set_num_threads (n);
+}
+
+int
+mdl_trainopts_parse (const char *cmd, const char *usage, mdl_optdef_t *defs, const char *unused, int argc,
+                     char **argv, void **keep, char *err, size_t errlen)
+{
+    (void) unused;
+    *keep = NULL;
+    int rc = mdl_opts_parse (cmd, defs, argc, argv, err, errlen);
+    if (rc == 1) {
+        mdl_opts_help (stdout, usage, defs);
+        return 1;
+    }
+    if (rc == 0)
+        rc = mdl_opts_env (cmd, defs, err, errlen);
+    if (rc == 0) {
+        const char *path = NULL;
+        for (int i = 0; defs[i].name; i++)
+            if (!strcmp (defs[i].name, "config") && defs[i].given)
+                path = *(const char **) defs[i].dst;
+        if (path)
+            rc = mdl_opts_config (cmd, defs, path, keep, err, errlen);
+    }
+    return rc;
 }

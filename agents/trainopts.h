@@ -33,6 +33,7 @@ typedef struct {
     bool stop_at_target;
     double progress;      /* seconds between progress lines when not a terminal */
     bool quiet;
+    const char *config;   /* zconfig file of options */
 } mdl_trainopts_t;
 
 void mdl_trainopts_defaults (mdl_trainopts_t *o);
@@ -50,6 +51,12 @@ int mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learne
    naming the file and the fix. */
 int mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **train,
                         mdl_dataset_t **test, char *err, size_t errlen);
+
+/* Parses argv, then MESHDL_<OPTION> variables, then --config FILE, in that order of
+   precedence. Returns 0, 1 (--help was printed) or MDL_EINVAL with a message; *keep
+   holds the config file's strings (free with mdl_opts_config_free). */
+int mdl_trainopts_parse (const char *cmd, const char *usage, mdl_optdef_t *defs, const char *config_path_of,
+                         int argc, char **argv, void **keep, char *err, size_t errlen);
 
 /* Sets the BLAS thread count (0 leaves the library's default). */
 void mdl_blas_threads (int n);

@@ -139,6 +139,16 @@ for args in "--agents 0" "--topology bogus" "--algo bogus" "--mode maybe" "--cod
 done
 err=$(MESHDL_MODE=bogus "$bin" sim --agents 4 --quiet 2>&1 >/dev/null); rc=$?
 [ $rc -eq 2 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q bogus && ok "MESHDL_MODE=bogus refused: $err" || no "MESHDL_MODE=bogus -> rc=$rc '$err'"
+# --config: a zconfig file of options; the command line wins over it; bad files refused.
+printf 'agents = 3\ntopology = complete\nepochs = 1\ntrain-subset = 3000\ntest-subset = 1000\nthreads = 1\nquiet = true\n' > "$tmp/run.cfg"
+out=$("$bin" sim --config "$tmp/run.cfg" --topology ring 2>/dev/null | tail -1)
+python3 -c 'import json,sys; s=json.loads(sys.argv[1])["summary"]; sys.exit(0 if s["agents"]==3 and s["topology"]=="ring" else 1)' "$out" 2>/dev/null \
+    && ok "--config sets options (3 agents from the file, ring from the command line)" || no "--config: $out"
+printf 'no-such-key = 1\n' > "$tmp/bad.cfg"
+for cfg in "$tmp/bad.cfg" "$tmp/missing.cfg"; do
+    err=$("$bin" sim --config "$cfg" 2>&1 >/dev/null); rc=$?
+    [ $rc -eq 2 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && ok "--config $(basename "$cfg") refused: $err" || no "--config $cfg -> rc=$rc '$err'"
+done
 help=$("$bin" sim --help 2>&1)
 grep -q -- "--slow" <<<"$help" && grep -q -- "--drop" <<<"$help" && ok "sim --help lists the injections" || no "sim --help"
 echo "$pass passed, $fail failed"
