@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: install what is missing, build (Release and ASan+UBSan), and run
-# every ctest test in both builds. Exits non-zero when any test fails.
+# The whole test suite: install what is missing, build (Release and ASan+UBSan), run every
+# ctest test in the Release build and the unit and in-process tests under the sanitizers.
+# Exits non-zero when any test fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/deps.sh" test
@@ -9,6 +10,8 @@ jobs=$(nproc)
 echo "== ctest (Release build)"
 (cd "$root/build" && ctest -j"$jobs" --output-on-failure --timeout 900)
 "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DMDL_SANITIZE=ON >/dev/null
-echo "== ctest -L unit (ASan+UBSan build)"
+# The sanitizer build runs the unit tests and the in-process integration test (threads,
+# sockets, gossip); the CLI and multi-process tests run once, in the Release build.
+echo "== ctest: unit tests and integration.test_consensus (ASan+UBSan build)"
 (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-   ctest -j"$jobs" -L unit --output-on-failure --timeout 900)
+   ctest -j"$jobs" -R '^unit\.|^integration\.test_' --output-on-failure --timeout 900)
