@@ -61,7 +61,7 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
 }
 
 int
-mdl_agentopts_apply (const mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
+mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
                      mdl_part_spec_t *part, char *err, size_t errlen)
 {
     int rc;
@@ -107,6 +107,20 @@ mdl_agentopts_apply (const mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t 
     if (!o->cluster[0]) {
         snprintf (err, errlen, "meshdl %s: --cluster must not be empty", cmd);
         return MDL_EINVAL;
+    }
+    /* Replica streams (error feedback, CHOCO) accumulate what is sent, which needs a
+       contractive codec; scaled random-k is unbiased but multiplies values by d/K, and
+       its accumulated noise diverges. Such streams use the unscaled variant. */
+    const mdl_algo_ops_t *ops = mdl_algo_find (o->algo);
+    if ((o->error_feedback || ops->replicas) && !strncmp (o->codec, "randk:", 6) && !strstr (o->codec, "unscaled")) {
+        const char *plus = strchr (o->codec, '+');
+        size_t head = plus ? (size_t) (plus - o->codec) : strlen (o->codec);
+        snprintf (o->codec_buf, sizeof o->codec_buf, "%.*s:unscaled%s", (int) head, o->codec, plus ? plus : "");
+        if (mdl_codec_check_spec (o->codec_buf) == 0) {
+            fprintf (stderr, "meshdl %s: note: replica streams need a contractive codec: using %s instead of %s\n", cmd,
+                     o->codec_buf, o->codec);
+            o->codec = o->codec_buf;
+        }
     }
     cfg->topology = o->topology;
     cfg->algo = o->algo;

@@ -29,6 +29,7 @@ typedef struct {
     double hello_interval;
     int evals_per_epoch;
     const char *log;       /* event log file ("-" = stderr) */
+    char codec_buf[160];   /* the codec spec when it had to be adjusted */
 } mdl_agentopts_t;
 
 void mdl_agentopts_defaults (mdl_agentopts_t *o);
@@ -37,7 +38,7 @@ void mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size
 /* Validates o (topology, weights, algorithm, mode, codec, partition, ranges) and fills
    the consensus part of cfg and *part. Returns 0 or MDL_EINVAL with a one-line message
    (listing the valid forms). */
-int mdl_agentopts_apply (const mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
+int mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
                          mdl_part_spec_t *part, char *err, size_t errlen);
 
 #endif
