@@ -1,6 +1,7 @@
 /*  agentopts.c: see agentopts.h. */
 #include "agentopts.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,7 +20,7 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
     o->mode = "sync";
     o->codec = "fp32";
     o->keyframe_every = 100;
-    o->gamma = 1.0;
+    o->gamma = NAN; /* the algorithm's own default */
     o->staleness_decay = 0.98;
     o->max_staleness = 500;
     o->sync_timeout = 10.0;
@@ -44,7 +45,7 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("codec", MDL_OPTT_STR, &o->codec, "SPEC", "codec of published updates, e.g. fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]", 0, 0),
         D ("error-feedback", MDL_OPTT_FLAG, &o->error_feedback, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped", 0, 0),
         D ("keyframe-every", MDL_OPTT_INT, &o->keyframe_every, "K", "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]", 0, 1e9),
-        D ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", "consensus step size in (0, 1] [1]", 0, 1),
+        D ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", "consensus step size in (0, 1] [dpsgd 1, choco 0.1]", 0, 1),
         D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]", 0, 1),
         D ("max-staleness", MDL_OPTT_INT, &o->max_staleness, "S", "states older than S steps are dropped [500]", 0, 1e9),
         D ("sync-timeout", MDL_OPTT_DOUBLE, &o->sync_timeout, "SEC", "sync mode: how long to wait for a round before mixing what arrived [10]", 0.001, 3600),
@@ -91,6 +92,8 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
         snprintf (err, errlen, "meshdl %s: --codec '%s' does not parse. %s", cmd, o->codec, mdl_codec_help ());
         return MDL_EINVAL;
     }
+    if (isnan (o->gamma))
+        o->gamma = strcmp (o->algo, "choco") == 0 ? 0.1 : 1.0;
     if (!(o->gamma > 0 && o->gamma <= 1)) {
         snprintf (err, errlen, "meshdl %s: --gamma must be in (0, 1] (got %g)", cmd, o->gamma);
         return MDL_EINVAL;

@@ -20,8 +20,9 @@
 #include "trainopts.h"
 
 static const char *s_usage =
-    "usage: meshdl agent (--interface IF | --peers tcp://HOST:PORT,...) --shard I/N [options]\n\n"
-    "One agent: trains on shard I of N of the training set, finds its peers by UDP beacon on\n"
+    "usage: meshdl agent (--interface IF | --peers tcp://HOST:PORT,...) [--shard I/N] [options]\n\n"
+    "One agent: trains on shard I of N of the training set (without --shard: on all of it, in\n"
+    "an order of its own), finds its peers by UDP beacon on\n"
     "network interface IF (or from a static list of their PUB endpoints), publishes its\n"
     "updates on a PUB socket and averages with its neighbours. SIGINT/SIGTERM end it cleanly:\n"
     "it stops, writes its checkpoint and its summary (last stdout line) and exits 0.\n"
@@ -173,7 +174,8 @@ mdl_cmd_agent (int argc, char **argv)
     cfg.train = train;
     cfg.test = test;
     cfg.epochs = to.epochs;
-    cfg.learn.data_seed = to.seed * 1000003ULL + shard_i;
+    /* Without --shard every agent trains on the full set, in an order of its own. */
+    cfg.learn.data_seed = to.seed * 1000003ULL + (so.shard ? shard_i : cfg.id);
     cfg.min_peers = so.min_peers;
     cfg.min_peers_timeout = so.min_peers_timeout;
     cfg.seed = to.seed ^ cfg.id;
