@@ -8,6 +8,7 @@
 #include "algo.h"
 #include "codec.h"
 #include "err.h"
+#include "report.h"
 #include "topo.h"
 
 void
@@ -139,4 +140,31 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     cfg->hello_interval = o->hello_interval;
     cfg->evals_per_epoch = o->evals_per_epoch;
     return 0;
+}
+
+int
+mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, size_t n, size_t cap,
+                     mdl_trainopts_t *to, mdl_agentopts_t *ao, mdl_agent_cfg_t *cfg, mdl_part_spec_t *part,
+                     int argc, char **argv, void **keep, char *err, size_t errlen)
+{
+    mdl_trainopts_defs (to, defs, &n, cap);
+    mdl_agentopts_defs (ao, defs, &n, cap);
+    memset (cfg, 0, sizeof *cfg);
+    int rc = mdl_trainopts_parse (cmd, usage, defs, NULL, argc, argv, keep, err, errlen);
+    if (rc == 0)
+        rc = mdl_trainopts_learner (to, cmd, &cfg->learn, err, errlen);
+    if (rc == 0)
+        rc = mdl_agentopts_apply (ao, cmd, cfg, part, err, errlen);
+    return rc;
+}
+
+void
+mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st)
+{
+    mdl_json_t *j = json;
+    mdl_json_int (j, "bytes_sent", (long long) st->bytes_sent);
+    mdl_json_int (j, "bytes_received", (long long) st->bytes_received);
+    mdl_json_int (j, "updates_applied", (long long) st->updates_applied);
+    mdl_json_int (j, "updates_stale", (long long) st->updates_stale);
+    mdl_json_int (j, "updates_dropped", (long long) st->updates_dropped);
 }

@@ -10,6 +10,7 @@
 #include "agent.h"
 #include "opts.h"
 #include "partition.h"
+#include "trainopts.h"
 
 typedef struct {
     const char *topology;
@@ -40,5 +41,17 @@ void mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size
    (listing the valid forms). */
 int mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
                          mdl_part_spec_t *part, char *err, size_t errlen);
+
+/* Appends options to defs, parses argv / MESHDL_* / --config, and fills cfg's learner and
+   consensus parts and *part: the start shared by `sim` and `agent`. Returns 0, 1 (--help
+   printed) or an error code with a one-line message. *keep as mdl_trainopts_parse. */
+int mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, size_t n, size_t cap,
+                         mdl_trainopts_t *to, mdl_agentopts_t *ao, mdl_agent_cfg_t *cfg,
+                         mdl_part_spec_t *part, int argc, char **argv, void **keep, char *err,
+                         size_t errlen);
+
+/* Writes an agent's traffic and update counters into j (the keys metrics and summaries
+   share: bytes_sent, bytes_received, updates_applied, updates_stale, updates_dropped). */
+void mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st);
 
 #endif

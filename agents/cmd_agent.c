@@ -102,20 +102,14 @@ mdl_cmd_agent (int argc, char **argv)
     A ("cert", MDL_OPTT_STR, &so.cert, "FILE", "this agent's secret certificate (meshdl keygen)", 0, 0);
     A ("allow", MDL_OPTT_STR, &so.allow, "DIR", "directory of the public certificates allowed in the cluster", 0, 0);
 #undef A
-    mdl_trainopts_defs (&to, defs, &n, 96);
-    mdl_agentopts_defs (&ao, defs, &n, 96);
     char err[1024] = "";
     void *cfgkeep = NULL; /* --config strings, freed at the end */
-    int rc = mdl_trainopts_parse ("agent", s_usage, defs, NULL, argc, argv, &cfgkeep, err, sizeof err);
+    mdl_agent_cfg_t cfg;
+    mdl_part_spec_t pspec;
+    int rc = mdl_agentopts_setup ("agent", s_usage, defs, n, 96, &to, &ao, &cfg, &pspec, argc, argv, &cfgkeep, err,
+                                  sizeof err);
     if (rc == 1)
         return 0;
-    mdl_agent_cfg_t cfg;
-    memset (&cfg, 0, sizeof cfg);
-    mdl_part_spec_t pspec;
-    if (rc == 0)
-        rc = mdl_trainopts_learner (&to, "agent", &cfg.learn, err, sizeof err);
-    if (rc == 0)
-        rc = mdl_agentopts_apply (&ao, "agent", &cfg, &pspec, err, sizeof err);
     uint32_t shard_i = 0, shard_n = 1;
     if (rc == 0 && so.shard && s_parse_shard (so.shard, &shard_i, &shard_n)) {
         snprintf (err, sizeof err, "meshdl agent: --shard '%s' must be I/N with 0 <= I < N", so.shard);
@@ -221,11 +215,7 @@ mdl_cmd_agent (int argc, char **argv)
                 mdl_json_num (&j, "test_acc", st.test_acc);
                 mdl_json_num (&j, "test_loss", st.test_loss);
                 mdl_json_num (&j, "disagreement", st.disagreement);
-                mdl_json_int (&j, "bytes_sent", (long long) st.bytes_sent);
-                mdl_json_int (&j, "bytes_received", (long long) st.bytes_received);
-                mdl_json_int (&j, "updates_applied", (long long) st.updates_applied);
-                mdl_json_int (&j, "updates_stale", (long long) st.updates_stale);
-                mdl_json_int (&j, "updates_dropped", (long long) st.updates_dropped);
+                mdl_agentopts_json_counters (&j, &st);
                 mdl_json_int (&j, "live_peers", (long long) st.peers_alive);
                 mdl_json_end (&j, metrics);
             }
@@ -276,11 +266,7 @@ mdl_cmd_agent (int argc, char **argv)
     mdl_json_int (&j, "shard", shard_i);
     mdl_json_int (&j, "shards", shard_n);
     mdl_json_int (&j, "steps", (long long) st.steps);
-    mdl_json_int (&j, "bytes_sent", (long long) st.bytes_sent);
-    mdl_json_int (&j, "bytes_received", (long long) st.bytes_received);
-    mdl_json_int (&j, "updates_applied", (long long) st.updates_applied);
-    mdl_json_int (&j, "updates_stale", (long long) st.updates_stale);
-    mdl_json_int (&j, "updates_dropped", (long long) st.updates_dropped);
+    mdl_agentopts_json_counters (&j, &st);
     mdl_json_int (&j, "updates_rejected", (long long) st.updates_rejected);
     mdl_json_int (&j, "peers_seen", (long long) st.peers_seen);
     mdl_json_num (&j, "disagreement", st.disagreement);

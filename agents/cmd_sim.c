@@ -183,20 +183,14 @@ mdl_cmd_sim (int argc, char **argv)
                                  .help = "emulated compute time of one step of a normal agent; --slow agents take FACTOR times "
                                          "as long. Default with --slow: calibrated so that the CPU keeps up; 0 = no pacing",
                                  .min = 0, .max = 60000 };
-    mdl_trainopts_defs (&to, defs, &n, 96);
-    mdl_agentopts_defs (&ao, defs, &n, 96);
     char err[1024] = "";
     void *cfgkeep = NULL; /* --config strings, freed at the end */
-    int rc = mdl_trainopts_parse ("sim", s_usage, defs, NULL, argc, argv, &cfgkeep, err, sizeof err);
+    mdl_agent_cfg_t base;
+    mdl_part_spec_t pspec;
+    int rc = mdl_agentopts_setup ("sim", s_usage, defs, n, 96, &to, &ao, &base, &pspec, argc, argv, &cfgkeep, err,
+                                  sizeof err);
     if (rc == 1)
         return 0;
-    mdl_agent_cfg_t base;
-    memset (&base, 0, sizeof base);
-    mdl_part_spec_t pspec;
-    if (rc == 0)
-        rc = mdl_trainopts_learner (&to, "sim", &base.learn, err, sizeof err);
-    if (rc == 0)
-        rc = mdl_agentopts_apply (&ao, "sim", &base, &pspec, err, sizeof err);
     double *slow = calloc ((size_t) so.agents, sizeof *slow);
     for (int i = 0; rc == 0 && i < so.agents; i++)
         slow[i] = 1.0;
@@ -404,11 +398,7 @@ mdl_cmd_sim (int argc, char **argv)
                 mdl_json_num (&j, "consensus_distance", ev.consensus);
                 mdl_json_num (&j, "distance_to_mean", ev.dist[i]);
                 mdl_json_num (&j, "disagreement", st.disagreement);
-                mdl_json_int (&j, "bytes_sent", (long long) st.bytes_sent);
-                mdl_json_int (&j, "bytes_received", (long long) st.bytes_received);
-                mdl_json_int (&j, "updates_applied", (long long) st.updates_applied);
-                mdl_json_int (&j, "updates_stale", (long long) st.updates_stale);
-                mdl_json_int (&j, "updates_dropped", (long long) st.updates_dropped);
+                mdl_agentopts_json_counters (&j, &st);
                 mdl_json_int (&j, "live_peers", (long long) st.peers_alive);
                 mdl_json_end (&j, metrics);
             }
@@ -462,11 +452,7 @@ mdl_cmd_sim (int argc, char **argv)
     mdl_json_str (&j, "algo", ao.algo);
     mdl_json_str (&j, "mode", ao.mode);
     mdl_json_str (&j, "codec", ao.codec);
-    mdl_json_int (&j, "bytes_sent", (long long) sum.bytes_sent);
-    mdl_json_int (&j, "bytes_received", (long long) sum.bytes_received);
-    mdl_json_int (&j, "updates_applied", (long long) sum.updates_applied);
-    mdl_json_int (&j, "updates_stale", (long long) sum.updates_stale);
-    mdl_json_int (&j, "updates_dropped", (long long) sum.updates_dropped);
+    mdl_agentopts_json_counters (&j, &sum);
     mdl_json_int (&j, "updates_rejected", (long long) sum.updates_rejected);
     mdl_json_int (&j, "keyframes_sent", (long long) sum.keyframes_sent);
     mdl_json_int (&j, "peers_seen", (long long) (peers_seen_min == UINT64_MAX ? 0 : peers_seen_min));
