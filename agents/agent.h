@@ -50,6 +50,9 @@ typedef struct {
     bool error_feedback;       /* lossy codecs: send EF-compressed deltas against replicas */
     int keyframe_every;        /* delta streams: a full keyframe every K sends (0 = on demand only) */
     double gamma;              /* consensus step size in (0, 1] */
+    int gossip_steps;          /* gossip rounds per SGD step (Kong et al.'s Q), >= 1 */
+    int scale_kind;            /* --consensus-scale: 0 none, 1 constant, 2 tied to lr */
+    double scale_value;        /* constant alpha, or the factor on lr_t / lr_0 */
     double staleness_decay;    /* lambda: a state s steps old weighs lambda^s */
     int max_staleness;         /* older states are not used */
     double sync_timeout;       /* sync mode: seconds to wait for a round */

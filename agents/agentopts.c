@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "algo.h"
@@ -21,6 +22,7 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
     o->mode = "sync";
     o->codec = "fp32";
     o->keyframe_every = 100;
+    o->gossip_steps = 1;
     o->gamma = NAN; /* the algorithm's own default */
     o->staleness_decay = 0.98;
     o->max_staleness = 500;
@@ -47,6 +49,8 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("error-feedback", MDL_OPTT_FLAG, &o->error_feedback, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped", 0, 0),
         D ("keyframe-every", MDL_OPTT_INT, &o->keyframe_every, "K", "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]", 0, 1e9),
         D ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", "consensus step size in (0, 1] [dpsgd 1, choco 0.1]", 0, 1),
+        D ("gossip-steps", MDL_OPTT_INT, &o->gossip_steps, "K", "gossip rounds per SGD step (Kong et al.'s consensus control) [1]", -1e9, 1e9),
+        D ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0) [none]", 0, 0),
         D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]", 0, 1),
         D ("max-staleness", MDL_OPTT_INT, &o->max_staleness, "S", "states older than S steps are dropped [500]", 0, 1e9),
         D ("sync-timeout", MDL_OPTT_DOUBLE, &o->sync_timeout, "SEC", "sync mode: how long to wait for a round before mixing what arrived [10]", 0.001, 3600),
@@ -99,6 +103,28 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
         snprintf (err, errlen, "meshdl %s: --gamma must be in (0, 1] (got %g)", cmd, o->gamma);
         return MDL_EINVAL;
     }
+    if (o->gossip_steps < 1 || o->gossip_steps > 1000) {
+        snprintf (err, errlen, "meshdl %s: --gossip-steps must be an integer from 1 to 1000 (got %d)", cmd, o->gossip_steps);
+        return MDL_EINVAL;
+    }
+    cfg->scale_kind = 0;
+    cfg->scale_value = 1.0;
+    if (o->consensus_scale) {
+        const char *sc = o->consensus_scale;
+        char *end = NULL;
+        if (!strncmp (sc, "lr", 2) && (sc[2] == '\0' || sc[2] == ':')) {
+            cfg->scale_kind = 2;
+            if (sc[2] == ':')
+                cfg->scale_value = strtod (sc + 3, &end);
+        } else {
+            cfg->scale_kind = 1;
+            cfg->scale_value = strtod (sc, &end);
+        }
+        if ((end && (*end || end == sc)) || !(cfg->scale_value > 0 && cfg->scale_value <= 1)) {
+            snprintf (err, errlen, "meshdl %s: --consensus-scale '%s' is not A, lr or lr:A with A in (0, 1]", cmd, sc);
+            return MDL_EINVAL;
+        }
+    }
     if (!(o->staleness_decay > 0 && o->staleness_decay <= 1)) {
         snprintf (err, errlen, "meshdl %s: --staleness-decay must be in (0, 1] (got %g)", cmd, o->staleness_decay);
         return MDL_EINVAL;
@@ -132,6 +158,7 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     cfg->error_feedback = o->error_feedback;
     cfg->keyframe_every = o->keyframe_every;
     cfg->gamma = o->gamma;
+    cfg->gossip_steps = o->gossip_steps;
     cfg->staleness_decay = o->staleness_decay;
     cfg->max_staleness = o->max_staleness;
     cfg->sync_timeout = o->sync_timeout;

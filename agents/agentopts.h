@@ -21,6 +21,8 @@ typedef struct {
     bool error_feedback;
     int keyframe_every;
     double gamma;
+    int gossip_steps;
+    const char *consensus_scale;
     double staleness_decay;
     int max_staleness;
     double sync_timeout;

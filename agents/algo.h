@@ -50,7 +50,10 @@ mdl_learner_t *mdl_ctx_learner (mdl_ctx_t *ctx);
 const mdl_agent_cfg_t *mdl_ctx_cfg (mdl_ctx_t *ctx);
 float *mdl_ctx_x (mdl_ctx_t *ctx);          /* the model parameters (d) */
 size_t mdl_ctx_dim (mdl_ctx_t *ctx);
-uint64_t mdl_ctx_step (mdl_ctx_t *ctx);     /* round t */
+uint64_t mdl_ctx_step (mdl_ctx_t *ctx);     /* round t (gossip_steps rounds per SGD step) */
+/* The consensus step of this round: --gamma times the --consensus-scale factor alpha_t
+   (Wang & Johansson's adaptive consensus: constant, or lr_t / lr_0 times a factor). */
+double mdl_ctx_gamma (mdl_ctx_t *ctx);
 /* A workspace vector (d floats) owned by the worker, k in [0, 4). */
 float *mdl_ctx_scratch (mdl_ctx_t *ctx, int k);
 /* Writes a one-line reason for a refused configuration (shown to the user). */

@@ -20,7 +20,7 @@ s_publish (void *state, mdl_ctx_t *ctx)
 static int
 s_mix (void *state, mdl_ctx_t *ctx)
 {
-    mdl_ctx_mix (ctx, 0, mdl_ctx_cfg (ctx)->gamma, mdl_ctx_public (ctx, 0), mdl_ctx_x (ctx));
+    mdl_ctx_mix (ctx, 0, mdl_ctx_gamma (ctx), mdl_ctx_public (ctx, 0), mdl_ctx_x (ctx));
     return 0;
 }
 

@@ -26,7 +26,7 @@ s_mix (void *state, mdl_ctx_t *ctx)
        replicas instead (CHOCO, algo_choco.c) needs gamma of the order of the codec's
        compression ratio to stay stable. */
     float *x = mdl_ctx_x (ctx);
-    mdl_ctx_mix (ctx, 0, mdl_ctx_cfg (ctx)->gamma, x, x);
+    mdl_ctx_mix (ctx, 0, mdl_ctx_gamma (ctx), x, x);
     return 0;
 }
 

@@ -62,6 +62,21 @@ const mdl_agent_cfg_t *mdl_ctx_cfg (mdl_ctx_t *c) { return &c->a->cfg; }
 float *mdl_ctx_x (mdl_ctx_t *c) { return c->x; }
 size_t mdl_ctx_dim (mdl_ctx_t *c) { return c->d; }
 uint64_t mdl_ctx_step (mdl_ctx_t *c) { return c->step; }
+
+double
+mdl_ctx_gamma (mdl_ctx_t *c)
+{
+    const mdl_agent_cfg_t *cfg = &c->a->cfg;
+    double alpha = 1.0;
+    if (cfg->scale_kind == 1)
+        alpha = cfg->scale_value;
+    else if (cfg->scale_kind == 2) {
+        const mdl_sched_t *sc = mdl_learner_sched (c->a->learner);
+        alpha = sc->lr0 > 0 ? cfg->scale_value * mdl_learner_lr (c->a->learner) / sc->lr0 : 0.0;
+    }
+    double g = cfg->gamma * alpha;
+    return g > 1.0 ? 1.0 : g < 0.0 ? 0.0 : g;
+}
 float *mdl_ctx_scratch (mdl_ctx_t *c, int k) { return k >= 0 && k < 4 ? c->scratch[k] : NULL; }
 bool mdl_ctx_replicas (mdl_ctx_t *c) { return c->a->replicas; }
 
@@ -398,7 +413,7 @@ s_snapshot_point (mdl_ctx_t *c)
     pthread_mutex_lock (&a->snap_lock);
     if (a->snap_req != a->snap_done) {
         mdl_vec_copy (a->snap, c->x, c->d);
-        a->snap_step = c->step;
+        a->snap_step = mdl_learner_steps (a->learner);
         a->snap_done = a->snap_req;
         pthread_cond_broadcast (&a->snap_cond);
     }
@@ -504,11 +519,9 @@ mdl_worker_main (void *arg)
     const uint64_t eval_every = a->cfg.evals_per_epoch > 0 && a->cfg.test
                                     ? (spe / (uint64_t) a->cfg.evals_per_epoch ? spe / (uint64_t) a->cfg.evals_per_epoch : 1)
                                     : 0;
+    const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
     while (mdl_learner_steps (l) < total && !atomic_load (&a->stop)) {
-        c->step = mdl_learner_steps (l);
-        atomic_store (&a->round, c->step);
-        if (a->cfg.mode == MDL_MODE_SYNC)
-            zstr_send (c->push, "A"); /* parked states of this round may now be filed */
+        c->step = mdl_learner_steps (l) * K;
         s_snapshot_point (c);
         double t0 = mdl_now ();
         rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
@@ -522,11 +535,21 @@ mdl_worker_main (void *arg)
             s_sleep (a->cfg.pace_s * a->cfg.slow_factor - compute);
         else if (a->cfg.slow_factor > 1.0)
             s_sleep ((a->cfg.slow_factor - 1.0) * compute);
-        if ((rc = c->algo->publish (c->state, c)) != 0) {
-            mdl_agent_log (a, "publish failed at step %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
-            break;
+        /* K gossip rounds per SGD step (Kong et al.'s extra consensus steps): round
+           t = step * K + k, which is what neighbours match in sync mode and what a
+           time-varying topology advances on. */
+        for (uint64_t k = 0; k < K && rc == 0; k++) {
+            c->step = mdl_learner_steps (l) * K + k - K; /* the step was taken: steps() is t+1 */
+            atomic_store (&a->round, c->step);
+            if (a->cfg.mode == MDL_MODE_SYNC)
+                zstr_send (c->push, "A"); /* parked states of this round may now be filed */
+            if ((rc = c->algo->publish (c->state, c)) != 0)
+                mdl_agent_log (a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
+            else
+                c->algo->mix (c->state, c);
         }
-        c->algo->mix (c->state, c);
+        if (rc)
+            break;
         c->loss_ema = isnan (c->loss_ema) ? c->last_loss : 0.98 * c->loss_ema + 0.02 * c->last_loss;
         double test_loss = NAN, test_acc = NAN;
         uint64_t done = mdl_learner_steps (l);
@@ -544,7 +567,7 @@ mdl_worker_main (void *arg)
         }
         pthread_mutex_unlock (&a->stats_lock);
     }
-    c->step = mdl_learner_steps (l);
+    c->step = mdl_learner_steps (l) * K;
     s_snapshot_point (c);
     s_ctx_free (c);
     s_finish (a, rc);

@@ -23,8 +23,8 @@ typedef struct {
 } s_result_t;
 
 static s_result_t
-s_run (const char *topology, mdl_mode_t mode, int n, int epochs, const char *codec, bool ef, const char *spec,
-       int dim)
+s_run_k (const char *topology, mdl_mode_t mode, int n, int epochs, const char *codec, bool ef, const char *spec,
+         int dim, int gossip_steps)
 {
     int err = 0;
     mdl_dataset_t *ds = mdl_dataset_new (64, (size_t) dim, 2, &err);
@@ -70,6 +70,7 @@ s_run (const char *topology, mdl_mode_t mode, int n, int epochs, const char *cod
         c.error_feedback = ef;
         c.keyframe_every = 0;
         c.gamma = 1.0;
+        c.gossip_steps = gossip_steps;
         c.staleness_decay = 1.0;
         c.max_staleness = 1000000;
         c.sync_timeout = 20;
@@ -130,6 +131,29 @@ s_run (const char *topology, mdl_mode_t mode, int n, int epochs, const char *cod
     return r;
 }
 
+static s_result_t
+s_run (const char *topology, mdl_mode_t mode, int n, int epochs, const char *codec, bool ef, const char *spec,
+       int dim)
+{
+    return s_run_k (topology, mode, n, epochs, codec, ef, spec, dim, 1);
+}
+
+static void
+test_gossip_steps_k_do_k_rounds_of_averaging_per_step (void **state)
+{
+    /* 8 steps x 2 gossip rounds and 16 steps x 1 round are the same 16 rounds of W: with
+       the learning rate at 0 the agents end bit for bit where they do. Few enough rounds
+       that the mean is not reached yet, so the distance tells the two apart from 8 rounds. */
+    s_result_t k2 = s_run_k ("ring", MDL_MODE_SYNC, 8, 1, "fp32", false, "mlp:4-3-2", 4, 2);
+    s_result_t k1 = s_run_k ("ring", MDL_MODE_SYNC, 8, 2, "fp32", false, "mlp:4-3-2", 4, 1);
+    s_result_t r8 = s_run_k ("ring", MDL_MODE_SYNC, 8, 1, "fp32", false, "mlp:4-3-2", 4, 1);
+    print_message ("16 rounds as 8x2: %.6g, as 16x1: %.6g; 8 rounds: %.6g\n", k2.max_rel_to_mean, k1.max_rel_to_mean,
+                   r8.max_rel_to_mean);
+    assert_true (k2.max_rel_to_mean == k1.max_rel_to_mean);
+    assert_true (k2.max_rel_to_mean > 1e-4);
+    assert_true (r8.max_rel_to_mean > 2 * k2.max_rel_to_mean);
+}
+
 static void
 test_sync_gossip_reaches_the_exact_mean_on_ring_torus_and_exp (void **state)
 {
@@ -169,6 +193,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_sync_gossip_reaches_the_exact_mean_on_ring_torus_and_exp),
         cmocka_unit_test (test_async_gossip_converges_to_a_common_vector),
+        cmocka_unit_test (test_gossip_steps_k_do_k_rounds_of_averaging_per_step),
         cmocka_unit_test (test_replica_gossip_with_a_lossy_codec_still_agrees),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
