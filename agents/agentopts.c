@@ -43,12 +43,12 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
     const mdl_optdef_t add[] = {
         D ("topology", MDL_OPTT_STR, &o->topology, "NAME", "complete | ring | torus | exp | one-peer-exp | base:K | random:D [ring]", 0, 0),
         D ("weights", MDL_OPTT_STR, &o->weights, "W", "mixing weights: mh | uniform [mh]", 0, 0),
-        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", "consensus algorithm: dpsgd | choco [dpsgd]", 0, 0),
+        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", "consensus algorithm: dpsgd | choco | adagossip [dpsgd]", 0, 0),
         D ("mode", MDL_OPTT_STR, &o->mode, "M", "sync (wait for each round, at most --sync-timeout) | async (newest states, never wait) [sync]", 0, 0),
         D ("codec", MDL_OPTT_STR, &o->codec, "SPEC", "codec of published updates, e.g. fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]", 0, 0),
         D ("error-feedback", MDL_OPTT_FLAG, &o->error_feedback, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped", 0, 0),
         D ("keyframe-every", MDL_OPTT_INT, &o->keyframe_every, "K", "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]", 0, 1e9),
-        D ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", "consensus step size in (0, 1] [dpsgd 1, choco 0.1]", 0, 1),
+        D ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", "consensus step size in (0, 1] [dpsgd 1, choco 0.1, adagossip 0.01]", 0, 1),
         D ("gossip-steps", MDL_OPTT_INT, &o->gossip_steps, "K", "gossip rounds per SGD step (Kong et al.'s consensus control) [1]", -1e9, 1e9),
         D ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0) [none]", 0, 0),
         D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]", 0, 1),
@@ -98,7 +98,7 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
         return MDL_EINVAL;
     }
     if (isnan (o->gamma))
-        o->gamma = strcmp (o->algo, "choco") == 0 ? 0.1 : 1.0;
+        o->gamma = strcmp (o->algo, "choco") == 0 ? 0.1 : strcmp (o->algo, "adagossip") == 0 ? 0.01 : 1.0;
     if (!(o->gamma > 0 && o->gamma <= 1)) {
         snprintf (err, errlen, "meshdl %s: --gamma must be in (0, 1] (got %g)", cmd, o->gamma);
         return MDL_EINVAL;

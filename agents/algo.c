@@ -6,10 +6,12 @@
 
 extern const mdl_algo_ops_t mdl_algo_dpsgd;
 extern const mdl_algo_ops_t mdl_algo_choco;
+extern const mdl_algo_ops_t mdl_algo_adagossip;
 
 static const mdl_algo_ops_t *s_algos[] = {
     &mdl_algo_dpsgd,
     &mdl_algo_choco,
+    &mdl_algo_adagossip,
 };
 
 const mdl_algo_ops_t *
@@ -24,5 +26,5 @@ mdl_algo_find (const char *name)
 const char *
 mdl_algo_names (void)
 {
-    return "dpsgd, choco";
+    return "dpsgd, choco, adagossip";
 }

@@ -1,0 +1,80 @@
+/*  algo_adagossip.c: AdaGossip (Aketi, Hashemi & Roy, 2024): CHOCO-SGD with an
+    element-wise consensus step. With public copies xhat kept in sync exactly as in CHOCO
+    (algo_choco.c), each round
+        r_i   = sum_j w_ij xhat_j - xhat_i                  (the gossip error)
+        v_i  <- beta v_i + (1 - beta) r_i .* r_i,  vhat = v_i / (1 - beta^t)
+        gamma = min(1, --gamma / (sqrt(vhat) + eps))        (per coordinate)
+        x_i  <- x_i + gamma .* r_i
+    so coordinates whose copies disagree little move with a large step and noisy ones with
+    a small one (beta 0.999, eps 1e-8, as in the authors' code). The sum over j uses the
+    same delay-tolerant weights as every algorithm (mdl_ctx_mix). */
+#include "algo.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "err.h"
+#include "vec.h"
+
+typedef struct {
+    float *v;       /* (d) second moment of the gossip error */
+    uint64_t t;     /* rounds, for the bias correction */
+} s_state_t;
+
+static int
+s_init (void *state, mdl_ctx_t *ctx)
+{
+    s_state_t *s = state;
+    if (!(s->v = calloc (mdl_ctx_dim (ctx) ? mdl_ctx_dim (ctx) : 1, sizeof (float))))
+        return MDL_ENOMEM;
+    return 0;
+}
+
+static void
+s_destroy (void *state)
+{
+    s_state_t *s = state;
+    free (s->v);
+    s->v = NULL;
+}
+
+static int
+s_publish (void *state, mdl_ctx_t *ctx)
+{
+    return mdl_ctx_publish (ctx, 0, mdl_ctx_x (ctx));
+}
+
+static int
+s_mix (void *state, mdl_ctx_t *ctx)
+{
+    s_state_t *s = state;
+    const size_t d = mdl_ctx_dim (ctx);
+    const float *xhat = mdl_ctx_public (ctx, 0);
+    float *r = mdl_ctx_scratch (ctx, 0), *x = mdl_ctx_x (ctx);
+    /* r = sum_j w_ij xhat_j + w_ii xhat_i - xhat_i, by mixing a copy of xhat_i with step 1 */
+    mdl_vec_copy (r, xhat, d);
+    if (mdl_ctx_mix (ctx, 0, 1.0, xhat, r) == 0)
+        return 0; /* nobody heard: no consensus step this round */
+    mdl_vec_sub (r, r, xhat, d);
+    const float beta = 0.999f, eps = 1e-8f, g = (float) mdl_ctx_gamma (ctx);
+    s->t++;
+    const float corr = 1.0f / (1.0f - powf (beta, (float) s->t));
+    float *restrict v = s->v;
+    for (size_t i = 0; i < d; i++) {
+        v[i] = beta * v[i] + (1.0f - beta) * r[i] * r[i];
+        float step = g / (sqrtf (v[i] * corr) + eps);
+        x[i] += (step < 1.0f ? step : 1.0f) * r[i];
+    }
+    return 0;
+}
+
+const mdl_algo_ops_t mdl_algo_adagossip = {
+    .name = "adagossip",
+    .channels = 1,
+    .replicas = true,
+    .state_size = sizeof (s_state_t),
+    .init = s_init,
+    .publish = s_publish,
+    .mix = s_mix,
+    .destroy = s_destroy,
+};
