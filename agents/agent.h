@@ -53,6 +53,8 @@ typedef struct {
     int gossip_steps;          /* gossip rounds per SGD step (Kong et al.'s Q), >= 1 */
     int scale_kind;            /* --consensus-scale: 0 none, 1 constant, 2 tied to lr */
     double scale_value;        /* constant alpha, or the factor on lr_t / lr_0 */
+    bool final_merge;          /* one exact average over all live peers at the end */
+    double merge_timeout;      /* seconds the final merge may take */
     double staleness_decay;    /* lambda: a state s steps old weighs lambda^s */
     int max_staleness;         /* older states are not used */
     double sync_timeout;       /* sync mode: seconds to wait for a round */
@@ -84,6 +86,8 @@ typedef struct {
     double wait_s;             /* time the worker spent waiting for neighbours (sync) */
     double test_acc, test_loss;/* the agent's own last evaluation */
     uint64_t evals;            /* evaluations done (metrics lines to write) */
+    bool merged;               /* the final merge completed (exact over merge_peers + 1) */
+    uint64_t merge_peers;
     bool finished;
     int error;                 /* nonzero when the worker stopped on an error */
 } mdl_agent_stats_t;

@@ -23,6 +23,7 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
     o->codec = "fp32";
     o->keyframe_every = 100;
     o->gossip_steps = 1;
+    o->merge_timeout = 30.0;
     o->gamma = NAN; /* the algorithm's own default */
     o->staleness_decay = 0.98;
     o->max_staleness = 500;
@@ -51,6 +52,8 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", "consensus step size in (0, 1] [dpsgd 1, choco 0.1, adagossip 0.01]", 0, 1),
         D ("gossip-steps", MDL_OPTT_INT, &o->gossip_steps, "K", "gossip rounds per SGD step (Kong et al.'s consensus control) [1]", -1e9, 1e9),
         D ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0) [none]", 0, 0),
+        D ("final-merge", MDL_OPTT_FLAG, &o->final_merge, NULL, "end with one exact average over all live peers (acknowledged, retried)", 0, 0),
+        D ("merge-timeout", MDL_OPTT_DOUBLE, &o->merge_timeout, "SEC", "how long the final merge may take [30]", 0.1, 3600),
         D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]", 0, 1),
         D ("max-staleness", MDL_OPTT_INT, &o->max_staleness, "S", "states older than S steps are dropped [500]", 0, 1e9),
         D ("sync-timeout", MDL_OPTT_DOUBLE, &o->sync_timeout, "SEC", "sync mode: how long to wait for a round before mixing what arrived [10]", 0.001, 3600),
@@ -159,6 +162,8 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     cfg->keyframe_every = o->keyframe_every;
     cfg->gamma = o->gamma;
     cfg->gossip_steps = o->gossip_steps;
+    cfg->final_merge = o->final_merge;
+    cfg->merge_timeout = o->merge_timeout;
     cfg->staleness_decay = o->staleness_decay;
     cfg->max_staleness = o->max_staleness;
     cfg->sync_timeout = o->sync_timeout;

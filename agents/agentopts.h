@@ -22,6 +22,8 @@ typedef struct {
     int keyframe_every;
     double gamma;
     int gossip_steps;
+    bool final_merge;
+    double merge_timeout;
     const char *consensus_scale;
     double staleness_decay;
     int max_staleness;

@@ -459,6 +459,14 @@ mdl_cmd_sim (int argc, char **argv)
     mdl_json_int (&j, "steps", (long long) (sum.steps / (uint64_t) so.agents));
     mdl_json_int (&j, "steps_min", (long long) steps_min);
     mdl_json_num (&j, "sync_wait_s", wait_s);
+    if (ao.final_merge) {
+        int merged = 0;
+        for (int i = 0; i < so.agents; i++) {
+            mdl_agent_stats (agents[i], &st);
+            merged += st.merged && st.merge_peers == (uint64_t) so.agents - 1;
+        }
+        mdl_json_int (&j, "merged_agents", merged);
+    }
     mdl_json_num (&j, "wall_s", wall);
     mdl_json_int (&j, "params", (long long) co.d);
     mdl_json_str (&j, "model", to.model);

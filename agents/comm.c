@@ -227,7 +227,7 @@ static struct s_delayed *s_copy_msg (const void **frames, const size_t *lens, si
 static bool
 s_must_park (self_t *self, s_link_t *l, const mdl_wire_header_t *h)
 {
-    if (self->a->cfg.mode != MDL_MODE_SYNC || (h->kind & 15) == MDL_KIND_RESYNC)
+    if (self->a->cfg.mode != MDL_MODE_SYNC || (h->kind & 15) == MDL_KIND_RESYNC || (h->kind & 15) == MDL_KIND_MERGED)
         return false;
     return l->nparked > 0 || h->step > atomic_load (&self->a->round) + 1;
 }
@@ -266,7 +266,7 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
     for (size_t i = 0; i < n && i < 4; i++)
         fr[i] = (mdl_wire_frame_t) { frames[i], lens[i] };
     int rc = n >= 2 ? mdl_wire_unpack (frames[1], lens[1], &h) : MDL_EWIRE_FRAMES;
-    const bool control = rc == 0 && (h.kind & 15) == MDL_KIND_RESYNC;
+    const bool control = rc == 0 && ((h.kind & 15) == MDL_KIND_RESYNC || (h.kind & 15) == MDL_KIND_MERGED);
     mdl_codec_t *codec = rc == 0 && (h.keyframe || control) ? self->kcodec : self->codec;
     if (rc == 0 && control) {
         /* A control message carries no payload: check frames and identity only. */
@@ -312,6 +312,15 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
     }
     const bool gap = l->seq_from && h.seq != l->seq_from + 1;
     l->seq_from = h.seq;
+    if (control && (h.kind & 15) == MDL_KIND_MERGED) {
+        /* A peer finished its final merge: a marker one round above the merge round, in
+           the slot the merge state does not use. */
+        if (mdl_mailroom_write_begin (a->room, h.sender, 0, MDL_MERGE_ROUND + 1, true)) {
+            mdl_slot_meta_t done = { .step = MDL_MERGE_ROUND + 1, .arrival = mdl_now (), .lost = true };
+            mdl_mailroom_write_end (a->room, h.sender, 0, &done);
+        }
+        return;
+    }
     if (control) {
         mdl_agent_want_resync (a, h.sender);
         return;
@@ -327,7 +336,8 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
         s_stat_add (self, &a->stats.updates_dropped, 1);
         return;
     }
-    const bool parity = a->cfg.mode == MDL_MODE_SYNC;
+    /* the final merge keeps its round apart from the "done" marker in async mode too */
+    const bool parity = a->cfg.mode == MDL_MODE_SYNC || h.step >= MDL_MERGE_ROUND;
     mdl_slot_meta_t meta = { .step = h.step, .seq = h.seq, .arrival = mdl_now (), .loss = h.loss,
                              .aux = h.aux, .keyframe = h.keyframe };
     if (type == MDL_KIND_STATE && !h.keyframe) {

@@ -420,6 +420,121 @@ s_snapshot_point (mdl_ctx_t *c)
     pthread_mutex_unlock (&a->snap_lock);
 }
 
+/* ---- the final merge ---- */
+
+/* Sends v (fp32, exact) or a control message of kind to the given peers. */
+static int
+s_send_to (mdl_ctx_t *c, uint32_t kind, const float *v, const uint64_t *to, size_t nto)
+{
+    mdl_outmsg_t m = { .kind = kind, .step = MDL_MERGE_ROUND, .keyframe = true };
+    mdl_blob_t *b = NULL;
+    int rc;
+    if (v) {
+        if ((rc = s_encode (c, c->kcodec, v, &b)))
+            return rc;
+    } else {
+        if (!(b = mdl_blob_take (c->a->pool)))
+            return MDL_ENOMEM;
+        mdl_blob_set_len (b, 0);
+    }
+    return s_send (c, &m, to, nto, b);
+}
+
+/* One exact global average over every live peer (Zhu et al.'s single global merge), done
+   reliably over lossy PUB/SUB: every agent sends its final state to all live peers; a
+   state that does not arrive is asked for again (the RESYNC control message) until it
+   does; an agent that has everyone's state averages them, says so (MERGED), and keeps
+   answering requests with its pre-merge state until every peer said the same, or the
+   merge times out. Peers that die meanwhile drop out of the average. Returns true when
+   the average covered every live peer. */
+static bool
+s_final_merge (mdl_ctx_t *c, uint64_t *merged_with)
+{
+    mdl_agent_t *a = c->a;
+    const size_t d = c->d;
+    float *xf = c->scratch[2];
+    mdl_vec_copy (xf, c->x, d);
+    c->step = MDL_MERGE_ROUND;
+    atomic_store (&a->round, c->step);
+    zstr_send (c->push, "A");
+    s_round (c);
+    uint64_t all[MDL_AGENT_MAX_PEERS];
+    size_t nall = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ids[i] != a->cfg.id)
+            all[nall++] = c->ids[i];
+    s_send_to (c, MDL_KIND_STATE, xf, all, nall);
+    const double t0 = mdl_now (), until = t0 + a->cfg.merge_timeout;
+    double next_ask = t0 + 0.25;
+    bool have_all = false, said_done = false;
+    while (mdl_now () < until && !atomic_load (&a->stop)) {
+        s_round (c); /* membership may change: dead peers drop out */
+        uint64_t missing[MDL_AGENT_MAX_PEERS];
+        size_t nmiss = 0, ndone = 0, npeers = 0;
+        for (size_t i = 0; i < c->n; i++) {
+            uint64_t id = c->ids[i];
+            if (id == a->cfg.id)
+                continue;
+            npeers++;
+            mdl_slot_meta_t m;
+            const float *v = mdl_mailroom_read_begin (a->room, id, 0, MDL_MERGE_ROUND, &m);
+            if (v)
+                mdl_mailroom_read_end (a->room, id, 0);
+            else
+                missing[nmiss++] = id;
+            if (mdl_mailroom_peek (a->room, id, 0, &m) && m.step == MDL_MERGE_ROUND + 1)
+                ndone++;
+        }
+        /* Answer the peers that asked for our state. */
+        pthread_mutex_lock (&a->view_lock);
+        uint64_t asked[64];
+        size_t nasked = a->nresync;
+        memcpy (asked, a->resync, nasked * sizeof asked[0]);
+        a->nresync = 0;
+        pthread_mutex_unlock (&a->view_lock);
+        if (nasked)
+            s_send_to (c, MDL_KIND_STATE, xf, asked, nasked);
+        if (!have_all && nmiss == 0) {
+            have_all = true;
+            *merged_with = npeers;
+        }
+        if (have_all && !said_done) {
+            s_send_to (c, MDL_KIND_MERGED, NULL, all, nall);
+            said_done = true;
+        }
+        if (have_all && ndone == npeers)
+            break;
+        if (mdl_now () >= next_ask) {
+            if (nmiss)
+                s_send_to (c, MDL_KIND_RESYNC, NULL, missing, nmiss);
+            if (said_done) /* our MERGED may have been lost too */
+                s_send_to (c, MDL_KIND_MERGED, NULL, all, nall);
+            next_ask = mdl_now () + 0.25;
+        }
+        struct timespec ts = { 0, 5 * 1000000 };
+        nanosleep (&ts, NULL);
+    }
+    if (!have_all)
+        return false;
+    /* The average, in a fixed order (ascending ids), so every agent computes the same
+       float sums: x = (1/n) sum over self and the peers counted. */
+    mdl_vec_zero (c->x, d);
+    size_t n = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        uint64_t id = c->ids[i];
+        const float *v = id == a->cfg.id ? xf : mdl_mailroom_read_begin (a->room, id, 0, MDL_MERGE_ROUND, NULL);
+        if (!v)
+            continue;
+        mdl_vec_axpy (c->x, 1.0f, v, d);
+        if (id != a->cfg.id)
+            mdl_mailroom_read_end (a->room, id, 0);
+        n++;
+    }
+    mdl_vec_scale (c->x, 1.0f / (float) n, d);
+    *merged_with = n - 1;
+    return true;
+}
+
 static void
 s_ctx_free (mdl_ctx_t *c)
 {
@@ -566,6 +681,16 @@ mdl_worker_main (void *arg)
             a->stats.evals++;
         }
         pthread_mutex_unlock (&a->stats_lock);
+    }
+    if (rc == 0 && a->cfg.final_merge && !atomic_load (&a->stop)) {
+        uint64_t with = 0;
+        bool ok = s_final_merge (c, &with);
+        pthread_mutex_lock (&a->stats_lock);
+        a->stats.merged = ok;
+        a->stats.merge_peers = with;
+        pthread_mutex_unlock (&a->stats_lock);
+        mdl_agent_log (a, ok ? "final merge: exact average with %llu peers" : "final merge incomplete after %llu peers",
+                       (unsigned long long) with);
     }
     c->step = mdl_learner_steps (l) * K;
     s_snapshot_point (c);

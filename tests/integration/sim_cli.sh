@@ -131,9 +131,22 @@ run choco --epochs 1 --mode async --algo choco --codec topk:0.05 --gamma 0.05 --
 check "choco + topk:0.05 + --drop 0.1: {keyframes_sent} keyframes (> 8 initial: gaps resynced), test_acc {test_acc}" \
     's["keyframes_sent"] > 8 and s["test_acc"] > 0.5 and s["algo"] == "choco"' choco
 
+# Final merge (Zhu et al.): one exact average over all live peers at the end, retried until
+# acknowledged, so it is exact even with a fifth of the messages lost: every agent ends with
+# the same vector (consensus distance exactly 0) and all report a merge with the 3 others.
+run merge --epochs 1 --mode async --final-merge --drop 0.2
+check "--final-merge --drop 0.2: consensus distance {consensus_distance}, {merged_agents} of 4 agents merged with all peers" \
+    's["consensus_distance"] == 0 and s["merged_agents"] == 4 and s["test_acc"] == s["test_acc_min"]' merge
+# --gossip-steps 2 doubles the gossip traffic of a run.
+run base --epochs 1
+run gs2 --epochs 1 --gossip-steps 2
+check "--gossip-steps 2: {bytes_sent} bytes, twice the single-round run's" \
+    'abs(s["bytes_sent"] / base["bytes_sent"] - 2.0) < 0.05' gs2 base
+
 # 5. Bad input: exit 2 and one line on stderr, before any data is loaded or thread started.
 for args in "--agents 0" "--topology bogus" "--algo bogus" "--mode maybe" "--codec topk:zz" "--partition dirichlet:-1" \
-            "--slow 9:2" "--slow 0:0.5" "--gamma 0" "--drop 2" "--delay-ms -1" "--no-such-option"; do
+            "--slow 9:2" "--slow 0:0.5" "--gamma 0" "--drop 2" "--delay-ms -1" "--no-such-option" "--gossip-steps 0" \
+            "--consensus-scale 2" "--consensus-scale lr:0"; do
     err=$("$bin" sim --agents 4 --quiet $args 2>&1 >/dev/null); rc=$?
     [ $rc -eq 2 ] && [ -n "$err" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && ok "'$args' refused: $err" || no "'$args' -> rc=$rc '$err'"
 done
