@@ -56,6 +56,17 @@ mdl_agent_want_resync (mdl_agent_t *a, uint64_t peer)
     pthread_mutex_unlock (&a->view_lock);
 }
 
+size_t
+mdl_agent_take_resync (mdl_agent_t *a, uint64_t *out)
+{
+    pthread_mutex_lock (&a->view_lock);
+    size_t n = a->nresync;
+    memcpy (out, a->resync, n * sizeof out[0]);
+    a->nresync = 0;
+    pthread_mutex_unlock (&a->view_lock);
+    return n;
+}
+
 static uint64_t
 s_incarnation (uint64_t id)
 {

@@ -88,5 +88,8 @@ void mdl_agent_log (mdl_agent_t *a, const char *fmt, ...) __attribute__ ((format
 /* agent.c: membership view updates (comm thread). */
 void mdl_agent_view_set (mdl_agent_t *a, const uint64_t *ids, size_t n);
 void mdl_agent_want_resync (mdl_agent_t *a, uint64_t peer);
+/* agent.c (worker thread): takes the peers that asked for a keyframe since the last call
+   into out (64 at most); returns how many. */
+size_t mdl_agent_take_resync (mdl_agent_t *a, uint64_t *out);
 
 #endif

@@ -225,9 +225,8 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
             if (s_alive (c, c->known[k]))
                 to[nto++] = c->known[keep++] = c->known[k];
         c->nknown = keep;
-        pthread_mutex_lock (&a->view_lock);
-        a->nresync = 0;
-        pthread_mutex_unlock (&a->view_lock);
+        uint64_t dropped_asks[64];
+        mdl_agent_take_resync (a, dropped_asks); /* everyone gets this keyframe */
         if ((rc = s_encode (c, c->kcodec, c->pub[channel], &b)))
             return rc;
         m.kind |= MDL_KIND_STATE;
@@ -251,12 +250,8 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
        out-neighbours that hold no copy yet, and peers that asked (they saw a gap). */
     uint64_t kf[MDL_AGENT_MAX_PEERS];
     size_t nkf = 0;
-    pthread_mutex_lock (&a->view_lock);
     uint64_t asked[64];
-    size_t nasked = a->nresync;
-    memcpy (asked, a->resync, nasked * sizeof asked[0]);
-    a->nresync = 0;
-    pthread_mutex_unlock (&a->view_lock);
+    size_t nasked = mdl_agent_take_resync (a, asked);
     for (size_t k = 0; k < c->nout; k++) {
         uint64_t id = c->ids[c->out[k]];
         if (!s_known (c, id) && c->nknown < MDL_AGENT_MAX_PEERS)
@@ -486,12 +481,8 @@ s_final_merge (mdl_ctx_t *c, uint64_t *merged_with)
                 ndone++;
         }
         /* Answer the peers that asked for our state. */
-        pthread_mutex_lock (&a->view_lock);
         uint64_t asked[64];
-        size_t nasked = a->nresync;
-        memcpy (asked, a->resync, nasked * sizeof asked[0]);
-        a->nresync = 0;
-        pthread_mutex_unlock (&a->view_lock);
+        size_t nasked = mdl_agent_take_resync (a, asked);
         if (nasked)
             s_send_to (c, MDL_KIND_STATE, xf, asked, nasked);
         if (!have_all && nmiss == 0) {

@@ -17,6 +17,8 @@
 #include "vec.h"
 
 
+static int s_runs; /* runs so far in this process */
+
 typedef struct {
     double max_rel_to_mean; /* max_i ||x_i - mean0|| / ||mean0|| */
     double max_rel_spread;  /* max_i ||x_i - xbar|| / ||xbar|| */
@@ -38,6 +40,7 @@ s_run_k (const char *topology, mdl_mode_t mode, int n, int epochs, const char *c
     mdl_registry_t *reg = mdl_registry_new (&err);
     mdl_agent_t **agents = calloc ((size_t) n, sizeof *agents);
     char (*binds)[64] = calloc ((size_t) n, 64);
+    s_runs++;
     size_t d = 0;
     double *mean0 = NULL;
     for (int i = 0; i < n; i++) {
@@ -45,7 +48,9 @@ s_run_k (const char *topology, mdl_mode_t mode, int n, int epochs, const char *c
         memset (&c, 0, sizeof c);
         c.id = (uint64_t) (i + 1) * 1000;
         c.cluster = "test";
-        snprintf (binds[i], 64, "inproc://consensus-%d-%s-%d-%d", (int) getpid (), topology, (int) mode, i);
+        /* A fresh name per run: a closed PUB may linger (to deliver its goodbye) while the
+           next run binds. */
+        snprintf (binds[i], 64, "inproc://consensus-%d-%d-%s-%d", (int) getpid (), s_runs, topology, i);
         c.bind = binds[i];
         c.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = "test", .registry = reg };
         c.peer_timeout = 5;
