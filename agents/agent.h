@@ -53,6 +53,10 @@ typedef struct {
     int gossip_steps;          /* gossip rounds per SGD step (Kong et al.'s Q), >= 1 */
     int scale_kind;            /* --consensus-scale: 0 none, 1 constant, 2 tied to lr */
     double scale_value;        /* constant alpha, or the factor on lr_t / lr_0 */
+    double cc_target;          /* consensus control: extra rounds while the disagreement
+                                  estimate exceeds this (0 = off) */
+    bool cc_relative;          /* ... the target is cc_target * lr_t */
+    bool cc_all_phases;        /* ... also after the first learning-rate decay */
     bool final_merge;          /* one exact average over all live peers at the end */
     double merge_timeout;      /* seconds the final merge may take */
     double staleness_decay;    /* lambda: a state s steps old weighs lambda^s */
@@ -82,6 +86,7 @@ typedef struct {
     uint64_t updates_rejected; /* failed validation (subset of dropped) */
     uint64_t peers_alive, peers_seen;
     uint64_t keyframes_sent, resyncs;
+    uint64_t gossip_rounds;    /* rounds this agent took part in (consensus control adds) */
     double disagreement;       /* local estimate: sum_j w_ij ||x_i - x_j||^2 at last mix */
     double wait_s;             /* time the worker spent waiting for neighbours (sync) */
     double test_acc, test_loss;/* the agent's own last evaluation */

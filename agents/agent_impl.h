@@ -29,7 +29,7 @@ typedef struct {
 } mdl_outmsg_t;
 
 /* Wire kinds (low 4 bits of the header's kind; the channel is in the high bits). */
-enum { MDL_KIND_STATE = 0, MDL_KIND_DELTA = 1, MDL_KIND_RESYNC = 2, MDL_KIND_MERGED = 3 };
+enum { MDL_KIND_STATE = 0, MDL_KIND_DELTA = 1, MDL_KIND_RESYNC = 2, MDL_KIND_MERGED = 3, MDL_KIND_SKIP = 4 };
 
 /* The final merge's round (far above any training round) and its "done" marker. */
 #define MDL_MERGE_ROUND ((uint64_t) 1 << 62)

@@ -52,6 +52,7 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", "consensus step size in (0, 1] [dpsgd 1, choco 0.1, adagossip 0.01]", 0, 1),
         D ("gossip-steps", MDL_OPTT_INT, &o->gossip_steps, "K", "gossip rounds per SGD step (Kong et al.'s consensus control) [1]", -1e9, 1e9),
         D ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0) [none]", 0, 0),
+        D ("consensus-control", MDL_OPTT_STR, &o->consensus_control, "T", "extra gossip rounds (up to --gossip-steps, default 4) while the disagreement estimate exceeds T; lr:T = T times the learning rate; suffix ,all = also after the first lr decay", 0, 0),
         D ("final-merge", MDL_OPTT_FLAG, &o->final_merge, NULL, "end with one exact average over all live peers (acknowledged, retried)", 0, 0),
         D ("merge-timeout", MDL_OPTT_DOUBLE, &o->merge_timeout, "SEC", "how long the final merge may take [30]", 0.1, 3600),
         D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]", 0, 1),
@@ -109,6 +110,34 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     if (o->gossip_steps < 1 || o->gossip_steps > 1000) {
         snprintf (err, errlen, "meshdl %s: --gossip-steps must be an integer from 1 to 1000 (got %d)", cmd, o->gossip_steps);
         return MDL_EINVAL;
+    }
+    cfg->cc_target = 0;
+    if (o->consensus_control) {
+        const char *t = o->consensus_control;
+        char buf[64];
+        snprintf (buf, sizeof buf, "%s", t);
+        char *comma = strchr (buf, ',');
+        cfg->cc_all_phases = false;
+        if (comma) {
+            *comma = '\0';
+            if (strcmp (comma + 1, "all")) {
+                snprintf (err, errlen, "meshdl %s: --consensus-control '%s': the only suffix is ,all", cmd, t);
+                return MDL_EINVAL;
+            }
+            cfg->cc_all_phases = true;
+        }
+        const char *num = buf;
+        cfg->cc_relative = !strncmp (buf, "lr:", 3);
+        if (cfg->cc_relative)
+            num = buf + 3;
+        char *end = NULL;
+        cfg->cc_target = strtod (num, &end);
+        if (!end || *end || end == num || !(cfg->cc_target > 0) || !isfinite (cfg->cc_target)) {
+            snprintf (err, errlen, "meshdl %s: --consensus-control '%s' is not T or lr:T with T > 0 (optionally ,all)", cmd, t);
+            return MDL_EINVAL;
+        }
+        if (o->gossip_steps == 1)
+            o->gossip_steps = 4; /* the most rounds control may add per step */
     }
     cfg->scale_kind = 0;
     cfg->scale_value = 1.0;

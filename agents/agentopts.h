@@ -22,6 +22,7 @@ typedef struct {
     int keyframe_every;
     double gamma;
     int gossip_steps;
+    const char *consensus_control;
     bool final_merge;
     double merge_timeout;
     const char *consensus_scale;

@@ -434,6 +434,7 @@ mdl_cmd_sim (int argc, char **argv)
         sum.updates_dropped += st.updates_dropped;
         sum.updates_rejected += st.updates_rejected;
         sum.keyframes_sent += st.keyframes_sent;
+        sum.gossip_rounds += st.gossip_rounds;
         sum.steps += st.steps;
         wait_s += st.wait_s / so.agents;
         peers_seen_min = st.peers_seen < peers_seen_min ? st.peers_seen : peers_seen_min;
@@ -455,6 +456,7 @@ mdl_cmd_sim (int argc, char **argv)
     mdl_agentopts_json_counters (&j, &sum);
     mdl_json_int (&j, "updates_rejected", (long long) sum.updates_rejected);
     mdl_json_int (&j, "keyframes_sent", (long long) sum.keyframes_sent);
+    mdl_json_num (&j, "gossip_rounds_per_step", sum.steps ? (double) sum.gossip_rounds / (double) sum.steps : 0.0);
     mdl_json_int (&j, "peers_seen", (long long) (peers_seen_min == UINT64_MAX ? 0 : peers_seen_min));
     mdl_json_int (&j, "steps", (long long) (sum.steps / (uint64_t) so.agents));
     mdl_json_int (&j, "steps_min", (long long) steps_min);

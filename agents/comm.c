@@ -266,7 +266,9 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
     for (size_t i = 0; i < n && i < 4; i++)
         fr[i] = (mdl_wire_frame_t) { frames[i], lens[i] };
     int rc = n >= 2 ? mdl_wire_unpack (frames[1], lens[1], &h) : MDL_EWIRE_FRAMES;
-    const bool control = rc == 0 && ((h.kind & 15) == MDL_KIND_RESYNC || (h.kind & 15) == MDL_KIND_MERGED);
+    const bool control = rc == 0
+                         && ((h.kind & 15) == MDL_KIND_RESYNC || (h.kind & 15) == MDL_KIND_MERGED
+                             || (h.kind & 15) == MDL_KIND_SKIP);
     mdl_codec_t *codec = rc == 0 && (h.keyframe || control) ? self->kcodec : self->codec;
     if (rc == 0 && control) {
         /* A control message carries no payload: check frames and identity only. */
@@ -312,6 +314,14 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
     }
     const bool gap = l->seq_from && h.seq != l->seq_from + 1;
     l->seq_from = h.seq;
+    if (control && (h.kind & 15) == MDL_KIND_SKIP) {
+        /* The sender sits this round out (consensus control): nothing to wait for. */
+        if (a->cfg.mode == MDL_MODE_SYNC && mdl_mailroom_write_begin (a->room, h.sender, 0, h.step, true)) {
+            mdl_slot_meta_t skip = { .step = h.step, .seq = h.seq, .arrival = mdl_now (), .lost = true };
+            mdl_mailroom_write_end (a->room, h.sender, 0, &skip);
+        }
+        return;
+    }
     if (control && (h.kind & 15) == MDL_KIND_MERGED) {
         /* A peer finished its final merge: a marker one round above the merge round, in
            the slot the merge state does not use. */

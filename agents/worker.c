@@ -354,7 +354,7 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
        mixing. It costs a pass over x per neighbour, so it is refreshed every 16 rounds
        (the metrics read it a few times per epoch). */
     double dis = -1.0;
-    if (c->step % 16 == 0) {
+    if (c->step % 16 == 0 || a->cfg.cc_target > 0) {
         dis = 0.0;
         for (size_t k = 0; k < c->nnbr; k++)
             if (coef[k] > 0)
@@ -386,6 +386,7 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     a->stats.updates_dropped += dropped;
     if (used && dis >= 0)
         a->stats.disagreement = dis;
+    a->stats.gossip_rounds++;
     pthread_mutex_unlock (&a->stats_lock);
     return (int) used;
 }
@@ -413,6 +414,29 @@ s_snapshot_point (mdl_ctx_t *c)
         pthread_cond_broadcast (&a->snap_cond);
     }
     pthread_mutex_unlock (&a->snap_lock);
+}
+
+/* ---- consensus control (Kong et al., ICML 2021) ---- */
+
+/* Whether to take another gossip round this step: while the local disagreement estimate
+   sum_j w_ij ||x_i - x_j||^2 of the last round is above the target (absolute, or times the
+   current learning rate), and, unless asked for all phases, only before the first
+   learning-rate decay, the phase Kong et al. find critical. Each agent decides alone; an
+   agent that sits a round out sends SKIP so that synchronous neighbours do not wait. */
+static bool
+s_cc_more (mdl_ctx_t *c)
+{
+    const mdl_agent_cfg_t *cfg = &c->a->cfg;
+    if (cfg->cc_target <= 0)
+        return true; /* plain --gossip-steps: every round */
+    mdl_learner_t *l = c->a->learner;
+    if (!cfg->cc_all_phases && mdl_sched_phase (mdl_learner_sched (l), mdl_learner_steps (l)) > 0)
+        return false;
+    double target = cfg->cc_target * (cfg->cc_relative ? mdl_learner_lr (l) : 1.0);
+    pthread_mutex_lock (&c->a->stats_lock);
+    double dis = c->a->stats.disagreement;
+    pthread_mutex_unlock (&c->a->stats_lock);
+    return dis > target;
 }
 
 /* ---- the final merge ---- */
@@ -649,6 +673,20 @@ mdl_worker_main (void *arg)
             atomic_store (&a->round, c->step);
             if (a->cfg.mode == MDL_MODE_SYNC)
                 zstr_send (c->push, "A"); /* parked states of this round may now be filed */
+            if (k > 0 && !s_cc_more (c)) {
+                /* Consensus control: close enough, sit the round out and say so. */
+                s_round (c);
+                uint64_t to[MDL_AGENT_MAX_PEERS];
+                for (size_t j = 0; j < c->nout; j++)
+                    to[j] = c->ids[c->out[j]];
+                mdl_outmsg_t m = { .kind = MDL_KIND_SKIP, .step = c->step, .keyframe = true };
+                mdl_blob_t *b = mdl_blob_take (a->pool);
+                if (b) {
+                    mdl_blob_set_len (b, 0);
+                    s_send (c, &m, to, c->nout, b);
+                }
+                continue;
+            }
             if ((rc = c->algo->publish (c->state, c)) != 0)
                 mdl_agent_log (a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
             else
