@@ -58,6 +58,7 @@ typedef struct {
     bool cc_relative;          /* ... the target is cc_target * lr_t */
     bool cc_all_phases;        /* ... also after the first learning-rate decay */
     bool final_merge;          /* one exact average over all live peers at the end */
+    double dense_start, dense_len; /* epochs [start, start + len): complete graph (len 0 = off) */
     double merge_timeout;      /* seconds the final merge may take */
     double staleness_decay;    /* lambda: a state s steps old weighs lambda^s */
     int max_staleness;         /* older states are not used */

@@ -42,6 +42,7 @@ struct mdl_agent_t {
     size_t d;
     const mdl_algo_ops_t *algo;
     mdl_topo_t *topo;
+    mdl_topo_t *dense;         /* complete graph, for --dense-window */
     mdl_mailroom_t *room;
     mdl_blobpool_t *pool;
     uint64_t cluster;

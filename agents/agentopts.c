@@ -54,6 +54,7 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0) [none]", 0, 0),
         D ("consensus-control", MDL_OPTT_STR, &o->consensus_control, "T", "extra gossip rounds (up to --gossip-steps, default 4) while the disagreement estimate exceeds T; lr:T = T times the learning rate; suffix ,all = also after the first lr decay", 0, 0),
         D ("final-merge", MDL_OPTT_FLAG, &o->final_merge, NULL, "end with one exact average over all live peers (acknowledged, retried)", 0, 0),
+        D ("dense-window", MDL_OPTT_STR, &o->dense_window, "START:LEN", "gossip on the complete graph during epochs [START, START+LEN) (Zhu et al.'s late dense window)", 0, 0),
         D ("merge-timeout", MDL_OPTT_DOUBLE, &o->merge_timeout, "SEC", "how long the final merge may take [30]", 0.1, 3600),
         D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]", 0, 1),
         D ("max-staleness", MDL_OPTT_INT, &o->max_staleness, "S", "states older than S steps are dropped [500]", 0, 1e9),
@@ -138,6 +139,18 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
         }
         if (o->gossip_steps == 1)
             o->gossip_steps = 4; /* the most rounds control may add per step */
+    }
+    cfg->dense_start = cfg->dense_len = 0;
+    if (o->dense_window) {
+        char *end = NULL;
+        cfg->dense_start = strtod (o->dense_window, &end);
+        if (end && *end == ':')
+            cfg->dense_len = strtod (end + 1, &end);
+        if (!end || *end || !(cfg->dense_start >= 0) || !(cfg->dense_len > 0) || !isfinite (cfg->dense_start + cfg->dense_len)) {
+            snprintf (err, errlen, "meshdl %s: --dense-window '%s' is not START:LEN in epochs (START >= 0, LEN > 0)", cmd,
+                      o->dense_window);
+            return MDL_EINVAL;
+        }
     }
     cfg->scale_kind = 0;
     cfg->scale_value = 1.0;

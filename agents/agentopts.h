@@ -24,6 +24,7 @@ typedef struct {
     int gossip_steps;
     const char *consensus_control;
     bool final_merge;
+    const char *dense_window;
     double merge_timeout;
     const char *consensus_scale;
     double staleness_decay;

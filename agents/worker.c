@@ -123,13 +123,22 @@ s_round (mdl_ctx_t *c)
     for (size_t i = 0; i < c->n; i++)
         if (c->ids[i] == a->cfg.id)
             c->me = (uint32_t) i;
+    /* --dense-window: the complete graph during a window of epochs (a function of the
+       step only, so every agent switches at the same round). */
+    const mdl_topo_t *topo = a->topo;
+    if (a->cfg.dense_len > 0) {
+        const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
+        double epoch = (double) (c->step / K) / (double) mdl_learner_steps_per_epoch (a->learner);
+        if (epoch >= a->cfg.dense_start && epoch < a->cfg.dense_start + a->cfg.dense_len)
+            topo = a->dense;
+    }
     size_t cnt = 0;
-    int rc = mdl_weights_row (a->cfg.weights, a->topo, (uint32_t) c->n, c->me, c->step, NULL, c->nbr, c->w,
+    int rc = mdl_weights_row (a->cfg.weights, topo, (uint32_t) c->n, c->me, c->step, NULL, c->nbr, c->w,
                               MDL_AGENT_MAX_PEERS, &cnt, &c->w_self);
     if (rc)
         return rc;
     c->nnbr = cnt;
-    rc = mdl_topo_out_neighbors (a->topo, (uint32_t) c->n, c->me, c->step, c->out, MDL_AGENT_MAX_PEERS, &cnt);
+    rc = mdl_topo_out_neighbors (topo, (uint32_t) c->n, c->me, c->step, c->out, MDL_AGENT_MAX_PEERS, &cnt);
     if (rc)
         return rc;
     c->nout = cnt;

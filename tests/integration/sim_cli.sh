@@ -143,6 +143,12 @@ run gs2 --epochs 1 --gossip-steps 2
 check "--gossip-steps 2: {bytes_sent} bytes, twice the single-round run's" \
     'abs(s["bytes_sent"] / base["bytes_sent"] - 2.0) < 0.05' gs2 base
 
+# --dense-window: the complete graph (3 neighbours of 4) for a quarter epoch instead of the
+# ring (2): 1 + 0.25 x (3/2 - 1) = 1.125 times the bytes of the plain run.
+run dense --epochs 1 --dense-window 0.5:0.25
+check "--dense-window 0.5:0.25: {bytes_sent} bytes, 1.125 times the ring-only run's" \
+    'abs(s["bytes_sent"] / base["bytes_sent"] - 1.125) < 0.02' dense base
+
 # Consensus control (Kong et al.): extra gossip rounds, up to 4 per step, while an agent's
 # disagreement estimate is above the target, by default only before the first lr decay
 # (the first half of a cosine schedule). A target no estimate reaches adds nothing; one
@@ -170,7 +176,7 @@ PY
 for args in "--agents 0" "--topology bogus" "--algo bogus" "--mode maybe" "--codec topk:zz" "--partition dirichlet:-1" \
             "--slow 9:2" "--slow 0:0.5" "--gamma 0" "--drop 2" "--delay-ms -1" "--no-such-option" "--gossip-steps 0" \
             "--consensus-scale 2" "--consensus-scale lr:0" "--consensus-control 0" "--consensus-control x" \
-            "--consensus-control 1,some"; do
+            "--consensus-control 1,some" "--dense-window 1" "--dense-window 0:0"; do
     err=$("$bin" sim --agents 4 --quiet $args 2>&1 >/dev/null); rc=$?
     [ $rc -eq 2 ] && [ -n "$err" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && ok "'$args' refused: $err" || no "'$args' -> rc=$rc '$err'"
 done
