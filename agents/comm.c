@@ -237,17 +237,25 @@ static void s_on_update_checked (self_t *self, const void **frames, const size_t
 /* An update from sender for round step will not reach the mailbox (lost, or unusable
    until a keyframe). In sync mode a tombstone tells the worker so, as a receiver learns
    from the next sequence number, instead of letting it wait out --sync-timeout. */
+/* Files a marker without a vector for (sender, ch) at round step, in the slot of the
+   round's parity: the round is over for that sender with nothing to mix (a lost update,
+   a skipped round) or, one above the merge round, "merged". */
+static void
+s_tombstone (mdl_agent_t *a, uint64_t sender, int ch, uint64_t step, uint64_t seq)
+{
+    if (ch < 0 || ch >= MDL_MAX_CH || !mdl_mailroom_write_begin (a->room, sender, ch, step, true))
+        return;
+    mdl_slot_meta_t tomb = { .step = step, .seq = seq, .arrival = mdl_now (), .lost = true };
+    mdl_mailroom_write_end (a->room, sender, ch, &tomb);
+}
+
 static void
 s_lost (self_t *self, uint64_t sender, int ch, uint64_t step)
 {
     mdl_agent_t *a = self->a;
     s_stat_add (self, &a->stats.updates_dropped, 1);
-    if (a->cfg.mode != MDL_MODE_SYNC || ch < 0 || ch >= MDL_MAX_CH)
-        return;
-    if (mdl_mailroom_write_begin (a->room, sender, ch, step, true)) {
-        mdl_slot_meta_t tomb = { .step = step, .arrival = mdl_now (), .lost = true };
-        mdl_mailroom_write_end (a->room, sender, ch, &tomb);
-    }
+    if (a->cfg.mode == MDL_MODE_SYNC)
+        s_tombstone (a, sender, ch, step, 0);
 }
 
 /* Validates and files one update (topic, header, payload). */
@@ -316,19 +324,14 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
     l->seq_from = h.seq;
     if (control && (h.kind & 15) == MDL_KIND_SKIP) {
         /* The sender sits this round out (consensus control): nothing to wait for. */
-        if (a->cfg.mode == MDL_MODE_SYNC && mdl_mailroom_write_begin (a->room, h.sender, 0, h.step, true)) {
-            mdl_slot_meta_t skip = { .step = h.step, .seq = h.seq, .arrival = mdl_now (), .lost = true };
-            mdl_mailroom_write_end (a->room, h.sender, 0, &skip);
-        }
+        if (a->cfg.mode == MDL_MODE_SYNC)
+            s_tombstone (a, h.sender, 0, h.step, h.seq);
         return;
     }
     if (control && (h.kind & 15) == MDL_KIND_MERGED) {
         /* A peer finished its final merge: a marker one round above the merge round, in
            the slot the merge state does not use. */
-        if (mdl_mailroom_write_begin (a->room, h.sender, 0, MDL_MERGE_ROUND + 1, true)) {
-            mdl_slot_meta_t done = { .step = MDL_MERGE_ROUND + 1, .arrival = mdl_now (), .lost = true };
-            mdl_mailroom_write_end (a->room, h.sender, 0, &done);
-        }
+        s_tombstone (a, h.sender, 0, MDL_MERGE_ROUND + 1, h.seq);
         return;
     }
     if (control) {

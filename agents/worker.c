@@ -450,11 +450,12 @@ s_cc_more (mdl_ctx_t *c)
 
 /* ---- the final merge ---- */
 
-/* Sends v (fp32, exact) or a control message of kind to the given peers. */
+/* Sends v (fp32, exact) or, with v NULL, a control message of kind for round step to the
+   given peers. */
 static int
-s_send_to (mdl_ctx_t *c, uint32_t kind, const float *v, const uint64_t *to, size_t nto)
+s_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, const uint64_t *to, size_t nto)
 {
-    mdl_outmsg_t m = { .kind = kind, .step = MDL_MERGE_ROUND, .keyframe = true };
+    mdl_outmsg_t m = { .kind = kind, .step = step, .keyframe = true };
     mdl_blob_t *b = NULL;
     int rc;
     if (v) {
@@ -491,7 +492,7 @@ s_final_merge (mdl_ctx_t *c, uint64_t *merged_with)
     for (size_t i = 0; i < c->n; i++)
         if (c->ids[i] != a->cfg.id)
             all[nall++] = c->ids[i];
-    s_send_to (c, MDL_KIND_STATE, xf, all, nall);
+    s_send_to (c, MDL_KIND_STATE, MDL_MERGE_ROUND, xf, all, nall);
     const double t0 = mdl_now (), until = t0 + a->cfg.merge_timeout;
     double next_ask = t0 + 0.25;
     bool have_all = false, said_done = false;
@@ -517,22 +518,22 @@ s_final_merge (mdl_ctx_t *c, uint64_t *merged_with)
         uint64_t asked[64];
         size_t nasked = mdl_agent_take_resync (a, asked);
         if (nasked)
-            s_send_to (c, MDL_KIND_STATE, xf, asked, nasked);
+            s_send_to (c, MDL_KIND_STATE, MDL_MERGE_ROUND, xf, asked, nasked);
         if (!have_all && nmiss == 0) {
             have_all = true;
             *merged_with = npeers;
         }
         if (have_all && !said_done) {
-            s_send_to (c, MDL_KIND_MERGED, NULL, all, nall);
+            s_send_to (c, MDL_KIND_MERGED, MDL_MERGE_ROUND, NULL, all, nall);
             said_done = true;
         }
         if (have_all && ndone == npeers)
             break;
         if (mdl_now () >= next_ask) {
             if (nmiss)
-                s_send_to (c, MDL_KIND_RESYNC, NULL, missing, nmiss);
+                s_send_to (c, MDL_KIND_RESYNC, MDL_MERGE_ROUND, NULL, missing, nmiss);
             if (said_done) /* our MERGED may have been lost too */
-                s_send_to (c, MDL_KIND_MERGED, NULL, all, nall);
+                s_send_to (c, MDL_KIND_MERGED, MDL_MERGE_ROUND, NULL, all, nall);
             next_ask = mdl_now () + 0.25;
         }
         struct timespec ts = { 0, 5 * 1000000 };
@@ -688,12 +689,7 @@ mdl_worker_main (void *arg)
                 uint64_t to[MDL_AGENT_MAX_PEERS];
                 for (size_t j = 0; j < c->nout; j++)
                     to[j] = c->ids[c->out[j]];
-                mdl_outmsg_t m = { .kind = MDL_KIND_SKIP, .step = c->step, .keyframe = true };
-                mdl_blob_t *b = mdl_blob_take (a->pool);
-                if (b) {
-                    mdl_blob_set_len (b, 0);
-                    s_send (c, &m, to, c->nout, b);
-                }
+                s_send_to (c, MDL_KIND_SKIP, c->step, NULL, to, c->nout);
                 continue;
             }
             if ((rc = c->algo->publish (c->state, c)) != 0)
