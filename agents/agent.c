@@ -67,6 +67,33 @@ mdl_agent_take_resync (mdl_agent_t *a, uint64_t *out)
     return n;
 }
 
+void
+mdl_agent_peer_fin (mdl_agent_t *a, uint64_t peer)
+{
+    pthread_mutex_lock (&a->view_lock);
+    bool dup = false;
+    for (size_t i = 0; i < a->nfin; i++)
+        dup |= a->fin[i] == peer;
+    if (!dup && a->nfin < MDL_AGENT_MAX_PEERS)
+        a->fin[a->nfin++] = peer;
+    pthread_mutex_unlock (&a->view_lock);
+}
+
+bool
+mdl_agent_all_fin (mdl_agent_t *a)
+{
+    pthread_mutex_lock (&a->view_lock);
+    size_t missing = 0;
+    for (size_t i = 0; i < a->view_n; i++) {
+        bool fin = a->view[i] == a->cfg.id;
+        for (size_t k = 0; k < a->nfin && !fin; k++)
+            fin = a->fin[k] == a->view[i];
+        missing += !fin;
+    }
+    pthread_mutex_unlock (&a->view_lock);
+    return missing == 0;
+}
+
 static uint64_t
 s_incarnation (uint64_t id)
 {

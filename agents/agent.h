@@ -58,6 +58,8 @@ typedef struct {
     bool cc_relative;          /* ... the target is cc_target * lr_t */
     bool cc_all_phases;        /* ... also after the first learning-rate decay */
     bool final_merge;          /* one exact average over all live peers at the end */
+    double dyn_delta;          /* dynavg: synchronise when ||x - r||^2 exceeds this */
+    int check_every;           /* dynavg: steps between checks of that condition */
     double dense_start, dense_len; /* epochs [start, start + len): complete graph (len 0 = off) */
     double merge_timeout;      /* seconds the final merge may take */
     double staleness_decay;    /* lambda: a state s steps old weighs lambda^s */
@@ -92,6 +94,7 @@ typedef struct {
     double wait_s;             /* time the worker spent waiting for neighbours (sync) */
     double test_acc, test_loss;/* the agent's own last evaluation */
     uint64_t evals;            /* evaluations done (metrics lines to write) */
+    uint64_t global_averages;  /* exact global averages completed (dynavg syncs, merge) */
     bool merged;               /* the final merge completed (exact over merge_peers + 1) */
     uint64_t merge_peers;
     bool finished;

@@ -29,10 +29,10 @@ typedef struct {
 } mdl_outmsg_t;
 
 /* Wire kinds (low 4 bits of the header's kind; the channel is in the high bits). */
-enum { MDL_KIND_STATE = 0, MDL_KIND_DELTA = 1, MDL_KIND_RESYNC = 2, MDL_KIND_MERGED = 3, MDL_KIND_SKIP = 4 };
+enum { MDL_KIND_STATE = 0, MDL_KIND_DELTA = 1, MDL_KIND_RESYNC = 2, MDL_KIND_MERGED = 3, MDL_KIND_SKIP = 4,
+       MDL_KIND_FIN = 5 };
 
-/* The final merge's round (far above any training round) and its "done" marker. */
-#define MDL_MERGE_ROUND ((uint64_t) 1 << 62)
+/* The rounds of global averages (MDL_SYNC_BASE, MDL_MERGE_ROUND) are in algo.h. */
 
 struct mdl_agent_t {
     mdl_agent_cfg_t cfg;
@@ -55,6 +55,8 @@ struct mdl_agent_t {
     uint64_t view_version;
     uint64_t resync[64];       /* peers that asked for a keyframe */
     size_t nresync;
+    uint64_t fin[MDL_AGENT_MAX_PEERS]; /* peers that said they finished training (FIN) */
+    size_t nfin;
 
     /* threads */
     zactor_t *comm;
@@ -64,6 +66,7 @@ struct mdl_agent_t {
     bool worker_started;
     atomic_bool stop;
     _Atomic uint64_t round;    /* the worker's current step (sync: the round it mixes) */
+    _Atomic uint64_t sync_wanted; /* highest global-average round a peer has started */
 
     /* counters */
     pthread_mutex_t stats_lock;
@@ -92,5 +95,8 @@ void mdl_agent_want_resync (mdl_agent_t *a, uint64_t peer);
 /* agent.c (worker thread): takes the peers that asked for a keyframe since the last call
    into out (64 at most); returns how many. */
 size_t mdl_agent_take_resync (mdl_agent_t *a, uint64_t *out);
+/* agent.c: peer said FIN (comm thread); whether every live peer has (worker thread). */
+void mdl_agent_peer_fin (mdl_agent_t *a, uint64_t peer);
+bool mdl_agent_all_fin (mdl_agent_t *a);
 
 #endif

@@ -25,6 +25,8 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
     o->gossip_steps = 1;
     o->merge_timeout = 30.0;
     o->gamma = NAN; /* the algorithm's own default */
+    o->delta = 1.0;
+    o->check_every = 1;
     o->staleness_decay = 0.98;
     o->max_staleness = 500;
     o->sync_timeout = 10.0;
@@ -44,7 +46,7 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
     const mdl_optdef_t add[] = {
         D ("topology", MDL_OPTT_STR, &o->topology, "NAME", "complete | ring | torus | exp | one-peer-exp | base:K | random:D [ring]", 0, 0),
         D ("weights", MDL_OPTT_STR, &o->weights, "W", "mixing weights: mh | uniform [mh]", 0, 0),
-        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", "consensus algorithm: dpsgd | choco | adagossip [dpsgd]", 0, 0),
+        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", "consensus algorithm: dpsgd | choco | adagossip | dynavg [dpsgd]", 0, 0),
         D ("mode", MDL_OPTT_STR, &o->mode, "M", "sync (wait for each round, at most --sync-timeout) | async (newest states, never wait) [sync]", 0, 0),
         D ("codec", MDL_OPTT_STR, &o->codec, "SPEC", "codec of published updates, e.g. fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]", 0, 0),
         D ("error-feedback", MDL_OPTT_FLAG, &o->error_feedback, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped", 0, 0),
@@ -54,6 +56,8 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0) [none]", 0, 0),
         D ("consensus-control", MDL_OPTT_STR, &o->consensus_control, "T", "extra gossip rounds (up to --gossip-steps, default 4) while the disagreement estimate exceeds T; lr:T = T times the learning rate; suffix ,all = also after the first lr decay", 0, 0),
         D ("final-merge", MDL_OPTT_FLAG, &o->final_merge, NULL, "end with one exact average over all live peers (acknowledged, retried)", 0, 0),
+        D ("delta", MDL_OPTT_DOUBLE, &o->delta, "D", "dynavg: synchronise when ||x - r||^2 exceeds D (0 = periodic averaging) [1]", -1e300, 1e300),
+        D ("check-every", MDL_OPTT_INT, &o->check_every, "B", "dynavg: check the local condition every B steps [1]", -1e9, 1e9),
         D ("dense-window", MDL_OPTT_STR, &o->dense_window, "START:LEN", "gossip on the complete graph during epochs [START, START+LEN) (Zhu et al.'s late dense window)", 0, 0),
         D ("merge-timeout", MDL_OPTT_DOUBLE, &o->merge_timeout, "SEC", "how long the final merge may take [30]", 0.1, 3600),
         D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]", 0, 1),
@@ -106,6 +110,18 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
         o->gamma = strcmp (o->algo, "choco") == 0 ? 0.1 : strcmp (o->algo, "adagossip") == 0 ? 0.01 : 1.0;
     if (!(o->gamma > 0 && o->gamma <= 1)) {
         snprintf (err, errlen, "meshdl %s: --gamma must be in (0, 1] (got %g)", cmd, o->gamma);
+        return MDL_EINVAL;
+    }
+    if (!(o->delta >= 0) || !isfinite (o->delta)) {
+        snprintf (err, errlen, "meshdl %s: --delta must be a finite number >= 0 (got %g)", cmd, o->delta);
+        return MDL_EINVAL;
+    }
+    if (o->check_every < 1) {
+        snprintf (err, errlen, "meshdl %s: --check-every must be >= 1 (got %d)", cmd, o->check_every);
+        return MDL_EINVAL;
+    }
+    if (!strcmp (o->algo, "dynavg") && (o->gossip_steps != 1 || o->consensus_control || strcmp (o->codec, "fp32"))) {
+        snprintf (err, errlen, "meshdl %s: --algo dynavg synchronises by exact global averages: it takes no --gossip-steps, --consensus-control or --codec", cmd);
         return MDL_EINVAL;
     }
     if (o->gossip_steps < 1 || o->gossip_steps > 1000) {
@@ -205,6 +221,8 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     cfg->gamma = o->gamma;
     cfg->gossip_steps = o->gossip_steps;
     cfg->final_merge = o->final_merge;
+    cfg->dyn_delta = o->delta;
+    cfg->check_every = o->check_every;
     cfg->merge_timeout = o->merge_timeout;
     cfg->staleness_decay = o->staleness_decay;
     cfg->max_staleness = o->max_staleness;
@@ -241,4 +259,5 @@ mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st)
     mdl_json_int (j, "updates_applied", (long long) st->updates_applied);
     mdl_json_int (j, "updates_stale", (long long) st->updates_stale);
     mdl_json_int (j, "updates_dropped", (long long) st->updates_dropped);
+    mdl_json_int (j, "global_averages", (long long) st->global_averages);
 }

@@ -24,6 +24,8 @@ typedef struct {
     int gossip_steps;
     const char *consensus_control;
     bool final_merge;
+    double delta;
+    int check_every;
     const char *dense_window;
     double merge_timeout;
     const char *consensus_scale;
@@ -57,7 +59,8 @@ int mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs,
                          size_t errlen);
 
 /* Writes an agent's traffic and update counters into j (the keys metrics and summaries
-   share: bytes_sent, bytes_received, updates_applied, updates_stale, updates_dropped). */
+   share: bytes_sent, bytes_received, updates_applied, updates_stale, updates_dropped,
+   global_averages). */
 void mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st);
 
 #endif

@@ -20,6 +20,13 @@
 
 typedef struct mdl_ctx_t mdl_ctx_t;
 
+/* Rounds of exact global averages, far above any training round: synchronisation k of
+   dynamic averaging is round MDL_SYNC_BASE + 2k, the final merge MDL_MERGE_ROUND; round
+   R + 1 is R's "done" marker (MERGED). */
+#define MDL_SYNC_BASE ((uint64_t) 1 << 61)
+#define MDL_MERGE_ROUND ((uint64_t) 1 << 62)
+
+
 typedef struct {
     const char *name;
     int channels;                     /* vectors exchanged per round (mailbox channels) */
@@ -34,6 +41,8 @@ typedef struct {
     int (*publish) (void *state, mdl_ctx_t *ctx);
     /* The consensus step of round t. */
     int (*mix) (void *state, mdl_ctx_t *ctx);
+    /* After the last step, before --final-merge; NULL = nothing. 0 or an error. */
+    int (*finish) (void *state, mdl_ctx_t *ctx);
     /* Frees what init allocated (state itself is freed by the worker). */
     void (*destroy) (void *state);
 } mdl_algo_ops_t;
@@ -58,6 +67,9 @@ double mdl_ctx_gamma (mdl_ctx_t *ctx);
 float *mdl_ctx_scratch (mdl_ctx_t *ctx, int k);
 /* Writes a one-line reason for a refused configuration (shown to the user). */
 void mdl_ctx_error (mdl_ctx_t *ctx, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+/* A line in the agent's event log. */
+void mdl_ctx_log (mdl_ctx_t *ctx, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 /* Default local step: gradient on the next minibatch, then the optimizer step. */
 int mdl_ctx_sgd_step (mdl_ctx_t *ctx);
@@ -84,5 +96,24 @@ const float *mdl_ctx_public (mdl_ctx_t *ctx, int channel);
    drop out. Updates the applied/stale/dropped counters and the disagreement estimate.
    Returns the number of neighbours mixed in. */
 int mdl_ctx_mix (mdl_ctx_t *ctx, int channel, double gamma, const float *self_v, float *x);
+
+/* One exact average of x over every live peer, acknowledged and retried over lossy
+   PUB/SUB, as round R (MDL_SYNC_BASE + 2k for an algorithm's k-th synchronisation, see
+   agent_impl.h; MDL_MERGE_ROUND is the final merge). aux travels with this agent's state;
+   peers whose aux differs are counted in *mismatched (may be NULL). Returns 0 with x
+   replaced by the average and *peers = how many peers it covered, or MDL_ETIMEOUT (after
+   --merge-timeout, or on stop) with x unchanged. */
+int mdl_ctx_global_average (mdl_ctx_t *ctx, uint64_t round, double aux, size_t *peers, size_t *mismatched);
+
+/* The highest global-average round a peer has started (0 = none): a peer that sees one
+   above its own must join it. */
+uint64_t mdl_ctx_sync_wanted (mdl_ctx_t *ctx);
+
+/* Tells every live peer this agent finished training (FIN); true when every live peer
+   has said the same. */
+bool mdl_ctx_fin (mdl_ctx_t *ctx);
+
+/* True once the agent was asked to stop. */
+bool mdl_ctx_stopping (mdl_ctx_t *ctx);
 
 #endif

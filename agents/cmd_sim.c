@@ -435,6 +435,8 @@ mdl_cmd_sim (int argc, char **argv)
         sum.updates_rejected += st.updates_rejected;
         sum.keyframes_sent += st.keyframes_sent;
         sum.gossip_rounds += st.gossip_rounds;
+        /* every agent counts each global average it took part in: report the most */
+        sum.global_averages = st.global_averages > sum.global_averages ? st.global_averages : sum.global_averages;
         sum.steps += st.steps;
         wait_s += st.wait_s / so.agents;
         peers_seen_min = st.peers_seen < peers_seen_min ? st.peers_seen : peers_seen_min;

@@ -227,9 +227,16 @@ static struct s_delayed *s_copy_msg (const void **frames, const size_t *lens, si
 static bool
 s_must_park (self_t *self, s_link_t *l, const mdl_wire_header_t *h)
 {
-    if (self->a->cfg.mode != MDL_MODE_SYNC || (h->kind & 15) == MDL_KIND_RESYNC || (h->kind & 15) == MDL_KIND_MERGED)
+    const int kind = (int) (h->kind & 15);
+    if (kind == MDL_KIND_RESYNC || kind == MDL_KIND_MERGED || kind == MDL_KIND_FIN)
         return false;
-    return l->nparked > 0 || h->step > atomic_load (&self->a->round) + 1;
+    const uint64_t round = atomic_load (&self->a->round);
+    /* Global averages (the final merge, dynavg's synchronisations) keep their state
+       until the worker has averaged it, in both modes: a peer already in the next one
+       must not overwrite it. Their states wait here for the worker's round. */
+    if (self->a->cfg.mode != MDL_MODE_SYNC)
+        return h->step >= MDL_SYNC_BASE && h->step > round + 1;
+    return l->nparked > 0 || h->step > round + 1;
 }
 
 static void s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size_t n, bool unparking);
@@ -276,7 +283,7 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
     int rc = n >= 2 ? mdl_wire_unpack (frames[1], lens[1], &h) : MDL_EWIRE_FRAMES;
     const bool control = rc == 0
                          && ((h.kind & 15) == MDL_KIND_RESYNC || (h.kind & 15) == MDL_KIND_MERGED
-                             || (h.kind & 15) == MDL_KIND_SKIP);
+                             || (h.kind & 15) == MDL_KIND_SKIP || (h.kind & 15) == MDL_KIND_FIN);
     mdl_codec_t *codec = rc == 0 && (h.keyframe || control) ? self->kcodec : self->codec;
     if (rc == 0 && control) {
         /* A control message carries no payload: check frames and identity only. */
@@ -306,6 +313,13 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
     s_link_t *l = s_link (self, h.sender, true);
     if (!l)
         return;
+    /* A peer started a global average (dynamic averaging's synchronisation): the worker
+       must join it even while that state waits here, parked, for the worker's round. */
+    if (!control && h.step >= MDL_SYNC_BASE && h.step < MDL_MERGE_ROUND) {
+        uint64_t w = atomic_load (&a->sync_wanted);
+        while (h.step > w && !atomic_compare_exchange_weak (&a->sync_wanted, &w, h.step))
+            ;
+    }
     if (!unparking && s_must_park (self, l, &h)) {
         struct s_delayed *m = l->nparked < MDL_MAX_PARKED ? s_copy_msg (frames, lens, n) : NULL;
         if (!m) {
@@ -329,9 +343,14 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
         return;
     }
     if (control && (h.kind & 15) == MDL_KIND_MERGED) {
-        /* A peer finished its final merge: a marker one round above the merge round, in
-           the slot the merge state does not use. */
-        s_tombstone (a, h.sender, 0, MDL_MERGE_ROUND + 1, h.seq);
+        /* A peer finished a global average of round step: a marker one round above it,
+           in the slot the average's state does not use. */
+        if (h.step >= MDL_SYNC_BASE)
+            s_tombstone (a, h.sender, 0, h.step + 1, h.seq);
+        return;
+    }
+    if (control && (h.kind & 15) == MDL_KIND_FIN) {
+        mdl_agent_peer_fin (a, h.sender);
         return;
     }
     if (control) {
@@ -349,8 +368,8 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
         s_stat_add (self, &a->stats.updates_dropped, 1);
         return;
     }
-    /* the final merge keeps its round apart from the "done" marker in async mode too */
-    const bool parity = a->cfg.mode == MDL_MODE_SYNC || h.step >= MDL_MERGE_ROUND;
+    /* global averages keep their round apart from the "done" marker in async mode too */
+    const bool parity = a->cfg.mode == MDL_MODE_SYNC || h.step >= MDL_SYNC_BASE;
     mdl_slot_meta_t meta = { .step = h.step, .seq = h.seq, .arrival = mdl_now (), .loss = h.loss,
                              .aux = h.aux, .keyframe = h.keyframe };
     if (type == MDL_KIND_STATE && !h.keyframe) {

@@ -89,6 +89,17 @@ mdl_ctx_error (mdl_ctx_t *c, const char *fmt, ...)
     va_end (ap);
 }
 
+void
+mdl_ctx_log (mdl_ctx_t *c, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (line, sizeof line, fmt, ap);
+    va_end (ap);
+    mdl_agent_log (c->a, "%s", line);
+}
+
 int
 mdl_ctx_sgd_step (mdl_ctx_t *c)
 {
@@ -448,14 +459,14 @@ s_cc_more (mdl_ctx_t *c)
     return dis > target;
 }
 
-/* ---- the final merge ---- */
+/* ---- exact global averages: the final merge, dynamic averaging's synchronisations ---- */
 
-/* Sends v (fp32, exact) or, with v NULL, a control message of kind for round step to the
-   given peers. */
+/* Sends v (fp32, exact) with aux or, with v NULL, a control message of kind for round
+   step to the given peers. */
 static int
-s_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, const uint64_t *to, size_t nto)
+s_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, double aux, const uint64_t *to, size_t nto)
 {
-    mdl_outmsg_t m = { .kind = kind, .step = step, .keyframe = true };
+    mdl_outmsg_t m = { .kind = kind, .step = step, .keyframe = true, .aux = aux };
     mdl_blob_t *b = NULL;
     int rc;
     if (v) {
@@ -469,30 +480,40 @@ s_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, const uin
     return s_send (c, &m, to, nto, b);
 }
 
-/* One exact global average over every live peer (Zhu et al.'s single global merge), done
-   reliably over lossy PUB/SUB: every agent sends its final state to all live peers; a
-   state that does not arrive is asked for again (the RESYNC control message) until it
-   does; an agent that has everyone's state averages them, says so (MERGED), and keeps
-   answering requests with its pre-merge state until every peer said the same, or the
-   merge times out. Peers that die meanwhile drop out of the average. Returns true when
-   the average covered every live peer. */
-static bool
-s_final_merge (mdl_ctx_t *c, uint64_t *merged_with)
+/* The live peers (not self) of the current view. */
+static size_t
+s_all_peers (mdl_ctx_t *c, uint64_t *out)
+{
+    s_round (c);
+    size_t n = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ids[i] != c->a->cfg.id)
+            out[n++] = c->ids[i];
+    return n;
+}
+
+/* One exact average of x over every live peer, done reliably over lossy PUB/SUB: every
+   agent sends its state (with aux) to all live peers for round R; a state that does not
+   arrive is asked for again (the RESYNC control message) until it does; an agent that
+   has everyone's state averages them, says so (MERGED, filed by receivers as round
+   R + 1), and keeps answering requests with its pre-average state until every peer said
+   the same, or the timeout. Peers that die meanwhile drop out of the average. Zhu et
+   al.'s single global merge is one of these at the end of training; dynamic averaging
+   (algo_dynavg.c) runs one per synchronisation. */
+int
+mdl_ctx_global_average (mdl_ctx_t *c, uint64_t R, double aux, size_t *merged_with, size_t *mismatched)
 {
     mdl_agent_t *a = c->a;
     const size_t d = c->d;
+    const uint64_t step0 = c->step;
     float *xf = c->scratch[2];
     mdl_vec_copy (xf, c->x, d);
-    c->step = MDL_MERGE_ROUND;
-    atomic_store (&a->round, c->step);
-    zstr_send (c->push, "A");
-    s_round (c);
+    c->step = R;
+    atomic_store (&a->round, R);
+    zstr_send (c->push, "A"); /* parked states of this round may now be filed */
     uint64_t all[MDL_AGENT_MAX_PEERS];
-    size_t nall = 0;
-    for (size_t i = 0; i < c->n; i++)
-        if (c->ids[i] != a->cfg.id)
-            all[nall++] = c->ids[i];
-    s_send_to (c, MDL_KIND_STATE, MDL_MERGE_ROUND, xf, all, nall);
+    size_t nall = s_all_peers (c, all);
+    s_send_to (c, MDL_KIND_STATE, R, xf, aux, all, nall);
     const double t0 = mdl_now (), until = t0 + a->cfg.merge_timeout;
     double next_ask = t0 + 0.25;
     bool have_all = false, said_done = false;
@@ -506,50 +527,54 @@ s_final_merge (mdl_ctx_t *c, uint64_t *merged_with)
                 continue;
             npeers++;
             mdl_slot_meta_t m;
-            const float *v = mdl_mailroom_read_begin (a->room, id, 0, MDL_MERGE_ROUND, &m);
+            const float *v = mdl_mailroom_read_begin (a->room, id, 0, R, &m);
             if (v)
                 mdl_mailroom_read_end (a->room, id, 0);
             else
                 missing[nmiss++] = id;
-            if (mdl_mailroom_peek (a->room, id, 0, &m) && m.step == MDL_MERGE_ROUND + 1)
+            /* done: its marker, or it has moved on to a later average */
+            if (mdl_mailroom_peek (a->room, id, 0, &m) && m.step >= R + 1)
                 ndone++;
         }
         /* Answer the peers that asked for our state. */
         uint64_t asked[64];
         size_t nasked = mdl_agent_take_resync (a, asked);
         if (nasked)
-            s_send_to (c, MDL_KIND_STATE, MDL_MERGE_ROUND, xf, asked, nasked);
-        if (!have_all && nmiss == 0) {
+            s_send_to (c, MDL_KIND_STATE, R, xf, aux, asked, nasked);
+        if (!have_all && nmiss == 0)
             have_all = true;
-            *merged_with = npeers;
-        }
         if (have_all && !said_done) {
-            s_send_to (c, MDL_KIND_MERGED, MDL_MERGE_ROUND, NULL, all, nall);
+            nall = s_all_peers (c, all);
+            s_send_to (c, MDL_KIND_MERGED, R, NULL, 0, all, nall);
             said_done = true;
         }
         if (have_all && ndone == npeers)
             break;
         if (mdl_now () >= next_ask) {
             if (nmiss)
-                s_send_to (c, MDL_KIND_RESYNC, MDL_MERGE_ROUND, NULL, missing, nmiss);
+                s_send_to (c, MDL_KIND_RESYNC, R, NULL, 0, missing, nmiss);
             if (said_done) /* our MERGED may have been lost too */
-                s_send_to (c, MDL_KIND_MERGED, MDL_MERGE_ROUND, NULL, all, nall);
+                s_send_to (c, MDL_KIND_MERGED, R, NULL, 0, all, nall);
             next_ask = mdl_now () + 0.25;
         }
         struct timespec ts = { 0, 5 * 1000000 };
         nanosleep (&ts, NULL);
     }
+    c->step = step0;
+    atomic_store (&a->round, step0);
     if (!have_all)
-        return false;
+        return MDL_ETIMEOUT;
     /* The average, in a fixed order (ascending ids), so every agent computes the same
        float sums: x = (1/n) sum over self and the peers counted. */
     mdl_vec_zero (c->x, d);
-    size_t n = 0;
+    size_t n = 0, bad = 0;
     for (size_t i = 0; i < c->n; i++) {
         uint64_t id = c->ids[i];
-        const float *v = id == a->cfg.id ? xf : mdl_mailroom_read_begin (a->room, id, 0, MDL_MERGE_ROUND, NULL);
+        mdl_slot_meta_t m = { .aux = aux };
+        const float *v = id == a->cfg.id ? xf : mdl_mailroom_read_begin (a->room, id, 0, R, &m);
         if (!v)
             continue;
+        bad += m.aux != aux;
         mdl_vec_axpy (c->x, 1.0f, v, d);
         if (id != a->cfg.id)
             mdl_mailroom_read_end (a->room, id, 0);
@@ -557,7 +582,33 @@ s_final_merge (mdl_ctx_t *c, uint64_t *merged_with)
     }
     mdl_vec_scale (c->x, 1.0f / (float) n, d);
     *merged_with = n - 1;
-    return true;
+    if (mismatched)
+        *mismatched = bad;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.global_averages++;
+    pthread_mutex_unlock (&a->stats_lock);
+    return 0;
+}
+
+uint64_t
+mdl_ctx_sync_wanted (mdl_ctx_t *c)
+{
+    return atomic_load (&c->a->sync_wanted);
+}
+
+bool
+mdl_ctx_stopping (mdl_ctx_t *c)
+{
+    return atomic_load (&c->a->stop);
+}
+
+bool
+mdl_ctx_fin (mdl_ctx_t *c)
+{
+    uint64_t all[MDL_AGENT_MAX_PEERS];
+    size_t nall = s_all_peers (c, all);
+    s_send_to (c, MDL_KIND_FIN, c->step, NULL, 0, all, nall);
+    return mdl_agent_all_fin (c->a);
 }
 
 static void
@@ -689,7 +740,7 @@ mdl_worker_main (void *arg)
                 uint64_t to[MDL_AGENT_MAX_PEERS];
                 for (size_t j = 0; j < c->nout; j++)
                     to[j] = c->ids[c->out[j]];
-                s_send_to (c, MDL_KIND_SKIP, c->step, NULL, to, c->nout);
+                s_send_to (c, MDL_KIND_SKIP, c->step, NULL, 0, to, c->nout);
                 continue;
             }
             if ((rc = c->algo->publish (c->state, c)) != 0)
@@ -716,9 +767,11 @@ mdl_worker_main (void *arg)
         }
         pthread_mutex_unlock (&a->stats_lock);
     }
+    if (rc == 0 && c->algo->finish && !atomic_load (&a->stop))
+        rc = c->algo->finish (c->state, c);
     if (rc == 0 && a->cfg.final_merge && !atomic_load (&a->stop)) {
-        uint64_t with = 0;
-        bool ok = s_final_merge (c, &with);
+        size_t with = 0;
+        bool ok = mdl_ctx_global_average (c, MDL_MERGE_ROUND, 0, &with, NULL) == 0;
         pthread_mutex_lock (&a->stats_lock);
         a->stats.merged = ok;
         a->stats.merge_peers = with;
