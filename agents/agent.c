@@ -125,7 +125,8 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     if (!(a->algo = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd")))
         goto fail;
     if (!(a->topo = mdl_topo_new (cfg->topology ? cfg->topology : "ring", cfg->seed, &rc))
-        || !(a->dense = mdl_topo_new ("complete", cfg->seed, &rc)))
+        || !(a->dense = mdl_topo_new ("complete", cfg->seed, &rc))
+        || !(a->denser = mdl_topo_new ("exp", cfg->seed, &rc)))
         goto fail;
     if (!(a->learner = mdl_learner_new (&cfg->learn, cfg->train, cfg->rows, cfg->nrows, &rc)))
         goto fail;
@@ -174,6 +175,7 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_learner_destroy (&a->learner);
     mdl_topo_destroy (&a->topo);
     mdl_topo_destroy (&a->dense);
+    mdl_topo_destroy (&a->denser);
     free (a->snap);
     pthread_mutex_destroy (&a->view_lock);
     pthread_mutex_destroy (&a->stats_lock);

@@ -61,6 +61,9 @@ typedef struct {
     double dyn_delta;          /* dynavg: synchronise when ||x - r||^2 exceeds this */
     int check_every;           /* dynavg: steps between checks of that condition */
     double dense_start, dense_len; /* epochs [start, start + len): complete graph (len 0 = off) */
+    double ad_target;          /* --adaptive-degree: the exponential graph while the
+                                  disagreement estimate exceeds this (0 = off) */
+    bool ad_relative;          /* ... the target is ad_target * lr_t */
     double merge_timeout;      /* seconds the final merge may take */
     double staleness_decay;    /* lambda: a state s steps old weighs lambda^s */
     int max_staleness;         /* older states are not used */
@@ -90,6 +93,7 @@ typedef struct {
     uint64_t peers_alive, peers_seen;
     uint64_t keyframes_sent, resyncs;
     uint64_t gossip_rounds;    /* rounds this agent took part in (consensus control adds) */
+    uint64_t dense_rounds;     /* --adaptive-degree: rounds on the exponential graph */
     double disagreement;       /* local estimate: sum_j w_ij ||x_i - x_j||^2 at last mix */
     double wait_s;             /* time the worker spent waiting for neighbours (sync) */
     double test_acc, test_loss;/* the agent's own last evaluation */

@@ -43,6 +43,7 @@ struct mdl_agent_t {
     const mdl_algo_ops_t *algo;
     mdl_topo_t *topo;
     mdl_topo_t *dense;         /* complete graph, for --dense-window */
+    mdl_topo_t *denser;        /* exponential graph, for --adaptive-degree */
     mdl_mailroom_t *room;
     mdl_blobpool_t *pool;
     uint64_t cluster;

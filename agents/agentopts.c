@@ -58,6 +58,8 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("final-merge", MDL_OPTT_FLAG, &o->final_merge, NULL, "end with one exact average over all live peers (acknowledged, retried)", 0, 0),
         D ("delta", MDL_OPTT_DOUBLE, &o->delta, "D", "dynavg: synchronise when ||x - r||^2 exceeds D (0 = periodic averaging) [1]", -1e300, 1e300),
         D ("check-every", MDL_OPTT_INT, &o->check_every, "B", "dynavg: check the local condition every B steps [1]", -1e9, 1e9),
+        D ("adaptive-degree", MDL_OPTT_FLAG, &o->adaptive_degree, NULL, "the exponential graph while the disagreement estimate is above --degree-target, --topology below it (after Xie et al.'s Ada)", 0, 0),
+        D ("degree-target", MDL_OPTT_STR, &o->degree_target, "T", "--adaptive-degree's target: T, or lr:T = T times the learning rate [lr:1]", 0, 0),
         D ("dense-window", MDL_OPTT_STR, &o->dense_window, "START:LEN", "gossip on the complete graph during epochs [START, START+LEN) (Zhu et al.'s late dense window)", 0, 0),
         D ("merge-timeout", MDL_OPTT_DOUBLE, &o->merge_timeout, "SEC", "how long the final merge may take [30]", 0.1, 3600),
         D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]", 0, 1),
@@ -123,6 +125,26 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     if (!strcmp (o->algo, "dynavg") && (o->gossip_steps != 1 || o->consensus_control || strcmp (o->codec, "fp32"))) {
         snprintf (err, errlen, "meshdl %s: --algo dynavg synchronises by exact global averages: it takes no --gossip-steps, --consensus-control or --codec", cmd);
         return MDL_EINVAL;
+    }
+    cfg->ad_target = 0;
+    if (o->degree_target && !o->adaptive_degree) {
+        snprintf (err, errlen, "meshdl %s: --degree-target needs --adaptive-degree", cmd);
+        return MDL_EINVAL;
+    }
+    if (o->adaptive_degree) {
+        const char *t = o->degree_target ? o->degree_target : "lr:1";
+        cfg->ad_relative = !strncmp (t, "lr:", 3);
+        const char *num = cfg->ad_relative ? t + 3 : t;
+        char *end = NULL;
+        cfg->ad_target = strtod (num, &end);
+        if (!end || *end || end == num || !(cfg->ad_target > 0) || !isfinite (cfg->ad_target)) {
+            snprintf (err, errlen, "meshdl %s: --degree-target '%s' is not T or lr:T with T > 0", cmd, t);
+            return MDL_EINVAL;
+        }
+        if (!strcmp (o->algo, "dynavg") || o->dense_window) {
+            snprintf (err, errlen, "meshdl %s: --adaptive-degree chooses the gossip graph: it does not combine with --algo dynavg or --dense-window", cmd);
+            return MDL_EINVAL;
+        }
     }
     if (o->gossip_steps < 1 || o->gossip_steps > 1000) {
         snprintf (err, errlen, "meshdl %s: --gossip-steps must be an integer from 1 to 1000 (got %d)", cmd, o->gossip_steps);

@@ -25,6 +25,8 @@ typedef struct {
     const char *consensus_control;
     bool final_merge;
     double delta;
+    bool adaptive_degree;
+    const char *degree_target;
     int check_every;
     const char *dense_window;
     double merge_timeout;

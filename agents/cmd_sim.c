@@ -435,6 +435,7 @@ mdl_cmd_sim (int argc, char **argv)
         sum.updates_rejected += st.updates_rejected;
         sum.keyframes_sent += st.keyframes_sent;
         sum.gossip_rounds += st.gossip_rounds;
+        sum.dense_rounds += st.dense_rounds;
         /* every agent counts each global average it took part in: report the most */
         sum.global_averages = st.global_averages > sum.global_averages ? st.global_averages : sum.global_averages;
         sum.steps += st.steps;
@@ -459,6 +460,8 @@ mdl_cmd_sim (int argc, char **argv)
     mdl_json_int (&j, "updates_rejected", (long long) sum.updates_rejected);
     mdl_json_int (&j, "keyframes_sent", (long long) sum.keyframes_sent);
     mdl_json_num (&j, "gossip_rounds_per_step", sum.steps ? (double) sum.gossip_rounds / (double) sum.steps : 0.0);
+    if (ao.adaptive_degree)
+        mdl_json_num (&j, "dense_round_fraction", sum.gossip_rounds ? (double) sum.dense_rounds / (double) sum.gossip_rounds : 0.0);
     mdl_json_int (&j, "peers_seen", (long long) (peers_seen_min == UINT64_MAX ? 0 : peers_seen_min));
     mdl_json_int (&j, "steps", (long long) (sum.steps / (uint64_t) so.agents));
     mdl_json_int (&j, "steps_min", (long long) steps_min);

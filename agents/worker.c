@@ -51,6 +51,10 @@ struct mdl_ctx_t {
     char err[256];
     const mdl_algo_ops_t *algo;
     void *state;
+    /* --adaptive-degree: the graph of the current period and the vote being spread */
+    bool ad_dense;
+    uint64_t ad_period;        /* index of the period the vote belongs to */
+    double ad_vote;            /* 1: someone's disagreement was above the target */
     double loss_ema;
     float last_loss;
 };
@@ -115,6 +119,42 @@ mdl_ctx_public (mdl_ctx_t *c, int channel)
     return c->a->replicas && channel >= 0 && channel < MDL_MAX_CHANNELS ? c->pub[channel] : NULL;
 }
 
+/* ---- adaptive degree (after Xie et al.'s Ada) ----
+
+   The exponential graph while the disagreement is high, --topology once it is low. The
+   decision must be the same on every agent, round for round, or synchronous neighbours
+   would wait for messages never sent. So rounds are cut into periods of P rounds
+   (P = max(8, n) >= the diameter of every graph used), each agent votes at the start of
+   a period (1 if its disagreement estimate is above the target), and every state it
+   publishes carries the largest vote it has seen this period (aux); receivers take the
+   largest. After P rounds of this max-consensus every agent holds the same maximum
+   (max is exact, the graph connected), which decides the next period's graph. A lost
+   message can split the decision for one period (a synchronous round then ends on the
+   tombstone or --sync-timeout); the next period's vote agrees again. */
+static uint64_t
+s_ad_len (const mdl_ctx_t *c)
+{
+    return c->n > 8 ? c->n : 8;
+}
+
+static void
+s_ad_period (mdl_ctx_t *c)
+{
+    const uint64_t p = c->step / s_ad_len (c);
+    if (p == c->ad_period)
+        return;
+    /* the vote of the period that ended decides this one (the first period is dense) */
+    c->ad_dense = p == 0 || (p == c->ad_period + 1 && c->ad_vote > 0);
+    c->ad_period = p;
+    mdl_learner_t *l = c->a->learner;
+    const double target = c->a->cfg.ad_target * (c->a->cfg.ad_relative ? mdl_learner_lr (l) : 1.0);
+    pthread_mutex_lock (&c->a->stats_lock);
+    c->ad_vote = c->a->stats.disagreement > target ? 1.0 : 0.0;
+    if (c->ad_dense)
+        c->a->stats.dense_rounds += s_ad_len (c);
+    pthread_mutex_unlock (&c->a->stats_lock);
+}
+
 /* Refreshes the membership snapshot and this round's neighbours and weights. */
 static int
 s_round (mdl_ctx_t *c)
@@ -137,6 +177,11 @@ s_round (mdl_ctx_t *c)
     /* --dense-window: the complete graph during a window of epochs (a function of the
        step only, so every agent switches at the same round). */
     const mdl_topo_t *topo = a->topo;
+    if (a->cfg.ad_target > 0) {
+        s_ad_period (c);
+        if (c->ad_dense)
+            topo = a->denser;
+    }
     if (a->cfg.dense_len > 0) {
         const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
         double epoch = (double) (c->step / K) / (double) mdl_learner_steps_per_epoch (a->learner);
@@ -214,7 +259,7 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
     if (rc)
         return rc;
     mdl_agent_t *a = c->a;
-    mdl_outmsg_t m = { .kind = (uint32_t) channel << 4, .step = c->step, .loss = c->last_loss };
+    mdl_outmsg_t m = { .kind = (uint32_t) channel << 4, .step = c->step, .loss = c->last_loss, .aux = c->ad_vote };
     uint64_t to[MDL_AGENT_MAX_PEERS];
     size_t nto = 0;
     mdl_blob_t *b = NULL;
@@ -366,6 +411,8 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
         mdl_slot_meta_t m;
         v[k] = mdl_mailroom_read_begin (a->room, c->ids[c->nbr[k]], channel, sync ? c->step : UINT64_MAX, &m);
         stale_by[k] = !v[k] ? MDL_MIX_MISSING : c->step > m.step ? c->step - m.step : 0;
+        if (v[k] && a->cfg.ad_target > 0 && m.step / s_ad_len (c) == c->ad_period && m.aux > c->ad_vote)
+            c->ad_vote = m.aux; /* max-consensus of this period's vote */
     }
     mdl_mix_result_t r;
     mdl_mix_coefs (c->w_self, c->w, stale_by, c->nnbr, a->cfg.staleness_decay, (uint64_t) a->cfg.max_staleness,
@@ -374,7 +421,7 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
        mixing. It costs a pass over x per neighbour, so it is refreshed every 16 rounds
        (the metrics read it a few times per epoch). */
     double dis = -1.0;
-    if (c->step % 16 == 0 || a->cfg.cc_target > 0) {
+    if (c->step % 16 == 0 || a->cfg.cc_target > 0 || a->cfg.ad_target > 0) {
         dis = 0.0;
         for (size_t k = 0; k < c->nnbr; k++)
             if (coef[k] > 0)
@@ -639,6 +686,7 @@ s_ctx_new (mdl_agent_t *a, int *err)
     c->x = mdl_model_params (mdl_learner_model (a->learner));
     c->view_version = UINT64_MAX;
     c->loss_ema = NAN;
+    c->ad_period = UINT64_MAX;
     mdl_rng_seed (&c->rng, a->cfg.seed ^ a->cfg.id, 0xc0dec);
     if (!(c->codec = mdl_codec_new (a->cfg.codec, c->d, a->cfg.seed ^ a->cfg.id, &rc))
         || !(c->kcodec = mdl_codec_new ("fp32", c->d, 0, &rc)))
