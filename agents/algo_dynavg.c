@@ -32,6 +32,7 @@ typedef struct {
     uint64_t version;  /* synchronisations behind it */
     double hash;       /* of r, sent as aux */
     bool stale;        /* the last synchronisation failed: r may differ from the peers' */
+    uint64_t last;     /* step of the last check or synchronisation */
 } s_dyn_t;
 
 static double
@@ -114,15 +115,22 @@ s_publish (void *state, mdl_ctx_t *ctx)
     s_dyn_t *s = state;
     const mdl_agent_cfg_t *cfg = mdl_ctx_cfg (ctx);
     uint64_t R = s_wanted (s, ctx);
-    if (!R && (mdl_ctx_step (ctx) + 1) % (uint64_t) cfg->check_every == 0) {
+    const uint64_t t = mdl_ctx_step (ctx) + 1; /* steps taken */
+    /* Checks come --check-every steps after the last check or synchronisation, also
+       one this agent joined: agents do not run in lock step, and counting from a fixed
+       phase would make one that joined early start another right after. */
+    if (!R && t - s->last >= (uint64_t) cfg->check_every) {
+        s->last = t;
         /* the local condition: strictly above delta violates, so delta = 0 with models
            that moved is periodic averaging, and models that agree send nothing */
         bool violated = mdl_vec_dist2 (mdl_ctx_x (ctx), s->r, mdl_ctx_dim (ctx)) > cfg->dyn_delta;
         if (violated || s->stale)
             R = s_round_of (s->version + 1);
     }
-    if (R)
+    if (R) {
         s_sync (s, ctx, R);
+        s->last = t;
+    }
     return 0;
 }
 

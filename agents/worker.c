@@ -125,7 +125,7 @@ mdl_ctx_public (mdl_ctx_t *c, int channel)
    decision must be the same on every agent, round for round, or synchronous neighbours
    would wait for messages never sent. So rounds are cut into periods of P rounds
    (P = max(8, n) >= the diameter of every graph used), each agent votes at the start of
-   a period (1 if its disagreement estimate is above the target), and every state it
+   a period (1 if its disagreement estimate is above the target, or not measured yet), and every state it
    publishes carries the largest vote it has seen this period (aux); receivers take the
    largest. After P rounds of this max-consensus every agent holds the same maximum
    (max is exact, the graph connected), which decides the next period's graph. A lost
@@ -149,9 +149,8 @@ s_ad_period (mdl_ctx_t *c)
     mdl_learner_t *l = c->a->learner;
     const double target = c->a->cfg.ad_target * (c->a->cfg.ad_relative ? mdl_learner_lr (l) : 1.0);
     pthread_mutex_lock (&c->a->stats_lock);
-    c->ad_vote = c->a->stats.disagreement > target ? 1.0 : 0.0;
-    if (c->ad_dense)
-        c->a->stats.dense_rounds += s_ad_len (c);
+    /* nothing measured yet (the first period): stay dense */
+    c->ad_vote = c->a->stats.gossip_rounds == 0 || c->a->stats.disagreement > target ? 1.0 : 0.0;
     pthread_mutex_unlock (&c->a->stats_lock);
 }
 
@@ -179,8 +178,12 @@ s_round (mdl_ctx_t *c)
     const mdl_topo_t *topo = a->topo;
     if (a->cfg.ad_target > 0) {
         s_ad_period (c);
-        if (c->ad_dense)
+        if (c->ad_dense) {
             topo = a->denser;
+            pthread_mutex_lock (&a->stats_lock);
+            a->stats.dense_rounds++;
+            pthread_mutex_unlock (&a->stats_lock);
+        }
     }
     if (a->cfg.dense_len > 0) {
         const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;

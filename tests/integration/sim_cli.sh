@@ -172,11 +172,36 @@ print("  consensus distance at the first evaluation: %.3g with control (,all), %
 sys.exit(0 if cc < 0.7 * nocc else 1)
 PY
 
+# Dynamic averaging (Kamp et al.): agents that agree send nothing; with drops the
+# synchronisations stay exact and the references identical; delta 0 is periodic averaging.
+run dyn0 --epochs 1 --algo dynavg --lr 0
+check "dynavg with lr 0 (models agree): {global_averages} synchronisations, {bytes_sent} bytes sent (no model: {params} parameters)" \
+    's["global_averages"] == 0 and s["bytes_sent"] < 4 * s["params"]' dyn0
+run dyn --epochs 1 --algo dynavg --delta 1 --drop 0.2 --log "$tmp/dyn.log"
+check "dynavg --delta 1 --drop 0.2: acc {test_acc} after {global_averages} synchronisations, {bytes_sent} bytes (dense gossip: more than 3x)" \
+    's["test_acc"] > 0.7 and s["global_averages"] >= 2 and 3 * s["bytes_sent"] < full["bytes_sent"] / 2' dyn full
+grep -q "another reference\|incomplete" "$tmp/dyn.log" && no "dynavg references differed: $(grep -m1 'another reference\|incomplete' "$tmp/dyn.log")" \
+    || ok "dynavg: references identical at every synchronisation (no hash mismatch, none incomplete)"
+run dynp --epochs 1 --algo dynavg --delta 0 --check-every 25
+# (agents are not in lock step: one that joins a synchronisation early counts its next
+# check from there, so there are a few more than steps / 25)
+check "dynavg --delta 0 --check-every 25 is periodic averaging: {global_averages} synchronisations in {steps} steps" \
+    '10 <= s["global_averages"] <= 15' dynp
+# Adaptive degree: the vote decides each period's graph the same way on every agent.
+run adhi --epochs 1 --adaptive-degree --degree-target 1e-9
+run adlo --epochs 1 --adaptive-degree --degree-target 1e9
+check "--adaptive-degree: dense fraction {dense_round_fraction} with a target below any disagreement, acc {test_acc}" \
+    's["dense_round_fraction"] == 1 and s["test_acc"] > 0.7' adhi
+check "--adaptive-degree: dense fraction {dense_round_fraction} with a target above any (the first two periods only)" \
+    's["dense_round_fraction"] < 0.1 and s["test_acc"] > 0.7' adlo
+
 # 5. Bad input: exit 2 and one line on stderr, before any data is loaded or thread started.
 for args in "--agents 0" "--topology bogus" "--algo bogus" "--mode maybe" "--codec topk:zz" "--partition dirichlet:-1" \
             "--slow 9:2" "--slow 0:0.5" "--gamma 0" "--drop 2" "--delay-ms -1" "--no-such-option" "--gossip-steps 0" \
             "--consensus-scale 2" "--consensus-scale lr:0" "--consensus-control 0" "--consensus-control x" \
-            "--consensus-control 1,some" "--dense-window 1" "--dense-window 0:0"; do
+            "--consensus-control 1,some" "--dense-window 1" "--dense-window 0:0" "--delta -1" "--check-every 0" \
+            "--algo dynavg --codec q8" "--algo dynavg --gossip-steps 2" "--degree-target 1" \
+            "--adaptive-degree --degree-target 0" "--adaptive-degree --algo dynavg"; do
     err=$("$bin" sim --agents 4 --quiet $args 2>&1 >/dev/null); rc=$?
     [ $rc -eq 2 ] && [ -n "$err" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && ok "'$args' refused: $err" || no "'$args' -> rc=$rc '$err'"
 done
