@@ -41,6 +41,7 @@ typedef struct {
     size_t test_rows;          /* 0 = all */
     int epochs;                /* passes over the shard */
     int evals_per_epoch;       /* agent-side evaluations (metrics) per epoch */
+    double drift_epoch;        /* > 0: concept drift, labels rotated from this epoch on */
     /* consensus */
     const char *algo;          /* "dpsgd" */
     const char *topology;      /* topo.h name */

@@ -60,6 +60,7 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("check-every", MDL_OPTT_INT, &o->check_every, "B", "dynavg: check the local condition every B steps [1]", -1e9, 1e9),
         D ("adaptive-degree", MDL_OPTT_FLAG, &o->adaptive_degree, NULL, "the exponential graph while the disagreement estimate is above --degree-target, --topology below it (after Xie et al.'s Ada)", 0, 0),
         D ("degree-target", MDL_OPTT_STR, &o->degree_target, "T", "--adaptive-degree's target: T, or lr:T = T times the learning rate [lr:1]", 0, 0),
+        D ("drift-at", MDL_OPTT_DOUBLE, &o->drift_at, "EPOCH", "concept drift: from this epoch on every label y reads (y + 1) mod classes, in training and test [off]", 0, 1e9),
         D ("dense-window", MDL_OPTT_STR, &o->dense_window, "START:LEN", "gossip on the complete graph during epochs [START, START+LEN) (Zhu et al.'s late dense window)", 0, 0),
         D ("merge-timeout", MDL_OPTT_DOUBLE, &o->merge_timeout, "SEC", "how long the final merge may take [30]", 0.1, 3600),
         D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]", 0, 1),
@@ -244,6 +245,7 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     cfg->gossip_steps = o->gossip_steps;
     cfg->final_merge = o->final_merge;
     cfg->dyn_delta = o->delta;
+    cfg->drift_epoch = o->drift_at;
     cfg->check_every = o->check_every;
     cfg->merge_timeout = o->merge_timeout;
     cfg->staleness_decay = o->staleness_decay;

@@ -39,6 +39,7 @@ typedef struct {
     double peer_timeout;
     double hello_interval;
     int evals_per_epoch;
+    double drift_at;
     const char *log;       /* event log file ("-" = stderr) */
     char codec_buf[160];   /* the codec spec when it had to be adjusted */
 } mdl_agentopts_t;

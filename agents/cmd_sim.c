@@ -65,6 +65,8 @@ typedef struct {
     mdl_learner_t *eval; /* evaluates foreign parameter vectors */
     const mdl_dataset_t *test;
     size_t test_rows;
+    int32_t *drift_map;  /* --drift-at: evaluate with the rotated labels ... */
+    double drift_step;   /* ... once the agents' mean step is past this */
 } s_coord_t;
 
 typedef struct {
@@ -83,9 +85,15 @@ s_evaluate (s_coord_t *c, s_eval_t *e, bool per_agent)
     c->gen++;
     for (int i = 0; i < c->n; i++)
         mdl_agent_request_snapshot (c->agents[i], c->gen);
-    for (int i = 0; i < c->n; i++)
-        if (mdl_agent_snapshot (c->agents[i], c->gen, c->snaps[i], NULL, 120.0))
+    double mean_step = 0;
+    for (int i = 0; i < c->n; i++) {
+        uint64_t step = 0;
+        if (mdl_agent_snapshot (c->agents[i], c->gen, c->snaps[i], &step, 120.0))
             return MDL_ETIMEOUT;
+        mean_step += (double) step / c->n;
+    }
+    if (c->drift_map && mean_step >= c->drift_step)
+        mdl_learner_set_label_map (c->eval, c->drift_map);
     /* The figures below describe the models as of now; evaluating them takes a while
        (the agents keep training meanwhile), and that time must not count as theirs. */
     e->t_snap = mdl_now ();
@@ -315,6 +323,13 @@ mdl_cmd_sim (int argc, char **argv)
         goto done;
     if (!(co.eval = mdl_learner_new (&base.learn, train, NULL, 0, &rc)))
         goto done;
+    if (ao.drift_at > 0) {
+        const int classes = mdl_dataset_classes (train);
+        if (!(co.drift_map = malloc ((size_t) (classes > 0 ? classes : 1) * sizeof (int32_t))))
+            goto done;
+        mdl_label_map_rotate (co.drift_map, classes);
+        co.drift_step = ao.drift_at * (double) spe;
+    }
     mdl_signals_install ();
     /* All agents start together once each sees the others (or the wait times out, which
        each worker reports itself). */
@@ -495,6 +510,7 @@ done:
         free (co.snaps[i]);
     free (co.snaps);
     free (co.mean);
+    free (co.drift_map);
     mdl_learner_destroy (&co.eval);
     free (agents);
     free (ev.acc);

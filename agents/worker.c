@@ -57,6 +57,7 @@ struct mdl_ctx_t {
     double ad_vote;            /* 1: someone's disagreement was above the target */
     double loss_ema;
     float last_loss;
+    int32_t *label_map;        /* --drift-at: the rotated labels */
 };
 
 /* ---- helpers for algorithms ---- */
@@ -674,6 +675,7 @@ s_ctx_free (mdl_ctx_t *c)
         free (c->pub[k]);
     for (int k = 0; k < 4; k++)
         free (c->scratch[k]);
+    free (c->label_map);
     free (c);
 }
 
@@ -702,6 +704,12 @@ s_ctx_new (mdl_agent_t *a, int *err)
         for (int k = 0; k < a->algo->channels && k < MDL_MAX_CHANNELS; k++)
             if (!(c->pub[k] = calloc (c->d, sizeof (float))))
                 goto fail;
+    if (a->cfg.drift_epoch > 0) {
+        const int classes = mdl_dataset_classes (a->cfg.train);
+        if (!(c->label_map = malloc ((size_t) (classes > 0 ? classes : 1) * sizeof (int32_t))))
+            goto fail;
+        mdl_label_map_rotate (c->label_map, classes);
+    }
     c->push = zsock_new_push (a->out_endpoint);
     rc = MDL_ESOCKET;
     if (!c->push)
@@ -765,6 +773,8 @@ mdl_worker_main (void *arg)
     while (mdl_learner_steps (l) < total && !atomic_load (&a->stop)) {
         c->step = mdl_learner_steps (l) * K;
         s_snapshot_point (c);
+        if (c->label_map && (double) mdl_learner_steps (l) >= a->cfg.drift_epoch * (double) spe)
+            mdl_learner_set_label_map (l, c->label_map); /* the concept drifts */
         double t0 = mdl_now ();
         rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
         if (rc) {

@@ -22,6 +22,7 @@ struct mdl_learner_t {
     size_t batch;
     float *xb;                  /* (batch, dim) gathered minibatch */
     int32_t *yb;                /* (batch) */
+    const int32_t *label_map;   /* concept drift: y -> label_map[y] (NULL: none) */
     mdl_rng_t rng;              /* minibatch order */
     uint64_t steps;
 };
@@ -119,6 +120,27 @@ mdl_learner_epoch (const mdl_learner_t *l)
     return (double) l->steps / (double) l->sched.steps_per_epoch;
 }
 
+static void
+s_map_labels (const int32_t *map, int32_t *y, size_t n)
+{
+    if (map)
+        for (size_t i = 0; i < n; i++)
+            y[i] = map[y[i]];
+}
+
+void
+mdl_learner_set_label_map (mdl_learner_t *l, const int32_t *map)
+{
+    l->label_map = map;
+}
+
+void
+mdl_label_map_rotate (int32_t *map, int classes)
+{
+    for (int c = 0; c < classes; c++)
+        map[c] = (c + 1) % classes;
+}
+
 int
 mdl_learner_grad (mdl_learner_t *l, float *loss)
 {
@@ -130,6 +152,7 @@ mdl_learner_grad (mdl_learner_t *l, float *loss)
         l->epochs_started++;
     }
     mdl_dataset_gather (l->data, l->rows + l->cursor, l->batch, l->xb, l->yb);
+    s_map_labels (l->label_map, l->yb, l->batch);
     l->cursor += l->batch;
     mdl_model_forward (l->model, l->xb, l->batch);
     float f = mdl_model_backward (l->model, l->yb, NULL, l->batch);
@@ -191,6 +214,7 @@ mdl_learner_evaluate (mdl_learner_t *l, const float *params, const mdl_dataset_t
         for (size_t i = 0; i < b; i++)
             idx[i] = (uint32_t) (at + i);
         mdl_dataset_gather (ds, idx, b, xb, yb);
+        s_map_labels (l->label_map, yb, b);
         mdl_model_forward (m, xb, b);
         size_t ok = 0;
         total += (double) mdl_model_loss (m, yb, NULL, b, &ok) * (double) b;

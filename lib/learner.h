@@ -65,6 +65,15 @@ uint64_t mdl_learner_steps_per_epoch (const mdl_learner_t *l);
 /* Evaluates params (a vector of the model's d; NULL = the learner's own) on the first
    max_rows rows of ds (0 = all), in chunks of the reserved batch. Writes the mean loss
    and the accuracy (classification) into *loss and *acc. Returns 0 or MDL_ENOMEM. */
+/* From now on every label y is read as map[y], in training and evaluation (concept
+   drift experiments); NULL = as stored. map has one entry per class and must outlive
+   its use; it is not copied. */
+void mdl_learner_set_label_map (mdl_learner_t *l, const int32_t *map);
+
+/* Fills map (classes entries) with the drift permutation y -> (y + 1) mod classes:
+   every class changes its label. */
+void mdl_label_map_rotate (int32_t *map, int classes);
+
 int mdl_learner_evaluate (mdl_learner_t *l, const float *params, const mdl_dataset_t *ds,
                           size_t max_rows, double *loss, double *acc);
 
