@@ -124,9 +124,12 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     rc = MDL_EALGO;
     if (!(a->algo = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd")))
         goto fail;
-    if (!(a->topo = mdl_topo_new (cfg->topology ? cfg->topology : "ring", cfg->seed, &rc))
-        || !(a->dense = mdl_topo_new ("complete", cfg->seed, &rc))
-        || !(a->denser = mdl_topo_new ("exp", cfg->seed, &rc)))
+    /* Time-varying graphs (random:D) are drawn from a seed every agent must share without
+       talking: the cluster id and the shared training seed (cfg->seed is per agent). */
+    const uint64_t tseed = a->cluster ^ cfg->learn.seed;
+    if (!(a->topo = mdl_topo_new (cfg->topology ? cfg->topology : "ring", tseed, &rc))
+        || !(a->dense = mdl_topo_new ("complete", tseed, &rc))
+        || !(a->denser = mdl_topo_new ("exp", tseed, &rc)))
         goto fail;
     if (!(a->learner = mdl_learner_new (&cfg->learn, cfg->train, cfg->rows, cfg->nrows, &rc)))
         goto fail;

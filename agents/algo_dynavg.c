@@ -97,6 +97,8 @@ s_sync (s_dyn_t *s, mdl_ctx_t *ctx, uint64_t R)
                      mismatched, (unsigned long long) ((R - MDL_SYNC_BASE) / 2));
     mdl_vec_copy (s->r, mdl_ctx_x (ctx), d);
     s->version = (R - MDL_SYNC_BASE) / 2;
+    mdl_ctx_log (ctx, "dynavg: synchronisation %llu at step %llu with %zu peers", (unsigned long long) s->version,
+                 (unsigned long long) mdl_ctx_step (ctx), peers);
     s->hash = s_hash (s->r, d);
     s->stale = false;
 }

@@ -187,6 +187,11 @@ run dynp --epochs 1 --algo dynavg --delta 0 --check-every 25
 # check from there, so there are a few more than steps / 25)
 check "dynavg --delta 0 --check-every 25 is periodic averaging: {global_averages} synchronisations in {steps} steps" \
     '10 <= s["global_averages"] <= 15' dynp
+# random:D is re-drawn every round from a seed all agents share: were it per agent, the
+# graphs would differ and synchronous rounds would wait for messages never sent.
+run rnd --epochs 1 --topology random:2 --sync-timeout 0.5
+check "random:2 in sync mode: {sync_wait_s} s of waiting per agent, acc {test_acc}" \
+    's["sync_wait_s"] < 20 and s["test_acc"] > 0.7' rnd
 # Adaptive degree: the vote decides each period's graph the same way on every agent.
 run adhi --epochs 1 --adaptive-degree --degree-target 1e-9
 run adlo --epochs 1 --adaptive-degree --degree-target 1e9
