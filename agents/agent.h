@@ -51,6 +51,7 @@ typedef struct {
     bool error_feedback;       /* lossy codecs: send EF-compressed deltas against replicas */
     int keyframe_every;        /* delta streams: a full keyframe every K sends (0 = on demand only) */
     double gamma;              /* consensus step size in (0, 1] */
+    double gamma_max;          /* adagossip: cap of the per-coordinate step, in (0, 1] */
     int gossip_steps;          /* gossip rounds per SGD step (Kong et al.'s Q), >= 1 */
     int scale_kind;            /* --consensus-scale: 0 none, 1 constant, 2 tied to lr */
     double scale_value;        /* constant alpha, or the factor on lr_t / lr_0 */

@@ -26,6 +26,7 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
     o->merge_timeout = 30.0;
     o->gamma = NAN; /* the algorithm's own default */
     o->delta = 1.0;
+    o->gamma_max = NAN;
     o->check_every = 1;
     o->staleness_decay = 0.98;
     o->max_staleness = 500;
@@ -56,6 +57,7 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0) [none]", 0, 0),
         D ("consensus-control", MDL_OPTT_STR, &o->consensus_control, "T", "extra gossip rounds (up to --gossip-steps, default 4) while the disagreement estimate exceeds T; lr:T = T times the learning rate; suffix ,all = also after the first lr decay", 0, 0),
         D ("final-merge", MDL_OPTT_FLAG, &o->final_merge, NULL, "end with one exact average over all live peers (acknowledged, retried)", 0, 0),
+        D ("gamma-max", MDL_OPTT_DOUBLE, &o->gamma_max, "G", "adagossip: cap of the per-coordinate consensus step, in (0, 1] [1; 0.05 with topk/randk codecs]", -1e300, 1e300),
         D ("delta", MDL_OPTT_DOUBLE, &o->delta, "D", "dynavg: synchronise when ||x - r||^2 exceeds D (0 = periodic averaging) [1]", -1e300, 1e300),
         D ("check-every", MDL_OPTT_INT, &o->check_every, "B", "dynavg: check the local condition every B steps [1]", -1e9, 1e9),
         D ("adaptive-degree", MDL_OPTT_FLAG, &o->adaptive_degree, NULL, "the exponential graph while the disagreement estimate is above --degree-target, --topology below it (after Xie et al.'s Ada)", 0, 0),
@@ -113,6 +115,12 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
         o->gamma = strcmp (o->algo, "choco") == 0 ? 0.1 : strcmp (o->algo, "adagossip") == 0 ? 0.01 : 1.0;
     if (!(o->gamma > 0 && o->gamma <= 1)) {
         snprintf (err, errlen, "meshdl %s: --gamma must be in (0, 1] (got %g)", cmd, o->gamma);
+        return MDL_EINVAL;
+    }
+    if (isnan (o->gamma_max))
+        o->gamma_max = !strncmp (o->codec, "topk", 4) || !strncmp (o->codec, "randk", 5) ? 0.05 : 1.0;
+    if (!(o->gamma_max > 0 && o->gamma_max <= 1)) {
+        snprintf (err, errlen, "meshdl %s: --gamma-max must be in (0, 1] (got %g)", cmd, o->gamma_max);
         return MDL_EINVAL;
     }
     if (!(o->delta >= 0) || !isfinite (o->delta)) {
@@ -245,6 +253,7 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     cfg->gossip_steps = o->gossip_steps;
     cfg->final_merge = o->final_merge;
     cfg->dyn_delta = o->delta;
+    cfg->gamma_max = o->gamma_max;
     cfg->drift_epoch = o->drift_at;
     cfg->check_every = o->check_every;
     cfg->merge_timeout = o->merge_timeout;

@@ -21,6 +21,7 @@ typedef struct {
     bool error_feedback;
     int keyframe_every;
     double gamma;
+    double gamma_max;
     int gossip_steps;
     const char *consensus_control;
     bool final_merge;
