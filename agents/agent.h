@@ -49,6 +49,7 @@ typedef struct {
     mdl_mode_t mode;
     const char *codec;         /* codec spec of what is published */
     bool error_feedback;       /* lossy codecs: send EF-compressed deltas against replicas */
+    bool verify_replicas;      /* replica updates carry the sender's digest; receivers check */
     int keyframe_every;        /* delta streams: a full keyframe every K sends (0 = on demand only) */
     double gamma;              /* consensus step size in (0, 1] */
     double gamma_max;          /* adagossip: cap of the per-coordinate step, in (0, 1] */
@@ -94,6 +95,7 @@ typedef struct {
     uint64_t updates_rejected; /* failed validation (subset of dropped) */
     uint64_t peers_alive, peers_seen;
     uint64_t keyframes_sent, resyncs;
+    uint64_t replicas_verified, replica_mismatches; /* --verify-replicas */
     uint64_t gossip_rounds;    /* rounds this agent took part in (consensus control adds) */
     uint64_t dense_rounds;     /* --adaptive-degree: rounds on the exponential graph */
     double disagreement;       /* local estimate: sum_j w_ij ||x_i - x_j||^2 at last mix */

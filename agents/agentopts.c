@@ -58,6 +58,7 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("consensus-control", MDL_OPTT_STR, &o->consensus_control, "T", "extra gossip rounds (up to --gossip-steps, default 4) while the disagreement estimate exceeds T; lr:T = T times the learning rate; suffix ,all = also after the first lr decay", 0, 0),
         D ("final-merge", MDL_OPTT_FLAG, &o->final_merge, NULL, "end with one exact average over all live peers (acknowledged, retried)", 0, 0),
         D ("gamma-max", MDL_OPTT_DOUBLE, &o->gamma_max, "G", "adagossip: cap of the per-coordinate consensus step, in (0, 1] [1; 0.05 with topk/randk codecs]", -1e300, 1e300),
+        D ("verify-replicas", MDL_OPTT_FLAG, &o->verify_replicas, NULL, "replica streams: every update carries a digest of the sender's copy, checked by receivers (a pass over the vector per message)", 0, 0),
         D ("delta", MDL_OPTT_DOUBLE, &o->delta, "D", "dynavg: synchronise when ||x - r||^2 exceeds D (0 = periodic averaging) [1]", -1e300, 1e300),
         D ("check-every", MDL_OPTT_INT, &o->check_every, "B", "dynavg: check the local condition every B steps [1]", -1e9, 1e9),
         D ("adaptive-degree", MDL_OPTT_FLAG, &o->adaptive_degree, NULL, "the exponential graph while the disagreement estimate is above --degree-target, --topology below it (after Xie et al.'s Ada)", 0, 0),
@@ -150,8 +151,8 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
             snprintf (err, errlen, "meshdl %s: --degree-target '%s' is not T or lr:T with T > 0", cmd, t);
             return MDL_EINVAL;
         }
-        if (!strcmp (o->algo, "dynavg") || o->dense_window) {
-            snprintf (err, errlen, "meshdl %s: --adaptive-degree chooses the gossip graph: it does not combine with --algo dynavg or --dense-window", cmd);
+        if (!strcmp (o->algo, "dynavg") || o->dense_window || o->verify_replicas) {
+            snprintf (err, errlen, "meshdl %s: --adaptive-degree chooses the gossip graph: it does not combine with --algo dynavg, --dense-window or --verify-replicas (its vote uses the same header field)", cmd);
             return MDL_EINVAL;
         }
     }
@@ -253,6 +254,7 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     cfg->gossip_steps = o->gossip_steps;
     cfg->final_merge = o->final_merge;
     cfg->dyn_delta = o->delta;
+    cfg->verify_replicas = o->verify_replicas;
     cfg->gamma_max = o->gamma_max;
     cfg->drift_epoch = o->drift_at;
     cfg->check_every = o->check_every;

@@ -20,6 +20,7 @@ typedef struct {
     const char *codec;
     bool error_feedback;
     int keyframe_every;
+    bool verify_replicas;
     double gamma;
     double gamma_max;
     int gossip_steps;

@@ -449,6 +449,9 @@ mdl_cmd_sim (int argc, char **argv)
         sum.updates_dropped += st.updates_dropped;
         sum.updates_rejected += st.updates_rejected;
         sum.keyframes_sent += st.keyframes_sent;
+        sum.replicas_verified += st.replicas_verified;
+        sum.replica_mismatches += st.replica_mismatches;
+        sum.resyncs += st.resyncs;
         sum.gossip_rounds += st.gossip_rounds;
         sum.dense_rounds += st.dense_rounds;
         /* every agent counts each global average it took part in: report the most */
@@ -474,6 +477,11 @@ mdl_cmd_sim (int argc, char **argv)
     mdl_agentopts_json_counters (&j, &sum);
     mdl_json_int (&j, "updates_rejected", (long long) sum.updates_rejected);
     mdl_json_int (&j, "keyframes_sent", (long long) sum.keyframes_sent);
+    mdl_json_int (&j, "resyncs", (long long) sum.resyncs);
+    if (ao.verify_replicas) {
+        mdl_json_int (&j, "replicas_verified", (long long) sum.replicas_verified);
+        mdl_json_int (&j, "replica_mismatches", (long long) sum.replica_mismatches);
+    }
     mdl_json_num (&j, "gossip_rounds_per_step", sum.steps ? (double) sum.gossip_rounds / (double) sum.steps : 0.0);
     if (ao.adaptive_degree)
         mdl_json_num (&j, "dense_round_fraction", sum.gossip_rounds ? (double) sum.dense_rounds / (double) sum.gossip_rounds : 0.0);

@@ -336,6 +336,12 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
     }
     const bool gap = l->seq_from && h.seq != l->seq_from + 1;
     l->seq_from = h.seq;
+    /* A gap means a lost message, whichever kind this one is: a lost delta followed by a
+       control message would otherwise go unnoticed by the next delta (found by
+       --verify-replicas under --drop). Every replica of the link waits for a keyframe. */
+    if (gap)
+        for (int k = 0; k < MDL_MAX_CH; k++)
+            l->valid[k] = false;
     if (control && (h.kind & 15) == MDL_KIND_SKIP) {
         /* The sender sits this round out (consensus control): nothing to wait for. */
         if (a->cfg.mode == MDL_MODE_SYNC)
@@ -412,6 +418,17 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
     } else {
         s_stat_add (self, &a->stats.updates_dropped, 1);
         return;
+    }
+    if (a->cfg.verify_replicas) {
+        /* The sender's digest of its copy after this update: ours must match bit for bit. */
+        if (mdl_vec_digest (l->replica[ch], a->d) != h.aux) {
+            s_stat_add (self, &a->stats.replica_mismatches, 1);
+            l->valid[ch] = false;
+            s_request_resync (self, l);
+            s_lost (self, h.sender, ch, h.step);
+            return;
+        }
+        s_stat_add (self, &a->stats.replicas_verified, 1);
     }
     float *slot = mdl_mailroom_write_begin (a->room, h.sender, ch, h.step, parity);
     if (!slot) {

@@ -300,6 +300,8 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
             return rc;
         m.kind |= MDL_KIND_STATE;
         m.keyframe = true;
+        if (a->cfg.verify_replicas)
+            m.aux = mdl_vec_digest (c->pub[channel], c->d);
         pthread_mutex_lock (&a->stats_lock);
         a->stats.keyframes_sent += nto;
         pthread_mutex_unlock (&a->stats_lock);
@@ -349,6 +351,8 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
     }
     c->nknown = keep;
     m.kind |= MDL_KIND_DELTA;
+    if (a->cfg.verify_replicas) /* what every holder's copy must be after this delta */
+        m.aux = mdl_vec_digest (c->pub[channel], c->d);
     if ((rc = s_send (c, &m, to, nto, b)))
         return rc;
     if (nkf == 0)

@@ -2,6 +2,7 @@
 #include "vec.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 void
@@ -100,4 +101,26 @@ mdl_vec_mix (float *x, float a, const float *y, float b, const float *const *v, 
                 xb[i] += cj * vb[i];
         }
     }
+}
+
+double
+mdl_vec_digest (const float *x, size_t d)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t) d;
+    size_t i = 0;
+    for (; i + 2 <= d; i += 2) {
+        uint64_t k;
+        memcpy (&k, x + i, sizeof k); /* the bits of two floats (memcpy: no aliasing) */
+        h = (h ^ k) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 29;
+    }
+    if (i < d) {
+        uint32_t k;
+        memcpy (&k, x + i, sizeof k);
+        h = ((h ^ k) * 0xff51afd7ed558ccdULL) ^ (h >> 31);
+    }
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return (double) (h >> 12);
 }

@@ -22,6 +22,11 @@ double mdl_vec_dot (const float *x, const float *y, size_t d);
 double mdl_vec_norm2 (const float *x, size_t d);
 /* ||x - y||^2 */
 double mdl_vec_dist2 (const float *x, const float *y, size_t d);
+
+/* A 52-bit digest of the bits of x (exact in a double, so it can travel in a message
+   header's aux field): equal vectors, bit for bit, give equal digests. Word-wise
+   multiply-xorshift, about one pass of memory bandwidth. */
+double mdl_vec_digest (const float *x, size_t d);
 /* x <- a * x + b * y + sum_k c[k] * v[k], in one blocked pass over x (y may be NULL).
    The gossip mixing step: memory-bound, so one pass instead of one per neighbour. */
 void mdl_vec_mix (float *x, float a, const float *y, float b, const float *const *v,

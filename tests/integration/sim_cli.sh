@@ -9,46 +9,7 @@ bin=${1:?usage: sim_cli.sh path/to/meshdl}
 data=/usr/share/datasets/fashion-mnist
 if [ ! -f $data/train-images-idx3-ubyte.gz ]; then echo "SKIP: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"; exit 0; fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail=0; pass=0
-ok() { pass=$((pass+1)); echo "ok - $1"; }
-no() { fail=$((fail+1)); echo "FAIL - $1"; }
-# check "description" 'python expression over s (summary dict) and any NAME=FILE summaries'
-# evaluates the expression on the summary lines saved by run(); the description may use
-# {key} placeholders filled from s.
-check() {
-    local desc=$1 expr=$2; shift 2
-    local msg
-    msg=$(python3 - "$tmp" "$desc" "$expr" "$@" <<'PY' 2>&1
-import json, os, sys
-tmp, desc, expr, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-env = {}
-for n in names:
-    try:
-        env[n] = json.loads(open(os.path.join(tmp, n + ".out")).read().strip().splitlines()[-1])["summary"]
-    except Exception as e:
-        print("no summary for run '%s' (%s)" % (n, e)); sys.exit(1)
-env["s"] = env[names[0]]
-class Keys(dict):
-    def __missing__(self, k): return "<no %s>" % k
-desc = desc.format_map(Keys(env["s"]))
-try:
-    good = eval(expr, {}, env)
-except Exception as e:
-    print("%s: %r" % (desc, e)); sys.exit(1)
-print(desc if good else "%s  [%s is false for %s]" % (desc, expr,
-      {n: {k: env[n].get(k) for k in ("test_acc", "test_acc_min", "steps", "wall_s", "bytes_sent", "updates_dropped",
-                                       "keyframes_sent", "sync_wait_s", "status")} for n in names}))
-sys.exit(0 if good else 1)
-PY
-)
-    [ $? -eq 0 ] && ok "$msg" || no "$msg"
-}
-# run NAME ARGS...: one sim run; stdout to NAME.out, stderr to NAME.err; exit code checked.
-run() {
-    local name=$1; shift
-    "$bin" sim "${small[@]}" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"; local rc=$?
-    [ $rc -eq 0 ] && ok "$name run exits 0 ($*)" || no "$name run exit $rc ($*): $(tail -3 "$tmp/$name.err")"
-}
+. "$(dirname "$0")/lib/simcheck.sh"
 
 small=(--agents 4 --topology ring --train-subset 8000 --test-subset 2000 --threads 1 --quiet)
 
@@ -172,41 +133,13 @@ print("  consensus distance at the first evaluation: %.3g with control (,all), %
 sys.exit(0 if cc < 0.7 * nocc else 1)
 PY
 
-# Dynamic averaging (Kamp et al.): agents that agree send nothing; with drops the
-# synchronisations stay exact and the references identical; delta 0 is periodic averaging.
-run dyn0 --epochs 1 --algo dynavg --lr 0
-check "dynavg with lr 0 (models agree): {global_averages} synchronisations, {bytes_sent} bytes sent (no model: {params} parameters)" \
-    's["global_averages"] == 0 and s["bytes_sent"] < 4 * s["params"]' dyn0
-run dyn --epochs 1 --algo dynavg --delta 1 --drop 0.2 --log "$tmp/dyn.log"
-check "dynavg --delta 1 --drop 0.2: acc {test_acc} after {global_averages} synchronisations, {bytes_sent} bytes (dense gossip: more than 3x)" \
-    's["test_acc"] > 0.7 and s["global_averages"] >= 2 and 3 * s["bytes_sent"] < full["bytes_sent"] / 2' dyn full
-grep -q "another reference\|incomplete" "$tmp/dyn.log" && no "dynavg references differed: $(grep -m1 'another reference\|incomplete' "$tmp/dyn.log")" \
-    || ok "dynavg: references identical at every synchronisation (no hash mismatch, none incomplete)"
-run dynp --epochs 1 --algo dynavg --delta 0 --check-every 25
-# (agents are not in lock step: one that joins a synchronisation early counts its next
-# check from there, so there are a few more than steps / 25)
-check "dynavg --delta 0 --check-every 25 is periodic averaging: {global_averages} synchronisations in {steps} steps" \
-    '10 <= s["global_averages"] <= 15' dynp
-# random:D is re-drawn every round from a seed all agents share: were it per agent, the
-# graphs would differ and synchronous rounds would wait for messages never sent.
-run rnd --epochs 1 --topology random:2 --sync-timeout 0.5
-check "random:2 in sync mode: {sync_wait_s} s of waiting per agent, acc {test_acc}" \
-    's["sync_wait_s"] < 20 and s["test_acc"] > 0.7' rnd
-# Adaptive degree: the vote decides each period's graph the same way on every agent.
-run adhi --epochs 1 --adaptive-degree --degree-target 1e-9
-run adlo --epochs 1 --adaptive-degree --degree-target 1e9
-check "--adaptive-degree: dense fraction {dense_round_fraction} with a target below any disagreement, acc {test_acc}" \
-    's["dense_round_fraction"] == 1 and s["test_acc"] > 0.7' adhi
-check "--adaptive-degree: dense fraction {dense_round_fraction} with a target above any (the first two periods only)" \
-    's["dense_round_fraction"] < 0.1 and s["test_acc"] > 0.7' adlo
-
 # 5. Bad input: exit 2 and one line on stderr, before any data is loaded or thread started.
 for args in "--agents 0" "--topology bogus" "--algo bogus" "--mode maybe" "--codec topk:zz" "--partition dirichlet:-1" \
             "--slow 9:2" "--slow 0:0.5" "--gamma 0" "--drop 2" "--delay-ms -1" "--no-such-option" "--gossip-steps 0" \
             "--consensus-scale 2" "--consensus-scale lr:0" "--consensus-control 0" "--consensus-control x" \
             "--consensus-control 1,some" "--dense-window 1" "--dense-window 0:0" "--delta -1" "--check-every 0" \
             "--algo dynavg --codec q8" "--algo dynavg --gossip-steps 2" "--degree-target 1" \
-            "--adaptive-degree --degree-target 0" "--adaptive-degree --algo dynavg" "--gamma-max 0" "--gamma-max 1.5"; do
+            "--adaptive-degree --degree-target 0" "--adaptive-degree --algo dynavg" "--gamma-max 0" "--gamma-max 1.5" "--adaptive-degree --verify-replicas"; do
     err=$("$bin" sim --agents 4 --quiet $args 2>&1 >/dev/null); rc=$?
     [ $rc -eq 2 ] && [ -n "$err" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && ok "'$args' refused: $err" || no "'$args' -> rc=$rc '$err'"
 done
