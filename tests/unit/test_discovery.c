@@ -180,7 +180,11 @@ test_static_list_rejects_malformed_endpoints (void **state)
 {
     const char *bad[] = { "", "tcp://", "tcp://host", "tcp://host:", "tcp://host:0",
                           "tcp://host:65536", "tcp://host:12a", "udp://host:1",
-                          "tcp://a:1,,tcp://b:2", "tcp://a:1,", "tcp://:5" };
+                          "tcp://a:1,,tcp://b:2", "tcp://a:1,", "tcp://:5",
+                          /* keys: 39 characters, a non-Z85 one, '#' in the endpoint */
+                          "tcp://a:1#rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf",
+                          "tcp://a:1#rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]y~7",
+                          "tcp://a#b:1", "tcp://a:1#" };
     mdl_peer_info_t me = { .id = 1, .port = 1 };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mdl_disc_cfg_t cfg = { .kind = MDL_DISC_STATIC, .cluster = "x", .peers = bad[i] };
@@ -203,6 +207,18 @@ test_static_list_rejects_malformed_endpoints (void **state)
     assert_int_equal (n, 0);
     mdl_discovery_destroy (&d);
     assert_null (d);
+    mdl_discovery_destroy (&d);
+
+    /* an entry may end in #<Z85 public key> (for CURVE); '#' is a Z85 character too */
+    cfg.peers = "tcp://a:1#rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]y#7, tcp://b:2";
+    d = mdl_discovery_new (&cfg, &me, NULL);
+    assert_non_null (d);
+    assert_int_equal (mdl_discovery_recv (d, out, 2, &n), 0);
+    assert_int_equal (n, 2);
+    assert_string_equal (out[0].endpoint, "tcp://a:1");
+    assert_string_equal (out[0].pubkey, "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]y#7");
+    assert_string_equal (out[1].endpoint, "tcp://b:2");
+    assert_string_equal (out[1].pubkey, "");
     mdl_discovery_destroy (&d);
 }
 
