@@ -12,8 +12,10 @@
           tcp://IP) against raw libzmq PUSH/PULL of the same sizes, HWMs, zero-copy sends,
           ZeroMQ context and transport. Each round runs the three senders once, in an order
           that rotates from round to round; the ratio mesh / raw is taken within a round
-          (so load from other jobs, which moves both, cancels) and its median and range over
-          the rounds are printed, as a markdown table. The mesh runs twice: with
+          (so load from other jobs, which moves both, cancels) and its median and
+          interquartile range over the rounds are printed, as a markdown table, with the
+          same for the ratio of CPU time per byte (raw's / the mesh's), which is what the
+          goodput ratio becomes when the machine is CPU-bound and moves less with load. The mesh runs twice: with
           send_wait_ms = --wait (10, what an agent uses) and --wait-long (1000: longer than
           ZeroMQ takes to report room at these sizes, i.e. back-pressure like PUSH's).
 
@@ -396,18 +398,22 @@ s_throughput (const char *host, double seconds, const char *sizes, int rounds, i
     zsys_init ();
     printf ("%d rounds of %.1f s per size and sender; each round runs raw, mesh wait=%d and mesh "
             "wait=%d in a rotating order; MB/s = payload goodput at the receiver (median); "
-            "ratio = mesh / raw of the same round: median [min-max]; delivered = messages "
-            "received / handed to the sender (all rounds); CPU = process CPU s per GB delivered "
-            "(median)\n\n",
+            "ratio = mesh / raw goodput of the same round, median [interquartile range]; "
+            "CPU ratio = raw's CPU s per GB / the mesh's, same round (the goodput ratio when "
+            "CPU-bound: it moves less with other jobs' load); delivered = messages received / "
+            "handed to the sender (all rounds); CPU s/GB = process CPU s (all threads) per GB "
+            "delivered, median\n\n",
             rounds, seconds, s_wait_ms, wait_long);
-    printf ("| size | raw PUSH/PULL MB/s | mesh wait=%d MB/s | ratio | delivered | mesh wait=%d "
-            "MB/s | ratio | delivered | CPU s/GB raw / wait=%d / wait=%d |\n",
+    printf ("| size | raw PUSH/PULL MB/s | mesh wait=%d MB/s | ratio | CPU ratio | delivered | "
+            "mesh wait=%d MB/s | ratio | CPU ratio | delivered | CPU s/GB raw / wait=%d / "
+            "wait=%d |\n",
             s_wait_ms, wait_long, s_wait_ms, wait_long);
-    printf ("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf ("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     int rc = 0;
     uint64_t over[16] = { 0 };
     for (int i = 0; i < n; i++) {
-        double rate[S_KINDS][S_MAX_ROUNDS], cpu[S_KINDS][S_MAX_ROUNDS], ratio[2][S_MAX_ROUNDS];
+        double rate[S_KINDS][S_MAX_ROUNDS], cpu[S_KINDS][S_MAX_ROUNDS];
+        double ratio[2][S_MAX_ROUNDS], cratio[2][S_MAX_ROUNDS];
         uint64_t offered[S_KINDS] = { 0 }, delivered[S_KINDS] = { 0 }, overflows = 0;
         for (int r = 0; r < rounds; r++) {
             /* the order rotates so that no sender always runs first or after another;
@@ -427,8 +433,10 @@ s_throughput (const char *host, double seconds, const char *sizes, int rounds, i
                 if (kind == 1)
                     overflows += t.overflows;
             }
-            for (int m = 0; m < 2; m++)
+            for (int m = 0; m < 2; m++) {
                 ratio[m][r] = rate[0][r] > 0 ? rate[m + 1][r] / rate[0][r] : 0;
+                cratio[m][r] = cpu[m + 1][r] > 0 ? cpu[0][r] / cpu[m + 1][r] : 0;
+            }
         }
         char label[32];
         if (list[i] >= (1u << 20))
@@ -444,9 +452,12 @@ s_throughput (const char *host, double seconds, const char *sizes, int rounds, i
         }
         printf ("| %s | %.0f |", label, med[0]);
         for (int m = 0; m < 2; m++) {
-            double rmed = s_median (ratio[m], rounds); /* sorts: [0] is min, [rounds-1] max */
-            printf (" %.0f | **%.0f%%** [%.0f-%.0f%%] | %llu / %llu |", med[m + 1], 100 * rmed,
-                    100 * ratio[m][0], 100 * ratio[m][rounds - 1],
+            /* s_median sorts: quartiles are then read off the array */
+            double rmed = s_median (ratio[m], rounds), cmed_r = s_median (cratio[m], rounds);
+            int q1 = rounds / 4, q3 = (3 * rounds) / 4;
+            printf (" %.0f | **%.0f%%** [%.0f-%.0f%%] | %.0f%% [%.0f-%.0f%%] | %llu / %llu |",
+                    med[m + 1], 100 * rmed, 100 * ratio[m][q1], 100 * ratio[m][q3], 100 * cmed_r,
+                    100 * cratio[m][q1], 100 * cratio[m][q3],
                     (unsigned long long) delivered[m + 1], (unsigned long long) offered[m + 1]);
         }
         printf (" %.2f / %.2f / %.2f |\n", cmed[0], cmed[1], cmed[2]);
