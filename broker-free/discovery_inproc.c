@@ -7,6 +7,7 @@
 
 #include "err.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -71,6 +72,8 @@ s_snapshot (s_state_t *st)
             return 0;
         }
         /* the registry grew: room for all of it, then again */
+        if (count > SIZE_MAX / 2 / sizeof *st->buf)
+            return MDL_ENOMEM;
         size_t cap = count * 2;
         mdl_registry_entry_t *b = realloc (st->buf, cap * sizeof *b);
         if (!b)
