@@ -6,17 +6,26 @@
           N agents in this process (one thread each: beacon discovery + peer table +
           mesh), started together; prints the time until each sees all N-1 others
           (median and max).
-      bench_mesh throughput [--host IP] [--seconds S] [--sizes B,B,...]
+      bench_mesh throughput [--host IP] [--seconds S] [--sizes B,...] [--rounds N]
+                            [--wait MS] [--wait-long MS] [--sndhwm N]
           large-message goodput through two meshes (mdl_mesh_send/recv, PUB/SUB over
-          tcp://IP) against raw libzmq PUSH/PULL with the same sizes, HWMs, zero-copy
-          sends and transport, in the same run; prints MB/s and the ratio. The mesh runs
-          twice: with send_wait_ms=10 (bounded back-pressure, what an agent should use)
-          and with 0 (drop at once when the subscriber's queue is full).
+          tcp://IP) against raw libzmq PUSH/PULL of the same sizes, HWMs, zero-copy sends,
+          ZeroMQ context and transport. Each round runs the three senders once, in an order
+          that rotates from round to round; the ratio mesh / raw is taken within a round
+          (so load from other jobs, which moves both, cancels) and its median and
+          interquartile range over the rounds are printed, as a markdown table, with the
+          same for the ratio of CPU time per byte (raw's / the mesh's), which is what the
+          goodput ratio becomes when the machine is CPU-bound and moves less with load. The mesh runs twice: with
+          send_wait_ms = --wait (10, what an agent uses) and --wait-long (1000: longer than
+          ZeroMQ takes to report room at these sizes, i.e. back-pressure like PUSH's).
 
-    Goodput is measured at the receiver: bytes received between its first and last
-    message. PUB/SUB has no back-pressure (a slow receiver makes the publisher drop), so
-    the mesh sender backs off for a moment when mdl_mesh_send reports an overflow, as a
-    real agent would; PUSH/PULL blocks at its HWM instead. */
+    Goodput is payload bytes at the receiver between its first and last message. The
+    senders send in a tight loop, zero-copy from one buffer. PUSH blocks at its HWM. The
+    mesh waits up to send_wait_ms at a full queue, then drops for that subscriber; ZeroMQ
+    then skips it, silently, until its reader has drained half the HWM (50 messages: 200
+    MB at 4 MB), and mdl_mesh_send returns at once meanwhile. So at large sizes and 10 ms
+    the sender hands over millions of messages of which a few hundred arrive: the
+    "delivered" column shows it, and the CPU column what the spinning costs. */
 
 #include "discovery.h"
 #include "err.h"
@@ -29,10 +38,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
-#define S_ROUNDS 3
-
-static int s_wait_ms = 10; /* --wait: the mesh's send_wait_ms in the first column */
+static int s_wait_ms = 10; /* --wait: the mesh's send_wait_ms in the first mesh column */
+static int s_sndhwm = 100;  /* --sndhwm: the mesh's PUB and raw PUSH high-water mark */
 
 static double
 s_now (void)
@@ -172,9 +181,18 @@ typedef struct {
     mdl_mesh_t *mesh;
     atomic_int *sender_done;
     atomic_int *warm;        /* mesh: the subscription is up */
-    uint64_t bytes, msgs;
+    uint64_t bytes, msgs;    /* payload bytes and messages received */
     double first, last;
 } s_rx_t;
+
+typedef struct {
+    double rate;             /* payload MB/s at the receiver, between its first and last message */
+    double cpu;              /* seconds of CPU (all threads of the process) during the trial */
+    uint64_t offered;        /* messages the sender handed over */
+    uint64_t delivered;      /* messages the receiver got */
+    uint64_t overflows;      /* mesh: overflow episodes (send_dropped) */
+    uint64_t bytes;          /* payload bytes delivered */
+} s_trial_t;
 
 static void *
 s_receiver (void *arg)
@@ -193,7 +211,7 @@ s_receiver (void *arg)
                     continue;
                 }
                 got = true;
-                r->bytes += len[0] + len[1] + (n > 2 ? len[2] : 0);
+                r->bytes += n > 2 ? len[2] : 0;
             }
             else {
                 zmq_pollitem_t it = { zsock_resolve (mdl_mesh_sub_socket (r->mesh)), 0, ZMQ_POLLIN, 0 };
@@ -232,27 +250,44 @@ s_receiver (void *arg)
 }
 
 static double
-s_rate (const s_rx_t *r)
+s_cpu (void)
 {
-    return r->msgs > 1 && r->last > r->first ? r->bytes / (r->last - r->first) / 1e6 : 0.0;
+    struct rusage ru;
+    getrusage (RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-static double
-s_bench_mesh (const char *host, size_t size, double seconds, void *buf, int wait_ms,
-              uint64_t *overflows)
+static void
+s_finish (s_trial_t *t, const s_rx_t *rx, double cpu0)
+{
+    t->cpu = s_cpu () - cpu0;
+    t->delivered = rx->msgs;
+    t->bytes = rx->bytes;
+    t->rate = rx->msgs > 1 && rx->last > rx->first ? rx->bytes / (rx->last - rx->first) / 1e6 : 0.0;
+}
+
+/* Two meshes in this process (A publishes, B subscribes to A), as two agents would use
+   them; the sender sends as fast as mdl_mesh_send returns. */
+static int
+s_trial_mesh (const char *host, size_t size, double seconds, void *buf, int wait_ms, s_trial_t *t)
 {
     char ep[64];
     snprintf (ep, sizeof ep, "tcp://%s:0", host);
-    mdl_mesh_cfg_t ca = { .bind = ep, .self = 1, .send_wait_ms = wait_ms },
+    mdl_mesh_cfg_t ca = { .bind = ep, .self = 1, .send_wait_ms = wait_ms,
+                                 .sndhwm = s_sndhwm },
                    cb = { .bind = ep, .self = 2 };
     mdl_mesh_t *a = mdl_mesh_new (&ca, NULL), *b = mdl_mesh_new (&cb, NULL);
-    if (!a || !b)
+    if (!a || !b) {
+        mdl_mesh_destroy (&a);
+        mdl_mesh_destroy (&b);
         return -1;
+    }
     mdl_peer_info_t ia = { .id = 1, .incarnation = 1, .port = mdl_mesh_port (a) };
     snprintf (ia.endpoint, sizeof ia.endpoint, "tcp://%s:%u", host, ia.port);
     mdl_mesh_connect (b, &ia);
     atomic_int done = 0, warm = 0;
     s_rx_t rx = { .mesh = b, .sender_done = &done, .warm = &warm };
+    double cpu0 = s_cpu ();
     pthread_t th;
     pthread_create (&th, NULL, s_receiver, &rx);
     double deadline = s_now () + 5;
@@ -265,59 +300,79 @@ s_bench_mesh (const char *host, size_t size, double seconds, void *buf, int wait
     while (s_now () < end) {
         header++;
         /* zero-copy from a buffer that outlives the sends: no free_fn */
-        if (mdl_mesh_send (a, "U", 1, &header, sizeof header, buf, size, NULL, NULL)
-            == MDL_ETIMEOUT && wait_ms == 0)
-            zclock_sleep (1); /* the subscriber fell behind: back off */
+        mdl_mesh_send (a, "U", 1, &header, sizeof header, buf, size, NULL, NULL);
     }
     atomic_store (&done, 1);
     pthread_join (th, NULL);
+    s_finish (t, &rx, cpu0);
     mdl_mesh_stats_t st;
     mdl_mesh_stats (a, &st);
-    *overflows = st.send_dropped;
+    t->offered = header;
+    t->overflows = st.send_dropped;
     mdl_mesh_destroy (&a);
     mdl_mesh_destroy (&b);
-    return s_rate (&rx);
+    return 0;
 }
 
-static double
-s_bench_raw (const char *host, size_t size, double seconds, void *buf)
+/* PUSH/PULL in the same ZeroMQ context as the meshes (CZMQ's: same I/O thread), same
+   HWMs as the mesh's defaults, one zero-copy frame; PUSH blocks at its HWM (up to
+   100 ms per send). */
+static int
+s_trial_raw (const char *host, size_t size, double seconds, void *buf, s_trial_t *t)
 {
-    void *ctx = zmq_ctx_new ();
+    void *ctx = zsys_init ();
     void *push = zmq_socket (ctx, ZMQ_PUSH), *pull = zmq_socket (ctx, ZMQ_PULL);
-    int sndhwm = 100, rcvhwm = 1000, linger = 0;
+    int sndhwm = s_sndhwm, rcvhwm = 1000, linger = 0, timeout = 100;
     zmq_setsockopt (push, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
     zmq_setsockopt (pull, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
     zmq_setsockopt (push, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (pull, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (push, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
     char ep[64];
     snprintf (ep, sizeof ep, "tcp://%s:0", host);
-    zmq_bind (pull, ep);
     size_t len = sizeof ep;
-    zmq_getsockopt (pull, ZMQ_LAST_ENDPOINT, ep, &len);
-    zmq_connect (push, ep);
+    if (zmq_bind (pull, ep) != 0 || zmq_getsockopt (pull, ZMQ_LAST_ENDPOINT, ep, &len) != 0
+        || zmq_connect (push, ep) != 0) {
+        zmq_close (push);
+        zmq_close (pull);
+        return -1;
+    }
     atomic_int done = 0;
     s_rx_t rx = { .sock = pull, .sender_done = &done };
+    double cpu0 = s_cpu ();
     pthread_t th;
     pthread_create (&th, NULL, s_receiver, &rx);
     double end = s_now () + seconds;
-    int timeout = 100;
-    zmq_setsockopt (push, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
+    uint64_t offered = 0;
     while (s_now () < end) {
         zmq_msg_t m;
         zmq_msg_init_data (&m, buf, size, NULL, NULL);
+        offered++;
         if (zmq_msg_send (&m, push, 0) < 0)
             zmq_msg_close (&m);
     }
     atomic_store (&done, 1);
     pthread_join (th, NULL);
+    s_finish (t, &rx, cpu0);
+    t->offered = offered;
+    t->overflows = 0;
     zmq_close (push);
     zmq_close (pull);
-    zmq_ctx_term (ctx);
-    return s_rate (&rx);
+    return 0;
 }
 
+static double
+s_median (double *v, int n)
+{
+    qsort (v, (size_t) n, sizeof *v, s_cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define S_MAX_ROUNDS 31
+#define S_KINDS 3 /* raw, mesh at --wait, mesh at --wait-long */
+
 static int
-s_throughput (const char *host, double seconds, const char *sizes)
+s_throughput (const char *host, double seconds, const char *sizes, int rounds, int wait_long)
 {
     size_t maxsize = 0;
     size_t list[16];
@@ -333,34 +388,56 @@ s_throughput (const char *host, double seconds, const char *sizes)
         maxsize = v > maxsize ? v : maxsize;
         p = *end == ',' ? end + 1 : end;
     }
+    if (rounds < 1 || rounds > S_MAX_ROUNDS) {
+        fprintf (stderr, "bench_mesh: --rounds 1..%d\n", S_MAX_ROUNDS);
+        return 2;
+    }
     void *buf = calloc (1, maxsize);
     if (!buf)
         return 1;
-    printf ("goodput in MB/s, median of %d rounds of %.1f s; (%%) = of raw PUSH/PULL\n", S_ROUNDS,
-            seconds);
-    char col[32];
-    snprintf (col, sizeof col, "mesh wait=%dms", s_wait_ms);
-    printf ("%-8s %16s %9s %16s %9s %15s\n", "size", col, "overflow",
-            "mesh wait=0", "overflow", "PUSH/PULL");
+    zsys_init ();
+    printf ("%d rounds of %.1f s per size and sender; each round runs raw, mesh wait=%d and mesh "
+            "wait=%d in a rotating order; MB/s = payload goodput at the receiver (median); "
+            "ratio = mesh / raw goodput of the same round, median [interquartile range]; "
+            "CPU ratio = raw's CPU s per GB / the mesh's, same round (the goodput ratio when "
+            "CPU-bound: it moves less with other jobs' load); delivered = messages received / "
+            "handed to the sender (all rounds); CPU s/GB = process CPU s (all threads) per GB "
+            "delivered, median\n\n",
+            rounds, seconds, s_wait_ms, wait_long);
+    printf ("| size | raw PUSH/PULL MB/s | mesh wait=%d MB/s | ratio | CPU ratio | delivered | "
+            "mesh wait=%d MB/s | ratio | CPU ratio | delivered | CPU s/GB raw / wait=%d / "
+            "wait=%d |\n",
+            s_wait_ms, wait_long, s_wait_ms, wait_long);
+    printf ("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     int rc = 0;
+    uint64_t over[16] = { 0 };
     for (int i = 0; i < n; i++) {
-        /* rounds interleave the three, and the median is kept: other load on the
-           machine then hits all three alike */
-        double raw_r[S_ROUNDS], mesh_r[S_ROUNDS], mesh0_r[S_ROUNDS];
-        uint64_t over = 0, over0 = 0, o;
-        for (int r = 0; r < S_ROUNDS; r++) {
-            raw_r[r] = s_bench_raw (host, list[i], seconds, buf);
-            mesh_r[r] = s_bench_mesh (host, list[i], seconds, buf, s_wait_ms, &o);
-            over += o;
-            mesh0_r[r] = s_bench_mesh (host, list[i], seconds, buf, 0, &o);
-            over0 += o;
+        double rate[S_KINDS][S_MAX_ROUNDS], cpu[S_KINDS][S_MAX_ROUNDS];
+        double ratio[2][S_MAX_ROUNDS], cratio[2][S_MAX_ROUNDS];
+        uint64_t offered[S_KINDS] = { 0 }, delivered[S_KINDS] = { 0 }, overflows = 0;
+        for (int r = 0; r < rounds; r++) {
+            /* the order rotates so that no sender always runs first or after another;
+               load from other jobs then hits all three alike */
+            for (int k = 0; k < S_KINDS; k++) {
+                int kind = (k + r) % S_KINDS;
+                s_trial_t t = { 0 };
+                int e = kind == 0 ? s_trial_raw (host, list[i], seconds, buf, &t)
+                                  : s_trial_mesh (host, list[i], seconds, buf,
+                                                  kind == 1 ? s_wait_ms : wait_long, &t);
+                if (e != 0 || t.rate <= 0)
+                    rc = 1;
+                rate[kind][r] = t.rate;
+                cpu[kind][r] = t.bytes ? t.cpu / (t.bytes / 1e9) : 0;
+                offered[kind] += t.offered;
+                delivered[kind] += t.delivered;
+                if (kind == 1)
+                    overflows += t.overflows;
+            }
+            for (int m = 0; m < 2; m++) {
+                ratio[m][r] = rate[0][r] > 0 ? rate[m + 1][r] / rate[0][r] : 0;
+                cratio[m][r] = cpu[m + 1][r] > 0 ? cpu[0][r] / cpu[m + 1][r] : 0;
+            }
         }
-        qsort (raw_r, S_ROUNDS, sizeof (double), s_cmp_double);
-        qsort (mesh_r, S_ROUNDS, sizeof (double), s_cmp_double);
-        qsort (mesh0_r, S_ROUNDS, sizeof (double), s_cmp_double);
-        double raw = raw_r[S_ROUNDS / 2], mesh = mesh_r[S_ROUNDS / 2], mesh0 = mesh0_r[S_ROUNDS / 2];
-        if (mesh_r[0] < 0 || mesh0_r[0] < 0 || raw_r[0] <= 0)
-            rc = 1;
         char label[32];
         if (list[i] >= (1u << 20))
             snprintf (label, sizeof label, "%zu MB", list[i] >> 20);
@@ -368,10 +445,27 @@ s_throughput (const char *host, double seconds, const char *sizes)
             snprintf (label, sizeof label, "%zu KB", list[i] >> 10);
         else
             snprintf (label, sizeof label, "%zu B", list[i]);
-        printf ("%-8s %9.0f (%3.0f%%) %9llu %9.0f (%3.0f%%) %9llu %10.0f MB/s\n", label, mesh,
-                raw > 0 ? 100.0 * mesh / raw : 0.0, (unsigned long long) over, mesh0,
-                raw > 0 ? 100.0 * mesh0 / raw : 0.0, (unsigned long long) over0, raw);
+        double med[S_KINDS], cmed[S_KINDS];
+        for (int k = 0; k < S_KINDS; k++) {
+            med[k] = s_median (rate[k], rounds);
+            cmed[k] = s_median (cpu[k], rounds);
+        }
+        printf ("| %s | %.0f |", label, med[0]);
+        for (int m = 0; m < 2; m++) {
+            /* s_median sorts: quartiles are then read off the array */
+            double rmed = s_median (ratio[m], rounds), cmed_r = s_median (cratio[m], rounds);
+            int q1 = rounds / 4, q3 = (3 * rounds) / 4;
+            printf (" %.0f | **%.0f%%** [%.0f-%.0f%%] | %.0f%% [%.0f-%.0f%%] | %llu / %llu |",
+                    med[m + 1], 100 * rmed, 100 * ratio[m][q1], 100 * ratio[m][q3], 100 * cmed_r,
+                    100 * cratio[m][q1], 100 * cratio[m][q3],
+                    (unsigned long long) delivered[m + 1], (unsigned long long) offered[m + 1]);
+        }
+        printf (" %.2f / %.2f / %.2f |\n", cmed[0], cmed[1], cmed[2]);
+        over[i] = overflows;
     }
+    printf ("\nmesh wait=%d, overflow episodes (send_dropped) over all rounds:", s_wait_ms);
+    for (int i = 0; i < n; i++)
+        printf (" %zu B: %llu%s", list[i], (unsigned long long) over[i], i + 1 < n ? "," : "\n");
     free (buf);
     return rc;
 }
@@ -382,12 +476,13 @@ main (int argc, char **argv)
     setvbuf (stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         fprintf (stderr, "usage: bench_mesh discover --n N --iface IF [--timeout S]\n"
-                         "       bench_mesh throughput [--host IP] [--seconds S] [--sizes B,...] [--wait MS]\n");
+                         "       bench_mesh throughput [--host IP] [--seconds S] [--sizes B,...]\n"
+                         "                             [--rounds N] [--wait MS] [--wait-long MS]\n");
         return 2;
     }
-    int n = 0;
+    int n = 0, rounds = 5, wait_long = 1000;
     const char *iface = NULL, *host = "127.0.0.1", *sizes = "1024,65536,1048576,4194304";
-    double timeout = 30, seconds = 2;
+    double timeout = 30, seconds = 1;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp (argv[i], "--n"))
             n = atoi (argv[i + 1]);
@@ -399,20 +494,31 @@ main (int argc, char **argv)
             host = argv[i + 1];
         else if (!strcmp (argv[i], "--seconds"))
             seconds = atof (argv[i + 1]);
+        else if (!strcmp (argv[i], "--rounds"))
+            rounds = atoi (argv[i + 1]);
         else if (!strcmp (argv[i], "--wait"))
             s_wait_ms = atoi (argv[i + 1]);
+        else if (!strcmp (argv[i], "--sndhwm"))
+            s_sndhwm = atoi (argv[i + 1]);
+        else if (!strcmp (argv[i], "--wait-long"))
+            wait_long = atoi (argv[i + 1]);
         else if (!strcmp (argv[i], "--sizes"))
             sizes = argv[i + 1];
+        else {
+            fprintf (stderr, "bench_mesh: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
     }
-    if (!(timeout > 0 && timeout <= 120 && seconds > 0 && seconds <= 30)) {
-        fprintf (stderr, "bench_mesh: --timeout 0..120, --seconds 0..30\n");
+    if (!(timeout > 0 && timeout <= 120 && seconds > 0 && seconds <= 30 && s_wait_ms >= 0
+          && wait_long >= 0)) {
+        fprintf (stderr, "bench_mesh: --timeout 0..120, --seconds 0..30, --wait/--wait-long >= 0\n");
         return 2;
     }
     int rc;
     if (!strcmp (argv[1], "discover"))
         rc = s_discover (n, iface, timeout);
     else if (!strcmp (argv[1], "throughput"))
-        rc = s_throughput (host, seconds, sizes);
+        rc = s_throughput (host, seconds, sizes, rounds, wait_long);
     else {
         fprintf (stderr, "bench_mesh: unknown mode '%s'\n", argv[1]);
         rc = 2;

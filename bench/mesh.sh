@@ -3,13 +3,19 @@
 #   - time until all agents see all others by beacon, for 4, 16 and 64 agents
 #     (one process, one thread per agent, all on one bridge interface);
 #   - large-message PUB/SUB goodput through the mesh against raw libzmq PUSH/PULL,
-#     same sizes, HWMs and transport (tcp over the namespace's loopback), same run.
+#     same sizes, HWMs, ZeroMQ context and transport (tcp over the namespace's
+#     loopback): ROUNDS rounds, each running raw and the mesh (send_wait_ms 10 and 1000)
+#     once in a rotating order; the ratio is taken within each round, median and range
+#     printed (see bench/README.md).
 # Needs root or CAP_NET_ADMIN (beacons must never go out on the machine's interfaces).
-# Usage: bench/mesh.sh [SECONDS_PER_RUN]   (default 1.5; builds build-mesh-rel)
+# Usage: [ROUNDS=7] [BUILD=dir] bench/mesh.sh [SECONDS_PER_RUN]
+#   (default 1 s per sender and round; builds bench_mesh in BUILD, default build-mesh-rel;
+#   about 4 sizes x ROUNDS x 3 x (SECONDS + 0.5) s for the throughput part)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build-mesh-rel}
-seconds=${1:-1.5}
+seconds=${1:-1}
+rounds=${ROUNDS:-7}
 if ! command -v ip >/dev/null; then echo "SKIP: bench/mesh.sh needs iproute2 (ip)"; exit 0; fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" --target bench_mesh >/dev/null
@@ -31,5 +37,5 @@ for n in 4 16 64; do
 done
 echo
 echo "# throughput: tcp://127.0.0.1 inside $ns, zero-copy sends, SNDHWM 100 / RCVHWM 1000"
-timeout 300 ip netns exec "$ns" "$bench" throughput --host 127.0.0.1 --seconds "$seconds" \
-    --sizes 1024,65536,1048576,4194304
+timeout 900 ip netns exec "$ns" "$bench" throughput --host 127.0.0.1 --seconds "$seconds" \
+    --rounds "$rounds" --sizes 1024,65536,1048576,4194304

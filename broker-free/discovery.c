@@ -113,9 +113,13 @@ mdl_disc_accept (mdl_discovery_t *self, const void *buf, size_t len, mdl_peer_in
 }
 
 int
-mdl_disc_accept_info (mdl_discovery_t *self, const mdl_peer_info_t *info)
+mdl_disc_accept_info (mdl_discovery_t *self, const mdl_peer_info_t *info, uint64_t cluster)
 {
     self->stats.received++;
+    if (cluster != self->cluster) {
+        self->stats.other_cluster++;
+        return MDL_EWIRE_CLUSTER;
+    }
     if (info->id == self->self.id) {
         self->stats.self++;
         return MDL_EPEER;

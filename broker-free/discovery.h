@@ -4,7 +4,10 @@
                network interface, every interval; hears the others' announcements.
       static   a fixed list of PUB endpoints (--peers tcp://host:port,...), for networks
                without broadcast. Announces each endpoint once with id 0: who is there
-               is learned from the hellos that arrive over the mesh.
+               is learned from the hellos that arrive over the mesh. With CURVE, an
+               entry carries the server's public key: tcp://host:port#<Z85 key> (the
+               key in the peer's public certificate; it must also be on our
+               allow-list); an entry without a key is then refused by the mesh.
       inproc   the in-process registry (registry.h), for simulation.
 
     Each back-end is a table of operations in its own file (discovery_beacon.c,
@@ -32,7 +35,8 @@ typedef struct {
     const char *iface;        /* beacon: network interface (NULL: ZSYS_INTERFACE or CZMQ's choice) */
     int beacon_port;          /* beacon: UDP port (default 5670) */
     int interval_ms;          /* beacon, inproc: announcement interval (default 250) */
-    const char *peers;        /* static: comma-separated PUB endpoints */
+    const char *peers;        /* static: comma-separated PUB endpoints, each optionally
+                                 followed by #<40-character Z85 public key> */
     mdl_registry_t *registry; /* inproc */
 } mdl_disc_cfg_t;
 
@@ -59,7 +63,8 @@ void mdl_discovery_destroy (mdl_discovery_t **self);
 void *mdl_discovery_socket (mdl_discovery_t *self);
 
 /* Drains the announcements pending now, without blocking: fills out[0..*n) (cap at
-   most). Entries have endpoint set; id is 0 for static endpoints not yet heard from.
+   most). Entries have endpoint set; id is 0 for static endpoints not yet heard from
+   (their pubkey is the entry's key, or "").
    Ignored announcements are only counted. Returns 0. */
 int mdl_discovery_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n);
 

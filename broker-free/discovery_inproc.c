@@ -1,21 +1,24 @@
 /*  discovery_inproc.c: the in-process registry as a discovery back-end (simulation).
     Announcing = being in the registry; every interval (or at once when the registry
     changed) the whole registry is handed out again, as beacons would be, so liveness
-    above works the same way as on a LAN. */
+    above works the same way as on a LAN. Entries of other clusters are counted and
+    ignored, as their beacons would be. */
 #include "discovery_ops.h"
 
 #include "err.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 typedef struct {
     mdl_registry_t *registry;
-    uint64_t version;   /* of the last snapshot handed out */
-    double last;        /* when, seconds (monotonic) */
-    mdl_peer_info_t *buf;
-    size_t cap;
+    uint64_t version;   /* of the snapshot being handed out */
+    double last;        /* when it was taken, seconds (monotonic) */
+    mdl_registry_entry_t *buf; /* the snapshot: the whole registry */
+    size_t cap, got;
+    size_t next;        /* entries of buf handed out so far */
 } s_state_t;
 
 static double
@@ -35,7 +38,7 @@ s_start (mdl_discovery_t *self, const mdl_disc_cfg_t *cfg)
     if (!st)
         return MDL_ENOMEM;
     st->registry = cfg->registry;
-    int rc = mdl_registry_announce (st->registry, &self->self);
+    int rc = mdl_registry_announce (st->registry, &self->self, self->cluster);
     if (rc) {
         free (st);
         return rc;
@@ -54,28 +57,54 @@ s_stop (mdl_discovery_t *self)
     free (st);
 }
 
+/* Takes a snapshot of the whole registry into st->buf. Returns 0 or MDL_ENOMEM (the
+   previous snapshot is then kept). */
+static int
+s_snapshot (s_state_t *st)
+{
+    while (true) {
+        uint64_t version = mdl_registry_snapshot (st->registry, st->buf, st->cap, &st->got);
+        size_t count = 0;
+        mdl_registry_version (st->registry, &count);
+        if (st->got == count || count <= st->cap) {
+            st->version = version;
+            st->next = 0;
+            return 0;
+        }
+        /* the registry grew: room for all of it, then again */
+        if (count > SIZE_MAX / 2 / sizeof *st->buf)
+            return MDL_ENOMEM;
+        size_t cap = count * 2;
+        mdl_registry_entry_t *b = realloc (st->buf, cap * sizeof *b);
+        if (!b)
+            return MDL_ENOMEM;
+        st->buf = b;
+        st->cap = cap;
+    }
+}
+
 static int
 s_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n)
 {
     s_state_t *st = self->state;
-    double now = s_now ();
-    size_t got = 0;
-    if (st->cap < cap + 1) { /* +1: ourselves */
-        mdl_peer_info_t *b = realloc (st->buf, (cap + 1) * sizeof *b);
-        if (!b)
-            return MDL_ENOMEM;
-        st->buf = b;
-        st->cap = cap + 1;
+    if (st->next == st->got) {
+        /* all handed out: again at the next interval, or at once on a change */
+        double now = s_now ();
+        if (mdl_registry_version (st->registry, NULL) == st->version
+            && (now - st->last) * 1000.0 < self->interval_ms)
+            return 0;
+        int rc = s_snapshot (st);
+        if (rc)
+            return rc;
+        st->last = now;
     }
-    uint64_t version = mdl_registry_snapshot (st->registry, st->buf, cap + 1, &got);
-    if (version == st->version && (now - st->last) * 1000.0 < self->interval_ms)
-        return 0;
-    st->version = version;
-    st->last = now;
+    /* a caller with less room than the registry gets the rest on its next call */
     size_t k = 0;
-    for (size_t i = 0; i < got && k < cap; i++)
-        if (mdl_disc_accept_info (self, &st->buf[i]) == 0)
-            out[k++] = st->buf[i];
+    for (; st->next < st->got && k < cap; st->next++) {
+        const mdl_registry_entry_t *e = &st->buf[st->next];
+        if (mdl_disc_accept_info (self, &e->info, e->cluster) == 0)
+            out[k++] = e->info;
+    }
     *n = k;
     return 0;
 }

@@ -39,7 +39,8 @@ extern const mdl_disc_ops_t mdl_disc_inproc_ops;
    other_cluster or malformed and returns non-zero. */
 int mdl_disc_accept (mdl_discovery_t *self, const void *buf, size_t len, mdl_peer_info_t *info);
 
-/* Counts an announcement already parsed (inproc): 0 to keep, non-zero for self. */
-int mdl_disc_accept_info (mdl_discovery_t *self, const mdl_peer_info_t *info);
+/* Counts an announcement already parsed (inproc), of an agent of cluster (a hash):
+   0 to keep; otherwise counts it as self or other_cluster and returns non-zero. */
+int mdl_disc_accept_info (mdl_discovery_t *self, const mdl_peer_info_t *info, uint64_t cluster);
 
 #endif

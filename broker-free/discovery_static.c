@@ -1,6 +1,8 @@
 /*  discovery_static.c: a fixed list of PUB endpoints, for networks without broadcast.
     Each endpoint is announced once with id 0; who is behind it is learned from the
-    hellos heard over the mesh. */
+    hellos heard over the mesh. With CURVE the subscriber must know the server's public
+    key before its first byte arrives (the hello comes after the handshake), so an entry
+    may carry it: tcp://HOST:PORT#<40-character Z85 key>. */
 #include "discovery_ops.h"
 
 #include "err.h"
@@ -9,7 +11,7 @@
 #include <string.h>
 
 typedef struct {
-    char (*endpoints)[MDL_ENDPOINT_MAX];
+    mdl_peer_info_t *entries; /* endpoint, and pubkey when the entry has one */
     size_t n;
     size_t next; /* first endpoint not yet announced */
 } s_state_t;
@@ -53,8 +55,8 @@ s_start (mdl_discovery_t *self, const mdl_disc_cfg_t *cfg)
     size_t count = 1;
     for (const char *p = cfg->peers; *p; p++)
         count += *p == ',';
-    st->endpoints = calloc (count, sizeof *st->endpoints);
-    if (!st->endpoints) {
+    st->entries = calloc (count, sizeof *st->entries);
+    if (!st->entries) {
         free (st);
         return MDL_ENOMEM;
     }
@@ -66,17 +68,27 @@ s_start (mdl_discovery_t *self, const mdl_disc_cfg_t *cfg)
             p++, len--;
         while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
             len--;
-        if (!s_valid (p, len)) {
-            free (st->endpoints);
+        /* the key is the last 40 characters ('#' is also a Z85 character) */
+        const char *key = NULL;
+        if (len > MDL_PUBKEY_LEN + 1 && p[len - MDL_PUBKEY_LEN - 1] == '#') {
+            key = p + len - MDL_PUBKEY_LEN;
+            len -= MDL_PUBKEY_LEN + 1;
+        }
+        if (!s_valid (p, len) || memchr (p, '#', len)
+            || (key && !mdl_pubkey_valid (key, MDL_PUBKEY_LEN))) {
+            free (st->entries);
             free (st);
             return MDL_EINVAL;
         }
         bool dup = false;
         for (size_t i = 0; i < st->n; i++)
-            dup |= strlen (st->endpoints[i]) == len && !memcmp (st->endpoints[i], p, len);
+            dup |= strlen (st->entries[i].endpoint) == len
+                   && !memcmp (st->entries[i].endpoint, p, len);
         if (!dup) {
-            memcpy (st->endpoints[st->n], p, len);
-            st->endpoints[st->n++][len] = 0;
+            mdl_peer_info_t *e = &st->entries[st->n++];
+            memcpy (e->endpoint, p, len);
+            if (key)
+                memcpy (e->pubkey, key, MDL_PUBKEY_LEN);
         }
         if (!end)
             break;
@@ -90,7 +102,7 @@ static void
 s_stop (mdl_discovery_t *self)
 {
     s_state_t *st = self->state;
-    free (st->endpoints);
+    free (st->entries);
     free (st);
 }
 
@@ -100,8 +112,7 @@ s_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n)
     s_state_t *st = self->state;
     size_t k = 0;
     for (; st->next < st->n && k < cap; st->next++, k++) {
-        memset (&out[k], 0, sizeof out[k]);
-        memcpy (out[k].endpoint, st->endpoints[st->next], MDL_ENDPOINT_MAX);
+        out[k] = st->entries[st->next];
         self->stats.received++;
     }
     *n = k;

@@ -33,7 +33,15 @@ typedef struct {
     int send_wait_ms;      /* at a subscriber's full queue, wait up to this long for room
                               before dropping for it (0: drop at once, never block).
                               Bounded back-pressure: a slow reader gets a grace period,
-                              one that never reads costs one wait per overflow */
+                              one that never reads costs one wait per overflow.
+                              ZeroMQ reports room in steps of half the sndhwm (50
+                              messages: 200 MB of 4 MB messages, ~100 ms at 2 GB/s),
+                              so with large messages a short wait drops for a reader
+                              that reads at full speed, and until that reader has
+                              drained those 50 messages, sends skip it and return at
+                              once: a sender in a tight loop then spins (see
+                              bench/README.md). A wait longer than one step gives
+                              PUSH-like back-pressure and raw ZeroMQ's throughput */
     int64_t max_frame;     /* largest frame the SUB accepts, bytes (ZMQ_MAXMSGSIZE: a peer
                               sending more is disconnected); 0 = no limit */
     uint64_t self;         /* own id: subscribes to "T<self>" */

@@ -50,6 +50,17 @@ s_is_z85 (uint8_t c)
     return c != 0 && strchr (alphabet, c) != NULL;
 }
 
+bool
+mdl_pubkey_valid (const char *key, size_t len)
+{
+    if (!key || len != MDL_PUBKEY_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!s_is_z85 ((uint8_t) key[i]))
+            return false;
+    return true;
+}
+
 uint64_t
 mdl_cluster_hash (const char *name)
 {
@@ -87,11 +98,14 @@ mdl_hello_unpack (const void *data, size_t len, uint64_t cluster, mdl_peer_info_
     uint64_t id = s_get64 (buf + 16);
     if (id == 0)
         return MDL_EBEACON;
-    for (int i = 0; i < MDL_PUBKEY_LEN; i++) {
-        uint8_t c = buf[32 + i];
-        if ((flags & S_FLAG_KEY) ? !s_is_z85 (c) : c != 0)
+    if (flags & S_FLAG_KEY) {
+        if (!mdl_pubkey_valid ((const char *) buf + 32, MDL_PUBKEY_LEN))
             return MDL_EBEACON;
     }
+    else
+        for (int i = 0; i < MDL_PUBKEY_LEN; i++)
+            if (buf[32 + i] != 0)
+                return MDL_EBEACON;
     memset (info, 0, sizeof *info);
     info->id = id;
     info->incarnation = s_get64 (buf + 24);

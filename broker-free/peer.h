@@ -43,6 +43,10 @@ void mdl_hello_pack (const mdl_peer_info_t *info, uint64_t cluster, uint8_t *buf
    only on success. */
 int mdl_hello_unpack (const void *buf, size_t len, uint64_t cluster, mdl_peer_info_t *info);
 
+/* True when key[0..len) is a Z85 CURVE public key: MDL_PUBKEY_LEN characters of the
+   Z85 alphabet (ZeroMQ RFC 32). */
+bool mdl_pubkey_valid (const char *key, size_t len);
+
 /* Formats an id as 16 lowercase hex digits (buf >= 17 bytes); returns buf. */
 const char *mdl_id_str (uint64_t id, char *buf);
 

@@ -10,7 +10,7 @@
 
 struct mdl_registry_t {
     pthread_mutex_t lock;
-    mdl_peer_info_t *entries; /* sorted by id */
+    mdl_registry_entry_t *entries; /* sorted by info.id */
     size_t n, cap;
     uint64_t version;         /* bumped by every change */
 };
@@ -49,7 +49,7 @@ s_find (const mdl_registry_t *self, uint64_t id)
     size_t lo = 0, hi = self->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (self->entries[mid].id < id)
+        if (self->entries[mid].info.id < id)
             lo = mid + 1;
         else
             hi = mid;
@@ -58,19 +58,20 @@ s_find (const mdl_registry_t *self, uint64_t id)
 }
 
 int
-mdl_registry_announce (mdl_registry_t *self, const mdl_peer_info_t *info)
+mdl_registry_announce (mdl_registry_t *self, const mdl_peer_info_t *info, uint64_t cluster)
 {
     if (!info || info->id == 0 || !info->endpoint[0])
         return MDL_EINVAL;
+    mdl_registry_entry_t entry = { .info = *info, .cluster = cluster };
     int rc = 0;
     pthread_mutex_lock (&self->lock);
     size_t i = s_find (self, info->id);
-    if (i < self->n && self->entries[i].id == info->id)
-        self->entries[i] = *info;
+    if (i < self->n && self->entries[i].info.id == info->id)
+        self->entries[i] = entry;
     else {
         if (self->n == self->cap) {
             size_t cap = self->cap ? self->cap * 2 : 16;
-            mdl_peer_info_t *e = realloc (self->entries, cap * sizeof *e);
+            mdl_registry_entry_t *e = realloc (self->entries, cap * sizeof *e);
             if (!e) {
                 rc = MDL_ENOMEM;
                 goto out;
@@ -80,7 +81,7 @@ mdl_registry_announce (mdl_registry_t *self, const mdl_peer_info_t *info)
         }
         memmove (self->entries + i + 1, self->entries + i,
                  (self->n - i) * sizeof *self->entries);
-        self->entries[i] = *info;
+        self->entries[i] = entry;
         self->n++;
     }
     self->version++;
@@ -95,7 +96,7 @@ mdl_registry_withdraw (mdl_registry_t *self, uint64_t id)
     int rc = MDL_EPEER;
     pthread_mutex_lock (&self->lock);
     size_t i = s_find (self, id);
-    if (i < self->n && self->entries[i].id == id) {
+    if (i < self->n && self->entries[i].info.id == id) {
         memmove (self->entries + i, self->entries + i + 1,
                  (self->n - i - 1) * sizeof *self->entries);
         self->n--;
@@ -107,7 +108,7 @@ mdl_registry_withdraw (mdl_registry_t *self, uint64_t id)
 }
 
 uint64_t
-mdl_registry_snapshot (mdl_registry_t *self, mdl_peer_info_t *out, size_t cap, size_t *n)
+mdl_registry_snapshot (mdl_registry_t *self, mdl_registry_entry_t *out, size_t cap, size_t *n)
 {
     pthread_mutex_lock (&self->lock);
     size_t k = self->n < cap ? self->n : cap;
@@ -117,4 +118,15 @@ mdl_registry_snapshot (mdl_registry_t *self, mdl_peer_info_t *out, size_t cap, s
     pthread_mutex_unlock (&self->lock);
     *n = k;
     return version;
+}
+
+uint64_t
+mdl_registry_version (mdl_registry_t *self, size_t *count)
+{
+    pthread_mutex_lock (&self->lock);
+    uint64_t v = self->version;
+    if (count)
+        *count = self->n;
+    pthread_mutex_unlock (&self->lock);
+    return v;
 }

@@ -180,7 +180,11 @@ test_static_list_rejects_malformed_endpoints (void **state)
 {
     const char *bad[] = { "", "tcp://", "tcp://host", "tcp://host:", "tcp://host:0",
                           "tcp://host:65536", "tcp://host:12a", "udp://host:1",
-                          "tcp://a:1,,tcp://b:2", "tcp://a:1,", "tcp://:5" };
+                          "tcp://a:1,,tcp://b:2", "tcp://a:1,", "tcp://:5",
+                          /* keys: 39 characters, a non-Z85 one, '#' in the endpoint */
+                          "tcp://a:1#rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf",
+                          "tcp://a:1#rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]y~7",
+                          "tcp://a#b:1", "tcp://a:1#" };
     mdl_peer_info_t me = { .id = 1, .port = 1 };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mdl_disc_cfg_t cfg = { .kind = MDL_DISC_STATIC, .cluster = "x", .peers = bad[i] };
@@ -203,6 +207,18 @@ test_static_list_rejects_malformed_endpoints (void **state)
     assert_int_equal (n, 0);
     mdl_discovery_destroy (&d);
     assert_null (d);
+    mdl_discovery_destroy (&d);
+
+    /* an entry may end in #<Z85 public key> (for CURVE); '#' is a Z85 character too */
+    cfg.peers = "tcp://a:1#rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]y#7, tcp://b:2";
+    d = mdl_discovery_new (&cfg, &me, NULL);
+    assert_non_null (d);
+    assert_int_equal (mdl_discovery_recv (d, out, 2, &n), 0);
+    assert_int_equal (n, 2);
+    assert_string_equal (out[0].endpoint, "tcp://a:1");
+    assert_string_equal (out[0].pubkey, "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]y#7");
+    assert_string_equal (out[1].endpoint, "tcp://b:2");
+    assert_string_equal (out[1].pubkey, "");
     mdl_discovery_destroy (&d);
 }
 
@@ -246,6 +262,74 @@ test_inproc_registry_finds_everyone_and_a_leaver_expires_and_a_restart_rejoins (
     assert_true (st.self > 0);
     for (int i = 0; i < 4; i++)
         s_agent_stop (&ag[i]);
+    mdl_registry_destroy (&reg);
+}
+
+static void
+test_inproc_ignores_and_counts_agents_of_another_cluster_in_the_same_registry (void **state)
+{
+    /* two clusters in one process, one registry: each agent finds its own cluster only */
+    mdl_registry_t *reg = mdl_registry_new (NULL);
+    const char *cluster[] = { "red", "blue", "red", "blue", "blue" };
+    mdl_discovery_t *d[5];
+    for (int i = 0; i < 5; i++) {
+        mdl_peer_info_t me = { .id = (uint64_t) i + 1, .incarnation = 1 };
+        snprintf (me.endpoint, sizeof me.endpoint, "inproc://two-clusters-%d", i + 1);
+        mdl_disc_cfg_t cfg = { .kind = MDL_DISC_INPROC, .cluster = cluster[i], .registry = reg };
+        int err = -1;
+        d[i] = mdl_discovery_new (&cfg, &me, &err);
+        assert_int_equal (err, 0);
+    }
+    for (int i = 0; i < 5; i++) {
+        mdl_peer_info_t out[8];
+        size_t n = 0;
+        assert_int_equal (mdl_discovery_recv (d[i], out, 8, &n), 0);
+        size_t same = 0;
+        for (int j = 0; j < 5; j++)
+            same += j != i && strcmp (cluster[j], cluster[i]) == 0;
+        assert_int_equal (n, same);
+        for (size_t k = 0; k < n; k++)
+            assert_string_equal (cluster[out[k].id - 1], cluster[i]);
+        mdl_disc_stats_t st;
+        mdl_discovery_stats (d[i], &st);
+        assert_int_equal (st.received, 5);
+        assert_int_equal (st.self, 1);
+        assert_int_equal (st.other_cluster, 5 - 1 - same);
+        assert_int_equal (st.malformed, 0);
+    }
+    for (int i = 0; i < 5; i++)
+        mdl_discovery_destroy (&d[i]);
+    mdl_registry_destroy (&reg);
+}
+
+static void
+test_inproc_hands_out_a_registry_larger_than_the_callers_buffer_over_several_calls (void **state)
+{
+    /* comm.c asks for 64 at a time and asks again while it gets 64 */
+    enum { N = 150 };
+    mdl_registry_t *reg = mdl_registry_new (NULL);
+    mdl_disc_cfg_t cfg = { .kind = MDL_DISC_INPROC, .cluster = S_CLUSTER, .registry = reg };
+    static mdl_discovery_t *d[N];
+    for (int i = 0; i < N; i++) {
+        mdl_peer_info_t me = { .id = (uint64_t) i + 1, .incarnation = 1 };
+        snprintf (me.endpoint, sizeof me.endpoint, "inproc://many-%d", i + 1);
+        d[i] = mdl_discovery_new (&cfg, &me, NULL);
+        assert_non_null (d[i]);
+    }
+    bool seen[N + 1] = { false };
+    mdl_peer_info_t out[64];
+    size_t n, total = 0;
+    do {
+        assert_int_equal (mdl_discovery_recv (d[0], out, 64, &n), 0);
+        for (size_t k = 0; k < n; k++) {
+            assert_true (out[k].id >= 2 && out[k].id <= N && !seen[out[k].id]);
+            seen[out[k].id] = true;
+        }
+        total += n;
+    } while (n == 64);
+    assert_int_equal (total, N - 1);
+    for (int i = 0; i < N; i++)
+        mdl_discovery_destroy (&d[i]);
     mdl_registry_destroy (&reg);
 }
 
@@ -320,6 +404,8 @@ main (void)
         cmocka_unit_test (test_static_list_over_tcp_loopback_finds_everyone_by_their_hellos),
         cmocka_unit_test (test_static_list_rejects_malformed_endpoints),
         cmocka_unit_test (test_inproc_registry_finds_everyone_and_a_leaver_expires_and_a_restart_rejoins),
+        cmocka_unit_test (test_inproc_ignores_and_counts_agents_of_another_cluster_in_the_same_registry),
+        cmocka_unit_test (test_inproc_hands_out_a_registry_larger_than_the_callers_buffer_over_several_calls),
         cmocka_unit_test (test_inproc_needs_a_registry_and_an_endpoint),
         cmocka_unit_test (test_announcements_from_self_other_clusters_and_junk_are_ignored_and_counted),
         cmocka_unit_test (test_beacon_refuses_an_agent_without_a_tcp_port),

@@ -4,6 +4,7 @@
     has a deadline; nothing sleeps to let things settle. */
 #include "testutil.h"
 
+#include "discovery.h"
 #include "err.h"
 #include "keys.h"
 #include "mesh.h"
@@ -459,6 +460,53 @@ test_curve_allowed_key_hears_and_disallowed_key_gets_nothing (void **state)
     mdl_test_rmtree (k.dir);
 }
 
+/* Static discovery under CURVE: one entry per listing. */
+static mdl_peer_info_t
+s_static_entry (const char *list)
+{
+    mdl_disc_cfg_t cfg = { .kind = MDL_DISC_STATIC, .cluster = "c", .peers = list };
+    mdl_peer_info_t me = { .id = 9, .port = 1 }, found[2];
+    int err = -1;
+    mdl_discovery_t *d = mdl_discovery_new (&cfg, &me, &err);
+    assert_int_equal (err, 0);
+    size_t n = 0;
+    assert_int_equal (mdl_discovery_recv (d, found, 2, &n), 0);
+    assert_int_equal (n, 1);
+    assert_true (found[0].id == 0);
+    mdl_discovery_destroy (&d);
+    return found[0];
+}
+
+static void
+test_curve_static_entry_with_the_peers_key_is_heard_and_one_without_is_refused (void **state)
+{
+    s_keys_t k;
+    s_keys_make (&k);
+    mdl_mesh_t *a = s_secure_mesh (&k, 0), *b = s_secure_mesh (&k, 1);
+    char list[512];
+    snprintf (list, sizeof list, "tcp://127.0.0.1:%u", mdl_mesh_port (a));
+    mdl_peer_info_t bare = s_static_entry (list);
+    assert_string_equal (bare.pubkey, "");
+    assert_int_equal (mdl_mesh_connect (b, &bare), MDL_ESECURITY);
+
+    snprintf (list, sizeof list, "tcp://127.0.0.1:%u#%s", mdl_mesh_port (a), mdl_mesh_pubkey (a));
+    mdl_peer_info_t keyed = s_static_entry (list);
+    assert_string_equal (keyed.pubkey, mdl_mesh_pubkey (a));
+    assert_int_equal (mdl_mesh_connect (b, &keyed), 0);
+    uint64_t id1 = 1;
+    assert_true (s_wait_for (b, &a, &id1, 1, "H", 5000, NULL, 0));
+
+    /* a key that is not on the allow-list is refused like a beacon's */
+    mdl_mesh_t *c = s_secure_mesh (&k, 2);
+    snprintf (list, sizeof list, "tcp://127.0.0.1:%u#%s", mdl_mesh_port (c), mdl_mesh_pubkey (c));
+    mdl_peer_info_t stranger = s_static_entry (list);
+    assert_int_equal (mdl_mesh_connect (b, &stranger), MDL_ESECURITY);
+    mdl_mesh_destroy (&a);
+    mdl_mesh_destroy (&b);
+    mdl_mesh_destroy (&c);
+    mdl_test_rmtree (k.dir);
+}
+
 static void
 test_curve_refuses_a_public_certificate_as_own_key (void **state)
 {
@@ -489,6 +537,7 @@ main (void)
         cmocka_unit_test (test_receiver_with_fewer_slots_than_frames_counts_the_message),
         cmocka_unit_test (test_bad_configuration_is_refused),
         cmocka_unit_test (test_curve_allowed_key_hears_and_disallowed_key_gets_nothing),
+        cmocka_unit_test (test_curve_static_entry_with_the_peers_key_is_heard_and_one_without_is_refused),
         cmocka_unit_test (test_curve_refuses_a_public_certificate_as_own_key),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define S_CLUSTER 0x5eedu
+
 static mdl_peer_info_t
 s_info (uint64_t id, uint64_t inc)
 {
@@ -24,19 +26,24 @@ test_registry_keeps_entries_sorted_and_versions_changes (void **state)
 {
     mdl_registry_t *reg = mdl_registry_new (NULL);
     assert_non_null (reg);
-    mdl_peer_info_t out[8];
+    mdl_registry_entry_t out[8];
     size_t n = 99;
     uint64_t v0 = mdl_registry_snapshot (reg, out, 8, &n);
     assert_int_equal (n, 0);
     uint64_t ids[] = { 5, 2, 9, 1 };
     for (int i = 0; i < 4; i++) {
         mdl_peer_info_t info = s_info (ids[i], 1);
-        assert_int_equal (mdl_registry_announce (reg, &info), 0);
+        assert_int_equal (mdl_registry_announce (reg, &info, S_CLUSTER), 0);
     }
     uint64_t v1 = mdl_registry_snapshot (reg, out, 8, &n);
     assert_true (v1 > v0);
     assert_int_equal (n, 4);
-    assert_true (out[0].id == 1 && out[1].id == 2 && out[2].id == 5 && out[3].id == 9);
+    assert_true (out[0].info.id == 1 && out[1].info.id == 2 && out[2].info.id == 5
+                 && out[3].info.id == 9);
+    assert_true (out[0].cluster == S_CLUSTER);
+    size_t count = 0;
+    assert_true (mdl_registry_version (reg, &count) == v1);
+    assert_int_equal (count, 4);
     assert_true (mdl_registry_snapshot (reg, out, 8, &n) == v1);
     assert_true (mdl_registry_snapshot (reg, out, 2, &n) == v1);
     assert_int_equal (n, 2);
@@ -49,13 +56,15 @@ static void
 test_registry_replaces_a_restarted_agent_instead_of_duplicating_it (void **state)
 {
     mdl_registry_t *reg = mdl_registry_new (NULL);
-    mdl_peer_info_t a = s_info (7, 1), b = s_info (7, 2), out[4];
+    mdl_peer_info_t a = s_info (7, 1), b = s_info (7, 2);
+    mdl_registry_entry_t out[4];
     size_t n;
-    assert_int_equal (mdl_registry_announce (reg, &a), 0);
-    assert_int_equal (mdl_registry_announce (reg, &b), 0);
+    assert_int_equal (mdl_registry_announce (reg, &a, S_CLUSTER), 0);
+    /* restarted into another cluster: the entry's cluster is replaced too */
+    assert_int_equal (mdl_registry_announce (reg, &b, S_CLUSTER + 1), 0);
     mdl_registry_snapshot (reg, out, 4, &n);
     assert_int_equal (n, 1);
-    assert_true (out[0].incarnation == 2);
+    assert_true (out[0].info.incarnation == 2 && out[0].cluster == S_CLUSTER + 1);
     mdl_registry_destroy (&reg);
 }
 
@@ -63,9 +72,10 @@ static void
 test_registry_withdraw_removes_and_rejects_unknown_ids (void **state)
 {
     mdl_registry_t *reg = mdl_registry_new (NULL);
-    mdl_peer_info_t a = s_info (3, 1), out[4];
+    mdl_peer_info_t a = s_info (3, 1);
+    mdl_registry_entry_t out[4];
     size_t n;
-    assert_int_equal (mdl_registry_announce (reg, &a), 0);
+    assert_int_equal (mdl_registry_announce (reg, &a, S_CLUSTER), 0);
     assert_int_equal (mdl_registry_withdraw (reg, 4), MDL_EPEER);
     assert_int_equal (mdl_registry_withdraw (reg, 3), 0);
     assert_int_equal (mdl_registry_withdraw (reg, 3), MDL_EPEER);
@@ -79,10 +89,10 @@ test_registry_refuses_id_zero_and_empty_endpoint (void **state)
 {
     mdl_registry_t *reg = mdl_registry_new (NULL);
     mdl_peer_info_t a = s_info (0, 1);
-    assert_int_equal (mdl_registry_announce (reg, &a), MDL_EINVAL);
+    assert_int_equal (mdl_registry_announce (reg, &a, S_CLUSTER), MDL_EINVAL);
     a = s_info (1, 1);
     a.endpoint[0] = 0;
-    assert_int_equal (mdl_registry_announce (reg, &a), MDL_EINVAL);
+    assert_int_equal (mdl_registry_announce (reg, &a, S_CLUSTER), MDL_EINVAL);
     mdl_registry_destroy (&reg);
 }
 
@@ -95,7 +105,7 @@ s_announcer (void *arg)
     for (uint64_t i = 0; i < 200; i++) {
         mdl_peer_info_t info = s_info (base + i, 1);
         /* cmocka's asserts must not run off the main thread: report instead */
-        if (mdl_registry_announce (reg, &info) != 0)
+        if (mdl_registry_announce (reg, &info, S_CLUSTER) != 0)
             return (void *) 1;
         if (i % 2 && mdl_registry_withdraw (reg, base + i) != 0)
             return (void *) 1;
@@ -115,12 +125,12 @@ test_registry_is_safe_under_concurrent_announcers (void **state)
         pthread_join (t[i], &fail);
         assert_null (fail);
     }
-    static mdl_peer_info_t out[1000];
+    static mdl_registry_entry_t out[1000];
     size_t n;
     mdl_registry_snapshot (reg, out, 1000, &n);
     assert_int_equal (n, 400);
     for (size_t i = 1; i < n; i++)
-        assert_true (out[i - 1].id < out[i].id);
+        assert_true (out[i - 1].info.id < out[i].info.id);
     mdl_registry_destroy (&reg);
 }
 
