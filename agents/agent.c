@@ -97,6 +97,11 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     rc = MDL_EALGO;
     if (!(a->algo = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd")))
         goto fail;
+    char why[256];
+    if (a->algo->check && a->algo->check (cfg, why, sizeof why)) {
+        mdl_agent_log (a, "%s", why);
+        goto fail;
+    }
     if (!(a->topo = mdl_topo_new (cfg->topology ? cfg->topology : "ring", cfg->seed, &rc))
         || !(a->dense = mdl_topo_new ("complete", cfg->seed, &rc)))
         goto fail;
