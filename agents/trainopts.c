@@ -129,13 +129,23 @@ mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **t
     int rc = 0;
     char path[4096] = "";
     *train = *test = NULL;
+    mdl_synth_spec_t sp;
+    char why[512];
+    if (mdl_synthetic_is (o->data) && mdl_synthetic_parse (o->data, &sp, why, sizeof why)) {
+        snprintf (err, errlen, "meshdl %s: --data %s", cmd, why);
+        return MDL_EINVAL;
+    }
+    const bool regression = !strncmp (o->model, "linreg:", 7);
+    if (regression && !mdl_synthetic_is (o->data)) {
+        snprintf (err, errlen, "meshdl %s: --model %s needs regression data: --data synthetic:linreg:N:D:NOISE[:HET]", cmd,
+                  o->model);
+        return MDL_EINVAL;
+    }
+    if (!regression && mdl_synthetic_is (o->data)) {
+        snprintf (err, errlen, "meshdl %s: --data %s is regression data: use --model linreg:%zu", cmd, o->data, sp.dim);
+        return MDL_EINVAL;
+    }
     if (mdl_synthetic_is (o->data)) {
-        mdl_synth_spec_t sp;
-        char why[512];
-        if (mdl_synthetic_parse (o->data, &sp, why, sizeof why)) {
-            snprintf (err, errlen, "meshdl %s: --data %s", cmd, why);
-            return MDL_EINVAL;
-        }
         if ((rc = mdl_synthetic_make (&sp, o->seed, train, test))) {
             snprintf (err, errlen, "meshdl %s: --data %s: %s", cmd, o->data, mdl_strerror (rc));
             return rc;
