@@ -198,12 +198,12 @@ grep -q -- "--slow" <<<"$help" && grep -q -- "--drop" <<<"$help" && ok "sim --he
 # 6. Issue 7: momentum and gradient-tracking algorithms with their own defaults, logistic
 # regression, synthetic least squares; configurations they cannot run are refused.
 for algo in dmsgd qgm decentlam dsgt; do
-    run "$algo" --epochs 1 --batch 16 --partition dirichlet:0.5 --algo $algo
+    run "$algo" --epochs 1 --batch 32 --partition dirichlet:0.5 --algo $algo
     check "$algo (its default lr and momentum) test_acc {test_acc} >= 0.7" 's["test_acc"] >= 0.7' "$algo"
 done
-run dsgt-ope --epochs 1 --batch 16 --algo dsgt --topology one-peer-exp
+run dsgt-ope --epochs 1 --batch 32 --algo dsgt --topology one-peer-exp
 check "dsgt on one-peer-exp test_acc {test_acc} >= 0.7" 's["test_acc"] >= 0.7' dsgt-ope
-run logreg --epochs 1 --batch 16 --model mlp:784-10 --algo qgm
+run logreg --epochs 1 --batch 32 --model mlp:784-10 --algo qgm
 check "logistic regression mlp:784-10 test_acc {test_acc} >= 0.7" 's["test_acc"] >= 0.7' logreg
 for algo in dpsgd dsgt; do
     run "ls_$algo" --epochs 3 --batch 50 --lr 0.05 --optimizer sgd --algo $algo --partition shards:1 \
