@@ -124,6 +124,11 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     rc = MDL_EALGO;
     if (!(a->algo = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd")))
         goto fail;
+    char why[256];
+    if (a->algo->check && a->algo->check (cfg, why, sizeof why)) {
+        mdl_agent_log (a, "%s", why);
+        goto fail;
+    }
     /* Time-varying graphs (random:D) are drawn from a seed every agent must share without
        talking: the cluster id and the shared training seed (cfg->seed is per agent). */
     const uint64_t tseed = a->cluster ^ cfg->learn.seed;

@@ -47,7 +47,7 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
     const mdl_optdef_t add[] = {
         D ("topology", MDL_OPTT_STR, &o->topology, "NAME", "complete | ring | torus | exp | one-peer-exp | base:K | random:D [ring]", 0, 0),
         D ("weights", MDL_OPTT_STR, &o->weights, "W", "mixing weights: mh | uniform [mh]", 0, 0),
-        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", "consensus algorithm: dpsgd | choco | adagossip | dynavg [dpsgd]", 0, 0),
+        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", "consensus algorithm: dpsgd | choco | adagossip | dynavg | dmsgd | qgm | decentlam | dsgt (sgd, lr 0.1 unless given) [dpsgd]", 0, 0),
         D ("mode", MDL_OPTT_STR, &o->mode, "M", "sync (wait for each round, at most --sync-timeout) | async (newest states, never wait) [sync]", 0, 0),
         D ("codec", MDL_OPTT_STR, &o->codec, "SPEC", "codec of published updates, e.g. fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]", 0, 0),
         D ("error-feedback", MDL_OPTT_FLAG, &o->error_feedback, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped", 0, 0),
@@ -266,7 +266,27 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     cfg->peer_timeout = o->peer_timeout;
     cfg->hello_interval = o->hello_interval;
     cfg->evals_per_epoch = o->evals_per_epoch;
+    char why[384];
+    if (ops->check && ops->check (cfg, why, sizeof why)) {
+        snprintf (err, errlen, "meshdl %s: %s", cmd, why);
+        return MDL_EINVAL;
+    }
     return 0;
+}
+
+/* An algorithm's own defaults for --optimizer, --lr and --momentum, where not given. */
+static void
+s_algo_defaults (const mdl_optdef_t *defs, const mdl_agentopts_t *ao, mdl_trainopts_t *to)
+{
+    const mdl_algo_ops_t *ops = mdl_algo_find (ao->algo);
+    if (!ops)
+        return; /* refused with a message by mdl_agentopts_apply */
+    if (ops->optimizer && !mdl_opts_given (defs, "optimizer"))
+        to->optimizer = ops->optimizer;
+    if (ops->lr > 0 && !mdl_opts_given (defs, "lr"))
+        to->lr = ops->lr;
+    if (ops->momentum > 0 && !mdl_opts_given (defs, "momentum"))
+        to->momentum = ops->momentum;
 }
 
 int
@@ -278,6 +298,8 @@ mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, siz
     mdl_agentopts_defs (ao, defs, &n, cap);
     memset (cfg, 0, sizeof *cfg);
     int rc = mdl_trainopts_parse (cmd, usage, defs, NULL, argc, argv, keep, err, errlen);
+    if (rc == 0)
+        s_algo_defaults (defs, ao, to);
     if (rc == 0)
         rc = mdl_trainopts_learner (to, cmd, &cfg->learn, err, errlen);
     if (rc == 0)

@@ -2,18 +2,30 @@
     mdl_algo_ops_t, and one line here. */
 #include "algo.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "codec.h"
+#include "err.h"
 
 extern const mdl_algo_ops_t mdl_algo_dpsgd;
 extern const mdl_algo_ops_t mdl_algo_choco;
 extern const mdl_algo_ops_t mdl_algo_adagossip;
 extern const mdl_algo_ops_t mdl_algo_dynavg;
+extern const mdl_algo_ops_t mdl_algo_dmsgd;
+extern const mdl_algo_ops_t mdl_algo_qgm;
+extern const mdl_algo_ops_t mdl_algo_decentlam;
+extern const mdl_algo_ops_t mdl_algo_dsgt;
 
 static const mdl_algo_ops_t *s_algos[] = {
     &mdl_algo_dpsgd,
     &mdl_algo_choco,
     &mdl_algo_adagossip,
     &mdl_algo_dynavg,
+    &mdl_algo_dmsgd,
+    &mdl_algo_qgm,
+    &mdl_algo_decentlam,
+    &mdl_algo_dsgt,
 };
 
 const mdl_algo_ops_t *
@@ -28,5 +40,39 @@ mdl_algo_find (const char *name)
 const char *
 mdl_algo_names (void)
 {
-    return "dpsgd, choco, adagossip, dynavg";
+    return "dpsgd, choco, adagossip, dynavg, dmsgd, qgm, decentlam, dsgt";
+}
+
+int
+mdl_algo_require (const mdl_agent_cfg_t *cfg, unsigned optimizers, bool exact, char *err, size_t errlen)
+{
+    const char *algo = cfg->algo ? cfg->algo : "dpsgd";
+    const mdl_opt_kind_t kind = cfg->learn.opt.kind;
+    if (!(optimizers & (1u << kind))) {
+        char list[96] = "";
+        for (int k = 0; k <= MDL_OPT_ADAMW; k++)
+            if (optimizers & (1u << k))
+                snprintf (list + strlen (list), sizeof list - strlen (list), "%s%s", list[0] ? " | " : "",
+                          mdl_opt_name ((mdl_opt_kind_t) k));
+        snprintf (err, errlen, "--algo %s takes --optimizer %s (got %s)", algo, list, mdl_opt_name (kind));
+        return MDL_EALGO;
+    }
+    if (!exact)
+        return 0;
+    if (cfg->mode != MDL_MODE_SYNC) {
+        snprintf (err, errlen, "--algo %s needs --mode sync: its tracking variable keeps the average of the "
+                  "gradients only under exact (doubly stochastic) mixing, which asynchronous renormalised "
+                  "weights are not", algo);
+        return MDL_EALGO;
+    }
+    int rc;
+    mdl_codec_t *probe = mdl_codec_new (cfg->codec ? cfg->codec : "fp32", 64, 0, &rc);
+    const bool lossless = probe && mdl_codec_is_lossless (probe);
+    mdl_codec_destroy (&probe);
+    if (!lossless) {
+        snprintf (err, errlen, "--algo %s needs a lossless codec (fp32), not %s: compression errors in the "
+                  "tracking variable add up without bound", algo, cfg->codec);
+        return MDL_EALGO;
+    }
+    return 0;
 }

@@ -33,6 +33,14 @@ typedef struct {
     bool replicas;                    /* always publish replica deltas (CHOCO-style), not
                                          only for lossy codecs with --error-feedback */
     size_t state_size;                /* bytes of algorithm state, zeroed before init */
+    /* Defaults for --optimizer, --lr, --momentum when the user gave none of that option
+       (NULL / 0: the common defaults of trainopts). */
+    const char *optimizer;
+    double lr, momentum;
+    /* Refuses a configuration the algorithm cannot run (optimizer, codec, mode, ...):
+       0, or MDL_EALGO with a sentence for the user in err. NULL accepts everything.
+       Called by the CLI before anything starts, and by mdl_agent_new. */
+    int (*check) (const mdl_agent_cfg_t *cfg, char *err, size_t errlen);
     /* Checks the configuration and sets up state. 0 or MDL_EALGO (+ message in ctx). */
     int (*init) (void *state, mdl_ctx_t *ctx);
     /* Local computation of step t; NULL = mdl_ctx_sgd_step. 0, or MDL_ENONFINITE. */
@@ -52,6 +60,18 @@ const mdl_algo_ops_t *mdl_algo_find (const char *name);
 
 /* Comma-separated list of registered names, for messages. */
 const char *mdl_algo_names (void);
+
+/* ---- building blocks shared by algorithms ---- */
+
+/* D-PSGD's round (algo_dpsgd.c): publish x on channel 0; mix x with the neighbours'
+   channel 0 (its own term exact). For algorithms whose gossip is D-PSGD's. */
+int mdl_algo_publish_x (void *state, mdl_ctx_t *ctx);
+int mdl_algo_mix_x (void *state, mdl_ctx_t *ctx);
+
+/* For check hooks: the optimizer of cfg must be one of optimizers (a mask of
+   1u << MDL_OPT_...); with exact, the mixing must be exact as well: --mode sync and a
+   lossless codec. 0, or MDL_EALGO with the reason in err. */
+int mdl_algo_require (const mdl_agent_cfg_t *cfg, unsigned optimizers, bool exact, char *err, size_t errlen);
 
 /* ---- helpers for algorithms (worker thread only) ---- */
 
@@ -73,6 +93,18 @@ void mdl_ctx_log (mdl_ctx_t *ctx, const char *fmt, ...) __attribute__ ((format (
 
 /* Default local step: gradient on the next minibatch, then the optimizer step. */
 int mdl_ctx_sgd_step (mdl_ctx_t *ctx);
+
+/* For algorithms that update x themselves: the gradient of the mean loss on the next
+   minibatch at x, plus --weight-decay times x, in *g (d floats, the model's gradient
+   vector: valid until the next call). Returns 0, or MDL_ENONFINITE (loss NaN/Inf). The
+   step is not counted: call mdl_ctx_step_done once the local step is over. */
+int mdl_ctx_grad (mdl_ctx_t *ctx, float **g);
+
+/* The scheduled learning rate of the current local step. */
+float mdl_ctx_lr (mdl_ctx_t *ctx);
+
+/* Counts the local step taken without the learner's optimizer (see mdl_ctx_grad). */
+void mdl_ctx_step_done (mdl_ctx_t *ctx);
 
 /* Sends v as channel's state to this round's out-neighbours, encoded with the codec of
    --codec. With replicas (lossy codec and --error-feedback), sends instead the codec of

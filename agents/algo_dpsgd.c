@@ -10,14 +10,14 @@
 
 #include "err.h"
 
-static int
-s_publish (void *state, mdl_ctx_t *ctx)
+int
+mdl_algo_publish_x (void *state, mdl_ctx_t *ctx)
 {
     return mdl_ctx_publish (ctx, 0, mdl_ctx_x (ctx));
 }
 
-static int
-s_mix (void *state, mdl_ctx_t *ctx)
+int
+mdl_algo_mix_x (void *state, mdl_ctx_t *ctx)
 {
     /* The agent's own term is its exact x, also when neighbours are seen through
        replicas: x_i <- w_ii x_i + sum_j w_ij xhat_j. Each step then replaces x by an
@@ -36,7 +36,7 @@ const mdl_algo_ops_t mdl_algo_dpsgd = {
     .state_size = 0,
     .init = NULL,
     .local_step = NULL,
-    .publish = s_publish,
-    .mix = s_mix,
+    .publish = mdl_algo_publish_x,
+    .mix = mdl_algo_mix_x,
     .destroy = NULL,
 };

@@ -88,7 +88,10 @@ mdl_cmd_train (int argc, char **argv)
     FILE *metrics = NULL;
     mdl_learner_t *l = mdl_learner_new (&cfg, train, NULL, 0, &rc);
     if (!l) {
-        if (rc == MDL_ESHAPE)
+        if (rc == MDL_ESHAPE && mdl_dataset_targets (train))
+            fprintf (stderr, "meshdl train: --data %s has %zu features: use --model linreg:%zu\n", o.data,
+                     mdl_dataset_dim (train), mdl_dataset_dim (train));
+        else if (rc == MDL_ESHAPE)
             fprintf (stderr, "meshdl train: model %s does not fit the data (%zu features, %d classes): "
                              "its input must be %zu wide and its output at least %d\n",
                      o.model, mdl_dataset_dim (train), mdl_dataset_classes (train), mdl_dataset_dim (train),

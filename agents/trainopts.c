@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "model.h"
+#include "synthetic.h"
 
 extern void openblas_set_num_threads (int);
 
@@ -51,7 +52,7 @@ mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("warmup", MDL_OPTT_DOUBLE, &o->warmup, "EPOCHS", "linear learning-rate warm-up [0]", 0, 1e6),
         D ("lr-min", MDL_OPTT_DOUBLE, &o->lr_min, "LR", "floor of the cosine schedule [0]", 0, 1e3),
         D ("seed", MDL_OPTT_U64, &o->seed, "S", "random seed: same seed, same run [1]", 0, 1.8e19),
-        D ("data", MDL_OPTT_STR, &o->data, "DIR|FILE.csv", "MNIST-format directory (train-/t10k-*-ubyte[.gz]) or a CSV file label,f1,... [" MDL_FMNIST_DIR "]", 0, 0),
+        D ("data", MDL_OPTT_STR, &o->data, "DIR|FILE.csv|synthetic:...", "MNIST-format directory (train-/t10k-*-ubyte[.gz]), a CSV file label,f1,..., or synthetic:linreg:N:D:NOISE[:HET] (least squares, use --model linreg:D) [" MDL_FMNIST_DIR "]", 0, 0),
         D ("test-data", MDL_OPTT_STR, &o->test_data, "FILE.csv", "test set when --data is a CSV file", 0, 0),
         D ("train-subset", MDL_OPTT_U64, &o->train_subset, "N", "use only the first N training rows [all]", 0, 1e12),
         D ("test-subset", MDL_OPTT_U64, &o->test_subset, "N", "evaluate on the first N test rows [all]", 0, 1e12),
@@ -128,7 +129,28 @@ mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **t
     int rc = 0;
     char path[4096] = "";
     *train = *test = NULL;
-    if (s_is_csv (o->data)) {
+    mdl_synth_spec_t sp;
+    char why[512];
+    if (mdl_synthetic_is (o->data) && mdl_synthetic_parse (o->data, &sp, why, sizeof why)) {
+        snprintf (err, errlen, "meshdl %s: --data %s", cmd, why);
+        return MDL_EINVAL;
+    }
+    const bool regression = !strncmp (o->model, "linreg:", 7);
+    if (regression && !mdl_synthetic_is (o->data)) {
+        snprintf (err, errlen, "meshdl %s: --model %s needs regression data: --data synthetic:linreg:N:D:NOISE[:HET]", cmd,
+                  o->model);
+        return MDL_EINVAL;
+    }
+    if (!regression && mdl_synthetic_is (o->data)) {
+        snprintf (err, errlen, "meshdl %s: --data %s is regression data: use --model linreg:%zu", cmd, o->data, sp.dim);
+        return MDL_EINVAL;
+    }
+    if (mdl_synthetic_is (o->data)) {
+        if ((rc = mdl_synthetic_make (&sp, o->seed, train, test))) {
+            snprintf (err, errlen, "meshdl %s: --data %s: %s", cmd, o->data, mdl_strerror (rc));
+            return rc;
+        }
+    } else if (s_is_csv (o->data)) {
         size_t line = 0;
         if (!o->test_data) {
             snprintf (err, errlen, "meshdl %s: --data %s is a CSV file: give the test set with --test-data FILE.csv",
@@ -178,7 +200,11 @@ mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **t
         mdl_dataset_truncate (*train, (size_t) o->train_subset);
     if (o->test_subset && o->test_subset < mdl_dataset_n (*test))
         mdl_dataset_truncate (*test, (size_t) o->test_subset);
-    /* Standardise both sets with the training set's statistics (never the test set's). */
+    /* Standardise both sets with the training set's statistics (never the test set's);
+       synthetic features are standard already and stay as drawn, so the generator's
+       regression vectors remain the exact answer. */
+    if (mdl_synthetic_is (o->data))
+        return 0;
     float mean, sd;
     mdl_dataset_stats (*train, &mean, &sd);
     if (!(sd > 0.0f))

@@ -114,6 +114,28 @@ mdl_ctx_sgd_step (mdl_ctx_t *c)
     return rc;
 }
 
+int
+mdl_ctx_grad (mdl_ctx_t *c, float **g)
+{
+    mdl_learner_t *l = c->a->learner;
+    float loss;
+    int rc = mdl_learner_grad (l, &loss);
+    c->last_loss = loss;
+    *g = mdl_model_grads (mdl_learner_model (l));
+    const float wd = c->a->cfg.learn.opt.weight_decay;
+    if (rc == 0 && wd > 0)
+        mdl_vec_axpy (*g, wd, c->x, c->d);
+    return rc;
+}
+
+float mdl_ctx_lr (mdl_ctx_t *c) { return mdl_learner_lr (c->a->learner); }
+
+void
+mdl_ctx_step_done (mdl_ctx_t *c)
+{
+    mdl_learner_set_steps (c->a->learner, mdl_learner_steps (c->a->learner) + 1);
+}
+
 const float *
 mdl_ctx_public (mdl_ctx_t *c, int channel)
 {

@@ -24,6 +24,7 @@ struct mdl_dataset_t {
     int classes;    /* max label + 1; 0 for regression */
     float *x;       /* (n, dim) row-major */
     int32_t *labels; /* (n) */
+    float *targets; /* (n) regression targets, or NULL for classification data */
 };
 
 /* The most elements an IDX file may declare. Fashion-MNIST train is 47e6; 2^31 leaves
@@ -80,6 +81,7 @@ mdl_dataset_destroy (mdl_dataset_t **ds)
         return;
     free ((*ds)->x);
     free ((*ds)->labels);
+    free ((*ds)->targets);
     free (*ds);
     *ds = NULL;
 }
@@ -616,6 +618,38 @@ int32_t *
 mdl_dataset_labels_mut (mdl_dataset_t *ds)
 {
     return ds->labels;
+}
+
+int
+mdl_dataset_add_targets (mdl_dataset_t *ds)
+{
+    if (ds->targets)
+        return 0;
+    /* n was bounded by mdl_dataset_new (n * dim floats fit), so n floats fit too */
+    ds->targets = calloc (ds->n ? ds->n : 1, sizeof *ds->targets);
+    return ds->targets ? 0 : MDL_ENOMEM;
+}
+
+const float *
+mdl_dataset_targets (const mdl_dataset_t *ds)
+{
+    return ds->targets;
+}
+
+float *
+mdl_dataset_targets_mut (mdl_dataset_t *ds)
+{
+    return ds->targets;
+}
+
+void
+mdl_dataset_gather_targets (const mdl_dataset_t *ds, const uint32_t *idx, size_t n, float *t)
+{
+    assert (ds->targets);
+    for (size_t i = 0; i < n; i++) {
+        assert (idx[i] < ds->n);
+        t[i] = ds->targets[idx[i]];
+    }
 }
 
 void

@@ -45,12 +45,22 @@ void mdl_dataset_destroy (mdl_dataset_t **ds);
 
 size_t mdl_dataset_n (const mdl_dataset_t *ds);
 size_t mdl_dataset_dim (const mdl_dataset_t *ds);
-/* number of classes (max label + 1 for loaded data); 0 for regression data */
+/* number of classes (max label + 1 for loaded data); groups for synthetic regression data */
 int mdl_dataset_classes (const mdl_dataset_t *ds);
 const float *mdl_dataset_x (const mdl_dataset_t *ds);      /* (n, dim) row-major */
 const int32_t *mdl_dataset_labels (const mdl_dataset_t *ds); /* (n) */
 float *mdl_dataset_x_mut (mdl_dataset_t *ds);
 int32_t *mdl_dataset_labels_mut (mdl_dataset_t *ds);
+
+/* Gives ds a regression target per row (all zero; fill through mdl_dataset_targets_mut).
+   Labels stay: on regression data they are group ids that the partitioners split by.
+   Returns 0, or MDL_ENOMEM with ds unchanged. */
+int mdl_dataset_add_targets (mdl_dataset_t *ds);
+/* (n) regression targets, or NULL for classification data */
+const float *mdl_dataset_targets (const mdl_dataset_t *ds);
+float *mdl_dataset_targets_mut (mdl_dataset_t *ds);
+/* Copies the targets of rows idx[0..n) into t; ds must have targets. */
+void mdl_dataset_gather_targets (const mdl_dataset_t *ds, const uint32_t *idx, size_t n, float *t);
 
 /* Computes the mean and standard deviation over all features of all rows. */
 void mdl_dataset_stats (const mdl_dataset_t *ds, float *mean, float *std);

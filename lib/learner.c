@@ -23,6 +23,7 @@ struct mdl_learner_t {
     float *xb;                  /* (batch, dim) gathered minibatch */
     int32_t *yb;                /* (batch) */
     const int32_t *label_map;   /* concept drift: y -> label_map[y] (NULL: none) */
+    float *tb;                  /* (batch) regression targets, NULL for classification */
     mdl_rng_t rng;              /* minibatch order */
     uint64_t steps;
 };
@@ -46,6 +47,10 @@ mdl_learner_new (const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train,
     rc = MDL_ESHAPE;
     if (mdl_model_in_dim (l->model) != mdl_dataset_dim (train))
         goto err;
+    /* A regression model needs targets; a classifier on regression data would learn
+       the group ids, which is never what was meant. */
+    if (mdl_model_is_regression (l->model) != (mdl_dataset_targets (train) != NULL))
+        goto err;
     if (!mdl_model_is_regression (l->model)
         && (int) mdl_model_out_dim (l->model) < mdl_dataset_classes (train))
         goto err;
@@ -67,6 +72,8 @@ mdl_learner_new (const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train,
     }
     l->xb = malloc (l->batch * mdl_dataset_dim (train) * sizeof *l->xb);
     l->yb = malloc (l->batch * sizeof *l->yb);
+    if (mdl_model_is_regression (l->model) && !(l->tb = malloc (l->batch * sizeof *l->tb)))
+        goto err;
     if (!l->xb || !l->yb || mdl_model_reserve (l->model, l->batch))
         goto err;
     l->sched = cfg->sched;
@@ -96,6 +103,7 @@ mdl_learner_destroy (mdl_learner_t **pl)
     free (l->rows);
     free (l->xb);
     free (l->yb);
+    free (l->tb);
     free (l);
     *pl = NULL;
 }
@@ -153,9 +161,11 @@ mdl_learner_grad (mdl_learner_t *l, float *loss)
     }
     mdl_dataset_gather (l->data, l->rows + l->cursor, l->batch, l->xb, l->yb);
     s_map_labels (l->label_map, l->yb, l->batch);
+    if (l->tb)
+        mdl_dataset_gather_targets (l->data, l->rows + l->cursor, l->batch, l->tb);
     l->cursor += l->batch;
     mdl_model_forward (l->model, l->xb, l->batch);
-    float f = mdl_model_backward (l->model, l->yb, NULL, l->batch);
+    float f = mdl_model_backward (l->model, l->yb, l->tb, l->batch);
     if (loss)
         *loss = f;
     return isfinite (f) ? 0 : MDL_ENONFINITE;
@@ -203,8 +213,14 @@ mdl_learner_evaluate (mdl_learner_t *l, const float *params, const mdl_dataset_t
     float *xb = malloc (chunk * dim * sizeof *xb);
     int32_t *yb = malloc (chunk * sizeof *yb);
     uint32_t *idx = malloc (chunk * sizeof *idx);
-    if (!xb || !yb || !idx) {
+    const int regression = mdl_model_is_regression (m);
+    if (regression && !mdl_dataset_targets (ds)) {
         free (xb); free (yb); free (idx);
+        return MDL_ESHAPE;
+    }
+    float *tb = regression ? malloc (chunk * sizeof *tb) : NULL;
+    if (!xb || !yb || !idx || (regression && !tb)) {
+        free (xb); free (yb); free (idx); free (tb);
         return MDL_ENOMEM;
     }
     double total = 0.0;
@@ -215,12 +231,14 @@ mdl_learner_evaluate (mdl_learner_t *l, const float *params, const mdl_dataset_t
             idx[i] = (uint32_t) (at + i);
         mdl_dataset_gather (ds, idx, b, xb, yb);
         s_map_labels (l->label_map, yb, b);
+        if (tb)
+            mdl_dataset_gather_targets (ds, idx, b, tb);
         mdl_model_forward (m, xb, b);
         size_t ok = 0;
-        total += (double) mdl_model_loss (m, yb, NULL, b, &ok) * (double) b;
+        total += (double) mdl_model_loss (m, yb, tb, b, &ok) * (double) b;
         correct += ok;
     }
-    free (xb); free (yb); free (idx);
+    free (xb); free (yb); free (idx); free (tb);
     *loss = n ? total / (double) n : 0.0;
     *acc = n ? (double) correct / (double) n : 0.0;
     return 0;

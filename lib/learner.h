@@ -31,7 +31,8 @@ typedef struct mdl_learner_t mdl_learner_t;
 
 /* Makes a learner over rows[0..nrows) of train (rows NULL = every row). The dataset must
    outlive the learner. NULL + *err: MDL_ESPEC (model), MDL_ESHAPE (model input size is
-   not the data's dim, or fewer outputs than classes), MDL_EINVAL (batch 0, no rows),
+   not the data's dim, fewer outputs than classes, or a regression model on data without
+   targets or a classifier on data with them), MDL_EINVAL (batch 0, no rows),
    MDL_ERANGE (optimizer settings), MDL_ENOMEM. */
 mdl_learner_t *mdl_learner_new (const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train,
                                 const uint32_t *rows, size_t nrows, int *err);
@@ -64,7 +65,11 @@ uint64_t mdl_learner_steps_per_epoch (const mdl_learner_t *l);
 
 /* Evaluates params (a vector of the model's d; NULL = the learner's own) on the first
    max_rows rows of ds (0 = all), in chunks of the reserved batch. Writes the mean loss
-   and the accuracy (classification) into *loss and *acc. Returns 0 or MDL_ENOMEM. */
+   and the accuracy (classification; 0 for regression) into *loss and *acc. Returns 0,
+   MDL_ESHAPE (regression model, ds without targets) or MDL_ENOMEM. */
+int mdl_learner_evaluate (mdl_learner_t *l, const float *params, const mdl_dataset_t *ds,
+                          size_t max_rows, double *loss, double *acc);
+
 /* From now on every label y is read as map[y], in training and evaluation (concept
    drift experiments); NULL = as stored. map has one entry per class and must outlive
    its use; it is not copied. */
@@ -73,8 +78,5 @@ void mdl_learner_set_label_map (mdl_learner_t *l, const int32_t *map);
 /* Fills map (classes entries) with the drift permutation y -> (y + 1) mod classes:
    every class changes its label. */
 void mdl_label_map_rotate (int32_t *map, int classes);
-
-int mdl_learner_evaluate (mdl_learner_t *l, const float *params, const mdl_dataset_t *ds,
-                          size_t max_rows, double *loss, double *acc);
 
 #endif

@@ -1,7 +1,11 @@
 /*  test_consensus.c: average consensus through the real agents (comm actors, inproc
     PUB/SUB sockets, registry discovery): with the learning rate at 0, gossip alone must
-    bring every agent to the exact mean of the initial vectors in synchronous mode, and
-    to a common vector in asynchronous mode. */
+    bring every agent to the exact mean of the initial vectors in synchronous mode (in one
+    period for the finite-time topologies), and to a common vector in asynchronous mode.
+    Then decentralized optimisation with known answers: on heterogeneous least squares
+    with full-batch gradients, gradient tracking reaches the global least-squares
+    solution where D-PSGD stops at a bias, and QGM and DecentLaM remove the bias that
+    momentum adds to DmSGD's. */
 #include "testutil.h"
 
 #include <math.h>
@@ -14,6 +18,8 @@
 #include "err.h"
 #include "model.h"
 #include "registry.h"
+#include "synthetic.h"
+#include "topo.h"
 #include "vec.h"
 
 
@@ -24,10 +30,30 @@ typedef struct {
     double max_rel_spread;  /* max_i ||x_i - xbar|| / ||xbar|| */
 } s_result_t;
 
+typedef struct {
+    const char *topology;
+    mdl_mode_t mode;
+    int n, epochs;
+    const char *codec;
+    bool ef;
+    const char *spec;
+    int dim, gossip_steps;
+    const char *algo;              /* NULL: dpsgd */
+    size_t batch;                  /* 0: 8 */
+    /* optimisation runs (NULL data: lr 0 on a dummy dataset) */
+    const mdl_dataset_t *data;
+    uint32_t *const *rows;         /* each agent's shard */
+    size_t nrows;
+    float lr, momentum;
+    mdl_opt_kind_t opt;
+    float **final;                 /* out (optional): each agent's final x, caller frees */
+} s_cfg_t;
+
 static s_result_t
-s_run_k (const char *topology, mdl_mode_t mode, int n, int epochs, const char *codec, bool ef, const char *spec,
-         int dim, int gossip_steps)
+s_run_cfg (const s_cfg_t *o)
 {
+    const char *topology = o->topology, *codec = o->codec, *spec = o->spec;
+    const int n = o->n, epochs = o->epochs, dim = o->dim;
     int err = 0;
     mdl_dataset_t *ds = mdl_dataset_new (64, (size_t) dim, 2, &err);
     assert_non_null (ds);
@@ -60,22 +86,26 @@ s_run_k (const char *topology, mdl_mode_t mode, int n, int epochs, const char *c
         c.learn.spec = spec;
         c.learn.seed = (uint64_t) i + 1; /* different initial vectors */
         c.learn.data_seed = (uint64_t) i;
-        c.learn.batch = 8;
-        mdl_opt_defaults (&c.learn.opt, MDL_OPT_SGD);
+        c.learn.batch = o->batch ? o->batch : 8;
+        mdl_opt_defaults (&c.learn.opt, o->opt);
+        if (o->momentum > 0)
+            c.learn.opt.momentum = o->momentum;
         mdl_sched_parse ("constant", &c.learn.sched);
-        c.learn.sched.lr0 = 0.0f;
+        c.learn.sched.lr0 = o->lr;
         c.learn.epochs = epochs;
-        c.train = ds;
+        c.train = o->data ? o->data : ds;
+        c.rows = o->rows ? o->rows[i] : NULL;
+        c.nrows = o->rows ? o->nrows : 0;
         c.epochs = epochs;
-        c.algo = "dpsgd";
+        c.algo = o->algo ? o->algo : "dpsgd";
         c.topology = topology;
         c.weights = MDL_WEIGHTS_MH;
-        c.mode = mode;
+        c.mode = o->mode;
         c.codec = codec;
-        c.error_feedback = ef;
+        c.error_feedback = o->ef;
         c.keyframe_every = 0;
         c.gamma = 1.0;
-        c.gossip_steps = gossip_steps;
+        c.gossip_steps = o->gossip_steps;
         c.staleness_decay = 1.0;
         c.max_staleness = 1000000;
         c.sync_timeout = 20;
@@ -121,7 +151,10 @@ s_run_k (const char *topology, mdl_mode_t mode, int n, int epochs, const char *c
         }
         r.max_rel_to_mean = fmax (r.max_rel_to_mean, sqrt (e0 / nm));
         r.max_rel_spread = fmax (r.max_rel_spread, sqrt (e1 / nb));
-        free (all[i]);
+        if (o->final)
+            o->final[i] = all[i];
+        else
+            free (all[i]);
     }
     for (int i = 0; i < n; i++)
         mdl_agent_destroy (&agents[i]);
@@ -134,6 +167,15 @@ s_run_k (const char *topology, mdl_mode_t mode, int n, int epochs, const char *c
     mdl_registry_destroy (&reg);
     mdl_dataset_destroy (&ds);
     return r;
+}
+
+static s_result_t
+s_run_k (const char *topology, mdl_mode_t mode, int n, int epochs, const char *codec, bool ef, const char *spec,
+         int dim, int gossip_steps)
+{
+    s_cfg_t o = { .topology = topology, .mode = mode, .n = n, .epochs = epochs, .codec = codec, .ef = ef,
+                  .spec = spec, .dim = dim, .gossip_steps = gossip_steps };
+    return s_run_cfg (&o);
 }
 
 static s_result_t
@@ -192,6 +234,165 @@ test_replica_gossip_with_a_lossy_codec_still_agrees (void **state)
     assert_true (r.max_rel_to_mean < 5e-2);
 }
 
+
+/* One period of a finite-time topology, as the gossip rounds of one SGD step with lr 0:
+   one-peer-exp on n = 8 (tau = 3) and Base-(K+1) on n = 6 and 7 average exactly, and
+   one round fewer does not. Run through D-PSGD and through gradient tracking, whose
+   x goes through the same W(t) (with lr 0, x+ = W x). */
+static void
+test_finite_time_topologies_average_exactly_in_one_period_through_agents (void **state)
+{
+    (void) state;
+    const struct {
+        const char *topo;
+        int n;
+    } cases[] = { { "one-peer-exp", 8 }, { "base:1", 6 }, { "base:2", 7 } };
+    const char *algos[] = { "dpsgd", "dsgt" };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int err;
+        mdl_topo_t *t = mdl_topo_new (cases[c].topo, 0, &err);
+        assert_non_null (t);
+        const int period = mdl_topo_period (t, (uint32_t) cases[c].n);
+        mdl_topo_destroy (&t);
+        assert_true (period > 1);
+        for (int a = 0; a < 2; a++)
+            for (int k = period - 1; k <= period; k++) {
+                s_cfg_t o = { .topology = cases[c].topo, .mode = MDL_MODE_SYNC, .n = cases[c].n, .epochs = 1,
+                              .codec = "fp32", .spec = "mlp:4-3-2", .dim = 4, .gossip_steps = k,
+                              .algo = algos[a], .batch = 64 };
+                s_result_t r = s_run_cfg (&o);
+                print_message ("%s n=%d %s: %d of %d rounds: %.3g from the mean\n", cases[c].topo, cases[c].n,
+                               algos[a], k, period, r.max_rel_to_mean);
+                if (k == period && !(r.max_rel_to_mean < 1e-6))
+                    fail_msg ("%s %s: one period left the agents %.3g from the mean", cases[c].topo, algos[a],
+                              r.max_rel_to_mean);
+                if (k < period && !(r.max_rel_to_mean > 1e-3))
+                    fail_msg ("%s %s: averaged already after %d rounds", cases[c].topo, algos[a], k);
+            }
+    }
+}
+
+/* Heterogeneous least squares: 400 rows of synthetic:linreg:400:5:0.1:1 (10 groups with
+   their own regression vectors), sorted by group and cut in n equal shards (n <= 8),
+   full-batch gradients. The optimum of the average loss is the pooled
+   least-squares solution, from the normal equations (with the bias column). */
+enum { LS_N = 400, LS_D = 5 };
+
+static void
+s_ls_solution (const mdl_dataset_t *ds, double *theta)
+{
+    enum { P = LS_D + 1 };
+    double A[P][P + 1] = { { 0 } };
+    const float *x = mdl_dataset_x (ds), *y = mdl_dataset_targets (ds);
+    for (size_t r = 0; r < mdl_dataset_n (ds); r++) {
+        double z[P];
+        for (int k = 0; k < LS_D; k++)
+            z[k] = x[r * LS_D + k];
+        z[LS_D] = 1.0;
+        for (int i = 0; i < P; i++) {
+            for (int j = 0; j < P; j++)
+                A[i][j] += z[i] * z[j];
+            A[i][P] += z[i] * y[r];
+        }
+    }
+    for (int i = 0; i < P; i++) { /* Gauss-Jordan with partial pivoting */
+        int piv = i;
+        for (int r = i + 1; r < P; r++)
+            if (fabs (A[r][i]) > fabs (A[piv][i]))
+                piv = r;
+        for (int j = 0; j <= P; j++) {
+            double tmp = A[i][j];
+            A[i][j] = A[piv][j];
+            A[piv][j] = tmp;
+        }
+        for (int r = 0; r < P; r++)
+            if (r != i) {
+                double f = A[r][i] / A[i][i];
+                for (int j = i; j <= P; j++)
+                    A[r][j] -= f * A[i][j];
+            }
+    }
+    for (int i = 0; i < P; i++)
+        theta[i] = A[i][P] / A[i][i];
+}
+
+/* Runs algo on the heterogeneous problem for steps full-batch steps; returns the largest
+   relative distance of an agent's x to the least-squares solution. */
+static double
+s_ls_error (const char *algo, const char *topology, int n, float lr, mdl_opt_kind_t opt, float momentum, int steps)
+{
+    mdl_synth_spec_t sp = { .n = LS_N, .dim = LS_D, .noise = 0.1, .het = 1.0 };
+    mdl_dataset_t *tr, *te;
+    assert_int_equal (mdl_synthetic_make (&sp, 42, &tr, &te), 0);
+    double theta[LS_D + 1], nt = 0;
+    s_ls_solution (tr, theta);
+    for (int k = 0; k <= LS_D; k++)
+        nt += theta[k] * theta[k];
+    /* the rows sorted by group and cut in n equal blocks: each agent holds one to three
+       groups, and the average of the agents' losses is the pooled loss (n divides 400) */
+    const size_t nrows = LS_N / (size_t) n;
+    uint32_t *rows[8], order[LS_N], c = 0;
+    for (int g = 0; g < MDL_SYNTH_GROUPS; g++)
+        for (uint32_t r = 0; r < LS_N; r++)
+            if (mdl_dataset_labels (tr)[r] == g)
+                order[c++] = r;
+    for (int i = 0; i < n; i++) {
+        rows[i] = malloc (nrows * sizeof (uint32_t));
+        memcpy (rows[i], order + (size_t) i * nrows, nrows * sizeof (uint32_t));
+    }
+    float *final[8];
+    s_cfg_t o = { .topology = topology, .mode = MDL_MODE_SYNC, .n = n, .epochs = steps, .codec = "fp32",
+                  .spec = "linreg:5", .dim = LS_D, .gossip_steps = 1, .algo = algo, .batch = nrows,
+                  .data = tr, .rows = rows, .nrows = nrows, .lr = lr, .momentum = momentum, .opt = opt,
+                  .final = final };
+    s_run_cfg (&o);
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        double e = 0;
+        for (int k = 0; k <= LS_D; k++)
+            e += (final[i][k] - theta[k]) * (final[i][k] - theta[k]);
+        worst = fmax (worst, sqrt (e / nt));
+        free (final[i]);
+        free (rows[i]);
+    }
+    mdl_dataset_destroy (&tr);
+    mdl_dataset_destroy (&te);
+    return worst;
+}
+
+static void
+test_gradient_tracking_reaches_the_least_squares_optimum_where_dpsgd_stalls (void **state)
+{
+    (void) state;
+    double gt = s_ls_error ("dsgt", "ring", 5, 0.1f, MDL_OPT_SGD, 0, 400);
+    double dp = s_ls_error ("dpsgd", "ring", 5, 0.1f, MDL_OPT_SGD, 0, 400);
+    double gt8 = s_ls_error ("dsgt", "one-peer-exp", 8, 0.1f, MDL_OPT_SGD, 0, 400);
+    double gtb = s_ls_error ("dsgt", "base:1", 5, 0.1f, MDL_OPT_SGD, 0, 400);
+    print_message ("heterogeneous least squares, relative distance to the optimum: dsgt ring %.3g, dpsgd ring %.3g, "
+                   "dsgt one-peer-exp n=8 %.3g, dsgt base:1 n=5 %.3g\n", gt, dp, gt8, gtb);
+    assert_true (gt < 1e-4);
+    assert_true (gt8 < 1e-4);
+    assert_true (gtb < 1e-4);
+    assert_true (dp > 1e-2);
+}
+
+/* Same problem with momentum 0.9: DmSGD's fixed point is D-SGD's with step lr / (1 - beta),
+   QGM's and DecentLaM's D-SGD's with step lr, so their bias is several times smaller. */
+static void
+test_qgm_and_decentlam_remove_the_bias_momentum_adds_to_dmsgd (void **state)
+{
+    (void) state;
+    double dm = s_ls_error ("dmsgd", "ring", 5, 0.02f, MDL_OPT_MOMENTUM, 0.9f, 1500);
+    double qg = s_ls_error ("qgm", "ring", 5, 0.02f, MDL_OPT_MOMENTUM, 0.9f, 1500);
+    double dl = s_ls_error ("decentlam", "ring", 5, 0.02f, MDL_OPT_MOMENTUM, 0.9f, 1500);
+    double ds = s_ls_error ("dpsgd", "ring", 5, 0.02f, MDL_OPT_SGD, 0, 1500);
+    print_message ("momentum 0.9, lr 0.02, relative distance to the optimum: dmsgd %.3g, qgm %.3g, decentlam "
+                   "%.3g (D-SGD without momentum %.3g)\n", dm, qg, dl, ds);
+    assert_true (dm > 1e-2);
+    assert_true (qg < dm / 4);
+    assert_true (dl < dm / 4);
+}
+
 int
 main (void)
 {
@@ -200,6 +401,9 @@ main (void)
         cmocka_unit_test (test_async_gossip_converges_to_a_common_vector),
         cmocka_unit_test (test_gossip_steps_k_do_k_rounds_of_averaging_per_step),
         cmocka_unit_test (test_replica_gossip_with_a_lossy_codec_still_agrees),
+        cmocka_unit_test (test_finite_time_topologies_average_exactly_in_one_period_through_agents),
+        cmocka_unit_test (test_gradient_tracking_reaches_the_least_squares_optimum_where_dpsgd_stalls),
+        cmocka_unit_test (test_qgm_and_decentlam_remove_the_bias_momentum_adds_to_dmsgd),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
