@@ -47,6 +47,8 @@ typedef struct {
     float lr, momentum;
     mdl_opt_kind_t opt;
     float **final;                 /* out (optional): each agent's final x, caller frees */
+    void (*tweak) (mdl_agent_cfg_t *c); /* optional: further settings (issue 6's options) */
+    mdl_agent_stats_t *stats;      /* out (optional): each agent's counters (n) */
 } s_cfg_t;
 
 static s_result_t
@@ -110,6 +112,9 @@ s_run_cfg (const s_cfg_t *o)
         c.max_staleness = 1000000;
         c.sync_timeout = 20;
         c.seed = 7;
+        c.merge_timeout = 30;
+        if (o->tweak)
+            o->tweak (&c);
         agents[i] = mdl_agent_new (&c, &err);
         if (!agents[i])
             fail_msg ("agent %d: %s", i, mdl_strerror (err));
@@ -134,6 +139,8 @@ s_run_cfg (const s_cfg_t *o)
         mdl_agent_stats_t st;
         mdl_agent_stats (agents[i], &st);
         assert_int_equal (st.error, 0);
+        if (o->stats)
+            o->stats[i] = st;
         all[i] = malloc (d * sizeof (float));
         assert_int_equal (mdl_agent_snapshot (agents[i], 1, all[i], NULL, 10), 0);
         for (size_t k = 0; k < d; k++)
@@ -316,12 +323,14 @@ s_ls_solution (const mdl_dataset_t *ds, double *theta)
         theta[i] = A[i][P] / A[i][i];
 }
 
-/* Runs algo on the heterogeneous problem for steps full-batch steps; returns the largest
-   relative distance of an agent's x to the least-squares solution. */
+/* Runs algo on a least-squares problem (heterogeneous unless het 0) for steps full-batch
+   steps; returns the largest relative distance of an agent's x to the least-squares
+   solution. tweak, finals and stats as in s_cfg_t (finals: n vectors, caller frees). */
 static double
-s_ls_error (const char *algo, const char *topology, int n, float lr, mdl_opt_kind_t opt, float momentum, int steps)
+s_ls_run (const char *algo, const char *topology, int n, float lr, mdl_opt_kind_t opt, float momentum, int steps,
+          double het, double noise, void (*tweak) (mdl_agent_cfg_t *), float **finals, mdl_agent_stats_t *stats)
 {
-    mdl_synth_spec_t sp = { .n = LS_N, .dim = LS_D, .noise = 0.1, .het = 1.0 };
+    mdl_synth_spec_t sp = { .n = LS_N, .dim = LS_D, .noise = noise, .het = het };
     mdl_dataset_t *tr, *te;
     assert_int_equal (mdl_synthetic_make (&sp, 42, &tr, &te), 0);
     double theta[LS_D + 1], nt = 0;
@@ -344,7 +353,7 @@ s_ls_error (const char *algo, const char *topology, int n, float lr, mdl_opt_kin
     s_cfg_t o = { .topology = topology, .mode = MDL_MODE_SYNC, .n = n, .epochs = steps, .codec = "fp32",
                   .spec = "linreg:5", .dim = LS_D, .gossip_steps = 1, .algo = algo, .batch = nrows,
                   .data = tr, .rows = rows, .nrows = nrows, .lr = lr, .momentum = momentum, .opt = opt,
-                  .final = final };
+                  .final = final, .tweak = tweak, .stats = stats };
     s_run_cfg (&o);
     double worst = 0;
     for (int i = 0; i < n; i++) {
@@ -352,12 +361,21 @@ s_ls_error (const char *algo, const char *topology, int n, float lr, mdl_opt_kin
         for (int k = 0; k <= LS_D; k++)
             e += (final[i][k] - theta[k]) * (final[i][k] - theta[k]);
         worst = fmax (worst, sqrt (e / nt));
-        free (final[i]);
+        if (finals)
+            finals[i] = final[i];
+        else
+            free (final[i]);
         free (rows[i]);
     }
     mdl_dataset_destroy (&tr);
     mdl_dataset_destroy (&te);
     return worst;
+}
+
+static double
+s_ls_error (const char *algo, const char *topology, int n, float lr, mdl_opt_kind_t opt, float momentum, int steps)
+{
+    return s_ls_run (algo, topology, n, lr, opt, momentum, steps, 1.0, 0.1, NULL, NULL, NULL);
 }
 
 static void
@@ -393,6 +411,92 @@ test_qgm_and_decentlam_remove_the_bias_momentum_adds_to_dmsgd (void **state)
     assert_true (dl < dm / 4);
 }
 
+/* ---- issue 6: the communication-efficient algorithms on least squares ---- */
+
+static void s_tw_choco (mdl_agent_cfg_t *c) { c->codec = "topk:0.3"; c->gamma = 0.2; }
+static void s_tw_adagossip (mdl_agent_cfg_t *c) { c->codec = "q8"; c->gamma = 0.01; c->gamma_max = 1.0; }
+static void s_tw_periodic (mdl_agent_cfg_t *c) { c->dyn_delta = 0; c->check_every = 1; }
+static void s_tw_local_merge (mdl_agent_cfg_t *c)
+{
+    c->dyn_delta = 1e30; /* never synchronise: local training only ... */
+    c->check_every = 1;
+    c->final_merge = true; /* ... then one exact merge, through injected loss */
+    c->drop = 0.3;
+}
+static void s_tw_cc (mdl_agent_cfg_t *c)
+{
+    c->gossip_steps = 16;
+    c->cc_target = 1e-5;
+    c->cc_all_phases = true;
+}
+
+/* Where every agent's least-squares problem has the same minimiser (no heterogeneity, no
+   noise), compressed gossip must reach it exactly: CHOCO with top-30% and AdaGossip with
+   8-bit quantisation, through replicas. */
+static void
+test_choco_and_adagossip_reach_the_common_least_squares_optimum (void **state)
+{
+    (void) state;
+    double ch = s_ls_run ("choco", "ring", 5, 0.1f, MDL_OPT_SGD, 0, 600, 0.0, 0.0, s_tw_choco, NULL, NULL);
+    double ag = s_ls_run ("adagossip", "ring", 5, 0.1f, MDL_OPT_SGD, 0, 600, 0.0, 0.0, s_tw_adagossip, NULL, NULL);
+    print_message ("common optimum, relative distance: choco topk:0.3 %.3g, adagossip q8 %.3g\n", ch, ag);
+    assert_true (ch < 1e-3);
+    assert_true (ag < 1e-3);
+}
+
+/* Dynamic averaging with delta 0, checked every step, synchronises after every step: an
+   exact global average, i.e. centralised gradient descent, which reaches the pooled
+   optimum of the heterogeneous problem where D-PSGD on a ring stalls at its bias. */
+static void
+test_dynavg_at_delta_0_reaches_the_heterogeneous_optimum (void **state)
+{
+    (void) state;
+    mdl_agent_stats_t st[5];
+    double dv = s_ls_run ("dynavg", "ring", 5, 0.1f, MDL_OPT_SGD, 0, 400, 1.0, 0.1, s_tw_periodic, NULL, st);
+    print_message ("heterogeneous least squares: dynavg delta 0 %.3g from the optimum after %llu synchronisations\n",
+                   dv, (unsigned long long) st[0].global_averages);
+    assert_true (dv < 1e-4);
+    for (int i = 0; i < 5; i++)
+        assert_true (st[i].global_averages >= 390);
+}
+
+/* The final merge is exact over the live peers even with 30% of the states lost: every
+   agent ends with the same vector, bit for bit, having merged with all 4 peers. */
+static void
+test_final_merge_is_exact_and_identical_under_loss (void **state)
+{
+    (void) state;
+    float *fin[5];
+    mdl_agent_stats_t st[5];
+    s_ls_run ("dynavg", "ring", 5, 0.1f, MDL_OPT_SGD, 0, 50, 1.0, 0.1, s_tw_local_merge, fin, st);
+    for (int i = 0; i < 5; i++) {
+        assert_true (st[i].merged);
+        assert_int_equal (st[i].merge_peers, 4);
+        assert_int_equal (st[i].global_averages, 1); /* no synchronisation before the merge */
+        assert_memory_equal (fin[i], fin[0], (LS_D + 1) * sizeof (float));
+    }
+    for (int i = 0; i < 5; i++)
+        free (fin[i]);
+}
+
+/* Consensus control keeps the measured disagreement under its target on the heterogeneous
+   problem (extra rounds, up to 16 per step); plain D-PSGD ends far above it. */
+static void
+test_consensus_control_keeps_the_disagreement_under_its_target (void **state)
+{
+    (void) state;
+    mdl_agent_stats_t cc[5], plain[5];
+    s_ls_run ("dpsgd", "ring", 5, 0.1f, MDL_OPT_SGD, 0, 200, 1.0, 0.1, s_tw_cc, NULL, cc);
+    s_ls_run ("dpsgd", "ring", 5, 0.1f, MDL_OPT_SGD, 0, 200, 1.0, 0.1, NULL, NULL, plain);
+    for (int i = 0; i < 5; i++) {
+        print_message ("agent %d: disagreement %.3g with control (%.2f rounds per step), %.3g without\n", i,
+                       cc[i].disagreement, (double) cc[i].gossip_rounds / (double) cc[i].steps, plain[i].disagreement);
+        assert_true (cc[i].disagreement <= 1e-5);
+        assert_true (plain[i].disagreement > 1e-5);
+        assert_true (cc[i].gossip_rounds > cc[i].steps);
+    }
+}
+
 int
 main (void)
 {
@@ -404,6 +508,10 @@ main (void)
         cmocka_unit_test (test_finite_time_topologies_average_exactly_in_one_period_through_agents),
         cmocka_unit_test (test_gradient_tracking_reaches_the_least_squares_optimum_where_dpsgd_stalls),
         cmocka_unit_test (test_qgm_and_decentlam_remove_the_bias_momentum_adds_to_dmsgd),
+        cmocka_unit_test (test_choco_and_adagossip_reach_the_common_least_squares_optimum),
+        cmocka_unit_test (test_dynavg_at_delta_0_reaches_the_heterogeneous_optimum),
+        cmocka_unit_test (test_final_merge_is_exact_and_identical_under_loss),
+        cmocka_unit_test (test_consensus_control_keeps_the_disagreement_under_its_target),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
