@@ -58,6 +58,11 @@ typedef struct {
     bool cc_relative;          /* ... the target is cc_target * lr_t */
     bool cc_all_phases;        /* ... also after the first learning-rate decay */
     bool final_merge;          /* one exact average over all live peers at the end */
+    int global_every;          /* > 0: an exact average over all live peers every P steps
+                                  (Gossip-PGA; FedAvg with localsgd on the complete graph) */
+    int local_steps;           /* localsgd: gossip every H steps (>= 1) */
+    bool overlap;              /* Decent-DP: mix the neighbours' states of the step before,
+                                  x^{t+1} = W x^t - lr Opt(g(x^t)), sending while computing */
     double dense_start, dense_len; /* epochs [start, start + len): complete graph (len 0 = off) */
     double merge_timeout;      /* seconds the final merge may take */
     double staleness_decay;    /* lambda: a state s steps old weighs lambda^s */
@@ -94,6 +99,9 @@ typedef struct {
     uint64_t evals;            /* evaluations done (metrics lines to write) */
     bool merged;               /* the final merge completed (exact over merge_peers + 1) */
     uint64_t merge_peers;
+    uint64_t global_averages;  /* --global-every averages completed */
+    uint64_t pair_averages;    /* adpsgd: pairwise averages this agent took part in */
+    uint64_t pair_refused;     /* adpsgd: own requests refused (busy peer) or timed out */
     bool finished;
     int error;                 /* nonzero when the worker stopped on an error */
 } mdl_agent_stats_t;

@@ -14,6 +14,7 @@
 #include "algo.h"
 #include "blob.h"
 #include "mailroom.h"
+#include "pairbox.h"
 #include "topo.h"
 
 #define MDL_AGENT_MAX_PEERS 1024
@@ -29,10 +30,19 @@ typedef struct {
 } mdl_outmsg_t;
 
 /* Wire kinds (low 4 bits of the header's kind; the channel is in the high bits). */
-enum { MDL_KIND_STATE = 0, MDL_KIND_DELTA = 1, MDL_KIND_RESYNC = 2, MDL_KIND_MERGED = 3, MDL_KIND_SKIP = 4 };
+enum { MDL_KIND_STATE = 0, MDL_KIND_DELTA = 1, MDL_KIND_RESYNC = 2, MDL_KIND_MERGED = 3, MDL_KIND_SKIP = 4,
+       /* AD-PSGD's pairwise averages (step = the requester's exchange number): a request
+          and its accept carry a model (fp32), a refusal none */
+       MDL_KIND_PAIR_REQ = 5, MDL_KIND_PAIR_ACK = 6, MDL_KIND_PAIR_NAK = 7 };
 
-/* The final merge's round (far above any training round) and its "done" marker. */
+/* Exact global averages (the final merge, --global-every) run in rounds far above any
+   training round, on a mailbox channel of their own (merge_ch) so that gossip of the next
+   steps never overwrites a merge state a slower peer still needs. The average after step
+   s (--global-every) is round MDL_MERGE_ROUND + 2 s, the final merge MDL_FINAL_MERGE_ROUND
+   (the same for every agent whatever its step count); round R + 1 is R's "done" marker
+   (MERGED), in the other slot of the pair. */
 #define MDL_MERGE_ROUND ((uint64_t) 1 << 62)
+#define MDL_FINAL_MERGE_ROUND (MDL_MERGE_ROUND + ((uint64_t) 1 << 61))
 
 struct mdl_agent_t {
     mdl_agent_cfg_t cfg;
@@ -44,9 +54,11 @@ struct mdl_agent_t {
     mdl_topo_t *topo;
     mdl_topo_t *dense;         /* complete graph, for --dense-window */
     mdl_mailroom_t *room;
+    mdl_pairbox_t *pairs;      /* pairwise algorithms (adpsgd): pair messages for the worker */
     mdl_blobpool_t *pool;
     uint64_t cluster;
     bool replicas;             /* deltas against public copies (lossy codec + EF) */
+    int merge_ch;              /* mailbox channel of exact averages (-1: none configured) */
 
     /* membership: sorted ids of live peers and self (comm writes, worker reads) */
     pthread_mutex_t view_lock;

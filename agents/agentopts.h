@@ -24,6 +24,9 @@ typedef struct {
     int gossip_steps;
     const char *consensus_control;
     bool final_merge;
+    int local_steps;       /* localsgd: H */
+    int global_every;      /* P, 0 = off */
+    bool overlap;
     const char *dense_window;
     double merge_timeout;
     const char *consensus_scale;

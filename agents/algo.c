@@ -7,11 +7,15 @@
 extern const mdl_algo_ops_t mdl_algo_dpsgd;
 extern const mdl_algo_ops_t mdl_algo_choco;
 extern const mdl_algo_ops_t mdl_algo_adagossip;
+extern const mdl_algo_ops_t mdl_algo_localsgd;
+extern const mdl_algo_ops_t mdl_algo_adpsgd;
 
 static const mdl_algo_ops_t *s_algos[] = {
     &mdl_algo_dpsgd,
     &mdl_algo_choco,
     &mdl_algo_adagossip,
+    &mdl_algo_localsgd,
+    &mdl_algo_adpsgd,
 };
 
 const mdl_algo_ops_t *
@@ -26,5 +30,5 @@ mdl_algo_find (const char *name)
 const char *
 mdl_algo_names (void)
 {
-    return "dpsgd, choco, adagossip";
+    return "dpsgd, choco, adagossip, localsgd, adpsgd";
 }

@@ -26,6 +26,8 @@ typedef struct {
     bool replicas;                    /* always publish replica deltas (CHOCO-style), not
                                          only for lossy codecs with --error-feedback */
     size_t state_size;                /* bytes of algorithm state, zeroed before init */
+    bool pairwise;                    /* averages with one peer at a time through
+                                         mdl_ctx_pair_average (AD-PSGD) */
     /* Checks the configuration and sets up state. 0 or MDL_EALGO (+ message in ctx). */
     int (*init) (void *state, mdl_ctx_t *ctx);
     /* Local computation of step t; NULL = mdl_ctx_sgd_step. 0, or MDL_ENONFINITE. */
@@ -84,5 +86,14 @@ const float *mdl_ctx_public (mdl_ctx_t *ctx, int channel);
    drop out. Updates the applied/stale/dropped counters and the disagreement estimate.
    Returns the number of neighbours mixed in. */
 int mdl_ctx_mix (mdl_ctx_t *ctx, int channel, double gamma, const float *self_v, float *x);
+
+/* Pairwise algorithms: answers the pending requests of peers (each an atomic average,
+   below), then averages x with one neighbour of this round picked at random, atomically
+   on both sides: both end with (x_i + x_j) / 2 of the same two vectors. While its own
+   request is out the agent refuses other requests (its x is promised), except its
+   partner's own crossing request when its id is the lower one, which then completes the
+   pair. Waits at most --sync-timeout (or until the partner leaves). Returns 1 when x was
+   averaged with the partner, 0 when refused or timed out. */
+int mdl_ctx_pair_average (mdl_ctx_t *ctx);
 
 #endif
