@@ -42,7 +42,7 @@ mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("batch", MDL_OPTT_INT, &o->batch, "B", "minibatch size (per agent) [64]", 1, 1 << 20),
         D ("lr", MDL_OPTT_DOUBLE, &o->lr, "LR", "learning rate (0 = gossip only) [0.02]", 0, 1e3),
         D ("optimizer", MDL_OPTT_STR, &o->optimizer, "NAME", "sgd | momentum | nesterov | adam | adamw | accumadam [momentum]", 0, 0),
-        D ("accum", MDL_OPTT_INT, &o->accum, "K", "accumadam: Adam moments advance once per K steps, on their mean gradient (Wang et al.) [4]", 1, 1 << 20),
+        D ("accum", MDL_OPTT_INT, &o->accum, "K", "accumadam: Adam moments advance once per K steps, on their mean gradient (Wang et al.) [4]", 1, 1000000),
         D ("momentum", MDL_OPTT_DOUBLE, &o->momentum, "MU", "momentum for momentum/nesterov, in [0,1) [0.9]", 0, 0.999999),
         D ("beta1", MDL_OPTT_DOUBLE, &o->beta1, "B1", "Adam beta1 [0.9]", 0, 0.999999),
         D ("beta2", MDL_OPTT_DOUBLE, &o->beta2, "B2", "Adam beta2 [0.999]", 0, 0.999999),

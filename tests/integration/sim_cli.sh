@@ -194,5 +194,23 @@ for cfg in "$tmp/bad.cfg" "$tmp/missing.cfg"; do
 done
 help=$("$bin" sim --help 2>&1)
 grep -q -- "--slow" <<<"$help" && grep -q -- "--drop" <<<"$help" && ok "sim --help lists the injections" || no "sim --help"
+# 6. Local SGD, periodic exact averages, AD-PSGD, overlapped mixing and AccumAdam (issue 7):
+# localsgd gossips every H-th step (a quarter of the ring's bytes at H = 4); --global-every
+# counts its averages; adpsgd averages in pairs; --overlap with AccumAdam trains; bad
+# combinations are refused with one line.
+run lsgd --epochs 1 --algo localsgd --local-steps 4 --global-every 50
+check "--algo localsgd --local-steps 4 --global-every 50: test_acc {test_acc}, {global_averages} averages, {gossip_rounds_per_step} rounds per step" \
+    's["test_acc"] >= 0.6 and s["global_averages"] == 5 and abs(s["gossip_rounds_per_step"] - 0.25) < 0.01' lsgd
+run adpsgd --epochs 1 --algo adpsgd
+check "--algo adpsgd: test_acc {test_acc}, {pair_averages} pair averages, mode {mode}" \
+    's["test_acc"] >= 0.6 and s["pair_averages"] > 100 and s["mode"] == "async"' adpsgd
+run overlap --epochs 1 --overlap --optimizer accumadam --accum 4 --lr 0.001
+check "--overlap --optimizer accumadam: test_acc {test_acc}" 's["test_acc"] >= 0.6' overlap
+for args in "--algo localsgd --local-steps 0" "--local-steps 4" "--global-every 0" "--global-every 5 --algo choco" \
+            "--accum 0" "--accum 4" "--optimizer accumadam --accum -1" "--overlap --algo choco" "--overlap --gossip-steps 2" \
+            "--algo adpsgd --mode sync" "--algo adpsgd --codec q8"; do
+    err=$("$bin" sim --agents 4 --quiet $args 2>&1 >/dev/null); rc=$?
+    [ $rc -eq 2 ] && [ -n "$err" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && ok "'$args' refused: $err" || no "'$args' -> rc=$rc '$err'"
+done
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
