@@ -13,7 +13,12 @@
     Here the gradient step comes before the average (adapt-then-combine, as our dpsgd);
     Lian et al. apply the gradient, computed on the pre-average x, after it. Both are
     x_i <- avg - lr g(x_i) or avg(x_i - lr g(x_i), x_j) of one pair: the same algorithm
-    up to when the pair sees the step. */
+    up to when the pair sees the step.
+
+    Known debt: the exchange is one request and one answer, not a two-phase commit. A
+    request that times out (--sync-timeout) and is accepted after all leaves the partner
+    averaged and the requester not (counted as dropped and logged), and pair messages
+    are exempt from --drop for the same reason. */
 #include "algo.h"
 
 static int

@@ -85,7 +85,7 @@ json.dump(res, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": res}))
 PY
 gnuplot <<GP
-set terminal pngcairo size 900,500
+set terminal pngcairo noenhanced size 900,500
 set output "$out/async.png"
 set title "Ring of $agents, one 4x straggler and 20 ms links: accuracy against wall time"
 set xlabel "wall time (s)"; set ylabel "test accuracy of the averaged model"

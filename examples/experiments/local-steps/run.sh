@@ -58,7 +58,7 @@ json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
 gnuplot <<GP
-set terminal pngcairo size 900,500
+set terminal pngcairo noenhanced size 900,500
 set output "$out/local-steps.png"
 set title "Local SGD on the complete graph ($agents agents): accuracy against gossip rounds"
 set xlabel "gossip rounds (steps / H)"; set ylabel "test accuracy of the averaged model"

@@ -7,7 +7,7 @@
 #
 # Usage: examples/experiments/topology/run.sh [--quick] [OUT_DIR]
 #   default: 16 agents, 3 epochs on all 60 000 rows (about 25 minutes on 2 cores)
-#   --quick: 8 agents, 2 epochs on 16 000 rows (about 3 minutes)
+#   --quick: 8 agents, 2 epochs (about 3 minutes)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 quick=0
@@ -16,7 +16,7 @@ out=${1:-$root/results/topology}
 mkdir -p "$out"
 bin=${MESHDL:-$("$root/scripts/build.sh" "$root/build")}
 if [ $quick -eq 1 ]; then
-  agents=8 epochs=2 data=(--train-subset 16000 --test-subset 5000)
+  agents=8 epochs=2 data=(--test-subset 5000)
 else
   agents=16 epochs=3 data=()
 fi
@@ -57,7 +57,7 @@ json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
 gnuplot <<GP
-set terminal pngcairo size 1200,500
+set terminal pngcairo noenhanced size 1200,500
 set output "$out/topology.png"
 set multiplot layout 1,2 title "D-PSGD, $agents agents: topologies"
 set ylabel "test accuracy of the averaged model"; set key bottom right
