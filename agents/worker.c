@@ -563,7 +563,7 @@ s_cc_more (mdl_ctx_t *c)
     return dis > target;
 }
 
-/* ---- the final merge ---- */
+/* ---- exact global averages: the final merge and --global-every ---- */
 
 /* Sends v (fp32, exact) or, with v NULL, a control message of kind for round step to the
    given peers. */
