@@ -152,7 +152,15 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     rc = MDL_ENOMEM;
     if (!(a->pool = mdl_blobpool_new (cap, &rc)))
         goto fail;
-    if (!(a->room = mdl_mailroom_new (a->d, a->algo->channels, MDL_AGENT_MAX_PEERS, &rc)))
+    /* One more mailbox channel when exact averages are configured: 2 d-vectors per peer. */
+    a->merge_ch = cfg->final_merge || cfg->global_every > 0 ? a->algo->channels : -1;
+    rc = MDL_EALGO;
+    if (a->algo->channels + (a->merge_ch >= 0) > 4)
+        goto fail;
+    rc = MDL_ENOMEM;
+    if (a->algo->pairwise && !(a->pairs = mdl_pairbox_new (a->d, 64, &rc)))
+        goto fail;
+    if (!(a->room = mdl_mailroom_new (a->d, a->algo->channels + (a->merge_ch >= 0), MDL_AGENT_MAX_PEERS, &rc)))
         goto fail;
     if (!(a->snap = calloc (a->d, sizeof (float))))
         goto fail;
@@ -179,6 +187,7 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_agent_join (a);
     zactor_destroy (&a->comm);
     mdl_mailroom_destroy (&a->room);
+    mdl_pairbox_destroy (&a->pairs);
     mdl_blobpool_destroy (&a->pool);
     mdl_learner_destroy (&a->learner);
     mdl_topo_destroy (&a->topo);

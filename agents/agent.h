@@ -63,6 +63,11 @@ typedef struct {
     bool final_merge;          /* one exact average over all live peers at the end */
     double dyn_delta;          /* dynavg: synchronise when ||x - r||^2 exceeds this */
     int check_every;           /* dynavg: steps between checks of that condition */
+    int global_every;          /* > 0: an exact average over all live peers every P steps
+                                  (Gossip-PGA; FedAvg with localsgd on the complete graph) */
+    int local_steps;           /* localsgd: gossip every H steps (>= 1) */
+    bool overlap;              /* Decent-DP: mix the neighbours' states of the step before,
+                                  x^{t+1} = W x^t - lr Opt(g(x^t)), sending while computing */
     double dense_start, dense_len; /* epochs [start, start + len): complete graph (len 0 = off) */
     double ad_target;          /* --adaptive-degree: the exponential graph while the
                                   disagreement estimate exceeds this (0 = off) */
@@ -102,9 +107,12 @@ typedef struct {
     double wait_s;             /* time the worker spent waiting for neighbours (sync) */
     double test_acc, test_loss;/* the agent's own last evaluation */
     uint64_t evals;            /* evaluations done (metrics lines to write) */
-    uint64_t global_averages;  /* exact global averages completed (dynavg syncs, merge) */
     bool merged;               /* the final merge completed (exact over merge_peers + 1) */
     uint64_t merge_peers;
+    uint64_t global_averages;  /* exact global averages completed before the final merge
+                                  (--global-every, dynavg's synchronisations) */
+    uint64_t pair_averages;    /* adpsgd: pairwise averages this agent took part in */
+    uint64_t pair_refused;     /* adpsgd: own requests refused (busy peer) or timed out */
     bool finished;
     int error;                 /* nonzero when the worker stopped on an error */
 } mdl_agent_stats_t;

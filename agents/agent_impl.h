@@ -14,6 +14,7 @@
 #include "algo.h"
 #include "blob.h"
 #include "mailroom.h"
+#include "pairbox.h"
 #include "topo.h"
 
 #define MDL_AGENT_MAX_PEERS 1024
@@ -30,9 +31,13 @@ typedef struct {
 
 /* Wire kinds (low 4 bits of the header's kind; the channel is in the high bits). */
 enum { MDL_KIND_STATE = 0, MDL_KIND_DELTA = 1, MDL_KIND_RESYNC = 2, MDL_KIND_MERGED = 3, MDL_KIND_SKIP = 4,
-       MDL_KIND_FIN = 5 };
+       /* AD-PSGD's pairwise averages (step = the requester's exchange number): a request
+          and its accept carry a model (fp32), a refusal none */
+       MDL_KIND_PAIR_REQ = 5, MDL_KIND_PAIR_ACK = 6, MDL_KIND_PAIR_NAK = 7,
+       MDL_KIND_FIN = 8 /* the sender finished training (dynavg keeps joining until all did) */ };
 
-/* The rounds of global averages (MDL_SYNC_BASE, MDL_MERGE_ROUND) are in algo.h. */
+/* The rounds of exact global averages (MDL_MERGE_ROUND, MDL_SYNC_BASE,
+   MDL_FINAL_MERGE_ROUND) are in algo.h. */
 
 struct mdl_agent_t {
     mdl_agent_cfg_t cfg;
@@ -45,9 +50,11 @@ struct mdl_agent_t {
     mdl_topo_t *dense;         /* complete graph, for --dense-window */
     mdl_topo_t *denser;        /* exponential graph, for --adaptive-degree */
     mdl_mailroom_t *room;
+    mdl_pairbox_t *pairs;      /* pairwise algorithms (adpsgd): pair messages for the worker */
     mdl_blobpool_t *pool;
     uint64_t cluster;
     bool replicas;             /* deltas against public copies (lossy codec + EF) */
+    int merge_ch;              /* mailbox channel of exact averages (-1: none configured) */
 
     /* membership: sorted ids of live peers and self (comm writes, worker reads) */
     pthread_mutex_t view_lock;

@@ -19,10 +19,11 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
     o->topology = "ring";
     o->weights = "mh";
     o->algo = "dpsgd";
-    o->mode = "sync";
+    o->mode = NULL; /* the algorithm's own: async for adpsgd, else sync */
     o->codec = "fp32";
     o->keyframe_every = 100;
     o->gossip_steps = 1;
+    o->local_steps = 1;
     o->merge_timeout = 30.0;
     o->gamma = NAN; /* the algorithm's own default */
     o->delta = 1.0;
@@ -47,8 +48,8 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
     const mdl_optdef_t add[] = {
         D ("topology", MDL_OPTT_STR, &o->topology, "NAME", "complete | ring | torus | exp | one-peer-exp | base:K | random:D [ring]", 0, 0),
         D ("weights", MDL_OPTT_STR, &o->weights, "W", "mixing weights: mh | uniform [mh]", 0, 0),
-        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", "consensus algorithm: dpsgd | choco | adagossip | dynavg | dmsgd | qgm | decentlam | dsgt (sgd, lr 0.1 unless given) [dpsgd]", 0, 0),
-        D ("mode", MDL_OPTT_STR, &o->mode, "M", "sync (wait for each round, at most --sync-timeout) | async (newest states, never wait) [sync]", 0, 0),
+        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", "consensus algorithm: dpsgd | choco | adagossip | dynavg | dmsgd | qgm | decentlam | dsgt | localsgd | adpsgd (dsgt: sgd, lr 0.1 unless given) [dpsgd]", 0, 0),
+        D ("mode", MDL_OPTT_STR, &o->mode, "M", "sync (wait for each round, at most --sync-timeout) | async (newest states, never wait) [sync; adpsgd: async]", 0, 0),
         D ("codec", MDL_OPTT_STR, &o->codec, "SPEC", "codec of published updates, e.g. fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]", 0, 0),
         D ("error-feedback", MDL_OPTT_FLAG, &o->error_feedback, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped", 0, 0),
         D ("keyframe-every", MDL_OPTT_INT, &o->keyframe_every, "K", "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]", 0, 1e9),
@@ -56,6 +57,9 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("gossip-steps", MDL_OPTT_INT, &o->gossip_steps, "K", "gossip rounds per SGD step (Kong et al.'s consensus control) [1]", -1e9, 1e9),
         D ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0) [none]", 0, 0),
         D ("consensus-control", MDL_OPTT_STR, &o->consensus_control, "T", "extra gossip rounds (up to --gossip-steps, default 4) while the disagreement estimate exceeds T; lr:T = T times the learning rate; suffix ,all = also after the first lr decay", 0, 0),
+        D ("local-steps", MDL_OPTT_INT, &o->local_steps, "H", "localsgd: H local steps between gossip rounds [1]", 1, 1e9),
+        D ("global-every", MDL_OPTT_INT, &o->global_every, "P", "an exact average over all live peers every P steps (Gossip-PGA; dpsgd, localsgd)", 1, 1e9),
+        D ("overlap", MDL_OPTT_FLAG, &o->overlap, NULL, "dpsgd: mix the neighbours' states of the previous step while computing this one (Decent-DP)", 0, 0),
         D ("final-merge", MDL_OPTT_FLAG, &o->final_merge, NULL, "end with one exact average over all live peers (acknowledged, retried)", 0, 0),
         D ("gamma-max", MDL_OPTT_DOUBLE, &o->gamma_max, "G", "adagossip: cap of the per-coordinate consensus step, in (0, 1] [1; 0.05 with topk/randk codecs]", -1e300, 1e300),
         D ("verify-replicas", MDL_OPTT_FLAG, &o->verify_replicas, NULL, "replica streams: every update carries a digest of the sender's copy, checked by receivers (a pass over the vector per message)", 0, 0),
@@ -81,6 +85,37 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
     defs[*n] = (mdl_optdef_t) { 0 };
 }
 
+/* Local steps, periodic exact averages, overlap and AD-PSGD: what fits which algorithm
+   (and the algorithm's default --mode). */
+static int
+s_apply_averaging (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg, char *err, size_t errlen)
+{
+    const bool local = !strcmp (o->algo, "localsgd"), adpsgd = !strcmp (o->algo, "adpsgd");
+    if (!o->mode)
+        o->mode = adpsgd ? "async" : "sync";
+    const char *why = NULL;
+    if (o->local_steps != 1 && !local)
+        why = "--local-steps applies to --algo localsgd";
+    else if (o->global_every && !local && strcmp (o->algo, "dpsgd"))
+        why = "--global-every works with --algo dpsgd or localsgd";
+    else if (o->overlap && strcmp (o->algo, "dpsgd"))
+        why = "--overlap (Decent-DP's one-step-old mixing) works with --algo dpsgd only";
+    else if (o->overlap && (o->gossip_steps != 1 || o->consensus_control))
+        why = "--overlap takes one gossip round per step: no --gossip-steps or --consensus-control";
+    else if (adpsgd && strcmp (o->mode, "async"))
+        why = "--algo adpsgd is asynchronous by design (pairwise averages at each agent's own pace): --mode sync does not apply";
+    else if (adpsgd && (strcmp (o->codec, "fp32") || o->error_feedback || o->gossip_steps != 1 || o->consensus_control))
+        why = "--algo adpsgd exchanges exact fp32 models, one pairwise average per step: no --codec, --error-feedback, --gossip-steps or --consensus-control";
+    if (why) {
+        snprintf (err, errlen, "meshdl %s: %s (got --algo %s)", cmd, why, o->algo);
+        return MDL_EINVAL;
+    }
+    cfg->local_steps = o->local_steps;
+    cfg->global_every = o->global_every;
+    cfg->overlap = o->overlap;
+    return 0;
+}
+
 int
 mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
                      mdl_part_spec_t *part, char *err, size_t errlen)
@@ -100,6 +135,8 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
         snprintf (err, errlen, "meshdl %s: --algo '%s' is not one of: %s", cmd, o->algo, mdl_algo_names ());
         return MDL_EINVAL;
     }
+    if (s_apply_averaging (o, cmd, cfg, err, errlen))
+        return MDL_EINVAL;
     if (!strcmp (o->mode, "sync"))
         cfg->mode = MDL_MODE_SYNC;
     else if (!strcmp (o->mode, "async"))

@@ -30,6 +30,9 @@ typedef struct {
     bool adaptive_degree;
     const char *degree_target;
     int check_every;
+    int local_steps;       /* localsgd: H */
+    int global_every;      /* P, 0 = off */
+    bool overlap;
     const char *dense_window;
     double merge_timeout;
     const char *consensus_scale;

@@ -16,6 +16,8 @@ extern const mdl_algo_ops_t mdl_algo_dmsgd;
 extern const mdl_algo_ops_t mdl_algo_qgm;
 extern const mdl_algo_ops_t mdl_algo_decentlam;
 extern const mdl_algo_ops_t mdl_algo_dsgt;
+extern const mdl_algo_ops_t mdl_algo_localsgd;
+extern const mdl_algo_ops_t mdl_algo_adpsgd;
 
 static const mdl_algo_ops_t *s_algos[] = {
     &mdl_algo_dpsgd,
@@ -26,6 +28,8 @@ static const mdl_algo_ops_t *s_algos[] = {
     &mdl_algo_qgm,
     &mdl_algo_decentlam,
     &mdl_algo_dsgt,
+    &mdl_algo_localsgd,
+    &mdl_algo_adpsgd,
 };
 
 const mdl_algo_ops_t *
@@ -40,7 +44,7 @@ mdl_algo_find (const char *name)
 const char *
 mdl_algo_names (void)
 {
-    return "dpsgd, choco, adagossip, dynavg, dmsgd, qgm, decentlam, dsgt";
+    return "dpsgd, choco, adagossip, dynavg, dmsgd, qgm, decentlam, dsgt, localsgd, adpsgd";
 }
 
 int

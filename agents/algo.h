@@ -20,12 +20,15 @@
 
 typedef struct mdl_ctx_t mdl_ctx_t;
 
-/* Rounds of exact global averages, far above any training round: synchronisation k of
-   dynamic averaging is round MDL_SYNC_BASE + 2k, the final merge MDL_MERGE_ROUND; round
-   R + 1 is R's "done" marker (MERGED). */
-#define MDL_SYNC_BASE ((uint64_t) 1 << 61)
+/* Exact global averages run in rounds far above any training round, on a mailbox channel
+   of their own, so that gossip of the next steps never overwrites a state a slower peer
+   still needs: the average after step s of --global-every is round MDL_MERGE_ROUND + 2 s,
+   synchronisation k of an algorithm (dynavg) MDL_SYNC_BASE + 2 k, the final merge
+   MDL_FINAL_MERGE_ROUND (the same for every agent whatever its step count); round R + 1
+   is R's "done" marker (MERGED), in the other slot of the pair. */
 #define MDL_MERGE_ROUND ((uint64_t) 1 << 62)
-
+#define MDL_SYNC_BASE (MDL_MERGE_ROUND + ((uint64_t) 1 << 60))
+#define MDL_FINAL_MERGE_ROUND (MDL_MERGE_ROUND + ((uint64_t) 1 << 61))
 
 typedef struct {
     const char *name;
@@ -41,6 +44,8 @@ typedef struct {
        0, or MDL_EALGO with a sentence for the user in err. NULL accepts everything.
        Called by the CLI before anything starts, and by mdl_agent_new. */
     int (*check) (const mdl_agent_cfg_t *cfg, char *err, size_t errlen);
+    bool pairwise;                    /* averages with one peer at a time through
+                                         mdl_ctx_pair_average (AD-PSGD) */
     /* Checks the configuration and sets up state. 0 or MDL_EALGO (+ message in ctx). */
     int (*init) (void *state, mdl_ctx_t *ctx);
     /* Local computation of step t; NULL = mdl_ctx_sgd_step. 0, or MDL_ENONFINITE. */
@@ -130,8 +135,8 @@ const float *mdl_ctx_public (mdl_ctx_t *ctx, int channel);
 int mdl_ctx_mix (mdl_ctx_t *ctx, int channel, double gamma, const float *self_v, float *x);
 
 /* One exact average of x over every live peer, acknowledged and retried over lossy
-   PUB/SUB, as round R (MDL_SYNC_BASE + 2k for an algorithm's k-th synchronisation, see
-   agent_impl.h; MDL_MERGE_ROUND is the final merge). aux travels with this agent's state;
+   PUB/SUB, as round R (MDL_SYNC_BASE + 2k for an algorithm's k-th synchronisation).
+   aux travels with this agent's state;
    peers whose aux differs are counted in *mismatched (may be NULL). Returns 0 with x
    replaced by the average and *peers = how many peers it covered, or MDL_ETIMEOUT (after
    --merge-timeout, or on stop) with x unchanged. */
@@ -147,5 +152,14 @@ bool mdl_ctx_fin (mdl_ctx_t *ctx);
 
 /* True once the agent was asked to stop. */
 bool mdl_ctx_stopping (mdl_ctx_t *ctx);
+
+/* Pairwise algorithms: answers the pending requests of peers (each an atomic average,
+   below), then averages x with one neighbour of this round picked at random, atomically
+   on both sides: both end with (x_i + x_j) / 2 of the same two vectors. While its own
+   request is out the agent refuses other requests (its x is promised), except its
+   partner's own crossing request when its id is the lower one, which then completes the
+   pair. Waits at most --sync-timeout (or until the partner leaves). Returns 1 when x was
+   averaged with the partner, 0 when refused or timed out. */
+int mdl_ctx_pair_average (mdl_ctx_t *ctx);
 
 #endif

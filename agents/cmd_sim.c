@@ -457,6 +457,9 @@ mdl_cmd_sim (int argc, char **argv)
         /* every agent counts each global average it took part in: report the most */
         sum.global_averages = st.global_averages > sum.global_averages ? st.global_averages : sum.global_averages;
         sum.steps += st.steps;
+        sum.global_averages += st.global_averages;
+        sum.pair_averages += st.pair_averages;
+        sum.pair_refused += st.pair_refused;
         wait_s += st.wait_s / so.agents;
         peers_seen_min = st.peers_seen < peers_seen_min ? st.peers_seen : peers_seen_min;
         steps_min = st.steps < steps_min ? st.steps : steps_min;
@@ -496,6 +499,12 @@ mdl_cmd_sim (int argc, char **argv)
             merged += st.merged && st.merge_peers == (uint64_t) so.agents - 1;
         }
         mdl_json_int (&j, "merged_agents", merged);
+    }
+    if (ao.global_every)
+        mdl_json_int (&j, "global_averages", (long long) (sum.global_averages / (uint64_t) so.agents));
+    if (!strcmp (ao.algo, "adpsgd")) { /* each average counted by both sides */
+        mdl_json_int (&j, "pair_averages", (long long) (sum.pair_averages / 2));
+        mdl_json_int (&j, "pair_requests_refused", (long long) sum.pair_refused);
     }
     mdl_json_num (&j, "wall_s", wall);
     mdl_json_int (&j, "params", (long long) co.d);

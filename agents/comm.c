@@ -192,6 +192,27 @@ s_seen (self_t *self, const mdl_peer_info_t *info)
         s_on_event (self, &ev);
 }
 
+/* Sends a control message (no payload) of kind for round step to peer. */
+static void
+s_send_control (self_t *self, uint64_t peer, uint32_t kind, uint64_t step)
+{
+    s_link_t *l = s_link (self, peer, true);
+    mdl_wire_header_t h;
+    mdl_wire_header_init (&h, self->a->cluster, self->a->cfg.id, self->kcodec);
+    h.seq = l ? ++l->seq_to : 0;
+    h.kind = kind;
+    h.step = step;
+    h.timestamp_us = (uint64_t) (mdl_wallclock () * 1e6);
+    h.d = self->a->d;
+    h.payload_len = 0;
+    unsigned char hb[MDL_WIRE_HEADER_MAX];
+    size_t hl;
+    char topic[MDL_WIRE_TOPIC_MAX + 1];
+    size_t tl = mdl_wire_topic (peer, topic);
+    if (mdl_wire_pack (&h, hb, sizeof hb, &hl) == 0)
+        mdl_mesh_send (self->mesh, topic, tl, hb, hl, (void *) "", 0, NULL, NULL);
+}
+
 /* Asks sender for a keyframe (at most every 0.5 s per peer). */
 static void
 s_request_resync (self_t *self, s_link_t *l)
@@ -200,20 +221,36 @@ s_request_resync (self_t *self, s_link_t *l)
     if (now - l->resync_at < 0.5)
         return;
     l->resync_at = now;
-    mdl_wire_header_t h;
-    mdl_wire_header_init (&h, self->a->cluster, self->a->cfg.id, self->kcodec);
-    h.seq = ++l->seq_to;
-    h.kind = MDL_KIND_RESYNC;
-    h.timestamp_us = (uint64_t) (mdl_wallclock () * 1e6);
-    h.d = self->a->d;
-    h.payload_len = 0;
-    unsigned char hb[MDL_WIRE_HEADER_MAX];
-    size_t hl;
-    char topic[MDL_WIRE_TOPIC_MAX + 1];
-    size_t tl = mdl_wire_topic (l->id, topic);
-    if (mdl_wire_pack (&h, hb, sizeof hb, &hl) == 0)
-        mdl_mesh_send (self->mesh, topic, tl, hb, hl, (void *) "", 0, NULL, NULL);
+    s_send_control (self, l->id, MDL_KIND_RESYNC, 0);
     s_stat_add (self, &self->a->stats.resyncs, 1);
+}
+
+/* AD-PSGD: files a pair message (request, accept, refusal) for the worker. A request
+   that cannot be queued (no pairwise algorithm here, the worker stopped averaging, or
+   the box is full) is refused at once, so the requester never waits for nothing. Pair
+   messages are not subject to --drop: a lost accept would leave one side averaged and
+   the other not (a real loss, at the high-water mark, would; see worker.c). */
+static void
+s_on_pair (self_t *self, const mdl_wire_header_t *h, const void *payload, size_t len)
+{
+    mdl_agent_t *a = self->a;
+    const int type = (int) (h->kind & 15);
+    const mdl_pair_kind_t kind = type == MDL_KIND_PAIR_REQ ? MDL_PAIR_REQ
+                                 : type == MDL_KIND_PAIR_ACK ? MDL_PAIR_ACK
+                                                             : MDL_PAIR_NAK;
+    float *v = a->pairs ? mdl_pairbox_put_begin (a->pairs) : NULL;
+    if (v && kind != MDL_PAIR_NAK && mdl_codec_decode (self->kcodec, payload, len, v)) {
+        mdl_pairbox_put_abort (a->pairs);
+        v = NULL;
+    }
+    if (v) {
+        mdl_pairbox_put_end (a->pairs, h->sender, h->step, kind);
+        return;
+    }
+    if (kind == MDL_PAIR_REQ)
+        s_send_control (self, h->sender, MDL_KIND_PAIR_NAK, h->step);
+    else
+        s_stat_add (self, &a->stats.updates_dropped, 1);
 }
 
 static struct s_delayed *s_copy_msg (const void **frames, const size_t *lens, size_t n);
@@ -227,16 +264,11 @@ static struct s_delayed *s_copy_msg (const void **frames, const size_t *lens, si
 static bool
 s_must_park (self_t *self, s_link_t *l, const mdl_wire_header_t *h)
 {
-    const int kind = (int) (h->kind & 15);
-    if (kind == MDL_KIND_RESYNC || kind == MDL_KIND_MERGED || kind == MDL_KIND_FIN)
+    const uint32_t type = h->kind & 15;
+    if (self->a->cfg.mode != MDL_MODE_SYNC || type == MDL_KIND_RESYNC || type == MDL_KIND_MERGED || type == MDL_KIND_FIN
+        || (type >= MDL_KIND_PAIR_REQ && type <= MDL_KIND_PAIR_NAK))
         return false;
-    const uint64_t round = atomic_load (&self->a->round);
-    /* Global averages (the final merge, dynavg's synchronisations) keep their state
-       until the worker has averaged it, in both modes: a peer already in the next one
-       must not overwrite it. Their states wait here for the worker's round. */
-    if (self->a->cfg.mode != MDL_MODE_SYNC)
-        return h->step >= MDL_SYNC_BASE && h->step > round + 1;
-    return l->nparked > 0 || h->step > round + 1;
+    return l->nparked > 0 || h->step > atomic_load (&self->a->round) + 1;
 }
 
 static void s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size_t n, bool unparking);
@@ -283,7 +315,8 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
     int rc = n >= 2 ? mdl_wire_unpack (frames[1], lens[1], &h) : MDL_EWIRE_FRAMES;
     const bool control = rc == 0
                          && ((h.kind & 15) == MDL_KIND_RESYNC || (h.kind & 15) == MDL_KIND_MERGED
-                             || (h.kind & 15) == MDL_KIND_SKIP || (h.kind & 15) == MDL_KIND_FIN);
+                             || (h.kind & 15) == MDL_KIND_SKIP || (h.kind & 15) == MDL_KIND_PAIR_NAK
+                             || (h.kind & 15) == MDL_KIND_FIN);
     mdl_codec_t *codec = rc == 0 && (h.keyframe || control) ? self->kcodec : self->codec;
     if (rc == 0 && control) {
         /* A control message carries no payload: check frames and identity only. */
@@ -315,7 +348,7 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
         return;
     /* A peer started a global average (dynamic averaging's synchronisation): the worker
        must join it even while that state waits here, parked, for the worker's round. */
-    if (!control && h.step >= MDL_SYNC_BASE && h.step < MDL_MERGE_ROUND) {
+    if (!control && h.step >= MDL_SYNC_BASE && h.step < MDL_FINAL_MERGE_ROUND) {
         uint64_t w = atomic_load (&a->sync_wanted);
         while (h.step > w && !atomic_compare_exchange_weak (&a->sync_wanted, &w, h.step))
             ;
@@ -342,6 +375,10 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
     if (gap)
         for (int k = 0; k < MDL_MAX_CH; k++)
             l->valid[k] = false;
+    if ((h.kind & 15) >= MDL_KIND_PAIR_REQ && (h.kind & 15) <= MDL_KIND_PAIR_NAK) {
+        s_on_pair (self, &h, frames[2], lens[2]);
+        return;
+    }
     if (control && (h.kind & 15) == MDL_KIND_SKIP) {
         /* The sender sits this round out (consensus control): nothing to wait for. */
         if (a->cfg.mode == MDL_MODE_SYNC)
@@ -349,10 +386,10 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
         return;
     }
     if (control && (h.kind & 15) == MDL_KIND_MERGED) {
-        /* A peer finished a global average of round step: a marker one round above it,
-           in the slot the average's state does not use. */
-        if (h.step >= MDL_SYNC_BASE)
-            s_tombstone (a, h.sender, 0, h.step + 1, h.seq);
+        /* A peer finished an exact average: a marker one round above that merge round, in
+           the slot of the merge channel that the merge state does not use. */
+        if (h.step >= MDL_MERGE_ROUND && h.step < UINT64_MAX)
+            s_tombstone (a, h.sender, (int) (h.kind >> 4), h.step + 1, h.seq);
         return;
     }
     if (control && (h.kind & 15) == MDL_KIND_FIN) {
@@ -375,7 +412,7 @@ s_on_update_checked (self_t *self, const void **frames, const size_t *lens, size
         return;
     }
     /* global averages keep their round apart from the "done" marker in async mode too */
-    const bool parity = a->cfg.mode == MDL_MODE_SYNC || h.step >= MDL_SYNC_BASE;
+    const bool parity = a->cfg.mode == MDL_MODE_SYNC || h.step >= MDL_MERGE_ROUND;
     mdl_slot_meta_t meta = { .step = h.step, .seq = h.seq, .arrival = mdl_now (), .loss = h.loss,
                              .aux = h.aux, .keyframe = h.keyframe };
     if (type == MDL_KIND_STATE && !h.keyframe) {

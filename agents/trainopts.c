@@ -42,7 +42,8 @@ mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("epochs", MDL_OPTT_INT, &o->epochs, "N", "passes over the (own) training data [5]", 1, 100000),
         D ("batch", MDL_OPTT_INT, &o->batch, "B", "minibatch size (per agent) [64]", 1, 1 << 20),
         D ("lr", MDL_OPTT_DOUBLE, &o->lr, "LR", "learning rate (0 = gossip only) [0.02]", 0, 1e3),
-        D ("optimizer", MDL_OPTT_STR, &o->optimizer, "NAME", "sgd | momentum | nesterov | adam | adamw [momentum]", 0, 0),
+        D ("optimizer", MDL_OPTT_STR, &o->optimizer, "NAME", "sgd | momentum | nesterov | adam | adamw | accumadam [momentum]", 0, 0),
+        D ("accum", MDL_OPTT_INT, &o->accum, "K", "accumadam: Adam moments advance once per K steps, on their mean gradient (Wang et al.) [4]", 1, 1000000),
         D ("momentum", MDL_OPTT_DOUBLE, &o->momentum, "MU", "momentum for momentum/nesterov, in [0,1) [0.9]", 0, 0.999999),
         D ("beta1", MDL_OPTT_DOUBLE, &o->beta1, "B1", "Adam beta1 [0.9]", 0, 0.999999),
         D ("beta2", MDL_OPTT_DOUBLE, &o->beta2, "B2", "Adam beta2 [0.999]", 0, 0.999999),
@@ -85,7 +86,7 @@ mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learner_cf
     mdl_model_destroy (&probe);
     mdl_opt_kind_t kind;
     if (mdl_opt_parse (o->optimizer, &kind)) {
-        snprintf (err, errlen, "meshdl %s: --optimizer '%s' is not one of sgd, momentum, nesterov, adam, adamw",
+        snprintf (err, errlen, "meshdl %s: --optimizer '%s' is not one of sgd, momentum, nesterov, adam, adamw, accumadam",
                   cmd, o->optimizer);
         return MDL_EINVAL;
     }
@@ -95,6 +96,13 @@ mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learner_cf
     cfg->opt.beta2 = (float) o->beta2;
     cfg->opt.eps = (float) o->eps;
     cfg->opt.weight_decay = (float) o->weight_decay;
+    if (o->accum && kind != MDL_OPT_ACCUMADAM) {
+        snprintf (err, errlen, "meshdl %s: --accum applies to --optimizer accumadam only (got --optimizer %s)", cmd,
+                  o->optimizer);
+        return MDL_EINVAL;
+    }
+    if (o->accum)
+        cfg->opt.accum = (uint32_t) o->accum;
     if (mdl_opt_check (&cfg->opt)) {
         snprintf (err, errlen, "meshdl %s: optimizer settings out of range (momentum and betas in [0,1), eps > 0, weight decay >= 0)", cmd);
         return MDL_EINVAL;

@@ -18,6 +18,7 @@ typedef struct {
     double lr;
     const char *optimizer;
     double momentum, beta1, beta2, eps, weight_decay;
+    int accum;            /* accumadam: steps per moment update (0 = not given: 4) */
     const char *schedule;
     double warmup;        /* epochs of linear warm-up */
     double lr_min;        /* cosine floor */

@@ -58,7 +58,12 @@ struct mdl_ctx_t {
     double loss_ema;
     float last_loss;
     int32_t *label_map;        /* --drift-at: the rotated labels */
+    uint64_t nmix;             /* mdl_ctx_mix calls (paces the disagreement estimate) */
+    mdl_rng_t prng;            /* pairwise algorithms: the partner of each exchange */
+    uint64_t pair_seq;         /* ... the number of this agent's last request */
 };
+
+static int s_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, const uint64_t *to, size_t nto);
 
 /* ---- helpers for algorithms ---- */
 
@@ -448,10 +453,10 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     mdl_mix_coefs (c->w_self, c->w, stale_by, c->nnbr, a->cfg.staleness_decay, (uint64_t) a->cfg.max_staleness,
                    coef, &r);
     /* Disagreement estimate sum_j w_ij ||x_i - v_j||^2 (Kong et al.'s proxy), before
-       mixing. It costs a pass over x per neighbour, so it is refreshed every 16 rounds
+       mixing. It costs a pass over x per neighbour, so it is refreshed every 16 mixes
        (the metrics read it a few times per epoch). */
     double dis = -1.0;
-    if (c->step % 16 == 0 || a->cfg.cc_target > 0 || a->cfg.ad_target > 0) {
+    if (c->nmix++ % 16 == 0 || a->cfg.cc_target > 0 || a->cfg.ad_target > 0) {
         dis = 0.0;
         for (size_t k = 0; k < c->nnbr; k++)
             if (coef[k] > 0)
@@ -486,6 +491,116 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     a->stats.gossip_rounds++;
     pthread_mutex_unlock (&a->stats_lock);
     return (int) used;
+}
+
+/* ---- AD-PSGD's pairwise averages (Lian et al., ICML 2018) ---- */
+
+/* x <- (x + v) / 2. Both sides of a pair compute it from the same two vectors, and
+   float addition commutes, so they end bit for bit equal and the pair's sum (the
+   network's mean) is kept up to one rounding. */
+static void
+s_pair_mean (float *x, const float *v, size_t d)
+{
+    for (size_t k = 0; k < d; k++)
+        x[k] = 0.5f * (x[k] + v[k]);
+}
+
+static void
+s_pair_count (mdl_agent_t *a, uint64_t averaged, uint64_t refused)
+{
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.pair_averages += averaged;
+    a->stats.pair_refused += refused;
+    pthread_mutex_unlock (&a->stats_lock);
+}
+
+/* Handles the queued pair messages. Requests are accepted (reply with x, then average)
+   when the agent is free (partner 0), refused when its own request to partner is out,
+   except partner's own crossing request when this agent's id is the lower one: accepting
+   it completes the pair (partner, whose id is higher, refuses ours). An accept or a
+   refusal of the request numbered seq from partner settles it: *settled = 1 averaged,
+   2 refused. Anything else is the answer to an abandoned request, and dropped. */
+static void
+s_pair_handle (mdl_ctx_t *c, uint64_t partner, uint64_t seq, int *settled)
+{
+    mdl_agent_t *a = c->a;
+    mdl_pair_msg_t m;
+    while (mdl_pairbox_front (a->pairs, &m)) {
+        const bool mine = partner && !*settled && m.peer == partner;
+        if (m.kind == MDL_PAIR_REQ) {
+            if (!partner || *settled || (mine && a->cfg.id < partner)) {
+                s_send_to (c, MDL_KIND_PAIR_ACK, m.seq, c->x, &m.peer, 1);
+                s_pair_mean (c->x, m.v, c->d);
+                s_pair_count (a, 1, 0);
+                if (mine)
+                    *settled = 1;
+            } else
+                s_send_to (c, MDL_KIND_PAIR_NAK, m.seq, NULL, &m.peer, 1);
+        } else if (mine && m.seq == seq) {
+            if (m.kind == MDL_PAIR_ACK) {
+                s_pair_mean (c->x, m.v, c->d);
+                s_pair_count (a, 1, 0);
+                *settled = 1;
+            } else
+                *settled = 2;
+        } else if (m.kind == MDL_PAIR_ACK) {
+            /* An accept after we gave up: the partner averaged, we did not. */
+            mdl_agent_log (a, "late pair accept from %016llx dropped", (unsigned long long) m.peer);
+            pthread_mutex_lock (&a->stats_lock);
+            a->stats.updates_dropped++;
+            pthread_mutex_unlock (&a->stats_lock);
+        }
+        mdl_pairbox_pop (a->pairs);
+    }
+}
+
+int
+mdl_ctx_pair_average (mdl_ctx_t *c)
+{
+    mdl_agent_t *a = c->a;
+    int settled = 0;
+    if (!a->pairs)
+        return 0;
+    s_pair_handle (c, 0, 0, &settled); /* serve first: our x is free until we ask */
+    if (s_round (c) || c->nnbr == 0)
+        return 0;
+    const uint64_t partner = c->ids[c->nbr[mdl_rng_below (&c->prng, c->nnbr)]];
+    const uint64_t seq = ++c->pair_seq;
+    /* x is promised from here until the pair settles: it only changes by the average. */
+    if (s_send_to (c, MDL_KIND_PAIR_REQ, seq, c->x, &partner, 1))
+        return 0;
+    const double t0 = mdl_now (), until = t0 + a->cfg.sync_timeout;
+    while (!settled && !atomic_load (&a->stop)) {
+        s_pair_handle (c, partner, seq, &settled);
+        if (settled)
+            break;
+        s_round (c);
+        const double now = mdl_now ();
+        if (now >= until || !s_alive (c, partner))
+            break;
+        mdl_pairbox_wait (a->pairs, until - now < 0.05 ? until - now : 0.05);
+    }
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.wait_s += mdl_now () - t0;
+    a->stats.pair_refused += settled != 1;
+    pthread_mutex_unlock (&a->stats_lock);
+    return settled == 1;
+}
+
+/* The worker stops averaging: later requests are refused by the comm actor, queued ones
+   here. */
+static void
+s_pair_close (mdl_ctx_t *c)
+{
+    if (!c->a->pairs)
+        return;
+    mdl_pairbox_close (c->a->pairs);
+    mdl_pair_msg_t m;
+    while (mdl_pairbox_front (c->a->pairs, &m)) {
+        if (m.kind == MDL_PAIR_REQ)
+            s_send_to (c, MDL_KIND_PAIR_NAK, m.seq, NULL, &m.peer, 1);
+        mdl_pairbox_pop (c->a->pairs);
+    }
 }
 
 /* ---- the worker thread ---- */
@@ -536,12 +651,12 @@ s_cc_more (mdl_ctx_t *c)
     return dis > target;
 }
 
-/* ---- exact global averages: the final merge, dynamic averaging's synchronisations ---- */
+/* ---- exact global averages: the final merge, --global-every, dynavg's synchronisations ---- */
 
 /* Sends v (fp32, exact) with aux or, with v NULL, a control message of kind for round
    step to the given peers. */
 static int
-s_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, double aux, const uint64_t *to, size_t nto)
+s_send_aux (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, double aux, const uint64_t *to, size_t nto)
 {
     mdl_outmsg_t m = { .kind = kind, .step = step, .keyframe = true, .aux = aux };
     mdl_blob_t *b = NULL;
@@ -557,43 +672,73 @@ s_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, double au
     return s_send (c, &m, to, nto, b);
 }
 
-/* The live peers (not self) of the current view. */
-static size_t
-s_all_peers (mdl_ctx_t *c, uint64_t *out)
+static int
+s_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, const uint64_t *to, size_t nto)
 {
-    s_round (c);
-    size_t n = 0;
-    for (size_t i = 0; i < c->n; i++)
-        if (c->ids[i] != c->a->cfg.id)
-            out[n++] = c->ids[i];
-    return n;
+    return s_send_aux (c, kind, step, v, 0.0, to, nto);
 }
 
-/* One exact average of x over every live peer, done reliably over lossy PUB/SUB: every
-   agent sends its state (with aux) to all live peers for round R; a state that does not
-   arrive is asked for again (the RESYNC control message) until it does; an agent that
-   has everyone's state averages them, says so (MERGED, filed by receivers as round
-   R + 1), and keeps answering requests with its pre-average state until every peer said
-   the same, or the timeout. Peers that die meanwhile drop out of the average. Zhu et
-   al.'s single global merge is one of these at the end of training; dynamic averaging
-   (algo_dynavg.c) runs one per synchronisation. */
-int
-mdl_ctx_global_average (mdl_ctx_t *c, uint64_t R, double aux, size_t *merged_with, size_t *mismatched)
+/* x <- the mean of the round-R states of self (xf) and every live peer, summed in
+   ascending id order so that every agent computes the same floats. False (x unchanged)
+   when a state is missing. Counts in *bad the states whose aux differs from ours. */
+static bool
+s_average_states (mdl_ctx_t *c, uint64_t R, const float *xf, double aux, size_t *n_out, size_t *bad)
 {
     mdl_agent_t *a = c->a;
-    const size_t d = c->d;
-    const uint64_t step0 = c->step;
+    const float *v[MDL_AGENT_MAX_PEERS + 1];
+    size_t n = 0;
+    bool ok = true;
+    *bad = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        uint64_t id = c->ids[i];
+        mdl_slot_meta_t m = { .aux = aux };
+        v[i] = id == a->cfg.id ? xf : mdl_mailroom_read_begin (a->room, id, a->merge_ch, R, &m);
+        ok &= v[i] != NULL;
+        *bad += v[i] && m.aux != aux;
+    }
+    if (ok) {
+        mdl_vec_zero (c->x, c->d);
+        for (size_t i = 0; i < c->n; i++, n++)
+            mdl_vec_axpy (c->x, 1.0f, v[i], c->d);
+        mdl_vec_scale (c->x, 1.0f / (float) n, c->d);
+    }
+    for (size_t i = 0; i < c->n; i++)
+        if (v[i] && c->ids[i] != a->cfg.id)
+            mdl_mailroom_read_end (a->room, c->ids[i], a->merge_ch);
+    *n_out = n;
+    return ok;
+}
+
+/* One exact average over every live peer in round R (>= MDL_MERGE_ROUND): Zhu et al.'s
+   single global merge at the end, and Gossip-PGA's periodic average (--global-every).
+   Reliable over lossy PUB/SUB: every agent sends its state (fp32) to all live peers on
+   the merge channel; a state that does not arrive is asked for again (RESYNC) until it
+   does; an agent that has everyone's state averages them at once, says so (MERGED, the
+   marker R + 1), and keeps answering requests with its pre-merge state until every peer
+   said the same (or moved on to a later round), or --merge-timeout passes. Peers that
+   die meanwhile drop out of the average. On success x holds the average and *merged_with
+   the number of peers in it; on failure x is unchanged. c->step is restored. */
+static bool
+s_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merged_with, size_t *mismatched)
+{
+    mdl_agent_t *a = c->a;
+    const uint32_t ch = (uint32_t) a->merge_ch << 4;
     float *xf = c->scratch[2];
-    mdl_vec_copy (xf, c->x, d);
+    mdl_vec_copy (xf, c->x, c->d);
+    const uint64_t step = c->step;
     c->step = R;
     atomic_store (&a->round, R);
-    zstr_send (c->push, "A"); /* parked states of this round may now be filed */
+    zstr_send (c->push, "A"); /* sync: merge states parked until we got here may be filed */
+    s_round (c);
     uint64_t all[MDL_AGENT_MAX_PEERS];
-    size_t nall = s_all_peers (c, all);
-    s_send_to (c, MDL_KIND_STATE, R, xf, aux, all, nall);
+    size_t nall = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ids[i] != a->cfg.id)
+            all[nall++] = c->ids[i];
+    s_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, all, nall);
     const double t0 = mdl_now (), until = t0 + a->cfg.merge_timeout;
     double next_ask = t0 + 0.25;
-    bool have_all = false, said_done = false;
+    bool have_all = false;
     while (mdl_now () < until && !atomic_load (&a->stop)) {
         s_round (c); /* membership may change: dead peers drop out */
         uint64_t missing[MDL_AGENT_MAX_PEERS];
@@ -604,66 +749,59 @@ mdl_ctx_global_average (mdl_ctx_t *c, uint64_t R, double aux, size_t *merged_wit
                 continue;
             npeers++;
             mdl_slot_meta_t m;
-            const float *v = mdl_mailroom_read_begin (a->room, id, 0, R, &m);
+            const float *v = mdl_mailroom_read_begin (a->room, id, a->merge_ch, R, &m);
             if (v)
-                mdl_mailroom_read_end (a->room, id, 0);
+                mdl_mailroom_read_end (a->room, id, a->merge_ch);
             else
                 missing[nmiss++] = id;
-            /* done: its marker, or it has moved on to a later average */
-            if (mdl_mailroom_peek (a->room, id, 0, &m) && m.step >= R + 1)
+            /* done: its marker R + 1, or a later round (it finished R and moved on) */
+            if (mdl_mailroom_peek (a->room, id, a->merge_ch, &m) && m.step > R)
                 ndone++;
         }
         /* Answer the peers that asked for our state. */
         uint64_t asked[64];
         size_t nasked = mdl_agent_take_resync (a, asked);
         if (nasked)
-            s_send_to (c, MDL_KIND_STATE, R, xf, aux, asked, nasked);
-        if (!have_all && nmiss == 0)
-            have_all = true;
-        if (have_all && !said_done) {
-            nall = s_all_peers (c, all);
-            s_send_to (c, MDL_KIND_MERGED, R, NULL, 0, all, nall);
-            said_done = true;
+            s_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, asked, nasked);
+        if (!have_all && nmiss == 0) {
+            size_t n = 0;
+            size_t bad = 0;
+            if ((have_all = s_average_states (c, R, xf, aux, &n, &bad))) {
+                if (mismatched)
+                    *mismatched = bad;
+                *merged_with = n - 1;
+                s_send_to (c, ch | MDL_KIND_MERGED, R, NULL, all, nall);
+            }
         }
         if (have_all && ndone == npeers)
             break;
         if (mdl_now () >= next_ask) {
-            if (nmiss)
-                s_send_to (c, MDL_KIND_RESYNC, R, NULL, 0, missing, nmiss);
-            if (said_done) /* our MERGED may have been lost too */
-                s_send_to (c, MDL_KIND_MERGED, R, NULL, 0, all, nall);
+            if (!have_all && nmiss)
+                s_send_to (c, ch | MDL_KIND_RESYNC, R, NULL, missing, nmiss);
+            if (have_all) /* our MERGED may have been lost too */
+                s_send_to (c, ch | MDL_KIND_MERGED, R, NULL, all, nall);
             next_ask = mdl_now () + 0.25;
         }
-        struct timespec ts = { 0, 5 * 1000000 };
+        struct timespec ts = { 0, 2 * 1000000 };
         nanosleep (&ts, NULL);
     }
-    c->step = step0;
-    atomic_store (&a->round, step0);
-    if (!have_all)
+    c->step = step;
+    return have_all;
+}
+
+int
+mdl_ctx_global_average (mdl_ctx_t *c, uint64_t R, double aux, size_t *peers, size_t *mismatched)
+{
+    uint64_t with = 0;
+    size_t bad = 0;
+    if (!s_global_average (c, R, aux, &with, &bad))
         return MDL_ETIMEOUT;
-    /* The average, in a fixed order (ascending ids), so every agent computes the same
-       float sums: x = (1/n) sum over self and the peers counted. */
-    mdl_vec_zero (c->x, d);
-    size_t n = 0, bad = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        uint64_t id = c->ids[i];
-        mdl_slot_meta_t m = { .aux = aux };
-        const float *v = id == a->cfg.id ? xf : mdl_mailroom_read_begin (a->room, id, 0, R, &m);
-        if (!v)
-            continue;
-        bad += m.aux != aux;
-        mdl_vec_axpy (c->x, 1.0f, v, d);
-        if (id != a->cfg.id)
-            mdl_mailroom_read_end (a->room, id, 0);
-        n++;
-    }
-    mdl_vec_scale (c->x, 1.0f / (float) n, d);
-    *merged_with = n - 1;
+    *peers = (size_t) with;
     if (mismatched)
         *mismatched = bad;
-    pthread_mutex_lock (&a->stats_lock);
-    a->stats.global_averages++;
-    pthread_mutex_unlock (&a->stats_lock);
+    pthread_mutex_lock (&c->a->stats_lock);
+    c->a->stats.global_averages++;
+    pthread_mutex_unlock (&c->a->stats_lock);
     return 0;
 }
 
@@ -682,10 +820,33 @@ mdl_ctx_stopping (mdl_ctx_t *c)
 bool
 mdl_ctx_fin (mdl_ctx_t *c)
 {
+    s_round (c);
     uint64_t all[MDL_AGENT_MAX_PEERS];
-    size_t nall = s_all_peers (c, all);
-    s_send_to (c, MDL_KIND_FIN, c->step, NULL, 0, all, nall);
+    size_t nall = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ids[i] != c->a->cfg.id)
+            all[nall++] = c->ids[i];
+    s_send_to (c, MDL_KIND_FIN, c->step, NULL, all, nall);
     return mdl_agent_all_fin (c->a);
+}
+
+/* --global-every P: the exact average after every P-th step (not after the last one
+   when the final merge follows). */
+static void
+s_periodic_average (mdl_ctx_t *c, uint64_t done, uint64_t total)
+{
+    mdl_agent_t *a = c->a;
+    const uint64_t P = (uint64_t) a->cfg.global_every;
+    if (P == 0 || done % P || (done == total && a->cfg.final_merge) || atomic_load (&a->stop))
+        return;
+    uint64_t with = 0;
+    bool ok = s_global_average (c, MDL_MERGE_ROUND + 2 * done, 0, &with, NULL);
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.global_averages += ok;
+    pthread_mutex_unlock (&a->stats_lock);
+    if (!ok)
+        mdl_agent_log (a, "global average after step %llu incomplete after %.0f s: continuing without it",
+                       (unsigned long long) done, a->cfg.merge_timeout);
 }
 
 static void
@@ -719,6 +880,7 @@ s_ctx_new (mdl_agent_t *a, int *err)
     c->loss_ema = NAN;
     c->ad_period = UINT64_MAX;
     mdl_rng_seed (&c->rng, a->cfg.seed ^ a->cfg.id, 0xc0dec);
+    mdl_rng_seed (&c->prng, a->cfg.seed ^ a->cfg.id, 0x9a12);
     if (!(c->codec = mdl_codec_new (a->cfg.codec, c->d, a->cfg.seed ^ a->cfg.id, &rc))
         || !(c->kcodec = mdl_codec_new ("fp32", c->d, 0, &rc)))
         goto fail;
@@ -768,6 +930,66 @@ s_finish (mdl_agent_t *a, int error)
     pthread_mutex_unlock (&a->snap_lock);
 }
 
+/* The K gossip rounds of the step just taken (Kong et al.'s extra consensus steps):
+   round t = step * K + k, which is what neighbours match in sync mode and what a
+   time-varying topology advances on; then the periodic exact average, if due. */
+static int
+s_gossip_rounds (mdl_ctx_t *c, uint64_t K, uint64_t total)
+{
+    mdl_agent_t *a = c->a;
+    mdl_learner_t *l = a->learner;
+    int rc = 0;
+    for (uint64_t k = 0; k < K && rc == 0; k++) {
+        c->step = mdl_learner_steps (l) * K + k - K; /* the step was taken: steps() is t+1 */
+        atomic_store (&a->round, c->step);
+        if (a->cfg.mode == MDL_MODE_SYNC)
+            zstr_send (c->push, "A"); /* parked states of this round may now be filed */
+        if (k > 0 && !s_cc_more (c)) {
+            /* Consensus control: close enough, sit the round out and say so. */
+            s_round (c);
+            uint64_t to[MDL_AGENT_MAX_PEERS];
+            for (size_t j = 0; j < c->nout; j++)
+                to[j] = c->ids[c->out[j]];
+            s_send_to (c, MDL_KIND_SKIP, c->step, NULL, to, c->nout);
+            continue;
+        }
+        if ((rc = c->algo->publish (c->state, c)) != 0)
+            mdl_agent_log (a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
+        else
+            c->algo->mix (c->state, c);
+    }
+    if (rc == 0)
+        s_periodic_average (c, mdl_learner_steps (l), total);
+    return rc;
+}
+
+/* --overlap (Wang et al., "From Promise to Practice", ICLR 2025; Decent-DP's ddp.py):
+   step t computed g(x^t) while the states x_j^t that neighbours sent at the end of
+   their step t - 1 travelled; now mix with them, apply the optimizer step with the
+   gradient taken before mixing, and launch the exchange of x^{t+1}:
+       x_i^{t+1} = sum_j w_ij x_j^t - lr Opt(g_i(x_i^t))
+   (plain D-PSGD here is adapt-then-combine, x^{t+1} = W (x^t - lr Opt(g(x^t))), which
+   must wait for the neighbours' step t before step t + 1 can start). One round per
+   step: --gossip-steps 1. */
+static int
+s_overlapped_round (mdl_ctx_t *c, uint64_t total)
+{
+    mdl_agent_t *a = c->a;
+    mdl_learner_t *l = a->learner;
+    c->step = mdl_learner_steps (l); /* t: the gradient is computed, not applied */
+    atomic_store (&a->round, c->step);
+    if (a->cfg.mode == MDL_MODE_SYNC)
+        zstr_send (c->push, "A");
+    c->algo->mix (c->state, c);
+    mdl_learner_apply (l);
+    s_periodic_average (c, mdl_learner_steps (l), total);
+    c->step = mdl_learner_steps (l); /* t + 1 */
+    int rc = c->algo->publish (c->state, c);
+    if (rc)
+        mdl_agent_log (a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
+    return rc;
+}
+
 void *
 mdl_worker_main (void *arg)
 {
@@ -796,13 +1018,23 @@ mdl_worker_main (void *arg)
                                     ? (spe / (uint64_t) a->cfg.evals_per_epoch ? spe / (uint64_t) a->cfg.evals_per_epoch : 1)
                                     : 0;
     const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
-    while (mdl_learner_steps (l) < total && !atomic_load (&a->stop)) {
+    const bool overlap = a->cfg.overlap;
+    if (overlap) {
+        /* Decent-DP: the exchange of x^t is launched at the end of step t - 1; x^0 now. */
+        c->step = mdl_learner_steps (l);
+        if ((rc = c->algo->publish (c->state, c)) != 0)
+            mdl_agent_log (a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
+    }
+    while (rc == 0 && mdl_learner_steps (l) < total && !atomic_load (&a->stop)) {
         c->step = mdl_learner_steps (l) * K;
         s_snapshot_point (c);
         if (c->label_map && (double) mdl_learner_steps (l) >= a->cfg.drift_epoch * (double) spe)
             mdl_learner_set_label_map (l, c->label_map); /* the concept drifts */
         double t0 = mdl_now ();
-        rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
+        if (overlap)
+            rc = mdl_learner_grad (l, &c->last_loss); /* g(x^t), applied after the mix */
+        else
+            rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
         if (rc) {
             mdl_agent_log (a, "training diverged at step %llu (loss %g): stopping this agent",
                            (unsigned long long) c->step, (double) c->last_loss);
@@ -813,28 +1045,10 @@ mdl_worker_main (void *arg)
             s_sleep (a->cfg.pace_s * a->cfg.slow_factor - compute);
         else if (a->cfg.slow_factor > 1.0)
             s_sleep ((a->cfg.slow_factor - 1.0) * compute);
-        /* K gossip rounds per SGD step (Kong et al.'s extra consensus steps): round
-           t = step * K + k, which is what neighbours match in sync mode and what a
-           time-varying topology advances on. */
-        for (uint64_t k = 0; k < K && rc == 0; k++) {
-            c->step = mdl_learner_steps (l) * K + k - K; /* the step was taken: steps() is t+1 */
-            atomic_store (&a->round, c->step);
-            if (a->cfg.mode == MDL_MODE_SYNC)
-                zstr_send (c->push, "A"); /* parked states of this round may now be filed */
-            if (k > 0 && !s_cc_more (c)) {
-                /* Consensus control: close enough, sit the round out and say so. */
-                s_round (c);
-                uint64_t to[MDL_AGENT_MAX_PEERS];
-                for (size_t j = 0; j < c->nout; j++)
-                    to[j] = c->ids[c->out[j]];
-                s_send_to (c, MDL_KIND_SKIP, c->step, NULL, 0, to, c->nout);
-                continue;
-            }
-            if ((rc = c->algo->publish (c->state, c)) != 0)
-                mdl_agent_log (a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
-            else
-                c->algo->mix (c->state, c);
-        }
+        if (overlap)
+            rc = s_overlapped_round (c, total);
+        else
+            rc = s_gossip_rounds (c, K, total);
         if (rc)
             break;
         c->loss_ema = isnan (c->loss_ema) ? c->last_loss : 0.98 * c->loss_ema + 0.02 * c->last_loss;
@@ -857,8 +1071,8 @@ mdl_worker_main (void *arg)
     if (rc == 0 && c->algo->finish && !atomic_load (&a->stop))
         rc = c->algo->finish (c->state, c);
     if (rc == 0 && a->cfg.final_merge && !atomic_load (&a->stop)) {
-        size_t with = 0;
-        bool ok = mdl_ctx_global_average (c, MDL_MERGE_ROUND, 0, &with, NULL) == 0;
+        uint64_t with = 0;
+        bool ok = s_global_average (c, MDL_FINAL_MERGE_ROUND, 0, &with, NULL);
         pthread_mutex_lock (&a->stats_lock);
         a->stats.merged = ok;
         a->stats.merge_peers = with;
@@ -866,6 +1080,7 @@ mdl_worker_main (void *arg)
         mdl_agent_log (a, ok ? "final merge: exact average with %llu peers" : "final merge incomplete after %llu peers",
                        (unsigned long long) with);
     }
+    s_pair_close (c);
     c->step = mdl_learner_steps (l) * K;
     s_snapshot_point (c);
     s_ctx_free (c);

@@ -1,4 +1,5 @@
-/*  optim.c: SGD, heavy-ball and Nesterov momentum, Adam and AdamW over a flat vector.
+/*  optim.c: SGD, heavy-ball and Nesterov momentum, Adam, AdamW and AccumAdam over a flat
+    vector.
 
     The state is one allocation made by mdl_optim_new, laid out like the parameters
     (momentum: m; Adam: m then v), so each step is one pass over d elements and
@@ -28,6 +29,7 @@ static const char *s_names[] = {
     [MDL_OPT_NESTEROV] = "nesterov",
     [MDL_OPT_ADAM] = "adam",
     [MDL_OPT_ADAMW] = "adamw",
+    [MDL_OPT_ACCUMADAM] = "accumadam",
 };
 #define S_NKINDS (sizeof s_names / sizeof s_names[0])
 
@@ -42,6 +44,7 @@ mdl_opt_defaults (mdl_opt_cfg_t *cfg, mdl_opt_kind_t kind)
         .beta2 = 0.999f,
         .eps = 1e-8f,
         .weight_decay = 0.0f,
+        .accum = 4,
     };
 }
 
@@ -87,6 +90,8 @@ mdl_opt_check (const mdl_opt_cfg_t *cfg)
         return MDL_ERANGE;
     if (!(cfg->weight_decay >= 0.0f) || !isfinite (cfg->weight_decay))
         return MDL_ERANGE;
+    if (cfg->accum < 1 || cfg->accum > (1u << 20))
+        return MDL_ERANGE;
     return MDL_OK;
 }
 
@@ -99,6 +104,7 @@ s_state_factor (mdl_opt_kind_t kind)
     case MDL_OPT_NESTEROV: return 1;
     case MDL_OPT_ADAM:
     case MDL_OPT_ADAMW: return 2;
+    case MDL_OPT_ACCUMADAM: return 3;
     }
     return 0;
 }
@@ -172,6 +178,45 @@ s_adam_step (mdl_optim_t *o, float *restrict x, const float *restrict g, float l
     }
 }
 
+/* AccumAdam, as in Wang et al.'s Decent-DP code (optim.py, accum_adamw_foreach; the
+   weight decay here is coupled into g, as in our Adam). The persistent moments are kept
+   pre-multiplied by beta: m = beta1 * M, v = beta2 * V, where M, V are Adam's moments of
+   the last closed window. Each step uses the temporary moments
+       m~ = m + (1 - beta1) g,   v~ = v + (1 - beta2) g^2
+   (Adam's M, V had g been the window's gradient), bias-corrected with the number of
+   windows started, k = ceil(t / K), and accumulates a += g / K. At the end of a window
+   (t % K == 0) the moments advance once on the window's mean gradient a:
+       m = beta1 (m + (1 - beta1) a),   v = beta2 (v + (1 - beta2) a^2),   a = 0.
+   With K = 1 this is Adam. Small per-agent batches then move x every step, while the
+   moments average K minibatches (their variance drops by K). */
+static void
+s_accumadam_step (mdl_optim_t *o, float *restrict x, const float *restrict g, float lr)
+{
+    const size_t d = o->d;
+    const float b1 = o->cfg.beta1, b2 = o->cfg.beta2, eps = o->cfg.eps, wd = o->cfg.weight_decay;
+    const uint64_t K = o->cfg.accum;
+    const double k = (double) ((o->t + K - 1) / K);
+    const float c1 = (float) (1.0 / (1.0 - pow (b1, k)));
+    const float c2 = (float) (1.0 / (1.0 - pow (b2, k)));
+    const float inv_k = 1.0f / (float) K;
+    const bool close = o->t % K == 0;
+    float *restrict m = o->state;
+    float *restrict v = o->state + d;
+    float *restrict a = o->state + 2 * d;
+    for (size_t i = 0; i < d; i++) {
+        float gi = g[i] + wd * x[i];
+        a[i] += inv_k * gi;
+        float mt = m[i] + (1.0f - b1) * gi;
+        float vt = v[i] + (1.0f - b2) * gi * gi;
+        x[i] -= lr * (mt * c1) / (sqrtf (vt * c2) + eps);
+        if (close) {
+            m[i] = b1 * (m[i] + (1.0f - b1) * a[i]);
+            v[i] = b2 * (v[i] + (1.0f - b2) * a[i] * a[i]);
+            a[i] = 0.0f;
+        }
+    }
+}
+
 void
 mdl_optim_step (mdl_optim_t *o, float *x, const float *g, float lr)
 {
@@ -213,6 +258,9 @@ mdl_optim_step (mdl_optim_t *o, float *x, const float *g, float lr)
     case MDL_OPT_ADAM:
     case MDL_OPT_ADAMW:
         s_adam_step (o, x, g, lr);
+        break;
+    case MDL_OPT_ACCUMADAM:
+        s_accumadam_step (o, x, g, lr);
         break;
     }
 }

@@ -14,6 +14,8 @@ typedef enum {
     MDL_OPT_NESTEROV = 2, /* m = mu*m + g; x -= lr*(g + mu*m) */
     MDL_OPT_ADAM = 3,     /* Kingma & Ba, bias-corrected; weight decay added to g */
     MDL_OPT_ADAMW = 4,    /* Adam with decoupled weight decay: x -= lr*wd*x */
+    MDL_OPT_ACCUMADAM = 5,/* Wang et al.'s AccumAdam (Decent-DP): Adam whose moments advance
+                             once per `accum` steps, on the mean gradient of those steps */
 } mdl_opt_kind_t;
 
 typedef struct {
@@ -22,21 +24,24 @@ typedef struct {
     float beta1, beta2; /* Adam, in [0, 1) */
     float eps;          /* Adam, > 0 */
     float weight_decay; /* >= 0; L2 coupled into g except for ADAMW */
+    uint32_t accum;     /* ACCUMADAM: steps per moment update, >= 1 (others ignore it) */
 } mdl_opt_cfg_t;
 
 typedef struct mdl_optim_t mdl_optim_t;
 
-/* Fills cfg with the defaults for kind (momentum 0.9, betas 0.9/0.999, eps 1e-8, wd 0). */
+/* Fills cfg with the defaults for kind (momentum 0.9, betas 0.9/0.999, eps 1e-8, wd 0,
+   accum 4 as in Decent-DP). */
 void mdl_opt_defaults (mdl_opt_cfg_t *cfg, mdl_opt_kind_t kind);
 
-/* Parses "sgd", "momentum", "nesterov", "adam", "adamw". Returns 0 or MDL_EINVAL. */
+/* Parses "sgd", "momentum", "nesterov", "adam", "adamw", "accumadam". Returns 0 or
+   MDL_EINVAL. */
 int mdl_opt_parse (const char *name, mdl_opt_kind_t *kind);
 
 /* Name of kind, e.g. "adam". */
 const char *mdl_opt_name (mdl_opt_kind_t kind);
 
 /* Checks cfg's ranges: a known kind, momentum, beta1, beta2 in [0, 1), eps > 0 and
-   finite, weight_decay >= 0 and finite. Every field is checked whatever the kind (the
+   finite, weight_decay >= 0 and finite, accum in [1, 2^20]. Every field is checked whatever the kind (the
    defaults are all valid). Returns 0 or MDL_ERANGE. */
 int mdl_opt_check (const mdl_opt_cfg_t *cfg);
 
@@ -50,7 +55,7 @@ void mdl_optim_step (mdl_optim_t *o, float *x, const float *g, float lr);
 
 /* The flat state vector (for checkpoints and for algorithms that read momentum) and its
    length: 0 for SGD (and NULL is returned), d for momentum and Nesterov, 2d for Adam and
-   AdamW (m then v). The optimizer owns it. */
+   AdamW (m then v), 3d for AccumAdam (m, v, then the gradient sum of the open window). The optimizer owns it. */
 float *mdl_optim_state (mdl_optim_t *o, size_t *len);
 
 /* Steps taken (Adam's bias correction uses it); settable when restoring a checkpoint. */

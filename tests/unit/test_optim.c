@@ -178,7 +178,7 @@ test_state_length_is_zero_d_or_2d_by_kind (void **state)
         size_t len;
     } cases[] = {
         { MDL_OPT_SGD, 0 },      { MDL_OPT_MOMENTUM, 7 }, { MDL_OPT_NESTEROV, 7 },
-        { MDL_OPT_ADAM, 14 },    { MDL_OPT_ADAMW, 14 },
+        { MDL_OPT_ADAM, 14 },    { MDL_OPT_ADAMW, 14 },    { MDL_OPT_ACCUMADAM, 21 },
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         mdl_opt_cfg_t cfg;
@@ -271,9 +271,9 @@ test_adam_minimises_an_ill_conditioned_quadratic (void **state)
 }
 
 static void
-test_parse_accepts_the_five_names_and_rejects_others (void **state)
+test_parse_accepts_the_six_names_and_rejects_others (void **state)
 {
-    const char *names[] = { "sgd", "momentum", "nesterov", "adam", "adamw" };
+    const char *names[] = { "sgd", "momentum", "nesterov", "adam", "adamw", "accumadam" };
     for (int k = 0; k < 5; k++) {
         mdl_opt_kind_t kind = (mdl_opt_kind_t) 99;
         assert_int_equal (mdl_opt_parse (names[k], &kind), MDL_OK);
@@ -334,12 +334,88 @@ test_check_accepts_defaults_and_rejects_out_of_range_values (void **state)
         assert_int_equal (mdl_opt_check (&cfg), MDL_ERANGE);
     }
     cfg = ok;
-    cfg.kind = (mdl_opt_kind_t) 5;
+    cfg.kind = (mdl_opt_kind_t) 6;
     assert_int_equal (mdl_opt_check (&cfg), MDL_ERANGE);
 
     /* The constructor refuses what check refuses. */
     cfg = ok;
     cfg.beta2 = 1.0f;
+    int err = 0;
+    assert_null (mdl_optim_new (&cfg, 3, &err));
+    assert_int_equal (err, MDL_ERANGE);
+}
+
+/* AccumAdam (Wang et al., Decent-DP) with K = 2, beta1 = beta2 = 1/2, lr 1, eps ~ 0, from
+   x = 0 on g = 1, -3, 2, 0. By hand (m, v kept pre-multiplied by beta; k = ceil(t/2)):
+   t=1: m~ = 1/2, v~ = 1/2, k=1 (c1 = c2 = 2): x -= 1 / sqrt(1) -> -1;  a = 1/2
+   t=2: m~ = -3/2, v~ = 9/2, k=1: x -= -3 / 3 -> 0;  a = -1, window closes:
+        m = (1/2)(0 + (1/2)(-1)) = -1/4,  v = (1/2)(0 + (1/2)(1)) = 1/4,  a = 0
+   t=3: m~ = -1/4 + 1 = 3/4, v~ = 1/4 + 2 = 9/4, k=2 (c1 = c2 = 4/3):
+        x -= 1 / sqrt(3) -> -0.5773503;  a = 1
+   t=4: m~ = -1/4, v~ = 1/4: x -= (-1/3) / sqrt(1/3) = -1/sqrt(3) -> 0;  a = 1, closes:
+        m = (1/2)(-1/4 + 1/2) = 1/8,  v = (1/2)(1/4 + 1/2) = 3/8,  a = 0.
+   Plain Adam on the same gradients is at -0.5294 after t = 3 (its moments move every
+   step: M3 = 3/8, V3 = 35/8), so this also tells the two apart. */
+static void
+test_accumadam_updates_its_moments_once_per_window_of_k_steps (void **state)
+{
+    mdl_opt_cfg_t cfg;
+    mdl_opt_defaults (&cfg, MDL_OPT_ACCUMADAM);
+    cfg.beta1 = cfg.beta2 = 0.5f;
+    cfg.eps = 1e-30f;
+    cfg.accum = 2;
+    int err;
+    mdl_optim_t *o = mdl_optim_new (&cfg, 1, &err);
+    assert_non_null (o);
+    float x = 0.0f;
+    const float g[4] = { 1.0f, -3.0f, 2.0f, 0.0f };
+    const float want[4] = { -1.0f, 0.0f, -0.57735027f, 0.0f };
+    for (int t = 0; t < 4; t++) {
+        mdl_optim_step (o, &x, &g[t], 1.0f);
+        assert_float_equal (x, want[t], TOL);
+        size_t len;
+        const float *st = mdl_optim_state (o, &len);
+        assert_int_equal (len, 3);
+        if (t == 1)
+            s_assert_vec (st, (float[]){ -0.25f, 0.25f, 0.0f }, 3);
+        if (t == 2)
+            s_assert_vec (st, (float[]){ -0.25f, 0.25f, 1.0f }, 3);
+        if (t == 3)
+            s_assert_vec (st, (float[]){ 0.125f, 0.375f, 0.0f }, 3);
+    }
+    mdl_optim_destroy (&o);
+}
+
+static void
+test_accumadam_with_one_step_windows_is_adam (void **state)
+{
+    mdl_opt_cfg_t ca, cb;
+    mdl_opt_defaults (&ca, MDL_OPT_ADAM);
+    mdl_opt_defaults (&cb, MDL_OPT_ACCUMADAM);
+    cb.accum = 1;
+    int err;
+    mdl_optim_t *a = mdl_optim_new (&ca, 3, &err), *b = mdl_optim_new (&cb, 3, &err);
+    float xa[3], xb[3];
+    memcpy (xa, s_x0, sizeof xa);
+    memcpy (xb, s_x0, sizeof xb);
+    for (int t = 0; t < 5; t++) {
+        const float *g = t % 2 ? s_g2 : s_g1;
+        mdl_optim_step (a, xa, g, 0.1f);
+        mdl_optim_step (b, xb, g, 0.1f);
+        s_assert_vec (xb, xa, 3);
+    }
+    mdl_optim_destroy (&a);
+    mdl_optim_destroy (&b);
+}
+
+static void
+test_check_refuses_an_accumadam_window_of_zero (void **state)
+{
+    mdl_opt_cfg_t cfg;
+    mdl_opt_defaults (&cfg, MDL_OPT_ACCUMADAM);
+    assert_int_equal (cfg.accum, 4);
+    cfg.accum = 0;
+    assert_int_equal (mdl_opt_check (&cfg), MDL_ERANGE);
     int err = 0;
     assert_null (mdl_optim_new (&cfg, 3, &err));
     assert_int_equal (err, MDL_ERANGE);
@@ -359,8 +435,11 @@ main (void)
         cmocka_unit_test (test_reset_zeroes_state_and_step_count),
         cmocka_unit_test (test_adam_resumes_exactly_from_copied_state_and_step_count),
         cmocka_unit_test (test_adam_minimises_an_ill_conditioned_quadratic),
-        cmocka_unit_test (test_parse_accepts_the_five_names_and_rejects_others),
+        cmocka_unit_test (test_parse_accepts_the_six_names_and_rejects_others),
         cmocka_unit_test (test_check_accepts_defaults_and_rejects_out_of_range_values),
+        cmocka_unit_test (test_accumadam_updates_its_moments_once_per_window_of_k_steps),
+        cmocka_unit_test (test_accumadam_with_one_step_windows_is_adam),
+        cmocka_unit_test (test_check_refuses_an_accumadam_window_of_zero),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
