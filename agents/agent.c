@@ -153,7 +153,7 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     if (!(a->pool = mdl_blobpool_new (cap, &rc)))
         goto fail;
     /* One more mailbox channel when exact averages are configured: 2 d-vectors per peer. */
-    a->merge_ch = cfg->final_merge || cfg->global_every > 0 ? a->algo->channels : -1;
+    a->merge_ch = cfg->final_merge || cfg->global_every > 0 || a->algo->global_averages ? a->algo->channels : -1;
     rc = MDL_EALGO;
     if (a->algo->channels + (a->merge_ch >= 0) > 4)
         goto fail;

@@ -46,6 +46,8 @@ typedef struct {
     int (*check) (const mdl_agent_cfg_t *cfg, char *err, size_t errlen);
     bool pairwise;                    /* averages with one peer at a time through
                                          mdl_ctx_pair_average (AD-PSGD) */
+    bool global_averages;             /* calls mdl_ctx_global_average (needs the merge
+                                         channel) */
     /* Checks the configuration and sets up state. 0 or MDL_EALGO (+ message in ctx). */
     int (*init) (void *state, mdl_ctx_t *ctx);
     /* Local computation of step t; NULL = mdl_ctx_sgd_step. 0, or MDL_ENONFINITE. */

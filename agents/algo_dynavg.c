@@ -164,6 +164,7 @@ s_finish (void *state, mdl_ctx_t *ctx)
 const mdl_algo_ops_t mdl_algo_dynavg = {
     .name = "dynavg",
     .channels = 1,
+    .global_averages = true,
     .state_size = sizeof (s_dyn_t),
     .init = s_init,
     .publish = s_publish,

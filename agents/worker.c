@@ -794,6 +794,8 @@ mdl_ctx_global_average (mdl_ctx_t *c, uint64_t R, double aux, size_t *peers, siz
 {
     uint64_t with = 0;
     size_t bad = 0;
+    if (c->a->merge_ch < 0)
+        return MDL_EINVAL; /* the algorithm did not declare global_averages */
     if (!s_global_average (c, R, aux, &with, &bad))
         return MDL_ETIMEOUT;
     *peers = (size_t) with;
