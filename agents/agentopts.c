@@ -353,5 +353,4 @@ mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st)
     mdl_json_int (j, "updates_applied", (long long) st->updates_applied);
     mdl_json_int (j, "updates_stale", (long long) st->updates_stale);
     mdl_json_int (j, "updates_dropped", (long long) st->updates_dropped);
-    mdl_json_int (j, "global_averages", (long long) st->global_averages);
 }

@@ -67,8 +67,7 @@ int mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs,
                          size_t errlen);
 
 /* Writes an agent's traffic and update counters into j (the keys metrics and summaries
-   share: bytes_sent, bytes_received, updates_applied, updates_stale, updates_dropped,
-   global_averages). */
+   share: bytes_sent, bytes_received, updates_applied, updates_stale, updates_dropped). */
 void mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st);
 
 #endif

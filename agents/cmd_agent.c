@@ -216,6 +216,7 @@ mdl_cmd_agent (int argc, char **argv)
                 mdl_json_num (&j, "test_loss", st.test_loss);
                 mdl_json_num (&j, "disagreement", st.disagreement);
                 mdl_agentopts_json_counters (&j, &st);
+                mdl_json_int (&j, "global_averages", (long long) st.global_averages);
                 mdl_json_int (&j, "live_peers", (long long) st.peers_alive);
                 mdl_json_end (&j, metrics);
             }
@@ -267,6 +268,7 @@ mdl_cmd_agent (int argc, char **argv)
     mdl_json_int (&j, "shards", shard_n);
     mdl_json_int (&j, "steps", (long long) st.steps);
     mdl_agentopts_json_counters (&j, &st);
+    mdl_json_int (&j, "global_averages", (long long) st.global_averages);
     mdl_json_int (&j, "updates_rejected", (long long) st.updates_rejected);
     mdl_json_int (&j, "peers_seen", (long long) st.peers_seen);
     mdl_json_num (&j, "disagreement", st.disagreement);

@@ -414,6 +414,7 @@ mdl_cmd_sim (int argc, char **argv)
                 mdl_json_num (&j, "distance_to_mean", ev.dist[i]);
                 mdl_json_num (&j, "disagreement", st.disagreement);
                 mdl_agentopts_json_counters (&j, &st);
+                mdl_json_int (&j, "global_averages", (long long) st.global_averages);
                 mdl_json_int (&j, "live_peers", (long long) st.peers_alive);
                 mdl_json_end (&j, metrics);
             }
@@ -454,8 +455,6 @@ mdl_cmd_sim (int argc, char **argv)
         sum.resyncs += st.resyncs;
         sum.gossip_rounds += st.gossip_rounds;
         sum.dense_rounds += st.dense_rounds;
-        /* every agent counts each global average it took part in: report the most */
-        sum.global_averages = st.global_averages > sum.global_averages ? st.global_averages : sum.global_averages;
         sum.steps += st.steps;
         sum.global_averages += st.global_averages;
         sum.pair_averages += st.pair_averages;
@@ -500,8 +499,8 @@ mdl_cmd_sim (int argc, char **argv)
         }
         mdl_json_int (&j, "merged_agents", merged);
     }
-    if (ao.global_every)
-        mdl_json_int (&j, "global_averages", (long long) (sum.global_averages / (uint64_t) so.agents));
+    /* every agent counts each global average it took part in: the mean per agent */
+    mdl_json_int (&j, "global_averages", (long long) (sum.global_averages / (uint64_t) so.agents));
     if (!strcmp (ao.algo, "adpsgd")) { /* each average counted by both sides */
         mdl_json_int (&j, "pair_averages", (long long) (sum.pair_averages / 2));
         mdl_json_int (&j, "pair_requests_refused", (long long) sum.pair_refused);
