@@ -286,6 +286,8 @@ mdl_cmd_agent (int argc, char **argv)
         fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
         goto done;
     }
+    /* Again: the agent's first socket started CZMQ, which installs its own handlers. */
+    mdl_signals_install ();
     if (so.results) {
         /* Only now, with the data loaded, the keys read and the sockets bound: bad input
            leaves nothing behind in the results directory. */
