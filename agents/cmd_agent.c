@@ -230,6 +230,10 @@ mdl_cmd_agent (int argc, char **argv)
     if (rc == 0 && so.curve && (!so.cert || !so.allow)) {
         snprintf (err, sizeof err, "meshdl agent: --curve needs --cert FILE (from meshdl keygen) and --allow DIR");
         rc = MDL_EINVAL;
+    } else if (rc == 0 && so.curve && (access (so.allow, R_OK | X_OK) || access (so.cert, R_OK))) {
+        snprintf (err, sizeof err, "meshdl agent: --curve: %s %s is missing or unreadable", access (so.allow, R_OK | X_OK) ? "--allow" : "--cert",
+                  access (so.allow, R_OK | X_OK) ? so.allow : so.cert);
+        rc = MDL_EINVAL;
     }
     if (rc) {
         fprintf (stderr, "%s\n", err);

@@ -127,7 +127,9 @@ done
 [ $n = 4 ] && ok "4 result directories, one per agent id" || no "$n result directories"
 [ "$(echo $shards | tr ' ' '\n' | sort -u | wc -l)" = 4 ] && [ "$(echo $shards | tr ' ' '\n' | grep -c '/4$')" = 4 ] \
     && ok "distinct shards:$shards" || no "shards not distinct:$shards"
-echo "# measured: time from up to the first step of all 4: $(awk -v a="$first" -v b="$t_up" 'BEGIN { printf "%.1f", a - b }') s;" \
+started=$(for c in $(ids); do date -d "$(state .State.StartedAt "$c")" +%s.%N; done | sort -n | tail -1)
+echo "# measured: time from up to the first step of all 4: $(awk -v a="$first" -v b="$t_up" 'BEGIN { printf "%.1f", a - b }') s" \
+     "(all 4 containers running after $(awk -v a="$started" -v b="$t_up" 'BEGIN { printf "%.1f", a - b }') s);" \
      "test_acc:$accs; bytes_sent total $bytes"
 dc down -v >/dev/null 2>&1
 
@@ -141,8 +143,10 @@ else
 fi
 t0=$(now)
 DC_LIMIT=60 dc stop >/dev/null 2>&1
-dt=$(since "$t0")
-awk -v d="$dt" 'BEGIN { exit !(d < 10) }' && ok "compose stop took $dt s (< 10 s grace period)" || no "compose stop took $dt s"
+# Each agent's own time from the stop to its exit (compose's own start-up is not the agents').
+dt=$(for c in $(ids); do date -d "$(state .State.FinishedAt "$c")" +%s.%N; done | awk -v a="$t0" 'BEGIN { m = 0 } { if ($1 - a > m) m = $1 - a } END { printf "%.1f", m }')
+awk -v d="$dt" 'BEGIN { exit !(d < 10) }' && ok "compose stop: the last agent exited $dt s after the stop began (< 10 s grace period)" \
+    || no "compose stop: the last agent exited $dt s after the stop began"
 results "$T/r2"
 for c in $(ids); do
     rc=$(state .State.ExitCode "$c"); docker logs "$c" >"$T/c.out" 2>/dev/null
@@ -170,14 +174,17 @@ fi
 bad () {  # bad DESCRIPTION ENV...
     local what=$1; shift
     local e=() v; for v in "$@"; do e+=(-e "$v"); done
+    # (the engine runs with --ip-forward=false, and the docker CLI warns about it: not ours)
     out=$(timeout 60 docker run --rm --network "${proj}_mesh" -v "${proj}_results:/results" -e MESHDL_INTERFACE=eth0 \
-          -e MESHDL_SHARD=auto -e MESHDL_MIN_PEERS=3 -e MESHDL_RESULTS=/results "${e[@]}" "$image" 2>&1); rc=$?
+          -e MESHDL_SHARD=auto -e MESHDL_MIN_PEERS=3 -e MESHDL_RESULTS=/results "${e[@]}" "$image" 2>&1 \
+          | grep -v "^WARNING: IPv4 forwarding is disabled"; exit "${PIPESTATUS[0]}"); rc=$?
     left=$(docker run --rm --network none -v "${proj}_results:/results:ro" --entrypoint sh "$image" -c 'ls -A /results')
     [ $rc = 2 ] && [ "$(echo "$out" | wc -l)" = 1 ] && [ -z "$left" ] && ok "$what: exit 2, '$out', nothing new in /results" \
         || no "$what: exit $rc, '$out', /results holds '$left'"
 }
 docker run --rm --network none -v "${proj}_results:/results" --entrypoint sh "$image" -c 'rm -rf /results/*' >/dev/null 2>&1
 bad "MESHDL_TOPOLOGY=bogus" MESHDL_TOPOLOGY=bogus
+bad "an unknown variable MESHDL_EPOCS=3" MESHDL_EPOCS=3
 bad "a missing data volume" MESHDL_DATA=/data/mine
 bad "an unreadable key directory" MESHDL_CURVE=true MESHDL_CERT=/root/key_secret MESHDL_ALLOW=/root
 n=$(docker run --rm --network none -v "${proj}_results:/results:ro" --entrypoint sh "$image" -c 'ls -A /results | wc -l')
