@@ -163,17 +163,18 @@ done
 dc down -v >/dev/null 2>&1
 
 # --- 3: bad input ------------------------------------------------------------------------
-MIN_PEERS=3 MIN_PEERS_TIMEOUT=15 dc up -d --no-build --scale agent=2 >"$T/up3.log" 2>&1 || { no "compose up (2 agents) failed"; finish; }
-if wait_until 60 all_exited; then
+# (1 of 3 once both are up; 0 of 3 if the other is still loading its data on a busy machine)
+MIN_PEERS=3 MIN_PEERS_TIMEOUT=20 dc up -d --no-build --scale agent=2 >"$T/up3.log" 2>&1 || { no "compose up (2 agents) failed"; finish; }
+if wait_until 90 all_exited; then
     for c in $(ids); do
         rc=$(state .State.ExitCode "$c"); msg=$(docker logs "$c" 2>&1 | grep -- "--min-peers" | head -1)
         health=$(docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$c" | grep unhealthy | tail -1)
-        [ "$rc" != 0 ] && echo "$msg" | grep -Eq '\b1 of the 3\b' && ok "2 replicas, --min-peers 3: exit $rc, '${msg#*: }'" \
+        [ "$rc" != 0 ] && echo "$msg" | grep -Eq '\b[01] of the 3\b' && ok "2 replicas, --min-peers 3: exit $rc, '${msg#*: }'" \
             || no "2 replicas, --min-peers 3: exit $rc, '$msg'"
-        echo "$health" | grep -q "waiting for peers: 1 of 3" && ok "... and the health check said: $health" || no "health check output: '$health'"
+        echo "$health" | grep -Eq "waiting for peers: [01] of 3" && ok "... and the health check said: $health" || no "health check output: '$health'"
     done
 else
-    no "2 replicas with --min-peers 3 still running after 60 s"
+    no "2 replicas with --min-peers 3 still running after 90 s"
 fi
 # One-line refusals, exit 2, nothing in /results (a container on the project's network).
 bad () {  # bad DESCRIPTION ENV...
