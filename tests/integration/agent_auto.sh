@@ -2,7 +2,8 @@
 # Integration test of `meshdl agent --shard auto --results DIR` and `meshdl status`, on
 # loopback only (static discovery, no root): 3 identical agents rank themselves by id
 # into distinct shards of 3 once --min-peers 2 is met, become healthy (meshdl status),
-# stop cleanly on SIGTERM with summary, checkpoint and status under DIR/<id>/; an agent
+# stop cleanly on SIGTERM with summary, checkpoint, status and a metrics file (empty if
+# no evaluation came before the signal) under DIR/<id>/; an agent
 # whose --min-peers never come gives up naming both numbers and its status says so; bad
 # input exits 2 with one line and writes nothing into DIR; a stale status is unhealthy.
 set -uo pipefail
@@ -51,10 +52,10 @@ for i in 0 1 2; do
   wait "${pids[$i]}"; rc=$?
   id=$(field "$tmp/a$i.out" summary agent); d="$R/$id"
   st=$(field "$d/summary.json" summary status); sh=$(field "$d/summary.json" summary shard); n=$(field "$d/summary.json" summary shards)
-  [ $rc -eq 0 ] && [ "$st" = interrupted ] && [ -s "$d/checkpoint.ckpt" ] && [ -s "$d/metrics.jsonl" ] \
+  [ $rc -eq 0 ] && [ "$st" = interrupted ] && [ -s "$d/checkpoint.ckpt" ] && [ -e "$d/metrics.jsonl" ] \
     && [ "$(field "$d/status.json" state)" = stopped ] \
     && ok "agent $id: SIGTERM -> exit 0; summary, checkpoint, metrics and status (stopped) in DIR/$id" \
-    || no "agent $i: exit $rc, status '$st', files: $(ls "$d" 2>&1 | tr '\n' ' ') $(tail -2 "$tmp/a$i.err")"
+    || no "agent $i: exit $rc, status '$st', state '$(field "$d/status.json" state)', files: $(ls -s "$d" 2>&1 | tr '\n' ' ') $(tail -2 "$tmp/a$i.err")"
   grep -q -- "--shard auto: rank [0-2] of 3 members by id: shard $sh/3" "$tmp/a$i.err" && ok "agent $id logs its rank and shard $sh/$n" \
     || no "agent $i: no rank line: $(grep -- --shard "$tmp/a$i.err")"
   shards="$shards $sh/$n"
