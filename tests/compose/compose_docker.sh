@@ -145,6 +145,7 @@ t0=$(date +%s)
 DC_LIMIT=60 dc stop >/dev/null 2>&1
 # Each agent's own time from its SIGTERM (the engine's "kill" event) to its exit ("die"):
 # what the 10 s grace period bounds; compose's own start-up (seconds, for 1.29) is not in it.
+sleep 1  # --until is in whole seconds: let the second of the last exit pass
 dt=$(docker events --since "$t0" --until "$(date +%s)" --filter "label=com.docker.compose.project=$proj" \
        --filter event=kill --filter event=die --format '{{.Actor.ID}} {{.Action}} {{.TimeNano}}' \
      | awk '$2 == "kill" && !($1 in k) { k[$1] = $3 } $2 == "die" { d[$1] = $3 }
