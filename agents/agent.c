@@ -304,3 +304,33 @@ mdl_agent_wait_peers (mdl_agent_t *a, int k, double timeout)
         nanosleep (&ts, NULL);
     }
 }
+
+size_t
+mdl_agent_members (mdl_agent_t *a, uint64_t *ids, size_t cap)
+{
+    pthread_mutex_lock (&a->view_lock);
+    size_t n = a->view_n;
+    memcpy (ids, a->view, (n < cap ? n : cap) * sizeof ids[0]);
+    pthread_mutex_unlock (&a->view_lock);
+    return n;
+}
+
+int
+mdl_agent_set_shard (mdl_agent_t *a, const uint32_t *rows, size_t nrows, uint64_t data_seed)
+{
+    if (a->worker_started)
+        return MDL_EINVAL;
+    mdl_learner_cfg_t lc = a->cfg.learn;
+    lc.data_seed = data_seed;
+    int rc = 0;
+    mdl_learner_t *l = mdl_learner_new (&lc, a->cfg.train, rows, nrows, &rc);
+    if (!l)
+        return rc;
+    /* Only the worker uses the learner, and it has not started: nothing else holds it. */
+    mdl_learner_destroy (&a->learner);
+    a->learner = l;
+    a->cfg.learn = lc;
+    a->cfg.rows = rows;
+    a->cfg.nrows = nrows;
+    return 0;
+}

@@ -157,4 +157,14 @@ int mdl_agent_snapshot (mdl_agent_t *self, uint64_t generation, float *out, uint
    MDL_ETIMEOUT. */
 int mdl_agent_wait_peers (mdl_agent_t *self, int k, double timeout);
 
+/* Copies the current membership (sorted ids of the live peers and of the agent itself)
+   into ids (at most cap) and returns how many there are (which may exceed cap). */
+size_t mdl_agent_members (mdl_agent_t *self, uint64_t *ids, size_t cap);
+
+/* Gives the agent another shard before mdl_agent_start (--shard auto): rebuilds its
+   learner over rows[0..nrows) of the training set with minibatch order data_seed, from
+   the same initial model. Returns 0, MDL_EINVAL once the worker has started, or the
+   learner's error; on error the agent keeps its previous shard. rows must outlive it. */
+int mdl_agent_set_shard (mdl_agent_t *self, const uint32_t *rows, size_t nrows, uint64_t data_seed);
+
 #endif

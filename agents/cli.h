@@ -8,5 +8,6 @@ int mdl_cmd_train (int argc, char **argv);
 int mdl_cmd_sim (int argc, char **argv);
 int mdl_cmd_agent (int argc, char **argv);
 int mdl_cmd_keygen (int argc, char **argv);
+int mdl_cmd_status (int argc, char **argv);
 
 #endif

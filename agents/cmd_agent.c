@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,15 +18,20 @@
 #include "partition.h"
 #include "report.h"
 #include "signals.h"
+#include "status.h"
 #include "trainopts.h"
 
 static const char *s_usage =
-    "usage: meshdl agent (--interface IF | --peers tcp://HOST:PORT,...) [--shard I/N] [options]\n\n"
+    "usage: meshdl agent (--interface IF | --peers tcp://HOST:PORT,...) [--shard I/N|auto] [options]\n\n"
     "One agent: trains on shard I of N of the training set (without --shard: on all of it, in\n"
     "an order of its own), finds its peers by UDP beacon on\n"
     "network interface IF (or from a static list of their PUB endpoints), publishes its\n"
     "updates on a PUB socket and averages with its neighbours. SIGINT/SIGTERM end it cleanly:\n"
     "it stops, writes its checkpoint and its summary (last stdout line) and exits 0.\n"
+    "--shard auto (identical replicas, e.g. docker compose --scale): once --min-peers K is\n"
+    "met, the agent ranks the members (itself included) by agent id and trains on shard\n"
+    "RANK of K+1; the choice is final for the run. --results DIR: metrics, checkpoint,\n"
+    "summary and status go to DIR/<agent id>/; `meshdl status` reads the status.\n"
     "Every option can also be given as an environment variable MESHDL_<OPTION> (upper case,\n"
     "'-' as '_', e.g. MESHDL_TOPOLOGY=ring, MESHDL_CODEC=topk:0.01); the command line wins.";
 
@@ -42,6 +48,8 @@ typedef struct {
     bool curve;
     const char *cert;
     const char *allow;
+    const char *results; /* DIR: everything goes to DIR/<id>/ */
+    const char *status;  /* health status file (meshdl status) */
 } s_agentopts_t;
 
 static int
@@ -76,6 +84,89 @@ s_default_id (const char *name)
     return h ? h : 1;
 }
 
+/* Writes the health status to each path given (--status FILE, DIR/<id>/status.json).
+   A status that cannot be written is not worth stopping training for: the health check
+   then reports the agent unhealthy, which is the truth. */
+static void
+s_status_write (const char *const paths[2], const mdl_status_t *st)
+{
+    for (int k = 0; k < 2; k++)
+        if (paths[k])
+            mdl_status_write (paths[k], st);
+}
+
+/* Writes the JSON line of j to path atomically (path.tmp, then rename). 0 or MDL_EIO. */
+static int
+s_json_save (const char *path, mdl_json_t *j)
+{
+    char tmp[4300];
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen (tmp, "w");
+    if (!f)
+        return MDL_EIO;
+    bool ok = fwrite (j->buf, 1, j->len, f) == j->len && fputc ('\n', f) != EOF;
+    if (fclose (f) != 0 || !ok || rename (tmp, path) != 0) {
+        unlink (tmp);
+        return MDL_EIO;
+    }
+    return 0;
+}
+
+/* --shard auto: waits (polling signals, keeping the status) until k peers are here,
+   ranks the members by id and gives the agent shard RANK of k+1. The choice is final:
+   a member that leaves later leaves its shard untrained, and one that joins later ranks
+   among more than k+1 members and shares a shard (RANK mod k+1). Returns true when the
+   agent may start; false when it gave up (msg says why) or a signal came. */
+static bool
+s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partition_t *part, int k, double timeout,
+              uint64_t seed, mdl_status_t *hs, const char *const paths[2], char *msg, size_t len)
+{
+    const double until = mdl_now () + timeout;
+    double last = -1;
+    char idb[17];
+    mdl_id_str (cfg->id, idb);
+    hs->state = "waiting";
+    while (mdl_agent_wait_peers (agent, k, 0.25) != 0) {
+        uint64_t ids[1];
+        size_t n = mdl_agent_members (agent, ids, 0);
+        hs->peers = n ? n - 1 : 0;
+        if (mdl_signals_stop ())
+            return false;
+        if (mdl_now () >= until) {
+            snprintf (msg, len, "only %llu of the %d peers required (--min-peers %d) appeared within %.0f s: "
+                      "with N agents, --min-peers must be at most N-1",
+                      (unsigned long long) hs->peers, k, k, timeout);
+            fprintf (stderr, "agent %s: %s\n", idb, msg);
+            return false;
+        }
+        if (mdl_now () - last >= 1.0) {
+            last = mdl_now ();
+            s_status_write (paths, hs);
+        }
+    }
+    uint64_t ids[1025];
+    size_t n = mdl_agent_members (agent, ids, sizeof ids / sizeof ids[0]);
+    if (n > sizeof ids / sizeof ids[0])
+        n = sizeof ids / sizeof ids[0];
+    size_t rank = 0;
+    while (rank < n && ids[rank] != cfg->id)
+        rank++;
+    const uint32_t shards = (uint32_t) k + 1, i = (uint32_t) (rank % shards);
+    size_t cnt = 0;
+    const uint32_t *rows = mdl_partition_shard (part, i, &cnt);
+    int rc = mdl_agent_set_shard (agent, rows, cnt, seed * 1000003ULL + i);
+    if (rc) {
+        snprintf (msg, len, "--shard auto: cannot train on shard %u/%u: %s", i, shards, mdl_strerror (rc));
+        fprintf (stderr, "agent %s: %s\n", idb, msg);
+        return false;
+    }
+    hs->shard = i;
+    hs->peers = n - 1;
+    fprintf (stderr, "agent %s: --shard auto: rank %zu of %zu members by id: shard %u/%u (%zu rows)%s\n", idb, rank, n, i,
+             shards, cnt, n > shards ? "; more members than --min-peers + 1, so some share a shard" : "");
+    return true;
+}
+
 int
 mdl_cmd_agent (int argc, char **argv)
 {
@@ -93,7 +184,7 @@ mdl_cmd_agent (int argc, char **argv)
     A ("peers", MDL_OPTT_STR, &so.peers, "EP,...", "static discovery: comma-separated PUB endpoints tcp://HOST:PORT", 0, 0);
     A ("port", MDL_OPTT_INT, &so.port, "P", "TCP port of this agent's PUB socket (0 = any free port) [0]", 0, 65535);
     A ("beacon-port", MDL_OPTT_INT, &so.beacon_port, "P", "UDP port of the beacons [5670]", 1, 65535);
-    A ("shard", MDL_OPTT_STR, &so.shard, "I/N", "train on shard I of N (0 <= I < N) of the training set", 0, 0);
+    A ("shard", MDL_OPTT_STR, &so.shard, "I/N|auto", "train on shard I of N (0 <= I < N) of the training set; auto: rank by id among the K+1 members once --min-peers K is met", 0, 0);
     A ("min-peers", MDL_OPTT_INT, &so.min_peers, "K", "wait for K peers before the first step [0]", 0, 1024);
     A ("min-peers-timeout", MDL_OPTT_DOUBLE, &so.min_peers_timeout, "SEC", "how long to wait for them [60]", 0.1, 86400);
     A ("id", MDL_OPTT_U64, &so.id, "N", "agent id (default: from --name, else host name and pid)", 1, 1.8e19);
@@ -101,6 +192,8 @@ mdl_cmd_agent (int argc, char **argv)
     A ("curve", MDL_OPTT_FLAG, &so.curve, NULL, "CURVE security: encrypt and authenticate (needs --cert and --allow)", 0, 0);
     A ("cert", MDL_OPTT_STR, &so.cert, "FILE", "this agent's secret certificate (meshdl keygen)", 0, 0);
     A ("allow", MDL_OPTT_STR, &so.allow, "DIR", "directory of the public certificates allowed in the cluster", 0, 0);
+    A ("results", MDL_OPTT_STR, &so.results, "DIR", "write metrics.jsonl, checkpoint.ckpt, summary.json and status.json to DIR/<agent id>/ (DIR must exist)", 0, 0);
+    A ("status", MDL_OPTT_STR, &so.status, "FILE", "keep a health status in FILE, rewritten every second (read by meshdl status)", 0, 0);
 #undef A
     char err[1024] = "";
     void *cfgkeep = NULL; /* --config strings, freed at the end */
@@ -110,9 +203,24 @@ mdl_cmd_agent (int argc, char **argv)
                                   sizeof err);
     if (rc == 1)
         return 0;
+    /* Early, so that a SIGTERM while the data loads (to PID 1 in a container, which has
+       no default action) still ends the run cleanly. */
+    mdl_signals_install ();
     uint32_t shard_i = 0, shard_n = 1;
-    if (rc == 0 && so.shard && s_parse_shard (so.shard, &shard_i, &shard_n)) {
-        snprintf (err, sizeof err, "meshdl agent: --shard '%s' must be I/N with 0 <= I < N", so.shard);
+    const bool shard_auto = rc == 0 && so.shard && !strcmp (so.shard, "auto");
+    if (shard_auto && so.min_peers < 1) {
+        snprintf (err, sizeof err, "meshdl agent: --shard auto needs --min-peers K >= 1 (the agents split the data in K+1 shards)");
+        rc = MDL_EINVAL;
+    } else if (shard_auto)
+        shard_n = (uint32_t) so.min_peers + 1;
+    else if (rc == 0 && so.shard && s_parse_shard (so.shard, &shard_i, &shard_n)) {
+        snprintf (err, sizeof err, "meshdl agent: --shard '%s' must be I/N with 0 <= I < N, or auto", so.shard);
+        rc = MDL_EINVAL;
+    }
+    struct stat sb;
+    if (rc == 0 && so.results && (stat (so.results, &sb) != 0 || !S_ISDIR (sb.st_mode) || access (so.results, W_OK | X_OK))) {
+        snprintf (err, sizeof err, "meshdl agent: --results %s is not a writable directory (create it, or mount a volume there)",
+                  so.results);
         rc = MDL_EINVAL;
     }
     if (rc == 0 && !so.iface && !so.peers && !getenv ("ZSYS_INTERFACE")) {
@@ -121,6 +229,10 @@ mdl_cmd_agent (int argc, char **argv)
     }
     if (rc == 0 && so.curve && (!so.cert || !so.allow)) {
         snprintf (err, sizeof err, "meshdl agent: --curve needs --cert FILE (from meshdl keygen) and --allow DIR");
+        rc = MDL_EINVAL;
+    } else if (rc == 0 && so.curve && (access (so.allow, R_OK | X_OK) || access (so.cert, R_OK))) {
+        snprintf (err, sizeof err, "meshdl agent: --curve: %s %s is missing or unreadable", access (so.allow, R_OK | X_OK) ? "--allow" : "--cert",
+                  access (so.allow, R_OK | X_OK) ? so.allow : so.cert);
         rc = MDL_EINVAL;
     }
     if (rc) {
@@ -150,7 +262,8 @@ mdl_cmd_agent (int argc, char **argv)
     cfg.id = so.id ? so.id : s_default_id (so.name);
     char bind[128], prefix[64];
     snprintf (bind, sizeof bind, "tcp://*:%d", so.port);
-    char idb[17];
+    char idb[17], rdir[4096] = "", ckpt_path[4200], metrics_path[4200], status_path[4200], summary_path[4200];
+    const char *status_paths[2] = { so.status, NULL };
     snprintf (prefix, sizeof prefix, "agent %s", mdl_id_str (cfg.id, idb));
     cfg.bind = bind;
     if (ao.log && strcmp (ao.log, "-") && !(logf = fopen (ao.log, "a"))) {
@@ -177,23 +290,68 @@ mdl_cmd_agent (int argc, char **argv)
         fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
         goto done;
     }
+    /* Again: the agent's first socket started CZMQ, which installs its own handlers. */
+    mdl_signals_install ();
+    if (so.results) {
+        /* Only now, with the data loaded, the keys read and the sockets bound: bad input
+           leaves nothing behind in the results directory. */
+        snprintf (rdir, sizeof rdir, "%s/%s", so.results, idb);
+        if (mkdir (rdir, 0755) != 0 && (stat (rdir, &sb) != 0 || !S_ISDIR (sb.st_mode))) {
+            fprintf (stderr, "meshdl agent: cannot create %s\n", rdir);
+            goto done;
+        }
+        snprintf (ckpt_path, sizeof ckpt_path, "%s/checkpoint.ckpt", rdir);
+        snprintf (metrics_path, sizeof metrics_path, "%s/metrics.jsonl", rdir);
+        snprintf (status_path, sizeof status_path, "%s/status.json", rdir);
+        snprintf (summary_path, sizeof summary_path, "%s/summary.json", rdir);
+        if (!to.checkpoint)
+            to.checkpoint = ckpt_path;
+        if (!to.metrics)
+            to.metrics = metrics_path;
+        status_paths[1] = status_path;
+    }
     if (to.metrics && !(metrics = fopen (to.metrics, "a"))) {
         fprintf (stderr, "meshdl agent: cannot open metrics file %s for appending\n", to.metrics);
         goto done;
     }
-    mdl_signals_install ();
-    fprintf (stderr, "%s: PUB at %s, shard %u/%u (%zu rows), %s %s on %s, codec %s\n", prefix,
-             mdl_agent_endpoint (agent), shard_i, shard_n, cnt, ao.algo, ao.mode, ao.topology, ao.codec);
+    if (shard_auto)
+        fprintf (stderr, "%s: PUB at %s, shard auto (of %u, once %d peers are here), %s %s on %s, codec %s\n", prefix,
+                 mdl_agent_endpoint (agent), shard_n, so.min_peers, ao.algo, ao.mode, ao.topology, ao.codec);
+    else
+        fprintf (stderr, "%s: PUB at %s, shard %u/%u (%zu rows), %s %s on %s, codec %s\n", prefix,
+                 mdl_agent_endpoint (agent), shard_i, shard_n, cnt, ao.algo, ao.mode, ao.topology, ao.codec);
     const double t0 = mdl_now ();
-    mdl_agent_start (agent);
+    mdl_status_t hs = { .agent = idb, .state = "starting", .min_peers = so.min_peers, .shard = shard_auto ? -1L : (long) shard_i,
+                        .shards = shard_n, .first_step_time = NAN };
+    double hs_last = -1;
+    char hs_msg[512] = "";
+    bool started = true;
+    if (shard_auto) {
+        started = s_shard_auto (agent, &cfg, part, so.min_peers, so.min_peers_timeout, to.seed, &hs, status_paths,
+                                hs_msg, sizeof hs_msg);
+        shard_i = (uint32_t) (hs.shard < 0 ? 0 : hs.shard);
+    }
+    if (started)
+        mdl_agent_start (agent);
     mdl_progress_t prog;
     mdl_progress_init (&prog, stderr, "", to.progress);
     snprintf (prog.prefix, sizeof prog.prefix, "%.60s: ", prefix);
     uint64_t evals_seen = 0;
     double t_target = NAN;
     mdl_agent_stats_t st;
-    for (;;) {
+    memset (&st, 0, sizeof st);
+    for (; started;) {
         mdl_agent_stats (agent, &st);
+        if (st.steps > 0 && isnan (hs.first_step_time))
+            hs.first_step_time = mdl_wallclock ();
+        if (mdl_now () - hs_last >= 1.0) {
+            hs_last = mdl_now ();
+            hs.peers = st.peers_alive;
+            hs.step = st.steps;
+            hs.epoch = st.epoch;
+            hs.state = st.steps > 0 ? "training" : (int) st.peers_alive < so.min_peers ? "waiting" : "starting";
+            s_status_write (status_paths, &hs);
+        }
         if (!to.quiet)
             mdl_progress_show (&prog, false, "step %llu  epoch %.2f  loss %.4f  peers %llu  sent %.1f MB",
                                (unsigned long long) st.steps, st.epoch, st.loss, (unsigned long long) st.peers_alive,
@@ -236,9 +394,12 @@ mdl_cmd_agent (int argc, char **argv)
         nanosleep (&ts, NULL);
     }
     mdl_agent_join (agent);
-    if (!to.quiet)
+    if (!to.quiet && started)
         mdl_progress_end (&prog);
-    mdl_agent_stats (agent, &st);
+    if (started)
+        mdl_agent_stats (agent, &st);
+    else if (!mdl_signals_stop ())
+        st.error = MDL_ETIMEOUT; /* --shard auto: --min-peers never met (hs_msg says so) */
     mdl_learner_t *l = mdl_agent_learner (agent);
     double test_loss = NAN, test_acc = NAN;
     mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc);
@@ -281,9 +442,25 @@ mdl_cmd_agent (int argc, char **argv)
         else
             mdl_json_num (&j, "time_to_target_s", t_target);
     }
+    mdl_json_num (&j, "first_step_time", hs.first_step_time);
     mdl_json_str (&j, "status", st.error ? mdl_errname (st.error) : mdl_signals_stop () ? "interrupted" : "done");
     mdl_json_close (&j);
     mdl_json_end (&j, stdout);
+    fflush (stdout);
+    if (rdir[0] && s_json_save (summary_path, &j)) {
+        fprintf (stderr, "%s: cannot write %s\n", prefix, summary_path);
+        exit_code = 2;
+    }
+    hs.peers = st.peers_alive;
+    hs.step = st.steps;
+    hs.epoch = st.epoch;
+    hs.shard = started ? (long) shard_i : -1;
+    if (st.error && st.error == MDL_ETIMEOUT && !hs_msg[0])
+        snprintf (hs_msg, sizeof hs_msg, "only %llu of the %d peers required (--min-peers) appeared within %.0f s",
+                  (unsigned long long) st.peers_alive, so.min_peers, so.min_peers_timeout);
+    hs.message = hs_msg;
+    hs.state = st.error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
+    s_status_write (status_paths, &hs);
 done:
     mdl_agent_destroy (&agent);
     if (logf)

@@ -14,6 +14,7 @@ static const s_cmd_t s_cmds[] = {
     { "train", mdl_cmd_train, "train one model on the whole training set (centralized baseline)" },
     { "agent", mdl_cmd_agent, "one agent in this process, finding peers by beacon or a static list" },
     { "keygen", mdl_cmd_keygen, "write a CURVE key pair (CZMQ zcert format) for --curve" },
+    { "status", mdl_cmd_status, "is an agent healthy (has its peers, is stepping)? the Docker HEALTHCHECK" },
     { "sim", mdl_cmd_sim, "N agents as threads of one process, gossiping over inproc sockets" },
 };
 
