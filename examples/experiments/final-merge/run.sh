@@ -20,12 +20,15 @@ out=${1:-$root/results/final-merge}
 mkdir -p "$out"
 bin=${MESHDL:-$("$root/scripts/build.sh" "$root/build")}
 if [ $quick -eq 1 ]; then
-  agents=8 epochs=2 H=10 data=(--train-subset 16000 --test-subset 5000)
+  agents=8 epochs=2 H=10 rows=16000 data=(--train-subset 16000 --test-subset 5000)
 else
-  agents=16 epochs=4 H=20 data=()
+  agents=16 epochs=4 H=20 rows=60000 data=()
 fi
-# windows of a tenth of training, starting at 10% (early) and at 85% (late)
-win=$(python3 -c "print($epochs * 0.1)"); early=$(python3 -c "print($epochs * 0.1)"); late=$(python3 -c "print($epochs * 0.85)")
+# Dense windows of two gossip rounds (2H steps: any window of that length holds exactly two
+# rounds, so early and late cost the same bytes), starting at 10% (early) and at 85% (late)
+# of training; in epochs of the sim's steps per epoch (rows / agents / batch 16).
+win=$(python3 -c "print(2 * $H / ($rows // $agents // 16))")
+early=$(python3 -c "print($epochs * 0.1)"); late=$(python3 -c "print($epochs * 0.85)")
 common=(--agents $agents --epochs $epochs --batch 16 --threads 1 --quiet --partition dirichlet:0.1 --step-ms 4 "${data[@]}")
 sparse=(--algo localsgd --local-steps $H --topology random:1)
 runs=("sparse gossip|${sparse[*]}"
