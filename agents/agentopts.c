@@ -193,6 +193,10 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
             return MDL_EINVAL;
         }
     }
+    if (o->consensus_control && (o->adaptive_degree || o->verify_replicas)) {
+        snprintf (err, errlen, "meshdl %s: --consensus-control shares its estimate in the states' aux field, which --adaptive-degree and --verify-replicas use too: take one", cmd);
+        return MDL_EINVAL;
+    }
     if (o->gossip_steps < 1 || o->gossip_steps > 1000) {
         snprintf (err, errlen, "meshdl %s: --gossip-steps must be an integer from 1 to 1000 (got %d)", cmd, o->gossip_steps);
         return MDL_EINVAL;

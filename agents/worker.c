@@ -55,6 +55,9 @@ struct mdl_ctx_t {
     bool ad_dense;
     uint64_t ad_period;        /* index of the period the vote belongs to */
     double ad_vote;            /* 1: someone's disagreement was above the target */
+    /* --consensus-control: the disagreement estimate shared with the neighbours (aux of
+       the states): the mean of this agent's own and its neighbours' shared values */
+    double cc_shared;
     double loss_ema;
     float last_loss;
     int32_t *label_map;        /* --drift-at: the rotated labels */
@@ -290,7 +293,8 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
     if (rc)
         return rc;
     mdl_agent_t *a = c->a;
-    mdl_outmsg_t m = { .kind = (uint32_t) channel << 4, .step = c->step, .loss = c->last_loss, .aux = c->ad_vote };
+    mdl_outmsg_t m = { .kind = (uint32_t) channel << 4, .step = c->step, .loss = c->last_loss,
+                       .aux = a->cfg.cc_target > 0 ? c->cc_shared : c->ad_vote };
     uint64_t to[MDL_AGENT_MAX_PEERS];
     size_t nto = 0;
     mdl_blob_t *b = NULL;
@@ -441,13 +445,14 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     /* Read every neighbour's vector (held stable until read_end), then weigh them. */
     const float *v[MDL_AGENT_MAX_PEERS];
     uint64_t stale_by[MDL_AGENT_MAX_PEERS];
-    double coef[MDL_AGENT_MAX_PEERS];
+    double coef[MDL_AGENT_MAX_PEERS], shared[MDL_AGENT_MAX_PEERS];
     for (size_t k = 0; k < c->nnbr; k++) {
-        mdl_slot_meta_t m;
+        mdl_slot_meta_t m = { .aux = 0 };
         v[k] = mdl_mailroom_read_begin (a->room, c->ids[c->nbr[k]], channel, sync ? c->step : UINT64_MAX, &m);
         stale_by[k] = !v[k] ? MDL_MIX_MISSING : c->step > m.step ? c->step - m.step : 0;
         if (v[k] && a->cfg.ad_target > 0 && m.step / s_ad_len (c) == c->ad_period && m.aux > c->ad_vote)
             c->ad_vote = m.aux; /* max-consensus of this period's vote */
+        shared[k] = m.aux;
     }
     mdl_mix_result_t r;
     mdl_mix_coefs (c->w_self, c->w, stale_by, c->nnbr, a->cfg.staleness_decay, (uint64_t) a->cfg.max_staleness,
@@ -461,6 +466,15 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
         for (size_t k = 0; k < c->nnbr; k++)
             if (coef[k] > 0)
                 dis += c->w[k] * mdl_vec_dist2 (x, v[k], c->d);
+        if (a->cfg.cc_target > 0) {
+            /* Kong et al.'s estimate shared as a scalar: own and neighbours' values */
+            double sum = dis;
+            size_t cnt = 1;
+            for (size_t k = 0; k < c->nnbr; k++)
+                if (coef[k] > 0 && isfinite (shared[k]) && shared[k] >= 0)
+                    sum += shared[k], cnt++;
+            c->cc_shared = sum / (double) cnt;
+        }
     }
     /* x += gamma * sum_j c_j (v_j - self_v): one fused pass over x, written so that
        self_v may alias x (the mixing is memory-bound: passes are what it costs). */
@@ -630,8 +644,9 @@ s_snapshot_point (mdl_ctx_t *c)
 
 /* ---- consensus control (Kong et al., ICML 2021) ---- */
 
-/* Whether to take another gossip round this step: while the local disagreement estimate
-   sum_j w_ij ||x_i - x_j||^2 of the last round is above the target (absolute, or times the
+/* Whether to take another gossip round this step: while the disagreement estimate
+   sum_j w_ij ||x_i - x_j||^2 of the last round, averaged with the neighbours' (they share
+   theirs with their states), is above the target (absolute, or times the
    current learning rate), and, unless asked for all phases, only before the first
    learning-rate decay, the phase Kong et al. find critical. Each agent decides alone; an
    agent that sits a round out sends SKIP so that synchronous neighbours do not wait. */
@@ -645,10 +660,7 @@ s_cc_more (mdl_ctx_t *c)
     if (!cfg->cc_all_phases && mdl_sched_phase (mdl_learner_sched (l), mdl_learner_steps (l)) > 0)
         return false;
     double target = cfg->cc_target * (cfg->cc_relative ? mdl_learner_lr (l) : 1.0);
-    pthread_mutex_lock (&c->a->stats_lock);
-    double dis = c->a->stats.disagreement;
-    pthread_mutex_unlock (&c->a->stats_lock);
-    return dis > target;
+    return c->cc_shared > target;
 }
 
 /* ---- exact global averages: the final merge, --global-every, dynavg's synchronisations ---- */

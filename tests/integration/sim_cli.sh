@@ -139,7 +139,8 @@ for args in "--agents 0" "--topology bogus" "--algo bogus" "--mode maybe" "--cod
             "--consensus-scale 2" "--consensus-scale lr:0" "--consensus-control 0" "--consensus-control x" \
             "--consensus-control 1,some" "--dense-window 1" "--dense-window 0:0" "--delta -1" "--check-every 0" \
             "--algo dynavg --codec q8" "--algo dynavg --gossip-steps 2" "--degree-target 1" \
-            "--adaptive-degree --degree-target 0" "--adaptive-degree --algo dynavg" "--gamma-max 0" "--gamma-max 1.5" "--adaptive-degree --verify-replicas"; do
+            "--adaptive-degree --degree-target 0" "--adaptive-degree --algo dynavg" "--gamma-max 0" "--gamma-max 1.5" "--adaptive-degree --verify-replicas" \
+            "--consensus-control 1 --adaptive-degree"; do
     err=$("$bin" sim --agents 4 --quiet $args 2>&1 >/dev/null); rc=$?
     [ $rc -eq 2 ] && [ -n "$err" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && ok "'$args' refused: $err" || no "'$args' -> rc=$rc '$err'"
 done
