@@ -228,7 +228,12 @@ test_async_gossip_converges_to_a_common_vector (void **state)
     s_result_t r = s_run ("ring", MDL_MODE_ASYNC, 6, 40, "fp32", false, "mlp:64-256-256-2", 64);
     print_message ("async ring: max relative spread %.3g, distance to initial mean %.3g\n", r.max_rel_spread,
                    r.max_rel_to_mean);
-    assert_true (r.max_rel_spread < 1e-4);
+    /* Without gossip the spread stays about 1 (different initial vectors); async agents
+       reach ~1e-6 on a quiet machine, but how far they get depends on scheduling: under
+       load an agent that finishes early stops mixing while others still move (1.4e-3
+       was seen with two test suites on 2 cores). So the bound asks for a reduction by a
+       factor of 100, which timing cannot fake and load does not break. */
+    assert_true (r.max_rel_spread < 1e-2);
 }
 
 static void
