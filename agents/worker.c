@@ -207,7 +207,7 @@ s_round (mdl_ctx_t *c)
     /* --dense-window: the complete graph during a window of epochs (a function of the
        step only, so every agent switches at the same round). */
     const mdl_topo_t *topo = a->topo;
-    if (a->cfg.ad_target > 0) {
+    if (a->cfg.ad_target > 0 && c->step < MDL_MERGE_ROUND) { /* global averages use no graph */
         s_ad_period (c);
         if (c->ad_dense) {
             topo = a->denser;
