@@ -300,14 +300,33 @@ test_overlap_mixes_the_neighbours_states_of_the_step_before (void **state)
        mixes x^t while g(x^t) is applied after, D-PSGD mixes the states after the step. */
     double got[2][2];
     for (int ov = 0; ov < 2; ov++) {
-        float *final[3];
-        s_opts_t o = { .topology = "complete", .mode = MDL_MODE_SYNC, .n = 3, .epochs = 3, .codec = "fp32",
-                       .spec = "mlp:4-3-2", .dim = 4, .gossip_steps = 1, .overlap = ov, .lr = 0.1f, .final = final };
-        s_run_opts (&o);
-        got[ov][0] = s_distance_to_reference (&o, final, false);
-        got[ov][1] = s_distance_to_reference (&o, final, true);
-        for (int i = 0; i < 3; i++)
-            free (final[i]);
+        /* The references assume every round mixed both neighbours' states. A run in which
+           a round ended without one (a peer's hello late under heavy load, so the view
+           changed, or a round timed out) is not comparable: it is run again, at most
+           three times, and says so. */
+        for (int attempt = 0;; attempt++) {
+            float *final[3];
+            mdl_agent_stats_t st[3];
+            s_opts_t o = { .topology = "complete", .mode = MDL_MODE_SYNC, .n = 3, .epochs = 3, .codec = "fp32",
+                           .spec = "mlp:4-3-2", .dim = 4, .gossip_steps = 1, .overlap = ov, .lr = 0.1f,
+                           .final = final, .stats = st };
+            s_run_opts (&o);
+            bool complete = true;
+            for (int i = 0; i < 3; i++)
+                complete &= st[i].updates_dropped == 0 && st[i].updates_stale == 0
+                            && st[i].updates_applied == 2 * st[i].steps;
+            if (complete || attempt == 2) {
+                got[ov][0] = s_distance_to_reference (&o, final, false);
+                got[ov][1] = s_distance_to_reference (&o, final, true);
+            } else
+                print_message ("%s run %d: a round mixed without a neighbour (applied %llu of %llu): again\n",
+                               ov ? "overlap" : "D-PSGD", attempt, (unsigned long long) st[0].updates_applied,
+                               (unsigned long long) (2 * st[0].steps));
+            for (int i = 0; i < 3; i++)
+                free (final[i]);
+            if (complete || attempt == 2)
+                break;
+        }
     }
     print_message ("D-PSGD run: %.3g from the ATC reference, %.3g from the overlap one\n", got[0][0], got[0][1]);
     print_message ("overlap run: %.3g from the ATC reference, %.3g from the overlap one\n", got[1][0], got[1][1]);
