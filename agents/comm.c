@@ -675,6 +675,26 @@ s_drain_pull (self_t *self)
     }
 }
 
+/* At shutdown: what the worker handed over but was not sent still holds a blob
+   reference (the frame carries only the pointer); give it back, or the blob and its pool
+   would outlive the agent. */
+static void
+s_discard_pull (self_t *self)
+{
+    while (self->pull && (zsock_events (self->pull) & ZMQ_POLLIN)) {
+        zmsg_t *msg = zmsg_recv (self->pull);
+        if (!msg)
+            return;
+        zframe_t *fd = zmsg_first (msg), *fi = zmsg_next (msg), *fp = zmsg_next (msg);
+        if (fd && fi && fp && zframe_size (fp) == sizeof (void *)) {
+            mdl_blob_t *blob;
+            memcpy (&blob, zframe_data (fp), sizeof blob);
+            mdl_blob_unref (blob);
+        }
+        zmsg_destroy (&msg);
+    }
+}
+
 static void
 s_tick (self_t *self)
 {
@@ -758,6 +778,7 @@ s_self_destroy (self_t **pself)
     }
     mdl_discovery_destroy (&self->disc);
     mdl_mesh_destroy (&self->mesh);
+    s_discard_pull (self);
     zsock_destroy (&self->pull);
     mdl_peers_destroy (&self->peers);
     mdl_codec_destroy (&self->codec);
