@@ -181,7 +181,7 @@ mdl_cmd_agent (int argc, char **argv)
 #define A(nm, ty, ptr, mv, hl, lo, hi) \
     defs[n++] = (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
     A ("interface", MDL_OPTT_STR, &so.iface, "IF", "network interface for beacon discovery (or ZSYS_INTERFACE)", 0, 0);
-    A ("peers", MDL_OPTT_STR, &so.peers, "EP,...", "static discovery: comma-separated PUB endpoints tcp://HOST:PORT", 0, 0);
+    A ("peers", MDL_OPTT_STR, &so.peers, "EP,...", "static discovery: comma-separated PUB endpoints tcp://HOST:PORT (with --curve: tcp://HOST:PORT#KEY, the peer's Z85 public key)", 0, 0);
     A ("port", MDL_OPTT_INT, &so.port, "P", "TCP port of this agent's PUB socket (0 = any free port) [0]", 0, 65535);
     A ("beacon-port", MDL_OPTT_INT, &so.beacon_port, "P", "UDP port of the beacons [5670]", 1, 65535);
     A ("shard", MDL_OPTT_STR, &so.shard, "I/N|auto", "train on shard I of N (0 <= I < N) of the training set; auto: rank by id among the K+1 members once --min-peers K is met", 0, 0);
