@@ -12,8 +12,8 @@
     choosing it needs the others' models, which is what the full average costs anyway).
 
     References stay identical because every agent averages the same states in the same
-    order; each state carries its sender's reference hash (52 bits of FNV-1a, exact in
-    a double), and a mismatch is counted and logged. The synchronisation repairs it,
+    order; each state carries its sender's reference digest (mdl_vec_digest: 52 bits,
+    exact in a double), and a mismatch is counted and logged. The synchronisation repairs it,
     since it replaces every reference with the same average; an agent whose
     synchronisation failed (timeout) holds a stale reference and starts a new one at its
     next check. After its last step an agent keeps joining synchronisations until every
@@ -24,7 +24,6 @@
 
 #include "algo.h"
 #include "err.h"
-#include "hash.h"
 #include "vec.h"
 
 typedef struct {
@@ -34,12 +33,6 @@ typedef struct {
     bool stale;        /* the last synchronisation failed: r may differ from the peers' */
     uint64_t last;     /* step of the last check or synchronisation */
 } s_dyn_t;
-
-static double
-s_hash (const float *r, size_t d)
-{
-    return (double) (mdl_hash_fnv1a64 (r, d * sizeof r[0]) >> 12);
-}
 
 static uint64_t
 s_round_of (uint64_t version)
@@ -67,7 +60,7 @@ s_init (void *state, mdl_ctx_t *ctx)
        reference without a message. Different seeds show as a hash mismatch at the first
        synchronisation, which also repairs it. */
     mdl_vec_copy (s->r, mdl_ctx_x (ctx), d);
-    s->hash = s_hash (s->r, d);
+    s->hash = mdl_vec_digest (s->r, d);
     return 0;
 }
 
@@ -99,7 +92,7 @@ s_sync (s_dyn_t *s, mdl_ctx_t *ctx, uint64_t R)
     s->version = (R - MDL_SYNC_BASE) / 2;
     mdl_ctx_log (ctx, "dynavg: synchronisation %llu at step %llu with %zu peers", (unsigned long long) s->version,
                  (unsigned long long) mdl_ctx_step (ctx), peers);
-    s->hash = s_hash (s->r, d);
+    s->hash = mdl_vec_digest (s->r, d);
     s->stale = false;
 }
 

@@ -690,6 +690,18 @@ s_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, const uin
     return s_send_aux (c, kind, step, v, 0.0, to, nto);
 }
 
+/* The live peers of the current view (refreshed), self excluded, into out. */
+static size_t
+s_live_peers (mdl_ctx_t *c, uint64_t *out)
+{
+    s_round (c);
+    size_t n = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ids[i] != c->a->cfg.id)
+            out[n++] = c->ids[i];
+    return n;
+}
+
 /* x <- the mean of the round-R states of self (xf) and every live peer, summed in
    ascending id order so that every agent computes the same floats. False (x unchanged)
    when a state is missing. Counts in *bad the states whose aux differs from ours. */
@@ -741,12 +753,8 @@ s_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merged_with, s
     c->step = R;
     atomic_store (&a->round, R);
     zstr_send (c->push, "A"); /* sync: merge states parked until we got here may be filed */
-    s_round (c);
     uint64_t all[MDL_AGENT_MAX_PEERS];
-    size_t nall = 0;
-    for (size_t i = 0; i < c->n; i++)
-        if (c->ids[i] != a->cfg.id)
-            all[nall++] = c->ids[i];
+    size_t nall = s_live_peers (c, all);
     s_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, all, nall);
     const double t0 = mdl_now (), until = t0 + a->cfg.merge_timeout;
     double next_ask = t0 + 0.25;
@@ -834,12 +842,8 @@ mdl_ctx_stopping (mdl_ctx_t *c)
 bool
 mdl_ctx_fin (mdl_ctx_t *c)
 {
-    s_round (c);
     uint64_t all[MDL_AGENT_MAX_PEERS];
-    size_t nall = 0;
-    for (size_t i = 0; i < c->n; i++)
-        if (c->ids[i] != c->a->cfg.id)
-            all[nall++] = c->ids[i];
+    size_t nall = s_live_peers (c, all);
     s_send_to (c, MDL_KIND_FIN, c->step, NULL, all, nall);
     return mdl_agent_all_fin (c->a);
 }
