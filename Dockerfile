@@ -17,6 +17,7 @@ COPY lib lib
 COPY compress compress
 COPY broker-free broker-free
 COPY agents agents
+COPY cli cli
 COPY bench bench
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DMDL_TESTS=OFF >/dev/null \
  && cmake --build /build -j"$(nproc)" --target meshdl \

@@ -10,7 +10,7 @@
 
 #include "codec.h"
 #include "err.h"
-#include "report.h"
+#include "clock.h"
 #include "vec.h"
 #include "wire.h"
 

@@ -15,7 +15,7 @@
 #include "err.h"
 #include "mesh.h"
 #include "peers.h"
-#include "report.h"
+#include "clock.h"
 #include "vec.h"
 #include "wire.h"
 

@@ -1,5 +1,6 @@
 /*  mailroom.h: the per-peer mailboxes shared by an agent's comm actor (writer) and its
-    compute worker (reader): the only data the two threads share besides the pipe.
+    compute worker (reader). The threads also share the agent's peer view (under its own
+    lock), the pairbox of AD-PSGD and a few atomics in agent_impl.h; this is the bulk of it.
 
     Each (peer, channel) has two slots, each a d-float vector plus its metadata (sender
     step, sequence number, arrival time, loss). The writer fills the slot the reader is

@@ -13,7 +13,7 @@
 #include "codec.h"
 #include "err.h"
 #include "mixing.h"
-#include "report.h"
+#include "clock.h"
 #include "vec.h"
 #include "weights.h"
 

@@ -1,5 +1,5 @@
 /*  test_momentum.c: the update rules of QGM, DecentLaM, heavy ball/Nesterov and gradient
-    tracking (agents/momentum.c) on a two-agent round computed by hand, with the mixing
+    tracking (agents/algo/momentum.c) on a two-agent round computed by hand, with the mixing
     matrix W = [[3/4, 1/4], [1/4, 3/4]] applied by the test as the agents' gossip would. */
 #include "testutil.h"
 

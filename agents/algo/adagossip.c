@@ -1,6 +1,6 @@
-/*  algo_adagossip.c: AdaGossip (Aketi, Hashemi & Roy, 2024): CHOCO-SGD with an
+/*  algo/adagossip.c: AdaGossip (Aketi, Hashemi & Roy, 2024): CHOCO-SGD with an
     element-wise consensus step. With public copies xhat kept in sync exactly as in CHOCO
-    (algo_choco.c), each round
+    (choco.c), each round
         r_i   = sum_j w_ij xhat_j - xhat_i                  (the gossip error)
         v_i  <- beta v_i + (1 - beta) r_i .* r_i,  vhat = v_i / (1 - beta^t)
         gamma = min(cap, --gamma / (sqrt(vhat) + eps))      (per coordinate)

@@ -1,4 +1,4 @@
-/*  algo_dynavg.c: dynamic model averaging (Kamp et al., ECML PKDD 2018), without a
+/*  algo/dynavg.c: dynamic model averaging (Kamp et al., ECML PKDD 2018), without a
     coordinator. Every agent trains locally and holds the reference r, the model of the
     last synchronisation, identical everywhere. Every --check-every steps it checks its
     local condition ||x_i - r||^2 <= delta; a violator starts synchronisation k (round

@@ -1,4 +1,4 @@
-/*  algo.c: the registry of consensus algorithms. Adding one: a file with its
+/*  algo/registry.c: the registry of consensus algorithms. Adding one: a file with its
     mdl_algo_ops_t, and one line here. */
 #include "algo.h"
 

@@ -1,4 +1,4 @@
-/*  momentum.c: see momentum.h. Plain loops: each is one pass over a few vectors, simple
+/*  algo/momentum.c: see momentum.h. Plain loops: each is one pass over a few vectors, simple
     enough for the compiler to vectorise; BLAS has no fused routine for them. */
 #include "momentum.h"
 

@@ -1,4 +1,4 @@
-/*  algo_qgm.c: Quasi-Global Momentum (Lin, Karimireddy, Stich & Jaggi, ICML 2021;
+/*  algo/qgm.c: Quasi-Global Momentum (Lin, Karimireddy, Stich & Jaggi, ICML 2021;
     checked against epfml/quasi-global-momentum, decentralized_qg_sgd.py). Local momentum
     on a heterogeneous shard points towards the agent's own optimum; QGM's buffer instead
     follows the model's displacement over a whole round, local step AND gossip, which

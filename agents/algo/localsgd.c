@@ -1,4 +1,4 @@
-/*  algo_localsgd.c: local SGD (Stich, ICLR 2019; Lin et al., ICLR 2020): H optimizer
+/*  algo/localsgd.c: local SGD (Stich, ICLR 2019; Lin et al., ICLR 2020): H optimizer
     steps on the agent's own shard between gossip rounds, each round a D-PSGD average
         x_i <- sum_j w_ij x_j.
     On the complete graph (weights 1/n) the round is the exact average of all agents:

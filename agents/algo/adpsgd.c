@@ -1,4 +1,4 @@
-/*  algo_adpsgd.c: AD-PSGD, asynchronous decentralized parallel SGD (Lian, Zhang, Zhang
+/*  algo/adpsgd.c: AD-PSGD, asynchronous decentralized parallel SGD (Lian, Zhang, Zhang
     and Liu, ICML 2018). Each agent, at its own pace, takes an SGD step on its shard and
     then averages its model with ONE neighbour picked at random, atomically on both
     sides:

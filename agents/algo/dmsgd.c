@@ -1,4 +1,4 @@
-/*  algo_dmsgd.c: DmSGD, decentralized momentum SGD (the baseline of Yuan et al., ICCV
+/*  algo/dmsgd.c: DmSGD, decentralized momentum SGD (the baseline of Yuan et al., ICCV
     2021, and of Lin et al., ICML 2021), in the adapt-then-combine form:
         m_i <- mu m_i + g_i ;  x_i <- sum_j w_ij (x_j - lr u_j)
     with u = m (--optimizer momentum, heavy ball) or g + mu m (nesterov): the learner's

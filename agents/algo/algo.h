@@ -70,7 +70,7 @@ const char *mdl_algo_names (void);
 
 /* ---- building blocks shared by algorithms ---- */
 
-/* D-PSGD's round (algo_dpsgd.c): publish x on channel 0; mix x with the neighbours'
+/* D-PSGD's round (dpsgd.c): publish x on channel 0; mix x with the neighbours'
    channel 0 (its own term exact). For algorithms whose gossip is D-PSGD's. */
 int mdl_algo_publish_x (void *state, mdl_ctx_t *ctx);
 int mdl_algo_mix_x (void *state, mdl_ctx_t *ctx);

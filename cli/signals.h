@@ -1,6 +1,7 @@
 /*  signals.h: SIGINT/SIGTERM turned into a flag the main loops poll, so a run ends
-    cleanly (checkpoint, summary) instead of dying mid-write. The only process-global
-    state of meshdl, as a signal handler can set nothing else safely. */
+    cleanly (checkpoint, summary) instead of dying mid-write. A process-global flag, as a
+    signal handler can set nothing else safely; it belongs to the command line, never to
+    the engine (agents/ also keeps a process-wide log lock, agent.c's s_log_lock). */
 #ifndef MDL_SIGNALS_H
 #define MDL_SIGNALS_H
 

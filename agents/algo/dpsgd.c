@@ -1,4 +1,4 @@
-/*  algo_dpsgd.c: D-PSGD gossip averaging (Lian et al., NeurIPS 2017), in the
+/*  algo/dpsgd.c: D-PSGD gossip averaging (Lian et al., NeurIPS 2017), in the
     adapt-then-combine form: each round the agent takes its local SGD step, publishes the
     result, and mixes with its neighbours':
         x_i <- x_i + gamma * sum_j w_ij (x_j - x_i)      (gamma = 1: x_i <- sum_j W_ij x_j)
@@ -23,7 +23,7 @@ mdl_algo_mix_x (void *state, mdl_ctx_t *ctx)
        replicas: x_i <- w_ii x_i + sum_j w_ij xhat_j. Each step then replaces x by an
        average of fresh values, so the replicas' lag (the error-feedback residual,
        bounded) perturbs the average without accumulating; mixing differences of
-       replicas instead (CHOCO, algo_choco.c) needs gamma of the order of the codec's
+       replicas instead (CHOCO, choco.c) needs gamma of the order of the codec's
        compression ratio to stay stable. */
     float *x = mdl_ctx_x (ctx);
     mdl_ctx_mix (ctx, 0, mdl_ctx_gamma (ctx), x, x);

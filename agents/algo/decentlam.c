@@ -1,4 +1,4 @@
-/*  algo_decentlam.c: DecentLaM (Yuan, Chen, Huang, Zhang, Pan, Xu & Yin, ICCV 2021).
+/*  algo/decentlam.c: DecentLaM (Yuan, Chen, Huang, Zhang, Pan, Xu & Yin, ICCV 2021).
     DmSGD's momentum acts on the gradient only, and its fixed point carries a
     heterogeneity bias 1 / (1 - beta) times that of D-SGD, which large batches (little
     gradient noise) expose. DecentLaM puts the momentum on the whole D-SGD direction,

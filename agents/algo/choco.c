@@ -1,4 +1,4 @@
-/*  algo_choco.c: CHOCO-SGD (Koloskova, Stich & Jaggi, ICML 2019). Every agent keeps public
+/*  algo/choco.c: CHOCO-SGD (Koloskova, Stich & Jaggi, ICML 2019). Every agent keeps public
     copies xhat of itself and its neighbours; it publishes q_i = C(x_i - xhat_i) (any
     codec), everyone adds q_i to their copy of xhat_i, and the consensus step is
         x_i <- x_i + gamma * sum_j w_ij (xhat_j - xhat_i)

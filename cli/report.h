@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "clock.h" /* mdl_now, mdl_wallclock, mdl_peak_rss_mb (lib/) */
+
 /* A JSON object written incrementally into a fixed buffer (no allocation). Keys and
    strings are escaped. Non-finite numbers are written as null, since JSON has no NaN. */
 typedef struct {
@@ -27,15 +29,6 @@ void mdl_json_open (mdl_json_t *j, const char *key);
 void mdl_json_close (mdl_json_t *j);
 /* Closes the object and writes it with a newline to out; returns 0 or MDL_EIO. */
 int mdl_json_end (mdl_json_t *j, FILE *out);
-
-/* Seconds since an arbitrary fixed point (monotonic clock). */
-double mdl_now (void);
-
-/* Wall-clock time as seconds since the epoch (for metrics' "time"). */
-double mdl_wallclock (void);
-
-/* Peak resident memory of this process in MiB. */
-double mdl_peak_rss_mb (void);
 
 /* The progress line: redrawn in place on a terminal, a plain line at most every
    `interval` seconds otherwise (logs, docker compose). prefix starts each line. */

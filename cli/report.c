@@ -120,31 +120,6 @@ mdl_json_end (mdl_json_t *j, FILE *out)
     return 0;
 }
 
-double
-mdl_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
-
-double
-mdl_wallclock (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
-
-double
-mdl_peak_rss_mb (void)
-{
-    struct rusage ru;
-    if (getrusage (RUSAGE_SELF, &ru) != 0)
-        return NAN;
-    return (double) ru.ru_maxrss / 1024.0; /* Linux reports KiB */
-}
-
 void
 mdl_progress_init (mdl_progress_t *p, FILE *out, const char *prefix, double interval)
 {

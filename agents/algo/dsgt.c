@@ -1,4 +1,4 @@
-/*  algo_dsgt.c: decentralized stochastic gradient tracking (the form of Fainman & Vlaski,
+/*  algo/dsgt.c: decentralized stochastic gradient tracking (the form of Fainman & Vlaski,
     2025, PAPERS.md §18; Nedic, Olshevsky & Shi 2017; Pu & Nedic 2021):
         x^+ = W (x - lr y) ,   y^+ = W (y + g(x^+) - g(x)) ,   y_0 = g(x_0)
     Each agent's y tracks the network average of the gradients: with W doubly stochastic
