@@ -19,6 +19,10 @@
 
 typedef enum { MDL_MODE_SYNC = 0, MDL_MODE_ASYNC = 1 } mdl_mode_t;
 
+/* --consensus-scale: the consensus step gamma times nothing, a constant, or a factor on
+   lr_t / lr_0. */
+typedef enum { MDL_SCALE_NONE = 0, MDL_SCALE_CONSTANT = 1, MDL_SCALE_LR = 2 } mdl_scale_t;
+
 typedef struct {
     /* identity and network */
     uint64_t id;               /* agent id, never 0 */
@@ -54,7 +58,7 @@ typedef struct {
     double gamma;              /* consensus step size in (0, 1] */
     double gamma_max;          /* adagossip: cap of the per-coordinate step, in (0, 1] */
     int gossip_steps;          /* gossip rounds per SGD step (Kong et al.'s Q), >= 1 */
-    int scale_kind;            /* --consensus-scale: 0 none, 1 constant, 2 tied to lr */
+    mdl_scale_t scale_kind;    /* --consensus-scale */
     double scale_value;        /* constant alpha, or the factor on lr_t / lr_0 */
     double cc_target;          /* consensus control: extra rounds while the disagreement
                                   estimate exceeds this (0 = off) */

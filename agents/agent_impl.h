@@ -16,25 +16,22 @@
 #include "mailroom.h"
 #include "pairbox.h"
 #include "topo.h"
+#include "wire.h"
 
 #define MDL_AGENT_MAX_PEERS 1024
+#define MDL_AGENT_CHANNELS 4  /* vectors an algorithm may exchange per round (mailbox channels) */
 
 /* What the worker asks the comm actor to send: this descriptor, then the recipient ids
    (u64 each), then the blob pointer, as frames on the inproc worker->comm socket. */
 typedef struct {
-    uint32_t kind;     /* wire kind: MDL_KIND_* | channel << 4 */
+    uint32_t kind;     /* wire kind: MDL_KIND_MAKE (type, channel) */
     uint64_t step;
     bool keyframe;     /* payload is the fp32 keyframe codec */
     double loss;
     double aux;
 } mdl_outmsg_t;
 
-/* Wire kinds (low 4 bits of the header's kind; the channel is in the high bits). */
-enum { MDL_KIND_STATE = 0, MDL_KIND_DELTA = 1, MDL_KIND_RESYNC = 2, MDL_KIND_MERGED = 3, MDL_KIND_SKIP = 4,
-       /* AD-PSGD's pairwise averages (step = the requester's exchange number): a request
-          and its accept carry a model (fp32), a refusal none */
-       MDL_KIND_PAIR_REQ = 5, MDL_KIND_PAIR_ACK = 6, MDL_KIND_PAIR_NAK = 7,
-       MDL_KIND_FIN = 8 /* the sender finished training (dynavg keeps joining until all did) */ };
+/* Wire kinds and their channel bits: MDL_KIND_* in wire.h. */
 
 /* The rounds of exact global averages (MDL_MERGE_ROUND, MDL_SYNC_BASE,
    MDL_FINAL_MERGE_ROUND) are in algo.h. */

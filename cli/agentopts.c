@@ -241,17 +241,17 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
             return MDL_EINVAL;
         }
     }
-    cfg->scale_kind = 0;
+    cfg->scale_kind = MDL_SCALE_NONE;
     cfg->scale_value = 1.0;
     if (o->consensus_scale) {
         const char *sc = o->consensus_scale;
         char *end = NULL;
         if (!strncmp (sc, "lr", 2) && (sc[2] == '\0' || sc[2] == ':')) {
-            cfg->scale_kind = 2;
+            cfg->scale_kind = MDL_SCALE_LR;
             if (sc[2] == ':')
                 cfg->scale_value = strtod (sc + 3, &end);
         } else {
-            cfg->scale_kind = 1;
+            cfg->scale_kind = MDL_SCALE_CONSTANT;
             cfg->scale_value = strtod (sc, &end);
         }
         if ((end && (*end || end == sc)) || !(cfg->scale_value > 0 && cfg->scale_value <= 1)) {

@@ -35,8 +35,23 @@
 #define MDL_WIRE_TOPIC_MAX 17   /* "T" + 16 hex digits */
 #define MDL_WIRE_BROADCAST UINT64_MAX /* recipient id meaning "everyone" ("U") */
 
-/* Suggested values for kind (the algorithm may define its own, 0..255). */
-enum { MDL_WIRE_KIND_STATE = 0, MDL_WIRE_KIND_DELTA = 1, MDL_WIRE_KIND_CONTROL = 2 };
+/* The header's kind (0..255) = type | channel << 4: the low 4 bits say what the message
+   is, the high 4 bits which of the algorithm's vectors it carries (the mailbox channel;
+   agents use channels 0..3). Control types carry no payload. */
+enum {
+    MDL_KIND_STATE = 0,    /* a model state (keyframe true: fp32, exact; else the run's codec) */
+    MDL_KIND_DELTA = 1,    /* a codec-compressed difference against the sender's public copy */
+    MDL_KIND_RESYNC = 2,   /* control: "send me a keyframe" (merge channel: "send your state") */
+    MDL_KIND_MERGED = 3,   /* control: the sender finished the global average of round step */
+    MDL_KIND_SKIP = 4,     /* control: the sender sits round step out (consensus control) */
+    MDL_KIND_PAIR_REQ = 5, /* AD-PSGD: a pairwise average requested (fp32 model; step = exchange no.) */
+    MDL_KIND_PAIR_ACK = 6, /* ... accepted (fp32 model) */
+    MDL_KIND_PAIR_NAK = 7, /* control: ... refused */
+    MDL_KIND_FIN = 8       /* control: the sender finished training */
+};
+#define MDL_KIND_TYPE(kind) ((uint32_t) (kind) & 15u)
+#define MDL_KIND_CHANNEL(kind) ((uint32_t) (kind) >> 4)
+#define MDL_KIND_MAKE(type, channel) ((uint32_t) (type) | (uint32_t) (channel) << 4)
 
 typedef struct {
     uint32_t version;
@@ -45,7 +60,7 @@ typedef struct {
     uint64_t seq;          /* per sender, +1 per update sent */
     uint64_t step;         /* sender's training step */
     uint64_t timestamp_us; /* sender's wall clock, microseconds */
-    uint32_t kind;         /* 0..255, algorithm-defined */
+    uint32_t kind;         /* 0..255: MDL_KIND_MAKE (type, channel) */
     mdl_codec_params_t codec;
     uint64_t d;
     bool keyframe;

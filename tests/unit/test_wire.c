@@ -44,7 +44,7 @@ s_msg_new (const char *spec)
     m->h.seq = 42;
     m->h.step = 1000;
     m->h.timestamp_us = 1700000000000000ULL;
-    m->h.kind = MDL_WIRE_KIND_DELTA;
+    m->h.kind = MDL_KIND_DELTA;
     m->h.keyframe = true;
     m->h.loss = 0.25;
     m->h.aux = 0.5;
@@ -95,7 +95,7 @@ test_header_round_trips_every_field_and_is_standard_msgpack (void **state)
     assert_int_equal (mdl_wire_unpack (m->head, m->head_len, &h), 0);
     assert_int_equal (h.version, MDL_WIRE_VERSION);
     assert_true (h.cluster == m->h.cluster && h.sender == 7 && h.seq == 42 && h.step == 1000);
-    assert_true (h.timestamp_us == m->h.timestamp_us && h.kind == MDL_WIRE_KIND_DELTA);
+    assert_true (h.timestamp_us == m->h.timestamp_us && h.kind == MDL_KIND_DELTA);
     assert_true (h.keyframe && h.loss == 0.25 && h.aux == 0.5 && h.d == D);
     assert_true (h.payload_len == m->payload_len);
     assert_memory_equal (&h.codec, &m->h.codec, sizeof h.codec);

@@ -1,0 +1,127 @@
+/*  comm_peers.c: the comm actor's membership: a peer that announces itself (beacon,
+    static list, hello) joins, one that says goodbye or falls silent leaves; each event
+    opens or closes its link, mailboxes and mesh connection and republishes the view the
+    worker reads (comm_impl.h). */
+#include <string.h>
+
+#include "clock.h"
+#include "comm_impl.h"
+#include "err.h"
+
+void
+mdl_comm_publish_view (mdl_comm_t *self)
+{
+    uint64_t ids[MDL_AGENT_MAX_PEERS + 1];
+    size_t n = mdl_peers_alive (self->peers, ids, MDL_AGENT_MAX_PEERS);
+    if (n > MDL_AGENT_MAX_PEERS)
+        n = MDL_AGENT_MAX_PEERS;
+    /* insert self, keep ascending */
+    size_t at = 0;
+    while (at < n && ids[at] < self->a->cfg.id)
+        at++;
+    memmove (ids + at + 1, ids + at, (n - at) * sizeof ids[0]);
+    ids[at] = self->a->cfg.id;
+    mdl_agent_view_set (self->a, ids, n + 1);
+    pthread_mutex_lock (&self->a->stats_lock);
+    self->a->stats.peers_alive = n;
+    pthread_mutex_unlock (&self->a->stats_lock);
+}
+
+void
+mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
+{
+    mdl_agent_t *a = self->a;
+    char idb[17];
+    const char *ids = mdl_id_str (ev->info.id, idb);
+    mdl_link_t *l = mdl_comm_link (self, ev->info.id, ev->kind != MDL_PEER_LEAVE);
+    if (!l)
+        return;
+    switch (ev->kind) {
+    case MDL_PEER_JOIN:
+    case MDL_PEER_REJOIN:
+        if (ev->kind == MDL_PEER_JOIN)
+            mdl_comm_count (self, &a->stats.peers_seen, 1);
+        if (mdl_mailroom_add (a->room, ev->info.id)) {
+            mdl_agent_log (a, "cannot track peer %s: too many peers", ids);
+            return;
+        }
+        mdl_mailroom_clear (a->room, ev->info.id);
+        for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
+            l->valid[k] = false;
+        mdl_comm_drop_parked (l);
+        l->seq_from = 0;
+        l->seq_to = 0;
+        if (ev->info.endpoint[0] && (!l->connected || strcmp (l->endpoint, ev->info.endpoint))) {
+            if (l->connected && strcmp (l->endpoint, ev->info.endpoint))
+                mdl_mesh_disconnect (self->mesh, l->endpoint);
+            int rc = mdl_mesh_connect (self->mesh, &ev->info);
+            if (rc == MDL_ESECURITY)
+                mdl_agent_log (a, "peer %s at %s: its key is not on the allow-list; not listening to it", ids,
+                               ev->info.endpoint);
+            else if (rc)
+                mdl_agent_log (a, "peer %s: cannot connect to %s: %s", ids, ev->info.endpoint, mdl_strerror (rc));
+            else {
+                l->connected = true;
+                snprintf (l->endpoint, sizeof l->endpoint, "%s", ev->info.endpoint);
+            }
+        }
+        mdl_agent_log (a, "%s %s%s%s", ev->kind == MDL_PEER_JOIN ? "join" : "rejoin", ids,
+                       ev->info.endpoint[0] ? " at " : "", ev->info.endpoint);
+        break;
+    case MDL_PEER_LEAVE:
+        if (l->connected) {
+            mdl_mesh_disconnect (self->mesh, l->endpoint);
+            l->connected = false;
+        }
+        mdl_mailroom_clear (a->room, ev->info.id);
+        for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
+            l->valid[k] = false;
+        mdl_comm_drop_parked (l);
+        if (self->bye)
+            mdl_agent_log (a, "leave %s (said goodbye)", ids);
+        else
+            mdl_agent_log (a, "leave %s (silent for %.1f s)", ids, a->cfg.peer_timeout);
+        break;
+    default:
+        return;
+    }
+    mdl_comm_publish_view (self);
+}
+
+void
+mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info)
+{
+    mdl_peer_event_t ev;
+    if (mdl_peers_seen (self->peers, info, mdl_now (), &ev) == 0 && ev.kind != MDL_PEER_NONE)
+        mdl_comm_on_event (self, &ev);
+}
+
+void
+mdl_comm_on_hello (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n)
+{
+    mdl_peer_info_t info;
+    if (n != 2 || mdl_hello_unpack (frames[1], lens[1], self->a->cluster, &info) != 0) {
+        mdl_comm_count (self, &self->a->stats.updates_rejected, 1);
+        return;
+    }
+    if (info.id == self->a->cfg.id)
+        return;
+    mdl_comm_seen (self, &info);
+    mdl_peers_touch (self->peers, info.id, info.incarnation, mdl_now ());
+}
+
+void
+mdl_comm_on_bye (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n)
+{
+    mdl_peer_info_t info;
+    mdl_peer_event_t ev;
+    if (n != 2 || mdl_hello_unpack (frames[1], lens[1], self->a->cluster, &info) != 0)
+        return;
+    const mdl_peer_info_t *known = mdl_peers_get (self->peers, info.id);
+    /* Only the incarnation that is alive can say goodbye for itself. */
+    if (known && known->incarnation == info.incarnation && mdl_peers_remove (self->peers, info.id, &ev)) {
+        self->bye = true;
+        mdl_comm_on_event (self, &ev);
+        self->bye = false;
+    }
+}

@@ -1,0 +1,456 @@
+/*  ctx.c: what an algorithm calls (algo.h) on the worker thread: the learner and its
+    vectors, this round's neighbours and weights (refreshed from the membership view),
+    publishing a vector (plain, or as a replica stream of deltas and keyframes) and mixing
+    the neighbours' vectors from the mailboxes (sync: waiting for the round; async: the
+    newest, discounted by staleness). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "err.h"
+#include "mixing.h"
+#include "vec.h"
+#include "weights.h"
+#include "worker_impl.h"
+
+/* ---- helpers for algorithms ---- */
+
+mdl_learner_t *mdl_ctx_learner (mdl_ctx_t *c) { return c->a->learner; }
+const mdl_agent_cfg_t *mdl_ctx_cfg (mdl_ctx_t *c) { return &c->a->cfg; }
+float *mdl_ctx_x (mdl_ctx_t *c) { return c->x; }
+size_t mdl_ctx_dim (mdl_ctx_t *c) { return c->d; }
+uint64_t mdl_ctx_step (mdl_ctx_t *c) { return c->step; }
+
+double
+mdl_ctx_gamma (mdl_ctx_t *c)
+{
+    const mdl_agent_cfg_t *cfg = &c->a->cfg;
+    double alpha = 1.0;
+    if (cfg->scale_kind == MDL_SCALE_CONSTANT)
+        alpha = cfg->scale_value;
+    else if (cfg->scale_kind == MDL_SCALE_LR) {
+        const mdl_sched_t *sc = mdl_learner_sched (c->a->learner);
+        alpha = sc->lr0 > 0 ? cfg->scale_value * mdl_learner_lr (c->a->learner) / sc->lr0 : 0.0;
+    }
+    double g = cfg->gamma * alpha;
+    return g > 1.0 ? 1.0 : g < 0.0 ? 0.0 : g;
+}
+float *mdl_ctx_scratch (mdl_ctx_t *c, int k) { return k >= 0 && k < 4 ? c->scratch[k] : NULL; }
+bool mdl_ctx_replicas (mdl_ctx_t *c) { return c->a->replicas; }
+
+void
+mdl_ctx_error (mdl_ctx_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (c->err, sizeof c->err, fmt, ap);
+    va_end (ap);
+}
+
+void
+mdl_ctx_log (mdl_ctx_t *c, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (line, sizeof line, fmt, ap);
+    va_end (ap);
+    mdl_agent_log (c->a, "%s", line);
+}
+
+int
+mdl_ctx_sgd_step (mdl_ctx_t *c)
+{
+    float loss;
+    int rc = mdl_learner_step (c->a->learner, &loss);
+    c->last_loss = loss;
+    return rc;
+}
+
+int
+mdl_ctx_grad (mdl_ctx_t *c, float **g)
+{
+    mdl_learner_t *l = c->a->learner;
+    float loss;
+    int rc = mdl_learner_grad (l, &loss);
+    c->last_loss = loss;
+    *g = mdl_model_grads (mdl_learner_model (l));
+    const float wd = c->a->cfg.learn.opt.weight_decay;
+    if (rc == 0 && wd > 0)
+        mdl_vec_axpy (*g, wd, c->x, c->d);
+    return rc;
+}
+
+float mdl_ctx_lr (mdl_ctx_t *c) { return mdl_learner_lr (c->a->learner); }
+
+void
+mdl_ctx_step_done (mdl_ctx_t *c)
+{
+    mdl_learner_set_steps (c->a->learner, mdl_learner_steps (c->a->learner) + 1);
+}
+
+const float *
+mdl_ctx_public (mdl_ctx_t *c, int channel)
+{
+    return c->a->replicas && channel >= 0 && channel < MDL_AGENT_CHANNELS ? c->pub[channel] : NULL;
+}
+
+/* ---- adaptive degree (after Xie et al.'s Ada) ----
+
+   The exponential graph while the disagreement is high, --topology once it is low. The
+   decision must be the same on every agent, round for round, or synchronous neighbours
+   would wait for messages never sent. So rounds are cut into periods of P rounds
+   (P = max(8, n) >= the diameter of every graph used), each agent votes at the start of
+   a period (1 if its disagreement estimate is above the target, or not measured yet), and every state it
+   publishes carries the largest vote it has seen this period (aux); receivers take the
+   largest. After P rounds of this max-consensus every agent holds the same maximum
+   (max is exact, the graph connected), which decides the next period's graph. A lost
+   message can split the decision for one period (a synchronous round then ends on the
+   tombstone or --sync-timeout); the next period's vote agrees again. */
+uint64_t
+mdl_worker_ad_len (const mdl_ctx_t *c)
+{
+    return c->n > 8 ? c->n : 8;
+}
+
+static void
+s_ad_period (mdl_ctx_t *c)
+{
+    const uint64_t p = c->step / mdl_worker_ad_len (c);
+    if (p == c->ad_period)
+        return;
+    /* the vote of the period that ended decides this one (the first period is dense) */
+    c->ad_dense = p == 0 || (p == c->ad_period + 1 && c->ad_vote > 0);
+    c->ad_period = p;
+    mdl_learner_t *l = c->a->learner;
+    const double target = c->a->cfg.ad_target * (c->a->cfg.ad_relative ? mdl_learner_lr (l) : 1.0);
+    pthread_mutex_lock (&c->a->stats_lock);
+    /* nothing measured yet (the first period): stay dense */
+    c->ad_vote = c->a->stats.gossip_rounds == 0 || c->a->stats.disagreement > target ? 1.0 : 0.0;
+    pthread_mutex_unlock (&c->a->stats_lock);
+}
+
+/* Refreshes the membership snapshot and this round's neighbours and weights. */
+int
+mdl_worker_round (mdl_ctx_t *c)
+{
+    mdl_agent_t *a = c->a;
+    pthread_mutex_lock (&a->view_lock);
+    if (a->view_version != c->view_version) {
+        c->n = a->view_n;
+        memcpy (c->ids, a->view, c->n * sizeof c->ids[0]);
+        c->view_version = a->view_version;
+        c->round_valid = false;
+    }
+    pthread_mutex_unlock (&a->view_lock);
+    if (c->round_valid && c->round_t == c->step)
+        return 0;
+    c->me = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ids[i] == a->cfg.id)
+            c->me = (uint32_t) i;
+    /* --dense-window: the complete graph during a window of epochs (a function of the
+       step only, so every agent switches at the same round). */
+    const mdl_topo_t *topo = a->topo;
+    if (a->cfg.ad_target > 0 && c->step < MDL_MERGE_ROUND) { /* global averages use no graph */
+        s_ad_period (c);
+        if (c->ad_dense) {
+            topo = a->denser;
+            pthread_mutex_lock (&a->stats_lock);
+            a->stats.dense_rounds++;
+            pthread_mutex_unlock (&a->stats_lock);
+        }
+    }
+    if (a->cfg.dense_len > 0) {
+        const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
+        double epoch = (double) (c->step / K) / (double) mdl_learner_steps_per_epoch (a->learner);
+        if (epoch >= a->cfg.dense_start && epoch < a->cfg.dense_start + a->cfg.dense_len)
+            topo = a->dense;
+    }
+    size_t cnt = 0;
+    int rc = mdl_weights_row (a->cfg.weights, topo, (uint32_t) c->n, c->me, c->step, NULL, c->nbr, c->w,
+                              MDL_AGENT_MAX_PEERS, &cnt, &c->w_self);
+    if (rc)
+        return rc;
+    c->nnbr = cnt;
+    rc = mdl_topo_out_neighbors (topo, (uint32_t) c->n, c->me, c->step, c->out, MDL_AGENT_MAX_PEERS, &cnt);
+    if (rc)
+        return rc;
+    c->nout = cnt;
+    c->round_t = c->step;
+    c->round_valid = true;
+    return 0;
+}
+
+/* Hands one encoded payload to the comm actor for the given recipients. Takes the blob
+   reference. */
+int
+mdl_worker_send (mdl_ctx_t *c, const mdl_outmsg_t *m, const uint64_t *to, size_t nto, mdl_blob_t *blob)
+{
+    if (nto == 0) {
+        mdl_blob_unref (blob);
+        return 0;
+    }
+    return zsock_send (c->push, "bbp", m, sizeof *m, to, nto * sizeof *to, blob) == 0 ? 0 : MDL_ESOCKET;
+}
+
+int
+mdl_worker_encode (mdl_ctx_t *c, mdl_codec_t *codec, const float *v, mdl_blob_t **out)
+{
+    mdl_blob_t *b = mdl_blob_take (c->a->pool);
+    if (!b)
+        return MDL_ENOMEM;
+    size_t len = 0;
+    int rc = mdl_codec_encode (codec, v, mdl_blob_data (b), mdl_blob_cap (b), &len, &c->rng);
+    if (rc) {
+        mdl_blob_unref (b);
+        return rc;
+    }
+    mdl_blob_set_len (b, len);
+    *out = b;
+    return 0;
+}
+
+static bool
+s_known (const mdl_ctx_t *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->nknown; i++)
+        if (c->known[i] == id)
+            return true;
+    return false;
+}
+
+bool
+mdl_worker_alive (const mdl_ctx_t *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ids[i] == id)
+            return true;
+    return false;
+}
+
+int
+mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
+{
+    if (channel < 0 || channel >= MDL_AGENT_CHANNELS)
+        return MDL_EINVAL;
+    int rc = mdl_worker_round (c);
+    if (rc)
+        return rc;
+    mdl_agent_t *a = c->a;
+    mdl_outmsg_t m = { .kind = MDL_KIND_MAKE (0, channel), .step = c->step, .loss = c->last_loss,
+                       .aux = a->cfg.cc_target > 0 ? c->cc_shared : c->ad_vote };
+    uint64_t to[MDL_AGENT_MAX_PEERS];
+    size_t nto = 0;
+    mdl_blob_t *b = NULL;
+    if (!a->replicas) {
+        m.kind |= MDL_KIND_STATE;
+        for (size_t k = 0; k < c->nout; k++)
+            to[nto++] = c->ids[c->out[k]];
+        if ((rc = mdl_worker_encode (c, c->codec, v, &b)))
+            return rc;
+        return mdl_worker_send (c, &m, to, nto, b);
+    }
+    c->sends[channel]++;
+    /* The first send is a keyframe too: starting the public copy at v, not at zero, so
+       neighbours never mix with a copy that still lacks most of the model. */
+    const bool all_kf = c->sends[channel] == 1
+                        || (a->cfg.keyframe_every > 0 && c->sends[channel] % (uint64_t) a->cfg.keyframe_every == 0);
+    if (all_kf) {
+        /* Periodic keyframe: the public copy becomes v itself, sent exactly (fp32) to
+           every holder, which also clears what error feedback still owed. */
+        mdl_vec_copy (c->pub[channel], v, c->d);
+        for (size_t k = 0; k < c->nout; k++) {
+            uint64_t id = c->ids[c->out[k]];
+            if (!s_known (c, id) && c->nknown < MDL_AGENT_MAX_PEERS)
+                c->known[c->nknown++] = id;
+        }
+        size_t keep = 0;
+        for (size_t k = 0; k < c->nknown; k++)
+            if (mdl_worker_alive (c, c->known[k]))
+                to[nto++] = c->known[keep++] = c->known[k];
+        c->nknown = keep;
+        uint64_t dropped_asks[64];
+        mdl_agent_take_resync (a, dropped_asks); /* everyone gets this keyframe */
+        if ((rc = mdl_worker_encode (c, c->kcodec, c->pub[channel], &b)))
+            return rc;
+        m.kind |= MDL_KIND_STATE;
+        m.keyframe = true;
+        if (a->cfg.verify_replicas)
+            m.aux = mdl_vec_digest (c->pub[channel], c->d);
+        pthread_mutex_lock (&a->stats_lock);
+        a->stats.keyframes_sent += nto;
+        pthread_mutex_unlock (&a->stats_lock);
+        return mdl_worker_send (c, &m, to, nto, b);
+    }
+    /* Replica stream: q = C(v - pub); pub += decode(q), exactly as receivers do. */
+    float *diff = c->scratch[3];
+    mdl_vec_sub (diff, v, c->pub[channel], c->d);
+    if ((rc = mdl_worker_encode (c, c->codec, diff, &b)))
+        return rc;
+    rc = mdl_codec_apply (c->codec, mdl_blob_data (b), mdl_blob_len (b), 1.0f, c->pub[channel]);
+    if (rc) {
+        mdl_blob_unref (b);
+        return rc;
+    }
+    /* Who gets a keyframe (the public copy, exactly) instead of the delta: this round's
+       out-neighbours that hold no copy yet, and peers that asked (they saw a gap). */
+    uint64_t kf[MDL_AGENT_MAX_PEERS];
+    size_t nkf = 0;
+    uint64_t asked[64];
+    size_t nasked = mdl_agent_take_resync (a, asked);
+    for (size_t k = 0; k < c->nout; k++) {
+        uint64_t id = c->ids[c->out[k]];
+        if (!s_known (c, id) && c->nknown < MDL_AGENT_MAX_PEERS)
+            c->known[c->nknown++] = id, kf[nkf++] = id;
+    }
+    for (size_t k = 0; k < nasked; k++) {
+        bool dup = false;
+        for (size_t j = 0; j < nkf; j++)
+            dup |= kf[j] == asked[k];
+        if (!dup && s_known (c, asked[k]) && nkf < MDL_AGENT_MAX_PEERS)
+            kf[nkf++] = asked[k];
+    }
+    /* Deltas go to every live holder of a copy (not only this round's neighbours: a copy
+       that missed a delta would silently diverge). */
+    size_t keep = 0;
+    for (size_t k = 0; k < c->nknown; k++) {
+        uint64_t id = c->known[k];
+        if (!mdl_worker_alive (c, id))
+            continue; /* a dead peer's copy is void; it gets a keyframe if it returns */
+        c->known[keep++] = id;
+        bool gets_kf = false;
+        for (size_t j = 0; j < nkf && !gets_kf; j++)
+            gets_kf = kf[j] == id;
+        if (!gets_kf)
+            to[nto++] = id;
+    }
+    c->nknown = keep;
+    m.kind |= MDL_KIND_DELTA;
+    if (a->cfg.verify_replicas) /* what every holder's copy must be after this delta */
+        m.aux = mdl_vec_digest (c->pub[channel], c->d);
+    if ((rc = mdl_worker_send (c, &m, to, nto, b)))
+        return rc;
+    if (nkf == 0)
+        return 0;
+    if ((rc = mdl_worker_encode (c, c->kcodec, c->pub[channel], &b)))
+        return rc;
+    m.kind = MDL_KIND_MAKE (MDL_KIND_STATE, channel);
+    m.keyframe = true;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.keyframes_sent += nkf;
+    pthread_mutex_unlock (&a->stats_lock);
+    return mdl_worker_send (c, &m, kf, nkf, b);
+}
+
+typedef struct {
+    mdl_ctx_t *c;
+    int channel;
+} s_wait_t;
+
+/* Sync round complete: every live in-neighbour's round-t vector is in. */
+static bool
+s_round_ready (void *arg)
+{
+    s_wait_t *w = arg;
+    mdl_ctx_t *c = w->c;
+    if (atomic_load (&c->a->stop))
+        return true;
+    /* Membership changed (a neighbour left or joined): stop waiting; the mix renormalises
+       over whoever is there, and the next round uses the new graph. */
+    pthread_mutex_lock (&c->a->view_lock);
+    bool changed = c->a->view_version != c->view_version;
+    pthread_mutex_unlock (&c->a->view_lock);
+    if (changed)
+        return true;
+    for (size_t k = 0; k < c->nnbr; k++) {
+        mdl_slot_meta_t m;
+        uint64_t id = c->ids[c->nbr[k]];
+        if (!mdl_mailroom_peek (c->a->room, id, w->channel, &m) || m.step < c->step)
+            return false;
+    }
+    return true;
+}
+
+int
+mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x)
+{
+    mdl_agent_t *a = c->a;
+    if (mdl_worker_round (c))
+        return 0;
+    const bool sync = a->cfg.mode == MDL_MODE_SYNC;
+    if (sync && c->nnbr) {
+        s_wait_t w = { c, channel };
+        double t0 = mdl_now ();
+        mdl_mailroom_wait (a->room, s_round_ready, &w, a->cfg.sync_timeout);
+        pthread_mutex_lock (&a->stats_lock);
+        a->stats.wait_s += mdl_now () - t0;
+        pthread_mutex_unlock (&a->stats_lock);
+    }
+    /* Read every neighbour's vector (held stable until read_end), then weigh them. */
+    const float *v[MDL_AGENT_MAX_PEERS];
+    uint64_t stale_by[MDL_AGENT_MAX_PEERS];
+    double coef[MDL_AGENT_MAX_PEERS], shared[MDL_AGENT_MAX_PEERS];
+    for (size_t k = 0; k < c->nnbr; k++) {
+        mdl_slot_meta_t m = { .aux = 0 };
+        v[k] = mdl_mailroom_read_begin (a->room, c->ids[c->nbr[k]], channel, sync ? c->step : UINT64_MAX, &m);
+        stale_by[k] = !v[k] ? MDL_MIX_MISSING : c->step > m.step ? c->step - m.step : 0;
+        if (v[k] && a->cfg.ad_target > 0 && m.step / mdl_worker_ad_len (c) == c->ad_period && m.aux > c->ad_vote)
+            c->ad_vote = m.aux; /* max-consensus of this period's vote */
+        shared[k] = m.aux;
+    }
+    mdl_mix_result_t r;
+    mdl_mix_coefs (c->w_self, c->w, stale_by, c->nnbr, a->cfg.staleness_decay, (uint64_t) a->cfg.max_staleness,
+                   coef, &r);
+    /* Disagreement estimate sum_j w_ij ||x_i - v_j||^2 (Kong et al.'s proxy), before
+       mixing. It costs a pass over x per neighbour, so it is refreshed every 16 mixes
+       (the metrics read it a few times per epoch). */
+    double dis = -1.0;
+    if (c->nmix++ % 16 == 0 || a->cfg.cc_target > 0 || a->cfg.ad_target > 0) {
+        dis = 0.0;
+        for (size_t k = 0; k < c->nnbr; k++)
+            if (coef[k] > 0)
+                dis += c->w[k] * mdl_vec_dist2 (x, v[k], c->d);
+        if (a->cfg.cc_target > 0) {
+            /* Kong et al.'s estimate shared as a scalar: own and neighbours' values */
+            double sum = dis;
+            size_t cnt = 1;
+            for (size_t k = 0; k < c->nnbr; k++)
+                if (coef[k] > 0 && isfinite (shared[k]) && shared[k] >= 0)
+                    sum += shared[k], cnt++;
+            c->cc_shared = sum / (double) cnt;
+        }
+    }
+    /* x += gamma * sum_j c_j (v_j - self_v): one fused pass over x, written so that
+       self_v may alias x (the mixing is memory-bound: passes are what it costs). */
+    double csum = 0.0;
+    const float *vs[MDL_AGENT_MAX_PEERS];
+    float cs[MDL_AGENT_MAX_PEERS];
+    size_t nv = 0;
+    for (size_t k = 0; k < c->nnbr; k++)
+        if (coef[k] > 0) {
+            csum += gamma * coef[k];
+            vs[nv] = v[k];
+            cs[nv++] = (float) (gamma * coef[k]);
+        }
+    if (nv)
+        mdl_vec_mix (x, (float) (self_v == x ? 1.0 - csum : 1.0), self_v == x ? NULL : self_v, (float) -csum,
+                     vs, cs, nv, c->d);
+    for (size_t k = 0; k < c->nnbr; k++)
+        if (v[k])
+            mdl_mailroom_read_end (a->room, c->ids[c->nbr[k]], channel);
+    const size_t used = r.used;
+    const uint64_t stale = r.stale, dropped = r.dropped;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.updates_applied += used;
+    a->stats.updates_stale += stale;
+    a->stats.updates_dropped += dropped;
+    if (used && dis >= 0)
+        a->stats.disagreement = dis;
+    a->stats.gossip_rounds++;
+    pthread_mutex_unlock (&a->stats_lock);
+    return (int) used;
+}

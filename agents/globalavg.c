@@ -1,0 +1,212 @@
+/*  globalavg.c: exact global averages on the worker thread: the final merge, Gossip-PGA's
+    --global-every, dynamic averaging's synchronisations; and FIN. */
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "err.h"
+#include "vec.h"
+#include "worker_impl.h"
+
+
+/* Sends v (fp32, exact) with aux or, with v NULL, a control message of kind for round
+   step to the given peers. */
+int
+mdl_worker_send_aux (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, double aux, const uint64_t *to, size_t nto)
+{
+    mdl_outmsg_t m = { .kind = kind, .step = step, .keyframe = true, .aux = aux };
+    mdl_blob_t *b = NULL;
+    int rc;
+    if (v) {
+        if ((rc = mdl_worker_encode (c, c->kcodec, v, &b)))
+            return rc;
+    } else {
+        if (!(b = mdl_blob_take (c->a->pool)))
+            return MDL_ENOMEM;
+        mdl_blob_set_len (b, 0);
+    }
+    return mdl_worker_send (c, &m, to, nto, b);
+}
+
+int
+mdl_worker_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, const uint64_t *to, size_t nto)
+{
+    return mdl_worker_send_aux (c, kind, step, v, 0.0, to, nto);
+}
+
+/* The live peers of the current view (refreshed), self excluded, into out. */
+size_t
+mdl_worker_live_peers (mdl_ctx_t *c, uint64_t *out)
+{
+    mdl_worker_round (c);
+    size_t n = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->ids[i] != c->a->cfg.id)
+            out[n++] = c->ids[i];
+    return n;
+}
+
+/* x <- the mean of the round-R states of self (xf) and every live peer, summed in
+   ascending id order so that every agent computes the same floats. False (x unchanged)
+   when a state is missing. Counts in *bad the states whose aux differs from ours. */
+static bool
+s_average_states (mdl_ctx_t *c, uint64_t R, const float *xf, double aux, size_t *n_out, size_t *bad)
+{
+    mdl_agent_t *a = c->a;
+    const float *v[MDL_AGENT_MAX_PEERS + 1];
+    size_t n = 0;
+    bool ok = true;
+    *bad = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        uint64_t id = c->ids[i];
+        mdl_slot_meta_t m = { .aux = aux };
+        v[i] = id == a->cfg.id ? xf : mdl_mailroom_read_begin (a->room, id, a->merge_ch, R, &m);
+        ok &= v[i] != NULL;
+        *bad += v[i] && m.aux != aux;
+    }
+    if (ok) {
+        mdl_vec_zero (c->x, c->d);
+        for (size_t i = 0; i < c->n; i++, n++)
+            mdl_vec_axpy (c->x, 1.0f, v[i], c->d);
+        mdl_vec_scale (c->x, 1.0f / (float) n, c->d);
+    }
+    for (size_t i = 0; i < c->n; i++)
+        if (v[i] && c->ids[i] != a->cfg.id)
+            mdl_mailroom_read_end (a->room, c->ids[i], a->merge_ch);
+    *n_out = n;
+    return ok;
+}
+
+/* One exact average over every live peer in round R (>= MDL_MERGE_ROUND): Zhu et al.'s
+   single global merge at the end, and Gossip-PGA's periodic average (--global-every).
+   Reliable over lossy PUB/SUB: every agent sends its state (fp32) to all live peers on
+   the merge channel; a state that does not arrive is asked for again (RESYNC) until it
+   does; an agent that has everyone's state averages them at once, says so (MERGED, the
+   marker R + 1), and keeps answering requests with its pre-merge state until every peer
+   said the same (or moved on to a later round), or --merge-timeout passes. Peers that
+   die meanwhile drop out of the average. On success x holds the average and *merged_with
+   the number of peers in it; on failure x is unchanged. c->step is restored. */
+bool
+mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merged_with, size_t *mismatched)
+{
+    mdl_agent_t *a = c->a;
+    const uint32_t ch = MDL_KIND_MAKE (0, a->merge_ch);
+    float *xf = c->scratch[2];
+    mdl_vec_copy (xf, c->x, c->d);
+    const uint64_t step = c->step;
+    c->step = R;
+    atomic_store (&a->round, R);
+    zstr_send (c->push, "A"); /* sync: merge states parked until we got here may be filed */
+    uint64_t all[MDL_AGENT_MAX_PEERS];
+    size_t nall = mdl_worker_live_peers (c, all);
+    mdl_worker_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, all, nall);
+    const double t0 = mdl_now (), until = t0 + a->cfg.merge_timeout;
+    double next_ask = t0 + 0.25;
+    bool have_all = false;
+    while (mdl_now () < until && !atomic_load (&a->stop)) {
+        mdl_worker_round (c); /* membership may change: dead peers drop out */
+        uint64_t missing[MDL_AGENT_MAX_PEERS];
+        size_t nmiss = 0, ndone = 0, npeers = 0;
+        for (size_t i = 0; i < c->n; i++) {
+            uint64_t id = c->ids[i];
+            if (id == a->cfg.id)
+                continue;
+            npeers++;
+            mdl_slot_meta_t m;
+            const float *v = mdl_mailroom_read_begin (a->room, id, a->merge_ch, R, &m);
+            if (v)
+                mdl_mailroom_read_end (a->room, id, a->merge_ch);
+            else
+                missing[nmiss++] = id;
+            /* done: its marker R + 1, or a later round (it finished R and moved on) */
+            if (mdl_mailroom_peek (a->room, id, a->merge_ch, &m) && m.step > R)
+                ndone++;
+        }
+        /* Answer the peers that asked for our state. */
+        uint64_t asked[64];
+        size_t nasked = mdl_agent_take_resync (a, asked);
+        if (nasked)
+            mdl_worker_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, asked, nasked);
+        if (!have_all && nmiss == 0) {
+            size_t n = 0;
+            size_t bad = 0;
+            if ((have_all = s_average_states (c, R, xf, aux, &n, &bad))) {
+                if (mismatched)
+                    *mismatched = bad;
+                *merged_with = n - 1;
+                mdl_worker_send_to (c, ch | MDL_KIND_MERGED, R, NULL, all, nall);
+            }
+        }
+        if (have_all && ndone == npeers)
+            break;
+        if (mdl_now () >= next_ask) {
+            if (!have_all && nmiss)
+                mdl_worker_send_to (c, ch | MDL_KIND_RESYNC, R, NULL, missing, nmiss);
+            if (have_all) /* our MERGED may have been lost too */
+                mdl_worker_send_to (c, ch | MDL_KIND_MERGED, R, NULL, all, nall);
+            next_ask = mdl_now () + 0.25;
+        }
+        struct timespec ts = { 0, 2 * 1000000 };
+        nanosleep (&ts, NULL);
+    }
+    c->step = step;
+    return have_all;
+}
+
+int
+mdl_ctx_global_average (mdl_ctx_t *c, uint64_t R, double aux, size_t *peers, size_t *mismatched)
+{
+    uint64_t with = 0;
+    size_t bad = 0;
+    if (c->a->merge_ch < 0)
+        return MDL_EINVAL; /* the algorithm did not declare global_averages */
+    if (!mdl_worker_global_average (c, R, aux, &with, &bad))
+        return MDL_ETIMEOUT;
+    *peers = (size_t) with;
+    if (mismatched)
+        *mismatched = bad;
+    pthread_mutex_lock (&c->a->stats_lock);
+    c->a->stats.global_averages++;
+    pthread_mutex_unlock (&c->a->stats_lock);
+    return 0;
+}
+
+uint64_t
+mdl_ctx_sync_wanted (mdl_ctx_t *c)
+{
+    return atomic_load (&c->a->sync_wanted);
+}
+
+bool
+mdl_ctx_stopping (mdl_ctx_t *c)
+{
+    return atomic_load (&c->a->stop);
+}
+
+bool
+mdl_ctx_fin (mdl_ctx_t *c)
+{
+    uint64_t all[MDL_AGENT_MAX_PEERS];
+    size_t nall = mdl_worker_live_peers (c, all);
+    mdl_worker_send_to (c, MDL_KIND_FIN, c->step, NULL, all, nall);
+    return mdl_agent_all_fin (c->a);
+}
+
+/* --global-every P: the exact average after every P-th step (not after the last one
+   when the final merge follows). */
+void
+mdl_worker_periodic_average (mdl_ctx_t *c, uint64_t done, uint64_t total)
+{
+    mdl_agent_t *a = c->a;
+    const uint64_t P = (uint64_t) a->cfg.global_every;
+    if (P == 0 || done % P || (done == total && a->cfg.final_merge) || atomic_load (&a->stop))
+        return;
+    uint64_t with = 0;
+    bool ok = mdl_worker_global_average (c, MDL_MERGE_ROUND + 2 * done, 0, &with, NULL);
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.global_averages += ok;
+    pthread_mutex_unlock (&a->stats_lock);
+    if (!ok)
+        mdl_agent_log (a, "global average after step %llu incomplete after %.0f s: continuing without it",
+                       (unsigned long long) done, a->cfg.merge_timeout);
+}

@@ -1,0 +1,92 @@
+/*  worker_impl.h: the compute worker's state, shared by its files only:
+      worker.c      the thread: the training loop, gossip rounds, --overlap, finish
+      ctx.c         what algorithms call (algo.h): rounds, publish, mix, helpers
+      globalavg.c   exact global averages (final merge, --global-every, dynavg), FIN
+      pairavg.c     AD-PSGD's pairwise averages
+    Everything here runs on the worker thread. */
+#ifndef MDL_WORKER_IMPL_H
+#define MDL_WORKER_IMPL_H
+
+#include "agent_impl.h"
+#include "codec.h"
+#include "rng.h"
+
+struct mdl_ctx_t {
+    mdl_agent_t *a;
+    zsock_t *push;
+    mdl_codec_t *codec;        /* --codec */
+    mdl_codec_t *kcodec;       /* keyframes: fp32 */
+    mdl_rng_t rng;             /* codecs' randomness */
+    float *x;
+    size_t d;
+    uint64_t step;
+    /* membership snapshot */
+    uint64_t ids[MDL_AGENT_MAX_PEERS + 1];
+    size_t n;
+    uint32_t me;
+    uint64_t view_version;
+    /* round cache */
+    uint64_t round_t;
+    bool round_valid;
+    uint32_t nbr[MDL_AGENT_MAX_PEERS];
+    double w[MDL_AGENT_MAX_PEERS];
+    size_t nnbr;
+    double w_self;
+    uint32_t out[MDL_AGENT_MAX_PEERS];
+    size_t nout;
+    /* replicas: own public copies, and the recipients that hold them */
+    float *pub[MDL_AGENT_CHANNELS];
+    uint64_t sends[MDL_AGENT_CHANNELS];
+    uint64_t known[MDL_AGENT_MAX_PEERS];
+    size_t nknown;
+    float *scratch[4];
+    char err[256];
+    const mdl_algo_ops_t *algo;
+    void *state;
+    /* --adaptive-degree: the graph of the current period and the vote being spread */
+    bool ad_dense;
+    uint64_t ad_period;        /* index of the period the vote belongs to */
+    double ad_vote;            /* 1: someone's disagreement was above the target */
+    /* --consensus-control: the disagreement estimate shared with the neighbours (aux of
+       the states): the mean of this agent's own and its neighbours' shared values */
+    double cc_shared;
+    double loss_ema;
+    float last_loss;
+    int32_t *label_map;        /* --drift-at: the rotated labels */
+    uint64_t nmix;             /* mdl_ctx_mix calls (paces the disagreement estimate) */
+    mdl_rng_t prng;            /* pairwise algorithms: the partner of each exchange */
+    uint64_t pair_seq;         /* ... the number of this agent's last request */
+};
+
+/* ctx.c */
+/* Refreshes the membership snapshot and this round's neighbours and weights. Returns 0
+   or the topology's error. */
+int mdl_worker_round (mdl_ctx_t *c);
+/* Hands one encoded payload to the comm actor for the given recipients. Takes the blob
+   reference. */
+int mdl_worker_send (mdl_ctx_t *c, const mdl_outmsg_t *m, const uint64_t *to, size_t nto, mdl_blob_t *blob);
+/* Encodes v with codec into a pooled blob (*out, caller's reference). */
+int mdl_worker_encode (mdl_ctx_t *c, mdl_codec_t *codec, const float *v, mdl_blob_t **out);
+/* Whether id is in the current membership snapshot. */
+bool mdl_worker_alive (const mdl_ctx_t *c, uint64_t id);
+/* --adaptive-degree: rounds per voting period. */
+uint64_t mdl_worker_ad_len (const mdl_ctx_t *c);
+
+/* globalavg.c */
+/* Sends v (fp32, exact) with aux or, with v NULL, a control message of kind for round
+   step to the given peers. */
+int mdl_worker_send_aux (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, double aux,
+                         const uint64_t *to, size_t nto);
+int mdl_worker_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, const uint64_t *to, size_t nto);
+/* The live peers of the current view (refreshed), self excluded, into out. */
+size_t mdl_worker_live_peers (mdl_ctx_t *c, uint64_t *out);
+/* One exact average over every live peer in round R (see globalavg.c). */
+bool mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merged_with, size_t *mismatched);
+/* --global-every P: the exact average after every P-th step. */
+void mdl_worker_periodic_average (mdl_ctx_t *c, uint64_t done, uint64_t total);
+
+/* pairavg.c */
+/* The worker stops averaging: queued requests are refused. */
+void mdl_worker_pair_close (mdl_ctx_t *c);
+
+#endif
