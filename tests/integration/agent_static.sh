@@ -35,7 +35,7 @@ peers_of() { local i=$1 k=0 out=""; shift; for p in "$@"; do [ $k -ne $i ] && ou
 small=(--train-subset 6000 --test-subset 1000 --batch 16 --threads 1 --quiet)
 
 # --- 3 agents, static discovery over loopback -----------------------------------------
-# A port taken between free_ports and the bind makes an agent fail with "cannot start";
+# A port taken between free_ports and the bind makes an agent fail with "address in use";
 # then all 3 are stopped and started again on new ports.
 for attempt in 1 2 3; do
   read -r -a ports <<<"$(free_ports 3)"
@@ -48,13 +48,13 @@ for attempt in 1 2 3; do
   retry=0
   while :; do
     alive=0; for p in "${pids[@]}"; do kill -0 $p 2>/dev/null && alive=1; done
-    grep -qs "cannot start" "$tmp"/s?.err && { retry=1; break; }
+    grep -qs "cannot start\|address in use" "$tmp"/s?.err && { retry=1; break; }
     [ $alive = 0 ] && break
     sleep 0.2
   done
   if [ $retry = 1 ] && [ $attempt -lt 3 ]; then
     for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done; wait 2>/dev/null
-    echo "# a port was taken ($(grep -h "cannot start" "$tmp"/s?.err | head -1)); retrying"
+    echo "# a port was taken ($(grep -h "cannot start\|address in use" "$tmp"/s?.err | head -1)); retrying"
     continue
   fi
   break
