@@ -200,6 +200,10 @@ mdl_cmd_train (int argc, char **argv)
     }
     if (diverged)
         exit_code = 3;
+    else if (isnan (test_acc) && mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc) == 0 && !o.quiet)
+        /* nothing left to train (--resume at or past --epochs): the model as it was loaded */
+        fprintf (stderr, "meshdl train: nothing to train from step %llu (--epochs %d): test acc %.4f\n",
+                 (unsigned long long) mdl_learner_steps (l), o.epochs, test_acc);
     const double wall = mdl_now () - t0;
     mdl_json_t j;
     mdl_json_begin (&j);
