@@ -155,19 +155,24 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     int rc;
     mdl_topo_t *t = mdl_topo_new (o->topology, 0, &rc);
     if (!t) {
-        snprintf (err, errlen, "meshdl %s: --topology '%s' is not valid: %s", cmd, o->topology, mdl_topo_help ());
+        char hint[96];
+        snprintf (err, errlen, "meshdl %s: --topology '%s' is not valid (%s)%s", cmd, o->topology, mdl_topo_help (),
+                  mdl_did_you_mean_in (hint, sizeof hint, o->topology, mdl_topo_help ()));
         return MDL_EINVAL;
     }
     mdl_topo_destroy (&t);
     if (mdl_weights_parse (o->weights, &cfg->weights)) {
-        snprintf (err, errlen, "meshdl %s: --weights '%s' is not mh or uniform", cmd, o->weights);
+        char hint[96];
+        snprintf (err, errlen, "meshdl %s: --weights '%s' is not mh or uniform%s", cmd, o->weights,
+                  mdl_did_you_mean_in (hint, sizeof hint, o->weights, "mh uniform"));
         return MDL_EINVAL;
     }
     const mdl_algo_ops_t *ops = mdl_algo_find (o->algo);
     if (!ops) {
-        char names[256];
-        snprintf (err, errlen, "meshdl %s: --algo '%s' is not one of: %s", cmd, o->algo,
-                  mdl_algo_names (names, sizeof names, ", "));
+        char names[256], hint[96];
+        mdl_algo_names (names, sizeof names, ", ");
+        snprintf (err, errlen, "meshdl %s: --algo '%s' is not one of: %s%s", cmd, o->algo, names,
+                  mdl_did_you_mean_in (hint, sizeof hint, o->algo, names));
         return MDL_EINVAL;
     }
     if (s_apply_averaging (o, ops, cmd, cfg, err, errlen))
@@ -177,11 +182,15 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     else if (!strcmp (o->mode, "async"))
         cfg->mode = MDL_MODE_ASYNC;
     else {
-        snprintf (err, errlen, "meshdl %s: --mode '%s' is not sync or async", cmd, o->mode);
+        char hint[96];
+        snprintf (err, errlen, "meshdl %s: --mode '%s' is not sync or async%s", cmd, o->mode,
+                  mdl_did_you_mean_in (hint, sizeof hint, o->mode, "sync async"));
         return MDL_EINVAL;
     }
     if (mdl_codec_check_spec (o->codec)) {
-        snprintf (err, errlen, "meshdl %s: --codec '%s' does not parse. %s", cmd, o->codec, mdl_codec_help ());
+        char hint[96];
+        mdl_did_you_mean_in (hint, sizeof hint, o->codec, "fp32 fp16 bf16 qsgd q8 q4 sign topk randk");
+        snprintf (err, errlen, "meshdl %s: --codec '%s' does not parse%s; %s", cmd, o->codec, hint, mdl_codec_help ());
         return MDL_EINVAL;
     }
     if (isnan (o->gamma))
@@ -295,8 +304,9 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
         return MDL_EINVAL;
     }
     if (mdl_part_parse (o->partition, part)) {
-        snprintf (err, errlen, "meshdl %s: --partition '%s' is not iid, dirichlet:ALPHA (ALPHA > 0) or shards:K (K >= 1)",
-                  cmd, o->partition);
+        char hint[96];
+        snprintf (err, errlen, "meshdl %s: --partition '%s' is not iid, dirichlet:ALPHA (ALPHA > 0) or shards:K (K >= 1)%s",
+                  cmd, o->partition, mdl_did_you_mean_in (hint, sizeof hint, o->partition, "iid dirichlet shards"));
         return MDL_EINVAL;
     }
     if (!o->cluster[0]) {

@@ -68,7 +68,7 @@ mdl_closest (const char *word, const char *const *cands, size_t n)
         }
     }
     /* one typo in a short word, two in a longer one, a third of a long one */
-    const size_t allowed = wl <= 4 ? 1 : wl <= 9 ? 2 : wl / 3;
+    const size_t allowed = wl <= 5 ? 1 : wl <= 9 ? 2 : wl / 3;
     return best_d <= allowed ? best : NULL;
 }
 
@@ -81,6 +81,28 @@ mdl_did_you_mean (char *buf, size_t len, const char *word, const char *const *ca
     else if (len)
         buf[0] = '\0';
     return buf;
+}
+
+const char *
+mdl_did_you_mean_in (char *buf, size_t len, const char *word, const char *list)
+{
+    char names[64][32], head[64];
+    const char *cands[64];
+    size_t n = 0;
+    snprintf (head, sizeof head, "%.*s", (int) strcspn (word, ":"), word);
+    for (const char *p = list; *p && n < 64;) {
+        size_t k = strspn (p, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        if (k > 0 && k < sizeof names[0] && isalpha ((unsigned char) *p) && (p == list || !isalnum ((unsigned char) p[-1]))) {
+            snprintf (names[n], sizeof names[n], "%.*s", (int) k, p);
+            cands[n] = names[n];
+            n++;
+        }
+        if (k == 0)
+            p++;
+        else
+            p += k + strcspn (p + k, " ,|("); /* the rest of an entry (":K") is not a name */
+    }
+    return mdl_did_you_mean (buf, len, head, cands, n, "");
 }
 
 /* ", did you mean --NAME?" for an unknown option name among defs. */

@@ -82,6 +82,11 @@ const char *mdl_closest (const char *word, const char *const *cands, size_t n);
 const char *mdl_did_you_mean (char *buf, size_t len, const char *word, const char *const *cands, size_t n,
                               const char *prefix);
 
+/* The same over the names in list, a text such as "sync | async" or "ring, exp, base:K
+   (...)": its words of letters, digits and '-' (each cut at ':'), compared with word's
+   part before its first ':'. */
+const char *mdl_did_you_mean_in (char *buf, size_t len, const char *word, const char *list);
+
 /* Whether name (without "--") is an option of any meshdl subcommand (optnames.c). */
 bool mdl_cli_option_exists (const char *name);
 

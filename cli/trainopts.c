@@ -90,8 +90,10 @@ mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learner_cf
     mdl_model_destroy (&probe);
     mdl_opt_kind_t kind;
     if (mdl_opt_parse (o->optimizer, &kind)) {
-        snprintf (err, errlen, "meshdl %s: --optimizer '%s' is not one of sgd, momentum, nesterov, adam, adamw, accumadam",
-                  cmd, o->optimizer);
+        char hint[96];
+        snprintf (err, errlen, "meshdl %s: --optimizer '%s' is not one of sgd, momentum, nesterov, adam, adamw, accumadam%s",
+                  cmd, o->optimizer,
+                  mdl_did_you_mean_in (hint, sizeof hint, o->optimizer, "sgd momentum nesterov adam adamw accumadam"));
         return MDL_EINVAL;
     }
     mdl_opt_defaults (&cfg->opt, kind);
@@ -112,8 +114,9 @@ mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learner_cf
         return MDL_EINVAL;
     }
     if (mdl_sched_parse (o->schedule, &cfg->sched)) {
-        snprintf (err, errlen, "meshdl %s: --schedule '%s' is not constant, cosine or step:GAMMA:E1,E2,... (e.g. step:0.1:3,4)",
-                  cmd, o->schedule);
+        char hint[96];
+        snprintf (err, errlen, "meshdl %s: --schedule '%s' is not constant, cosine or step:GAMMA:E1,E2,... (e.g. step:0.1:3,4)%s",
+                  cmd, o->schedule, mdl_did_you_mean_in (hint, sizeof hint, o->schedule, "constant cosine step"));
         return MDL_EINVAL;
     }
     cfg->sched.lr0 = (float) o->lr;
