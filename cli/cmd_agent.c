@@ -263,7 +263,8 @@ s_check_network (const mdl_trainopts_t *to, const s_agentopts_t *so, char *err, 
                                    "(with --curve: tcp://HOST:PORT#KEY, the peer's 40-character public key)", bad);
         return MDL_EINVAL;
     }
-    const char *iface = so->iface ? so->iface : so->peers ? NULL : getenv ("ZSYS_INTERFACE");
+    /* the interface matters to beacons only: with --peers it is not used */
+    const char *iface = so->peers ? NULL : so->iface ? so->iface : getenv ("ZSYS_INTERFACE");
     if (iface && iface[0] && if_nametoindex (iface) == 0) {
         char names[256] = "";
         struct if_nameindex *all = if_nameindex ();
