@@ -223,17 +223,6 @@ mdl_progress_line (mdl_progress_t *p, const char *text)
 }
 
 void
-mdl_progress_printf (mdl_progress_t *p, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (line, sizeof line, fmt, ap);
-    va_end (ap);
-    mdl_progress_line (p, line);
-}
-
-void
 mdl_progress_log_fn (void *arg, const char *line)
 {
     mdl_progress_line (arg, line);

@@ -58,8 +58,6 @@ void mdl_progress_end (mdl_progress_t *p);
 /* Writes one whole line (no newline in text) above the progress line: on a terminal the
    drawn line is cleared first and drawn again after it. Thread-safe. */
 void mdl_progress_line (mdl_progress_t *p, const char *text);
-/* printf-style mdl_progress_line. */
-void mdl_progress_printf (mdl_progress_t *p, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 /* A log_fn for mdl_agent_cfg_t: arg is an mdl_progress_t. */
 void mdl_progress_log_fn (void *arg, const char *line);
 
