@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "codec.h"
+#include "hood.h"
 #include "err.h"
 #include "clock.h"
 #include "vec.h"
@@ -92,6 +93,26 @@ mdl_agent_all_fin (mdl_agent_t *a)
     }
     pthread_mutex_unlock (&a->view_lock);
     return missing == 0;
+}
+
+size_t
+mdl_agent_graphs (mdl_agent_t *a, uint64_t round, const mdl_topo_t **graphs)
+{
+    size_t n = 0;
+    graphs[n++] = a->topo;
+    if (a->cfg.ad_target > 0)
+        graphs[n++] = a->denser;
+    if (a->cfg.dense_len > 0) {
+        /* The complete graph from a little before the window (the rounds of the next two
+           hood windows) to its end: the worker's choice (ctx.c) by epoch of the step. */
+        const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
+        const uint64_t spe = atomic_load (&a->spe);
+        const double e0 = spe ? (double) (round / K) / (double) spe : 0.0;
+        const double e1 = spe ? (double) ((round + 2 * MDL_HOOD_WINDOW) / K) / (double) spe : 0.0;
+        if (e1 >= a->cfg.dense_start && e0 < a->cfg.dense_start + a->cfg.dense_len)
+            graphs[n++] = a->dense;
+    }
+    return n;
 }
 
 static uint64_t
@@ -207,6 +228,7 @@ mdl_agent_start (mdl_agent_t *a)
 {
     if (a->worker_started)
         return 0;
+    atomic_store (&a->spe, mdl_learner_steps_per_epoch (a->learner));
     if (pthread_create (&a->worker, NULL, mdl_worker_main, a) != 0)
         return MDL_ENOMEM;
     a->worker_started = true;

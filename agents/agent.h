@@ -103,6 +103,10 @@ typedef struct {
     uint64_t updates_dropped;  /* not used: too stale, undecodable, dropped by injection, late */
     uint64_t updates_rejected; /* failed validation (subset of dropped) */
     uint64_t peers_alive, peers_seen;
+    /* what the agent holds for its peers (hood.h): the peers of its neighbourhood, its
+       links (neighbours and transient peers), SUB connections, mailboxes, and the bytes
+       of the vectors in them and in replicas */
+    uint64_t neighbours, links, connections, mailboxes, mailbox_bytes;
     uint64_t keyframes_sent, resyncs;
     uint64_t replicas_verified, replica_mismatches; /* --verify-replicas */
     uint64_t gossip_rounds;    /* rounds this agent took part in (consensus control adds) */

@@ -146,6 +146,25 @@ s_drain_sub (mdl_comm_t *self)
     }
 }
 
+/* The worker opens ('O') or closes ('C') a transient purpose: frames [cmd, purpose and
+   round (mdl_transient_msg_t), ids (u64 each; none: every live peer)]. */
+static void
+s_transient_cmd (mdl_comm_t *self, char cmd, zmsg_t *msg)
+{
+    zframe_t *fp = zmsg_next (msg), *fi = zmsg_next (msg);
+    mdl_transient_msg_t tm;
+    if (!fp || zframe_size (fp) != sizeof tm)
+        return;
+    memcpy (&tm, zframe_data (fp), sizeof tm);
+    if (cmd == 'C') {
+        mdl_comm_transient_close (self, (mdl_transient_t) tm.purpose, tm.below);
+        return;
+    }
+    const size_t n = fi ? zframe_size (fi) / sizeof (uint64_t) : 0;
+    if (mdl_comm_transient_open (self, (mdl_transient_t) tm.purpose, n ? (const uint64_t *) zframe_data (fi) : NULL, n))
+        mdl_agent_log (self->a, "out of memory opening connections beyond the neighbourhood");
+}
+
 /* Sends what the worker handed over: one payload, to each recipient with its own
    topic and per-link sequence number. */
 static void
@@ -156,10 +175,15 @@ s_drain_pull (mdl_comm_t *self)
         zmsg_t *msg = zmsg_recv (self->pull);
         if (!msg)
             return;
-        if (zmsg_size (msg) == 1) {
-            /* the worker moved to its next round: parked states may be due */
+        zframe_t *f0 = zmsg_first (msg);
+        if (f0 && zframe_size (f0) == 1) {
+            const char cmd = *(const char *) zframe_data (f0);
+            if (cmd == 'A') /* the worker moved to its next round: parked states may be due */
+                mdl_comm_unpark (self);
+            else if (cmd == 'O' || cmd == 'C')
+                s_transient_cmd (self, cmd, msg);
             zmsg_destroy (&msg);
-            mdl_comm_unpark (self);
+            mdl_comm_follow (self, false); /* the round may have moved the neighbourhood */
             continue;
         }
         zframe_t *fd = zmsg_first (msg), *fi = zmsg_next (msg), *fp = zmsg_next (msg);
@@ -246,17 +270,30 @@ s_tick (mdl_comm_t *self)
             }
         } while (n == 64);
     }
-    mdl_peer_event_t ev[16];
-    size_t ne;
-    while ((ne = mdl_peers_expire (self->peers, now, ev, 16)) > 0)
-        for (size_t i = 0; i < ne; i++)
-            mdl_comm_on_event (self, &ev[i]);
+    /* Silences: a scan of the cluster-wide table, so at a pace of its own (a sixteenth of
+       the timeout) rather than every tick: its cost per second stays O(peers / timeout). */
+    if (now >= self->next_expire) {
+        mdl_peer_event_t ev[16];
+        size_t ne;
+        while ((ne = mdl_peers_expire (self->peers, now, ev, 16)) > 0)
+            for (size_t i = 0; i < ne; i++)
+                mdl_comm_on_event (self, &ev[i]);
+        double pace = a->cfg.peer_timeout / 16;
+        self->next_expire = now + (pace > MDL_TICK_MS / 1000.0 ? pace : MDL_TICK_MS / 1000.0);
+    }
+    mdl_comm_transient_tick (self, now);
+    mdl_comm_follow (self, false);
     if (now >= self->next_hello) {
         mdl_mesh_hello (self->mesh, &self->me, a->cluster);
         self->next_hello = now + a->cfg.hello_interval;
         uint64_t mute[16];
         size_t nm = mdl_peers_mute (self->peers, now, mute, 16);
         for (size_t i = 0; i < nm; i++) {
+            /* Only peers we listen to can be heard: the others are not mute, just not
+               neighbours. */
+            const mdl_link_t *l = mdl_comm_link (self, mute[i], false);
+            if (!l || !l->connected || now - l->connected_at < a->cfg.peer_timeout)
+                continue;
             char b[17];
             mdl_agent_log (a, "peer %s announces itself but nothing arrives from it (nothing listening, or it refuses our key)",
                            mdl_id_str (mute[i], b));
@@ -281,7 +318,17 @@ s_tick (mdl_comm_t *self)
     }
     mdl_mesh_stats_t ms;
     mdl_mesh_stats (self->mesh, &ms);
+    size_t boxes = 0, box_bytes = 0;
+    mdl_mailroom_usage (a->room, &boxes, &box_bytes);
+    size_t replicas = 0;
+    for (size_t i = 0; i < self->nlinks; i++)
+        for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
+            replicas += self->links[i].replica[k] != NULL;
     pthread_mutex_lock (&a->stats_lock);
+    a->stats.connections = ms.connections;
+    a->stats.links = self->nlinks;
+    a->stats.mailboxes = boxes;
+    a->stats.mailbox_bytes = box_bytes + replicas * a->d * sizeof (float);
     a->stats.bytes_sent = ms.bytes_sent;
     a->stats.bytes_received = ms.bytes_received;
     a->stats.msgs_sent = ms.sent;
@@ -306,6 +353,14 @@ s_self_destroy (mdl_comm_t **pself)
             free (self->links[i].replica[k]);
         mdl_comm_drop_parked (&self->links[i]);
     }
+    for (int p = 0; p < MDL_TRANSIENT_PURPOSES; p++)
+        free (self->transient[p].ids);
+    free (self->view);
+    free (self->talk);
+    free (self->in);
+    free (self->idx_in);
+    free (self->idx_talk);
+    free (self->mark);
     mdl_discovery_destroy (&self->disc);
     mdl_mesh_destroy (&self->mesh);
     s_discard_pull (self);

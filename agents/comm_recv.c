@@ -78,10 +78,11 @@ static void s_on_update_checked (mdl_comm_t *self, const void **frames, const si
 static void
 s_tombstone (mdl_agent_t *a, uint64_t sender, int ch, uint64_t step, uint64_t seq)
 {
-    if (ch < 0 || ch >= MDL_AGENT_CHANNELS || !mdl_mailroom_write_begin (a->room, sender, ch, step, true))
+    if (ch < 0 || ch >= MDL_AGENT_CHANNELS)
         return;
     mdl_slot_meta_t tomb = { .step = step, .seq = seq, .arrival = mdl_now (), .lost = true };
-    mdl_mailroom_write_end (a->room, sender, ch, &tomb);
+    if (mdl_mailroom_has (a->room, sender) || mdl_mailroom_add (a->room, sender) == 0)
+        mdl_mailroom_mark (a->room, sender, ch, true, &tomb);
 }
 
 static void
@@ -317,6 +318,13 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
         return;
     }
     if (ch >= MDL_AGENT_CHANNELS) {
+        mdl_comm_count (self, &a->stats.updates_dropped, 1);
+        return;
+    }
+    /* A state from a live peer outside the neighbourhood (views that differ for a moment,
+       a global average it started before ours): a box on demand, released by the next
+       change of the neighbourhood unless the peer is wanted by then. */
+    if (!mdl_mailroom_has (a->room, h.sender) && mdl_mailroom_add (a->room, h.sender)) {
         mdl_comm_count (self, &a->stats.updates_dropped, 1);
         return;
     }

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "err.h"
+#include "hood.h"
 #include "mixing.h"
 #include "vec.h"
 #include "weights.h"
@@ -133,6 +134,48 @@ s_ad_period (mdl_ctx_t *c)
     pthread_mutex_unlock (&c->a->stats_lock);
 }
 
+/* Replica holders are the peers of the talk set (hood.h): when the neighbourhood moves
+   (membership, an aperiodic graph's window), the holders outside it are forgotten, as
+   the comm actor of each of them forgets its copy of ours; one that comes back gets a
+   keyframe. Otherwise deltas would go, every step, to every peer ever neighboured. */
+static void
+s_follow_talk (mdl_ctx_t *c)
+{
+    mdl_agent_t *a = c->a;
+    const mdl_topo_t *graphs[3];
+    const size_t ng = mdl_agent_graphs (a, c->step, graphs);
+    const uint64_t w = mdl_hood_window (graphs, ng, (uint32_t) c->n, c->step);
+    if (c->talk && c->talk_version == c->view_version && c->talk_window == w && c->talk_graphs == ng)
+        return;
+    uint32_t *in = malloc (c->n * sizeof *in), *talk = malloc (c->n * sizeof *talk);
+    uint8_t *mark = malloc (c->n ? c->n : 1);
+    uint64_t *ids = realloc (c->talk, (c->n ? c->n : 1) * sizeof *ids);
+    size_t nin = 0, ntalk = 0;
+    if (ids)
+        c->talk = ids;
+    if (in && talk && mark && ids
+        && mdl_hood_compute (graphs, ng, (uint32_t) c->n, c->me, c->step, in, &nin, talk, &ntalk, mark) == 0) {
+        for (size_t k = 0; k < ntalk; k++)
+            c->talk[k] = c->ids[talk[k]];
+        c->ntalk = ntalk;
+        c->talk_version = c->view_version;
+        c->talk_window = w;
+        c->talk_graphs = ng;
+        size_t keep = 0;
+        for (size_t k = 0; k < c->nknown; k++) {
+            bool in_talk = false;
+            for (size_t j = 0; j < ntalk && !in_talk; j++)
+                in_talk = c->talk[j] == c->known[k];
+            if (in_talk)
+                c->known[keep++] = c->known[k];
+        }
+        c->nknown = keep;
+    }
+    free (in);
+    free (talk);
+    free (mark);
+}
+
 /* Refreshes the membership snapshot and this round's neighbours and weights. */
 int
 mdl_worker_round (mdl_ctx_t *c)
@@ -182,6 +225,8 @@ mdl_worker_round (mdl_ctx_t *c)
     c->nout = cnt;
     c->round_t = c->step;
     c->round_valid = true;
+    if (a->replicas && c->step < MDL_MERGE_ROUND)
+        s_follow_talk (c);
     return 0;
 }
 
@@ -273,7 +318,7 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
             if (mdl_worker_alive (c, c->known[k]))
                 to[nto++] = c->known[keep++] = c->known[k];
         c->nknown = keep;
-        uint64_t dropped_asks[64];
+        uint64_t dropped_asks[MDL_AGENT_MAX_PEERS];
         mdl_agent_take_resync (a, dropped_asks); /* everyone gets this keyframe */
         if ((rc = mdl_worker_encode (c, c->kcodec, c->pub[channel], &b)))
             return rc;
@@ -300,7 +345,7 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
        out-neighbours that hold no copy yet, and peers that asked (they saw a gap). */
     uint64_t kf[MDL_AGENT_MAX_PEERS];
     size_t nkf = 0;
-    uint64_t asked[64];
+    uint64_t asked[MDL_AGENT_MAX_PEERS];
     size_t nasked = mdl_agent_take_resync (a, asked);
     for (size_t k = 0; k < c->nout; k++) {
         uint64_t id = c->ids[c->out[k]];

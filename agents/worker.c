@@ -72,6 +72,7 @@ s_ctx_free (mdl_ctx_t *c)
     for (int k = 0; k < 4; k++)
         free (c->scratch[k]);
     free (c->label_map);
+    free (c->talk);
     free (c);
 }
 
@@ -290,6 +291,8 @@ mdl_worker_main (void *arg)
                        (unsigned long long) with);
     }
     mdl_worker_pair_close (c);
+    if (c->fin_open)
+        mdl_worker_transient (c, MDL_TRANSIENT_FIN, false, NULL, 0, 0);
     c->step = mdl_learner_steps (l) * K;
     s_snapshot_point (c);
     s_ctx_free (c);

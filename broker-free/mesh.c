@@ -534,6 +534,7 @@ void
 mdl_mesh_stats (const mdl_mesh_t *self, mdl_mesh_stats_t *stats)
 {
     *stats = self->stats;
+    stats->connections = self->nconns;
 }
 
 static size_t

@@ -62,6 +62,8 @@ typedef struct {
     uint64_t auth_denied;               /* CURVE: handshakes our PUB refused (zauth) */
     uint64_t auth_failed;               /* CURVE: handshakes of our SUB a peer refused */
     uint64_t recv_truncated;            /* messages with more frames than asked for */
+    uint64_t connections;               /* SUB connections open now (peers and static
+                                           endpoints) */
 } mdl_mesh_stats_t;
 
 typedef struct mdl_mesh_t mdl_mesh_t;
