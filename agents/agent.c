@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "codec.h"
@@ -115,6 +116,120 @@ mdl_agent_graphs (mdl_agent_t *a, uint64_t round, const mdl_topo_t **graphs)
     return n;
 }
 
+/* ---- what a process of many agents needs (mdl_agent_provision) ----
+
+   ZeroMQ's context allows 1024 sockets unless told otherwise before its first socket,
+   and CZMQ asserts when a socket cannot be created: so the budget is set, or known, up
+   front and an agent beyond it is refused with MDL_ELIMIT instead. */
+static pthread_mutex_t s_prov_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t s_sockets_budget; /* sockets the context allows (0: not read yet) */
+static size_t s_sockets_used;   /* by the agents alive in this process */
+static bool s_any_agent;        /* an agent was made: the context has started */
+static size_t s_agents;         /* alive in this process */
+
+size_t
+mdl_agent_count (void)
+{
+    pthread_mutex_lock (&s_prov_lock);
+    size_t n = s_agents;
+    pthread_mutex_unlock (&s_prov_lock);
+    return n;
+}
+
+/* Sockets of one agent: actor pipe (2), worker PUSH and comm PULL, PUB, SUB; CURVE adds
+   two monitors (and ZeroMQ's two ends of each); a beacon its actor's pipe. */
+static size_t
+s_agent_sockets (const mdl_agent_cfg_t *cfg)
+{
+    return 6 + (cfg->curve ? 4 : 0) + (cfg->disc.kind == MDL_DISC_BEACON ? 2 : 0);
+}
+
+int
+mdl_agent_provision (size_t agents, size_t peers, char *why, size_t whylen)
+{
+    int rc = 0;
+    pthread_mutex_lock (&s_prov_lock);
+    void *ctx = zsys_init ();
+    const size_t sockets = agents * MDL_AGENT_SOCKETS + 64;
+    const int have = zmq_ctx_get (ctx, ZMQ_MAX_SOCKETS), most = zmq_ctx_get (ctx, ZMQ_SOCKET_LIMIT);
+    if (have < 0 || most < 0 || sockets > (size_t) most) {
+        snprintf (why, whylen, "%zu agents need about %zu ZeroMQ sockets, more than its limit of %d per process: run fewer agents in one process",
+                  agents, sockets, most);
+        rc = MDL_ELIMIT;
+        goto out;
+    }
+    if (sockets > (size_t) have) {
+        if (s_any_agent) {
+            snprintf (why, whylen, "%zu agents need about %zu ZeroMQ sockets; the limit (%d) can only be raised before the process's first agent",
+                      agents, sockets, have);
+            rc = MDL_ELIMIT;
+            goto out;
+        }
+        /* Directly on the context: CZMQ's zsys_set_max_sockets asserts once any socket
+           exists; ZeroMQ itself sizes its socket table at its first socket. */
+        zmq_ctx_set (ctx, ZMQ_MAX_SOCKETS, (int) sockets);
+    }
+    /* Open files: an eventfd per socket, a descriptor per TCP connection both ways. */
+    const size_t files = sockets + 2 * agents * peers + 64;
+    struct rlimit rl;
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < files) {
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < files) {
+            snprintf (why, whylen, "%zu agents need about %zu open files but the hard limit is %llu (ulimit -Hn): raise it (limits.conf, LimitNOFILE=, docker --ulimit nofile=) or run fewer agents",
+                      agents, files, (unsigned long long) rl.rlim_max);
+            rc = MDL_ELIMIT;
+            goto out;
+        }
+        struct rlimit up = { .rlim_cur = rl.rlim_max == RLIM_INFINITY ? files : rl.rlim_max, .rlim_max = rl.rlim_max };
+        if (setrlimit (RLIMIT_NOFILE, &up) != 0) {
+            snprintf (why, whylen, "%zu agents need about %zu open files and the limit (%llu) could not be raised: ulimit -n %zu",
+                      agents, files, (unsigned long long) rl.rlim_cur, files);
+            rc = MDL_ELIMIT;
+            goto out;
+        }
+    }
+    /* Threads: RLIMIT_NPROC counts every thread of the user; this is what we add. */
+    const size_t threads = agents * MDL_AGENT_THREADS + 16;
+    if (getrlimit (RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < threads) {
+        snprintf (why, whylen, "%zu agents need about %zu threads but the limit is %llu (ulimit -u): raise it or run fewer agents",
+                  agents, threads, (unsigned long long) rl.rlim_cur);
+        rc = MDL_ELIMIT;
+        goto out;
+    }
+    s_sockets_budget = sockets > (size_t) have ? sockets : (size_t) have;
+out:
+    pthread_mutex_unlock (&s_prov_lock);
+    return rc;
+}
+
+/* Takes an agent's sockets from the budget: 0 or MDL_ELIMIT. */
+static int
+s_take_sockets (size_t n)
+{
+    pthread_mutex_lock (&s_prov_lock);
+    if (!s_sockets_budget) {
+        int have = zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS);
+        s_sockets_budget = have > 0 ? (size_t) have : 1024;
+    }
+    /* 64 spare: zauth, a beacon actor, what the caller opened itself */
+    int rc = s_sockets_used + n + 64 > s_sockets_budget ? MDL_ELIMIT : 0;
+    if (rc == 0) {
+        s_sockets_used += n;
+        s_any_agent = true;
+        s_agents++;
+    }
+    pthread_mutex_unlock (&s_prov_lock);
+    return rc;
+}
+
+static void
+s_give_sockets (size_t n)
+{
+    pthread_mutex_lock (&s_prov_lock);
+    s_sockets_used -= n < s_sockets_used ? n : s_sockets_used;
+    s_agents -= s_agents > 0;
+    pthread_mutex_unlock (&s_prov_lock);
+}
+
 static uint64_t
 s_incarnation (uint64_t id)
 {
@@ -142,6 +257,9 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     rc = MDL_EINVAL;
     if (cfg->id == 0 || !cfg->bind || !(cfg->gamma > 0 && cfg->gamma <= 1))
         goto fail;
+    if ((rc = s_take_sockets (s_agent_sockets (cfg))))
+        goto fail;
+    a->sockets = s_agent_sockets (cfg);
     rc = MDL_EALGO;
     if (!(a->algo = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd")))
         goto fail;
@@ -215,6 +333,8 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_topo_destroy (&a->dense);
     mdl_topo_destroy (&a->denser);
     free (a->snap);
+    if (a->sockets)
+        s_give_sockets (a->sockets);
     pthread_mutex_destroy (&a->view_lock);
     pthread_mutex_destroy (&a->stats_lock);
     pthread_mutex_destroy (&a->snap_lock);

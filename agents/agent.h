@@ -127,6 +127,23 @@ typedef struct {
 
 typedef struct mdl_agent_t mdl_agent_t;
 
+/* What one agent costs the process, for mdl_agent_provision: ZeroMQ sockets (actor
+   pipe, worker and comm inproc pair, PUB, SUB, CURVE monitors, the beacon's actor) and
+   threads (worker, comm actor, beacon). */
+#define MDL_AGENT_SOCKETS 16
+#define MDL_AGENT_MAX_PEERS 1024 /* live peers an agent tracks (its membership; all of them
+                                    take part in a global average) */
+#define MDL_AGENT_THREADS 3
+
+/* Makes room in this process for `agents` agents, each talking to up to `peers` peers
+   over TCP (0 for in-process agents): raises ZeroMQ's socket limit (only possible
+   before the process's first socket: call it first) and the soft limit of open files
+   up to the hard one. Returns 0, or MDL_ELIMIT with one sentence in why naming the
+   limit and what to do (nothing is changed then). mdl_agent_new refuses an agent
+   beyond what was provisioned (1024 sockets' worth by default) with MDL_ELIMIT, never
+   an assertion. */
+int mdl_agent_provision (size_t agents, size_t peers, char *why, size_t whylen);
+
 /* Builds the agent: learner, mailboxes, comm actor (binds, starts discovery). Training
    starts with mdl_agent_start. NULL + *err (MDL_EALGO, MDL_ETOPO, MDL_ECODEC, MDL_ESOCKET,
    MDL_ESECURITY, learner errors). Caller owns and destroys it. */

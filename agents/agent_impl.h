@@ -18,7 +18,6 @@
 #include "topo.h"
 #include "wire.h"
 
-#define MDL_AGENT_MAX_PEERS 1024
 #define MDL_AGENT_CHANNELS 4  /* vectors an algorithm may exchange per round (mailbox channels) */
 
 /* Why an agent talks to peers beyond its neighbourhood (hood.h), for a while: the comm
@@ -64,6 +63,7 @@ struct mdl_agent_t {
     mdl_agent_cfg_t cfg;
     char prefix[64];
     uint64_t incarnation;
+    size_t sockets;            /* taken from the process's budget (mdl_agent_provision) */
     mdl_learner_t *learner;
     size_t d;
     const mdl_algo_ops_t *algo;
@@ -115,6 +115,9 @@ zactor_t *mdl_comm_start (mdl_agent_t *a, int *err);
 
 /* worker.c: the worker thread's entry point. */
 void *mdl_worker_main (void *agent);
+
+/* agent.c: the agents alive in this process. */
+size_t mdl_agent_count (void);
 
 /* agent.c: logging with the agent's prefix (thread-safe line writes). */
 void mdl_agent_log (mdl_agent_t *a, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));

@@ -16,7 +16,7 @@
 #include "rng.h"
 #include "wire.h"
 
-#define MDL_TICK_MS 20
+#define MDL_TICK_MS 20 /* the timer of a process with few agents (comm.c) */
 
 struct mdl_delayed;
 
@@ -80,6 +80,12 @@ typedef struct {
     uint64_t hood_round;       /* the training round it was computed at */
     mdl_transient_set_t transient[MDL_TRANSIENT_PURPOSES];
     double next_expire;        /* silences are checked at this pace (mdl_peers_expire) */
+    double next_mute;          /* ... and mute peers at this one */
+    double tick_s;             /* the timer's period now */
+    bool view_dirty;           /* the peer table changed: publish the view */
+    bool connected;            /* a SUB connection was made since the last wait */
+    bool from_mesh;            /* the message being dispatched is the mesh's last received
+                                  (its frames can be held), not a copy (delayed, parked) */
     mdl_rng_t rng;             /* drop injection */
     mdl_delayed_t *delayed;      /* sorted by due */
     double next_hello;

@@ -105,6 +105,7 @@ s_open (mdl_comm_t *self, uint64_t id, bool box)
     else {
         l->connected = true;
         l->connected_at = mdl_now ();
+        self->connected = true;
         snprintf (l->endpoint, sizeof l->endpoint, "%s", info->endpoint);
     }
 }
@@ -221,6 +222,7 @@ mdl_comm_publish_view (mdl_comm_t *self)
     memmove (self->view + at + 1, self->view + at, (n - at) * sizeof self->view[0]);
     self->view[at] = a->cfg.id;
     self->nview = n + 1;
+    self->view_dirty = false;
     mdl_comm_follow (self, true);
     mdl_agent_view_set (a, self->view, self->nview);
     pthread_mutex_lock (&a->stats_lock);
@@ -296,8 +298,13 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
     switch (ev->kind) {
     case MDL_PEER_JOIN:
     case MDL_PEER_REJOIN:
-        if (ev->kind == MDL_PEER_JOIN)
+        if (ev->kind == MDL_PEER_JOIN) {
             mdl_comm_count (self, &a->stats.peers_seen, 1);
+            /* A newcomer hears everyone at their grown interval: announcing now (rate
+               limited) lets it see the cluster within one base interval. */
+            if (self->disc)
+                mdl_discovery_announce_now (self->disc);
+        }
         if (l) {
             /* A restart: what we held of its previous life must not be mixed. */
             mdl_mailroom_clear (a->room, ev->info.id);
@@ -324,7 +331,9 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
     default:
         return;
     }
-    mdl_comm_publish_view (self);
+    /* Published once the actor has handled what woke it: a burst of joins (a cluster
+       starting, a discovery pass) costs one new view, not one per peer. */
+    self->view_dirty = true;
 }
 
 void

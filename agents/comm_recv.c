@@ -189,6 +189,21 @@ s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_
 {
     mdl_agent_t *a = self->a;
     const int ch = (int) MDL_KIND_CHANNEL (h->kind);
+    /* fp32 on the wire is the vector: the mailbox keeps the received frame itself (for
+       inproc, the sender's buffer) instead of a copy, and mixing reads it there, checking
+       it for NaN/Inf as it goes (mdl_vec_mix_checked): the only pass over it. */
+    if (self->from_mesh && mdl_codec_view (self->codec, payload, len)) {
+        const void *data = NULL;
+        void *ref = mdl_mesh_hold (self->mesh, 2, &data);
+        const float *v = ref ? mdl_codec_view (self->codec, data, len) : NULL;
+        if (v && mdl_mailroom_file_ref (a->room, h->sender, ch, parity, v, mdl_mesh_release, ref, meta) == 0)
+            return;
+        mdl_mesh_release (ref);
+        if (v) { /* the slot is being read (a peer two rounds ahead) */
+            s_lost (self, h->sender, ch, h->step);
+            return;
+        }
+    }
     float *slot = mdl_mailroom_write_begin (a->room, h->sender, ch, h->step, parity);
     if (!slot || mdl_codec_decode (self->codec, payload, len, slot)) {
         if (slot)

@@ -85,6 +85,10 @@ main (int argc, char **argv)
         fprintf (stderr, "bench_sim: %s\n", err);
         return 2;
     }
+    if (mdl_agent_provision ((size_t) nagents, 0, err, sizeof err)) {
+        fprintf (stderr, "bench_sim: %s\n", err);
+        return 2;
+    }
     mdl_blas_threads (to.threads > 0 ? to.threads : 1);
 
     int status = 1;

@@ -530,6 +530,32 @@ mdl_mesh_recv (mdl_mesh_t *self, const void **frames, size_t *lens, size_t cap, 
     return 0;
 }
 
+void *
+mdl_mesh_hold (mdl_mesh_t *self, size_t i, const void **data)
+{
+    if (i >= self->nheld)
+        return NULL;
+    zmq_msg_t *m = malloc (sizeof *m);
+    if (!m)
+        return NULL;
+    /* The frame's content is reference-counted (atomically): moving it costs nothing,
+       and the last close, in whichever thread, frees it or calls the sender's free
+       function. A frame small enough to live inside zmq_msg_t moves with it. */
+    zmq_msg_init (m);
+    zmq_msg_move (m, &self->held[i]);
+    *data = zmq_msg_data (m);
+    return m;
+}
+
+void
+mdl_mesh_release (void *ref)
+{
+    if (!ref)
+        return;
+    zmq_msg_close (ref);
+    free (ref);
+}
+
 void
 mdl_mesh_stats (const mdl_mesh_t *self, mdl_mesh_stats_t *stats)
 {

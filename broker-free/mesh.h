@@ -121,6 +121,15 @@ int mdl_mesh_send (mdl_mesh_t *self, const void *topic, size_t topic_len, const 
    is waiting. */
 int mdl_mesh_recv (mdl_mesh_t *self, const void **frames, size_t *lens, size_t cap, size_t *n);
 
+/* Keeps frame i of the message last received (zero-copy: the frame's buffer, which for
+   inproc is the sender's own) past the next recv: returns a reference to give back
+   with mdl_mesh_release, from any thread, and the frame's bytes, which may have moved,
+   in *data. NULL when i is not a frame of that message or out of memory. */
+void *mdl_mesh_hold (mdl_mesh_t *self, size_t i, const void **data);
+
+/* Gives back a reference of mdl_mesh_hold (NULL is a no-op). Thread-safe. */
+void mdl_mesh_release (void *ref);
+
 void mdl_mesh_stats (const mdl_mesh_t *self, mdl_mesh_stats_t *stats);
 
 /* Writes the targeted topic of recipient, "T" + 16 hex digits, into buf (>= 18 bytes)

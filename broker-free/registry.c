@@ -65,6 +65,7 @@ mdl_registry_announce (mdl_registry_t *self, const mdl_peer_info_t *info, uint64
     mdl_registry_entry_t entry = { .info = *info, .cluster = cluster };
     int rc = 0;
     pthread_mutex_lock (&self->lock);
+    entry.stamp = self->version + 1;
     size_t i = s_find (self, info->id);
     if (i < self->n && self->entries[i].info.id == info->id)
         self->entries[i] = entry;
@@ -118,6 +119,28 @@ mdl_registry_snapshot (mdl_registry_t *self, mdl_registry_entry_t *out, size_t c
     pthread_mutex_unlock (&self->lock);
     *n = k;
     return version;
+}
+
+bool
+mdl_registry_read (mdl_registry_t *self, uint64_t since, uint64_t *after, mdl_registry_entry_t *out, size_t cap,
+                   size_t *n)
+{
+    size_t k = 0;
+    pthread_mutex_lock (&self->lock);
+    size_t i = *after ? s_find (self, *after) : 0;
+    if (*after && i < self->n && self->entries[i].info.id == *after)
+        i++;
+    /* Entries are scanned, not indexed by stamp: a change pass costs O(n) compares, one
+       per entry, under the lock. */
+    for (; i < self->n && k < cap; i++)
+        if (self->entries[i].stamp > since)
+            out[k++] = self->entries[i];
+    const bool more = i < self->n;
+    pthread_mutex_unlock (&self->lock);
+    if (k)
+        *after = out[k - 1].info.id;
+    *n = k;
+    return more;
 }
 
 uint64_t

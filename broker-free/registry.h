@@ -6,6 +6,7 @@
 #ifndef MDL_REGISTRY_H
 #define MDL_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,7 @@ typedef struct mdl_registry_t mdl_registry_t;
 typedef struct {
     mdl_peer_info_t info;
     uint64_t cluster; /* mdl_cluster_hash of the agent's cluster name */
+    uint64_t stamp;   /* the registry's version when it was announced */
 } mdl_registry_entry_t;
 
 /* NULL + *err (MDL_ENOMEM). Caller owns it; it must outlive every agent using it. */
@@ -35,6 +37,13 @@ int mdl_registry_withdraw (mdl_registry_t *self, uint64_t id);
    unchanged snapshots. */
 uint64_t mdl_registry_snapshot (mdl_registry_t *self, mdl_registry_entry_t *out, size_t cap,
                                 size_t *n);
+
+/* Pages through the entries announced after version `since` (0: all of them), in id
+   order: copies up to cap of those with an id above *after into out, sets *n and *after
+   (the last id copied), and returns true while more may follow. A reader that keeps no
+   copy of the registry: each call holds the lock for cap entries at most. */
+bool mdl_registry_read (mdl_registry_t *self, uint64_t since, uint64_t *after, mdl_registry_entry_t *out,
+                        size_t cap, size_t *n);
 
 /* The version now (see mdl_registry_snapshot); the number of entries into *count when
    count is not NULL. */

@@ -239,6 +239,11 @@ mdl_cmd_agent (int argc, char **argv)
         fprintf (stderr, "%s\n", err);
         return 2;
     }
+    char why[512]; /* a TCP connection to every peer while a global average runs */
+    if (mdl_agent_provision (1, MDL_AGENT_MAX_PEERS, why, sizeof why)) {
+        fprintf (stderr, "meshdl agent: %s\n", why);
+        return 2;
+    }
     mdl_blas_threads (to.threads);
     mdl_dataset_t *train = NULL, *test = NULL;
     if (mdl_trainopts_data (&to, "agent", &train, &test, err, sizeof err)) {

@@ -180,7 +180,7 @@ mdl_cmd_sim (int argc, char **argv)
     mdl_optdef_t defs[96];
     size_t n = 0;
     defs[n++] = (mdl_optdef_t) { .name = "agents", .type = MDL_OPTT_INT, .dst = &so.agents, .metavar = "N",
-                                 .help = "number of agents [8]", .min = 1, .max = 1024 };
+                                 .help = "number of agents [8]", .min = 1, .max = MDL_AGENT_MAX_PEERS };
     defs[n++] = (mdl_optdef_t) { .name = "slow", .type = MDL_OPTT_LIST, .dst = &so.slow, .metavar = "I:FACTOR",
                                  .help = "agent I computes FACTOR times slower (repeatable)" };
     defs[n++] = (mdl_optdef_t) { .name = "delay-ms", .type = MDL_OPTT_DOUBLE, .dst = &so.delay_ms, .metavar = "MS",
@@ -214,6 +214,14 @@ mdl_cmd_sim (int argc, char **argv)
     }
     if (rc) {
         fprintf (stderr, "%s\n", err);
+        free (slow);
+        return 2;
+    }
+    /* Sockets, files and threads for all the agents, before any socket exists (and
+       before the data is read: a refusal comes at once). */
+    char why[512];
+    if (mdl_agent_provision ((size_t) so.agents, 0, why, sizeof why)) {
+        fprintf (stderr, "meshdl sim: %s\n", why);
         free (slow);
         return 2;
     }
