@@ -125,15 +125,13 @@ static pthread_mutex_t s_prov_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t s_sockets_budget; /* sockets the context allows (0: not read yet) */
 static size_t s_sockets_used;   /* by the agents alive in this process */
 static bool s_any_agent;        /* an agent was made: the context has started */
-static size_t s_agents;         /* alive in this process */
+static atomic_size_t s_agents;  /* alive in this process (read by every comm actor at
+                                   every wake-up: not behind the lock) */
 
 size_t
 mdl_agent_count (void)
 {
-    pthread_mutex_lock (&s_prov_lock);
-    size_t n = s_agents;
-    pthread_mutex_unlock (&s_prov_lock);
-    return n;
+    return atomic_load_explicit (&s_agents, memory_order_relaxed);
 }
 
 /* Sockets of one agent: actor pipe (2), worker PUSH and comm PULL, PUB, SUB; CURVE adds
@@ -215,7 +213,7 @@ s_take_sockets (size_t n)
     if (rc == 0) {
         s_sockets_used += n;
         s_any_agent = true;
-        s_agents++;
+        atomic_fetch_add (&s_agents, 1);
     }
     pthread_mutex_unlock (&s_prov_lock);
     return rc;
@@ -226,7 +224,8 @@ s_give_sockets (size_t n)
 {
     pthread_mutex_lock (&s_prov_lock);
     s_sockets_used -= n < s_sockets_used ? n : s_sockets_used;
-    s_agents -= s_agents > 0;
+    if (atomic_load (&s_agents) > 0)
+        atomic_fetch_sub (&s_agents, 1);
     pthread_mutex_unlock (&s_prov_lock);
 }
 
@@ -291,6 +290,10 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     rc = MDL_ENOMEM;
     if (!(a->pool = mdl_blobpool_new (cap, &rc)))
         goto fail;
+    /* The buffers a gossiping agent keeps in flight (its last states, held by reference
+       in its neighbours' mailboxes), made now: setup cost, not the first steps'. */
+    if ((rc = mdl_blobpool_fill (a->pool, 4)))
+        goto fail;
     /* One more mailbox channel when exact averages are configured: 2 d-vectors per peer. */
     a->merge_ch = cfg->final_merge || cfg->global_every > 0 || a->algo->global_averages ? a->algo->channels : -1;
     rc = MDL_EALGO;
@@ -314,6 +317,60 @@ fail:
         *err = rc;
     mdl_agent_destroy (&a);
     return NULL;
+}
+
+typedef struct {
+    const mdl_agent_cfg_t *cfgs;
+    mdl_agent_t **out;
+    size_t n;
+    atomic_size_t next;
+    atomic_int err;
+    atomic_size_t failed;
+} s_many_t;
+
+static void *
+s_make_some (void *arg)
+{
+    s_many_t *m = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add (&m->next, 1);
+        if (i >= m->n || atomic_load (&m->err))
+            return NULL;
+        int rc = 0;
+        if (!(m->out[i] = mdl_agent_new (&m->cfgs[i], &rc))) {
+            int none = 0;
+            if (atomic_compare_exchange_strong (&m->err, &none, rc ? rc : MDL_ENOMEM))
+                atomic_store (&m->failed, i);
+            return NULL;
+        }
+    }
+}
+
+int
+mdl_agent_new_many (const mdl_agent_cfg_t *cfgs, size_t n, mdl_agent_t **out, size_t *failed)
+{
+    s_many_t m = { .cfgs = cfgs, .out = out, .n = n };
+    atomic_init (&m.next, 0);
+    atomic_init (&m.err, 0);
+    atomic_init (&m.failed, 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    pthread_t t[8];
+    size_t nt = 0;
+    for (; nt < 8 && nt < n; nt++)
+        if (pthread_create (&t[nt], NULL, s_make_some, &m) != 0)
+            break;
+    s_make_some (&m); /* this thread too (all of it when no thread could start) */
+    for (size_t k = 0; k < nt; k++)
+        pthread_join (t[k], NULL);
+    int rc = atomic_load (&m.err);
+    if (rc) {
+        if (failed)
+            *failed = atomic_load (&m.failed);
+        for (size_t i = 0; i < n; i++)
+            mdl_agent_destroy (&out[i]);
+    }
+    return rc;
 }
 
 void

@@ -149,6 +149,12 @@ int mdl_agent_provision (size_t agents, size_t peers, char *why, size_t whylen);
    MDL_ESECURITY, learner errors). Caller owns and destroys it. */
 mdl_agent_t *mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err);
 
+/* Builds n agents, cfgs[i] for out[i], a few at a time in parallel: each mdl_agent_new
+   waits for its comm actor to start, and with hundreds of agents in a process those
+   waits, not the work, take the time. Returns 0, or the first error (*failed = its
+   index): every agent built is destroyed then and out is all NULL. */
+int mdl_agent_new_many (const mdl_agent_cfg_t *cfgs, size_t n, mdl_agent_t **out, size_t *failed);
+
 /* Stops both threads (if running), leaves the mesh, frees; *self = NULL. */
 void mdl_agent_destroy (mdl_agent_t **self);
 

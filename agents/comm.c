@@ -277,6 +277,20 @@ s_discover (mdl_comm_t *self)
                     mdl_comm_seen (self, &got[i]);
             }
         } while (n == 64);
+        /* Peers the back-end knows have left: as if they had said goodbye. */
+        do {
+            n = 0;
+            mdl_discovery_gone (self->disc, got, 64, &n);
+            for (size_t i = 0; i < n; i++) {
+                mdl_peer_event_t ev;
+                const mdl_peer_info_t *known = mdl_peers_get (self->peers, got[i].id);
+                if (known && known->incarnation == got[i].incarnation && mdl_peers_remove (self->peers, got[i].id, &ev)) {
+                    self->bye = true;
+                    mdl_comm_on_event (self, &ev);
+                    self->bye = false;
+                }
+            }
+        } while (n == 64);
     }
 }
 
@@ -305,10 +319,13 @@ s_tick (mdl_comm_t *self)
         double every = mdl_discovery_pace (self->disc, self->nview ? self->nview - 1 : 0);
         double timeout = 4 * every > a->cfg.peer_timeout ? 4 * every : a->cfg.peer_timeout;
         mdl_peers_set_timeout (self->peers, timeout);
+        /* Hellos keep neighbours alive: at the same pace, since silences are judged as
+           slowly (a cluster of 1024: every 16 s instead of 4 times a second). */
+        self->hello_scale = timeout / a->cfg.peer_timeout;
     }
     if (now >= self->next_hello) {
         mdl_mesh_hello (self->mesh, &self->me, a->cluster);
-        self->next_hello = now + a->cfg.hello_interval;
+        self->next_hello = now + a->cfg.hello_interval * (self->hello_scale > 1 ? self->hello_scale : 1);
     }
     if (now >= self->next_mute) {
         /* a scan of the cluster-wide table: twice per timeout is enough to report a
@@ -448,6 +465,15 @@ typedef struct {
     int err;
 } s_start_t;
 
+static bool
+s_worker_done (mdl_agent_t *a)
+{
+    pthread_mutex_lock (&a->stats_lock);
+    bool done = a->stats.finished;
+    pthread_mutex_unlock (&a->stats_lock);
+    return done;
+}
+
 static void
 s_actor (zsock_t *pipe, void *arg)
 {
@@ -510,7 +536,9 @@ s_actor (zsock_t *pipe, void *arg)
             next_tick = now + self->tick_s;
             left = true; /* and a look at every source, whatever signalled */
         }
-        if (self->view_dirty)
+        /* Once its worker is done nothing reads the view: a cluster tearing down (every
+           agent leaving) would otherwise make each remaining one re-derive it per leave. */
+        if (self->view_dirty && !s_worker_done (a))
             mdl_comm_publish_view (self);
         /* A new connection's pipe starts awake: its first message would not signal the
            SUB's FD until a receive has found it empty. */

@@ -82,6 +82,7 @@ typedef struct {
     double next_expire;        /* silences are checked at this pace (mdl_peers_expire) */
     double next_mute;          /* ... and mute peers at this one */
     double tick_s;             /* the timer's period now */
+    double hello_scale;        /* hellos this many times less often (a large cluster) */
     bool view_dirty;           /* the peer table changed: publish the view */
     bool connected;            /* a SUB connection was made since the last wait */
     bool from_mesh;            /* the message being dispatched is the mesh's last received

@@ -96,7 +96,7 @@ s_ctx_new (mdl_agent_t *a, int *err)
         goto fail;
     rc = MDL_ENOMEM;
     for (int k = 0; k < 4; k++)
-        if (!(c->scratch[k] = calloc (c->d, sizeof (float))))
+        if (!(c->scratch[k] = malloc (c->d * sizeof (float)))) /* untouched until used */
             goto fail;
     if (a->replicas)
         for (int k = 0; k < a->algo->channels && k < MDL_AGENT_CHANNELS; k++)

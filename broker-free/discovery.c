@@ -75,6 +75,13 @@ mdl_discovery_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, siz
     return self->ops->recv (self, out, cap, n);
 }
 
+int
+mdl_discovery_gone (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    return self->ops->gone && cap ? self->ops->gone (self, out, cap, n) : 0;
+}
+
 void
 mdl_discovery_stats (const mdl_discovery_t *self, mdl_disc_stats_t *stats)
 {

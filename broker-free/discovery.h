@@ -68,6 +68,11 @@ void *mdl_discovery_socket (mdl_discovery_t *self);
    Ignored announcements are only counted. Returns 0. */
 int mdl_discovery_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n);
 
+/* Peers that left since the last call, when the back-end knows (inproc: the registry
+   says so at once; beacons and static lists do not: silence tells). Fills out[0..*n)
+   (id and incarnation) up to cap; call again while it fills cap. Returns 0. */
+int mdl_discovery_gone (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n);
+
 void mdl_discovery_stats (const mdl_discovery_t *self, mdl_disc_stats_t *stats);
 
 /* Announcements a peer should hear per base interval at most, whatever the cluster's

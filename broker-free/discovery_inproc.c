@@ -26,6 +26,9 @@ typedef struct {
     uint64_t target;      /* ... the version when it started */
     uint64_t after;       /* ... the last id handed out */
     bool more;            /* ... entries may follow */
+    uint64_t gone_seen;   /* every withdrawal up to this version was handed out */
+    uint64_t gone_after;  /* ... the last id of a pass in progress */
+    uint64_t gone_target; /* ... the version it started at (0: none in progress) */
 } s_state_t;
 
 static double
@@ -102,6 +105,35 @@ s_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n)
     return 0;
 }
 
+static int
+s_gone (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n)
+{
+    s_state_t *st = self->state;
+    if (!st->gone_target) {
+        const uint64_t v = mdl_registry_version (st->registry, NULL);
+        if (v == st->gone_seen)
+            return 0;
+        st->gone_target = v;
+        st->gone_after = 0;
+    }
+    mdl_registry_entry_t page[S_PAGE];
+    size_t k = 0;
+    while (st->gone_target && k < cap) {
+        size_t got = 0;
+        const size_t want = cap - k < S_PAGE ? cap - k : S_PAGE;
+        bool more = mdl_registry_read_gone (st->registry, st->gone_seen, &st->gone_after, page, want, &got);
+        for (size_t i = 0; i < got; i++)
+            if (page[i].cluster == self->cluster && page[i].info.id != self->self.id)
+                out[k++] = page[i].info;
+        if (!more) {
+            st->gone_seen = st->gone_target;
+            st->gone_target = 0;
+        }
+    }
+    *n = k;
+    return 0;
+}
+
 const mdl_disc_ops_t mdl_disc_inproc_ops = {
     .name = "inproc",
     .kind = MDL_DISC_INPROC,
@@ -109,4 +141,5 @@ const mdl_disc_ops_t mdl_disc_inproc_ops = {
     .stop = s_stop,
     .socket = NULL,
     .recv = s_recv,
+    .gone = s_gone,
 };

@@ -33,6 +33,8 @@ struct mdl_disc_ops_t {
     /* Optional: announce every self->interval_ms from now on, starting at once (the
        interval changed, or a newcomer should hear us now). */
     void (*announce) (mdl_discovery_t *self);
+    /* Optional: peers known to have left since the last call (id and incarnation). */
+    int (*gone) (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n);
 };
 
 extern const mdl_disc_ops_t mdl_disc_beacon_ops;

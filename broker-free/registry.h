@@ -29,8 +29,14 @@ void mdl_registry_destroy (mdl_registry_t **self);
    or MDL_ENOMEM; on error the registry is unchanged. */
 int mdl_registry_announce (mdl_registry_t *self, const mdl_peer_info_t *info, uint64_t cluster);
 
-/* Removes id (an agent leaving). Returns 0 or MDL_EPEER if absent. */
+/* Removes id (an agent leaving). Returns 0 or MDL_EPEER if absent. The registry
+   remembers that it left (see mdl_registry_read_gone) until it announces again. */
 int mdl_registry_withdraw (mdl_registry_t *self, uint64_t id);
+
+/* Pages through the agents that withdrew after version `since`, as mdl_registry_read
+   does through the present ones (info has id and incarnation; cluster and stamp set). */
+bool mdl_registry_read_gone (mdl_registry_t *self, uint64_t since, uint64_t *after, mdl_registry_entry_t *out,
+                             size_t cap, size_t *n);
 
 /* Copies up to cap entries into out (sorted by id), sets *n to the number copied, and
    returns the registry's version (incremented by every change), so a poller can skip

@@ -237,6 +237,7 @@ mdl_cmd_sim (int argc, char **argv)
     FILE *metrics = NULL, *log = NULL;
     mdl_registry_t *reg = NULL;
     mdl_partition_t *part = NULL;
+    mdl_agent_cfg_t *cfgs = NULL;
     mdl_agent_t **agents = calloc ((size_t) so.agents, sizeof *agents);
     s_coord_t co = { .agents = agents, .n = so.agents, .test = test };
     s_eval_t ev = { 0 };
@@ -293,6 +294,9 @@ mdl_cmd_sim (int argc, char **argv)
     const pid_t pid = getpid ();
     char binds[1024][64];
     char prefixes[1024][32];
+    cfgs = malloc ((size_t) so.agents * sizeof *cfgs);
+    if (!cfgs)
+        goto done;
     for (int i = 0; i < so.agents; i++) {
         mdl_agent_cfg_t cfg = base;
         size_t cnt;
@@ -316,10 +320,13 @@ mdl_cmd_sim (int argc, char **argv)
         cfg.delay_ms = so.delay_ms;
         cfg.drop = so.drop;
         cfg.seed = to.seed + (uint64_t) i * 7919;
-        if (!(agents[i] = mdl_agent_new (&cfg, &rc))) {
-            fprintf (stderr, "meshdl sim: agent %d: %s\n", i, mdl_strerror (rc));
-            goto done;
-        }
+        cfgs[i] = cfg;
+    }
+    /* Built in parallel: hundreds of agents otherwise wait for their actors in turn. */
+    size_t failed = 0;
+    if ((rc = mdl_agent_new_many (cfgs, (size_t) so.agents, agents, &failed))) {
+        fprintf (stderr, "meshdl sim: agent %zu: %s\n", failed, mdl_strerror (rc));
+        goto done;
     }
     co.d = mdl_agent_dim (agents[0]);
     if (pace > 0 && !to.quiet)
@@ -537,6 +544,7 @@ done:
     free (co.drift_map);
     mdl_learner_destroy (&co.eval);
     free (agents);
+    free (cfgs);
     free (ev.acc);
     free (ev.loss);
     free (ev.dist);
