@@ -245,6 +245,10 @@ mdl_cmd_agent (int argc, char **argv)
         return 2;
     }
     mdl_blas_threads (to.threads);
+    /* the decompressed data next to the results: shared by every agent that writes there */
+    char cache_dir[4200];
+    if (so.results && !to.data_cache && snprintf (cache_dir, sizeof cache_dir, "%s/data-cache", so.results) < (int) sizeof cache_dir)
+        to.data_cache = cache_dir;
     mdl_dataset_t *train = NULL, *test = NULL;
     if (mdl_trainopts_data (&to, "agent", &train, &test, err, sizeof err)) {
         fprintf (stderr, "%s\n", err);
@@ -336,8 +340,14 @@ mdl_cmd_agent (int argc, char **argv)
                                 hs_msg, sizeof hs_msg);
         shard_i = (uint32_t) (hs.shard < 0 ? 0 : hs.shard);
     }
-    if (started)
+    if (started) {
+        /* The shard is final: this process holds its rows, not the training set. */
+        size_t kept = cfg.nrows;
+        const uint32_t *keep = shard_auto ? mdl_partition_shard (part, shard_i, &kept) : cfg.rows;
+        if (keep && mdl_dataset_keep_rows (train, keep, kept))
+            fprintf (stderr, "%s: out of memory keeping the shard's rows: reading them from the whole set\n", prefix);
         mdl_agent_start (agent);
+    }
     mdl_progress_t prog;
     mdl_progress_init (&prog, stderr, "", to.progress);
     snprintf (prog.prefix, sizeof prog.prefix, "%.60s: ", prefix);
