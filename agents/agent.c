@@ -252,6 +252,7 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     atomic_init (&a->stop, false);
     snprintf (a->prefix, sizeof a->prefix, "%s", cfg->log_prefix ? cfg->log_prefix : "agent");
     a->incarnation = s_incarnation (cfg->id);
+    a->stats.train_start = NAN;
     a->cluster = mdl_wire_cluster_id (cfg->cluster ? cfg->cluster : "meshdl");
     rc = MDL_EINVAL;
     if (cfg->id == 0 || !cfg->bind || !(cfg->gamma > 0 && cfg->gamma <= 1))

@@ -121,6 +121,8 @@ typedef struct {
                                   (--global-every, dynavg's synchronisations) */
     uint64_t pair_averages;    /* adpsgd: pairwise averages this agent took part in */
     uint64_t pair_refused;     /* adpsgd: own requests refused (busy peer) or timed out */
+    double train_start;        /* mdl_now when the first step began (its --min-peers met);
+                                  NAN before */
     bool finished;
     int error;                 /* nonzero when the worker stopped on an error */
 } mdl_agent_stats_t;

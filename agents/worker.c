@@ -221,6 +221,9 @@ mdl_worker_main (void *arg)
             return NULL;
         }
     }
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.train_start = mdl_now ();
+    pthread_mutex_unlock (&a->stats_lock);
     mdl_learner_t *l = a->learner;
     const uint64_t spe = mdl_learner_steps_per_epoch (l);
     const uint64_t total = spe * (uint64_t) a->cfg.epochs;

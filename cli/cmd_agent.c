@@ -330,6 +330,7 @@ mdl_cmd_agent (int argc, char **argv)
         fprintf (stderr, "%s: PUB at %s, shard %u/%u (%zu rows), %s %s on %s, codec %s\n", prefix,
                  mdl_agent_endpoint (agent), shard_i, shard_n, cnt, ao.algo, ao.mode, ao.topology, ao.codec);
     const double t0 = mdl_now ();
+    const double startup_s = mdl_process_age (); /* exec to ready: data loaded, sockets bound */
     mdl_status_t hs = { .agent = idb, .state = "starting", .min_peers = so.min_peers, .shard = shard_auto ? -1L : (long) shard_i,
                         .shards = shard_n, .first_step_time = NAN };
     double hs_last = -1;
@@ -449,6 +450,8 @@ mdl_cmd_agent (int argc, char **argv)
     mdl_json_int (&j, "peers_seen", (long long) st.peers_seen);
     mdl_json_num (&j, "disagreement", st.disagreement);
     mdl_json_num (&j, "wall_s", mdl_now () - t0);
+    mdl_json_num (&j, "startup_s", startup_s);
+    mdl_json_num (&j, "discovery_s", st.train_start - t0); /* ready to the first step (NaN: never) */
     mdl_json_int (&j, "params", (long long) mdl_agent_dim (agent));
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
     if (to.target_acc > 0) {

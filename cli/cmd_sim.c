@@ -346,6 +346,7 @@ mdl_cmd_sim (int argc, char **argv)
         co.drift_step = ao.drift_at * (double) spe;
     }
     mdl_signals_install ();
+    const double startup_s = mdl_process_age (), t_ready = mdl_now ();
     /* All agents start together once each sees the others (or the wait times out, which
        each worker reports itself). */
     for (int i = 0; i < so.agents; i++)
@@ -355,7 +356,7 @@ mdl_cmd_sim (int argc, char **argv)
         fprintf (stderr, "meshdl sim: %d agents, %s, %s %s, codec %s%s, %s, %zu parameters, %llu steps/epoch, batch %d\n",
                  so.agents, ao.topology, ao.algo, ao.mode, ao.codec, ao.error_feedback ? " +EF" : "", to.model, co.d,
                  (unsigned long long) spe, to.batch);
-    const double t0 = mdl_now ();
+    const double t0 = mdl_now (), discovery_s = t0 - t_ready;
     for (int i = 0; i < so.agents; i++)
         mdl_agent_start (agents[i]);
     mdl_progress_t prog;
@@ -521,6 +522,8 @@ mdl_cmd_sim (int argc, char **argv)
         mdl_json_int (&j, "pair_requests_refused", (long long) sum.pair_refused);
     }
     mdl_json_num (&j, "wall_s", wall);
+    mdl_json_num (&j, "startup_s", startup_s);
+    mdl_json_num (&j, "discovery_s", discovery_s);
     mdl_json_int (&j, "params", (long long) co.d);
     mdl_json_str (&j, "model", to.model);
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
