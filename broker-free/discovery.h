@@ -89,6 +89,11 @@ double mdl_discovery_pace (mdl_discovery_t *self, size_t live_peers);
    hears everyone within one base interval, not one grown interval). */
 void mdl_discovery_announce_now (mdl_discovery_t *self);
 
+/* static: checks a --peers list (comma-separated tcp://HOST:PORT[#KEY], ipc://PATH,
+   inproc://NAME) as the back-end will read it. Returns 0, or MDL_EINVAL with the first
+   bad entry copied into bad ("" for an empty list). */
+int mdl_disc_static_check (const char *peers, char *bad, size_t badlen);
+
 /* beacon: the IPv4 address of the interface the beacon runs on (what peers will
    connect to); "" for the other back-ends. */
 const char *mdl_discovery_host (const mdl_discovery_t *self);

@@ -30,6 +30,7 @@ typedef struct {
     const char *data_cache; /* the cache's directory (NULL: $XDG_CACHE_HOME/meshdl, or
                                ~/.cache/meshdl); `agent --results DIR` sets DIR/data-cache */
     const char *metrics;  /* JSONL path */
+    const char *run;      /* run id (NULL: mdl_run_id's) */
     const char *checkpoint;
     const char *resume;
     int threads;          /* BLAS threads, 0 = library default */
