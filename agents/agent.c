@@ -296,6 +296,7 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     if (cap < a->d * sizeof (float) + 64)
         cap = a->d * sizeof (float) + 64;
     rc = MDL_ENOMEM;
+    a->msg_bytes = cap;
     if (!(a->pool = mdl_blobpool_new (cap, &rc)))
         goto fail;
     /* The buffers a gossiping agent keeps in flight (its last states, held by reference

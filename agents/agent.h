@@ -31,6 +31,8 @@ typedef struct {
     mdl_disc_cfg_t disc;       /* discovery back-end */
     double peer_timeout;       /* seconds of silence before a peer is dead */
     double hello_interval;     /* seconds between hellos on the mesh */
+    int64_t hwm_bytes;         /* bytes a send or receive queue of the mesh may hold
+                                  (0: ZeroMQ's counts of 100 / 1000 messages) */
     bool curve;                /* CURVE security */
     const char *cert;          /* curve: own secret certificate */
     const char *allow_dir;     /* curve: allowed public certificates */

@@ -66,6 +66,7 @@ struct mdl_agent_t {
     size_t sockets;            /* taken from the process's budget (mdl_agent_provision) */
     mdl_learner_t *learner;
     size_t d;
+    size_t msg_bytes;          /* the largest message: a keyframe or the codec's largest */
     const mdl_algo_ops_t *algo;
     mdl_topo_t *topo;
     mdl_topo_t *dense;         /* complete graph, for --dense-window */

@@ -437,7 +437,8 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
     /* 10 ms of grace at a full subscriber queue before dropping for it: bounded
        back-pressure, what bench/mesh.sh measures against raw PUSH/PULL. */
     mdl_mesh_cfg_t mc = { .bind = a->cfg.bind, .self = a->cfg.id, .curve = a->cfg.curve, .cert = a->cfg.cert,
-                          .allow_dir = a->cfg.allow_dir, .send_wait_ms = 10 };
+                          .allow_dir = a->cfg.allow_dir, .send_wait_ms = 10, .hwm_bytes = a->cfg.hwm_bytes,
+                          .msg_bytes = (int64_t) a->msg_bytes };
     if (!(self->mesh = mdl_mesh_new (&mc, &rc)))
         goto fail;
     rc = MDL_ESOCKET;

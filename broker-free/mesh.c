@@ -171,8 +171,8 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
     self->sub = zsock_new (ZMQ_SUB);
     if (!self->pub || !self->sub)
         goto err;
-    zsock_set_sndhwm (self->pub, cfg->sndhwm > 0 ? cfg->sndhwm : S_SNDHWM);
-    zsock_set_rcvhwm (self->sub, cfg->rcvhwm > 0 ? cfg->rcvhwm : S_RCVHWM);
+    zsock_set_sndhwm (self->pub, mdl_mesh_hwm (cfg->hwm_bytes, cfg->msg_bytes, cfg->sndhwm > 0 ? cfg->sndhwm : S_SNDHWM));
+    zsock_set_rcvhwm (self->sub, mdl_mesh_hwm (cfg->hwm_bytes, cfg->msg_bytes, cfg->rcvhwm > 0 ? cfg->rcvhwm : S_RCVHWM));
     if (cfg->max_frame > 0)
         zsock_set_maxmsgsize (self->sub, (int) (cfg->max_frame > INT_MAX ? INT_MAX : cfg->max_frame));
     s_set_nodrop (self, true);
@@ -339,6 +339,15 @@ mdl_mesh_topic (uint64_t recipient, char *buf)
     buf[0] = 'T';
     mdl_id_str (recipient, buf + 1);
     return 17;
+}
+
+int
+mdl_mesh_hwm (int64_t budget, int64_t msg_bytes, int dflt)
+{
+    if (budget <= 0 || msg_bytes <= 0)
+        return dflt;
+    const int64_t n = budget / msg_bytes;
+    return n < 2 ? 2 : n > dflt ? dflt : (int) n;
 }
 
 /* Sends one frame without blocking; at the HWM of some subscriber falls back to lossy

@@ -29,7 +29,12 @@
 typedef struct {
     const char *bind;      /* PUB endpoint: "tcp://0.0.0.0:0" (all interfaces, ephemeral
                               port), "tcp://10.0.0.2:5680", "inproc://name" */
-    int sndhwm, rcvhwm;    /* messages; 0 = defaults (100 / 1000) */
+    int sndhwm, rcvhwm;    /* messages; 0 = defaults (100 / 1000), or from hwm_bytes */
+    int64_t hwm_bytes;     /* bytes one queue may hold (a subscriber's queue in the PUB, the
+                              SUB's): with msg_bytes, the HWMs become
+                              mdl_mesh_hwm (hwm_bytes, msg_bytes, default) messages. ZeroMQ
+                              counts messages, and 100 queued 80 MB models are 8 GB. 0 = off */
+    int64_t msg_bytes;     /* the largest message this mesh carries (a model's fp32 frame) */
     int send_wait_ms;      /* at a subscriber's full queue, wait up to this long for room
                               before dropping for it (0: drop at once, never block).
                               Bounded back-pressure: a slow reader gets a grace period,
@@ -73,6 +78,12 @@ typedef struct mdl_mesh_t mdl_mesh_t;
    MDL_ENOMEM. Must be used by one thread only (the comm actor). */
 mdl_mesh_t *mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err);
 void mdl_mesh_destroy (mdl_mesh_t **self);
+
+/* A high-water mark in messages for a byte budget: budget / msg_bytes messages, at
+   least 2 (one being read, one queued: a smaller queue stalls every send on the reader)
+   and at most dflt (small messages keep the message-count defaults). budget or msg_bytes
+   <= 0: dflt. */
+int mdl_mesh_hwm (int64_t budget, int64_t msg_bytes, int dflt);
 
 /* The bound PUB endpoint with its resolved port (e.g. "tcp://0.0.0.0:41234"), the
    port (0 for non-TCP), and the Z85 public key ("" without CURVE). */
