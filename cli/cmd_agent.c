@@ -414,7 +414,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     mdl_blas_threads (to->threads);
     /* the decompressed data next to the results: shared by every agent that writes there */
     char cache_dir[4200];
-    if (so->results && !to->data_cache && snprintf (cache_dir, sizeof cache_dir, "%s/data-cache", so->results) < (int) sizeof cache_dir)
+    if (so->results && !to->data_cache && snprintf (cache_dir, sizeof cache_dir, "%s/.data-cache", so->results) < (int) sizeof cache_dir)
         to->data_cache = cache_dir;
     mdl_dataset_t *train = NULL, *test = NULL;
     if (mdl_trainopts_data (to, "agent", &train, &test, err, sizeof err)) {

@@ -59,7 +59,7 @@ mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("seed", MDL_OPTT_U64, &o->seed, "S", "random seed: same seed, same run", 0, 1.8e19),
         D ("data", MDL_OPTT_STR, &o->data, "DIR|FILE.csv|synthetic:...", "MNIST-format directory (train-/t10k-*-ubyte[.gz]), a CSV file label,f1,..., or synthetic:linreg:N:D:NOISE[:HET] (least squares, use --model linreg:D)", 0, 0),
         D ("test-data", MDL_OPTT_STR, &o->test_data, "FILE.csv", "test set when --data is a CSV file", 0, 0),
-        D ("no-data-cache", MDL_OPTT_FLAG, &o->no_data_cache, NULL, "read the gzip IDX files at every start instead of a memory-mapped decompressed copy in $XDG_CACHE_HOME/meshdl (or DIR/data-cache with --results DIR)", 0, 0),
+        D ("no-data-cache", MDL_OPTT_FLAG, &o->no_data_cache, NULL, "read the gzip IDX files at every start instead of a memory-mapped decompressed copy in $XDG_CACHE_HOME/meshdl (or DIR/.data-cache with --results DIR)", 0, 0),
         DD ("train-subset", MDL_OPTT_U64, &o->train_subset, "N", "use only the first N training rows", 0, 1e12, "all"),
         DD ("test-subset", MDL_OPTT_U64, &o->test_subset, "N", "evaluate on the first N test rows", 0, 1e12, "all"),
         D ("metrics", MDL_OPTT_STR, &o->metrics, "FILE.jsonl", "append one JSON object per evaluation (each with the run's id, --run)", 0, 0),
