@@ -287,7 +287,7 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
         return mdl_worker_send (c, &m, to, nto, b);
     }
     /* Replica stream: q = C(v - pub); pub += decode(q), exactly as receivers do. */
-    float *diff = c->scratch[3];
+    float *diff = c->delta;
     mdl_vec_sub (diff, v, c->pub[channel], c->d);
     if ((rc = mdl_worker_encode (c, c->codec, diff, &b)))
         return rc;

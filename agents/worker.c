@@ -71,6 +71,8 @@ s_ctx_free (mdl_ctx_t *c)
         free (c->pub[k]);
     for (int k = 0; k < 4; k++)
         free (c->scratch[k]);
+    free (c->delta);
+    free (c->merge_x);
     free (c->label_map);
     free (c);
 }
@@ -97,6 +99,12 @@ s_ctx_new (mdl_agent_t *a, int *err)
     for (int k = 0; k < 4; k++)
         if (!(c->scratch[k] = calloc (c->d, sizeof (float))))
             goto fail;
+    /* The worker's own workspaces, apart from the algorithms' four: an algorithm may hold
+       a scratch vector across mdl_ctx_publish or mdl_ctx_global_average. */
+    if (a->replicas && !(c->delta = calloc (c->d, sizeof (float))))
+        goto fail;
+    if (a->merge_ch >= 0 && !(c->merge_x = calloc (c->d, sizeof (float))))
+        goto fail;
     if (a->replicas)
         for (int k = 0; k < a->algo->channels && k < MDL_AGENT_CHANNELS; k++)
             if (!(c->pub[k] = calloc (c->d, sizeof (float))))
@@ -212,9 +220,11 @@ mdl_worker_main (void *arg)
     }
     if (a->cfg.min_peers > 0) {
         if (mdl_agent_wait_peers (a, a->cfg.min_peers, a->cfg.min_peers_timeout) != 0) {
+            uint64_t ids[1];
+            const size_t members = mdl_agent_members (a, ids, 0); /* view_n, under view_lock */
             if (!atomic_load (&a->stop))
                 mdl_agent_log (a, "only %zu of the %d peers required (--min-peers) appeared within %.0f s",
-                               a->view_n ? a->view_n - 1 : 0, a->cfg.min_peers, a->cfg.min_peers_timeout);
+                               members ? members - 1 : 0, a->cfg.min_peers, a->cfg.min_peers_timeout);
             s_ctx_free (c);
             s_finish (a, atomic_load (&a->stop) ? 0 : MDL_ETIMEOUT);
             return NULL;

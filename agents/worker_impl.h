@@ -39,7 +39,11 @@ struct mdl_ctx_t {
     uint64_t sends[MDL_AGENT_CHANNELS];
     uint64_t known[MDL_AGENT_MAX_PEERS];
     size_t nknown;
-    float *scratch[4];
+    float *scratch[4];         /* the algorithms' workspaces (mdl_ctx_scratch); the worker
+                                  never writes them */
+    float *delta;              /* replicas: v - pub of mdl_ctx_publish (NULL without replicas) */
+    float *merge_x;            /* exact averages: this agent's state of the round (NULL
+                                  without a merge channel) */
     char err[256];
     const mdl_algo_ops_t *algo;
     void *state;
