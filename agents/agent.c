@@ -186,6 +186,8 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_agent_stop (a);
     mdl_agent_join (a);
     zactor_destroy (&a->comm);
+    mdl_ckptwriter_destroy (&a->ckpt);
+    mdl_ckpt_image_destroy (&a->resume);
     mdl_mailroom_destroy (&a->room);
     mdl_pairbox_destroy (&a->pairs);
     mdl_blobpool_destroy (&a->pool);
@@ -313,6 +315,99 @@ mdl_agent_members (mdl_agent_t *a, uint64_t *ids, size_t cap)
     memcpy (ids, a->view, (n < cap ? n : cap) * sizeof ids[0]);
     pthread_mutex_unlock (&a->view_lock);
     return n;
+}
+
+int
+mdl_agent_resume_check (const mdl_agent_cfg_t *cfg, const mdl_ckpt_image_t *img, char *why, size_t len)
+{
+    const char *spec = mdl_ckpt_image_spec (img), *algo = mdl_ckpt_image_algo (img);
+    const char *want = cfg->algo ? cfg->algo : "dpsgd";
+    if (strcmp (algo, want) != 0) {
+        snprintf (why, len, "it was written for %s%s, not --algo %s",
+                  algo[0] ? "--algo " : "a run without an algorithm (meshdl train)", algo, want);
+        return MDL_ECKPT_MODEL;
+    }
+    int rc = 0;
+    mdl_model_t *m = mdl_model_new (cfg->learn.spec, 0, &rc);
+    if (!m) {
+        snprintf (why, len, "this run's model %s does not build: %s", cfg->learn.spec, mdl_strerror (rc));
+        return MDL_ECKPT_MODEL;
+    }
+    rc = 0;
+    mdl_ckpt_kind_t kind = MDL_CKPT_F32;
+    uint64_t n = 0, no = 0;
+    mdl_optim_t *o = NULL;
+    if (strcmp (spec, mdl_model_spec (m)) != 0) {
+        snprintf (why, len, "it was written for model %s, not %s (--model)", spec, mdl_model_spec (m));
+        rc = MDL_ECKPT_MODEL;
+    } else if (!mdl_ckpt_image_has (img, "params", &kind, &n) || kind != MDL_CKPT_F32 || n != mdl_model_nparams (m)) {
+        snprintf (why, len, "its parameters do not fit model %s", spec);
+        rc = MDL_ECKPT_MODEL;
+    } else if ((o = mdl_optim_new (&cfg->learn.opt, mdl_model_nparams (m), &rc))) {
+        size_t olen = 0;
+        mdl_optim_state (o, &olen);
+        mdl_ckpt_image_has (img, "optim", &kind, &no);
+        if (no != olen) {
+            snprintf (why, len, "its optimizer state (%llu floats) is not that of --optimizer %s (%zu floats)",
+                      (unsigned long long) no, mdl_opt_name (cfg->learn.opt.kind), olen);
+            rc = MDL_ECKPT_MODEL;
+        }
+    }
+    mdl_optim_destroy (&o);
+    mdl_model_destroy (&m);
+    return rc;
+}
+
+int
+mdl_agent_resume (mdl_agent_t *a, mdl_ckpt_image_t **img, char *why, size_t len)
+{
+    if (a->worker_started || !img || !*img)
+        return MDL_EINVAL;
+    int rc = mdl_agent_resume_check (&a->cfg, *img, why, len);
+    if (rc)
+        return rc;
+    bool position = false;
+    if (mdl_learner_restore (a->learner, *img, &position)) {
+        snprintf (why, len, "its parameters or optimizer state do not fit this run's model and --optimizer");
+        return MDL_ECKPT_MODEL;
+    }
+    const uint64_t step = mdl_learner_steps (a->learner);
+    mdl_agent_log (a, "resuming from a checkpoint at step %llu (epoch %.2f)%s", (unsigned long long) step,
+                   mdl_learner_epoch (a->learner), position ? "" : "; another shard: the data order starts afresh");
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.start_from = MDL_START_CHECKPOINT;
+    a->stats.start_step = step;
+    a->stats.steps = step;
+    a->stats.epoch = mdl_learner_epoch (a->learner);
+    pthread_mutex_unlock (&a->stats_lock);
+    mdl_ckpt_image_destroy (&a->resume);
+    a->resume = *img;
+    *img = NULL;
+    return 0;
+}
+
+int
+mdl_agent_set_checkpoint (mdl_agent_t *a, const char *path, uint64_t every)
+{
+    if (a->worker_started || !path || !*path)
+        return MDL_EINVAL;
+    int rc;
+    mdl_ckptwriter_destroy (&a->ckpt);
+    if (!(a->ckpt = mdl_ckptwriter_new (path, &rc)))
+        return rc;
+    a->ckpt_every = every;
+    return 0;
+}
+
+const char *
+mdl_agent_start_name (const mdl_agent_stats_t *st, char *buf, size_t len)
+{
+    char idb[17];
+    if (st->start_from == MDL_START_PEER)
+        snprintf (buf, len, "peer:%s", mdl_id_str (st->start_peer, idb));
+    else
+        snprintf (buf, len, "%s", st->start_from == MDL_START_CHECKPOINT ? "checkpoint" : "init");
+    return buf;
 }
 
 int

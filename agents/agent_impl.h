@@ -13,6 +13,7 @@
 #include "agent.h"
 #include "algo.h"
 #include "blob.h"
+#include "ckptwriter.h"
 #include "mailroom.h"
 #include "pairbox.h"
 #include "topo.h"
@@ -76,6 +77,12 @@ struct mdl_agent_t {
     /* counters */
     pthread_mutex_t stats_lock;
     mdl_agent_stats_t stats;
+
+    /* checkpoints (the worker builds images, the writer's thread saves them) */
+    mdl_ckptwriter_t *ckpt;    /* NULL: no checkpoints */
+    uint64_t ckpt_every;       /* > 0: also every this many steps */
+    mdl_ckpt_image_t *resume;  /* --resume or a peer's snapshot: the algorithm's state is
+                                  restored from it when the worker starts, then freed */
 
     /* snapshots for the sim coordinator */
     pthread_mutex_t snap_lock;

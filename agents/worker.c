@@ -125,6 +125,9 @@ s_ctx_new (mdl_agent_t *a, int *err)
         goto fail;
     if (c->algo->init && (rc = c->algo->init (c->state, c)) != 0)
         goto fail;
+    if ((rc = mdl_worker_restore_algo (c)) != 0)
+        goto fail;
+    c->ckpt_last = mdl_learner_steps (a->learner);
     return c;
 fail:
     if (c && c->err[0])
@@ -247,6 +250,7 @@ mdl_worker_main (void *arg)
     while (rc == 0 && mdl_learner_steps (l) < total && !atomic_load (&a->stop)) {
         c->step = mdl_learner_steps (l) * K;
         s_snapshot_point (c);
+        mdl_worker_checkpoint_point (c, mdl_learner_steps (l));
         if (c->label_map && (double) mdl_learner_steps (l) >= a->cfg.drift_epoch * (double) spe)
             mdl_learner_set_label_map (l, c->label_map); /* the concept drifts */
         double t0 = mdl_now ();
@@ -302,6 +306,9 @@ mdl_worker_main (void *arg)
     mdl_worker_pair_close (c);
     c->step = mdl_learner_steps (l) * K;
     s_snapshot_point (c);
+    /* A diverged agent keeps its last good checkpoint (its parameters are not finite). */
+    if (rc == 0)
+        mdl_worker_checkpoint_final (c);
     s_ctx_free (c);
     s_finish (a, rc);
     return NULL;

@@ -3,6 +3,7 @@
       ctx.c         what algorithms call (algo.h): rounds, publish, mix, helpers
       globalavg.c   exact global averages (final merge, --global-every, dynavg), FIN
       pairavg.c     AD-PSGD's pairwise averages
+      workerckpt.c  the worker's state as a checkpoint image (checkpoints, snapshots)
     Everything here runs on the worker thread. */
 #ifndef MDL_WORKER_IMPL_H
 #define MDL_WORKER_IMPL_H
@@ -60,6 +61,7 @@ struct mdl_ctx_t {
     uint64_t nmix;             /* mdl_ctx_mix calls (paces the disagreement estimate) */
     mdl_rng_t prng;            /* pairwise algorithms: the partner of each exchange */
     uint64_t pair_seq;         /* ... the number of this agent's last request */
+    uint64_t ckpt_last;        /* step of the last periodic checkpoint posted */
 };
 
 /* ctx.c */
@@ -88,6 +90,19 @@ size_t mdl_worker_live_peers (mdl_ctx_t *c, uint64_t *out);
 bool mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merged_with, size_t *mismatched);
 /* --global-every P: the exact average after every P-th step. */
 void mdl_worker_periodic_average (mdl_ctx_t *c, uint64_t done, uint64_t total);
+
+/* workerckpt.c */
+/* An image of the worker's state at a step boundary (learner, then the algorithm's
+   sections), sealed; NULL + *err. Caller owns it. */
+mdl_ckpt_image_t *mdl_worker_image (mdl_ctx_t *c, int *err);
+/* Restores the algorithm's state from a->resume (--resume, a peer's snapshot) after init,
+   and frees the image. 0, or the hook's error (logged). */
+int mdl_worker_restore_algo (mdl_ctx_t *c);
+/* At the step boundary after `done` steps: a periodic checkpoint when due (posted to the
+   writer, never waited for), and the writer's counters into the stats. */
+void mdl_worker_checkpoint_point (mdl_ctx_t *c, uint64_t done);
+/* After the last step (or a stop): the final checkpoint, written before this returns. */
+void mdl_worker_checkpoint_final (mdl_ctx_t *c);
 
 /* pairavg.c */
 /* The worker stops averaging: queued requests are refused. */
