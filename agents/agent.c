@@ -152,6 +152,20 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     rc = MDL_ENOMEM;
     if (!(a->pool = mdl_blobpool_new (cap, &rc)))
         goto fail;
+    /* Sync mode: how many rounds a live neighbour may be ahead of this agent before this
+       agent must have fallen behind. On a static symmetric graph neighbours wait for each
+       other every round, so they are at most one apart; local SGD gossips only every H
+       steps of K rounds, and nobody waits in between; on directed or time-varying graphs
+       a neighbour that does not wait for us may run ahead, up to what parking holds.
+       Consensus control sits rounds out without waiting, so within a step of K rounds a
+       neighbour may be K rounds ahead: H K + 1 covers every case. */
+    {
+        const uint64_t K = cfg->gossip_steps > 1 ? (uint64_t) cfg->gossip_steps : 1;
+        const uint64_t H = cfg->local_steps > 1 ? (uint64_t) cfg->local_steps : 1; /* only localsgd reads it */
+        const bool mutual = !mdl_topo_directed (a->topo) && !mdl_topo_time_varying (a->topo) && cfg->ad_target <= 0
+                            && cfg->dense_len <= 0;
+        a->catchup_gap = mutual ? H * K + 1 : (MDL_MAX_PARKED + 1) * H * K;
+    }
     /* One more mailbox channel when exact averages are configured: 2 d-vectors per peer. */
     a->merge_ch = cfg->final_merge || cfg->global_every > 0 || a->algo->global_averages ? a->algo->channels : -1;
     rc = MDL_EALGO;

@@ -21,6 +21,7 @@
 
 #define MDL_AGENT_MAX_PEERS 1024
 #define MDL_AGENT_CHANNELS 4  /* vectors an algorithm may exchange per round (mailbox channels) */
+#define MDL_MAX_PARKED 16     /* sync mode: messages per peer held for rounds ahead of ours */
 
 /* What the worker asks the comm actor to send: this descriptor, then the recipient ids
    (u64 each), then the blob pointer, as frames on the inproc worker->comm socket. */
@@ -73,6 +74,10 @@ struct mdl_agent_t {
     atomic_bool stop;
     _Atomic uint64_t round;    /* the worker's current step (sync: the round it mixes) */
     _Atomic uint64_t sync_wanted; /* highest global-average round a peer has started */
+    _Atomic uint64_t ahead;    /* sync mode: the highest round of a neighbour's state that was
+                                  at least catchup_gap rounds above ours (0: none) */
+    uint64_t catchup_gap;      /* rounds a neighbour may legitimately run ahead of us; at
+                                  this gap or more this agent has fallen behind */
 
     /* counters */
     pthread_mutex_t stats_lock;

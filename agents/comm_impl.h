@@ -20,6 +20,16 @@
 
 struct mdl_delayed;
 
+/* The last state sent to a peer on one channel, kept (a blob reference) until the next
+   one, so that it can be sent again when the peer asks (MDL_KIND_RESEND). */
+typedef struct {
+    mdl_blob_t *blob;          /* NULL: nothing kept */
+    uint64_t step, seq;
+    uint32_t kind;
+    bool keyframe;
+    double loss, aux;
+} mdl_sent_t;
+
 /* Per-peer link state. */
 typedef struct {
     uint64_t id;
@@ -32,6 +42,7 @@ typedef struct {
     double resync_at;          /* last resync request (rate limit) */
     struct mdl_delayed *parked;  /* sync mode: messages for rounds the worker cannot take yet */
     size_t nparked;
+    mdl_sent_t sent[MDL_AGENT_CHANNELS]; /* sync mode: the last state sent per channel */
 } mdl_link_t;
 
 /* A message held back: by the delay injection, or parked (sync mode) until the
@@ -72,6 +83,11 @@ mdl_link_t *mdl_comm_link (mdl_comm_t *self, uint64_t id, bool create);
 /* Adds n to one of the agent's counters (under its lock). */
 void mdl_comm_count (mdl_comm_t *self, uint64_t *field, uint64_t n);
 void mdl_comm_drop_parked (mdl_link_t *l);
+/* Forgets the states kept for a resend (a rejoin, a leave, shutdown). */
+void mdl_comm_drop_sent (mdl_link_t *l);
+/* Sends again the state of round step on channel ch to the link's peer, if it is the
+   last one sent there (same header, same sequence number). True when sent. */
+bool mdl_comm_resend (mdl_comm_t *self, mdl_link_t *l, int ch, uint64_t step);
 /* Sends a control message (no payload) of kind for round step to peer. */
 void mdl_comm_send_control (mdl_comm_t *self, uint64_t peer, uint32_t kind, uint64_t step);
 /* A copy of up to three frames (NULL when out of memory); mdl_comm_frames points

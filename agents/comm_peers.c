@@ -49,8 +49,11 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
         for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
             l->valid[k] = false;
         mdl_comm_drop_parked (l);
+        mdl_comm_drop_sent (l);
         l->seq_from = 0;
         l->seq_to = 0;
+        if (ev->kind == MDL_PEER_REJOIN)
+            mdl_comm_count (self, &a->stats.readmissions, 1);
         if (ev->info.endpoint[0] && (!l->connected || strcmp (l->endpoint, ev->info.endpoint))) {
             if (l->connected && strcmp (l->endpoint, ev->info.endpoint))
                 mdl_mesh_disconnect (self->mesh, l->endpoint);
@@ -77,6 +80,7 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
         for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
             l->valid[k] = false;
         mdl_comm_drop_parked (l);
+        mdl_comm_drop_sent (l);
         if (self->bye)
             mdl_agent_log (a, "leave %s (said goodbye)", ids);
         else

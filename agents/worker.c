@@ -37,6 +37,35 @@ s_snapshot_point (mdl_ctx_t *c)
     pthread_mutex_unlock (&a->snap_lock);
 }
 
+/* Sync mode: this agent fell behind its neighbours (it was frozen, cut off by a
+   partition, or resumed from a checkpoint while they trained on): their states are of a
+   round at least catchup_gap above ours (agent.c), so the rounds it would wait for will
+   never come. It jumps to their round, keeping its own model, optimizer and data order:
+   the next mix pulls the model in, and from then on rounds match again. The steps jumped
+   over are not taken (counted in steps_skipped); the learning-rate schedule follows the
+   step. A jump never goes past the end of training. */
+static void
+s_catch_up (mdl_ctx_t *c, uint64_t K, uint64_t total)
+{
+    mdl_agent_t *a = c->a;
+    mdl_learner_t *l = a->learner;
+    const uint64_t ahead = atomic_load (&a->ahead), at = mdl_learner_steps (l);
+    if (ahead < at * K + a->catchup_gap)
+        return;
+    uint64_t to = ahead / K;
+    if (to > total)
+        to = total;
+    if (to <= at)
+        return;
+    mdl_learner_set_steps (l, to);
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.steps_skipped += to - at;
+    a->stats.steps = to;
+    pthread_mutex_unlock (&a->stats_lock);
+    mdl_agent_log (a, "behind the cluster: catching up from step %llu to its step %llu (%llu steps not taken)",
+                   (unsigned long long) at, (unsigned long long) to, (unsigned long long) (to - at));
+}
+
 /* ---- consensus control (Kong et al., ICML 2021) ---- */
 
 /* Whether to take another gossip round this step: while the disagreement estimate
@@ -248,6 +277,8 @@ mdl_worker_main (void *arg)
             mdl_agent_log (a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
     }
     while (rc == 0 && mdl_learner_steps (l) < total && !atomic_load (&a->stop)) {
+        if (a->cfg.mode == MDL_MODE_SYNC)
+            s_catch_up (c, K, total);
         c->step = mdl_learner_steps (l) * K;
         s_snapshot_point (c);
         mdl_worker_checkpoint_point (c, mdl_learner_steps (l));
