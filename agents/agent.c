@@ -113,6 +113,9 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     pthread_mutex_init (&a->view_lock, NULL);
     pthread_mutex_init (&a->stats_lock, NULL);
     pthread_mutex_init (&a->snap_lock, NULL);
+    pthread_mutex_init (&a->boot_lock, NULL);
+    pthread_cond_init (&a->boot_cond, NULL);
+    atomic_init (&a->snap_wanted, false);
     pthread_cond_init (&a->snap_cond, NULL);
     atomic_init (&a->stop, false);
     snprintf (a->prefix, sizeof a->prefix, "%s", cfg->log_prefix ? cfg->log_prefix : "agent");
@@ -202,6 +205,10 @@ mdl_agent_destroy (mdl_agent_t **pa)
     zactor_destroy (&a->comm);
     mdl_ckptwriter_destroy (&a->ckpt);
     mdl_ckpt_image_destroy (&a->resume);
+    mdl_ckpt_image_destroy (&a->boot_img);
+    mdl_ckpt_image_destroy (&a->snap_img);
+    pthread_mutex_destroy (&a->boot_lock);
+    pthread_cond_destroy (&a->boot_cond);
     mdl_mailroom_destroy (&a->room);
     mdl_pairbox_destroy (&a->pairs);
     mdl_blobpool_destroy (&a->pool);

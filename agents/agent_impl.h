@@ -16,12 +16,14 @@
 #include "ckptwriter.h"
 #include "mailroom.h"
 #include "pairbox.h"
+#include "snapshot.h"
 #include "topo.h"
 #include "wire.h"
 
 #define MDL_AGENT_MAX_PEERS 1024
 #define MDL_AGENT_CHANNELS 4  /* vectors an algorithm may exchange per round (mailbox channels) */
 #define MDL_MAX_PARKED 16     /* sync mode: messages per peer held for rounds ahead of ours */
+enum { MDL_BOOT_IDLE = 0, MDL_BOOT_ASKED = 1, MDL_BOOT_ANSWERED = 2, MDL_BOOT_CANCELLED = 3 };
 
 /* What the worker asks the comm actor to send: this descriptor, then the recipient ids
    (u64 each), then the blob pointer, as frames on the inproc worker->comm socket. */
@@ -88,6 +90,18 @@ struct mdl_agent_t {
     uint64_t ckpt_every;       /* > 0: also every this many steps */
     mdl_ckpt_image_t *resume;  /* --resume or a peer's snapshot: the algorithm's state is
                                   restored from it when the worker starts, then freed */
+
+    /* a newcomer's snapshot (snapshot.h): the worker asks (boot_phase), the comm fetches
+       and answers; the comm asks the worker for an image to serve (snap_wanted) and takes
+       it from snap_img. All under boot_lock. */
+    pthread_mutex_t boot_lock;
+    pthread_cond_t boot_cond;
+    int boot_phase;            /* MDL_BOOT_IDLE, _ASKED, _ANSWERED, _CANCELLED */
+    int boot_result;           /* mdl_snap_state_t of the transfer */
+    mdl_ckpt_image_t *boot_img;
+    mdl_snap_stats_t boot_stats;
+    atomic_bool snap_wanted;
+    mdl_ckpt_image_t *snap_img;
 
     /* snapshots for the sim coordinator */
     pthread_mutex_t snap_lock;

@@ -331,6 +331,7 @@ s_tick (mdl_comm_t *self)
             }
         }
     }
+    mdl_comm_boot_tick (self);
     mdl_mesh_stats_t ms;
     mdl_mesh_stats (self->mesh, &ms);
     pthread_mutex_lock (&a->stats_lock);
@@ -359,6 +360,7 @@ s_self_destroy (mdl_comm_t **pself)
         mdl_comm_drop_parked (&self->links[i]);
         mdl_comm_drop_sent (&self->links[i]);
     }
+    mdl_comm_boot_destroy (self);
     mdl_discovery_destroy (&self->disc);
     mdl_mesh_destroy (&self->mesh);
     s_discard_pull (self);

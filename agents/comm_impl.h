@@ -2,6 +2,7 @@
       comm.c        the actor: sockets, the worker's sends, delay injection, the tick
       comm_peers.c  membership: hellos, goodbyes, silences, links, the view
       comm_recv.c   the receive path of updates: validate, park, control, file, replicas
+      comm_boot.c   snapshots: serving newcomers, and fetching one as a newcomer
     Everything here runs on the comm actor's thread. */
 #ifndef MDL_COMM_IMPL_H
 #define MDL_COMM_IMPL_H
@@ -14,6 +15,7 @@
 #include "mesh.h"
 #include "peers.h"
 #include "rng.h"
+#include "snapshot.h"
 #include "wire.h"
 
 #define MDL_TICK_MS 20
@@ -75,6 +77,14 @@ typedef struct {
     uint64_t seen_total;
     bool stopping;
     bool bye;                  /* the LEAVE being handled is a goodbye, not a silence */
+    /* snapshots (comm_boot.c) */
+    mdl_snap_client_t *boot;   /* this agent's own transfer, as a newcomer */
+    double boot_since;         /* when the worker asked for it (0: not yet) */
+    uint8_t *serve_bytes;      /* the snapshot served to newcomers (NULL: none) */
+    uint64_t serve_len, serve_digest, serve_gen, serve_step;
+    double serve_made, serve_used;
+    uint64_t serve_wait[16];   /* peers waiting for the META of the next snapshot */
+    size_t nserve_wait;
 } mdl_comm_t;
 
 /* comm.c */
@@ -104,6 +114,15 @@ void mdl_comm_on_hello (mdl_comm_t *self, const void **frames, const size_t *len
 void mdl_comm_on_bye (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);
 /* Publishes the live peers (and self) as the worker's membership view. */
 void mdl_comm_publish_view (mdl_comm_t *self);
+
+/* comm_boot.c */
+/* A snapshot message (topic "T<self>S"). */
+void mdl_comm_on_snap (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);
+/* Timers of the transfer, the worker's requests and images. */
+void mdl_comm_boot_tick (mdl_comm_t *self);
+/* A peer left: a transfer from it moves on. */
+void mdl_comm_boot_peer_gone (mdl_comm_t *self, uint64_t peer);
+void mdl_comm_boot_destroy (mdl_comm_t *self);
 
 /* comm_recv.c */
 /* One message from the SUB socket (hello, goodbye or update). */

@@ -81,6 +81,7 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
             l->valid[k] = false;
         mdl_comm_drop_parked (l);
         mdl_comm_drop_sent (l);
+        mdl_comm_boot_peer_gone (self, ev->info.id);
         if (self->bye)
             mdl_agent_log (a, "leave %s (said goodbye)", ids);
         else

@@ -372,6 +372,8 @@ mdl_comm_dispatch (mdl_comm_t *self, const void **frames, const size_t *lens, si
         mdl_comm_on_hello (self, frames, lens, n);
     else if (n >= 1 && lens[0] >= 1 && ((const char *) frames[0])[0] == 'B')
         mdl_comm_on_bye (self, frames, lens, n);
+    else if (n >= 1 && lens[0] == MDL_SNAP_TOPIC_LEN && ((const char *) frames[0])[MDL_SNAP_TOPIC_LEN - 1] == 'S')
+        mdl_comm_on_snap (self, frames, lens, n);
     else
         s_on_update (self, frames, lens, n);
 }

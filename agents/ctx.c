@@ -370,6 +370,11 @@ s_round_ready (void *arg)
        not come; the worker catches up at its next step (worker.c). */
     if (atomic_load (&c->a->ahead) >= c->step + c->a->catchup_gap)
         return true;
+    /* A newcomer wants this agent's snapshot (comm_boot.c): it is a neighbour that will
+       send nothing until it has it, so the round ends without it and the image is built
+       at the next step boundary (waiting would hold both for --sync-timeout). */
+    if (atomic_load (&c->a->snap_wanted))
+        return true;
     for (size_t k = 0; k < c->nnbr; k++) {
         mdl_slot_meta_t m;
         uint64_t id = c->ids[c->nbr[k]];

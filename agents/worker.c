@@ -263,6 +263,11 @@ mdl_worker_main (void *arg)
         }
     }
     mdl_learner_t *l = a->learner;
+    pthread_mutex_lock (&a->stats_lock);
+    const bool fresh = a->stats.start_from == MDL_START_INIT;
+    pthread_mutex_unlock (&a->stats_lock);
+    if (fresh && a->cfg.bootstrap == MDL_BOOT_PEER)
+        mdl_worker_bootstrap (c);
     const uint64_t spe = mdl_learner_steps_per_epoch (l);
     const uint64_t total = spe * (uint64_t) a->cfg.epochs;
     const uint64_t eval_every = a->cfg.evals_per_epoch > 0 && a->cfg.test
@@ -282,6 +287,7 @@ mdl_worker_main (void *arg)
         c->step = mdl_learner_steps (l) * K;
         s_snapshot_point (c);
         mdl_worker_checkpoint_point (c, mdl_learner_steps (l));
+        mdl_worker_snapshot_point (c);
         if (c->label_map && (double) mdl_learner_steps (l) >= a->cfg.drift_epoch * (double) spe)
             mdl_learner_set_label_map (l, c->label_map); /* the concept drifts */
         double t0 = mdl_now ();

@@ -104,6 +104,13 @@ void mdl_worker_checkpoint_point (mdl_ctx_t *c, uint64_t done);
 /* After the last step (or a stop): the final checkpoint, written before this returns. */
 void mdl_worker_checkpoint_final (mdl_ctx_t *c);
 
+/* At a step boundary: an image for newcomers, when the comm asked for one. */
+void mdl_worker_snapshot_point (mdl_ctx_t *c);
+/* A fresh agent (--bootstrap peer): fetches the snapshot of the live peer with the highest
+   step through the comm and starts from it (learner and algorithm state, start_from
+   peer); without one it keeps its initial model. Waits at most --bootstrap-timeout. */
+void mdl_worker_bootstrap (mdl_ctx_t *c);
+
 /* pairavg.c */
 /* The worker stops averaging: queued requests are refused. */
 void mdl_worker_pair_close (mdl_ctx_t *c);

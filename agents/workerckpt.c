@@ -4,6 +4,9 @@
     state restored from a resumed or received image when the worker starts. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
+
+#include "clock.h"
 
 #include "err.h"
 #include "worker_impl.h"
@@ -94,4 +97,94 @@ mdl_worker_checkpoint_final (mdl_ctx_t *c)
     s_count (a);
     if (rc)
         mdl_agent_log (a, "cannot write checkpoint %s: %s", mdl_ckptwriter_path (a->ckpt), mdl_strerror (rc));
+}
+
+void
+mdl_worker_snapshot_point (mdl_ctx_t *c)
+{
+    mdl_agent_t *a = c->a;
+    if (!atomic_exchange (&a->snap_wanted, false))
+        return;
+    int rc = 0;
+    mdl_ckpt_image_t *img = mdl_worker_image (c, &rc);
+    if (!img) {
+        mdl_agent_log (a, "cannot build a snapshot for a newcomer: %s", mdl_strerror (rc));
+        return;
+    }
+    pthread_mutex_lock (&a->boot_lock);
+    mdl_ckpt_image_destroy (&a->snap_img);
+    a->snap_img = img;
+    pthread_mutex_unlock (&a->boot_lock);
+}
+
+/* Waits up to timeout seconds (or a stop) for the comm's answer. */
+static void
+s_wait_answer (mdl_agent_t *a, double timeout)
+{
+    const double until = mdl_now () + timeout;
+    pthread_mutex_lock (&a->boot_lock);
+    while (a->boot_phase == MDL_BOOT_ASKED && !atomic_load (&a->stop) && mdl_now () < until) {
+        struct timespec ts;
+        clock_gettime (CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait (&a->boot_cond, &a->boot_lock, &ts);
+    }
+    if (a->boot_phase == MDL_BOOT_ASKED)
+        a->boot_phase = MDL_BOOT_CANCELLED; /* the comm drops the transfer */
+    pthread_mutex_unlock (&a->boot_lock);
+}
+
+void
+mdl_worker_bootstrap (mdl_ctx_t *c)
+{
+    mdl_agent_t *a = c->a;
+    pthread_mutex_lock (&a->boot_lock);
+    a->boot_phase = MDL_BOOT_ASKED;
+    pthread_mutex_unlock (&a->boot_lock);
+    const double t0 = mdl_now ();
+    s_wait_answer (a, a->cfg.bootstrap_timeout > 0 ? a->cfg.bootstrap_timeout : 60);
+    pthread_mutex_lock (&a->boot_lock);
+    mdl_ckpt_image_t *img = a->boot_img;
+    a->boot_img = NULL;
+    const int result = a->boot_phase == MDL_BOOT_ANSWERED ? a->boot_result : MDL_SNAP_FAILED;
+    const mdl_snap_stats_t st = a->boot_stats;
+    pthread_mutex_unlock (&a->boot_lock);
+    char idb[17], why[256] = "";
+    if (!img) {
+        if (!atomic_load (&a->stop))
+            mdl_agent_log (a, "bootstrap: %s; starting from the initial model",
+                           result == MDL_SNAP_NONE ? "no live peer is ahead" : "no peer's snapshot could be fetched");
+        return;
+    }
+    bool position = false;
+    if (mdl_agent_resume_check (&a->cfg, img, why, sizeof why) || mdl_learner_restore (a->learner, img, &position)) {
+        mdl_agent_log (a, "bootstrap: the snapshot of peer %s does not fit this agent (%s); starting from the initial model",
+                       mdl_id_str (st.peer, idb), why[0] ? why : "its sections");
+        mdl_ckpt_image_destroy (&img);
+        return;
+    }
+    mdl_ckpt_image_destroy (&a->resume);
+    a->resume = img;
+    if (mdl_worker_restore_algo (c)) {
+        /* the learner holds the peer's model; the algorithm starts from its init state */
+        mdl_agent_log (a, "bootstrap: keeping the peer's model without its algorithm state");
+    }
+    const uint64_t step = mdl_learner_steps (a->learner);
+    c->ckpt_last = step;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.start_from = MDL_START_PEER;
+    a->stats.start_peer = st.peer;
+    a->stats.start_step = step;
+    a->stats.steps = step;
+    a->stats.epoch = mdl_learner_epoch (a->learner);
+    pthread_mutex_unlock (&a->stats_lock);
+    mdl_agent_log (a, "bootstrap: starting from the snapshot of peer %s at step %llu (%llu bytes in %llu chunks, "
+                   "%llu asked again, %llu restarts, %.2f s)",
+                   mdl_id_str (st.peer, idb), (unsigned long long) step, (unsigned long long) st.bytes,
+                   (unsigned long long) st.chunks, (unsigned long long) st.resent, (unsigned long long) st.restarts,
+                   mdl_now () - t0);
 }

@@ -368,6 +368,8 @@ mdl_cmd_agent (int argc, char **argv)
             goto done;
         }
     }
+    if (started && !to.resume && cfg.bootstrap == MDL_BOOT_NONE)
+        fprintf (stderr, "%s: --bootstrap none: starting from the initial model\n", prefix);
     if (started)
         mdl_agent_start (agent);
     mdl_progress_t prog;

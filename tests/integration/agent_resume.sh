@@ -16,12 +16,11 @@ for v in $(env | grep -o '^MESHDL_[A-Za-z0-9_]*'); do unset "$v"; done
 export OPENBLAS_NUM_THREADS=1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/agent_resume.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-fail=0; pass=0
-ok() { pass=$((pass+1)); echo "ok - $1"; }
-no() { fail=$((fail+1)); echo "FAIL - $1"; }
-field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["summary"][sys.argv[2]])' "$1" "$2" 2>/dev/null; }
-# An agent alone (its static peer never answers): training is then deterministic.
-run() { "$bin" agent --peers tcp://127.0.0.1:9 --shard 0/4 --train-subset 2000 --test-subset 200 --batch 16 --threads 1 \
+. "$(dirname "$0")/lib/agentnet.sh"
+field() { summary_field "$@"; }
+# An agent alone (its static peer never answers): training is then deterministic. No
+# peer can give it a snapshot either (--bootstrap none: no wait for one to appear).
+run() { "$bin" agent --peers tcp://127.0.0.1:9 --bootstrap none --shard 0/4 --train-subset 2000 --test-subset 200 --batch 16 --threads 1 \
           --schedule constant --quiet "$@"; }
 
 # --- 1: resumed == straight through, byte for byte ---------------------------------------
