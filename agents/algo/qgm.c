@@ -95,6 +95,8 @@ s_restore (void *state, mdl_ctx_t *ctx, const mdl_ckpt_image_t *img)
 
 const mdl_algo_ops_t mdl_algo_qgm = {
     .name = "qgm",
+    .about = "QGM: quasi-global momentum (Lin et al. 2021)",
+    .takes = MDL_ALGO_TAKES_CODEC | MDL_ALGO_TAKES_GOSSIP_STEPS | MDL_ALGO_TAKES_GRAPH,
     .channels = 1,
     .state_size = sizeof (s_state_t),
     .optimizer = "momentum",
