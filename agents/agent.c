@@ -467,6 +467,10 @@ mdl_agent_stats (mdl_agent_t *a, mdl_agent_stats_t *s)
     pthread_mutex_lock (&a->stats_lock);
     *s = a->stats;
     pthread_mutex_unlock (&a->stats_lock);
+    const double now_ms = mdl_now () * 1000.0;
+    const uint64_t bw = atomic_load (&a->beat_worker), bc = atomic_load (&a->beat_comm);
+    s->worker_beat_age = bw ? (now_ms - (double) (bw - 1)) / 1000.0 : NAN;
+    s->comm_beat_age = bc ? (now_ms - (double) (bc - 1)) / 1000.0 : NAN;
 }
 
 uint64_t mdl_agent_id (const mdl_agent_t *a) { return a->cfg.id; }

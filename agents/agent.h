@@ -124,6 +124,9 @@ typedef struct {
     uint64_t updates_dropped;  /* not used: too stale, undecodable, dropped by injection, late */
     uint64_t updates_rejected; /* failed validation (subset of dropped) */
     uint64_t peers_alive, peers_seen;
+    /* seconds since the worker's and the comm actor's last heartbeat (NAN: not running):
+       a thread that is stuck shows here, and in `meshdl status` */
+    double worker_beat_age, comm_beat_age;
     /* what the agent holds for its peers (hood.h): the peers of its neighbourhood, its
        links (neighbours and transient peers), SUB connections, mailboxes, and the bytes
        of the vectors in them and in replicas */

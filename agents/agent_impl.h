@@ -14,6 +14,7 @@
 #include "algo.h"
 #include "blob.h"
 #include "ckptwriter.h"
+#include "clock.h"
 #include "mailroom.h"
 #include "pairbox.h"
 #include "snapshot.h"
@@ -105,6 +106,8 @@ struct mdl_agent_t {
                                   at least catchup_gap rounds above ours (0: none) */
     uint64_t catchup_gap;      /* rounds a neighbour may legitimately run ahead of us; at
                                   this gap or more this agent has fallen behind */
+    /* heartbeats: 1 + mdl_now () in ms at each thread's last sign of life (0: not yet) */
+    _Atomic uint64_t beat_worker, beat_comm;
     _Atomic uint64_t spe;      /* the learner's steps per epoch, set by mdl_agent_start */
 
     /* counters */
@@ -160,5 +163,12 @@ size_t mdl_agent_take_resync (mdl_agent_t *a, uint64_t *out);
 /* agent.c: peer said FIN (comm thread); whether every live peer has (worker thread). */
 void mdl_agent_peer_fin (mdl_agent_t *a, uint64_t peer);
 bool mdl_agent_all_fin (mdl_agent_t *a);
+
+/* A thread's heartbeat (beat_worker, beat_comm): it is alive and not stuck. */
+static inline void
+mdl_agent_beat (_Atomic uint64_t *beat)
+{
+    atomic_store (beat, 1 + (uint64_t) (mdl_now () * 1000.0));
+}
 
 #endif

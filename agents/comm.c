@@ -414,6 +414,7 @@ s_tick (mdl_comm_t *self)
         }
     }
     mdl_comm_boot_tick (self);
+    mdl_agent_beat (&a->beat_comm);
     mdl_mesh_stats_t ms;
     mdl_mesh_stats (self->mesh, &ms);
     size_t boxes = 0, box_bytes = 0;

@@ -466,6 +466,7 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
             if (mdl_mailroom_wait (a->room, s_round_ready, &w, left < slice ? left : slice) || left <= slice)
                 break;
             s_ask_missing (c, channel);
+            mdl_agent_beat (&a->beat_worker); /* waiting for peers is not being stuck */
         }
         pthread_mutex_lock (&a->stats_lock);
         a->stats.wait_s += mdl_now () - t0;

@@ -329,6 +329,7 @@ mdl_worker_main (void *arg)
         s_snapshot_point (c);
         mdl_worker_checkpoint_point (c, mdl_learner_steps (l));
         mdl_worker_snapshot_point (c);
+        mdl_agent_beat (&a->beat_worker);
         if (c->label_map && (double) mdl_learner_steps (l) >= a->cfg.drift_epoch * (double) spe)
             mdl_learner_set_label_map (l, c->label_map); /* the concept drifts */
         double t0 = mdl_now ();

@@ -132,6 +132,7 @@ s_wait_answer (mdl_agent_t *a, double timeout)
             ts.tv_nsec -= 1000000000;
         }
         pthread_cond_timedwait (&a->boot_cond, &a->boot_lock, &ts);
+        mdl_agent_beat (&a->beat_worker);
     }
     if (a->boot_phase == MDL_BOOT_ASKED)
         a->boot_phase = MDL_BOOT_CANCELLED; /* the comm drops the transfer */

@@ -546,7 +546,8 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     const double t0 = mdl_now (), t0_wall = mdl_wallclock ();
     const double startup_s = mdl_process_age (); /* exec to ready: data loaded, sockets bound */
     mdl_status_t hs = { .agent = idb, .state = "starting", .min_peers = so->min_peers, .shard = shard_auto ? -1L : (long) shard_i,
-                        .shards = shard_n, .first_step_time = NAN };
+                        .shards = shard_n, .first_step_time = NAN,
+                        .worker_s = NAN, .comm_s = NAN };
     double hs_last = -1;
     char hs_msg[512] = "";
     bool started = true;
@@ -586,6 +587,8 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
             hs_last = mdl_now ();
             hs.peers = st.peers_alive;
             hs.step = st.steps;
+            hs.worker_s = st.worker_beat_age;
+            hs.comm_s = st.comm_beat_age;
             hs.epoch = st.epoch;
             hs.state = st.steps > 0 ? "training" : (int) st.peers_alive < so->min_peers ? "waiting" : "starting";
             s_status_write (status_paths, &hs);
