@@ -253,6 +253,9 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     pthread_mutex_init (&a->view_lock, NULL);
     pthread_mutex_init (&a->stats_lock, NULL);
     pthread_mutex_init (&a->snap_lock, NULL);
+    pthread_mutex_init (&a->boot_lock, NULL);
+    pthread_cond_init (&a->boot_cond, NULL);
+    atomic_init (&a->snap_wanted, false);
     pthread_cond_init (&a->snap_cond, NULL);
     atomic_init (&a->stop, false);
     a->stats.loss = a->stats.test_acc = a->stats.test_loss = NAN;
@@ -299,6 +302,20 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     a->msg_bytes = cap;
     if (!(a->pool = mdl_blobpool_new (cap, &rc)))
         goto fail;
+    /* Sync mode: how many rounds a live neighbour may be ahead of this agent before this
+       agent must have fallen behind. On a static symmetric graph neighbours wait for each
+       other every round, so they are at most one apart; local SGD gossips only every H
+       steps of K rounds, and nobody waits in between; on directed or time-varying graphs
+       a neighbour that does not wait for us may run ahead, up to what parking holds.
+       Consensus control sits rounds out without waiting, so within a step of K rounds a
+       neighbour may be K rounds ahead: H K + 1 covers every case. */
+    {
+        const uint64_t K = cfg->gossip_steps > 1 ? (uint64_t) cfg->gossip_steps : 1;
+        const uint64_t H = cfg->local_steps > 1 ? (uint64_t) cfg->local_steps : 1; /* only localsgd reads it */
+        const bool mutual = !mdl_topo_directed (a->topo) && !mdl_topo_time_varying (a->topo) && cfg->ad_target <= 0
+                            && cfg->dense_len <= 0;
+        a->catchup_gap = mutual ? H * K + 1 : (MDL_MAX_PARKED + 1) * H * K;
+    }
     /* The buffers a gossiping agent keeps in flight (its last states, held by reference
        in its neighbours' mailboxes), made now: setup cost, not the first steps'. */
     if ((rc = mdl_blobpool_fill (a->pool, 4)))
@@ -391,6 +408,12 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_agent_stop (a);
     mdl_agent_join (a);
     zactor_destroy (&a->comm);
+    mdl_ckptwriter_destroy (&a->ckpt);
+    mdl_ckpt_image_destroy (&a->resume);
+    mdl_ckpt_image_destroy (&a->boot_img);
+    mdl_ckpt_image_destroy (&a->snap_img);
+    pthread_mutex_destroy (&a->boot_lock);
+    pthread_cond_destroy (&a->boot_cond);
     mdl_mailroom_destroy (&a->room);
     mdl_pairbox_destroy (&a->pairs);
     mdl_blobpool_destroy (&a->pool);
@@ -444,6 +467,10 @@ mdl_agent_stats (mdl_agent_t *a, mdl_agent_stats_t *s)
     pthread_mutex_lock (&a->stats_lock);
     *s = a->stats;
     pthread_mutex_unlock (&a->stats_lock);
+    const double now_ms = mdl_now () * 1000.0;
+    const uint64_t bw = atomic_load (&a->beat_worker), bc = atomic_load (&a->beat_comm);
+    s->worker_beat_age = bw ? (now_ms - (double) (bw - 1)) / 1000.0 : NAN;
+    s->comm_beat_age = bc ? (now_ms - (double) (bc - 1)) / 1000.0 : NAN;
 }
 
 uint64_t mdl_agent_id (const mdl_agent_t *a) { return a->cfg.id; }
@@ -545,6 +572,99 @@ mdl_agent_members (mdl_agent_t *a, uint64_t *ids, size_t cap)
     memcpy (ids, a->view, (n < cap ? n : cap) * sizeof ids[0]);
     pthread_mutex_unlock (&a->view_lock);
     return n;
+}
+
+int
+mdl_agent_resume_check (const mdl_agent_cfg_t *cfg, const mdl_ckpt_image_t *img, char *why, size_t len)
+{
+    const char *spec = mdl_ckpt_image_spec (img), *algo = mdl_ckpt_image_algo (img);
+    const char *want = cfg->algo ? cfg->algo : "dpsgd";
+    if (strcmp (algo, want) != 0) {
+        snprintf (why, len, "it was written for %s%s, not --algo %s",
+                  algo[0] ? "--algo " : "a run without an algorithm (meshdl train)", algo, want);
+        return MDL_ECKPT_MODEL;
+    }
+    int rc = 0;
+    mdl_model_t *m = mdl_model_new (cfg->learn.spec, 0, &rc);
+    if (!m) {
+        snprintf (why, len, "this run's model %s does not build: %s", cfg->learn.spec, mdl_strerror (rc));
+        return MDL_ECKPT_MODEL;
+    }
+    rc = 0;
+    mdl_ckpt_kind_t kind = MDL_CKPT_F32;
+    uint64_t n = 0, no = 0;
+    mdl_optim_t *o = NULL;
+    if (strcmp (spec, mdl_model_spec (m)) != 0) {
+        snprintf (why, len, "it was written for model %s, not %s (--model)", spec, mdl_model_spec (m));
+        rc = MDL_ECKPT_MODEL;
+    } else if (!mdl_ckpt_image_has (img, "params", &kind, &n) || kind != MDL_CKPT_F32 || n != mdl_model_nparams (m)) {
+        snprintf (why, len, "its parameters do not fit model %s", spec);
+        rc = MDL_ECKPT_MODEL;
+    } else if ((o = mdl_optim_new (&cfg->learn.opt, mdl_model_nparams (m), &rc))) {
+        size_t olen = 0;
+        mdl_optim_state (o, &olen);
+        mdl_ckpt_image_has (img, "optim", &kind, &no);
+        if (no != olen) {
+            snprintf (why, len, "its optimizer state (%llu floats) is not that of --optimizer %s (%zu floats)",
+                      (unsigned long long) no, mdl_opt_name (cfg->learn.opt.kind), olen);
+            rc = MDL_ECKPT_MODEL;
+        }
+    }
+    mdl_optim_destroy (&o);
+    mdl_model_destroy (&m);
+    return rc;
+}
+
+int
+mdl_agent_resume (mdl_agent_t *a, mdl_ckpt_image_t **img, char *why, size_t len)
+{
+    if (a->worker_started || !img || !*img)
+        return MDL_EINVAL;
+    int rc = mdl_agent_resume_check (&a->cfg, *img, why, len);
+    if (rc)
+        return rc;
+    bool position = false;
+    if (mdl_learner_restore (a->learner, *img, &position)) {
+        snprintf (why, len, "its parameters or optimizer state do not fit this run's model and --optimizer");
+        return MDL_ECKPT_MODEL;
+    }
+    const uint64_t step = mdl_learner_steps (a->learner);
+    mdl_agent_log (a, "resuming from a checkpoint at step %llu (epoch %.2f)%s", (unsigned long long) step,
+                   mdl_learner_epoch (a->learner), position ? "" : "; another shard: the data order starts afresh");
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.start_from = MDL_START_CHECKPOINT;
+    a->stats.start_step = step;
+    a->stats.steps = step;
+    a->stats.epoch = mdl_learner_epoch (a->learner);
+    pthread_mutex_unlock (&a->stats_lock);
+    mdl_ckpt_image_destroy (&a->resume);
+    a->resume = *img;
+    *img = NULL;
+    return 0;
+}
+
+int
+mdl_agent_set_checkpoint (mdl_agent_t *a, const char *path, uint64_t every)
+{
+    if (a->worker_started || !path || !*path)
+        return MDL_EINVAL;
+    int rc;
+    mdl_ckptwriter_destroy (&a->ckpt);
+    if (!(a->ckpt = mdl_ckptwriter_new (path, &rc)))
+        return rc;
+    a->ckpt_every = every;
+    return 0;
+}
+
+const char *
+mdl_agent_start_name (const mdl_agent_stats_t *st, char *buf, size_t len)
+{
+    char idb[17];
+    if (st->start_from == MDL_START_PEER)
+        snprintf (buf, len, "peer:%s", mdl_id_str (st->start_peer, idb));
+    else
+        snprintf (buf, len, "%s", st->start_from == MDL_START_CHECKPOINT ? "checkpoint" : "init");
+    return buf;
 }
 
 int

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "checkpoint.h"
 #include "dataset.h"
 #include "discovery.h"
 #include "learner.h"
@@ -22,6 +23,14 @@ typedef enum { MDL_MODE_SYNC = 0, MDL_MODE_ASYNC = 1 } mdl_mode_t;
 /* --consensus-scale: the consensus step gamma times nothing, a constant, or a factor on
    lr_t / lr_0. */
 typedef enum { MDL_SCALE_NONE = 0, MDL_SCALE_CONSTANT = 1, MDL_SCALE_LR = 2 } mdl_scale_t;
+
+/* --bootstrap: a fresh agent (no --resume) joining a cluster that is already training
+   starts from a snapshot of the live peer with the highest step (agents/snapshot.h), or
+   from its own initial model. */
+typedef enum { MDL_BOOT_NONE = 0, MDL_BOOT_PEER = 1 } mdl_boot_t;
+
+/* Where the agent's model came from (summaries: "init", "checkpoint", "peer:<id>"). */
+typedef enum { MDL_START_INIT = 0, MDL_START_CHECKPOINT = 1, MDL_START_PEER = 2 } mdl_start_t;
 
 typedef struct {
     /* identity and network */
@@ -85,6 +94,8 @@ typedef struct {
     double staleness_decay;    /* lambda: a state s steps old weighs lambda^s */
     int max_staleness;         /* older states are not used */
     double sync_timeout;       /* sync mode: seconds to wait for a round */
+    mdl_boot_t bootstrap;      /* a fresh agent's start: a peer's snapshot, or its own init */
+    double bootstrap_timeout;  /* seconds a snapshot transfer may take (0: 60) */
     /* fault injection (sim) */
     double slow_factor;        /* >= 1: compute this many times slower */
     double pace_s;             /* > 0: a step takes at least pace_s * slow_factor seconds
@@ -113,6 +124,9 @@ typedef struct {
     uint64_t updates_dropped;  /* not used: too stale, undecodable, dropped by injection, late */
     uint64_t updates_rejected; /* failed validation (subset of dropped) */
     uint64_t peers_alive, peers_seen;
+    /* seconds since the worker's and the comm actor's last heartbeat (NAN: not running):
+       a thread that is stuck shows here, and in `meshdl status` */
+    double worker_beat_age, comm_beat_age;
     /* what the agent holds for its peers (hood.h): the peers of its neighbourhood, its
        links (neighbours and transient peers), SUB connections, mailboxes, and the bytes
        of the vectors in them and in replicas */
@@ -139,6 +153,16 @@ typedef struct {
                                   NAN before */
     bool finished;
     int error;                 /* nonzero when the worker stopped on an error */
+    /* where training started, and what keeps it going (issue 15) */
+    mdl_start_t start_from;
+    uint64_t start_peer;       /* MDL_START_PEER: whose snapshot */
+    uint64_t start_step;       /* the step it started from (0 from init) */
+    uint64_t steps_skipped;    /* sync mode: steps jumped to catch up with the cluster's round */
+    uint64_t checkpoints;      /* checkpoints written (periodic and final) */
+    uint64_t checkpoint_step;  /* step of the newest one on disk */
+    int checkpoint_error;      /* 0, or why the newest one could not be written */
+    uint64_t snapshots_served; /* snapshot transfers this agent served to newcomers */
+    uint64_t readmissions;     /* peers declared gone that came back */
 } mdl_agent_stats_t;
 
 typedef struct mdl_agent_t mdl_agent_t;
@@ -224,5 +248,30 @@ size_t mdl_agent_members (mdl_agent_t *self, uint64_t *ids, size_t cap);
    the same initial model. Returns 0, MDL_EINVAL once the worker has started, or the
    learner's error; on error the agent keeps its previous shard. rows must outlive it. */
 int mdl_agent_set_shard (mdl_agent_t *self, const uint32_t *rows, size_t nrows, uint64_t data_seed);
+
+/* Before mdl_agent_start: the agent resumes from *img (a checkpoint it or another agent of
+   the same model and algorithm wrote): parameters, optimizer state and data position now,
+   the algorithm's state when the worker starts; it then trains from the image's step and
+   rejoins (sync mode: at the cluster's round). Takes *img (NULL afterwards) on success.
+   Returns 0, MDL_EINVAL (the worker has started), or MDL_ECKPT_MODEL with a sentence for
+   the user in why (written for another model or algorithm); on error nothing changed and
+   the caller keeps *img. Call it after mdl_agent_set_shard (a new shard rebuilds the
+   learner). */
+int mdl_agent_resume (mdl_agent_t *self, mdl_ckpt_image_t **img, char *why, size_t len);
+
+/* Before mdl_agent_start: the agent writes its checkpoint to path at the end of training
+   (also when stopped; not after an error) and, with every > 0, every `every` steps while
+   training, atomically and off the worker thread. Returns 0, MDL_EINVAL, MDL_ENOMEM. */
+int mdl_agent_set_checkpoint (mdl_agent_t *self, const char *path, uint64_t every);
+
+/* Whether img fits a run of cfg: its model spec, its algorithm, and the sizes of its
+   parameters and optimizer state (checked on objects built from cfg, so that a spec
+   written in another form compares as the model it makes). Returns 0, or
+   MDL_ECKPT_MODEL with a sentence for the user in why. Cheap: for the command line to
+   refuse a checkpoint before it loads data. */
+int mdl_agent_resume_check (const mdl_agent_cfg_t *cfg, const mdl_ckpt_image_t *img, char *why, size_t len);
+
+/* "init", "checkpoint" or "peer:<16 hex digits>" for stats->start_from, in buf (>= 24). */
+const char *mdl_agent_start_name (const mdl_agent_stats_t *stats, char *buf, size_t len);
 
 #endif

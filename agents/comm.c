@@ -48,6 +48,62 @@ mdl_comm_drop_parked (mdl_link_t *l)
     l->nparked = 0;
 }
 
+void
+mdl_comm_drop_sent (mdl_link_t *l)
+{
+    for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
+        if (l->sent[k].blob) {
+            mdl_blob_unref (l->sent[k].blob);
+            l->sent[k].blob = NULL;
+        }
+}
+
+/* Packs h (its seq set by the caller) and sends the blob's bytes with it to peer; takes
+   one blob reference. */
+static void
+s_send_blob (mdl_comm_t *self, uint64_t peer, const mdl_wire_header_t *h, mdl_blob_t *blob)
+{
+    unsigned char hb[MDL_WIRE_HEADER_MAX];
+    size_t hl = 0;
+    char topic[MDL_WIRE_TOPIC_MAX + 1];
+    size_t tl = mdl_wire_topic (peer, topic);
+    if (mdl_wire_pack (h, hb, sizeof hb, &hl)) {
+        mdl_blob_unref (blob);
+        return;
+    }
+    mdl_mesh_send (self->mesh, topic, tl, hb, hl, mdl_blob_data (blob), mdl_blob_len (blob), mdl_blob_free_fn, blob);
+}
+
+static void
+s_header (mdl_comm_t *self, mdl_wire_header_t *h, uint32_t kind, uint64_t step, bool keyframe, double loss, double aux,
+          size_t payload_len)
+{
+    mdl_agent_t *a = self->a;
+    mdl_wire_header_init (h, a->cluster, a->cfg.id, keyframe ? self->kcodec : self->codec);
+    h->step = step;
+    h->kind = kind;
+    h->keyframe = keyframe;
+    h->loss = isfinite (loss) ? loss : 0.0;
+    h->aux = isfinite (aux) ? aux : 0.0;
+    h->d = a->d;
+    h->payload_len = payload_len;
+    h->timestamp_us = (uint64_t) (mdl_wallclock () * 1e6);
+}
+
+bool
+mdl_comm_resend (mdl_comm_t *self, mdl_link_t *l, int ch, uint64_t step)
+{
+    if (ch < 0 || ch >= MDL_AGENT_CHANNELS || !l->sent[ch].blob || l->sent[ch].step != step)
+        return false;
+    const mdl_sent_t *s = &l->sent[ch];
+    mdl_wire_header_t h;
+    s_header (self, &h, s->kind, s->step, s->keyframe, s->loss, s->aux, mdl_blob_len (s->blob));
+    h.seq = s->seq; /* the same message: the receiver files it as the one it missed */
+    mdl_blob_ref (s->blob, 1);
+    s_send_blob (self, l->id, &h, s->blob);
+    return true;
+}
+
 /* Sends a control message (no payload) of kind for round step to peer. */
 void
 mdl_comm_send_control (mdl_comm_t *self, uint64_t peer, uint32_t kind, uint64_t step)
@@ -205,31 +261,27 @@ s_drain_pull (mdl_comm_t *self)
         memcpy (&blob, zframe_data (fp), sizeof blob);
         size_t nto = zframe_size (fi) / sizeof (uint64_t);
         const uint64_t *to = (const uint64_t *) zframe_data (fi);
-        mdl_codec_t *codec = m.keyframe ? self->kcodec : self->codec;
         mdl_wire_header_t h;
-        mdl_wire_header_init (&h, a->cluster, a->cfg.id, codec);
-        h.step = m.step;
-        h.kind = m.kind;
-        h.keyframe = m.keyframe;
-        h.loss = isfinite (m.loss) ? m.loss : 0.0;
-        h.aux = isfinite (m.aux) ? m.aux : 0.0;
-        h.d = a->d;
-        h.payload_len = mdl_blob_len (blob);
-        h.timestamp_us = (uint64_t) (mdl_wallclock () * 1e6);
+        s_header (self, &h, m.kind, m.step, m.keyframe, m.loss, m.aux, mdl_blob_len (blob));
+        /* Sync mode keeps each link's last state of a channel for a resend (a blob
+           reference, no copy). Deltas are not kept: applied twice they would corrupt the
+           receiver's replica; a lost delta shows as a gap at the next message. */
+        const int ch = (int) MDL_KIND_CHANNEL (m.kind);
+        const bool keep = a->cfg.mode == MDL_MODE_SYNC && MDL_KIND_TYPE (m.kind) == MDL_KIND_STATE
+                          && ch < MDL_AGENT_CHANNELS;
         mdl_blob_ref (blob, (int) nto);
         for (size_t k = 0; k < nto; k++) {
             mdl_link_t *l = mdl_comm_link (self, to[k], true);
             h.seq = l ? ++l->seq_to : 0;
-            unsigned char hb[MDL_WIRE_HEADER_MAX];
-            size_t hl = 0;
-            char topic[MDL_WIRE_TOPIC_MAX + 1];
-            size_t tl = mdl_wire_topic (to[k], topic);
-            if (mdl_wire_pack (&h, hb, sizeof hb, &hl)) {
-                mdl_blob_unref (blob);
-                continue;
+            if (keep && l) {
+                mdl_sent_t *s = &l->sent[ch];
+                if (s->blob)
+                    mdl_blob_unref (s->blob);
+                mdl_blob_ref (blob, 1);
+                *s = (mdl_sent_t) { .blob = blob, .step = m.step, .seq = h.seq, .kind = m.kind, .keyframe = m.keyframe,
+                                    .loss = h.loss, .aux = h.aux };
             }
-            mdl_mesh_send (self->mesh, topic, tl, hb, hl, mdl_blob_data (blob), mdl_blob_len (blob),
-                           mdl_blob_free_fn, blob);
+            s_send_blob (self, to[k], &h, blob);
         }
         mdl_blob_unref (blob); /* the worker's reference */
         zmsg_destroy (&msg);
@@ -361,6 +413,8 @@ s_tick (mdl_comm_t *self)
             }
         }
     }
+    mdl_comm_boot_tick (self);
+    mdl_agent_beat (&a->beat_comm);
     mdl_mesh_stats_t ms;
     mdl_mesh_stats (self->mesh, &ms);
     size_t boxes = 0, box_bytes = 0;
@@ -397,7 +451,9 @@ s_self_destroy (mdl_comm_t **pself)
         for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
             free (self->links[i].replica[k]);
         mdl_comm_drop_parked (&self->links[i]);
+        mdl_comm_drop_sent (&self->links[i]);
     }
+    mdl_comm_boot_destroy (self);
     for (int p = 0; p < MDL_TRANSIENT_PURPOSES; p++)
         free (self->transient[p].ids);
     free (self->view);

@@ -2,6 +2,7 @@
       comm.c        the actor: sockets, the worker's sends, delay injection, the tick
       comm_peers.c  membership: hellos, goodbyes, silences, links, the view
       comm_recv.c   the receive path of updates: validate, park, control, file, replicas
+      comm_boot.c   snapshots: serving newcomers, and fetching one as a newcomer
     Everything here runs on the comm actor's thread. */
 #ifndef MDL_COMM_IMPL_H
 #define MDL_COMM_IMPL_H
@@ -14,11 +15,22 @@
 #include "mesh.h"
 #include "peers.h"
 #include "rng.h"
+#include "snapshot.h"
 #include "wire.h"
 
 #define MDL_TICK_MS 20 /* the timer of a process with few agents (comm.c) */
 
 struct mdl_delayed;
+
+/* The last state sent to a peer on one channel, kept (a blob reference) until the next
+   one, so that it can be sent again when the peer asks (MDL_KIND_RESEND). */
+typedef struct {
+    mdl_blob_t *blob;          /* NULL: nothing kept */
+    uint64_t step, seq;
+    uint32_t kind;
+    bool keyframe;
+    double loss, aux;
+} mdl_sent_t;
 
 /* Per-peer link state. */
 typedef struct {
@@ -33,6 +45,7 @@ typedef struct {
     double resync_at;          /* last resync request (rate limit) */
     struct mdl_delayed *parked;  /* sync mode: messages for rounds the worker cannot take yet */
     size_t nparked;
+    mdl_sent_t sent[MDL_AGENT_CHANNELS]; /* sync mode: the last state sent per channel */
 } mdl_link_t;
 
 /* A message held back: by the delay injection, or parked (sync mode) until the
@@ -93,6 +106,14 @@ typedef struct {
     uint64_t seen_total;
     bool stopping;
     bool bye;                  /* the LEAVE being handled is a goodbye, not a silence */
+    /* snapshots (comm_boot.c) */
+    mdl_snap_client_t *boot;   /* this agent's own transfer, as a newcomer */
+    double boot_since;         /* when the worker asked for it (0: not yet) */
+    uint8_t *serve_bytes;      /* the snapshot served to newcomers (NULL: none) */
+    uint64_t serve_len, serve_digest, serve_gen, serve_step;
+    double serve_made, serve_used;
+    uint64_t serve_wait[16];   /* peers waiting for the META of the next snapshot */
+    size_t nserve_wait;
 } mdl_comm_t;
 
 /* comm.c */
@@ -101,6 +122,11 @@ mdl_link_t *mdl_comm_link (mdl_comm_t *self, uint64_t id, bool create);
 /* Adds n to one of the agent's counters (under its lock). */
 void mdl_comm_count (mdl_comm_t *self, uint64_t *field, uint64_t n);
 void mdl_comm_drop_parked (mdl_link_t *l);
+/* Forgets the states kept for a resend (a rejoin, a leave, shutdown). */
+void mdl_comm_drop_sent (mdl_link_t *l);
+/* Sends again the state of round step on channel ch to the link's peer, if it is the
+   last one sent there (same header, same sequence number). True when sent. */
+bool mdl_comm_resend (mdl_comm_t *self, mdl_link_t *l, int ch, uint64_t step);
 /* Sends a control message (no payload) of kind for round step to peer. */
 void mdl_comm_send_control (mdl_comm_t *self, uint64_t peer, uint32_t kind, uint64_t step);
 /* A copy of up to three frames (NULL when out of memory); mdl_comm_frames points
@@ -131,6 +157,15 @@ void mdl_comm_transient_close (mdl_comm_t *self, mdl_transient_t purpose, uint64
 void mdl_comm_transient_tick (mdl_comm_t *self, double now);
 /* Whether id is in the talk set or open for a transient purpose. */
 bool mdl_comm_wanted (const mdl_comm_t *self, uint64_t id);
+
+/* comm_boot.c */
+/* A snapshot message (topic "T<self>S"). */
+void mdl_comm_on_snap (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);
+/* Timers of the transfer, the worker's requests and images. */
+void mdl_comm_boot_tick (mdl_comm_t *self);
+/* A peer left: a transfer from it moves on. */
+void mdl_comm_boot_peer_gone (mdl_comm_t *self, uint64_t peer);
+void mdl_comm_boot_destroy (mdl_comm_t *self);
 
 /* comm_recv.c */
 /* One message from the SUB socket (hello, goodbye or update). */

@@ -71,6 +71,7 @@ s_release (mdl_comm_t *self, mdl_link_t *l)
     for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
         free (l->replica[k]);
     mdl_comm_drop_parked (l);
+    mdl_comm_drop_sent (l);
     mdl_mailroom_remove (self->a->room, l->id);
     *l = self->links[--self->nlinks];
 }
@@ -305,12 +306,15 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
             if (self->disc)
                 mdl_discovery_announce_now (self->disc);
         }
+        if (ev->kind == MDL_PEER_REJOIN)
+            mdl_comm_count (self, &a->stats.readmissions, 1);
         if (l) {
             /* A restart: what we held of its previous life must not be mixed. */
             mdl_mailroom_clear (a->room, ev->info.id);
             for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
                 l->valid[k] = false;
             mdl_comm_drop_parked (l);
+            mdl_comm_drop_sent (l);
             l->seq_from = 0;
             l->seq_to = 0;
             if (l->connected && ev->info.endpoint[0] && strcmp (l->endpoint, ev->info.endpoint)) {
@@ -323,6 +327,7 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
         break;
     case MDL_PEER_LEAVE:
         /* Its link, connection and mailbox go with the new view (it is no longer wanted). */
+        mdl_comm_boot_peer_gone (self, ev->info.id);
         if (self->bye)
             mdl_agent_log (a, "leave %s (said goodbye)", ids);
         else

@@ -54,15 +54,15 @@ s_on_pair (mdl_comm_t *self, const mdl_wire_header_t *h, const void *payload, si
 /* Sync mode keeps two rounds per peer (mailroom.h). On a directed graph a neighbour can
    run more than one round ahead of us (it does not wait for us), so a state for round
    >= ours + 2 is parked, in arrival order, until the worker gets there; once a peer has
-   parked messages, its later ones queue behind them to keep its sequence in order. */
-#define MDL_MAX_PARKED 16
+   parked messages, its later ones queue behind them to keep its sequence in order (at
+   most MDL_MAX_PARKED, agent_impl.h). */
 
 static bool
 s_must_park (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
 {
     const uint32_t type = MDL_KIND_TYPE (h->kind);
     if (self->a->cfg.mode != MDL_MODE_SYNC || type == MDL_KIND_RESYNC || type == MDL_KIND_MERGED || type == MDL_KIND_FIN
-        || (type >= MDL_KIND_PAIR_REQ && type <= MDL_KIND_PAIR_NAK))
+        || type == MDL_KIND_RESEND || (type >= MDL_KIND_PAIR_REQ && type <= MDL_KIND_PAIR_NAK))
         return false;
     return l->nparked > 0 || h->step > atomic_load (&self->a->round) + 1;
 }
@@ -94,11 +94,19 @@ s_lost (mdl_comm_t *self, uint64_t sender, int ch, uint64_t step)
         s_tombstone (a, sender, ch, step, 0);
 }
 
+/* An update whose payload failed validation: counted, nothing filed. */
+static void
+s_rejected (mdl_comm_t *self)
+{
+    mdl_comm_count (self, &self->a->stats.updates_rejected, 1);
+    mdl_comm_count (self, &self->a->stats.updates_dropped, 1);
+}
+
 static bool
 s_is_control (uint32_t type)
 {
     return type == MDL_KIND_RESYNC || type == MDL_KIND_MERGED || type == MDL_KIND_SKIP || type == MDL_KIND_PAIR_NAK
-           || type == MDL_KIND_FIN;
+           || type == MDL_KIND_FIN || type == MDL_KIND_RESEND;
 }
 
 /* Phase 1: frames, header and payload length against this agent's expectations. Returns
@@ -158,10 +166,15 @@ s_park (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, const void 
 
 /* Phase 3: a control message (no payload) from a live, in-sequence peer. */
 static void
-s_on_control (mdl_comm_t *self, const mdl_wire_header_t *h)
+s_on_control (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
 {
     mdl_agent_t *a = self->a;
     switch (MDL_KIND_TYPE (h->kind)) {
+    case MDL_KIND_RESEND:
+        /* A neighbour waits for our state of round step (its first ones can be lost before
+           its subscription reached us): the same message again, if it is still the last. */
+        mdl_comm_resend (self, l, (int) MDL_KIND_CHANNEL (h->kind), h->step);
+        break;
     case MDL_KIND_SKIP:
         /* The sender sits this round out (consensus control): nothing to wait for. */
         if (a->cfg.mode == MDL_MODE_SYNC)
@@ -205,10 +218,16 @@ s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_
         }
     }
     float *slot = mdl_mailroom_write_begin (a->room, h->sender, ch, h->step, parity);
-    if (!slot || mdl_codec_decode (self->codec, payload, len, slot)) {
-        if (slot)
-            mdl_mailroom_write_abort (a->room, h->sender, ch);
+    if (!slot) {
         s_lost (self, h->sender, ch, h->step);
+        return;
+    }
+    if (mdl_codec_decode (self->codec, payload, len, slot)) {
+        /* An invalid payload (NaN, a bad index) is rejected, not a lost round: filing a
+           tombstone would end the round for this sender and hide the valid state of the
+           round that may still come (a resend, or the genuine message after a forged one). */
+        mdl_mailroom_write_abort (a->room, h->sender, ch);
+        s_rejected (self);
         return;
     }
     mdl_mailroom_write_end (a->room, h->sender, ch, meta);
@@ -230,8 +249,10 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
     }
     if (h->keyframe && type == MDL_KIND_STATE) {
         if (mdl_codec_decode (codec, payload, len, l->replica[ch])) {
+            /* rejected, not lost (see s_file_state): a valid keyframe may follow */
             l->valid[ch] = false;
-            s_lost (self, h->sender, ch, h->step);
+            s_request_resync (self, l);
+            s_rejected (self);
             return;
         }
         l->valid[ch] = true;
@@ -307,10 +328,24 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
         while (h.step > w && !atomic_compare_exchange_weak (&a->sync_wanted, &w, h.step))
             ;
     }
+    /* Sync mode: a neighbour's state far ahead of our round means this agent fell behind
+       the cluster (it was frozen, cut off, or resumed from a checkpoint): the worker stops
+       waiting for rounds nobody will send and catches up (worker.c). */
+    if (a->cfg.mode == MDL_MODE_SYNC && !control && h.step < MDL_MERGE_ROUND
+        && h.step >= atomic_load (&a->round) + a->catchup_gap) {
+        uint64_t w = atomic_load (&a->ahead);
+        while (h.step > w && !atomic_compare_exchange_weak (&a->ahead, &w, h.step))
+            ;
+        mdl_mailroom_wake (a->room);
+    }
     if (!unparking && s_park (self, l, &h, frames, lens, n))
         return;
-    const bool gap = l->seq_from && h.seq != l->seq_from + 1;
-    l->seq_from = h.seq;
+    /* A plain state numbered at or below the last one heard is a resend of one we may have
+       missed (or had): it is filed (states are idempotent) but says nothing of gaps. */
+    const bool again = l->seq_from && h.seq <= l->seq_from && type == MDL_KIND_STATE && !h.keyframe;
+    const bool gap = !again && l->seq_from && h.seq != l->seq_from + 1;
+    if (!again)
+        l->seq_from = h.seq;
     /* A gap means a lost message, whichever kind this one is: a lost delta followed by a
        control message would otherwise go unnoticed by the next delta (found by
        --verify-replicas under --drop). Every replica of the link waits for a keyframe. */
@@ -322,7 +357,7 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
         return;
     }
     if (control) {
-        s_on_control (self, &h);
+        s_on_control (self, l, &h);
         return;
     }
     const int ch = (int) MDL_KIND_CHANNEL (h.kind);
@@ -360,6 +395,8 @@ mdl_comm_dispatch (mdl_comm_t *self, const void **frames, const size_t *lens, si
         mdl_comm_on_hello (self, frames, lens, n);
     else if (n >= 1 && lens[0] >= 1 && ((const char *) frames[0])[0] == 'B')
         mdl_comm_on_bye (self, frames, lens, n);
+    else if (n >= 1 && lens[0] == MDL_SNAP_TOPIC_LEN && ((const char *) frames[0])[MDL_SNAP_TOPIC_LEN - 1] == 'S')
+        mdl_comm_on_snap (self, frames, lens, n);
     else
         s_on_update (self, frames, lens, n);
 }

@@ -332,7 +332,7 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
         return mdl_worker_send (c, &m, to, nto, b);
     }
     /* Replica stream: q = C(v - pub); pub += decode(q), exactly as receivers do. */
-    float *diff = c->scratch[3];
+    float *diff = c->delta;
     mdl_vec_sub (diff, v, c->pub[channel], c->d);
     if ((rc = mdl_worker_encode (c, c->codec, diff, &b)))
         return rc;
@@ -411,6 +411,15 @@ s_round_ready (void *arg)
     pthread_mutex_unlock (&c->a->view_lock);
     if (changed)
         return true;
+    /* A neighbour is far ahead: this agent fell behind, and the round it waits for will
+       not come; the worker catches up at its next step (worker.c). */
+    if (atomic_load (&c->a->ahead) >= c->step + c->a->catchup_gap)
+        return true;
+    /* A newcomer wants this agent's snapshot (comm_boot.c): it is a neighbour that will
+       send nothing until it has it, so the round ends without it and the image is built
+       at the next step boundary (waiting would hold both for --sync-timeout). */
+    if (atomic_load (&c->a->snap_wanted))
+        return true;
     for (size_t k = 0; k < c->nnbr; k++) {
         mdl_slot_meta_t m;
         uint64_t id = c->ids[c->nbr[k]];
@@ -418,6 +427,23 @@ s_round_ready (void *arg)
             return false;
     }
     return true;
+}
+
+/* Asks the in-neighbours whose state of this round on channel has not arrived to send it
+   again (they do if it is still their last; see mdl_comm_resend). */
+static void
+s_ask_missing (mdl_ctx_t *c, int channel)
+{
+    uint64_t to[MDL_AGENT_MAX_PEERS];
+    size_t n = 0;
+    for (size_t k = 0; k < c->nnbr; k++) {
+        mdl_slot_meta_t m;
+        const uint64_t id = c->ids[c->nbr[k]];
+        if (!mdl_mailroom_peek (c->a->room, id, channel, &m) || m.step < c->step)
+            to[n++] = id;
+    }
+    if (n)
+        mdl_worker_send_to (c, MDL_KIND_MAKE (MDL_KIND_RESEND, channel), c->step, NULL, to, n);
 }
 
 int
@@ -429,8 +455,19 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     const bool sync = a->cfg.mode == MDL_MODE_SYNC;
     if (sync && c->nnbr) {
         s_wait_t w = { c, channel };
-        double t0 = mdl_now ();
-        mdl_mailroom_wait (a->room, s_round_ready, &w, a->cfg.sync_timeout);
+        const double t0 = mdl_now (), until = t0 + a->cfg.sync_timeout;
+        /* Waited in slices: a neighbour whose state of this round is still missing after a
+           slice is asked to send it again (RESEND). PUB/SUB loses, without a trace, what
+           a publisher sends before the subscriber's subscription reached it: the first
+           state to a peer that just joined, or came back. */
+        const double slice = a->cfg.sync_timeout / 8 < 0.5 ? a->cfg.sync_timeout / 8 : 0.5;
+        for (;;) {
+            const double left = until - mdl_now ();
+            if (mdl_mailroom_wait (a->room, s_round_ready, &w, left < slice ? left : slice) || left <= slice)
+                break;
+            s_ask_missing (c, channel);
+            mdl_agent_beat (&a->beat_worker); /* waiting for peers is not being stuck */
+        }
         pthread_mutex_lock (&a->stats_lock);
         a->stats.wait_s += mdl_now () - t0;
         pthread_mutex_unlock (&a->stats_lock);

@@ -102,7 +102,7 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merge
 {
     mdl_agent_t *a = c->a;
     const uint32_t ch = MDL_KIND_MAKE (0, a->merge_ch);
-    float *xf = c->scratch[2];
+    float *xf = c->merge_x;
     mdl_vec_copy (xf, c->x, c->d);
     const uint64_t step = c->step;
     c->step = R;

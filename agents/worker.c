@@ -40,6 +40,35 @@ s_snapshot_point (mdl_ctx_t *c)
     pthread_mutex_unlock (&a->snap_lock);
 }
 
+/* Sync mode: this agent fell behind its neighbours (it was frozen, cut off by a
+   partition, or resumed from a checkpoint while they trained on): their states are of a
+   round at least catchup_gap above ours (agent.c), so the rounds it would wait for will
+   never come. It jumps to their round, keeping its own model, optimizer and data order:
+   the next mix pulls the model in, and from then on rounds match again. The steps jumped
+   over are not taken (counted in steps_skipped); the learning-rate schedule follows the
+   step. A jump never goes past the end of training. */
+static void
+s_catch_up (mdl_ctx_t *c, uint64_t K, uint64_t total)
+{
+    mdl_agent_t *a = c->a;
+    mdl_learner_t *l = a->learner;
+    const uint64_t ahead = atomic_load (&a->ahead), at = mdl_learner_steps (l);
+    if (ahead < at * K + a->catchup_gap)
+        return;
+    uint64_t to = ahead / K;
+    if (to > total)
+        to = total;
+    if (to <= at)
+        return;
+    mdl_learner_set_steps (l, to);
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.steps_skipped += to - at;
+    a->stats.steps = to;
+    pthread_mutex_unlock (&a->stats_lock);
+    mdl_agent_log (a, "behind the cluster: catching up from step %llu to its step %llu (%llu steps not taken)",
+                   (unsigned long long) at, (unsigned long long) to, (unsigned long long) (to - at));
+}
+
 /* ---- consensus control (Kong et al., ICML 2021) ---- */
 
 /* Whether to take another gossip round this step: while the disagreement estimate
@@ -74,6 +103,8 @@ s_ctx_free (mdl_ctx_t *c)
         free (c->pub[k]);
     for (int k = 0; k < 4; k++)
         free (c->scratch[k]);
+    free (c->delta);
+    free (c->merge_x);
     free (c->label_map);
     free (c->talk);
     free (c);
@@ -101,6 +132,12 @@ s_ctx_new (mdl_agent_t *a, int *err)
     for (int k = 0; k < 4; k++)
         if (!(c->scratch[k] = malloc (c->d * sizeof (float)))) /* untouched until used */
             goto fail;
+    /* The worker's own workspaces, apart from the algorithms' four: an algorithm may hold
+       a scratch vector across mdl_ctx_publish or mdl_ctx_global_average. */
+    if (a->replicas && !(c->delta = calloc (c->d, sizeof (float))))
+        goto fail;
+    if (a->merge_ch >= 0 && !(c->merge_x = calloc (c->d, sizeof (float))))
+        goto fail;
     if (a->replicas)
         for (int k = 0; k < a->algo->channels && k < MDL_AGENT_CHANNELS; k++)
             if (!(c->pub[k] = calloc (c->d, sizeof (float))))
@@ -121,6 +158,9 @@ s_ctx_new (mdl_agent_t *a, int *err)
         goto fail;
     if (c->algo->init && (rc = c->algo->init (c->state, c)) != 0)
         goto fail;
+    if ((rc = mdl_worker_restore_algo (c)) != 0)
+        goto fail;
+    c->ckpt_last = mdl_learner_steps (a->learner);
     return c;
 fail:
     if (c && c->err[0])
@@ -252,9 +292,11 @@ mdl_worker_main (void *arg)
     }
     if (a->cfg.min_peers > 0) {
         if (mdl_agent_wait_peers (a, a->cfg.min_peers, a->cfg.min_peers_timeout) != 0) {
+            uint64_t ids[1];
+            const size_t members = mdl_agent_members (a, ids, 0); /* view_n, under view_lock */
             if (!atomic_load (&a->stop))
                 mdl_agent_log (a, "only %zu of the %d peers required (--min-peers) appeared within %.0f s",
-                               a->view_n ? a->view_n - 1 : 0, a->cfg.min_peers, a->cfg.min_peers_timeout);
+                               members ? members - 1 : 0, a->cfg.min_peers, a->cfg.min_peers_timeout);
             s_ctx_free (c);
             s_finish (a, atomic_load (&a->stop) ? 0 : MDL_ETIMEOUT);
             return NULL;
@@ -264,6 +306,11 @@ mdl_worker_main (void *arg)
     a->stats.train_start = mdl_now ();
     pthread_mutex_unlock (&a->stats_lock);
     mdl_learner_t *l = a->learner;
+    pthread_mutex_lock (&a->stats_lock);
+    const bool fresh = a->stats.start_from == MDL_START_INIT;
+    pthread_mutex_unlock (&a->stats_lock);
+    if (fresh && a->cfg.bootstrap == MDL_BOOT_PEER)
+        mdl_worker_bootstrap (c);
     const uint64_t spe = mdl_learner_steps_per_epoch (l);
     const uint64_t total = spe * (uint64_t) a->cfg.epochs;
     const size_t eval_rows = a->cfg.eval_rows ? a->cfg.eval_rows : a->cfg.test_rows;
@@ -276,8 +323,13 @@ mdl_worker_main (void *arg)
             mdl_agent_log (a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
     }
     while (rc == 0 && mdl_learner_steps (l) < total && !atomic_load (&a->stop)) {
+        if (a->cfg.mode == MDL_MODE_SYNC)
+            s_catch_up (c, K, total);
         c->step = mdl_learner_steps (l) * K;
         s_snapshot_point (c);
+        mdl_worker_checkpoint_point (c, mdl_learner_steps (l));
+        mdl_worker_snapshot_point (c);
+        mdl_agent_beat (&a->beat_worker);
         if (c->label_map && (double) mdl_learner_steps (l) >= a->cfg.drift_epoch * (double) spe)
             mdl_learner_set_label_map (l, c->label_map); /* the concept drifts */
         double t0 = mdl_now ();
@@ -332,6 +384,9 @@ mdl_worker_main (void *arg)
         s_evaluate (c, a->cfg.test_rows, true);
     c->step = mdl_learner_steps (l) * K;
     s_snapshot_point (c);
+    /* A diverged agent keeps its last good checkpoint (its parameters are not finite). */
+    if (rc == 0)
+        mdl_worker_checkpoint_final (c);
     s_ctx_free (c);
     s_finish (a, rc);
     return NULL;

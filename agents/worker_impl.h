@@ -3,6 +3,7 @@
       ctx.c         what algorithms call (algo.h): rounds, publish, mix, helpers
       globalavg.c   exact global averages (final merge, --global-every, dynavg), FIN
       pairavg.c     AD-PSGD's pairwise averages
+      workerckpt.c  the worker's state as a checkpoint image (checkpoints, snapshots)
     Everything here runs on the worker thread. */
 #ifndef MDL_WORKER_IMPL_H
 #define MDL_WORKER_IMPL_H
@@ -39,7 +40,11 @@ struct mdl_ctx_t {
     uint64_t sends[MDL_AGENT_CHANNELS];
     uint64_t known[MDL_AGENT_MAX_PEERS];
     size_t nknown;
-    float *scratch[4];
+    float *scratch[4];         /* the algorithms' workspaces (mdl_ctx_scratch); the worker
+                                  never writes them */
+    float *delta;              /* replicas: v - pub of mdl_ctx_publish (NULL without replicas) */
+    float *merge_x;            /* exact averages: this agent's state of the round (NULL
+                                  without a merge channel) */
     char err[256];
     const mdl_algo_ops_t *algo;
     void *state;
@@ -56,6 +61,7 @@ struct mdl_ctx_t {
     uint64_t nmix;             /* mdl_ctx_mix calls (paces the disagreement estimate) */
     mdl_rng_t prng;            /* pairwise algorithms: the partner of each exchange */
     uint64_t pair_seq;         /* ... the number of this agent's last request */
+    uint64_t ckpt_last;        /* step of the last periodic checkpoint posted */
     bool fin_open;             /* MDL_TRANSIENT_FIN is open (closed when the worker ends) */
     /* the talk set (hood.h) the replica holders are pruned to, and what it was derived from */
     uint64_t *talk;
@@ -94,6 +100,26 @@ size_t mdl_worker_live_peers (mdl_ctx_t *c, uint64_t *out);
 bool mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merged_with, size_t *mismatched);
 /* --global-every P: the exact average after every P-th step. */
 void mdl_worker_periodic_average (mdl_ctx_t *c, uint64_t done, uint64_t total);
+
+/* workerckpt.c */
+/* An image of the worker's state at a step boundary (learner, then the algorithm's
+   sections), sealed; NULL + *err. Caller owns it. */
+mdl_ckpt_image_t *mdl_worker_image (mdl_ctx_t *c, int *err);
+/* Restores the algorithm's state from a->resume (--resume, a peer's snapshot) after init,
+   and frees the image. 0, or the hook's error (logged). */
+int mdl_worker_restore_algo (mdl_ctx_t *c);
+/* At the step boundary after `done` steps: a periodic checkpoint when due (posted to the
+   writer, never waited for), and the writer's counters into the stats. */
+void mdl_worker_checkpoint_point (mdl_ctx_t *c, uint64_t done);
+/* After the last step (or a stop): the final checkpoint, written before this returns. */
+void mdl_worker_checkpoint_final (mdl_ctx_t *c);
+
+/* At a step boundary: an image for newcomers, when the comm asked for one. */
+void mdl_worker_snapshot_point (mdl_ctx_t *c);
+/* A fresh agent (--bootstrap peer): fetches the snapshot of the live peer with the highest
+   step through the comm and starts from it (learner and algorithm state, start_from
+   peer); without one it keeps its initial model. Waits at most --bootstrap-timeout. */
+void mdl_worker_bootstrap (mdl_ctx_t *c);
 
 /* pairavg.c */
 /* The worker stops averaging: queued requests are refused. */

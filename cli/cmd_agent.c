@@ -54,6 +54,8 @@ typedef struct {
     const char *allow;
     const char *results; /* DIR: everything goes to DIR/<id>/ */
     const char *status;  /* health status file (meshdl status) */
+    uint64_t checkpoint_every; /* > 0: a checkpoint every this many steps while training */
+    const char *bootstrap;     /* peer | none */
 } s_agentopts_t;
 
 static int
@@ -159,6 +161,9 @@ s_agent_evals (mdl_agent_t *agent, const s_evout_t *o, uint64_t seen, double t0_
             mdl_json_int (&j, "live_peers", (long long) e.peers_alive);
             mdl_json_int (&j, "eval_rows", (long long) e.eval_rows);
             mdl_json_bool (&j, "final", e.eval_final);
+            char from[40];
+            mdl_json_str (&j, "start_from", mdl_agent_start_name (&e, from, sizeof from));
+            mdl_json_int (&j, "start_step", (long long) e.start_step);
             mdl_json_end (&j, o->metrics);
         }
         if (!o->quiet) {
@@ -241,16 +246,11 @@ s_port_in_use (int port)
     return used;
 }
 
-/* The network options, before the data loads: --resume (not for agents yet), --peers
+/* The network options, before the data loads: --peers
    entries, the interface, the port. 0 or MDL_EINVAL with a line naming what to change. */
 static int
 s_check_network (const mdl_trainopts_t *to, const s_agentopts_t *so, char *err, size_t errlen)
 {
-    if (to->resume) {
-        snprintf (err, errlen, "meshdl agent: --resume is not available for agents yet (an agent starts from scratch; "
-                               "meshdl sim --resume and meshdl train --resume take a checkpoint)");
-        return MDL_EINVAL;
-    }
     char bad[300];
     if (so->peers && mdl_disc_static_check (so->peers, bad, sizeof bad)) {
         if (!bad[0])
@@ -297,7 +297,7 @@ s_agent_defs (s_agent_table_t *t)
 {
     mdl_trainopts_defaults (&t->to);
     mdl_agentopts_defaults (&t->ao);
-    t->so = (s_agentopts_t) { .port = 0, .beacon_port = 5670, .min_peers = 0, .min_peers_timeout = 60 };
+    t->so = (s_agentopts_t) { .port = 0, .beacon_port = 5670, .min_peers = 0, .min_peers_timeout = 60, .bootstrap = "peer" };
     t->to.batch = 16;
     s_agentopts_t *so = &t->so;
     mdl_optdef_t *defs = t->defs;
@@ -318,6 +318,8 @@ s_agent_defs (s_agent_table_t *t)
     A ("allow", MDL_OPTT_STR, &so->allow, "DIR", "directory of the public certificates allowed in the cluster", 0, 0);
     A ("results", MDL_OPTT_STR, &so->results, "DIR", "write metrics.jsonl, checkpoint.ckpt, summary.json and status.json to DIR/<agent id>/ (DIR must exist)", 0, 0);
     A ("status", MDL_OPTT_STR, &so->status, "FILE", "keep a health status in FILE, rewritten every second (read by meshdl status)", 0, 0);
+    A ("checkpoint-every", MDL_OPTT_U64, &so->checkpoint_every, "N", "also write the checkpoint every N steps while training, atomically (to --checkpoint FILE, or DIR/<agent id>/checkpoint.ckpt with --results; 0: only at the end)", 0, 1e12);
+    A ("bootstrap", MDL_OPTT_STR, &so->bootstrap, "peer|none", "a fresh agent (no --resume) joining a cluster that trains already starts from a snapshot of the live peer with the highest step (peer), or from its own initial model (none)", 0, 0);
 #undef A
     mdl_agentopts_table (&t->to, &t->ao, defs, &n, sizeof t->defs / sizeof t->defs[0]);
     mdl_optdef_t *d;
@@ -326,7 +328,7 @@ s_agent_defs (s_agent_table_t *t)
     if ((d = mdl_opts_find (defs, "checkpoint")))
         d->help = "write the agent's model and optimizer state at the end (also on SIGINT/SIGTERM), atomically";
     if ((d = mdl_opts_find (defs, "resume")))
-        d->help = "not yet for agents (refused): resume a run with meshdl train or meshdl sim --resume";
+        d->help = "restart from a checkpoint of this agent (parameters, optimizer and algorithm state, step, data position), then rejoin";
 }
 
 static int s_agent_run (s_agent_table_t *tab, int argc, char **argv);
@@ -400,15 +402,33 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
                   access (so->allow, R_OK | X_OK) ? so->allow : so->cert);
         rc = MDL_EINVAL;
     }
+    if (rc == 0 && strcmp (so->bootstrap, "peer") && strcmp (so->bootstrap, "none")) {
+        snprintf (err, sizeof err, "meshdl agent: --bootstrap '%s' must be peer or none", so->bootstrap);
+        rc = MDL_EINVAL;
+    }
+    if (rc == 0 && so->checkpoint_every && !to->checkpoint && !so->results) {
+        snprintf (err, sizeof err, "meshdl agent: --checkpoint-every needs a place for the checkpoint: --results DIR or --checkpoint FILE");
+        rc = MDL_EINVAL;
+    }
     if (rc == 0)
         rc = s_check_network (to, so, err, sizeof err);
+    /* --resume: the file is read and checked before anything starts (its model and
+       algorithm once the agent exists, below); a bad one is one line and exit 2. */
+    mdl_ckpt_image_t *resume = NULL;
+    char why[512];
+    if (rc == 0 && to->resume && !(resume = mdl_ckpt_image_load (to->resume, &rc)))
+        snprintf (err, sizeof err, "meshdl agent: --resume %s: %s", to->resume, mdl_strerror (rc));
+    else if (rc == 0 && resume && (rc = mdl_agent_resume_check (&cfg, resume, why, sizeof why)))
+        snprintf (err, sizeof err, "meshdl agent: --resume %s: %s", to->resume, why);
     if (rc) {
         fprintf (stderr, "%s\n", err);
+        mdl_ckpt_image_destroy (&resume);
         return 2;
     }
-    char why[512]; /* a TCP connection to every peer while a global average runs */
+    /* a TCP connection to every peer while a global average runs */
     if (mdl_agent_provision (1, MDL_AGENT_MAX_PEERS, why, sizeof why)) {
         fprintf (stderr, "meshdl agent: %s\n", why);
+        mdl_ckpt_image_destroy (&resume);
         return 2;
     }
     mdl_blas_threads (to->threads);
@@ -419,6 +439,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     mdl_dataset_t *train = NULL, *test = NULL;
     if (mdl_trainopts_data (to, "agent", &train, &test, err, sizeof err)) {
         fprintf (stderr, "%s\n", err);
+        mdl_ckpt_image_destroy (&resume);
         return 2;
     }
     int exit_code = 2;
@@ -472,6 +493,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     cfg.min_peers = so->min_peers;
     cfg.min_peers_timeout = so->min_peers_timeout;
     cfg.seed = to->seed ^ cfg.id;
+    cfg.bootstrap = strcmp (so->bootstrap, "peer") == 0 ? MDL_BOOT_PEER : MDL_BOOT_NONE;
     if (!(agent = mdl_agent_new (&cfg, &rc))) {
         if (rc == MDL_ESOCKET && so->port > 0 && s_port_in_use (so->port))
             fprintf (stderr, "meshdl agent: --port %d: cannot bind %s: address in use (another agent on this port? "
@@ -481,6 +503,10 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
                      so->iface ? ", beacons on " : "", so->iface ? so->iface : "");
         else
             fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
+        goto done;
+    }
+    if (resume && !shard_auto && mdl_agent_resume (agent, &resume, why, sizeof why)) {
+        fprintf (stderr, "meshdl agent: --resume %s: %s\n", to->resume, why);
         goto done;
     }
     /* Again: the agent's first socket started CZMQ, which installs its own handlers. */
@@ -507,6 +533,10 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
         fprintf (stderr, "meshdl agent: cannot open metrics file %s for appending\n", to->metrics);
         goto done;
     }
+    if (to->checkpoint && (rc = mdl_agent_set_checkpoint (agent, to->checkpoint, so->checkpoint_every))) {
+        fprintf (stderr, "meshdl agent: cannot write checkpoints to %s: %s\n", to->checkpoint, mdl_strerror (rc));
+        goto done;
+    }
     if (shard_auto)
         fprintf (stderr, "%s: PUB at %s, shard auto (of %u, once %d peers are here), %s %s on %s, codec %s\n", prefix,
                  mdl_agent_endpoint (agent), shard_n, so->min_peers, ao->algo, ao->mode, ao->topology, ao->codec);
@@ -516,7 +546,8 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     const double t0 = mdl_now (), t0_wall = mdl_wallclock ();
     const double startup_s = mdl_process_age (); /* exec to ready: data loaded, sockets bound */
     mdl_status_t hs = { .agent = idb, .state = "starting", .min_peers = so->min_peers, .shard = shard_auto ? -1L : (long) shard_i,
-                        .shards = shard_n, .first_step_time = NAN };
+                        .shards = shard_n, .first_step_time = NAN,
+                        .worker_s = NAN, .comm_s = NAN };
     double hs_last = -1;
     char hs_msg[512] = "";
     bool started = true;
@@ -524,7 +555,15 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
         started = s_shard_auto (agent, &cfg, part, so->min_peers, so->min_peers_timeout, to->seed, &hs, status_paths,
                                 hs_msg, sizeof hs_msg);
         shard_i = (uint32_t) (hs.shard < 0 ? 0 : hs.shard);
+        /* the shard is chosen: only now can the resumed state go into its learner */
+        if (started && resume && mdl_agent_resume (agent, &resume, why, sizeof why)) {
+            fprintf (stderr, "meshdl agent: --resume %s: %s\n", to->resume, why);
+            exit_code = 2;
+            goto done;
+        }
     }
+    if (started && !to->resume && cfg.bootstrap == MDL_BOOT_NONE)
+        fprintf (stderr, "%s: --bootstrap none: starting from the initial model\n", prefix);
     if (started) {
         /* The shard is final: this process holds its rows, not the training set. */
         size_t kept = cfg.nrows;
@@ -548,6 +587,8 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
             hs_last = mdl_now ();
             hs.peers = st.peers_alive;
             hs.step = st.steps;
+            hs.worker_s = st.worker_beat_age;
+            hs.comm_s = st.comm_beat_age;
             hs.epoch = st.epoch;
             hs.state = st.steps > 0 ? "training" : (int) st.peers_alive < so->min_peers ? "waiting" : "starting";
             s_status_write (status_paths, &hs);
@@ -582,18 +623,11 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     if (!(started && st.evals > 0 && st.eval_final)) /* the worker did not run to its final evaluation */
         mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc);
     exit_code = st.error ? 3 : 0;
-    /* A diverged agent keeps its last good checkpoint (its parameters are not finite). */
-    if (to->checkpoint && !st.error) {
-        mdl_model_t *m = mdl_learner_model (l);
-        size_t slen = 0;
-        float *state = mdl_optim_state (mdl_learner_optim (l), &slen);
-        mdl_ckpt_t ck = { .spec = mdl_model_spec (m), .params = mdl_model_params (m), .d = mdl_model_nparams (m),
-                          .opt_state = state, .opt_len = slen, .step = mdl_learner_steps (l),
-                          .epoch = (uint64_t) mdl_learner_epoch (l) };
-        if ((rc = mdl_ckpt_save (to->checkpoint, &ck))) {
-            fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", prefix, to->checkpoint, mdl_strerror (rc));
-            exit_code = 2;
-        }
+    /* The worker wrote the final checkpoint (not after an error: a diverged agent keeps
+       its last good one). */
+    if (to->checkpoint && !st.error && st.checkpoint_error) {
+        fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", prefix, to->checkpoint, mdl_strerror (st.checkpoint_error));
+        exit_code = 2;
     }
     if (mdl_signals_stop ())
         fprintf (stderr, "%s: stopped by signal %d; %ssummary written\n", prefix, mdl_signals_which (),
@@ -616,6 +650,13 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     mdl_json_int (&j, "shard", shard_i);
     mdl_json_int (&j, "shards", shard_n);
     mdl_json_int (&j, "steps", (long long) st.steps);
+    char from[40];
+    mdl_json_str (&j, "start_from", mdl_agent_start_name (&st, from, sizeof from));
+    mdl_json_int (&j, "start_step", (long long) st.start_step);
+    mdl_json_int (&j, "steps_skipped", (long long) st.steps_skipped);
+    mdl_json_int (&j, "checkpoints", (long long) st.checkpoints);
+    mdl_json_int (&j, "readmissions", (long long) st.readmissions);
+    mdl_json_int (&j, "snapshots_served", (long long) st.snapshots_served);
     mdl_agentopts_json_counters (&j, &st);
     mdl_json_int (&j, "global_averages", (long long) st.global_averages);
     mdl_json_int (&j, "updates_rejected", (long long) st.updates_rejected);
@@ -652,6 +693,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     hs.state = st.error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
     s_status_write (status_paths, &hs);
 done:
+    mdl_ckpt_image_destroy (&resume);
     mdl_agent_destroy (&agent);
     if (logf)
         fclose (logf);

@@ -32,6 +32,8 @@ mdl_status_write (const char *path, const mdl_status_t *st)
     mdl_json_num (&j, "time", mdl_wallclock ());
     mdl_json_num (&j, "first_step_time", st->first_step_time);
     mdl_json_str (&j, "message", st->message ? st->message : "");
+    mdl_json_num (&j, "worker_s", st->worker_s);
+    mdl_json_num (&j, "comm_s", st->comm_s);
     FILE *f = fopen (tmp, "w");
     if (!f)
         return MDL_EIO;
@@ -114,6 +116,17 @@ mdl_status_check (const char *path, double max_age, char *line, size_t len)
         snprintf (line, len, "unhealthy: agent %s: its status is %.0f s old (the agent hangs or is gone)", agent, age);
         return 1;
     }
+    /* A thread that stopped beating while the main thread still writes the status: the
+       worker stuck in a step or a wait, the comm actor in a send (older files lack them). */
+    double beat[2];
+    const char *names[2] = { "worker", "comm" };
+    if (strcmp (state, "training") == 0 && !s_num (text, "worker_s", &beat[0]) && !s_num (text, "comm_s", &beat[1]))
+        for (int k = 0; k < 2; k++)
+            if (beat[k] > max_age) {
+                snprintf (line, len, "unhealthy: agent %s: its %s thread has shown no sign of life for %.0f s (stuck)",
+                          agent, names[k], beat[k]);
+                return 1;
+            }
     char where[64] = "";
     if (shards > 0)
         snprintf (where, sizeof where, ", shard %.0f/%.0f", shard, shards);
@@ -145,7 +158,8 @@ static const char *s_usage =
     "$MESHDL_STATUS, as the agent's own --status (the Docker image's HEALTHCHECK).\n"
     "Prints one line per agent. Exit codes: 0 every agent is healthy (training, status\n"
     "fresh) or finished its run (done); 1 one is not: starting, waiting for peers, stopped\n"
-    "by a signal before the end, failed, or its status is stale, missing or unreadable;\n"
+    "by a signal before the end, failed, its status is stale, missing or unreadable, or\n"
+    "its worker or comm thread has shown no sign of life (a heartbeat each) for --max-age;\n"
     "2 bad usage.";
 
 int

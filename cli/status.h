@@ -27,6 +27,7 @@ typedef struct {
     long shard, shards;     /* -1 while --shard auto has not chosen */
     double first_step_time; /* wall clock of the first step, NAN before it */
     const char *message;    /* why it failed or waits; may be NULL */
+    double worker_s, comm_s; /* seconds since the worker's, the comm thread's heartbeat (NAN: none) */
 } mdl_status_t;
 
 /* Writes st to path atomically (path.tmp, then rename). Returns 0 or MDL_EIO; on error

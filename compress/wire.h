@@ -47,7 +47,10 @@ enum {
     MDL_KIND_PAIR_REQ = 5, /* AD-PSGD: a pairwise average requested (fp32 model; step = exchange no.) */
     MDL_KIND_PAIR_ACK = 6, /* ... accepted (fp32 model) */
     MDL_KIND_PAIR_NAK = 7, /* control: ... refused */
-    MDL_KIND_FIN = 8       /* control: the sender finished training */
+    MDL_KIND_FIN = 8,      /* control: the sender finished training */
+    MDL_KIND_RESEND = 9    /* control: "send me again your state of round step on this channel"
+                              (sync mode: a state published before the recipient's
+                              subscription reached the publisher is lost without a trace) */
 };
 #define MDL_KIND_TYPE(kind) ((uint32_t) (kind) & 15u)
 #define MDL_KIND_CHANNEL(kind) ((uint32_t) (kind) >> 4)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "agent.h"
+#include "checkpoint.h"
 #include "learner.h"
 
 typedef struct mdl_ctx_t mdl_ctx_t;
@@ -77,6 +78,15 @@ typedef struct {
     int (*finish) (void *state, mdl_ctx_t *ctx);
     /* Frees what init allocated (state itself is freed by the worker). */
     void (*destroy) (void *state);
+    /* Checkpoints and snapshots for a newcomer (agents/snapshot.h), at a step boundary:
+       save adds the algorithm's state (momentum buffers, trackers, references, counters)
+       to img through mdl_algo_put_vec / mdl_algo_put_scalars; restore reads it back after
+       init, through the matching getters, and returns 0 or MDL_ECKPT_MODEL (a section
+       missing or of another size). NULL: no state beyond the model and its optimizer.
+       Public copies of replicas are not state: a restarted agent's first publish is a
+       keyframe, which rebuilds them (and zeroes what error feedback owed). */
+    int (*save) (void *state, mdl_ctx_t *ctx, mdl_ckpt_image_t *img);
+    int (*restore) (void *state, mdl_ctx_t *ctx, const mdl_ckpt_image_t *img);
 } mdl_algo_ops_t;
 
 /* The registered algorithm called name, or NULL. */
@@ -109,6 +119,21 @@ int mdl_algo_mix_x (void *state, mdl_ctx_t *ctx);
    1u << MDL_OPT_...); with exact, the mixing must be exact as well: --mode sync and a
    lossless codec. 0, or MDL_EALGO with the reason in err. */
 int mdl_algo_require (const mdl_agent_cfg_t *cfg, unsigned optimizers, bool exact, char *err, size_t errlen);
+
+/* For save/restore hooks (state.c): a vector of d floats, or n scalars (doubles, kept bit
+   for bit), as section "algo.<name>" of a checkpoint image. put: 0 or the image's error;
+   get: 0 or MDL_ECKPT_MODEL (missing, or another size), and then out is untouched. */
+int mdl_algo_put_vec (mdl_ckpt_image_t *img, const char *name, const float *v, size_t d);
+int mdl_algo_get_vec (const mdl_ckpt_image_t *img, const char *name, float *v, size_t d);
+int mdl_algo_put_scalars (mdl_ckpt_image_t *img, const char *name, const double *x, size_t n);
+int mdl_algo_get_scalars (const mdl_ckpt_image_t *img, const char *name, double *x, size_t n);
+/* The usual shape of a state: nv vectors of d floats named names[i], and ns scalars as
+   section "algo.scalars". restore checks every section before it writes any, so on
+   MDL_ECKPT_MODEL the state is untouched. */
+int mdl_algo_save_state (mdl_ckpt_image_t *img, size_t d, const char *const *names, float *const *vecs, size_t nv,
+                         const double *scalars, size_t ns);
+int mdl_algo_restore_state (const mdl_ckpt_image_t *img, size_t d, const char *const *names, float *const *vecs,
+                            size_t nv, double *scalars, size_t ns);
 
 /* ---- helpers for algorithms (worker thread only) ---- */
 
