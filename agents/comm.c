@@ -35,11 +35,54 @@ mdl_comm_count (mdl_comm_t *self, uint64_t *field, uint64_t n)
 }
 
 void
-mdl_comm_drop_parked (mdl_link_t *l)
+mdl_comm_reject (mdl_comm_t *self, uint64_t peer, mdl_reject_t reason, const char *detail)
+{
+    mdl_agent_t *a = self->a;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.rejected[reason]++;
+    a->stats.updates_rejected++;
+    a->stats.updates_dropped++;
+    pthread_mutex_unlock (&a->stats_lock);
+    /* The log: the first refusal of each (peer, reason), then a line with the count at
+       most every MDL_REJLOG_EVERY seconds. A table of fixed size: a flood of fresh ids
+       evicts the entry used longest ago, which at worst logs one line more. */
+    const double now = mdl_now ();
+    mdl_rejlog_t *e = NULL, *victim = NULL;
+    for (size_t i = 0; i < MDL_REJLOG_SLOTS; i++) {
+        mdl_rejlog_t *r = &self->rejlog[i];
+        if (r->reason == (int) reason && r->peer == peer) {
+            e = r;
+            break;
+        }
+        if (!victim || (victim->reason >= 0 && (r->reason < 0 || r->last < victim->last)))
+            victim = r;
+    }
+    char idb[17];
+    const char *who = peer ? mdl_id_str (peer, idb) : "an unknown sender";
+    if (!e) {
+        e = victim;
+        *e = (mdl_rejlog_t) { .peer = peer, .reason = (int) reason, .last = now };
+        mdl_agent_log (a, "refused a message from %s: %s%s%s (logged once per peer and reason, then every %.0f s)", who,
+                       mdl_reject_name (reason), detail ? ": " : "", detail ? detail : "", MDL_REJLOG_EVERY);
+        return;
+    }
+    e->quiet++;
+    if (now - e->last >= MDL_REJLOG_EVERY) {
+        mdl_agent_log (a, "refused %llu more messages from %s: %s%s%s", (unsigned long long) e->quiet, who,
+                       mdl_reject_name (reason), detail ? ": " : "", detail ? detail : "");
+        e->quiet = 0;
+        e->last = now;
+    }
+}
+
+void
+mdl_comm_drop_parked (mdl_comm_t *self, mdl_link_t *l)
 {
     while (l->parked) {
         struct mdl_delayed *m = l->parked;
         l->parked = m->next;
+        for (size_t i = 0; i < m->n; i++)
+            self->parked_bytes -= m->lens[i];
         free (m->buf);
         free (m);
     }
@@ -304,7 +347,7 @@ s_self_destroy (mdl_comm_t **pself)
     for (size_t i = 0; i < self->nlinks; i++) {
         for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
             free (self->links[i].replica[k]);
-        mdl_comm_drop_parked (&self->links[i]);
+        mdl_comm_drop_parked (self, &self->links[i]);
     }
     mdl_discovery_destroy (&self->disc);
     mdl_mesh_destroy (&self->mesh);
@@ -326,6 +369,8 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
         goto fail;
     self->a = a;
     self->pipe = pipe;
+    for (size_t i = 0; i < MDL_REJLOG_SLOTS; i++)
+        self->rejlog[i].reason = -1;
     mdl_rng_seed (&self->rng, a->cfg.seed ^ a->cfg.id, 0xd409);
     if (!(self->codec = mdl_codec_new (a->cfg.codec, a->d, 0, &rc))
         || !(self->kcodec = mdl_codec_new ("fp32", a->d, 0, &rc)))
@@ -334,10 +379,24 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
     mdl_wire_expect_init (&self->kexp, a->cluster, a->cfg.id, self->kcodec);
     if (!(self->peers = mdl_peers_new (a->cfg.id, a->cfg.peer_timeout, MDL_AGENT_MAX_PEERS, &rc)))
         goto fail;
+    /* The largest frame a peer may send: a payload of our codec or an fp32 keyframe. A
+       peer that sends more is disconnected by ZeroMQ before the frame is buffered, so an
+       oversize frame never costs its size in memory. */
+    size_t frame_max = mdl_codec_max_size (self->codec);
+    if (frame_max < a->d * sizeof (float) + 64)
+        frame_max = a->d * sizeof (float) + 64;
+    frame_max += 4096;
+    /* Parked messages (sync mode, comm_recv.c) of all links together: 64 messages of the
+       largest size, within [16 MiB, 512 MiB]. */
+    self->parked_max = 64 * frame_max;
+    if (self->parked_max < ((size_t) 16 << 20))
+        self->parked_max = (size_t) 16 << 20;
+    if (self->parked_max > ((size_t) 512 << 20))
+        self->parked_max = (size_t) 512 << 20;
     /* 10 ms of grace at a full subscriber queue before dropping for it: bounded
        back-pressure, what bench/mesh.sh measures against raw PUSH/PULL. */
     mdl_mesh_cfg_t mc = { .bind = a->cfg.bind, .self = a->cfg.id, .curve = a->cfg.curve, .cert = a->cfg.cert,
-                          .allow_dir = a->cfg.allow_dir, .send_wait_ms = 10 };
+                          .allow_dir = a->cfg.allow_dir, .send_wait_ms = 10, .max_frame = (int64_t) frame_max };
     if (!(self->mesh = mdl_mesh_new (&mc, &rc)))
         goto fail;
     rc = MDL_ESOCKET;

@@ -32,7 +32,21 @@ typedef struct {
     double resync_at;          /* last resync request (rate limit) */
     struct mdl_delayed *parked;  /* sync mode: messages for rounds the worker cannot take yet */
     size_t nparked;
+    bool seq_valid;            /* seq_from holds a sequence number received on this link */
+    bool step_valid;           /* last_step holds a training round received on this link */
+    uint64_t last_step;        /* highest training round (< MDL_MERGE_ROUND) accepted */
 } mdl_link_t;
+
+/* Rate limit of the log lines about refused messages: one entry per (peer, reason). */
+typedef struct {
+    uint64_t peer;             /* 0: the sender is not known (the header did not parse) */
+    int reason;                /* mdl_reject_t; -1: unused entry */
+    double last;               /* when a line was last written */
+    uint64_t quiet;            /* refusals since then, not logged */
+} mdl_rejlog_t;
+
+#define MDL_REJLOG_SLOTS 256
+#define MDL_REJLOG_EVERY 10.0  /* seconds between two lines of one (peer, reason) */
 
 /* A message held back: by the delay injection, or parked (sync mode) until the
    worker reaches its round. */
@@ -64,6 +78,9 @@ typedef struct {
     uint64_t seen_total;
     bool stopping;
     bool bye;                  /* the LEAVE being handled is a goodbye, not a silence */
+    mdl_rejlog_t rejlog[MDL_REJLOG_SLOTS];
+    size_t parked_bytes;       /* all links' parked messages */
+    size_t parked_max;         /* ... at most (see comm_recv.c) */
 } mdl_comm_t;
 
 /* comm.c */
@@ -71,7 +88,11 @@ typedef struct {
 mdl_link_t *mdl_comm_link (mdl_comm_t *self, uint64_t id, bool create);
 /* Adds n to one of the agent's counters (under its lock). */
 void mdl_comm_count (mdl_comm_t *self, uint64_t *field, uint64_t n);
-void mdl_comm_drop_parked (mdl_link_t *l);
+/* Counts a refused message from peer (0: unknown) under reason (updates_rejected, its
+   reason's counter and updates_dropped) and logs the first of each (peer, reason), then
+   at most one line per MDL_REJLOG_EVERY seconds with the count since. detail may be NULL. */
+void mdl_comm_reject (mdl_comm_t *self, uint64_t peer, mdl_reject_t reason, const char *detail);
+void mdl_comm_drop_parked (mdl_comm_t *self, mdl_link_t *l);
 /* Sends a control message (no payload) of kind for round step to peer. */
 void mdl_comm_send_control (mdl_comm_t *self, uint64_t peer, uint32_t kind, uint64_t step);
 /* A copy of up to three frames (NULL when out of memory); mdl_comm_frames points
@@ -90,6 +111,9 @@ void mdl_comm_on_bye (mdl_comm_t *self, const void **frames, const size_t *lens,
 void mdl_comm_publish_view (mdl_comm_t *self);
 
 /* comm_recv.c */
+/* How many rounds a peer's state may be stamped ahead of this agent's round: --max-lead,
+   or by default 8 SGD steps of rounds in sync mode, --max-staleness in async. */
+uint64_t mdl_comm_max_lead (const mdl_agent_t *a);
 /* One message from the SUB socket (hello, goodbye or update). */
 void mdl_comm_dispatch (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);
 /* Files parked messages whose round the worker has reached. */

@@ -48,7 +48,7 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
         mdl_mailroom_clear (a->room, ev->info.id);
         for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
             l->valid[k] = false;
-        mdl_comm_drop_parked (l);
+        mdl_comm_drop_parked (self, l);
         l->seq_from = 0;
         l->seq_to = 0;
         if (ev->info.endpoint[0] && (!l->connected || strcmp (l->endpoint, ev->info.endpoint))) {
@@ -76,7 +76,7 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
         mdl_mailroom_clear (a->room, ev->info.id);
         for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
             l->valid[k] = false;
-        mdl_comm_drop_parked (l);
+        mdl_comm_drop_parked (self, l);
         if (self->bye)
             mdl_agent_log (a, "leave %s (said goodbye)", ids);
         else
@@ -100,8 +100,10 @@ void
 mdl_comm_on_hello (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n)
 {
     mdl_peer_info_t info;
-    if (n != 2 || mdl_hello_unpack (frames[1], lens[1], self->a->cluster, &info) != 0) {
-        mdl_comm_count (self, &self->a->stats.updates_rejected, 1);
+    int rc = n != 2 ? MDL_EWIRE_FRAMES : mdl_hello_unpack (frames[1], lens[1], self->a->cluster, &info);
+    if (rc) {
+        mdl_comm_reject (self, 0, rc == MDL_EWIRE_CLUSTER ? MDL_REJECT_CLUSTER : MDL_REJECT_HELLO,
+                         n != 2 ? "a hello of the wrong frame count" : mdl_strerror (rc));
         return;
     }
     if (info.id == self->a->cfg.id)
@@ -115,8 +117,12 @@ mdl_comm_on_bye (mdl_comm_t *self, const void **frames, const size_t *lens, size
 {
     mdl_peer_info_t info;
     mdl_peer_event_t ev;
-    if (n != 2 || mdl_hello_unpack (frames[1], lens[1], self->a->cluster, &info) != 0)
+    int rc = n != 2 ? MDL_EWIRE_FRAMES : mdl_hello_unpack (frames[1], lens[1], self->a->cluster, &info);
+    if (rc) {
+        mdl_comm_reject (self, 0, rc == MDL_EWIRE_CLUSTER ? MDL_REJECT_CLUSTER : MDL_REJECT_HELLO,
+                         n != 2 ? "a goodbye of the wrong frame count" : mdl_strerror (rc));
         return;
+    }
     const mdl_peer_info_t *known = mdl_peers_get (self->peers, info.id);
     /* Only the incarnation that is alive can say goodbye for itself. */
     if (known && known->incarnation == info.incarnation && mdl_peers_remove (self->peers, info.id, &ev)) {

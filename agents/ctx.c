@@ -243,6 +243,8 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
     mdl_agent_t *a = c->a;
     mdl_outmsg_t m = { .kind = MDL_KIND_MAKE (0, channel), .step = c->step, .loss = c->last_loss,
                        .aux = a->cfg.cc_target > 0 ? c->cc_shared : c->ad_vote };
+    if (!(v = mdl_worker_forge (c, channel, v, &m.step))) /* --byzantine: what a liar sends */
+        return MDL_ENOMEM;
     uint64_t to[MDL_AGENT_MAX_PEERS];
     size_t nto = 0;
     mdl_blob_t *b = NULL;
@@ -429,14 +431,18 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     double csum = 0.0;
     const float *vs[MDL_AGENT_MAX_PEERS];
     float cs[MDL_AGENT_MAX_PEERS];
+    double ws[MDL_AGENT_MAX_PEERS];
     size_t nv = 0;
     for (size_t k = 0; k < c->nnbr; k++)
         if (coef[k] > 0) {
             csum += gamma * coef[k];
             vs[nv] = v[k];
+            ws[nv] = gamma * coef[k];
             cs[nv++] = (float) (gamma * coef[k]);
         }
-    if (nv)
+    if (nv && a->cfg.robust.kind != MDL_ROBUST_NONE)
+        mdl_worker_robust_mix (c, channel, gamma, self_v, x, vs, ws, nv); /* --robust */
+    else if (nv)
         mdl_vec_mix (x, (float) (self_v == x ? 1.0 - csum : 1.0), self_v == x ? NULL : self_v, (float) -csum,
                      vs, cs, nv, c->d);
     for (size_t k = 0; k < c->nnbr; k++)

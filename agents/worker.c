@@ -72,6 +72,7 @@ s_ctx_free (mdl_ctx_t *c)
     for (int k = 0; k < 4; k++)
         free (c->scratch[k]);
     free (c->label_map);
+    mdl_byz_destroy (&c->byz);
     free (c);
 }
 
@@ -107,6 +108,8 @@ s_ctx_new (mdl_agent_t *a, int *err)
             goto fail;
         mdl_label_map_rotate (c->label_map, classes);
     }
+    if (a->cfg.byzantine.kind != MDL_BYZ_NONE && !(c->byz = mdl_byz_new (&a->cfg.byzantine, c->d, a->cfg.seed ^ a->cfg.id, &rc)))
+        goto fail;
     c->push = zsock_new_push (a->out_endpoint);
     rc = MDL_ESOCKET;
     if (!c->push)

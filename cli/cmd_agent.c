@@ -50,6 +50,7 @@ typedef struct {
     const char *allow;
     const char *results; /* DIR: everything goes to DIR/<id>/ */
     const char *status;  /* health status file (meshdl status) */
+    const char *byzantine; /* --byzantine MODE[:ARG] */
 } s_agentopts_t;
 
 static int
@@ -194,6 +195,7 @@ mdl_cmd_agent (int argc, char **argv)
     A ("allow", MDL_OPTT_STR, &so.allow, "DIR", "directory of the public certificates allowed in the cluster", 0, 0);
     A ("results", MDL_OPTT_STR, &so.results, "DIR", "write metrics.jsonl, checkpoint.ckpt, summary.json and status.json to DIR/<agent id>/ (DIR must exist)", 0, 0);
     A ("status", MDL_OPTT_STR, &so.status, "FILE", "keep a health status in FILE, rewritten every second (read by meshdl status)", 0, 0);
+    A ("byzantine", MDL_OPTT_STR, &so.byzantine, "MODE", "this agent lies, to test defences: scale:K | noise:SIGMA | zero | stale:S | alie:Z | future:K (see SECURITY.md)", 0, 0);
 #undef A
     char err[1024] = "";
     void *cfgkeep = NULL; /* --config strings, freed at the end */
@@ -221,6 +223,11 @@ mdl_cmd_agent (int argc, char **argv)
     if (rc == 0 && so.results && (stat (so.results, &sb) != 0 || !S_ISDIR (sb.st_mode) || access (so.results, W_OK | X_OK))) {
         snprintf (err, sizeof err, "meshdl agent: --results %s is not a writable directory (create it, or mount a volume there)",
                   so.results);
+        rc = MDL_EINVAL;
+    }
+    char bwhy[256];
+    if (rc == 0 && so.byzantine && mdl_byz_parse (so.byzantine, &cfg.byzantine, bwhy, sizeof bwhy)) {
+        snprintf (err, sizeof err, "meshdl agent: %s", bwhy);
         rc = MDL_EINVAL;
     }
     if (rc == 0 && !so.iface && !so.peers && !getenv ("ZSYS_INTERFACE")) {
@@ -430,9 +437,9 @@ mdl_cmd_agent (int argc, char **argv)
     mdl_json_int (&j, "steps", (long long) st.steps);
     mdl_agentopts_json_counters (&j, &st);
     mdl_json_int (&j, "global_averages", (long long) st.global_averages);
-    mdl_json_int (&j, "updates_rejected", (long long) st.updates_rejected);
     mdl_json_int (&j, "peers_seen", (long long) st.peers_seen);
     mdl_json_num (&j, "disagreement", st.disagreement);
+    mdl_agentopts_json_robust (&j, &cfg, &st);
     mdl_json_num (&j, "wall_s", mdl_now () - t0);
     mdl_json_int (&j, "params", (long long) mdl_agent_dim (agent));
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());

@@ -37,7 +37,29 @@ typedef struct {
     double delay_ms;
     double drop;
     double step_ms;
+    mdl_strlist_t byzantine;
 } s_simopts_t;
+
+/* --byzantine I:MODE[:ARG], repeatable: fills byz[I]. 0 or MDL_EINVAL + message. */
+static int
+s_parse_byzantine (const mdl_strlist_t *l, int n, mdl_byz_cfg_t *byz, char *err, size_t errlen)
+{
+    for (int k = 0; k < l->n; k++) {
+        const char *s = l->v[k];
+        char *end;
+        long i = strtol (s, &end, 10);
+        if (end == s || *end != ':' || i < 0 || i >= n) {
+            snprintf (err, errlen, "meshdl sim: --byzantine '%s' must be I:MODE[:ARG] with 0 <= I < %d", s, n);
+            return MDL_EINVAL;
+        }
+        char why[256];
+        if (mdl_byz_parse (end + 1, &byz[i], why, sizeof why)) {
+            snprintf (err, errlen, "meshdl sim: %s (in --byzantine '%s')", why, s);
+            return MDL_EINVAL;
+        }
+    }
+    return 0;
+}
 
 /* --slow I:FACTOR */
 static int
@@ -191,6 +213,9 @@ mdl_cmd_sim (int argc, char **argv)
                                  .help = "emulated compute time of one step of a normal agent; --slow agents take FACTOR times "
                                          "as long. Default with --slow: calibrated so that the CPU keeps up; 0 = no pacing",
                                  .min = 0, .max = 60000 };
+    defs[n++] = (mdl_optdef_t) { .name = "byzantine", .type = MDL_OPTT_LIST, .dst = &so.byzantine, .metavar = "I:MODE",
+                                 .help = "agent I lies, to test defences (repeatable): I:scale:K | I:noise:SIGMA | I:zero | "
+                                         "I:stale:S | I:alie:Z | I:future:K; summaries add test_acc_honest_mean/min" };
     char err[1024] = "";
     void *cfgkeep = NULL; /* --config strings, freed at the end */
     mdl_agent_cfg_t base;
@@ -212,17 +237,29 @@ mdl_cmd_sim (int argc, char **argv)
         } else
             slow[who] = f;
     }
+    mdl_byz_cfg_t *byz = calloc ((size_t) so.agents, sizeof *byz);
+    if (rc == 0 && !byz)
+        rc = MDL_ENOMEM;
+    if (rc == 0)
+        rc = s_parse_byzantine (&so.byzantine, so.agents, byz, err, sizeof err);
+    if (rc == 0)
+        rc = mdl_agentopts_check_robust (&base, (uint32_t) so.agents, "sim", err, sizeof err);
     if (rc) {
         fprintf (stderr, "%s\n", err);
         free (slow);
+        free (byz);
         return 2;
     }
+    int nbyz = 0;
+    for (int i = 0; i < so.agents; i++)
+        nbyz += byz[i].kind != MDL_BYZ_NONE;
     mdl_blas_threads (to.threads > 0 ? to.threads : 1);
 
     mdl_dataset_t *train = NULL, *test = NULL;
     if (mdl_trainopts_data (&to, "sim", &train, &test, err, sizeof err)) {
         fprintf (stderr, "%s\n", err);
         free (slow);
+        free (byz);
         return 2;
     }
     int exit_code = 2;
@@ -308,6 +345,7 @@ mdl_cmd_sim (int argc, char **argv)
         cfg.delay_ms = so.delay_ms;
         cfg.drop = so.drop;
         cfg.seed = to.seed + (uint64_t) i * 7919;
+        cfg.byzantine = byz[i];
         if (!(agents[i] = mdl_agent_new (&cfg, &rc))) {
             fprintf (stderr, "meshdl sim: agent %d: %s\n", i, mdl_strerror (rc));
             goto done;
@@ -369,11 +407,13 @@ mdl_cmd_sim (int argc, char **argv)
             mdl_progress_show (&prog, false, "step %.0f/%llu  epoch %.2f  loss %.4f  sent %.1f MB  %.1fs", mean_steps,
                                (unsigned long long) total, mean_steps / spe, loss, bytes / 1e6, mdl_now () - t0);
         bool all_done = finished == so.agents;
-        if (failed) {
+        if (failed && !nbyz) {
             fprintf (stderr, "\nmeshdl sim: %d agent(s) stopped on an error (see above)\n", failed);
             exit_code = 3;
             break;
         }
+        /* Under --byzantine an agent that diverged is what the attack did, not a failure
+           of the run: the others go on, and the summary counts it (diverged_agents). */
         if (mdl_signals_stop () && !stopped) {
             for (int i = 0; i < so.agents; i++)
                 mdl_agent_stop (agents[i]);
@@ -416,6 +456,8 @@ mdl_cmd_sim (int argc, char **argv)
                 mdl_agentopts_json_counters (&j, &st);
                 mdl_json_int (&j, "global_averages", (long long) st.global_averages);
                 mdl_json_int (&j, "live_peers", (long long) st.peers_alive);
+                if (byz[i].kind != MDL_BYZ_NONE)
+                    mdl_json_int (&j, "byzantine", 1);
                 mdl_json_end (&j, metrics);
             }
             if (to.stop_at_target && !isnan (t_target)) {
@@ -440,6 +482,7 @@ mdl_cmd_sim (int argc, char **argv)
     const double wall = mdl_now () - t0;
     mdl_agent_stats_t sum = { 0 }, st;
     uint64_t peers_seen_min = UINT64_MAX, steps_min = UINT64_MAX;
+    int diverged = 0;
     double wait_s = 0;
     for (int i = 0; i < so.agents; i++) {
         mdl_agent_stats (agents[i], &st);
@@ -449,6 +492,12 @@ mdl_cmd_sim (int argc, char **argv)
         sum.updates_stale += st.updates_stale;
         sum.updates_dropped += st.updates_dropped;
         sum.updates_rejected += st.updates_rejected;
+        for (int r = 0; r < MDL_REJECT_COUNT; r++)
+            sum.rejected[r] += st.rejected[r];
+        sum.robust_clipped += st.robust_clipped;
+        sum.robust_short += st.robust_short;
+        sum.robust_tau += st.robust_tau / so.agents;
+        diverged += st.error != 0;
         sum.keyframes_sent += st.keyframes_sent;
         sum.replicas_verified += st.replicas_verified;
         sum.replica_mismatches += st.replica_mismatches;
@@ -470,6 +519,19 @@ mdl_cmd_sim (int argc, char **argv)
     mdl_json_num (&j, "test_loss", ev.loss_avg);
     mdl_json_num (&j, "test_acc_mean", ev.acc_mean);
     mdl_json_num (&j, "test_acc_min", ev.acc_min);
+    if (nbyz) {
+        /* the agents not named by --byzantine */
+        double hmean = 0, hmin = INFINITY;
+        for (int i = 0; i < so.agents; i++)
+            if (byz[i].kind == MDL_BYZ_NONE) {
+                hmean += ev.acc[i] / (so.agents - nbyz);
+                hmin = ev.acc[i] < hmin ? ev.acc[i] : hmin;
+            }
+        mdl_json_num (&j, "test_acc_honest_mean", nbyz < so.agents ? hmean : NAN);
+        mdl_json_num (&j, "test_acc_honest_min", nbyz < so.agents ? hmin : NAN);
+        mdl_json_int (&j, "byzantine_agents", nbyz);
+        mdl_json_int (&j, "diverged_agents", diverged);
+    }
     mdl_json_num (&j, "consensus_distance", ev.consensus);
     mdl_json_int (&j, "agents", so.agents);
     mdl_json_str (&j, "topology", ao.topology);
@@ -477,7 +539,7 @@ mdl_cmd_sim (int argc, char **argv)
     mdl_json_str (&j, "mode", ao.mode);
     mdl_json_str (&j, "codec", ao.codec);
     mdl_agentopts_json_counters (&j, &sum);
-    mdl_json_int (&j, "updates_rejected", (long long) sum.updates_rejected);
+    mdl_agentopts_json_robust (&j, &base, &sum);
     mdl_json_int (&j, "keyframes_sent", (long long) sum.keyframes_sent);
     mdl_json_int (&j, "resyncs", (long long) sum.resyncs);
     if (ao.verify_replicas) {
@@ -533,6 +595,7 @@ done:
     free (ev.loss);
     free (ev.dist);
     free (slow);
+    free (byz);
     mdl_partition_destroy (&part);
     mdl_registry_destroy (&reg);
     if (metrics)
