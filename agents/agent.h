@@ -36,6 +36,9 @@ typedef struct {
     bool curve;                /* CURVE security */
     const char *cert;          /* curve: own secret certificate */
     const char *allow_dir;     /* curve: allowed public certificates */
+    double join_rate;          /* new peers (joins and rejoins) per second at most, after a
+                                  burst of join_burst (0: 16/s after 64) */
+    int join_burst;
     int min_peers;             /* peers to wait for before the first step */
     double min_peers_timeout;  /* seconds to wait for them */
     /* learning */

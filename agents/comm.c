@@ -27,6 +27,20 @@ mdl_comm_link (mdl_comm_t *self, uint64_t id, bool create)
 }
 
 void
+mdl_comm_unlink (mdl_comm_t *self, uint64_t id)
+{
+    for (size_t i = 0; i < self->nlinks; i++)
+        if (self->links[i].id == id) {
+            mdl_link_t *l = &self->links[i];
+            for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
+                free (l->replica[k]);
+            mdl_comm_drop_parked (self, l);
+            *l = self->links[--self->nlinks];
+            return;
+        }
+}
+
+void
 mdl_comm_count (mdl_comm_t *self, uint64_t *field, uint64_t n)
 {
     pthread_mutex_lock (&self->a->stats_lock);
@@ -379,6 +393,13 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
     mdl_wire_expect_init (&self->kexp, a->cluster, a->cfg.id, self->kcodec);
     if (!(self->peers = mdl_peers_new (a->cfg.id, a->cfg.peer_timeout, MDL_AGENT_MAX_PEERS, &rc)))
         goto fail;
+    /* Against a flood of identities (peers.h): a new id joins once announced twice, the
+       second time at least 0.4 hello intervals (beacons and the registry announce every
+       interval too) after the first; joins spend from a budget. */
+    const double hello = a->cfg.hello_interval > 0 ? a->cfg.hello_interval : 0.25;
+    const double rate = a->cfg.join_rate > 0 ? a->cfg.join_rate : 16.0;
+    const double burst = a->cfg.join_burst > 0 ? a->cfg.join_burst : rate * 4 > 64 ? rate * 4 : 64;
+    mdl_peers_limits (self->peers, 0.4 * (hello < 0.25 ? hello : 0.25), burst, rate);
     /* The largest frame a peer may send: a payload of our codec or an fp32 keyframe. A
        peer that sends more is disconnected by ZeroMQ before the frame is buffered, so an
        oversize frame never costs its size in memory. */

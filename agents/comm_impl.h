@@ -86,6 +86,10 @@ typedef struct {
 /* comm.c */
 /* The link of peer id; created when create and there is room, else NULL. */
 mdl_link_t *mdl_comm_link (mdl_comm_t *self, uint64_t id, bool create);
+/* Forgets the link of peer id (it left): frees its replicas and parked messages, so
+   that peers that come and go cannot grow the agent's memory. A pointer to any link is
+   invalid afterwards. */
+void mdl_comm_unlink (mdl_comm_t *self, uint64_t id);
 /* Adds n to one of the agent's counters (under its lock). */
 void mdl_comm_count (mdl_comm_t *self, uint64_t *field, uint64_t n);
 /* Counts a refused message from peer (0: unknown) under reason (updates_rejected, its

@@ -73,10 +73,11 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
             mdl_mesh_disconnect (self->mesh, l->endpoint);
             l->connected = false;
         }
-        mdl_mailroom_clear (a->room, ev->info.id);
-        for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
-            l->valid[k] = false;
-        mdl_comm_drop_parked (self, l);
+        /* Its mailboxes, replicas and parked messages go: a rejoin starts afresh anyway,
+           and peers that come and go (real or forged) must not grow our memory. */
+        mdl_mailroom_remove (a->room, ev->info.id);
+        mdl_comm_unlink (self, ev->info.id);
+        l = NULL;
         if (self->bye)
             mdl_agent_log (a, "leave %s (said goodbye)", ids);
         else
@@ -92,8 +93,13 @@ void
 mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info)
 {
     mdl_peer_event_t ev;
-    if (mdl_peers_seen (self->peers, info, mdl_now (), &ev) == 0 && ev.kind != MDL_PEER_NONE)
+    int rc = mdl_peers_seen (self->peers, info, mdl_now (), &ev);
+    if (rc == 0 && ev.kind != MDL_PEER_NONE)
         mdl_comm_on_event (self, &ev);
+    else if (rc == MDL_ELIMIT)
+        mdl_comm_reject (self, info->id, MDL_REJECT_JOIN_RATE, "more new peers than the join budget allows");
+    else if (rc)
+        mdl_comm_reject (self, info->id, MDL_REJECT_PEERS_FULL, "the peer table is full of live peers");
 }
 
 void

@@ -20,6 +20,7 @@ typedef struct {
 typedef struct {
     uint64_t peer;
     s_slot_t *slots;     /* (channels * 2) */
+    bool removed;        /* freed once no slot is being read or written */
 } s_box_t;
 
 struct mdl_mailroom_t {
@@ -80,14 +81,57 @@ mdl_mailroom_destroy (mdl_mailroom_t **pself)
     *pself = NULL;
 }
 
-/* Lock held. Linear search: an agent has tens of peers, and this runs once per message. */
+/* Lock held. Linear search: an agent has tens of peers, and this runs once per message.
+   A removed box still being read is not found (its peer left). */
 static s_box_t *
 s_find (mdl_mailroom_t *self, uint64_t peer)
 {
     for (size_t i = 0; i < self->nboxes; i++)
-        if (self->boxes[i].peer == peer)
+        if (self->boxes[i].peer == peer && !self->boxes[i].removed)
             return &self->boxes[i];
     return NULL;
+}
+
+/* Lock held: frees box i when it is removed and no slot is being read (the last box
+   moves into its place). Writes never straddle a removal: the comm actor writes and
+   removes, each write within one of its handlers. */
+static void
+s_reap (mdl_mailroom_t *self, size_t i)
+{
+    s_box_t *b = &self->boxes[i];
+    if (!b->removed)
+        return;
+    for (int k = 0; k < 2 * self->channels; k++)
+        if (b->slots[k].reading || b->slots[k].writing)
+            return;
+    for (int k = 0; k < 2 * self->channels; k++)
+        free (b->slots[k].vec);
+    free (b->slots);
+    self->boxes[i] = self->boxes[--self->nboxes];
+}
+
+void
+mdl_mailroom_remove (mdl_mailroom_t *self, uint64_t peer)
+{
+    pthread_mutex_lock (&self->lock);
+    for (size_t i = 0; i < self->nboxes; i++)
+        if (self->boxes[i].peer == peer && !self->boxes[i].removed) {
+            self->boxes[i].removed = true;
+            for (int k = 0; k < 2 * self->channels; k++)
+                self->boxes[i].slots[k].valid = false;
+            s_reap (self, i);
+            break;
+        }
+    pthread_mutex_unlock (&self->lock);
+}
+
+size_t
+mdl_mailroom_vectors (mdl_mailroom_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    size_t n = self->nboxes * 2 * (size_t) self->channels;
+    pthread_mutex_unlock (&self->lock);
+    return n;
 }
 
 int
@@ -118,6 +162,7 @@ mdl_mailroom_add (mdl_mailroom_t *self, uint64_t peer)
         }
     self->boxes[self->nboxes].peer = peer;
     self->boxes[self->nboxes].slots = slots;
+    self->boxes[self->nboxes].removed = false;
     self->nboxes++;
 done:
     pthread_mutex_unlock (&self->lock);
@@ -253,9 +298,14 @@ void
 mdl_mailroom_read_end (mdl_mailroom_t *self, uint64_t peer, int channel)
 {
     pthread_mutex_lock (&self->lock);
-    s_slot_t *p = s_pair (self, peer, channel);
-    if (p)
-        p[0].reading = p[1].reading = false;
+    /* The peer may have left (and even come back) while its vector was read: the read
+       ends on every box of that peer, and a removed one is freed now. */
+    for (size_t i = self->nboxes; channel >= 0 && channel < self->channels && i-- > 0;)
+        if (self->boxes[i].peer == peer) {
+            s_slot_t *p = &self->boxes[i].slots[2 * channel];
+            p[0].reading = p[1].reading = false;
+            s_reap (self, i);
+        }
     pthread_mutex_unlock (&self->lock);
 }
 

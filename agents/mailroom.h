@@ -42,6 +42,14 @@ int mdl_mailroom_add (mdl_mailroom_t *self, uint64_t peer);
 /* Forgets peer's vectors (a leave or a rejoin: stale state must not be mixed). */
 void mdl_mailroom_clear (mdl_mailroom_t *self, uint64_t peer);
 
+/* Frees peer's mailboxes (a peer that left: its memory must not stay taken, or peers
+   that come and go, real or forged, would grow it without bound). A box being read or
+   written goes when that ends. A later mdl_mailroom_add makes new ones. */
+void mdl_mailroom_remove (mdl_mailroom_t *self, uint64_t peer);
+
+/* Vectors allocated now (2 per channel per peer), for tests of the memory bound. */
+size_t mdl_mailroom_vectors (mdl_mailroom_t *self);
+
 /* Writer: the slot to fill for a vector of sender step `step`. by_parity picks slot
    step % 2 (synchronous rounds), else the older slot not being read. Returns NULL if
    peer is unknown or channel out of range. Finish with write_end (publishes the slot

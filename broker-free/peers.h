@@ -34,11 +34,25 @@ typedef struct mdl_peers_t mdl_peers_t;
 mdl_peers_t *mdl_peers_new (uint64_t self, double timeout, size_t capacity, int *err);
 void mdl_peers_destroy (mdl_peers_t **self);
 
+/* Limits against a flood of identities (all off after mdl_peers_new):
+   - confirm > 0: an id never seen before joins only when it is announced again at least
+     confirm seconds after its first announcement; until then it waits in a small
+     probation list (MDL_PEERS_PENDING ids; a newer one evicts the oldest), so a stream
+     of fresh ids, each announced once, never joins and costs no memory;
+   - rate > 0: joins and rejoins spend from a bucket of burst tokens refilled at rate
+     per second; without a token the announcement is refused (MDL_ELIMIT).
+   A full table evicts its longest-dead record (dead records are only kept to recognise
+   a rejoin); only a table full of live peers refuses (MDL_ENOMEM). */
+#define MDL_PEERS_PENDING 64
+void mdl_peers_limits (mdl_peers_t *self, double confirm, double burst, double rate);
+
 /* Records an announcement from info->id at time now. Returns the event (JOIN, REJOIN or
-   NONE) in *ev; ignores self and id 0 (NONE). Returns 0 or MDL_ENOMEM (table full).
-   An announcement without an endpoint (a hello heard over the mesh) does not erase a
-   known endpoint; a REJOIN's ev->info.endpoint is the new one (the mesh disconnects the
-   old endpoint of the same id by itself, see mdl_mesh_connect). */
+   NONE) in *ev; ignores self and id 0 (NONE). Returns 0 (NONE while the id is on
+   probation), MDL_ELIMIT (over the join budget: nothing recorded) or MDL_ENOMEM (table
+   full of live peers). An announcement without an endpoint (a hello heard over the
+   mesh) does not erase a known endpoint; a REJOIN's ev->info.endpoint is the new one
+   (the mesh disconnects the old endpoint of the same id by itself, see
+   mdl_mesh_connect). */
 int mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
                     mdl_peer_event_t *ev);
 

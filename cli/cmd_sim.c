@@ -346,6 +346,7 @@ mdl_cmd_sim (int argc, char **argv)
         cfg.drop = so.drop;
         cfg.seed = to.seed + (uint64_t) i * 7919;
         cfg.byzantine = byz[i];
+        cfg.join_burst = so.agents + 16; /* everyone joins at once */
         if (!(agents[i] = mdl_agent_new (&cfg, &rc))) {
             fprintf (stderr, "meshdl sim: agent %d: %s\n", i, mdl_strerror (rc));
             goto done;
