@@ -23,7 +23,19 @@ mdl_comm_link (mdl_comm_t *self, uint64_t id, bool create)
     mdl_link_t *l = &self->links[self->nlinks++];
     memset (l, 0, sizeof *l);
     l->id = id;
+    l->seq_to = mdl_comm_seq_base ();
     return l;
+}
+
+uint64_t
+mdl_comm_seq_base (void)
+{
+    /* Receivers refuse a sequence number that does not grow (a replay), and a link can be
+       forgotten and made again on our side alone (the peer left for us, not we for it),
+       or by a restart of this agent: a new link starts at the wall clock in microseconds,
+       above any number an earlier link can have reached (fewer than one message a
+       microsecond). */
+    return (uint64_t) (mdl_wallclock () * 1e6);
 }
 
 void
@@ -214,9 +226,15 @@ s_drain_pull (mdl_comm_t *self)
         if (!msg)
             return;
         if (zmsg_size (msg) == 1) {
-            /* the worker moved to its next round: parked states may be due */
+            /* "L": the worker stopped on an error, leave the mesh (s_actor); else the
+               worker moved to its next round: parked states may be due */
+            char *cmd = zmsg_popstr (msg);
+            if (cmd && streq (cmd, "L"))
+                self->leave = true;
+            else
+                mdl_comm_unpark (self);
+            zstr_free (&cmd);
             zmsg_destroy (&msg);
-            mdl_comm_unpark (self);
             continue;
         }
         zframe_t *fd = zmsg_first (msg), *fi = zmsg_next (msg), *fp = zmsg_next (msg);
@@ -308,7 +326,7 @@ s_tick (mdl_comm_t *self)
     while ((ne = mdl_peers_expire (self->peers, now, ev, 16)) > 0)
         for (size_t i = 0; i < ne; i++)
             mdl_comm_on_event (self, &ev[i]);
-    if (now >= self->next_hello) {
+    if (now >= self->next_hello && !self->left) {
         mdl_mesh_hello (self->mesh, &self->me, a->cluster);
         self->next_hello = now + a->cfg.hello_interval;
         uint64_t mute[16];
@@ -481,6 +499,17 @@ s_actor (zsock_t *pipe, void *arg)
         s_drain_pull (self);
         s_drain_sub (self);
         s_release_delayed (self);
+        if (self->leave && !self->left) {
+            /* The worker stopped on an error: say goodbye and stop announcing, so that
+               the others stop waiting for us (they would otherwise wait out
+               --sync-timeout every round while our hellos keep us alive). */
+            if (ds)
+                zpoller_remove (poller, ds);
+            ds = NULL;
+            mdl_discovery_destroy (&self->disc);
+            mdl_mesh_bye (self->mesh, &self->me, a->cluster);
+            self->left = true;
+        }
         double now = mdl_now ();
         if (now >= next_tick) {
             s_tick (self);

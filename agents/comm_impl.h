@@ -35,6 +35,7 @@ typedef struct {
     bool seq_valid;            /* seq_from holds a sequence number received on this link */
     bool step_valid;           /* last_step holds a training round received on this link */
     uint64_t last_step;        /* highest training round (< MDL_MERGE_ROUND) accepted */
+    uint32_t refused_run;      /* messages refused for their claims since the last accepted */
 } mdl_link_t;
 
 /* Rate limit of the log lines about refused messages: one entry per (peer, reason). */
@@ -78,6 +79,7 @@ typedef struct {
     uint64_t seen_total;
     bool stopping;
     bool bye;                  /* the LEAVE being handled is a goodbye, not a silence */
+    bool leave, left;          /* the worker stopped on an error: leave the mesh; done */
     mdl_rejlog_t rejlog[MDL_REJLOG_SLOTS];
     size_t parked_bytes;       /* all links' parked messages */
     size_t parked_max;         /* ... at most (see comm_recv.c) */
@@ -86,6 +88,8 @@ typedef struct {
 /* comm.c */
 /* The link of peer id; created when create and there is room, else NULL. */
 mdl_link_t *mdl_comm_link (mdl_comm_t *self, uint64_t id, bool create);
+/* Where a new link's sequence numbers start (see comm.c). */
+uint64_t mdl_comm_seq_base (void);
 /* Forgets the link of peer id (it left): frees its replicas and parked messages, so
    that peers that come and go cannot grow the agent's memory. A pointer to any link is
    invalid afterwards. */

@@ -224,13 +224,17 @@ s_check_claims (mdl_comm_t *self, const mdl_link_t *l, const mdl_wire_header_t *
 }
 
 /* A state refused for its claims in sync mode: the worker would wait --sync-timeout for
-   this peer's round. Unless a state of the worker's round from it is already in, a
-   tombstone tells the worker the round is over for this peer. */
+   this peer's round. What round the liar meant is unknown (its stamp is the lie): the
+   worker's round gets a tombstone, unless a state of that round from the peer is
+   already in (an honest state for it still replaces the tombstone). A peer whose
+   messages are refused one after the other (a persistent liar, which may be a round
+   ahead of us) gets one for the next round too, or every round would wait for it. */
 static void s_tombstone (mdl_agent_t *a, uint64_t sender, int ch, uint64_t step, uint64_t seq);
 
 static void
-s_refused_round (mdl_comm_t *self, const mdl_wire_header_t *h)
+s_refused_round (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
 {
+    l->refused_run++;
     mdl_agent_t *a = self->a;
     const uint32_t type = MDL_KIND_TYPE (h->kind);
     if (a->cfg.mode != MDL_MODE_SYNC || (type != MDL_KIND_STATE && type != MDL_KIND_DELTA))
@@ -238,9 +242,12 @@ s_refused_round (mdl_comm_t *self, const mdl_wire_header_t *h)
     const uint64_t round = atomic_load (&a->round);
     const int ch = (int) MDL_KIND_CHANNEL (h->kind);
     mdl_slot_meta_t m;
-    if (round >= MDL_MERGE_ROUND || (mdl_mailroom_peek (a->room, h->sender, ch, &m) && m.step >= round))
+    if (round >= MDL_MERGE_ROUND)
         return;
-    s_tombstone (a, h->sender, ch, round, 0);
+    const bool have = mdl_mailroom_peek (a->room, h->sender, ch, &m);
+    for (uint64_t t = round; t <= round + (l->refused_run > 1); t++)
+        if (!have || m.step < t)
+            s_tombstone (a, h->sender, ch, t, 0);
 }
 
 /* Phase 2 (sync mode): a state for a round the worker cannot take yet waits on its link.
@@ -415,7 +422,7 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
         char detail[160];
         if ((why = s_check_claims (self, l, &h, detail, sizeof detail)) >= 0) {
             mdl_comm_reject (self, h.sender, (mdl_reject_t) why, detail);
-            s_refused_round (self, &h);
+            s_refused_round (self, l, &h);
             return;
         }
         if (h.step < MDL_MERGE_ROUND && type != MDL_KIND_RESYNC && (type < MDL_KIND_PAIR_REQ || type > MDL_KIND_PAIR_NAK)
@@ -438,12 +445,13 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
         snprintf (detail, sizeof detail, "sequence number %llu after %llu", (unsigned long long) h.seq,
                   (unsigned long long) l->seq_from);
         mdl_comm_reject (self, h.sender, MDL_REJECT_REPLAY, detail);
-        s_refused_round (self, &h);
+        s_refused_round (self, l, &h);
         return;
     }
     const bool gap = l->seq_valid && h.seq != l->seq_from + 1;
     l->seq_from = h.seq;
     l->seq_valid = true;
+    l->refused_run = 0;
     /* A gap means a lost message, whichever kind this one is: a lost delta followed by a
        control message would otherwise go unnoticed by the next delta (found by
        --verify-replicas under --drop). Every replica of the link waits for a keyframe. */

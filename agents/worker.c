@@ -248,8 +248,9 @@ mdl_worker_main (void *arg)
         else
             rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
         if (rc) {
-            mdl_agent_log (a, "training diverged at step %llu (loss %g): stopping this agent",
+            mdl_agent_log (a, "training diverged at step %llu (loss %g): stopping this agent and leaving the mesh",
                            (unsigned long long) c->step, (double) c->last_loss);
+            zstr_send (c->push, "L");
             break;
         }
         double compute = mdl_now () - t0;
