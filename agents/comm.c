@@ -418,6 +418,9 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
     const double rate = a->cfg.join_rate > 0 ? a->cfg.join_rate : 16.0;
     const double burst = a->cfg.join_burst > 0 ? a->cfg.join_burst : rate * 4 > 64 ? rate * 4 : 64;
     mdl_peers_limits (self->peers, 0.4 * (hello < 0.25 ? hello : 0.25), burst, rate);
+    /* ... and one identity's leave/rejoin churn waits longer each time, up to a minute
+       (a real restart, which takes seconds and is rare, rejoins at once). */
+    mdl_peers_backoff (self->peers, 60);
     /* The largest frame a peer may send: a payload of our codec or an fp32 keyframe. A
        peer that sends more is disconnected by ZeroMQ before the frame is buffered, so an
        oversize frame never costs its size in memory. */

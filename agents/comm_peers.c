@@ -100,6 +100,8 @@ mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info)
         mdl_comm_on_event (self, &ev);
     else if (rc == MDL_ELIMIT)
         mdl_comm_reject (self, info->id, MDL_REJECT_JOIN_RATE, "more new peers than the join budget allows");
+    else if (rc == MDL_EBACKOFF)
+        mdl_comm_reject (self, info->id, MDL_REJECT_REJOIN, "it left and rejoined too often; back soon");
     else if (rc)
         mdl_comm_reject (self, info->id, MDL_REJECT_PEERS_FULL, "the peer table is full of live peers");
 }

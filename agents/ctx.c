@@ -361,12 +361,26 @@ s_round_ready (void *arg)
     mdl_ctx_t *c = w->c;
     if (atomic_load (&c->a->stop))
         return true;
-    /* Membership changed (a neighbour left or joined): stop waiting; the mix renormalises
-       over whoever is there, and the next round uses the new graph. */
+    /* Membership changed: stop waiting if a neighbour we still wait for left (the mix
+       renormalises over whoever is there, and the next round uses the new graph). Not
+       for any change: a peer that comes and goes elsewhere in the view (churn, real or
+       hostile) would otherwise end every round early, and this agent would run ahead
+       of the neighbours it should wait for. */
     pthread_mutex_lock (&c->a->view_lock);
-    bool changed = c->a->view_version != c->view_version;
+    const bool changed = c->a->view_version != c->view_version;
+    bool gone = false;
+    for (size_t k = 0; changed && k < c->nnbr && !gone; k++) {
+        mdl_slot_meta_t m;
+        const uint64_t id = c->ids[c->nbr[k]];
+        if (mdl_mailroom_peek (c->a->room, id, w->channel, &m) && m.step >= c->step)
+            continue; /* its state is in */
+        bool alive = false;
+        for (size_t i = 0; i < c->a->view_n && !alive; i++)
+            alive = c->a->view[i] == id;
+        gone = !alive;
+    }
     pthread_mutex_unlock (&c->a->view_lock);
-    if (changed)
+    if (gone)
         return true;
     for (size_t k = 0; k < c->nnbr; k++) {
         mdl_slot_meta_t m;

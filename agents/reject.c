@@ -29,6 +29,7 @@ mdl_reject_name (int reason)
         [MDL_REJECT_HELLO] = "hello",
         [MDL_REJECT_JOIN_RATE] = "join_rate",
         [MDL_REJECT_PEERS_FULL] = "peers_full",
+        [MDL_REJECT_REJOIN] = "rejoin_backoff",
     };
     return reason >= 0 && reason < MDL_REJECT_COUNT ? names[reason] : "other";
 }

@@ -14,6 +14,8 @@ typedef struct {
     bool mute_reported; /* reported by mdl_peers_mute since it was last heard */
     double last_seen;   /* announcement or message */
     double since;       /* joined, or last heard over the mesh */
+    double rejoined;    /* last join or rejoin (mdl_peers_backoff) */
+    double hold;        /* ... and how long the next rejoin must wait after it */
 } s_rec_t;
 
 struct mdl_peers_t {
@@ -26,6 +28,7 @@ struct mdl_peers_t {
     struct { uint64_t id; double first; } pending[MDL_PEERS_PENDING];
     size_t npending;
     double burst, rate, tokens, refilled;
+    double hold_max;
 };
 
 mdl_peers_t *
@@ -109,6 +112,32 @@ mdl_peers_limits (mdl_peers_t *self, double confirm, double burst, double rate)
     self->refilled = -1;
 }
 
+void
+mdl_peers_backoff (mdl_peers_t *self, double max)
+{
+    self->hold_max = max > 0 ? max : 0;
+}
+
+/* The rejoin back-off of r at now (peers.h): false while it must still wait; else
+   true, and the wait after this rejoin is set (doubled when the last rejoin is recent,
+   forgiven after a long quiet). */
+static bool
+s_rejoin_allowed (mdl_peers_t *self, s_rec_t *r, double now)
+{
+    if (self->hold_max <= 0)
+        return true;
+    if (now < r->rejoined + r->hold)
+        return false;
+    if (now - r->rejoined < 2 * r->hold + self->hold_max) {
+        r->hold = r->hold * 2 < MDL_PEERS_HOLD_MIN ? MDL_PEERS_HOLD_MIN : r->hold * 2;
+        if (r->hold > self->hold_max)
+            r->hold = self->hold_max;
+    }
+    else
+        r->hold = 0;
+    return true;
+}
+
 /* Probation of a new id: true once it was announced confirm seconds ago or more (it then
    leaves the list); else records its first announcement. */
 static bool
@@ -190,11 +219,19 @@ mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
         self->n++;
         r = &self->recs[i];
         memset (r, 0, sizeof *r);
+        r->rejoined = now;
         ev->kind = MDL_PEER_JOIN;
     }
     else if (!r->alive || r->info.incarnation != info->incarnation) {
-        if (!s_token (self, now))
+        const double rejoined = r->rejoined, hold = r->hold;
+        if (!s_rejoin_allowed (self, r, now))
+            return MDL_EBACKOFF;
+        if (!s_token (self, now)) {
+            r->rejoined = rejoined; /* not a rejoin after all: no back-off spent */
+            r->hold = hold;
             return MDL_ELIMIT;
+        }
+        r->rejoined = now;
         ev->kind = MDL_PEER_REJOIN;
         ev->old_incarnation = r->info.incarnation;
     }

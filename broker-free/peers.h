@@ -46,10 +46,21 @@ void mdl_peers_destroy (mdl_peers_t **self);
 #define MDL_PEERS_PENDING 64
 void mdl_peers_limits (mdl_peers_t *self, double confirm, double burst, double rate);
 
+/* Rejoin back-off against one identity's churn (a peer that says goodbye and comes back
+   with a new incarnation, again and again; off after mdl_peers_new): a known id may
+   rejoin at once after a quiet time, but a rejoin that follows the last join or rejoin
+   within 2 * wait + max seconds makes the next one wait: MDL_PEERS_HOLD_MIN seconds,
+   doubling with each such rejoin, at most max. Until then its announcements are
+   refused (MDL_EBACKOFF) and it stays as it was. So a churning peer costs at most one
+   rejoin (and one log line) per max seconds, and leaves the join budget to others. */
+#define MDL_PEERS_HOLD_MIN 0.5
+void mdl_peers_backoff (mdl_peers_t *self, double max);
+
 /* Records an announcement from info->id at time now. Returns the event (JOIN, REJOIN or
    NONE) in *ev; ignores self and id 0 (NONE). Returns 0 (NONE while the id is on
-   probation), MDL_ELIMIT (over the join budget: nothing recorded) or MDL_ENOMEM (table
-   full of live peers). An announcement without an endpoint (a hello heard over the
+   probation), MDL_ELIMIT (over the join budget: nothing recorded), MDL_EBACKOFF (a
+   rejoin within its back-off: nothing recorded) or MDL_ENOMEM (table full of live
+   peers). An announcement without an endpoint (a hello heard over the
    mesh) does not erase a known endpoint; a REJOIN's ev->info.endpoint is the new one
    (the mesh disconnects the old endpoint of the same id by itself, see
    mdl_mesh_connect). */

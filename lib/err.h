@@ -54,6 +54,7 @@ enum {
     MDL_ETIMEOUT = -75,     /* a bounded wait ran out */
     MDL_EWEIGHTS = -76,     /* mixing-weights name unknown */
     MDL_ELIMIT = -77,       /* refused by a rate or size limit (a flood) */
+    MDL_EBACKOFF = -78,     /* a peer came back sooner than its rejoin back-off allows */
     /* agents */
     MDL_EALGO = -90,        /* algorithm name unknown or options do not fit it */
     MDL_EINTERRUPTED = -91, /* stopped by a signal */

@@ -294,6 +294,45 @@ test_joins_beyond_the_budget_are_refused_until_it_refills (void **state)
 }
 
 static void
+test_a_churning_peer_waits_longer_each_time_and_a_rare_restart_not_at_all (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 100.0, 8, NULL);
+    mdl_peers_backoff (p, 4.0);
+    mdl_peer_event_t ev;
+    mdl_peer_info_t a = s_info (2, 1);
+    assert_int_equal (mdl_peers_seen (p, &a, 0.0, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_JOIN);
+    /* goodbye and back with a new incarnation, as fast as it likes: the first rejoin
+       is at once, then it waits 0.5, 1, 2, 4, 4 s (the ceiling) after each */
+    const double allowed[] = { 0.1, 0.6, 1.6, 3.6, 7.6, 11.6 };
+    for (size_t k = 0; k < sizeof allowed / sizeof *allowed; k++) {
+        assert_true (mdl_peers_remove (p, 2, &ev));
+        a.incarnation++;
+        if (k > 0) { /* just before its time: refused, and it stays dead */
+            assert_int_equal (mdl_peers_seen (p, &a, allowed[k] - 0.01, &ev), MDL_EBACKOFF);
+            assert_int_equal (ev.kind, MDL_PEER_NONE);
+            assert_false (mdl_peers_is_alive (p, 2));
+        }
+        assert_int_equal (mdl_peers_seen (p, &a, allowed[k], &ev), 0);
+        assert_int_equal (ev.kind, MDL_PEER_REJOIN);
+    }
+    /* quiet for longer than 2 * 4 + 4 s: a restart then rejoins at once, twice */
+    assert_true (mdl_peers_remove (p, 2, &ev));
+    a.incarnation++;
+    assert_int_equal (mdl_peers_seen (p, &a, 30.0, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_REJOIN);
+    assert_true (mdl_peers_remove (p, 2, &ev));
+    a.incarnation++;
+    assert_int_equal (mdl_peers_seen (p, &a, 30.5, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_REJOIN);
+    /* another id is not held back by this one's churn */
+    mdl_peer_info_t b = s_info (3, 1);
+    assert_int_equal (mdl_peers_seen (p, &b, 30.5, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_JOIN);
+    mdl_peers_destroy (&p);
+}
+
+static void
 test_a_full_table_evicts_its_longest_dead_record (void **state)
 {
     mdl_peers_t *p = mdl_peers_new (1, 1.0, 3, NULL);
@@ -322,6 +361,7 @@ main (void)
         cmocka_unit_test (test_fresh_ids_announced_once_never_join_and_take_no_room),
         cmocka_unit_test (test_joins_beyond_the_budget_are_refused_until_it_refills),
         cmocka_unit_test (test_a_full_table_evicts_its_longest_dead_record),
+        cmocka_unit_test (test_a_churning_peer_waits_longer_each_time_and_a_rare_restart_not_at_all),
         cmocka_unit_test (test_first_announcement_joins_and_repeats_change_nothing),
         cmocka_unit_test (test_self_and_id_zero_are_ignored),
         cmocka_unit_test (test_silent_peer_leaves_after_timeout_and_not_before),
