@@ -33,6 +33,8 @@ typedef struct {
     mdl_disc_cfg_t disc;       /* discovery back-end */
     double peer_timeout;       /* seconds of silence before a peer is dead */
     double hello_interval;     /* seconds between hellos on the mesh */
+    int64_t hwm_bytes;         /* bytes a send or receive queue of the mesh may hold
+                                  (0: ZeroMQ's counts of 100 / 1000 messages) */
     bool curve;                /* CURVE security */
     const char *cert;          /* curve: own secret certificate */
     const char *allow_dir;     /* curve: allowed public certificates */
@@ -47,9 +49,12 @@ typedef struct {
     const uint32_t *rows;      /* the agent's shard (NULL: all rows) */
     size_t nrows;
     const mdl_dataset_t *test; /* for the agent's own evaluations (may be NULL) */
-    size_t test_rows;          /* 0 = all */
+    size_t test_rows;          /* rows of the final evaluation, 0 = all */
+    size_t eval_rows;          /* rows of the evaluations while training, 0 = test_rows */
     int epochs;                /* passes over the shard */
-    int evals_per_epoch;       /* agent-side evaluations (metrics) per epoch */
+    int evals_per_epoch;       /* evaluations while training per epoch, at the steps where
+                                  step * N / steps_per_epoch reaches a new integer; one
+                                  more, the final, when training ends */
     double drift_epoch;        /* > 0: concept drift, labels rotated from this epoch on */
     /* consensus */
     const char *algo;          /* "dpsgd" */
@@ -100,6 +105,11 @@ typedef struct {
     /* output */
     FILE *log;                 /* event log lines (join/leave/...), NULL = none */
     const char *log_prefix;    /* e.g. "agent 3" */
+    /* When set, each event line ("PREFIX: text", no newline) goes to log_fn instead of
+       log, from whichever of the agent's threads logs it: a terminal's progress line
+       can then be cleared around it. Lines of all agents of a process are serialised. */
+    void (*log_fn) (void *arg, const char *line);
+    void *log_arg;
 } mdl_agent_cfg_t;
 
 /* Why a message was refused: each reason is one counter of updates_rejected
@@ -144,7 +154,7 @@ mdl_reject_t mdl_reject_from_wire (int rc);
 typedef struct {
     uint64_t steps;
     double epoch;
-    double loss;               /* last training loss (EMA) */
+    double loss;               /* training loss (EMA over steps); NAN before the first step */
     uint64_t bytes_sent, bytes_received, msgs_sent, msgs_received;
     uint64_t updates_applied;  /* neighbour states mixed in */
     uint64_t updates_stale;    /* ... mixed in with a staleness discount */
@@ -156,30 +166,63 @@ typedef struct {
     uint64_t robust_short;     /* --robust trimmed: rounds with too few inputs (not mixed) */
     double robust_tau;         /* --robust clip: the last clipping radius */
     uint64_t peers_alive, peers_seen;
+    /* what the agent holds for its peers (hood.h): the peers of its neighbourhood, its
+       links (neighbours and transient peers), SUB connections, mailboxes, and the bytes
+       of the vectors in them and in replicas */
+    uint64_t neighbours, links, connections, mailboxes, mailbox_bytes;
     uint64_t keyframes_sent, resyncs;
     uint64_t replicas_verified, replica_mismatches; /* --verify-replicas */
     uint64_t gossip_rounds;    /* rounds this agent took part in (consensus control adds) */
     uint64_t dense_rounds;     /* --adaptive-degree: rounds on the exponential graph */
     double disagreement;       /* local estimate: sum_j w_ij ||x_i - x_j||^2 at last mix */
     double wait_s;             /* time the worker spent waiting for neighbours (sync) */
-    double test_acc, test_loss;/* the agent's own last evaluation */
+    double test_acc, test_loss;/* the agent's own last evaluation (NAN before one) */
     uint64_t evals;            /* evaluations done (metrics lines to write) */
+    uint64_t eval_step;        /* the step the last evaluation was made at */
+    uint64_t eval_rows;        /* ... the test rows it used */
+    double eval_time;          /* ... the wall clock when it was made */
+    bool eval_final;           /* ... it was the final one, after training ended */
     bool merged;               /* the final merge completed (exact over merge_peers + 1) */
     uint64_t merge_peers;
     uint64_t global_averages;  /* exact global averages completed before the final merge
                                   (--global-every, dynavg's synchronisations) */
     uint64_t pair_averages;    /* adpsgd: pairwise averages this agent took part in */
     uint64_t pair_refused;     /* adpsgd: own requests refused (busy peer) or timed out */
+    double train_start;        /* mdl_now when the first step began (its --min-peers met);
+                                  NAN before */
     bool finished;
     int error;                 /* nonzero when the worker stopped on an error */
 } mdl_agent_stats_t;
 
 typedef struct mdl_agent_t mdl_agent_t;
 
+/* What one agent costs the process, for mdl_agent_provision: ZeroMQ sockets (actor
+   pipe, worker and comm inproc pair, PUB, SUB, CURVE monitors, the beacon's actor) and
+   threads (worker, comm actor, beacon). */
+#define MDL_AGENT_SOCKETS 16
+#define MDL_AGENT_MAX_PEERS 1024 /* live peers an agent tracks (its membership; all of them
+                                    take part in a global average) */
+#define MDL_AGENT_THREADS 3
+
+/* Makes room in this process for `agents` agents, each talking to up to `peers` peers
+   over TCP (0 for in-process agents): raises ZeroMQ's socket limit (only possible
+   before the process's first socket: call it first) and the soft limit of open files
+   up to the hard one. Returns 0, or MDL_ELIMIT with one sentence in why naming the
+   limit and what to do (nothing is changed then). mdl_agent_new refuses an agent
+   beyond what was provisioned (1024 sockets' worth by default) with MDL_ELIMIT, never
+   an assertion. */
+int mdl_agent_provision (size_t agents, size_t peers, char *why, size_t whylen);
+
 /* Builds the agent: learner, mailboxes, comm actor (binds, starts discovery). Training
    starts with mdl_agent_start. NULL + *err (MDL_EALGO, MDL_ETOPO, MDL_ECODEC, MDL_ESOCKET,
    MDL_ESECURITY, learner errors). Caller owns and destroys it. */
 mdl_agent_t *mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err);
+
+/* Builds n agents, cfgs[i] for out[i], a few at a time in parallel: each mdl_agent_new
+   waits for its comm actor to start, and with hundreds of agents in a process those
+   waits, not the work, take the time. Returns 0, or the first error (*failed = its
+   index): every agent built is destroyed then and out is all NULL. */
+int mdl_agent_new_many (const mdl_agent_cfg_t *cfgs, size_t n, mdl_agent_t **out, size_t *failed);
 
 /* Stops both threads (if running), leaves the mesh, frees; *self = NULL. */
 void mdl_agent_destroy (mdl_agent_t **self);
@@ -209,6 +252,17 @@ mdl_learner_t *mdl_agent_learner (mdl_agent_t *self);
 void mdl_agent_request_snapshot (mdl_agent_t *self, uint64_t generation);
 int mdl_agent_snapshot (mdl_agent_t *self, uint64_t generation, float *out, uint64_t *step,
                         double timeout);
+
+/* The counters as they were when the agent's last snapshot was taken (steps, epoch and
+   loss of the copied x; traffic up to then). */
+void mdl_agent_snapshot_stats (mdl_agent_t *self, mdl_agent_stats_t *stats);
+
+/* The counters as they were at the agent's k-th evaluation (k >= 1): steps and epoch of
+   the evaluated model, its test_acc/test_loss, the traffic up to then. The last
+   MDL_AGENT_EVALS_KEPT are kept. Returns 0, or MDL_ENOENT for one not (or no longer)
+   held. */
+#define MDL_AGENT_EVALS_KEPT 16
+int mdl_agent_eval_stats (mdl_agent_t *self, uint64_t k, mdl_agent_stats_t *stats);
 
 /* Waits until the agent sees at least k live peers (timeout seconds). Returns 0 or
    MDL_ETIMEOUT. */

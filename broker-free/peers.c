@@ -68,6 +68,13 @@ mdl_peers_destroy (mdl_peers_t **pself)
     *pself = NULL;
 }
 
+void
+mdl_peers_set_timeout (mdl_peers_t *self, double timeout)
+{
+    if (timeout > 0.0)
+        self->timeout = timeout;
+}
+
 static size_t
 s_find (const mdl_peers_t *self, uint64_t id)
 {
@@ -213,7 +220,7 @@ mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
         if (!s_make_room (self))
             return MDL_ENOMEM;
         if (!s_token (self, now))
-            return MDL_ELIMIT;
+            return MDL_ERATE;
         i = s_find (self, info->id); /* a record may have gone */
         memmove (self->recs + i + 1, self->recs + i, (self->n - i) * sizeof *self->recs);
         self->n++;
@@ -229,7 +236,7 @@ mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
         if (!s_token (self, now)) {
             r->rejoined = rejoined; /* not a rejoin after all: no back-off spent */
             r->hold = hold;
-            return MDL_ELIMIT;
+            return MDL_ERATE;
         }
         r->rejoined = now;
         ev->kind = MDL_PEER_REJOIN;

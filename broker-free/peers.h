@@ -40,7 +40,7 @@ void mdl_peers_destroy (mdl_peers_t **self);
      probation list (MDL_PEERS_PENDING ids; a newer one evicts the oldest), so a stream
      of fresh ids, each announced once, never joins and costs no memory;
    - rate > 0: joins and rejoins spend from a bucket of burst tokens refilled at rate
-     per second; without a token the announcement is refused (MDL_ELIMIT).
+     per second; without a token the announcement is refused (MDL_ERATE).
    A full table evicts its longest-dead record (dead records are only kept to recognise
    a rejoin); only a table full of live peers refuses (MDL_ENOMEM). */
 #define MDL_PEERS_PENDING 64
@@ -55,10 +55,13 @@ void mdl_peers_limits (mdl_peers_t *self, double confirm, double burst, double r
    rejoin (and one log line) per max seconds, and leaves the join budget to others. */
 #define MDL_PEERS_HOLD_MIN 0.5
 void mdl_peers_backoff (mdl_peers_t *self, double max);
+/* Sets the silence timeout (seconds, > 0): discovery that announces less often in a
+   large cluster (mdl_discovery_pace) needs a longer one. */
+void mdl_peers_set_timeout (mdl_peers_t *self, double timeout);
 
 /* Records an announcement from info->id at time now. Returns the event (JOIN, REJOIN or
    NONE) in *ev; ignores self and id 0 (NONE). Returns 0 (NONE while the id is on
-   probation), MDL_ELIMIT (over the join budget: nothing recorded), MDL_EBACKOFF (a
+   probation), MDL_ERATE (over the join budget: nothing recorded), MDL_EBACKOFF (a
    rejoin within its back-off: nothing recorded) or MDL_ENOMEM (table full of live
    peers). An announcement without an endpoint (a hello heard over the
    mesh) does not erase a known endpoint; a REJOIN's ev->info.endpoint is the new one

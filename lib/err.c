@@ -49,10 +49,11 @@ static const s_entry_t s_table[] = {
     { MDL_ESECURITY, "ESECURITY", "security keys missing, unreadable or not allowed" },
     { MDL_ETIMEOUT, "ETIMEOUT", "timed out" },
     { MDL_EWEIGHTS, "EWEIGHTS", "mixing weights unknown: use mh (Metropolis-Hastings) or uniform" },
-    { MDL_ELIMIT, "ELIMIT", "refused by a rate or size limit (too many new peers too fast, or a full table)" },
+    { MDL_ERATE, "ERATE", "refused by a rate limit (too many new peers too fast)" },
     { MDL_EBACKOFF, "EBACKOFF", "a peer that keeps leaving and rejoining must wait longer before it rejoins" },
     { MDL_EALGO, "EALGO", "algorithm unknown, or its options do not fit it" },
     { MDL_EINTERRUPTED, "EINTERRUPTED", "interrupted by a signal" },
+    { MDL_ELIMIT, "ELIMIT", "too many agents for this process's limits (ZeroMQ sockets, open files, threads or peers)" },
 };
 
 static const s_entry_t *

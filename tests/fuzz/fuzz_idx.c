@@ -20,11 +20,21 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     mdl_dataset_t *ds = mdl_dataset_load_idx (images, labels, &err);
     if (ds) {
         const size_t rows = mdl_dataset_n (ds), dim = mdl_dataset_dim (ds);
-        const float *x = mdl_dataset_x (ds);
         const int32_t *y = mdl_dataset_labels (ds);
         double sum = 0;
-        for (size_t i = 0; i < rows * dim; i++)
-            sum += x[i]; /* every element readable */
+        /* IDX data keeps its pixel bytes (mdl_dataset_x is NULL): every row through a gather */
+        float *row = malloc ((dim ? dim : 1) * sizeof (float));
+        if (!row)
+            abort ();
+        for (uint32_t i = 0; i < rows; i++) {
+            int32_t label;
+            mdl_dataset_gather (ds, &i, 1, row, &label);
+            for (size_t k = 0; k < dim; k++)
+                sum += row[k]; /* every element readable */
+            if (label != y[i])
+                abort ();
+        }
+        free (row);
         for (size_t i = 0; i < rows; i++)
             if (y[i] < 0 || y[i] >= mdl_dataset_classes (ds))
                 abort ();

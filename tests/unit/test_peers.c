@@ -281,13 +281,13 @@ test_joins_beyond_the_budget_are_refused_until_it_refills (void **state)
         assert_int_equal (ev.kind, MDL_PEER_JOIN);
     }
     mdl_peer_info_t e = s_info (5, 1);
-    assert_int_equal (mdl_peers_seen (p, &e, 0.1, &ev), MDL_ELIMIT);
+    assert_int_equal (mdl_peers_seen (p, &e, 0.1, &ev), MDL_ERATE);
     assert_null (mdl_peers_get (p, 5)); /* nothing recorded */
     assert_int_equal (mdl_peers_seen (p, &e, 0.6, &ev), 0); /* a token after 0.5 s */
     assert_int_equal (ev.kind, MDL_PEER_JOIN);
     /* a rejoin (new incarnation) spends a token too */
     mdl_peer_info_t again = s_info (2, 2);
-    assert_int_equal (mdl_peers_seen (p, &again, 0.6, &ev), MDL_ELIMIT);
+    assert_int_equal (mdl_peers_seen (p, &again, 0.6, &ev), MDL_ERATE);
     assert_int_equal (mdl_peers_seen (p, &again, 1.2, &ev), 0);
     assert_int_equal (ev.kind, MDL_PEER_REJOIN);
     mdl_peers_destroy (&p);
