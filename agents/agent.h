@@ -13,9 +13,11 @@
 #include <stdio.h>
 
 #include "checkpoint.h"
+#include "byzantine.h"
 #include "dataset.h"
 #include "discovery.h"
 #include "learner.h"
+#include "robust.h"
 #include "weights.h"
 
 typedef enum { MDL_MODE_SYNC = 0, MDL_MODE_ASYNC = 1 } mdl_mode_t;
@@ -45,6 +47,9 @@ typedef struct {
     bool curve;                /* CURVE security */
     const char *cert;          /* curve: own secret certificate */
     const char *allow_dir;     /* curve: allowed public certificates */
+    double join_rate;          /* new peers (joins and rejoins) per second at most, after a
+                                  burst of join_burst (0: 16/s after 64) */
+    int join_burst;
     int min_peers;             /* peers to wait for before the first step */
     double min_peers_timeout;  /* seconds to wait for them */
     /* learning */
@@ -96,6 +101,10 @@ typedef struct {
     double sync_timeout;       /* sync mode: seconds to wait for a round */
     mdl_boot_t bootstrap;      /* a fresh agent's start: a peer's snapshot, or its own init */
     double bootstrap_timeout;  /* seconds a snapshot transfer may take (0: 60) */
+    mdl_robust_cfg_t robust;   /* --robust: how neighbour states are aggregated */
+    int max_lead;              /* a state stamped more than this many rounds ahead of the
+                                  receiver's round is refused (0: the default, 8 SGD steps
+                                  of rounds in sync mode, --max-staleness in async) */
     /* fault injection (sim) */
     double slow_factor;        /* >= 1: compute this many times slower */
     double pace_s;             /* > 0: a step takes at least pace_s * slow_factor seconds
@@ -103,6 +112,7 @@ typedef struct {
     double delay_ms;           /* added to every incoming message */
     double drop;               /* probability of dropping an incoming update */
     uint64_t seed;             /* injections' random stream */
+    mdl_byz_cfg_t byzantine;   /* this agent forges what it publishes (tests, experiments) */
     /* output */
     FILE *log;                 /* event log lines (join/leave/...), NULL = none */
     const char *log_prefix;    /* e.g. "agent 3" */
@@ -113,6 +123,44 @@ typedef struct {
     void *log_arg;
 } mdl_agent_cfg_t;
 
+/* Why a message was refused: each reason is one counter of updates_rejected
+   (mdl_agent_stats_t.rejected), named by mdl_reject_name in summaries and metrics
+   ("rejected_by_reason"). The first twelve mirror the MDL_EWIRE_* codes of the wire
+   and codec checks. */
+typedef enum {
+    MDL_REJECT_FRAMES = 0,  /* wrong frame count */
+    MDL_REJECT_HEADER,      /* header not our MessagePack schema */
+    MDL_REJECT_MAGIC,
+    MDL_REJECT_VERSION,
+    MDL_REJECT_CLUSTER,     /* another cluster */
+    MDL_REJECT_DIM,         /* d differs */
+    MDL_REJECT_CODEC,       /* codec parameters differ */
+    MDL_REJECT_LENGTH,      /* payload length (empty, short, or not the header's) */
+    MDL_REJECT_INDEX,       /* sparse index out of range or not increasing */
+    MDL_REJECT_NONFINITE,   /* NaN or Inf in header or payload */
+    MDL_REJECT_TOPIC,
+    MDL_REJECT_PAYLOAD,     /* payload structure */
+    MDL_REJECT_SELF,        /* our own id as sender (a loop, or a forgery) */
+    MDL_REJECT_SENDER_ZERO, /* sender id 0 */
+    MDL_REJECT_UNKNOWN,     /* sender is not a live peer */
+    MDL_REJECT_KIND,        /* unknown message type or channel */
+    MDL_REJECT_REPLAY,      /* sequence number not above the link's last: a replay */
+    MDL_REJECT_BACKWARDS,   /* step behind the link's last by more than the window */
+    MDL_REJECT_AHEAD,       /* step ahead of the receiver by more than --max-lead */
+    MDL_REJECT_HELLO,       /* malformed hello or goodbye, or a goodbye of another incarnation */
+    MDL_REJECT_JOIN_RATE,   /* a new peer over the join budget (flood of fresh ids) */
+    MDL_REJECT_PEERS_FULL,  /* a new peer while the peer table is full */
+    MDL_REJECT_REJOIN,      /* a rejoin within the peer's back-off (it churns) */
+    MDL_REJECT_COUNT
+} mdl_reject_t;
+
+/* A short stable name ("replay", "step_ahead", ...); "other" out of range. */
+const char *mdl_reject_name (int reason);
+
+/* The reason for an MDL_EWIRE_* code of the wire or codec checks (MDL_REJECT_PAYLOAD for
+   other codes). */
+mdl_reject_t mdl_reject_from_wire (int rc);
+
 /* Counters of one agent (read at any time; updated by its threads). */
 typedef struct {
     uint64_t steps;
@@ -121,8 +169,13 @@ typedef struct {
     uint64_t bytes_sent, bytes_received, msgs_sent, msgs_received;
     uint64_t updates_applied;  /* neighbour states mixed in */
     uint64_t updates_stale;    /* ... mixed in with a staleness discount */
-    uint64_t updates_dropped;  /* not used: too stale, undecodable, dropped by injection, late */
-    uint64_t updates_rejected; /* failed validation (subset of dropped) */
+    uint64_t updates_dropped;  /* not used: too stale, dropped by injection, late, or rejected */
+    uint64_t updates_rejected; /* messages refused by a check (subset of dropped): the sum
+                                  of rejected[] */
+    uint64_t rejected[MDL_REJECT_COUNT]; /* ... by reason */
+    uint64_t robust_clipped;   /* --robust clip: neighbour states clipped */
+    uint64_t robust_short;     /* --robust trimmed: rounds with too few inputs (not mixed) */
+    double robust_tau;         /* --robust clip: the last clipping radius */
     uint64_t peers_alive, peers_seen;
     /* seconds since the worker's and the comm actor's last heartbeat (NAN: not running):
        a thread that is stuck shows here, and in `meshdl status` */

@@ -25,7 +25,19 @@ mdl_comm_link (mdl_comm_t *self, uint64_t id, bool create)
     mdl_link_t *l = &self->links[self->nlinks++];
     memset (l, 0, sizeof *l);
     l->id = id;
+    l->seq_to = mdl_comm_seq_base ();
     return l;
+}
+
+uint64_t
+mdl_comm_seq_base (void)
+{
+    /* Receivers refuse a sequence number that does not grow (a replay), and a link can be
+       forgotten and made again on our side alone (the peer left for us, not we for it),
+       or by a restart of this agent: a new link starts at the wall clock in microseconds,
+       above any number an earlier link can have reached (fewer than one message a
+       microsecond). */
+    return (uint64_t) (mdl_wallclock () * 1e6);
 }
 
 void
@@ -37,11 +49,54 @@ mdl_comm_count (mdl_comm_t *self, uint64_t *field, uint64_t n)
 }
 
 void
-mdl_comm_drop_parked (mdl_link_t *l)
+mdl_comm_reject (mdl_comm_t *self, uint64_t peer, mdl_reject_t reason, const char *detail)
+{
+    mdl_agent_t *a = self->a;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.rejected[reason]++;
+    a->stats.updates_rejected++;
+    a->stats.updates_dropped++;
+    pthread_mutex_unlock (&a->stats_lock);
+    /* The log: the first refusal of each (peer, reason), then a line with the count at
+       most every MDL_REJLOG_EVERY seconds. A table of fixed size: a flood of fresh ids
+       evicts the entry used longest ago, which at worst logs one line more. */
+    const double now = mdl_now ();
+    mdl_rejlog_t *e = NULL, *victim = NULL;
+    for (size_t i = 0; i < MDL_REJLOG_SLOTS; i++) {
+        mdl_rejlog_t *r = &self->rejlog[i];
+        if (r->reason == (int) reason && r->peer == peer) {
+            e = r;
+            break;
+        }
+        if (!victim || (victim->reason >= 0 && (r->reason < 0 || r->last < victim->last)))
+            victim = r;
+    }
+    char idb[17];
+    const char *who = peer ? mdl_id_str (peer, idb) : "an unknown sender";
+    if (!e) {
+        e = victim;
+        *e = (mdl_rejlog_t) { .peer = peer, .reason = (int) reason, .last = now };
+        mdl_agent_log (a, "refused a message from %s: %s%s%s (logged once per peer and reason, then every %.0f s)", who,
+                       mdl_reject_name (reason), detail ? ": " : "", detail ? detail : "", MDL_REJLOG_EVERY);
+        return;
+    }
+    e->quiet++;
+    if (now - e->last >= MDL_REJLOG_EVERY) {
+        mdl_agent_log (a, "refused %llu more messages from %s: %s%s%s", (unsigned long long) e->quiet, who,
+                       mdl_reject_name (reason), detail ? ": " : "", detail ? detail : "");
+        e->quiet = 0;
+        e->last = now;
+    }
+}
+
+void
+mdl_comm_drop_parked (mdl_comm_t *self, mdl_link_t *l)
 {
     while (l->parked) {
         struct mdl_delayed *m = l->parked;
         l->parked = m->next;
+        for (size_t i = 0; i < m->n; i++)
+            self->parked_bytes -= m->lens[i];
         free (m->buf);
         free (m);
     }
@@ -98,7 +153,9 @@ mdl_comm_resend (mdl_comm_t *self, mdl_link_t *l, int ch, uint64_t step)
     const mdl_sent_t *s = &l->sent[ch];
     mdl_wire_header_t h;
     s_header (self, &h, s->kind, s->step, s->keyframe, s->loss, s->aux, mdl_blob_len (s->blob));
-    h.seq = s->seq; /* the same message: the receiver files it as the one it missed */
+    /* The same state under the link's next sequence number: a repeated number is a replay
+       and refused (comm_recv.c); a state filed twice for its round is the same state. */
+    h.seq = ++l->seq_to;
     mdl_blob_ref (s->blob, 1);
     s_send_blob (self, l->id, &h, s->blob);
     return true;
@@ -246,6 +303,8 @@ s_drain_pull (mdl_comm_t *self)
                 mdl_comm_unpark (self);
             else if (cmd == 'O' || cmd == 'C')
                 s_transient_cmd (self, cmd, msg);
+            else if (cmd == 'L') /* the worker stopped on an error: leave the mesh (s_actor) */
+                self->leave = true;
             zmsg_destroy (&msg);
             continue;
         }
@@ -278,7 +337,7 @@ s_drain_pull (mdl_comm_t *self)
                 if (s->blob)
                     mdl_blob_unref (s->blob);
                 mdl_blob_ref (blob, 1);
-                *s = (mdl_sent_t) { .blob = blob, .step = m.step, .seq = h.seq, .kind = m.kind, .keyframe = m.keyframe,
+                *s = (mdl_sent_t) { .blob = blob, .step = m.step, .kind = m.kind, .keyframe = m.keyframe,
                                     .loss = h.loss, .aux = h.aux };
             }
             s_send_blob (self, to[k], &h, blob);
@@ -375,7 +434,7 @@ s_tick (mdl_comm_t *self)
            slowly (a cluster of 1024: every 16 s instead of 4 times a second). */
         self->hello_scale = timeout / a->cfg.peer_timeout;
     }
-    if (now >= self->next_hello) {
+    if (now >= self->next_hello && !self->left) {
         mdl_mesh_hello (self->mesh, &self->me, a->cluster);
         self->next_hello = now + a->cfg.hello_interval * (self->hello_scale > 1 ? self->hello_scale : 1);
     }
@@ -450,8 +509,8 @@ s_self_destroy (mdl_comm_t **pself)
     for (size_t i = 0; i < self->nlinks; i++) {
         for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
             free (self->links[i].replica[k]);
-        mdl_comm_drop_parked (&self->links[i]);
         mdl_comm_drop_sent (&self->links[i]);
+        mdl_comm_drop_parked (self, &self->links[i]);
     }
     mdl_comm_boot_destroy (self);
     for (int p = 0; p < MDL_TRANSIENT_PURPOSES; p++)
@@ -459,6 +518,7 @@ s_self_destroy (mdl_comm_t **pself)
     free (self->view);
     free (self->talk);
     free (self->in);
+    free (self->votes);
     free (self->idx_in);
     free (self->idx_talk);
     free (self->mark);
@@ -482,6 +542,8 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
         goto fail;
     self->a = a;
     self->pipe = pipe;
+    for (size_t i = 0; i < MDL_REJLOG_SLOTS; i++)
+        self->rejlog[i].reason = -1;
     mdl_rng_seed (&self->rng, a->cfg.seed ^ a->cfg.id, 0xd409);
     if (!(self->codec = mdl_codec_new (a->cfg.codec, a->d, 0, &rc))
         || !(self->kcodec = mdl_codec_new ("fp32", a->d, 0, &rc)))
@@ -490,11 +552,35 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
     mdl_wire_expect_init (&self->kexp, a->cluster, a->cfg.id, self->kcodec);
     if (!(self->peers = mdl_peers_new (a->cfg.id, a->cfg.peer_timeout, MDL_AGENT_MAX_PEERS, &rc)))
         goto fail;
+    /* Against a flood of identities (peers.h): a new id joins once announced twice, the
+       second time at least 0.4 hello intervals (beacons and the registry announce every
+       interval too) after the first; joins spend from a budget. */
+    const double hello = a->cfg.hello_interval > 0 ? a->cfg.hello_interval : 0.25;
+    const double rate = a->cfg.join_rate > 0 ? a->cfg.join_rate : 16.0;
+    const double burst = a->cfg.join_burst > 0 ? a->cfg.join_burst : rate * 4 > 64 ? rate * 4 : 64;
+    mdl_peers_limits (self->peers, 0.4 * (hello < 0.25 ? hello : 0.25), burst, rate);
+    /* ... and one identity's leave/rejoin churn waits longer each time, up to a minute
+       (a real restart, which takes seconds and is rare, rejoins at once). */
+    mdl_peers_backoff (self->peers, 60);
+    /* The largest frame a peer may send: a payload of our codec or an fp32 keyframe. A
+       peer that sends more is disconnected by ZeroMQ before the frame is buffered, so an
+       oversize frame never costs its size in memory. */
+    size_t frame_max = mdl_codec_max_size (self->codec);
+    if (frame_max < a->d * sizeof (float) + 64)
+        frame_max = a->d * sizeof (float) + 64;
+    frame_max += 4096;
+    /* Parked messages (sync mode, comm_recv.c) of all links together: 64 messages of the
+       largest size, within [16 MiB, 512 MiB]. */
+    self->parked_max = 64 * frame_max;
+    if (self->parked_max < ((size_t) 16 << 20))
+        self->parked_max = (size_t) 16 << 20;
+    if (self->parked_max > ((size_t) 512 << 20))
+        self->parked_max = (size_t) 512 << 20;
     /* 10 ms of grace at a full subscriber queue before dropping for it: bounded
        back-pressure, what bench/mesh.sh measures against raw PUSH/PULL. */
     mdl_mesh_cfg_t mc = { .bind = a->cfg.bind, .self = a->cfg.id, .curve = a->cfg.curve, .cert = a->cfg.cert,
                           .allow_dir = a->cfg.allow_dir, .send_wait_ms = 10, .hwm_bytes = a->cfg.hwm_bytes,
-                          .msg_bytes = (int64_t) a->msg_bytes };
+                          .msg_bytes = (int64_t) a->msg_bytes, .max_frame = (int64_t) frame_max };
     if (!(self->mesh = mdl_mesh_new (&mc, &rc)))
         goto fail;
     rc = MDL_ESOCKET;
@@ -548,7 +634,7 @@ s_actor (zsock_t *pipe, void *arg)
        fired is looked at after it. */
     zsock_t *sub = mdl_mesh_sub_socket (self->mesh), *ds = mdl_discovery_socket (self->disc);
     zsock_t *srcs[4] = { pipe, self->pull, sub, ds };
-    const size_t nsrc = ds ? 4 : 3;
+    size_t nsrc = ds ? 4 : 3;
     struct pollfd pfd[4];
     for (size_t i = 0; i < nsrc; i++)
         pfd[i] = (struct pollfd) { .fd = zsock_fd (srcs[i]), .events = POLLIN };
@@ -587,6 +673,15 @@ s_actor (zsock_t *pipe, void *arg)
         if (nsrc > 3 && (pfd[3].revents || more))
             s_discover (self);
         s_release_delayed (self);
+        if (self->leave && !self->left) {
+            /* The worker stopped on an error: say goodbye and stop announcing, so that
+               the others stop waiting for us (they would otherwise wait out
+               --sync-timeout every round while our hellos keep us alive). */
+            nsrc = 3; /* the discovery socket goes */
+            mdl_discovery_destroy (&self->disc);
+            mdl_mesh_bye (self->mesh, &self->me, a->cluster);
+            self->left = true;
+        }
         double now = mdl_now ();
         if (now >= next_tick) {
             s_tick (self);

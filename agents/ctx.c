@@ -288,6 +288,8 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
     mdl_agent_t *a = c->a;
     mdl_outmsg_t m = { .kind = MDL_KIND_MAKE (0, channel), .step = c->step, .loss = c->last_loss,
                        .aux = a->cfg.cc_target > 0 ? c->cc_shared : c->ad_vote };
+    if (!(v = mdl_worker_forge (c, channel, v, &m.step))) /* --byzantine: what a liar sends */
+        return MDL_ENOMEM;
     uint64_t to[MDL_AGENT_MAX_PEERS];
     size_t nto = 0;
     mdl_blob_t *b = NULL;
@@ -404,12 +406,26 @@ s_round_ready (void *arg)
     mdl_ctx_t *c = w->c;
     if (atomic_load (&c->a->stop))
         return true;
-    /* Membership changed (a neighbour left or joined): stop waiting; the mix renormalises
-       over whoever is there, and the next round uses the new graph. */
+    /* Membership changed: stop waiting if a neighbour we still wait for left (the mix
+       renormalises over whoever is there, and the next round uses the new graph). Not
+       for any change: a peer that comes and goes elsewhere in the view (churn, real or
+       hostile) would otherwise end every round early, and this agent would run ahead
+       of the neighbours it should wait for. */
     pthread_mutex_lock (&c->a->view_lock);
-    bool changed = c->a->view_version != c->view_version;
+    const bool changed = c->a->view_version != c->view_version;
+    bool gone = false;
+    for (size_t k = 0; changed && k < c->nnbr && !gone; k++) {
+        mdl_slot_meta_t m;
+        const uint64_t id = c->ids[c->nbr[k]];
+        if (mdl_mailroom_peek (c->a->room, id, w->channel, &m) && m.step >= c->step)
+            continue; /* its state is in */
+        bool alive = false;
+        for (size_t i = 0; i < c->a->view_n && !alive; i++)
+            alive = c->a->view[i] == id;
+        gone = !alive;
+    }
     pthread_mutex_unlock (&c->a->view_lock);
-    if (changed)
+    if (gone)
         return true;
     /* A neighbour is far ahead: this agent fell behind, and the round it waits for will
        not come; the worker catches up at its next step (worker.c). */
@@ -495,12 +511,14 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     double csum = 0.0;
     const float *vs[MDL_AGENT_MAX_PEERS];
     float cs[MDL_AGENT_MAX_PEERS];
+    double ws[MDL_AGENT_MAX_PEERS];
     size_t nv = 0, at[MDL_AGENT_MAX_PEERS];
     for (size_t k = 0; k < c->nnbr; k++)
         if (coef[k] > 0) {
             csum += gamma * coef[k];
             at[nv] = k;
             vs[nv] = v[k];
+            ws[nv] = gamma * coef[k];
             cs[nv++] = (float) (gamma * coef[k]);
         }
     bool bad[MDL_AGENT_MAX_PEERS];
@@ -510,7 +528,28 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
        or the adaptive degree decide on them, else every 16th (the metrics read it a few
        times per epoch). */
     const bool measure = c->nmix++ % 16 == 0 || a->cfg.cc_target > 0 || a->cfg.ad_target > 0;
-    if (nv)
+    if (nv && a->cfg.robust.kind != MDL_ROBUST_NONE) {
+        /* --robust: its rules read the states more than once and need finite inputs, so
+           a state holding NaN/Inf is left out whole (one pass to check each). */
+        const float *rv[MDL_AGENT_MAX_PEERS];
+        double rw[MDL_AGENT_MAX_PEERS];
+        size_t m = 0;
+        for (size_t j = 0; j < nv; j++) {
+            bad[j] = !mdl_vec_isfinite (vs[j], c->d);
+            nbad += bad[j];
+            if (bad[j])
+                continue;
+            if (measure) {
+                const double e = mdl_robust_dist (vs[j], x, c->d);
+                dist[j] = e * e;
+            }
+            rv[m] = vs[j];
+            rw[m++] = ws[j];
+        }
+        if (m)
+            mdl_worker_robust_mix (c, channel, gamma, self_v, x, rv, rw, m);
+    }
+    else if (nv)
         nbad = mdl_vec_mix_checked (x, (float) (self_v == x ? 1.0 - csum : 1.0), self_v == x ? NULL : self_v,
                                     (float) -csum, vs, cs, nv, c->d, bad, measure ? dist : NULL);
     double dis = nv && measure ? 0.0 : -1.0;
@@ -530,7 +569,9 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
         mdl_agent_log (a, "%zu neighbour state(s) held NaN or Inf at round %llu: those parts were not mixed", nbad,
                        (unsigned long long) c->step);
         pthread_mutex_lock (&a->stats_lock);
+        a->stats.rejected[MDL_REJECT_NONFINITE] += nbad; /* a refusal like the comm actor's */
         a->stats.updates_rejected += nbad;
+        a->stats.updates_dropped += nbad;
         pthread_mutex_unlock (&a->stats_lock);
     }
     for (size_t k = 0; k < c->nnbr; k++)

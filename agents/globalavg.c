@@ -17,6 +17,10 @@ mdl_worker_send_aux (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v,
     mdl_outmsg_t m = { .kind = kind, .step = step, .keyframe = true, .aux = aux };
     mdl_blob_t *b = NULL;
     int rc;
+    /* --byzantine: a liar's global-average and pairwise states are forged too (on
+       streams of their own, so stale:S replays within each) */
+    if (v && !(v = mdl_worker_forge (c, MDL_AGENT_CHANNELS + (int) MDL_KIND_TYPE (kind) % 4, v, NULL)))
+        return MDL_ENOMEM;
     if (v) {
         if ((rc = mdl_worker_encode (c, c->kcodec, v, &b)))
             return rc;
@@ -75,7 +79,10 @@ s_average_states (mdl_ctx_t *c, uint64_t R, const float *xf, double aux, size_t 
         ok &= v[i] != NULL;
         *bad += v[i] && m.aux != aux;
     }
-    if (ok) {
+    if (ok && c->a->cfg.robust.kind != MDL_ROBUST_NONE) {
+        n = c->n;
+        mdl_worker_robust_average (c, c->x, v, n); /* --robust */
+    } else if (ok) {
         mdl_vec_zero (c->x, c->d);
         for (size_t i = 0; i < c->n; i++, n++)
             mdl_vec_axpy (c->x, 1.0f, v[i], c->d);

@@ -106,6 +106,7 @@ s_ctx_free (mdl_ctx_t *c)
     free (c->delta);
     free (c->merge_x);
     free (c->label_map);
+    mdl_byz_destroy (&c->byz);
     free (c->talk);
     free (c);
 }
@@ -148,6 +149,8 @@ s_ctx_new (mdl_agent_t *a, int *err)
             goto fail;
         mdl_label_map_rotate (c->label_map, classes);
     }
+    if (a->cfg.byzantine.kind != MDL_BYZ_NONE && !(c->byz = mdl_byz_new (&a->cfg.byzantine, c->d, a->cfg.seed ^ a->cfg.id, &rc)))
+        goto fail;
     c->push = zsock_new_push (a->out_endpoint);
     rc = MDL_ESOCKET;
     if (!c->push)
@@ -338,8 +341,9 @@ mdl_worker_main (void *arg)
         else
             rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
         if (rc) {
-            mdl_agent_log (a, "training diverged at step %llu (loss %g): stopping this agent",
+            mdl_agent_log (a, "training diverged at step %llu (loss %g): stopping this agent and leaving the mesh",
                            (unsigned long long) c->step, (double) c->last_loss);
+            zstr_send (c->push, "L");
             break;
         }
         double compute = mdl_now () - t0;

@@ -9,8 +9,10 @@
 #define MDL_WORKER_IMPL_H
 
 #include "agent_impl.h"
+#include "byzantine.h"
 #include "codec.h"
 #include "rng.h"
+#include "robust.h"
 
 struct mdl_ctx_t {
     mdl_agent_t *a;
@@ -62,6 +64,8 @@ struct mdl_ctx_t {
     mdl_rng_t prng;            /* pairwise algorithms: the partner of each exchange */
     uint64_t pair_seq;         /* ... the number of this agent's last request */
     uint64_t ckpt_last;        /* step of the last periodic checkpoint posted */
+    mdl_robust_hist_t rhist[MDL_AGENT_CHANNELS]; /* --robust clip: distances seen per channel */
+    mdl_byz_t *byz;            /* --byzantine: what this agent forges (NULL: honest) */
     bool fin_open;             /* MDL_TRANSIENT_FIN is open (closed when the worker ends) */
     /* the talk set (hood.h) the replica holders are pruned to, and what it was derived from */
     uint64_t *talk;
@@ -120,6 +124,22 @@ void mdl_worker_snapshot_point (mdl_ctx_t *c);
    step through the comm and starts from it (learner and algorithm state, start_from
    peer); without one it keeps its initial model. Waits at most --bootstrap-timeout. */
 void mdl_worker_bootstrap (mdl_ctx_t *c);
+/* ctx_robust.c: --robust and --byzantine on the worker's side */
+/* The consensus step x += sum_j w[j] (v[j] - self_v) (w: gamma times the renormalised
+   weights) under --robust: clipped, or a coordinate-wise rule (unweighted). Counts what
+   it clipped or could not mix. */
+void mdl_worker_robust_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x,
+                            const float *const *v, const double *w, size_t n);
+/* A global average's x from the states v[0..n) (self included, ascending ids) under
+   --robust, the same floats on every agent: the coordinate-wise rule (trimmed:B with too
+   few states: the median), or for clip, centred clipping around the coordinate-wise
+   median with the median distance to it as radius. */
+void mdl_worker_robust_average (mdl_ctx_t *c, float *x, const float *const *v, size_t n);
+/* A pairwise average x <- x + (v - x) / 2, clipped under --robust clip. */
+void mdl_worker_robust_pair (mdl_ctx_t *c, const float *v);
+/* --byzantine: what to send instead of v on stream ch; *step (may be NULL) may move.
+   Returns v itself for an honest agent, NULL when out of memory. */
+const float *mdl_worker_forge (mdl_ctx_t *c, int ch, const float *v, uint64_t *step);
 
 /* pairavg.c */
 /* The worker stops averaging: queued requests are refused. */

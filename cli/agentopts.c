@@ -113,6 +113,8 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("evals-per-epoch", MDL_OPTT_INT, &o->evals_per_epoch, "N", "evaluations (metrics lines) per epoch while training, at k/N of an epoch; one more at the end", 1, 1000),
         DD ("eval-rows", MDL_OPTT_U64, &o->eval_rows, "N", "test rows of the evaluations while training (0 = all); the final one uses all (--test-subset)", 0, 1e12, "auto: a quarter of the training work between evaluations, at least 200; all with --target-acc"),
         D ("log", MDL_OPTT_STR, &o->log, "FILE", "write peer events (join, leave, rejoins, rejected updates) to FILE ('-' = stderr)", 0, 0),
+        DD ("robust", MDL_OPTT_STR, &o->robust, "RULE", "Byzantine-robust mixing of neighbour states: clip (self-centred clipping, adaptive radius), clip:TAU, trimmed:B (coordinate-wise, drop B at each end) or median", 0, 0, "off"),
+        DD ("max-lead", MDL_OPTT_INT, &o->max_lead, "R", "refuse a state stamped more than R rounds ahead of this agent's round", 0, 1e9, "sync: 8 x --gossip-steps; async: --max-staleness"),
     };
     for (size_t i = 0; i < sizeof add / sizeof add[0] && *n + 1 < cap; i++)
         defs[(*n)++] = add[i];
@@ -337,6 +339,17 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
             o->codec = o->codec_buf;
         }
     }
+    char rwhy[256];
+    if (mdl_robust_parse (o->robust, &cfg->robust, rwhy, sizeof rwhy)) {
+        snprintf (err, errlen, "meshdl %s: %s", cmd, rwhy);
+        return MDL_EINVAL;
+    }
+    if (cfg->robust.kind > MDL_ROBUST_CLIP && !strcmp (o->algo, "adpsgd")) {
+        snprintf (err, errlen, "meshdl %s: --algo adpsgd averages with one peer at a time: of the --robust rules only clip "
+                  "applies (trimmed and median need 3 or more states)", cmd);
+        return MDL_EINVAL;
+    }
+    cfg->max_lead = o->max_lead;
     cfg->topology = o->topology;
     cfg->algo = o->algo;
     cfg->codec = o->codec;
@@ -431,4 +444,57 @@ mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st)
     mdl_json_int (j, "updates_applied", (long long) st->updates_applied);
     mdl_json_int (j, "updates_stale", (long long) st->updates_stale);
     mdl_json_int (j, "updates_dropped", (long long) st->updates_dropped);
+    mdl_json_int (j, "updates_rejected", (long long) st->updates_rejected);
+    mdl_json_open (j, "rejected_by_reason");
+    for (int r = 0; r < MDL_REJECT_COUNT; r++)
+        if (st->rejected[r])
+            mdl_json_int (j, mdl_reject_name (r), (long long) st->rejected[r]);
+    mdl_json_close (j);
+}
+
+void
+mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const mdl_agent_stats_t *st)
+{
+    mdl_json_t *j = json;
+    char b[64];
+    if (cfg->robust.kind != MDL_ROBUST_NONE) {
+        mdl_json_str (j, "robust", mdl_robust_str (&cfg->robust, b, sizeof b));
+        if (cfg->robust.kind == MDL_ROBUST_CLIP) {
+            mdl_json_int (j, "robust_clipped", (long long) st->robust_clipped);
+            mdl_json_num (j, "robust_tau", st->robust_tau);
+        } else
+            mdl_json_int (j, "robust_short", (long long) st->robust_short);
+    }
+    if (cfg->byzantine.kind != MDL_BYZ_NONE)
+        mdl_json_str (j, "byzantine", mdl_byz_str (&cfg->byzantine, b, sizeof b));
+}
+
+int
+mdl_agentopts_check_robust (const mdl_agent_cfg_t *cfg, uint32_t n, const char *cmd, char *err, size_t errlen)
+{
+    if (cfg->robust.kind != MDL_ROBUST_TRIMMED || n == 0)
+        return 0;
+    int rc;
+    mdl_topo_t *t = mdl_topo_new (cfg->topology ? cfg->topology : "ring", 0, &rc);
+    if (!t)
+        return 0; /* refused with its own message elsewhere */
+    int period = mdl_topo_period (t, n);
+    const uint64_t rounds = period > 0 ? (uint64_t) period : 16;
+    size_t least = SIZE_MAX;
+    for (uint64_t r = 0; r < rounds; r++)
+        for (uint32_t i = 0; i < n; i++) {
+            size_t deg = 0;
+            if (mdl_topo_degree (t, n, i, r, &deg) == 0 && deg < least)
+                least = deg;
+        }
+    mdl_topo_destroy (&t);
+    const size_t B = (size_t) cfg->robust.trim;
+    if (least != SIZE_MAX && 2 * B >= least + 1) {
+        snprintf (err, errlen, "meshdl %s: --robust trimmed:%zu drops %zu values at each end of every coordinate, but on "
+                  "--topology %s with %u agents an agent mixes as few as %zu states (its own and %zu neighbours'): B must "
+                  "be at most %zu (trimmed:B needs 2B + 1 states; B >= half of them is refused)", cmd, B, B,
+                  cfg->topology ? cfg->topology : "ring", n, least + 1, least, least / 2);
+        return MDL_EINVAL;
+    }
+    return 0;
 }

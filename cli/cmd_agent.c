@@ -56,6 +56,7 @@ typedef struct {
     const char *status;  /* health status file (meshdl status) */
     uint64_t checkpoint_every; /* > 0: a checkpoint every this many steps while training */
     const char *bootstrap;     /* peer | none */
+    const char *byzantine; /* --byzantine MODE[:ARG] */
 } s_agentopts_t;
 
 static int
@@ -320,6 +321,7 @@ s_agent_defs (s_agent_table_t *t)
     A ("status", MDL_OPTT_STR, &so->status, "FILE", "keep a health status in FILE, rewritten every second (read by meshdl status)", 0, 0);
     A ("checkpoint-every", MDL_OPTT_U64, &so->checkpoint_every, "N", "also write the checkpoint every N steps while training, atomically (to --checkpoint FILE, or DIR/<agent id>/checkpoint.ckpt with --results; 0: only at the end)", 0, 1e12);
     A ("bootstrap", MDL_OPTT_STR, &so->bootstrap, "peer|none", "a fresh agent (no --resume) joining a cluster that trains already starts from a snapshot of the live peer with the highest step (peer), or from its own initial model (none)", 0, 0);
+    A ("byzantine", MDL_OPTT_STR, &so->byzantine, "MODE", "this agent lies, to test defences: scale:K | noise:SIGMA | zero | stale:S | alie:Z | future:K (see SECURITY.md)", 0, 0);
 #undef A
     mdl_agentopts_table (&t->to, &t->ao, defs, &n, sizeof t->defs / sizeof t->defs[0]);
     mdl_optdef_t *d;
@@ -388,6 +390,11 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     if (rc == 0 && so->results && (stat (so->results, &sb) != 0 || !S_ISDIR (sb.st_mode) || access (so->results, W_OK | X_OK))) {
         snprintf (err, sizeof err, "meshdl agent: --results %s is not a writable directory (create it, or mount a volume there)",
                   so->results);
+        rc = MDL_EINVAL;
+    }
+    char bwhy[256];
+    if (rc == 0 && so->byzantine && mdl_byz_parse (so->byzantine, &cfg.byzantine, bwhy, sizeof bwhy)) {
+        snprintf (err, sizeof err, "meshdl agent: %s", bwhy);
         rc = MDL_EINVAL;
     }
     if (rc == 0 && !so->iface && !so->peers && !getenv ("ZSYS_INTERFACE")) {
@@ -659,9 +666,9 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     mdl_json_int (&j, "snapshots_served", (long long) st.snapshots_served);
     mdl_agentopts_json_counters (&j, &st);
     mdl_json_int (&j, "global_averages", (long long) st.global_averages);
-    mdl_json_int (&j, "updates_rejected", (long long) st.updates_rejected);
     mdl_json_int (&j, "peers_seen", (long long) st.peers_seen);
     mdl_json_num (&j, "disagreement", st.disagreement);
+    mdl_agentopts_json_robust (&j, &cfg, &st);
     mdl_json_num (&j, "wall_s", mdl_now () - t0);
     mdl_json_num (&j, "startup_s", startup_s);
     mdl_json_num (&j, "discovery_s", st.train_start - t0); /* ready to the first step (NaN: never) */

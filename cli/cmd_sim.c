@@ -38,6 +38,7 @@ static const char *s_usage =
 typedef struct {
     int agents;
     mdl_strlist_t slow;
+    mdl_strlist_t byzantine;
     double delay_ms;
     double drop;
     double step_ms;
@@ -159,6 +160,27 @@ s_calibrate (const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train, int agent
     return step * 1.5 * ((double) agents / (double) cores);
 }
 
+/* --byzantine I:MODE[:ARG], repeatable: fills byz[I]. 0 or MDL_EINVAL + message. */
+static int
+s_parse_byzantine (const mdl_strlist_t *l, int n, mdl_byz_cfg_t *byz, char *err, size_t errlen)
+{
+    for (int k = 0; k < l->n; k++) {
+        const char *s = l->v[k];
+        char *end;
+        long i = strtol (s, &end, 10);
+        if (end == s || *end != ':' || i < 0 || i >= n) {
+            snprintf (err, errlen, "meshdl sim: --byzantine '%s' must be I:MODE[:ARG] with 0 <= I < %d", s, n);
+            return MDL_EINVAL;
+        }
+        char why[256];
+        if (mdl_byz_parse (end + 1, &byz[i], why, sizeof why)) {
+            snprintf (err, errlen, "meshdl sim: %s (in --byzantine '%s')", why, s);
+            return MDL_EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* Everything a sim run holds; s_sim_free releases what was set. */
 typedef struct {
     mdl_trainopts_t to;
@@ -169,6 +191,8 @@ typedef struct {
     mdl_agent_cfg_t base;
     mdl_part_spec_t pspec;
     double *slow;            /* per agent */
+    mdl_byz_cfg_t *byz;      /* per agent: --byzantine */
+    int nbyz;                /* agents named by --byzantine */
     double pace;             /* seconds per step of a normal agent (0: no pacing) */
     mdl_dataset_t *train, *test;
     mdl_partition_t *part;
@@ -196,6 +220,7 @@ s_sim_free (s_sim_t *r)
     free (r->ev.loss);
     free (r->ev.dist);
     free (r->slow);
+    free (r->byz);
     mdl_partition_destroy (&r->part);
     if (r->metrics)
         fclose (r->metrics);
@@ -225,6 +250,7 @@ s_sim_defs (s_sim_t *r)
     S ("slow", MDL_OPTT_LIST, &r->so.slow, "I:FACTOR", "agent I computes FACTOR times slower (repeatable)", 0, 0);
     S ("delay-ms", MDL_OPTT_DOUBLE, &r->so.delay_ms, "MS", "delay added to every message on every link", 0, 60000);
     S ("drop", MDL_OPTT_DOUBLE, &r->so.drop, "P", "probability that an update is lost", 0, 1);
+    S ("byzantine", MDL_OPTT_LIST, &r->so.byzantine, "I:MODE", "agent I lies, to test defences (repeatable): I:scale:K | I:noise:SIGMA | I:zero | I:stale:S | I:alie:Z | I:future:K; summaries add test_acc_honest_mean/min", 0, 0);
     S ("step-ms", MDL_OPTT_DOUBLE, &r->so.step_ms, "MS", "emulated compute time of one step of a normal agent; --slow agents take FACTOR times as long. Default with --slow: calibrated so that the CPU keeps up; 0 = no pacing", 0, 60000);
 #undef S
     mdl_agentopts_table (&r->to, &r->ao, defs, &n, cap);
@@ -274,6 +300,14 @@ s_sim_options (s_sim_t *r, int argc, char **argv)
         } else
             r->slow[who] = f;
     }
+    if (rc == 0 && !(r->byz = calloc ((size_t) r->so.agents, sizeof *r->byz)))
+        rc = MDL_ENOMEM;
+    if (rc == 0)
+        rc = s_parse_byzantine (&r->so.byzantine, r->so.agents, r->byz, err, sizeof err);
+    if (rc == 0)
+        rc = mdl_agentopts_check_robust (&r->base, (uint32_t) r->so.agents, "sim", err, sizeof err);
+    for (int i = 0; rc == 0 && i < r->so.agents; i++)
+        r->nbyz += r->byz[i].kind != MDL_BYZ_NONE;
     if (rc) {
         fprintf (stderr, "%s\n", err[0] ? err : mdl_strerror (rc));
         return 2;
@@ -296,6 +330,8 @@ s_sim_tweak (mdl_agent_cfg_t *cfg, int i, void *arg)
     cfg->learn.data_seed = r->to.seed * 1000003ULL + (uint64_t) i;
     cfg->slow_factor = r->slow[i];
     cfg->seed = r->to.seed + (uint64_t) i * 7919;
+    cfg->byzantine = r->byz[i];
+    cfg->join_burst = r->so.agents + 16; /* everyone joins at once */
 }
 
 /* --resume: every agent starts from the checkpoint's parameters, optimizer state and
@@ -475,6 +511,8 @@ s_sim_metrics (s_sim_t *r)
         mdl_json_num (&j, "elapsed_s", now);
         mdl_json_str (&j, "run", r->run);
         mdl_json_int (&j, "agent", i);
+        if (r->byz[i].kind != MDL_BYZ_NONE)
+            mdl_json_int (&j, "byzantine", 1);
         mdl_json_int (&j, "step", (long long) st.steps);
         mdl_json_num (&j, "epoch", (double) st.steps / (double) r->spe);
         mdl_json_num (&j, "train_loss", st.loss);
@@ -566,7 +604,9 @@ s_sim_monitor (s_sim_t *r)
                                (unsigned long long) total, mean_steps / spe, loss, (double) sum.bytes_sent / 1e6,
                                mdl_now () - r->t0);
         }
-        if (failed) {
+        /* Under --byzantine an agent that diverged is what the attack did, not a failure
+           of the run: the others go on, and the summary counts it (diverged_agents). */
+        if (failed && !r->nbyz) {
             mdl_progress_end (prog);
             fprintf (stderr, "meshdl sim: %d agent(s) stopped on an error (see above)\n", failed);
             exit_code = 3;
@@ -645,6 +685,24 @@ s_sim_summary (s_sim_t *r, int exit_code)
     mdl_json_num (&j, "test_loss", ev->loss_avg);
     mdl_json_num (&j, "test_acc_mean", ev->acc_mean);
     mdl_json_num (&j, "test_acc_min", ev->acc_min);
+    if (r->nbyz) {
+        /* the agents not named by --byzantine */
+        double hmean = 0, hmin = INFINITY;
+        int diverged = 0;
+        for (int i = 0; i < n; i++) {
+            mdl_agent_stats_t st;
+            mdl_agent_stats (mdl_cluster_agent (r->co.cl, i), &st);
+            diverged += st.error != 0;
+            if (r->byz[i].kind == MDL_BYZ_NONE) {
+                hmean += ev->acc[i] / (n - r->nbyz);
+                hmin = ev->acc[i] < hmin ? ev->acc[i] : hmin;
+            }
+        }
+        mdl_json_num (&j, "test_acc_honest_mean", r->nbyz < n ? hmean : NAN);
+        mdl_json_num (&j, "test_acc_honest_min", r->nbyz < n ? hmin : NAN);
+        mdl_json_int (&j, "byzantine_agents", r->nbyz);
+        mdl_json_int (&j, "diverged_agents", diverged);
+    }
     mdl_json_num (&j, "consensus_distance", ev->consensus);
     mdl_json_int (&j, "agents", n);
     mdl_json_str (&j, "topology", r->ao.topology);
@@ -655,7 +713,7 @@ s_sim_summary (s_sim_t *r, int exit_code)
     mdl_json_int (&j, "batch", r->to.batch);
     mdl_json_str (&j, "run", r->run);
     mdl_agentopts_json_counters (&j, &sum);
-    mdl_json_int (&j, "updates_rejected", (long long) sum.updates_rejected);
+    mdl_agentopts_json_robust (&j, &r->base, &sum);
     mdl_json_int (&j, "keyframes_sent", (long long) sum.keyframes_sent);
     mdl_json_int (&j, "resyncs", (long long) sum.resyncs);
     if (r->ao.verify_replicas) {
