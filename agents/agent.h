@@ -14,6 +14,7 @@
 
 #include "dataset.h"
 #include "discovery.h"
+#include "hist.h"
 #include "learner.h"
 #include "weights.h"
 
@@ -109,6 +110,10 @@ typedef struct {
     uint64_t dense_rounds;     /* --adaptive-degree: rounds on the exponential graph */
     double disagreement;       /* local estimate: sum_j w_ij ||x_i - x_j||^2 at last mix */
     double wait_s;             /* time the worker spent waiting for neighbours (sync) */
+    mdl_hist_t update_age;     /* staleness in steps of each neighbour state mixed in
+                                  (bounds mdl_agent_age_le) */
+    mdl_hist_t sync_wait;      /* seconds of each wait for a round's states or a pairwise
+                                  partner (bounds mdl_agent_wait_le) */
     double test_acc, test_loss;/* the agent's own last evaluation */
     uint64_t evals;            /* evaluations done (metrics lines to write) */
     bool merged;               /* the final merge completed (exact over merge_peers + 1) */
@@ -120,6 +125,13 @@ typedef struct {
     bool finished;
     int error;                 /* nonzero when the worker stopped on an error */
 } mdl_agent_stats_t;
+
+/* The bucket bounds of the two histograms above (what /metrics exports as le="..."):
+   ages 0, 1, 2, 4, ... 512 steps; waits 1 ms to 10 s. */
+extern const double mdl_agent_age_le[];
+extern const size_t mdl_agent_age_nle;
+extern const double mdl_agent_wait_le[];
+extern const size_t mdl_agent_wait_nle;
 
 typedef struct mdl_agent_t mdl_agent_t;
 

@@ -386,8 +386,10 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
         s_wait_t w = { c, channel };
         double t0 = mdl_now ();
         mdl_mailroom_wait (a->room, s_round_ready, &w, a->cfg.sync_timeout);
+        const double waited = mdl_now () - t0;
         pthread_mutex_lock (&a->stats_lock);
-        a->stats.wait_s += mdl_now () - t0;
+        a->stats.wait_s += waited;
+        mdl_hist_observe (&a->stats.sync_wait, waited);
         pthread_mutex_unlock (&a->stats_lock);
     }
     /* Read every neighbour's vector (held stable until read_end), then weigh them. */
@@ -448,6 +450,9 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     a->stats.updates_applied += used;
     a->stats.updates_stale += stale;
     a->stats.updates_dropped += dropped;
+    for (size_t k = 0; k < c->nnbr; k++)
+        if (coef[k] > 0)
+            mdl_hist_observe (&a->stats.update_age, (double) stale_by[k]);
     if (used && dis >= 0)
         a->stats.disagreement = dis;
     a->stats.gossip_rounds++;

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "err.h"
 #include "hash.h"
+#include "http.h"
 #include "partition.h"
 #include "report.h"
 #include "signals.h"
@@ -50,7 +51,11 @@ typedef struct {
     const char *allow;
     const char *results; /* DIR: everything goes to DIR/<id>/ */
     const char *status;  /* health status file (meshdl status) */
+    const char *http;    /* ADDR:PORT of /metrics and /status */
 } s_agentopts_t;
+
+/* --http: the server every status written below also goes to (one agent per process). */
+static mdl_http_t *s_http;
 
 static int
 s_parse_shard (const char *s, uint32_t *i, uint32_t *n)
@@ -93,6 +98,8 @@ s_status_write (const char *const paths[2], const mdl_status_t *st)
     for (int k = 0; k < 2; k++)
         if (paths[k])
             mdl_status_write (paths[k], st);
+    if (s_http)
+        mdl_http_publish (s_http, NULL, st);
 }
 
 /* Writes the JSON line of j to path atomically (path.tmp, then rename). 0 or MDL_EIO. */
@@ -194,6 +201,7 @@ mdl_cmd_agent (int argc, char **argv)
     A ("allow", MDL_OPTT_STR, &so.allow, "DIR", "directory of the public certificates allowed in the cluster", 0, 0);
     A ("results", MDL_OPTT_STR, &so.results, "DIR", "write metrics.jsonl, checkpoint.ckpt, summary.json and status.json to DIR/<agent id>/ (DIR must exist)", 0, 0);
     A ("status", MDL_OPTT_STR, &so.status, "FILE", "keep a health status in FILE, rewritten every second (read by meshdl status)", 0, 0);
+    A ("http", MDL_OPTT_STR, &so.http, "ADDR:PORT", "serve GET /metrics (Prometheus) and /status (JSON) on ADDR:PORT, e.g. 0.0.0.0:9100, 127.0.0.1:0 (any free port), [::]:9100", 0, 0);
 #undef A
     char err[1024] = "";
     void *cfgkeep = NULL; /* --config strings, freed at the end */
@@ -221,6 +229,13 @@ mdl_cmd_agent (int argc, char **argv)
     if (rc == 0 && so.results && (stat (so.results, &sb) != 0 || !S_ISDIR (sb.st_mode) || access (so.results, W_OK | X_OK))) {
         snprintf (err, sizeof err, "meshdl agent: --results %s is not a writable directory (create it, or mount a volume there)",
                   so.results);
+        rc = MDL_EINVAL;
+    }
+    char hhost[256];
+    int hport;
+    if (rc == 0 && so.http && mdl_http_parse_addr (so.http, hhost, sizeof hhost, &hport)) {
+        snprintf (err, sizeof err, "meshdl agent: --http '%s' must be ADDR:PORT with PORT 0-65535 (e.g. 0.0.0.0:9100, 127.0.0.1:0, [::1]:9100, :9100)",
+                  so.http);
         rc = MDL_EINVAL;
     }
     if (rc == 0 && !so.iface && !so.peers && !getenv ("ZSYS_INTERFACE")) {
@@ -286,6 +301,17 @@ mdl_cmd_agent (int argc, char **argv)
     cfg.min_peers = so.min_peers;
     cfg.min_peers_timeout = so.min_peers_timeout;
     cfg.seed = to.seed ^ cfg.id;
+    /* Before the agent's sockets: a port in use stops here, before any peer hears of us. */
+    if (so.http) {
+        mdl_http_info_t hi = { .agent = idb, .cluster = ao.cluster, .algo = ao.algo, .mode = ao.mode,
+                               .codec = ao.codec, .topology = ao.topology, .model = to.model };
+        char hmsg[256];
+        if (!(s_http = mdl_http_new (so.http, &hi, &rc, hmsg, sizeof hmsg))) {
+            fprintf (stderr, "meshdl agent: --http %s: %s\n", so.http, hmsg);
+            goto done;
+        }
+        fprintf (stderr, "%s: serving /metrics and /status on %s\n", prefix, mdl_http_url (s_http));
+    }
     if (!(agent = mdl_agent_new (&cfg, &rc))) {
         fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
         goto done;
@@ -342,6 +368,8 @@ mdl_cmd_agent (int argc, char **argv)
     memset (&st, 0, sizeof st);
     for (; started;) {
         mdl_agent_stats (agent, &st);
+        if (s_http)
+            mdl_http_publish (s_http, &st, NULL);
         if (st.steps > 0 && isnan (hs.first_step_time))
             hs.first_step_time = mdl_wallclock ();
         if (mdl_now () - hs_last >= 1.0) {
@@ -460,8 +488,11 @@ mdl_cmd_agent (int argc, char **argv)
                   (unsigned long long) st.peers_alive, so.min_peers, so.min_peers_timeout);
     hs.message = hs_msg;
     hs.state = st.error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
+    if (s_http)
+        mdl_http_publish (s_http, &st, NULL);
     s_status_write (status_paths, &hs);
 done:
+    mdl_http_destroy (&s_http);
     mdl_agent_destroy (&agent);
     if (logf)
         fclose (logf);

@@ -13,6 +13,23 @@
 #include "err.h"
 #include "report.h"
 
+void
+mdl_status_json (const mdl_status_t *st, void *json)
+{
+    mdl_json_t *j = json;
+    mdl_json_str (j, "agent", st->agent ? st->agent : "");
+    mdl_json_str (j, "state", st->state ? st->state : "starting");
+    mdl_json_int (j, "peers", (long long) st->peers);
+    mdl_json_int (j, "min_peers", st->min_peers);
+    mdl_json_int (j, "step", (long long) st->step);
+    mdl_json_num (j, "epoch", st->epoch);
+    mdl_json_int (j, "shard", st->shard);
+    mdl_json_int (j, "shards", st->shards);
+    mdl_json_num (j, "time", mdl_wallclock ());
+    mdl_json_num (j, "first_step_time", st->first_step_time);
+    mdl_json_str (j, "message", st->message ? st->message : "");
+}
+
 int
 mdl_status_write (const char *path, const mdl_status_t *st)
 {
@@ -21,17 +38,7 @@ mdl_status_write (const char *path, const mdl_status_t *st)
         return MDL_EIO;
     mdl_json_t j;
     mdl_json_begin (&j);
-    mdl_json_str (&j, "agent", st->agent ? st->agent : "");
-    mdl_json_str (&j, "state", st->state);
-    mdl_json_int (&j, "peers", (long long) st->peers);
-    mdl_json_int (&j, "min_peers", st->min_peers);
-    mdl_json_int (&j, "step", (long long) st->step);
-    mdl_json_num (&j, "epoch", st->epoch);
-    mdl_json_int (&j, "shard", st->shard);
-    mdl_json_int (&j, "shards", st->shards);
-    mdl_json_num (&j, "time", mdl_wallclock ());
-    mdl_json_num (&j, "first_step_time", st->first_step_time);
-    mdl_json_str (&j, "message", st->message ? st->message : "");
+    mdl_status_json (st, &j);
     FILE *f = fopen (tmp, "w");
     if (!f)
         return MDL_EIO;

@@ -28,6 +28,10 @@ typedef struct {
     const char *message;    /* why it failed or waits; may be NULL */
 } mdl_status_t;
 
+/* Adds st's keys (the object above) to the open JSON object j (a mdl_json_t of
+   report.h, begun by the caller): what the status file and GET /status share. */
+void mdl_status_json (const mdl_status_t *st, void *j);
+
 /* Writes st to path atomically (path.tmp, then rename). Returns 0 or MDL_EIO; on error
    the previous file, if any, is left as it was. */
 int mdl_status_write (const char *path, const mdl_status_t *st);
