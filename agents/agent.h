@@ -122,6 +122,8 @@ typedef struct {
                                   (--global-every, dynavg's synchronisations) */
     uint64_t pair_averages;    /* adpsgd: pairwise averages this agent took part in */
     uint64_t pair_refused;     /* adpsgd: own requests refused (busy peer) or timed out */
+    char disc_unresolved[256]; /* --peers dns: entries that never resolved so far, with
+                                  the last reason ("" = none) */
     bool finished;
     int error;                 /* nonzero when the worker stopped on an error */
 } mdl_agent_stats_t;

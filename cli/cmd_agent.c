@@ -13,6 +13,7 @@
 #include "agentopts.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "discopts.h"
 #include "err.h"
 #include "hash.h"
 #include "http.h"
@@ -23,10 +24,12 @@
 #include "trainopts.h"
 
 static const char *s_usage =
-    "usage: meshdl agent (--interface IF | --peers tcp://HOST:PORT,...) [--shard I/N|auto] [options]\n\n"
+    "usage: meshdl agent (--interface IF | --peers tcp://HOST:PORT,... | --peers dns:NAME:PORT) [--shard I/N|auto] [options]\n\n"
     "One agent: trains on shard I of N of the training set (without --shard: on all of it, in\n"
     "an order of its own), finds its peers by UDP beacon on\n"
-    "network interface IF (or from a static list of their PUB endpoints), publishes its\n"
+    "network interface IF (or from a list of their PUB endpoints, or from the addresses a name\n"
+    "server gives for a name: a Swarm or Kubernetes service; a name that never resolves within\n"
+    "--min-peers-timeout ends the run with exit 3), publishes its\n"
     "updates on a PUB socket and averages with its neighbours. SIGINT/SIGTERM end it cleanly:\n"
     "it stops, writes its checkpoint and its summary (last stdout line) and exits 0.\n"
     "--shard auto (identical replicas, e.g. docker compose --scale): once --min-peers K is\n"
@@ -37,10 +40,7 @@ static const char *s_usage =
     "'-' as '_', e.g. MESHDL_TOPOLOGY=ring, MESHDL_CODEC=topk:0.01); the command line wins.";
 
 typedef struct {
-    const char *iface;
-    const char *peers;
     int port;
-    int beacon_port;
     const char *shard;
     int min_peers;
     double min_peers_timeout;
@@ -140,9 +140,15 @@ s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partitio
         if (mdl_signals_stop ())
             return false;
         if (mdl_now () >= until) {
-            snprintf (msg, len, "only %llu of the %d peers required (--min-peers %d) appeared within %.0f s: "
-                      "with N agents, --min-peers must be at most N-1",
-                      (unsigned long long) hs->peers, k, k, timeout);
+            mdl_agent_stats_t st;
+            mdl_agent_stats (agent, &st);
+            if (st.disc_unresolved[0])
+                snprintf (msg, len, "only %llu of the %d peers required (--min-peers %d) appeared within %.0f s; never resolved: %s",
+                          (unsigned long long) hs->peers, k, k, timeout, st.disc_unresolved);
+            else
+                snprintf (msg, len, "only %llu of the %d peers required (--min-peers %d) appeared within %.0f s: "
+                          "with N agents, --min-peers must be at most N-1",
+                          (unsigned long long) hs->peers, k, k, timeout);
             fprintf (stderr, "agent %s: %s\n", idb, msg);
             return false;
         }
@@ -179,7 +185,9 @@ mdl_cmd_agent (int argc, char **argv)
 {
     mdl_trainopts_t to;
     mdl_agentopts_t ao;
-    s_agentopts_t so = { .port = 0, .beacon_port = 5670, .min_peers = 0, .min_peers_timeout = 60 };
+    s_agentopts_t so = { .port = 0, .min_peers = 0, .min_peers_timeout = 60 };
+    mdl_discopts_t dopt;
+    mdl_discopts_defaults (&dopt);
     mdl_trainopts_defaults (&to);
     mdl_agentopts_defaults (&ao);
     to.batch = 16;
@@ -187,10 +195,11 @@ mdl_cmd_agent (int argc, char **argv)
     size_t n = 0;
 #define A(nm, ty, ptr, mv, hl, lo, hi) \
     defs[n++] = (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
-    A ("interface", MDL_OPTT_STR, &so.iface, "IF", "network interface for beacon discovery (or ZSYS_INTERFACE)", 0, 0);
-    A ("peers", MDL_OPTT_STR, &so.peers, "EP,...", "static discovery: comma-separated PUB endpoints tcp://HOST:PORT (with --curve: tcp://HOST:PORT#KEY, the peer's Z85 public key)", 0, 0);
+    mdl_discopts_defs (&dopt, defs, &n, 96,
+                       "peers without beacons, comma-separated, repeatable: PUB endpoints tcp://HOST:PORT (with --curve: "
+                       "tcp://HOST:PORT#KEY, the peer's Z85 public key) and names dns:NAME:PORT (every A/AAAA address of "
+                       "NAME, e.g. dns:tasks.agent:7000, re-resolved every --dns-interval; this agent's own is skipped)");
     A ("port", MDL_OPTT_INT, &so.port, "P", "TCP port of this agent's PUB socket (0 = any free port) [0]", 0, 65535);
-    A ("beacon-port", MDL_OPTT_INT, &so.beacon_port, "P", "UDP port of the beacons [5670]", 1, 65535);
     A ("shard", MDL_OPTT_STR, &so.shard, "I/N|auto", "train on shard I of N (0 <= I < N) of the training set; auto: rank by id among the K+1 members once --min-peers K is met", 0, 0);
     A ("min-peers", MDL_OPTT_INT, &so.min_peers, "K", "wait for K peers before the first step [0]", 0, 1024);
     A ("min-peers-timeout", MDL_OPTT_DOUBLE, &so.min_peers_timeout, "SEC", "how long to wait for them [60]", 0.1, 86400);
@@ -238,10 +247,9 @@ mdl_cmd_agent (int argc, char **argv)
                   so.http);
         rc = MDL_EINVAL;
     }
-    if (rc == 0 && !so.iface && !so.peers && !getenv ("ZSYS_INTERFACE")) {
-        snprintf (err, sizeof err, "meshdl agent: say how to find peers: --interface IF (beacons) or --peers tcp://HOST:PORT,...");
-        rc = MDL_EINVAL;
-    }
+    mdl_disc_cfg_t disc = { 0 };
+    if (rc == 0)
+        rc = mdl_discopts_apply (&dopt, "agent", so.curve, &disc, err, sizeof err);
     if (rc == 0 && so.curve && (!so.cert || !so.allow)) {
         snprintf (err, sizeof err, "meshdl agent: --curve needs --cert FILE (from meshdl keygen) and --allow DIR");
         rc = MDL_EINVAL;
@@ -287,9 +295,9 @@ mdl_cmd_agent (int argc, char **argv)
     }
     cfg.log = logf ? logf : stderr;
     cfg.log_prefix = prefix;
-    cfg.disc = (mdl_disc_cfg_t) { .kind = so.peers ? MDL_DISC_STATIC : MDL_DISC_BEACON, .cluster = ao.cluster,
-                                  .iface = so.iface, .beacon_port = so.beacon_port,
-                                  .interval_ms = (int) (ao.hello_interval * 1000), .peers = so.peers };
+    cfg.disc = disc;
+    cfg.disc.cluster = ao.cluster;
+    cfg.disc.interval_ms = (int) (ao.hello_interval * 1000);
     cfg.curve = so.curve;
     cfg.cert = so.cert;
     cfg.allow_dir = so.allow;
@@ -351,6 +359,7 @@ mdl_cmd_agent (int argc, char **argv)
                         .shards = shard_n, .first_step_time = NAN };
     double hs_last = -1;
     char hs_msg[512] = "";
+    bool dns_failed = false;
     bool started = true;
     if (shard_auto) {
         started = s_shard_auto (agent, &cfg, part, so.min_peers, so.min_peers_timeout, to.seed, &hs, status_paths,
@@ -418,6 +427,16 @@ mdl_cmd_agent (int argc, char **argv)
             break;
         if (mdl_signals_stop ())
             mdl_agent_stop (agent);
+        /* --peers dns:NAME that never resolved: after --min-peers-timeout, a wrong name
+           (or a service that is not there), not a slow start. (While the worker itself
+           waits for --min-peers, its wait ends first and says so.) */
+        if (st.disc_unresolved[0] && !dns_failed && (st.steps > 0 || so.min_peers == 0)
+            && mdl_now () - t0 >= so.min_peers_timeout) {
+            snprintf (hs_msg, sizeof hs_msg, "never resolved within %.0f s: %s", so.min_peers_timeout, st.disc_unresolved);
+            fprintf (stderr, "%s: %s\n", prefix, hs_msg);
+            dns_failed = true;
+            mdl_agent_stop (agent);
+        }
         struct timespec ts = { 0, 50 * 1000000 };
         nanosleep (&ts, NULL);
     }
@@ -431,6 +450,8 @@ mdl_cmd_agent (int argc, char **argv)
     mdl_learner_t *l = mdl_agent_learner (agent);
     double test_loss = NAN, test_acc = NAN;
     mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc);
+    if (dns_failed && !st.error)
+        st.error = MDL_ETIMEOUT;
     exit_code = st.error ? 3 : 0;
     /* A diverged agent keeps its last good checkpoint (its parameters are not finite). */
     if (to.checkpoint && !st.error) {
