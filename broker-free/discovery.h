@@ -55,6 +55,8 @@ typedef struct {
     const char *iface;        /* beacon: network interface (NULL: ZSYS_INTERFACE or CZMQ's choice) */
     int beacon_port;          /* beacon: UDP port (default 5670) */
     int interval_ms;          /* beacon, inproc: announcement interval (default 250) */
+    bool listen_only;         /* beacon: hear the others, announce nothing (an observer,
+                                 such as meshdl top, that is no agent) */
     const char *peers;        /* static, dns: comma-separated PUB endpoints, each optionally
                                  followed by #<40-character Z85 public key>; dns also
                                  takes dns:NAME:PORT entries */

@@ -10,5 +10,6 @@ int mdl_cmd_agent (int argc, char **argv);
 int mdl_cmd_keygen (int argc, char **argv);
 int mdl_cmd_status (int argc, char **argv);
 int mdl_cmd_plot (int argc, char **argv);
+int mdl_cmd_top (int argc, char **argv);
 
 #endif

@@ -270,9 +270,15 @@ mdl_http_render_metrics (const mdl_http_info_t *info, const mdl_agent_stats_t *s
 size_t
 mdl_http_render_status (const mdl_agent_stats_t *st, const mdl_status_t *hs, char *buf, size_t cap)
 {
+    /* the counters are fresher than the status (rewritten once a second) */
+    mdl_status_t now = *hs;
+    if (st->steps > now.step) {
+        now.step = st->steps;
+        now.epoch = st->epoch;
+    }
     mdl_json_t j;
     mdl_json_begin (&j);
-    mdl_status_json (hs, &j);
+    mdl_status_json (&now, &j);
     mdl_json_num (&j, "loss", st->loss);
     if (st->evals) {
         mdl_json_num (&j, "test_acc", st->test_acc);

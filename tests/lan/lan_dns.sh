@@ -10,9 +10,13 @@
 #      --dns-interval and the 4th joins everyone: 3 peers each;
 #   3. agent 2 leaves the name (and stops): the others log that they no longer listen to
 #      its address;
-#   4. the others stop on SIGTERM and exit 0; agents 1 and 3 ended above 70% test
+#   4. `meshdl top --peers dns:NAME:9100` in a namespace shows the agents training
+#      (they serve --http 0.0.0.0:9100);
+#   5. the others stop on SIGTERM and exit 0; agents 1 and 3 ended above 70% test
 #      accuracy (agent 4, a late joiner in sync mode, starts from scratch rounds behind
 #      the others: catching up is the reliability issue's newcomer bootstrap, not DNS's).
+#   6. `meshdl top --interface mdl0 --http-port 9100` finds 2 beacon agents by listening
+#      to their beacons, and announces nothing (the agents see only each other).
 # Everything it creates (namespaces, /etc/netns entries) is removed on exit. Without
 # root / CAP_NET_ADMIN or `ip`, it prints SKIP and exits 0.
 set -u
@@ -68,10 +72,12 @@ name_lists () {
     done
 }
 joins () { grep -c ": join [0-9a-f]*" "$T/a$1.err" 2>/dev/null; }
+has_bjoins () { grep -q ": join " "$T/b1.err" 2>/dev/null && grep -q ": join " "$T/b2.err" 2>/dev/null; }
 has_joins () { local i; local k=$1; shift; for i in "$@"; do [ "$(joins "$i")" -ge "$k" ] || return 1; done; }
 start () {  # I MIN_PEERS
     timeout --foreground -k 5 240 bash "$NETNS" exec "$P" "$1" "$bin" agent --port 7000 --peers "dns:$NAME:7000" \
         --dns-interval 1 --shard $(($1 - 1))/4 --min-peers "$2" --min-peers-timeout 60 --epochs 1000 --progress 1 \
+        --http 0.0.0.0:9100 \
         --train-subset 12000 --test-subset 1000 --batch 16 --threads 1 >"$T/a$1.out" 2>"$T/a$1.err" &
     PIDS[a$1]=$!
 }
@@ -111,7 +117,13 @@ wait_until 30 gone && ok "agents 1, 3 and 4 stopped listening to $SUBNET.2 once 
 wait "${PIDS[a2]}"; rc=$?; unset "PIDS[a2]"
 [ $rc = 0 ] && ok "agent 2: SIGTERM -> exit 0" || no "agent 2: exit $rc"
 
-# --- 4: the rest stop -----------------------------------------------------------------------
+# --- 4: meshdl top through the name -----------------------------------------------------------
+ip netns exec "$P-n1" "$bin" top --peers "dns:$NAME:9100" --once >"$T/top" 2>&1; rc=$?
+n=$(grep -c "  training " "$T/top")
+[ $rc = 0 ] && [ "$n" = 3 ] && ok "meshdl top --peers dns:$NAME:9100 shows the 3 agents the name lists, training" \
+    || { no "top through the name: exit $rc, $n training rows"; cat "$T/top"; }
+
+# --- 5: the rest stop -----------------------------------------------------------------------
 sleep 2  # a few more steps among the three
 for i in 1 3 4; do kill -TERM "${PIDS[a$i]}"; done
 for i in 1 3 4; do
@@ -121,4 +133,21 @@ for i in 1 3 4; do
     [ $rc = 0 ] && [ "$seen" = 3 ] && ge "$acc" $min && ok "agent $i: exit 0, saw 3 peers, test_acc $acc" \
         || { no "agent $i: exit $rc, peers_seen '$seen', test_acc '$acc'"; tail -4 "$T/a$i.err"; }
 done
+
+# --- 6: meshdl top by beacon ---------------------------------------------------------------------
+for i in 1 2; do
+    timeout --foreground -k 5 120 bash "$NETNS" exec "$P" "$i" "$bin" agent --interface mdl0 --min-peers 1 --epochs 1000 \
+        --train-subset 4000 --test-subset 300 --batch 16 --threads 1 --quiet --http 0.0.0.0:9100 >"$T/b$i.out" 2>"$T/b$i.err" &
+    PIDS[b$i]=$!
+done
+wait_until 60 has_bjoins || true
+ip netns exec "$P-n3" "$bin" top --interface mdl0 --http-port 9100 --count 2 --interval 0.5 >"$T/btop" 2>&1; rc=$?
+ids=$(sed -n 's/^agent \([0-9a-f]*\): PUB at.*/\1/p' "$T"/b?.err | sort | tr '\n' ' ')
+seen=$(awk '$3 == "training" { print $2 }' "$T/btop" | sort -u | tr '\n' ' ')
+[ $rc = 0 ] && [ -n "$ids" ] && [ "$seen" = "$ids" ] && ok "meshdl top --interface mdl0 finds both beacon agents: $seen" \
+    || { no "top by beacon: exit $rc, saw '$seen' of '$ids'"; cat "$T/btop"; }
+for i in 1 2; do kill -TERM "${PIDS[b$i]}"; done
+for i in 1 2; do wait "${PIDS[b$i]}"; unset "PIDS[b$i]"; done
+[ "$(grep -c ": join " "$T/b1.err")" = 1 ] && [ "$(grep -c ": join " "$T/b2.err")" = 1 ] \
+    && ok "top announced nothing: each beacon agent joined only the other" || no "joins: $(grep -h ": join " "$T"/b?.err)"
 finish
