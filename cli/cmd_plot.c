@@ -31,7 +31,7 @@
 
 static const char *s_usage =
     "usage: meshdl plot FILE.jsonl[=LABEL]... -o FIG.png [--panel Y:X[:logx][:logy]]...\n"
-    "                   [--average | --per-agent] [--title TEXT] [--size W,H] [--yrange LO:HI]\n\n"
+    "                   [--average | --per-agent] [--title TEXT] [--ylabel TEXT] [--size W,H] [--yrange LO:HI]\n\n"
     "Draws the JSON lines of --metrics files (meshdl sim, meshdl agent) with gnuplot, one\n"
     "panel per --panel Y:X, side by side. Default panels: acc:time acc:bytes consensus:time.\n"
     "X: time (elapsed_s), bytes (bytes_sent, MB per agent), step, epoch, or any key. Y: acc\n"
@@ -185,6 +185,8 @@ s_panel_parse (s_plot_t *pl, const char *spec, char *err, size_t errlen)
         s_alias (p->yname[p->ny], &lab, &p->logy, &sc);
         if (p->ny == 0)
             snprintf (p->ylabel, sizeof p->ylabel, "%s", lab);
+        else
+            p->ylabel[0] = '\0'; /* several: the key names them */
         p->ny++;
         y += len + (plus ? 1 : 0);
     }
@@ -378,6 +380,18 @@ s_script (s_plot_t *pl, const char *dir, FILE *gp, const char *out, const char *
         fprintf (gp, "\nset ylabel ");
         s_gp_str (gp, pn->ylabel);
         fprintf (gp, "\n%s logscale y\n%s logscale x\n", pn->logy ? "set" : "unset", pn->logx ? "set" : "unset");
+        /* a panel of summaries (one point per series) is a scatter: the points carry their
+           labels, the key would repeat them; categories are points, not lines */
+        bool single = true, cats = false;
+        for (size_t i = 0; i < pl->npts; i++)
+            if (pl->pts[i].panel == p) {
+                cats |= pl->pts[i].cat >= 0;
+                single &= pl->pts[i].k == 0 || (i > 0 && pl->pts[i - 1].panel == p
+                                                 && pl->pts[i - 1].series == pl->pts[i].series
+                                                 && pl->pts[i - 1].k == pl->pts[i].k);
+            }
+        fprintf (gp, single ? "set key off\nset offsets graph 0.1, graph 0.1, graph 0.12, graph 0.05\n"
+                            : "set key bottom right\nset offsets 0, 0, 0, 0\n");
         fprintf (gp, "plot ");
         int nplot = 0;
         for (size_t i = 0; i < pl->npts;) {
@@ -424,7 +438,7 @@ s_script (s_plot_t *pl, const char *dir, FILE *gp, const char *out, const char *
                 s_title (pl, s, pn, y, t, sizeof t);
                 fprintf (gp, "%s", nplot++ ? ", " : "");
                 s_gp_str (gp, path);
-                fprintf (gp, " using 1:%d with %s title ", y + 2, npoints > 1 ? "linespoints pt 7 ps 0.5" : "points pt 7 ps 1.5");
+                fprintf (gp, " using 1:%d with %s title ", y + 2, npoints > 1 && !cats ? "linespoints pt 7 ps 0.5" : "points pt 7 ps 1.5");
                 s_gp_str (gp, t);
                 if (npoints == 1) { /* a summary: its label beside the point */
                     fprintf (gp, ", ");
@@ -469,7 +483,7 @@ mdl_cmd_plot (int argc, char **argv)
     memset (&pl, 0, sizeof pl);
     const char *out = NULL, *title = NULL;
     int w = 0, h = 0, mode = -1; /* -1: by the number of files */
-    const char *yrange = NULL;
+    const char *yrange = NULL, *ylabel = NULL;
     char err[1024] = "";
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -495,6 +509,8 @@ mdl_cmd_plot (int argc, char **argv)
                 goto bad;
             }
         }
+        else if (!strcmp (a, "--ylabel") && more)
+            ylabel = argv[++i];
         else if (!strcmp (a, "--title") && more)
             title = argv[++i];
         else if (!strcmp (a, "--size") && more) {
@@ -539,6 +555,8 @@ mdl_cmd_plot (int argc, char **argv)
         for (const char *const *d = (const char *const[]) { "acc:time", "acc:bytes", "consensus:time", NULL }; *d; d++)
             s_panel_parse (&pl, *d, err, sizeof err);
     pl.average = mode < 0 ? pl.nfiles > 1 : mode == 1;
+    for (int p = 0; ylabel && p < pl.npanels; p++)
+        snprintf (pl.panels[p].ylabel, sizeof pl.panels[p].ylabel, "%s", ylabel);
     if (!w)
         w = 420 * pl.npanels + 120, h = 420;
     long total = 0;

@@ -54,6 +54,6 @@ json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
 
-"$bin" plot "$out/gaps.jsonl=" --panel "DmSGD+DecentLaM:per-agent batch" --size 700,450 -o "$out/large-batch.png" \
+"$bin" plot "$out/gaps.jsonl=" --panel "DmSGD+DecentLaM:per-agent batch" --ylabel "centralized - decentralized accuracy" --size 700,450 -o "$out/large-batch.png" \
   --title "Gap to centralized momentum SGD (accuracy), ring of $agents, Dirichlet(1), $epochs epochs"
 echo "plot: $out/large-batch.png" >&2
