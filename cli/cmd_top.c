@@ -436,8 +436,9 @@ mdl_cmd_top (int argc, char **argv)
         mdl_opts_help (stdout, s_usage, defs);
         return 0;
     }
-    if (rc == 0)
-        rc = mdl_opts_env ("top", defs, err, sizeof err);
+    /* No MESHDL_* environment here: those are an agent's options (MESHDL_PEERS names its
+       PUB endpoints, not the HTTP addresses top reads), and top often runs beside one
+       (docker compose run ... agent top). */
     /* HOST:PORT and http://HOST:PORT entries are the agents' HTTP addresses: as tcp://
        endpoints, the discovery back-ends read them like any other. */
     static char conv[MDL_STRLIST_MAX][1024];

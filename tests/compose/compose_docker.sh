@@ -154,6 +154,13 @@ if wait_until 90 series; then
 else
     no "monitor profile: Prometheus series: $(head -5 "$T/prom" | tr '\n' ';')"
 fi
+# meshdl top in a container of the agent service (its MESHDL_* environment is ignored)
+if dc --profile monitor run --rm --no-deps --entrypoint meshdl agent top --peers dns:agent:9100 --once >"$T/top" 2>&1 \
+   && [ "$(grep -c '  training ' "$T/top")" = 4 ]; then
+    ok "meshdl top --peers dns:agent:9100 (compose run) shows the 4 agents training"
+else
+    no "meshdl top in compose: $(tr '\n' ';' <"$T/top")"
+fi
 t0=$(date +%s)
 DC_LIMIT=60 dc --profile monitor stop >/dev/null 2>&1
 # Each agent's own time from its SIGTERM (the engine's "kill" event) to its exit ("die"):
