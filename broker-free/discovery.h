@@ -44,7 +44,9 @@ typedef enum {
 
 /* dns: a resolver. Writes the numeric addresses (IPv4 or IPv6 text) of name into
    out[0..cap) and returns how many there are (>= 0; more than cap are cut), or -1 with
-   one sentence in why. Called on the resolver thread, and may block there. NULL in the
+   one sentence in why. Called on the resolver thread, and may block there; since
+   mdl_discovery_destroy never waits for a resolution in progress, a call may still be
+   running (and return) after it: resolve_arg must outlive that. NULL in the
    configuration means the system's (getaddrinfo: /etc/hosts, DNS); tests give a stub. */
 typedef int (*mdl_disc_resolve_fn) (void *arg, const char *name, char (*out)[MDL_ADDR_MAX], int cap, char *why,
                                     size_t whylen);

@@ -488,7 +488,8 @@ s_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n)
         out[k] = st->ann[i];
         self->stats.received++;
     }
-    memmove (st->ann, st->ann + take, (st->nann - take) * sizeof *st->ann);
+    if (take) /* (ann is NULL until something was announced) */
+        memmove (st->ann, st->ann + take, (st->nann - take) * sizeof *st->ann);
     st->nann -= take;
     *n = k;
     return 0;
@@ -499,6 +500,8 @@ s_withdrawn (mdl_discovery_t *self, char (*out)[MDL_ENDPOINT_MAX], size_t cap)
 {
     s_state_t *st = self->state;
     size_t take = st->ngone < cap ? st->ngone : cap;
+    if (!take)
+        return 0;
     memcpy (out, st->gone, take * sizeof *out);
     memmove (st->gone, st->gone + take, (st->ngone - take) * sizeof *st->gone);
     st->ngone -= take;

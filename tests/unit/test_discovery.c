@@ -525,7 +525,7 @@ test_dns_peers_list_accepts_names_and_endpoints_and_refuses_bad_ports (void **st
 static void
 test_dns_announces_new_addresses_and_withdraws_those_that_leave (void **state)
 {
-    s_stub_t st;
+    static s_stub_t st; /* static: a resolution may still run after destroy returns */
     const char *a1[] = { "10.0.0.1", "10.0.0.2", "10.0.0.2" };
     s_stub_init (&st, 3, a1);
     mdl_discovery_t *d = s_dns_new (&st, "dns:agents:7001, tcp://10.9.9.9:5");
@@ -562,7 +562,7 @@ test_dns_announces_new_addresses_and_withdraws_those_that_leave (void **state)
     mdl_disc_stats_t ds;
     mdl_discovery_stats (d, &ds);
     assert_int_equal (ds.withdrawn, 1);
-    assert_true (ds.resolutions >= 6);
+    assert_true (ds.resolutions >= 3); /* at least the newest answer of each round */
     mdl_discovery_destroy (&d);
     assert_null (d);
 }
@@ -570,7 +570,7 @@ test_dns_announces_new_addresses_and_withdraws_those_that_leave (void **state)
 static void
 test_dns_failures_keep_the_last_answer_and_are_said_once (void **state)
 {
-    s_stub_t st;
+    static s_stub_t st; /* static: a resolution may still run after destroy returns */
     const char *a[] = { "10.0.0.1", "10.0.0.2" };
     s_stub_init (&st, 2, a);
     mdl_discovery_t *d = s_dns_new (&st, "dns:agents:7000");
@@ -603,7 +603,7 @@ test_dns_failures_keep_the_last_answer_and_are_said_once (void **state)
 static void
 test_dns_names_that_never_resolved_are_listed_with_the_reason (void **state)
 {
-    s_stub_t st;
+    static s_stub_t st; /* static: a resolution may still run after destroy returns */
     s_stub_init (&st, -1, NULL);
     mdl_discovery_t *d = s_dns_new (&st, "dns:nowhere:7000");
     char un[256];
@@ -624,7 +624,7 @@ test_dns_names_that_never_resolved_are_listed_with_the_reason (void **state)
 static void
 test_dns_skips_this_agent_and_prefers_ipv4 (void **state)
 {
-    s_stub_t st;
+    static s_stub_t st; /* static: a resolution may still run after destroy returns */
     /* 127.0.0.1 is an address of this host: at our own port it is us */
     const char *a[] = { "127.0.0.1", "10.0.0.9", "fd00::9" };
     s_stub_init (&st, 3, a);
@@ -652,7 +652,7 @@ test_dns_skips_this_agent_and_prefers_ipv4 (void **state)
 static void
 test_dns_stopping_never_waits_for_a_resolution_in_progress (void **state)
 {
-    s_stub_t st;
+    static s_stub_t st; /* static: a resolution may still run after destroy returns */
     const char *a[] = { "10.0.0.1" };
     s_stub_init (&st, 1, a);
     st.block = true;
