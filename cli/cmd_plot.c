@@ -390,7 +390,10 @@ s_script (s_plot_t *pl, const char *dir, FILE *gp, const char *out, const char *
                                                  && pl->pts[i - 1].series == pl->pts[i].series
                                                  && pl->pts[i - 1].k == pl->pts[i].k);
             }
+        /* rising curves (accuracy) leave the bottom right free, falling ones (a log y: the
+           consensus distance) the top right */
         fprintf (gp, single ? "set key off\nset offsets graph 0.1, graph 0.1, graph 0.12, graph 0.05\n"
+                 : pn->logy ? "set key top right\nset offsets 0, 0, 0, 0\n"
                             : "set key bottom right\nset offsets 0, 0, 0, 0\n");
         fprintf (gp, "plot ");
         int nplot = 0;
