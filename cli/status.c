@@ -96,7 +96,7 @@ s_str (const char *text, const char *key, char *out, size_t len)
 }
 
 int
-mdl_status_check (const char *path, double max_age, char *line, size_t len)
+mdl_status_check (const char *path, double max_age, bool waiting_ok, char *line, size_t len)
 {
     char text[4200];
     FILE *f = fopen (path, "r");
@@ -117,7 +117,8 @@ mdl_status_check (const char *path, double max_age, char *line, size_t len)
         return 1;
     }
     double age = mdl_wallclock () - t;
-    if (strcmp (state, "training") == 0 && !(age <= max_age)) {
+    const bool early = !strcmp (state, "waiting") || !strcmp (state, "starting");
+    if ((strcmp (state, "training") == 0 || (waiting_ok && early)) && !(age <= max_age)) {
         snprintf (line, len, "unhealthy: agent %s: its status is %.0f s old (the agent hangs or is gone)", agent, age);
         return 1;
     }
@@ -129,6 +130,11 @@ mdl_status_check (const char *path, double max_age, char *line, size_t len)
                   epoch, peers, minp, where);
         return 0;
     }
+    if (waiting_ok && early) {
+        snprintf (line, len, "healthy (--waiting-ok): agent %s %s, %.0f of %.0f peers (--min-peers)%s", agent, state, peers,
+                  minp, where);
+        return 0;
+    }
     if (strcmp (state, "waiting") == 0)
         snprintf (line, len, "unhealthy: agent %s waiting for peers: %.0f of %.0f (--min-peers)%s%s", agent, peers, minp,
                   msg[0] ? ": " : "", msg);
@@ -138,18 +144,22 @@ mdl_status_check (const char *path, double max_age, char *line, size_t len)
 }
 
 static const char *s_usage =
-    "usage: meshdl status [--max-age SEC] [PATH]\n\n"
+    "usage: meshdl status [--max-age SEC] [--waiting-ok] [PATH]\n\n"
     "Says whether an agent is healthy: it has its --min-peers and is taking training steps,\n"
     "and its status file is fresh (rewritten within --max-age seconds, default 30). PATH is\n"
     "the file of `meshdl agent --status FILE`, or a results directory (`--results DIR`):\n"
     "DIR/status.json, else every DIR/*/status.json (healthy when all are). Without PATH:\n"
     "$MESHDL_STATUS, as the agent's own --status (the Docker image's HEALTHCHECK).\n"
+    "--waiting-ok: an agent starting or waiting for its peers (with a fresh file) is healthy\n"
+    "too: for Docker Swarm, which lists a task under tasks.SERVICE only once it is healthy,\n"
+    "while the agents find their peers through that name.\n"
     "Prints one line per agent; exit 0 healthy, 1 not, 2 bad usage.";
 
 int
 mdl_cmd_status (int argc, char **argv)
 {
     double max_age = 30;
+    bool waiting_ok = false;
     const char *path = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp (argv[i], "--help") || !strcmp (argv[i], "-h")) {
@@ -162,7 +172,9 @@ mdl_cmd_status (int argc, char **argv)
                 fprintf (stderr, "meshdl status: --max-age '%s' is not a number of seconds > 0\n", argv[i]);
                 return 2;
             }
-        } else if (argv[i][0] != '-' && !path)
+        } else if (!strcmp (argv[i], "--waiting-ok"))
+            waiting_ok = true;
+        else if (argv[i][0] != '-' && !path)
             path = argv[i];
         else {
             fprintf (stderr, "meshdl status: unexpected argument '%s' (see meshdl status --help)\n", argv[i]);
@@ -178,13 +190,13 @@ mdl_cmd_status (int argc, char **argv)
     char line[1400], file[4200];
     struct stat sb;
     if (stat (path, &sb) != 0 || !S_ISDIR (sb.st_mode)) {
-        int rc = mdl_status_check (path, max_age, line, sizeof line);
+        int rc = mdl_status_check (path, max_age, waiting_ok, line, sizeof line);
         printf ("%s\n", line);
         return rc;
     }
     snprintf (file, sizeof file, "%s/status.json", path);
     if (access (file, F_OK) == 0) {
-        int rc = mdl_status_check (file, max_age, line, sizeof line);
+        int rc = mdl_status_check (file, max_age, waiting_ok, line, sizeof line);
         printf ("%s\n", line);
         return rc;
     }
@@ -201,7 +213,7 @@ mdl_cmd_status (int argc, char **argv)
         if (access (file, F_OK) != 0)
             continue;
         found++;
-        bad |= mdl_status_check (file, max_age, line, sizeof line);
+        bad |= mdl_status_check (file, max_age, waiting_ok, line, sizeof line);
         printf ("%s\n", line);
     }
     closedir (d);

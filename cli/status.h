@@ -13,6 +13,7 @@
 #ifndef MDL_STATUS_H
 #define MDL_STATUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,7 +39,10 @@ int mdl_status_write (const char *path, const mdl_status_t *st);
 
 /* Reads the status at path and judges it: returns 0 when healthy, 1 when not (including
    a missing, unreadable, malformed or stale file). line receives one sentence saying why
-   ("healthy: agent ... training, step ..." / "unhealthy: ..."). */
-int mdl_status_check (const char *path, double max_age, char *line, size_t len);
+   ("healthy: agent ... training, step ..." / "unhealthy: ..."). With waiting_ok, an agent
+   that is starting or waiting for its peers, with a fresh file, is healthy too: a
+   liveness check for orchestrators that list a task under its name only once it is
+   healthy (Docker Swarm's tasks.SERVICE), where the peers come from that very name. */
+int mdl_status_check (const char *path, double max_age, bool waiting_ok, char *line, size_t len);
 
 #endif

@@ -69,7 +69,7 @@ rc0=0; rc1=0; wait "${pids[0]}" || rc0=$?; wait "${pids[1]}" || rc1=$?; pids=()
 # --- an agent waiting for a peer that never comes ----------------------------------------
 read -r p0 p1 <<<"$(free_ports 2)"
 "$bin" agent --port "$p0" --peers "tcp://127.0.0.1:$p1" --min-peers 1 --min-peers-timeout 4 --epochs 1 --train-subset 2000 \
-  "${small[@]}" --http 127.0.0.1:0 >"$tmp/w.out" 2>"$tmp/w.err" & pids+=($!)
+  "${small[@]}" --http 127.0.0.1:0 --status "$tmp/w.status" >"$tmp/w.out" 2>"$tmp/w.err" & pids+=($!)
 st=""
 for _ in $(seq 1 100); do
   u=$(url_of "$tmp/w.err")
@@ -78,6 +78,10 @@ for _ in $(seq 1 100); do
 done
 [ "$st" = 1 ] && [ "$(sample "$tmp/mw" 'meshdl_state{state="training"}')" = 0 ] && ok "a waiting agent: meshdl_state{state=\"waiting\"} 1" \
   || no "waiting agent: state samples '$st'"
+for _ in $(seq 1 50); do [ -s "$tmp/w.status" ] && break; sleep 0.1; done
+"$bin" status "$tmp/w.status" >"$tmp/s1"; r1=$?; "$bin" status --waiting-ok "$tmp/w.status" >"$tmp/s2"; r2=$?
+[ $r1 = 1 ] && [ $r2 = 0 ] && ok "meshdl status: waiting is unhealthy, healthy with --waiting-ok ('$(cat "$tmp/s2")')" \
+  || no "meshdl status on a waiting agent: $r1 '$(cat "$tmp/s1")', --waiting-ok $r2 '$(cat "$tmp/s2")'"
 wait "${pids[0]}"; pids=()
 
 # --- bad input: one line, exit 2, nothing left in --results -----------------------------
