@@ -371,7 +371,7 @@ s_cmp (const void *x, const void *y)
 static const char *s_header = "AGENT             STATE         STEP   EPOCH     LOSS     ACC   MB/s\xe2\x86\x91   MB/s\xe2\x86\x93 PEERS/MIN    AGE    WAIT";
 
 static int
-s_show (s_top_t *t, const char *source, double interval)
+s_show (s_top_t *t, const char *source, double interval, const char *unresolved)
 {
     s_agent_t *v[S_AGENTS];
     int n = 0, up = 0;
@@ -390,6 +390,8 @@ s_show (s_top_t *t, const char *source, double interval)
         }
         if (!n)
             printf ("(no agent found yet)\n");
+        if (unresolved[0])
+            printf ("not resolved (yet): %s\n", unresolved);
     } else {
         char ts[32];
         time_t now = time (NULL);
@@ -401,6 +403,8 @@ s_show (s_top_t *t, const char *source, double interval)
         }
         if (!n)
             printf ("%s  (no agent found yet from %s)\n", ts, source);
+        if (unresolved[0])
+            printf ("%s  not resolved (yet): %s\n", ts, unresolved);
     }
     fflush (stdout);
     return up;
@@ -516,6 +520,7 @@ mdl_cmd_top (int argc, char **argv)
         s_raw (t, true);
     int exit_code = 0, refreshes = 0;
     bool first = true;
+    const double t_start = mdl_now ();
     for (;;) {
         mdl_peer_info_t got[64];
         size_t ng;
@@ -547,14 +552,20 @@ mdl_cmd_top (int argc, char **argv)
                 s_begin (t->a[i]);
         /* answers within most of the interval (at most 2 s): the view never waits longer */
         bool quit = s_wait (t, start + (interval * 0.8 < 2 ? interval * 0.8 : 2));
-        /* names and beacons: the first answers take a moment; a first view without them
-           says little */
-        if (first && dc.kind != MDL_DISC_STATIC && t->n == 0 && !quit) {
-            first = false;
+        /* names and beacons: the first answers take a moment, and a first view without
+           them says little: up to 5 s for every name to answer once (or an agent to be
+           heard by beacon) */
+        char unresolved[256];
+        mdl_discovery_unresolved (disc, unresolved, sizeof unresolved);
+        if (first && !quit && mdl_now () - t_start < 5
+            && (dc.kind == MDL_DISC_DNS ? unresolved[0] != '\0' : dc.kind == MDL_DISC_BEACON && t->n == 0))
+            continue;
+        if (first && t->n == 0 && dc.kind == MDL_DISC_DNS && !quit) {
+            first = false; /* the names answered, the agents not asked yet: one more round */
             continue;
         }
         first = false;
-        const int up = s_show (t, source, interval);
+        const int up = s_show (t, source, interval, unresolved);
         refreshes++;
         if (quit || mdl_signals_stop () || (once && (exit_code = up ? 0 : 1, true)) || (count && refreshes >= count))
             break;
