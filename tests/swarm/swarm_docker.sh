@@ -41,7 +41,7 @@ cleanup () {
     docker ps -aq --filter "label=com.docker.stack.namespace=$stack" | xargs -r docker rm -f >/dev/null 2>&1
     for _ in $(seq 1 30); do docker volume rm "${stack}_results" >/dev/null 2>&1 && break; sleep 1; done
     docker network rm "${stack}_mesh" >/dev/null 2>&1
-    [ $made_swarm = 1 ] && docker swarm leave --force >/dev/null 2>&1
+    [ $made_swarm = 1 ] && docker swarm leave --force >/dev/null 2>&1 && docker network rm docker_gwbridge >/dev/null 2>&1
     if [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $T"; else rm -rf "$T"; fi
     exit $rc
 }
