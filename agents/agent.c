@@ -133,8 +133,8 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     rc = MDL_EALGO;
     if (!(a->algo = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd")))
         goto fail;
-    char why[256];
-    if (a->algo->check && a->algo->check (cfg, why, sizeof why)) {
+    char why[384];
+    if (mdl_algo_validate (a->algo, cfg, why, sizeof why)) {
         mdl_agent_log (a, "%s", why);
         goto fail;
     }

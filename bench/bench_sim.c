@@ -28,10 +28,10 @@
 
 #include "agent.h"
 #include "agentopts.h"
+#include "cluster.h"
 #include "err.h"
 #include "opts.h"
 #include "partition.h"
-#include "registry.h"
 #include "report.h"
 #include "trainopts.h"
 
@@ -45,6 +45,15 @@ s_cpu_s (void)
     getrusage (RUSAGE_SELF, &ru);
     return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double) ru.ru_stime.tv_sec
            + ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* The seeds of agent i, as cmd_sim.c sets them. */
+static void
+s_tweak (mdl_agent_cfg_t *cfg, int i, void *arg)
+{
+    const mdl_trainopts_t *to = arg;
+    cfg->learn.data_seed = to->seed * 1000003ULL + (uint64_t) i;
+    cfg->seed = to->seed + (uint64_t) i * 7919;
 }
 
 int
@@ -88,67 +97,34 @@ main (int argc, char **argv)
     mdl_blas_threads (to.threads > 0 ? to.threads : 1);
 
     int status = 1;
-    mdl_registry_t **regs = NULL; /* one shared registry, or one per agent (--isolated) */
     mdl_partition_t *part = NULL;
-    mdl_agent_t **agents = calloc ((size_t) nagents, sizeof *agents);
-    char(*binds)[64] = calloc ((size_t) nagents, sizeof *binds);
-    const int nregs = isolated ? nagents : 1;
-    regs = calloc ((size_t) nregs, sizeof *regs);
-    if (!agents || !binds || !regs)
-        goto done;
+    mdl_cluster_t *cl = NULL;
     if (!(part = mdl_partition_new (&pspec, mdl_dataset_labels (train), mdl_dataset_n (train),
                                     mdl_dataset_classes (train), (uint32_t) nagents, to.seed, &rc))) {
         fprintf (stderr, "bench_sim: cannot partition: %s\n", mdl_strerror (rc));
         goto done;
     }
-    /* Not --cluster: the in-process registry announces every agent to every other
-       whatever its cluster, and agents of other clusters would still connect and then
-       reject each other's updates. */
-    for (int r = 0; r < nregs; r++)
-        if (!(regs[r] = mdl_registry_new (&rc)))
-            goto done;
-    /* As cmd_sim.c: every agent runs the mean shard size / batch steps per epoch. */
-    size_t rows_total = 0;
-    for (int i = 0; i < nagents; i++) {
-        size_t cnt;
-        mdl_partition_shard (part, (uint32_t) i, &cnt);
-        rows_total += cnt;
+    /* As cmd_sim.c: the same cluster set-up, seeds and equal rounds per epoch. --isolated
+       puts every agent in a registry of its own (not --cluster: the in-process registry
+       announces every agent to every other whatever its cluster, and agents of other
+       clusters would still connect and then reject each other's updates). */
+    base.train = train;
+    base.epochs = to.epochs;
+    base.slow_factor = 1.0;
+    mdl_cluster_cfg_t cc = { .n = nagents, .base = &base, .part = part, .equal_rounds = true, .isolated = isolated,
+                             .name = "mdl-bench-sim", .tweak = s_tweak, .tweak_arg = &to };
+    int bad = -1, which = -1;
+    if (!(cl = mdl_cluster_new (&cc, &rc, &bad))) {
+        fprintf (stderr, "bench_sim: agent %d: %s\n", bad, mdl_strerror (rc));
+        goto done;
     }
-    uint64_t spe = rows_total / (size_t) nagents / (size_t) to.batch;
-    spe = spe ? spe : 1;
-    base.learn.sched.steps_per_epoch = spe;
-    base.learn.sched.total_steps = spe * (uint64_t) to.epochs;
-    for (int i = 0; i < nagents; i++) {
-        mdl_agent_cfg_t cfg = base;
-        size_t cnt;
-        cfg.rows = mdl_partition_shard (part, (uint32_t) i, &cnt);
-        cfg.nrows = cnt;
-        cfg.id = (uint64_t) i + 1;
-        snprintf (binds[i], sizeof binds[i], "inproc://mdl-bench-sim-%d-%d", (int) getpid (), i);
-        cfg.bind = binds[i];
-        cfg.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = ao.cluster, .registry = regs[isolated ? i : 0] };
-        cfg.train = train;
-        cfg.epochs = to.epochs;
-        cfg.learn.data_seed = to.seed * 1000003ULL + (uint64_t) i;
-        cfg.min_peers = isolated ? 0 : nagents - 1;
-        cfg.min_peers_timeout = 60.0;
-        cfg.slow_factor = 1.0;
-        cfg.seed = to.seed + (uint64_t) i * 7919;
-        if (!(agents[i] = mdl_agent_new (&cfg, &rc))) {
-            fprintf (stderr, "bench_sim: agent %d: %s\n", i, mdl_strerror (rc));
-            goto done;
-        }
+    if (mdl_cluster_wait_peers (cl, 30.0, &which)) {
+        fprintf (stderr, "bench_sim: agent %d did not see all %d peers within 30 s\n", which, nagents - 1);
+        goto done;
     }
-    for (int i = 0; !isolated && i < nagents; i++)
-        if (mdl_agent_wait_peers (agents[i], nagents - 1, 30.0)) {
-            fprintf (stderr, "bench_sim: agent %d did not see all %d peers within 30 s\n", i, nagents - 1);
-            goto done;
-        }
     const double c0 = s_cpu_s (), t0 = mdl_now ();
-    for (int i = 0; i < nagents; i++)
-        mdl_agent_start (agents[i]);
-    for (int i = 0; i < nagents; i++)
-        mdl_agent_join (agents[i]);
+    mdl_cluster_start (cl);
+    mdl_cluster_join (cl);
     const double wall = mdl_now () - t0, cpu = s_cpu_s () - c0;
     /* The comm actors count a send when they hand it to ZeroMQ, which can be after the
        worker's last step: let the counters settle before reading them (up to 2 s). */
@@ -157,7 +133,7 @@ main (int argc, char **argv)
         uint64_t sent = 0;
         for (int i = 0; i < nagents; i++) {
             mdl_agent_stats_t st;
-            mdl_agent_stats (agents[i], &st);
+            mdl_agent_stats (mdl_cluster_agent (cl, i), &st);
             sent += st.bytes_sent;
         }
         if (sent == last)
@@ -170,7 +146,7 @@ main (int argc, char **argv)
     int failed = 0;
     for (int i = 0; i < nagents; i++) {
         mdl_agent_stats_t st;
-        mdl_agent_stats (agents[i], &st);
+        mdl_agent_stats (mdl_cluster_agent (cl, i), &st);
         steps += st.steps;
         bytes += st.bytes_sent;
         applied += st.updates_applied;
@@ -193,14 +169,8 @@ main (int argc, char **argv)
             mdl_peak_rss_mb (), failed);
     status = failed ? 1 : 0;
 done:
-    for (int i = 0; agents && i < nagents; i++)
-        mdl_agent_destroy (&agents[i]);
-    free (agents);
-    free (binds);
+    mdl_cluster_destroy (&cl);
     mdl_partition_destroy (&part);
-    for (int r = 0; regs && r < (isolated ? nagents : 1); r++)
-        mdl_registry_destroy (&regs[r]);
-    free (regs);
     mdl_dataset_destroy (&train);
     mdl_dataset_destroy (&test);
     return status;

@@ -19,7 +19,7 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
     o->topology = "ring";
     o->weights = "mh";
     o->algo = "dpsgd";
-    o->mode = NULL; /* the algorithm's own: async for adpsgd, else sync */
+    o->mode = NULL; /* the algorithm's own (mdl_algo_default_mode) */
     o->codec = "fp32";
     o->keyframe_every = 100;
     o->gossip_steps = 1;
@@ -42,18 +42,45 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
 #define D(nm, ty, ptr, mv, hl, lo, hi) \
     (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
 
+/* The help lines that list algorithms, from the registry, so they cannot drift from it. */
+static void
+s_algo_help (mdl_agentopts_t *o)
+{
+    size_t na;
+    const mdl_algo_ops_t *const *all = mdl_algo_all (&na);
+    char names[256], defaults[320] = "", asyncs[96] = "", gammas[160] = "";
+    mdl_algo_names (names, sizeof names, " | ");
+    for (size_t i = 0; i < na; i++) {
+        const mdl_algo_ops_t *a = all[i];
+        size_t at = strlen (defaults);
+        if (a->optimizer || a->lr > 0)
+            snprintf (defaults + at, sizeof defaults - at, "%s%s: %s%s%.3g", at ? "; " : "", a->name,
+                      a->optimizer ? a->optimizer : "", a->optimizer ? ", lr " : "lr ", a->lr);
+        if (a->async_only)
+            snprintf (asyncs + strlen (asyncs), sizeof asyncs - strlen (asyncs), "; %s: async", a->name);
+        if (a->gamma > 0)
+            snprintf (gammas + strlen (gammas), sizeof gammas - strlen (gammas), ", %s %g", a->name, a->gamma);
+    }
+    snprintf (o->algo_help, sizeof o->algo_help, "consensus algorithm: %s (their own defaults unless given: %s) [%s]", names,
+              defaults, o->algo);
+    snprintf (o->mode_help, sizeof o->mode_help,
+              "sync (wait for each round, at most --sync-timeout) | async (newest states, never wait) [sync%s]", asyncs);
+    snprintf (o->gamma_help, sizeof o->gamma_help, "consensus step size in (0, 1] [1%s]", gammas);
+}
+
 void
 mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t cap)
 {
+    s_algo_help (o);
     const mdl_optdef_t add[] = {
         D ("topology", MDL_OPTT_STR, &o->topology, "NAME", "complete | ring | torus | exp | one-peer-exp | base:K | random:D [ring]", 0, 0),
         D ("weights", MDL_OPTT_STR, &o->weights, "W", "mixing weights: mh | uniform [mh]", 0, 0),
-        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", "consensus algorithm: dpsgd | choco | adagossip | dynavg | dmsgd | qgm | decentlam | dsgt | localsgd | adpsgd (dsgt: sgd, lr 0.1 unless given) [dpsgd]", 0, 0),
-        D ("mode", MDL_OPTT_STR, &o->mode, "M", "sync (wait for each round, at most --sync-timeout) | async (newest states, never wait) [sync; adpsgd: async]", 0, 0),
+        D ("algo", MDL_OPTT_STR, &o->algo, "NAME", o->algo_help, 0, 0),
+        D ("mode", MDL_OPTT_STR, &o->mode, "M", o->mode_help, 0, 0),
         D ("codec", MDL_OPTT_STR, &o->codec, "SPEC", "codec of published updates, e.g. fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]", 0, 0),
         D ("error-feedback", MDL_OPTT_FLAG, &o->error_feedback, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped", 0, 0),
         D ("keyframe-every", MDL_OPTT_INT, &o->keyframe_every, "K", "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]", 0, 1e9),
-        D ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", "consensus step size in (0, 1] [dpsgd 1, choco 0.1, adagossip 0.01]", 0, 1),
+        D ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", o->gamma_help, 0, 1),
         D ("gossip-steps", MDL_OPTT_INT, &o->gossip_steps, "K", "gossip rounds per SGD step (Kong et al.'s consensus control) [1]", -1e9, 1e9),
         D ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0) [none]", 0, 0),
         D ("consensus-control", MDL_OPTT_STR, &o->consensus_control, "T", "extra gossip rounds (up to --gossip-steps, default 4) while the disagreement estimate exceeds T; lr:T = T times the learning rate; suffix ,all = also after the first lr decay", 0, 0),
@@ -85,29 +112,18 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
     defs[*n] = (mdl_optdef_t) { 0 };
 }
 
-/* Local steps, periodic exact averages, overlap and AD-PSGD: what fits which algorithm
-   (and the algorithm's default --mode). */
+/* Local steps, periodic exact averages and overlap: what the algorithm takes is its
+   table's business (mdl_algo_validate, at the end of mdl_agentopts_apply); here only the
+   mode's default and the rules between options. */
 static int
-s_apply_averaging (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg, char *err, size_t errlen)
+s_apply_averaging (mdl_agentopts_t *o, const mdl_algo_ops_t *ops, const char *cmd, mdl_agent_cfg_t *cfg, char *err,
+                   size_t errlen)
 {
-    const bool local = !strcmp (o->algo, "localsgd"), adpsgd = !strcmp (o->algo, "adpsgd");
     if (!o->mode)
-        o->mode = adpsgd ? "async" : "sync";
-    const char *why = NULL;
-    if (o->local_steps != 1 && !local)
-        why = "--local-steps applies to --algo localsgd";
-    else if (o->global_every && !local && strcmp (o->algo, "dpsgd"))
-        why = "--global-every works with --algo dpsgd or localsgd";
-    else if (o->overlap && strcmp (o->algo, "dpsgd"))
-        why = "--overlap (Decent-DP's one-step-old mixing) works with --algo dpsgd only";
-    else if (o->overlap && (o->gossip_steps != 1 || o->consensus_control))
-        why = "--overlap takes one gossip round per step: no --gossip-steps or --consensus-control";
-    else if (adpsgd && strcmp (o->mode, "async"))
-        why = "--algo adpsgd is asynchronous by design (pairwise averages at each agent's own pace): --mode sync does not apply";
-    else if (adpsgd && (strcmp (o->codec, "fp32") || o->error_feedback || o->gossip_steps != 1 || o->consensus_control))
-        why = "--algo adpsgd exchanges exact fp32 models, one pairwise average per step: no --codec, --error-feedback, --gossip-steps or --consensus-control";
-    if (why) {
-        snprintf (err, errlen, "meshdl %s: %s (got --algo %s)", cmd, why, o->algo);
+        o->mode = mdl_algo_default_mode (ops) == MDL_MODE_ASYNC ? "async" : "sync";
+    if (o->overlap && (o->gossip_steps != 1 || o->consensus_control)) {
+        snprintf (err, errlen, "meshdl %s: --overlap takes one gossip round per step: no --gossip-steps or --consensus-control",
+                  cmd);
         return MDL_EINVAL;
     }
     cfg->local_steps = o->local_steps;
@@ -131,11 +147,14 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
         snprintf (err, errlen, "meshdl %s: --weights '%s' is not mh or uniform", cmd, o->weights);
         return MDL_EINVAL;
     }
-    if (!mdl_algo_find (o->algo)) {
-        snprintf (err, errlen, "meshdl %s: --algo '%s' is not one of: %s", cmd, o->algo, mdl_algo_names ());
+    const mdl_algo_ops_t *ops = mdl_algo_find (o->algo);
+    if (!ops) {
+        char names[256];
+        snprintf (err, errlen, "meshdl %s: --algo '%s' is not one of: %s", cmd, o->algo,
+                  mdl_algo_names (names, sizeof names, ", "));
         return MDL_EINVAL;
     }
-    if (s_apply_averaging (o, cmd, cfg, err, errlen))
+    if (s_apply_averaging (o, ops, cmd, cfg, err, errlen))
         return MDL_EINVAL;
     if (!strcmp (o->mode, "sync"))
         cfg->mode = MDL_MODE_SYNC;
@@ -150,7 +169,7 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
         return MDL_EINVAL;
     }
     if (isnan (o->gamma))
-        o->gamma = strcmp (o->algo, "choco") == 0 ? 0.1 : strcmp (o->algo, "adagossip") == 0 ? 0.01 : 1.0;
+        o->gamma = ops->gamma > 0 ? ops->gamma : 1.0;
     if (!(o->gamma > 0 && o->gamma <= 1)) {
         snprintf (err, errlen, "meshdl %s: --gamma must be in (0, 1] (got %g)", cmd, o->gamma);
         return MDL_EINVAL;
@@ -169,10 +188,6 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
         snprintf (err, errlen, "meshdl %s: --check-every must be >= 1 (got %d)", cmd, o->check_every);
         return MDL_EINVAL;
     }
-    if (!strcmp (o->algo, "dynavg") && (o->gossip_steps != 1 || o->consensus_control || strcmp (o->codec, "fp32"))) {
-        snprintf (err, errlen, "meshdl %s: --algo dynavg synchronises by exact global averages: it takes no --gossip-steps, --consensus-control or --codec", cmd);
-        return MDL_EINVAL;
-    }
     cfg->ad_target = 0;
     if (o->degree_target && !o->adaptive_degree) {
         snprintf (err, errlen, "meshdl %s: --degree-target needs --adaptive-degree", cmd);
@@ -188,8 +203,8 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
             snprintf (err, errlen, "meshdl %s: --degree-target '%s' is not T or lr:T with T > 0", cmd, t);
             return MDL_EINVAL;
         }
-        if (!strcmp (o->algo, "dynavg") || o->dense_window || o->verify_replicas) {
-            snprintf (err, errlen, "meshdl %s: --adaptive-degree chooses the gossip graph: it does not combine with --algo dynavg, --dense-window or --verify-replicas (its vote uses the same header field)", cmd);
+        if (o->dense_window || o->verify_replicas) {
+            snprintf (err, errlen, "meshdl %s: --adaptive-degree chooses the gossip graph: it does not combine with --dense-window or --verify-replicas (its vote uses the same header field)", cmd);
             return MDL_EINVAL;
         }
     }
@@ -275,7 +290,6 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     /* Replica streams (error feedback, CHOCO) accumulate what is sent, which needs a
        contractive codec; scaled random-k is unbiased but multiplies values by d/K, and
        its accumulated noise diverges. Such streams use the unscaled variant. */
-    const mdl_algo_ops_t *ops = mdl_algo_find (o->algo);
     if ((o->error_feedback || ops->replicas) && !strncmp (o->codec, "randk:", 6) && !strstr (o->codec, "unscaled")) {
         const char *plus = strchr (o->codec, '+');
         size_t head = plus ? (size_t) (plus - o->codec) : strlen (o->codec);
@@ -308,7 +322,7 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     cfg->hello_interval = o->hello_interval;
     cfg->evals_per_epoch = o->evals_per_epoch;
     char why[384];
-    if (ops->check && ops->check (cfg, why, sizeof why)) {
+    if (mdl_algo_validate (ops, cfg, why, sizeof why)) {
         snprintf (err, errlen, "meshdl %s: %s", cmd, why);
         return MDL_EINVAL;
     }

@@ -47,6 +47,8 @@ typedef struct {
     double drift_at;
     const char *log;       /* event log file ("-" = stderr) */
     char codec_buf[160];   /* the codec spec when it had to be adjusted */
+    /* help lines built from the algorithm registry (its names, modes, defaults) */
+    char algo_help[640], mode_help[192], gamma_help[192];
 } mdl_agentopts_t;
 
 void mdl_agentopts_defaults (mdl_agentopts_t *o);

@@ -12,10 +12,11 @@
 
 #include "agent.h"
 #include "agentopts.h"
+#include "algo.h"
+#include "cluster.h"
 #include "cli.h"
 #include "err.h"
 #include "partition.h"
-#include "registry.h"
 #include "report.h"
 #include "signals.h"
 #include "topo.h"
@@ -56,12 +57,9 @@ s_parse_slow (const char *s, int n, int *who, double *factor)
 }
 
 typedef struct {
-    mdl_agent_t **agents;
+    mdl_cluster_t *cl;
     int n;
     size_t d;
-    float **snaps;       /* (n, d) */
-    float *mean;         /* (d) */
-    uint64_t gen;
     mdl_learner_t *eval; /* evaluates foreign parameter vectors */
     const mdl_dataset_t *test;
     size_t test_rows;
@@ -82,34 +80,21 @@ typedef struct {
 static int
 s_evaluate (s_coord_t *c, s_eval_t *e, bool per_agent)
 {
-    c->gen++;
-    for (int i = 0; i < c->n; i++)
-        mdl_agent_request_snapshot (c->agents[i], c->gen);
     double mean_step = 0;
-    for (int i = 0; i < c->n; i++) {
-        uint64_t step = 0;
-        if (mdl_agent_snapshot (c->agents[i], c->gen, c->snaps[i], &step, 120.0))
-            return MDL_ETIMEOUT;
-        mean_step += (double) step / c->n;
-    }
+    if (mdl_cluster_snapshot (c->cl, 120.0, &mean_step))
+        return MDL_ETIMEOUT;
     if (c->drift_map && mean_step >= c->drift_step)
         mdl_learner_set_label_map (c->eval, c->drift_map);
     /* The figures below describe the models as of now; evaluating them takes a while
        (the agents keep training meanwhile), and that time must not count as theirs. */
     e->t_snap = mdl_now ();
-    mdl_vec_zero (c->mean, c->d);
-    for (int i = 0; i < c->n; i++)
-        mdl_vec_axpy (c->mean, 1.0f / (float) c->n, c->snaps[i], c->d);
-    double xi = 0;
-    for (int i = 0; i < c->n; i++)
-        xi += e->dist[i] = mdl_vec_dist2 (c->snaps[i], c->mean, c->d);
-    e->consensus = xi / c->n;
-    mdl_learner_evaluate (c->eval, c->mean, c->test, c->test_rows, &e->loss_avg, &e->acc_avg);
+    e->consensus = mdl_cluster_consensus (c->cl, e->dist);
+    mdl_learner_evaluate (c->eval, mdl_cluster_mean (c->cl), c->test, c->test_rows, &e->loss_avg, &e->acc_avg);
     if (per_agent) {
         e->acc_mean = 0;
         e->acc_min = INFINITY;
         for (int i = 0; i < c->n; i++) {
-            mdl_learner_evaluate (c->eval, c->snaps[i], c->test, c->test_rows, &e->loss[i], &e->acc[i]);
+            mdl_learner_evaluate (c->eval, mdl_cluster_snap (c->cl, i), c->test, c->test_rows, &e->loss[i], &e->acc[i]);
             e->acc_mean += e->acc[i] / c->n;
             if (e->acc[i] < e->acc_min)
                 e->acc_min = e->acc[i];
@@ -168,215 +153,275 @@ s_calibrate (const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train, int agent
     return step * 1.5 * ((double) agents / (double) cores);
 }
 
-int
-mdl_cmd_sim (int argc, char **argv)
-{
+/* Everything a sim run holds; s_sim_free releases what was set. */
+typedef struct {
     mdl_trainopts_t to;
     mdl_agentopts_t ao;
-    s_simopts_t so = { .agents = 8 };
-    mdl_trainopts_defaults (&to);
-    mdl_agentopts_defaults (&ao);
-    to.batch = 8;
+    s_simopts_t so;
     mdl_optdef_t defs[96];
+    void *cfgkeep;           /* --config strings */
+    mdl_agent_cfg_t base;
+    mdl_part_spec_t pspec;
+    double *slow;            /* per agent */
+    double pace;             /* seconds per step of a normal agent (0: no pacing) */
+    mdl_dataset_t *train, *test;
+    mdl_partition_t *part;
+    FILE *metrics, *log;
+    s_coord_t co;
+    s_eval_t ev;
+    uint64_t spe, total;     /* steps per epoch, in all */
+    double t0;               /* when the agents started */
+    double t_target;         /* time the averaged model reached --target-acc (NAN: not) */
+} s_sim_t;
+
+static void
+s_sim_free (s_sim_t *r)
+{
+    mdl_cluster_destroy (&r->co.cl);
+    free (r->co.drift_map);
+    mdl_learner_destroy (&r->co.eval);
+    free (r->ev.acc);
+    free (r->ev.loss);
+    free (r->ev.dist);
+    free (r->slow);
+    mdl_partition_destroy (&r->part);
+    if (r->metrics)
+        fclose (r->metrics);
+    if (r->log && r->log != stderr)
+        fclose (r->log);
+    mdl_dataset_destroy (&r->train);
+    mdl_dataset_destroy (&r->test);
+    mdl_opts_config_free (&r->cfgkeep);
+}
+
+/* Options: returns 0, 1 (--help printed) or 2 with the message printed. */
+static int
+s_sim_options (s_sim_t *r, int argc, char **argv)
+{
+    mdl_trainopts_defaults (&r->to);
+    mdl_agentopts_defaults (&r->ao);
+    r->so.agents = 8;
+    r->to.batch = 8;
+    mdl_optdef_t *defs = r->defs;
     size_t n = 0;
-    defs[n++] = (mdl_optdef_t) { .name = "agents", .type = MDL_OPTT_INT, .dst = &so.agents, .metavar = "N",
+    defs[n++] = (mdl_optdef_t) { .name = "agents", .type = MDL_OPTT_INT, .dst = &r->so.agents, .metavar = "N",
                                  .help = "number of agents [8]", .min = 1, .max = 1024 };
-    defs[n++] = (mdl_optdef_t) { .name = "slow", .type = MDL_OPTT_LIST, .dst = &so.slow, .metavar = "I:FACTOR",
+    defs[n++] = (mdl_optdef_t) { .name = "slow", .type = MDL_OPTT_LIST, .dst = &r->so.slow, .metavar = "I:FACTOR",
                                  .help = "agent I computes FACTOR times slower (repeatable)" };
-    defs[n++] = (mdl_optdef_t) { .name = "delay-ms", .type = MDL_OPTT_DOUBLE, .dst = &so.delay_ms, .metavar = "MS",
+    defs[n++] = (mdl_optdef_t) { .name = "delay-ms", .type = MDL_OPTT_DOUBLE, .dst = &r->so.delay_ms, .metavar = "MS",
                                  .help = "delay added to every message on every link [0]", .min = 0, .max = 60000 };
-    defs[n++] = (mdl_optdef_t) { .name = "drop", .type = MDL_OPTT_DOUBLE, .dst = &so.drop, .metavar = "P",
+    defs[n++] = (mdl_optdef_t) { .name = "drop", .type = MDL_OPTT_DOUBLE, .dst = &r->so.drop, .metavar = "P",
                                  .help = "probability that an update is lost [0]", .min = 0, .max = 1 };
-    defs[n++] = (mdl_optdef_t) { .name = "step-ms", .type = MDL_OPTT_DOUBLE, .dst = &so.step_ms, .metavar = "MS",
+    defs[n++] = (mdl_optdef_t) { .name = "step-ms", .type = MDL_OPTT_DOUBLE, .dst = &r->so.step_ms, .metavar = "MS",
                                  .help = "emulated compute time of one step of a normal agent; --slow agents take FACTOR times "
                                          "as long. Default with --slow: calibrated so that the CPU keeps up; 0 = no pacing",
                                  .min = 0, .max = 60000 };
     char err[1024] = "";
-    void *cfgkeep = NULL; /* --config strings, freed at the end */
-    mdl_agent_cfg_t base;
-    mdl_part_spec_t pspec;
-    int rc = mdl_agentopts_setup ("sim", s_usage, defs, n, 96, &to, &ao, &base, &pspec, argc, argv, &cfgkeep, err,
-                                  sizeof err);
+    int rc = mdl_agentopts_setup ("sim", s_usage, defs, n, sizeof r->defs / sizeof r->defs[0], &r->to, &r->ao, &r->base,
+                                  &r->pspec, argc, argv, &r->cfgkeep, err, sizeof err);
     if (rc == 1)
-        return 0;
-    double *slow = calloc ((size_t) so.agents, sizeof *slow);
-    for (int i = 0; rc == 0 && i < so.agents; i++)
-        slow[i] = 1.0;
-    for (int k = 0; rc == 0 && k < so.slow.n; k++) {
+        return 1;
+    if (rc == 0 && !(r->slow = calloc ((size_t) r->so.agents, sizeof *r->slow)))
+        rc = MDL_ENOMEM;
+    for (int i = 0; rc == 0 && i < r->so.agents; i++)
+        r->slow[i] = 1.0;
+    for (int k = 0; rc == 0 && k < r->so.slow.n; k++) {
         int who;
         double f;
-        if (s_parse_slow (so.slow.v[k], so.agents, &who, &f)) {
+        if (s_parse_slow (r->so.slow.v[k], r->so.agents, &who, &f)) {
             snprintf (err, sizeof err, "meshdl sim: --slow '%s' must be I:FACTOR with 0 <= I < %d and FACTOR >= 1",
-                      so.slow.v[k], so.agents);
+                      r->so.slow.v[k], r->so.agents);
             rc = MDL_EINVAL;
         } else
-            slow[who] = f;
+            r->slow[who] = f;
     }
     if (rc) {
-        fprintf (stderr, "%s\n", err);
-        free (slow);
+        fprintf (stderr, "%s\n", err[0] ? err : mdl_strerror (rc));
         return 2;
     }
-    mdl_blas_threads (to.threads > 0 ? to.threads : 1);
+    return 0;
+}
 
-    mdl_dataset_t *train = NULL, *test = NULL;
-    if (mdl_trainopts_data (&to, "sim", &train, &test, err, sizeof err)) {
+/* Per-agent settings of the cluster: the injections and the seeds. */
+static void
+s_sim_tweak (mdl_agent_cfg_t *cfg, int i, void *arg)
+{
+    const s_sim_t *r = arg;
+    cfg->learn.data_seed = r->to.seed * 1000003ULL + (uint64_t) i;
+    cfg->slow_factor = r->slow[i];
+    cfg->seed = r->to.seed + (uint64_t) i * 7919;
+}
+
+/* Data, shards, output files and the agents. Returns 0 or 2 with the message printed. */
+static int
+s_sim_build (s_sim_t *r)
+{
+    char err[1024] = "";
+    int rc;
+    const int n = r->so.agents;
+    mdl_blas_threads (r->to.threads > 0 ? r->to.threads : 1);
+    if (mdl_trainopts_data (&r->to, "sim", &r->train, &r->test, err, sizeof err)) {
         fprintf (stderr, "%s\n", err);
-        free (slow);
         return 2;
     }
-    int exit_code = 2;
-    FILE *metrics = NULL, *log = NULL;
-    mdl_registry_t *reg = NULL;
-    mdl_partition_t *part = NULL;
-    mdl_agent_t **agents = calloc ((size_t) so.agents, sizeof *agents);
-    s_coord_t co = { .agents = agents, .n = so.agents, .test = test };
-    s_eval_t ev = { 0 };
-    ev.acc = calloc ((size_t) so.agents, sizeof (double));
-    ev.loss = calloc ((size_t) so.agents, sizeof (double));
-    ev.dist = calloc ((size_t) so.agents, sizeof (double));
-    co.snaps = calloc ((size_t) so.agents, sizeof (float *));
-    if (!agents || !ev.acc || !ev.loss || !ev.dist || !co.snaps)
-        goto done;
-    if ((size_t) so.agents > mdl_dataset_n (train)) {
-        fprintf (stderr, "meshdl sim: %d agents but only %zu training rows\n", so.agents, mdl_dataset_n (train));
-        goto done;
+    if ((size_t) n > mdl_dataset_n (r->train)) {
+        fprintf (stderr, "meshdl sim: %d agents but only %zu training rows\n", n, mdl_dataset_n (r->train));
+        return 2;
     }
-    if (!(part = mdl_partition_new (&pspec, mdl_dataset_labels (train), mdl_dataset_n (train),
-                                    mdl_dataset_classes (train), (uint32_t) so.agents, to.seed, &rc))) {
-        fprintf (stderr, "meshdl sim: cannot partition %zu rows among %d agents with %s: %s\n", mdl_dataset_n (train),
-                 so.agents, ao.partition, mdl_strerror (rc));
-        goto done;
+    if (!(r->part = mdl_partition_new (&r->pspec, mdl_dataset_labels (r->train), mdl_dataset_n (r->train),
+                                       mdl_dataset_classes (r->train), (uint32_t) n, r->to.seed, &rc))) {
+        fprintf (stderr, "meshdl sim: cannot partition %zu rows among %d agents with %s: %s\n", mdl_dataset_n (r->train), n,
+                 r->ao.partition, mdl_strerror (rc));
+        return 2;
     }
-    if (!(reg = mdl_registry_new (&rc)))
-        goto done;
-    if (ao.log && !(log = strcmp (ao.log, "-") ? fopen (ao.log, "w") : stderr)) {
-        fprintf (stderr, "meshdl sim: cannot open log file %s\n", ao.log);
-        goto done;
+    if (r->ao.log && !(r->log = strcmp (r->ao.log, "-") ? fopen (r->ao.log, "w") : stderr)) {
+        fprintf (stderr, "meshdl sim: cannot open log file %s\n", r->ao.log);
+        return 2;
     }
-    if (to.metrics && !(metrics = fopen (to.metrics, "a"))) {
-        fprintf (stderr, "meshdl sim: cannot open metrics file %s for appending\n", to.metrics);
-        goto done;
+    if (r->to.metrics && !(r->metrics = fopen (r->to.metrics, "a"))) {
+        fprintf (stderr, "meshdl sim: cannot open metrics file %s for appending\n", r->to.metrics);
+        return 2;
     }
-    /* Every agent runs the same number of rounds (needed by sync mode, fair in async):
-       an "epoch" is the mean shard size over the batch. */
-    size_t rows_total = 0;
-    for (int i = 0; i < so.agents; i++) {
-        size_t cnt;
-        mdl_partition_shard (part, (uint32_t) i, &cnt);
-        rows_total += cnt;
-    }
-    uint64_t spe = rows_total / (size_t) so.agents / (size_t) to.batch;
-    if (spe == 0)
-        spe = 1;
-    base.learn.sched.steps_per_epoch = spe;
-    base.learn.sched.total_steps = spe * (uint64_t) to.epochs;
+    mdl_agent_cfg_t *b = &r->base;
+    b->log = r->log;
+    b->train = r->train;
+    b->test = NULL; /* the coordinator evaluates */
+    b->epochs = r->to.epochs;
+    b->min_peers_timeout = 60.0;
+    b->delay_ms = r->so.delay_ms;
+    b->drop = r->so.drop;
     /* Pacing (see s_calibrate): on by default when stragglers are injected. */
-    double pace = so.step_ms / 1000.0;
-    if (so.slow.n > 0 && !mdl_opts_given (defs, "step-ms")) {
-        mdl_topo_t *t = mdl_topo_new (ao.topology, 0, &rc);
+    r->pace = r->so.step_ms / 1000.0;
+    if (r->so.slow.n > 0 && !mdl_opts_given (r->defs, "step-ms")) {
+        mdl_topo_t *t = mdl_topo_new (r->ao.topology, 0, &rc);
         size_t deg = 2;
         if (t) {
-            mdl_topo_degree (t, (uint32_t) so.agents, 0, 0, &deg);
+            mdl_topo_degree (t, (uint32_t) n, 0, 0, &deg);
             mdl_topo_destroy (&t);
         }
-        pace = s_calibrate (&base.learn, train, so.agents, (int) deg);
+        mdl_learner_cfg_t lc = b->learn;
+        lc.sched.steps_per_epoch = mdl_cluster_equal_steps (r->part, n, lc.batch);
+        lc.sched.total_steps = lc.sched.steps_per_epoch * (uint64_t) r->to.epochs;
+        r->pace = s_calibrate (&lc, r->train, n, (int) deg);
     }
-    const pid_t pid = getpid ();
-    char binds[1024][64];
-    char prefixes[1024][32];
-    for (int i = 0; i < so.agents; i++) {
-        mdl_agent_cfg_t cfg = base;
-        size_t cnt;
-        cfg.rows = mdl_partition_shard (part, (uint32_t) i, &cnt);
-        cfg.nrows = cnt;
-        cfg.id = (uint64_t) i + 1;
-        snprintf (binds[i], sizeof binds[i], "inproc://mdl-sim-%d-%d", (int) pid, i);
-        snprintf (prefixes[i], sizeof prefixes[i], "agent %d", i);
-        cfg.bind = binds[i];
-        cfg.log_prefix = prefixes[i];
-        cfg.log = log;
-        cfg.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = ao.cluster, .registry = reg };
-        cfg.train = train;
-        cfg.test = NULL; /* the coordinator evaluates */
-        cfg.epochs = to.epochs;
-        cfg.learn.data_seed = to.seed * 1000003ULL + (uint64_t) i;
-        cfg.min_peers = so.agents - 1;
-        cfg.min_peers_timeout = 60.0;
-        cfg.slow_factor = slow[i];
-        cfg.pace_s = pace;
-        cfg.delay_ms = so.delay_ms;
-        cfg.drop = so.drop;
-        cfg.seed = to.seed + (uint64_t) i * 7919;
-        if (!(agents[i] = mdl_agent_new (&cfg, &rc))) {
-            fprintf (stderr, "meshdl sim: agent %d: %s\n", i, mdl_strerror (rc));
-            goto done;
+    b->pace_s = r->pace;
+    mdl_cluster_cfg_t cc = { .n = n, .base = b, .part = r->part, .equal_rounds = true, .name = "mdl-sim",
+                             .tweak = s_sim_tweak, .tweak_arg = r };
+    int failed = -1;
+    if (!(r->co.cl = mdl_cluster_new (&cc, &rc, &failed))) {
+        if (failed >= 0)
+            fprintf (stderr, "meshdl sim: agent %d: %s\n", failed, mdl_strerror (rc));
+        else
+            fprintf (stderr, "meshdl sim: cannot build %d agents: %s\n", n, mdl_strerror (rc));
+        return 2;
+    }
+    r->spe = mdl_cluster_steps_per_epoch (r->co.cl);
+    r->total = r->spe * (uint64_t) r->to.epochs;
+    r->co.n = n;
+    r->co.d = mdl_cluster_dim (r->co.cl);
+    r->co.test = r->test;
+    r->ev.acc = calloc ((size_t) n, sizeof (double));
+    r->ev.loss = calloc ((size_t) n, sizeof (double));
+    r->ev.dist = calloc ((size_t) n, sizeof (double));
+    mdl_learner_cfg_t lc = b->learn;
+    lc.sched.steps_per_epoch = r->spe;
+    lc.sched.total_steps = r->total;
+    if (!r->ev.acc || !r->ev.loss || !r->ev.dist || !(r->co.eval = mdl_learner_new (&lc, r->train, NULL, 0, &rc))) {
+        fprintf (stderr, "meshdl sim: out of memory\n");
+        return 2;
+    }
+    if (r->ao.drift_at > 0) {
+        const int classes = mdl_dataset_classes (r->train);
+        if (!(r->co.drift_map = malloc ((size_t) (classes > 0 ? classes : 1) * sizeof (int32_t)))) {
+            fprintf (stderr, "meshdl sim: out of memory\n");
+            return 2;
         }
+        mdl_label_map_rotate (r->co.drift_map, classes);
+        r->co.drift_step = r->ao.drift_at * (double) r->spe;
     }
-    co.d = mdl_agent_dim (agents[0]);
-    if (pace > 0 && !to.quiet)
-        fprintf (stderr, "meshdl sim: pacing: a step of a normal agent takes %.2f ms (--step-ms)\n", pace * 1e3);
-    for (int i = 0; i < so.agents; i++)
-        if (!(co.snaps[i] = malloc (co.d * sizeof (float))))
-            goto done;
-    if (!(co.mean = malloc (co.d * sizeof (float))))
-        goto done;
-    if (!(co.eval = mdl_learner_new (&base.learn, train, NULL, 0, &rc)))
-        goto done;
-    if (ao.drift_at > 0) {
-        const int classes = mdl_dataset_classes (train);
-        if (!(co.drift_map = malloc ((size_t) (classes > 0 ? classes : 1) * sizeof (int32_t))))
-            goto done;
-        mdl_label_map_rotate (co.drift_map, classes);
-        co.drift_step = ao.drift_at * (double) spe;
+    return 0;
+}
+
+/* One metrics line per agent for the evaluation just made. */
+static void
+s_sim_metrics (s_sim_t *r, double now)
+{
+    for (int i = 0; r->metrics && i < r->so.agents; i++) {
+        mdl_agent_stats_t st;
+        mdl_agent_stats (mdl_cluster_agent (r->co.cl, i), &st);
+        mdl_json_t j;
+        mdl_json_begin (&j);
+        mdl_json_num (&j, "time", mdl_wallclock ());
+        mdl_json_num (&j, "elapsed_s", now);
+        mdl_json_int (&j, "agent", i);
+        mdl_json_int (&j, "step", (long long) st.steps);
+        mdl_json_num (&j, "epoch", st.epoch);
+        mdl_json_num (&j, "train_loss", st.loss);
+        mdl_json_num (&j, "test_acc", r->ev.acc[i]);
+        mdl_json_num (&j, "test_loss", r->ev.loss[i]);
+        mdl_json_num (&j, "avg_test_acc", r->ev.acc_avg);
+        mdl_json_num (&j, "consensus_distance", r->ev.consensus);
+        mdl_json_num (&j, "distance_to_mean", r->ev.dist[i]);
+        mdl_json_num (&j, "disagreement", st.disagreement);
+        mdl_agentopts_json_counters (&j, &st);
+        mdl_json_int (&j, "global_averages", (long long) st.global_averages);
+        mdl_json_int (&j, "live_peers", (long long) st.peers_alive);
+        mdl_json_end (&j, r->metrics);
     }
+}
+
+/* Runs the agents to the end (or a signal, an error, --stop-at-target) with the
+   progress line and the periodic evaluations of the averaged model. Returns the exit
+   code so far: 0, 3 (an agent failed) or 128 + signal. */
+static int
+s_sim_monitor (s_sim_t *r)
+{
+    const int n = r->so.agents;
     mdl_signals_install ();
     /* All agents start together once each sees the others (or the wait times out, which
        each worker reports itself). */
-    for (int i = 0; i < so.agents; i++)
-        if (mdl_agent_wait_peers (agents[i], so.agents - 1, 30.0))
-            fprintf (stderr, "meshdl sim: agent %d did not see all %d peers within 30 s\n", i, so.agents - 1);
-    if (!to.quiet)
+    int which = -1;
+    if (mdl_cluster_wait_peers (r->co.cl, 30.0, &which))
+        fprintf (stderr, "meshdl sim: agent %d did not see all %d peers within 30 s\n", which, n - 1);
+    if (r->pace > 0 && !r->to.quiet)
+        fprintf (stderr, "meshdl sim: pacing: a step of a normal agent takes %.2f ms (--step-ms)\n", r->pace * 1e3);
+    if (!r->to.quiet)
         fprintf (stderr, "meshdl sim: %d agents, %s, %s %s, codec %s%s, %s, %zu parameters, %llu steps/epoch, batch %d\n",
-                 so.agents, ao.topology, ao.algo, ao.mode, ao.codec, ao.error_feedback ? " +EF" : "", to.model, co.d,
-                 (unsigned long long) spe, to.batch);
-    const double t0 = mdl_now ();
-    for (int i = 0; i < so.agents; i++)
-        mdl_agent_start (agents[i]);
+                 n, r->ao.topology, r->ao.algo, r->ao.mode, r->ao.codec, r->ao.error_feedback ? " +EF" : "", r->to.model,
+                 r->co.d, (unsigned long long) r->spe, r->to.batch);
+    r->t0 = mdl_now ();
+    r->t_target = NAN;
+    mdl_cluster_start (r->co.cl);
     mdl_progress_t prog;
-    mdl_progress_init (&prog, stderr, "", to.progress);
-    const uint64_t total = spe * (uint64_t) to.epochs;
-    const uint64_t eval_every = spe / (uint64_t) ao.evals_per_epoch ? spe / (uint64_t) ao.evals_per_epoch : 1;
+    mdl_progress_init (&prog, stderr, "", r->to.progress);
+    const uint64_t spe = r->spe, total = r->total;
+    const uint64_t eval_every = spe / (uint64_t) r->ao.evals_per_epoch ? spe / (uint64_t) r->ao.evals_per_epoch : 1;
     uint64_t next_eval = eval_every;
-    double t_target = NAN;
     bool stopped = false;
-    exit_code = 0;
+    int exit_code = 0;
     for (;;) {
-        mdl_agent_stats_t st;
-        double mean_steps = 0, loss = 0, bytes = 0;
-        uint64_t min_steps = UINT64_MAX;
+        mdl_agent_stats_t sum;
+        mdl_cluster_stats_sum (r->co.cl, &sum);
+        const double mean_steps = (double) sum.steps / n;
         int finished = 0, failed = 0;
-        for (int i = 0; i < so.agents; i++) {
-            mdl_agent_stats (agents[i], &st);
-            mean_steps += (double) st.steps / so.agents;
-            loss += st.loss / so.agents;
-            bytes += (double) st.bytes_sent;
-            min_steps = st.steps < min_steps ? st.steps : min_steps;
+        for (int i = 0; i < n; i++) {
+            mdl_agent_stats_t st;
+            mdl_agent_stats (mdl_cluster_agent (r->co.cl, i), &st);
             finished += st.finished;
             failed += st.finished && st.error;
         }
-        if (!to.quiet)
+        if (!r->to.quiet)
             mdl_progress_show (&prog, false, "step %.0f/%llu  epoch %.2f  loss %.4f  sent %.1f MB  %.1fs", mean_steps,
-                               (unsigned long long) total, mean_steps / spe, loss, bytes / 1e6, mdl_now () - t0);
-        bool all_done = finished == so.agents;
+                               (unsigned long long) total, mean_steps / spe, sum.loss, (double) sum.bytes_sent / 1e6,
+                               mdl_now () - r->t0);
+        const bool all_done = finished == n;
         if (failed) {
             fprintf (stderr, "\nmeshdl sim: %d agent(s) stopped on an error (see above)\n", failed);
             exit_code = 3;
             break;
         }
         if (mdl_signals_stop () && !stopped) {
-            for (int i = 0; i < so.agents; i++)
-                mdl_agent_stop (agents[i]);
+            mdl_cluster_stop (r->co.cl);
             stopped = true;
             exit_code = 128 + mdl_signals_which ();
         }
@@ -384,43 +429,23 @@ mdl_cmd_sim (int argc, char **argv)
             uint64_t at = next_eval;
             while (next_eval <= (uint64_t) mean_steps)
                 next_eval += eval_every;
-            if (s_evaluate (&co, &ev, true)) {
+            if (s_evaluate (&r->co, &r->ev, true)) {
                 fprintf (stderr, "\nmeshdl sim: an agent did not answer a snapshot request\n");
                 exit_code = 3;
                 break;
             }
-            double now = ev.t_snap - t0;
-            if (to.target_acc > 0 && isnan (t_target) && ev.acc_avg >= to.target_acc)
-                t_target = now;
-            if (!to.quiet) {
+            const double now = r->ev.t_snap - r->t0;
+            if (r->to.target_acc > 0 && isnan (r->t_target) && r->ev.acc_avg >= r->to.target_acc)
+                r->t_target = now;
+            if (!r->to.quiet) {
                 mdl_progress_show (&prog, true, "epoch %.2f  avg-model acc %.4f  agents mean %.4f min %.4f  consensus dist %.3g  %.1fs",
-                                   (double) (all_done ? total : at) / spe, ev.acc_avg, ev.acc_mean, ev.acc_min, ev.consensus, now);
+                                   (double) (all_done ? total : at) / spe, r->ev.acc_avg, r->ev.acc_mean, r->ev.acc_min,
+                                   r->ev.consensus, now);
                 mdl_progress_end (&prog);
             }
-            for (int i = 0; metrics && i < so.agents; i++) {
-                mdl_agent_stats (agents[i], &st);
-                mdl_json_t j;
-                mdl_json_begin (&j);
-                mdl_json_num (&j, "time", mdl_wallclock ());
-                mdl_json_num (&j, "elapsed_s", now);
-                mdl_json_int (&j, "agent", i);
-                mdl_json_int (&j, "step", (long long) st.steps);
-                mdl_json_num (&j, "epoch", st.epoch);
-                mdl_json_num (&j, "train_loss", st.loss);
-                mdl_json_num (&j, "test_acc", ev.acc[i]);
-                mdl_json_num (&j, "test_loss", ev.loss[i]);
-                mdl_json_num (&j, "avg_test_acc", ev.acc_avg);
-                mdl_json_num (&j, "consensus_distance", ev.consensus);
-                mdl_json_num (&j, "distance_to_mean", ev.dist[i]);
-                mdl_json_num (&j, "disagreement", st.disagreement);
-                mdl_agentopts_json_counters (&j, &st);
-                mdl_json_int (&j, "global_averages", (long long) st.global_averages);
-                mdl_json_int (&j, "live_peers", (long long) st.peers_alive);
-                mdl_json_end (&j, metrics);
-            }
-            if (to.stop_at_target && !isnan (t_target)) {
-                for (int i = 0; i < so.agents; i++)
-                    mdl_agent_stop (agents[i]);
+            s_sim_metrics (r, now);
+            if (r->to.stop_at_target && !isnan (r->t_target)) {
+                mdl_cluster_stop (r->co.cl);
                 stopped = true;
             }
         }
@@ -428,119 +453,98 @@ mdl_cmd_sim (int argc, char **argv)
             break;
         usleep (20000);
     }
-    for (int i = 0; i < so.agents; i++)
-        mdl_agent_join (agents[i]);
-    if (!to.quiet)
+    mdl_cluster_join (r->co.cl);
+    if (!r->to.quiet)
         mdl_progress_end (&prog);
     /* Final figures from the models as they ended. */
-    if (exit_code != 3 && s_evaluate (&co, &ev, true)) {
+    if (exit_code != 3 && s_evaluate (&r->co, &r->ev, true)) {
         fprintf (stderr, "meshdl sim: final snapshot failed\n");
         exit_code = 3;
     }
-    const double wall = mdl_now () - t0;
-    mdl_agent_stats_t sum = { 0 }, st;
-    uint64_t peers_seen_min = UINT64_MAX, steps_min = UINT64_MAX;
-    double wait_s = 0;
-    for (int i = 0; i < so.agents; i++) {
-        mdl_agent_stats (agents[i], &st);
-        sum.bytes_sent += st.bytes_sent;
-        sum.bytes_received += st.bytes_received;
-        sum.updates_applied += st.updates_applied;
-        sum.updates_stale += st.updates_stale;
-        sum.updates_dropped += st.updates_dropped;
-        sum.updates_rejected += st.updates_rejected;
-        sum.keyframes_sent += st.keyframes_sent;
-        sum.replicas_verified += st.replicas_verified;
-        sum.replica_mismatches += st.replica_mismatches;
-        sum.resyncs += st.resyncs;
-        sum.gossip_rounds += st.gossip_rounds;
-        sum.dense_rounds += st.dense_rounds;
-        sum.steps += st.steps;
-        sum.global_averages += st.global_averages;
-        sum.pair_averages += st.pair_averages;
-        sum.pair_refused += st.pair_refused;
-        wait_s += st.wait_s / so.agents;
-        peers_seen_min = st.peers_seen < peers_seen_min ? st.peers_seen : peers_seen_min;
+    return exit_code;
+}
+
+/* The {"summary": ...} line. */
+static void
+s_sim_summary (s_sim_t *r, int exit_code)
+{
+    const double wall = mdl_now () - r->t0;
+    const int n = r->so.agents;
+    mdl_agent_stats_t sum;
+    mdl_cluster_stats_sum (r->co.cl, &sum);
+    uint64_t steps_min = UINT64_MAX;
+    int merged = 0;
+    for (int i = 0; i < n; i++) {
+        mdl_agent_stats_t st;
+        mdl_agent_stats (mdl_cluster_agent (r->co.cl, i), &st);
         steps_min = st.steps < steps_min ? st.steps : steps_min;
+        merged += st.merged && st.merge_peers == (uint64_t) n - 1;
     }
+    const s_eval_t *ev = &r->ev;
     mdl_json_t j;
     mdl_json_begin (&j);
     mdl_json_open (&j, "summary");
-    mdl_json_num (&j, "test_acc", ev.acc_avg);
-    mdl_json_num (&j, "test_loss", ev.loss_avg);
-    mdl_json_num (&j, "test_acc_mean", ev.acc_mean);
-    mdl_json_num (&j, "test_acc_min", ev.acc_min);
-    mdl_json_num (&j, "consensus_distance", ev.consensus);
-    mdl_json_int (&j, "agents", so.agents);
-    mdl_json_str (&j, "topology", ao.topology);
-    mdl_json_str (&j, "algo", ao.algo);
-    mdl_json_str (&j, "mode", ao.mode);
-    mdl_json_str (&j, "codec", ao.codec);
+    mdl_json_num (&j, "test_acc", ev->acc_avg);
+    mdl_json_num (&j, "test_loss", ev->loss_avg);
+    mdl_json_num (&j, "test_acc_mean", ev->acc_mean);
+    mdl_json_num (&j, "test_acc_min", ev->acc_min);
+    mdl_json_num (&j, "consensus_distance", ev->consensus);
+    mdl_json_int (&j, "agents", n);
+    mdl_json_str (&j, "topology", r->ao.topology);
+    mdl_json_str (&j, "algo", r->ao.algo);
+    mdl_json_str (&j, "mode", r->ao.mode);
+    mdl_json_str (&j, "codec", r->ao.codec);
     mdl_agentopts_json_counters (&j, &sum);
     mdl_json_int (&j, "updates_rejected", (long long) sum.updates_rejected);
     mdl_json_int (&j, "keyframes_sent", (long long) sum.keyframes_sent);
     mdl_json_int (&j, "resyncs", (long long) sum.resyncs);
-    if (ao.verify_replicas) {
+    if (r->ao.verify_replicas) {
         mdl_json_int (&j, "replicas_verified", (long long) sum.replicas_verified);
         mdl_json_int (&j, "replica_mismatches", (long long) sum.replica_mismatches);
     }
     mdl_json_num (&j, "gossip_rounds_per_step", sum.steps ? (double) sum.gossip_rounds / (double) sum.steps : 0.0);
-    if (ao.adaptive_degree)
+    if (r->ao.adaptive_degree)
         mdl_json_num (&j, "dense_round_fraction", sum.gossip_rounds ? (double) sum.dense_rounds / (double) sum.gossip_rounds : 0.0);
-    mdl_json_int (&j, "peers_seen", (long long) (peers_seen_min == UINT64_MAX ? 0 : peers_seen_min));
-    mdl_json_int (&j, "steps", (long long) (sum.steps / (uint64_t) so.agents));
+    mdl_json_int (&j, "peers_seen", (long long) (sum.peers_seen == UINT64_MAX ? 0 : sum.peers_seen));
+    mdl_json_int (&j, "steps", (long long) (sum.steps / (uint64_t) n));
     mdl_json_int (&j, "steps_min", (long long) steps_min);
-    mdl_json_num (&j, "sync_wait_s", wait_s);
-    if (ao.final_merge) {
-        int merged = 0;
-        for (int i = 0; i < so.agents; i++) {
-            mdl_agent_stats (agents[i], &st);
-            merged += st.merged && st.merge_peers == (uint64_t) so.agents - 1;
-        }
+    mdl_json_num (&j, "sync_wait_s", sum.wait_s);
+    if (r->ao.final_merge)
         mdl_json_int (&j, "merged_agents", merged);
-    }
     /* every agent counts each global average it took part in: the mean per agent */
-    mdl_json_int (&j, "global_averages", (long long) (sum.global_averages / (uint64_t) so.agents));
-    if (!strcmp (ao.algo, "adpsgd")) { /* each average counted by both sides */
+    mdl_json_int (&j, "global_averages", (long long) (sum.global_averages / (uint64_t) n));
+    if (mdl_algo_find (r->ao.algo)->pairwise) { /* each average counted by both sides */
         mdl_json_int (&j, "pair_averages", (long long) (sum.pair_averages / 2));
         mdl_json_int (&j, "pair_requests_refused", (long long) sum.pair_refused);
     }
     mdl_json_num (&j, "wall_s", wall);
-    mdl_json_int (&j, "params", (long long) co.d);
-    mdl_json_str (&j, "model", to.model);
+    mdl_json_int (&j, "params", (long long) r->co.d);
+    mdl_json_str (&j, "model", r->to.model);
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
-    if (to.target_acc > 0) {
-        mdl_json_num (&j, "target_acc", to.target_acc);
-        if (isnan (t_target))
+    if (r->to.target_acc > 0) {
+        mdl_json_num (&j, "target_acc", r->to.target_acc);
+        if (isnan (r->t_target))
             mdl_json_null (&j, "time_to_target_s");
         else
-            mdl_json_num (&j, "time_to_target_s", t_target);
+            mdl_json_num (&j, "time_to_target_s", r->t_target);
     }
     mdl_json_str (&j, "status", exit_code == 0 ? "done" : exit_code == 3 ? "failed" : "interrupted");
     mdl_json_close (&j);
     mdl_json_end (&j, stdout);
-done:
-    for (int i = 0; agents && i < so.agents; i++)
-        mdl_agent_destroy (&agents[i]);
-    for (int i = 0; co.snaps && i < so.agents; i++)
-        free (co.snaps[i]);
-    free (co.snaps);
-    free (co.mean);
-    free (co.drift_map);
-    mdl_learner_destroy (&co.eval);
-    free (agents);
-    free (ev.acc);
-    free (ev.loss);
-    free (ev.dist);
-    free (slow);
-    mdl_partition_destroy (&part);
-    mdl_registry_destroy (&reg);
-    if (metrics)
-        fclose (metrics);
-    if (log && log != stderr)
-        fclose (log);
-    mdl_dataset_destroy (&train);
-    mdl_dataset_destroy (&test);
-    mdl_opts_config_free (&cfgkeep);
-    return exit_code;
+}
+
+int
+mdl_cmd_sim (int argc, char **argv)
+{
+    s_sim_t r;
+    memset (&r, 0, sizeof r);
+    int rc = s_sim_options (&r, argc, argv);
+    if (rc == 0)
+        rc = s_sim_build (&r);
+    if (rc == 0) {
+        rc = s_sim_monitor (&r);
+        s_sim_summary (&r, rc);
+    }
+    s_sim_free (&r);
+    return rc == 1 ? 0 : rc;
 }

@@ -77,6 +77,9 @@ s_mix (void *state, mdl_ctx_t *ctx)
 
 const mdl_algo_ops_t mdl_algo_adagossip = {
     .name = "adagossip",
+    .about = "AdaGossip: CHOCO with a per-coordinate adaptive consensus step (Aketi et al. 2024)",
+    .takes = MDL_ALGO_TAKES_CODEC | MDL_ALGO_TAKES_GOSSIP_STEPS | MDL_ALGO_TAKES_GRAPH,
+    .gamma = 0.01,
     .channels = 1,
     .replicas = true,
     .state_size = sizeof (s_state_t),

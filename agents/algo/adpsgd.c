@@ -36,6 +36,9 @@ s_mix (void *state, mdl_ctx_t *ctx)
 
 const mdl_algo_ops_t mdl_algo_adpsgd = {
     .name = "adpsgd",
+    .about = "AD-PSGD: asynchronous pairwise averages of exact fp32 models, one per step (Lian et al. 2018)",
+    .takes = MDL_ALGO_TAKES_GRAPH,
+    .async_only = true,
     .channels = 1,
     .pairwise = true,
     .publish = s_publish,

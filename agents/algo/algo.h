@@ -30,8 +30,25 @@ typedef struct mdl_ctx_t mdl_ctx_t;
 #define MDL_SYNC_BASE (MDL_MERGE_ROUND + ((uint64_t) 1 << 60))
 #define MDL_FINAL_MERGE_ROUND (MDL_MERGE_ROUND + ((uint64_t) 1 << 61))
 
+/* Options beyond the common ones that an algorithm declares it takes (the .takes mask);
+   mdl_algo_validate refuses the others. */
+enum {
+    MDL_ALGO_TAKES_CODEC = 1u << 0,        /* a --codec other than fp32, --error-feedback */
+    MDL_ALGO_TAKES_GOSSIP_STEPS = 1u << 1, /* --gossip-steps > 1, --consensus-control */
+    MDL_ALGO_TAKES_LOCAL_STEPS = 1u << 2,  /* --local-steps */
+    MDL_ALGO_TAKES_GLOBAL_EVERY = 1u << 3, /* --global-every */
+    MDL_ALGO_TAKES_OVERLAP = 1u << 4,      /* --overlap */
+    MDL_ALGO_TAKES_GRAPH = 1u << 5         /* a gossip graph to choose: --adaptive-degree,
+                                              --dense-window */
+};
+
 typedef struct {
     const char *name;
+    const char *about;                /* what it does, one line (--help, refusals) */
+    /* Rules, checked in one place (mdl_algo_validate) before anything starts. */
+    unsigned takes;                   /* MDL_ALGO_TAKES_* */
+    bool async_only;                  /* refuses --mode sync (and defaults to async) */
+    double gamma;                     /* default --gamma (0: 1) */
     int channels;                     /* vectors exchanged per round (mailbox channels) */
     bool replicas;                    /* always publish replica deltas (CHOCO-style), not
                                          only for lossy codecs with --error-feedback */
@@ -65,8 +82,21 @@ typedef struct {
 /* The registered algorithm called name, or NULL. */
 const mdl_algo_ops_t *mdl_algo_find (const char *name);
 
-/* Comma-separated list of registered names, for messages. */
-const char *mdl_algo_names (void);
+/* The registered algorithms, in registration order: *n of them. */
+const mdl_algo_ops_t *const *mdl_algo_all (size_t *n);
+
+/* Names of the registered algorithms joined by sep (", " or " | "), into buf (cap bytes;
+   truncated to fit, always terminated). Returns buf. */
+const char *mdl_algo_names (char *buf, size_t cap, const char *sep);
+
+/* The mode an algorithm runs in when --mode is not given. */
+mdl_mode_t mdl_algo_default_mode (const mdl_algo_ops_t *ops);
+
+/* The algorithm's rules against cfg: its mode, the options it takes (.takes), then its
+   own check. 0, or MDL_EALGO with a sentence for the user in err (naming the option and
+   what the algorithm does instead). Called by the command line before anything starts and
+   by mdl_agent_new. */
+int mdl_algo_validate (const mdl_algo_ops_t *ops, const mdl_agent_cfg_t *cfg, char *err, size_t errlen);
 
 /* ---- building blocks shared by algorithms ---- */
 

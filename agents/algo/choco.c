@@ -26,6 +26,9 @@ s_mix (void *state, mdl_ctx_t *ctx)
 
 const mdl_algo_ops_t mdl_algo_choco = {
     .name = "choco",
+    .about = "CHOCO-SGD: compressed gossip on public replicas (Koloskova et al. 2019)",
+    .takes = MDL_ALGO_TAKES_CODEC | MDL_ALGO_TAKES_GOSSIP_STEPS | MDL_ALGO_TAKES_GRAPH,
+    .gamma = 0.1,
     .channels = 1,
     .replicas = true,
     .publish = s_publish,

@@ -81,6 +81,8 @@ s_mix (void *state, mdl_ctx_t *ctx)
 
 const mdl_algo_ops_t mdl_algo_decentlam = {
     .name = "decentlam",
+    .about = "DecentLaM: momentum without the large-batch bias (Yuan et al. 2021)",
+    .takes = MDL_ALGO_TAKES_CODEC | MDL_ALGO_TAKES_GOSSIP_STEPS | MDL_ALGO_TAKES_GRAPH,
     .channels = 1,
     .state_size = sizeof (s_state_t),
     .optimizer = "momentum",

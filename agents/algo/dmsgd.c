@@ -18,6 +18,8 @@ s_check (const mdl_agent_cfg_t *cfg, char *err, size_t errlen)
 
 const mdl_algo_ops_t mdl_algo_dmsgd = {
     .name = "dmsgd",
+    .about = "DmSGD: D-PSGD with local heavy-ball momentum",
+    .takes = MDL_ALGO_TAKES_CODEC | MDL_ALGO_TAKES_GOSSIP_STEPS | MDL_ALGO_TAKES_GRAPH,
     .channels = 1,
     .optimizer = "momentum",
     .lr = 0.02,

@@ -106,6 +106,8 @@ s_mix (void *state, mdl_ctx_t *ctx)
 
 const mdl_algo_ops_t mdl_algo_dsgt = {
     .name = "dsgt",
+    .about = "gradient tracking: tracks the average gradient over exact mixing (Pu & Nedic; Fainman & Vlaski)",
+    .takes = MDL_ALGO_TAKES_CODEC | MDL_ALGO_TAKES_GOSSIP_STEPS | MDL_ALGO_TAKES_GRAPH,
     .channels = 2,
     .state_size = sizeof (s_state_t),
     .optimizer = "sgd",

@@ -156,6 +156,8 @@ s_finish (void *state, mdl_ctx_t *ctx)
 
 const mdl_algo_ops_t mdl_algo_dynavg = {
     .name = "dynavg",
+    .about = "dynamic averaging: exact global averages only when a model drifted --delta from the common reference (Kamp et al. 2018)",
+    .takes = 0,
     .channels = 1,
     .global_averages = true,
     .state_size = sizeof (s_dyn_t),

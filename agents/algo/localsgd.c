@@ -37,6 +37,8 @@ s_mix (void *state, mdl_ctx_t *ctx)
 
 const mdl_algo_ops_t mdl_algo_localsgd = {
     .name = "localsgd",
+    .about = "local SGD: --local-steps H local steps between gossip rounds (Stich 2019; Lin et al. 2020)",
+    .takes = MDL_ALGO_TAKES_CODEC | MDL_ALGO_TAKES_GOSSIP_STEPS | MDL_ALGO_TAKES_LOCAL_STEPS | MDL_ALGO_TAKES_GLOBAL_EVERY | MDL_ALGO_TAKES_GRAPH,
     .channels = 1,
     .publish = s_publish,
     .mix = s_mix,

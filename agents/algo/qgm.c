@@ -72,6 +72,8 @@ s_local_step (void *state, mdl_ctx_t *ctx)
 
 const mdl_algo_ops_t mdl_algo_qgm = {
     .name = "qgm",
+    .about = "QGM: quasi-global momentum (Lin et al. 2021)",
+    .takes = MDL_ALGO_TAKES_CODEC | MDL_ALGO_TAKES_GOSSIP_STEPS | MDL_ALGO_TAKES_GRAPH,
     .channels = 1,
     .state_size = sizeof (s_state_t),
     .optimizer = "momentum",

@@ -41,10 +41,63 @@ mdl_algo_find (const char *name)
     return NULL;
 }
 
-const char *
-mdl_algo_names (void)
+const mdl_algo_ops_t *const *
+mdl_algo_all (size_t *n)
 {
-    return "dpsgd, choco, adagossip, dynavg, dmsgd, qgm, decentlam, dsgt, localsgd, adpsgd";
+    *n = sizeof s_algos / sizeof s_algos[0];
+    return s_algos;
+}
+
+const char *
+mdl_algo_names (char *buf, size_t cap, const char *sep)
+{
+    size_t at = 0;
+    if (cap)
+        buf[0] = '\0';
+    for (size_t i = 0; i < sizeof s_algos / sizeof s_algos[0] && at < cap; i++) {
+        int w = snprintf (buf + at, cap - at, "%s%s", i ? sep : "", s_algos[i]->name);
+        at += w > 0 ? (size_t) w : 0;
+    }
+    return buf;
+}
+
+mdl_mode_t
+mdl_algo_default_mode (const mdl_algo_ops_t *ops)
+{
+    return ops->async_only ? MDL_MODE_ASYNC : MDL_MODE_SYNC;
+}
+
+int
+mdl_algo_validate (const mdl_algo_ops_t *ops, const mdl_agent_cfg_t *cfg, char *err, size_t errlen)
+{
+    const char *opt = NULL;
+    const unsigned t = ops->takes;
+    const bool plain_codec = !cfg->codec || !strcmp (cfg->codec, "fp32");
+    if (ops->async_only && cfg->mode == MDL_MODE_SYNC)
+        opt = "--mode sync";
+    else if (!(t & MDL_ALGO_TAKES_CODEC) && !plain_codec)
+        opt = "--codec";
+    else if (!(t & MDL_ALGO_TAKES_CODEC) && cfg->error_feedback)
+        opt = "--error-feedback";
+    else if (!(t & MDL_ALGO_TAKES_GOSSIP_STEPS) && cfg->gossip_steps > 1)
+        opt = "--gossip-steps";
+    else if (!(t & MDL_ALGO_TAKES_GOSSIP_STEPS) && cfg->cc_target > 0)
+        opt = "--consensus-control";
+    else if (!(t & MDL_ALGO_TAKES_LOCAL_STEPS) && cfg->local_steps > 1)
+        opt = "--local-steps";
+    else if (!(t & MDL_ALGO_TAKES_GLOBAL_EVERY) && cfg->global_every > 0)
+        opt = "--global-every";
+    else if (!(t & MDL_ALGO_TAKES_OVERLAP) && cfg->overlap)
+        opt = "--overlap";
+    else if (!(t & MDL_ALGO_TAKES_GRAPH) && cfg->ad_target > 0)
+        opt = "--adaptive-degree";
+    else if (!(t & MDL_ALGO_TAKES_GRAPH) && cfg->dense_len > 0)
+        opt = "--dense-window";
+    if (opt) {
+        snprintf (err, errlen, "--algo %s does not take %s (%s)", ops->name, opt, ops->about);
+        return MDL_EALGO;
+    }
+    return ops->check ? ops->check (cfg, err, errlen) : 0;
 }
 
 int

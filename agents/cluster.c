@@ -1,0 +1,273 @@
+/*  cluster.c: see cluster.h. */
+#include "cluster.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "registry.h"
+#include "vec.h"
+
+#define S_NAME_MAX 96
+
+struct mdl_cluster_t {
+    int n;
+    bool isolated;
+    mdl_registry_t **regs;   /* one shared, or one per agent (isolated) */
+    int nregs;
+    mdl_agent_t **agents;
+    char (*binds)[S_NAME_MAX];
+    char (*prefixes)[32];
+    size_t d;
+    uint64_t spe;            /* equal_rounds: steps per epoch; else 0 */
+    uint64_t gen;            /* snapshot generation */
+    float **snaps;           /* (n, d), allocated at the first snapshot */
+    float *mean;             /* (d) */
+};
+
+/* A fresh endpoint name per cluster: a closed PUB may linger (to deliver its goodbye)
+   while the next cluster of the same process binds. */
+static atomic_uint s_runs;
+
+void
+mdl_cluster_destroy (mdl_cluster_t **pself)
+{
+    mdl_cluster_t *self = *pself;
+    if (!self)
+        return;
+    for (int i = 0; self->agents && i < self->n; i++)
+        if (self->agents[i])
+            mdl_agent_stop (self->agents[i]);
+    for (int i = 0; self->agents && i < self->n; i++)
+        mdl_agent_destroy (&self->agents[i]);
+    for (int i = 0; self->snaps && i < self->n; i++)
+        free (self->snaps[i]);
+    for (int r = 0; self->regs && r < self->nregs; r++)
+        mdl_registry_destroy (&self->regs[r]);
+    free (self->regs);
+    free (self->snaps);
+    free (self->mean);
+    free (self->agents);
+    free (self->binds);
+    free (self->prefixes);
+    free (self);
+    *pself = NULL;
+}
+
+mdl_cluster_t *
+mdl_cluster_new (const mdl_cluster_cfg_t *cfg, int *err, int *failed)
+{
+    int rc = MDL_EINVAL;
+    mdl_cluster_t *self = NULL;
+    if (failed)
+        *failed = -1;
+    if (!cfg || !cfg->base || cfg->n < 1)
+        goto fail;
+    rc = MDL_ENOMEM;
+    if (!(self = calloc (1, sizeof *self)))
+        goto fail;
+    self->n = cfg->n;
+    self->isolated = cfg->isolated;
+    self->nregs = cfg->isolated ? cfg->n : 1;
+    const size_t n = (size_t) cfg->n;
+    if (!(self->regs = calloc ((size_t) self->nregs, sizeof *self->regs)) || !(self->agents = calloc (n, sizeof *self->agents))
+        || !(self->binds = calloc (n, sizeof *self->binds)) || !(self->prefixes = calloc (n, sizeof *self->prefixes)))
+        goto fail;
+    for (int r = 0; r < self->nregs; r++)
+        if (!(self->regs[r] = mdl_registry_new (&rc)))
+            goto fail;
+    mdl_agent_cfg_t base = *cfg->base;
+    if (cfg->part && cfg->equal_rounds) {
+        self->spe = mdl_cluster_equal_steps (cfg->part, cfg->n, base.learn.batch);
+        base.learn.sched.steps_per_epoch = self->spe;
+        base.learn.sched.total_steps = self->spe * (uint64_t) (base.epochs > 0 ? base.epochs : 1);
+    }
+    const unsigned run = atomic_fetch_add (&s_runs, 1);
+    for (int i = 0; i < cfg->n; i++) {
+        mdl_agent_cfg_t c = base;
+        if (cfg->part) {
+            size_t cnt;
+            c.rows = mdl_partition_shard (cfg->part, (uint32_t) i, &cnt);
+            c.nrows = cnt;
+        }
+        c.id = (uint64_t) i + 1;
+        snprintf (self->binds[i], S_NAME_MAX, "inproc://%s-%d-%u-%d", cfg->name ? cfg->name : "mdl-cluster",
+                  (int) getpid (), run, i);
+        snprintf (self->prefixes[i], sizeof self->prefixes[i], "agent %d", i);
+        c.bind = self->binds[i];
+        c.log_prefix = self->prefixes[i];
+        c.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = base.cluster,
+                                    .registry = self->regs[cfg->isolated ? i : 0] };
+        c.min_peers = cfg->isolated ? 0 : cfg->n - 1;
+        if (c.min_peers_timeout <= 0)
+            c.min_peers_timeout = 60.0;
+        if (cfg->tweak)
+            cfg->tweak (&c, i, cfg->tweak_arg);
+        if (!(self->agents[i] = mdl_agent_new (&c, &rc))) {
+            if (failed)
+                *failed = i;
+            goto fail;
+        }
+    }
+    self->d = mdl_agent_dim (self->agents[0]);
+    return self;
+fail:
+    if (err)
+        *err = rc;
+    mdl_cluster_destroy (&self);
+    return NULL;
+}
+
+uint64_t
+mdl_cluster_equal_steps (const mdl_partition_t *part, int n, size_t batch)
+{
+    /* Every agent runs the same number of rounds: an "epoch" is the mean shard size over
+       the batch. */
+    size_t rows_total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t cnt;
+        mdl_partition_shard (part, (uint32_t) i, &cnt);
+        rows_total += cnt;
+    }
+    const uint64_t spe = n > 0 && batch ? rows_total / (size_t) n / batch : 0;
+    return spe ? spe : 1;
+}
+
+int mdl_cluster_size (const mdl_cluster_t *self) { return self->n; }
+mdl_agent_t *mdl_cluster_agent (mdl_cluster_t *self, int i) { return i >= 0 && i < self->n ? self->agents[i] : NULL; }
+size_t mdl_cluster_dim (const mdl_cluster_t *self) { return self->d; }
+uint64_t mdl_cluster_steps_per_epoch (const mdl_cluster_t *self) { return self->spe; }
+
+int
+mdl_cluster_wait_peers (mdl_cluster_t *self, double timeout, int *which)
+{
+    for (int i = 0; !self->isolated && i < self->n; i++)
+        if (mdl_agent_wait_peers (self->agents[i], self->n - 1, timeout)) {
+            if (which)
+                *which = i;
+            return MDL_ETIMEOUT;
+        }
+    return 0;
+}
+
+int
+mdl_cluster_start (mdl_cluster_t *self)
+{
+    for (int i = 0; i < self->n; i++) {
+        int rc = mdl_agent_start (self->agents[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+void
+mdl_cluster_stop (mdl_cluster_t *self)
+{
+    for (int i = 0; i < self->n; i++)
+        mdl_agent_stop (self->agents[i]);
+}
+
+void
+mdl_cluster_join (mdl_cluster_t *self)
+{
+    for (int i = 0; i < self->n; i++)
+        mdl_agent_join (self->agents[i]);
+}
+
+int
+mdl_cluster_snapshot (mdl_cluster_t *self, double timeout, double *mean_step)
+{
+    if (!self->snaps) {
+        if (!(self->snaps = calloc ((size_t) self->n, sizeof *self->snaps)) || !(self->mean = malloc (self->d * sizeof (float))))
+            return MDL_ENOMEM;
+        for (int i = 0; i < self->n; i++)
+            if (!(self->snaps[i] = malloc (self->d * sizeof (float))))
+                return MDL_ENOMEM;
+    }
+    /* Ask all first, then collect: every agent copies its model at its own next step
+       boundary, so the snapshots are as close in time as the agents' steps allow. */
+    self->gen++;
+    for (int i = 0; i < self->n; i++)
+        mdl_agent_request_snapshot (self->agents[i], self->gen);
+    double steps = 0;
+    for (int i = 0; i < self->n; i++) {
+        uint64_t step = 0;
+        if (mdl_agent_snapshot (self->agents[i], self->gen, self->snaps[i], &step, timeout))
+            return MDL_ETIMEOUT;
+        steps += (double) step / self->n;
+    }
+    mdl_vec_zero (self->mean, self->d);
+    for (int i = 0; i < self->n; i++)
+        mdl_vec_axpy (self->mean, 1.0f / (float) self->n, self->snaps[i], self->d);
+    if (mean_step)
+        *mean_step = steps;
+    return 0;
+}
+
+const float *mdl_cluster_snap (const mdl_cluster_t *self, int i) { return self->snaps && i >= 0 && i < self->n ? self->snaps[i] : NULL; }
+const float *mdl_cluster_mean (const mdl_cluster_t *self) { return self->mean; }
+
+double
+mdl_cluster_consensus (const mdl_cluster_t *self, double *dist)
+{
+    if (!self->snaps)
+        return NAN;
+    double xi = 0;
+    for (int i = 0; i < self->n; i++) {
+        const double di = mdl_vec_dist2 (self->snaps[i], self->mean, self->d);
+        if (dist)
+            dist[i] = di;
+        xi += di;
+    }
+    return xi / self->n;
+}
+
+void
+mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum)
+{
+    memset (sum, 0, sizeof *sum);
+    sum->peers_alive = sum->peers_seen = sum->merge_peers = UINT64_MAX;
+    sum->merged = sum->finished = true;
+    const double w = 1.0 / self->n;
+    for (int i = 0; i < self->n; i++) {
+        mdl_agent_stats_t st;
+        mdl_agent_stats (self->agents[i], &st);
+        sum->steps += st.steps;
+        sum->bytes_sent += st.bytes_sent;
+        sum->bytes_received += st.bytes_received;
+        sum->msgs_sent += st.msgs_sent;
+        sum->msgs_received += st.msgs_received;
+        sum->updates_applied += st.updates_applied;
+        sum->updates_stale += st.updates_stale;
+        sum->updates_dropped += st.updates_dropped;
+        sum->updates_rejected += st.updates_rejected;
+        sum->keyframes_sent += st.keyframes_sent;
+        sum->resyncs += st.resyncs;
+        sum->replicas_verified += st.replicas_verified;
+        sum->replica_mismatches += st.replica_mismatches;
+        sum->gossip_rounds += st.gossip_rounds;
+        sum->dense_rounds += st.dense_rounds;
+        sum->evals += st.evals;
+        sum->global_averages += st.global_averages;
+        sum->pair_averages += st.pair_averages;
+        sum->pair_refused += st.pair_refused;
+        sum->epoch += w * st.epoch;
+        sum->loss += w * st.loss;
+        sum->disagreement += w * st.disagreement;
+        sum->wait_s += w * st.wait_s;
+        sum->test_acc += w * st.test_acc;
+        sum->test_loss += w * st.test_loss;
+        sum->peers_alive = st.peers_alive < sum->peers_alive ? st.peers_alive : sum->peers_alive;
+        sum->peers_seen = st.peers_seen < sum->peers_seen ? st.peers_seen : sum->peers_seen;
+        sum->merge_peers = st.merge_peers < sum->merge_peers ? st.merge_peers : sum->merge_peers;
+        sum->merged &= st.merged;
+        sum->finished &= st.finished;
+        if (!sum->error)
+            sum->error = st.error;
+    }
+}
