@@ -186,8 +186,12 @@ s_check_entry (void *arg, const char *p, size_t len)
     }
     if (mdl_disc_parse_static (p, len, &info) == 0)
         return 0;
+    const int shown = (int) (len > 300 ? 300 : len);
     if (len == 0)
         snprintf (c->why, c->len, "an empty entry (two commas, or a comma at an end)");
+    else if (!memmem (p, len, "://", 3))
+        snprintf (c->why, c->len, "'%.*s' is not an endpoint: write tcp://%.*s (entries are tcp://HOST:PORT or dns:NAME:PORT, comma-separated)",
+                  shown, p, shown, p);
     else
         snprintf (c->why, c->len, "'%.*s' is not tcp://HOST:PORT[#KEY] (PORT 1-65535, KEY a 40-character Z85 public key) or dns:NAME:PORT",
                   (int) (len > 300 ? 300 : len), p);

@@ -425,14 +425,16 @@ mdl_cmd_top (int argc, char **argv)
                        "the agents' --http addresses HOST:PORT (or http://HOST:PORT) and names dns:NAME:PORT (every "
                        "address of NAME an agent serving on PORT), comma-separated, repeatable");
     defs[n++] = (mdl_optdef_t) { .name = "http-port", .type = MDL_OPTT_INT, .dst = &http_port, .metavar = "P",
-                                 .help = "with --interface: the port of the agents' --http", .min = 1, .max = 65535 };
+                                 .help = "with --interface: the port of the agents' --http", .min = 1, .max = 65535,
+                                 .deflt = "" };
     defs[n++] = (mdl_optdef_t) { .name = "interval", .type = MDL_OPTT_DOUBLE, .dst = &interval, .metavar = "SEC",
-                                 .help = "seconds between refreshes [1]", .min = 0.1, .max = 3600 };
+                                 .help = "seconds between refreshes", .min = 0.1, .max = 3600 };
     defs[n++] = (mdl_optdef_t) { .name = "once", .type = MDL_OPTT_FLAG, .dst = &once, .help = "one table, then exit" };
     defs[n++] = (mdl_optdef_t) { .name = "count", .type = MDL_OPTT_INT, .dst = &count, .metavar = "N",
-                                 .help = "exit after N refreshes [0: until q or Ctrl-C]", .min = 0, .max = 1e9 };
+                                 .help = "exit after N refreshes", .min = 0, .max = 1e9,
+                                 .deflt = "0: until q or Ctrl-C" };
     defs[n++] = (mdl_optdef_t) { .name = "cluster", .type = MDL_OPTT_STR, .dst = &cluster, .metavar = "NAME",
-                                 .help = "with --interface: the agents' --cluster [meshdl]" };
+                                 .help = "with --interface: the agents' --cluster" };
     defs[n] = (mdl_optdef_t) { 0 };
     char err[1024] = "";
     int rc = mdl_opts_parse ("top", defs, argc, argv, err, sizeof err);

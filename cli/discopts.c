@@ -1,6 +1,7 @@
 /*  discopts.c: see discopts.h. */
 #include "discopts.h"
 
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,9 @@ mdl_discopts_defs (mdl_discopts_t *o, mdl_optdef_t *defs, size_t *n, size_t cap,
           .help = "network interface for beacon discovery (or ZSYS_INTERFACE)" },
         { .name = "peers", .type = MDL_OPTT_LIST, .dst = &o->peers, .metavar = "EP,...", .help = peers_help },
         { .name = "beacon-port", .type = MDL_OPTT_INT, .dst = &o->beacon_port, .metavar = "P",
-          .help = "UDP port of the beacons [5670]", .min = 1, .max = 65535 },
+          .help = "UDP port of the beacons", .min = 1, .max = 65535 },
         { .name = "dns-interval", .type = MDL_OPTT_DOUBLE, .dst = &o->dns_interval, .metavar = "SEC",
-          .help = "dns: peers: seconds between resolutions of each name (a failing one is retried every second) [5]",
+          .help = "dns: peers: seconds between resolutions of each name (a failing one is retried every second)",
           .min = 0.1, .max = 3600 },
     };
     for (size_t i = 0; i < sizeof add / sizeof add[0] && *n + 1 < cap; i++)
@@ -59,6 +60,19 @@ mdl_discopts_apply (mdl_discopts_t *o, const char *cmd, bool curve, mdl_disc_cfg
     if (curve && o->dns) {
         snprintf (err, errlen, "meshdl %s: --curve needs each peer's public key before it connects, and a dns: entry carries none: "
                   "use tcp://HOST:PORT#KEY entries or beacons (--interface)", cmd);
+        return MDL_EINVAL;
+    }
+    /* the interface matters to beacons only: with --peers it is not used */
+    const char *iface = o->peers.n ? NULL : o->iface ? o->iface : getenv ("ZSYS_INTERFACE");
+    if (iface && iface[0] && if_nametoindex (iface) == 0) {
+        char names[256] = "";
+        struct if_nameindex *all = if_nameindex ();
+        for (struct if_nameindex *i = all; i && i->if_index; i++)
+            snprintf (names + strlen (names), sizeof names - strlen (names), "%s%s", names[0] ? ", " : "", i->if_name);
+        if (all)
+            if_freenameindex (all);
+        snprintf (err, errlen, "meshdl %s: %s %s: no such network interface here (there are: %s)", cmd,
+                  o->iface ? "--interface" : "ZSYS_INTERFACE", iface, names[0] ? names : "none");
         return MDL_EINVAL;
     }
     cfg->kind = !o->peers.n ? MDL_DISC_BEACON : o->dns ? MDL_DISC_DNS : MDL_DISC_STATIC;

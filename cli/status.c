@@ -135,6 +135,12 @@ mdl_status_check (const char *path, double max_age, bool waiting_ok, char *line,
                   minp, where);
         return 0;
     }
+    if (strcmp (state, "done") == 0) {
+        /* A run that ended as it should is not a sick agent: `meshdl status DIR` after a
+           cluster finished says so and exits 0. (One stopped by a signal did not finish.) */
+        snprintf (line, len, "finished: agent %s done at step %.0f, epoch %.2f%s", agent, step, epoch, where);
+        return 0;
+    }
     if (strcmp (state, "waiting") == 0)
         snprintf (line, len, "unhealthy: agent %s waiting for peers: %.0f of %.0f (--min-peers)%s%s", agent, peers, minp,
                   msg[0] ? ": " : "", msg);
@@ -153,7 +159,10 @@ static const char *s_usage =
     "--waiting-ok: an agent starting or waiting for its peers (with a fresh file) is healthy\n"
     "too: for Docker Swarm, which lists a task under tasks.SERVICE only once it is healthy,\n"
     "while the agents find their peers through that name.\n"
-    "Prints one line per agent; exit 0 healthy, 1 not, 2 bad usage.";
+    "Prints one line per agent. Exit codes: 0 every agent is healthy (training, status\n"
+    "fresh) or finished its run (done); 1 one is not: starting, waiting for peers (unless\n"
+    "--waiting-ok), stopped by a signal before the end, failed, or its status is stale,\n"
+    "missing or unreadable; 2 bad usage.";
 
 int
 mdl_cmd_status (int argc, char **argv)
