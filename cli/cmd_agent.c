@@ -405,10 +405,36 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
         fprintf (stderr, "%s\n", err);
         return 2;
     }
+    char why[512]; /* a TCP connection to every peer while a global average runs */
+    if (mdl_agent_provision (1, MDL_AGENT_MAX_PEERS, why, sizeof why)) {
+        fprintf (stderr, "meshdl agent: %s\n", why);
+        return 2;
+    }
     mdl_blas_threads (to->threads);
+    cfg.id = so->id ? so->id : s_default_id (so->name);
+    char idb[17], prefix[64];
+    snprintf (prefix, sizeof prefix, "agent %s", mdl_id_str (cfg.id, idb));
+    /* Before the data and the agent's sockets: a port in use stops here, before anything
+       is written (the data cache goes to --results) and before any peer hears of us; and
+       /metrics says "starting" while the data loads. */
+    if (so->http) {
+        mdl_http_info_t hi = { .agent = idb, .cluster = ao->cluster, .algo = ao->algo, .mode = ao->mode,
+                               .codec = ao->codec, .topology = ao->topology, .model = to->model };
+        char hmsg[256];
+        if (!(s_http = mdl_http_new (so->http, &hi, &rc, hmsg, sizeof hmsg))) {
+            fprintf (stderr, "meshdl agent: --http %s: %s\n", so->http, hmsg);
+            return 2;
+        }
+        fprintf (stderr, "%s: serving /metrics and /status on %s\n", prefix, mdl_http_url (s_http));
+    }
+    /* the decompressed data next to the results: shared by every agent that writes there */
+    char cache_dir[4200];
+    if (so->results && !to->data_cache && snprintf (cache_dir, sizeof cache_dir, "%s/data-cache", so->results) < (int) sizeof cache_dir)
+        to->data_cache = cache_dir;
     mdl_dataset_t *train = NULL, *test = NULL;
     if (mdl_trainopts_data (to, "agent", &train, &test, err, sizeof err)) {
         fprintf (stderr, "%s\n", err);
+        mdl_http_destroy (&s_http);
         return 2;
     }
     int exit_code = 2;
@@ -427,12 +453,10 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     size_t cnt;
     cfg.rows = mdl_partition_shard (part, shard_i, &cnt);
     cfg.nrows = cnt;
-    cfg.id = so->id ? so->id : s_default_id (so->name);
-    char bind[128], prefix[64];
+    char bind[128];
     snprintf (bind, sizeof bind, "tcp://*:%d", so->port);
-    char idb[17], rdir[4096] = "", ckpt_path[4200], metrics_path[4200], status_path[4200], summary_path[4200];
+    char rdir[4096] = "", ckpt_path[4200], metrics_path[4200], status_path[4200], summary_path[4200];
     const char *status_paths[2] = { so->status, NULL };
-    snprintf (prefix, sizeof prefix, "agent %s", mdl_id_str (cfg.id, idb));
     cfg.bind = bind;
     if (ao->log && strcmp (ao->log, "-") && !(logf = fopen (ao->log, "a"))) {
         fprintf (stderr, "meshdl agent: cannot open log file %s\n", ao->log);
@@ -462,17 +486,6 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     cfg.min_peers = so->min_peers;
     cfg.min_peers_timeout = so->min_peers_timeout;
     cfg.seed = to->seed ^ cfg.id;
-    /* Before the agent's sockets: a port in use stops here, before any peer hears of us. */
-    if (so->http) {
-        mdl_http_info_t hi = { .agent = idb, .cluster = ao->cluster, .algo = ao->algo, .mode = ao->mode,
-                               .codec = ao->codec, .topology = ao->topology, .model = to->model };
-        char hmsg[256];
-        if (!(s_http = mdl_http_new (so->http, &hi, &rc, hmsg, sizeof hmsg))) {
-            fprintf (stderr, "meshdl agent: --http %s: %s\n", so->http, hmsg);
-            goto done;
-        }
-        fprintf (stderr, "%s: serving /metrics and /status on %s\n", prefix, mdl_http_url (s_http));
-    }
     if (!(agent = mdl_agent_new (&cfg, &rc))) {
         if (rc == MDL_ESOCKET && so->port > 0 && s_port_in_use (so->port))
             fprintf (stderr, "meshdl agent: --port %d: cannot bind %s: address in use (another agent on this port? "
@@ -515,6 +528,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
         fprintf (stderr, "%s: PUB at %s, shard %u/%u (%zu rows), %s %s on %s, codec %s\n", prefix,
                  mdl_agent_endpoint (agent), shard_i, shard_n, cnt, ao->algo, ao->mode, ao->topology, ao->codec);
     const double t0 = mdl_now (), t0_wall = mdl_wallclock ();
+    const double startup_s = mdl_process_age (); /* exec to ready: data loaded, sockets bound */
     mdl_status_t hs = { .agent = idb, .state = "starting", .min_peers = so->min_peers, .shard = shard_auto ? -1L : (long) shard_i,
                         .shards = shard_n, .first_step_time = NAN };
     double hs_last = -1;
@@ -526,8 +540,14 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
                                 hs_msg, sizeof hs_msg);
         shard_i = (uint32_t) (hs.shard < 0 ? 0 : hs.shard);
     }
-    if (started)
+    if (started) {
+        /* The shard is final: this process holds its rows, not the training set. */
+        size_t kept = cfg.nrows;
+        const uint32_t *keep = shard_auto ? mdl_partition_shard (part, shard_i, &kept) : cfg.rows;
+        if (keep && mdl_dataset_keep_rows (train, keep, kept))
+            fprintf (stderr, "%s: out of memory keeping the shard's rows: reading them from the whole set\n", prefix);
         mdl_agent_start (agent);
+    }
     snprintf (prog.prefix, sizeof prog.prefix, "%.60s: ", prefix);
     uint64_t evals_seen = 0;
     double t_target = NAN;
@@ -631,6 +651,8 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     mdl_json_int (&j, "peers_seen", (long long) st.peers_seen);
     mdl_json_num (&j, "disagreement", st.disagreement);
     mdl_json_num (&j, "wall_s", mdl_now () - t0);
+    mdl_json_num (&j, "startup_s", startup_s);
+    mdl_json_num (&j, "discovery_s", st.train_start - t0); /* ready to the first step (NaN: never) */
     mdl_json_int (&j, "params", (long long) mdl_agent_dim (agent));
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
     if (to->target_acc > 0) {
