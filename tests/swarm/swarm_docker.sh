@@ -83,9 +83,14 @@ python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); n=d["networks"
 # the bootstrap of newcomers (reliability) decides whether the scale-up step runs
 scale=${SWARM_SCALE:-auto}
 if [ "$scale" = auto ]; then docker run --rm --network none "$image" agent --help 2>/dev/null | grep -q -- '--bootstrap' && scale=1 || scale=0; fi
-epochs=$([ "$scale" = 1 ] && echo 4 || echo 2)
+# Long enough for Prometheus and top to see the agents training (and a newcomer to join):
+# 2 epochs of 12000 rows took 8 s of training on a quiet machine once the data loads were
+# made fast, over before the first scrape. With 3 epochs of the 60000 rows (quiet machine):
+# 4 series in Prometheus 17 s after deploy, top right after, all Complete at 36 s; 4 for
+# a margin.
+epochs=$([ "$scale" = 1 ] && echo 6 || echo 4)
 t_up=$(now)
-( cd examples/swarm && MESHDL_IMAGE=$image PROMETHEUS_IMAGE=$pimage AGENTS=4 MIN_PEERS=3 EPOCHS=$epochs TRAIN_SUBSET=12000 \
+( cd examples/swarm && MESHDL_IMAGE=$image PROMETHEUS_IMAGE=$pimage AGENTS=4 MIN_PEERS=3 EPOCHS=$epochs TRAIN_SUBSET=60000 \
   timeout 120 docker stack deploy --resolve-image never -c stack.yml "$stack" ) >"$T/deploy.log" 2>&1 \
     || { no "docker stack deploy: $(tail -3 "$T/deploy.log")"; finish; }
 ok "docker stack deploy $stack: 4 agent replicas and a Prometheus"
