@@ -249,13 +249,17 @@ s_read (s_plot_t *pl, int file, char *err, size_t errlen)
             run->is_num ? snprintf (rs, sizeof rs, "%.15g", run->num) : snprintf (rs, sizeof rs, "%s", run->str);
         if (agent && !pl->average)
             agent->is_num ? snprintf (as, sizeof as, "%.15g", agent->num) : snprintf (as, sizeof as, "%s", agent->str);
-        /* files of one label are one series: metrics.jsonl of each agent, averaged */
-        int lf = file;
-        for (int g = 0; g < file; g++)
+        /* files of one label are one series: metrics.jsonl of each agent, averaged. Their
+           run ids are those of the agents' processes (each its own unless --run): the
+           label, not the run, groups them. */
+        int lf = file, shared = 0;
+        for (int g = 0; g < pl->nfiles; g++)
             if (!strcmp (pl->labels[g], pl->labels[file])) {
-                lf = g;
-                break;
+                lf = g < lf ? g : lf;
+                shared++;
             }
+        if (shared > 1)
+            rs[0] = '\0';
         int sidx = s_series (pl, lf, rs, as);
         if (sidx < 0)
             continue;
@@ -330,19 +334,23 @@ s_cmp_pt (const void *a, const void *b)
     return p->k < q->k ? -1 : p->k > q->k;
 }
 
-/* The title of series s (for y index yi of ny). */
+/* The title of series s (for y index yi of ny). The run id only where its file holds
+   several runs (every metrics line carries one: alone it tells the reader nothing). */
 static void
 s_title (const s_plot_t *pl, int s, const s_panel_t *pn, int yi, char *out, size_t len)
 {
     const s_key_t *k = &pl->keys[s];
+    bool runs = false;
+    for (int i = 0; i < pl->nkeys && k->run[0]; i++)
+        runs |= pl->keys[i].file == k->file && strcmp (pl->keys[i].run, k->run) != 0;
     int at = snprintf (out, len, "%s", pl->labels[k->file]);
-    if (k->run[0] && at >= 0 && (size_t) at < len)
+    if (runs && at >= 0 && (size_t) at < len)
         at += snprintf (out + at, len - (size_t) at, " run %s", k->run);
     if (k->agent[0] && at >= 0 && (size_t) at < len)
-        at += snprintf (out + at, len - (size_t) at, "%sagent %s", pl->nfiles > 1 || k->run[0] ? ", " : "", k->agent);
+        at += snprintf (out + at, len - (size_t) at, "%sagent %s", pl->nfiles > 1 || runs ? ", " : "", k->agent);
     if (pn->ny > 1 && at >= 0 && (size_t) at < len)
         snprintf (out + at, len - (size_t) at, " %s", pn->yname[yi]);
-    if (pl->nfiles == 1 && k->agent[0] && !k->run[0] && pn->ny == 1)
+    if (pl->nfiles == 1 && k->agent[0] && !runs && pn->ny == 1)
         snprintf (out, len, "agent %s", k->agent);
 }
 

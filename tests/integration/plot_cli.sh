@@ -36,6 +36,10 @@ fi
 sed 's/^{/{"run": "first", /' "$tmp/m.jsonl" >"$tmp/runs.jsonl"; sed 's/^{/{"run": "second", /' "$tmp/m.jsonl" >>"$tmp/runs.jsonl"
 "$bin" plot "$tmp/runs.jsonl" -o "$tmp/c.png" --average --panel acc:time 2>"$tmp/c.err"
 [ "$(series "$tmp/c.err")" = 2 ] && ok "two runs in one file: 2 series" || no "runs: $(cat "$tmp/c.err")"
+# the files of one label are one series whatever their run ids (each agent process has its own)
+sed 's/^{/{"run": "agent-a", /' "$tmp/m.jsonl" >"$tmp/ra.jsonl"; sed 's/^{/{"run": "agent-b", /' "$tmp/m.jsonl" >"$tmp/rb.jsonl"
+"$bin" plot "$tmp/ra.jsonl=cluster" "$tmp/rb.jsonl=cluster" -o "$tmp/g.png" --panel acc:time 2>"$tmp/g.err"
+[ "$(series "$tmp/g.err")" = 1 ] && ok "two files of one label with their own run ids: 1 series" || no "one label: $(cat "$tmp/g.err")"
 # summaries of several runs: a scatter of labelled points
 cp "$tmp/sim.out" "$tmp/s1.json"; sed 's/"test_acc": [0-9.]*/"test_acc": 0.5/' "$tmp/sim.out" >"$tmp/s2.json"
 "$bin" plot "$tmp/s1.json=fp32" "$tmp/s2.json=topk" --panel test_acc:bytes -o "$tmp/d.png" 2>"$tmp/d.err"; rc=$?
