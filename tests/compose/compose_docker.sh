@@ -118,7 +118,10 @@ grep -Eq 'agent [0-9a-f]{16}: epoch [0-9.]+  test acc' "$T/logs1.txt" && ok "pro
 results "$T/r1"
 n=0; shards=""; first=0; accs=""; bytes=0
 for d in "$T"/r1/*/; do
-    n=$((n+1)); id=$(basename "$d"); s="$d/summary.json"
+    id=$(basename "$d")
+    # the agents' shared cache of the decompressed data (--results DIR: DIR/data-cache)
+    [ "$id" = data-cache ] && continue
+    n=$((n+1)); s="$d/summary.json"
     acc=$(json "$s" summary test_acc); seen=$(json "$s" summary peers_seen); sh=$(json "$s" summary shard)
     shs=$(json "$s" summary shards); st=$(json "$s" summary status); fs=$(json "$s" summary first_step_time)
     [ "$st" = done ] && [ "$seen" = 3 ] && ok "agent $id: status done, saw 3 peers" || no "agent $id: status '$st', peers_seen '$seen'"
