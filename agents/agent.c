@@ -242,6 +242,13 @@ s_incarnation (uint64_t id)
     return ((uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec) ^ (id * 0x9e3779b97f4a7c15ULL);
 }
 
+/* Staleness doubles per bucket up to past the default --max-staleness (500); waits
+   span a fast LAN round (1 ms) to the default --sync-timeout (10 s). */
+const double mdl_agent_age_le[] = { 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512 };
+const size_t mdl_agent_age_nle = sizeof mdl_agent_age_le / sizeof mdl_agent_age_le[0];
+const double mdl_agent_wait_le[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+const size_t mdl_agent_wait_nle = sizeof mdl_agent_wait_le / sizeof mdl_agent_wait_le[0];
+
 mdl_agent_t *
 mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
 {
@@ -252,6 +259,8 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     a->cfg = *cfg;
     pthread_mutex_init (&a->view_lock, NULL);
     pthread_mutex_init (&a->stats_lock, NULL);
+    mdl_hist_init (&a->stats.update_age, mdl_agent_age_le, mdl_agent_age_nle);
+    mdl_hist_init (&a->stats.sync_wait, mdl_agent_wait_le, mdl_agent_wait_nle);
     pthread_mutex_init (&a->snap_lock, NULL);
     pthread_mutex_init (&a->boot_lock, NULL);
     pthread_cond_init (&a->boot_cond, NULL);

@@ -16,6 +16,7 @@
 #include "byzantine.h"
 #include "dataset.h"
 #include "discovery.h"
+#include "hist.h"
 #include "learner.h"
 #include "robust.h"
 #include "weights.h"
@@ -190,6 +191,10 @@ typedef struct {
     uint64_t dense_rounds;     /* --adaptive-degree: rounds on the exponential graph */
     double disagreement;       /* local estimate: sum_j w_ij ||x_i - x_j||^2 at last mix */
     double wait_s;             /* time the worker spent waiting for neighbours (sync) */
+    mdl_hist_t update_age;     /* staleness in steps of each neighbour state mixed in
+                                  (bounds mdl_agent_age_le) */
+    mdl_hist_t sync_wait;      /* seconds of each wait for a round's states or a pairwise
+                                  partner (bounds mdl_agent_wait_le) */
     double test_acc, test_loss;/* the agent's own last evaluation (NAN before one) */
     uint64_t evals;            /* evaluations done (metrics lines to write) */
     uint64_t eval_step;        /* the step the last evaluation was made at */
@@ -202,6 +207,8 @@ typedef struct {
                                   (--global-every, dynavg's synchronisations) */
     uint64_t pair_averages;    /* adpsgd: pairwise averages this agent took part in */
     uint64_t pair_refused;     /* adpsgd: own requests refused (busy peer) or timed out */
+    char disc_unresolved[256]; /* --peers dns: entries that never resolved so far, with
+                                  the last reason ("" = none) */
     double train_start;        /* mdl_now when the first step began (its --min-peers met);
                                   NAN before */
     bool finished;
@@ -217,6 +224,13 @@ typedef struct {
     uint64_t snapshots_served; /* snapshot transfers this agent served to newcomers */
     uint64_t readmissions;     /* peers declared gone that came back */
 } mdl_agent_stats_t;
+
+/* The bucket bounds of the two histograms above (what /metrics exports as le="..."):
+   ages 0, 1, 2, 4, ... 512 steps; waits 1 ms to 10 s. */
+extern const double mdl_agent_age_le[];
+extern const size_t mdl_agent_age_nle;
+extern const double mdl_agent_wait_le[];
+extern const size_t mdl_agent_wait_nle;
 
 typedef struct mdl_agent_t mdl_agent_t;
 

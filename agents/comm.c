@@ -388,6 +388,16 @@ s_discover (mdl_comm_t *self)
                     mdl_comm_seen (self, &got[i]);
             }
         } while (n == 64);
+        /* dns: addresses that left a name's answers (their agents stopped or moved) */
+        char gone[16][MDL_ENDPOINT_MAX];
+        size_t ng;
+        while ((ng = mdl_discovery_withdrawn (self->disc, gone, 16)) > 0)
+            for (size_t i = 0; i < ng; i++)
+                if (mdl_mesh_disconnect (self->mesh, gone[i]) == 0)
+                    mdl_agent_log (a, "not listening to %s any more: its name no longer lists it", gone[i]);
+        char note[320];
+        while (mdl_discovery_note (self->disc, note, sizeof note))
+            mdl_agent_log (a, "%s", note);
         /* Peers the back-end knows have left: as if they had said goodbye. */
         do {
             n = 0;
@@ -462,6 +472,11 @@ s_tick (mdl_comm_t *self)
         }
         mdl_disc_stats_t ds;
         if (self->disc) {
+            char unresolved[sizeof a->stats.disc_unresolved];
+            mdl_discovery_unresolved (self->disc, unresolved, sizeof unresolved);
+            pthread_mutex_lock (&a->stats_lock);
+            memcpy (a->stats.disc_unresolved, unresolved, sizeof unresolved);
+            pthread_mutex_unlock (&a->stats_lock);
             mdl_discovery_stats (self->disc, &ds);
             uint64_t ign = ds.other_cluster + ds.malformed;
             if (ign > self->seen_total) {
@@ -578,9 +593,11 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
         self->parked_max = (size_t) 512 << 20;
     /* 10 ms of grace at a full subscriber queue before dropping for it: bounded
        back-pressure, what bench/mesh.sh measures against raw PUSH/PULL. */
+    /* Names may answer with IPv6 addresses (discovery_dns.c): listen and connect on both. */
     mdl_mesh_cfg_t mc = { .bind = a->cfg.bind, .self = a->cfg.id, .curve = a->cfg.curve, .cert = a->cfg.cert,
                           .allow_dir = a->cfg.allow_dir, .send_wait_ms = 10, .hwm_bytes = a->cfg.hwm_bytes,
-                          .msg_bytes = (int64_t) a->msg_bytes, .max_frame = (int64_t) frame_max };
+                          .msg_bytes = (int64_t) a->msg_bytes, .max_frame = (int64_t) frame_max,
+                          .ipv6 = a->cfg.disc.kind == MDL_DISC_DNS };
     if (!(self->mesh = mdl_mesh_new (&mc, &rc)))
         goto fail;
     rc = MDL_ESOCKET;

@@ -484,8 +484,10 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
             s_ask_missing (c, channel);
             mdl_agent_beat (&a->beat_worker); /* waiting for peers is not being stuck */
         }
+        const double waited = mdl_now () - t0;
         pthread_mutex_lock (&a->stats_lock);
-        a->stats.wait_s += mdl_now () - t0;
+        a->stats.wait_s += waited;
+        mdl_hist_observe (&a->stats.sync_wait, waited);
         pthread_mutex_unlock (&a->stats_lock);
     }
     /* Read every neighbour's vector (held stable until read_end), then weigh them. */
@@ -583,6 +585,9 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     a->stats.updates_applied += used;
     a->stats.updates_stale += stale;
     a->stats.updates_dropped += dropped;
+    for (size_t k = 0; k < c->nnbr; k++)
+        if (coef[k] > 0)
+            mdl_hist_observe (&a->stats.update_age, (double) stale_by[k]);
     if (used && dis >= 0)
         a->stats.disagreement = dis;
     a->stats.gossip_rounds++;

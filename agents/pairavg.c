@@ -85,8 +85,10 @@ mdl_ctx_pair_average (mdl_ctx_t *c)
             break;
         mdl_pairbox_wait (a->pairs, until - now < 0.05 ? until - now : 0.05);
     }
+    const double waited = mdl_now () - t0;
     pthread_mutex_lock (&a->stats_lock);
-    a->stats.wait_s += mdl_now () - t0;
+    a->stats.wait_s += waited;
+    mdl_hist_observe (&a->stats.sync_wait, waited);
     a->stats.pair_refused += settled != 1;
     pthread_mutex_unlock (&a->stats_lock);
     return settled == 1;

@@ -297,9 +297,16 @@ mdl_worker_main (void *arg)
         if (mdl_agent_wait_peers (a, a->cfg.min_peers, a->cfg.min_peers_timeout) != 0) {
             uint64_t ids[1];
             const size_t members = mdl_agent_members (a, ids, 0); /* view_n, under view_lock */
-            if (!atomic_load (&a->stop))
-                mdl_agent_log (a, "only %zu of the %d peers required (--min-peers) appeared within %.0f s",
-                               members ? members - 1 : 0, a->cfg.min_peers, a->cfg.min_peers_timeout);
+            if (!atomic_load (&a->stop)) {
+                /* a name that never resolved is the likelier cause: say it on the same line */
+                char unresolved[sizeof a->stats.disc_unresolved];
+                pthread_mutex_lock (&a->stats_lock);
+                memcpy (unresolved, a->stats.disc_unresolved, sizeof unresolved);
+                pthread_mutex_unlock (&a->stats_lock);
+                mdl_agent_log (a, "only %zu of the %d peers required (--min-peers) appeared within %.0f s%s%s",
+                               members ? members - 1 : 0, a->cfg.min_peers, a->cfg.min_peers_timeout,
+                               unresolved[0] ? "; never resolved: " : "", unresolved);
+            }
             s_ctx_free (c);
             s_finish (a, atomic_load (&a->stop) ? 0 : MDL_ETIMEOUT);
             return NULL;

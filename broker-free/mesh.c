@@ -200,6 +200,10 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
         zsock_set_maxmsgsize (self->sub, (int) (cfg->max_frame > INT_MAX ? INT_MAX : cfg->max_frame));
     s_set_nodrop (self, true);
     s_set_liveness (self);
+    if (cfg->ipv6) {
+        zsock_set_ipv6 (self->pub, 1);
+        zsock_set_ipv6 (self->sub, 1);
+    }
     if (self->curve) {
         zcert_apply (self->cert, self->pub);
         zsock_set_curve_server (self->pub, 1);

@@ -9,6 +9,8 @@ int mdl_cmd_sim (int argc, char **argv);
 int mdl_cmd_agent (int argc, char **argv);
 int mdl_cmd_keygen (int argc, char **argv);
 int mdl_cmd_status (int argc, char **argv);
+int mdl_cmd_plot (int argc, char **argv);
+int mdl_cmd_top (int argc, char **argv);
 
 /* The option tables of the subcommands that have one, with their defaults noted (static
    storage, built on first use): what MESHDL_* variables may name and what --help lists. */

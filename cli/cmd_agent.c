@@ -1,9 +1,8 @@
 /*  cmd_agent.c: `meshdl agent`: one agent in one process, finding its peers on a LAN by
-    beacon (--interface) or from a static list (--peers), training on its shard and
+    beacon (--interface), from a static list or from names (--peers), training on its shard and
     gossiping over TCP. What runs on each machine of a cluster and in each container. */
 #include <errno.h>
 #include <math.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +16,10 @@
 #include "agentopts.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "discopts.h"
 #include "err.h"
 #include "hash.h"
+#include "http.h"
 #include "partition.h"
 #include "report.h"
 #include "signals.h"
@@ -26,10 +27,12 @@
 #include "trainopts.h"
 
 static const char *s_usage =
-    "usage: meshdl agent (--interface IF | --peers tcp://HOST:PORT,...) [--shard I/N|auto] [options]\n\n"
+    "usage: meshdl agent (--interface IF | --peers tcp://HOST:PORT,... | --peers dns:NAME:PORT) [--shard I/N|auto] [options]\n\n"
     "One agent: trains on shard I of N of the training set (without --shard: on all of it, in\n"
     "an order of its own), finds its peers by UDP beacon on\n"
-    "network interface IF (or from a static list of their PUB endpoints), publishes its\n"
+    "network interface IF (or from a list of their PUB endpoints, or from the addresses a name\n"
+    "server gives for a name: a Swarm or Kubernetes service; a name that never resolves within\n"
+    "--min-peers-timeout ends the run with exit 3), publishes its\n"
     "updates on a PUB socket and averages with its neighbours. SIGINT/SIGTERM end it cleanly:\n"
     "it stops, writes its checkpoint and its summary (last stdout line) and exits 0.\n"
     "--shard auto (identical replicas, e.g. docker compose --scale): once --min-peers K is\n"
@@ -40,10 +43,7 @@ static const char *s_usage =
     "'-' as '_', e.g. MESHDL_TOPOLOGY=ring, MESHDL_CODEC=topk:0.01); the command line wins.";
 
 typedef struct {
-    const char *iface;
-    const char *peers;
     int port;
-    int beacon_port;
     const char *shard;
     int min_peers;
     double min_peers_timeout;
@@ -57,7 +57,11 @@ typedef struct {
     uint64_t checkpoint_every; /* > 0: a checkpoint every this many steps while training */
     const char *bootstrap;     /* peer | none */
     const char *byzantine; /* --byzantine MODE[:ARG] */
+    const char *http;    /* ADDR:PORT of /metrics and /status */
 } s_agentopts_t;
+
+/* --http: the server every status written below also goes to (one agent per process). */
+static mdl_http_t *s_http;
 
 static int
 s_parse_shard (const char *s, uint32_t *i, uint32_t *n)
@@ -100,6 +104,8 @@ s_status_write (const char *const paths[2], const mdl_status_t *st)
     for (int k = 0; k < 2; k++)
         if (paths[k])
             mdl_status_write (paths[k], st);
+    if (s_http)
+        mdl_http_publish (s_http, NULL, st);
 }
 
 /* Writes the JSON line of j to path atomically (path.tmp, then rename). 0 or MDL_EIO. */
@@ -197,9 +203,15 @@ s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partitio
         if (mdl_signals_stop ())
             return false;
         if (mdl_now () >= until) {
-            snprintf (msg, len, "only %llu of the %d peers required (--min-peers %d) appeared within %.0f s: "
-                      "with N agents, --min-peers must be at most N-1",
-                      (unsigned long long) hs->peers, k, k, timeout);
+            mdl_agent_stats_t st;
+            mdl_agent_stats (agent, &st);
+            if (st.disc_unresolved[0])
+                snprintf (msg, len, "only %llu of the %d peers required (--min-peers %d) appeared within %.0f s; never resolved: %s",
+                          (unsigned long long) hs->peers, k, k, timeout, st.disc_unresolved);
+            else
+                snprintf (msg, len, "only %llu of the %d peers required (--min-peers %d) appeared within %.0f s: "
+                          "with N agents, --min-peers must be at most N-1",
+                          (unsigned long long) hs->peers, k, k, timeout);
             fprintf (stderr, "agent %s: %s\n", idb, msg);
             return false;
         }
@@ -247,36 +259,11 @@ s_port_in_use (int port)
     return used;
 }
 
-/* The network options, before the data loads: --peers
-   entries, the interface, the port. 0 or MDL_EINVAL with a line naming what to change. */
+/* The network options, before the data loads: the port (--peers entries and the
+   interface: mdl_discopts_apply). 0 or MDL_EINVAL with a line naming what to change. */
 static int
-s_check_network (const mdl_trainopts_t *to, const s_agentopts_t *so, char *err, size_t errlen)
+s_check_network (const s_agentopts_t *so, char *err, size_t errlen)
 {
-    char bad[300];
-    if (so->peers && mdl_disc_static_check (so->peers, bad, sizeof bad)) {
-        if (!bad[0])
-            snprintf (err, errlen, "meshdl agent: --peers is empty: give tcp://HOST:PORT,...");
-        else if (!strstr (bad, "://"))
-            snprintf (err, errlen, "meshdl agent: --peers entry '%s' is not an endpoint: write tcp://%s "
-                                   "(entries are tcp://HOST:PORT, comma-separated)", bad, bad);
-        else
-            snprintf (err, errlen, "meshdl agent: --peers entry '%s' is not tcp://HOST:PORT with PORT 1-65535 "
-                                   "(with --curve: tcp://HOST:PORT#KEY, the peer's 40-character public key)", bad);
-        return MDL_EINVAL;
-    }
-    /* the interface matters to beacons only: with --peers it is not used */
-    const char *iface = so->peers ? NULL : so->iface ? so->iface : getenv ("ZSYS_INTERFACE");
-    if (iface && iface[0] && if_nametoindex (iface) == 0) {
-        char names[256] = "";
-        struct if_nameindex *all = if_nameindex ();
-        for (struct if_nameindex *i = all; i && i->if_index; i++)
-            snprintf (names + strlen (names), sizeof names - strlen (names), "%s%s", names[0] ? ", " : "", i->if_name);
-        if (all)
-            if_freenameindex (all);
-        snprintf (err, errlen, "meshdl agent: %s %s: no such network interface here (there are: %s)",
-                  so->iface ? "--interface" : "ZSYS_INTERFACE", iface, names[0] ? names : "none");
-        return MDL_EINVAL;
-    }
     if (so->port > 0 && s_port_in_use (so->port)) {
         snprintf (err, errlen, "meshdl agent: --port %d: cannot bind tcp://*:%d: address in use (another agent on this port? "
                                "choose another --port, or 0 for any free port)", so->port, so->port);
@@ -290,7 +277,8 @@ typedef struct {
     mdl_trainopts_t to;
     mdl_agentopts_t ao;
     s_agentopts_t so;
-    mdl_optdef_t defs[112];
+    mdl_discopts_t dopt;
+    mdl_optdef_t defs[128];
 } s_agent_table_t;
 
 static void
@@ -298,17 +286,19 @@ s_agent_defs (s_agent_table_t *t)
 {
     mdl_trainopts_defaults (&t->to);
     mdl_agentopts_defaults (&t->ao);
-    t->so = (s_agentopts_t) { .port = 0, .beacon_port = 5670, .min_peers = 0, .min_peers_timeout = 60, .bootstrap = "peer" };
+    t->so = (s_agentopts_t) { .port = 0, .min_peers = 0, .min_peers_timeout = 60, .bootstrap = "peer" };
+    mdl_discopts_defaults (&t->dopt);
     t->to.batch = 16;
     s_agentopts_t *so = &t->so;
     mdl_optdef_t *defs = t->defs;
     size_t n = 0;
 #define A(nm, ty, ptr, mv, hl, lo, hi) \
     defs[n++] = (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
-    A ("interface", MDL_OPTT_STR, &so->iface, "IF", "network interface for beacon discovery (or ZSYS_INTERFACE)", 0, 0);
-    A ("peers", MDL_OPTT_STR, &so->peers, "EP,...", "static discovery: comma-separated PUB endpoints tcp://HOST:PORT (with --curve: tcp://HOST:PORT#KEY, the peer's Z85 public key)", 0, 0);
+    mdl_discopts_defs (&t->dopt, defs, &n, sizeof t->defs / sizeof t->defs[0],
+                       "peers without beacons, comma-separated, repeatable: PUB endpoints tcp://HOST:PORT (with --curve: "
+                       "tcp://HOST:PORT#KEY, the peer's Z85 public key) and names dns:NAME:PORT (every A/AAAA address of "
+                       "NAME, e.g. dns:tasks.agent:7000, re-resolved every --dns-interval; this agent's own is skipped)");
     A ("port", MDL_OPTT_INT, &so->port, "P", "TCP port of this agent's PUB socket (0 = any free port)", 0, 65535);
-    A ("beacon-port", MDL_OPTT_INT, &so->beacon_port, "P", "UDP port of the beacons", 1, 65535);
     A ("shard", MDL_OPTT_STR, &so->shard, "I/N|auto", "train on shard I of N (0 <= I < N) of the training set; auto: rank by id among the K+1 members once --min-peers K is met", 0, 0);
     A ("min-peers", MDL_OPTT_INT, &so->min_peers, "K", "wait for K peers before the first step", 0, 1024);
     A ("min-peers-timeout", MDL_OPTT_DOUBLE, &so->min_peers_timeout, "SEC", "how long to wait for them", 0.1, 86400);
@@ -322,6 +312,7 @@ s_agent_defs (s_agent_table_t *t)
     A ("checkpoint-every", MDL_OPTT_U64, &so->checkpoint_every, "N", "also write the checkpoint every N steps while training, atomically (to --checkpoint FILE, or DIR/<agent id>/checkpoint.ckpt with --results; 0: only at the end)", 0, 1e12);
     A ("bootstrap", MDL_OPTT_STR, &so->bootstrap, "peer|none", "a fresh agent (no --resume) joining a cluster that trains already starts from a snapshot of the live peer with the highest step (peer), or from its own initial model (none)", 0, 0);
     A ("byzantine", MDL_OPTT_STR, &so->byzantine, "MODE", "this agent lies, to test defences: scale:K | noise:SIGMA | zero | stale:S | alie:Z | future:K (see SECURITY.md)", 0, 0);
+    A ("http", MDL_OPTT_STR, &so->http, "ADDR:PORT", "serve GET /metrics (Prometheus) and /status (JSON) on ADDR:PORT, e.g. 0.0.0.0:9100, 127.0.0.1:0 (any free port), [::]:9100", 0, 0);
 #undef A
     mdl_agentopts_table (&t->to, &t->ao, defs, &n, sizeof t->defs / sizeof t->defs[0]);
     mdl_optdef_t *d;
@@ -365,6 +356,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     mdl_trainopts_t *to = &tab->to;
     mdl_agentopts_t *ao = &tab->ao;
     s_agentopts_t *so = &tab->so;
+    mdl_discopts_t *dopt = &tab->dopt;
     char err[1024] = "";
     void *cfgkeep = NULL; /* --config strings, freed at the end */
     mdl_agent_cfg_t cfg;
@@ -397,10 +389,16 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
         snprintf (err, sizeof err, "meshdl agent: %s", bwhy);
         rc = MDL_EINVAL;
     }
-    if (rc == 0 && !so->iface && !so->peers && !getenv ("ZSYS_INTERFACE")) {
-        snprintf (err, sizeof err, "meshdl agent: say how to find peers: --interface IF (beacons) or --peers tcp://HOST:PORT,...");
+    char hhost[256];
+    int hport;
+    if (rc == 0 && so->http && mdl_http_parse_addr (so->http, hhost, sizeof hhost, &hport)) {
+        snprintf (err, sizeof err, "meshdl agent: --http '%s' must be ADDR:PORT with PORT 0-65535 (e.g. 0.0.0.0:9100, 127.0.0.1:0, [::1]:9100, :9100)",
+                  so->http);
         rc = MDL_EINVAL;
     }
+    mdl_disc_cfg_t disc = { 0 };
+    if (rc == 0)
+        rc = mdl_discopts_apply (dopt, "agent", so->curve, &disc, err, sizeof err);
     if (rc == 0 && so->curve && (!so->cert || !so->allow)) {
         snprintf (err, sizeof err, "meshdl agent: --curve needs --cert FILE (from meshdl keygen) and --allow DIR");
         rc = MDL_EINVAL;
@@ -418,7 +416,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
         rc = MDL_EINVAL;
     }
     if (rc == 0)
-        rc = s_check_network (to, so, err, sizeof err);
+        rc = s_check_network (so, err, sizeof err);
     /* --resume: the file is read and checked before anything starts (its model and
        algorithm once the agent exists, below); a bad one is one line and exit 2. */
     mdl_ckpt_image_t *resume = NULL;
@@ -439,6 +437,22 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
         return 2;
     }
     mdl_blas_threads (to->threads);
+    cfg.id = so->id ? so->id : s_default_id (so->name);
+    char idb[17], prefix[64];
+    snprintf (prefix, sizeof prefix, "agent %s", mdl_id_str (cfg.id, idb));
+    /* Before the data and the agent's sockets: a port in use stops here, before anything
+       is written (the data cache goes to --results) and before any peer hears of us; and
+       /metrics says "starting" while the data loads. */
+    if (so->http) {
+        mdl_http_info_t hi = { .agent = idb, .cluster = ao->cluster, .algo = ao->algo, .mode = ao->mode,
+                               .codec = ao->codec, .topology = ao->topology, .model = to->model };
+        char hmsg[256];
+        if (!(s_http = mdl_http_new (so->http, &hi, &rc, hmsg, sizeof hmsg))) {
+            fprintf (stderr, "meshdl agent: --http %s: %s\n", so->http, hmsg);
+            return 2;
+        }
+        fprintf (stderr, "%s: serving /metrics and /status on %s\n", prefix, mdl_http_url (s_http));
+    }
     /* the decompressed data next to the results: shared by every agent that writes there */
     char cache_dir[4200];
     if (so->results && !to->data_cache && snprintf (cache_dir, sizeof cache_dir, "%s/.data-cache", so->results) < (int) sizeof cache_dir)
@@ -447,6 +461,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     if (mdl_trainopts_data (to, "agent", &train, &test, err, sizeof err)) {
         fprintf (stderr, "%s\n", err);
         mdl_ckpt_image_destroy (&resume);
+        mdl_http_destroy (&s_http);
         return 2;
     }
     int exit_code = 2;
@@ -465,12 +480,10 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     size_t cnt;
     cfg.rows = mdl_partition_shard (part, shard_i, &cnt);
     cfg.nrows = cnt;
-    cfg.id = so->id ? so->id : s_default_id (so->name);
-    char bind[128], prefix[64];
+    char bind[128];
     snprintf (bind, sizeof bind, "tcp://*:%d", so->port);
-    char idb[17], rdir[4096] = "", ckpt_path[4200], metrics_path[4200], status_path[4200], summary_path[4200];
+    char rdir[4096] = "", ckpt_path[4200], metrics_path[4200], status_path[4200], summary_path[4200];
     const char *status_paths[2] = { so->status, NULL };
-    snprintf (prefix, sizeof prefix, "agent %s", mdl_id_str (cfg.id, idb));
     cfg.bind = bind;
     if (ao->log && strcmp (ao->log, "-") && !(logf = fopen (ao->log, "a"))) {
         fprintf (stderr, "meshdl agent: cannot open log file %s\n", ao->log);
@@ -482,9 +495,9 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
         cfg.log_fn = mdl_progress_log_fn;
         cfg.log_arg = &prog;
     }
-    cfg.disc = (mdl_disc_cfg_t) { .kind = so->peers ? MDL_DISC_STATIC : MDL_DISC_BEACON, .cluster = ao->cluster,
-                                  .iface = so->iface, .beacon_port = so->beacon_port,
-                                  .interval_ms = (int) (ao->hello_interval * 1000), .peers = so->peers };
+    cfg.disc = disc;
+    cfg.disc.cluster = ao->cluster;
+    cfg.disc.interval_ms = (int) (ao->hello_interval * 1000);
     cfg.curve = so->curve;
     cfg.cert = so->cert;
     cfg.allow_dir = so->allow;
@@ -507,7 +520,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
                              "choose another --port, or 0 for any free port)\n", so->port, bind);
         else if (rc == MDL_ESOCKET)
             fprintf (stderr, "meshdl agent: cannot start: %s (PUB at %s%s%s)\n", mdl_strerror (rc), bind,
-                     so->iface ? ", beacons on " : "", so->iface ? so->iface : "");
+                     disc.iface ? ", beacons on " : "", disc.iface ? disc.iface : "");
         else
             fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
         goto done;
@@ -557,6 +570,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
                         .worker_s = NAN, .comm_s = NAN };
     double hs_last = -1;
     char hs_msg[512] = "";
+    bool dns_failed = false;
     bool started = true;
     if (shard_auto) {
         started = s_shard_auto (agent, &cfg, part, so->min_peers, so->min_peers_timeout, to->seed, &hs, status_paths,
@@ -588,6 +602,8 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     memset (&st, 0, sizeof st);
     for (; started;) {
         mdl_agent_stats (agent, &st);
+        if (s_http)
+            mdl_http_publish (s_http, &st, NULL);
         if (st.steps > 0 && isnan (hs.first_step_time))
             hs.first_step_time = mdl_wallclock ();
         if (mdl_now () - hs_last >= 1.0) {
@@ -615,6 +631,16 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
             break;
         if (mdl_signals_stop ())
             mdl_agent_stop (agent);
+        /* --peers dns:NAME that never resolved: after --min-peers-timeout, a wrong name
+           (or a service that is not there), not a slow start. (While the worker itself
+           waits for --min-peers, its wait ends first and says so.) */
+        if (st.disc_unresolved[0] && !dns_failed && (st.steps > 0 || so->min_peers == 0)
+            && mdl_now () - t0 >= so->min_peers_timeout) {
+            snprintf (hs_msg, sizeof hs_msg, "never resolved within %.0f s: %s", so->min_peers_timeout, st.disc_unresolved);
+            fprintf (stderr, "%s: %s\n", prefix, hs_msg);
+            dns_failed = true;
+            mdl_agent_stop (agent);
+        }
         struct timespec ts = { 0, 50 * 1000000 };
         nanosleep (&ts, NULL);
     }
@@ -629,6 +655,8 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     double test_loss = st.test_loss, test_acc = st.test_acc;
     if (!(started && st.evals > 0 && st.eval_final)) /* the worker did not run to its final evaluation */
         mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc);
+    if (dns_failed && !st.error)
+        st.error = MDL_ETIMEOUT;
     exit_code = st.error ? 3 : 0;
     /* The worker wrote the final checkpoint (not after an error: a diverged agent keeps
        its last good one). */
@@ -698,9 +726,12 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
                   (unsigned long long) st.peers_alive, so->min_peers, so->min_peers_timeout);
     hs.message = hs_msg;
     hs.state = st.error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
+    if (s_http)
+        mdl_http_publish (s_http, &st, NULL);
     s_status_write (status_paths, &hs);
 done:
     mdl_ckpt_image_destroy (&resume);
+    mdl_http_destroy (&s_http);
     mdl_agent_destroy (&agent);
     if (logf)
         fclose (logf);

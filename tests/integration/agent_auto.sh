@@ -9,15 +9,7 @@
 # input exits 2 with one line and writes nothing into DIR; a stale status is unhealthy.
 set -uo pipefail
 bin=${1:?usage: agent_auto.sh path/to/meshdl}
-data=/usr/share/datasets/fashion-mnist
-if [ ! -f $data/train-images-idx3-ubyte.gz ]; then echo "SKIP: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"; exit 0; fi
-for v in $(env | grep -o '^MESHDL_[A-Za-z0-9_]*'); do unset "$v"; done
-unset ZSYS_INTERFACE
-export OPENBLAS_NUM_THREADS=1
-tmp=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/lib/agentnet.sh"
+. "$(dirname "$0")/lib/agentcheck.sh"
 field() { python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); [d := d[k] for k in sys.argv[2:]]; print(d)' "$@" 2>/dev/null; }
 small=(--train-subset 3000 --test-subset 500 --batch 16 --threads 1 --quiet)
 

@@ -43,7 +43,7 @@ static int
 s_check (const mdl_status_t *st, char *line, size_t len)
 {
     assert_int_equal (mdl_status_write (s_path, st), 0);
-    return mdl_status_check (s_path, 30, line, len);
+    return mdl_status_check (s_path, 30, false, line, len);
 }
 
 static void
