@@ -353,6 +353,8 @@ mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, siz
     mdl_agentopts_defs (ao, defs, &n, cap);
     memset (cfg, 0, sizeof *cfg);
     int rc = mdl_trainopts_parse (cmd, usage, defs, NULL, argc, argv, keep, err, errlen);
+    to->lr_given = mdl_opts_given (defs, "lr");
+    to->lr_min_given = mdl_opts_given (defs, "lr-min");
     if (rc == 0)
         s_algo_defaults (defs, ao, to);
     if (rc == 0)
