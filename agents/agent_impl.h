@@ -19,6 +19,7 @@
 #include "wire.h"
 
 #define MDL_AGENT_MAX_PEERS 1024
+_Static_assert (MDL_ALGO_MAX_MEMBERS == MDL_AGENT_MAX_PEERS + 1, "algo.h and agent_impl.h disagree on the view size");
 #define MDL_AGENT_CHANNELS 4  /* vectors an algorithm may exchange per round (mailbox channels) */
 
 /* What the worker asks the comm actor to send: this descriptor, then the recipient ids
@@ -52,6 +53,9 @@ struct mdl_agent_t {
     uint64_t cluster;
     bool replicas;             /* deltas against public copies (lossy codec + EF) */
     int merge_ch;              /* mailbox channel of exact averages (-1: none configured) */
+    size_t out_n;              /* floats of an outputs message (MDL_KIND_OUTPUTS; 0: none) */
+    size_t out_classes;        /* > 0: outputs are rows of this many probabilities */
+    size_t width;              /* floats per mailbox slot: max (d, out_n) */
 
     /* membership: sorted ids of live peers and self (comm writes, worker reads) */
     pthread_mutex_t view_lock;

@@ -174,7 +174,12 @@ s_drain_pull (mdl_comm_t *self)
         memcpy (&blob, zframe_data (fp), sizeof blob);
         size_t nto = zframe_size (fi) / sizeof (uint64_t);
         const uint64_t *to = (const uint64_t *) zframe_data (fi);
-        mdl_codec_t *codec = m.keyframe ? self->kcodec : self->codec;
+        mdl_codec_t *codec = MDL_KIND_TYPE (m.kind) == MDL_KIND_OUTPUTS ? self->ocodec : m.keyframe ? self->kcodec : self->codec;
+        if (!codec) { /* outputs from an agent sized for none: the worker never sends them */
+            mdl_blob_unref (blob);
+            zmsg_destroy (&msg);
+            continue;
+        }
         mdl_wire_header_t h;
         mdl_wire_header_init (&h, a->cluster, a->cfg.id, codec);
         h.step = m.step;
@@ -182,7 +187,7 @@ s_drain_pull (mdl_comm_t *self)
         h.keyframe = m.keyframe;
         h.loss = isfinite (m.loss) ? m.loss : 0.0;
         h.aux = isfinite (m.aux) ? m.aux : 0.0;
-        h.d = a->d;
+        h.d = mdl_codec_dim (codec);
         h.payload_len = mdl_blob_len (blob);
         h.timestamp_us = (uint64_t) (mdl_wallclock () * 1e6);
         mdl_blob_ref (blob, (int) nto);
@@ -313,6 +318,7 @@ s_self_destroy (mdl_comm_t **pself)
     mdl_peers_destroy (&self->peers);
     mdl_codec_destroy (&self->codec);
     mdl_codec_destroy (&self->kcodec);
+    mdl_codec_destroy (&self->ocodec);
     free (self);
     *pself = NULL;
 }
@@ -332,6 +338,11 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
         goto fail;
     mdl_wire_expect_init (&self->exp, a->cluster, a->cfg.id, self->codec);
     mdl_wire_expect_init (&self->kexp, a->cluster, a->cfg.id, self->kcodec);
+    if (a->out_n) {
+        if (!(self->ocodec = mdl_codec_new ("fp32", a->out_n, 0, &rc)))
+            goto fail;
+        mdl_wire_expect_init (&self->oexp, a->cluster, a->cfg.id, self->ocodec);
+    }
     if (!(self->peers = mdl_peers_new (a->cfg.id, a->cfg.peer_timeout, MDL_AGENT_MAX_PEERS, &rc)))
         goto fail;
     /* 10 ms of grace at a full subscriber queue before dropping for it: bounded

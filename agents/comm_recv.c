@@ -100,6 +100,40 @@ s_is_control (uint32_t type)
            || type == MDL_KIND_FIN;
 }
 
+/* An outputs message (MDL_KIND_OUTPUTS): the structure of every update, against this
+   agent's outputs size instead of its model's (d = rows x outputs, fp32), on a mailbox
+   channel of its algorithm. An agent whose algorithm exchanges no outputs takes none. */
+static int
+s_check_outputs (mdl_comm_t *self, const mdl_wire_frame_t *fr, size_t n, mdl_wire_header_t *h)
+{
+    if (!self->ocodec)
+        return MDL_EWIRE_DIM;
+    if ((int) MDL_KIND_CHANNEL (h->kind) >= self->a->algo->channels)
+        return MDL_EWIRE_HEADER;
+    return mdl_wire_check (fr, n, &self->oexp, self->ocodec, h);
+}
+
+/* The content of a decoded outputs message: finite (the codec checked), and with
+   probabilities (out_classes > 0) every row a distribution: entries in [0, 1] summing
+   to 1 within 1e-3 (float rounding of a softmax is far below that). */
+static bool
+s_outputs_valid (const float *v, size_t n, size_t classes)
+{
+    if (!classes)
+        return true;
+    for (size_t r = 0; r + classes <= n; r += classes) {
+        double sum = 0;
+        for (size_t c = 0; c < classes; c++) {
+            if (!(v[r + c] >= 0.0f && v[r + c] <= 1.0f))
+                return false;
+            sum += v[r + c];
+        }
+        if (fabs (sum - 1.0) > 1e-3)
+            return false;
+    }
+    return true;
+}
+
 /* Phase 1: frames, header and payload length against this agent's expectations. Returns
    0 with *h filled, or the MDL_EWIRE_* reason (counted and logged here). */
 static int
@@ -116,7 +150,9 @@ s_validate (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n,
              : h->cluster != self->exp.cluster ? MDL_EWIRE_CLUSTER
              : lens[2] != 0 ? MDL_EWIRE_LENGTH
              : mdl_wire_check_topic (frames[0], lens[0], a->cfg.id);
-    } else if (rc == 0)
+    } else if (rc == 0 && MDL_KIND_TYPE (h->kind) == MDL_KIND_OUTPUTS)
+        rc = s_check_outputs (self, fr, n > 4 ? 4 : n, h);
+    else if (rc == 0)
         rc = mdl_wire_check (fr, n > 4 ? 4 : n, h->keyframe ? &self->kexp : &self->exp,
                              h->keyframe ? self->kcodec : self->codec, h);
     if (rc == 0 && h->sender == a->cfg.id)
@@ -162,9 +198,10 @@ s_on_control (mdl_comm_t *self, const mdl_wire_header_t *h)
     mdl_agent_t *a = self->a;
     switch (MDL_KIND_TYPE (h->kind)) {
     case MDL_KIND_SKIP:
-        /* The sender sits this round out (consensus control): nothing to wait for. */
+        /* The sender sits this round out on that channel (consensus control; Plexus: the
+           round closed with nothing for us): nothing to wait for. */
         if (a->cfg.mode == MDL_MODE_SYNC)
-            s_tombstone (a, h->sender, 0, h->step, h->seq);
+            s_tombstone (a, h->sender, (int) MDL_KIND_CHANNEL (h->kind), h->step, h->seq);
         break;
     case MDL_KIND_MERGED:
         /* A peer finished an exact average: a marker one round above that merge round, in
@@ -181,17 +218,30 @@ s_on_control (mdl_comm_t *self, const mdl_wire_header_t *h)
     }
 }
 
-/* Phase 4a: a plain state, decoded straight into the sender's mailbox slot. */
+/* Phase 4a: a plain state (codec: the run's) or outputs (the outputs codec), decoded
+   straight into the sender's mailbox slot of the channel. Outputs are kept only when
+   their content is valid too; a rejected one leaves a tombstone in sync mode, so the
+   worker does not wait for it. */
 static void
 s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_t *meta, bool parity,
-              const void *payload, size_t len)
+              mdl_codec_t *codec, const void *payload, size_t len)
 {
     mdl_agent_t *a = self->a;
     const int ch = (int) MDL_KIND_CHANNEL (h->kind);
     float *slot = mdl_mailroom_write_begin (a->room, h->sender, ch, h->step, parity);
-    if (!slot || mdl_codec_decode (self->codec, payload, len, slot)) {
+    if (!slot || mdl_codec_decode (codec, payload, len, slot)) {
         if (slot)
             mdl_mailroom_write_abort (a->room, h->sender, ch);
+        s_lost (self, h->sender, ch, h->step);
+        return;
+    }
+    if (codec == self->ocodec && !s_outputs_valid (slot, a->out_n, a->out_classes)) {
+        mdl_mailroom_write_abort (a->room, h->sender, ch);
+        mdl_comm_count (self, &a->stats.updates_rejected, 1);
+        uint64_t rej = ++self->outputs_rejected;
+        if ((rej & (rej - 1)) == 0)
+            mdl_agent_log (a, "rejected outputs from %016llx: a row is not a probability distribution (%llu so far)",
+                           (unsigned long long) h->sender, (unsigned long long) rej);
         s_lost (self, h->sender, ch, h->step);
         return;
     }
@@ -324,8 +374,8 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     const bool parity = a->cfg.mode == MDL_MODE_SYNC || h.step >= MDL_MERGE_ROUND;
     mdl_slot_meta_t meta = { .step = h.step, .seq = h.seq, .arrival = mdl_now (), .loss = h.loss,
                              .aux = h.aux, .keyframe = h.keyframe };
-    if (type == MDL_KIND_STATE && !h.keyframe)
-        s_file_state (self, &h, &meta, parity, frames[2], lens[2]);
+    if (type == MDL_KIND_OUTPUTS || (type == MDL_KIND_STATE && !h.keyframe))
+        s_file_state (self, &h, &meta, parity, type == MDL_KIND_OUTPUTS ? self->ocodec : self->codec, frames[2], lens[2]);
     else
         s_file_replica (self, l, &h, &meta, parity, gap, frames[2], lens[2]);
 }

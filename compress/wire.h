@@ -10,7 +10,8 @@
                     loss (float64), aux (float64), payload_len ]
                   all integers unsigned; cluster is the 64-bit FNV-1a hash of the
                   cluster name (mdl_wire_cluster_id); kind and aux are for the
-                  algorithm (model state vs delta vs control; e.g. a push-sum weight)
+                  algorithm (model state vs delta vs control; e.g. a push-sum weight);
+                  d is the model's size, except for MDL_KIND_OUTPUTS (its own size)
       3. payload  the codec's bytes (codec.h), sent zero-copy: encode into a buffer from
                   mdl_wire_payload_alloc and hand it to zmq_msg_init_data with
                   mdl_wire_payload_free, whose signature is zmq_free_fn's.
@@ -47,7 +48,11 @@ enum {
     MDL_KIND_PAIR_REQ = 5, /* AD-PSGD: a pairwise average requested (fp32 model; step = exchange no.) */
     MDL_KIND_PAIR_ACK = 6, /* ... accepted (fp32 model) */
     MDL_KIND_PAIR_NAK = 7, /* control: ... refused */
-    MDL_KIND_FIN = 8       /* control: the sender finished training */
+    MDL_KIND_FIN = 8,      /* control: the sender finished training */
+    MDL_KIND_OUTPUTS = 9   /* the sender's model outputs on inputs every agent shares, fp32, not
+                              model-sized: d = rows x outputs (codistillation: probabilities on
+                              the public batch of the round, rows summing to 1; model-parallel
+                              least squares: its partial predictions on the training rows) */
 };
 #define MDL_KIND_TYPE(kind) ((uint32_t) (kind) & 15u)
 #define MDL_KIND_CHANNEL(kind) ((uint32_t) (kind) >> 4)
