@@ -11,11 +11,13 @@
 
 #include "agent.h"
 #include "agentopts.h"
+#include "algo.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "err.h"
 #include "hash.h"
 #include "partition.h"
+#include "registry.h"
 #include "report.h"
 #include "signals.h"
 #include "status.h"
@@ -223,7 +225,17 @@ mdl_cmd_agent (int argc, char **argv)
                   so.results);
         rc = MDL_EINVAL;
     }
-    if (rc == 0 && !so.iface && !so.peers && !getenv ("ZSYS_INTERFACE")) {
+    const mdl_algo_ops_t *ops = rc == 0 ? mdl_algo_find (ao.algo) : NULL;
+    if (rc == 0 && ao.isolated && (so.iface || so.peers || so.min_peers || shard_auto)) {
+        snprintf (err, sizeof err, "meshdl agent: --isolated trains alone: no --interface, --peers, --min-peers or --shard auto");
+        rc = MDL_EINVAL;
+    }
+    if (rc == 0 && ops && ops->model_parallel && so.shard) {
+        snprintf (err, sizeof err, "meshdl agent: --algo %s splits the unknowns, not the rows: every agent trains on all of "
+                  "them (no --shard)", ao.algo);
+        rc = MDL_EINVAL;
+    }
+    if (rc == 0 && !ao.isolated && !so.iface && !so.peers && !getenv ("ZSYS_INTERFACE")) {
         snprintf (err, sizeof err, "meshdl agent: say how to find peers: --interface IF (beacons) or --peers tcp://HOST:PORT,...");
         rc = MDL_EINVAL;
     }
@@ -249,6 +261,7 @@ mdl_cmd_agent (int argc, char **argv)
     FILE *logf = NULL;
     mdl_partition_t *part = NULL;
     mdl_agent_t *agent = NULL;
+    mdl_registry_t *alone = NULL; /* --isolated */
     FILE *metrics = NULL;
     if (!(part = mdl_partition_new (&pspec, mdl_dataset_labels (train), mdl_dataset_n (train),
                                     mdl_dataset_classes (train), shard_n, to.seed, &rc))) {
@@ -259,6 +272,10 @@ mdl_cmd_agent (int argc, char **argv)
     size_t cnt;
     cfg.rows = mdl_partition_shard (part, shard_i, &cnt);
     cfg.nrows = cnt;
+    if (ops->model_parallel) {
+        cfg.rows = NULL;
+        cfg.nrows = cnt = mdl_dataset_n (train);
+    }
     cfg.id = so.id ? so.id : s_default_id (so.name);
     char bind[128], prefix[64];
     snprintf (bind, sizeof bind, "tcp://*:%d", so.port);
@@ -275,6 +292,14 @@ mdl_cmd_agent (int argc, char **argv)
     cfg.disc = (mdl_disc_cfg_t) { .kind = so.peers ? MDL_DISC_STATIC : MDL_DISC_BEACON, .cluster = ao.cluster,
                                   .iface = so.iface, .beacon_port = so.beacon_port,
                                   .interval_ms = (int) (ao.hello_interval * 1000), .peers = so.peers };
+    if (ao.isolated) {
+        /* No communication at all: discovery in a registry of its own finds nobody. */
+        if (!(alone = mdl_registry_new (&rc))) {
+            fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
+            goto done;
+        }
+        cfg.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = ao.cluster, .registry = alone };
+    }
     cfg.curve = so.curve;
     cfg.cert = so.cert;
     cfg.allow_dir = so.allow;
@@ -433,6 +458,8 @@ mdl_cmd_agent (int argc, char **argv)
     mdl_json_int (&j, "updates_rejected", (long long) st.updates_rejected);
     mdl_json_int (&j, "peers_seen", (long long) st.peers_seen);
     mdl_json_num (&j, "disagreement", st.disagreement);
+    if (ops->model_parallel) /* the agent knows the shared residual, not the other blocks */
+        mdl_json_num (&j, "train_mse", st.residual_mse);
     mdl_json_num (&j, "wall_s", mdl_now () - t0);
     mdl_json_int (&j, "params", (long long) mdl_agent_dim (agent));
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
@@ -463,6 +490,7 @@ mdl_cmd_agent (int argc, char **argv)
     s_status_write (status_paths, &hs);
 done:
     mdl_agent_destroy (&agent);
+    mdl_registry_destroy (&alone);
     if (logf)
         fclose (logf);
     mdl_partition_destroy (&part);

@@ -72,10 +72,15 @@ s_epoch_average (mdl_ctx_t *ctx)
     const uint64_t period = mdl_learner_steps_per_epoch (mdl_ctx_learner (ctx)) * (uint64_t) cfg->local_epochs;
     if ((period == 0 || done % period) && done != total)
         return;
+    /* The k-th average is round MDL_MERGE_ROUND + 2k, k counted in periods, not steps:
+       agents with shards of other sizes run other steps per epoch and reach their k-th
+       average at other steps (the one with more data later, as a larger data centre
+       would); the last, k = ceil(epochs / E), is the same for all. */
+    const uint64_t k = period ? (done + period - 1) / period : 1;
     const uint32_t *rows;
     size_t nrows = 0, peers = 0, bad = 0;
     mdl_ctx_train (ctx, &rows, &nrows);
-    int rc = mdl_ctx_global_average_weighted (ctx, MDL_MERGE_ROUND + 2 * done, (double) nrows, &peers, &bad);
+    int rc = mdl_ctx_global_average_weighted (ctx, MDL_MERGE_ROUND + 2 * k, (double) nrows, &peers, &bad);
     if (rc && !mdl_ctx_stopping (ctx))
         mdl_ctx_log (ctx, "localsgd: the average after step %llu is incomplete (%s): continuing without it",
                      (unsigned long long) done, mdl_strerror (rc));

@@ -20,18 +20,7 @@ ok() { pass=$((pass+1)); echo "ok - $1"; }
 no() { fail=$((fail+1)); echo "FAIL - $1"; }
 field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["summary"][sys.argv[2]])' "$1" "$2" 2>/dev/null; }
 ge() { awk -v a="${1:-}" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 >= b + 0) }'; }
-# free_ports N: N distinct TCP ports free on 127.0.0.1 right now (the kernel's choice)
-free_ports() {
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
-# peers_of I PORTS...: the endpoints of every port but the I-th
-peers_of() { local i=$1 k=0 out=""; shift; for p in "$@"; do [ $k -ne $i ] && out="$out${out:+,}tcp://127.0.0.1:$p"; k=$((k+1)); done; echo "$out"; }
+. "$(dirname "$0")/lib/ports.sh"
 small=(--train-subset 6000 --test-subset 1000 --batch 16 --threads 1 --quiet)
 
 # --- 3 agents, static discovery over loopback -----------------------------------------
