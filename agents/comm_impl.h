@@ -56,7 +56,6 @@ typedef struct {
     mdl_codec_t *ocodec;         /* outputs messages (fp32 of a->out_n; NULL: none) */
     mdl_wire_expect_t exp, kexp, oexp;
     mdl_wire_stats_t wstats;
-    uint64_t outputs_rejected; /* outputs whose rows were not distributions */
     mdl_peer_info_t me;
     mdl_link_t links[MDL_AGENT_MAX_PEERS];
     size_t nlinks;

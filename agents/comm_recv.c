@@ -113,27 +113,6 @@ s_check_outputs (mdl_comm_t *self, const mdl_wire_frame_t *fr, size_t n, mdl_wir
     return mdl_wire_check (fr, n, &self->oexp, self->ocodec, h);
 }
 
-/* The content of a decoded outputs message: finite (the codec checked), and with
-   probabilities (out_classes > 0) every row a distribution: entries in [0, 1] summing
-   to 1 within 1e-3 (float rounding of a softmax is far below that). */
-static bool
-s_outputs_valid (const float *v, size_t n, size_t classes)
-{
-    if (!classes)
-        return true;
-    for (size_t r = 0; r + classes <= n; r += classes) {
-        double sum = 0;
-        for (size_t c = 0; c < classes; c++) {
-            if (!(v[r + c] >= 0.0f && v[r + c] <= 1.0f))
-                return false;
-            sum += v[r + c];
-        }
-        if (fabs (sum - 1.0) > 1e-3)
-            return false;
-    }
-    return true;
-}
-
 /* Phase 1: frames, header and payload length against this agent's expectations. Returns
    0 with *h filled, or the MDL_EWIRE_* reason (counted and logged here). */
 static int
@@ -235,13 +214,15 @@ s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_
         s_lost (self, h->sender, ch, h->step);
         return;
     }
-    if (codec == self->ocodec && !s_outputs_valid (slot, a->out_n, a->out_classes)) {
+    int rc = codec == self->ocodec && a->out_classes ? mdl_wire_check_probs (slot, a->out_n, a->out_classes) : 0;
+    if (rc) {
         mdl_mailroom_write_abort (a->room, h->sender, ch);
+        mdl_wire_stats_count (&self->wstats, rc);
         mdl_comm_count (self, &a->stats.updates_rejected, 1);
-        uint64_t rej = ++self->outputs_rejected;
+        uint64_t rej = mdl_wire_stats_get (&self->wstats, rc);
         if ((rej & (rej - 1)) == 0)
-            mdl_agent_log (a, "rejected outputs from %016llx: a row is not a probability distribution (%llu so far)",
-                           (unsigned long long) h->sender, (unsigned long long) rej);
+            mdl_agent_log (a, "rejected outputs from %016llx: a row is not a probability distribution (%s, %llu so far)",
+                           (unsigned long long) h->sender, mdl_errname (rc), (unsigned long long) rej);
         s_lost (self, h->sender, ch, h->step);
         return;
     }

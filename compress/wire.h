@@ -138,6 +138,11 @@ int mdl_wire_decode (const mdl_wire_frame_t *frames, size_t nframes,
                      const mdl_wire_expect_t *exp, mdl_codec_t *codec,
                      mdl_wire_header_t *h, float *y);
 
+/* The content of a decoded MDL_KIND_OUTPUTS payload of probabilities: n floats, rows of
+   classes entries (n a multiple of classes), each entry in [0, 1], each row summing to 1
+   within 1e-3 (a softmax's float rounding is far below). 0 or MDL_EWIRE_PAYLOAD. */
+int mdl_wire_check_probs (const float *v, size_t n, size_t classes);
+
 /* Payload buffers that can be handed to zmq_msg_init_data (ffn = mdl_wire_payload_free,
    hint unused). alloc returns NULL when out of memory. */
 void *mdl_wire_payload_alloc (size_t n);

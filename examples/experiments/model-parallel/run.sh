@@ -69,7 +69,7 @@ for (family, p), ss in sorted(runs.items()):
 for family, pts in rows.items():
     with open(os.path.join(out, family.replace("=", "") + ".dat"), "w") as d:
         for r in pts:
-            d.write("%g %g %g %g\n" % (r["p_over_n"], r["train_mse"], r["test_mse"], r["minnorm_test_mse"]))
+            d.write("%g %g %g %g %g\n" % (r["p_over_n"], r["train_mse"], r["test_mse"], r["minnorm_test_mse"], r["y2_mean"]))
 json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
@@ -81,9 +81,9 @@ set xlabel "p_k / n_obs (the block varied; equal: every block)"; set logscale y;
 set title "test MSE"
 plot "$out/equal.dat" u 1:3 w lp t "K = 4..10, equal blocks", "$out/K4.dat" u 1:3 w lp t "K = 4, one block of p", \
      "$out/K8.dat" u 1:3 w lp t "K = 8, one block of p", "$out/K4.dat" u 1:4 w l dt 2 lw 2 t "centralized minimum norm"
-set title "training MSE"
+set title "training MSE (float rounding: the training set is fitted)"; set yrange [1e-17:10]
 plot "$out/equal.dat" u 1:2 w lp t "K = 4..10, equal blocks", "$out/K4.dat" u 1:2 w lp t "K = 4, one block of p", \
-     "$out/K8.dat" u 1:2 w lp t "K = 8, one block of p"
+     "$out/K8.dat" u 1:2 w lp t "K = 8, one block of p", "$out/K4.dat" u 1:5 w l dt 2 lw 2 t "mean of y^2 (the MSE of x = 0)"
 unset multiplot
 GP
 echo "plot: $out/model-parallel.png" >&2
