@@ -60,6 +60,8 @@ for line in open(os.path.join(out, "runs.txt")):
         for t in sorted(evals):
             b, accs = evals[t]
             d.write("%g %g %g\n" % (max(b, 1), sum(accs) / len(accs), min(accs)))
+    if name.startswith("isolated"):
+        open(os.path.join(out, f + ".final"), "w").write("%g\n" % s["test_acc_mean"])
     rows[name] = {"test_acc_mean": s["test_acc_mean"], "test_acc_min": s["test_acc_min"],
                   "averaged_model_acc": s["test_acc"], "bytes_sent": s["bytes_sent"],
                   "updates_applied": s["updates_applied"], "wall_s": s["wall_s"], "status": s["status"]}
@@ -69,13 +71,15 @@ PY
 gnuplot <<GP
 set terminal pngcairo noenhanced size 1100,480
 set output "$out/accuracy-vs-bytes.png"
-set multiplot layout 1,2 title "Codistillation, 8 agents on a ring: mean agent accuracy against bytes sent (isolated: no bytes, drawn at 1)"
+set multiplot layout 1,2 title "Codistillation, 8 agents on a ring: mean agent accuracy against bytes sent"
 set xlabel "bytes sent (all agents)"; set ylabel "test accuracy, mean of the agents"
-set logscale x; set key bottom right; set format x "%.0e"
+set logscale x; set key bottom right; set format x "%.0e"; set xrange [1e5:*]
 set title "IID shards"
-plot for [f in "isolated_iid codistill_iid dpsgd_iid"] "$out/".f.".dat" using 1:2 w lp t f
+plot for [f in "codistill_iid dpsgd_iid"] "$out/".f.".dat" using 1:2 w lp t f, \
+     real(system("cat $out/isolated_iid.final")) dt 2 lw 2 t "isolated (no messages), final"
 set title "shards:2 (two classes per agent)"
-plot for [f in "isolated_shards_2 codistill_shards_2 dpsgd_shards_2"] "$out/".f.".dat" using 1:2 w lp t f
+plot for [f in "codistill_shards_2 dpsgd_shards_2"] "$out/".f.".dat" using 1:2 w lp t f, \
+     real(system("cat $out/isolated_shards_2.final")) dt 2 lw 2 t "isolated (no messages), final"
 unset multiplot
 GP
 echo "plot: $out/accuracy-vs-bytes.png" >&2
