@@ -72,12 +72,16 @@ int mdl_cluster_snapshot (mdl_cluster_t *self, double timeout, double *mean_step
 /* The last snapshot of agent i (d floats) and their mean; valid until the next one. */
 const float *mdl_cluster_snap (const mdl_cluster_t *self, int i);
 const float *mdl_cluster_mean (const mdl_cluster_t *self);
+/* Agent i's counters as they were at its last snapshot (the step its snapshot holds,
+   the traffic up to then). Returns 0, or MDL_EINVAL before any snapshot. */
+int mdl_cluster_snap_stats (const mdl_cluster_t *self, int i, mdl_agent_stats_t *st);
 /* The exact consensus distance of the last snapshot, (1/n) sum_i ||x_i - xbar||^2; with
    dist (n doubles, may be NULL) each ||x_i - xbar||^2. */
 double mdl_cluster_consensus (const mdl_cluster_t *self, double *dist);
 
-/* The agents' counters added up (steps, bytes, updates, rounds, averages, ...); epoch,
-   loss and test figures are means; peers_seen the minimum. */
+/* The agents' counters added up (steps, bytes, updates, rounds, averages, ...); epoch
+   and test figures are means; loss the mean over the agents that have stepped (NAN
+   before any has); peers_seen the minimum. */
 void mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum);
 
 #endif

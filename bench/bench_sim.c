@@ -68,7 +68,7 @@ main (int argc, char **argv)
     mdl_optdef_t defs[96];
     size_t n = 0;
     defs[n++] = (mdl_optdef_t) { .name = "agents", .type = MDL_OPTT_INT, .dst = &nagents, .metavar = "N",
-                                 .help = "number of agents [8]", .min = 1, .max = 1024 };
+                                 .help = "number of agents", .min = 1, .max = 1024 };
     mdl_trainopts_defs (&to, defs, &n, 96);
     mdl_agentopts_defs (&ao, defs, &n, 96);
     char err[1024] = "";

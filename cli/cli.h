@@ -10,4 +10,11 @@ int mdl_cmd_agent (int argc, char **argv);
 int mdl_cmd_keygen (int argc, char **argv);
 int mdl_cmd_status (int argc, char **argv);
 
+/* The option tables of the subcommands that have one, with their defaults noted (static
+   storage, built on first use): what MESHDL_* variables may name and what --help lists. */
+#include "opts.h"
+const mdl_optdef_t *mdl_cmd_train_options (void);
+const mdl_optdef_t *mdl_cmd_sim_options (void);
+const mdl_optdef_t *mdl_cmd_agent_options (void);
+
 #endif

@@ -1,10 +1,14 @@
 /*  cmd_agent.c: `meshdl agent`: one agent in one process, finding its peers on a LAN by
     beacon (--interface) or from a static list (--peers), training on its shard and
     gossiping over TCP. What runs on each machine of a cluster and in each container. */
+#include <errno.h>
 #include <math.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,6 +118,60 @@ s_json_save (const char *path, mdl_json_t *j)
     return 0;
 }
 
+/* Where the agent's evaluations go: metrics lines, the progress line, --target-acc. */
+typedef struct {
+    FILE *metrics;
+    const char *run;
+    const char *agent;     /* id, 16 hex digits */
+    mdl_progress_t *prog;
+    bool quiet;
+    double target_acc;
+} s_evout_t;
+
+/* Writes the evaluations the agent made since the seen-th (its records: each at the step
+   it evaluated, with the counters of then), and notes when --target-acc was first met
+   (seconds after t0_wall, into *t_target). Returns the number seen now. */
+static uint64_t
+s_agent_evals (mdl_agent_t *agent, const s_evout_t *o, uint64_t seen, double t0_wall, double *t_target)
+{
+    mdl_agent_stats_t e;
+    mdl_agent_stats (agent, &e);
+    const uint64_t upto = e.evals;
+    for (uint64_t k = seen + 1; k <= upto; k++) {
+        if (mdl_agent_eval_stats (agent, k, &e))
+            continue; /* overwritten: more than MDL_AGENT_EVALS_KEPT since the last look */
+        const double at = e.eval_time - t0_wall;
+        if (o->target_acc > 0 && isnan (*t_target) && e.test_acc >= o->target_acc)
+            *t_target = at;
+        if (o->metrics) {
+            mdl_json_t j;
+            mdl_json_begin (&j);
+            mdl_json_num (&j, "time", e.eval_time);
+            mdl_json_num (&j, "elapsed_s", at);
+            mdl_json_str (&j, "run", o->run);
+            mdl_json_str (&j, "agent", o->agent);
+            mdl_json_int (&j, "step", (long long) e.eval_step);
+            mdl_json_num (&j, "epoch", e.epoch);
+            mdl_json_num (&j, "train_loss", e.loss);
+            mdl_json_num (&j, "test_acc", e.test_acc);
+            mdl_json_num (&j, "test_loss", e.test_loss);
+            mdl_json_num (&j, "disagreement", e.disagreement);
+            mdl_agentopts_json_counters (&j, &e);
+            mdl_json_int (&j, "global_averages", (long long) e.global_averages);
+            mdl_json_int (&j, "live_peers", (long long) e.peers_alive);
+            mdl_json_int (&j, "eval_rows", (long long) e.eval_rows);
+            mdl_json_bool (&j, "final", e.eval_final);
+            mdl_json_end (&j, o->metrics);
+        }
+        if (!o->quiet) {
+            mdl_progress_show (o->prog, true, "epoch %.2f  test acc %.4f  loss %.4f  peers %llu%s", e.epoch, e.test_acc,
+                               e.test_loss, (unsigned long long) e.peers_alive, e.eval_final ? "  (final)" : "");
+            mdl_progress_end (o->prog);
+        }
+    }
+    return upto;
+}
+
 /* --shard auto: waits (polling signals, keeping the status) until k peers are here,
    ranks the members by id and gives the agent shard RANK of k+1. The choice is final:
    a member that leaves later leaves its shard untrained, and one that joins later ranks
@@ -169,104 +227,215 @@ s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partitio
     return true;
 }
 
-int
-mdl_cmd_agent (int argc, char **argv)
+/* Whether TCP port is taken on this host: a listening socket holds it (what the PUB's
+   bind would run into). */
+static bool
+s_port_in_use (int port)
 {
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* as ZeroMQ does */
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port), .sin_addr.s_addr = htonl (INADDR_ANY) };
+    bool used = bind (fd, (struct sockaddr *) &sa, sizeof sa) != 0 && errno == EADDRINUSE;
+    close (fd);
+    return used;
+}
+
+/* The network options, before the data loads: --resume (not for agents yet), --peers
+   entries, the interface, the port. 0 or MDL_EINVAL with a line naming what to change. */
+static int
+s_check_network (const mdl_trainopts_t *to, const s_agentopts_t *so, char *err, size_t errlen)
+{
+    if (to->resume) {
+        snprintf (err, errlen, "meshdl agent: --resume is not available for agents yet (an agent starts from scratch; "
+                               "meshdl sim --resume and meshdl train --resume take a checkpoint)");
+        return MDL_EINVAL;
+    }
+    char bad[300];
+    if (so->peers && mdl_disc_static_check (so->peers, bad, sizeof bad)) {
+        if (!bad[0])
+            snprintf (err, errlen, "meshdl agent: --peers is empty: give tcp://HOST:PORT,...");
+        else if (!strstr (bad, "://"))
+            snprintf (err, errlen, "meshdl agent: --peers entry '%s' is not an endpoint: write tcp://%s "
+                                   "(entries are tcp://HOST:PORT, comma-separated)", bad, bad);
+        else
+            snprintf (err, errlen, "meshdl agent: --peers entry '%s' is not tcp://HOST:PORT with PORT 1-65535 "
+                                   "(with --curve: tcp://HOST:PORT#KEY, the peer's 40-character public key)", bad);
+        return MDL_EINVAL;
+    }
+    /* the interface matters to beacons only: with --peers it is not used */
+    const char *iface = so->peers ? NULL : so->iface ? so->iface : getenv ("ZSYS_INTERFACE");
+    if (iface && iface[0] && if_nametoindex (iface) == 0) {
+        char names[256] = "";
+        struct if_nameindex *all = if_nameindex ();
+        for (struct if_nameindex *i = all; i && i->if_index; i++)
+            snprintf (names + strlen (names), sizeof names - strlen (names), "%s%s", names[0] ? ", " : "", i->if_name);
+        if (all)
+            if_freenameindex (all);
+        snprintf (err, errlen, "meshdl agent: %s %s: no such network interface here (there are: %s)",
+                  so->iface ? "--interface" : "ZSYS_INTERFACE", iface, names[0] ? names : "none");
+        return MDL_EINVAL;
+    }
+    if (so->port > 0 && s_port_in_use (so->port)) {
+        snprintf (err, errlen, "meshdl agent: --port %d: cannot bind tcp://*:%d: address in use (another agent on this port? "
+                               "choose another --port, or 0 for any free port)", so->port, so->port);
+        return MDL_EINVAL;
+    }
+    return 0;
+}
+
+/* The option table of agent: its own options, then the training and decentralized ones. */
+typedef struct {
     mdl_trainopts_t to;
     mdl_agentopts_t ao;
-    s_agentopts_t so = { .port = 0, .beacon_port = 5670, .min_peers = 0, .min_peers_timeout = 60 };
-    mdl_trainopts_defaults (&to);
-    mdl_agentopts_defaults (&ao);
-    to.batch = 16;
-    mdl_optdef_t defs[96];
+    s_agentopts_t so;
+    mdl_optdef_t defs[112];
+} s_agent_table_t;
+
+static void
+s_agent_defs (s_agent_table_t *t)
+{
+    mdl_trainopts_defaults (&t->to);
+    mdl_agentopts_defaults (&t->ao);
+    t->so = (s_agentopts_t) { .port = 0, .beacon_port = 5670, .min_peers = 0, .min_peers_timeout = 60 };
+    t->to.batch = 16;
+    s_agentopts_t *so = &t->so;
+    mdl_optdef_t *defs = t->defs;
     size_t n = 0;
 #define A(nm, ty, ptr, mv, hl, lo, hi) \
     defs[n++] = (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
-    A ("interface", MDL_OPTT_STR, &so.iface, "IF", "network interface for beacon discovery (or ZSYS_INTERFACE)", 0, 0);
-    A ("peers", MDL_OPTT_STR, &so.peers, "EP,...", "static discovery: comma-separated PUB endpoints tcp://HOST:PORT (with --curve: tcp://HOST:PORT#KEY, the peer's Z85 public key)", 0, 0);
-    A ("port", MDL_OPTT_INT, &so.port, "P", "TCP port of this agent's PUB socket (0 = any free port) [0]", 0, 65535);
-    A ("beacon-port", MDL_OPTT_INT, &so.beacon_port, "P", "UDP port of the beacons [5670]", 1, 65535);
-    A ("shard", MDL_OPTT_STR, &so.shard, "I/N|auto", "train on shard I of N (0 <= I < N) of the training set; auto: rank by id among the K+1 members once --min-peers K is met", 0, 0);
-    A ("min-peers", MDL_OPTT_INT, &so.min_peers, "K", "wait for K peers before the first step [0]", 0, 1024);
-    A ("min-peers-timeout", MDL_OPTT_DOUBLE, &so.min_peers_timeout, "SEC", "how long to wait for them [60]", 0.1, 86400);
-    A ("id", MDL_OPTT_U64, &so.id, "N", "agent id (default: from --name, else host name and pid)", 1, 1.8e19);
-    A ("name", MDL_OPTT_STR, &so.name, "NAME", "stable agent name; its hash is the id", 0, 0);
-    A ("curve", MDL_OPTT_FLAG, &so.curve, NULL, "CURVE security: encrypt and authenticate (needs --cert and --allow)", 0, 0);
-    A ("cert", MDL_OPTT_STR, &so.cert, "FILE", "this agent's secret certificate (meshdl keygen)", 0, 0);
-    A ("allow", MDL_OPTT_STR, &so.allow, "DIR", "directory of the public certificates allowed in the cluster", 0, 0);
-    A ("results", MDL_OPTT_STR, &so.results, "DIR", "write metrics.jsonl, checkpoint.ckpt, summary.json and status.json to DIR/<agent id>/ (DIR must exist)", 0, 0);
-    A ("status", MDL_OPTT_STR, &so.status, "FILE", "keep a health status in FILE, rewritten every second (read by meshdl status)", 0, 0);
+    A ("interface", MDL_OPTT_STR, &so->iface, "IF", "network interface for beacon discovery (or ZSYS_INTERFACE)", 0, 0);
+    A ("peers", MDL_OPTT_STR, &so->peers, "EP,...", "static discovery: comma-separated PUB endpoints tcp://HOST:PORT (with --curve: tcp://HOST:PORT#KEY, the peer's Z85 public key)", 0, 0);
+    A ("port", MDL_OPTT_INT, &so->port, "P", "TCP port of this agent's PUB socket (0 = any free port)", 0, 65535);
+    A ("beacon-port", MDL_OPTT_INT, &so->beacon_port, "P", "UDP port of the beacons", 1, 65535);
+    A ("shard", MDL_OPTT_STR, &so->shard, "I/N|auto", "train on shard I of N (0 <= I < N) of the training set; auto: rank by id among the K+1 members once --min-peers K is met", 0, 0);
+    A ("min-peers", MDL_OPTT_INT, &so->min_peers, "K", "wait for K peers before the first step", 0, 1024);
+    A ("min-peers-timeout", MDL_OPTT_DOUBLE, &so->min_peers_timeout, "SEC", "how long to wait for them", 0.1, 86400);
+    A ("id", MDL_OPTT_U64, &so->id, "N", "agent id (default: from --name, else host name and pid)", 1, 1.8e19);
+    A ("name", MDL_OPTT_STR, &so->name, "NAME", "stable agent name; its hash is the id", 0, 0);
+    A ("curve", MDL_OPTT_FLAG, &so->curve, NULL, "CURVE security: encrypt and authenticate (needs --cert and --allow)", 0, 0);
+    A ("cert", MDL_OPTT_STR, &so->cert, "FILE", "this agent's secret certificate (meshdl keygen)", 0, 0);
+    A ("allow", MDL_OPTT_STR, &so->allow, "DIR", "directory of the public certificates allowed in the cluster", 0, 0);
+    A ("results", MDL_OPTT_STR, &so->results, "DIR", "write metrics.jsonl, checkpoint.ckpt, summary.json and status.json to DIR/<agent id>/ (DIR must exist)", 0, 0);
+    A ("status", MDL_OPTT_STR, &so->status, "FILE", "keep a health status in FILE, rewritten every second (read by meshdl status)", 0, 0);
 #undef A
+    mdl_agentopts_table (&t->to, &t->ao, defs, &n, sizeof t->defs / sizeof t->defs[0]);
+    mdl_optdef_t *d;
+    if ((d = mdl_opts_find (defs, "shard")))
+        d->deflt = "all rows, in an order of the agent's own";
+    if ((d = mdl_opts_find (defs, "checkpoint")))
+        d->help = "write the agent's model and optimizer state at the end (also on SIGINT/SIGTERM), atomically";
+    if ((d = mdl_opts_find (defs, "resume")))
+        d->help = "not yet for agents (refused): resume a run with meshdl train or meshdl sim --resume";
+}
+
+static int s_agent_run (s_agent_table_t *tab, int argc, char **argv);
+
+const mdl_optdef_t *
+mdl_cmd_agent_options (void)
+{
+    static s_agent_table_t probe;
+    s_agent_defs (&probe);
+    mdl_opts_note_defaults (probe.defs);
+    return probe.defs;
+}
+
+int
+mdl_cmd_agent (int argc, char **argv)
+{
+    s_agent_table_t *tab = calloc (1, sizeof *tab);
+    if (!tab) {
+        fprintf (stderr, "meshdl agent: out of memory\n");
+        return 2;
+    }
+    s_agent_defs (tab);
+    int exit_code = s_agent_run (tab, argc, argv);
+    free (tab);
+    return exit_code;
+}
+
+static int
+s_agent_run (s_agent_table_t *tab, int argc, char **argv)
+{
+    mdl_optdef_t *defs = tab->defs;
+    mdl_trainopts_t *to = &tab->to;
+    mdl_agentopts_t *ao = &tab->ao;
+    s_agentopts_t *so = &tab->so;
     char err[1024] = "";
     void *cfgkeep = NULL; /* --config strings, freed at the end */
     mdl_agent_cfg_t cfg;
     mdl_part_spec_t pspec;
-    int rc = mdl_agentopts_setup ("agent", s_usage, defs, n, 96, &to, &ao, &cfg, &pspec, argc, argv, &cfgkeep, err,
-                                  sizeof err);
+    int rc = mdl_agentopts_setup ("agent", s_usage, defs, to, ao, &cfg, &pspec, argc, argv, &cfgkeep, err, sizeof err);
     if (rc == 1)
         return 0;
     /* Early, so that a SIGTERM while the data loads (to PID 1 in a container, which has
        no default action) still ends the run cleanly. */
     mdl_signals_install ();
     uint32_t shard_i = 0, shard_n = 1;
-    const bool shard_auto = rc == 0 && so.shard && !strcmp (so.shard, "auto");
-    if (shard_auto && so.min_peers < 1) {
+    const bool shard_auto = rc == 0 && so->shard && !strcmp (so->shard, "auto");
+    if (shard_auto && so->min_peers < 1) {
         snprintf (err, sizeof err, "meshdl agent: --shard auto needs --min-peers K >= 1 (the agents split the data in K+1 shards)");
         rc = MDL_EINVAL;
     } else if (shard_auto)
-        shard_n = (uint32_t) so.min_peers + 1;
-    else if (rc == 0 && so.shard && s_parse_shard (so.shard, &shard_i, &shard_n)) {
-        snprintf (err, sizeof err, "meshdl agent: --shard '%s' must be I/N with 0 <= I < N, or auto", so.shard);
+        shard_n = (uint32_t) so->min_peers + 1;
+    else if (rc == 0 && so->shard && s_parse_shard (so->shard, &shard_i, &shard_n)) {
+        snprintf (err, sizeof err, "meshdl agent: --shard '%s' must be I/N with 0 <= I < N, or auto", so->shard);
         rc = MDL_EINVAL;
     }
     struct stat sb;
-    if (rc == 0 && so.results && (stat (so.results, &sb) != 0 || !S_ISDIR (sb.st_mode) || access (so.results, W_OK | X_OK))) {
+    if (rc == 0 && so->results && (stat (so->results, &sb) != 0 || !S_ISDIR (sb.st_mode) || access (so->results, W_OK | X_OK))) {
         snprintf (err, sizeof err, "meshdl agent: --results %s is not a writable directory (create it, or mount a volume there)",
-                  so.results);
+                  so->results);
         rc = MDL_EINVAL;
     }
-    const mdl_algo_ops_t *ops = rc == 0 ? mdl_algo_find (ao.algo) : NULL;
-    if (rc == 0 && ao.isolated && (so.iface || so.peers || so.min_peers || shard_auto)) {
+    const mdl_algo_ops_t *ops = rc == 0 ? mdl_algo_find (ao->algo) : NULL;
+    if (rc == 0 && ao->isolated && (so->iface || so->peers || so->min_peers || shard_auto)) {
         snprintf (err, sizeof err, "meshdl agent: --isolated trains alone: no --interface, --peers, --min-peers or --shard auto");
         rc = MDL_EINVAL;
     }
-    if (rc == 0 && ops && ops->model_parallel && so.shard) {
+    if (rc == 0 && ops && ops->model_parallel && so->shard) {
         snprintf (err, sizeof err, "meshdl agent: --algo %s splits the unknowns, not the rows: every agent trains on all of "
-                  "them (no --shard)", ao.algo);
+                  "them (no --shard)", ao->algo);
         rc = MDL_EINVAL;
     }
-    if (rc == 0 && !ao.isolated && !so.iface && !so.peers && !getenv ("ZSYS_INTERFACE")) {
+    if (rc == 0 && !ao->isolated && !so->iface && !so->peers && !getenv ("ZSYS_INTERFACE")) {
         snprintf (err, sizeof err, "meshdl agent: say how to find peers: --interface IF (beacons) or --peers tcp://HOST:PORT,...");
         rc = MDL_EINVAL;
     }
-    if (rc == 0 && so.curve && (!so.cert || !so.allow)) {
+    if (rc == 0 && so->curve && (!so->cert || !so->allow)) {
         snprintf (err, sizeof err, "meshdl agent: --curve needs --cert FILE (from meshdl keygen) and --allow DIR");
         rc = MDL_EINVAL;
-    } else if (rc == 0 && so.curve && (access (so.allow, R_OK | X_OK) || access (so.cert, R_OK))) {
-        snprintf (err, sizeof err, "meshdl agent: --curve: %s %s is missing or unreadable", access (so.allow, R_OK | X_OK) ? "--allow" : "--cert",
-                  access (so.allow, R_OK | X_OK) ? so.allow : so.cert);
+    } else if (rc == 0 && so->curve && (access (so->allow, R_OK | X_OK) || access (so->cert, R_OK))) {
+        snprintf (err, sizeof err, "meshdl agent: --curve: %s %s is missing or unreadable", access (so->allow, R_OK | X_OK) ? "--allow" : "--cert",
+                  access (so->allow, R_OK | X_OK) ? so->allow : so->cert);
         rc = MDL_EINVAL;
     }
+    if (rc == 0)
+        rc = s_check_network (to, so, err, sizeof err);
     if (rc) {
         fprintf (stderr, "%s\n", err);
         return 2;
     }
-    mdl_blas_threads (to.threads);
+    mdl_blas_threads (to->threads);
     mdl_dataset_t *train = NULL, *test = NULL;
-    if (mdl_trainopts_data (&to, "agent", &train, &test, err, sizeof err)) {
+    if (mdl_trainopts_data (to, "agent", &train, &test, err, sizeof err)) {
         fprintf (stderr, "%s\n", err);
         return 2;
     }
     int exit_code = 2;
+    mdl_progress_t prog;
+    mdl_progress_init (&prog, stderr, "", to->progress);
     FILE *logf = NULL;
     mdl_partition_t *part = NULL;
     mdl_agent_t *agent = NULL;
     mdl_registry_t *alone = NULL; /* --isolated */
     FILE *metrics = NULL;
     if (!(part = mdl_partition_new (&pspec, mdl_dataset_labels (train), mdl_dataset_n (train),
-                                    mdl_dataset_classes (train), shard_n, to.seed, &rc))) {
+                                    mdl_dataset_classes (train), shard_n, to->seed, &rc))) {
         fprintf (stderr, "meshdl agent: cannot split %zu rows in %u shards with %s: %s\n", mdl_dataset_n (train), shard_n,
-                 ao.partition, mdl_strerror (rc));
+                 ao->partition, mdl_strerror (rc));
         goto done;
     }
     size_t cnt;
@@ -276,51 +445,66 @@ mdl_cmd_agent (int argc, char **argv)
         cfg.rows = NULL;
         cfg.nrows = cnt = mdl_dataset_n (train);
     }
-    cfg.id = so.id ? so.id : s_default_id (so.name);
+    cfg.id = so->id ? so->id : s_default_id (so->name);
     char bind[128], prefix[64];
-    snprintf (bind, sizeof bind, "tcp://*:%d", so.port);
+    snprintf (bind, sizeof bind, "tcp://*:%d", so->port);
     char idb[17], rdir[4096] = "", ckpt_path[4200], metrics_path[4200], status_path[4200], summary_path[4200];
-    const char *status_paths[2] = { so.status, NULL };
+    const char *status_paths[2] = { so->status, NULL };
     snprintf (prefix, sizeof prefix, "agent %s", mdl_id_str (cfg.id, idb));
     cfg.bind = bind;
-    if (ao.log && strcmp (ao.log, "-") && !(logf = fopen (ao.log, "a"))) {
-        fprintf (stderr, "meshdl agent: cannot open log file %s\n", ao.log);
+    if (ao->log && strcmp (ao->log, "-") && !(logf = fopen (ao->log, "a"))) {
+        fprintf (stderr, "meshdl agent: cannot open log file %s\n", ao->log);
         goto done;
     }
     cfg.log = logf ? logf : stderr;
     cfg.log_prefix = prefix;
-    cfg.disc = (mdl_disc_cfg_t) { .kind = so.peers ? MDL_DISC_STATIC : MDL_DISC_BEACON, .cluster = ao.cluster,
-                                  .iface = so.iface, .beacon_port = so.beacon_port,
-                                  .interval_ms = (int) (ao.hello_interval * 1000), .peers = so.peers };
-    if (ao.isolated) {
+    if (!logf) { /* event lines above the progress line, never glued onto it */
+        cfg.log_fn = mdl_progress_log_fn;
+        cfg.log_arg = &prog;
+    }
+    cfg.disc = (mdl_disc_cfg_t) { .kind = so->peers ? MDL_DISC_STATIC : MDL_DISC_BEACON, .cluster = ao->cluster,
+                                  .iface = so->iface, .beacon_port = so->beacon_port,
+                                  .interval_ms = (int) (ao->hello_interval * 1000), .peers = so->peers };
+    if (ao->isolated) {
         /* No communication at all: discovery in a registry of its own finds nobody. */
         if (!(alone = mdl_registry_new (&rc))) {
             fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
             goto done;
         }
-        cfg.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = ao.cluster, .registry = alone };
+        cfg.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = ao->cluster, .registry = alone };
     }
-    cfg.curve = so.curve;
-    cfg.cert = so.cert;
-    cfg.allow_dir = so.allow;
+    cfg.curve = so->curve;
+    cfg.cert = so->cert;
+    cfg.allow_dir = so->allow;
     cfg.train = train;
     cfg.test = test;
-    cfg.epochs = to.epochs;
+    cfg.test_rows = 0;
+    /* evaluations while training: between two, the agent trains on its shard's rows over
+       --evals-per-epoch */
+    cfg.eval_rows = mdl_agentopts_eval_rows (ao, to, (double) cnt / ao->evals_per_epoch, 1, mdl_dataset_n (test));
+    cfg.epochs = to->epochs;
     /* Without --shard every agent trains on the full set, in an order of its own. */
-    cfg.learn.data_seed = to.seed * 1000003ULL + (so.shard ? shard_i : cfg.id);
-    cfg.min_peers = so.min_peers;
-    cfg.min_peers_timeout = so.min_peers_timeout;
-    cfg.seed = to.seed ^ cfg.id;
+    cfg.learn.data_seed = to->seed * 1000003ULL + (so->shard ? shard_i : cfg.id);
+    cfg.min_peers = so->min_peers;
+    cfg.min_peers_timeout = so->min_peers_timeout;
+    cfg.seed = to->seed ^ cfg.id;
     if (!(agent = mdl_agent_new (&cfg, &rc))) {
-        fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
+        if (rc == MDL_ESOCKET && so->port > 0 && s_port_in_use (so->port))
+            fprintf (stderr, "meshdl agent: --port %d: cannot bind %s: address in use (another agent on this port? "
+                             "choose another --port, or 0 for any free port)\n", so->port, bind);
+        else if (rc == MDL_ESOCKET)
+            fprintf (stderr, "meshdl agent: cannot start: %s (PUB at %s%s%s)\n", mdl_strerror (rc), bind,
+                     so->iface ? ", beacons on " : "", so->iface ? so->iface : "");
+        else
+            fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
         goto done;
     }
     /* Again: the agent's first socket started CZMQ, which installs its own handlers. */
     mdl_signals_install ();
-    if (so.results) {
+    if (so->results) {
         /* Only now, with the data loaded, the keys read and the sockets bound: bad input
            leaves nothing behind in the results directory. */
-        snprintf (rdir, sizeof rdir, "%s/%s", so.results, idb);
+        snprintf (rdir, sizeof rdir, "%s/%s", so->results, idb);
         if (mkdir (rdir, 0755) != 0 && (stat (rdir, &sb) != 0 || !S_ISDIR (sb.st_mode))) {
             fprintf (stderr, "meshdl agent: cannot create %s\n", rdir);
             goto done;
@@ -329,40 +513,40 @@ mdl_cmd_agent (int argc, char **argv)
         snprintf (metrics_path, sizeof metrics_path, "%s/metrics.jsonl", rdir);
         snprintf (status_path, sizeof status_path, "%s/status.json", rdir);
         snprintf (summary_path, sizeof summary_path, "%s/summary.json", rdir);
-        if (!to.checkpoint)
-            to.checkpoint = ckpt_path;
-        if (!to.metrics)
-            to.metrics = metrics_path;
+        if (!to->checkpoint)
+            to->checkpoint = ckpt_path;
+        if (!to->metrics)
+            to->metrics = metrics_path;
         status_paths[1] = status_path;
     }
-    if (to.metrics && !(metrics = fopen (to.metrics, "a"))) {
-        fprintf (stderr, "meshdl agent: cannot open metrics file %s for appending\n", to.metrics);
+    if (to->metrics && !(metrics = fopen (to->metrics, "a"))) {
+        fprintf (stderr, "meshdl agent: cannot open metrics file %s for appending\n", to->metrics);
         goto done;
     }
     if (shard_auto)
         fprintf (stderr, "%s: PUB at %s, shard auto (of %u, once %d peers are here), %s %s on %s, codec %s\n", prefix,
-                 mdl_agent_endpoint (agent), shard_n, so.min_peers, ao.algo, ao.mode, ao.topology, ao.codec);
+                 mdl_agent_endpoint (agent), shard_n, so->min_peers, ao->algo, ao->mode, ao->topology, ao->codec);
     else
         fprintf (stderr, "%s: PUB at %s, shard %u/%u (%zu rows), %s %s on %s, codec %s\n", prefix,
-                 mdl_agent_endpoint (agent), shard_i, shard_n, cnt, ao.algo, ao.mode, ao.topology, ao.codec);
-    const double t0 = mdl_now ();
-    mdl_status_t hs = { .agent = idb, .state = "starting", .min_peers = so.min_peers, .shard = shard_auto ? -1L : (long) shard_i,
+                 mdl_agent_endpoint (agent), shard_i, shard_n, cnt, ao->algo, ao->mode, ao->topology, ao->codec);
+    const double t0 = mdl_now (), t0_wall = mdl_wallclock ();
+    mdl_status_t hs = { .agent = idb, .state = "starting", .min_peers = so->min_peers, .shard = shard_auto ? -1L : (long) shard_i,
                         .shards = shard_n, .first_step_time = NAN };
     double hs_last = -1;
     char hs_msg[512] = "";
     bool started = true;
     if (shard_auto) {
-        started = s_shard_auto (agent, &cfg, part, so.min_peers, so.min_peers_timeout, to.seed, &hs, status_paths,
+        started = s_shard_auto (agent, &cfg, part, so->min_peers, so->min_peers_timeout, to->seed, &hs, status_paths,
                                 hs_msg, sizeof hs_msg);
         shard_i = (uint32_t) (hs.shard < 0 ? 0 : hs.shard);
     }
     if (started)
         mdl_agent_start (agent);
-    mdl_progress_t prog;
-    mdl_progress_init (&prog, stderr, "", to.progress);
     snprintf (prog.prefix, sizeof prog.prefix, "%.60s: ", prefix);
     uint64_t evals_seen = 0;
     double t_target = NAN;
+    s_evout_t ev = { .metrics = metrics, .run = to->run ? to->run : mdl_run_id (), .agent = idb, .prog = &prog,
+                     .quiet = to->quiet, .target_acc = to->target_acc };
     mdl_agent_stats_t st;
     memset (&st, 0, sizeof st);
     for (; started;) {
@@ -374,43 +558,20 @@ mdl_cmd_agent (int argc, char **argv)
             hs.peers = st.peers_alive;
             hs.step = st.steps;
             hs.epoch = st.epoch;
-            hs.state = st.steps > 0 ? "training" : (int) st.peers_alive < so.min_peers ? "waiting" : "starting";
+            hs.state = st.steps > 0 ? "training" : (int) st.peers_alive < so->min_peers ? "waiting" : "starting";
             s_status_write (status_paths, &hs);
         }
-        if (!to.quiet)
-            mdl_progress_show (&prog, false, "step %llu  epoch %.2f  loss %.4f  peers %llu  sent %.1f MB",
-                               (unsigned long long) st.steps, st.epoch, st.loss, (unsigned long long) st.peers_alive,
+        if (!to->quiet) {
+            char loss[32] = "-";
+            if (st.steps > 0 && isfinite (st.loss))
+                snprintf (loss, sizeof loss, "%.4f", st.loss);
+            mdl_progress_show (&prog, false, "step %llu  epoch %.2f  loss %s  peers %llu  sent %.1f MB",
+                               (unsigned long long) st.steps, st.epoch, loss, (unsigned long long) st.peers_alive,
                                st.bytes_sent / 1e6);
-        if (st.evals > evals_seen) {
-            evals_seen = st.evals;
-            double now = mdl_now () - t0;
-            if (to.target_acc > 0 && isnan (t_target) && st.test_acc >= to.target_acc)
-                t_target = now;
-            if (metrics) {
-                mdl_json_t j;
-                mdl_json_begin (&j);
-                mdl_json_num (&j, "time", mdl_wallclock ());
-                mdl_json_num (&j, "elapsed_s", now);
-                mdl_json_str (&j, "agent", idb);
-                mdl_json_int (&j, "step", (long long) st.steps);
-                mdl_json_num (&j, "epoch", st.epoch);
-                mdl_json_num (&j, "train_loss", st.loss);
-                mdl_json_num (&j, "test_acc", st.test_acc);
-                mdl_json_num (&j, "test_loss", st.test_loss);
-                mdl_json_num (&j, "disagreement", st.disagreement);
-                mdl_agentopts_json_counters (&j, &st);
-                mdl_json_int (&j, "global_averages", (long long) st.global_averages);
-                mdl_json_int (&j, "live_peers", (long long) st.peers_alive);
-                mdl_json_end (&j, metrics);
-            }
-            if (!to.quiet) {
-                mdl_progress_show (&prog, true, "epoch %.2f  test acc %.4f  loss %.4f  peers %llu", st.epoch, st.test_acc,
-                                   st.test_loss, (unsigned long long) st.peers_alive);
-                mdl_progress_end (&prog);
-            }
-            if (to.stop_at_target && !isnan (t_target))
-                mdl_agent_stop (agent);
         }
+        evals_seen = s_agent_evals (agent, &ev, evals_seen, t0_wall, &t_target);
+        if (to->stop_at_target && !isnan (t_target))
+            mdl_agent_stop (agent);
         if (st.finished)
             break;
         if (mdl_signals_stop ())
@@ -419,37 +580,48 @@ mdl_cmd_agent (int argc, char **argv)
         nanosleep (&ts, NULL);
     }
     mdl_agent_join (agent);
-    if (!to.quiet && started)
-        mdl_progress_end (&prog);
-    if (started)
+    if (started) {
         mdl_agent_stats (agent, &st);
-    else if (!mdl_signals_stop ())
+        evals_seen = s_agent_evals (agent, &ev, evals_seen, t0_wall, &t_target);
+    } else if (!mdl_signals_stop ())
         st.error = MDL_ETIMEOUT; /* --shard auto: --min-peers never met (hs_msg says so) */
+    mdl_progress_end (&prog);
     mdl_learner_t *l = mdl_agent_learner (agent);
-    double test_loss = NAN, test_acc = NAN;
-    mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc);
+    double test_loss = st.test_loss, test_acc = st.test_acc;
+    if (!(started && st.evals > 0 && st.eval_final)) /* the worker did not run to its final evaluation */
+        mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc);
     exit_code = st.error ? 3 : 0;
     /* A diverged agent keeps its last good checkpoint (its parameters are not finite). */
-    if (to.checkpoint && !st.error) {
+    if (to->checkpoint && !st.error) {
         mdl_model_t *m = mdl_learner_model (l);
         size_t slen = 0;
         float *state = mdl_optim_state (mdl_learner_optim (l), &slen);
         mdl_ckpt_t ck = { .spec = mdl_model_spec (m), .params = mdl_model_params (m), .d = mdl_model_nparams (m),
                           .opt_state = state, .opt_len = slen, .step = mdl_learner_steps (l),
                           .epoch = (uint64_t) mdl_learner_epoch (l) };
-        if ((rc = mdl_ckpt_save (to.checkpoint, &ck))) {
-            fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", prefix, to.checkpoint, mdl_strerror (rc));
+        if ((rc = mdl_ckpt_save (to->checkpoint, &ck))) {
+            fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", prefix, to->checkpoint, mdl_strerror (rc));
             exit_code = 2;
         }
     }
     if (mdl_signals_stop ())
-        fprintf (stderr, "%s: stopped by signal %d; checkpoint and summary written\n", prefix, mdl_signals_which ());
+        fprintf (stderr, "%s: stopped by signal %d; %ssummary written\n", prefix, mdl_signals_which (),
+                 to->checkpoint ? "checkpoint and " : "");
     mdl_json_t j;
     mdl_json_begin (&j);
     mdl_json_open (&j, "summary");
     mdl_json_str (&j, "agent", idb);
+    mdl_json_str (&j, "run", ev.run);
     mdl_json_num (&j, "test_acc", test_acc);
     mdl_json_num (&j, "test_loss", test_loss);
+    mdl_json_str (&j, "model", to->model);
+    mdl_json_str (&j, "algo", ao->algo);
+    mdl_json_str (&j, "mode", ao->mode);
+    mdl_json_str (&j, "topology", ao->topology);
+    mdl_json_str (&j, "codec", ao->codec);
+    mdl_json_bool (&j, "error_feedback", ao->error_feedback);
+    mdl_json_int (&j, "batch", to->batch);
+    mdl_json_int (&j, "eval_rows", (long long) cfg.eval_rows);
     mdl_json_int (&j, "shard", shard_i);
     mdl_json_int (&j, "shards", shard_n);
     mdl_json_int (&j, "steps", (long long) st.steps);
@@ -463,7 +635,7 @@ mdl_cmd_agent (int argc, char **argv)
     mdl_json_num (&j, "wall_s", mdl_now () - t0);
     mdl_json_int (&j, "params", (long long) mdl_agent_dim (agent));
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
-    if (to.target_acc > 0) {
+    if (to->target_acc > 0) {
         if (isnan (t_target))
             mdl_json_null (&j, "time_to_target_s");
         else
@@ -484,7 +656,7 @@ mdl_cmd_agent (int argc, char **argv)
     hs.shard = started ? (long) shard_i : -1;
     if (st.error && st.error == MDL_ETIMEOUT && !hs_msg[0])
         snprintf (hs_msg, sizeof hs_msg, "only %llu of the %d peers required (--min-peers) appeared within %.0f s",
-                  (unsigned long long) st.peers_alive, so.min_peers, so.min_peers_timeout);
+                  (unsigned long long) st.peers_alive, so->min_peers, so->min_peers_timeout);
     hs.message = hs_msg;
     hs.state = st.error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
     s_status_write (status_paths, &hs);

@@ -57,6 +57,18 @@ s_resume (const mdl_trainopts_t *o, mdl_learner_t *l, uint64_t *epoch)
     return 0;
 }
 
+const mdl_optdef_t *
+mdl_cmd_train_options (void)
+{
+    static mdl_trainopts_t probe;
+    static mdl_optdef_t defs[64];
+    size_t n = 0;
+    mdl_trainopts_defaults (&probe);
+    mdl_trainopts_defs (&probe, defs, &n, 64);
+    mdl_opts_note_defaults (defs);
+    return defs;
+}
+
 int
 mdl_cmd_train (int argc, char **argv)
 {
@@ -165,6 +177,7 @@ mdl_cmd_train (int argc, char **argv)
             mdl_json_begin (&j);
             mdl_json_num (&j, "time", mdl_wallclock ());
             mdl_json_num (&j, "elapsed_s", now);
+            mdl_json_str (&j, "run", o.run ? o.run : mdl_run_id ());
             mdl_json_int (&j, "step", (long long) step);
             mdl_json_num (&j, "epoch", (double) step / spe);
             mdl_json_num (&j, "train_loss", loss_ema);
@@ -189,6 +202,10 @@ mdl_cmd_train (int argc, char **argv)
     }
     if (diverged)
         exit_code = 3;
+    else if (isnan (test_acc) && mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc) == 0 && !o.quiet)
+        /* nothing left to train (--resume at or past --epochs): the model as it was loaded */
+        fprintf (stderr, "meshdl train: nothing to train from step %llu (--epochs %d): test acc %.4f\n",
+                 (unsigned long long) mdl_learner_steps (l), o.epochs, test_acc);
     const double wall = mdl_now () - t0;
     mdl_json_t j;
     mdl_json_begin (&j);
@@ -201,6 +218,7 @@ mdl_cmd_train (int argc, char **argv)
     mdl_json_int (&j, "params", (long long) mdl_model_nparams (m));
     mdl_json_str (&j, "model", o.model);
     mdl_json_int (&j, "batch", o.batch);
+    mdl_json_str (&j, "run", o.run ? o.run : mdl_run_id ());
     mdl_json_num (&j, "samples_per_s", t_compute > 0 ? samples / t_compute : NAN);
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
     if (o.target_acc > 0) {
