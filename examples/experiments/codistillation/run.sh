@@ -25,7 +25,10 @@ else
 fi
 # lr 0.01 (momentum 0.9): at the default 0.02 a lone agent with two classes diverges
 # (loss NaN within 250 steps), which would leave the isolated baseline without a figure.
-common=(--agents 8 --topology ring --epochs $epochs --batch 8 --lr 0.01 --threads 1 --quiet --evals-per-epoch 4 "${data[@]}")
+# --eval-rows 0: every evaluation on all the test rows (by default those while training use
+# a subset, and the curves would jump at the final evaluation, which uses all).
+common=(--agents 8 --topology ring --epochs $epochs --batch 8 --lr 0.01 --threads 1 --quiet --evals-per-epoch 4 --eval-rows 0
+        "${data[@]}")
 runs=("isolated|--isolated"
       "codistill|--algo codistill --public-rows 1000"
       "dpsgd|--algo dpsgd")

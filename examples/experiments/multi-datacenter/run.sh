@@ -32,7 +32,7 @@ for E in 1 5; do
     echo "$name" >&2
     rm -f "$out/$file.jsonl"
     # shellcheck disable=SC2086
-    "$bin" sim --agents 4 "${common[@]}" --algo localsgd --local-epochs $E ${sc#*|} --evals-per-epoch 2 \
+    "$bin" sim --agents 4 "${common[@]}" --algo localsgd --local-epochs $E ${sc#*|} --evals-per-epoch 2 --eval-rows 0 \
         --metrics "$out/$file.jsonl" > "$out/$file.out" 2>"$out/$file.err" || true
     echo "$name|$file|sim" >> "$out/runs.txt"
   done
