@@ -77,6 +77,7 @@ s_ctx_free (mdl_ctx_t *c)
     for (int k = 0; k < 4; k++)
         free (c->scratch[k]);
     free (c->label_map);
+    free (c->talk);
     free (c);
 }
 
@@ -101,7 +102,7 @@ s_ctx_new (mdl_agent_t *a, int *err)
         goto fail;
     rc = MDL_ENOMEM;
     for (int k = 0; k < 4; k++)
-        if (!(c->scratch[k] = calloc (c->d, sizeof (float))))
+        if (!(c->scratch[k] = malloc (c->d * sizeof (float)))) /* untouched until used */
             goto fail;
     if (a->replicas)
         for (int k = 0; k < a->algo->channels && k < MDL_AGENT_CHANNELS; k++)
@@ -288,6 +289,9 @@ mdl_worker_main (void *arg)
             return NULL;
         }
     }
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.train_start = mdl_now ();
+    pthread_mutex_unlock (&a->stats_lock);
     mdl_learner_t *l = a->learner;
     const uint64_t spe = mdl_learner_steps_per_epoch (l);
     const uint64_t total = spe * (uint64_t) a->cfg.epochs;
@@ -337,6 +341,8 @@ mdl_worker_main (void *arg)
                        (unsigned long long) with);
     }
     mdl_worker_pair_close (c);
+    if (c->fin_open)
+        mdl_worker_transient (c, MDL_TRANSIENT_FIN, false, NULL, 0, 0);
     /* The final evaluation, once, of the model as training left it (after the final
        merge, if any; at the step a stop request ended it). */
     if (a->cfg.test)

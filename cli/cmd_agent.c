@@ -418,7 +418,16 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
         fprintf (stderr, "%s\n", err);
         return 2;
     }
+    char why[512]; /* a TCP connection to every peer while a global average runs */
+    if (mdl_agent_provision (1, MDL_AGENT_MAX_PEERS, why, sizeof why)) {
+        fprintf (stderr, "meshdl agent: %s\n", why);
+        return 2;
+    }
     mdl_blas_threads (to->threads);
+    /* the decompressed data next to the results: shared by every agent that writes there */
+    char cache_dir[4200];
+    if (so->results && !to->data_cache && snprintf (cache_dir, sizeof cache_dir, "%s/data-cache", so->results) < (int) sizeof cache_dir)
+        to->data_cache = cache_dir;
     mdl_dataset_t *train = NULL, *test = NULL;
     if (mdl_trainopts_data (to, "agent", &train, &test, err, sizeof err)) {
         fprintf (stderr, "%s\n", err);
@@ -530,6 +539,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
         fprintf (stderr, "%s: PUB at %s, shard %u/%u (%zu rows), %s %s on %s, codec %s\n", prefix,
                  mdl_agent_endpoint (agent), shard_i, shard_n, cnt, ao->algo, ao->mode, ao->topology, ao->codec);
     const double t0 = mdl_now (), t0_wall = mdl_wallclock ();
+    const double startup_s = mdl_process_age (); /* exec to ready: data loaded, sockets bound */
     mdl_status_t hs = { .agent = idb, .state = "starting", .min_peers = so->min_peers, .shard = shard_auto ? -1L : (long) shard_i,
                         .shards = shard_n, .first_step_time = NAN };
     double hs_last = -1;
@@ -540,8 +550,14 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
                                 hs_msg, sizeof hs_msg);
         shard_i = (uint32_t) (hs.shard < 0 ? 0 : hs.shard);
     }
-    if (started)
+    if (started) {
+        /* The shard is final: this process holds its rows, not the training set. */
+        size_t kept = cfg.nrows;
+        const uint32_t *keep = shard_auto ? mdl_partition_shard (part, shard_i, &kept) : cfg.rows;
+        if (keep && mdl_dataset_keep_rows (train, keep, kept))
+            fprintf (stderr, "%s: out of memory keeping the shard's rows: reading them from the whole set\n", prefix);
         mdl_agent_start (agent);
+    }
     snprintf (prog.prefix, sizeof prog.prefix, "%.60s: ", prefix);
     uint64_t evals_seen = 0;
     double t_target = NAN;
@@ -633,6 +649,8 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     if (ops->model_parallel) /* the agent knows the shared residual, not the other blocks */
         mdl_json_num (&j, "train_mse", st.residual_mse);
     mdl_json_num (&j, "wall_s", mdl_now () - t0);
+    mdl_json_num (&j, "startup_s", startup_s);
+    mdl_json_num (&j, "discovery_s", st.train_start - t0); /* ready to the first step (NaN: never) */
     mdl_json_int (&j, "params", (long long) mdl_agent_dim (agent));
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
     if (to->target_acc > 0) {

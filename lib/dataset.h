@@ -1,8 +1,10 @@
 /*  dataset.h: labelled datasets in memory (IDX/MNIST format, gzip or plain; CSV).
 
-    Features are one row-major float matrix (n x dim) and labels one int32 array, so a
-    minibatch is a gather of rows into a contiguous buffer. IDX pixel bytes are scaled
-    to [0, 1] on load; mdl_dataset_normalize then standardises. Every length read from
+    Features are a row-major n x dim matrix and labels one int32 array, so a minibatch
+    is a gather of rows into a contiguous float buffer. CSV and generated data hold
+    floats; IDX data holds its pixel bytes as they come (a quarter of the memory) and a
+    gather turns each into v / 255, standardised once mdl_dataset_normalize ran: the same
+    floats the float matrix would hold. Every length read from
     a file is checked against the bytes actually present before it sizes anything. */
 #ifndef MDL_DATASET_H
 #define MDL_DATASET_H
@@ -33,6 +35,18 @@ mdl_dataset_t *mdl_dataset_load_idx (const char *images, const char *labels, int
 mdl_dataset_t *mdl_dataset_load_dir (const char *dir, const char *split, int *err,
                                      char *path, size_t pathlen);
 
+/* What mdl_dataset_load_dir_cached did with its cache. */
+typedef enum { MDL_CACHE_NONE = 0, MDL_CACHE_HIT = 1, MDL_CACHE_WRITTEN = 2 } mdl_cache_use_t;
+
+/* mdl_dataset_load_dir through a decompressed copy of the IDX files in cache_dir (NULL
+   or "": none), keyed by the sources' sizes and modification times: a fresh copy is
+   memory-mapped (no gunzip; a process's resident memory is the rows it touches),
+   otherwise the files are read and the copy (re)written for the next start, which
+   fails silently when the directory cannot be written. *use (may be NULL) says which.
+   Errors as mdl_dataset_load_dir. */
+mdl_dataset_t *mdl_dataset_load_dir_cached (const char *dir, const char *split, const char *cache_dir, int *err,
+                                            char *path, size_t pathlen, mdl_cache_use_t *use);
+
 /* Loads a CSV file of rows "label,f1,f2,...,fdim" (an optional non-numeric header line is
    skipped: a first line whose first field is not a number). Every row must have the same
    number of fields (at least 2); labels are integers >= 0; features finite numbers.
@@ -47,7 +61,9 @@ size_t mdl_dataset_n (const mdl_dataset_t *ds);
 size_t mdl_dataset_dim (const mdl_dataset_t *ds);
 /* number of classes (max label + 1 for loaded data); groups for synthetic regression data */
 int mdl_dataset_classes (const mdl_dataset_t *ds);
-const float *mdl_dataset_x (const mdl_dataset_t *ds);      /* (n, dim) row-major */
+const float *mdl_dataset_x (const mdl_dataset_t *ds);      /* (n, dim) row-major, or NULL
+                                                               for pixel (IDX) data:
+                                                               read rows with gather */
 const int32_t *mdl_dataset_labels (const mdl_dataset_t *ds); /* (n) */
 float *mdl_dataset_x_mut (mdl_dataset_t *ds);
 int32_t *mdl_dataset_labels_mut (mdl_dataset_t *ds);
@@ -72,6 +88,14 @@ void mdl_dataset_normalize (mdl_dataset_t *ds, float mean, float std);
    Indices must be < mdl_dataset_n. No allocation: the training loop's gather. */
 void mdl_dataset_gather (const mdl_dataset_t *ds, const uint32_t *idx, size_t n, float *x,
                          int32_t *y);
+
+/* Keeps in memory of its own only the pixels of rows[0..n) (any order, repeats
+   allowed) of an IDX dataset, and lets go of the rest (a mapped cache is unmapped): a
+   process that trains on one shard holds that shard, not the training set. Row indices
+   stay those of the full set; gathering another row afterwards is a programming error.
+   Labels stay (the partitioners need them all). Call it after mdl_dataset_stats. Returns
+   0, or MDL_ENOMEM with ds unchanged; a no-op (0) for float data. */
+int mdl_dataset_keep_rows (mdl_dataset_t *ds, const uint32_t *rows, size_t n);
 
 /* Keeps only the first n rows (n <= current n); used for quick runs on a subset. */
 void mdl_dataset_truncate (mdl_dataset_t *ds, size_t n);
