@@ -101,10 +101,38 @@ mdl_agent_all_fin (mdl_agent_t *a)
     return missing == 0;
 }
 
+/* The size of the algorithm's outputs messages (algo.h: .outputs): probabilities on a
+   public batch of --batch rows, or predictions on every row of the shard. 0 or MDL_ENOMEM
+   (a size that overflows). */
+static int
+s_outputs_size (mdl_agent_t *a)
+{
+    const mdl_model_t *m = mdl_learner_model (a->learner);
+    const size_t out = mdl_model_out_dim (m);
+    size_t rows = 0;
+    a->out_n = a->out_classes = 0;
+    if (a->algo->outputs == MDL_ALGO_OUTPUTS_PROBS) {
+        rows = a->cfg.learn.batch;
+        a->out_classes = out;
+    } else if (a->algo->outputs == MDL_ALGO_OUTPUTS_PREDICTIONS)
+        rows = a->cfg.rows ? a->cfg.nrows : mdl_dataset_n (a->cfg.train);
+    if (out && rows > (SIZE_MAX / sizeof (float) - 64) / out)
+        return MDL_ENOMEM;
+    a->out_n = rows * out;
+    return 0;
+}
+
 size_t
 mdl_agent_graphs (mdl_agent_t *a, uint64_t round, const mdl_topo_t **graphs)
 {
     size_t n = 0;
+    /* Sampled rounds (any agent may be sampled or aggregate) and model-parallel blocks
+       (every agent needs every partial prediction) talk with all the members, not with a
+       gossip graph's neighbours. */
+    if (a->algo->sampled || a->algo->model_parallel) {
+        graphs[n++] = a->dense;
+        return n;
+    }
     graphs[n++] = a->topo;
     if (a->cfg.ad_target > 0)
         graphs[n++] = a->denser;
@@ -268,6 +296,7 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     pthread_cond_init (&a->snap_cond, NULL);
     atomic_init (&a->stop, false);
     a->stats.loss = a->stats.test_acc = a->stats.test_loss = NAN;
+    a->stats.residual_mse = NAN;
     a->snap_stats = a->stats;
     snprintf (a->prefix, sizeof a->prefix, "%s", cfg->log_prefix ? cfg->log_prefix : "agent");
     a->incarnation = s_incarnation (cfg->id);
@@ -304,9 +333,12 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     a->replicas = a->algo->replicas || (cfg->error_feedback && !mdl_codec_is_lossless (probe));
     size_t cap = mdl_codec_max_size (probe);
     mdl_codec_destroy (&probe);
-    /* keyframes are fp32: the pool's buffers must hold either */
-    if (cap < a->d * sizeof (float) + 64)
-        cap = a->d * sizeof (float) + 64;
+    if ((rc = s_outputs_size (a)))
+        goto fail;
+    a->width = a->out_n > a->d ? a->out_n : a->d;
+    /* keyframes and outputs are fp32: the pool's buffers must hold any */
+    if (cap < a->width * sizeof (float) + 64)
+        cap = a->width * sizeof (float) + 64;
     rc = MDL_ENOMEM;
     a->msg_bytes = cap;
     if (!(a->pool = mdl_blobpool_new (cap, &rc)))
@@ -330,14 +362,16 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     if ((rc = mdl_blobpool_fill (a->pool, 4)))
         goto fail;
     /* One more mailbox channel when exact averages are configured: 2 d-vectors per peer. */
-    a->merge_ch = cfg->final_merge || cfg->global_every > 0 || a->algo->global_averages ? a->algo->channels : -1;
+    a->merge_ch = cfg->final_merge || cfg->global_every > 0 || cfg->local_epochs > 0 || a->algo->global_averages
+                      ? a->algo->channels
+                      : -1;
     rc = MDL_EALGO;
     if (a->algo->channels + (a->merge_ch >= 0) > 4)
         goto fail;
     rc = MDL_ENOMEM;
     if (a->algo->pairwise && !(a->pairs = mdl_pairbox_new (a->d, 64, &rc)))
         goto fail;
-    if (!(a->room = mdl_mailroom_new (a->d, a->algo->channels + (a->merge_ch >= 0), MDL_AGENT_MAX_PEERS, &rc)))
+    if (!(a->room = mdl_mailroom_new (a->width, a->algo->channels + (a->merge_ch >= 0), MDL_AGENT_MAX_PEERS, &rc)))
         goto fail;
     if (!(a->snap = calloc (a->d, sizeof (float))))
         goto fail;
@@ -679,7 +713,7 @@ mdl_agent_start_name (const mdl_agent_stats_t *st, char *buf, size_t len)
 int
 mdl_agent_set_shard (mdl_agent_t *a, const uint32_t *rows, size_t nrows, uint64_t data_seed)
 {
-    if (a->worker_started)
+    if (a->worker_started || a->algo->model_parallel) /* model-parallel agents see every row */
         return MDL_EINVAL;
     mdl_learner_cfg_t lc = a->cfg.learn;
     lc.data_seed = data_seed;

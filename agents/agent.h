@@ -90,6 +90,14 @@ typedef struct {
     int global_every;          /* > 0: an exact average over all live peers every P steps
                                   (Gossip-PGA; FedAvg with localsgd on the complete graph) */
     int local_steps;           /* localsgd: gossip every H steps (>= 1) */
+    size_t public_rows;        /* codistill: the first N training rows are the public pool */
+    double distill_weight;     /* codistill: lambda, the weight of the KL term */
+    bool distill_weight_given; /* ... set by the user (other algorithms refuse it) */
+    int local_epochs;          /* localsgd: > 0: no gossip, an exact global average weighted
+                                  by shard size every E epochs */
+    int sample;                /* plexus: agents per round */
+    const uint32_t *blocks;    /* mp-linreg: unknowns of each agent, in id order (nblocks) */
+    int nblocks;
     bool overlap;              /* Decent-DP: mix the neighbours' states of the step before,
                                   x^{t+1} = W x^t - lr Opt(g(x^t)), sending while computing */
     double dense_start, dense_len; /* epochs [start, start + len): complete graph (len 0 = off) */
@@ -112,6 +120,8 @@ typedef struct {
                                   (emulates one machine per agent on a shared CPU) */
     double delay_ms;           /* added to every incoming message */
     double drop;               /* probability of dropping an incoming update */
+    double offline;            /* probability that an agent is offline in a round, drawn from
+                                  (learn.seed, id, round): a trace every agent knows */
     uint64_t seed;             /* injections' random stream */
     mdl_byz_cfg_t byzantine;   /* this agent forges what it publishes (tests, experiments) */
     /* output */
@@ -209,6 +219,11 @@ typedef struct {
     uint64_t pair_refused;     /* adpsgd: own requests refused (busy peer) or timed out */
     char disc_unresolved[256]; /* --peers dns: entries that never resolved so far, with
                                   the last reason ("" = none) */
+    uint64_t model_round;      /* sampled algorithms (plexus): rounds in the aggregate this
+                                  agent's model holds (+1; 0: the initial model) */
+    uint64_t rounds_offline;   /* --offline: rounds this agent sat out */
+    double residual_mse;       /* mp-linreg: mean squared training residual of the assembled
+                                  model, from the shared residual (NAN before the first) */
     double train_start;        /* mdl_now when the first step began (its --min-peers met);
                                   NAN before */
     bool finished;

@@ -21,6 +21,7 @@
 #include "topo.h"
 #include "wire.h"
 
+_Static_assert (MDL_ALGO_MAX_MEMBERS == MDL_AGENT_MAX_PEERS + 1, "algo.h and agent.h disagree on the view size");
 #define MDL_AGENT_CHANNELS 4  /* vectors an algorithm may exchange per round (mailbox channels) */
 #define MDL_MAX_PARKED 16     /* sync mode: messages per peer held for rounds ahead of ours */
 enum { MDL_BOOT_IDLE = 0, MDL_BOOT_ASKED = 1, MDL_BOOT_ANSWERED = 2, MDL_BOOT_CANCELLED = 3 };
@@ -82,6 +83,9 @@ struct mdl_agent_t {
     uint64_t cluster;
     bool replicas;             /* deltas against public copies (lossy codec + EF) */
     int merge_ch;              /* mailbox channel of exact averages (-1: none configured) */
+    size_t out_n;              /* floats of an outputs message (MDL_KIND_OUTPUTS; 0: none) */
+    size_t out_classes;        /* > 0: outputs are rows of this many probabilities */
+    size_t width;              /* floats per mailbox slot: max (d, out_n) */
 
     /* membership: sorted ids of live peers and self (comm writes, worker reads) */
     pthread_mutex_t view_lock;

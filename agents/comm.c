@@ -129,20 +129,27 @@ s_send_blob (mdl_comm_t *self, uint64_t peer, const mdl_wire_header_t *h, mdl_bl
     mdl_mesh_send (self->mesh, topic, tl, hb, hl, mdl_blob_data (blob), mdl_blob_len (blob), mdl_blob_free_fn, blob);
 }
 
-static void
+/* The header of an outgoing message of kind (outputs are sized by the outputs codec, a
+   keyframe by fp32, the rest by the run's codec). False when the agent has no codec for
+   that kind (outputs from an agent sized for none: the worker never sends them). */
+static bool
 s_header (mdl_comm_t *self, mdl_wire_header_t *h, uint32_t kind, uint64_t step, bool keyframe, double loss, double aux,
           size_t payload_len)
 {
     mdl_agent_t *a = self->a;
-    mdl_wire_header_init (h, a->cluster, a->cfg.id, keyframe ? self->kcodec : self->codec);
+    mdl_codec_t *codec = MDL_KIND_TYPE (kind) == MDL_KIND_OUTPUTS ? self->ocodec : keyframe ? self->kcodec : self->codec;
+    if (!codec)
+        return false;
+    mdl_wire_header_init (h, a->cluster, a->cfg.id, codec);
     h->step = step;
     h->kind = kind;
     h->keyframe = keyframe;
     h->loss = isfinite (loss) ? loss : 0.0;
     h->aux = isfinite (aux) ? aux : 0.0;
-    h->d = a->d;
+    h->d = mdl_codec_dim (codec);
     h->payload_len = payload_len;
     h->timestamp_us = (uint64_t) (mdl_wallclock () * 1e6);
+    return true;
 }
 
 bool
@@ -152,7 +159,8 @@ mdl_comm_resend (mdl_comm_t *self, mdl_link_t *l, int ch, uint64_t step)
         return false;
     const mdl_sent_t *s = &l->sent[ch];
     mdl_wire_header_t h;
-    s_header (self, &h, s->kind, s->step, s->keyframe, s->loss, s->aux, mdl_blob_len (s->blob));
+    if (!s_header (self, &h, s->kind, s->step, s->keyframe, s->loss, s->aux, mdl_blob_len (s->blob)))
+        return false;
     /* The same state under the link's next sequence number: a repeated number is a replay
        and refused (comm_recv.c); a state filed twice for its round is the same state. */
     h.seq = ++l->seq_to;
@@ -321,7 +329,11 @@ s_drain_pull (mdl_comm_t *self)
         size_t nto = zframe_size (fi) / sizeof (uint64_t);
         const uint64_t *to = (const uint64_t *) zframe_data (fi);
         mdl_wire_header_t h;
-        s_header (self, &h, m.kind, m.step, m.keyframe, m.loss, m.aux, mdl_blob_len (blob));
+        if (!s_header (self, &h, m.kind, m.step, m.keyframe, m.loss, m.aux, mdl_blob_len (blob))) {
+            mdl_blob_unref (blob);
+            zmsg_destroy (&msg);
+            continue;
+        }
         /* Sync mode keeps each link's last state of a channel for a resend (a blob
            reference, no copy). Deltas are not kept: applied twice they would corrupt the
            receiver's replica; a lost delta shows as a gap at the next message. */
@@ -544,6 +556,7 @@ s_self_destroy (mdl_comm_t **pself)
     mdl_peers_destroy (&self->peers);
     mdl_codec_destroy (&self->codec);
     mdl_codec_destroy (&self->kcodec);
+    mdl_codec_destroy (&self->ocodec);
     free (self);
     *pself = NULL;
 }
@@ -565,6 +578,11 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
         goto fail;
     mdl_wire_expect_init (&self->exp, a->cluster, a->cfg.id, self->codec);
     mdl_wire_expect_init (&self->kexp, a->cluster, a->cfg.id, self->kcodec);
+    if (a->out_n) {
+        if (!(self->ocodec = mdl_codec_new ("fp32", a->out_n, 0, &rc)))
+            goto fail;
+        mdl_wire_expect_init (&self->oexp, a->cluster, a->cfg.id, self->ocodec);
+    }
     if (!(self->peers = mdl_peers_new (a->cfg.id, a->cfg.peer_timeout, MDL_AGENT_MAX_PEERS, &rc)))
         goto fail;
     /* Against a flood of identities (peers.h): a new id joins once announced twice, the

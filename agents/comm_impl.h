@@ -94,7 +94,8 @@ typedef struct {
     mdl_discovery_t *disc;
     mdl_peers_t *peers;
     mdl_codec_t *codec, *kcodec;
-    mdl_wire_expect_t exp, kexp;
+    mdl_codec_t *ocodec;         /* outputs messages (fp32 of a->out_n; NULL: none) */
+    mdl_wire_expect_t exp, kexp, oexp;
     mdl_wire_stats_t wstats;
     mdl_peer_info_t me;
     mdl_link_t links[MDL_AGENT_MAX_PEERS]; /* the talk set and transient peers (hood.h) */

@@ -126,6 +126,19 @@ s_is_control (uint32_t type)
            || type == MDL_KIND_FIN || type == MDL_KIND_RESEND;
 }
 
+/* An outputs message (MDL_KIND_OUTPUTS): the structure of every update, against this
+   agent's outputs size instead of its model's (d = rows x outputs, fp32), on a mailbox
+   channel of its algorithm. An agent whose algorithm exchanges no outputs takes none. */
+static int
+s_check_outputs (mdl_comm_t *self, const mdl_wire_frame_t *fr, size_t n, mdl_wire_header_t *h)
+{
+    if (!self->ocodec)
+        return MDL_EWIRE_DIM;
+    if ((int) MDL_KIND_CHANNEL (h->kind) >= self->a->algo->channels)
+        return MDL_EWIRE_HEADER;
+    return mdl_wire_check (fr, n, &self->oexp, self->ocodec, h);
+}
+
 /* Phase 1: frames, header and payload length against this agent's expectations, then
    who sent it and what it is. Returns -1 with *h filled, or the mdl_reject_t reason
    (not yet counted); *sender is the header's sender when the header parsed, else 0. */
@@ -147,7 +160,9 @@ s_validate (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n,
              : h->cluster != self->exp.cluster ? MDL_EWIRE_CLUSTER
              : lens[2] != 0 ? MDL_EWIRE_LENGTH
              : mdl_wire_check_topic (frames[0], lens[0], a->cfg.id);
-    } else if (rc == 0)
+    } else if (rc == 0 && MDL_KIND_TYPE (h->kind) == MDL_KIND_OUTPUTS)
+        rc = s_check_outputs (self, fr, n > 4 ? 4 : n, h);
+    else if (rc == 0)
         rc = mdl_wire_check (fr, n > 4 ? 4 : n, h->keyframe ? &self->kexp : &self->exp,
                              h->keyframe ? self->kcodec : self->codec, h);
     mdl_wire_stats_count (&self->wstats, rc);
@@ -158,7 +173,7 @@ s_validate (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n,
         return MDL_REJECT_SENDER_ZERO;
     if (h->sender == a->cfg.id)
         return MDL_REJECT_SELF; /* our own message looped back, or someone using our id */
-    if (MDL_KIND_TYPE (h->kind) > MDL_KIND_FIN || MDL_KIND_CHANNEL (h->kind) >= MDL_AGENT_CHANNELS)
+    if (MDL_KIND_TYPE (h->kind) > MDL_KIND_LAST || MDL_KIND_CHANNEL (h->kind) >= MDL_AGENT_CHANNELS)
         return MDL_REJECT_KIND;
     return -1;
 }
@@ -291,9 +306,10 @@ s_on_control (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
         mdl_comm_resend (self, l, (int) MDL_KIND_CHANNEL (h->kind), h->step);
         break;
     case MDL_KIND_SKIP:
-        /* The sender sits this round out (consensus control): nothing to wait for. */
+        /* The sender sits this round out on that channel (consensus control; Plexus: the
+           round closed with nothing for us): nothing to wait for. */
         if (a->cfg.mode == MDL_MODE_SYNC)
-            s_tombstone (a, h->sender, 0, h->step, h->seq);
+            s_tombstone (a, h->sender, (int) MDL_KIND_CHANNEL (h->kind), h->step, h->seq);
         break;
     case MDL_KIND_MERGED:
         /* A peer finished an exact average: a marker one round above that merge round, in
@@ -310,10 +326,13 @@ s_on_control (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
     }
 }
 
-/* Phase 4a: a plain state, decoded straight into the sender's mailbox slot. */
+/* Phase 4a: a plain state (codec: the run's) or outputs (the outputs codec), decoded
+   straight into the sender's mailbox slot of the channel. Outputs are kept only when
+   their content is valid too; a rejected one leaves a tombstone in sync mode, so the
+   worker does not wait for it. */
 static void
 s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_t *meta, bool parity,
-              const void *payload, size_t len)
+              mdl_codec_t *codec, const void *payload, size_t len)
 {
     mdl_agent_t *a = self->a;
     const int ch = (int) MDL_KIND_CHANNEL (h->kind);
@@ -337,7 +356,10 @@ s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_
         s_lost (self, h->sender, ch, h->step);
         return;
     }
-    int rc = mdl_codec_decode (self->codec, payload, len, slot);
+    /* outputs must also be probability rows where the algorithm exchanges those */
+    int rc = mdl_codec_decode (codec, payload, len, slot);
+    if (rc == 0 && codec == self->ocodec && a->out_classes)
+        rc = mdl_wire_check_probs (slot, a->out_n, a->out_classes);
     if (rc) {
         mdl_mailroom_write_abort (a->room, h->sender, ch);
         s_bad_payload (self, h->sender, rc);
@@ -549,8 +571,8 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     const bool parity = a->cfg.mode == MDL_MODE_SYNC || h.step >= MDL_MERGE_ROUND;
     mdl_slot_meta_t meta = { .step = h.step, .seq = h.seq, .arrival = mdl_now (), .loss = h.loss,
                              .aux = h.aux, .keyframe = h.keyframe };
-    if (type == MDL_KIND_STATE && !h.keyframe)
-        s_file_state (self, &h, &meta, parity, frames[2], lens[2]);
+    if (type == MDL_KIND_OUTPUTS || (type == MDL_KIND_STATE && !h.keyframe))
+        s_file_state (self, &h, &meta, parity, type == MDL_KIND_OUTPUTS ? self->ocodec : self->codec, frames[2], lens[2]);
     else
         s_file_replica (self, l, &h, &meta, parity, gap, frames[2], lens[2]);
 }

@@ -85,6 +85,78 @@ mdl_ctx_grad (mdl_ctx_t *c, float **g)
     return rc;
 }
 
+int
+mdl_ctx_sgd_step_with (mdl_ctx_t *c, int (*extra) (void *state, mdl_ctx_t *ctx, float *g), void *state)
+{
+    mdl_learner_t *l = c->a->learner;
+    float loss;
+    int rc = mdl_learner_grad (l, &loss);
+    c->last_loss = loss;
+    if (rc)
+        return rc;
+    /* extra may run the model on other inputs (its passes overwrite the gradient
+       vector): it gets a copy of the minibatch gradient to add to, put back after. */
+    if (!c->gsave && !(c->gsave = malloc (c->d * sizeof (float))))
+        return MDL_ENOMEM;
+    float *g = mdl_model_grads (mdl_learner_model (l));
+    mdl_vec_copy (c->gsave, g, c->d);
+    rc = extra (state, c, c->gsave);
+    mdl_vec_copy (g, c->gsave, c->d);
+    if (rc)
+        return rc;
+    mdl_learner_apply (l);
+    return 0;
+}
+
+const mdl_dataset_t *
+mdl_ctx_train (mdl_ctx_t *c, const uint32_t **rows, size_t *nrows)
+{
+    const mdl_agent_cfg_t *cfg = &c->a->cfg;
+    *rows = cfg->rows;
+    *nrows = cfg->rows ? cfg->nrows : mdl_dataset_n (cfg->train);
+    return cfg->train;
+}
+
+uint64_t
+mdl_ctx_total_steps (mdl_ctx_t *c)
+{
+    return mdl_learner_steps_per_epoch (c->a->learner) * (uint64_t) (c->a->cfg.epochs > 0 ? c->a->cfg.epochs : 1);
+}
+
+uint64_t mdl_ctx_id (mdl_ctx_t *c) { return c->a->cfg.id; }
+
+void
+mdl_ctx_model_round (mdl_ctx_t *c, uint64_t round)
+{
+    pthread_mutex_lock (&c->a->stats_lock);
+    c->a->stats.model_round = round;
+    pthread_mutex_unlock (&c->a->stats_lock);
+}
+
+void
+mdl_ctx_count_offline (mdl_ctx_t *c)
+{
+    pthread_mutex_lock (&c->a->stats_lock);
+    c->a->stats.rounds_offline++;
+    pthread_mutex_unlock (&c->a->stats_lock);
+}
+
+void
+mdl_ctx_residual (mdl_ctx_t *c, double mse)
+{
+    pthread_mutex_lock (&c->a->stats_lock);
+    c->a->stats.residual_mse = mse;
+    pthread_mutex_unlock (&c->a->stats_lock);
+}
+
+size_t
+mdl_ctx_members (mdl_ctx_t *c, const uint64_t **ids)
+{
+    mdl_worker_round (c);
+    *ids = c->ids;
+    return c->n;
+}
+
 float mdl_ctx_lr (mdl_ctx_t *c) { return mdl_learner_lr (c->a->learner); }
 
 void
@@ -132,6 +204,42 @@ s_ad_period (mdl_ctx_t *c)
     /* nothing measured yet (the first period): stay dense */
     c->ad_vote = c->a->stats.gossip_rounds == 0 || c->a->stats.disagreement > target ? 1.0 : 0.0;
     pthread_mutex_unlock (&c->a->stats_lock);
+}
+
+bool
+mdl_worker_offline (const mdl_ctx_t *c, uint64_t id, uint64_t step)
+{
+    const double p = c->a->cfg.offline;
+    if (!(p > 0))
+        return false;
+    /* A uniform draw from (training seed, id, step) alone: every agent computes the same
+       trace without a message. */
+    const uint64_t z = mdl_rng_hash3 (c->a->cfg.learn.seed ^ 0x6f66666c696e65ULL, id, step);
+    return (double) (z >> 11) * 0x1.0p-53 < p;
+}
+
+bool mdl_ctx_offline (mdl_ctx_t *c, uint64_t id, uint64_t step) { return mdl_worker_offline (c, id, step); }
+
+/* --offline: the round's neighbours that are offline in it neither send nor receive:
+   they leave the in-neighbour row (the mix renormalises over the others, no one waits
+   for them) and the out-neighbour list. */
+static void
+s_drop_offline (mdl_ctx_t *c)
+{
+    const uint64_t K = c->a->cfg.gossip_steps > 1 ? (uint64_t) c->a->cfg.gossip_steps : 1;
+    const uint64_t s = c->step / K;
+    size_t keep = 0;
+    for (size_t k = 0; k < c->nnbr; k++)
+        if (!mdl_worker_offline (c, c->ids[c->nbr[k]], s)) {
+            c->nbr[keep] = c->nbr[k];
+            c->w[keep++] = c->w[k];
+        }
+    c->nnbr = keep;
+    keep = 0;
+    for (size_t k = 0; k < c->nout; k++)
+        if (!mdl_worker_offline (c, c->ids[c->out[k]], s))
+            c->out[keep++] = c->out[k];
+    c->nout = keep;
 }
 
 /* Replica holders are the peers of the talk set (hood.h): when the neighbourhood moves
@@ -223,6 +331,8 @@ mdl_worker_round (mdl_ctx_t *c)
     if (rc)
         return rc;
     c->nout = cnt;
+    if (a->cfg.offline > 0 && c->step < MDL_MERGE_ROUND)
+        s_drop_offline (c);
     c->round_t = c->step;
     c->round_valid = true;
     if (a->replicas && c->step < MDL_MERGE_ROUND)
@@ -397,6 +507,18 @@ typedef struct {
     mdl_ctx_t *c;
     int channel;
 } s_wait_t;
+
+/* A wait on the mailroom ends early when the agent stops or its membership changed. */
+static bool
+s_wait_over (mdl_ctx_t *c)
+{
+    if (atomic_load (&c->a->stop))
+        return true;
+    pthread_mutex_lock (&c->a->view_lock);
+    bool changed = c->a->view_version != c->view_version;
+    pthread_mutex_unlock (&c->a->view_lock);
+    return changed;
+}
 
 /* Sync round complete: every live in-neighbour's round-t vector is in. */
 static bool
@@ -593,4 +715,196 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     a->stats.gossip_rounds++;
     pthread_mutex_unlock (&a->stats_lock);
     return (int) used;
+}
+
+/* ---- outputs and explicit exchanges ---- */
+
+size_t mdl_ctx_outputs_len (mdl_ctx_t *c) { return c->a->out_n; }
+
+/* The sources or recipients of a round: its in- (in) or out-neighbours, or with all every
+   live peer; into ids, returns how many. */
+static size_t
+s_peers_of_round (mdl_ctx_t *c, bool all, bool in, uint64_t *ids)
+{
+    size_t n = 0;
+    if (all) {
+        for (size_t i = 0; i < c->n; i++)
+            if (c->ids[i] != c->a->cfg.id)
+                ids[n++] = c->ids[i];
+    } else if (in)
+        for (size_t k = 0; k < c->nnbr; k++)
+            ids[n++] = c->ids[c->nbr[k]];
+    else
+        for (size_t k = 0; k < c->nout; k++)
+            ids[n++] = c->ids[c->out[k]];
+    return n;
+}
+
+int
+mdl_ctx_publish_outputs (mdl_ctx_t *c, int channel, const float *v, bool all)
+{
+    if (!c->ocodec || channel < 0 || channel >= MDL_AGENT_CHANNELS)
+        return MDL_EINVAL;
+    int rc = mdl_worker_round (c);
+    if (rc)
+        return rc;
+    uint64_t to[MDL_AGENT_MAX_PEERS];
+    const size_t nto = s_peers_of_round (c, all, false, to);
+    mdl_blob_t *b = NULL;
+    if ((rc = mdl_worker_encode (c, c->ocodec, v, &b)))
+        return rc;
+    mdl_outmsg_t m = { .kind = MDL_KIND_MAKE (MDL_KIND_OUTPUTS, channel), .step = c->step, .loss = c->last_loss };
+    return mdl_worker_send (c, &m, to, nto, b);
+}
+
+typedef struct {
+    mdl_ctx_t *c;
+    int channel;
+    const uint64_t *ids;
+    size_t n;
+} s_wait_ids_t;
+
+/* Sync: every one of ids has something (a vector or a marker) for this round. */
+static bool
+s_ids_ready (void *arg)
+{
+    s_wait_ids_t *w = arg;
+    mdl_ctx_t *c = w->c;
+    if (s_wait_over (c))
+        return true;
+    for (size_t k = 0; k < w->n; k++) {
+        mdl_slot_meta_t m;
+        if (!mdl_mailroom_peek (c->a->room, w->ids[k], w->channel, &m) || m.step < c->step)
+            return false;
+    }
+    return true;
+}
+
+int
+mdl_ctx_gather_outputs (mdl_ctx_t *c, int channel, bool all, float *sum, uint64_t *round)
+{
+    mdl_agent_t *a = c->a;
+    const size_t len = a->out_n;
+    mdl_vec_zero (sum, len);
+    *round = c->step;
+    if (!len || mdl_worker_round (c))
+        return 0;
+    uint64_t ids[MDL_AGENT_MAX_PEERS];
+    size_t n = s_peers_of_round (c, all, true, ids);
+    const bool sync = a->cfg.mode == MDL_MODE_SYNC;
+    if (sync && n) {
+        s_wait_ids_t w = { c, channel, ids, n };
+        double t0 = mdl_now ();
+        mdl_mailroom_wait (a->room, s_ids_ready, &w, a->cfg.sync_timeout);
+        pthread_mutex_lock (&a->stats_lock);
+        a->stats.wait_s += mdl_now () - t0;
+        pthread_mutex_unlock (&a->stats_lock);
+        mdl_worker_round (c); /* who left meanwhile drops out */
+        n = s_peers_of_round (c, all, true, ids);
+    }
+    /* The round to add up: this one (sync), or the one most neighbours' newest share. */
+    uint64_t want = c->step;
+    if (!sync) {
+        uint64_t steps[MDL_AGENT_MAX_PEERS];
+        size_t ns = 0, best = 0;
+        for (size_t k = 0; k < n; k++) {
+            mdl_slot_meta_t m;
+            if (mdl_mailroom_peek (a->room, ids[k], channel, &m) && !m.lost
+                && (m.step >= c->step || c->step - m.step <= (uint64_t) a->cfg.max_staleness))
+                steps[ns++] = m.step;
+        }
+        want = UINT64_MAX;
+        for (size_t i = 0; i < ns; i++) {
+            size_t cnt = 0;
+            for (size_t j = 0; j < ns; j++)
+                cnt += steps[j] == steps[i];
+            if (cnt > best || (cnt == best && steps[i] > want)) {
+                best = cnt;
+                want = steps[i];
+            }
+        }
+        if (!ns) {
+            pthread_mutex_lock (&a->stats_lock);
+            a->stats.updates_dropped += n;
+            pthread_mutex_unlock (&a->stats_lock);
+            return 0;
+        }
+    }
+    size_t used = 0;
+    for (size_t k = 0; k < n; k++) {
+        mdl_slot_meta_t m;
+        const float *v = mdl_mailroom_read_begin (a->room, ids[k], channel, want, &m);
+        if (!v)
+            continue;
+        mdl_vec_axpy (sum, 1.0f, v, len);
+        mdl_mailroom_read_end (a->room, ids[k], channel);
+        used++;
+    }
+    *round = want;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.updates_applied += used;
+    a->stats.updates_dropped += n - used;
+    a->stats.gossip_rounds++;
+    pthread_mutex_unlock (&a->stats_lock);
+    return (int) used;
+}
+
+int
+mdl_ctx_send (mdl_ctx_t *c, int channel, uint64_t step, const float *v, const uint64_t *to, size_t nto)
+{
+    if (channel < 0 || channel >= MDL_AGENT_CHANNELS)
+        return MDL_EINVAL;
+    const uint32_t type = v ? MDL_KIND_STATE : MDL_KIND_SKIP;
+    return mdl_worker_send_aux (c, MDL_KIND_MAKE (type, channel), step, v, 0.0, to, nto);
+}
+
+const float *
+mdl_ctx_read_begin (mdl_ctx_t *c, uint64_t peer, int channel, uint64_t step, mdl_slot_meta_t *meta)
+{
+    mdl_slot_meta_t m = { 0 };
+    const float *v = mdl_mailroom_read_begin (c->a->room, peer, channel, step, &m);
+    if (meta)
+        *meta = m;
+    return v;
+}
+
+void mdl_ctx_read_end (mdl_ctx_t *c, uint64_t peer, int channel) { mdl_mailroom_read_end (c->a->room, peer, channel); }
+
+bool
+mdl_ctx_peek (mdl_ctx_t *c, uint64_t peer, int channel, mdl_slot_meta_t *meta)
+{
+    return mdl_mailroom_peek (c->a->room, peer, channel, meta);
+}
+
+typedef struct {
+    mdl_ctx_t *c;
+    bool (*ready) (void *);
+    void *arg;
+} s_wait_fn_t;
+
+static bool
+s_fn_ready (void *arg)
+{
+    s_wait_fn_t *w = arg;
+    return s_wait_over (w->c) || w->ready (w->arg);
+}
+
+bool
+mdl_ctx_wait (mdl_ctx_t *c, bool (*ready) (void *arg), void *arg, double timeout)
+{
+    s_wait_fn_t w = { c, ready, arg };
+    const double until = mdl_now () + timeout;
+    for (;;) {
+        double left = until - mdl_now ();
+        bool ok = left > 0 && mdl_mailroom_wait (c->a->room, s_fn_ready, &w, left);
+        if (atomic_load (&c->a->stop) || left <= 0)
+            return ready (arg);
+        if (ok && ready (arg))
+            return true;
+        /* woken by a membership change: refresh the snapshot so the caller's predicate
+           sees the new view, and go on waiting */
+        mdl_worker_round (c);
+        if (ready (arg))
+            return true;
+    }
 }

@@ -99,6 +99,8 @@ s_ctx_free (mdl_ctx_t *c)
     zsock_destroy (&c->push);
     mdl_codec_destroy (&c->codec);
     mdl_codec_destroy (&c->kcodec);
+    mdl_codec_destroy (&c->ocodec);
+    free (c->gsave);
     for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
         free (c->pub[k]);
     for (int k = 0; k < 4; k++)
@@ -127,7 +129,8 @@ s_ctx_new (mdl_agent_t *a, int *err)
     mdl_rng_seed (&c->rng, a->cfg.seed ^ a->cfg.id, 0xc0dec);
     mdl_rng_seed (&c->prng, a->cfg.seed ^ a->cfg.id, 0x9a12);
     if (!(c->codec = mdl_codec_new (a->cfg.codec, c->d, a->cfg.seed ^ a->cfg.id, &rc))
-        || !(c->kcodec = mdl_codec_new ("fp32", c->d, 0, &rc)))
+        || !(c->kcodec = mdl_codec_new ("fp32", c->d, 0, &rc))
+        || (a->out_n && !(c->ocodec = mdl_codec_new ("fp32", a->out_n, 0, &rc))))
         goto fail;
     rc = MDL_ENOMEM;
     for (int k = 0; k < 4; k++)
@@ -282,6 +285,33 @@ s_overlapped_round (mdl_ctx_t *c, uint64_t total)
     return rc;
 }
 
+/* One step: the local computation (paced for --step-ms and --slow), then the gossip
+   rounds (or the overlapped round). 0, or the error that stops the worker. */
+static int
+s_train_round (mdl_ctx_t *c, uint64_t K, uint64_t total)
+{
+    mdl_agent_t *a = c->a;
+    mdl_learner_t *l = a->learner;
+    double t0 = mdl_now ();
+    int rc;
+    if (a->cfg.overlap)
+        rc = mdl_learner_grad (l, &c->last_loss); /* g(x^t), applied after the mix */
+    else
+        rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
+    if (rc) {
+        mdl_agent_log (a, "training diverged at step %llu (loss %g): stopping this agent and leaving the mesh",
+                       (unsigned long long) c->step, (double) c->last_loss);
+        zstr_send (c->push, "L"); /* the comm actor leaves (comm.c) */
+        return rc;
+    }
+    double compute = mdl_now () - t0;
+    if (a->cfg.pace_s > 0)
+        s_sleep (a->cfg.pace_s * a->cfg.slow_factor - compute);
+    else if (a->cfg.slow_factor > 1.0)
+        s_sleep ((a->cfg.slow_factor - 1.0) * compute);
+    return a->cfg.overlap ? s_overlapped_round (c, total) : s_gossip_rounds (c, K, total);
+}
+
 void *
 mdl_worker_main (void *arg)
 {
@@ -325,8 +355,7 @@ mdl_worker_main (void *arg)
     const uint64_t total = spe * (uint64_t) a->cfg.epochs;
     const size_t eval_rows = a->cfg.eval_rows ? a->cfg.eval_rows : a->cfg.test_rows;
     const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
-    const bool overlap = a->cfg.overlap;
-    if (overlap) {
+    if (a->cfg.overlap) {
         /* Decent-DP: the exchange of x^t is launched at the end of step t - 1; x^0 now. */
         c->step = mdl_learner_steps (l);
         if ((rc = c->algo->publish (c->state, c)) != 0)
@@ -342,27 +371,15 @@ mdl_worker_main (void *arg)
         mdl_agent_beat (&a->beat_worker);
         if (c->label_map && (double) mdl_learner_steps (l) >= a->cfg.drift_epoch * (double) spe)
             mdl_learner_set_label_map (l, c->label_map); /* the concept drifts */
-        double t0 = mdl_now ();
-        if (overlap)
-            rc = mdl_learner_grad (l, &c->last_loss); /* g(x^t), applied after the mix */
-        else
-            rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
-        if (rc) {
-            mdl_agent_log (a, "training diverged at step %llu (loss %g): stopping this agent and leaving the mesh",
-                           (unsigned long long) c->step, (double) c->last_loss);
-            zstr_send (c->push, "L");
-            break;
-        }
-        double compute = mdl_now () - t0;
-        if (a->cfg.pace_s > 0)
-            s_sleep (a->cfg.pace_s * a->cfg.slow_factor - compute);
-        else if (a->cfg.slow_factor > 1.0)
-            s_sleep ((a->cfg.slow_factor - 1.0) * compute);
-        if (overlap)
-            rc = s_overlapped_round (c, total);
-        else
-            rc = s_gossip_rounds (c, K, total);
-        if (rc)
+        if (a->cfg.offline > 0 && !c->algo->sampled && mdl_worker_offline (c, a->cfg.id, mdl_learner_steps (l))) {
+            /* --offline: this agent sits the round out (no step, nothing sent or mixed; its
+               neighbours know from the same trace and do not wait); the schedule moves on.
+               Sampled algorithms (Plexus) read the trace themselves, per round. */
+            mdl_learner_set_steps (l, mdl_learner_steps (l) + 1);
+            pthread_mutex_lock (&a->stats_lock);
+            a->stats.rounds_offline++;
+            pthread_mutex_unlock (&a->stats_lock);
+        } else if ((rc = s_train_round (c, K, total)) != 0)
             break;
         c->loss_ema = isnan (c->loss_ema) ? c->last_loss : 0.98 * c->loss_ema + 0.02 * c->last_loss;
         const uint64_t done = mdl_learner_steps (l);
@@ -378,7 +395,7 @@ mdl_worker_main (void *arg)
         rc = c->algo->finish (c->state, c);
     if (rc == 0 && a->cfg.final_merge && !atomic_load (&a->stop)) {
         uint64_t with = 0;
-        bool ok = mdl_worker_global_average (c, MDL_FINAL_MERGE_ROUND, 0, &with, NULL);
+        bool ok = mdl_worker_global_average (c, MDL_FINAL_MERGE_ROUND, 0, false, &with, NULL);
         pthread_mutex_lock (&a->stats_lock);
         a->stats.merged = ok;
         a->stats.merge_peers = with;

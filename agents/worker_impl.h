@@ -19,6 +19,8 @@ struct mdl_ctx_t {
     zsock_t *push;
     mdl_codec_t *codec;        /* --codec */
     mdl_codec_t *kcodec;       /* keyframes: fp32 */
+    mdl_codec_t *ocodec;       /* outputs: fp32 of a->out_n (NULL: none) */
+    float *gsave;              /* mdl_ctx_sgd_step_with: the minibatch gradient (d) */
     mdl_rng_t rng;             /* codecs' randomness */
     float *x;
     size_t d;
@@ -87,6 +89,8 @@ int mdl_worker_encode (mdl_ctx_t *c, mdl_codec_t *codec, const float *v, mdl_blo
 bool mdl_worker_alive (const mdl_ctx_t *c, uint64_t id);
 /* --adaptive-degree: rounds per voting period. */
 uint64_t mdl_worker_ad_len (const mdl_ctx_t *c);
+/* --offline: whether agent id sits round step out (the shared availability trace). */
+bool mdl_worker_offline (const mdl_ctx_t *c, uint64_t id, uint64_t step);
 
 /* globalavg.c */
 /* Sends v (fp32, exact) with aux or, with v NULL, a control message of kind for round
@@ -100,8 +104,10 @@ int mdl_worker_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float 
 int mdl_worker_transient (mdl_ctx_t *c, mdl_transient_t purpose, bool open, const uint64_t *ids, size_t n, uint64_t below);
 /* The live peers of the current view (refreshed), self excluded, into out. */
 size_t mdl_worker_live_peers (mdl_ctx_t *c, uint64_t *out);
-/* One exact average over every live peer in round R (see globalavg.c). */
-bool mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merged_with, size_t *mismatched);
+/* One exact average over every live peer in round R (see globalavg.c); weighted: aux is
+   each agent's weight in the mean, not a value to compare. */
+bool mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, uint64_t *merged_with,
+                                size_t *mismatched);
 /* --global-every P: the exact average after every P-th step. */
 void mdl_worker_periodic_average (mdl_ctx_t *c, uint64_t done, uint64_t total);
 

@@ -38,6 +38,7 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
     o->hello_interval = 0.25;
     o->hwm_mb = 256;
     o->evals_per_epoch = 2;
+    o->distill_weight = 0.5;
 }
 
 #define D(nm, ty, ptr, mv, hl, lo, hi) \
@@ -90,6 +91,12 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         DD ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0)", 0, 0, "none"),
         D ("consensus-control", MDL_OPTT_STR, &o->consensus_control, "T", "extra gossip rounds (up to --gossip-steps, default 4) while the disagreement estimate exceeds T; lr:T = T times the learning rate; suffix ,all = also after the first lr decay", 0, 0),
         D ("local-steps", MDL_OPTT_INT, &o->local_steps, "H", "localsgd: H local steps between gossip rounds", 1, 1e9),
+        DD ("local-epochs", MDL_OPTT_INT, &o->local_epochs, "E", "localsgd: no gossip; an exact average over all live peers, weighted by shard size, every E epochs (Xu, Mi et al.); plain SGD unless --optimizer", 1, 1e6, "off"),
+        DD ("public-rows", MDL_OPTT_U64, &o->public_rows, "N", "codistill: the first N training rows are the public pool the agents predict on (labels unused)", 1, 1e12, "needed by codistill"),
+        D ("distill-weight", MDL_OPTT_DOUBLE, &o->distill_weight, "L", "codistill: weight of KL(neighbours' mean || own) in the loss", 0, 1e6),
+        DD ("sample", MDL_OPTT_INT, &o->sample, "S", "plexus: agents sampled per round", 1, 1024, "needed by plexus"),
+        DD ("blocks", MDL_OPTT_STR, &o->blocks, "P1,...,PK", "mp-linreg: unknowns of each agent (in id order), adding up to D of --model linreg:D", 0, 0, "needed by mp-linreg"),
+        D ("isolated", MDL_OPTT_FLAG, &o->isolated, NULL, "no communication at all: every agent trains alone (the baseline of every decentralized method)", 0, 0),
         DD ("global-every", MDL_OPTT_INT, &o->global_every, "P", "an exact average over all live peers every P steps (Gossip-PGA; dpsgd, localsgd)", 1, 1e9, "off"),
         D ("overlap", MDL_OPTT_FLAG, &o->overlap, NULL, "dpsgd: mix the neighbours' states of the previous step while computing this one (Decent-DP)", 0, 0),
         D ("final-merge", MDL_OPTT_FLAG, &o->final_merge, NULL, "end with one exact average over all live peers (acknowledged, retried)", 0, 0),
@@ -138,6 +145,32 @@ s_apply_averaging (mdl_agentopts_t *o, const mdl_algo_ops_t *ops, const char *cm
     cfg->local_steps = o->local_steps;
     cfg->global_every = o->global_every;
     cfg->overlap = o->overlap;
+    cfg->local_epochs = o->local_epochs;
+    cfg->public_rows = (size_t) o->public_rows;
+    cfg->distill_weight = o->distill_weight;
+    cfg->sample = o->sample;
+    cfg->nblocks = 0;
+    cfg->blocks = NULL;
+    if (o->blocks) {
+        int k = 0;
+        const char *p = o->blocks;
+        for (;;) {
+            char *end;
+            unsigned long v = *p >= '0' && *p <= '9' ? strtoul (p, &end, 10) : 0;
+            if (v == 0 || v > 1u << 30 || k == (int) (sizeof o->block_sizes / sizeof o->block_sizes[0])
+                || (*end != ',' && *end)) {
+                snprintf (err, errlen, "meshdl %s: --blocks '%s' must be P1,...,PK: 1 to %zu whole numbers >= 1", cmd,
+                          o->blocks, sizeof o->block_sizes / sizeof o->block_sizes[0]);
+                return MDL_EINVAL;
+            }
+            o->block_sizes[k++] = (uint32_t) v;
+            if (!*end)
+                break;
+            p = end + 1;
+        }
+        cfg->blocks = o->block_sizes;
+        cfg->nblocks = k;
+    }
     return 0;
 }
 
@@ -389,6 +422,12 @@ s_algo_defaults (const mdl_optdef_t *defs, const mdl_agentopts_t *ao, mdl_traino
         return; /* refused with a message by mdl_agentopts_apply */
     if (ops->optimizer && !mdl_opts_given (defs, "optimizer"))
         to->optimizer = ops->optimizer;
+    /* Data-centre averaging trains alone for whole epochs: with momentum 0.9 the peak of a
+       cyclical rate such as clr:0.005:0.05:1 is an effective step of 0.5, at which a lone
+       agent's MLP ends the epoch at 0.72 (4 agents, docs/results.md), so plain SGD unless
+       asked otherwise. */
+    if (ao->local_epochs > 0 && !mdl_opts_given (defs, "optimizer"))
+        to->optimizer = "sgd";
     if (ops->lr > 0 && !mdl_opts_given (defs, "lr"))
         to->lr = ops->lr;
     if (ops->momentum > 0 && !mdl_opts_given (defs, "momentum"))
@@ -409,6 +448,9 @@ mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, mdl
 {
     memset (cfg, 0, sizeof *cfg);
     int rc = mdl_trainopts_parse (cmd, usage, defs, NULL, argc, argv, keep, err, errlen);
+    cfg->distill_weight_given = mdl_opts_given (defs, "distill-weight");
+    to->lr_given = mdl_opts_given (defs, "lr");
+    to->lr_min_given = mdl_opts_given (defs, "lr-min");
     ao->error_feedback_given = mdl_opts_given (defs, "error-feedback");
     ao->eval_rows_given = mdl_opts_given (defs, "eval-rows");
     if (rc == 0)

@@ -32,6 +32,13 @@ typedef struct {
     const char *degree_target;
     int check_every;
     int local_steps;       /* localsgd: H */
+    int local_epochs;      /* localsgd: E, 0 = off */
+    uint64_t public_rows;  /* codistill: N */
+    double distill_weight; /* codistill: lambda */
+    int sample;            /* plexus: S */
+    const char *blocks;    /* mp-linreg: P1,...,PK */
+    uint32_t block_sizes[1024];
+    bool isolated;         /* no communication at all */
     int global_every;      /* P, 0 = off */
     bool overlap;
     const char *dense_window;

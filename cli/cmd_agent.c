@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "agentopts.h"
+#include "algo.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "discopts.h"
@@ -21,6 +22,7 @@
 #include "hash.h"
 #include "http.h"
 #include "partition.h"
+#include "registry.h"
 #include "report.h"
 #include "signals.h"
 #include "status.h"
@@ -389,6 +391,16 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
         snprintf (err, sizeof err, "meshdl agent: %s", bwhy);
         rc = MDL_EINVAL;
     }
+    const mdl_algo_ops_t *ops = rc == 0 ? mdl_algo_find (ao->algo) : NULL;
+    if (rc == 0 && ao->isolated && (dopt->iface || dopt->peers.n || so->min_peers || shard_auto)) {
+        snprintf (err, sizeof err, "meshdl agent: --isolated trains alone: no --interface, --peers, --min-peers or --shard auto");
+        rc = MDL_EINVAL;
+    }
+    if (rc == 0 && ops && ops->model_parallel && so->shard) {
+        snprintf (err, sizeof err, "meshdl agent: --algo %s splits the unknowns, not the rows: every agent trains on all of "
+                  "them (no --shard)", ao->algo);
+        rc = MDL_EINVAL;
+    }
     char hhost[256];
     int hport;
     if (rc == 0 && so->http && mdl_http_parse_addr (so->http, hhost, sizeof hhost, &hport)) {
@@ -397,7 +409,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
         rc = MDL_EINVAL;
     }
     mdl_disc_cfg_t disc = { 0 };
-    if (rc == 0)
+    if (rc == 0 && !ao->isolated)
         rc = mdl_discopts_apply (dopt, "agent", so->curve, &disc, err, sizeof err);
     if (rc == 0 && so->curve && (!so->cert || !so->allow)) {
         snprintf (err, sizeof err, "meshdl agent: --curve needs --cert FILE (from meshdl keygen) and --allow DIR");
@@ -470,6 +482,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     FILE *logf = NULL;
     mdl_partition_t *part = NULL;
     mdl_agent_t *agent = NULL;
+    mdl_registry_t *alone = NULL; /* --isolated */
     FILE *metrics = NULL;
     if (!(part = mdl_partition_new (&pspec, mdl_dataset_labels (train), mdl_dataset_n (train),
                                     mdl_dataset_classes (train), shard_n, to->seed, &rc))) {
@@ -480,6 +493,10 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     size_t cnt;
     cfg.rows = mdl_partition_shard (part, shard_i, &cnt);
     cfg.nrows = cnt;
+    if (ops->model_parallel) {
+        cfg.rows = NULL;
+        cfg.nrows = cnt = mdl_dataset_n (train);
+    }
     char bind[128];
     snprintf (bind, sizeof bind, "tcp://*:%d", so->port);
     char rdir[4096] = "", ckpt_path[4200], metrics_path[4200], status_path[4200], summary_path[4200];
@@ -498,6 +515,14 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     cfg.disc = disc;
     cfg.disc.cluster = ao->cluster;
     cfg.disc.interval_ms = (int) (ao->hello_interval * 1000);
+    if (ao->isolated) {
+        /* No communication at all: discovery in a registry of its own finds nobody. */
+        if (!(alone = mdl_registry_new (&rc))) {
+            fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
+            goto done;
+        }
+        cfg.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = ao->cluster, .registry = alone };
+    }
     cfg.curve = so->curve;
     cfg.cert = so->cert;
     cfg.allow_dir = so->allow;
@@ -697,6 +722,8 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     mdl_json_int (&j, "peers_seen", (long long) st.peers_seen);
     mdl_json_num (&j, "disagreement", st.disagreement);
     mdl_agentopts_json_robust (&j, &cfg, &st);
+    if (ops->model_parallel) /* the agent knows the shared residual, not the other blocks */
+        mdl_json_num (&j, "train_mse", st.residual_mse);
     mdl_json_num (&j, "wall_s", mdl_now () - t0);
     mdl_json_num (&j, "startup_s", startup_s);
     mdl_json_num (&j, "discovery_s", st.train_start - t0); /* ready to the first step (NaN: never) */
@@ -733,6 +760,7 @@ done:
     mdl_ckpt_image_destroy (&resume);
     mdl_http_destroy (&s_http);
     mdl_agent_destroy (&agent);
+    mdl_registry_destroy (&alone);
     if (logf)
         fclose (logf);
     mdl_partition_destroy (&part);

@@ -39,6 +39,8 @@ typedef struct {
     double progress;      /* seconds between progress lines when not a terminal */
     bool quiet;
     const char *config;   /* zconfig file of options */
+    bool lr_given;        /* --lr / --lr-min were given (any source), set by the */
+    bool lr_min_given;    /* caller after parsing; a CLR schedule owns both */
 } mdl_trainopts_t;
 
 void mdl_trainopts_defaults (mdl_trainopts_t *o);
