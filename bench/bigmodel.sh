@@ -26,7 +26,7 @@ for v in $(env | grep -o '^MESHDL_[A-Za-z0-9_]*'); do unset "$v"; done
 export OPENBLAS_NUM_THREADS=1
 out=$(mktemp -d /tmp/mdl-scale-big.XXXXXX)
 pids=()
-trap 'for q in "${pids[@]}"; do kill -9 "$q" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$out"' EXIT
+trap 'for q in "${pids[@]}"; do kill -9 "$q" 2>/dev/null; done; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$out"' EXIT
 status=0
 start=$(date +%s)
 
