@@ -52,7 +52,7 @@ s_algo_help (mdl_agentopts_t *o)
 {
     size_t na;
     const mdl_algo_ops_t *const *all = mdl_algo_all (&na);
-    char names[256], defaults[320] = "", asyncs[96] = "", gammas[128] = "";
+    char names[256], defaults[320] = "", asyncs[96] = "", gammas[120] = "";
     mdl_algo_names (names, sizeof names, " | ");
     for (size_t i = 0; i < na; i++) {
         const mdl_algo_ops_t *a = all[i];
