@@ -18,6 +18,11 @@
       wall_us_per_agent_step wall_us_per_round * min(agents, cores) / agents: a step's
                              share of the cores, waiting included (sync rounds).
       bytes_per_agent_step   bytes sent / (agents * steps), every recipient counted.
+      setup_s                process start to every agent seeing the others (data read,
+                             agents built, sockets bound, discovery done).
+      connections, mailboxes per agent at the end, mean (and _max): what an agent holds
+                             for its peers, O(degree).
+      peak_rss_mb            the process's peak resident memory.
     Exit status: 0, 1 when an agent failed, 2 on bad options. */
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +33,7 @@
 
 #include "agent.h"
 #include "agentopts.h"
+#include "clock.h"
 #include "cluster.h"
 #include "err.h"
 #include "opts.h"
@@ -123,6 +129,7 @@ main (int argc, char **argv)
         fprintf (stderr, "bench_sim: agent %d did not see all %d peers within 30 s\n", which, nagents - 1);
         goto done;
     }
+    const double setup_s = mdl_process_age ();
     const double c0 = s_cpu_s (), t0 = mdl_now ();
     mdl_cluster_start (cl);
     mdl_cluster_join (cl);
@@ -143,7 +150,8 @@ main (int argc, char **argv)
         usleep (50000);
     }
     uint64_t steps = 0, bytes = 0, applied = 0, peers_min = UINT64_MAX;
-    double wait = 0;
+    double wait = 0, conns = 0, boxes = 0;
+    uint64_t conns_max = 0, boxes_max = 0;
     int failed = 0;
     for (int i = 0; i < nagents; i++) {
         mdl_agent_stats_t st;
@@ -154,6 +162,10 @@ main (int argc, char **argv)
         wait += st.wait_s / nagents;
         peers_min = st.peers_seen < peers_min ? st.peers_seen : peers_min;
         failed += st.error != 0;
+        conns += (double) st.connections / nagents;
+        boxes += (double) st.mailboxes / nagents;
+        conns_max = st.connections > conns_max ? st.connections : conns_max;
+        boxes_max = st.mailboxes > boxes_max ? st.mailboxes : boxes_max;
     }
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     cores = cores < 1 ? 1 : cores;
@@ -162,12 +174,14 @@ main (int argc, char **argv)
     printf ("sim: agents=%d isolated=%d topology=%s mode=%s algo=%s codec=%s ef=%d model=%s batch=%d cores=%ld "
             "steps_per_agent=%.0f wall_s=%.3f cpu_s=%.3f cpu_us_per_agent_step=%.1f wall_us_per_round=%.1f "
             "wall_us_per_agent_step=%.1f bytes_per_agent_step=%.0f updates_applied=%llu sync_wait_s=%.3f "
-            "peers_seen_min=%llu peak_rss_mb=%.1f failed=%d\n",
+            "peers_seen_min=%llu peak_rss_mb=%.1f setup_s=%.3f connections=%.2f connections_max=%llu mailboxes=%.2f "
+            "mailboxes_max=%llu failed=%d\n",
             nagents, ao.isolated, ao.topology, ao.mode, ao.algo, ao.codec, ao.error_feedback, to.model, to.batch, cores,
             rounds, wall, cpu, 1e6 * cpu / (double) (steps ? steps : 1), 1e6 * wall / (rounds > 0 ? rounds : 1),
             1e6 * wall / (rounds > 0 ? rounds : 1) * busy / nagents, (double) bytes / (double) (steps ? steps : 1),
             (unsigned long long) applied, wait, (unsigned long long) (peers_min == UINT64_MAX ? 0 : peers_min),
-            mdl_peak_rss_mb (), failed);
+            mdl_peak_rss_mb (), setup_s, conns, (unsigned long long) conns_max, boxes, (unsigned long long) boxes_max,
+            failed);
     status = failed ? 1 : 0;
 done:
     mdl_cluster_destroy (&cl);

@@ -724,6 +724,8 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     mdl_agentopts_json_robust (&j, &cfg, &st);
     if (ops->model_parallel) /* the agent knows the shared residual, not the other blocks */
         mdl_json_num (&j, "train_mse", st.residual_mse);
+    mdl_json_int (&j, "connections", (long long) st.connections); /* to its neighbourhood, at the end */
+    mdl_json_int (&j, "mailboxes", (long long) st.mailboxes);
     mdl_json_num (&j, "wall_s", mdl_now () - t0);
     mdl_json_num (&j, "startup_s", startup_s);
     mdl_json_num (&j, "discovery_s", st.train_start - t0); /* ready to the first step (NaN: never) */

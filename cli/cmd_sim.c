@@ -795,10 +795,16 @@ s_sim_summary (s_sim_t *r, int exit_code)
     mdl_cluster_stats_sum (r->co.cl, &sum);
     uint64_t steps_min = UINT64_MAX;
     int merged = 0;
+    /* what the agents hold for their peers at the end: O(degree), not O(agents) */
+    uint64_t conns = 0, conns_max = 0, boxes = 0, boxes_max = 0;
     for (int i = 0; i < n; i++) {
         mdl_agent_stats_t st;
         mdl_agent_stats (mdl_cluster_agent (r->co.cl, i), &st);
         steps_min = st.steps < steps_min ? st.steps : steps_min;
+        conns += st.connections;
+        conns_max = st.connections > conns_max ? st.connections : conns_max;
+        boxes += st.mailboxes;
+        boxes_max = st.mailboxes > boxes_max ? st.mailboxes : boxes_max;
         merged += st.merged && st.merge_peers == (uint64_t) n - 1;
     }
     const s_eval_t *ev = &r->ev;
@@ -851,6 +857,10 @@ s_sim_summary (s_sim_t *r, int exit_code)
     mdl_json_int (&j, "steps", (long long) (sum.steps / (uint64_t) n));
     mdl_json_int (&j, "steps_min", (long long) steps_min);
     mdl_json_num (&j, "sync_wait_s", sum.wait_s);
+    mdl_json_num (&j, "connections_per_agent", (double) conns / n);
+    mdl_json_int (&j, "connections_max", (long long) conns_max);
+    mdl_json_num (&j, "mailboxes_per_agent", (double) boxes / n);
+    mdl_json_int (&j, "mailboxes_max", (long long) boxes_max);
     if (r->ao.final_merge)
         mdl_json_int (&j, "merged_agents", merged);
     /* every agent counts each global average it took part in: the mean per agent */
