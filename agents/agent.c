@@ -102,9 +102,53 @@ s_incarnation (uint64_t id)
     return ((uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec) ^ (id * 0x9e3779b97f4a7c15ULL);
 }
 
+/* Settings left to the algorithm or the codec (NAN in mdl_agent_cfg_defaults): gamma
+   the algorithm's, gamma-max 0.05 for the sparse codecs (adagossip.c says why), else 1. */
+static void
+s_resolve (mdl_agent_cfg_t *c, const mdl_algo_ops_t *ops)
+{
+    if (isnan (c->gamma))
+        c->gamma = ops->gamma > 0 ? ops->gamma : 1.0;
+    if (isnan (c->gamma_max))
+        c->gamma_max = !strncmp (c->codec, "topk", 4) || !strncmp (c->codec, "randk", 5) ? 0.05 : 1.0;
+}
+
+/* The learner of an agent with a model (way 1), or the dimension the caller gave (way
+   2: no learner). */
+static int
+s_new_learner (mdl_agent_t *a)
+{
+    const mdl_agent_cfg_t *cfg = &a->cfg;
+    int rc = 0;
+    if (!cfg->learn.spec || !cfg->learn.spec[0]) {
+        a->d = cfg->dim;
+        return 0;
+    }
+    if (!(a->learner = mdl_learner_new (&cfg->learn, cfg->train, cfg->rows, cfg->nrows, &rc)))
+        return mdl_error_set (rc, "cannot build the model %s on the training set: %s", cfg->learn.spec,
+                              mdl_strerror (rc));
+    a->d = mdl_model_nparams (mdl_learner_model (a->learner));
+    return 0;
+}
+
+/* The topologies (a time-varying graph, random:D, is drawn from a seed every agent must
+   share without talking: the cluster id and the shared training seed; cfg->seed is per
+   agent). */
+static int
+s_new_topologies (mdl_agent_t *a)
+{
+    const uint64_t tseed = a->cluster ^ a->cfg.learn.seed;
+    int rc = 0;
+    if (!(a->topo = mdl_topo_new (a->cfg.topology ? a->cfg.topology : "ring", tseed, &rc))
+        || !(a->dense = mdl_topo_new ("complete", tseed, &rc)) || !(a->denser = mdl_topo_new ("exp", tseed, &rc)))
+        return mdl_error_set (rc, "--topology '%s' is not valid: %s", a->cfg.topology, mdl_topo_help ());
+    return 0;
+}
+
 mdl_agent_t *
 mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
 {
+    mdl_error_clear ();
     int rc = MDL_ENOMEM;
     mdl_agent_t *a = calloc (1, sizeof *a);
     if (!a)
@@ -115,34 +159,37 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     pthread_mutex_init (&a->snap_lock, NULL);
     pthread_cond_init (&a->snap_cond, NULL);
     atomic_init (&a->stop, false);
+    /* The agent keeps nothing of the caller's configuration object. */
+    if ((rc = mdl_agent_cfg_adopt_strings (&a->cfg, &a->strings)))
+        goto fail;
+    cfg = &a->cfg;
+    if (!a->cfg.codec)
+        a->cfg.codec = "fp32";
     snprintf (a->prefix, sizeof a->prefix, "%s", cfg->log_prefix ? cfg->log_prefix : "agent");
     a->incarnation = s_incarnation (cfg->id);
     a->cluster = mdl_wire_cluster_id (cfg->cluster ? cfg->cluster : "meshdl");
     rc = MDL_EINVAL;
-    if (cfg->id == 0 || !cfg->bind || !(cfg->gamma > 0 && cfg->gamma <= 1))
-        goto fail;
-    rc = MDL_EALGO;
-    if (!(a->algo = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd")))
-        goto fail;
-    char why[384];
-    if (mdl_algo_validate (a->algo, cfg, why, sizeof why)) {
-        mdl_agent_log (a, "%s", why);
+    if (cfg->id == 0 || !cfg->bind) {
+        mdl_error_set (rc, cfg->id ? "no endpoint to bind (bind)" : "agent id 0 (ids are never 0)");
         goto fail;
     }
-    /* Time-varying graphs (random:D) are drawn from a seed every agent must share without
-       talking: the cluster id and the shared training seed (cfg->seed is per agent). */
-    const uint64_t tseed = a->cluster ^ cfg->learn.seed;
-    if (!(a->topo = mdl_topo_new (cfg->topology ? cfg->topology : "ring", tseed, &rc))
-        || !(a->dense = mdl_topo_new ("complete", tseed, &rc))
-        || !(a->denser = mdl_topo_new ("exp", tseed, &rc)))
+    rc = MDL_EALGO;
+    if (!(a->algo = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd"))) {
+        mdl_agent_cfg_check (cfg); /* says which names there are */
         goto fail;
-    if (!(a->learner = mdl_learner_new (&cfg->learn, cfg->train, cfg->rows, cfg->nrows, &rc)))
+    }
+    s_resolve (&a->cfg, a->algo);
+    if ((rc = mdl_agent_cfg_check (cfg))) {
+        mdl_agent_log (a, "%s", mdl_error_detail ());
         goto fail;
-    a->d = mdl_model_nparams (mdl_learner_model (a->learner));
-    mdl_codec_t *probe = mdl_codec_new (cfg->codec ? cfg->codec : "fp32", a->d, 0, &rc);
-    if (!probe)
+    }
+    if ((rc = s_new_topologies (a)) || (rc = s_new_learner (a)))
         goto fail;
-    a->cfg.codec = cfg->codec ? cfg->codec : "fp32";
+    mdl_codec_t *probe = mdl_codec_new (cfg->codec, a->d, 0, &rc);
+    if (!probe) {
+        mdl_error_set (rc, "--codec '%s' does not parse. %s", cfg->codec, mdl_codec_help ());
+        goto fail;
+    }
     a->replicas = a->algo->replicas || (cfg->error_feedback && !mdl_codec_is_lossless (probe));
     size_t cap = mdl_codec_max_size (probe);
     mdl_codec_destroy (&probe);
@@ -155,7 +202,7 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     /* One more mailbox channel when exact averages are configured: 2 d-vectors per peer. */
     a->merge_ch = cfg->final_merge || cfg->global_every > 0 || a->algo->global_averages ? a->algo->channels : -1;
     rc = MDL_EALGO;
-    if (a->algo->channels + (a->merge_ch >= 0) > 4)
+    if (a->algo->channels + (a->merge_ch >= 0) > MDL_AGENT_CHANNELS)
         goto fail;
     rc = MDL_ENOMEM;
     if (a->algo->pairwise && !(a->pairs = mdl_pairbox_new (a->d, 64, &rc)))
@@ -173,6 +220,8 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
 fail:
     if (err)
         *err = rc;
+    if (!mdl_error_detail ()[0])
+        mdl_error_set (rc, "%s", mdl_strerror (rc));
     mdl_agent_destroy (&a);
     return NULL;
 }
@@ -185,6 +234,7 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_agent_t *a = *pa;
     mdl_agent_stop (a);
     mdl_agent_join (a);
+    mdl_exchange_free (a);
     zactor_destroy (&a->comm);
     mdl_mailroom_destroy (&a->room);
     mdl_pairbox_destroy (&a->pairs);
@@ -194,6 +244,7 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_topo_destroy (&a->dense);
     mdl_topo_destroy (&a->denser);
     free (a->snap);
+    free (a->strings);
     pthread_mutex_destroy (&a->view_lock);
     pthread_mutex_destroy (&a->stats_lock);
     pthread_mutex_destroy (&a->snap_lock);
@@ -207,6 +258,9 @@ mdl_agent_start (mdl_agent_t *a)
 {
     if (a->worker_started)
         return 0;
+    if (MDL_AGENT_EXTERNAL (a))
+        return mdl_error_set (MDL_ENOTSUP, "an agent without a model of its own has no worker to start: drive it "
+                                           "with mdl_agent_exchange");
     if (pthread_create (&a->worker, NULL, mdl_worker_main, a) != 0)
         return MDL_ENOMEM;
     a->worker_started = true;
@@ -265,12 +319,15 @@ mdl_agent_snapshot (mdl_agent_t *a, uint64_t gen, float *out, uint64_t *step, do
         if (a->snap_done == gen)
             break;
         pthread_mutex_lock (&a->stats_lock);
-        bool finished = a->stats.finished || !a->worker_started;
+        bool finished = a->stats.finished || (!a->worker_started && !MDL_AGENT_EXTERNAL (a));
         pthread_mutex_unlock (&a->stats_lock);
         if (finished) {
-            /* The worker is gone: x no longer changes, copy it here. */
-            mdl_vec_copy (a->snap, mdl_model_params (mdl_learner_model (a->learner)), a->d);
-            a->snap_step = mdl_learner_steps (a->learner);
+            /* The worker is gone: x no longer changes, copy it here (an agent driven by
+               mdl_agent_exchange left its last x in snap when it finished). */
+            if (a->learner) {
+                mdl_vec_copy (a->snap, mdl_model_params (mdl_learner_model (a->learner)), a->d);
+                a->snap_step = mdl_learner_steps (a->learner);
+            }
             a->snap_done = gen;
             break;
         }
@@ -318,8 +375,8 @@ mdl_agent_members (mdl_agent_t *a, uint64_t *ids, size_t cap)
 int
 mdl_agent_set_shard (mdl_agent_t *a, const uint32_t *rows, size_t nrows, uint64_t data_seed)
 {
-    if (a->worker_started)
-        return MDL_EINVAL;
+    if (a->worker_started || MDL_AGENT_EXTERNAL (a))
+        return mdl_error_set (MDL_EINVAL, "a shard is given before mdl_agent_start, to an agent with a model");
     mdl_learner_cfg_t lc = a->cfg.learn;
     lc.data_seed = data_seed;
     int rc = 0;
@@ -333,4 +390,28 @@ mdl_agent_set_shard (mdl_agent_t *a, const uint32_t *rows, size_t nrows, uint64_
     a->cfg.rows = rows;
     a->cfg.nrows = nrows;
     return 0;
+}
+
+int
+mdl_agent_evaluate (mdl_agent_t *a, const float *params, const mdl_dataset_t *ds, size_t max_rows, double *loss,
+                    double *acc)
+{
+    if (MDL_AGENT_EXTERNAL (a) || a->worker_started || !ds)
+        return mdl_error_set (MDL_EINVAL, "mdl_agent_evaluate: %s",
+                              !ds ? "no dataset" : a->learner ? "the worker is running (mdl_agent_join first)"
+                                                              : "the agent has no model of its own");
+    return mdl_learner_evaluate (a->learner, params, ds, max_rows, loss, acc);
+}
+
+int
+mdl_agent_params (mdl_agent_t *a, float *out, double timeout)
+{
+    if (MDL_AGENT_EXTERNAL (a))
+        return mdl_error_set (MDL_EINVAL, "mdl_agent_params: the agent has no model of its own (the vector is yours)");
+    /* A generation of its own, above any a cluster asked for. */
+    pthread_mutex_lock (&a->snap_lock);
+    const uint64_t gen = (a->snap_req > a->snap_done ? a->snap_req : a->snap_done) + 1;
+    pthread_mutex_unlock (&a->snap_lock);
+    mdl_agent_request_snapshot (a, gen);
+    return mdl_agent_snapshot (a, gen, out, NULL, timeout);
 }

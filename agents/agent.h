@@ -1,5 +1,8 @@
 /*  agent.h: one decentralized learning agent: a compute worker thread and a comm actor
-    (zactor) around one model, one data shard and one peer table.
+    (zactor) around one model, one data shard and one peer table. The public part (the
+    functions programs call) is meshdl/agent.h and meshdl/config.h; here the
+    configuration's fields and counters, which the engine, the CLI and the tests use
+    directly.
 
     The same object runs alone in `meshdl agent` (beacon or static discovery over TCP)
     and N times in one process in `meshdl sim` (in-process registry over inproc://):
@@ -15,6 +18,8 @@
 #include "dataset.h"
 #include "discovery.h"
 #include "learner.h"
+#include "meshdl/agent.h"
+#include "meshdl/config.h"
 #include "weights.h"
 
 typedef enum { MDL_MODE_SYNC = 0, MDL_MODE_ASYNC = 1 } mdl_mode_t;
@@ -23,7 +28,9 @@ typedef enum { MDL_MODE_SYNC = 0, MDL_MODE_ASYNC = 1 } mdl_mode_t;
    lr_t / lr_0. */
 typedef enum { MDL_SCALE_NONE = 0, MDL_SCALE_CONSTANT = 1, MDL_SCALE_LR = 2 } mdl_scale_t;
 
-typedef struct {
+/* The configuration (opaque to programs: meshdl/config.h sets it by name). Fields are
+   read by mdl_agent_new, which copies the struct and the strings it points to. */
+struct mdl_agent_cfg {
     /* identity and network */
     uint64_t id;               /* agent id, never 0 */
     const char *cluster;       /* cluster name */
@@ -90,7 +97,14 @@ typedef struct {
     /* output */
     FILE *log;                 /* event log lines (join/leave/...), NULL = none */
     const char *log_prefix;    /* e.g. "agent 3" */
-} mdl_agent_cfg_t;
+    /* bring your own model (mdl_agent_exchange) */
+    size_t dim;                /* > 0 without learn.spec: the caller's vector length; no
+                                  learner, no worker thread */
+    /* what mdl_agent_cfg_set owns (its copies of strings, which keys were set); NULL
+       for a configuration filled field by field. Copies of the struct share it; only
+       mdl_agent_cfg_destroy frees it. */
+    struct mdl_cfg_extra *extra;
+};
 
 /* Counters of one agent (read at any time; updated by its threads). */
 typedef struct {
@@ -121,30 +135,8 @@ typedef struct {
     int error;                 /* nonzero when the worker stopped on an error */
 } mdl_agent_stats_t;
 
-typedef struct mdl_agent_t mdl_agent_t;
-
-/* Builds the agent: learner, mailboxes, comm actor (binds, starts discovery). Training
-   starts with mdl_agent_start. NULL + *err (MDL_EALGO, MDL_ETOPO, MDL_ECODEC, MDL_ESOCKET,
-   MDL_ESECURITY, learner errors). Caller owns and destroys it. */
-mdl_agent_t *mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err);
-
-/* Stops both threads (if running), leaves the mesh, frees; *self = NULL. */
-void mdl_agent_destroy (mdl_agent_t **self);
-
-/* Starts the compute worker. Returns 0 or MDL_ENOMEM. */
-int mdl_agent_start (mdl_agent_t *self);
-
-/* Asks the worker to stop after its current step (non-blocking). */
-void mdl_agent_stop (mdl_agent_t *self);
-
-/* Waits for the worker to end (training done or stopped). */
-void mdl_agent_join (mdl_agent_t *self);
-
+/* Copies the counters (programs read them by name: mdl_agent_counter). */
 void mdl_agent_stats (mdl_agent_t *self, mdl_agent_stats_t *stats);
-
-uint64_t mdl_agent_id (const mdl_agent_t *self);
-size_t mdl_agent_dim (const mdl_agent_t *self);
-const char *mdl_agent_endpoint (const mdl_agent_t *self);
 
 /* The learner (its model holds x). Only safe to read while the worker is not running,
    or through mdl_agent_snapshot. */
@@ -157,18 +149,26 @@ void mdl_agent_request_snapshot (mdl_agent_t *self, uint64_t generation);
 int mdl_agent_snapshot (mdl_agent_t *self, uint64_t generation, float *out, uint64_t *step,
                         double timeout);
 
-/* Waits until the agent sees at least k live peers (timeout seconds). Returns 0 or
-   MDL_ETIMEOUT. */
-int mdl_agent_wait_peers (mdl_agent_t *self, int k, double timeout);
+/* ---- the configuration (config.c) ---- */
 
-/* Copies the current membership (sorted ids of the live peers and of the agent itself)
-   into ids (at most cap) and returns how many there are (which may exceed cap). */
-size_t mdl_agent_members (mdl_agent_t *self, uint64_t *ids, size_t cap);
+/* Fills cfg with the defaults of mdl_agent_cfg_new (every field; extra NULL). */
+void mdl_agent_cfg_defaults (mdl_agent_cfg_t *cfg);
 
-/* Gives the agent another shard before mdl_agent_start (--shard auto): rebuilds its
-   learner over rows[0..nrows) of the training set with minibatch order data_seed, from
-   the same initial model. Returns 0, MDL_EINVAL once the worker has started, or the
-   learner's error; on error the agent keeps its previous shard. rows must outlive it. */
-int mdl_agent_set_shard (mdl_agent_t *self, const uint32_t *rows, size_t nrows, uint64_t data_seed);
+/* Frees what mdl_agent_cfg_set allocated for a configuration on the stack (its copies
+   of strings); the struct itself stays. Safe twice. */
+void mdl_agent_cfg_clear (mdl_agent_cfg_t *cfg);
+
+/* Parsers of the settings with a structure of their own, for the command line too: each
+   fills its fields of cfg from text and returns 0, or MDL_EINVAL with a sentence naming
+   the option and its forms in mdl_error_detail(). */
+int mdl_agent_cfg_consensus_control (mdl_agent_cfg_t *cfg, const char *spec); /* T | lr:T [,all] */
+int mdl_agent_cfg_consensus_scale (mdl_agent_cfg_t *cfg, const char *spec);   /* A | lr | lr:A */
+int mdl_agent_cfg_degree_target (mdl_agent_cfg_t *cfg, const char *spec);     /* T | lr:T */
+int mdl_agent_cfg_dense_window (mdl_agent_cfg_t *cfg, const char *spec);      /* START:LEN */
+
+/* Copies the strings cfg points to into one allocation (*arena, caller frees) and points
+   cfg at the copies; cfg->extra becomes NULL. So an agent keeps nothing of the caller's
+   configuration object. Returns 0 or MDL_ENOMEM (cfg unchanged). */
+int mdl_agent_cfg_adopt_strings (mdl_agent_cfg_t *cfg, char **arena);
 
 #endif

@@ -23,14 +23,14 @@ s_sleep (double seconds)
     nanosleep (&ts, NULL);
 }
 
-static void
-s_snapshot_point (mdl_ctx_t *c)
+void
+mdl_worker_snapshot_point (mdl_ctx_t *c, uint64_t steps)
 {
     mdl_agent_t *a = c->a;
     pthread_mutex_lock (&a->snap_lock);
     if (a->snap_req != a->snap_done) {
         mdl_vec_copy (a->snap, c->x, c->d);
-        a->snap_step = mdl_learner_steps (a->learner);
+        a->snap_step = steps;
         a->snap_done = a->snap_req;
         pthread_cond_broadcast (&a->snap_cond);
     }
@@ -58,9 +58,11 @@ s_cc_more (mdl_ctx_t *c)
     return c->cc_shared > target;
 }
 
-static void
-s_ctx_free (mdl_ctx_t *c)
+void
+mdl_worker_ctx_free (mdl_ctx_t *c)
 {
+    if (!c)
+        return;
     if (c->algo && c->algo->destroy && c->state)
         c->algo->destroy (c->state);
     free (c->state);
@@ -75,8 +77,8 @@ s_ctx_free (mdl_ctx_t *c)
     free (c);
 }
 
-static mdl_ctx_t *
-s_ctx_new (mdl_agent_t *a, int *err)
+mdl_ctx_t *
+mdl_worker_ctx_new (mdl_agent_t *a, float *x, int *err)
 {
     int rc = MDL_ENOMEM;
     mdl_ctx_t *c = calloc (1, sizeof *c);
@@ -84,7 +86,7 @@ s_ctx_new (mdl_agent_t *a, int *err)
         goto fail;
     c->a = a;
     c->d = a->d;
-    c->x = mdl_model_params (mdl_learner_model (a->learner));
+    c->x = x;
     c->view_version = UINT64_MAX;
     c->loss_ema = NAN;
     c->ad_period = UINT64_MAX;
@@ -119,16 +121,17 @@ s_ctx_new (mdl_agent_t *a, int *err)
         goto fail;
     return c;
 fail:
-    if (c && c->err[0])
+    if (c && c->err[0]) {
         mdl_agent_log (a, "%s", c->err);
-    if (c)
-        s_ctx_free (c);
+        mdl_error_set (rc, "%s", c->err);
+    }
+    mdl_worker_ctx_free (c);
     *err = rc;
     return NULL;
 }
 
-static void
-s_finish (mdl_agent_t *a, int error)
+void
+mdl_worker_finish (mdl_agent_t *a, int error)
 {
     pthread_mutex_lock (&a->stats_lock);
     a->stats.finished = true;
@@ -139,17 +142,16 @@ s_finish (mdl_agent_t *a, int error)
     pthread_mutex_unlock (&a->snap_lock);
 }
 
-/* The K gossip rounds of the step just taken (Kong et al.'s extra consensus steps):
-   round t = step * K + k, which is what neighbours match in sync mode and what a
+/* The K gossip rounds of step s, just taken (Kong et al.'s extra consensus steps):
+   round t = s * K + k, which is what neighbours match in sync mode and what a
    time-varying topology advances on; then the periodic exact average, if due. */
-static int
-s_gossip_rounds (mdl_ctx_t *c, uint64_t K, uint64_t total)
+int
+mdl_worker_gossip (mdl_ctx_t *c, uint64_t s, uint64_t K, uint64_t total)
 {
     mdl_agent_t *a = c->a;
-    mdl_learner_t *l = a->learner;
     int rc = 0;
     for (uint64_t k = 0; k < K && rc == 0; k++) {
-        c->step = mdl_learner_steps (l) * K + k - K; /* the step was taken: steps() is t+1 */
+        c->step = s * K + k;
         atomic_store (&a->round, c->step);
         if (a->cfg.mode == MDL_MODE_SYNC)
             zstr_send (c->push, "A"); /* parked states of this round may now be filed */
@@ -168,7 +170,7 @@ s_gossip_rounds (mdl_ctx_t *c, uint64_t K, uint64_t total)
             c->algo->mix (c->state, c);
     }
     if (rc == 0)
-        mdl_worker_periodic_average (c, mdl_learner_steps (l), total);
+        mdl_worker_periodic_average (c, s + 1, total);
     return rc;
 }
 
@@ -199,28 +201,88 @@ s_overlapped_round (mdl_ctx_t *c, uint64_t total)
     return rc;
 }
 
+/* --min-peers: waits for them before the first step. 0, or MDL_ETIMEOUT (logged unless
+   the agent was asked to stop, which returns 0 too: nothing went wrong). */
+int
+mdl_worker_wait_min_peers (mdl_ctx_t *c)
+{
+    mdl_agent_t *a = c->a;
+    if (a->cfg.min_peers <= 0 || mdl_agent_wait_peers (a, a->cfg.min_peers, a->cfg.min_peers_timeout) == 0)
+        return 0;
+    if (atomic_load (&a->stop))
+        return 0;
+    pthread_mutex_lock (&a->view_lock);
+    const size_t seen = a->view_n ? a->view_n - 1 : 0;
+    pthread_mutex_unlock (&a->view_lock);
+    mdl_agent_log (a, "only %zu of the %d peers required (--min-peers) appeared within %.0f s", seen,
+                   a->cfg.min_peers, a->cfg.min_peers_timeout);
+    return mdl_error_set (MDL_ETIMEOUT, "only %zu of the %d peers required (min-peers) appeared within %.0f s", seen,
+                          a->cfg.min_peers, a->cfg.min_peers_timeout);
+}
+
+int
+mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps)
+{
+    mdl_agent_t *a = c->a;
+    if (rc == 0 && c->algo->finish && !atomic_load (&a->stop))
+        rc = c->algo->finish (c->state, c);
+    if (rc == 0 && a->cfg.final_merge && !atomic_load (&a->stop)) {
+        uint64_t with = 0;
+        bool ok = mdl_worker_global_average (c, MDL_FINAL_MERGE_ROUND, 0, &with, NULL);
+        pthread_mutex_lock (&a->stats_lock);
+        a->stats.merged = ok;
+        a->stats.merge_peers = with;
+        pthread_mutex_unlock (&a->stats_lock);
+        mdl_agent_log (a, ok ? "final merge: exact average with %llu peers" : "final merge incomplete after %llu peers",
+                       (unsigned long long) with);
+    }
+    mdl_worker_pair_close (c);
+    c->step = steps;
+    mdl_worker_snapshot_point (c, steps);
+    return rc;
+}
+
+/* Counts the step just taken; evaluates when one is due. */
+static void
+s_step_done (mdl_ctx_t *c, uint64_t spe, uint64_t total, uint64_t eval_every)
+{
+    mdl_agent_t *a = c->a;
+    mdl_learner_t *l = a->learner;
+    c->loss_ema = isnan (c->loss_ema) ? c->last_loss : 0.98 * c->loss_ema + 0.02 * c->last_loss;
+    double test_loss = NAN, test_acc = NAN;
+    uint64_t done = mdl_learner_steps (l);
+    bool eval = eval_every && (done % eval_every == 0 || done == total);
+    if (eval)
+        mdl_learner_evaluate (l, NULL, a->cfg.test, a->cfg.test_rows, &test_loss, &test_acc);
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.steps = done;
+    a->stats.epoch = (double) done / (double) spe;
+    a->stats.loss = c->loss_ema;
+    if (eval) {
+        a->stats.test_loss = test_loss;
+        a->stats.test_acc = test_acc;
+        a->stats.evals++;
+    }
+    pthread_mutex_unlock (&a->stats_lock);
+}
+
 void *
 mdl_worker_main (void *arg)
 {
     mdl_agent_t *a = arg;
     int rc = 0;
-    mdl_ctx_t *c = s_ctx_new (a, &rc);
+    mdl_learner_t *l = a->learner;
+    mdl_ctx_t *c = mdl_worker_ctx_new (a, mdl_model_params (mdl_learner_model (l)), &rc);
     if (!c) {
         mdl_agent_log (a, "worker could not start: %s", mdl_strerror (rc));
-        s_finish (a, rc);
+        mdl_worker_finish (a, rc);
         return NULL;
     }
-    if (a->cfg.min_peers > 0) {
-        if (mdl_agent_wait_peers (a, a->cfg.min_peers, a->cfg.min_peers_timeout) != 0) {
-            if (!atomic_load (&a->stop))
-                mdl_agent_log (a, "only %zu of the %d peers required (--min-peers) appeared within %.0f s",
-                               a->view_n ? a->view_n - 1 : 0, a->cfg.min_peers, a->cfg.min_peers_timeout);
-            s_ctx_free (c);
-            s_finish (a, atomic_load (&a->stop) ? 0 : MDL_ETIMEOUT);
-            return NULL;
-        }
+    if ((rc = mdl_worker_wait_min_peers (c)) != 0 || atomic_load (&a->stop)) {
+        mdl_worker_ctx_free (c);
+        mdl_worker_finish (a, rc);
+        return NULL;
     }
-    mdl_learner_t *l = a->learner;
     const uint64_t spe = mdl_learner_steps_per_epoch (l);
     const uint64_t total = spe * (uint64_t) a->cfg.epochs;
     const uint64_t eval_every = a->cfg.evals_per_epoch > 0 && a->cfg.test
@@ -236,7 +298,7 @@ mdl_worker_main (void *arg)
     }
     while (rc == 0 && mdl_learner_steps (l) < total && !atomic_load (&a->stop)) {
         c->step = mdl_learner_steps (l) * K;
-        s_snapshot_point (c);
+        mdl_worker_snapshot_point (c, mdl_learner_steps (l));
         if (c->label_map && (double) mdl_learner_steps (l) >= a->cfg.drift_epoch * (double) spe)
             mdl_learner_set_label_map (l, c->label_map); /* the concept drifts */
         double t0 = mdl_now ();
@@ -256,43 +318,14 @@ mdl_worker_main (void *arg)
             s_sleep ((a->cfg.slow_factor - 1.0) * compute);
         if (overlap)
             rc = s_overlapped_round (c, total);
-        else
-            rc = s_gossip_rounds (c, K, total);
+        else /* the step was taken: steps() is s + 1 */
+            rc = mdl_worker_gossip (c, mdl_learner_steps (l) - 1, K, total);
         if (rc)
             break;
-        c->loss_ema = isnan (c->loss_ema) ? c->last_loss : 0.98 * c->loss_ema + 0.02 * c->last_loss;
-        double test_loss = NAN, test_acc = NAN;
-        uint64_t done = mdl_learner_steps (l);
-        bool eval = eval_every && (done % eval_every == 0 || done == total);
-        if (eval)
-            mdl_learner_evaluate (l, NULL, a->cfg.test, a->cfg.test_rows, &test_loss, &test_acc);
-        pthread_mutex_lock (&a->stats_lock);
-        a->stats.steps = done;
-        a->stats.epoch = (double) done / (double) spe;
-        a->stats.loss = c->loss_ema;
-        if (eval) {
-            a->stats.test_loss = test_loss;
-            a->stats.test_acc = test_acc;
-            a->stats.evals++;
-        }
-        pthread_mutex_unlock (&a->stats_lock);
+        s_step_done (c, spe, total, eval_every);
     }
-    if (rc == 0 && c->algo->finish && !atomic_load (&a->stop))
-        rc = c->algo->finish (c->state, c);
-    if (rc == 0 && a->cfg.final_merge && !atomic_load (&a->stop)) {
-        uint64_t with = 0;
-        bool ok = mdl_worker_global_average (c, MDL_FINAL_MERGE_ROUND, 0, &with, NULL);
-        pthread_mutex_lock (&a->stats_lock);
-        a->stats.merged = ok;
-        a->stats.merge_peers = with;
-        pthread_mutex_unlock (&a->stats_lock);
-        mdl_agent_log (a, ok ? "final merge: exact average with %llu peers" : "final merge incomplete after %llu peers",
-                       (unsigned long long) with);
-    }
-    mdl_worker_pair_close (c);
-    c->step = mdl_learner_steps (l) * K;
-    s_snapshot_point (c);
-    s_ctx_free (c);
-    s_finish (a, rc);
+    rc = mdl_worker_wind_up (c, rc, mdl_learner_steps (l));
+    mdl_worker_ctx_free (c);
+    mdl_worker_finish (a, rc);
     return NULL;
 }

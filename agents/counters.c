@@ -1,0 +1,76 @@
+/*  counters.c: an agent's counters by name (mdl_agent_counter, mdl_cluster_counter), so
+    that programs read them without depending on the layout of mdl_agent_stats_t, which
+    grows. A counter added to the struct is readable by name once it has its row here. */
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "agent.h"
+#include "cluster.h"
+#include "err.h"
+
+typedef enum { C_U64, C_DBL, C_BOOL, C_INT } s_ctype_t;
+
+typedef struct {
+    const char *name;
+    s_ctype_t type;
+    size_t off;
+} s_counter_t;
+
+#define C(name, type) { #name, type, offsetof (mdl_agent_stats_t, name) }
+
+static const s_counter_t s_counters[] = {
+    C (steps, C_U64),           C (epoch, C_DBL),           C (loss, C_DBL),
+    C (bytes_sent, C_U64),      C (bytes_received, C_U64),  C (msgs_sent, C_U64),
+    C (msgs_received, C_U64),   C (updates_applied, C_U64), C (updates_stale, C_U64),
+    C (updates_dropped, C_U64), C (updates_rejected, C_U64), C (peers_alive, C_U64),
+    C (peers_seen, C_U64),      C (keyframes_sent, C_U64),  C (resyncs, C_U64),
+    C (replicas_verified, C_U64), C (replica_mismatches, C_U64), C (gossip_rounds, C_U64),
+    C (dense_rounds, C_U64),    C (disagreement, C_DBL),    C (wait_s, C_DBL),
+    C (test_acc, C_DBL),        C (test_loss, C_DBL),       C (evals, C_U64),
+    C (merged, C_BOOL),         C (merge_peers, C_U64),     C (global_averages, C_U64),
+    C (pair_averages, C_U64),   C (pair_refused, C_U64),    C (finished, C_BOOL),
+    C (error, C_INT),
+};
+
+#define S_N (sizeof s_counters / sizeof s_counters[0])
+
+static int
+s_read (const mdl_agent_stats_t *st, const char *name, double *value)
+{
+    for (size_t i = 0; name && i < S_N; i++)
+        if (!strcmp (s_counters[i].name, name)) {
+            const char *p = (const char *) st + s_counters[i].off;
+            switch (s_counters[i].type) {
+            case C_U64: *value = (double) *(const uint64_t *) p; break;
+            case C_DBL: *value = *(const double *) p; break;
+            case C_BOOL: *value = *(const bool *) p; break;
+            default: *value = *(const int *) p; break;
+            }
+            return 0;
+        }
+    return mdl_error_set (MDL_EINVAL, "unknown counter '%s' (mdl_agent_counter_name lists them)",
+                          name ? name : "(null)");
+}
+
+const char *
+mdl_agent_counter_name (size_t i)
+{
+    return i < S_N ? s_counters[i].name : NULL;
+}
+
+int
+mdl_agent_counter (mdl_agent_t *a, const char *name, double *value)
+{
+    mdl_agent_stats_t st;
+    mdl_agent_stats (a, &st);
+    return s_read (&st, name, value);
+}
+
+int
+mdl_cluster_counter (mdl_cluster_t *cl, const char *name, double *value)
+{
+    mdl_agent_stats_t st;
+    mdl_cluster_stats_sum (cl, &st);
+    return s_read (&st, name, value);
+}
