@@ -24,7 +24,8 @@
 #include "model.h"
 #include "topo.h"
 
-typedef enum { K_STR, K_INT, K_U64, K_SIZE, K_DBL, K_FLT, K_BOOL, K_FN } s_type_t;
+/* K_MODE, K_WEIGHTS, K_OPT: enums read back by name */
+typedef enum { K_STR, K_INT, K_U64, K_SIZE, K_DBL, K_FLT, K_BOOL, K_FN, K_MODE, K_WEIGHTS, K_OPT } s_type_t;
 
 typedef int (s_set_fn) (mdl_agent_cfg_t *cfg, const char *value);
 
@@ -181,6 +182,10 @@ s_set_hello (mdl_agent_cfg_t *cfg, const char *v)
 static int
 s_set_model (mdl_agent_cfg_t *cfg, const char *v)
 {
+    if (!v[0]) { /* none: a vector of the caller's own (dim) */
+        cfg->learn.spec = NULL;
+        return 0;
+    }
     int rc;
     mdl_model_t *probe = mdl_model_new (v, 0, &rc);
     if (!probe)
@@ -331,7 +336,7 @@ static const s_key_t s_keys[] = {
     { "epochs", K_FN, F (epochs), K_INT, 1, 100000, s_set_epochs, "passes over the agent's shard [5]" },
     { "batch", K_SIZE, F (learn.batch), 0, 1, 1 << 20, NULL, "minibatch size [64]" },
     { "lr", K_FLT, F (learn.sched.lr0), 0, 0, 1e3, NULL, "learning rate (0 = gossip only) [0.02]" },
-    { "optimizer", K_FN, F (learn.opt.kind), K_INT, 0, 0, s_set_optimizer, "sgd | momentum | nesterov | adam | adamw | accumadam [momentum]" },
+    { "optimizer", K_FN, F (learn.opt.kind), K_OPT, 0, 0, s_set_optimizer, "sgd | momentum | nesterov | adam | adamw | accumadam [momentum]" },
     { "momentum", K_FLT, F (learn.opt.momentum), 0, 0, 0.999999, NULL, "momentum for momentum/nesterov, in [0,1) [0.9]" },
     { "beta1", K_FLT, F (learn.opt.beta1), 0, 0, 0.999999, NULL, "Adam beta1 [0.9]" },
     { "beta2", K_FLT, F (learn.opt.beta2), 0, 0, 0.999999, NULL, "Adam beta2 [0.999]" },
@@ -347,9 +352,9 @@ static const s_key_t s_keys[] = {
     { "dim", K_SIZE, F (dim), 0, 0, 1e12, NULL, "length of your parameter vector, for mdl_agent_exchange (with model \"\") [0]" },
     /* consensus */
     { "algo", K_FN, F (algo), K_STR, 0, 0, s_set_algo, "consensus algorithm (mdl_agent_cfg_check lists them) [dpsgd]" },
-    { "mode", K_FN, F (mode), K_INT, 0, 0, s_set_mode, "sync (wait for each round, at most sync-timeout) | async (newest states, never wait) [sync]" },
+    { "mode", K_FN, F (mode), K_MODE, 0, 0, s_set_mode, "sync (wait for each round, at most sync-timeout) | async (newest states, never wait) [sync]" },
     { "topology", K_FN, F (topology), K_STR, 0, 0, s_set_topology, "complete | ring | torus | exp | one-peer-exp | base:K | random:D [ring]" },
-    { "weights", K_FN, F (weights), K_INT, 0, 0, s_set_weights, "mixing weights: mh | uniform [mh]" },
+    { "weights", K_FN, F (weights), K_WEIGHTS, 0, 0, s_set_weights, "mixing weights: mh | uniform [mh]" },
     { "codec", K_FN, F (codec), K_STR, 0, 0, s_set_codec, "codec of published updates: fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]" },
     { "error-feedback", K_BOOL, F (error_feedback), 0, 0, 0, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped" },
     { "keyframe-every", K_INT, F (keyframe_every), 0, 0, 1e9, NULL, "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]" },
@@ -706,6 +711,9 @@ mdl_agent_cfg_get (const mdl_agent_cfg_t *cfg, const char *key, char *buf, size_
     case K_DBL: snprintf (buf, cap, "%.17g", *(const double *) p); break;
     case K_FLT: snprintf (buf, cap, "%.9g", (double) *(const float *) p); break;
     case K_BOOL: snprintf (buf, cap, "%s", *(const bool *) p ? "true" : "false"); break;
+    case K_MODE: snprintf (buf, cap, "%s", *(const mdl_mode_t *) p == MDL_MODE_ASYNC ? "async" : "sync"); break;
+    case K_WEIGHTS: snprintf (buf, cap, "%s", mdl_weights_name (*(const mdl_weights_t *) p)); break;
+    case K_OPT: snprintf (buf, cap, "%s", mdl_opt_name (*(const mdl_opt_kind_t *) p)); break;
     default: buf[0] = '\0'; break;
     }
     return 0;
