@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # examples/python/torch_gossip.py: two PyTorch processes gossip their MLP's parameters
 # through libmeshdl (ctypes) over TCP on 127.0.0.1, on a subset of Fashion-MNIST. Both
-# learn, every synchronous round mixed the other's state, and with 2 agents D-PSGD's
+# learn, the synchronous rounds mixed the other's state, and with 2 agents D-PSGD's
 # average leaves both with the same model (equal test accuracy). SKIP without
 # python3-torch or the data.
 set -uo pipefail
@@ -24,7 +24,10 @@ agents, total = lines[:-1], lines[-1]
 assert len(agents) == 2 and total["agents"] == 2, lines
 for s in agents:
     assert s["test_acc"] >= 0.65, f"agent {s['agent']} test_acc {s['test_acc']}"
-    assert s["updates_applied"] == s["steps"] > 0, f"agent {s['agent']} mixed {s['updates_applied']} of {s['steps']} rounds"
+    # every round mixes the other's state, but for the first one or two: a state sent before
+    # the peer's subscription reached us is lost (ZeroMQ's slow joiner), and the round ends
+    # at --sync-timeout without it
+    assert s["steps"] - 2 <= s["updates_applied"] <= s["steps"], f"agent {s['agent']} mixed {s['updates_applied']} of {s['steps']} rounds"
     assert s["bytes_received"] > s["steps"] * s["params"] * 4, "less than one fp32 state received per round"
 assert agents[0]["test_acc"] == agents[1]["test_acc"], "two agents averaging every round end with one model"
 print(f"ok - 2 torch agents gossiped through libmeshdl: test_acc {total['test_acc']}, {agents[0]['steps']} rounds each")
