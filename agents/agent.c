@@ -102,17 +102,6 @@ s_incarnation (uint64_t id)
     return ((uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec) ^ (id * 0x9e3779b97f4a7c15ULL);
 }
 
-/* Settings left to the algorithm or the codec (NAN in mdl_agent_cfg_defaults): gamma
-   the algorithm's, gamma-max 0.05 for the sparse codecs (adagossip.c says why), else 1. */
-static void
-s_resolve (mdl_agent_cfg_t *c, const mdl_algo_ops_t *ops)
-{
-    if (isnan (c->gamma))
-        c->gamma = ops->gamma > 0 ? ops->gamma : 1.0;
-    if (isnan (c->gamma_max))
-        c->gamma_max = !strncmp (c->codec, "topk", 4) || !strncmp (c->codec, "randk", 5) ? 0.05 : 1.0;
-}
-
 /* The learner of an agent with a model (way 1), or the dimension the caller gave (way
    2: no learner). */
 static int
@@ -124,6 +113,10 @@ s_new_learner (mdl_agent_t *a)
         a->d = cfg->dim;
         return 0;
     }
+    if (!cfg->train)
+        return mdl_error_set (MDL_EINVAL, "--model %s needs a training set (mdl_agent_cfg_set_data), or set model "
+                                          "\"\" and dim to exchange a vector of your own",
+                              cfg->learn.spec);
     if (!(a->learner = mdl_learner_new (&cfg->learn, cfg->train, cfg->rows, cfg->nrows, &rc)))
         return mdl_error_set (rc, "cannot build the model %s on the training set: %s", cfg->learn.spec,
                               mdl_strerror (rc));
@@ -178,7 +171,7 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
         mdl_agent_cfg_check (cfg); /* says which names there are */
         goto fail;
     }
-    s_resolve (&a->cfg, a->algo);
+    mdl_agent_cfg_resolve (&a->cfg);
     if ((rc = mdl_agent_cfg_check (cfg))) {
         mdl_agent_log (a, "%s", mdl_error_detail ());
         goto fail;

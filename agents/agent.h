@@ -158,6 +158,9 @@ void mdl_agent_cfg_defaults (mdl_agent_cfg_t *cfg);
    of strings); the struct itself stays. Safe twice. */
 void mdl_agent_cfg_clear (mdl_agent_cfg_t *cfg);
 
+/* Fills the settings left to the algorithm or the codec (NAN): gamma, gamma-max. */
+void mdl_agent_cfg_resolve (mdl_agent_cfg_t *cfg);
+
 /* Parsers of the settings with a structure of their own, for the command line too: each
    fills its fields of cfg from text and returns 0, or MDL_EINVAL with a sentence naming
    the option and its forms in mdl_error_detail(). */

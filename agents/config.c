@@ -45,7 +45,7 @@ struct mdl_cfg_extra {
     char **strs;          /* copies of the strings set */
     size_t nstrs, cap;
     bool given[S_MAX_KEYS];
-    char *text[S_MAX_KEYS]; /* K_FN settings: the text last set (one of strs) */
+    const char *text[S_MAX_KEYS]; /* K_FN settings: the text last set (one of strs) */
 };
 
 /* ---- parsers of the settings with a structure of their own ---- */
@@ -567,7 +567,7 @@ mdl_agent_cfg_dup (const mdl_agent_cfg_t *cfg)
     }
     memcpy (c->extra->given, cfg->extra->given, sizeof c->extra->given);
     for (size_t k = 0; k < S_NKEYS; k++)
-        if (cfg->extra->text[k] && !(c->extra->text[k] = (char *) s_keep (c, cfg->extra->text[k]))) {
+        if (cfg->extra->text[k] && !(c->extra->text[k] = s_keep (c, cfg->extra->text[k]))) {
             mdl_agent_cfg_destroy (&c);
             return NULL;
         }
@@ -682,7 +682,7 @@ mdl_agent_cfg_set (mdl_agent_cfg_t *cfg, const char *key, const char *value)
         const char *t = s_keep (&c, value);
         if (!t)
             return MDL_ENOMEM;
-        c.extra->text[idx] = (char *) t;
+        c.extra->text[idx] = t;
     }
     c.extra->given[idx] = true;
     *cfg = c;
@@ -784,6 +784,18 @@ mdl_agent_cfg_set_log (mdl_agent_cfg_t *cfg, FILE *log, const char *prefix)
 
 /* ---- the rules between settings ---- */
 
+void
+mdl_agent_cfg_resolve (mdl_agent_cfg_t *c)
+{
+    const mdl_algo_ops_t *ops = mdl_algo_find (c->algo ? c->algo : "dpsgd");
+    const char *codec = c->codec ? c->codec : "fp32";
+    if (isnan (c->gamma) && ops)
+        c->gamma = ops->gamma > 0 ? ops->gamma : 1.0;
+    /* adagossip's cap: 0.05 for the sparse codecs (adagossip.c says why), else 1 */
+    if (isnan (c->gamma_max))
+        c->gamma_max = !strncmp (codec, "topk", 4) || !strncmp (codec, "randk", 5) ? 0.05 : 1.0;
+}
+
 int
 mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg)
 {
@@ -815,10 +827,6 @@ mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg)
     if (!own && cfg->dim == 0)
         return mdl_error_set (MDL_EINVAL, "set model (meshdl's models, trained by mdl_agent_start) or dim (the length "
                                           "of your own vector, exchanged by mdl_agent_exchange)");
-    if (own && !cfg->train)
-        return mdl_error_set (MDL_EINVAL, "--model %s needs a training set (mdl_agent_cfg_set_data), or set model \"\" "
-                                          "and dim to exchange a vector of your own",
-                              cfg->learn.spec);
     char why[384];
     if (mdl_algo_validate (ops, cfg, why, sizeof why))
         return mdl_error_set (MDL_EALGO, "%s", why);

@@ -12,13 +12,21 @@
 
 #include "err.h"
 
-static mdl_optdef_t *
-s_find (const mdl_optdef_t *defs, const char *name, size_t len)
+/* The index of the option called name[0..len), or -1. */
+static int
+s_index (const mdl_optdef_t *defs, const char *name, size_t len)
 {
     for (int i = 0; defs[i].name; i++)
         if (strlen (defs[i].name) == len && strncmp (defs[i].name, name, len) == 0)
-            return (mdl_optdef_t *) &defs[i];
-    return NULL;
+            return i;
+    return -1;
+}
+
+static mdl_optdef_t *
+s_find (mdl_optdef_t *defs, const char *name, size_t len)
+{
+    int i = s_index (defs, name, len);
+    return i < 0 ? NULL : &defs[i];
 }
 
 static const char *
@@ -204,7 +212,8 @@ mdl_opts_env (const char *cmd, mdl_optdef_t *defs, char *err, size_t errlen)
 bool
 mdl_opts_given (const mdl_optdef_t *defs, const char *name)
 {
-    const mdl_optdef_t *d = s_find (defs, name, strlen (name));
+    const int i = s_index (defs, name, strlen (name));
+    const mdl_optdef_t *d = i < 0 ? NULL : &defs[i];
     return d && d->given;
 }
 

@@ -123,7 +123,9 @@ test_the_rules_between_settings_are_checked_with_a_reason (void **state)
 {
     mdl_dataset_t *ds = mdl_dataset_new (8, 4, 2, NULL);
     mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
-    assert_int_equal (mdl_agent_cfg_check (c), MDL_EINVAL); /* a model and no data */
+    int err = 0;
+    assert_null (mdl_agent_new (c, &err)); /* a model and no data */
+    assert_int_equal (err, MDL_EINVAL);
     assert_non_null (strstr (mdl_error_detail (), "needs a training set"));
     assert_int_equal (mdl_agent_cfg_set_data (c, ds, NULL), 0);
     assert_int_equal (mdl_agent_cfg_set (c, "model", "mlp:4-2"), 0);
