@@ -32,17 +32,17 @@ typedef int (s_set_fn) (mdl_agent_cfg_t *cfg, const char *value);
 typedef struct {
     const char *name;
     s_type_t type;
-    size_t off;           /* field (K_FN: the field get reads, or SIZE_MAX: the text last set) */
-    s_type_t get_as;      /* K_FN: the field's type for mdl_agent_cfg_get */
-    double min, max;      /* numbers: inclusive range */
-    s_set_fn *set;        /* K_FN */
+    size_t off;      /* field (K_FN: the field get reads, or SIZE_MAX: the text last set) */
+    s_type_t get_as; /* K_FN: the field's type for mdl_agent_cfg_get */
+    double min, max; /* numbers: inclusive range */
+    s_set_fn *set;   /* K_FN */
     const char *help;
 } s_key_t;
 
 #define S_MAX_KEYS 96
 
 struct mdl_cfg_extra {
-    char **strs;          /* copies of the strings set */
+    char **strs; /* copies of the strings set */
     size_t nstrs, cap;
     bool given[S_MAX_KEYS];
     const char *text[S_MAX_KEYS]; /* K_FN settings: the text last set (one of strs) */
@@ -215,7 +215,8 @@ s_set_optimizer (mdl_agent_cfg_t *cfg, const char *v)
 {
     mdl_opt_kind_t kind;
     if (mdl_opt_parse (v, &kind))
-        return mdl_error_set (MDL_EINVAL, "--optimizer '%s' is not one of sgd, momentum, nesterov, adam, adamw, accumadam", v);
+        return mdl_error_set (MDL_EINVAL,
+                              "--optimizer '%s' is not one of sgd, momentum, nesterov, adam, adamw, accumadam", v);
     cfg->learn.opt.kind = kind;
     return 0;
 }
@@ -224,7 +225,8 @@ static int
 s_set_schedule (mdl_agent_cfg_t *cfg, const char *v)
 {
     if (mdl_sched_parse (v, &cfg->learn.sched))
-        return mdl_error_set (MDL_EINVAL, "--schedule '%s' is not constant, cosine or step:GAMMA:E1,E2,... (e.g. step:0.1:3,4)", v);
+        return mdl_error_set (MDL_EINVAL,
+                              "--schedule '%s' is not constant, cosine or step:GAMMA:E1,E2,... (e.g. step:0.1:3,4)", v);
     return 0;
 }
 
@@ -318,65 +320,103 @@ s_set_dense (mdl_agent_cfg_t *cfg, const char *v)
 static const s_key_t s_keys[] = {
     /* identity and network */
     { "id", K_U64, F (id), 0, 1, 1.8e19, NULL, "agent id, never 0 [random]" },
-    { "cluster", K_FN, F (cluster), K_STR, 0, 0, s_set_cluster, "cluster name; agents of other clusters are ignored [meshdl]" },
-    { "bind", K_STR, F (bind), 0, 0, 0, NULL, "PUB endpoint to bind: tcp://HOST:PORT (PORT 0: any free one) or inproc://NAME [tcp://127.0.0.1:0]" },
-    { "peers", K_FN, F (disc.peers), K_STR, 0, 0, s_set_peers, "static discovery: comma-separated PUB endpoints tcp://HOST:PORT (with curve: tcp://HOST:PORT#KEY)" },
-    { "interface", K_FN, F (disc.iface), K_STR, 0, 0, s_set_interface, "beacon discovery (UDP broadcast) on this network interface" },
+    { "cluster", K_FN, F (cluster), K_STR, 0, 0, s_set_cluster,
+      "cluster name; agents of other clusters are ignored [meshdl]" },
+    { "bind", K_STR, F (bind), 0, 0, 0, NULL,
+      "PUB endpoint to bind: tcp://HOST:PORT (PORT 0: any free one) or inproc://NAME [tcp://127.0.0.1:0]" },
+    { "peers", K_FN, F (disc.peers), K_STR, 0, 0, s_set_peers,
+      "static discovery: comma-separated PUB endpoints tcp://HOST:PORT (with curve: tcp://HOST:PORT#KEY)" },
+    { "interface", K_FN, F (disc.iface), K_STR, 0, 0, s_set_interface,
+      "beacon discovery (UDP broadcast) on this network interface" },
     { "beacon-port", K_INT, F (disc.beacon_port), 0, 1, 65535, NULL, "UDP port of the beacons [5670]" },
     { "peer-timeout", K_DBL, F (peer_timeout), 0, 0.05, 3600, NULL, "a peer silent this long (seconds) is dead [3]" },
-    { "hello-interval", K_FN, F (hello_interval), K_DBL, 0.01, 60, s_set_hello, "seconds between hellos on the mesh [0.25]" },
+    { "hello-interval", K_FN, F (hello_interval), K_DBL, 0.01, 60, s_set_hello,
+      "seconds between hellos on the mesh [0.25]" },
     { "min-peers", K_INT, F (min_peers), 0, 0, 1024, NULL, "wait for this many peers before the first step [0]" },
-    { "min-peers-timeout", K_DBL, F (min_peers_timeout), 0, 0.1, 86400, NULL, "how long to wait for them, seconds [60]" },
+    { "min-peers-timeout", K_DBL, F (min_peers_timeout), 0, 0.1, 86400, NULL,
+      "how long to wait for them, seconds [60]" },
     { "curve", K_BOOL, F (curve), 0, 0, 0, NULL, "CURVE security: encrypt and authenticate (needs cert and allow)" },
     { "cert", K_STR, F (cert), 0, 0, 0, NULL, "this agent's secret certificate (meshdl keygen)" },
     { "allow", K_STR, F (allow_dir), 0, 0, 0, NULL, "directory of the public certificates allowed in the cluster" },
-    { "seed", K_FN, F (learn.seed), K_U64, 0, 1.8e19, s_set_seed, "random seed: initial model, minibatch order, codecs' randomness [1]" },
+    { "seed", K_FN, F (learn.seed), K_U64, 0, 1.8e19, s_set_seed,
+      "random seed: initial model, minibatch order, codecs' randomness [1]" },
     /* meshdl's own models (way 1) */
-    { "model", K_FN, F (learn.spec), K_STR, 0, 0, s_set_model, "model: mlp:784-256-128-10 (any widths), cnn, cnn:C1-C2-H, linreg:D; suffix ,act=tanh; \"\" for none (with dim)" },
+    { "model", K_FN, F (learn.spec), K_STR, 0, 0, s_set_model,
+      "model: mlp:784-256-128-10 (any widths), cnn, cnn:C1-C2-H, linreg:D; suffix ,act=tanh; \"\" for none (with "
+      "dim)" },
     { "epochs", K_FN, F (epochs), K_INT, 1, 100000, s_set_epochs, "passes over the agent's shard [5]" },
     { "batch", K_SIZE, F (learn.batch), 0, 1, 1 << 20, NULL, "minibatch size [64]" },
     { "lr", K_FLT, F (learn.sched.lr0), 0, 0, 1e3, NULL, "learning rate (0 = gossip only) [0.02]" },
-    { "optimizer", K_FN, F (learn.opt.kind), K_OPT, 0, 0, s_set_optimizer, "sgd | momentum | nesterov | adam | adamw | accumadam [momentum]" },
-    { "momentum", K_FLT, F (learn.opt.momentum), 0, 0, 0.999999, NULL, "momentum for momentum/nesterov, in [0,1) [0.9]" },
+    { "optimizer", K_FN, F (learn.opt.kind), K_OPT, 0, 0, s_set_optimizer,
+      "sgd | momentum | nesterov | adam | adamw | accumadam [momentum]" },
+    { "momentum", K_FLT, F (learn.opt.momentum), 0, 0, 0.999999, NULL,
+      "momentum for momentum/nesterov, in [0,1) [0.9]" },
     { "beta1", K_FLT, F (learn.opt.beta1), 0, 0, 0.999999, NULL, "Adam beta1 [0.9]" },
     { "beta2", K_FLT, F (learn.opt.beta2), 0, 0, 0.999999, NULL, "Adam beta2 [0.999]" },
     { "eps", K_FLT, F (learn.opt.eps), 0, 1e-30, 1, NULL, "Adam epsilon [1e-8]" },
     { "weight-decay", K_FLT, F (learn.opt.weight_decay), 0, 0, 10, NULL, "L2 weight decay (decoupled for adamw) [0]" },
-    { "schedule", K_FN, TEXT, 0, 0, 0, s_set_schedule, "constant | cosine | step:GAMMA:E1,E2,... (decay at epochs) [cosine]" },
+    { "schedule", K_FN, TEXT, 0, 0, 0, s_set_schedule,
+      "constant | cosine | step:GAMMA:E1,E2,... (decay at epochs) [cosine]" },
     { "warmup", K_DBL, F (learn.sched.warmup_epochs), 0, 0, 1e6, NULL, "epochs of linear learning-rate warm-up [0]" },
     { "lr-min", K_FLT, F (learn.sched.lr_min), 0, 0, 1e3, NULL, "floor of the cosine schedule [0]" },
-    { "test-rows", K_SIZE, F (test_rows), 0, 0, 1e12, NULL, "the agent's own evaluations use the first N test rows (0 = all) [0]" },
-    { "evals-per-epoch", K_INT, F (evals_per_epoch), 0, 0, 1000, NULL, "evaluations by the agent per epoch (with a test set) [2]" },
-    { "drift-at", K_DBL, F (drift_epoch), 0, 0, 1e9, NULL, "concept drift: from this epoch on every label y reads (y + 1) mod classes [off]" },
+    { "test-rows", K_SIZE, F (test_rows), 0, 0, 1e12, NULL,
+      "the agent's own evaluations use the first N test rows (0 = all) [0]" },
+    { "evals-per-epoch", K_INT, F (evals_per_epoch), 0, 0, 1000, NULL,
+      "evaluations by the agent per epoch (with a test set) [2]" },
+    { "drift-at", K_DBL, F (drift_epoch), 0, 0, 1e9, NULL,
+      "concept drift: from this epoch on every label y reads (y + 1) mod classes [off]" },
     /* your own model (way 2) */
-    { "dim", K_SIZE, F (dim), 0, 0, 1e12, NULL, "length of your parameter vector, for mdl_agent_exchange (with model \"\") [0]" },
+    { "dim", K_SIZE, F (dim), 0, 0, 1e12, NULL,
+      "length of your parameter vector, for mdl_agent_exchange (with model \"\") [0]" },
     /* consensus */
     { "algo", K_FN, F (algo), K_STR, 0, 0, s_set_algo, "consensus algorithm (mdl_agent_cfg_check lists them) [dpsgd]" },
-    { "mode", K_FN, F (mode), K_MODE, 0, 0, s_set_mode, "sync (wait for each round, at most sync-timeout) | async (newest states, never wait) [sync]" },
-    { "topology", K_FN, F (topology), K_STR, 0, 0, s_set_topology, "complete | ring | torus | exp | one-peer-exp | base:K | random:D [ring]" },
+    { "mode", K_FN, F (mode), K_MODE, 0, 0, s_set_mode,
+      "sync (wait for each round, at most sync-timeout) | async (newest states, never wait) [sync]" },
+    { "topology", K_FN, F (topology), K_STR, 0, 0, s_set_topology,
+      "complete | ring | torus | exp | one-peer-exp | base:K | random:D [ring]" },
     { "weights", K_FN, F (weights), K_WEIGHTS, 0, 0, s_set_weights, "mixing weights: mh | uniform [mh]" },
-    { "codec", K_FN, F (codec), K_STR, 0, 0, s_set_codec, "codec of published updates: fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]" },
-    { "error-feedback", K_BOOL, F (error_feedback), 0, 0, 0, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped" },
-    { "keyframe-every", K_INT, F (keyframe_every), 0, 0, 1e9, NULL, "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]" },
-    { "verify-replicas", K_BOOL, F (verify_replicas), 0, 0, 0, NULL, "replica streams: every update carries a digest of the sender's copy, checked by receivers" },
-    { "gamma", K_DBL, F (gamma), 0, 1e-12, 1, NULL, "consensus step size in (0, 1] [the algorithm's: 1, choco 0.1, adagossip 0.01]" },
-    { "gamma-max", K_DBL, F (gamma_max), 0, 1e-12, 1, NULL, "adagossip: cap of the per-coordinate consensus step, in (0, 1] [1; 0.05 with topk/randk codecs]" },
-    { "gossip-steps", K_INT, F (gossip_steps), 0, 1, 1000, NULL, "gossip rounds per step (Kong et al.'s consensus control) [1]" },
-    { "consensus-scale", K_FN, TEXT, 0, 0, 0, s_set_scale, "scale the consensus step by alpha_t: A (constant), lr (lr_t/lr_0) or lr:A [none]" },
-    { "consensus-control", K_FN, TEXT, 0, 0, 0, s_set_cc, "extra gossip rounds (up to gossip-steps, default 4) while the disagreement estimate exceeds T; lr:T; suffix ,all" },
+    { "codec", K_FN, F (codec), K_STR, 0, 0, s_set_codec,
+      "codec of published updates: fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]" },
+    { "error-feedback", K_BOOL, F (error_feedback), 0, 0, 0, NULL,
+      "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped" },
+    { "keyframe-every", K_INT, F (keyframe_every), 0, 0, 1e9, NULL,
+      "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]" },
+    { "verify-replicas", K_BOOL, F (verify_replicas), 0, 0, 0, NULL,
+      "replica streams: every update carries a digest of the sender's copy, checked by receivers" },
+    { "gamma", K_DBL, F (gamma), 0, 1e-12, 1, NULL,
+      "consensus step size in (0, 1] [the algorithm's: 1, choco 0.1, adagossip 0.01]" },
+    { "gamma-max", K_DBL, F (gamma_max), 0, 1e-12, 1, NULL,
+      "adagossip: cap of the per-coordinate consensus step, in (0, 1] [1; 0.05 with topk/randk codecs]" },
+    { "gossip-steps", K_INT, F (gossip_steps), 0, 1, 1000, NULL,
+      "gossip rounds per step (Kong et al.'s consensus control) [1]" },
+    { "consensus-scale", K_FN, TEXT, 0, 0, 0, s_set_scale,
+      "scale the consensus step by alpha_t: A (constant), lr (lr_t/lr_0) or lr:A [none]" },
+    { "consensus-control", K_FN, TEXT, 0, 0, 0, s_set_cc,
+      "extra gossip rounds (up to gossip-steps, default 4) while the disagreement estimate exceeds T; lr:T; suffix "
+      ",all" },
     { "local-steps", K_INT, F (local_steps), 0, 1, 1e9, NULL, "localsgd: H local steps between gossip rounds [1]" },
-    { "global-every", K_INT, F (global_every), 0, 0, 1e9, NULL, "an exact average over all live peers every P steps (Gossip-PGA; dpsgd, localsgd) [0 = off]" },
-    { "overlap", K_BOOL, F (overlap), 0, 0, 0, NULL, "dpsgd: mix the neighbours' states of the previous step while computing this one (Decent-DP)" },
-    { "final-merge", K_BOOL, F (final_merge), 0, 0, 0, NULL, "end with one exact average over all live peers (acknowledged, retried)" },
-    { "merge-timeout", K_DBL, F (merge_timeout), 0, 0.1, 3600, NULL, "how long the final merge may take, seconds [30]" },
-    { "delta", K_DBL, F (dyn_delta), 0, 0, 1e300, NULL, "dynavg: synchronise when ||x - r||^2 exceeds D (0 = periodic averaging) [1]" },
+    { "global-every", K_INT, F (global_every), 0, 0, 1e9, NULL,
+      "an exact average over all live peers every P steps (Gossip-PGA; dpsgd, localsgd) [0 = off]" },
+    { "overlap", K_BOOL, F (overlap), 0, 0, 0, NULL,
+      "dpsgd: mix the neighbours' states of the previous step while computing this one (Decent-DP)" },
+    { "final-merge", K_BOOL, F (final_merge), 0, 0, 0, NULL,
+      "end with one exact average over all live peers (acknowledged, retried)" },
+    { "merge-timeout", K_DBL, F (merge_timeout), 0, 0.1, 3600, NULL,
+      "how long the final merge may take, seconds [30]" },
+    { "delta", K_DBL, F (dyn_delta), 0, 0, 1e300, NULL,
+      "dynavg: synchronise when ||x - r||^2 exceeds D (0 = periodic averaging) [1]" },
     { "check-every", K_INT, F (check_every), 0, 1, 1e9, NULL, "dynavg: check the local condition every B steps [1]" },
-    { "adaptive-degree", K_FN, TEXT, 0, 0, 0, s_set_adaptive, "the exponential graph while the disagreement estimate is above degree-target, topology below it" },
-    { "degree-target", K_FN, TEXT, 0, 0, 0, s_set_degree, "adaptive degree's target: T, or lr:T = T times the learning rate [lr:1]" },
-    { "dense-window", K_FN, TEXT, 0, 0, 0, s_set_dense, "gossip on the complete graph during epochs [START, START+LEN)" },
-    { "staleness-decay", K_DBL, F (staleness_decay), 0, 1e-12, 1, NULL, "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]" },
+    { "adaptive-degree", K_FN, TEXT, 0, 0, 0, s_set_adaptive,
+      "the exponential graph while the disagreement estimate is above degree-target, topology below it" },
+    { "degree-target", K_FN, TEXT, 0, 0, 0, s_set_degree,
+      "adaptive degree's target: T, or lr:T = T times the learning rate [lr:1]" },
+    { "dense-window", K_FN, TEXT, 0, 0, 0, s_set_dense,
+      "gossip on the complete graph during epochs [START, START+LEN)" },
+    { "staleness-decay", K_DBL, F (staleness_decay), 0, 1e-12, 1, NULL,
+      "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]" },
     { "max-staleness", K_INT, F (max_staleness), 0, 0, 1e9, NULL, "states older than S steps are dropped [500]" },
-    { "sync-timeout", K_DBL, F (sync_timeout), 0, 0.001, 3600, NULL, "sync mode: how long to wait for a round before mixing what arrived, seconds [10]" },
+    { "sync-timeout", K_DBL, F (sync_timeout), 0, 0.001, 3600, NULL,
+      "sync mode: how long to wait for a round before mixing what arrived, seconds [10]" },
     /* fault injection (experiments) */
     { "drop", K_DBL, F (drop), 0, 0, 0.999999, NULL, "drop this fraction of incoming updates [0]" },
     { "delay-ms", K_DBL, F (delay_ms), 0, 0, 1e6, NULL, "add this delay to every incoming message, ms [0]" },
@@ -384,7 +424,7 @@ static const s_key_t s_keys[] = {
 };
 
 #define S_NKEYS (sizeof s_keys / sizeof s_keys[0])
-_Static_assert (sizeof s_keys / sizeof s_keys[0] <= S_MAX_KEYS, "raise S_MAX_KEYS");
+_Static_assert(sizeof s_keys / sizeof s_keys[0] <= S_MAX_KEYS, "raise S_MAX_KEYS");
 
 static const s_key_t *
 s_find (const char *name, size_t *index)
@@ -447,7 +487,7 @@ mdl_agent_cfg_defaults (mdl_agent_cfg_t *c)
     c->id = 0;
     c->cluster = "meshdl";
     c->bind = "tcp://127.0.0.1:0";
-    c->disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_STATIC, .cluster = "meshdl", .beacon_port = 5670, .interval_ms = 250 };
+    c->disc = (mdl_disc_cfg_t){ .kind = MDL_DISC_STATIC, .cluster = "meshdl", .beacon_port = 5670, .interval_ms = 250 };
     c->peer_timeout = 3.0;
     c->hello_interval = 0.25;
     c->min_peers_timeout = 60.0;
@@ -518,8 +558,10 @@ mdl_agent_cfg_destroy (mdl_agent_cfg_t **pcfg)
 static const char **
 s_strfield (mdl_agent_cfg_t *c, size_t i)
 {
-    const char **f[] = { &c->cluster, &c->bind, &c->disc.cluster, &c->disc.iface, &c->disc.peers, &c->cert,
-                         &c->allow_dir, &c->learn.spec, &c->algo, &c->topology, &c->codec, &c->log_prefix };
+    const char **f[] = {
+        &c->cluster,   &c->bind,       &c->disc.cluster, &c->disc.iface, &c->disc.peers, &c->cert,
+        &c->allow_dir, &c->learn.spec, &c->algo,         &c->topology,   &c->codec,      &c->log_prefix
+    };
     return i < sizeof f / sizeof f[0] ? f[i] : NULL;
 }
 
@@ -736,7 +778,8 @@ s_set_algo (mdl_agent_cfg_t *cfg, const char *v)
     const mdl_algo_ops_t *ops = mdl_algo_find (v);
     if (!ops) {
         char names[256];
-        return mdl_error_set (MDL_EINVAL, "--algo '%s' is not one of: %s", v, mdl_algo_names (names, sizeof names, ", "));
+        return mdl_error_set (MDL_EINVAL, "--algo '%s' is not one of: %s", v,
+                              mdl_algo_names (names, sizeof names, ", "));
     }
     if (!(cfg->algo = s_keep (cfg, v)))
         return MDL_ENOMEM;
@@ -812,7 +855,8 @@ mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg)
         return mdl_error_set (MDL_EINVAL, "--consensus-control shares its estimate in the states' aux field, which "
                                           "--adaptive-degree and --verify-replicas use too: take one");
     if (cfg->gossip_steps > 1000)
-        return mdl_error_set (MDL_EINVAL, "--gossip-steps must be an integer from 1 to 1000 (got %d)", cfg->gossip_steps);
+        return mdl_error_set (MDL_EINVAL, "--gossip-steps must be an integer from 1 to 1000 (got %d)",
+                              cfg->gossip_steps);
     if (!(cfg->gamma > 0 && cfg->gamma <= 1))
         return mdl_error_set (MDL_EINVAL, "--gamma must be in (0, 1] (got %g)", cfg->gamma);
     if (!isnan (cfg->gamma_max) && !(cfg->gamma_max > 0 && cfg->gamma_max <= 1) && cfg->gamma_max != 0)

@@ -17,19 +17,42 @@ typedef struct {
     size_t off;
 } s_counter_t;
 
-#define C(name, type) { #name, type, offsetof (mdl_agent_stats_t, name) }
+#define C(name, type)                                                                                                  \
+    {                                                                                                                  \
+#name, type, offsetof(mdl_agent_stats_t, name)                                                                 \
+    }
 
 static const s_counter_t s_counters[] = {
-    C (steps, C_U64),           C (epoch, C_DBL),           C (loss, C_DBL),
-    C (bytes_sent, C_U64),      C (bytes_received, C_U64),  C (msgs_sent, C_U64),
-    C (msgs_received, C_U64),   C (updates_applied, C_U64), C (updates_stale, C_U64),
-    C (updates_dropped, C_U64), C (updates_rejected, C_U64), C (peers_alive, C_U64),
-    C (peers_seen, C_U64),      C (keyframes_sent, C_U64),  C (resyncs, C_U64),
-    C (replicas_verified, C_U64), C (replica_mismatches, C_U64), C (gossip_rounds, C_U64),
-    C (dense_rounds, C_U64),    C (disagreement, C_DBL),    C (wait_s, C_DBL),
-    C (test_acc, C_DBL),        C (test_loss, C_DBL),       C (evals, C_U64),
-    C (merged, C_BOOL),         C (merge_peers, C_U64),     C (global_averages, C_U64),
-    C (pair_averages, C_U64),   C (pair_refused, C_U64),    C (finished, C_BOOL),
+    C (steps, C_U64),
+    C (epoch, C_DBL),
+    C (loss, C_DBL),
+    C (bytes_sent, C_U64),
+    C (bytes_received, C_U64),
+    C (msgs_sent, C_U64),
+    C (msgs_received, C_U64),
+    C (updates_applied, C_U64),
+    C (updates_stale, C_U64),
+    C (updates_dropped, C_U64),
+    C (updates_rejected, C_U64),
+    C (peers_alive, C_U64),
+    C (peers_seen, C_U64),
+    C (keyframes_sent, C_U64),
+    C (resyncs, C_U64),
+    C (replicas_verified, C_U64),
+    C (replica_mismatches, C_U64),
+    C (gossip_rounds, C_U64),
+    C (dense_rounds, C_U64),
+    C (disagreement, C_DBL),
+    C (wait_s, C_DBL),
+    C (test_acc, C_DBL),
+    C (test_loss, C_DBL),
+    C (evals, C_U64),
+    C (merged, C_BOOL),
+    C (merge_peers, C_U64),
+    C (global_averages, C_U64),
+    C (pair_averages, C_U64),
+    C (pair_refused, C_U64),
+    C (finished, C_BOOL),
     C (error, C_INT),
 };
 

@@ -45,13 +45,13 @@ mdl_exchange_check (const mdl_algo_ops_t *ops, const mdl_agent_cfg_t *cfg)
                               "a vector of your own exchanges with %s",
                               ops->name, ok);
     }
-    const char *opt = cfg->overlap                                  ? "overlap"
-                      : cfg->cc_target > 0                          ? "consensus-control"
-                      : cfg->scale_kind == MDL_SCALE_LR             ? "consensus-scale lr"
-                      : cfg->ad_target > 0 && cfg->ad_relative      ? "degree-target lr:T (give an absolute T)"
-                      : cfg->dense_len > 0                          ? "dense-window"
-                      : cfg->drift_epoch > 0                        ? "drift-at"
-                                                                    : NULL;
+    const char *opt = cfg->overlap                             ? "overlap"
+                      : cfg->cc_target > 0                     ? "consensus-control"
+                      : cfg->scale_kind == MDL_SCALE_LR        ? "consensus-scale lr"
+                      : cfg->ad_target > 0 && cfg->ad_relative ? "degree-target lr:T (give an absolute T)"
+                      : cfg->dense_len > 0                     ? "dense-window"
+                      : cfg->drift_epoch > 0                   ? "drift-at"
+                                                               : NULL;
     if (opt)
         return mdl_error_set (MDL_EINVAL,
                               "--%s needs meshdl's learner (its learning rate, epochs or data): not with a vector of "

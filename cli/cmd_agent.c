@@ -167,309 +167,438 @@ s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partitio
     return true;
 }
 
-int
-mdl_cmd_agent (int argc, char **argv)
-{
+/* One run of `meshdl agent`: its options, what it built, what it reports. The steps of
+   mdl_cmd_agent below each take it: options, build, train (monitor), report, clean up. */
+typedef struct {
     mdl_trainopts_t to;
     mdl_agentopts_t ao;
-    s_agentopts_t so = { .port = 0, .beacon_port = 5670, .min_peers = 0, .min_peers_timeout = 60 };
-    mdl_trainopts_defaults (&to);
-    mdl_agentopts_defaults (&ao);
-    to.batch = 16;
+    s_agentopts_t so;
     mdl_optdef_t defs[96];
+    void *cfgkeep;           /* --config strings, freed at the end */
+    mdl_agent_cfg_t cfg;
+    mdl_part_spec_t pspec;
+    uint32_t shard_i, shard_n;
+    bool shard_auto;
+    mdl_dataset_t *train, *test;
+    mdl_partition_t *part;
+    mdl_agent_t *agent;
+    FILE *logf, *metrics;
+    size_t rows;             /* the shard's */
+    char bind[128], prefix[64], idb[17], rdir[4096];
+    char ckpt_path[4200], metrics_path[4200], status_path[4200], summary_path[4200];
+    const char *status_paths[2];
+    mdl_status_t hs;         /* the health status */
+    char hs_msg[512];
+    bool started;
+    double t0, t_target;
+    mdl_agent_stats_t st;
+} s_run_t;
+
+/* The option table of `meshdl agent` beside the training and decentralized options. */
+static size_t
+s_agent_defs (s_run_t *r)
+{
+    s_agentopts_t *so = &r->so;
+    mdl_optdef_t *defs = r->defs;
     size_t n = 0;
 #define A(nm, ty, ptr, mv, hl, lo, hi) \
     defs[n++] = (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
-    A ("interface", MDL_OPTT_STR, &so.iface, "IF", "network interface for beacon discovery (or ZSYS_INTERFACE)", 0, 0);
-    A ("peers", MDL_OPTT_STR, &so.peers, "EP,...", "static discovery: comma-separated PUB endpoints tcp://HOST:PORT (with --curve: tcp://HOST:PORT#KEY, the peer's Z85 public key)", 0, 0);
-    A ("port", MDL_OPTT_INT, &so.port, "P", "TCP port of this agent's PUB socket (0 = any free port) [0]", 0, 65535);
-    A ("beacon-port", MDL_OPTT_INT, &so.beacon_port, "P", "UDP port of the beacons [5670]", 1, 65535);
-    A ("shard", MDL_OPTT_STR, &so.shard, "I/N|auto", "train on shard I of N (0 <= I < N) of the training set; auto: rank by id among the K+1 members once --min-peers K is met", 0, 0);
-    A ("min-peers", MDL_OPTT_INT, &so.min_peers, "K", "wait for K peers before the first step [0]", 0, 1024);
-    A ("min-peers-timeout", MDL_OPTT_DOUBLE, &so.min_peers_timeout, "SEC", "how long to wait for them [60]", 0.1, 86400);
-    A ("id", MDL_OPTT_U64, &so.id, "N", "agent id (default: from --name, else host name and pid)", 1, 1.8e19);
-    A ("name", MDL_OPTT_STR, &so.name, "NAME", "stable agent name; its hash is the id", 0, 0);
-    A ("curve", MDL_OPTT_FLAG, &so.curve, NULL, "CURVE security: encrypt and authenticate (needs --cert and --allow)", 0, 0);
-    A ("cert", MDL_OPTT_STR, &so.cert, "FILE", "this agent's secret certificate (meshdl keygen)", 0, 0);
-    A ("allow", MDL_OPTT_STR, &so.allow, "DIR", "directory of the public certificates allowed in the cluster", 0, 0);
-    A ("results", MDL_OPTT_STR, &so.results, "DIR", "write metrics.jsonl, checkpoint.ckpt, summary.json and status.json to DIR/<agent id>/ (DIR must exist)", 0, 0);
-    A ("status", MDL_OPTT_STR, &so.status, "FILE", "keep a health status in FILE, rewritten every second (read by meshdl status)", 0, 0);
+    A ("interface", MDL_OPTT_STR, &so->iface, "IF", "network interface for beacon discovery (or ZSYS_INTERFACE)", 0, 0);
+    A ("peers", MDL_OPTT_STR, &so->peers, "EP,...", "static discovery: comma-separated PUB endpoints tcp://HOST:PORT (with --curve: tcp://HOST:PORT#KEY, the peer's Z85 public key)", 0, 0);
+    A ("port", MDL_OPTT_INT, &so->port, "P", "TCP port of this agent's PUB socket (0 = any free port) [0]", 0, 65535);
+    A ("beacon-port", MDL_OPTT_INT, &so->beacon_port, "P", "UDP port of the beacons [5670]", 1, 65535);
+    A ("shard", MDL_OPTT_STR, &so->shard, "I/N|auto", "train on shard I of N (0 <= I < N) of the training set; auto: rank by id among the K+1 members once --min-peers K is met", 0, 0);
+    A ("min-peers", MDL_OPTT_INT, &so->min_peers, "K", "wait for K peers before the first step [0]", 0, 1024);
+    A ("min-peers-timeout", MDL_OPTT_DOUBLE, &so->min_peers_timeout, "SEC", "how long to wait for them [60]", 0.1, 86400);
+    A ("id", MDL_OPTT_U64, &so->id, "N", "agent id (default: from --name, else host name and pid)", 1, 1.8e19);
+    A ("name", MDL_OPTT_STR, &so->name, "NAME", "stable agent name; its hash is the id", 0, 0);
+    A ("curve", MDL_OPTT_FLAG, &so->curve, NULL, "CURVE security: encrypt and authenticate (needs --cert and --allow)", 0, 0);
+    A ("cert", MDL_OPTT_STR, &so->cert, "FILE", "this agent's secret certificate (meshdl keygen)", 0, 0);
+    A ("allow", MDL_OPTT_STR, &so->allow, "DIR", "directory of the public certificates allowed in the cluster", 0, 0);
+    A ("results", MDL_OPTT_STR, &so->results, "DIR", "write metrics.jsonl, checkpoint.ckpt, summary.json and status.json to DIR/<agent id>/ (DIR must exist)", 0, 0);
+    A ("status", MDL_OPTT_STR, &so->status, "FILE", "keep a health status in FILE, rewritten every second (read by meshdl status)", 0, 0);
 #undef A
-    char err[1024] = "";
-    void *cfgkeep = NULL; /* --config strings, freed at the end */
-    mdl_agent_cfg_t cfg;
-    mdl_part_spec_t pspec;
-    int rc = mdl_agentopts_setup ("agent", s_usage, defs, n, 96, &to, &ao, &cfg, &pspec, argc, argv, &cfgkeep, err,
-                                  sizeof err);
-    if (rc == 1)
+    return n;
+}
+
+/* The agent-only options' rules: the shard, the results directory, a way to find peers,
+   CURVE's files. 0 or MDL_EINVAL with the message in err. */
+static int
+s_check_agent_opts (s_run_t *r, char *err, size_t errlen)
+{
+    const s_agentopts_t *so = &r->so;
+    struct stat sb;
+    r->shard_auto = so->shard && !strcmp (so->shard, "auto");
+    if (r->shard_auto)
+        r->shard_n = (uint32_t) so->min_peers + 1;
+    if (r->shard_auto && so->min_peers < 1)
+        snprintf (err, errlen, "meshdl agent: --shard auto needs --min-peers K >= 1 (the agents split the data in K+1 shards)");
+    else if (so->shard && !r->shard_auto && s_parse_shard (so->shard, &r->shard_i, &r->shard_n))
+        snprintf (err, errlen, "meshdl agent: --shard '%s' must be I/N with 0 <= I < N, or auto", so->shard);
+    else if (so->results && (stat (so->results, &sb) != 0 || !S_ISDIR (sb.st_mode) || access (so->results, W_OK | X_OK)))
+        snprintf (err, errlen, "meshdl agent: --results %s is not a writable directory (create it, or mount a volume there)",
+                  so->results);
+    else if (!so->iface && !so->peers && !getenv ("ZSYS_INTERFACE"))
+        snprintf (err, errlen, "meshdl agent: say how to find peers: --interface IF (beacons) or --peers tcp://HOST:PORT,...");
+    else if (so->curve && (!so->cert || !so->allow))
+        snprintf (err, errlen, "meshdl agent: --curve needs --cert FILE (from meshdl keygen) and --allow DIR");
+    else if (so->curve && (access (so->allow, R_OK | X_OK) || access (so->cert, R_OK))) {
+        const bool allow = access (so->allow, R_OK | X_OK) != 0;
+        snprintf (err, errlen, "meshdl agent: --curve: %s %s is missing or unreadable", allow ? "--allow" : "--cert",
+                  allow ? so->allow : so->cert);
+    } else
         return 0;
+    return MDL_EINVAL;
+}
+
+/* Parses and checks every option. Returns 0, 1 (--help printed) or an error code with a
+   one-line message in err. */
+static int
+s_options (s_run_t *r, int argc, char **argv, char *err, size_t errlen)
+{
+    r->so = (s_agentopts_t) { .port = 0, .beacon_port = 5670, .min_peers = 0, .min_peers_timeout = 60 };
+    mdl_trainopts_defaults (&r->to);
+    mdl_agentopts_defaults (&r->ao);
+    r->to.batch = 16;
+    r->shard_i = 0;
+    r->shard_n = 1;
+    const size_t n = s_agent_defs (r);
+    int rc = mdl_agentopts_setup ("agent", s_usage, r->defs, n, 96, &r->to, &r->ao, &r->cfg, &r->pspec, argc, argv,
+                                  &r->cfgkeep, err, errlen);
+    if (rc == 1)
+        return 1;
     /* Early, so that a SIGTERM while the data loads (to PID 1 in a container, which has
        no default action) still ends the run cleanly. */
     mdl_signals_install ();
-    uint32_t shard_i = 0, shard_n = 1;
-    const bool shard_auto = rc == 0 && so.shard && !strcmp (so.shard, "auto");
-    if (shard_auto && so.min_peers < 1) {
-        snprintf (err, sizeof err, "meshdl agent: --shard auto needs --min-peers K >= 1 (the agents split the data in K+1 shards)");
-        rc = MDL_EINVAL;
-    } else if (shard_auto)
-        shard_n = (uint32_t) so.min_peers + 1;
-    else if (rc == 0 && so.shard && s_parse_shard (so.shard, &shard_i, &shard_n)) {
-        snprintf (err, sizeof err, "meshdl agent: --shard '%s' must be I/N with 0 <= I < N, or auto", so.shard);
-        rc = MDL_EINVAL;
-    }
-    struct stat sb;
-    if (rc == 0 && so.results && (stat (so.results, &sb) != 0 || !S_ISDIR (sb.st_mode) || access (so.results, W_OK | X_OK))) {
-        snprintf (err, sizeof err, "meshdl agent: --results %s is not a writable directory (create it, or mount a volume there)",
-                  so.results);
-        rc = MDL_EINVAL;
-    }
-    if (rc == 0 && !so.iface && !so.peers && !getenv ("ZSYS_INTERFACE")) {
-        snprintf (err, sizeof err, "meshdl agent: say how to find peers: --interface IF (beacons) or --peers tcp://HOST:PORT,...");
-        rc = MDL_EINVAL;
-    }
-    if (rc == 0 && so.curve && (!so.cert || !so.allow)) {
-        snprintf (err, sizeof err, "meshdl agent: --curve needs --cert FILE (from meshdl keygen) and --allow DIR");
-        rc = MDL_EINVAL;
-    } else if (rc == 0 && so.curve && (access (so.allow, R_OK | X_OK) || access (so.cert, R_OK))) {
-        snprintf (err, sizeof err, "meshdl agent: --curve: %s %s is missing or unreadable", access (so.allow, R_OK | X_OK) ? "--allow" : "--cert",
-                  access (so.allow, R_OK | X_OK) ? so.allow : so.cert);
-        rc = MDL_EINVAL;
-    }
-    if (rc) {
-        fprintf (stderr, "%s\n", err);
-        return 2;
-    }
-    mdl_blas_threads (to.threads);
-    mdl_dataset_t *train = NULL, *test = NULL;
-    if (mdl_trainopts_data (&to, "agent", &train, &test, err, sizeof err)) {
-        fprintf (stderr, "%s\n", err);
-        return 2;
-    }
-    int exit_code = 2;
-    FILE *logf = NULL;
-    mdl_partition_t *part = NULL;
-    mdl_agent_t *agent = NULL;
-    FILE *metrics = NULL;
-    if (!(part = mdl_partition_new (&pspec, mdl_dataset_labels (train), mdl_dataset_n (train),
-                                    mdl_dataset_classes (train), shard_n, to.seed, &rc))) {
-        fprintf (stderr, "meshdl agent: cannot split %zu rows in %u shards with %s: %s\n", mdl_dataset_n (train), shard_n,
-                 ao.partition, mdl_strerror (rc));
-        goto done;
-    }
+    return rc ? rc : s_check_agent_opts (r, err, errlen);
+}
+
+/* The agent's configuration beyond the options' (shard, id, endpoints, discovery, data),
+   after the data is loaded and split. */
+static void
+s_fill_cfg (s_run_t *r)
+{
+    mdl_agent_cfg_t *cfg = &r->cfg;
+    const s_agentopts_t *so = &r->so;
     size_t cnt;
-    cfg.rows = mdl_partition_shard (part, shard_i, &cnt);
-    cfg.nrows = cnt;
-    cfg.id = so.id ? so.id : s_default_id (so.name);
-    char bind[128], prefix[64];
-    snprintf (bind, sizeof bind, "tcp://*:%d", so.port);
-    char idb[17], rdir[4096] = "", ckpt_path[4200], metrics_path[4200], status_path[4200], summary_path[4200];
-    const char *status_paths[2] = { so.status, NULL };
-    snprintf (prefix, sizeof prefix, "agent %s", mdl_id_str (cfg.id, idb));
-    cfg.bind = bind;
-    if (ao.log && strcmp (ao.log, "-") && !(logf = fopen (ao.log, "a"))) {
-        fprintf (stderr, "meshdl agent: cannot open log file %s\n", ao.log);
-        goto done;
-    }
-    cfg.log = logf ? logf : stderr;
-    cfg.log_prefix = prefix;
-    cfg.disc = (mdl_disc_cfg_t) { .kind = so.peers ? MDL_DISC_STATIC : MDL_DISC_BEACON, .cluster = ao.cluster,
-                                  .iface = so.iface, .beacon_port = so.beacon_port,
-                                  .interval_ms = (int) (ao.hello_interval * 1000), .peers = so.peers };
-    cfg.curve = so.curve;
-    cfg.cert = so.cert;
-    cfg.allow_dir = so.allow;
-    cfg.train = train;
-    cfg.test = test;
-    cfg.epochs = to.epochs;
+    cfg->rows = mdl_partition_shard (r->part, r->shard_i, &cnt);
+    cfg->nrows = r->rows = cnt;
+    cfg->id = so->id ? so->id : s_default_id (so->name);
+    snprintf (r->bind, sizeof r->bind, "tcp://*:%d", so->port);
+    snprintf (r->prefix, sizeof r->prefix, "agent %s", mdl_id_str (cfg->id, r->idb));
+    cfg->bind = r->bind;
+    cfg->log = r->logf ? r->logf : stderr;
+    cfg->log_prefix = r->prefix;
+    cfg->disc = (mdl_disc_cfg_t) { .kind = so->peers ? MDL_DISC_STATIC : MDL_DISC_BEACON, .cluster = r->ao.cluster,
+                                   .iface = so->iface, .beacon_port = so->beacon_port,
+                                   .interval_ms = (int) (r->ao.hello_interval * 1000), .peers = so->peers };
+    cfg->curve = so->curve;
+    cfg->cert = so->cert;
+    cfg->allow_dir = so->allow;
+    cfg->train = r->train;
+    cfg->test = r->test;
+    cfg->epochs = r->to.epochs;
     /* Without --shard every agent trains on the full set, in an order of its own. */
-    cfg.learn.data_seed = to.seed * 1000003ULL + (so.shard ? shard_i : cfg.id);
-    cfg.min_peers = so.min_peers;
-    cfg.min_peers_timeout = so.min_peers_timeout;
-    cfg.seed = to.seed ^ cfg.id;
-    if (!(agent = mdl_agent_new (&cfg, &rc))) {
+    cfg->learn.data_seed = r->to.seed * 1000003ULL + (so->shard ? r->shard_i : cfg->id);
+    cfg->min_peers = so->min_peers;
+    cfg->min_peers_timeout = so->min_peers_timeout;
+    cfg->seed = r->to.seed ^ cfg->id;
+}
+
+/* --results DIR: DIR/<id>/ and the files in it. Only once the data is loaded, the keys
+   read and the sockets bound: bad input leaves nothing behind in the results directory.
+   Returns false (said on stderr) when the directory cannot be made. */
+static bool
+s_results_dir (s_run_t *r)
+{
+    struct stat sb;
+    snprintf (r->rdir, sizeof r->rdir, "%s/%s", r->so.results, r->idb);
+    if (mkdir (r->rdir, 0755) != 0 && (stat (r->rdir, &sb) != 0 || !S_ISDIR (sb.st_mode))) {
+        fprintf (stderr, "meshdl agent: cannot create %s\n", r->rdir);
+        return false;
+    }
+    snprintf (r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.ckpt", r->rdir);
+    snprintf (r->metrics_path, sizeof r->metrics_path, "%s/metrics.jsonl", r->rdir);
+    snprintf (r->status_path, sizeof r->status_path, "%s/status.json", r->rdir);
+    snprintf (r->summary_path, sizeof r->summary_path, "%s/summary.json", r->rdir);
+    if (!r->to.checkpoint)
+        r->to.checkpoint = r->ckpt_path;
+    if (!r->to.metrics)
+        r->to.metrics = r->metrics_path;
+    r->status_paths[1] = r->status_path;
+    return true;
+}
+
+/* Loads the data, splits it, builds the agent (binding its socket) and opens its files.
+   Returns false (said on stderr) on any failure; what was built is freed by s_cleanup. */
+static bool
+s_build (s_run_t *r)
+{
+    char err[1024];
+    int rc;
+    mdl_blas_threads (r->to.threads);
+    if (mdl_trainopts_data (&r->to, "agent", &r->train, &r->test, err, sizeof err)) {
+        fprintf (stderr, "%s\n", err);
+        return false;
+    }
+    if (!(r->part = mdl_partition_new (&r->pspec, mdl_dataset_labels (r->train), mdl_dataset_n (r->train),
+                                       mdl_dataset_classes (r->train), r->shard_n, r->to.seed, &rc))) {
+        fprintf (stderr, "meshdl agent: cannot split %zu rows in %u shards with %s: %s\n", mdl_dataset_n (r->train),
+                 r->shard_n, r->ao.partition, mdl_strerror (rc));
+        return false;
+    }
+    if (r->ao.log && strcmp (r->ao.log, "-") && !(r->logf = fopen (r->ao.log, "a"))) {
+        fprintf (stderr, "meshdl agent: cannot open log file %s\n", r->ao.log);
+        return false;
+    }
+    r->status_paths[0] = r->so.status;
+    s_fill_cfg (r);
+    if (!(r->agent = mdl_agent_new (&r->cfg, &rc))) {
         fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
-        goto done;
+        return false;
     }
     /* Again: the agent's first socket started CZMQ, which installs its own handlers. */
     mdl_signals_install ();
-    if (so.results) {
-        /* Only now, with the data loaded, the keys read and the sockets bound: bad input
-           leaves nothing behind in the results directory. */
-        snprintf (rdir, sizeof rdir, "%s/%s", so.results, idb);
-        if (mkdir (rdir, 0755) != 0 && (stat (rdir, &sb) != 0 || !S_ISDIR (sb.st_mode))) {
-            fprintf (stderr, "meshdl agent: cannot create %s\n", rdir);
-            goto done;
-        }
-        snprintf (ckpt_path, sizeof ckpt_path, "%s/checkpoint.ckpt", rdir);
-        snprintf (metrics_path, sizeof metrics_path, "%s/metrics.jsonl", rdir);
-        snprintf (status_path, sizeof status_path, "%s/status.json", rdir);
-        snprintf (summary_path, sizeof summary_path, "%s/summary.json", rdir);
-        if (!to.checkpoint)
-            to.checkpoint = ckpt_path;
-        if (!to.metrics)
-            to.metrics = metrics_path;
-        status_paths[1] = status_path;
+    if (r->so.results && !s_results_dir (r))
+        return false;
+    if (r->to.metrics && !(r->metrics = fopen (r->to.metrics, "a"))) {
+        fprintf (stderr, "meshdl agent: cannot open metrics file %s for appending\n", r->to.metrics);
+        return false;
     }
-    if (to.metrics && !(metrics = fopen (to.metrics, "a"))) {
-        fprintf (stderr, "meshdl agent: cannot open metrics file %s for appending\n", to.metrics);
-        goto done;
-    }
-    if (shard_auto)
-        fprintf (stderr, "%s: PUB at %s, shard auto (of %u, once %d peers are here), %s %s on %s, codec %s\n", prefix,
-                 mdl_agent_endpoint (agent), shard_n, so.min_peers, ao.algo, ao.mode, ao.topology, ao.codec);
+    if (r->shard_auto)
+        fprintf (stderr, "%s: PUB at %s, shard auto (of %u, once %d peers are here), %s %s on %s, codec %s\n", r->prefix,
+                 mdl_agent_endpoint (r->agent), r->shard_n, r->so.min_peers, r->ao.algo, r->ao.mode, r->ao.topology,
+                 r->ao.codec);
     else
-        fprintf (stderr, "%s: PUB at %s, shard %u/%u (%zu rows), %s %s on %s, codec %s\n", prefix,
-                 mdl_agent_endpoint (agent), shard_i, shard_n, cnt, ao.algo, ao.mode, ao.topology, ao.codec);
-    const double t0 = mdl_now ();
-    mdl_status_t hs = { .agent = idb, .state = "starting", .min_peers = so.min_peers, .shard = shard_auto ? -1L : (long) shard_i,
-                        .shards = shard_n, .first_step_time = NAN };
-    double hs_last = -1;
-    char hs_msg[512] = "";
-    bool started = true;
-    if (shard_auto) {
-        started = s_shard_auto (agent, &cfg, part, so.min_peers, so.min_peers_timeout, to.seed, &hs, status_paths,
-                                hs_msg, sizeof hs_msg);
-        shard_i = (uint32_t) (hs.shard < 0 ? 0 : hs.shard);
+        fprintf (stderr, "%s: PUB at %s, shard %u/%u (%zu rows), %s %s on %s, codec %s\n", r->prefix,
+                 mdl_agent_endpoint (r->agent), r->shard_i, r->shard_n, r->rows, r->ao.algo, r->ao.mode,
+                 r->ao.topology, r->ao.codec);
+    return true;
+}
+
+/* One metrics line (an evaluation happened). */
+static void
+s_metrics_line (s_run_t *r, double now)
+{
+    const mdl_agent_stats_t *st = &r->st;
+    mdl_json_t j;
+    mdl_json_begin (&j);
+    mdl_json_num (&j, "time", mdl_wallclock ());
+    mdl_json_num (&j, "elapsed_s", now);
+    mdl_json_str (&j, "agent", r->idb);
+    mdl_json_int (&j, "step", (long long) st->steps);
+    mdl_json_num (&j, "epoch", st->epoch);
+    mdl_json_num (&j, "train_loss", st->loss);
+    mdl_json_num (&j, "test_acc", st->test_acc);
+    mdl_json_num (&j, "test_loss", st->test_loss);
+    mdl_json_num (&j, "disagreement", st->disagreement);
+    mdl_agentopts_json_counters (&j, st);
+    mdl_json_int (&j, "global_averages", (long long) st->global_averages);
+    mdl_json_int (&j, "live_peers", (long long) st->peers_alive);
+    mdl_json_end (&j, r->metrics);
+}
+
+/* Rewrites the health status at most once a second. */
+static void
+s_status_tick (s_run_t *r, double *last)
+{
+    if (mdl_now () - *last < 1.0)
+        return;
+    *last = mdl_now ();
+    r->hs.peers = r->st.peers_alive;
+    r->hs.step = r->st.steps;
+    r->hs.epoch = r->st.epoch;
+    r->hs.state = r->st.steps > 0 ? "training" : (int) r->st.peers_alive < r->so.min_peers ? "waiting" : "starting";
+    s_status_write (r->status_paths, &r->hs);
+}
+
+/* Starts the agent (after --shard auto found its shard) and follows it until it ends or
+   a signal stops it: status, progress line, metrics lines, --stop-at-target. */
+static void
+s_train (s_run_t *r)
+{
+    r->t0 = mdl_now ();
+    r->t_target = NAN;
+    r->hs = (mdl_status_t) { .agent = r->idb, .state = "starting", .min_peers = r->so.min_peers,
+                             .shard = r->shard_auto ? -1L : (long) r->shard_i, .shards = r->shard_n,
+                             .first_step_time = NAN };
+    r->started = true;
+    if (r->shard_auto) {
+        r->started = s_shard_auto (r->agent, &r->cfg, r->part, r->so.min_peers, r->so.min_peers_timeout, r->to.seed,
+                                   &r->hs, r->status_paths, r->hs_msg, sizeof r->hs_msg);
+        r->shard_i = (uint32_t) (r->hs.shard < 0 ? 0 : r->hs.shard);
     }
-    if (started)
-        mdl_agent_start (agent);
+    if (r->started)
+        mdl_agent_start (r->agent);
     mdl_progress_t prog;
-    mdl_progress_init (&prog, stderr, "", to.progress);
-    snprintf (prog.prefix, sizeof prog.prefix, "%.60s: ", prefix);
+    mdl_progress_init (&prog, stderr, "", r->to.progress);
+    snprintf (prog.prefix, sizeof prog.prefix, "%.60s: ", r->prefix);
     uint64_t evals_seen = 0;
-    double t_target = NAN;
-    mdl_agent_stats_t st;
-    memset (&st, 0, sizeof st);
-    for (; started;) {
-        mdl_agent_stats (agent, &st);
-        if (st.steps > 0 && isnan (hs.first_step_time))
-            hs.first_step_time = mdl_wallclock ();
-        if (mdl_now () - hs_last >= 1.0) {
-            hs_last = mdl_now ();
-            hs.peers = st.peers_alive;
-            hs.step = st.steps;
-            hs.epoch = st.epoch;
-            hs.state = st.steps > 0 ? "training" : (int) st.peers_alive < so.min_peers ? "waiting" : "starting";
-            s_status_write (status_paths, &hs);
-        }
-        if (!to.quiet)
+    double hs_last = -1;
+    memset (&r->st, 0, sizeof r->st);
+    for (; r->started;) {
+        mdl_agent_stats (r->agent, &r->st);
+        const mdl_agent_stats_t *st = &r->st;
+        if (st->steps > 0 && isnan (r->hs.first_step_time))
+            r->hs.first_step_time = mdl_wallclock ();
+        s_status_tick (r, &hs_last);
+        if (!r->to.quiet)
             mdl_progress_show (&prog, false, "step %llu  epoch %.2f  loss %.4f  peers %llu  sent %.1f MB",
-                               (unsigned long long) st.steps, st.epoch, st.loss, (unsigned long long) st.peers_alive,
-                               st.bytes_sent / 1e6);
-        if (st.evals > evals_seen) {
-            evals_seen = st.evals;
-            double now = mdl_now () - t0;
-            if (to.target_acc > 0 && isnan (t_target) && st.test_acc >= to.target_acc)
-                t_target = now;
-            if (metrics) {
-                mdl_json_t j;
-                mdl_json_begin (&j);
-                mdl_json_num (&j, "time", mdl_wallclock ());
-                mdl_json_num (&j, "elapsed_s", now);
-                mdl_json_str (&j, "agent", idb);
-                mdl_json_int (&j, "step", (long long) st.steps);
-                mdl_json_num (&j, "epoch", st.epoch);
-                mdl_json_num (&j, "train_loss", st.loss);
-                mdl_json_num (&j, "test_acc", st.test_acc);
-                mdl_json_num (&j, "test_loss", st.test_loss);
-                mdl_json_num (&j, "disagreement", st.disagreement);
-                mdl_agentopts_json_counters (&j, &st);
-                mdl_json_int (&j, "global_averages", (long long) st.global_averages);
-                mdl_json_int (&j, "live_peers", (long long) st.peers_alive);
-                mdl_json_end (&j, metrics);
-            }
-            if (!to.quiet) {
-                mdl_progress_show (&prog, true, "epoch %.2f  test acc %.4f  loss %.4f  peers %llu", st.epoch, st.test_acc,
-                                   st.test_loss, (unsigned long long) st.peers_alive);
+                               (unsigned long long) st->steps, st->epoch, st->loss,
+                               (unsigned long long) st->peers_alive, st->bytes_sent / 1e6);
+        if (st->evals > evals_seen) {
+            evals_seen = st->evals;
+            double now = mdl_now () - r->t0;
+            if (r->to.target_acc > 0 && isnan (r->t_target) && st->test_acc >= r->to.target_acc)
+                r->t_target = now;
+            if (r->metrics)
+                s_metrics_line (r, now);
+            if (!r->to.quiet) {
+                mdl_progress_show (&prog, true, "epoch %.2f  test acc %.4f  loss %.4f  peers %llu", st->epoch,
+                                   st->test_acc, st->test_loss, (unsigned long long) st->peers_alive);
                 mdl_progress_end (&prog);
             }
-            if (to.stop_at_target && !isnan (t_target))
-                mdl_agent_stop (agent);
+            if (r->to.stop_at_target && !isnan (r->t_target))
+                mdl_agent_stop (r->agent);
         }
-        if (st.finished)
+        if (st->finished)
             break;
         if (mdl_signals_stop ())
-            mdl_agent_stop (agent);
+            mdl_agent_stop (r->agent);
         struct timespec ts = { 0, 50 * 1000000 };
         nanosleep (&ts, NULL);
     }
-    mdl_agent_join (agent);
-    if (!to.quiet && started)
+    mdl_agent_join (r->agent);
+    if (!r->to.quiet && r->started)
         mdl_progress_end (&prog);
-    if (started)
-        mdl_agent_stats (agent, &st);
+    if (r->started)
+        mdl_agent_stats (r->agent, &r->st);
     else if (!mdl_signals_stop ())
-        st.error = MDL_ETIMEOUT; /* --shard auto: --min-peers never met (hs_msg says so) */
-    mdl_learner_t *l = mdl_agent_learner (agent);
-    double test_loss = NAN, test_acc = NAN;
-    mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc);
-    exit_code = st.error ? 3 : 0;
-    /* A diverged agent keeps its last good checkpoint (its parameters are not finite). */
-    if (to.checkpoint && !st.error) {
-        mdl_model_t *m = mdl_learner_model (l);
-        size_t slen = 0;
-        float *state = mdl_optim_state (mdl_learner_optim (l), &slen);
-        mdl_ckpt_t ck = { .spec = mdl_model_spec (m), .params = mdl_model_params (m), .d = mdl_model_nparams (m),
-                          .opt_state = state, .opt_len = slen, .step = mdl_learner_steps (l),
-                          .epoch = (uint64_t) mdl_learner_epoch (l) };
-        if ((rc = mdl_ckpt_save (to.checkpoint, &ck))) {
-            fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", prefix, to.checkpoint, mdl_strerror (rc));
-            exit_code = 2;
-        }
-    }
-    if (mdl_signals_stop ())
-        fprintf (stderr, "%s: stopped by signal %d; checkpoint and summary written\n", prefix, mdl_signals_which ());
+        r->st.error = MDL_ETIMEOUT; /* --shard auto: --min-peers never met (hs_msg says so) */
+}
+
+/* The final checkpoint (not of a diverged agent: it keeps its last good one). Returns
+   false when it could not be written. */
+static bool
+s_checkpoint (s_run_t *r)
+{
+    if (!r->to.checkpoint || r->st.error)
+        return true;
+    mdl_learner_t *l = mdl_agent_learner (r->agent);
+    mdl_model_t *m = mdl_learner_model (l);
+    size_t slen = 0;
+    float *state = mdl_optim_state (mdl_learner_optim (l), &slen);
+    mdl_ckpt_t ck = { .spec = mdl_model_spec (m), .params = mdl_model_params (m), .d = mdl_model_nparams (m),
+                      .opt_state = state, .opt_len = slen, .step = mdl_learner_steps (l),
+                      .epoch = (uint64_t) mdl_learner_epoch (l) };
+    int rc = mdl_ckpt_save (r->to.checkpoint, &ck);
+    if (rc)
+        fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", r->prefix, r->to.checkpoint, mdl_strerror (rc));
+    return rc == 0;
+}
+
+/* The summary: the last stdout line, and DIR/<id>/summary.json. Returns false when the
+   file could not be written. */
+static bool
+s_summary (s_run_t *r, double test_loss, double test_acc)
+{
+    const mdl_agent_stats_t *st = &r->st;
     mdl_json_t j;
     mdl_json_begin (&j);
     mdl_json_open (&j, "summary");
-    mdl_json_str (&j, "agent", idb);
+    mdl_json_str (&j, "agent", r->idb);
     mdl_json_num (&j, "test_acc", test_acc);
     mdl_json_num (&j, "test_loss", test_loss);
-    mdl_json_int (&j, "shard", shard_i);
-    mdl_json_int (&j, "shards", shard_n);
-    mdl_json_int (&j, "steps", (long long) st.steps);
-    mdl_agentopts_json_counters (&j, &st);
-    mdl_json_int (&j, "global_averages", (long long) st.global_averages);
-    mdl_json_int (&j, "updates_rejected", (long long) st.updates_rejected);
-    mdl_json_int (&j, "peers_seen", (long long) st.peers_seen);
-    mdl_json_num (&j, "disagreement", st.disagreement);
-    mdl_json_num (&j, "wall_s", mdl_now () - t0);
-    mdl_json_int (&j, "params", (long long) mdl_agent_dim (agent));
+    mdl_json_int (&j, "shard", r->shard_i);
+    mdl_json_int (&j, "shards", r->shard_n);
+    mdl_json_int (&j, "steps", (long long) st->steps);
+    mdl_agentopts_json_counters (&j, st);
+    mdl_json_int (&j, "global_averages", (long long) st->global_averages);
+    mdl_json_int (&j, "updates_rejected", (long long) st->updates_rejected);
+    mdl_json_int (&j, "peers_seen", (long long) st->peers_seen);
+    mdl_json_num (&j, "disagreement", st->disagreement);
+    mdl_json_num (&j, "wall_s", mdl_now () - r->t0);
+    mdl_json_int (&j, "params", (long long) mdl_agent_dim (r->agent));
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
-    if (to.target_acc > 0) {
-        if (isnan (t_target))
+    if (r->to.target_acc > 0) {
+        if (isnan (r->t_target))
             mdl_json_null (&j, "time_to_target_s");
         else
-            mdl_json_num (&j, "time_to_target_s", t_target);
+            mdl_json_num (&j, "time_to_target_s", r->t_target);
     }
-    mdl_json_num (&j, "first_step_time", hs.first_step_time);
-    mdl_json_str (&j, "status", st.error ? mdl_errname (st.error) : mdl_signals_stop () ? "interrupted" : "done");
+    mdl_json_num (&j, "first_step_time", r->hs.first_step_time);
+    mdl_json_str (&j, "status", st->error ? mdl_errname (st->error) : mdl_signals_stop () ? "interrupted" : "done");
     mdl_json_close (&j);
     mdl_json_end (&j, stdout);
     fflush (stdout);
-    if (rdir[0] && s_json_save (summary_path, &j)) {
-        fprintf (stderr, "%s: cannot write %s\n", prefix, summary_path);
-        exit_code = 2;
+    if (r->rdir[0] && s_json_save (r->summary_path, &j)) {
+        fprintf (stderr, "%s: cannot write %s\n", r->prefix, r->summary_path);
+        return false;
     }
-    hs.peers = st.peers_alive;
-    hs.step = st.steps;
-    hs.epoch = st.epoch;
-    hs.shard = started ? (long) shard_i : -1;
-    if (st.error && st.error == MDL_ETIMEOUT && !hs_msg[0])
-        snprintf (hs_msg, sizeof hs_msg, "only %llu of the %d peers required (--min-peers) appeared within %.0f s",
-                  (unsigned long long) st.peers_alive, so.min_peers, so.min_peers_timeout);
-    hs.message = hs_msg;
-    hs.state = st.error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
-    s_status_write (status_paths, &hs);
-done:
-    mdl_agent_destroy (&agent);
-    if (logf)
-        fclose (logf);
-    mdl_partition_destroy (&part);
-    if (metrics)
-        fclose (metrics);
-    mdl_dataset_destroy (&train);
-    mdl_dataset_destroy (&test);
-    mdl_opts_config_free (&cfgkeep);
+    return true;
+}
+
+/* After training: evaluation, checkpoint, summary, the last status. Returns the exit
+   code: 0, 3 (the agent stopped on an error), 2 (a file could not be written). */
+static int
+s_report (s_run_t *r)
+{
+    double test_loss = NAN, test_acc = NAN;
+    mdl_agent_evaluate (r->agent, NULL, r->test, 0, &test_loss, &test_acc);
+    int exit_code = r->st.error ? 3 : 0;
+    if (!s_checkpoint (r))
+        exit_code = 2;
+    if (mdl_signals_stop ())
+        fprintf (stderr, "%s: stopped by signal %d; checkpoint and summary written\n", r->prefix, mdl_signals_which ());
+    if (!s_summary (r, test_loss, test_acc))
+        exit_code = 2;
+    const mdl_agent_stats_t *st = &r->st;
+    r->hs.peers = st->peers_alive;
+    r->hs.step = st->steps;
+    r->hs.epoch = st->epoch;
+    r->hs.shard = r->started ? (long) r->shard_i : -1;
+    if (st->error && st->error == MDL_ETIMEOUT && !r->hs_msg[0])
+        snprintf (r->hs_msg, sizeof r->hs_msg, "only %llu of the %d peers required (--min-peers) appeared within %.0f s",
+                  (unsigned long long) st->peers_alive, r->so.min_peers, r->so.min_peers_timeout);
+    r->hs.message = r->hs_msg;
+    r->hs.state = st->error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
+    s_status_write (r->status_paths, &r->hs);
+    return exit_code;
+}
+
+static void
+s_cleanup (s_run_t *r)
+{
+    mdl_agent_destroy (&r->agent);
+    if (r->logf)
+        fclose (r->logf);
+    mdl_partition_destroy (&r->part);
+    if (r->metrics)
+        fclose (r->metrics);
+    mdl_dataset_destroy (&r->train);
+    mdl_dataset_destroy (&r->test);
+    mdl_opts_config_free (&r->cfgkeep);
+}
+
+int
+mdl_cmd_agent (int argc, char **argv)
+{
+    s_run_t *r = calloc (1, sizeof *r);
+    if (!r) {
+        fprintf (stderr, "meshdl agent: out of memory\n");
+        return 2;
+    }
+    char err[1024] = "";
+    int rc = s_options (r, argc, argv, err, sizeof err), exit_code = 2;
+    if (rc == 1)
+        exit_code = 0;
+    else if (rc)
+        fprintf (stderr, "%s\n", err);
+    else if (s_build (r)) {
+        s_train (r);
+        exit_code = s_report (r);
+    }
+    s_cleanup (r);
+    free (r);
     return exit_code;
 }

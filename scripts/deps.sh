@@ -6,8 +6,8 @@ level=${1:-build}
 pkgs=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev libopenblas-dev
       zlib1g-dev libcmocka-dev dataset-fashion-mnist)
 case "$level" in
-  test)  pkgs+=(iproute2 clang python3) ;;
-  bench) pkgs+=(iproute2 clang python3 python3-torch gnuplot-nox valgrind) ;;
+  test)  pkgs+=(iproute2 clang clang-format python3) ;;
+  bench) pkgs+=(iproute2 clang clang-format python3 python3-torch gnuplot-nox valgrind) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

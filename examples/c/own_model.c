@@ -31,8 +31,8 @@ typedef struct {
     const mdl_dataset_t *train;
     const uint32_t *rows; /* this agent's shard */
     size_t nrows, steps;
-    float w[D];           /* the model: the vector meshdl gossips */
-    float g[D];           /* its gradient */
+    float w[D]; /* the model: the vector meshdl gossips */
+    float g[D]; /* its gradient */
     int rc;
 } worker_t;
 
@@ -150,7 +150,7 @@ main (int argc, char **argv)
         wk[i].train = train;
         wk[i].rows = mdl_partition_shard (part, (uint32_t) i, &wk[i].nrows);
         wk[i].steps = mdl_dataset_n (train) / AGENTS / BATCH; /* one epoch of the shard */
-        thrd_create (&th[i], run, &wk[i]); /* every agent starts from w = 0 */
+        thrd_create (&th[i], run, &wk[i]);                    /* every agent starts from w = 0 */
     }
     for (int i = 0; i < AGENTS; i++)
         thrd_join (th[i], NULL);

@@ -62,8 +62,8 @@ main (int argc, char **argv)
         fprintf (stderr, "train_cluster: %s (%s)\n", mdl_error_detail (), mdl_strerror (err));
         goto done;
     }
-    fprintf (stderr, "train_cluster: meshdl %s, %d agents, %zu parameters each, training...\n", mdl_version (),
-             AGENTS, mdl_cluster_dim (cl));
+    fprintf (stderr, "train_cluster: meshdl %s, %d agents, %zu parameters each, training...\n", mdl_version (), AGENTS,
+             mdl_cluster_dim (cl));
     if ((err = mdl_cluster_start (cl)) != 0) {
         fprintf (stderr, "train_cluster: %s\n", mdl_strerror (err));
         goto done;

@@ -60,7 +60,7 @@ MDL_EXPORT size_t mdl_dataset_n (const mdl_dataset_t *ds);
 MDL_EXPORT size_t mdl_dataset_dim (const mdl_dataset_t *ds);
 /* number of classes (max label + 1 for loaded data); groups for synthetic regression data */
 MDL_EXPORT int mdl_dataset_classes (const mdl_dataset_t *ds);
-MDL_EXPORT const float *mdl_dataset_x (const mdl_dataset_t *ds);      /* (n, dim) row-major */
+MDL_EXPORT const float *mdl_dataset_x (const mdl_dataset_t *ds);        /* (n, dim) row-major */
 MDL_EXPORT const int32_t *mdl_dataset_labels (const mdl_dataset_t *ds); /* (n) */
 MDL_EXPORT float *mdl_dataset_x_mut (mdl_dataset_t *ds);
 MDL_EXPORT int32_t *mdl_dataset_labels_mut (mdl_dataset_t *ds);
@@ -105,7 +105,7 @@ MDL_EXPORT int mdl_part_parse (const char *s, mdl_part_spec_t *out);
    a label outside [0, classes), bad spec; MDL_ENOMEM).
    Caller owns the return value and must destroy it. */
 MDL_EXPORT mdl_partition_t *mdl_partition_new (const mdl_part_spec_t *spec, const int32_t *labels, size_t n,
-                                              int classes, uint32_t agents, uint64_t seed, int *err);
+                                               int classes, uint32_t agents, uint64_t seed, int *err);
 
 /* Destroys p and sets *p to NULL; safe on NULL. */
 MDL_EXPORT void mdl_partition_destroy (mdl_partition_t **p);

@@ -23,13 +23,13 @@ typedef struct {
     mdl_agent_t *agent;
     int i;
     int steps;
-    float lr;            /* > 0: a gradient step on 0.5 ||x - b_i||^2 before each exchange */
-    bool finish;         /* mdl_agent_finish after the last step */
-    long pause_ns;       /* between steps (async: lets states travel, as compute would) */
+    float lr;      /* > 0: a gradient step on 0.5 ||x - b_i||^2 before each exchange */
+    bool finish;   /* mdl_agent_finish after the last step */
+    long pause_ns; /* between steps (async: lets states travel, as compute would) */
     float x[S_D];
     float b[S_D];
-    int rc;              /* first error */
-    int mixed;           /* states mixed in over the run */
+    int rc;    /* first error */
+    int mixed; /* states mixed in over the run */
 } s_worker_t;
 
 static void *
@@ -81,8 +81,9 @@ s_cluster_run (const mdl_agent_cfg_t *cfg, int steps, float lr, bool finish, lon
     assert_int_equal (mdl_cluster_wait_peers (cl, 20, NULL), 0);
     pthread_t th[S_N];
     for (int i = 0; i < S_N; i++) {
-        w[i] = (s_worker_t) { .agent = mdl_cluster_agent (cl, i), .i = i, .steps = steps, .lr = lr, .finish = finish,
-                              .pause_ns = pause_ns };
+        w[i] = (s_worker_t){
+            .agent = mdl_cluster_agent (cl, i), .i = i, .steps = steps, .lr = lr, .finish = finish, .pause_ns = pause_ns
+        };
         for (int k = 0; k < S_D; k++) {
             w[i].x[k] = (float) i;
             w[i].b[k] = 10.0f * (float) i + (float) k;

@@ -93,9 +93,9 @@ test_setting_an_algorithm_brings_its_defaults_unless_given (void **state)
     assert_int_equal (mdl_agent_cfg_set (c, "gamma", "0.3"), 0);
     assert_int_equal (mdl_agent_cfg_set (c, "lr", "0.5"), 0);
     assert_int_equal (mdl_agent_cfg_set (c, "algo", "dsgt"), 0); /* sgd, lr 0.1, gamma 1 */
-    assert_true (c->gamma == 0.3);                              /* given: kept */
-    assert_true (c->learn.sched.lr0 == 0.5f);                   /* given: kept */
-    assert_string_equal (s_get (c, "optimizer"), "sgd");       /* not given: dsgt's */
+    assert_true (c->gamma == 0.3);                               /* given: kept */
+    assert_true (c->learn.sched.lr0 == 0.5f);                    /* given: kept */
+    assert_string_equal (s_get (c, "optimizer"), "sgd");         /* not given: dsgt's */
     assert_int_equal (mdl_agent_cfg_set (c, "algo", "gossip"), MDL_EINVAL);
     assert_non_null (strstr (mdl_error_detail (), "is not one of: dpsgd, choco"));
     mdl_agent_cfg_destroy (&c);
@@ -154,8 +154,9 @@ test_a_vector_of_ones_own_refuses_what_needs_the_learner (void **state)
     assert_int_equal (mdl_agent_cfg_check (c), 0);
     assert_int_equal (mdl_agent_cfg_set (c, "algo", "qgm"), 0);
     assert_int_equal (mdl_agent_cfg_check (c), MDL_EALGO);
-    assert_non_null (strstr (mdl_error_detail (), "a vector of your own exchanges with dpsgd, choco, adagossip, dynavg, "
-                                                   "localsgd, adpsgd"));
+    assert_non_null (strstr (mdl_error_detail (),
+                             "a vector of your own exchanges with dpsgd, choco, adagossip, dynavg, "
+                             "localsgd, adpsgd"));
     assert_int_equal (mdl_agent_cfg_set (c, "algo", "dpsgd"), 0);
     assert_int_equal (mdl_agent_cfg_set (c, "consensus-scale", "lr"), 0);
     assert_int_equal (mdl_agent_cfg_check (c), MDL_EINVAL);
