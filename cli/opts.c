@@ -217,9 +217,21 @@ mdl_opts_given (const mdl_optdef_t *defs, const char *name)
     return d && d->given;
 }
 
+static mdl_opts_help_fn *s_help_hook;
+
+void
+mdl_opts_help_hook (mdl_opts_help_fn *fn)
+{
+    s_help_hook = fn;
+}
+
 void
 mdl_opts_help (FILE *out, const char *usage, const mdl_optdef_t *defs)
 {
+    if (s_help_hook) {
+        s_help_hook (out, usage, defs);
+        return;
+    }
     fprintf (out, "%s\n\nOptions:\n", usage);
     for (int i = 0; defs[i].name; i++) {
         char left[64];
