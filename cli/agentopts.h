@@ -48,7 +48,7 @@ typedef struct {
     const char *log;       /* event log file ("-" = stderr) */
     char codec_buf[160];   /* the codec spec when it had to be adjusted */
     /* help lines built from the algorithm registry (its names, modes, defaults) */
-    char algo_help[640], mode_help[192], gamma_help[192];
+    char algo_help[640], mode_help[224], gamma_help[224];
 } mdl_agentopts_t;
 
 void mdl_agentopts_defaults (mdl_agentopts_t *o);
