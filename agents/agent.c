@@ -20,16 +20,21 @@ static pthread_mutex_t s_log_lock = PTHREAD_MUTEX_INITIALIZER;
 void
 mdl_agent_log (mdl_agent_t *a, const char *fmt, ...)
 {
-    if (!a->cfg.log)
+    if (!a->cfg.log && !a->cfg.log_fn)
         return;
     char line[512];
+    int n = snprintf (line, sizeof line, "%s: ", a->prefix);
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (line, sizeof line, fmt, ap);
+    vsnprintf (line + n, sizeof line - (size_t) n, fmt, ap);
     va_end (ap);
     pthread_mutex_lock (&s_log_lock);
-    fprintf (a->cfg.log, "%s: %s\n", a->prefix, line);
-    fflush (a->cfg.log);
+    if (a->cfg.log_fn)
+        a->cfg.log_fn (a->cfg.log_arg, line);
+    else {
+        fprintf (a->cfg.log, "%s\n", line);
+        fflush (a->cfg.log);
+    }
     pthread_mutex_unlock (&s_log_lock);
 }
 
@@ -152,6 +157,8 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     pthread_mutex_init (&a->snap_lock, NULL);
     pthread_cond_init (&a->snap_cond, NULL);
     atomic_init (&a->stop, false);
+    a->stats.loss = a->stats.test_acc = a->stats.test_loss = NAN;
+    a->snap_stats = a->stats;
     /* The agent keeps nothing of the caller's configuration object. */
     if ((rc = mdl_agent_cfg_adopt_strings (&a->cfg, &a->strings)))
         goto fail;
@@ -320,6 +327,9 @@ mdl_agent_snapshot (mdl_agent_t *a, uint64_t gen, float *out, uint64_t *step, do
             if (a->learner) {
                 mdl_vec_copy (a->snap, mdl_model_params (mdl_learner_model (a->learner)), a->d);
                 a->snap_step = mdl_learner_steps (a->learner);
+                pthread_mutex_lock (&a->stats_lock);
+                a->snap_stats = a->stats;
+                pthread_mutex_unlock (&a->stats_lock);
             }
             a->snap_done = gen;
             break;
@@ -335,6 +345,27 @@ mdl_agent_snapshot (mdl_agent_t *a, uint64_t gen, float *out, uint64_t *step, do
             *step = a->snap_step;
     }
     pthread_mutex_unlock (&a->snap_lock);
+    return rc;
+}
+
+void
+mdl_agent_snapshot_stats (mdl_agent_t *a, mdl_agent_stats_t *s)
+{
+    pthread_mutex_lock (&a->snap_lock);
+    *s = a->snap_stats;
+    pthread_mutex_unlock (&a->snap_lock);
+}
+
+int
+mdl_agent_eval_stats (mdl_agent_t *a, uint64_t k, mdl_agent_stats_t *s)
+{
+    int rc = MDL_ENOENT;
+    pthread_mutex_lock (&a->stats_lock);
+    if (k >= 1 && k <= a->stats.evals && a->stats.evals - k < MDL_AGENT_EVALS_KEPT) {
+        *s = a->evals[(k - 1) % MDL_AGENT_EVALS_KEPT];
+        rc = 0;
+    }
+    pthread_mutex_unlock (&a->stats_lock);
     return rc;
 }
 

@@ -49,9 +49,12 @@ struct mdl_agent_cfg {
     const uint32_t *rows;      /* the agent's shard (NULL: all rows) */
     size_t nrows;
     const mdl_dataset_t *test; /* for the agent's own evaluations (may be NULL) */
-    size_t test_rows;          /* 0 = all */
+    size_t test_rows;          /* rows of the final evaluation, 0 = all */
+    size_t eval_rows;          /* rows of the evaluations while training, 0 = test_rows */
     int epochs;                /* passes over the shard */
-    int evals_per_epoch;       /* agent-side evaluations (metrics) per epoch */
+    int evals_per_epoch;       /* evaluations while training per epoch, at the steps where
+                                  step * N / steps_per_epoch reaches a new integer; one
+                                  more, the final, when training ends */
     double drift_epoch;        /* > 0: concept drift, labels rotated from this epoch on */
     /* consensus */
     const char *algo;          /* "dpsgd" */
@@ -97,6 +100,11 @@ struct mdl_agent_cfg {
     /* output */
     FILE *log;                 /* event log lines (join/leave/...), NULL = none */
     const char *log_prefix;    /* e.g. "agent 3" */
+    /* When set, each event line ("PREFIX: text", no newline) goes to log_fn instead of
+       log, from whichever of the agent's threads logs it: a terminal's progress line
+       can then be cleared around it. Lines of all agents of a process are serialised. */
+    void (*log_fn) (void *arg, const char *line);
+    void *log_arg;
     /* bring your own model (mdl_agent_exchange) */
     size_t dim;                /* > 0 without learn.spec: the caller's vector length; no
                                   learner, no worker thread */
@@ -110,7 +118,7 @@ struct mdl_agent_cfg {
 typedef struct {
     uint64_t steps;
     double epoch;
-    double loss;               /* last training loss (EMA) */
+    double loss;               /* training loss (EMA over steps); NAN before the first step */
     uint64_t bytes_sent, bytes_received, msgs_sent, msgs_received;
     uint64_t updates_applied;  /* neighbour states mixed in */
     uint64_t updates_stale;    /* ... mixed in with a staleness discount */
@@ -123,8 +131,12 @@ typedef struct {
     uint64_t dense_rounds;     /* --adaptive-degree: rounds on the exponential graph */
     double disagreement;       /* local estimate: sum_j w_ij ||x_i - x_j||^2 at last mix */
     double wait_s;             /* time the worker spent waiting for neighbours (sync) */
-    double test_acc, test_loss;/* the agent's own last evaluation */
+    double test_acc, test_loss;/* the agent's own last evaluation (NAN before one) */
     uint64_t evals;            /* evaluations done (metrics lines to write) */
+    uint64_t eval_step;        /* the step the last evaluation was made at */
+    uint64_t eval_rows;        /* ... the test rows it used */
+    double eval_time;          /* ... the wall clock when it was made */
+    bool eval_final;           /* ... it was the final one, after training ended */
     bool merged;               /* the final merge completed (exact over merge_peers + 1) */
     uint64_t merge_peers;
     uint64_t global_averages;  /* exact global averages completed before the final merge
@@ -148,6 +160,17 @@ mdl_learner_t *mdl_agent_learner (mdl_agent_t *self);
 void mdl_agent_request_snapshot (mdl_agent_t *self, uint64_t generation);
 int mdl_agent_snapshot (mdl_agent_t *self, uint64_t generation, float *out, uint64_t *step,
                         double timeout);
+
+/* The counters as they were when the agent's last snapshot was taken (steps, epoch and
+   loss of the copied x; traffic up to then). */
+void mdl_agent_snapshot_stats (mdl_agent_t *self, mdl_agent_stats_t *stats);
+
+/* The counters as they were at the agent's k-th evaluation (k >= 1): steps and epoch of
+   the evaluated model, its test_acc/test_loss, the traffic up to then. The last
+   MDL_AGENT_EVALS_KEPT are kept. Returns 0, or MDL_ENOENT for one not (or no longer)
+   held. */
+#define MDL_AGENT_EVALS_KEPT 16
+int mdl_agent_eval_stats (mdl_agent_t *self, uint64_t k, mdl_agent_stats_t *stats);
 
 /* ---- the configuration (config.c) ---- */
 

@@ -76,6 +76,7 @@ struct mdl_agent_t {
     /* counters */
     pthread_mutex_t stats_lock;
     mdl_agent_stats_t stats;
+    mdl_agent_stats_t evals[MDL_AGENT_EVALS_KEPT]; /* stats at evaluation k: [(k-1) % KEPT] */
 
     /* snapshots for the sim coordinator */
     pthread_mutex_t snap_lock;
@@ -83,6 +84,7 @@ struct mdl_agent_t {
     uint64_t snap_req, snap_done;
     float *snap;
     uint64_t snap_step;
+    mdl_agent_stats_t snap_stats; /* the counters when snap was taken */
 
     char *strings;             /* the copies of cfg's strings (mdl_agent_cfg_adopt_strings) */
     /* bring your own model: no learner; the caller's thread drives this worker context

@@ -26,6 +26,7 @@ struct mdl_cluster_t {
     uint64_t spe;            /* equal_rounds: steps per epoch; else 0 */
     uint64_t gen;            /* snapshot generation */
     float **snaps;           /* (n, d), allocated at the first snapshot */
+    mdl_agent_stats_t *snap_stats; /* (n) each agent's counters at its snapshot */
     float *mean;             /* (d) */
 };
 
@@ -50,6 +51,7 @@ mdl_cluster_destroy (mdl_cluster_t **pself)
         mdl_registry_destroy (&self->regs[r]);
     free (self->regs);
     free (self->snaps);
+    free (self->snap_stats);
     free (self->mean);
     free (self->agents);
     free (self->binds);
@@ -183,7 +185,8 @@ int
 mdl_cluster_snapshot (mdl_cluster_t *self, double timeout, double *mean_step)
 {
     if (!self->snaps) {
-        if (!(self->snaps = calloc ((size_t) self->n, sizeof *self->snaps)) || !(self->mean = malloc (self->d * sizeof (float))))
+        if (!(self->snaps = calloc ((size_t) self->n, sizeof *self->snaps)) || !(self->mean = malloc (self->d * sizeof (float)))
+            || !(self->snap_stats = calloc ((size_t) self->n, sizeof *self->snap_stats)))
             return MDL_ENOMEM;
         for (int i = 0; i < self->n; i++)
             if (!(self->snaps[i] = malloc (self->d * sizeof (float))))
@@ -199,6 +202,7 @@ mdl_cluster_snapshot (mdl_cluster_t *self, double timeout, double *mean_step)
         uint64_t step = 0;
         if (mdl_agent_snapshot (self->agents[i], self->gen, self->snaps[i], &step, timeout))
             return MDL_ETIMEOUT;
+        mdl_agent_snapshot_stats (self->agents[i], &self->snap_stats[i]);
         steps += (double) step / self->n;
     }
     mdl_vec_zero (self->mean, self->d);
@@ -211,6 +215,15 @@ mdl_cluster_snapshot (mdl_cluster_t *self, double timeout, double *mean_step)
 
 const float *mdl_cluster_snap (const mdl_cluster_t *self, int i) { return self->snaps && i >= 0 && i < self->n ? self->snaps[i] : NULL; }
 const float *mdl_cluster_mean (const mdl_cluster_t *self) { return self->mean; }
+
+int
+mdl_cluster_snap_stats (const mdl_cluster_t *self, int i, mdl_agent_stats_t *st)
+{
+    if (!self->snap_stats || i < 0 || i >= self->n)
+        return MDL_EINVAL;
+    *st = self->snap_stats[i];
+    return 0;
+}
 
 double
 mdl_cluster_consensus (const mdl_cluster_t *self, double *dist)
@@ -234,9 +247,14 @@ mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum)
     sum->peers_alive = sum->peers_seen = sum->merge_peers = UINT64_MAX;
     sum->merged = sum->finished = true;
     const double w = 1.0 / self->n;
+    int stepped = 0;
     for (int i = 0; i < self->n; i++) {
         mdl_agent_stats_t st;
         mdl_agent_stats (self->agents[i], &st);
+        if (st.steps > 0) { /* the loss of an agent that has not stepped is no loss */
+            sum->loss += st.loss;
+            stepped++;
+        }
         sum->steps += st.steps;
         sum->bytes_sent += st.bytes_sent;
         sum->bytes_received += st.bytes_received;
@@ -257,7 +275,6 @@ mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum)
         sum->pair_averages += st.pair_averages;
         sum->pair_refused += st.pair_refused;
         sum->epoch += w * st.epoch;
-        sum->loss += w * st.loss;
         sum->disagreement += w * st.disagreement;
         sum->wait_s += w * st.wait_s;
         sum->test_acc += w * st.test_acc;
@@ -270,6 +287,7 @@ mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum)
         if (!sum->error)
             sum->error = st.error;
     }
+    sum->loss = stepped ? sum->loss / stepped : NAN;
 }
 
 mdl_cluster_t *

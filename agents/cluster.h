@@ -42,8 +42,13 @@ mdl_cluster_t *mdl_cluster_new (const mdl_cluster_cfg_t *cfg, int *err, int *fai
 /* Steps per epoch every agent runs (equal_rounds), or 0 when each runs its own. */
 uint64_t mdl_cluster_steps_per_epoch (const mdl_cluster_t *self);
 
-/* The agents' counters added up (steps, bytes, updates, rounds, averages, ...); epoch,
-   loss and test figures are means; peers_seen the minimum. */
+/* Agent i's counters as they were at its last snapshot (the step its snapshot holds,
+   the traffic up to then). Returns 0, or MDL_EINVAL before any snapshot. */
+int mdl_cluster_snap_stats (const mdl_cluster_t *self, int i, mdl_agent_stats_t *st);
+
+/* The agents' counters added up (steps, bytes, updates, rounds, averages, ...); epoch
+   and test figures are means; loss the mean over the agents that have stepped (NAN
+   before any has); peers_seen the minimum. */
 void mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum);
 
 #endif

@@ -152,10 +152,14 @@ mdl_agent_finish (mdl_agent_t *a, float *x, size_t d)
     const uint64_t steps = a->stats.steps;
     pthread_mutex_unlock (&a->stats_lock);
     rc = mdl_worker_wind_up (c, 0, steps);
+    mdl_worker_snapshot_point (c, steps);
     /* an agent that finished answers snapshots with its last x (mdl_agent_snapshot) */
     pthread_mutex_lock (&a->snap_lock);
     mdl_vec_copy (a->snap, x, a->d);
     a->snap_step = steps;
+    pthread_mutex_lock (&a->stats_lock);
+    a->snap_stats = a->stats;
+    pthread_mutex_unlock (&a->stats_lock);
     pthread_mutex_unlock (&a->snap_lock);
     mdl_exchange_free (a);
     mdl_agent_stats_t st;

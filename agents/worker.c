@@ -31,6 +31,9 @@ mdl_worker_snapshot_point (mdl_ctx_t *c, uint64_t steps)
     if (a->snap_req != a->snap_done) {
         mdl_vec_copy (a->snap, c->x, c->d);
         a->snap_step = steps;
+        pthread_mutex_lock (&a->stats_lock);
+        a->snap_stats = a->stats; /* its steps are snap_step: updated at every step's end */
+        pthread_mutex_unlock (&a->stats_lock);
         a->snap_done = a->snap_req;
         pthread_cond_broadcast (&a->snap_cond);
     }
@@ -128,6 +131,42 @@ fail:
     mdl_worker_ctx_free (c);
     *err = rc;
     return NULL;
+}
+
+/* Whether the evaluations while training fall after step done (of spe per epoch, n per
+   epoch): at the first step where done * n / spe reaches a new integer, i.e. at exactly
+   k/n of an epoch rounded up to a step. The final evaluation is not one of them: it comes
+   after training (and a final merge) ended. */
+static bool
+s_eval_due (uint64_t done, uint64_t spe, int n, uint64_t total)
+{
+    if (n <= 0 || done == 0 || done >= total)
+        return false;
+    return (done * (uint64_t) n) / spe != ((done - 1) * (uint64_t) n) / spe;
+}
+
+/* Evaluates x on the first rows of the test set and files the result as evaluation
+   number evals + 1, with the counters as they are now (the step just ended). */
+static void
+s_evaluate (mdl_ctx_t *c, size_t rows, bool final)
+{
+    mdl_agent_t *a = c->a;
+    mdl_learner_t *l = a->learner;
+    double loss = NAN, acc = NAN;
+    const size_t have = mdl_dataset_n (a->cfg.test);
+    if (rows == 0 || rows > have)
+        rows = have;
+    mdl_learner_evaluate (l, NULL, a->cfg.test, rows, &loss, &acc);
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.test_loss = loss;
+    a->stats.test_acc = acc;
+    a->stats.eval_step = mdl_learner_steps (l);
+    a->stats.eval_rows = rows;
+    a->stats.eval_time = mdl_wallclock ();
+    a->stats.eval_final = final;
+    a->stats.evals++;
+    a->evals[(a->stats.evals - 1) % MDL_AGENT_EVALS_KEPT] = a->stats;
+    pthread_mutex_unlock (&a->stats_lock);
 }
 
 void
@@ -238,32 +277,23 @@ mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps)
     }
     mdl_worker_pair_close (c);
     c->step = steps;
-    mdl_worker_snapshot_point (c, steps);
     return rc;
 }
 
 /* Counts the step just taken; evaluates when one is due. */
 static void
-s_step_done (mdl_ctx_t *c, uint64_t spe, uint64_t total, uint64_t eval_every)
+s_step_done (mdl_ctx_t *c, uint64_t spe, uint64_t total, size_t eval_rows)
 {
     mdl_agent_t *a = c->a;
-    mdl_learner_t *l = a->learner;
     c->loss_ema = isnan (c->loss_ema) ? c->last_loss : 0.98 * c->loss_ema + 0.02 * c->last_loss;
-    double test_loss = NAN, test_acc = NAN;
-    uint64_t done = mdl_learner_steps (l);
-    bool eval = eval_every && (done % eval_every == 0 || done == total);
-    if (eval)
-        mdl_learner_evaluate (l, NULL, a->cfg.test, a->cfg.test_rows, &test_loss, &test_acc);
+    const uint64_t done = mdl_learner_steps (a->learner);
     pthread_mutex_lock (&a->stats_lock);
     a->stats.steps = done;
     a->stats.epoch = (double) done / (double) spe;
     a->stats.loss = c->loss_ema;
-    if (eval) {
-        a->stats.test_loss = test_loss;
-        a->stats.test_acc = test_acc;
-        a->stats.evals++;
-    }
     pthread_mutex_unlock (&a->stats_lock);
+    if (a->cfg.test && s_eval_due (done, spe, a->cfg.evals_per_epoch, total))
+        s_evaluate (c, eval_rows, false);
 }
 
 void *
@@ -285,9 +315,7 @@ mdl_worker_main (void *arg)
     }
     const uint64_t spe = mdl_learner_steps_per_epoch (l);
     const uint64_t total = spe * (uint64_t) a->cfg.epochs;
-    const uint64_t eval_every = a->cfg.evals_per_epoch > 0 && a->cfg.test
-                                    ? (spe / (uint64_t) a->cfg.evals_per_epoch ? spe / (uint64_t) a->cfg.evals_per_epoch : 1)
-                                    : 0;
+    const size_t eval_rows = a->cfg.eval_rows ? a->cfg.eval_rows : a->cfg.test_rows;
     const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
     const bool overlap = a->cfg.overlap;
     if (overlap) {
@@ -322,9 +350,14 @@ mdl_worker_main (void *arg)
             rc = mdl_worker_gossip (c, mdl_learner_steps (l) - 1, K, total);
         if (rc)
             break;
-        s_step_done (c, spe, total, eval_every);
+        s_step_done (c, spe, total, eval_rows);
     }
     rc = mdl_worker_wind_up (c, rc, mdl_learner_steps (l));
+    /* The final evaluation, once, of the model as training left it (after the final
+       merge, if any; at the step a stop request ended it). */
+    if (a->cfg.test)
+        s_evaluate (c, a->cfg.test_rows, true);
+    mdl_worker_snapshot_point (c, mdl_learner_steps (l));
     mdl_worker_ctx_free (c);
     mdl_worker_finish (a, rc);
     return NULL;

@@ -72,7 +72,8 @@ void mdl_worker_snapshot_point (mdl_ctx_t *c, uint64_t steps);
    (total: the run's steps, UINT64_MAX when unknown). 0 or the publish error. */
 int mdl_worker_gossip (mdl_ctx_t *c, uint64_t s, uint64_t K, uint64_t total);
 /* After the last step (rc: how the loop ended): the algorithm's finish, the final
-   merge, no more pairwise averages, the last snapshot. Returns rc or finish's error. */
+   merge, no more pairwise averages (the caller then answers the last snapshot, after
+   a final evaluation). Returns rc or finish's error. */
 int mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps);
 /* Marks the agent finished (error: nonzero when it stopped on one). */
 void mdl_worker_finish (mdl_agent_t *a, int error);

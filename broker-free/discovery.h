@@ -70,6 +70,11 @@ int mdl_discovery_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap,
 
 void mdl_discovery_stats (const mdl_discovery_t *self, mdl_disc_stats_t *stats);
 
+/* static: checks a --peers list (comma-separated tcp://HOST:PORT[#KEY], ipc://PATH,
+   inproc://NAME) as the back-end will read it. Returns 0, or MDL_EINVAL with the first
+   bad entry copied into bad ("" for an empty list). */
+int mdl_disc_static_check (const char *peers, char *bad, size_t badlen);
+
 /* beacon: the IPv4 address of the interface the beacon runs on (what peers will
    connect to); "" for the other back-ends. */
 const char *mdl_discovery_host (const mdl_discovery_t *self);

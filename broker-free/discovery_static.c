@@ -7,6 +7,7 @@
 
 #include "err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,49 @@ s_valid (const char *ep, size_t len)
     return false;
 }
 
+/* Trims the entry p[0..len), splits off its key (*key, or NULL); false when the entry is
+   not an endpoint with an optional valid key. */
+static bool
+s_entry (const char **pp, size_t *plen, const char **key)
+{
+    const char *p = *pp;
+    size_t len = *plen;
+    while (len && (*p == ' ' || *p == '\t'))
+        p++, len--;
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--;
+    /* the key is the last 40 characters ('#' is also a Z85 character) */
+    *key = NULL;
+    if (len > MDL_PUBKEY_LEN + 1 && p[len - MDL_PUBKEY_LEN - 1] == '#') {
+        *key = p + len - MDL_PUBKEY_LEN;
+        len -= MDL_PUBKEY_LEN + 1;
+    }
+    *pp = p;
+    *plen = len;
+    return s_valid (p, len) && !memchr (p, '#', len) && !(*key && !mdl_pubkey_valid (*key, MDL_PUBKEY_LEN));
+}
+
+int
+mdl_disc_static_check (const char *peers, char *bad, size_t badlen)
+{
+    if (!peers || !peers[0]) {
+        snprintf (bad, badlen, "%s", "");
+        return MDL_EINVAL;
+    }
+    for (const char *p = peers; *p;) {
+        const char *end = strchr (p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        const char *q = p, *key;
+        size_t qlen = len;
+        if (!s_entry (&q, &qlen, &key)) {
+            snprintf (bad, badlen, "%.*s", (int) len, p);
+            return MDL_EINVAL;
+        }
+        p = end ? end + 1 : p + len;
+    }
+    return 0;
+}
+
 static int
 s_start (mdl_discovery_t *self, const mdl_disc_cfg_t *cfg)
 {
@@ -64,18 +108,8 @@ s_start (mdl_discovery_t *self, const mdl_disc_cfg_t *cfg)
     while (true) {
         const char *end = strchr (p, ',');
         size_t len = end ? (size_t) (end - p) : strlen (p);
-        while (len && (*p == ' ' || *p == '\t'))
-            p++, len--;
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
-        /* the key is the last 40 characters ('#' is also a Z85 character) */
         const char *key = NULL;
-        if (len > MDL_PUBKEY_LEN + 1 && p[len - MDL_PUBKEY_LEN - 1] == '#') {
-            key = p + len - MDL_PUBKEY_LEN;
-            len -= MDL_PUBKEY_LEN + 1;
-        }
-        if (!s_valid (p, len) || memchr (p, '#', len)
-            || (key && !mdl_pubkey_valid (key, MDL_PUBKEY_LEN))) {
+        if (!s_entry (&p, &len, &key)) {
             free (st->entries);
             free (st);
             return MDL_EINVAL;

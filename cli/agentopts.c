@@ -41,6 +41,9 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
 
 #define D(nm, ty, ptr, mv, hl, lo, hi) \
     (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
+/* An option whose default --help cannot read from its destination (NAN, NULL, 0 = off). */
+#define DD(nm, ty, ptr, mv, hl, lo, hi, df) \
+    (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi, .deflt = df }
 
 /* The help lines that list algorithms, from the registry, so they cannot drift from it. */
 static void
@@ -48,7 +51,7 @@ s_algo_help (mdl_agentopts_t *o)
 {
     size_t na;
     const mdl_algo_ops_t *const *all = mdl_algo_all (&na);
-    char names[256], defaults[320] = "", asyncs[96] = "", gammas[160] = "";
+    char names[256], defaults[320] = "", asyncs[96] = "", gammas[128] = "";
     mdl_algo_names (names, sizeof names, " | ");
     for (size_t i = 0; i < na; i++) {
         const mdl_algo_ops_t *a = all[i];
@@ -61,11 +64,12 @@ s_algo_help (mdl_agentopts_t *o)
         if (a->gamma > 0)
             snprintf (gammas + strlen (gammas), sizeof gammas - strlen (gammas), ", %s %g", a->name, a->gamma);
     }
-    snprintf (o->algo_help, sizeof o->algo_help, "consensus algorithm: %s (their own defaults unless given: %s) [%s]", names,
-              defaults, o->algo);
-    snprintf (o->mode_help, sizeof o->mode_help,
-              "sync (wait for each round, at most --sync-timeout) | async (newest states, never wait) [sync%s]", asyncs);
-    snprintf (o->gamma_help, sizeof o->gamma_help, "consensus step size in (0, 1] [1%s]", gammas);
+    snprintf (o->algo_help, sizeof o->algo_help, "consensus algorithm: %s (their own defaults unless given: %s)", names,
+              defaults);
+    snprintf (o->mode_help, sizeof o->mode_help, "sync (wait for each round, at most --sync-timeout) | async (newest states, never wait)");
+    snprintf (o->mode_deflt, sizeof o->mode_deflt, "sync%s", asyncs);
+    snprintf (o->gamma_help, sizeof o->gamma_help, "consensus step size in (0, 1]");
+    snprintf (o->gamma_deflt, sizeof o->gamma_deflt, "1%s", gammas);
 }
 
 void
@@ -73,38 +77,39 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
 {
     s_algo_help (o);
     const mdl_optdef_t add[] = {
-        D ("topology", MDL_OPTT_STR, &o->topology, "NAME", "complete | ring | torus | exp | one-peer-exp | base:K | random:D [ring]", 0, 0),
-        D ("weights", MDL_OPTT_STR, &o->weights, "W", "mixing weights: mh | uniform [mh]", 0, 0),
+        D ("topology", MDL_OPTT_STR, &o->topology, "NAME", "complete | ring | torus | exp | one-peer-exp | base:K | random:D", 0, 0),
+        D ("weights", MDL_OPTT_STR, &o->weights, "W", "mixing weights: mh | uniform", 0, 0),
         D ("algo", MDL_OPTT_STR, &o->algo, "NAME", o->algo_help, 0, 0),
-        D ("mode", MDL_OPTT_STR, &o->mode, "M", o->mode_help, 0, 0),
-        D ("codec", MDL_OPTT_STR, &o->codec, "SPEC", "codec of published updates, e.g. fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]", 0, 0),
-        D ("error-feedback", MDL_OPTT_FLAG, &o->error_feedback, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped", 0, 0),
-        D ("keyframe-every", MDL_OPTT_INT, &o->keyframe_every, "K", "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]", 0, 1e9),
-        D ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", o->gamma_help, 0, 1),
-        D ("gossip-steps", MDL_OPTT_INT, &o->gossip_steps, "K", "gossip rounds per SGD step (Kong et al.'s consensus control) [1]", -1e9, 1e9),
-        D ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0) [none]", 0, 0),
+        DD ("mode", MDL_OPTT_STR, &o->mode, "M", o->mode_help, 0, 0, o->mode_deflt),
+        D ("codec", MDL_OPTT_STR, &o->codec, "SPEC", "codec of published updates, e.g. fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8", 0, 0),
+        DD ("error-feedback", MDL_OPTT_FLAG, &o->error_feedback, NULL, "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped (without it a lossy codec loses that every round: --error-feedback=false)", 0, 0, "on with a lossy codec"),
+        D ("keyframe-every", MDL_OPTT_INT, &o->keyframe_every, "K", "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer", 0, 1e9),
+        DD ("gamma", MDL_OPTT_DOUBLE, &o->gamma, "G", o->gamma_help, 0, 1, o->gamma_deflt),
+        D ("gossip-steps", MDL_OPTT_INT, &o->gossip_steps, "K", "gossip rounds per SGD step (Kong et al.'s consensus control)", -1e9, 1e9),
+        DD ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0)", 0, 0, "none"),
         D ("consensus-control", MDL_OPTT_STR, &o->consensus_control, "T", "extra gossip rounds (up to --gossip-steps, default 4) while the disagreement estimate exceeds T; lr:T = T times the learning rate; suffix ,all = also after the first lr decay", 0, 0),
-        D ("local-steps", MDL_OPTT_INT, &o->local_steps, "H", "localsgd: H local steps between gossip rounds [1]", 1, 1e9),
-        D ("global-every", MDL_OPTT_INT, &o->global_every, "P", "an exact average over all live peers every P steps (Gossip-PGA; dpsgd, localsgd)", 1, 1e9),
+        D ("local-steps", MDL_OPTT_INT, &o->local_steps, "H", "localsgd: H local steps between gossip rounds", 1, 1e9),
+        DD ("global-every", MDL_OPTT_INT, &o->global_every, "P", "an exact average over all live peers every P steps (Gossip-PGA; dpsgd, localsgd)", 1, 1e9, "off"),
         D ("overlap", MDL_OPTT_FLAG, &o->overlap, NULL, "dpsgd: mix the neighbours' states of the previous step while computing this one (Decent-DP)", 0, 0),
         D ("final-merge", MDL_OPTT_FLAG, &o->final_merge, NULL, "end with one exact average over all live peers (acknowledged, retried)", 0, 0),
-        D ("gamma-max", MDL_OPTT_DOUBLE, &o->gamma_max, "G", "adagossip: cap of the per-coordinate consensus step, in (0, 1] [1; 0.05 with topk/randk codecs]", -1e300, 1e300),
+        DD ("gamma-max", MDL_OPTT_DOUBLE, &o->gamma_max, "G", "adagossip: cap of the per-coordinate consensus step, in (0, 1]", -1e300, 1e300, "1; 0.05 with topk/randk codecs"),
         D ("verify-replicas", MDL_OPTT_FLAG, &o->verify_replicas, NULL, "replica streams: every update carries a digest of the sender's copy, checked by receivers (a pass over the vector per message)", 0, 0),
-        D ("delta", MDL_OPTT_DOUBLE, &o->delta, "D", "dynavg: synchronise when ||x - r||^2 exceeds D (0 = periodic averaging) [1]", -1e300, 1e300),
-        D ("check-every", MDL_OPTT_INT, &o->check_every, "B", "dynavg: check the local condition every B steps [1]", -1e9, 1e9),
+        D ("delta", MDL_OPTT_DOUBLE, &o->delta, "D", "dynavg: synchronise when ||x - r||^2 exceeds D (0 = periodic averaging)", -1e300, 1e300),
+        D ("check-every", MDL_OPTT_INT, &o->check_every, "B", "dynavg: check the local condition every B steps", -1e9, 1e9),
         D ("adaptive-degree", MDL_OPTT_FLAG, &o->adaptive_degree, NULL, "the exponential graph while the disagreement estimate is above --degree-target, --topology below it (after Xie et al.'s Ada)", 0, 0),
-        D ("degree-target", MDL_OPTT_STR, &o->degree_target, "T", "--adaptive-degree's target: T, or lr:T = T times the learning rate [lr:1]", 0, 0),
-        D ("drift-at", MDL_OPTT_DOUBLE, &o->drift_at, "EPOCH", "concept drift: from this epoch on every label y reads (y + 1) mod classes, in training and test [off]", 0, 1e9),
+        DD ("degree-target", MDL_OPTT_STR, &o->degree_target, "T", "--adaptive-degree's target: T, or lr:T = T times the learning rate", 0, 0, "lr:1"),
+        DD ("drift-at", MDL_OPTT_DOUBLE, &o->drift_at, "EPOCH", "concept drift: from this epoch on every label y reads (y + 1) mod classes, in training and test", 0, 1e9, "off"),
         D ("dense-window", MDL_OPTT_STR, &o->dense_window, "START:LEN", "gossip on the complete graph during epochs [START, START+LEN) (Zhu et al.'s late dense window)", 0, 0),
-        D ("merge-timeout", MDL_OPTT_DOUBLE, &o->merge_timeout, "SEC", "how long the final merge may take [30]", 0.1, 3600),
-        D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1] [0.98]", 0, 1),
-        D ("max-staleness", MDL_OPTT_INT, &o->max_staleness, "S", "states older than S steps are dropped [500]", 0, 1e9),
-        D ("sync-timeout", MDL_OPTT_DOUBLE, &o->sync_timeout, "SEC", "sync mode: how long to wait for a round before mixing what arrived [10]", 0.001, 3600),
-        D ("partition", MDL_OPTT_STR, &o->partition, "P", "how the training set is split: iid | dirichlet:ALPHA | shards:K [iid]", 0, 0),
-        D ("cluster", MDL_OPTT_STR, &o->cluster, "NAME", "cluster name; agents of other clusters are ignored [meshdl]", 0, 0),
-        D ("peer-timeout", MDL_OPTT_DOUBLE, &o->peer_timeout, "SEC", "a peer silent this long is dead [3]", 0.05, 3600),
-        D ("hello-interval", MDL_OPTT_DOUBLE, &o->hello_interval, "SEC", "seconds between hellos on the mesh [0.25]", 0.01, 60),
-        D ("evals-per-epoch", MDL_OPTT_INT, &o->evals_per_epoch, "N", "evaluations (metrics lines) per epoch [2]", 1, 1000),
+        D ("merge-timeout", MDL_OPTT_DOUBLE, &o->merge_timeout, "SEC", "how long the final merge may take", 0.1, 3600),
+        D ("staleness-decay", MDL_OPTT_DOUBLE, &o->staleness_decay, "L", "a neighbour state s steps old weighs L^s, in (0, 1]", 0, 1),
+        D ("max-staleness", MDL_OPTT_INT, &o->max_staleness, "S", "states older than S steps are dropped", 0, 1e9),
+        D ("sync-timeout", MDL_OPTT_DOUBLE, &o->sync_timeout, "SEC", "sync mode: how long to wait for a round before mixing what arrived", 0.001, 3600),
+        D ("partition", MDL_OPTT_STR, &o->partition, "P", "how the training set is split: iid | dirichlet:ALPHA | shards:K", 0, 0),
+        D ("cluster", MDL_OPTT_STR, &o->cluster, "NAME", "cluster name; agents of other clusters are ignored", 0, 0),
+        D ("peer-timeout", MDL_OPTT_DOUBLE, &o->peer_timeout, "SEC", "a peer silent this long is dead", 0.05, 3600),
+        D ("hello-interval", MDL_OPTT_DOUBLE, &o->hello_interval, "SEC", "seconds between hellos on the mesh", 0.01, 60),
+        D ("evals-per-epoch", MDL_OPTT_INT, &o->evals_per_epoch, "N", "evaluations (metrics lines) per epoch while training, at k/N of an epoch; one more at the end", 1, 1000),
+        DD ("eval-rows", MDL_OPTT_U64, &o->eval_rows, "N", "test rows of the evaluations while training (0 = all); the final one uses all (--test-subset)", 0, 1e12, "auto: a quarter of the training work between evaluations, at least 200; all with --target-acc"),
         D ("log", MDL_OPTT_STR, &o->log, "FILE", "write peer events (join, leave, rejoins, rejected updates) to FILE ('-' = stderr)", 0, 0),
     };
     for (size_t i = 0; i < sizeof add / sizeof add[0] && *n + 1 < cap; i++)
@@ -128,11 +133,14 @@ s_apply_graph (const mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
 {
     int rc;
     mdl_topo_t *t = mdl_topo_new (o->topology, 0, &rc);
+    char hint[96];
     if (!t)
-        return mdl_error_set (MDL_EINVAL, "--topology '%s' is not valid: %s", o->topology, mdl_topo_help ());
+        return mdl_error_set (MDL_EINVAL, "--topology '%s' is not valid (%s)%s", o->topology, mdl_topo_help (),
+                              mdl_did_you_mean_in (hint, sizeof hint, o->topology, mdl_topo_help ()));
     mdl_topo_destroy (&t);
     if (mdl_weights_parse (o->weights, &cfg->weights))
-        return mdl_error_set (MDL_EINVAL, "--weights '%s' is not mh or uniform", o->weights);
+        return mdl_error_set (MDL_EINVAL, "--weights '%s' is not mh or uniform%s", o->weights,
+                              mdl_did_you_mean_in (hint, sizeof hint, o->weights, "mh uniform"));
     cfg->topology = o->topology;
     cfg->dense_start = cfg->dense_len = 0;
     if (o->dense_window && mdl_agent_cfg_dense_window (cfg, o->dense_window))
@@ -163,24 +171,56 @@ s_contractive_codec (mdl_agentopts_t *o, const mdl_algo_ops_t *ops, const char *
     }
 }
 
+/* Whether a codec spec (checked already) loses information. */
+static bool
+s_codec_lossy (const char *spec)
+{
+    int rc;
+    mdl_codec_t *c = mdl_codec_new (spec, 100000, 0, &rc);
+    const bool lossy = !c || !mdl_codec_is_lossless (c);
+    mdl_codec_destroy (&c);
+    return lossy;
+}
+
+/* Error feedback is the safe choice with a lossy codec: without it, whatever the codec
+   drops is lost every round (topk:0.01 ends near chance). On unless asked off; only
+   where the algorithm takes a codec and has no replicas of its own. */
+static void
+s_error_feedback (mdl_agentopts_t *o, const mdl_algo_ops_t *ops, const char *cmd)
+{
+    const bool lossy = s_codec_lossy (o->codec);
+    if (!o->error_feedback_given)
+        o->error_feedback = lossy && (ops->takes & MDL_ALGO_TAKES_CODEC) && !ops->replicas;
+    else if (!o->error_feedback && lossy && !ops->replicas && (ops->takes & MDL_ALGO_TAKES_CODEC))
+        fprintf (stderr, "meshdl %s: note: --codec %s without error feedback: what the codec drops is lost every round, "
+                         "which usually costs accuracy (or diverges)\n",
+                 cmd, o->codec);
+}
+
 /* The algorithm and what it sends: --algo, --mode (the algorithm's by default), --codec,
    --gamma and --gamma-max (by algorithm and codec when not given). */
 static int
 s_apply_algo (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg)
 {
     const mdl_algo_ops_t *ops = mdl_algo_find (o->algo);
+    char hint[96];
     if (!ops) {
         char names[256];
-        return mdl_error_set (MDL_EINVAL, "--algo '%s' is not one of: %s", o->algo,
-                              mdl_algo_names (names, sizeof names, ", "));
+        mdl_algo_names (names, sizeof names, ", ");
+        return mdl_error_set (MDL_EINVAL, "--algo '%s' is not one of: %s%s", o->algo, names,
+                              mdl_did_you_mean_in (hint, sizeof hint, o->algo, names));
     }
     if (!o->mode)
         o->mode = mdl_algo_default_mode (ops) == MDL_MODE_ASYNC ? "async" : "sync";
     if (strcmp (o->mode, "sync") && strcmp (o->mode, "async"))
-        return mdl_error_set (MDL_EINVAL, "--mode '%s' is not sync or async", o->mode);
+        return mdl_error_set (MDL_EINVAL, "--mode '%s' is not sync or async%s", o->mode,
+                              mdl_did_you_mean_in (hint, sizeof hint, o->mode, "sync async"));
     cfg->mode = strcmp (o->mode, "sync") ? MDL_MODE_ASYNC : MDL_MODE_SYNC;
-    if (mdl_codec_check_spec (o->codec))
-        return mdl_error_set (MDL_EINVAL, "--codec '%s' does not parse. %s", o->codec, mdl_codec_help ());
+    if (mdl_codec_check_spec (o->codec)) {
+        mdl_did_you_mean_in (hint, sizeof hint, o->codec, "fp32 fp16 bf16 qsgd q8 q4 sign topk randk");
+        return mdl_error_set (MDL_EINVAL, "--codec '%s' does not parse%s; %s", o->codec, hint, mdl_codec_help ());
+    }
+    s_error_feedback (o, ops, cmd);
     s_contractive_codec (o, ops, cmd);
     cfg->algo = o->algo;
     cfg->codec = o->codec;
@@ -222,9 +262,10 @@ s_apply_ranges (const mdl_agentopts_t *o, mdl_part_spec_t *part)
         return mdl_error_set (MDL_EINVAL, "--check-every must be >= 1 (got %d)", o->check_every);
     if (!(o->staleness_decay > 0 && o->staleness_decay <= 1))
         return mdl_error_set (MDL_EINVAL, "--staleness-decay must be in (0, 1] (got %g)", o->staleness_decay);
+    char hint[96];
     if (mdl_part_parse (o->partition, part))
-        return mdl_error_set (MDL_EINVAL, "--partition '%s' is not iid, dirichlet:ALPHA (ALPHA > 0) or shards:K (K >= 1)",
-                              o->partition);
+        return mdl_error_set (MDL_EINVAL, "--partition '%s' is not iid, dirichlet:ALPHA (ALPHA > 0) or shards:K (K >= 1)%s",
+                              o->partition, mdl_did_you_mean_in (hint, sizeof hint, o->partition, "iid dirichlet shards"));
     if (!o->cluster[0])
         return mdl_error_set (MDL_EINVAL, "--cluster must not be empty");
     return 0;
@@ -281,15 +322,22 @@ s_algo_defaults (const mdl_optdef_t *defs, const mdl_agentopts_t *ao, mdl_traino
         to->momentum = ops->momentum;
 }
 
-int
-mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, size_t n, size_t cap,
-                     mdl_trainopts_t *to, mdl_agentopts_t *ao, mdl_agent_cfg_t *cfg, mdl_part_spec_t *part,
-                     int argc, char **argv, void **keep, char *err, size_t errlen)
+void
+mdl_agentopts_table (mdl_trainopts_t *to, mdl_agentopts_t *ao, mdl_optdef_t *defs, size_t *n, size_t cap)
 {
-    mdl_trainopts_defs (to, defs, &n, cap);
-    mdl_agentopts_defs (ao, defs, &n, cap);
+    mdl_trainopts_defs (to, defs, n, cap);
+    mdl_agentopts_defs (ao, defs, n, cap);
+}
+
+int
+mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, mdl_trainopts_t *to, mdl_agentopts_t *ao,
+                     mdl_agent_cfg_t *cfg, mdl_part_spec_t *part, int argc, char **argv, void **keep, char *err,
+                     size_t errlen)
+{
     memset (cfg, 0, sizeof *cfg);
     int rc = mdl_trainopts_parse (cmd, usage, defs, NULL, argc, argv, keep, err, errlen);
+    ao->error_feedback_given = mdl_opts_given (defs, "error-feedback");
+    ao->eval_rows_given = mdl_opts_given (defs, "eval-rows");
     if (rc == 0)
         s_algo_defaults (defs, ao, to);
     if (rc == 0)
@@ -297,6 +345,21 @@ mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, siz
     if (rc == 0)
         rc = mdl_agentopts_apply (ao, cmd, cfg, part, err, errlen);
     return rc;
+}
+
+size_t
+mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t *to, double samples_between, int models,
+                         size_t test_rows)
+{
+    if (o->eval_rows_given)
+        return o->eval_rows && o->eval_rows < test_rows ? (size_t) o->eval_rows : test_rows;
+    if (to->target_acc > 0)
+        return test_rows; /* the time to the target is the point of the run: no sampling */
+    /* A forward pass is about a third of a training step's work: an evaluation of
+       models x rows costs a quarter of the training between two when rows is this. */
+    double rows = 0.25 * 3.0 * samples_between / (models > 0 ? models : 1);
+    rows = rows < 200 ? 200 : rows;
+    return rows < (double) test_rows ? (size_t) (rows / 100) * 100 : test_rows;
 }
 
 void

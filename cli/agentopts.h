@@ -19,6 +19,7 @@ typedef struct {
     const char *mode;
     const char *codec;
     bool error_feedback;
+    bool error_feedback_given; /* else on for lossy codecs (mdl_agentopts_apply) */
     int keyframe_every;
     bool verify_replicas;
     double gamma;
@@ -44,11 +45,13 @@ typedef struct {
     double peer_timeout;
     double hello_interval;
     int evals_per_epoch;
+    uint64_t eval_rows;    /* evaluations while training (0 = all; not given: automatic) */
+    bool eval_rows_given;
     double drift_at;
     const char *log;       /* event log file ("-" = stderr) */
     char codec_buf[160];   /* the codec spec when it had to be adjusted */
     /* help lines built from the algorithm registry (its names, modes, defaults) */
-    char algo_help[640], mode_help[224], gamma_help[224];
+    char algo_help[640], mode_help[192], gamma_help[64], mode_deflt[128], gamma_deflt[128];
 } mdl_agentopts_t;
 
 void mdl_agentopts_defaults (mdl_agentopts_t *o);
@@ -60,13 +63,24 @@ void mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size
 int mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
                          mdl_part_spec_t *part, char *err, size_t errlen);
 
-/* Appends options to defs, parses argv / MESHDL_* / --config, and fills cfg's learner and
-   consensus parts and *part: the start shared by `sim` and `agent`. Returns 0, 1 (--help
-   printed) or an error code with a one-line message. *keep as mdl_trainopts_parse. */
-int mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, size_t n, size_t cap,
-                         mdl_trainopts_t *to, mdl_agentopts_t *ao, mdl_agent_cfg_t *cfg,
-                         mdl_part_spec_t *part, int argc, char **argv, void **keep, char *err,
+/* Appends the training options (trainopts.h) and these to defs (at *n, capacity cap):
+   the table of `sim` and `agent` after their own options. */
+void mdl_agentopts_table (mdl_trainopts_t *to, mdl_agentopts_t *ao, mdl_optdef_t *defs, size_t *n, size_t cap);
+
+/* Parses argv / MESHDL_* / --config into the table defs (mdl_agentopts_table), and fills
+   cfg's learner and consensus parts and *part: the start shared by `sim` and `agent`.
+   Returns 0, 1 (--help printed) or an error code with a one-line message. *keep as
+   mdl_trainopts_parse. */
+int mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, mdl_trainopts_t *to, mdl_agentopts_t *ao,
+                         mdl_agent_cfg_t *cfg, mdl_part_spec_t *part, int argc, char **argv, void **keep, char *err,
                          size_t errlen);
+
+/* The test rows of an evaluation while training: --eval-rows when given (0 = all),
+   all of them with --target-acc, else as many as make the evaluation of models models
+   cost about a quarter of the training between two evaluations (samples_between
+   training samples), at least 200, in hundreds. At most test_rows. */
+size_t mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t *to, double samples_between, int models,
+                                size_t test_rows);
 
 /* Writes an agent's traffic and update counters into j (the keys metrics and summaries
    share: bytes_sent, bytes_received, updates_applied, updates_stale, updates_dropped). */

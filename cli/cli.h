@@ -26,4 +26,11 @@ typedef struct {
 int mdl_cli_manpage (FILE *out, const mdl_cli_cmd_t *cmds, size_t n);
 int mdl_cli_completion (FILE *out, const mdl_cli_cmd_t *cmds, size_t n);
 
+/* The option tables of the subcommands that have one, with their defaults noted (static
+   storage, built on first use): what MESHDL_* variables may name and what --help lists. */
+#include "opts.h"
+const mdl_optdef_t *mdl_cmd_train_options (void);
+const mdl_optdef_t *mdl_cmd_sim_options (void);
+const mdl_optdef_t *mdl_cmd_agent_options (void);
+
 #endif

@@ -1,10 +1,14 @@
 /*  cmd_agent.c: `meshdl agent`: one agent in one process, finding its peers on a LAN by
     beacon (--interface) or from a static list (--peers), training on its shard and
     gossiping over TCP. What runs on each machine of a cluster and in each container. */
+#include <errno.h>
 #include <math.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,6 +116,60 @@ s_json_save (const char *path, mdl_json_t *j)
     return 0;
 }
 
+/* Where the agent's evaluations go: metrics lines, the progress line, --target-acc. */
+typedef struct {
+    FILE *metrics;
+    const char *run;
+    const char *agent;     /* id, 16 hex digits */
+    mdl_progress_t *prog;
+    bool quiet;
+    double target_acc;
+} s_evout_t;
+
+/* Writes the evaluations the agent made since the seen-th (its records: each at the step
+   it evaluated, with the counters of then), and notes when --target-acc was first met
+   (seconds after t0_wall, into *t_target). Returns the number seen now. */
+static uint64_t
+s_agent_evals (mdl_agent_t *agent, const s_evout_t *o, uint64_t seen, double t0_wall, double *t_target)
+{
+    mdl_agent_stats_t e;
+    mdl_agent_stats (agent, &e);
+    const uint64_t upto = e.evals;
+    for (uint64_t k = seen + 1; k <= upto; k++) {
+        if (mdl_agent_eval_stats (agent, k, &e))
+            continue; /* overwritten: more than MDL_AGENT_EVALS_KEPT since the last look */
+        const double at = e.eval_time - t0_wall;
+        if (o->target_acc > 0 && isnan (*t_target) && e.test_acc >= o->target_acc)
+            *t_target = at;
+        if (o->metrics) {
+            mdl_json_t j;
+            mdl_json_begin (&j);
+            mdl_json_num (&j, "time", e.eval_time);
+            mdl_json_num (&j, "elapsed_s", at);
+            mdl_json_str (&j, "run", o->run);
+            mdl_json_str (&j, "agent", o->agent);
+            mdl_json_int (&j, "step", (long long) e.eval_step);
+            mdl_json_num (&j, "epoch", e.epoch);
+            mdl_json_num (&j, "train_loss", e.loss);
+            mdl_json_num (&j, "test_acc", e.test_acc);
+            mdl_json_num (&j, "test_loss", e.test_loss);
+            mdl_json_num (&j, "disagreement", e.disagreement);
+            mdl_agentopts_json_counters (&j, &e);
+            mdl_json_int (&j, "global_averages", (long long) e.global_averages);
+            mdl_json_int (&j, "live_peers", (long long) e.peers_alive);
+            mdl_json_int (&j, "eval_rows", (long long) e.eval_rows);
+            mdl_json_bool (&j, "final", e.eval_final);
+            mdl_json_end (&j, o->metrics);
+        }
+        if (!o->quiet) {
+            mdl_progress_show (o->prog, true, "epoch %.2f  test acc %.4f  loss %.4f  peers %llu%s", e.epoch, e.test_acc,
+                               e.test_loss, (unsigned long long) e.peers_alive, e.eval_final ? "  (final)" : "");
+            mdl_progress_end (o->prog);
+        }
+    }
+    return upto;
+}
+
 /* --shard auto: waits (polling signals, keeping the status) until k peers are here,
    ranks the members by id and gives the agent shard RANK of k+1. The choice is final:
    a member that leaves later leaves its shard untrained, and one that joins later ranks
@@ -167,13 +225,72 @@ s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partitio
     return true;
 }
 
+/* Whether TCP port is taken on this host: a listening socket holds it (what the PUB's
+   bind would run into). */
+static bool
+s_port_in_use (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* as ZeroMQ does */
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port), .sin_addr.s_addr = htonl (INADDR_ANY) };
+    bool used = bind (fd, (struct sockaddr *) &sa, sizeof sa) != 0 && errno == EADDRINUSE;
+    close (fd);
+    return used;
+}
+
+/* The network options, before the data loads: --resume (not for agents yet), --peers
+   entries, the interface, the port. 0 or MDL_EINVAL with a line naming what to change. */
+static int
+s_check_network (const mdl_trainopts_t *to, const s_agentopts_t *so, char *err, size_t errlen)
+{
+    if (to->resume) {
+        snprintf (err, errlen, "meshdl agent: --resume is not available for agents yet (an agent starts from scratch; "
+                               "meshdl sim --resume and meshdl train --resume take a checkpoint)");
+        return MDL_EINVAL;
+    }
+    char bad[300];
+    if (so->peers && mdl_disc_static_check (so->peers, bad, sizeof bad)) {
+        if (!bad[0])
+            snprintf (err, errlen, "meshdl agent: --peers is empty: give tcp://HOST:PORT,...");
+        else if (!strstr (bad, "://"))
+            snprintf (err, errlen, "meshdl agent: --peers entry '%s' is not an endpoint: write tcp://%s "
+                                   "(entries are tcp://HOST:PORT, comma-separated)", bad, bad);
+        else
+            snprintf (err, errlen, "meshdl agent: --peers entry '%s' is not tcp://HOST:PORT with PORT 1-65535 "
+                                   "(with --curve: tcp://HOST:PORT#KEY, the peer's 40-character public key)", bad);
+        return MDL_EINVAL;
+    }
+    /* the interface matters to beacons only: with --peers it is not used */
+    const char *iface = so->peers ? NULL : so->iface ? so->iface : getenv ("ZSYS_INTERFACE");
+    if (iface && iface[0] && if_nametoindex (iface) == 0) {
+        char names[256] = "";
+        struct if_nameindex *all = if_nameindex ();
+        for (struct if_nameindex *i = all; i && i->if_index; i++)
+            snprintf (names + strlen (names), sizeof names - strlen (names), "%s%s", names[0] ? ", " : "", i->if_name);
+        if (all)
+            if_freenameindex (all);
+        snprintf (err, errlen, "meshdl agent: %s %s: no such network interface here (there are: %s)",
+                  so->iface ? "--interface" : "ZSYS_INTERFACE", iface, names[0] ? names : "none");
+        return MDL_EINVAL;
+    }
+    if (so->port > 0 && s_port_in_use (so->port)) {
+        snprintf (err, errlen, "meshdl agent: --port %d: cannot bind tcp://*:%d: address in use (another agent on this port? "
+                               "choose another --port, or 0 for any free port)", so->port, so->port);
+        return MDL_EINVAL;
+    }
+    return 0;
+}
+
 /* One run of `meshdl agent`: its options, what it built, what it reports. The steps of
    mdl_cmd_agent below each take it: options, build, train (monitor), report, clean up. */
 typedef struct {
     mdl_trainopts_t to;
     mdl_agentopts_t ao;
     s_agentopts_t so;
-    mdl_optdef_t defs[96];
+    mdl_optdef_t defs[112];
     void *cfgkeep;           /* --config strings, freed at the end */
     mdl_agent_cfg_t cfg;
     mdl_part_spec_t pspec;
@@ -190,26 +307,33 @@ typedef struct {
     mdl_status_t hs;         /* the health status */
     char hs_msg[512];
     bool started;
-    double t0, t_target;
+    double t0, t0_wall, t_target;
+    mdl_progress_t prog;     /* the progress line; event lines are printed above it */
+    s_evout_t ev;            /* where evaluations go */
     mdl_agent_stats_t st;
 } s_run_t;
 
-/* The option table of `meshdl agent` beside the training and decentralized options. */
-static size_t
-s_agent_defs (s_run_t *r)
+/* The option table of `meshdl agent`: its own options, then the training and
+   decentralized ones, with their defaults. */
+static void
+s_agent_defs (s_run_t *t)
 {
-    s_agentopts_t *so = &r->so;
-    mdl_optdef_t *defs = r->defs;
+    mdl_trainopts_defaults (&t->to);
+    mdl_agentopts_defaults (&t->ao);
+    t->so = (s_agentopts_t) { .port = 0, .beacon_port = 5670, .min_peers = 0, .min_peers_timeout = 60 };
+    t->to.batch = 16;
+    s_agentopts_t *so = &t->so;
+    mdl_optdef_t *defs = t->defs;
     size_t n = 0;
 #define A(nm, ty, ptr, mv, hl, lo, hi) \
     defs[n++] = (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
     A ("interface", MDL_OPTT_STR, &so->iface, "IF", "network interface for beacon discovery (or ZSYS_INTERFACE)", 0, 0);
     A ("peers", MDL_OPTT_STR, &so->peers, "EP,...", "static discovery: comma-separated PUB endpoints tcp://HOST:PORT (with --curve: tcp://HOST:PORT#KEY, the peer's Z85 public key)", 0, 0);
-    A ("port", MDL_OPTT_INT, &so->port, "P", "TCP port of this agent's PUB socket (0 = any free port) [0]", 0, 65535);
-    A ("beacon-port", MDL_OPTT_INT, &so->beacon_port, "P", "UDP port of the beacons [5670]", 1, 65535);
+    A ("port", MDL_OPTT_INT, &so->port, "P", "TCP port of this agent's PUB socket (0 = any free port)", 0, 65535);
+    A ("beacon-port", MDL_OPTT_INT, &so->beacon_port, "P", "UDP port of the beacons", 1, 65535);
     A ("shard", MDL_OPTT_STR, &so->shard, "I/N|auto", "train on shard I of N (0 <= I < N) of the training set; auto: rank by id among the K+1 members once --min-peers K is met", 0, 0);
-    A ("min-peers", MDL_OPTT_INT, &so->min_peers, "K", "wait for K peers before the first step [0]", 0, 1024);
-    A ("min-peers-timeout", MDL_OPTT_DOUBLE, &so->min_peers_timeout, "SEC", "how long to wait for them [60]", 0.1, 86400);
+    A ("min-peers", MDL_OPTT_INT, &so->min_peers, "K", "wait for K peers before the first step", 0, 1024);
+    A ("min-peers-timeout", MDL_OPTT_DOUBLE, &so->min_peers_timeout, "SEC", "how long to wait for them", 0.1, 86400);
     A ("id", MDL_OPTT_U64, &so->id, "N", "agent id (default: from --name, else host name and pid)", 1, 1.8e19);
     A ("name", MDL_OPTT_STR, &so->name, "NAME", "stable agent name; its hash is the id", 0, 0);
     A ("curve", MDL_OPTT_FLAG, &so->curve, NULL, "CURVE security: encrypt and authenticate (needs --cert and --allow)", 0, 0);
@@ -218,7 +342,25 @@ s_agent_defs (s_run_t *r)
     A ("results", MDL_OPTT_STR, &so->results, "DIR", "write metrics.jsonl, checkpoint.ckpt, summary.json and status.json to DIR/<agent id>/ (DIR must exist)", 0, 0);
     A ("status", MDL_OPTT_STR, &so->status, "FILE", "keep a health status in FILE, rewritten every second (read by meshdl status)", 0, 0);
 #undef A
-    return n;
+    mdl_agentopts_table (&t->to, &t->ao, defs, &n, sizeof t->defs / sizeof t->defs[0]);
+    mdl_optdef_t *d;
+    if ((d = mdl_opts_find (defs, "shard")))
+        d->deflt = "all rows, in an order of the agent's own";
+    if ((d = mdl_opts_find (defs, "checkpoint")))
+        d->help = "write the agent's model and optimizer state at the end (also on SIGINT/SIGTERM), atomically";
+    if ((d = mdl_opts_find (defs, "resume")))
+        d->help = "not yet for agents (refused): resume a run with meshdl train or meshdl sim --resume";
+}
+
+
+/* The table with its defaults noted, for MESHDL_* and --help (cli.h). */
+const mdl_optdef_t *
+mdl_cmd_agent_options (void)
+{
+    static s_run_t probe;
+    s_agent_defs (&probe);
+    mdl_opts_note_defaults (probe.defs);
+    return probe.defs;
 }
 
 /* The agent-only options' rules: the shard, the results directory, a way to find peers,
@@ -256,21 +398,19 @@ s_check_agent_opts (s_run_t *r, char *err, size_t errlen)
 static int
 s_options (s_run_t *r, int argc, char **argv, char *err, size_t errlen)
 {
-    r->so = (s_agentopts_t) { .port = 0, .beacon_port = 5670, .min_peers = 0, .min_peers_timeout = 60 };
-    mdl_trainopts_defaults (&r->to);
-    mdl_agentopts_defaults (&r->ao);
-    r->to.batch = 16;
+    s_agent_defs (r);
     r->shard_i = 0;
     r->shard_n = 1;
-    const size_t n = s_agent_defs (r);
-    int rc = mdl_agentopts_setup ("agent", s_usage, r->defs, n, 96, &r->to, &r->ao, &r->cfg, &r->pspec, argc, argv,
+    int rc = mdl_agentopts_setup ("agent", s_usage, r->defs, &r->to, &r->ao, &r->cfg, &r->pspec, argc, argv,
                                   &r->cfgkeep, err, errlen);
     if (rc == 1)
         return 1;
     /* Early, so that a SIGTERM while the data loads (to PID 1 in a container, which has
        no default action) still ends the run cleanly. */
     mdl_signals_install ();
-    return rc ? rc : s_check_agent_opts (r, err, errlen);
+    if (rc == 0)
+        rc = s_check_agent_opts (r, err, errlen);
+    return rc ? rc : s_check_network (&r->to, &r->so, err, errlen);
 }
 
 /* The agent's configuration beyond the options' (shard, id, endpoints, discovery, data),
@@ -289,6 +429,10 @@ s_fill_cfg (s_run_t *r)
     cfg->bind = r->bind;
     cfg->log = r->logf ? r->logf : stderr;
     cfg->log_prefix = r->prefix;
+    if (!r->logf) { /* event lines above the progress line, never glued onto it */
+        cfg->log_fn = mdl_progress_log_fn;
+        cfg->log_arg = &r->prog;
+    }
     cfg->disc = (mdl_disc_cfg_t) { .kind = so->peers ? MDL_DISC_STATIC : MDL_DISC_BEACON, .cluster = r->ao.cluster,
                                    .iface = so->iface, .beacon_port = so->beacon_port,
                                    .interval_ms = (int) (r->ao.hello_interval * 1000), .peers = so->peers };
@@ -297,6 +441,11 @@ s_fill_cfg (s_run_t *r)
     cfg->allow_dir = so->allow;
     cfg->train = r->train;
     cfg->test = r->test;
+    cfg->test_rows = 0;
+    /* evaluations while training: between two, the agent trains on its shard's rows over
+       --evals-per-epoch */
+    cfg->eval_rows = mdl_agentopts_eval_rows (&r->ao, &r->to, (double) cnt / r->ao.evals_per_epoch, 1,
+                                              mdl_dataset_n (r->test));
     cfg->epochs = r->to.epochs;
     /* Without --shard every agent trains on the full set, in an order of its own. */
     cfg->learn.data_seed = r->to.seed * 1000003ULL + (so->shard ? r->shard_i : cfg->id);
@@ -329,6 +478,22 @@ s_results_dir (s_run_t *r)
     return true;
 }
 
+/* Why the agent could not be built, in a line naming what to change. */
+static void
+s_start_error (const s_run_t *r, int rc)
+{
+    const s_agentopts_t *so = &r->so;
+    if (rc == MDL_ESOCKET && so->port > 0 && s_port_in_use (so->port))
+        fprintf (stderr, "meshdl agent: --port %d: cannot bind %s: address in use (another agent on this port? "
+                         "choose another --port, or 0 for any free port)\n",
+                 so->port, r->bind);
+    else if (rc == MDL_ESOCKET)
+        fprintf (stderr, "meshdl agent: cannot start: %s (PUB at %s%s%s)\n", mdl_strerror (rc), r->bind,
+                 so->iface ? ", beacons on " : "", so->iface ? so->iface : "");
+    else
+        fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
+}
+
 /* Loads the data, splits it, builds the agent (binding its socket) and opens its files.
    Returns false (said on stderr) on any failure; what was built is freed by s_cleanup. */
 static bool
@@ -352,9 +517,10 @@ s_build (s_run_t *r)
         return false;
     }
     r->status_paths[0] = r->so.status;
+    mdl_progress_init (&r->prog, stderr, "", r->to.progress);
     s_fill_cfg (r);
     if (!(r->agent = mdl_agent_new (&r->cfg, &rc))) {
-        fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
+        s_start_error (r, rc);
         return false;
     }
     /* Again: the agent's first socket started CZMQ, which installs its own handlers. */
@@ -374,28 +540,6 @@ s_build (s_run_t *r)
                  mdl_agent_endpoint (r->agent), r->shard_i, r->shard_n, r->rows, r->ao.algo, r->ao.mode,
                  r->ao.topology, r->ao.codec);
     return true;
-}
-
-/* One metrics line (an evaluation happened). */
-static void
-s_metrics_line (s_run_t *r, double now)
-{
-    const mdl_agent_stats_t *st = &r->st;
-    mdl_json_t j;
-    mdl_json_begin (&j);
-    mdl_json_num (&j, "time", mdl_wallclock ());
-    mdl_json_num (&j, "elapsed_s", now);
-    mdl_json_str (&j, "agent", r->idb);
-    mdl_json_int (&j, "step", (long long) st->steps);
-    mdl_json_num (&j, "epoch", st->epoch);
-    mdl_json_num (&j, "train_loss", st->loss);
-    mdl_json_num (&j, "test_acc", st->test_acc);
-    mdl_json_num (&j, "test_loss", st->test_loss);
-    mdl_json_num (&j, "disagreement", st->disagreement);
-    mdl_agentopts_json_counters (&j, st);
-    mdl_json_int (&j, "global_averages", (long long) st->global_averages);
-    mdl_json_int (&j, "live_peers", (long long) st->peers_alive);
-    mdl_json_end (&j, r->metrics);
 }
 
 /* Rewrites the health status at most once a second. */
@@ -418,6 +562,7 @@ static void
 s_train (s_run_t *r)
 {
     r->t0 = mdl_now ();
+    r->t0_wall = mdl_wallclock ();
     r->t_target = NAN;
     r->hs = (mdl_status_t) { .agent = r->idb, .state = "starting", .min_peers = r->so.min_peers,
                              .shard = r->shard_auto ? -1L : (long) r->shard_i, .shards = r->shard_n,
@@ -430,9 +575,9 @@ s_train (s_run_t *r)
     }
     if (r->started)
         mdl_agent_start (r->agent);
-    mdl_progress_t prog;
-    mdl_progress_init (&prog, stderr, "", r->to.progress);
-    snprintf (prog.prefix, sizeof prog.prefix, "%.60s: ", r->prefix);
+    snprintf (r->prog.prefix, sizeof r->prog.prefix, "%.60s: ", r->prefix);
+    r->ev = (s_evout_t) { .metrics = r->metrics, .run = r->to.run ? r->to.run : mdl_run_id (), .agent = r->idb,
+                          .prog = &r->prog, .quiet = r->to.quiet, .target_acc = r->to.target_acc };
     uint64_t evals_seen = 0;
     double hs_last = -1;
     memset (&r->st, 0, sizeof r->st);
@@ -442,25 +587,17 @@ s_train (s_run_t *r)
         if (st->steps > 0 && isnan (r->hs.first_step_time))
             r->hs.first_step_time = mdl_wallclock ();
         s_status_tick (r, &hs_last);
-        if (!r->to.quiet)
-            mdl_progress_show (&prog, false, "step %llu  epoch %.2f  loss %.4f  peers %llu  sent %.1f MB",
-                               (unsigned long long) st->steps, st->epoch, st->loss,
-                               (unsigned long long) st->peers_alive, st->bytes_sent / 1e6);
-        if (st->evals > evals_seen) {
-            evals_seen = st->evals;
-            double now = mdl_now () - r->t0;
-            if (r->to.target_acc > 0 && isnan (r->t_target) && st->test_acc >= r->to.target_acc)
-                r->t_target = now;
-            if (r->metrics)
-                s_metrics_line (r, now);
-            if (!r->to.quiet) {
-                mdl_progress_show (&prog, true, "epoch %.2f  test acc %.4f  loss %.4f  peers %llu", st->epoch,
-                                   st->test_acc, st->test_loss, (unsigned long long) st->peers_alive);
-                mdl_progress_end (&prog);
-            }
-            if (r->to.stop_at_target && !isnan (r->t_target))
-                mdl_agent_stop (r->agent);
+        if (!r->to.quiet) {
+            char loss[32] = "-";
+            if (st->steps > 0 && isfinite (st->loss))
+                snprintf (loss, sizeof loss, "%.4f", st->loss);
+            mdl_progress_show (&r->prog, false, "step %llu  epoch %.2f  loss %s  peers %llu  sent %.1f MB",
+                               (unsigned long long) st->steps, st->epoch, loss, (unsigned long long) st->peers_alive,
+                               st->bytes_sent / 1e6);
         }
+        evals_seen = s_agent_evals (r->agent, &r->ev, evals_seen, r->t0_wall, &r->t_target);
+        if (r->to.stop_at_target && !isnan (r->t_target))
+            mdl_agent_stop (r->agent);
         if (st->finished)
             break;
         if (mdl_signals_stop ())
@@ -469,12 +606,12 @@ s_train (s_run_t *r)
         nanosleep (&ts, NULL);
     }
     mdl_agent_join (r->agent);
-    if (!r->to.quiet && r->started)
-        mdl_progress_end (&prog);
-    if (r->started)
+    if (r->started) {
         mdl_agent_stats (r->agent, &r->st);
-    else if (!mdl_signals_stop ())
+        s_agent_evals (r->agent, &r->ev, evals_seen, r->t0_wall, &r->t_target);
+    } else if (!mdl_signals_stop ())
         r->st.error = MDL_ETIMEOUT; /* --shard auto: --min-peers never met (hs_msg says so) */
+    mdl_progress_end (&r->prog);
 }
 
 /* The final checkpoint (not of a diverged agent: it keeps its last good one). Returns
@@ -507,8 +644,17 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     mdl_json_begin (&j);
     mdl_json_open (&j, "summary");
     mdl_json_str (&j, "agent", r->idb);
+    mdl_json_str (&j, "run", r->ev.run);
     mdl_json_num (&j, "test_acc", test_acc);
     mdl_json_num (&j, "test_loss", test_loss);
+    mdl_json_str (&j, "model", r->to.model);
+    mdl_json_str (&j, "algo", r->ao.algo);
+    mdl_json_str (&j, "mode", r->ao.mode);
+    mdl_json_str (&j, "topology", r->ao.topology);
+    mdl_json_str (&j, "codec", r->ao.codec);
+    mdl_json_bool (&j, "error_feedback", r->ao.error_feedback);
+    mdl_json_int (&j, "batch", r->to.batch);
+    mdl_json_int (&j, "eval_rows", (long long) r->cfg.eval_rows);
     mdl_json_int (&j, "shard", r->shard_i);
     mdl_json_int (&j, "shards", r->shard_n);
     mdl_json_int (&j, "steps", (long long) st->steps);
@@ -543,13 +689,15 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
 static int
 s_report (s_run_t *r)
 {
-    double test_loss = NAN, test_acc = NAN;
-    mdl_agent_evaluate (r->agent, NULL, r->test, 0, &test_loss, &test_acc);
+    double test_loss = r->st.test_loss, test_acc = r->st.test_acc;
+    if (!(r->started && r->st.evals > 0 && r->st.eval_final)) /* the worker did not reach its final evaluation */
+        mdl_agent_evaluate (r->agent, NULL, r->test, 0, &test_loss, &test_acc);
     int exit_code = r->st.error ? 3 : 0;
     if (!s_checkpoint (r))
         exit_code = 2;
     if (mdl_signals_stop ())
-        fprintf (stderr, "%s: stopped by signal %d; checkpoint and summary written\n", r->prefix, mdl_signals_which ());
+        fprintf (stderr, "%s: stopped by signal %d; %ssummary written\n", r->prefix, mdl_signals_which (),
+                 r->to.checkpoint ? "checkpoint and " : "");
     if (!s_summary (r, test_loss, test_acc))
         exit_code = 2;
     const mdl_agent_stats_t *st = &r->st;

@@ -13,6 +13,7 @@
 #include "agent.h"
 #include "agentopts.h"
 #include "algo.h"
+#include "checkpoint.h"
 #include "cluster.h"
 #include "cli.h"
 #include "err.h"
@@ -30,7 +31,9 @@ static const char *s_usage =
     "`meshdl agent` on a LAN). Reports the averaged model's test accuracy, each agent's, and\n"
     "the exact consensus distance. --epochs is passes over an agent's own shard, --batch the\n"
     "per-agent batch. The last stdout line is {\"summary\": {...}}.\n"
-    "Options may also come from MESHDL_<OPTION> environment variables (command line wins).";
+    "Options may also come from MESHDL_<OPTION> environment variables (command line wins).\n"
+    "Exit codes: 0 done, 2 bad input, 3 an agent failed (diverged, or did not answer),\n"
+    "130/143 stopped by SIGINT/SIGTERM after the final evaluation, checkpoint and summary.";
 
 typedef struct {
     int agents;
@@ -71,34 +74,37 @@ typedef struct {
     double acc_avg, loss_avg;   /* averaged model */
     double acc_mean, acc_min;   /* agents' own */
     double consensus;           /* (1/n) sum ||x_i - xbar||^2 */
-    double t_snap;              /* monotonic time when the snapshots were complete */
+    double t_snap, wall_snap;   /* monotonic and wall-clock time when the snapshots were complete */
+    double mean_step;           /* the agents' mean step in the snapshots */
+    size_t rows;                /* test rows evaluated */
+    bool final;                 /* after training ended */
     double *acc, *loss;         /* per agent (n) */
     double *dist;               /* per agent: ||x_i - xbar||^2 */
 } s_eval_t;
 
-/* Snapshots every agent, then evaluates. Returns 0 or MDL_ETIMEOUT. */
+/* Snapshots every agent, then evaluates the averaged model and each agent's on the first
+   rows test rows. Returns 0 or MDL_ETIMEOUT. */
 static int
-s_evaluate (s_coord_t *c, s_eval_t *e, bool per_agent)
+s_evaluate (s_coord_t *c, s_eval_t *e, size_t rows)
 {
-    double mean_step = 0;
-    if (mdl_cluster_snapshot (c->cl, 120.0, &mean_step))
+    if (mdl_cluster_snapshot (c->cl, 120.0, &e->mean_step))
         return MDL_ETIMEOUT;
-    if (c->drift_map && mean_step >= c->drift_step)
+    if (c->drift_map && e->mean_step >= c->drift_step)
         mdl_learner_set_label_map (c->eval, c->drift_map);
     /* The figures below describe the models as of now; evaluating them takes a while
        (the agents keep training meanwhile), and that time must not count as theirs. */
     e->t_snap = mdl_now ();
+    e->wall_snap = mdl_wallclock ();
+    e->rows = rows;
     e->consensus = mdl_cluster_consensus (c->cl, e->dist);
-    mdl_learner_evaluate (c->eval, mdl_cluster_mean (c->cl), c->test, c->test_rows, &e->loss_avg, &e->acc_avg);
-    if (per_agent) {
-        e->acc_mean = 0;
-        e->acc_min = INFINITY;
-        for (int i = 0; i < c->n; i++) {
-            mdl_learner_evaluate (c->eval, mdl_cluster_snap (c->cl, i), c->test, c->test_rows, &e->loss[i], &e->acc[i]);
-            e->acc_mean += e->acc[i] / c->n;
-            if (e->acc[i] < e->acc_min)
-                e->acc_min = e->acc[i];
-        }
+    mdl_learner_evaluate (c->eval, mdl_cluster_mean (c->cl), c->test, rows, &e->loss_avg, &e->acc_avg);
+    e->acc_mean = 0;
+    e->acc_min = INFINITY;
+    for (int i = 0; i < c->n; i++) {
+        mdl_learner_evaluate (c->eval, mdl_cluster_snap (c->cl, i), c->test, rows, &e->loss[i], &e->acc[i]);
+        e->acc_mean += e->acc[i] / c->n;
+        if (e->acc[i] < e->acc_min)
+            e->acc_min = e->acc[i];
     }
     return 0;
 }
@@ -170,7 +176,11 @@ typedef struct {
     s_coord_t co;
     s_eval_t ev;
     uint64_t spe, total;     /* steps per epoch, in all */
+    uint64_t start_step;     /* --resume: the step the agents start from */
+    size_t eval_rows;        /* test rows of the evaluations while training */
+    const char *run;         /* run id */
     double t0;               /* when the agents started */
+    mdl_progress_t prog;     /* the progress line; --log - lines go above it */
     double t_target;         /* time the averaged model reached --target-acc (NAN: not) */
 } s_sim_t;
 
@@ -194,31 +204,58 @@ s_sim_free (s_sim_t *r)
     mdl_opts_config_free (&r->cfgkeep);
 }
 
-/* Options: returns 0, 1 (--help printed) or 2 with the message printed. */
-static int
-s_sim_options (s_sim_t *r, int argc, char **argv)
+/* The option table of sim: its own options, then the training and decentralized ones,
+   with the defaults and texts that are sim's. */
+static void
+s_sim_defs (s_sim_t *r)
 {
     mdl_trainopts_defaults (&r->to);
     mdl_agentopts_defaults (&r->ao);
     r->so.agents = 8;
     r->to.batch = 8;
+    r->to.threads = 1; /* N agents share the cores: one BLAS thread each */
     mdl_optdef_t *defs = r->defs;
+    const size_t cap = sizeof r->defs / sizeof r->defs[0];
     size_t n = 0;
-    defs[n++] = (mdl_optdef_t) { .name = "agents", .type = MDL_OPTT_INT, .dst = &r->so.agents, .metavar = "N",
-                                 .help = "number of agents [8]", .min = 1, .max = 1024 };
-    defs[n++] = (mdl_optdef_t) { .name = "slow", .type = MDL_OPTT_LIST, .dst = &r->so.slow, .metavar = "I:FACTOR",
-                                 .help = "agent I computes FACTOR times slower (repeatable)" };
-    defs[n++] = (mdl_optdef_t) { .name = "delay-ms", .type = MDL_OPTT_DOUBLE, .dst = &r->so.delay_ms, .metavar = "MS",
-                                 .help = "delay added to every message on every link [0]", .min = 0, .max = 60000 };
-    defs[n++] = (mdl_optdef_t) { .name = "drop", .type = MDL_OPTT_DOUBLE, .dst = &r->so.drop, .metavar = "P",
-                                 .help = "probability that an update is lost [0]", .min = 0, .max = 1 };
-    defs[n++] = (mdl_optdef_t) { .name = "step-ms", .type = MDL_OPTT_DOUBLE, .dst = &r->so.step_ms, .metavar = "MS",
-                                 .help = "emulated compute time of one step of a normal agent; --slow agents take FACTOR times "
-                                         "as long. Default with --slow: calibrated so that the CPU keeps up; 0 = no pacing",
-                                 .min = 0, .max = 60000 };
+#define S(nm, ty, ptr, mv, hl, lo, hi) \
+    defs[n++] = (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
+    S ("agents", MDL_OPTT_INT, &r->so.agents, "N", "number of agents", 1, 1024);
+    S ("slow", MDL_OPTT_LIST, &r->so.slow, "I:FACTOR", "agent I computes FACTOR times slower (repeatable)", 0, 0);
+    S ("delay-ms", MDL_OPTT_DOUBLE, &r->so.delay_ms, "MS", "delay added to every message on every link", 0, 60000);
+    S ("drop", MDL_OPTT_DOUBLE, &r->so.drop, "P", "probability that an update is lost", 0, 1);
+    S ("step-ms", MDL_OPTT_DOUBLE, &r->so.step_ms, "MS", "emulated compute time of one step of a normal agent; --slow agents take FACTOR times as long. Default with --slow: calibrated so that the CPU keeps up; 0 = no pacing", 0, 60000);
+#undef S
+    mdl_agentopts_table (&r->to, &r->ao, defs, &n, cap);
+    mdl_optdef_t *d;
+    if ((d = mdl_opts_find (defs, "step-ms")))
+        d->deflt = "0; calibrated with --slow";
+    if ((d = mdl_opts_find (defs, "threads")))
+        d->help = "BLAS threads of the process (0 = OpenBLAS default)";
+    if ((d = mdl_opts_find (defs, "checkpoint")))
+        d->help = "at the end (also on SIGINT/SIGTERM) write the averaged model with the agents' mean optimizer "
+                  "state, atomically: for sim --resume or train --resume";
+    if ((d = mdl_opts_find (defs, "resume")))
+        d->help = "start every agent from this checkpoint (of sim or train, same --model and --optimizer), at its "
+                  "step: the run ends where --epochs says";
+}
+
+const mdl_optdef_t *
+mdl_cmd_sim_options (void)
+{
+    static s_sim_t probe;
+    s_sim_defs (&probe);
+    mdl_opts_note_defaults (probe.defs);
+    return probe.defs;
+}
+
+/* Options: returns 0, 1 (--help printed) or 2 with the message printed. */
+static int
+s_sim_options (s_sim_t *r, int argc, char **argv)
+{
+    s_sim_defs (r);
     char err[1024] = "";
-    int rc = mdl_agentopts_setup ("sim", s_usage, defs, n, sizeof r->defs / sizeof r->defs[0], &r->to, &r->ao, &r->base,
-                                  &r->pspec, argc, argv, &r->cfgkeep, err, sizeof err);
+    int rc = mdl_agentopts_setup ("sim", s_usage, r->defs, &r->to, &r->ao, &r->base, &r->pspec, argc, argv, &r->cfgkeep,
+                                  err, sizeof err);
     if (rc == 1)
         return 1;
     if (rc == 0 && !(r->slow = calloc ((size_t) r->so.agents, sizeof *r->slow)))
@@ -239,6 +276,7 @@ s_sim_options (s_sim_t *r, int argc, char **argv)
         fprintf (stderr, "%s\n", err[0] ? err : mdl_strerror (rc));
         return 2;
     }
+    r->run = r->to.run ? r->to.run : mdl_run_id ();
     return 0;
 }
 
@@ -252,6 +290,66 @@ s_sim_tweak (mdl_agent_cfg_t *cfg, int i, void *arg)
     cfg->seed = r->to.seed + (uint64_t) i * 7919;
 }
 
+/* --resume: every agent starts from the checkpoint's parameters, optimizer state and
+   step (sim's own, which is per agent; or train's). Returns 0 or 2 with the message. */
+static int
+s_sim_resume (s_sim_t *r)
+{
+    uint64_t step = 0, epoch = 0;
+    for (int i = 0; i < r->so.agents; i++) {
+        mdl_learner_t *l = mdl_agent_learner (mdl_cluster_agent (r->co.cl, i));
+        mdl_model_t *m = mdl_learner_model (l);
+        size_t slen = 0;
+        float *state = mdl_optim_state (mdl_learner_optim (l), &slen);
+        int rc = mdl_ckpt_load (r->to.resume, mdl_model_spec (m), mdl_model_params (m), mdl_model_nparams (m), state,
+                                slen, &step, &epoch);
+        if (rc) {
+            fprintf (stderr, "meshdl sim: cannot resume from %s: %s%s\n", r->to.resume, mdl_strerror (rc),
+                     rc == MDL_ECKPT_MODEL ? " (use the --model and --optimizer of the run that wrote it)" : "");
+            return 2;
+        }
+        mdl_learner_set_steps (l, step);
+        mdl_optim_set_steps (mdl_learner_optim (l), step);
+    }
+    r->start_step = step;
+    if (!r->to.quiet)
+        fprintf (stderr, "meshdl sim: resuming from %s at step %llu of %llu (epoch %.2f)\n", r->to.resume,
+                 (unsigned long long) step, (unsigned long long) r->total, (double) step / (double) r->spe);
+    return 0;
+}
+
+/* --checkpoint: the averaged model of the last snapshot (every agent has stopped), with
+   the agents' mean optimizer state, at their mean step. Returns 0 or 2 (message printed). */
+static int
+s_sim_checkpoint (s_sim_t *r)
+{
+    const int n = r->so.agents;
+    mdl_learner_t *l0 = mdl_agent_learner (mdl_cluster_agent (r->co.cl, 0));
+    size_t slen = 0;
+    mdl_optim_state (mdl_learner_optim (l0), &slen);
+    float *state = slen ? calloc (slen, sizeof (float)) : NULL;
+    if (slen && !state) {
+        fprintf (stderr, "meshdl sim: out of memory writing checkpoint %s\n", r->to.checkpoint);
+        return 2;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = 0;
+        const float *si = mdl_optim_state (mdl_learner_optim (mdl_agent_learner (mdl_cluster_agent (r->co.cl, i))), &len);
+        if (len == slen && si)
+            mdl_vec_axpy (state, 1.0f / (float) n, si, slen);
+    }
+    const uint64_t step = (uint64_t) llround (r->ev.mean_step);
+    mdl_ckpt_t ck = { .spec = mdl_model_spec (mdl_learner_model (l0)), .params = mdl_cluster_mean (r->co.cl),
+                      .d = r->co.d, .opt_state = state, .opt_len = slen, .step = step, .epoch = step / r->spe };
+    int rc = mdl_ckpt_save (r->to.checkpoint, &ck);
+    free (state);
+    if (rc) {
+        fprintf (stderr, "meshdl sim: cannot write checkpoint %s: %s\n", r->to.checkpoint, mdl_strerror (rc));
+        return 2;
+    }
+    return 0;
+}
+
 /* Data, shards, output files and the agents. Returns 0 or 2 with the message printed. */
 static int
 s_sim_build (s_sim_t *r)
@@ -259,7 +357,7 @@ s_sim_build (s_sim_t *r)
     char err[1024] = "";
     int rc;
     const int n = r->so.agents;
-    mdl_blas_threads (r->to.threads > 0 ? r->to.threads : 1);
+    mdl_blas_threads (r->to.threads);
     if (mdl_trainopts_data (&r->to, "sim", &r->train, &r->test, err, sizeof err)) {
         fprintf (stderr, "%s\n", err);
         return 2;
@@ -283,7 +381,12 @@ s_sim_build (s_sim_t *r)
         return 2;
     }
     mdl_agent_cfg_t *b = &r->base;
+    mdl_progress_init (&r->prog, stderr, "", r->to.progress);
     b->log = r->log;
+    if (r->log == stderr) {
+        b->log_fn = mdl_progress_log_fn;
+        b->log_arg = &r->prog;
+    }
     b->train = r->train;
     b->test = NULL; /* the coordinator evaluates */
     b->epochs = r->to.epochs;
@@ -330,6 +433,12 @@ s_sim_build (s_sim_t *r)
         fprintf (stderr, "meshdl sim: out of memory\n");
         return 2;
     }
+    /* Evaluations while training: the averaged model and every agent's, between two of
+       them n agents x batch x steps samples trained. */
+    const double between = (double) n * (double) r->to.batch * (double) r->spe / (double) r->ao.evals_per_epoch;
+    r->eval_rows = mdl_agentopts_eval_rows (&r->ao, &r->to, between, n + 1, mdl_dataset_n (r->test));
+    if (r->to.resume && s_sim_resume (r))
+        return 2;
     if (r->ao.drift_at > 0) {
         const int classes = mdl_dataset_classes (r->train);
         if (!(r->co.drift_map = malloc ((size_t) (classes > 0 ? classes : 1) * sizeof (int32_t)))) {
@@ -342,32 +451,59 @@ s_sim_build (s_sim_t *r)
     return 0;
 }
 
-/* One metrics line per agent for the evaluation just made. */
+/* One metrics line per agent for the evaluation just made: each at the step, epoch, loss
+   and traffic of the snapshot that was evaluated. */
 static void
-s_sim_metrics (s_sim_t *r, double now)
+s_sim_metrics (s_sim_t *r)
 {
+    const double now = r->ev.t_snap - r->t0;
     for (int i = 0; r->metrics && i < r->so.agents; i++) {
         mdl_agent_stats_t st;
-        mdl_agent_stats (mdl_cluster_agent (r->co.cl, i), &st);
+        if (mdl_cluster_snap_stats (r->co.cl, i, &st))
+            continue;
         mdl_json_t j;
         mdl_json_begin (&j);
-        mdl_json_num (&j, "time", mdl_wallclock ());
+        mdl_json_num (&j, "time", r->ev.wall_snap);
         mdl_json_num (&j, "elapsed_s", now);
+        mdl_json_str (&j, "run", r->run);
         mdl_json_int (&j, "agent", i);
         mdl_json_int (&j, "step", (long long) st.steps);
-        mdl_json_num (&j, "epoch", st.epoch);
+        mdl_json_num (&j, "epoch", (double) st.steps / (double) r->spe);
         mdl_json_num (&j, "train_loss", st.loss);
         mdl_json_num (&j, "test_acc", r->ev.acc[i]);
         mdl_json_num (&j, "test_loss", r->ev.loss[i]);
         mdl_json_num (&j, "avg_test_acc", r->ev.acc_avg);
+        mdl_json_num (&j, "avg_test_loss", r->ev.loss_avg);
         mdl_json_num (&j, "consensus_distance", r->ev.consensus);
         mdl_json_num (&j, "distance_to_mean", r->ev.dist[i]);
         mdl_json_num (&j, "disagreement", st.disagreement);
         mdl_agentopts_json_counters (&j, &st);
         mdl_json_int (&j, "global_averages", (long long) st.global_averages);
         mdl_json_int (&j, "live_peers", (long long) st.peers_alive);
+        mdl_json_int (&j, "eval_rows", (long long) r->ev.rows);
+        mdl_json_bool (&j, "final", r->ev.final);
         mdl_json_end (&j, r->metrics);
     }
+}
+
+/* The progress line of an evaluation (the one the metrics lines just written describe). */
+static void
+s_sim_show_eval (s_sim_t *r, mdl_progress_t *prog)
+{
+    if (r->to.quiet)
+        return;
+    mdl_progress_show (prog, true, "epoch %.2f  avg-model acc %.4f  agents mean %.4f min %.4f  consensus dist %.3g  %.1fs%s",
+                       r->ev.mean_step / (double) r->spe, r->ev.acc_avg, r->ev.acc_mean, r->ev.acc_min, r->ev.consensus,
+                       r->ev.t_snap - r->t0, r->ev.final ? "  (final)" : "");
+    mdl_progress_end (prog);
+}
+
+/* The step of the k-th evaluation while training (k >= 1): k/N of an epoch, rounded up
+   to a step, as an agent's own (worker.c). */
+static uint64_t
+s_eval_step (uint64_t k, uint64_t spe, int per_epoch)
+{
+    return (k * spe + (uint64_t) per_epoch - 1) / (uint64_t) per_epoch;
 }
 
 /* Runs the agents to the end (or a signal, an error, --stop-at-target) with the
@@ -378,6 +514,7 @@ s_sim_monitor (s_sim_t *r)
 {
     const int n = r->so.agents;
     mdl_signals_install ();
+    mdl_progress_t *prog = &r->prog;
     /* All agents start together once each sees the others (or the wait times out, which
        each worker reports itself). */
     int which = -1;
@@ -392,11 +529,11 @@ s_sim_monitor (s_sim_t *r)
     r->t0 = mdl_now ();
     r->t_target = NAN;
     mdl_cluster_start (r->co.cl);
-    mdl_progress_t prog;
-    mdl_progress_init (&prog, stderr, "", r->to.progress);
     const uint64_t spe = r->spe, total = r->total;
-    const uint64_t eval_every = spe / (uint64_t) r->ao.evals_per_epoch ? spe / (uint64_t) r->ao.evals_per_epoch : 1;
-    uint64_t next_eval = eval_every;
+    const int per_epoch = r->ao.evals_per_epoch;
+    uint64_t k = 1; /* the next evaluation while training */
+    while (s_eval_step (k, spe, per_epoch) <= r->start_step)
+        k++;
     bool stopped = false;
     int exit_code = 0;
     for (;;) {
@@ -410,13 +547,17 @@ s_sim_monitor (s_sim_t *r)
             finished += st.finished;
             failed += st.finished && st.error;
         }
-        if (!r->to.quiet)
-            mdl_progress_show (&prog, false, "step %.0f/%llu  epoch %.2f  loss %.4f  sent %.1f MB  %.1fs", mean_steps,
-                               (unsigned long long) total, mean_steps / spe, sum.loss, (double) sum.bytes_sent / 1e6,
+        if (!r->to.quiet) {
+            char loss[32] = "-";
+            if (isfinite (sum.loss))
+                snprintf (loss, sizeof loss, "%.4f", sum.loss);
+            mdl_progress_show (prog, false, "step %.0f/%llu  epoch %.2f  loss %s  sent %.1f MB  %.1fs", mean_steps,
+                               (unsigned long long) total, mean_steps / spe, loss, (double) sum.bytes_sent / 1e6,
                                mdl_now () - r->t0);
-        const bool all_done = finished == n;
+        }
         if (failed) {
-            fprintf (stderr, "\nmeshdl sim: %d agent(s) stopped on an error (see above)\n", failed);
+            mdl_progress_end (prog);
+            fprintf (stderr, "meshdl sim: %d agent(s) stopped on an error (see above)\n", failed);
             exit_code = 3;
             break;
         }
@@ -425,41 +566,46 @@ s_sim_monitor (s_sim_t *r)
             stopped = true;
             exit_code = 128 + mdl_signals_which ();
         }
-        if ((mean_steps >= (double) next_eval || all_done) && !stopped) {
-            uint64_t at = next_eval;
-            while (next_eval <= (uint64_t) mean_steps)
-                next_eval += eval_every;
-            if (s_evaluate (&r->co, &r->ev, true)) {
-                fprintf (stderr, "\nmeshdl sim: an agent did not answer a snapshot request\n");
+        const uint64_t due = s_eval_step (k, spe, per_epoch);
+        if (!stopped && finished < n && due < total && mean_steps >= (double) due) {
+            if (s_evaluate (&r->co, &r->ev, r->eval_rows)) {
+                mdl_progress_end (prog);
+                fprintf (stderr, "meshdl sim: an agent did not answer a snapshot request\n");
                 exit_code = 3;
                 break;
             }
-            const double now = r->ev.t_snap - r->t0;
+            r->ev.final = false;
+            while (s_eval_step (k, spe, per_epoch) <= (uint64_t) r->ev.mean_step)
+                k++;
             if (r->to.target_acc > 0 && isnan (r->t_target) && r->ev.acc_avg >= r->to.target_acc)
-                r->t_target = now;
-            if (!r->to.quiet) {
-                mdl_progress_show (&prog, true, "epoch %.2f  avg-model acc %.4f  agents mean %.4f min %.4f  consensus dist %.3g  %.1fs",
-                                   (double) (all_done ? total : at) / spe, r->ev.acc_avg, r->ev.acc_mean, r->ev.acc_min,
-                                   r->ev.consensus, now);
-                mdl_progress_end (&prog);
-            }
-            s_sim_metrics (r, now);
+                r->t_target = r->ev.t_snap - r->t0;
+            s_sim_show_eval (r, prog);
+            s_sim_metrics (r);
             if (r->to.stop_at_target && !isnan (r->t_target)) {
                 mdl_cluster_stop (r->co.cl);
                 stopped = true;
             }
         }
-        if (all_done || stopped)
+        if (finished == n || stopped)
             break;
         usleep (20000);
     }
     mdl_cluster_join (r->co.cl);
-    if (!r->to.quiet)
-        mdl_progress_end (&prog);
-    /* Final figures from the models as they ended. */
-    if (exit_code != 3 && s_evaluate (&r->co, &r->ev, true)) {
-        fprintf (stderr, "meshdl sim: final snapshot failed\n");
-        exit_code = 3;
+    mdl_progress_end (prog);
+    /* The final evaluation, once: the models as they ended, on every test row. */
+    if (exit_code != 3) {
+        if (s_evaluate (&r->co, &r->ev, mdl_dataset_n (r->test))) {
+            fprintf (stderr, "meshdl sim: final snapshot failed\n");
+            exit_code = 3;
+        } else {
+            r->ev.final = true;
+            if (r->to.target_acc > 0 && isnan (r->t_target) && r->ev.acc_avg >= r->to.target_acc)
+                r->t_target = r->ev.t_snap - r->t0;
+            s_sim_show_eval (r, prog);
+            s_sim_metrics (r);
+            if (r->to.checkpoint && s_sim_checkpoint (r))
+                exit_code = 2;
+        }
     }
     return exit_code;
 }
@@ -494,6 +640,9 @@ s_sim_summary (s_sim_t *r, int exit_code)
     mdl_json_str (&j, "algo", r->ao.algo);
     mdl_json_str (&j, "mode", r->ao.mode);
     mdl_json_str (&j, "codec", r->ao.codec);
+    mdl_json_bool (&j, "error_feedback", r->ao.error_feedback);
+    mdl_json_int (&j, "batch", r->to.batch);
+    mdl_json_str (&j, "run", r->run);
     mdl_agentopts_json_counters (&j, &sum);
     mdl_json_int (&j, "updates_rejected", (long long) sum.updates_rejected);
     mdl_json_int (&j, "keyframes_sent", (long long) sum.keyframes_sent);
@@ -528,7 +677,13 @@ s_sim_summary (s_sim_t *r, int exit_code)
         else
             mdl_json_num (&j, "time_to_target_s", r->t_target);
     }
-    mdl_json_str (&j, "status", exit_code == 0 ? "done" : exit_code == 3 ? "failed" : "interrupted");
+    if (r->to.resume) {
+        mdl_json_str (&j, "resumed_from", r->to.resume);
+        mdl_json_int (&j, "resumed_step", (long long) r->start_step);
+    }
+    if (r->to.checkpoint)
+        mdl_json_str (&j, "checkpoint", r->to.checkpoint);
+    mdl_json_str (&j, "status", exit_code == 0 ? "done" : exit_code == 3 ? "failed" : exit_code == 2 ? "checkpoint failed" : "interrupted");
     mdl_json_close (&j);
     mdl_json_end (&j, stdout);
 }

@@ -115,6 +115,7 @@ s_epoch_end (s_train_t *t, mdl_progress_t *prog, uint64_t step)
         mdl_json_begin (&j);
         mdl_json_num (&j, "time", mdl_wallclock ());
         mdl_json_num (&j, "elapsed_s", now);
+        mdl_json_str (&j, "run", t->o.run ? t->o.run : mdl_run_id ());
         mdl_json_int (&j, "step", (long long) step);
         mdl_json_num (&j, "epoch", (double) step / t->spe);
         mdl_json_num (&j, "train_loss", t->loss_ema);
@@ -166,6 +167,11 @@ s_loop (s_train_t *t)
     }
     if (t->diverged)
         t->exit_code = 3;
+    else if (isnan (t->test_acc) && mdl_learner_evaluate (t->l, NULL, t->test, 0, &t->test_loss, &t->test_acc) == 0
+             && !t->o.quiet)
+        /* nothing left to train (--resume at or past --epochs): the model as it was loaded */
+        fprintf (stderr, "meshdl train: nothing to train from step %llu (--epochs %d): test acc %.4f\n",
+                 (unsigned long long) mdl_learner_steps (t->l), t->o.epochs, t->test_acc);
 }
 
 /* The summary, the last stdout line. */
@@ -184,6 +190,7 @@ s_summary (const s_train_t *t)
     mdl_json_int (&j, "params", (long long) mdl_model_nparams (m));
     mdl_json_str (&j, "model", t->o.model);
     mdl_json_int (&j, "batch", t->o.batch);
+    mdl_json_str (&j, "run", t->o.run ? t->o.run : mdl_run_id ());
     mdl_json_num (&j, "samples_per_s", t->t_compute > 0 ? t->samples / t->t_compute : NAN);
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
     if (t->o.target_acc > 0) {
@@ -196,6 +203,18 @@ s_summary (const s_train_t *t)
     mdl_json_str (&j, "status", t->diverged ? "diverged" : mdl_signals_stop () ? "interrupted" : "done");
     mdl_json_close (&j);
     mdl_json_end (&j, stdout);
+}
+
+const mdl_optdef_t *
+mdl_cmd_train_options (void)
+{
+    static mdl_trainopts_t probe;
+    static mdl_optdef_t defs[64];
+    size_t n = 0;
+    mdl_trainopts_defaults (&probe);
+    mdl_trainopts_defs (&probe, defs, &n, 64);
+    mdl_opts_note_defaults (defs);
+    return defs;
 }
 
 int

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 
 static const mdl_cli_cmd_t s_cmds[] = {
     { "train", mdl_cmd_train, "train one model on the whole training set (centralized baseline)" },
@@ -47,6 +48,11 @@ main (int argc, char **argv)
     for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
         if (!strcmp (argv[1], s_cmds[i].name))
             return s_cmds[i].run (argc - 2, argv + 2);
-    fprintf (stderr, "meshdl: unknown command '%s' (see meshdl --help)\n", argv[1]);
+    const char *names[sizeof s_cmds / sizeof s_cmds[0]];
+    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
+        names[i] = s_cmds[i].name;
+    char hint[96];
+    fprintf (stderr, "meshdl: unknown command '%s'%s (see meshdl --help)\n", argv[1],
+             mdl_did_you_mean (hint, sizeof hint, argv[1], names, sizeof names / sizeof names[0], ""));
     return 2;
 }

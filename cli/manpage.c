@@ -6,7 +6,7 @@
     Each command's table is read by running the command with --help in a child process
     whose help hook (opts.h) writes the table in a plain form instead of the text: the
     usage, a record separator, then one line per option, fields separated by 0x1f (name,
-    metavar, help). A command without a table (status) prints its usage only. A child
+    metavar, help, the default --help shows). A command without a table (status) prints its usage only. A child
     keeps the commands' own state (their option structs, defaults built from the
     algorithm registry) out of the generator's process. */
 #include <stdbool.h>
@@ -27,8 +27,8 @@ s_dump (FILE *out, const char *usage, const mdl_optdef_t *defs)
 {
     fprintf (out, "%s" S_RS, usage);
     for (int i = 0; defs[i].name; i++)
-        fprintf (out, "%s%c%s%c%s\n", defs[i].name, S_US, defs[i].metavar ? defs[i].metavar : "", S_US,
-                 defs[i].help ? defs[i].help : "");
+        fprintf (out, "%s%c%s%c%s%c%s\n", defs[i].name, S_US, defs[i].metavar ? defs[i].metavar : "", S_US,
+                 defs[i].help ? defs[i].help : "", S_US, defs[i].shown);
 }
 
 /* The --help output of one command in the dump form (a malloc'd string), or NULL. */
@@ -120,10 +120,12 @@ s_roff_options (FILE *out, char *options)
 {
     for (char *line = strtok (options, "\n"); line; line = strtok (NULL, "\n")) {
         char *metavar = strchr (line, S_US), *help = metavar ? strchr (metavar + 1, S_US) : NULL;
-        if (!help)
+        char *deflt = help ? strchr (help + 1, S_US) : NULL;
+        if (!deflt)
             continue;
         *metavar++ = '\0';
         *help++ = '\0';
+        *deflt++ = '\0';
         fputs (".TP\n\\fB\\-\\-", out);
         s_roff (out, line);
         fputs ("\\fR", out);
@@ -134,6 +136,11 @@ s_roff_options (FILE *out, char *options)
         }
         fputc ('\n', out);
         s_roff (out, help);
+        if (deflt[0]) { /* as --help shows it */
+            fputs (" [", out);
+            s_roff (out, deflt);
+            fputc (']', out);
+        }
         fputc ('\n', out);
     }
 }

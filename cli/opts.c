@@ -29,6 +29,133 @@ s_find (mdl_optdef_t *defs, const char *name, size_t len)
     return i < 0 ? NULL : &defs[i];
 }
 
+/* Edit distance (insertions, deletions, substitutions, and a swap of two neighbours
+   counted as one), capped at 64 characters a side. */
+static size_t
+s_distance (const char *a, const char *b)
+{
+    size_t la = strlen (a), lb = strlen (b);
+    if (la > 64 || lb > 64)
+        return 64;
+    size_t d[65][65];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+const char *
+mdl_closest (const char *word, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX, wl = strlen (word);
+    if (wl == 0)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!cands[i] || !cands[i][0])
+            continue;
+        size_t dist = s_distance (word, cands[i]);
+        /* a word the candidate starts with (--epoch for --epochs) is as good as one typo */
+        if (wl >= 3 && !strncmp (cands[i], word, wl) && dist > 1)
+            dist = 1;
+        if (dist < best_d) {
+            best_d = dist;
+            best = cands[i];
+        }
+    }
+    /* one typo in a short word, two in a longer one, a third of a long one */
+    const size_t allowed = wl <= 5 ? 1 : wl <= 9 ? 2 : wl / 3;
+    return best_d <= allowed ? best : NULL;
+}
+
+const char *
+mdl_did_you_mean (char *buf, size_t len, const char *word, const char *const *cands, size_t n, const char *prefix)
+{
+    const char *c = mdl_closest (word, cands, n);
+    if (c)
+        snprintf (buf, len, ", did you mean %s%s?", prefix ? prefix : "", c);
+    else if (len)
+        buf[0] = '\0';
+    return buf;
+}
+
+const char *
+mdl_did_you_mean_in (char *buf, size_t len, const char *word, const char *list)
+{
+    char names[64][32], head[64];
+    const char *cands[64];
+    size_t n = 0;
+    snprintf (head, sizeof head, "%.*s", (int) strcspn (word, ":"), word);
+    for (const char *p = list; *p && n < 64;) {
+        size_t k = strspn (p, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        if (k > 0 && k < sizeof names[0] && isalpha ((unsigned char) *p) && (p == list || !isalnum ((unsigned char) p[-1]))) {
+            snprintf (names[n], sizeof names[n], "%.*s", (int) k, p);
+            cands[n] = names[n];
+            n++;
+        }
+        if (k == 0)
+            p++;
+        else
+            p += k + strcspn (p + k, " ,|("); /* the rest of an entry (":K") is not a name */
+    }
+    return mdl_did_you_mean (buf, len, head, cands, n, "");
+}
+
+/* ", did you mean --NAME?" for an unknown option name among defs. */
+static const char *
+s_suggest_option (char *buf, size_t len, const mdl_optdef_t *defs, const char *name, const char *prefix)
+{
+    const char *names[256];
+    size_t n = 0;
+    for (int i = 0; defs[i].name && n < 256; i++)
+        names[n++] = defs[i].name;
+    return mdl_did_you_mean (buf, len, name, names, n, prefix);
+}
+
+void
+mdl_opts_note_defaults (mdl_optdef_t *defs)
+{
+    for (int i = 0; defs[i].name; i++) {
+        mdl_optdef_t *d = &defs[i];
+        char *b = d->shown;
+        const size_t len = sizeof d->shown;
+        b[0] = '\0';
+        if (d->deflt) {
+            snprintf (b, len, "%s", d->deflt);
+            continue;
+        }
+        switch (d->type) {
+        case MDL_OPTT_INT: snprintf (b, len, "%d", *(const int *) d->dst); break;
+        case MDL_OPTT_U64: snprintf (b, len, "%llu", (unsigned long long) *(const uint64_t *) d->dst); break;
+        case MDL_OPTT_DOUBLE:
+            if (isfinite (*(const double *) d->dst))
+                snprintf (b, len, "%g", *(const double *) d->dst);
+            break;
+        case MDL_OPTT_STR:
+            if (*(const char *const *) d->dst)
+                snprintf (b, len, "%s", *(const char *const *) d->dst);
+            break;
+        case MDL_OPTT_FLAG:
+            if (*(const bool *) d->dst)
+                snprintf (b, len, "on");
+            break;
+        case MDL_OPTT_LIST: break;
+        }
+    }
+}
+
 static const char *
 s_type_text (const mdl_optdef_t *d)
 {
@@ -132,6 +259,7 @@ int
 mdl_opts_parse (const char *cmd, mdl_optdef_t *defs, int argc, char **argv, char *err,
                 size_t errlen)
 {
+    mdl_opts_note_defaults (defs);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp (a, "--help") || !strcmp (a, "-h"))
@@ -145,8 +273,11 @@ mdl_opts_parse (const char *cmd, mdl_optdef_t *defs, int argc, char **argv, char
         size_t len = eq ? (size_t) (eq - name) : strlen (name);
         mdl_optdef_t *d = s_find (defs, name, len);
         if (!d) {
-            snprintf (err, errlen, "meshdl %s: unknown option '--%.*s' (see meshdl %s --help)", cmd,
-                      (int) len, name, cmd);
+            char word[128], hint[160];
+            snprintf (word, sizeof word, "%.*s", (int) (len < sizeof word ? len : sizeof word - 1), name);
+            s_suggest_option (hint, sizeof hint, defs, word, "--");
+            snprintf (err, errlen, "meshdl %s: unknown option '--%s'%s (see meshdl %s --help)", cmd, word,
+                      hint[0] ? hint : "", cmd);
             return MDL_EINVAL;
         }
         const char *value;
@@ -169,6 +300,19 @@ mdl_opts_parse (const char *cmd, mdl_optdef_t *defs, int argc, char **argv, char
     return 0;
 }
 
+/* MESHDL_ variables that are not options of any subcommand and belong to someone else:
+   `meshdl status` (STATUS, also the agent's --status), the Compose recipe (IMAGE), the
+   test harness (BIN, SOURCE_DIR, DATA_DIR). */
+static bool
+s_foreign (const char *name)
+{
+    static const char *const names[] = { "status", "image", "bin", "source-dir", "data-dir" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp (name, names[i]))
+            return true;
+    return false;
+}
+
 int
 mdl_opts_env (const char *cmd, mdl_optdef_t *defs, char *err, size_t errlen)
 {
@@ -189,12 +333,25 @@ mdl_opts_env (const char *cmd, mdl_optdef_t *defs, char *err, size_t errlen)
             name[k] = c == '_' ? '-' : (char) tolower ((unsigned char) c);
         }
         name[len] = '\0';
-        if (!strcmp (name, "bin") || !strcmp (name, "source-dir") || !strcmp (name, "data-dir"))
-            continue;
         mdl_optdef_t *d = s_find (defs, name, len);
+        if (!d && (s_foreign (name) || mdl_cli_option_exists (name)))
+            continue; /* another command's, a recipe's or a tool's: not a typo */
         if (!d) {
-            snprintf (err, errlen, "meshdl %s: unknown environment variable %.*s (no option --%s)",
-                      cmd, (int) (eq - *e), *e, name);
+            char hint[160] = "";
+            const char *names[256];
+            char vars[256][64];
+            size_t nn = 0;
+            for (int i = 0; defs[i].name && nn < 256; i++, nn++) {
+                snprintf (vars[nn], sizeof vars[nn], "%s", defs[i].name);
+                for (char *c = vars[nn]; *c; c++)
+                    *c = *c == '-' ? '_' : (char) toupper ((unsigned char) *c);
+                names[nn] = vars[nn];
+            }
+            char upper[64];
+            snprintf (upper, sizeof upper, "%.*s", (int) len, *e + 7);
+            mdl_did_you_mean (hint, sizeof hint, upper, names, nn, "MESHDL_");
+            snprintf (err, errlen, "meshdl %s: unknown environment variable %.*s%s (no option --%s of any meshdl command)",
+                      cmd, (int) (eq - *e), *e, hint, name);
             return MDL_EINVAL;
         }
         if (d->given)
@@ -207,6 +364,12 @@ mdl_opts_env (const char *cmd, mdl_optdef_t *defs, char *err, size_t errlen)
         d->given = true;
     }
     return 0;
+}
+
+mdl_optdef_t *
+mdl_opts_find (mdl_optdef_t *defs, const char *name)
+{
+    return s_find (defs, name, strlen (name));
 }
 
 bool
@@ -237,7 +400,10 @@ mdl_opts_help (FILE *out, const char *usage, const mdl_optdef_t *defs)
         char left[64];
         snprintf (left, sizeof left, "--%s%s%s", defs[i].name, defs[i].metavar ? " " : "",
                   defs[i].metavar ? defs[i].metavar : "");
-        fprintf (out, "  %-26s %s\n", left, defs[i].help);
+        if (defs[i].shown[0])
+            fprintf (out, "  %-26s %s [%s]\n", left, defs[i].help, defs[i].shown);
+        else
+            fprintf (out, "  %-26s %s\n", left, defs[i].help);
     }
     fprintf (out, "  %-26s %s\n", "--help", "show this help");
 }
@@ -260,7 +426,11 @@ mdl_opts_config (const char *cmd, mdl_optdef_t *defs, const char *path, void **k
         const char *name = zconfig_name (c), *value = zconfig_value (c);
         mdl_optdef_t *d = s_find (defs, name, strlen (name));
         if (!d || !strcmp (name, "config")) {
-            snprintf (err, errlen, "meshdl %s: --config %s: unknown option '%s' (see meshdl %s --help)", cmd, path, name, cmd);
+            char hint[160] = "";
+            if (!d)
+                s_suggest_option (hint, sizeof hint, defs, name, "");
+            snprintf (err, errlen, "meshdl %s: --config %s: unknown option '%s'%s (see meshdl %s --help)", cmd, path, name,
+                      hint, cmd);
             zconfig_destroy (&root);
             return MDL_EINVAL;
         }

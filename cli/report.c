@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -9,6 +10,22 @@
 #include <unistd.h>
 
 #include "err.h"
+
+const char *
+mdl_run_id (void)
+{
+    static char id[17];
+    if (!id[0]) {
+        uint64_t r = 0;
+        FILE *f = fopen ("/dev/urandom", "rb");
+        if (!f || fread (&r, sizeof r, 1, f) != 1)
+            r = ((uint64_t) getpid () << 32) ^ (uint64_t) (mdl_wallclock () * 1e6);
+        if (f)
+            fclose (f);
+        snprintf (id, sizeof id, "%016llx", (unsigned long long) r);
+    }
+    return id;
+}
 
 static void
 s_put (mdl_json_t *j, const char *fmt, ...)
@@ -95,6 +112,13 @@ mdl_json_null (mdl_json_t *j, const char *key)
 }
 
 void
+mdl_json_bool (mdl_json_t *j, const char *key, bool v)
+{
+    s_key (j, key);
+    s_put (j, v ? "true" : "false");
+}
+
+void
 mdl_json_open (mdl_json_t *j, const char *key)
 {
     s_key (j, key);
@@ -120,15 +144,32 @@ mdl_json_end (mdl_json_t *j, FILE *out)
     return 0;
 }
 
+/* One terminal per process: one lock for every progress line and the lines above it. */
+static pthread_mutex_t s_term_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void
 mdl_progress_init (mdl_progress_t *p, FILE *out, const char *prefix, double interval)
 {
     memset (p, 0, sizeof *p);
     p->out = out;
-    p->tty = isatty (fileno (out)) == 1;
+    const int fd = fileno (out);
+    /* Redraw only in the terminal's foreground process group: a background job (agents
+       started with & from an interactive shell) shares the screen with others. */
+    p->tty = isatty (fd) == 1 && tcgetpgrp (fd) == getpgrp ();
     p->interval = interval;
     p->last = -1e9;
     snprintf (p->prefix, sizeof p->prefix, "%s", prefix ? prefix : "");
+}
+
+/* Draws p->text in place (lock held). */
+static void
+s_draw (mdl_progress_t *p)
+{
+    int n = fprintf (p->out, "\r%s%s", p->prefix, p->text);
+    /* Blank out what is left of a longer previous line. */
+    if (n > 0 && (size_t) n < p->drawn + 1)
+        fprintf (p->out, "%*s", (int) (p->drawn + 1 - (size_t) n), "");
+    p->drawn = n > 0 ? (size_t) n - 1 : 0;
 }
 
 void
@@ -140,28 +181,49 @@ mdl_progress_show (mdl_progress_t *p, bool force, const char *fmt, ...)
     if (!force && now - p->last < gap)
         return;
     p->last = now;
-    char line[512];
+    pthread_mutex_lock (&s_term_lock);
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (line, sizeof line, fmt, ap);
+    vsnprintf (p->text, sizeof p->text, fmt, ap);
     va_end (ap);
-    if (p->tty) {
-        int n = fprintf (p->out, "\r%s%s", p->prefix, line);
-        /* Blank out what is left of a longer previous line. */
-        if (n > 0 && (size_t) n < p->drawn + 1)
-            fprintf (p->out, "%*s", (int) (p->drawn + 1 - (size_t) n), "");
-        p->drawn = n > 0 ? (size_t) n - 1 : 0;
-    } else
-        fprintf (p->out, "%s%s\n", p->prefix, line);
+    if (p->tty)
+        s_draw (p);
+    else
+        fprintf (p->out, "%s%s\n", p->prefix, p->text);
     fflush (p->out);
+    pthread_mutex_unlock (&s_term_lock);
 }
 
 void
 mdl_progress_end (mdl_progress_t *p)
 {
+    pthread_mutex_lock (&s_term_lock);
     if (p->tty && p->drawn) {
         fputc ('\n', p->out);
         fflush (p->out);
     }
     p->drawn = 0;
+    p->text[0] = '\0';
+    pthread_mutex_unlock (&s_term_lock);
+}
+
+void
+mdl_progress_line (mdl_progress_t *p, const char *text)
+{
+    pthread_mutex_lock (&s_term_lock);
+    if (p->tty && p->drawn)
+        fprintf (p->out, "\r%*s\r", (int) p->drawn, ""); /* clear the drawn line */
+    fprintf (p->out, "%s\n", text);
+    if (p->tty && p->drawn) {
+        p->drawn = 0;
+        s_draw (p);
+    }
+    fflush (p->out);
+    pthread_mutex_unlock (&s_term_lock);
+}
+
+void
+mdl_progress_log_fn (void *arg, const char *line)
+{
+    mdl_progress_line (arg, line);
 }

@@ -10,6 +10,10 @@
 
 #include "clock.h" /* mdl_now, mdl_wallclock, mdl_peak_rss_mb (lib/) */
 
+/* This process's run id: 16 hex digits drawn once (the "run" of metrics and
+   summaries, unless --run names it). */
+const char *mdl_run_id (void);
+
 /* A JSON object written incrementally into a fixed buffer (no allocation). Keys and
    strings are escaped. Non-finite numbers are written as null, since JSON has no NaN. */
 typedef struct {
@@ -24,20 +28,25 @@ void mdl_json_num (mdl_json_t *j, const char *key, double v);
 void mdl_json_int (mdl_json_t *j, const char *key, long long v);
 void mdl_json_str (mdl_json_t *j, const char *key, const char *v);
 void mdl_json_null (mdl_json_t *j, const char *key);
+void mdl_json_bool (mdl_json_t *j, const char *key, bool v);
 /* Opens a nested object under key; close it with mdl_json_close. */
 void mdl_json_open (mdl_json_t *j, const char *key);
 void mdl_json_close (mdl_json_t *j);
 /* Closes the object and writes it with a newline to out; returns 0 or MDL_EIO. */
 int mdl_json_end (mdl_json_t *j, FILE *out);
 
-/* The progress line: redrawn in place on a terminal, a plain line at most every
-   `interval` seconds otherwise (logs, docker compose). prefix starts each line. */
+/* The progress line: redrawn in place on a terminal that this process has in the
+   foreground, a plain line at most every `interval` seconds otherwise (logs, docker
+   compose, and several agents started with & on one terminal, which would overwrite
+   each other's line). prefix starts each line. Other lines (events, notes) go through
+   mdl_progress_line, from any thread, so they are never glued onto a redrawn line. */
 typedef struct {
     FILE *out;
-    bool tty;
+    bool tty;          /* redraw in place */
     double interval, last;
     char prefix[64];
-    size_t drawn; /* characters on the current terminal line */
+    char text[512];    /* what is drawn now (redrawn after an event line) */
+    size_t drawn;      /* characters on the current terminal line */
 } mdl_progress_t;
 
 void mdl_progress_init (mdl_progress_t *p, FILE *out, const char *prefix, double interval);
@@ -46,5 +55,10 @@ void mdl_progress_show (mdl_progress_t *p, bool force, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 /* Ends the current terminal line so normal output can follow. */
 void mdl_progress_end (mdl_progress_t *p);
+/* Writes one whole line (no newline in text) above the progress line: on a terminal the
+   drawn line is cleared first and drawn again after it. Thread-safe. */
+void mdl_progress_line (mdl_progress_t *p, const char *text);
+/* A log_fn for mdl_agent_cfg_t: arg is an mdl_progress_t. */
+void mdl_progress_log_fn (void *arg, const char *line);
 
 #endif

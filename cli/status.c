@@ -122,6 +122,12 @@ mdl_status_check (const char *path, double max_age, char *line, size_t len)
                   epoch, peers, minp, where);
         return 0;
     }
+    if (strcmp (state, "done") == 0) {
+        /* A run that ended as it should is not a sick agent: `meshdl status DIR` after a
+           cluster finished says so and exits 0. (One stopped by a signal did not finish.) */
+        snprintf (line, len, "finished: agent %s done at step %.0f, epoch %.2f%s", agent, step, epoch, where);
+        return 0;
+    }
     if (strcmp (state, "waiting") == 0)
         snprintf (line, len, "unhealthy: agent %s waiting for peers: %.0f of %.0f (--min-peers)%s%s", agent, peers, minp,
                   msg[0] ? ": " : "", msg);
@@ -137,7 +143,10 @@ static const char *s_usage =
     "the file of `meshdl agent --status FILE`, or a results directory (`--results DIR`):\n"
     "DIR/status.json, else every DIR/*/status.json (healthy when all are). Without PATH:\n"
     "$MESHDL_STATUS, as the agent's own --status (the Docker image's HEALTHCHECK).\n"
-    "Prints one line per agent; exit 0 healthy, 1 not, 2 bad usage.";
+    "Prints one line per agent. Exit codes: 0 every agent is healthy (training, status\n"
+    "fresh) or finished its run (done); 1 one is not: starting, waiting for peers, stopped\n"
+    "by a signal before the end, failed, or its status is stale, missing or unreadable;\n"
+    "2 bad usage.";
 
 int
 mdl_cmd_status (int argc, char **argv)

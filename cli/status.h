@@ -9,7 +9,8 @@
        "first_step_time": 1790000000.0, "message": ""}
     state: starting | waiting (for --min-peers) | training | done | stopped | failed.
     Healthy = training, and the file was written within the last max_age seconds (an agent
-    that hangs or dies stops rewriting it). */
+    that hangs or dies stops rewriting it). An agent that finished its run (done) is not
+    unhealthy either. */
 #ifndef MDL_STATUS_H
 #define MDL_STATUS_H
 
@@ -32,9 +33,10 @@ typedef struct {
    the previous file, if any, is left as it was. */
 int mdl_status_write (const char *path, const mdl_status_t *st);
 
-/* Reads the status at path and judges it: returns 0 when healthy, 1 when not (including
-   a missing, unreadable, malformed or stale file). line receives one sentence saying why
-   ("healthy: agent ... training, step ..." / "unhealthy: ..."). */
+/* Reads the status at path and judges it: returns 0 when healthy or finished (done),
+   1 when not (starting, waiting, stopped, failed; a missing, unreadable, malformed or
+   stale file). line receives one sentence saying why ("healthy: agent ... training, step
+   ...", "finished: agent ... done at step ...", "unhealthy: ..."). */
 int mdl_status_check (const char *path, double max_age, char *line, size_t len);
 
 #endif

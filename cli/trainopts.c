@@ -33,37 +33,41 @@ mdl_trainopts_defaults (mdl_trainopts_t *o)
 
 #define D(nm, ty, ptr, mv, hl, lo, hi) \
     (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
+/* An option whose default --help cannot read from its destination (NAN, NULL, 0 = all). */
+#define DD(nm, ty, ptr, mv, hl, lo, hi, df) \
+    (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi, .deflt = df }
 
 void
 mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t cap)
 {
     const mdl_optdef_t add[] = {
         D ("model", MDL_OPTT_STR, &o->model, "SPEC", "model: mlp:784-256-128-10 (any widths), cnn, cnn:C1-C2-H, linreg:D; suffix ,act=tanh", 0, 0),
-        D ("epochs", MDL_OPTT_INT, &o->epochs, "N", "passes over the (own) training data [5]", 1, 100000),
-        D ("batch", MDL_OPTT_INT, &o->batch, "B", "minibatch size (per agent) [64]", 1, 1 << 20),
-        D ("lr", MDL_OPTT_DOUBLE, &o->lr, "LR", "learning rate (0 = gossip only) [0.02]", 0, 1e3),
-        D ("optimizer", MDL_OPTT_STR, &o->optimizer, "NAME", "sgd | momentum | nesterov | adam | adamw | accumadam [momentum]", 0, 0),
-        D ("accum", MDL_OPTT_INT, &o->accum, "K", "accumadam: Adam moments advance once per K steps, on their mean gradient (Wang et al.) [4]", 1, 1000000),
-        D ("momentum", MDL_OPTT_DOUBLE, &o->momentum, "MU", "momentum for momentum/nesterov, in [0,1) [0.9]", 0, 0.999999),
-        D ("beta1", MDL_OPTT_DOUBLE, &o->beta1, "B1", "Adam beta1 [0.9]", 0, 0.999999),
-        D ("beta2", MDL_OPTT_DOUBLE, &o->beta2, "B2", "Adam beta2 [0.999]", 0, 0.999999),
-        D ("eps", MDL_OPTT_DOUBLE, &o->eps, "EPS", "Adam epsilon [1e-8]", 1e-30, 1),
-        D ("weight-decay", MDL_OPTT_DOUBLE, &o->weight_decay, "WD", "L2 weight decay (decoupled for adamw) [0]", 0, 10),
-        D ("schedule", MDL_OPTT_STR, &o->schedule, "S", "constant | cosine | step:GAMMA:E1,E2,... (decay at epochs) [cosine]", 0, 0),
-        D ("warmup", MDL_OPTT_DOUBLE, &o->warmup, "EPOCHS", "linear learning-rate warm-up [0]", 0, 1e6),
-        D ("lr-min", MDL_OPTT_DOUBLE, &o->lr_min, "LR", "floor of the cosine schedule [0]", 0, 1e3),
-        D ("seed", MDL_OPTT_U64, &o->seed, "S", "random seed: same seed, same run [1]", 0, 1.8e19),
-        D ("data", MDL_OPTT_STR, &o->data, "DIR|FILE.csv|synthetic:...", "MNIST-format directory (train-/t10k-*-ubyte[.gz]), a CSV file label,f1,..., or synthetic:linreg:N:D:NOISE[:HET] (least squares, use --model linreg:D) [" MDL_FMNIST_DIR "]", 0, 0),
+        D ("epochs", MDL_OPTT_INT, &o->epochs, "N", "passes over the (own) training data", 1, 100000),
+        D ("batch", MDL_OPTT_INT, &o->batch, "B", "minibatch size (per agent)", 1, 1 << 20),
+        D ("lr", MDL_OPTT_DOUBLE, &o->lr, "LR", "learning rate (0 = gossip only)", 0, 1e3),
+        D ("optimizer", MDL_OPTT_STR, &o->optimizer, "NAME", "sgd | momentum | nesterov | adam | adamw | accumadam", 0, 0),
+        DD ("accum", MDL_OPTT_INT, &o->accum, "K", "accumadam: Adam moments advance once per K steps, on their mean gradient (Wang et al.)", 1, 1000000, "4"),
+        D ("momentum", MDL_OPTT_DOUBLE, &o->momentum, "MU", "momentum for momentum/nesterov, in [0,1)", 0, 0.999999),
+        D ("beta1", MDL_OPTT_DOUBLE, &o->beta1, "B1", "Adam beta1", 0, 0.999999),
+        D ("beta2", MDL_OPTT_DOUBLE, &o->beta2, "B2", "Adam beta2", 0, 0.999999),
+        D ("eps", MDL_OPTT_DOUBLE, &o->eps, "EPS", "Adam epsilon", 1e-30, 1),
+        D ("weight-decay", MDL_OPTT_DOUBLE, &o->weight_decay, "WD", "L2 weight decay (decoupled for adamw)", 0, 10),
+        D ("schedule", MDL_OPTT_STR, &o->schedule, "S", "constant | cosine | step:GAMMA:E1,E2,... (decay at epochs)", 0, 0),
+        D ("warmup", MDL_OPTT_DOUBLE, &o->warmup, "EPOCHS", "linear learning-rate warm-up", 0, 1e6),
+        D ("lr-min", MDL_OPTT_DOUBLE, &o->lr_min, "LR", "floor of the cosine schedule", 0, 1e3),
+        D ("seed", MDL_OPTT_U64, &o->seed, "S", "random seed: same seed, same run", 0, 1.8e19),
+        D ("data", MDL_OPTT_STR, &o->data, "DIR|FILE.csv|synthetic:...", "MNIST-format directory (train-/t10k-*-ubyte[.gz]), a CSV file label,f1,..., or synthetic:linreg:N:D:NOISE[:HET] (least squares, use --model linreg:D)", 0, 0),
         D ("test-data", MDL_OPTT_STR, &o->test_data, "FILE.csv", "test set when --data is a CSV file", 0, 0),
-        D ("train-subset", MDL_OPTT_U64, &o->train_subset, "N", "use only the first N training rows [all]", 0, 1e12),
-        D ("test-subset", MDL_OPTT_U64, &o->test_subset, "N", "evaluate on the first N test rows [all]", 0, 1e12),
-        D ("metrics", MDL_OPTT_STR, &o->metrics, "FILE.jsonl", "append one JSON object per evaluation", 0, 0),
+        DD ("train-subset", MDL_OPTT_U64, &o->train_subset, "N", "use only the first N training rows", 0, 1e12, "all"),
+        DD ("test-subset", MDL_OPTT_U64, &o->test_subset, "N", "evaluate on the first N test rows", 0, 1e12, "all"),
+        D ("metrics", MDL_OPTT_STR, &o->metrics, "FILE.jsonl", "append one JSON object per evaluation (each with the run's id, --run)", 0, 0),
+        DD ("run", MDL_OPTT_STR, &o->run, "ID", "the run's id in metrics and the summary: tells runs appended to one file apart", 0, 0, "random, new for every run"),
         D ("checkpoint", MDL_OPTT_STR, &o->checkpoint, "FILE", "write a checkpoint after every epoch and at the end (atomically)", 0, 0),
         D ("resume", MDL_OPTT_STR, &o->resume, "FILE", "start from this checkpoint (parameters, optimizer state, step)", 0, 0),
-        D ("threads", MDL_OPTT_INT, &o->threads, "N", "BLAS threads (0 = OpenBLAS default) [0]", 0, 1024),
-        D ("target-acc", MDL_OPTT_DOUBLE, &o->target_acc, "A", "report the time when test accuracy first reaches A (0..1)", 0, 1),
+        D ("threads", MDL_OPTT_INT, &o->threads, "N", "BLAS threads (0 = OpenBLAS default)", 0, 1024),
+        DD ("target-acc", MDL_OPTT_DOUBLE, &o->target_acc, "A", "report the time when test accuracy first reaches A (0..1)", 0, 1, "off"),
         D ("stop-at-target", MDL_OPTT_FLAG, &o->stop_at_target, NULL, "stop once --target-acc is reached", 0, 0),
-        D ("progress", MDL_OPTT_DOUBLE, &o->progress, "SEC", "seconds between progress lines when stderr is not a terminal [5]", 0.1, 1e6),
+        D ("progress", MDL_OPTT_DOUBLE, &o->progress, "SEC", "seconds between progress lines when stderr is not a terminal", 0.1, 1e6),
         D ("quiet", MDL_OPTT_FLAG, &o->quiet, NULL, "no progress line", 0, 0),
         D ("config", MDL_OPTT_STR, &o->config, "FILE", "read options from a CZMQ zconfig file (name = value lines); command line and MESHDL_* win", 0, 0),
     };
@@ -86,8 +90,10 @@ mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learner_cf
     mdl_model_destroy (&probe);
     mdl_opt_kind_t kind;
     if (mdl_opt_parse (o->optimizer, &kind)) {
-        snprintf (err, errlen, "meshdl %s: --optimizer '%s' is not one of sgd, momentum, nesterov, adam, adamw, accumadam",
-                  cmd, o->optimizer);
+        char hint[96];
+        snprintf (err, errlen, "meshdl %s: --optimizer '%s' is not one of sgd, momentum, nesterov, adam, adamw, accumadam%s",
+                  cmd, o->optimizer,
+                  mdl_did_you_mean_in (hint, sizeof hint, o->optimizer, "sgd momentum nesterov adam adamw accumadam"));
         return MDL_EINVAL;
     }
     mdl_opt_defaults (&cfg->opt, kind);
@@ -108,8 +114,9 @@ mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learner_cf
         return MDL_EINVAL;
     }
     if (mdl_sched_parse (o->schedule, &cfg->sched)) {
-        snprintf (err, errlen, "meshdl %s: --schedule '%s' is not constant, cosine or step:GAMMA:E1,E2,... (e.g. step:0.1:3,4)",
-                  cmd, o->schedule);
+        char hint[96];
+        snprintf (err, errlen, "meshdl %s: --schedule '%s' is not constant, cosine or step:GAMMA:E1,E2,... (e.g. step:0.1:3,4)%s",
+                  cmd, o->schedule, mdl_did_you_mean_in (hint, sizeof hint, o->schedule, "constant cosine step"));
         return MDL_EINVAL;
     }
     cfg->sched.lr0 = (float) o->lr;

@@ -27,6 +27,7 @@ typedef struct {
     const char *test_data;/* CSV test file (with --data FILE.csv) */
     uint64_t train_subset, test_subset; /* 0 = all rows */
     const char *metrics;  /* JSONL path */
+    const char *run;      /* run id (NULL: mdl_run_id's) */
     const char *checkpoint;
     const char *resume;
     int threads;          /* BLAS threads, 0 = library default */

@@ -36,6 +36,10 @@ up)
     [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 250 ] || die "N must be 1..250"
     [[ "$subnet" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "SUBNET must look like 10.213.1"
     br="$prefix-br"
+    [ "$(id -u)" = 0 ] || die "up needs root (or CAP_NET_ADMIN): sudo $0 up $prefix $n"
+    if ip netns list | awk '{print $1}' | grep -Eq "^$prefix-(br|n[0-9]+)$"; then
+        die "namespaces $prefix-* exist already (from an earlier 'up'): use them, or remove them with: $0 down $prefix"
+    fi
     ip netns add "$br"
     ip -n "$br" link set lo up
     ip -n "$br" link add br0 type bridge

@@ -2,6 +2,7 @@
 # Integration test of `meshdl agent --shard auto --results DIR` and `meshdl status`, on
 # loopback only (static discovery, no root): 3 identical agents rank themselves by id
 # into distinct shards of 3 once --min-peers 2 is met, become healthy (meshdl status),
+# one that finishes its run is reported finished (exit 0),
 # stop cleanly on SIGTERM with summary, checkpoint, status and a metrics file (empty if
 # no evaluation came before the signal) under DIR/<id>/; an agent
 # whose --min-peers never come gives up naming both numbers and its status says so; bad
@@ -77,6 +78,15 @@ msg=$(grep -- "--min-peers" "$tmp/w.err" | head -1)
 line=$("$bin" status "$R2"); src=$?
 [ $src -eq 1 ] && echo "$line" | grep -q "failed: only 0 of the 2" && ok "its status: $line" || no "its status: rc $src '$line'"
 [ "$(field "$tmp/w.out" summary status)" = ETIMEOUT ] && ok "its summary says ETIMEOUT" || no "summary: $(tail -1 "$tmp/w.out")"
+
+# --- a run that finishes: its status is "finished", exit 0 (not "unhealthy ... done") -------
+R4=$tmp/r4; mkdir -p "$R4"
+read -r -a ports <<<"$(free_ports 2)"
+timeout --foreground -k 5 60 "$bin" agent --port "${ports[0]}" --peers "tcp://127.0.0.1:${ports[1]}" --shard 0/1 \
+  --epochs 1 --results "$R4" --train-subset 300 --test-subset 100 --batch 16 --threads 1 --quiet >"$tmp/f.out" 2>"$tmp/f.err"; rc=$?
+line=$("$bin" status "$R4"); src=$?
+[ $rc -eq 0 ] && [ $src -eq 0 ] && echo "$line" | grep -q "^finished: agent [0-9a-f]* done at step 18" \
+  && ok "after a normal finish, meshdl status DIR exits 0: $line" || no "status after a finish: run rc $rc, status rc $src '$line'"
 
 # --- meshdl status on stale, missing and bad input -----------------------------------------
 f=$(ls "$R"/*/status.json | head -1)

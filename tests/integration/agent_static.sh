@@ -35,26 +35,26 @@ peers_of() { local i=$1 k=0 out=""; shift; for p in "$@"; do [ $k -ne $i ] && ou
 small=(--train-subset 6000 --test-subset 1000 --batch 16 --threads 1 --quiet)
 
 # --- 3 agents, static discovery over loopback -----------------------------------------
-# A port taken between free_ports and the bind makes an agent fail with "cannot start";
+# A port taken between free_ports and the bind makes an agent fail with "address in use";
 # then all 3 are stopped and started again on new ports.
 for attempt in 1 2 3; do
   read -r -a ports <<<"$(free_ports 3)"
   pids=(); rm -f "$tmp"/s?.*
   for i in 0 1 2; do
     timeout --foreground -k 5 60 "$bin" agent --port "${ports[$i]}" --peers "$(peers_of $i "${ports[@]}")" --shard $i/3 \
-      --min-peers 2 --min-peers-timeout 20 --epochs 1 "${small[@]}" >"$tmp/s$i.out" 2>"$tmp/s$i.err" &
+      --min-peers 2 --min-peers-timeout 20 --epochs 1 --metrics "$tmp/s$i.jsonl" "${small[@]}" >"$tmp/s$i.out" 2>"$tmp/s$i.err" &
     pids+=($!)
   done
   retry=0
   while :; do
     alive=0; for p in "${pids[@]}"; do kill -0 $p 2>/dev/null && alive=1; done
-    grep -qs "cannot start" "$tmp"/s?.err && { retry=1; break; }
+    grep -qs "cannot start\|address in use" "$tmp"/s?.err && { retry=1; break; }
     [ $alive = 0 ] && break
     sleep 0.2
   done
   if [ $retry = 1 ] && [ $attempt -lt 3 ]; then
     for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done; wait 2>/dev/null
-    echo "# a port was taken ($(grep -h "cannot start" "$tmp"/s?.err | head -1)); retrying"
+    echo "# a port was taken ($(grep -h "cannot start\|address in use" "$tmp"/s?.err | head -1)); retrying"
     continue
   fi
   break
@@ -67,6 +67,25 @@ for i in 0 1 2; do
   [ "$seen" = 2 ] && ok "agent $i/3 saw its 2 static peers" || no "agent $i/3: peers_seen '$seen'"
   ge "$acc" 0.70 && ok "agent $i/3 test_acc $acc well above chance (0.1)" || no "agent $i/3: test_acc '$acc' < 0.70"
   ge "$rx" 1 && ok "agent $i/3 received $rx bytes" || no "agent $i/3: bytes_received '$rx'"
+  # 2000 rows at batch 16: 125 steps; an evaluation at half an epoch (step 63) and the
+  # final one, each labelled with the step it evaluated, both with the summary's run id
+  msg=$(python3 - "$tmp/s$i.jsonl" "$o" <<'PY' 2>&1
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+s = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])["summary"]
+got = [(o["step"], o["epoch"], o.get("final")) for o in lines]
+want = [(63, 0.504, False), (125, 1.0, True)]
+bad = []
+if got != want: bad.append("evaluations %s, want %s" % (got, want))
+if any(o.get("run") != s.get("run") for o in lines): bad.append("run ids differ from the summary's")
+if lines and lines[-1]["test_acc"] != s["test_acc"]: bad.append("summary test_acc is not the final evaluation's")
+missing = [k for k in ("model", "algo", "mode", "topology", "codec", "error_feedback", "batch", "run") if k not in s]
+if missing: bad.append("summary lacks %s" % missing)
+print("; ".join(bad) if bad else "steps %s, run %s, %s/%s/%s" % ([g[0] for g in got], s["run"], s["model"], s["algo"], s["codec"]))
+sys.exit(1 if bad else 0)
+PY
+)
+  [ $? -eq 0 ] && ok "agent $i/3 metrics: $msg" || no "agent $i/3 metrics: $msg"
 done
 pids=()
 

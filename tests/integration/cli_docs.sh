@@ -1,35 +1,59 @@
 #!/usr/bin/env bash
-# The man page and the bash completion come from the option tables: every option that
-# `meshdl COMMAND --help` lists is in both, the man page renders, and the completion
-# completes commands, options and files.
+# README.md agrees with the program: every option its synopsis names for a command is one
+# that command's --help lists (and those it says agent does not take, agent does not);
+# README and docs/ point only inside the repository (no ../shared, no PAPERS.md, no issue
+# numbers a reader cannot look up), their relative links exist, and README points to the
+# configs, the experiments and their results.
 set -uo pipefail
-bin=${1:?usage: cli_docs.sh path/to/meshdl}
-tmp=$(mktemp -d /tmp/library-docs.XXXXXX); trap 'rm -rf "$tmp"' EXIT
-fail=0; pass=0
-ok() { pass=$((pass+1)); echo "ok - $1"; }
-no() { fail=$((fail+1)); echo "FAIL - $1"; }
-
-"$bin" --man >"$tmp/meshdl.1" && ok "meshdl --man exits 0" || no "meshdl --man failed"
-"$bin" --completion bash >"$tmp/meshdl.bash" && ok "meshdl --completion bash exits 0" || no "completion failed"
-if command -v groff >/dev/null; then
-  warn=$(groff -man -Tutf8 -ww -z "$tmp/meshdl.1" 2>&1)
-  [ -z "$warn" ] && ok "the man page renders without a warning" || no "groff: $(echo "$warn" | head -2)"
-fi
-for cmd in train agent sim keygen; do
-  missing=""
-  for opt in $("$bin" "$cmd" --help | grep -oE '^  --[a-z0-9-]+' | tr -d ' '); do
-    grep -qF -- "\fB${opt//-/\\-}\fR" "$tmp/meshdl.1" || missing="$missing $opt"
-    sed -n "/^    $cmd)/p" "$tmp/meshdl.bash" | grep -qE -- "[\" ]$opt[\" ]" || missing="$missing $opt(completion)"
-  done
-  [ -z "$missing" ] && ok "every option of meshdl $cmd is in the man page and the completion" || no "meshdl $cmd:$missing"
-done
-complete_words() {  # the completions of the words given, as bash would offer them
-  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _meshdl; printf "%s\n" "${COMPREPLY[@]}"' _ "$tmp/meshdl.bash" "$@"
-}
-[ "$(complete_words meshdl ag)" = agent ] && ok "completes the command agent" || no "meshdl ag -> '$(complete_words meshdl ag)'"
-[ "$(complete_words meshdl agent --topo)" = --topology ] && ok "completes --topology" || no "--topo -> '$(complete_words meshdl agent --topo)'"
-touch "$tmp/results-file"
-[ "$(complete_words meshdl agent --results "$tmp/results-f")" = "$tmp/results-file" ] && ok "completes files after --results" \
-  || no "--results completion: '$(complete_words meshdl agent --results "$tmp/results-f")'"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+bin=$(realpath "${1:?usage: cli_docs.sh path/to/meshdl}")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+for c in train sim agent status keygen; do "$bin" $c --help >"$tmp/$c.help" 2>&1; done
+python3 - "$root" "$tmp" <<'PY'
+import os, re, sys
+root, tmp = sys.argv[1], sys.argv[2]
+readme = open(os.path.join(root, "README.md")).read()
+fails, passes = [], []
+def check(ok, what):
+    (passes if ok else fails).append(what)
+    print(("ok - " if ok else "FAIL - ") + what)
+# the synopsis: the code block of "## The command line"
+block = re.search(r"## The command line.*?```\n(.*?)```", readme, re.S).group(1)
+names, cmd, excluded = {}, None, set()
+for line in block.splitlines():
+    m = re.match(r"meshdl (\w+)", line)
+    if m:
+        cmd = m.group(1)
+    if cmd is None:
+        continue
+    body = line.split("(exit", 1)[0]
+    if cmd == "agent" and " but " in body:
+        head, tail = body.split(" but ", 1)
+        excluded |= set(re.findall(r"--[a-z][a-z-]*", tail.split("(and")[0]))
+        body = head
+    elif cmd == "agent" and excluded and line.startswith(" ") and "--resume is refused" in line:
+        excluded |= set(re.findall(r"--[a-z][a-z-]*", line.split("(and")[0]))
+        body = ""
+    names.setdefault(cmd, set()).update(re.findall(r"--[a-z][a-z-]*", body))
+helps = {c: set(re.findall(r"^  (--[a-z][a-z-]*)", open(os.path.join(tmp, c + ".help")).read(), re.M))
+         for c in ("train", "sim", "agent")}
+for c in ("train", "sim", "agent"):
+    missing = sorted(n for n in names.get(c, ()) if n not in helps[c] | {"--help"})
+    check(not missing, "README synopsis of %s: %d options, all in its --help%s" % (c, len(names.get(c, ())),
+          "" if not missing else " (not there: %s)" % missing))
+wrong = sorted(n for n in excluded if n in helps["agent"])
+check(excluded and not wrong, "options README says agent does not take (%s) are not in agent --help" % sorted(excluded))
+check("--shard I/N|auto]" in block and "[--shard" in block, "README: --shard of agent is optional, as in --help")
+# pointers outside the repository and issue numbers
+for f in ["README.md"] + ["docs/" + n for n in sorted(os.listdir(os.path.join(root, "docs"))) if n.endswith(".md")]:
+    text = open(os.path.join(root, f)).read()
+    bad = [m.group(0) for m in re.finditer(r"\.\./shared|PAPERS\.md|\bissues? [0-9]+", text)]
+    check(not bad, "%s names nothing outside the repository%s" % (f, "" if not bad else ": %s" % bad))
+    links = [l for l in re.findall(r"\]\(([^)#]+)\)", text) if not re.match(r"[a-z]+://", l)]
+    gone = [l for l in links if not os.path.exists(os.path.join(root, os.path.dirname(f), l))]
+    check(not gone, "%s: its %d relative links exist%s" % (f, len(links), "" if not gone else " (missing: %s)" % gone))
+for p in ("examples/configs/", "examples/experiments/", "docs/results.md"):
+    check("(" + p + ")" in readme, "README links to %s" % p)
+print("%d passed, %d failed" % (len(passes), len(fails)))
+sys.exit(1 if fails else 0)
+PY

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agentopts.h"
 #include "err.h"
 #include "model.h"
 #include "synthetic.h"
@@ -81,6 +82,50 @@ test_async_gossip_converges_to_a_common_vector (void **state)
        was seen with two test suites on 2 cores). So the bound asks for a reduction by a
        factor of 100, which timing cannot fake and load does not break. */
     assert_true (r.max_rel_spread < 1e-2);
+}
+
+/* The staleness discount through real agents: the decay and bound of the command line's
+   defaults (not the harness's 1.0), one agent ten times slower than the others. */
+static double s_lag_decay;
+
+static void
+s_lagging (mdl_agent_cfg_t *c)
+{
+    mdl_agentopts_t ao;
+    mdl_agentopts_defaults (&ao);
+    c->staleness_decay = s_lag_decay > 0 ? s_lag_decay : ao.staleness_decay;
+    c->max_staleness = ao.max_staleness;
+    c->pace_s = 0.002;
+    c->slow_factor = c->id == 1000 ? 10.0 : 1.0; /* agent 0 lags */
+}
+
+static void
+test_async_agents_discount_a_laggards_stale_states_at_the_default_decay (void **state)
+{
+    mdl_agent_stats_t st[3], st1[3];
+    agentrun_cfg_t o = { .topology = "complete", .mode = MDL_MODE_ASYNC, .n = 3, .epochs = 10, .spec = "mlp:4-3-2",
+                         .dim = 4, .tweak = s_lagging, .stats = st };
+    s_lag_decay = 0; /* the default */
+    agentrun (&o);
+    print_message ("lagging agent 0: fast agents mixed %llu and %llu states, %llu and %llu discounted; agent 0 %llu of %llu\n",
+                   (unsigned long long) st[1].updates_applied, (unsigned long long) st[2].updates_applied,
+                   (unsigned long long) st[1].updates_stale, (unsigned long long) st[2].updates_stale,
+                   (unsigned long long) st[0].updates_stale, (unsigned long long) st[0].updates_applied);
+    /* A fast agent mixes the laggard's newest state, which is several of its own steps
+       old, about every other time: those are weighed lambda^s < 1 and counted. */
+    for (int i = 1; i < 3; i++) {
+        assert_true (st[i].updates_applied > 0);
+        assert_true (st[i].updates_stale * 4 >= st[i].updates_applied);
+    }
+    /* The laggard hears states from further on than its own step: nothing to discount. */
+    assert_true (st[0].updates_applied > 0);
+    assert_int_equal (st[0].updates_stale, 0);
+    /* At decay 1 the same states are mixed at full weight: none counts as discounted. */
+    o.stats = st1;
+    s_lag_decay = 1.0;
+    agentrun (&o);
+    assert_int_equal (st1[1].updates_stale + st1[2].updates_stale, 0);
+    assert_true (st1[1].updates_applied > 0);
 }
 
 static void
@@ -356,6 +401,7 @@ main (void)
         cmocka_unit_test (test_sync_gossip_reaches_the_exact_mean_on_ring_torus_and_exp),
         cmocka_unit_test (test_async_gossip_converges_to_a_common_vector),
         cmocka_unit_test (test_gossip_steps_k_do_k_rounds_of_averaging_per_step),
+        cmocka_unit_test (test_async_agents_discount_a_laggards_stale_states_at_the_default_decay),
         cmocka_unit_test (test_replica_gossip_with_a_lossy_codec_still_agrees),
         cmocka_unit_test (test_finite_time_topologies_average_exactly_in_one_period_through_agents),
         cmocka_unit_test (test_gradient_tracking_reaches_the_least_squares_optimum_where_dpsgd_stalls),

@@ -207,6 +207,48 @@ test_dirichlet_skew_grows_as_alpha_shrinks (void **state)
     free (y);
 }
 
+/* A golden partition: dirichlet:0.5 of 200 labels among 4 agents, seed 3, row by row
+   (coverage, determinism and skew alone let a boundary shifted by one row pass). The rows
+   were taken from this implementation; a change of the draw or of the cuts must show here
+   and be deliberate (it changes every non-IID experiment's shards). */
+static void
+test_dirichlet_gives_each_agent_exactly_its_golden_rows (void **state)
+{
+    static const uint32_t a0[] = {
+        0, 4, 5, 7, 11, 14, 15, 29, 37, 53, 58, 71, 78, 81, 82, 90, 105, 107, 120, 128, 129, 135,
+        138, 145, 148, 161, 165, 175, 182, 186, 187, 189, 197
+    };
+    static const uint32_t a1[] = {
+        3, 13, 17, 20, 22, 27, 28, 30, 33, 34, 46, 50, 51, 57, 60, 62, 63, 64, 70, 79, 94, 98, 102,
+        103, 104, 119, 121, 130, 143, 144, 152, 153, 155, 156, 162, 163, 174, 191, 193, 195, 198
+    };
+    static const uint32_t a2[] = {
+        1, 8, 9, 10, 16, 18, 19, 21, 25, 35, 41, 42, 45, 47, 49, 61, 65, 66, 68, 69, 73, 75, 80,
+        89, 91, 92, 93, 97, 99, 101, 106, 110, 111, 112, 113, 115, 118, 122, 123, 125, 126, 132,
+        133, 136, 139, 140, 142, 146, 147, 150, 151, 154, 157, 160, 171, 172, 173, 178, 181, 184,
+        185, 188, 190, 196, 199
+    };
+    static const uint32_t a3[] = {
+        2, 6, 12, 23, 24, 26, 31, 32, 36, 38, 39, 40, 43, 44, 48, 52, 54, 55, 56, 59, 67, 72, 74,
+        76, 77, 83, 84, 85, 86, 87, 88, 95, 96, 100, 108, 109, 114, 116, 117, 124, 127, 131, 134,
+        137, 141, 149, 158, 159, 164, 166, 167, 168, 169, 170, 176, 177, 179, 180, 183, 192, 194
+    };
+    const uint32_t *want[4] = { a0, a1, a2, a3 };
+    const size_t lens[4] = { sizeof a0 / sizeof a0[0], sizeof a1 / sizeof a1[0], sizeof a2 / sizeof a2[0],
+                             sizeof a3 / sizeof a3[0] };
+    int32_t *y = s_random_labels (200);
+    mdl_partition_t *p = s_part ("dirichlet:0.5", y, 200, 4, 3);
+    for (uint32_t a = 0; a < 4; a++) {
+        size_t c;
+        const uint32_t *rows = mdl_partition_shard (p, a, &c);
+        assert_int_equal (c, lens[a]);
+        for (size_t j = 0; j < c; j++)
+            assert_int_equal (rows[j], want[a][j]);
+    }
+    mdl_partition_destroy (&p);
+    free (y);
+}
+
 static void
 test_dirichlet_never_leaves_an_agent_empty (void **state)
 {
@@ -361,6 +403,7 @@ main (void)
         cmocka_unit_test (test_same_seed_gives_the_same_partition_and_another_seed_another),
         cmocka_unit_test (test_iid_sizes_differ_by_at_most_one_and_labels_are_mixed),
         cmocka_unit_test (test_dirichlet_skew_grows_as_alpha_shrinks),
+        cmocka_unit_test (test_dirichlet_gives_each_agent_exactly_its_golden_rows),
         cmocka_unit_test (test_dirichlet_never_leaves_an_agent_empty),
         cmocka_unit_test (test_shards_2_gives_each_agent_two_labels_on_sorted_data),
         cmocka_unit_test (test_parse_accepts_the_documented_specs),

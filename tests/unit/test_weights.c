@@ -4,6 +4,7 @@
 
 #include "err.h"
 #include "topo.h"
+#include "topo_ops.h"
 #include "weights.h"
 
 #include <math.h>
@@ -89,6 +90,68 @@ test_mh_row_is_one_over_one_plus_the_larger_degree (void **state)
             }
         mdl_topo_destroy (&topo);
     }
+}
+
+/* Irregular graphs, which no shipped topology is (a membership change makes one): a
+   star (agent 0 in the middle) and a path 0 - 1 - ... - n-1. */
+static void
+s_star_row (const mdl_topo_t *self, uint32_t n, uint32_t i, uint64_t t, bool out, mdl_topo_row_t *row)
+{
+    if (i == 0)
+        for (uint32_t j = 1; j < n; j++)
+            mdl_topo_row_push (row, j, 0);
+    else
+        mdl_topo_row_push (row, 0, 0);
+}
+
+static void
+s_path_row (const mdl_topo_t *self, uint32_t n, uint32_t i, uint64_t t, bool out, mdl_topo_row_t *row)
+{
+    if (i > 0)
+        mdl_topo_row_push (row, i - 1, 0);
+    if (i + 1 < n)
+        mdl_topo_row_push (row, i + 1, 0);
+}
+
+static const mdl_topo_ops_t s_star_ops = { .name = "star", .row = s_star_row };
+static const mdl_topo_ops_t s_path_ops = { .name = "path", .row = s_path_row };
+
+static void
+test_mh_on_irregular_graphs_gives_each_agent_one_minus_its_neighbours_weights (void **state)
+{
+    /* Star of 5: w_0j = 1/(1 + max(4, 1)) = 1/5 for every leaf j; the centre keeps
+       1 - 4/5 = 1/5 and each leaf 1 - 1/5 = 4/5 (not 1/(1 + d_i) = 1/2). */
+    mdl_topo_t star = { .ops = &s_star_ops, .name = "star" };
+    double W[25];
+    assert_int_equal (mdl_weights_matrix (MDL_WEIGHTS_MH, &star, 5, 0, W), 0);
+    const double want_star[25] = { 0.2, 0.2, 0.2, 0.2, 0.2,
+                                   0.2, 0.8, 0.0, 0.0, 0.0,
+                                   0.2, 0.0, 0.8, 0.0, 0.0,
+                                   0.2, 0.0, 0.0, 0.8, 0.0,
+                                   0.2, 0.0, 0.0, 0.0, 0.8 };
+    for (int k = 0; k < 25; k++)
+        assert_true (fabs (W[k] - want_star[k]) < S_TOL);
+    /* Path of 4: the ends have degree 1, the middle 2, so every edge weighs 1/3; the ends
+       keep 2/3, the middle agents 1/3. Symmetric, so doubly stochastic. */
+    mdl_topo_t path = { .ops = &s_path_ops, .name = "path" };
+    double P[16];
+    assert_int_equal (mdl_weights_matrix (MDL_WEIGHTS_MH, &path, 4, 0, P), 0);
+    const double t = 1.0 / 3.0;
+    const double want_path[16] = { 2 * t, t, 0, 0,
+                                   t, t, t, 0,
+                                   0, t, t, t,
+                                   0, 0, t, 2 * t };
+    for (int k = 0; k < 16; k++)
+        assert_true (fabs (P[k] - want_path[k]) < S_TOL);
+    for (int i = 0; i < 4; i++) {
+        double row = 0, col = 0;
+        for (int j = 0; j < 4; j++)
+            row += P[i * 4 + j], col += P[j * 4 + i];
+        assert_true (fabs (row - 1.0) < S_TOL && fabs (col - 1.0) < S_TOL);
+    }
+    /* uniform is not doubly stochastic there: a leaf of the star gives itself 1/2 */
+    assert_int_equal (mdl_weights_matrix (MDL_WEIGHTS_UNIFORM, &star, 5, 0, W), 0);
+    assert_true (fabs (W[6] - 0.5) < S_TOL);
 }
 
 static void
@@ -233,6 +296,7 @@ main (void)
         cmocka_unit_test (test_parse_accepts_mh_and_uniform_and_rejects_the_rest),
         cmocka_unit_test (test_uniform_row_gives_everyone_one_over_degree_plus_one),
         cmocka_unit_test (test_mh_row_is_one_over_one_plus_the_larger_degree),
+        cmocka_unit_test (test_mh_on_irregular_graphs_gives_each_agent_one_minus_its_neighbours_weights),
         cmocka_unit_test (test_silent_neighbours_are_dropped_and_the_row_renormalised),
         cmocka_unit_test (test_an_agent_that_hears_nobody_keeps_its_own_state),
         cmocka_unit_test (test_base_graph_keeps_its_own_weights_whatever_the_kind),
