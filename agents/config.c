@@ -265,6 +265,26 @@ s_set_weights (mdl_agent_cfg_t *cfg, const char *v)
     return 0;
 }
 
+static const s_key_t *s_find (const char *name, size_t *index);
+
+/* Error feedback unless "error-feedback" was set: on with a lossy codec where the
+   algorithm takes a codec and keeps no replicas of its own (CHOCO does), as the command
+   line does: without it, what the codec drops is lost every round (topk:0.01 ends near
+   chance). Applied when "codec" or "algo" is set. */
+static void
+s_error_feedback_default (mdl_agent_cfg_t *cfg)
+{
+    size_t i;
+    if (!cfg->extra || !s_find ("error-feedback", &i) || cfg->extra->given[i])
+        return;
+    const mdl_algo_ops_t *ops = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd");
+    int rc;
+    mdl_codec_t *c = mdl_codec_new (cfg->codec ? cfg->codec : "fp32", 100000, 0, &rc);
+    const bool lossy = !c || !mdl_codec_is_lossless (c);
+    mdl_codec_destroy (&c);
+    cfg->error_feedback = ops && lossy && (ops->takes & MDL_ALGO_TAKES_CODEC) && !ops->replicas;
+}
+
 static int
 s_set_codec (mdl_agent_cfg_t *cfg, const char *v)
 {
@@ -272,6 +292,7 @@ s_set_codec (mdl_agent_cfg_t *cfg, const char *v)
         return mdl_error_set (MDL_EINVAL, "--codec '%s' does not parse. %s", v, mdl_codec_help ());
     if (!(cfg->codec = s_keep (cfg, v)))
         return MDL_ENOMEM;
+    s_error_feedback_default (cfg);
     return 0;
 }
 
@@ -362,7 +383,10 @@ static const s_key_t s_keys[] = {
     { "test-rows", K_SIZE, F (test_rows), 0, 0, 1e12, NULL,
       "the agent's own evaluations use the first N test rows (0 = all) [0]" },
     { "evals-per-epoch", K_INT, F (evals_per_epoch), 0, 0, 1000, NULL,
-      "evaluations by the agent per epoch (with a test set) [2]" },
+      "evaluations by the agent per epoch while training (with a test set), at k/N of an epoch; one more, "
+      "the final, when training ends [2]" },
+    { "eval-rows", K_SIZE, F (eval_rows), 0, 0, 1e12, NULL,
+      "test rows of the evaluations while training (0 = those of test-rows) [0]" },
     { "drift-at", K_DBL, F (drift_epoch), 0, 0, 1e9, NULL,
       "concept drift: from this epoch on every label y reads (y + 1) mod classes [off]" },
     /* your own model (way 2) */
@@ -378,7 +402,8 @@ static const s_key_t s_keys[] = {
     { "codec", K_FN, F (codec), K_STR, 0, 0, s_set_codec,
       "codec of published updates: fp32, fp16, q8, qsgd:4, sign, topk:0.01, randk:0.01, topk:0.01+q8 [fp32]" },
     { "error-feedback", K_BOOL, F (error_feedback), 0, 0, 0, NULL,
-      "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped" },
+      "lossy codecs: send compressed deltas against replicas, keeping what the codec dropped [on with a lossy "
+      "codec, unless the algorithm keeps replicas of its own]" },
     { "keyframe-every", K_INT, F (keyframe_every), 0, 0, 1e9, NULL,
       "replica streams: a full fp32 keyframe every K sends, 0 = only on a gap or a new peer [100]" },
     { "verify-replicas", K_BOOL, F (verify_replicas), 0, 0, 0, NULL,
@@ -795,6 +820,7 @@ s_set_algo (mdl_agent_cfg_t *cfg, const char *v)
         cfg->learn.sched.lr0 = (float) ops->lr;
     if (s_find ("momentum", &i) && !given[i] && ops->momentum > 0)
         cfg->learn.opt.momentum = (float) ops->momentum;
+    s_error_feedback_default (cfg);
     return 0;
 }
 

@@ -61,16 +61,27 @@ int main (void)
     return bad && strcmp (mdl_version (), MDL_VERSION_STRING) == 0 ? 0 : 1;
 }
 C
+# ... and every example, with nothing but meshdl::meshdl (libm comes with it, as with
+# pkg-config: the examples compute a softmax)
+for src in "$root"/examples/c/*.c; do cp "$src" "$tmp/consumer/"; done
 cat >"$tmp/consumer/CMakeLists.txt" <<'CM'
 cmake_minimum_required(VERSION 3.16)
 project(consumer C)
 find_package(meshdl 0.1 REQUIRED)
 add_executable(x main.c)
 target_link_libraries(x meshdl::meshdl)
+file(GLOB examples ${CMAKE_SOURCE_DIR}/*.c)
+list(REMOVE_ITEM examples ${CMAKE_SOURCE_DIR}/main.c)
+foreach(src ${examples})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_link_libraries(${name} meshdl::meshdl)
+endforeach()
 CM
 if cmake -S "$tmp/consumer" -B "$tmp/consumer/b" -DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/c.log" 2>&1 \
    && cmake --build "$tmp/consumer/b" >>"$tmp/c.log" 2>&1; then
   v=$("$tmp/consumer/b/x") && ok "find_package(meshdl) consumer links meshdl::meshdl and runs: $v" || no "consumer run: $v"
+  ok "find_package(meshdl) builds every examples/c/*.c with meshdl::meshdl alone"
 else
   no "find_package consumer: $(grep -m2 -i error "$tmp/c.log")"
 fi

@@ -102,6 +102,28 @@ test_setting_an_algorithm_brings_its_defaults_unless_given (void **state)
 }
 
 static void
+test_a_lossy_codec_brings_error_feedback_unless_set (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_false (c->error_feedback); /* fp32 loses nothing */
+    assert_int_equal (mdl_agent_cfg_set (c, "codec", "topk:0.01"), 0);
+    assert_true (c->error_feedback);
+    assert_int_equal (mdl_agent_cfg_set (c, "codec", "fp32"), 0);
+    assert_false (c->error_feedback);
+    assert_int_equal (mdl_agent_cfg_set (c, "codec", "q8"), 0);
+    assert_true (c->error_feedback);
+    assert_int_equal (mdl_agent_cfg_set (c, "algo", "choco"), 0); /* replicas of its own */
+    assert_false (c->error_feedback);
+    assert_int_equal (mdl_agent_cfg_set (c, "algo", "dpsgd"), 0);
+    assert_true (c->error_feedback);
+    assert_int_equal (mdl_agent_cfg_set (c, "error-feedback", "false"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "codec", "sign"), 0);
+    assert_false (c->error_feedback); /* set: kept */
+    assert_int_equal (mdl_agent_cfg_check (c), 0);
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
 test_a_copy_owns_its_strings (void **state)
 {
     mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
@@ -188,6 +210,7 @@ main (void)
         cmocka_unit_test (test_values_are_parsed_whole_and_within_their_range),
         cmocka_unit_test (test_a_refused_structured_value_leaves_every_field_as_it_was),
         cmocka_unit_test (test_setting_an_algorithm_brings_its_defaults_unless_given),
+        cmocka_unit_test (test_a_lossy_codec_brings_error_feedback_unless_set),
         cmocka_unit_test (test_a_copy_owns_its_strings),
         cmocka_unit_test (test_the_rules_between_settings_are_checked_with_a_reason),
         cmocka_unit_test (test_a_vector_of_ones_own_refuses_what_needs_the_learner),
