@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "codec.h"
+#include "hood.h"
 #include "err.h"
 #include "clock.h"
 #include "vec.h"
@@ -99,6 +101,139 @@ mdl_agent_all_fin (mdl_agent_t *a)
     return missing == 0;
 }
 
+size_t
+mdl_agent_graphs (mdl_agent_t *a, uint64_t round, const mdl_topo_t **graphs)
+{
+    size_t n = 0;
+    graphs[n++] = a->topo;
+    if (a->cfg.ad_target > 0)
+        graphs[n++] = a->denser;
+    if (a->cfg.dense_len > 0) {
+        /* The complete graph from a little before the window (the rounds of the next two
+           hood windows) to its end: the worker's choice (ctx.c) by epoch of the step. */
+        const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
+        const uint64_t spe = atomic_load (&a->spe);
+        const double e0 = spe ? (double) (round / K) / (double) spe : 0.0;
+        const double e1 = spe ? (double) ((round + 2 * MDL_HOOD_WINDOW) / K) / (double) spe : 0.0;
+        if (e1 >= a->cfg.dense_start && e0 < a->cfg.dense_start + a->cfg.dense_len)
+            graphs[n++] = a->dense;
+    }
+    return n;
+}
+
+/* ---- what a process of many agents needs (mdl_agent_provision) ----
+
+   ZeroMQ's context allows 1024 sockets unless told otherwise before its first socket,
+   and CZMQ asserts when a socket cannot be created: so the budget is set, or known, up
+   front and an agent beyond it is refused with MDL_ELIMIT instead. */
+static pthread_mutex_t s_prov_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t s_sockets_budget; /* sockets the context allows (0: not read yet) */
+static size_t s_sockets_used;   /* by the agents alive in this process */
+static bool s_any_agent;        /* an agent was made: the context has started */
+static atomic_size_t s_agents;  /* alive in this process (read by every comm actor at
+                                   every wake-up: not behind the lock) */
+
+size_t
+mdl_agent_count (void)
+{
+    return atomic_load_explicit (&s_agents, memory_order_relaxed);
+}
+
+/* Sockets of one agent: actor pipe (2), worker PUSH and comm PULL, PUB, SUB; CURVE adds
+   two monitors (and ZeroMQ's two ends of each); a beacon its actor's pipe. */
+static size_t
+s_agent_sockets (const mdl_agent_cfg_t *cfg)
+{
+    return 6 + (cfg->curve ? 4 : 0) + (cfg->disc.kind == MDL_DISC_BEACON ? 2 : 0);
+}
+
+int
+mdl_agent_provision (size_t agents, size_t peers, char *why, size_t whylen)
+{
+    int rc = 0;
+    pthread_mutex_lock (&s_prov_lock);
+    void *ctx = zsys_init ();
+    const size_t sockets = agents * MDL_AGENT_SOCKETS + 64;
+    const int have = zmq_ctx_get (ctx, ZMQ_MAX_SOCKETS), most = zmq_ctx_get (ctx, ZMQ_SOCKET_LIMIT);
+    if (have < 0 || most < 0 || sockets > (size_t) most) {
+        snprintf (why, whylen, "%zu agents need about %zu ZeroMQ sockets, more than its limit of %d per process: run fewer agents in one process",
+                  agents, sockets, most);
+        rc = MDL_ELIMIT;
+        goto out;
+    }
+    if (sockets > (size_t) have) {
+        if (s_any_agent) {
+            snprintf (why, whylen, "%zu agents need about %zu ZeroMQ sockets; the limit (%d) can only be raised before the process's first agent",
+                      agents, sockets, have);
+            rc = MDL_ELIMIT;
+            goto out;
+        }
+        /* Directly on the context: CZMQ's zsys_set_max_sockets asserts once any socket
+           exists; ZeroMQ itself sizes its socket table at its first socket. */
+        zmq_ctx_set (ctx, ZMQ_MAX_SOCKETS, (int) sockets);
+    }
+    /* Open files: an eventfd per socket, a descriptor per TCP connection both ways. */
+    const size_t files = sockets + 2 * agents * peers + 64;
+    struct rlimit rl;
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < files) {
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < files) {
+            snprintf (why, whylen, "%zu agents need about %zu open files but the hard limit is %llu (ulimit -Hn): raise it (limits.conf, LimitNOFILE=, docker --ulimit nofile=) or run fewer agents",
+                      agents, files, (unsigned long long) rl.rlim_max);
+            rc = MDL_ELIMIT;
+            goto out;
+        }
+        struct rlimit up = { .rlim_cur = rl.rlim_max == RLIM_INFINITY ? files : rl.rlim_max, .rlim_max = rl.rlim_max };
+        if (setrlimit (RLIMIT_NOFILE, &up) != 0) {
+            snprintf (why, whylen, "%zu agents need about %zu open files and the limit (%llu) could not be raised: ulimit -n %zu",
+                      agents, files, (unsigned long long) rl.rlim_cur, files);
+            rc = MDL_ELIMIT;
+            goto out;
+        }
+    }
+    /* Threads: RLIMIT_NPROC counts every thread of the user; this is what we add. */
+    const size_t threads = agents * MDL_AGENT_THREADS + 16;
+    if (getrlimit (RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < threads) {
+        snprintf (why, whylen, "%zu agents need about %zu threads but the limit is %llu (ulimit -u): raise it or run fewer agents",
+                  agents, threads, (unsigned long long) rl.rlim_cur);
+        rc = MDL_ELIMIT;
+        goto out;
+    }
+    s_sockets_budget = sockets > (size_t) have ? sockets : (size_t) have;
+out:
+    pthread_mutex_unlock (&s_prov_lock);
+    return rc;
+}
+
+/* Takes an agent's sockets from the budget: 0 or MDL_ELIMIT. */
+static int
+s_take_sockets (size_t n)
+{
+    pthread_mutex_lock (&s_prov_lock);
+    if (!s_sockets_budget) {
+        int have = zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS);
+        s_sockets_budget = have > 0 ? (size_t) have : 1024;
+    }
+    /* 64 spare: zauth, a beacon actor, what the caller opened itself */
+    int rc = s_sockets_used + n + 64 > s_sockets_budget ? MDL_ELIMIT : 0;
+    if (rc == 0) {
+        s_sockets_used += n;
+        s_any_agent = true;
+        atomic_fetch_add (&s_agents, 1);
+    }
+    pthread_mutex_unlock (&s_prov_lock);
+    return rc;
+}
+
+static void
+s_give_sockets (size_t n)
+{
+    pthread_mutex_lock (&s_prov_lock);
+    s_sockets_used -= n < s_sockets_used ? n : s_sockets_used;
+    if (atomic_load (&s_agents) > 0)
+        atomic_fetch_sub (&s_agents, 1);
+    pthread_mutex_unlock (&s_prov_lock);
+}
+
 static uint64_t
 s_incarnation (uint64_t id)
 {
@@ -167,12 +302,18 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
         a->cfg.codec = "fp32";
     snprintf (a->prefix, sizeof a->prefix, "%s", cfg->log_prefix ? cfg->log_prefix : "agent");
     a->incarnation = s_incarnation (cfg->id);
+    a->stats.train_start = NAN;
     a->cluster = mdl_wire_cluster_id (cfg->cluster ? cfg->cluster : "meshdl");
     rc = MDL_EINVAL;
     if (cfg->id == 0 || !cfg->bind) {
         mdl_error_set (rc, cfg->id ? "no endpoint to bind (bind)" : "agent id 0 (ids are never 0)");
         goto fail;
     }
+    if ((rc = s_take_sockets (s_agent_sockets (cfg)))) {
+        mdl_error_set (rc, "%s", mdl_strerror (rc));
+        goto fail;
+    }
+    a->sockets = s_agent_sockets (cfg);
     rc = MDL_EALGO;
     if (!(a->algo = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd"))) {
         mdl_agent_cfg_check (cfg); /* says which names there are */
@@ -197,7 +338,12 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     if (cap < a->d * sizeof (float) + 64)
         cap = a->d * sizeof (float) + 64;
     rc = MDL_ENOMEM;
+    a->msg_bytes = cap;
     if (!(a->pool = mdl_blobpool_new (cap, &rc)))
+        goto fail;
+    /* The buffers a gossiping agent keeps in flight (its last states, held by reference
+       in its neighbours' mailboxes), made now: setup cost, not the first steps'. */
+    if ((rc = mdl_blobpool_fill (a->pool, 4)))
         goto fail;
     /* One more mailbox channel when exact averages are configured: 2 d-vectors per peer. */
     a->merge_ch = cfg->final_merge || cfg->global_every > 0 || a->algo->global_averages ? a->algo->channels : -1;
@@ -226,6 +372,66 @@ fail:
     return NULL;
 }
 
+typedef struct {
+    const mdl_agent_cfg_t *cfgs;
+    mdl_agent_t **out;
+    size_t n;
+    atomic_size_t next;
+    atomic_int err;
+    atomic_size_t failed;
+    char detail[512]; /* the failure's reason (mdl_error_detail is per thread) */
+} s_many_t;
+
+static void *
+s_make_some (void *arg)
+{
+    s_many_t *m = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add (&m->next, 1);
+        if (i >= m->n || atomic_load (&m->err))
+            return NULL;
+        int rc = 0;
+        if (!(m->out[i] = mdl_agent_new (&m->cfgs[i], &rc))) {
+            int none = 0;
+            if (atomic_compare_exchange_strong (&m->err, &none, rc ? rc : MDL_ENOMEM)) {
+                atomic_store (&m->failed, i);
+                snprintf (m->detail, sizeof m->detail, "%s", mdl_error_detail ());
+            }
+            return NULL;
+        }
+    }
+}
+
+int
+mdl_agent_new_many (const mdl_agent_cfg_t *cfgs, size_t n, mdl_agent_t **out, size_t *failed)
+{
+    s_many_t m = { .cfgs = cfgs, .out = out, .n = n };
+    atomic_init (&m.next, 0);
+    atomic_init (&m.err, 0);
+    atomic_init (&m.failed, 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    pthread_t t[8];
+    size_t nt = 0;
+    for (; nt < 8 && nt < n; nt++)
+        if (pthread_create (&t[nt], NULL, s_make_some, &m) != 0)
+            break;
+    s_make_some (&m); /* this thread too (all of it when no thread could start) */
+    for (size_t k = 0; k < nt; k++)
+        pthread_join (t[k], NULL);
+    int rc = atomic_load (&m.err);
+    if (rc) {
+        if (failed)
+            *failed = atomic_load (&m.failed);
+        for (size_t i = 0; i < n; i++)
+            mdl_agent_destroy (&out[i]);
+        /* the reason, in the caller's thread, whichever thread built the agent */
+        if (m.detail[0])
+            mdl_error_set (rc, "%s", m.detail);
+    }
+    return rc;
+}
+
 void
 mdl_agent_destroy (mdl_agent_t **pa)
 {
@@ -245,6 +451,8 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_topo_destroy (&a->denser);
     free (a->snap);
     free (a->strings);
+    if (a->sockets)
+        s_give_sockets (a->sockets);
     pthread_mutex_destroy (&a->view_lock);
     pthread_mutex_destroy (&a->stats_lock);
     pthread_mutex_destroy (&a->snap_lock);
@@ -261,6 +469,7 @@ mdl_agent_start (mdl_agent_t *a)
     if (MDL_AGENT_EXTERNAL (a))
         return mdl_error_set (MDL_ENOTSUP, "an agent without a model of its own has no worker to start: drive it "
                                            "with mdl_agent_exchange");
+    atomic_store (&a->spe, mdl_learner_steps_per_epoch (a->learner));
     if (pthread_create (&a->worker, NULL, mdl_worker_main, a) != 0)
         return MDL_ENOMEM;
     a->worker_started = true;

@@ -38,6 +38,8 @@ struct mdl_agent_cfg {
     mdl_disc_cfg_t disc;       /* discovery back-end */
     double peer_timeout;       /* seconds of silence before a peer is dead */
     double hello_interval;     /* seconds between hellos on the mesh */
+    int64_t hwm_bytes;         /* bytes a send or receive queue of the mesh may hold
+                                  (0: ZeroMQ's counts of 100 / 1000 messages) */
     bool curve;                /* CURVE security */
     const char *cert;          /* curve: own secret certificate */
     const char *allow_dir;     /* curve: allowed public certificates */
@@ -125,6 +127,10 @@ typedef struct {
     uint64_t updates_dropped;  /* not used: too stale, undecodable, dropped by injection, late */
     uint64_t updates_rejected; /* failed validation (subset of dropped) */
     uint64_t peers_alive, peers_seen;
+    /* what the agent holds for its peers (hood.h): the peers of its neighbourhood, its
+       links (neighbours and transient peers), SUB connections, mailboxes, and the bytes
+       of the vectors in them and in replicas */
+    uint64_t neighbours, links, connections, mailboxes, mailbox_bytes;
     uint64_t keyframes_sent, resyncs;
     uint64_t replicas_verified, replica_mismatches; /* --verify-replicas */
     uint64_t gossip_rounds;    /* rounds this agent took part in (consensus control adds) */
@@ -143,9 +149,34 @@ typedef struct {
                                   (--global-every, dynavg's synchronisations) */
     uint64_t pair_averages;    /* adpsgd: pairwise averages this agent took part in */
     uint64_t pair_refused;     /* adpsgd: own requests refused (busy peer) or timed out */
+    double train_start;        /* mdl_now when the first step began (its --min-peers met);
+                                  NAN before */
     bool finished;
     int error;                 /* nonzero when the worker stopped on an error */
 } mdl_agent_stats_t;
+
+/* What one agent costs the process, for mdl_agent_provision: ZeroMQ sockets (actor
+   pipe, worker and comm inproc pair, PUB, SUB, CURVE monitors, the beacon's actor) and
+   threads (worker, comm actor, beacon). */
+#define MDL_AGENT_SOCKETS 16
+#define MDL_AGENT_MAX_PEERS 1024 /* live peers an agent tracks (its membership; all of them
+                                    take part in a global average) */
+#define MDL_AGENT_THREADS 3
+
+/* Makes room in this process for `agents` agents, each talking to up to `peers` peers
+   over TCP (0 for in-process agents): raises ZeroMQ's socket limit (only possible
+   before the process's first socket: call it first) and the soft limit of open files
+   up to the hard one. Returns 0, or MDL_ELIMIT with one sentence in why naming the
+   limit and what to do (nothing is changed then). mdl_agent_new refuses an agent
+   beyond what was provisioned (1024 sockets' worth by default) with MDL_ELIMIT, never
+   an assertion. */
+int mdl_agent_provision (size_t agents, size_t peers, char *why, size_t whylen);
+
+/* Builds n agents, cfgs[i] for out[i], a few at a time in parallel: each mdl_agent_new
+   waits for its comm actor to start, and with hundreds of agents in a process those
+   waits, not the work, take the time. Returns 0, or the first error (*failed = its
+   index): every agent built is destroyed then and out is all NULL. */
+int mdl_agent_new_many (const mdl_agent_cfg_t *cfgs, size_t n, mdl_agent_t **out, size_t *failed);
 
 /* Copies the counters (programs read them by name: mdl_agent_counter). */
 void mdl_agent_stats (mdl_agent_t *self, mdl_agent_stats_t *stats);

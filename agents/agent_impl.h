@@ -18,8 +18,31 @@
 #include "topo.h"
 #include "wire.h"
 
-#define MDL_AGENT_MAX_PEERS 1024
 #define MDL_AGENT_CHANNELS 4  /* vectors an algorithm may exchange per round (mailbox channels) */
+
+/* Why an agent talks to peers beyond its neighbourhood (hood.h), for a while: the comm
+   actor opens links, SUB connections and mailboxes for them while a purpose is open and
+   releases them after (mdl_comm_transient_open/close; the worker asks through
+   mdl_worker_transient). */
+typedef enum {
+    MDL_TRANSIENT_MERGE = 0,     /* exact global averages: every live peer */
+    MDL_TRANSIENT_FIN = 1,       /* telling every live peer this agent finished */
+    MDL_TRANSIENT_BOOTSTRAP = 2, /* a newcomer fetching a model from one peer */
+    MDL_TRANSIENT_PURPOSES = 3
+} mdl_transient_t;
+
+/* The worker's request to open ('O') or close ('C') a purpose, on its inproc socket to
+   the comm actor (then the ids, u64 each; none: every live peer). */
+typedef struct {
+    uint32_t purpose;  /* mdl_transient_t */
+    uint64_t below;    /* close MDL_TRANSIENT_MERGE: the merge channel's vectors of rounds
+                          below this are given back */
+} mdl_transient_msg_t;
+
+/* The graphs an agent may gossip on around round (its topology, the exponential graph
+   of --adaptive-degree, the complete graph near a --dense-window) into graphs[0..3);
+   returns how many. Any thread. */
+size_t mdl_agent_graphs (mdl_agent_t *a, uint64_t round, const mdl_topo_t **graphs);
 
 /* What the worker asks the comm actor to send: this descriptor, then the recipient ids
    (u64 each), then the blob pointer, as frames on the inproc worker->comm socket. */
@@ -40,8 +63,10 @@ struct mdl_agent_t {
     mdl_agent_cfg_t cfg;
     char prefix[64];
     uint64_t incarnation;
+    size_t sockets;            /* taken from the process's budget (mdl_agent_provision) */
     mdl_learner_t *learner;
     size_t d;
+    size_t msg_bytes;          /* the largest message: a keyframe or the codec's largest */
     const mdl_algo_ops_t *algo;
     mdl_topo_t *topo;
     mdl_topo_t *dense;         /* complete graph, for --dense-window */
@@ -58,7 +83,7 @@ struct mdl_agent_t {
     uint64_t view[MDL_AGENT_MAX_PEERS + 1];
     size_t view_n;
     uint64_t view_version;
-    uint64_t resync[64];       /* peers that asked for a keyframe */
+    uint64_t resync[MDL_AGENT_MAX_PEERS]; /* peers that asked for a keyframe or a state */
     size_t nresync;
     uint64_t fin[MDL_AGENT_MAX_PEERS]; /* peers that said they finished training (FIN) */
     size_t nfin;
@@ -72,6 +97,7 @@ struct mdl_agent_t {
     atomic_bool stop;
     _Atomic uint64_t round;    /* the worker's current step (sync: the round it mixes) */
     _Atomic uint64_t sync_wanted; /* highest global-average round a peer has started */
+    _Atomic uint64_t spe;      /* the learner's steps per epoch, set by mdl_agent_start */
 
     /* counters */
     pthread_mutex_t stats_lock;
@@ -108,6 +134,8 @@ void *mdl_worker_main (void *agent);
 int mdl_exchange_check (const mdl_algo_ops_t *ops, const mdl_agent_cfg_t *cfg);
 /* exchange.c: frees the caller-driven worker context (mdl_agent_destroy). */
 void mdl_exchange_free (mdl_agent_t *a);
+/* agent.c: the agents alive in this process. */
+size_t mdl_agent_count (void);
 
 /* agent.c: logging with the agent's prefix (thread-safe line writes). */
 void mdl_agent_log (mdl_agent_t *a, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
@@ -116,7 +144,7 @@ void mdl_agent_log (mdl_agent_t *a, const char *fmt, ...) __attribute__ ((format
 void mdl_agent_view_set (mdl_agent_t *a, const uint64_t *ids, size_t n);
 void mdl_agent_want_resync (mdl_agent_t *a, uint64_t peer);
 /* agent.c (worker thread): takes the peers that asked for a keyframe since the last call
-   into out (64 at most); returns how many. */
+   into out (MDL_AGENT_MAX_PEERS at most); returns how many. */
 size_t mdl_agent_take_resync (mdl_agent_t *a, uint64_t *out);
 /* agent.c: peer said FIN (comm thread); whether every live peer has (worker thread). */
 void mdl_agent_peer_fin (mdl_agent_t *a, uint64_t peer);

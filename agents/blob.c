@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -66,6 +67,23 @@ mdl_blobpool_destroy (mdl_blobpool_t **pp)
     if (last)
         s_pool_free (p);
     *pp = NULL;
+}
+
+int
+mdl_blobpool_fill (mdl_blobpool_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mdl_blob_t *b = p->cap > ((size_t) 1 << 40) ? NULL : malloc (sizeof *b + p->cap);
+        if (!b)
+            return MDL_ENOMEM;
+        memset (b->data, 0, p->cap);
+        b->pool = p;
+        pthread_mutex_lock (&p->lock);
+        b->next = p->free;
+        p->free = b;
+        pthread_mutex_unlock (&p->lock);
+    }
+    return 0;
 }
 
 mdl_blob_t *

@@ -19,6 +19,10 @@ typedef struct mdl_blobpool_t mdl_blobpool_t;
 mdl_blobpool_t *mdl_blobpool_new (size_t cap, int *err);
 void mdl_blobpool_destroy (mdl_blobpool_t **self);
 
+/* Puts n buffers in the pool now, written once (so the first sends do not fault their
+   pages in). Returns 0 or MDL_ENOMEM (the pool keeps what it made). */
+int mdl_blobpool_fill (mdl_blobpool_t *self, size_t n);
+
 /* Takes a buffer with one reference (NULL when out of memory). */
 mdl_blob_t *mdl_blob_take (mdl_blobpool_t *pool);
 void *mdl_blob_data (mdl_blob_t *b);

@@ -65,6 +65,7 @@ mdl_cluster_new (const mdl_cluster_cfg_t *cfg, int *err, int *failed)
 {
     int rc = MDL_EINVAL;
     mdl_cluster_t *self = NULL;
+    mdl_agent_cfg_t *cfgs = NULL;
     if (failed)
         *failed = -1;
     if (!cfg || !cfg->base || cfg->n < 1)
@@ -89,6 +90,8 @@ mdl_cluster_new (const mdl_cluster_cfg_t *cfg, int *err, int *failed)
         base.learn.sched.total_steps = self->spe * (uint64_t) (base.epochs > 0 ? base.epochs : 1);
     }
     const unsigned run = atomic_fetch_add (&s_runs, 1);
+    if (!(cfgs = malloc (n * sizeof *cfgs)))
+        goto fail;
     for (int i = 0; i < cfg->n; i++) {
         mdl_agent_cfg_t c = base;
         if (cfg->part) {
@@ -109,17 +112,22 @@ mdl_cluster_new (const mdl_cluster_cfg_t *cfg, int *err, int *failed)
             c.min_peers_timeout = 60.0;
         if (cfg->tweak)
             cfg->tweak (&c, i, cfg->tweak_arg);
-        if (!(self->agents[i] = mdl_agent_new (&c, &rc))) {
-            if (failed)
-                *failed = i;
-            goto fail;
-        }
+        cfgs[i] = c;
     }
+    /* Built in parallel: hundreds of agents otherwise wait for their actors in turn. */
+    size_t which = 0;
+    if ((rc = mdl_agent_new_many (cfgs, n, self->agents, &which))) {
+        if (failed)
+            *failed = (int) which;
+        goto fail;
+    }
+    free (cfgs);
     self->d = mdl_agent_dim (self->agents[0]);
     return self;
 fail:
     if (err)
         *err = rc;
+    free (cfgs);
     mdl_cluster_destroy (&self);
     return NULL;
 }

@@ -4,7 +4,9 @@
     back messages for the delay injection, and runs the tick (discovery, silences,
     hellos, counters). What arrives is handled in comm_recv.c (updates) and
     comm_peers.c (membership). */
+#include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,19 +133,44 @@ s_release_delayed (mdl_comm_t *self)
     }
 }
 
-static void
+/* Returns true when it stopped at its bound with messages possibly left. */
+static bool
 s_drain_sub (mdl_comm_t *self)
 {
     const void *frames[4];
     size_t lens[4], n;
     /* Bounded per wake-up so the pipe and the worker's sends are never starved. */
-    for (int k = 0; k < 256 && mdl_mesh_recv (self->mesh, frames, lens, 4, &n) == 0; k++) {
+    int k = 0;
+    for (; k < 256 && mdl_mesh_recv (self->mesh, frames, lens, 4, &n) == 0; k++) {
         bool hello = n >= 1 && lens[0] >= 1 && (((const char *) frames[0])[0] == 'H' || ((const char *) frames[0])[0] == 'B');
         if (self->a->cfg.delay_ms > 0 && !hello)
             s_delay (self, frames, lens, n);
-        else
+        else {
+            self->from_mesh = true; /* the frames may be held (mdl_mesh_hold) */
             mdl_comm_dispatch (self, frames, lens, n);
+            self->from_mesh = false;
+        }
     }
+    return k == 256;
+}
+
+/* The worker opens ('O') or closes ('C') a transient purpose: frames [cmd, purpose and
+   round (mdl_transient_msg_t), ids (u64 each; none: every live peer)]. */
+static void
+s_transient_cmd (mdl_comm_t *self, char cmd, zmsg_t *msg)
+{
+    zframe_t *fp = zmsg_next (msg), *fi = zmsg_next (msg);
+    mdl_transient_msg_t tm;
+    if (!fp || zframe_size (fp) != sizeof tm)
+        return;
+    memcpy (&tm, zframe_data (fp), sizeof tm);
+    if (cmd == 'C') {
+        mdl_comm_transient_close (self, (mdl_transient_t) tm.purpose, tm.below);
+        return;
+    }
+    const size_t n = fi ? zframe_size (fi) / sizeof (uint64_t) : 0;
+    if (mdl_comm_transient_open (self, (mdl_transient_t) tm.purpose, n ? (const uint64_t *) zframe_data (fi) : NULL, n))
+        mdl_agent_log (self->a, "out of memory opening connections beyond the neighbourhood");
 }
 
 /* Sends what the worker handed over: one payload, to each recipient with its own
@@ -152,14 +179,18 @@ static void
 s_drain_pull (mdl_comm_t *self)
 {
     mdl_agent_t *a = self->a;
-    while (zsock_events (self->pull) & ZMQ_POLLIN) {
-        zmsg_t *msg = zmsg_recv (self->pull);
+    for (;;) {
+        zmsg_t *msg = zmsg_recv (self->pull); /* receive timeout 0: NULL when empty */
         if (!msg)
-            return;
-        if (zmsg_size (msg) == 1) {
-            /* the worker moved to its next round: parked states may be due */
+            break;
+        zframe_t *f0 = zmsg_first (msg);
+        if (f0 && zframe_size (f0) == 1) {
+            const char cmd = *(const char *) zframe_data (f0);
+            if (cmd == 'A') /* the worker moved to its next round: parked states may be due */
+                mdl_comm_unpark (self);
+            else if (cmd == 'O' || cmd == 'C')
+                s_transient_cmd (self, cmd, msg);
             zmsg_destroy (&msg);
-            mdl_comm_unpark (self);
             continue;
         }
         zframe_t *fd = zmsg_first (msg), *fi = zmsg_next (msg), *fp = zmsg_next (msg);
@@ -203,6 +234,7 @@ s_drain_pull (mdl_comm_t *self)
         mdl_blob_unref (blob); /* the worker's reference */
         zmsg_destroy (&msg);
     }
+    mdl_comm_follow (self, false); /* the round may have moved the neighbourhood */
 }
 
 /* At shutdown: what the worker handed over but was not sent still holds a blob
@@ -211,7 +243,7 @@ s_drain_pull (mdl_comm_t *self)
 static void
 s_discard_pull (mdl_comm_t *self)
 {
-    while (self->pull && (zsock_events (self->pull) & ZMQ_POLLIN)) {
+    while (self->pull) {
         zmsg_t *msg = zmsg_recv (self->pull);
         if (!msg)
             return;
@@ -225,11 +257,11 @@ s_discard_pull (mdl_comm_t *self)
     }
 }
 
+/* Hands what discovery heard to the peer table. */
 static void
-s_tick (mdl_comm_t *self)
+s_discover (mdl_comm_t *self)
 {
     mdl_agent_t *a = self->a;
-    double now = mdl_now ();
     if (self->disc) {
         mdl_peer_info_t got[64];
         size_t n = 0;
@@ -239,24 +271,74 @@ s_tick (mdl_comm_t *self)
             for (size_t i = 0; i < n; i++) {
                 if (got[i].id == 0) {
                     /* static endpoint: connect now, learn who it is from its hellos */
-                    if (mdl_mesh_connect (self->mesh, &got[i]) == 0)
+                    if (mdl_mesh_connect (self->mesh, &got[i]) == 0 && (self->connected = true))
                         mdl_agent_log (a, "listening to static peer %s", got[i].endpoint);
                 } else
                     mdl_comm_seen (self, &got[i]);
             }
         } while (n == 64);
+        /* Peers the back-end knows have left: as if they had said goodbye. */
+        do {
+            n = 0;
+            mdl_discovery_gone (self->disc, got, 64, &n);
+            for (size_t i = 0; i < n; i++) {
+                mdl_peer_event_t ev;
+                const mdl_peer_info_t *known = mdl_peers_get (self->peers, got[i].id);
+                if (known && known->incarnation == got[i].incarnation && mdl_peers_remove (self->peers, got[i].id, &ev)) {
+                    self->bye = true;
+                    mdl_comm_on_event (self, &ev);
+                    self->bye = false;
+                }
+            }
+        } while (n == 64);
     }
-    mdl_peer_event_t ev[16];
-    size_t ne;
-    while ((ne = mdl_peers_expire (self->peers, now, ev, 16)) > 0)
-        for (size_t i = 0; i < ne; i++)
-            mdl_comm_on_event (self, &ev[i]);
+}
+
+static void
+s_tick (mdl_comm_t *self)
+{
+    mdl_agent_t *a = self->a;
+    double now = mdl_now ();
+    s_discover (self);
+    /* Silences: a scan of the cluster-wide table, so at a pace of its own (a sixteenth of
+       the timeout) rather than every tick: its cost per second stays O(peers / timeout). */
+    if (now >= self->next_expire) {
+        mdl_peer_event_t ev[16];
+        size_t ne;
+        while ((ne = mdl_peers_expire (self->peers, now, ev, 16)) > 0)
+            for (size_t i = 0; i < ne; i++)
+                mdl_comm_on_event (self, &ev[i]);
+        double pace = a->cfg.peer_timeout / 16;
+        self->next_expire = now + (pace > self->tick_s ? pace : self->tick_s);
+    }
+    mdl_comm_transient_tick (self, now);
+    mdl_comm_follow (self, false);
+    if (self->disc) {
+        /* Bounded announcement load as the cluster grows (discovery.h): a longer interval,
+           and silences judged over several of them. */
+        double every = mdl_discovery_pace (self->disc, self->nview ? self->nview - 1 : 0);
+        double timeout = 4 * every > a->cfg.peer_timeout ? 4 * every : a->cfg.peer_timeout;
+        mdl_peers_set_timeout (self->peers, timeout);
+        /* Hellos keep neighbours alive: at the same pace, since silences are judged as
+           slowly (a cluster of 1024: every 16 s instead of 4 times a second). */
+        self->hello_scale = timeout / a->cfg.peer_timeout;
+    }
     if (now >= self->next_hello) {
         mdl_mesh_hello (self->mesh, &self->me, a->cluster);
-        self->next_hello = now + a->cfg.hello_interval;
+        self->next_hello = now + a->cfg.hello_interval * (self->hello_scale > 1 ? self->hello_scale : 1);
+    }
+    if (now >= self->next_mute) {
+        /* a scan of the cluster-wide table: twice per timeout is enough to report a
+           silence longer than the timeout */
+        self->next_mute = now + a->cfg.peer_timeout / 2;
         uint64_t mute[16];
         size_t nm = mdl_peers_mute (self->peers, now, mute, 16);
         for (size_t i = 0; i < nm; i++) {
+            /* Only peers we listen to can be heard: the others are not mute, just not
+               neighbours. */
+            const mdl_link_t *l = mdl_comm_link (self, mute[i], false);
+            if (!l || !l->connected || now - l->connected_at < a->cfg.peer_timeout)
+                continue;
             char b[17];
             mdl_agent_log (a, "peer %s announces itself but nothing arrives from it (nothing listening, or it refuses our key)",
                            mdl_id_str (mute[i], b));
@@ -281,7 +363,17 @@ s_tick (mdl_comm_t *self)
     }
     mdl_mesh_stats_t ms;
     mdl_mesh_stats (self->mesh, &ms);
+    size_t boxes = 0, box_bytes = 0;
+    mdl_mailroom_usage (a->room, &boxes, &box_bytes);
+    size_t replicas = 0;
+    for (size_t i = 0; i < self->nlinks; i++)
+        for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
+            replicas += self->links[i].replica[k] != NULL;
     pthread_mutex_lock (&a->stats_lock);
+    a->stats.connections = ms.connections;
+    a->stats.links = self->nlinks;
+    a->stats.mailboxes = boxes;
+    a->stats.mailbox_bytes = box_bytes + replicas * a->d * sizeof (float);
     a->stats.bytes_sent = ms.bytes_sent;
     a->stats.bytes_received = ms.bytes_received;
     a->stats.msgs_sent = ms.sent;
@@ -306,6 +398,14 @@ s_self_destroy (mdl_comm_t **pself)
             free (self->links[i].replica[k]);
         mdl_comm_drop_parked (&self->links[i]);
     }
+    for (int p = 0; p < MDL_TRANSIENT_PURPOSES; p++)
+        free (self->transient[p].ids);
+    free (self->view);
+    free (self->talk);
+    free (self->in);
+    free (self->idx_in);
+    free (self->idx_talk);
+    free (self->mark);
     mdl_discovery_destroy (&self->disc);
     mdl_mesh_destroy (&self->mesh);
     s_discard_pull (self);
@@ -337,12 +437,14 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
     /* 10 ms of grace at a full subscriber queue before dropping for it: bounded
        back-pressure, what bench/mesh.sh measures against raw PUSH/PULL. */
     mdl_mesh_cfg_t mc = { .bind = a->cfg.bind, .self = a->cfg.id, .curve = a->cfg.curve, .cert = a->cfg.cert,
-                          .allow_dir = a->cfg.allow_dir, .send_wait_ms = 10 };
+                          .allow_dir = a->cfg.allow_dir, .send_wait_ms = 10, .hwm_bytes = a->cfg.hwm_bytes,
+                          .msg_bytes = (int64_t) a->msg_bytes };
     if (!(self->mesh = mdl_mesh_new (&mc, &rc)))
         goto fail;
     rc = MDL_ESOCKET;
     if (!(self->pull = zsock_new_pull (a->out_endpoint)))
         goto fail;
+    zsock_set_rcvtimeo (self->pull, 0); /* drained without blocking (s_drain_pull) */
     snprintf (a->endpoint, sizeof a->endpoint, "%s", mdl_mesh_endpoint (self->mesh));
     self->me.id = a->cfg.id;
     self->me.incarnation = a->incarnation;
@@ -364,6 +466,15 @@ typedef struct {
     int err;
 } s_start_t;
 
+static bool
+s_worker_done (mdl_agent_t *a)
+{
+    pthread_mutex_lock (&a->stats_lock);
+    bool done = a->stats.finished;
+    pthread_mutex_unlock (&a->stats_lock);
+    return done;
+}
+
 static void
 s_actor (zsock_t *pipe, void *arg)
 {
@@ -373,20 +484,37 @@ s_actor (zsock_t *pipe, void *arg)
     zsock_signal (pipe, 0);
     if (!self)
         return;
-    zpoller_t *poller = zpoller_new (pipe, self->pull, mdl_mesh_sub_socket (self->mesh), NULL);
-    void *ds = mdl_discovery_socket (self->disc);
-    if (ds)
-        zpoller_add (poller, ds);
+    /* The wait is a plain poll(2) on the sockets' ZMQ_FDs, readable while commands (such
+       as "messages arrived") are pending for a socket, instead of zmq_poll, which reads
+       every socket's events before and after it waits: each such read is two system
+       calls. The sockets are drained to empty (a receive that fails puts the reader to
+       sleep, so the next message signals its FD again) before each wait; only what
+       fired is looked at after it. */
+    zsock_t *sub = mdl_mesh_sub_socket (self->mesh), *ds = mdl_discovery_socket (self->disc);
+    zsock_t *srcs[4] = { pipe, self->pull, sub, ds };
+    const size_t nsrc = ds ? 4 : 3;
+    struct pollfd pfd[4];
+    for (size_t i = 0; i < nsrc; i++)
+        pfd[i] = (struct pollfd) { .fd = zsock_fd (srcs[i]), .events = POLLIN };
+    zsock_events (pipe); /* the pipe's reader asleep: $TERM will signal */
+    bool more = true;    /* something may be waiting: do not sleep */
     double next_tick = 0;
     while (!self->stopping) {
-        int timeout = MDL_TICK_MS;
+        /* Each actor's timer costs a wake-up: with many agents in one process (sim) the
+           process's wake-ups per second stay bounded, each actor ticking less often. */
+        const size_t agents = mdl_agent_count ();
+        self->tick_s = MDL_TICK_MS / 1000.0 * (agents > 64 ? (double) agents / 64.0 : 1.0);
+        if (self->tick_s > 0.25)
+            self->tick_s = 0.25;
+        int timeout = more ? 0 : (int) (self->tick_s * 1000);
         if (self->delayed) {
             double wait = (self->delayed->due - mdl_now ()) * 1000.0;
             if (wait < timeout)
                 timeout = wait < 0 ? 0 : (int) wait;
         }
-        void *which = zpoller_wait (poller, timeout);
-        if (which == pipe) {
+        if (poll (pfd, nsrc, timeout) < 0 && errno != EINTR)
+            break;
+        if ((pfd[0].revents || more) && (zsock_events (pipe) & ZMQ_POLLIN)) {
             zmsg_t *msg = zmsg_recv (pipe);
             char *cmd = msg ? zmsg_popstr (msg) : NULL;
             if (!cmd || streq (cmd, "$TERM"))
@@ -395,19 +523,29 @@ s_actor (zsock_t *pipe, void *arg)
             zmsg_destroy (&msg);
             continue;
         }
-        if (zpoller_terminated (poller))
-            break;
-        /* Drain every source on each wake-up: zpoller reports one socket at a time. */
-        s_drain_pull (self);
-        s_drain_sub (self);
+        if (pfd[1].revents || more)
+            s_drain_pull (self);
+        bool left = false;
+        if (pfd[2].revents || more)
+            left = s_drain_sub (self);
+        if (nsrc > 3 && (pfd[3].revents || more))
+            s_discover (self);
         s_release_delayed (self);
         double now = mdl_now ();
         if (now >= next_tick) {
             s_tick (self);
-            next_tick = now + MDL_TICK_MS / 1000.0;
+            next_tick = now + self->tick_s;
+            left = true; /* and a look at every source, whatever signalled */
         }
+        /* Once its worker is done nothing reads the view: a cluster tearing down (every
+           agent leaving) would otherwise make each remaining one re-derive it per leave. */
+        if (self->view_dirty && !s_worker_done (a))
+            mdl_comm_publish_view (self);
+        /* A new connection's pipe starts awake: its first message would not signal the
+           SUB's FD until a receive has found it empty. */
+        more = left || self->connected;
+        self->connected = false;
     }
-    zpoller_destroy (&poller);
     mdl_mesh_bye (self->mesh, &self->me, a->cluster);
     s_tick (self); /* final counters */
     s_self_destroy (&self);

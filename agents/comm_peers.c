@@ -1,30 +1,291 @@
-/*  comm_peers.c: the comm actor's membership: a peer that announces itself (beacon,
-    static list, hello) joins, one that says goodbye or falls silent leaves; each event
-    opens or closes its link, mailboxes and mesh connection and republishes the view the
-    worker reads (comm_impl.h). */
+/*  comm_peers.c: the comm actor's membership and neighbourhood. A peer that announces
+    itself (beacon, static list, hello) joins, one that says goodbye or falls silent
+    leaves: the peer table (a small record per peer, cluster-wide) and the view the
+    worker reads follow every event. What costs memory and sockets follows only the
+    neighbourhood (hood.h): links, SUB connections, mailboxes, replicas and parked
+    queues exist for the peers this agent talks with over the topology's period, plus
+    those a transient purpose opened (global averages, FIN, a bootstrap), released after
+    use. Each change of the view re-derives the neighbourhood before the worker sees the
+    view, so a neighbour's mailbox is there before its first state. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "comm_impl.h"
 #include "err.h"
+#include "hood.h"
+
+/* After its purpose closes, a transient peer stays open this long: back-to-back global
+   averages (--global-every, dynavg) would otherwise reconnect to everyone each time. */
+#define S_TRANSIENT_LINGER 2.0
+
+static bool
+s_in_sorted (const uint64_t *ids, size_t n, uint64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && ids[lo] == id;
+}
+
+static int
+s_cmp_u64 (const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *) x, b = *(const uint64_t *) y;
+    return a < b ? -1 : a > b;
+}
+
+/* Whether a transient purpose holds id now (open, or lingering). */
+static bool
+s_transient_has (const mdl_comm_t *self, uint64_t id, double now)
+{
+    for (int p = 0; p < MDL_TRANSIENT_PURPOSES; p++) {
+        const mdl_transient_set_t *t = &self->transient[p];
+        if (!t->open && !(t->until > now))
+            continue;
+        if (t->all ? s_in_sorted (self->view, self->nview, id) : s_in_sorted (t->ids, t->n, id))
+            return true;
+    }
+    return false;
+}
+
+bool
+mdl_comm_wanted (const mdl_comm_t *self, uint64_t id)
+{
+    return id != self->a->cfg.id
+           && (s_in_sorted (self->talk, self->ntalk, id) || s_transient_has (self, id, mdl_now ()));
+}
+
+/* Gives back everything held for a link's peer and forgets the link (swap-remove: link
+   pointers are not kept across calls). */
+static void
+s_release (mdl_comm_t *self, mdl_link_t *l)
+{
+    if (l->connected)
+        mdl_mesh_disconnect (self->mesh, l->endpoint);
+    for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
+        free (l->replica[k]);
+    mdl_comm_drop_parked (l);
+    mdl_mailroom_remove (self->a->room, l->id);
+    *l = self->links[--self->nlinks];
+}
+
+/* Opens what peer id needs: its link, its SUB connection (when we know where it
+   publishes), and a mailbox when box. */
+static void
+s_open (mdl_comm_t *self, uint64_t id, bool box)
+{
+    mdl_agent_t *a = self->a;
+    mdl_link_t *l = mdl_comm_link (self, id, true);
+    if (!l) {
+        char b[17];
+        mdl_agent_log (a, "cannot talk with peer %s: %d links open (the most an agent keeps)", mdl_id_str (id, b),
+                       MDL_AGENT_MAX_PEERS);
+        return;
+    }
+    if (box && mdl_mailroom_add (a->room, id)) {
+        char b[17];
+        mdl_agent_log (a, "cannot keep a mailbox for peer %s", mdl_id_str (id, b));
+    }
+    const mdl_peer_info_t *info = mdl_peers_get (self->peers, id);
+    if (l->connected || !info || !info->endpoint[0])
+        return; /* a static peer is connected by endpoint already (comm.c's tick) */
+    int rc = mdl_mesh_connect (self->mesh, info);
+    char b[17];
+    if (rc == MDL_ESECURITY)
+        mdl_agent_log (a, "peer %s at %s: its key is not on the allow-list; not listening to it", mdl_id_str (id, b),
+                       info->endpoint);
+    else if (rc)
+        mdl_agent_log (a, "peer %s: cannot connect to %s: %s", mdl_id_str (id, b), info->endpoint, mdl_strerror (rc));
+    else {
+        l->connected = true;
+        l->connected_at = mdl_now ();
+        self->connected = true;
+        snprintf (l->endpoint, sizeof l->endpoint, "%s", info->endpoint);
+    }
+}
+
+/* Makes links, connections and mailboxes match the talk set, the in-neighbours and the
+   transient purposes. */
+static void
+s_reconcile (mdl_comm_t *self)
+{
+    const double now = mdl_now ();
+    for (size_t i = self->nlinks; i-- > 0;)
+        if (!mdl_comm_wanted (self, self->links[i].id))
+            s_release (self, &self->links[i]);
+    for (size_t k = 0; k < self->ntalk; k++) {
+        const uint64_t id = self->talk[k];
+        const bool box = s_in_sorted (self->in, self->nin, id) || s_transient_has (self, id, now);
+        s_open (self, id, box);
+        if (!box) /* an out-neighbour only (it was an in-neighbour in a smaller view) */
+            mdl_mailroom_remove (self->a->room, id);
+    }
+    for (int p = 0; p < MDL_TRANSIENT_PURPOSES; p++) {
+        const mdl_transient_set_t *t = &self->transient[p];
+        if (!t->open && !(t->until > now))
+            continue;
+        const uint64_t *ids = t->all ? self->view : t->ids;
+        const size_t n = t->all ? self->nview : t->n;
+        for (size_t k = 0; k < n; k++)
+            if (ids[k] != self->a->cfg.id && s_in_sorted (self->view, self->nview, ids[k]))
+                s_open (self, ids[k], true);
+    }
+}
+
+/* *p grown to cap elements of size each; false (and *p unchanged) when out of memory. */
+static bool
+s_grow (void **p, size_t cap, size_t size)
+{
+    void *v = realloc (*p, cap * size);
+    if (v)
+        *p = v;
+    return v != NULL;
+}
+
+/* Room for the neighbourhood of n agents. */
+static int
+s_reserve (mdl_comm_t *self, size_t n)
+{
+    if (n <= self->caphood)
+        return 0;
+    size_t cap = self->caphood ? self->caphood : 16;
+    while (cap < n)
+        cap *= 2;
+    bool ok = s_grow ((void **) &self->view, cap, sizeof (uint64_t));
+    ok &= s_grow ((void **) &self->talk, cap, sizeof (uint64_t));
+    ok &= s_grow ((void **) &self->in, cap, sizeof (uint64_t));
+    ok &= s_grow ((void **) &self->idx_in, cap, sizeof (uint32_t));
+    ok &= s_grow ((void **) &self->idx_talk, cap, sizeof (uint32_t));
+    ok &= s_grow ((void **) &self->mark, cap, 1);
+    if (!ok)
+        return MDL_ENOMEM;
+    self->caphood = cap;
+    return 0;
+}
+
+void
+mdl_comm_follow (mdl_comm_t *self, bool force)
+{
+    mdl_agent_t *a = self->a;
+    uint64_t round = atomic_load (&a->round);
+    if (round >= MDL_MERGE_ROUND)
+        round = self->hood_round; /* a global average uses no graph: keep the gossip's */
+    const mdl_topo_t *graphs[3];
+    const size_t ng = mdl_agent_graphs (a, round, graphs);
+    const uint32_t n = (uint32_t) self->nview;
+    const uint64_t w = mdl_hood_window (graphs, ng, n, round);
+    if (!force && w == self->hood_window && ng == self->hood_graphs)
+        return;
+    self->hood_round = round;
+    self->hood_window = w;
+    self->hood_graphs = ng;
+    uint32_t me = 0;
+    while (me < n && self->view[me] != a->cfg.id)
+        me++;
+    size_t nin = 0, ntalk = 0;
+    if (me < n && mdl_hood_compute (graphs, ng, n, me, round, self->idx_in, &nin, self->idx_talk, &ntalk, self->mark) == 0) {
+        for (size_t k = 0; k < nin; k++)
+            self->in[k] = self->view[self->idx_in[k]];
+        for (size_t k = 0; k < ntalk; k++)
+            self->talk[k] = self->view[self->idx_talk[k]];
+    }
+    self->nin = nin;
+    self->ntalk = ntalk;
+    s_reconcile (self);
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.neighbours = ntalk;
+    pthread_mutex_unlock (&a->stats_lock);
+}
 
 void
 mdl_comm_publish_view (mdl_comm_t *self)
 {
-    uint64_t ids[MDL_AGENT_MAX_PEERS + 1];
-    size_t n = mdl_peers_alive (self->peers, ids, MDL_AGENT_MAX_PEERS);
+    mdl_agent_t *a = self->a;
+    size_t n = mdl_peers_alive (self->peers, NULL, 0);
     if (n > MDL_AGENT_MAX_PEERS)
         n = MDL_AGENT_MAX_PEERS;
+    if (s_reserve (self, n + 1)) {
+        mdl_agent_log (a, "out of memory for a membership of %zu peers", n);
+        return;
+    }
+    n = mdl_peers_alive (self->peers, self->view, n);
     /* insert self, keep ascending */
     size_t at = 0;
-    while (at < n && ids[at] < self->a->cfg.id)
+    while (at < n && self->view[at] < a->cfg.id)
         at++;
-    memmove (ids + at + 1, ids + at, (n - at) * sizeof ids[0]);
-    ids[at] = self->a->cfg.id;
-    mdl_agent_view_set (self->a, ids, n + 1);
-    pthread_mutex_lock (&self->a->stats_lock);
-    self->a->stats.peers_alive = n;
-    pthread_mutex_unlock (&self->a->stats_lock);
+    memmove (self->view + at + 1, self->view + at, (n - at) * sizeof self->view[0]);
+    self->view[at] = a->cfg.id;
+    self->nview = n + 1;
+    self->view_dirty = false;
+    mdl_comm_follow (self, true);
+    mdl_agent_view_set (a, self->view, self->nview);
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.peers_alive = n;
+    pthread_mutex_unlock (&a->stats_lock);
+}
+
+int
+mdl_comm_transient_open (mdl_comm_t *self, mdl_transient_t purpose, const uint64_t *ids, size_t n)
+{
+    if ((int) purpose < 0 || purpose >= MDL_TRANSIENT_PURPOSES)
+        return MDL_EINVAL;
+    mdl_transient_set_t *t = &self->transient[purpose];
+    if (ids && n > t->cap) {
+        uint64_t *v = realloc (t->ids, n * sizeof *v);
+        if (!v)
+            return MDL_ENOMEM;
+        t->ids = v;
+        t->cap = n;
+    }
+    t->all = ids == NULL;
+    t->n = ids ? n : 0;
+    if (ids && n) {
+        memcpy (t->ids, ids, n * sizeof *ids);
+        qsort (t->ids, n, sizeof *ids, s_cmp_u64);
+    }
+    t->open = true;
+    t->until = 0;
+    s_reconcile (self);
+    return 0;
+}
+
+void
+mdl_comm_transient_close (mdl_comm_t *self, mdl_transient_t purpose, uint64_t below)
+{
+    if ((int) purpose < 0 || purpose >= MDL_TRANSIENT_PURPOSES)
+        return;
+    mdl_transient_set_t *t = &self->transient[purpose];
+    if (!t->open)
+        return;
+    t->open = false;
+    t->until = mdl_now () + S_TRANSIENT_LINGER;
+    /* The states of a finished average are d floats per peer: given back now; what is
+       left of a later round (a peer that started the next one) stays. */
+    if (purpose == MDL_TRANSIENT_MERGE && self->a->merge_ch >= 0)
+        for (size_t i = 0; i < self->nlinks; i++)
+            mdl_mailroom_drop (self->a->room, self->links[i].id, self->a->merge_ch, below);
+}
+
+/* comm.c's tick: transient peers whose linger ended are released. */
+void
+mdl_comm_transient_tick (mdl_comm_t *self, double now)
+{
+    bool due = false;
+    for (int p = 0; p < MDL_TRANSIENT_PURPOSES; p++) {
+        mdl_transient_set_t *t = &self->transient[p];
+        if (!t->open && t->until > 0 && now >= t->until) {
+            t->until = 0;
+            due = true;
+        }
+    }
+    if (due)
+        s_reconcile (self);
 }
 
 void
@@ -33,50 +294,35 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
     mdl_agent_t *a = self->a;
     char idb[17];
     const char *ids = mdl_id_str (ev->info.id, idb);
-    mdl_link_t *l = mdl_comm_link (self, ev->info.id, ev->kind != MDL_PEER_LEAVE);
-    if (!l)
-        return;
+    mdl_link_t *l = mdl_comm_link (self, ev->info.id, false);
     switch (ev->kind) {
     case MDL_PEER_JOIN:
     case MDL_PEER_REJOIN:
-        if (ev->kind == MDL_PEER_JOIN)
+        if (ev->kind == MDL_PEER_JOIN) {
             mdl_comm_count (self, &a->stats.peers_seen, 1);
-        if (mdl_mailroom_add (a->room, ev->info.id)) {
-            mdl_agent_log (a, "cannot track peer %s: too many peers", ids);
-            return;
+            /* A newcomer hears everyone at their grown interval: announcing now (rate
+               limited) lets it see the cluster within one base interval. */
+            if (self->disc)
+                mdl_discovery_announce_now (self->disc);
         }
-        mdl_mailroom_clear (a->room, ev->info.id);
-        for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
-            l->valid[k] = false;
-        mdl_comm_drop_parked (l);
-        l->seq_from = 0;
-        l->seq_to = 0;
-        if (ev->info.endpoint[0] && (!l->connected || strcmp (l->endpoint, ev->info.endpoint))) {
-            if (l->connected && strcmp (l->endpoint, ev->info.endpoint))
+        if (l) {
+            /* A restart: what we held of its previous life must not be mixed. */
+            mdl_mailroom_clear (a->room, ev->info.id);
+            for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
+                l->valid[k] = false;
+            mdl_comm_drop_parked (l);
+            l->seq_from = 0;
+            l->seq_to = 0;
+            if (l->connected && ev->info.endpoint[0] && strcmp (l->endpoint, ev->info.endpoint)) {
                 mdl_mesh_disconnect (self->mesh, l->endpoint);
-            int rc = mdl_mesh_connect (self->mesh, &ev->info);
-            if (rc == MDL_ESECURITY)
-                mdl_agent_log (a, "peer %s at %s: its key is not on the allow-list; not listening to it", ids,
-                               ev->info.endpoint);
-            else if (rc)
-                mdl_agent_log (a, "peer %s: cannot connect to %s: %s", ids, ev->info.endpoint, mdl_strerror (rc));
-            else {
-                l->connected = true;
-                snprintf (l->endpoint, sizeof l->endpoint, "%s", ev->info.endpoint);
+                l->connected = false; /* reconnected to the new endpoint below, if wanted */
             }
         }
         mdl_agent_log (a, "%s %s%s%s", ev->kind == MDL_PEER_JOIN ? "join" : "rejoin", ids,
                        ev->info.endpoint[0] ? " at " : "", ev->info.endpoint);
         break;
     case MDL_PEER_LEAVE:
-        if (l->connected) {
-            mdl_mesh_disconnect (self->mesh, l->endpoint);
-            l->connected = false;
-        }
-        mdl_mailroom_clear (a->room, ev->info.id);
-        for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
-            l->valid[k] = false;
-        mdl_comm_drop_parked (l);
+        /* Its link, connection and mailbox go with the new view (it is no longer wanted). */
         if (self->bye)
             mdl_agent_log (a, "leave %s (said goodbye)", ids);
         else
@@ -85,7 +331,9 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
     default:
         return;
     }
-    mdl_comm_publish_view (self);
+    /* Published once the actor has handled what woke it: a burst of joins (a cluster
+       starting, a discovery pass) costs one new view, not one per peer. */
+    self->view_dirty = true;
 }
 
 void

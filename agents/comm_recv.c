@@ -78,10 +78,11 @@ static void s_on_update_checked (mdl_comm_t *self, const void **frames, const si
 static void
 s_tombstone (mdl_agent_t *a, uint64_t sender, int ch, uint64_t step, uint64_t seq)
 {
-    if (ch < 0 || ch >= MDL_AGENT_CHANNELS || !mdl_mailroom_write_begin (a->room, sender, ch, step, true))
+    if (ch < 0 || ch >= MDL_AGENT_CHANNELS)
         return;
     mdl_slot_meta_t tomb = { .step = step, .seq = seq, .arrival = mdl_now (), .lost = true };
-    mdl_mailroom_write_end (a->room, sender, ch, &tomb);
+    if (mdl_mailroom_has (a->room, sender) || mdl_mailroom_add (a->room, sender) == 0)
+        mdl_mailroom_mark (a->room, sender, ch, true, &tomb);
 }
 
 static void
@@ -188,6 +189,21 @@ s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_
 {
     mdl_agent_t *a = self->a;
     const int ch = (int) MDL_KIND_CHANNEL (h->kind);
+    /* fp32 on the wire is the vector: the mailbox keeps the received frame itself (for
+       inproc, the sender's buffer) instead of a copy, and mixing reads it there, checking
+       it for NaN/Inf as it goes (mdl_vec_mix_checked): the only pass over it. */
+    if (self->from_mesh && mdl_codec_view (self->codec, payload, len)) {
+        const void *data = NULL;
+        void *ref = mdl_mesh_hold (self->mesh, 2, &data);
+        const float *v = ref ? mdl_codec_view (self->codec, data, len) : NULL;
+        if (v && mdl_mailroom_file_ref (a->room, h->sender, ch, parity, v, mdl_mesh_release, ref, meta) == 0)
+            return;
+        mdl_mesh_release (ref);
+        if (v) { /* the slot is being read (a peer two rounds ahead) */
+            s_lost (self, h->sender, ch, h->step);
+            return;
+        }
+    }
     float *slot = mdl_mailroom_write_begin (a->room, h->sender, ch, h->step, parity);
     if (!slot || mdl_codec_decode (self->codec, payload, len, slot)) {
         if (slot)
@@ -317,6 +333,13 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
         return;
     }
     if (ch >= MDL_AGENT_CHANNELS) {
+        mdl_comm_count (self, &a->stats.updates_dropped, 1);
+        return;
+    }
+    /* A state from a live peer outside the neighbourhood (views that differ for a moment,
+       a global average it started before ours): a box on demand, released by the next
+       change of the neighbourhood unless the peer is wanted by then. */
+    if (!mdl_mailroom_has (a->room, h.sender) && mdl_mailroom_add (a->room, h.sender)) {
         mdl_comm_count (self, &a->stats.updates_dropped, 1);
         return;
     }

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "err.h"
+#include "hood.h"
 #include "mixing.h"
 #include "vec.h"
 #include "weights.h"
@@ -133,6 +134,48 @@ s_ad_period (mdl_ctx_t *c)
     pthread_mutex_unlock (&c->a->stats_lock);
 }
 
+/* Replica holders are the peers of the talk set (hood.h): when the neighbourhood moves
+   (membership, an aperiodic graph's window), the holders outside it are forgotten, as
+   the comm actor of each of them forgets its copy of ours; one that comes back gets a
+   keyframe. Otherwise deltas would go, every step, to every peer ever neighboured. */
+static void
+s_follow_talk (mdl_ctx_t *c)
+{
+    mdl_agent_t *a = c->a;
+    const mdl_topo_t *graphs[3];
+    const size_t ng = mdl_agent_graphs (a, c->step, graphs);
+    const uint64_t w = mdl_hood_window (graphs, ng, (uint32_t) c->n, c->step);
+    if (c->talk && c->talk_version == c->view_version && c->talk_window == w && c->talk_graphs == ng)
+        return;
+    uint32_t *in = malloc (c->n * sizeof *in), *talk = malloc (c->n * sizeof *talk);
+    uint8_t *mark = malloc (c->n ? c->n : 1);
+    uint64_t *ids = realloc (c->talk, (c->n ? c->n : 1) * sizeof *ids);
+    size_t nin = 0, ntalk = 0;
+    if (ids)
+        c->talk = ids;
+    if (in && talk && mark && ids
+        && mdl_hood_compute (graphs, ng, (uint32_t) c->n, c->me, c->step, in, &nin, talk, &ntalk, mark) == 0) {
+        for (size_t k = 0; k < ntalk; k++)
+            c->talk[k] = c->ids[talk[k]];
+        c->ntalk = ntalk;
+        c->talk_version = c->view_version;
+        c->talk_window = w;
+        c->talk_graphs = ng;
+        size_t keep = 0;
+        for (size_t k = 0; k < c->nknown; k++) {
+            bool in_talk = false;
+            for (size_t j = 0; j < ntalk && !in_talk; j++)
+                in_talk = c->talk[j] == c->known[k];
+            if (in_talk)
+                c->known[keep++] = c->known[k];
+        }
+        c->nknown = keep;
+    }
+    free (in);
+    free (talk);
+    free (mark);
+}
+
 /* Refreshes the membership snapshot and this round's neighbours and weights. */
 int
 mdl_worker_round (mdl_ctx_t *c)
@@ -182,6 +225,8 @@ mdl_worker_round (mdl_ctx_t *c)
     c->nout = cnt;
     c->round_t = c->step;
     c->round_valid = true;
+    if (a->replicas && c->step < MDL_MERGE_ROUND)
+        s_follow_talk (c);
     return 0;
 }
 
@@ -273,7 +318,7 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
             if (mdl_worker_alive (c, c->known[k]))
                 to[nto++] = c->known[keep++] = c->known[k];
         c->nknown = keep;
-        uint64_t dropped_asks[64];
+        uint64_t dropped_asks[MDL_AGENT_MAX_PEERS];
         mdl_agent_take_resync (a, dropped_asks); /* everyone gets this keyframe */
         if ((rc = mdl_worker_encode (c, c->kcodec, c->pub[channel], &b)))
             return rc;
@@ -300,7 +345,7 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
        out-neighbours that hold no copy yet, and peers that asked (they saw a gap). */
     uint64_t kf[MDL_AGENT_MAX_PEERS];
     size_t nkf = 0;
-    uint64_t asked[64];
+    uint64_t asked[MDL_AGENT_MAX_PEERS];
     size_t nasked = mdl_agent_take_resync (a, asked);
     for (size_t k = 0; k < c->nout; k++) {
         uint64_t id = c->ids[c->out[k]];
@@ -405,45 +450,57 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     mdl_mix_result_t r;
     mdl_mix_coefs (c->w_self, c->w, stale_by, c->nnbr, a->cfg.staleness_decay, (uint64_t) a->cfg.max_staleness,
                    coef, &r);
-    /* Disagreement estimate sum_j w_ij ||x_i - v_j||^2 (Kong et al.'s proxy), before
-       mixing. It costs a pass over x per neighbour, so it is refreshed every 16 mixes
-       (the metrics read it a few times per epoch). */
-    double dis = -1.0;
-    if (c->nmix++ % 16 == 0 || a->cfg.cc_target > 0 || a->cfg.ad_target > 0) {
-        dis = 0.0;
-        for (size_t k = 0; k < c->nnbr; k++)
-            if (coef[k] > 0)
-                dis += c->w[k] * mdl_vec_dist2 (x, v[k], c->d);
-        if (a->cfg.cc_target > 0) {
-            /* Kong et al.'s estimate shared as a scalar: own and neighbours' values */
-            double sum = dis;
-            size_t cnt = 1;
-            for (size_t k = 0; k < c->nnbr; k++)
-                if (coef[k] > 0 && isfinite (shared[k]) && shared[k] >= 0)
-                    sum += shared[k], cnt++;
-            c->cc_shared = sum / (double) cnt;
-        }
-    }
     /* x += gamma * sum_j c_j (v_j - self_v): one fused pass over x, written so that
-       self_v may alias x (the mixing is memory-bound: passes are what it costs). */
+       self_v may alias x (the mixing is memory-bound: passes are what it costs). The
+       same pass checks the neighbours' vectors for NaN/Inf (a fp32 state is filed
+       unread, by reference: this is its check) and measures the disagreement estimate
+       sum_j w_ij ||x_i - v_j||^2 (Kong et al.'s proxy) from x before mixing. */
     double csum = 0.0;
     const float *vs[MDL_AGENT_MAX_PEERS];
     float cs[MDL_AGENT_MAX_PEERS];
-    size_t nv = 0;
+    size_t nv = 0, at[MDL_AGENT_MAX_PEERS];
     for (size_t k = 0; k < c->nnbr; k++)
         if (coef[k] > 0) {
             csum += gamma * coef[k];
+            at[nv] = k;
             vs[nv] = v[k];
             cs[nv++] = (float) (gamma * coef[k]);
         }
+    bool bad[MDL_AGENT_MAX_PEERS];
+    double dist[MDL_AGENT_MAX_PEERS];
+    size_t nbad = 0;
+    /* The distances cost a few operations per element: every mix when consensus control
+       or the adaptive degree decide on them, else every 16th (the metrics read it a few
+       times per epoch). */
+    const bool measure = c->nmix++ % 16 == 0 || a->cfg.cc_target > 0 || a->cfg.ad_target > 0;
     if (nv)
-        mdl_vec_mix (x, (float) (self_v == x ? 1.0 - csum : 1.0), self_v == x ? NULL : self_v, (float) -csum,
-                     vs, cs, nv, c->d);
+        nbad = mdl_vec_mix_checked (x, (float) (self_v == x ? 1.0 - csum : 1.0), self_v == x ? NULL : self_v,
+                                    (float) -csum, vs, cs, nv, c->d, bad, measure ? dist : NULL);
+    double dis = nv && measure ? 0.0 : -1.0;
+    for (size_t j = 0; j < nv && measure; j++)
+        if (!bad[j])
+            dis += c->w[at[j]] * dist[j];
+    if (a->cfg.cc_target > 0 && nv) {
+        /* Kong et al.'s estimate shared as a scalar: own and neighbours' values */
+        double sum = dis;
+        size_t cnt = 1;
+        for (size_t j = 0; j < nv; j++)
+            if (!bad[j] && isfinite (shared[at[j]]) && shared[at[j]] >= 0)
+                sum += shared[at[j]], cnt++;
+        c->cc_shared = sum / (double) cnt;
+    }
+    if (nbad) {
+        mdl_agent_log (a, "%zu neighbour state(s) held NaN or Inf at round %llu: those parts were not mixed", nbad,
+                       (unsigned long long) c->step);
+        pthread_mutex_lock (&a->stats_lock);
+        a->stats.updates_rejected += nbad;
+        pthread_mutex_unlock (&a->stats_lock);
+    }
     for (size_t k = 0; k < c->nnbr; k++)
         if (v[k])
             mdl_mailroom_read_end (a->room, c->ids[c->nbr[k]], channel);
-    const size_t used = r.used;
-    const uint64_t stale = r.stale, dropped = r.dropped;
+    const size_t used = r.used - nbad;
+    const uint64_t stale = r.stale, dropped = r.dropped + nbad;
     pthread_mutex_lock (&a->stats_lock);
     a->stats.updates_applied += used;
     a->stats.updates_stale += stale;

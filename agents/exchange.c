@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "err.h"
 #include "vec.h"
 #include "worker_impl.h"
@@ -93,6 +94,9 @@ s_begin (mdl_agent_t *a, float *x)
         mdl_exchange_free (a);
         return rc;
     }
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.train_start = mdl_now (); /* the first step: discovery is over */
+    pthread_mutex_unlock (&a->stats_lock);
     return 0;
 }
 

@@ -34,6 +34,17 @@ mdl_worker_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, 
     return mdl_worker_send_aux (c, kind, step, v, 0.0, to, nto);
 }
 
+int
+mdl_worker_transient (mdl_ctx_t *c, mdl_transient_t purpose, bool open, const uint64_t *ids, size_t n, uint64_t below)
+{
+    mdl_transient_msg_t tm = { .purpose = (uint32_t) purpose, .below = below };
+    int rc = open ? zsock_send (c->push, "sbb", "O", &tm, sizeof tm, ids, (ids ? n : 0) * sizeof *ids)
+                  : zsock_send (c->push, "sb", "C", &tm, sizeof tm);
+    if (rc == 0 && purpose == MDL_TRANSIENT_FIN)
+        c->fin_open = open;
+    return rc == 0 ? 0 : MDL_ESOCKET;
+}
+
 /* The live peers of the current view (refreshed), self excluded, into out. */
 size_t
 mdl_worker_live_peers (mdl_ctx_t *c, uint64_t *out)
@@ -99,9 +110,15 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merge
     zstr_send (c->push, "A"); /* sync: merge states parked until we got here may be filed */
     uint64_t all[MDL_AGENT_MAX_PEERS];
     size_t nall = mdl_worker_live_peers (c, all);
+    /* Everyone takes part, not only the neighbours: connections and merge mailboxes for
+       every live peer while this runs (the comm actor opens them before it sends). */
+    mdl_worker_transient (c, MDL_TRANSIENT_MERGE, true, NULL, 0, 0);
     mdl_worker_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, all, nall);
     const double t0 = mdl_now (), until = t0 + a->cfg.merge_timeout;
-    double next_ask = t0 + 0.25;
+    /* A peer that was not listening to us yet (not a neighbour: it connects when it
+       enters this average) missed that state and asks for it: the first asks come soon,
+       then every 0.25 s. */
+    double ask_every = 0.02, next_ask = t0 + ask_every;
     bool have_all = false;
     while (mdl_now () < until && !atomic_load (&a->stop)) {
         mdl_worker_round (c); /* membership may change: dead peers drop out */
@@ -123,7 +140,7 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merge
                 ndone++;
         }
         /* Answer the peers that asked for our state. */
-        uint64_t asked[64];
+        uint64_t asked[MDL_AGENT_MAX_PEERS];
         size_t nasked = mdl_agent_take_resync (a, asked);
         if (nasked)
             mdl_worker_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, asked, nasked);
@@ -144,12 +161,16 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merge
                 mdl_worker_send_to (c, ch | MDL_KIND_RESYNC, R, NULL, missing, nmiss);
             if (have_all) /* our MERGED may have been lost too */
                 mdl_worker_send_to (c, ch | MDL_KIND_MERGED, R, NULL, all, nall);
-            next_ask = mdl_now () + 0.25;
+            ask_every = ask_every * 2 < 0.25 ? ask_every * 2 : 0.25;
+            next_ask = mdl_now () + ask_every;
         }
         struct timespec ts = { 0, 2 * 1000000 };
         nanosleep (&ts, NULL);
     }
     c->step = step;
+    /* The states of round R (and its markers R + 1) are given back now; a later round's
+       that a fast peer already sent stay. */
+    mdl_worker_transient (c, MDL_TRANSIENT_MERGE, false, NULL, 0, R + 2);
     return have_all;
 }
 
@@ -188,6 +209,9 @@ mdl_ctx_fin (mdl_ctx_t *c)
 {
     uint64_t all[MDL_AGENT_MAX_PEERS];
     size_t nall = mdl_worker_live_peers (c, all);
+    /* Every live peer must hear it, and be heard: open to all until the worker ends. */
+    if (!c->fin_open)
+        mdl_worker_transient (c, MDL_TRANSIENT_FIN, true, NULL, 0, 0);
     mdl_worker_send_to (c, MDL_KIND_FIN, c->step, NULL, all, nall);
     return mdl_agent_all_fin (c->a);
 }

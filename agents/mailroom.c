@@ -1,4 +1,11 @@
-/*  mailroom.c: see mailroom.h. */
+/*  mailroom.c: see mailroom.h.
+
+    Boxes are kept sorted by peer id (binary search: a global average gives an agent a
+    box per live peer for a while). A box's slots are one heap array that never moves
+    while the box lives, so a slot pointer taken under the lock stays valid while the
+    lock is dropped to allocate its vector (only the writer thread adds, removes and
+    allocates). A box removed while the reader holds one of its vectors waits in a
+    short list until that read ends. */
 #include "mailroom.h"
 
 #include <errno.h>
@@ -10,7 +17,10 @@
 #include "err.h"
 
 typedef struct {
-    float *vec;          /* (d) */
+    float *vec;          /* (d) own storage, allocated on first write; or NULL */
+    const float *ext;    /* a vector held by reference (file_ref), or NULL */
+    void (*release) (void *hint);
+    void *hint;
     mdl_slot_meta_t meta;
     bool valid;
     bool reading;
@@ -26,8 +36,10 @@ struct mdl_mailroom_t {
     size_t d;
     int channels;
     size_t max_peers;
-    s_box_t *boxes;      /* (max_peers), first nboxes used, sorted by insertion */
-    size_t nboxes;
+    s_box_t *boxes;      /* (cap), first nboxes used, sorted by peer */
+    size_t nboxes, cap;
+    s_box_t *doomed;     /* removed while being read: freed at read_end */
+    size_t ndoomed, capdoomed;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     uint64_t version;    /* bumped by every write_end, so waiters notice */
@@ -46,13 +58,6 @@ mdl_mailroom_new (size_t d, int channels, size_t max_peers, int *err)
     self->d = d;
     self->channels = channels;
     self->max_peers = max_peers;
-    self->boxes = calloc (max_peers, sizeof *self->boxes);
-    if (!self->boxes) {
-        free (self);
-        if (err)
-            *err = MDL_ENOMEM;
-        return NULL;
-    }
     pthread_mutex_init (&self->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init (&ca);
@@ -62,65 +67,107 @@ mdl_mailroom_new (size_t d, int channels, size_t max_peers, int *err)
     return self;
 }
 
+/* Empties a slot: its own vector is freed, a reference released. Lock held or not:
+   the slot is no longer reachable by the other thread. */
+static void
+s_slot_free (s_slot_t *s)
+{
+    free (s->vec);
+    s->vec = NULL;
+    if (s->ext && s->release)
+        s->release (s->hint);
+    s->ext = NULL;
+    s->release = NULL;
+    s->valid = false;
+}
+
+static void
+s_box_free (mdl_mailroom_t *self, s_box_t *b)
+{
+    for (int k = 0; k < 2 * self->channels; k++)
+        s_slot_free (&b->slots[k]);
+    free (b->slots);
+    b->slots = NULL;
+}
+
 void
 mdl_mailroom_destroy (mdl_mailroom_t **pself)
 {
     if (!pself || !*pself)
         return;
     mdl_mailroom_t *self = *pself;
-    for (size_t i = 0; i < self->nboxes; i++) {
-        for (int k = 0; k < 2 * self->channels; k++)
-            free (self->boxes[i].slots[k].vec);
-        free (self->boxes[i].slots);
-    }
+    for (size_t i = 0; i < self->nboxes; i++)
+        s_box_free (self, &self->boxes[i]);
+    for (size_t i = 0; i < self->ndoomed; i++)
+        s_box_free (self, &self->doomed[i]);
     free (self->boxes);
+    free (self->doomed);
     pthread_mutex_destroy (&self->lock);
     pthread_cond_destroy (&self->cond);
     free (self);
     *pself = NULL;
 }
 
-/* Lock held. Linear search: an agent has tens of peers, and this runs once per message. */
+/* Lock held: index of peer, or where it would be inserted. */
+static size_t
+s_index (const mdl_mailroom_t *self, uint64_t peer)
+{
+    size_t lo = 0, hi = self->nboxes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (self->boxes[mid].peer < peer)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Lock held. */
 static s_box_t *
 s_find (mdl_mailroom_t *self, uint64_t peer)
 {
-    for (size_t i = 0; i < self->nboxes; i++)
-        if (self->boxes[i].peer == peer)
-            return &self->boxes[i];
-    return NULL;
+    size_t i = s_index (self, peer);
+    return i < self->nboxes && self->boxes[i].peer == peer ? &self->boxes[i] : NULL;
 }
 
 int
 mdl_mailroom_add (mdl_mailroom_t *self, uint64_t peer)
 {
+    /* Allocated before taking the lock: joins are rare, and the reader never waits for
+       an allocation. */
+    s_slot_t *slots = calloc ((size_t) self->channels * 2, sizeof *slots);
+    if (!slots)
+        return MDL_ENOMEM;
     pthread_mutex_lock (&self->lock);
     int rc = 0;
-    if (s_find (self, peer))
+    size_t i = s_index (self, peer);
+    if (i < self->nboxes && self->boxes[i].peer == peer)
         goto done;
     if (self->nboxes == self->max_peers) {
         rc = MDL_ERANGE;
         goto done;
     }
-    /* Allocate outside nothing else: joins are rare, and the reader never holds pointers
-       into boxes[] across calls. */
-    s_slot_t *slots = calloc ((size_t) self->channels * 2, sizeof *slots);
-    if (!slots) {
-        rc = MDL_ENOMEM;
-        goto done;
-    }
-    for (int k = 0; k < 2 * self->channels; k++)
-        if (!(slots[k].vec = calloc (self->d ? self->d : 1, sizeof (float)))) {
-            for (int j = 0; j < k; j++)
-                free (slots[j].vec);
-            free (slots);
+    if (self->nboxes == self->cap) {
+        size_t cap = self->cap ? self->cap * 2 : 8;
+        if (cap > self->max_peers)
+            cap = self->max_peers;
+        s_box_t *b = realloc (self->boxes, cap * sizeof *b);
+        if (!b) {
             rc = MDL_ENOMEM;
             goto done;
         }
-    self->boxes[self->nboxes].peer = peer;
-    self->boxes[self->nboxes].slots = slots;
+        self->boxes = b;
+        self->cap = cap;
+    }
+    memmove (self->boxes + i + 1, self->boxes + i, (self->nboxes - i) * sizeof *self->boxes);
+    self->boxes[i].peer = peer;
+    self->boxes[i].slots = slots;
     self->nboxes++;
+    slots = NULL;
 done:
     pthread_mutex_unlock (&self->lock);
+    free (slots);
     return rc;
 }
 
@@ -135,6 +182,52 @@ mdl_mailroom_clear (mdl_mailroom_t *self, uint64_t peer)
     pthread_mutex_unlock (&self->lock);
 }
 
+static bool
+s_box_reading (const mdl_mailroom_t *self, const s_box_t *b)
+{
+    for (int k = 0; k < 2 * self->channels; k++)
+        if (b->slots[k].reading)
+            return true;
+    return false;
+}
+
+void
+mdl_mailroom_remove (mdl_mailroom_t *self, uint64_t peer)
+{
+    pthread_mutex_lock (&self->lock);
+    size_t i = s_index (self, peer);
+    if (i >= self->nboxes || self->boxes[i].peer != peer) {
+        pthread_mutex_unlock (&self->lock);
+        return;
+    }
+    s_box_t box = self->boxes[i];
+    memmove (self->boxes + i, self->boxes + i + 1, (self->nboxes - i - 1) * sizeof *self->boxes);
+    self->nboxes--;
+    bool keep = s_box_reading (self, &box);
+    if (keep && self->ndoomed == self->capdoomed) {
+        size_t cap = self->capdoomed ? self->capdoomed * 2 : 4;
+        s_box_t *d = realloc (self->doomed, cap * sizeof *d);
+        if (d) {
+            self->doomed = d;
+            self->capdoomed = cap;
+        }
+    }
+    if (keep && self->ndoomed < self->capdoomed) {
+        self->doomed[self->ndoomed++] = box;
+        box.slots = NULL;
+    } else if (keep) {
+        /* No room to defer the free (out of memory): the vectors being read leak rather
+           than vanish under the reader. */
+        for (int k = 0; k < 2 * self->channels; k++)
+            if (!box.slots[k].reading)
+                s_slot_free (&box.slots[k]);
+        box.slots = NULL;
+    }
+    pthread_mutex_unlock (&self->lock);
+    if (box.slots)
+        s_box_free (self, &box);
+}
+
 static s_slot_t *
 s_pair (mdl_mailroom_t *self, uint64_t peer, int channel)
 {
@@ -144,36 +237,107 @@ s_pair (mdl_mailroom_t *self, uint64_t peer, int channel)
     return b ? &b->slots[2 * channel] : NULL;
 }
 
+void
+mdl_mailroom_drop (mdl_mailroom_t *self, uint64_t peer, int channel, uint64_t below)
+{
+    s_slot_t gone[2];
+    size_t ngone = 0;
+    pthread_mutex_lock (&self->lock);
+    s_slot_t *p = s_pair (self, peer, channel);
+    for (int k = 0; p && k < 2; k++) {
+        s_slot_t *s = &p[k];
+        if (s->reading || s->writing || (s->valid && s->meta.step >= below) || (!s->vec && !s->ext))
+            continue;
+        gone[ngone++] = *s;
+        s->vec = NULL;
+        s->ext = NULL;
+        s->release = NULL;
+        s->valid = false;
+    }
+    pthread_mutex_unlock (&self->lock);
+    for (size_t k = 0; k < ngone; k++)
+        s_slot_free (&gone[k]);
+}
+
+void
+mdl_mailroom_usage (mdl_mailroom_t *self, size_t *n, size_t *bytes)
+{
+    pthread_mutex_lock (&self->lock);
+    size_t held = 0;
+    for (size_t i = 0; i < self->nboxes; i++)
+        for (int k = 0; k < 2 * self->channels; k++)
+            held += self->boxes[i].slots[k].vec != NULL || self->boxes[i].slots[k].ext != NULL;
+    if (n)
+        *n = self->nboxes;
+    if (bytes)
+        *bytes = held * self->d * sizeof (float);
+    pthread_mutex_unlock (&self->lock);
+}
+
+bool
+mdl_mailroom_has (mdl_mailroom_t *self, uint64_t peer)
+{
+    pthread_mutex_lock (&self->lock);
+    bool has = s_find (self, peer) != NULL;
+    pthread_mutex_unlock (&self->lock);
+    return has;
+}
+
+/* Lock held: the slot a write of step goes to (see mailroom.h), or NULL. */
+static s_slot_t *
+s_target (s_slot_t *p, uint64_t step, bool by_parity)
+{
+    s_slot_t *s;
+    if (by_parity)
+        s = &p[step % 2];
+    else if (p[0].reading)
+        s = &p[1];
+    else if (p[1].reading)
+        s = &p[0];
+    else if (!p[0].valid)
+        s = &p[0];
+    else if (!p[1].valid)
+        s = &p[1];
+    else
+        s = p[0].meta.step <= p[1].meta.step ? &p[0] : &p[1];
+    /* Never write under a reader. With parity this can only happen if a peer ran two
+       rounds ahead (a protocol violation): the update is dropped. */
+    return s->reading ? NULL : s;
+}
+
 float *
 mdl_mailroom_write_begin (mdl_mailroom_t *self, uint64_t peer, int channel, uint64_t step,
                           bool by_parity)
 {
     pthread_mutex_lock (&self->lock);
-    s_slot_t *p = s_pair (self, peer, channel), *s = NULL;
-    if (p) {
-        if (by_parity)
-            s = &p[step % 2];
-        else if (p[0].reading)
-            s = &p[1];
-        else if (p[1].reading)
-            s = &p[0];
-        else if (!p[0].valid)
-            s = &p[0];
-        else if (!p[1].valid)
-            s = &p[1];
-        else
-            s = p[0].meta.step <= p[1].meta.step ? &p[0] : &p[1];
-        /* Never write under a reader. With parity this can only happen if a peer ran two
-           rounds ahead (a protocol violation): the update is dropped. */
-        if (s->reading)
-            s = NULL;
-        else {
-            s->writing = true;
-            s->valid = false;
+    s_slot_t *p = s_pair (self, peer, channel);
+    s_slot_t *s = p ? s_target (p, step, by_parity) : NULL;
+    s_slot_t old = { 0 };
+    if (s) {
+        s->writing = true;
+        s->valid = false;
+        if (s->ext) { /* a reference gives way to a vector of our own */
+            old = *s;
+            s->ext = NULL;
+            s->release = NULL;
         }
     }
+    float *vec = s ? s->vec : NULL;
     pthread_mutex_unlock (&self->lock);
-    return s ? s->vec : NULL;
+    if (old.ext && old.release)
+        old.release (old.hint);
+    if (s && !vec) {
+        /* First vector in this slot: allocated without the lock (the slot is ours while
+           writing: the reader skips it, and only this thread removes boxes). */
+        vec = malloc ((self->d ? self->d : 1) * sizeof (float));
+        pthread_mutex_lock (&self->lock);
+        if (vec)
+            s->vec = vec;
+        else
+            s->writing = false;
+        pthread_mutex_unlock (&self->lock);
+    }
+    return vec;
 }
 
 static s_slot_t *
@@ -211,6 +375,56 @@ mdl_mailroom_write_abort (mdl_mailroom_t *self, uint64_t peer, int channel)
     pthread_mutex_unlock (&self->lock);
 }
 
+/* Files meta (and v by reference, or nothing) into the slot a write would take. */
+static int
+s_file (mdl_mailroom_t *self, uint64_t peer, int channel, bool by_parity, const float *v,
+        void (*release) (void *hint), void *hint, const mdl_slot_meta_t *meta)
+{
+    pthread_mutex_lock (&self->lock);
+    s_slot_t *p = s_pair (self, peer, channel);
+    s_slot_t *s = p ? s_target (p, meta->step, by_parity) : NULL;
+    s_slot_t gone = { 0 }; /* what the slot gives up: its reference, and its own
+                              vector when a reference replaces it (a marker keeps the
+                              storage for the vectors to come) */
+    if (s) {
+        gone.ext = s->ext;
+        gone.release = s->release;
+        gone.hint = s->hint;
+        if (v) {
+            gone.vec = s->vec;
+            s->vec = NULL;
+        }
+        s->ext = v;
+        s->release = release;
+        s->hint = hint;
+        s->valid = true;
+        s->writing = false;
+        s->meta = *meta;
+        self->version++;
+        pthread_cond_broadcast (&self->cond);
+    }
+    pthread_mutex_unlock (&self->lock);
+    if (!s)
+        return MDL_EPEER;
+    s_slot_free (&gone);
+    return 0;
+}
+
+bool
+mdl_mailroom_mark (mdl_mailroom_t *self, uint64_t peer, int channel, bool by_parity,
+                   const mdl_slot_meta_t *meta)
+{
+    return s_file (self, peer, channel, by_parity, NULL, NULL, NULL, meta) == 0;
+}
+
+int
+mdl_mailroom_file_ref (mdl_mailroom_t *self, uint64_t peer, int channel, bool by_parity,
+                       const float *v, void (*release) (void *hint), void *hint,
+                       const mdl_slot_meta_t *meta)
+{
+    return s_file (self, peer, channel, by_parity, v, release, hint, meta);
+}
+
 /* Lock held: the slot of (peer, channel) to read for step (UINT64_MAX: newest). */
 static s_slot_t *
 s_pick (mdl_mailroom_t *self, uint64_t peer, int channel, uint64_t step)
@@ -238,25 +452,41 @@ mdl_mailroom_read_begin (mdl_mailroom_t *self, uint64_t peer, int channel, uint6
 {
     pthread_mutex_lock (&self->lock);
     s_slot_t *s = s_pick (self, peer, channel, step);
-    if (s && s->meta.lost)
-        s = NULL; /* a tombstone says the round is over for this peer, with nothing to mix */
+    const float *v = s ? (s->ext ? s->ext : s->vec) : NULL;
+    if (s && (s->meta.lost || !v))
+        s = NULL, v = NULL; /* a tombstone says the round is over for this peer, with nothing to mix */
     if (s) {
         s->reading = true;
         if (meta)
             *meta = s->meta;
     }
     pthread_mutex_unlock (&self->lock);
-    return s ? s->vec : NULL;
+    return v;
 }
 
 void
 mdl_mailroom_read_end (mdl_mailroom_t *self, uint64_t peer, int channel)
 {
+    s_box_t gone = { 0 };
     pthread_mutex_lock (&self->lock);
     s_slot_t *p = s_pair (self, peer, channel);
     if (p)
         p[0].reading = p[1].reading = false;
+    else if (channel >= 0 && channel < self->channels)
+        for (size_t i = 0; i < self->ndoomed; i++) {
+            s_box_t *b = &self->doomed[i];
+            if (b->peer != peer)
+                continue;
+            b->slots[2 * channel].reading = b->slots[2 * channel + 1].reading = false;
+            if (!s_box_reading (self, b)) {
+                gone = *b;
+                self->doomed[i] = self->doomed[--self->ndoomed];
+            }
+            break;
+        }
     pthread_mutex_unlock (&self->lock);
+    if (gone.slots)
+        s_box_free (self, &gone);
 }
 
 bool

@@ -10,7 +10,14 @@
     Channels let an algorithm exchange several vectors (gradient tracking sends x and y).
 
     A writer or reader signals/waits on one condition per agent, so a synchronous worker
-    sleeps until its neighbours' round arrives instead of spinning. */
+    sleeps until its neighbours' round arrives instead of spinning.
+
+    Memory follows use: a peer's box is a small record; the d-float vector of a slot is
+    allocated when a vector is first written there (a tombstone needs none, a slot that
+    holds a received message by reference needs none), and mdl_mailroom_drop and
+    mdl_mailroom_remove give it back (a peer that left the neighbourhood, the merge
+    channel after a global average). So an agent holds vectors only for the peers and
+    channels that actually send to it. */
 #ifndef MDL_MAILROOM_H
 #define MDL_MAILROOM_H
 
@@ -30,8 +37,9 @@ typedef struct {
 
 typedef struct mdl_mailroom_t mdl_mailroom_t;
 
-/* Mailboxes for vectors of d floats, channels per peer, at most max_peers peers.
-   NULL + *err. Caller owns and destroys it (after both threads stopped using it). */
+/* Mailboxes for vectors of d floats, channels per peer, at most max_peers peers (the
+   table grows as peers are added). NULL + *err. Caller owns and destroys it (after both
+   threads stopped using it). */
 mdl_mailroom_t *mdl_mailroom_new (size_t d, int channels, size_t max_peers, int *err);
 void mdl_mailroom_destroy (mdl_mailroom_t **self);
 
@@ -42,6 +50,23 @@ int mdl_mailroom_add (mdl_mailroom_t *self, uint64_t peer);
 /* Forgets peer's vectors (a leave or a rejoin: stale state must not be mixed). */
 void mdl_mailroom_clear (mdl_mailroom_t *self, uint64_t peer);
 
+/* Forgets peer altogether and gives back its vectors (it left this agent's
+   neighbourhood). A vector the reader holds is freed at its read_end. No-op for an
+   unknown peer. Writer thread. */
+void mdl_mailroom_remove (mdl_mailroom_t *self, uint64_t peer);
+
+/* Gives back the vectors of (peer, channel) that hold nothing, or a step below `below`
+   (a finished global average's states), except one being read or written. Writer
+   thread. */
+void mdl_mailroom_drop (mdl_mailroom_t *self, uint64_t peer, int channel, uint64_t below);
+
+/* Peers with a box (into *n), and the bytes of vectors held by all boxes, own and by
+   reference (into *bytes); either may be NULL. */
+void mdl_mailroom_usage (mdl_mailroom_t *self, size_t *n, size_t *bytes);
+
+/* Whether peer has a box. */
+bool mdl_mailroom_has (mdl_mailroom_t *self, uint64_t peer);
+
 /* Writer: the slot to fill for a vector of sender step `step`. by_parity picks slot
    step % 2 (synchronous rounds), else the older slot not being read. Returns NULL if
    peer is unknown or channel out of range. Finish with write_end (publishes the slot
@@ -51,6 +76,22 @@ float *mdl_mailroom_write_begin (mdl_mailroom_t *self, uint64_t peer, int channe
 void mdl_mailroom_write_end (mdl_mailroom_t *self, uint64_t peer, int channel,
                              const mdl_slot_meta_t *meta);
 void mdl_mailroom_write_abort (mdl_mailroom_t *self, uint64_t peer, int channel);
+
+/* Writer: files a vector without a vector: a tombstone (meta->lost) or a marker, in the
+   slot write_begin would pick. Returns false when peer is unknown, the channel out of
+   range or the slot is being read. */
+bool mdl_mailroom_mark (mdl_mailroom_t *self, uint64_t peer, int channel, bool by_parity,
+                        const mdl_slot_meta_t *meta);
+
+/* Writer: files a vector held elsewhere (a received message's payload, zero-copy): the
+   slot write_begin would pick then reads v (d floats, which must stay valid) until the
+   mailroom calls release (hint) when the slot is rewritten, dropped or removed, or the
+   mailroom destroyed; from the reader's thread if it was reading then. Returns 0, or
+   MDL_EPEER (unknown peer, channel out of range, slot being read): release is not
+   called then, the caller keeps v. */
+int mdl_mailroom_file_ref (mdl_mailroom_t *self, uint64_t peer, int channel, bool by_parity,
+                           const float *v, void (*release) (void *hint), void *hint,
+                           const mdl_slot_meta_t *meta);
 
 /* Reader: the newest valid vector of (peer, channel) (step == UINT64_MAX), or the one
    with exactly that step; NULL if none. The vector stays stable until read_end. */

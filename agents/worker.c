@@ -77,6 +77,7 @@ mdl_worker_ctx_free (mdl_ctx_t *c)
     for (int k = 0; k < 4; k++)
         free (c->scratch[k]);
     free (c->label_map);
+    free (c->talk);
     free (c);
 }
 
@@ -100,7 +101,7 @@ mdl_worker_ctx_new (mdl_agent_t *a, float *x, int *err)
         goto fail;
     rc = MDL_ENOMEM;
     for (int k = 0; k < 4; k++)
-        if (!(c->scratch[k] = calloc (c->d, sizeof (float))))
+        if (!(c->scratch[k] = malloc (c->d * sizeof (float)))) /* untouched until used */
             goto fail;
     if (a->replicas)
         for (int k = 0; k < a->algo->channels && k < MDL_AGENT_CHANNELS; k++)
@@ -276,6 +277,8 @@ mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps)
                        (unsigned long long) with);
     }
     mdl_worker_pair_close (c);
+    if (c->fin_open)
+        mdl_worker_transient (c, MDL_TRANSIENT_FIN, false, NULL, 0, 0);
     c->step = steps;
     return rc;
 }
@@ -313,6 +316,9 @@ mdl_worker_main (void *arg)
         mdl_worker_finish (a, rc);
         return NULL;
     }
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.train_start = mdl_now ();
+    pthread_mutex_unlock (&a->stats_lock);
     const uint64_t spe = mdl_learner_steps_per_epoch (l);
     const uint64_t total = spe * (uint64_t) a->cfg.epochs;
     const size_t eval_rows = a->cfg.eval_rows ? a->cfg.eval_rows : a->cfg.test_rows;

@@ -56,6 +56,12 @@ struct mdl_ctx_t {
     uint64_t nmix;             /* mdl_ctx_mix calls (paces the disagreement estimate) */
     mdl_rng_t prng;            /* pairwise algorithms: the partner of each exchange */
     uint64_t pair_seq;         /* ... the number of this agent's last request */
+    bool fin_open;             /* MDL_TRANSIENT_FIN is open (closed when the worker ends) */
+    /* the talk set (hood.h) the replica holders are pruned to, and what it was derived from */
+    uint64_t *talk;
+    size_t ntalk;
+    uint64_t talk_version, talk_window;
+    size_t talk_graphs;
 };
 
 /* worker.c: the pieces of the worker's loop that mdl_agent_exchange (exchange.c) runs
@@ -98,6 +104,10 @@ uint64_t mdl_worker_ad_len (const mdl_ctx_t *c);
 int mdl_worker_send_aux (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, double aux,
                          const uint64_t *to, size_t nto);
 int mdl_worker_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, const uint64_t *to, size_t nto);
+/* Asks the comm actor to open (open) or close a transient purpose (agent_impl.h) for
+   ids[0..n) (NULL: every live peer); a close of MDL_TRANSIENT_MERGE gives back the
+   merge channel's vectors of rounds below `below`. Returns 0 or MDL_ESOCKET. */
+int mdl_worker_transient (mdl_ctx_t *c, mdl_transient_t purpose, bool open, const uint64_t *ids, size_t n, uint64_t below);
 /* The live peers of the current view (refreshed), self excluded, into out. */
 size_t mdl_worker_live_peers (mdl_ctx_t *c, uint64_t *out);
 /* One exact average over every live peer in round R (see globalavg.c). */

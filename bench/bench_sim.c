@@ -69,7 +69,7 @@ main (int argc, char **argv)
     mdl_optdef_t defs[96];
     size_t n = 0;
     defs[n++] = (mdl_optdef_t) { .name = "agents", .type = MDL_OPTT_INT, .dst = &nagents, .metavar = "N",
-                                 .help = "number of agents", .min = 1, .max = 1024 };
+                                 .help = "number of agents", .min = 1, .max = MDL_AGENT_MAX_PEERS };
     defs[n++] = (mdl_optdef_t) { .name = "isolated", .type = MDL_OPTT_FLAG, .dst = &isolated,
                                  .help = "every agent alone in its own cluster: no gossip" };
     mdl_trainopts_defs (&to, defs, &n, 96);
@@ -91,6 +91,10 @@ main (int argc, char **argv)
     if (rc == 0)
         rc = mdl_trainopts_data (&to, "sim", &train, &test, err, sizeof err);
     if (rc) {
+        fprintf (stderr, "bench_sim: %s\n", err);
+        return 2;
+    }
+    if (mdl_agent_provision ((size_t) nagents, 0, err, sizeof err)) {
         fprintf (stderr, "bench_sim: %s\n", err);
         return 2;
     }

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const mdl_disc_ops_t *const s_backends[] = {
     &mdl_disc_beacon_ops,
@@ -32,7 +33,7 @@ mdl_discovery_new (const mdl_disc_cfg_t *cfg, const mdl_peer_info_t *info, int *
         goto err;
     self->self = *info;
     self->cluster = mdl_cluster_hash (cfg->cluster ? cfg->cluster : "");
-    self->interval_ms = cfg->interval_ms > 0 ? cfg->interval_ms : 250;
+    self->interval_ms = self->base_ms = cfg->interval_ms > 0 ? cfg->interval_ms : 250;
     rc = ops->start (self, cfg);
     if (rc)
         goto err;
@@ -74,10 +75,50 @@ mdl_discovery_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, siz
     return self->ops->recv (self, out, cap, n);
 }
 
+int
+mdl_discovery_gone (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    return self->ops->gone && cap ? self->ops->gone (self, out, cap, n) : 0;
+}
+
 void
 mdl_discovery_stats (const mdl_discovery_t *self, mdl_disc_stats_t *stats)
 {
     *stats = self->stats;
+}
+
+static double
+s_mono (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double
+mdl_discovery_pace (mdl_discovery_t *self, size_t live_peers)
+{
+    double want = (double) self->base_ms * (live_peers > MDL_DISC_FANIN ? (double) live_peers / MDL_DISC_FANIN : 1.0);
+    if (want > 600000.0)
+        want = 600000.0;
+    const double now = (double) self->interval_ms;
+    if (want > now * 1.2 || want < now / 1.2 || (want == self->base_ms && now != self->base_ms)) {
+        self->interval_ms = (int) want;
+        if (self->ops->announce)
+            self->ops->announce (self);
+    }
+    return self->interval_ms / 1000.0;
+}
+
+void
+mdl_discovery_announce_now (mdl_discovery_t *self)
+{
+    const double now = s_mono ();
+    if (!self->ops->announce || now - self->last_announce < self->base_ms / 1000.0)
+        return;
+    self->last_announce = now;
+    self->ops->announce (self);
 }
 
 const char *

@@ -68,7 +68,26 @@ void *mdl_discovery_socket (mdl_discovery_t *self);
    Ignored announcements are only counted. Returns 0. */
 int mdl_discovery_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n);
 
+/* Peers that left since the last call, when the back-end knows (inproc: the registry
+   says so at once; beacons and static lists do not: silence tells). Fills out[0..*n)
+   (id and incarnation) up to cap; call again while it fills cap. Returns 0. */
+int mdl_discovery_gone (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n);
+
 void mdl_discovery_stats (const mdl_discovery_t *self, mdl_disc_stats_t *stats);
+
+/* Announcements a peer should hear per base interval at most, whatever the cluster's
+   size: with N live peers the interval grows to base * N / MDL_DISC_FANIN, so an agent
+   hears about 4 * MDL_DISC_FANIN announcements a second (at a 250 ms base), not 4 N. */
+#define MDL_DISC_FANIN 16
+
+/* Sets the announcement interval for a cluster of live_peers peers (see
+   MDL_DISC_FANIN; changes of less than a fifth are ignored) and returns it in seconds:
+   a peer is silent only after several of these (the caller's timeout follows). */
+double mdl_discovery_pace (mdl_discovery_t *self, size_t live_peers);
+
+/* Announces now, at most once per base interval (the fast path for a newcomer: it
+   hears everyone within one base interval, not one grown interval). */
+void mdl_discovery_announce_now (mdl_discovery_t *self);
 
 /* static: checks a --peers list (comma-separated tcp://HOST:PORT[#KEY], ipc://PATH,
    inproc://NAME) as the back-end will read it. Returns 0, or MDL_EINVAL with the first

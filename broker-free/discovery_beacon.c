@@ -41,6 +41,15 @@ s_start (mdl_discovery_t *self, const mdl_disc_cfg_t *cfg)
     return 0;
 }
 
+/* zbeacon broadcasts at once on PUBLISH, then every interval. */
+static void
+s_announce (mdl_discovery_t *self)
+{
+    uint8_t hello[MDL_HELLO_SIZE];
+    mdl_hello_pack (&self->self, self->cluster, hello);
+    zsock_send ((zactor_t *) self->state, "sbi", "PUBLISH", hello, sizeof hello, self->interval_ms);
+}
+
 static void
 s_stop (mdl_discovery_t *self)
 {
@@ -94,4 +103,5 @@ const mdl_disc_ops_t mdl_disc_beacon_ops = {
     .stop = s_stop,
     .socket = s_socket,
     .recv = s_recv,
+    .announce = s_announce,
 };

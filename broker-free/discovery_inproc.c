@@ -1,8 +1,11 @@
 /*  discovery_inproc.c: the in-process registry as a discovery back-end (simulation).
-    Announcing = being in the registry; every interval (or at once when the registry
-    changed) the whole registry is handed out again, as beacons would be, so liveness
-    above works the same way as on a LAN. Entries of other clusters are counted and
-    ignored, as their beacons would be. */
+    Announcing = being in the registry. What changed since the last look is handed out
+    at once (a newcomer is seen within a tick); the whole registry is handed out again
+    every interval, as beacons would repeat, so liveness above works the same way as on
+    a LAN. The interval grows with the cluster (mdl_discovery_pace): each agent reads a
+    bounded number of entries per second, not 4 N. Nothing is copied but the page being
+    handed out. Entries of other clusters are counted and ignored, as their beacons
+    would be. */
 #include "discovery_ops.h"
 
 #include "err.h"
@@ -12,13 +15,20 @@
 #include <string.h>
 #include <time.h>
 
+#define S_PAGE 64
+
 typedef struct {
     mdl_registry_t *registry;
-    uint64_t version;   /* of the snapshot being handed out */
-    double last;        /* when it was taken, seconds (monotonic) */
-    mdl_registry_entry_t *buf; /* the snapshot: the whole registry */
-    size_t cap, got;
-    size_t next;        /* entries of buf handed out so far */
+    uint64_t seen;        /* every change up to this version was handed out */
+    double last_full;     /* when the last full pass started (monotonic seconds) */
+    bool in_pass;         /* a pass is being handed out, page by page */
+    uint64_t since;       /* ... of the entries announced after this version (0: all) */
+    uint64_t target;      /* ... the version when it started */
+    uint64_t after;       /* ... the last id handed out */
+    bool more;            /* ... entries may follow */
+    uint64_t gone_seen;   /* every withdrawal up to this version was handed out */
+    uint64_t gone_after;  /* ... the last id of a pass in progress */
+    uint64_t gone_target; /* ... the version it started at (0: none in progress) */
 } s_state_t;
 
 static double
@@ -43,7 +53,7 @@ s_start (mdl_discovery_t *self, const mdl_disc_cfg_t *cfg)
         free (st);
         return rc;
     }
-    st->last = -1e9;
+    st->last_full = -1e9;
     self->state = st;
     return 0;
 }
@@ -53,57 +63,72 @@ s_stop (mdl_discovery_t *self)
 {
     s_state_t *st = self->state;
     mdl_registry_withdraw (st->registry, self->self.id);
-    free (st->buf);
     free (st);
-}
-
-/* Takes a snapshot of the whole registry into st->buf. Returns 0 or MDL_ENOMEM (the
-   previous snapshot is then kept). */
-static int
-s_snapshot (s_state_t *st)
-{
-    while (true) {
-        uint64_t version = mdl_registry_snapshot (st->registry, st->buf, st->cap, &st->got);
-        size_t count = 0;
-        mdl_registry_version (st->registry, &count);
-        if (st->got == count || count <= st->cap) {
-            st->version = version;
-            st->next = 0;
-            return 0;
-        }
-        /* the registry grew: room for all of it, then again */
-        if (count > SIZE_MAX / 2 / sizeof *st->buf)
-            return MDL_ENOMEM;
-        size_t cap = count * 2;
-        mdl_registry_entry_t *b = realloc (st->buf, cap * sizeof *b);
-        if (!b)
-            return MDL_ENOMEM;
-        st->buf = b;
-        st->cap = cap;
-    }
 }
 
 static int
 s_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n)
 {
     s_state_t *st = self->state;
-    if (st->next == st->got) {
-        /* all handed out: again at the next interval, or at once on a change */
-        double now = s_now ();
-        if (mdl_registry_version (st->registry, NULL) == st->version
-            && (now - st->last) * 1000.0 < self->interval_ms)
+    if (!st->in_pass) {
+        const uint64_t v = mdl_registry_version (st->registry, NULL);
+        const double now = s_now ();
+        if (v != st->seen)
+            st->since = st->seen; /* the changes */
+        else if ((now - st->last_full) * 1000.0 >= self->interval_ms) {
+            st->since = 0; /* everyone again */
+            st->last_full = now;
+        } else
             return 0;
-        int rc = s_snapshot (st);
-        if (rc)
-            return rc;
-        st->last = now;
+        st->in_pass = true;
+        st->target = v;
+        st->after = 0;
+        st->more = true;
     }
-    /* a caller with less room than the registry gets the rest on its next call */
+    /* Pages until out is full or the pass ends (the caller calls again on a full one). */
+    mdl_registry_entry_t page[S_PAGE];
     size_t k = 0;
-    for (; st->next < st->got && k < cap; st->next++) {
-        const mdl_registry_entry_t *e = &st->buf[st->next];
-        if (mdl_disc_accept_info (self, &e->info, e->cluster) == 0)
-            out[k++] = e->info;
+    while (st->in_pass && k < cap) {
+        size_t got = 0;
+        const size_t want = cap - k < S_PAGE ? cap - k : S_PAGE;
+        st->more = mdl_registry_read (st->registry, st->since, &st->after, page, want, &got);
+        for (size_t i = 0; i < got; i++)
+            if (mdl_disc_accept_info (self, &page[i].info, page[i].cluster) == 0)
+                out[k++] = page[i].info;
+        if (!st->more) {
+            st->in_pass = false;
+            if (st->target > st->seen)
+                st->seen = st->target;
+        }
+    }
+    *n = k;
+    return 0;
+}
+
+static int
+s_gone (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n)
+{
+    s_state_t *st = self->state;
+    if (!st->gone_target) {
+        const uint64_t v = mdl_registry_version (st->registry, NULL);
+        if (v == st->gone_seen)
+            return 0;
+        st->gone_target = v;
+        st->gone_after = 0;
+    }
+    mdl_registry_entry_t page[S_PAGE];
+    size_t k = 0;
+    while (st->gone_target && k < cap) {
+        size_t got = 0;
+        const size_t want = cap - k < S_PAGE ? cap - k : S_PAGE;
+        bool more = mdl_registry_read_gone (st->registry, st->gone_seen, &st->gone_after, page, want, &got);
+        for (size_t i = 0; i < got; i++)
+            if (page[i].cluster == self->cluster && page[i].info.id != self->self.id)
+                out[k++] = page[i].info;
+        if (!more) {
+            st->gone_seen = st->gone_target;
+            st->gone_target = 0;
+        }
     }
     *n = k;
     return 0;
@@ -116,4 +141,5 @@ const mdl_disc_ops_t mdl_disc_inproc_ops = {
     .stop = s_stop,
     .socket = NULL,
     .recv = s_recv,
+    .gone = s_gone,
 };

@@ -12,7 +12,9 @@ struct mdl_discovery_t {
     const mdl_disc_ops_t *ops;
     mdl_peer_info_t self;     /* what we announce */
     uint64_t cluster;         /* hash of the cluster name */
-    int interval_ms;
+    int interval_ms;          /* announcement interval now (mdl_discovery_pace) */
+    int base_ms;              /* ... as configured: the interval of a small cluster */
+    double last_announce;     /* mdl_discovery_announce_now's rate limit (monotonic s) */
     char host[64];            /* beacon: our interface address */
     mdl_disc_stats_t stats;
     void *state;              /* the back-end's own */
@@ -28,6 +30,11 @@ struct mdl_disc_ops_t {
     void (*stop) (mdl_discovery_t *self);
     void *(*socket) (mdl_discovery_t *self);
     int (*recv) (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n);
+    /* Optional: announce every self->interval_ms from now on, starting at once (the
+       interval changed, or a newcomer should hear us now). */
+    void (*announce) (mdl_discovery_t *self);
+    /* Optional: peers known to have left since the last call (id and incarnation). */
+    int (*gone) (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n);
 };
 
 extern const mdl_disc_ops_t mdl_disc_beacon_ops;

@@ -171,8 +171,8 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
     self->sub = zsock_new (ZMQ_SUB);
     if (!self->pub || !self->sub)
         goto err;
-    zsock_set_sndhwm (self->pub, cfg->sndhwm > 0 ? cfg->sndhwm : S_SNDHWM);
-    zsock_set_rcvhwm (self->sub, cfg->rcvhwm > 0 ? cfg->rcvhwm : S_RCVHWM);
+    zsock_set_sndhwm (self->pub, mdl_mesh_hwm (cfg->hwm_bytes, cfg->msg_bytes, cfg->sndhwm > 0 ? cfg->sndhwm : S_SNDHWM));
+    zsock_set_rcvhwm (self->sub, mdl_mesh_hwm (cfg->hwm_bytes, cfg->msg_bytes, cfg->rcvhwm > 0 ? cfg->rcvhwm : S_RCVHWM));
     if (cfg->max_frame > 0)
         zsock_set_maxmsgsize (self->sub, (int) (cfg->max_frame > INT_MAX ? INT_MAX : cfg->max_frame));
     s_set_nodrop (self, true);
@@ -339,6 +339,15 @@ mdl_mesh_topic (uint64_t recipient, char *buf)
     buf[0] = 'T';
     mdl_id_str (recipient, buf + 1);
     return 17;
+}
+
+int
+mdl_mesh_hwm (int64_t budget, int64_t msg_bytes, int dflt)
+{
+    if (budget <= 0 || msg_bytes <= 0)
+        return dflt;
+    const int64_t n = budget / msg_bytes;
+    return n < 2 ? 2 : n > dflt ? dflt : (int) n;
 }
 
 /* Sends one frame without blocking; at the HWM of some subscriber falls back to lossy
@@ -530,10 +539,37 @@ mdl_mesh_recv (mdl_mesh_t *self, const void **frames, size_t *lens, size_t cap, 
     return 0;
 }
 
+void *
+mdl_mesh_hold (mdl_mesh_t *self, size_t i, const void **data)
+{
+    if (i >= self->nheld)
+        return NULL;
+    zmq_msg_t *m = malloc (sizeof *m);
+    if (!m)
+        return NULL;
+    /* The frame's content is reference-counted (atomically): moving it costs nothing,
+       and the last close, in whichever thread, frees it or calls the sender's free
+       function. A frame small enough to live inside zmq_msg_t moves with it. */
+    zmq_msg_init (m);
+    zmq_msg_move (m, &self->held[i]);
+    *data = zmq_msg_data (m);
+    return m;
+}
+
+void
+mdl_mesh_release (void *ref)
+{
+    if (!ref)
+        return;
+    zmq_msg_close (ref);
+    free (ref);
+}
+
 void
 mdl_mesh_stats (const mdl_mesh_t *self, mdl_mesh_stats_t *stats)
 {
     *stats = self->stats;
+    stats->connections = self->nconns;
 }
 
 static size_t

@@ -29,7 +29,12 @@
 typedef struct {
     const char *bind;      /* PUB endpoint: "tcp://0.0.0.0:0" (all interfaces, ephemeral
                               port), "tcp://10.0.0.2:5680", "inproc://name" */
-    int sndhwm, rcvhwm;    /* messages; 0 = defaults (100 / 1000) */
+    int sndhwm, rcvhwm;    /* messages; 0 = defaults (100 / 1000), or from hwm_bytes */
+    int64_t hwm_bytes;     /* bytes one queue may hold (a subscriber's queue in the PUB, the
+                              SUB's): with msg_bytes, the HWMs become
+                              mdl_mesh_hwm (hwm_bytes, msg_bytes, default) messages. ZeroMQ
+                              counts messages, and 100 queued 80 MB models are 8 GB. 0 = off */
+    int64_t msg_bytes;     /* the largest message this mesh carries (a model's fp32 frame) */
     int send_wait_ms;      /* at a subscriber's full queue, wait up to this long for room
                               before dropping for it (0: drop at once, never block).
                               Bounded back-pressure: a slow reader gets a grace period,
@@ -62,6 +67,8 @@ typedef struct {
     uint64_t auth_denied;               /* CURVE: handshakes our PUB refused (zauth) */
     uint64_t auth_failed;               /* CURVE: handshakes of our SUB a peer refused */
     uint64_t recv_truncated;            /* messages with more frames than asked for */
+    uint64_t connections;               /* SUB connections open now (peers and static
+                                           endpoints) */
 } mdl_mesh_stats_t;
 
 typedef struct mdl_mesh_t mdl_mesh_t;
@@ -71,6 +78,12 @@ typedef struct mdl_mesh_t mdl_mesh_t;
    MDL_ENOMEM. Must be used by one thread only (the comm actor). */
 mdl_mesh_t *mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err);
 void mdl_mesh_destroy (mdl_mesh_t **self);
+
+/* A high-water mark in messages for a byte budget: budget / msg_bytes messages, at
+   least 2 (one being read, one queued: a smaller queue stalls every send on the reader)
+   and at most dflt (small messages keep the message-count defaults). budget or msg_bytes
+   <= 0: dflt. */
+int mdl_mesh_hwm (int64_t budget, int64_t msg_bytes, int dflt);
 
 /* The bound PUB endpoint with its resolved port (e.g. "tcp://0.0.0.0:41234"), the
    port (0 for non-TCP), and the Z85 public key ("" without CURVE). */
@@ -118,6 +131,15 @@ int mdl_mesh_send (mdl_mesh_t *self, const void *topic, size_t topic_len, const 
    frames are counted in *n but not returned). Returns 0, or MDL_ETIMEOUT when nothing
    is waiting. */
 int mdl_mesh_recv (mdl_mesh_t *self, const void **frames, size_t *lens, size_t cap, size_t *n);
+
+/* Keeps frame i of the message last received (zero-copy: the frame's buffer, which for
+   inproc is the sender's own) past the next recv: returns a reference to give back
+   with mdl_mesh_release, from any thread, and the frame's bytes, which may have moved,
+   in *data. NULL when i is not a frame of that message or out of memory. */
+void *mdl_mesh_hold (mdl_mesh_t *self, size_t i, const void **data);
+
+/* Gives back a reference of mdl_mesh_hold (NULL is a no-op). Thread-safe. */
+void mdl_mesh_release (void *ref);
 
 void mdl_mesh_stats (const mdl_mesh_t *self, mdl_mesh_stats_t *stats);
 

@@ -60,6 +60,13 @@ mdl_peers_destroy (mdl_peers_t **pself)
     *pself = NULL;
 }
 
+void
+mdl_peers_set_timeout (mdl_peers_t *self, double timeout)
+{
+    if (timeout > 0.0)
+        self->timeout = timeout;
+}
+
 static size_t
 s_find (const mdl_peers_t *self, uint64_t id)
 {

@@ -34,6 +34,10 @@ typedef struct mdl_peers_t mdl_peers_t;
 mdl_peers_t *mdl_peers_new (uint64_t self, double timeout, size_t capacity, int *err);
 void mdl_peers_destroy (mdl_peers_t **self);
 
+/* Sets the silence timeout (seconds, > 0): discovery that announces less often in a
+   large cluster (mdl_discovery_pace) needs a longer one. */
+void mdl_peers_set_timeout (mdl_peers_t *self, double timeout);
+
 /* Records an announcement from info->id at time now. Returns the event (JOIN, REJOIN or
    NONE) in *ev; ignores self and id 0 (NONE). Returns 0 or MDL_ENOMEM (table full).
    An announcement without an endpoint (a hello heard over the mesh) does not erase a

@@ -36,6 +36,7 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
     o->cluster = "meshdl";
     o->peer_timeout = 3.0;
     o->hello_interval = 0.25;
+    o->hwm_mb = 256;
     o->evals_per_epoch = 2;
 }
 
@@ -51,7 +52,7 @@ s_algo_help (mdl_agentopts_t *o)
 {
     size_t na;
     const mdl_algo_ops_t *const *all = mdl_algo_all (&na);
-    char names[256], defaults[320] = "", asyncs[96] = "", gammas[128] = "";
+    char names[256], defaults[320] = "", asyncs[96] = "", gammas[120] = "";
     mdl_algo_names (names, sizeof names, " | ");
     for (size_t i = 0; i < na; i++) {
         const mdl_algo_ops_t *a = all[i];
@@ -108,6 +109,7 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("cluster", MDL_OPTT_STR, &o->cluster, "NAME", "cluster name; agents of other clusters are ignored", 0, 0),
         D ("peer-timeout", MDL_OPTT_DOUBLE, &o->peer_timeout, "SEC", "a peer silent this long is dead", 0.05, 3600),
         D ("hello-interval", MDL_OPTT_DOUBLE, &o->hello_interval, "SEC", "seconds between hellos on the mesh", 0.01, 60),
+        D ("hwm-mb", MDL_OPTT_DOUBLE, &o->hwm_mb, "MB", "memory one message queue may hold (each peer's in the sender, the receiver's), as whole messages, at least 2 models (0 = ZeroMQ's 100 / 1000 messages)", 0, 1e6),
         D ("evals-per-epoch", MDL_OPTT_INT, &o->evals_per_epoch, "N", "evaluations (metrics lines) per epoch while training, at k/N of an epoch; one more at the end", 1, 1000),
         DD ("eval-rows", MDL_OPTT_U64, &o->eval_rows, "N", "test rows of the evaluations while training (0 = all); the final one uses all (--test-subset)", 0, 1e12, "auto: a quarter of the training work between evaluations, at least 200; all with --target-acc"),
         D ("log", MDL_OPTT_STR, &o->log, "FILE", "write peer events (join, leave, rejoins, rejected updates) to FILE ('-' = stderr)", 0, 0),
@@ -292,6 +294,7 @@ s_apply_plain (const mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
     cfg->cluster = o->cluster;
     cfg->peer_timeout = o->peer_timeout;
     cfg->hello_interval = o->hello_interval;
+    cfg->hwm_bytes = (int64_t) (o->hwm_mb * 1e6);
     cfg->evals_per_epoch = o->evals_per_epoch;
 }
 

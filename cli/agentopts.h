@@ -43,6 +43,7 @@ typedef struct {
     const char *partition;
     const char *cluster;
     double peer_timeout;
+    double hwm_mb;          /* --hwm-mb: a mesh queue's bytes, in MB */
     double hello_interval;
     int evals_per_epoch;
     uint64_t eval_rows;    /* evaluations while training (0 = all; not given: automatic) */

@@ -308,6 +308,8 @@ typedef struct {
     char hs_msg[512];
     bool started;
     double t0, t0_wall, t_target;
+    double startup_s;        /* exec to ready: data loaded, sockets bound */
+    char cache_dir[4200];    /* --results DIR: DIR/data-cache */
     mdl_progress_t prog;     /* the progress line; event lines are printed above it */
     s_evout_t ev;            /* where evaluations go */
     mdl_agent_stats_t st;
@@ -501,7 +503,16 @@ s_build (s_run_t *r)
 {
     char err[1024];
     int rc;
+    char why[512]; /* a TCP connection to every peer while a global average runs */
+    if (mdl_agent_provision (1, MDL_AGENT_MAX_PEERS, why, sizeof why)) {
+        fprintf (stderr, "meshdl agent: %s\n", why);
+        return false;
+    }
     mdl_blas_threads (r->to.threads);
+    /* the decompressed data next to the results: shared by every agent that writes there */
+    if (r->so.results && !r->to.data_cache
+        && snprintf (r->cache_dir, sizeof r->cache_dir, "%s/data-cache", r->so.results) < (int) sizeof r->cache_dir)
+        r->to.data_cache = r->cache_dir;
     if (mdl_trainopts_data (&r->to, "agent", &r->train, &r->test, err, sizeof err)) {
         fprintf (stderr, "%s\n", err);
         return false;
@@ -563,6 +574,7 @@ s_train (s_run_t *r)
 {
     r->t0 = mdl_now ();
     r->t0_wall = mdl_wallclock ();
+    r->startup_s = mdl_process_age ();
     r->t_target = NAN;
     r->hs = (mdl_status_t) { .agent = r->idb, .state = "starting", .min_peers = r->so.min_peers,
                              .shard = r->shard_auto ? -1L : (long) r->shard_i, .shards = r->shard_n,
@@ -573,8 +585,14 @@ s_train (s_run_t *r)
                                    &r->hs, r->status_paths, r->hs_msg, sizeof r->hs_msg);
         r->shard_i = (uint32_t) (r->hs.shard < 0 ? 0 : r->hs.shard);
     }
-    if (r->started)
+    if (r->started) {
+        /* The shard is final: this process holds its rows, not the training set. */
+        size_t kept = r->cfg.nrows;
+        const uint32_t *keep = r->shard_auto ? mdl_partition_shard (r->part, r->shard_i, &kept) : r->cfg.rows;
+        if (keep && mdl_dataset_keep_rows (r->train, keep, kept))
+            fprintf (stderr, "%s: out of memory keeping the shard's rows: reading them from the whole set\n", r->prefix);
         mdl_agent_start (r->agent);
+    }
     snprintf (r->prog.prefix, sizeof r->prog.prefix, "%.60s: ", r->prefix);
     r->ev = (s_evout_t) { .metrics = r->metrics, .run = r->to.run ? r->to.run : mdl_run_id (), .agent = r->idb,
                           .prog = &r->prog, .quiet = r->to.quiet, .target_acc = r->to.target_acc };
@@ -664,6 +682,8 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     mdl_json_int (&j, "peers_seen", (long long) st->peers_seen);
     mdl_json_num (&j, "disagreement", st->disagreement);
     mdl_json_num (&j, "wall_s", mdl_now () - r->t0);
+    mdl_json_num (&j, "startup_s", r->startup_s);
+    mdl_json_num (&j, "discovery_s", st->train_start - r->t0); /* ready to the first step (NaN: never) */
     mdl_json_int (&j, "params", (long long) mdl_agent_dim (r->agent));
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
     if (r->to.target_acc > 0) {

@@ -182,6 +182,8 @@ typedef struct {
     double t0;               /* when the agents started */
     mdl_progress_t prog;     /* the progress line; --log - lines go above it */
     double t_target;         /* time the averaged model reached --target-acc (NAN: not) */
+    double startup_s;        /* exec to ready: data loaded, agents built and bound */
+    double discovery_s;      /* ready to started: until every agent saw the others */
 } s_sim_t;
 
 static void
@@ -219,7 +221,7 @@ s_sim_defs (s_sim_t *r)
     size_t n = 0;
 #define S(nm, ty, ptr, mv, hl, lo, hi) \
     defs[n++] = (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
-    S ("agents", MDL_OPTT_INT, &r->so.agents, "N", "number of agents", 1, 1024);
+    S ("agents", MDL_OPTT_INT, &r->so.agents, "N", "number of agents", 1, MDL_AGENT_MAX_PEERS);
     S ("slow", MDL_OPTT_LIST, &r->so.slow, "I:FACTOR", "agent I computes FACTOR times slower (repeatable)", 0, 0);
     S ("delay-ms", MDL_OPTT_DOUBLE, &r->so.delay_ms, "MS", "delay added to every message on every link", 0, 60000);
     S ("drop", MDL_OPTT_DOUBLE, &r->so.drop, "P", "probability that an update is lost", 0, 1);
@@ -274,6 +276,12 @@ s_sim_options (s_sim_t *r, int argc, char **argv)
     }
     if (rc) {
         fprintf (stderr, "%s\n", err[0] ? err : mdl_strerror (rc));
+        return 2;
+    }
+    /* Sockets, files and threads for all the agents, before any socket exists (and
+       before the data is read: a refusal comes at once). */
+    if (mdl_agent_provision ((size_t) r->so.agents, 0, err, sizeof err)) {
+        fprintf (stderr, "meshdl sim: %s\n", err);
         return 2;
     }
     r->run = r->to.run ? r->to.run : mdl_run_id ();
@@ -514,6 +522,8 @@ s_sim_monitor (s_sim_t *r)
 {
     const int n = r->so.agents;
     mdl_signals_install ();
+    r->startup_s = mdl_process_age ();
+    const double t_ready = mdl_now ();
     mdl_progress_t *prog = &r->prog;
     /* All agents start together once each sees the others (or the wait times out, which
        each worker reports itself). */
@@ -527,6 +537,7 @@ s_sim_monitor (s_sim_t *r)
                  n, r->ao.topology, r->ao.algo, r->ao.mode, r->ao.codec, r->ao.error_feedback ? " +EF" : "", r->to.model,
                  r->co.d, (unsigned long long) r->spe, r->to.batch);
     r->t0 = mdl_now ();
+    r->discovery_s = r->t0 - t_ready;
     r->t_target = NAN;
     mdl_cluster_start (r->co.cl);
     const uint64_t spe = r->spe, total = r->total;
@@ -667,6 +678,8 @@ s_sim_summary (s_sim_t *r, int exit_code)
         mdl_json_int (&j, "pair_requests_refused", (long long) sum.pair_refused);
     }
     mdl_json_num (&j, "wall_s", wall);
+    mdl_json_num (&j, "startup_s", r->startup_s);
+    mdl_json_num (&j, "discovery_s", r->discovery_s);
     mdl_json_int (&j, "params", (long long) r->co.d);
     mdl_json_str (&j, "model", r->to.model);
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -58,6 +59,7 @@ mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("seed", MDL_OPTT_U64, &o->seed, "S", "random seed: same seed, same run", 0, 1.8e19),
         D ("data", MDL_OPTT_STR, &o->data, "DIR|FILE.csv|synthetic:...", "MNIST-format directory (train-/t10k-*-ubyte[.gz]), a CSV file label,f1,..., or synthetic:linreg:N:D:NOISE[:HET] (least squares, use --model linreg:D)", 0, 0),
         D ("test-data", MDL_OPTT_STR, &o->test_data, "FILE.csv", "test set when --data is a CSV file", 0, 0),
+        D ("no-data-cache", MDL_OPTT_FLAG, &o->no_data_cache, NULL, "read the gzip IDX files at every start instead of a memory-mapped decompressed copy in $XDG_CACHE_HOME/meshdl (or DIR/data-cache with --results DIR)", 0, 0),
         DD ("train-subset", MDL_OPTT_U64, &o->train_subset, "N", "use only the first N training rows", 0, 1e12, "all"),
         DD ("test-subset", MDL_OPTT_U64, &o->test_subset, "N", "evaluate on the first N test rows", 0, 1e12, "all"),
         D ("metrics", MDL_OPTT_STR, &o->metrics, "FILE.jsonl", "append one JSON object per evaluation (each with the run's id, --run)", 0, 0),
@@ -197,10 +199,22 @@ mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **t
                       cmd, o->data);
             return MDL_ENOENT;
         }
+        /* The decompressed, memory-mapped copy (dataset.h): where --results puts it, or
+           the user's cache directory. */
+        char cbuf[4096];
+        const char *cache = NULL, *xdg = getenv ("XDG_CACHE_HOME"), *home = getenv ("HOME");
+        if (o->no_data_cache)
+            cache = NULL;
+        else if (o->data_cache)
+            cache = o->data_cache;
+        else if (xdg && xdg[0] == '/' && snprintf (cbuf, sizeof cbuf, "%s/meshdl", xdg) < (int) sizeof cbuf)
+            cache = cbuf;
+        else if (home && home[0] == '/' && snprintf (cbuf, sizeof cbuf, "%s/.cache/meshdl", home) < (int) sizeof cbuf)
+            cache = cbuf;
         const char *split[2] = { "train", "t10k" };
         mdl_dataset_t **out[2] = { train, test };
         for (int k = 0; k < 2; k++)
-            if (!(*out[k] = mdl_dataset_load_dir (o->data, split[k], &rc, path, sizeof path))) {
+            if (!(*out[k] = mdl_dataset_load_dir_cached (o->data, split[k], cache, &rc, path, sizeof path, NULL))) {
                 snprintf (err, errlen, "meshdl %s: %s: %s (reinstall dataset-fashion-mnist, or check --data)", cmd,
                           path[0] ? path : o->data, mdl_strerror (rc));
                 goto fail;

@@ -26,6 +26,9 @@ typedef struct {
     const char *data;     /* MNIST-format directory, or a CSV file */
     const char *test_data;/* CSV test file (with --data FILE.csv) */
     uint64_t train_subset, test_subset; /* 0 = all rows */
+    bool no_data_cache;   /* --no-data-cache: gunzip the IDX files at every start */
+    const char *data_cache; /* the cache's directory (NULL: $XDG_CACHE_HOME/meshdl, or
+                               ~/.cache/meshdl); `agent --results DIR` sets DIR/data-cache */
     const char *metrics;  /* JSONL path */
     const char *run;      /* run id (NULL: mdl_run_id's) */
     const char *checkpoint;

@@ -366,6 +366,19 @@ mdl_codec_decode (mdl_codec_t *self, const void *payload, size_t len, float *y)
     return 0;
 }
 
+const float *
+mdl_codec_view (const mdl_codec_t *self, const void *payload, size_t len)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* fp32's wire form is the floats, little-endian (codec_identity.c) */
+    if (self->ops->id == MDL_CODEC_FP32 && len == self->d * sizeof (float) && self->d
+        && (uintptr_t) payload % _Alignof (float) == 0)
+        return payload;
+#endif
+    (void) self, (void) payload, (void) len;
+    return NULL;
+}
+
 int
 mdl_codec_apply (mdl_codec_t *self, const void *payload, size_t len, float alpha,
                  float *y)

@@ -105,6 +105,11 @@ int mdl_codec_check (mdl_codec_t *self, const void *payload, size_t len);
    untouched and the code of mdl_codec_check is returned. */
 int mdl_codec_decode (mdl_codec_t *self, const void *payload, size_t len, float *y);
 
+/* The decoded vector without decoding, when the payload already is it (fp32 on a
+   little-endian host, the payload aligned for floats): decoding would only copy it.
+   NULL otherwise (decode it). Check the payload first (mdl_codec_check). */
+const float *mdl_codec_view (const mdl_codec_t *self, const void *payload, size_t len);
+
 /* Validates payload, then y += alpha * decoded, without a dense temporary (sparse codecs
    touch only their k entries). On error y is untouched. */
 int mdl_codec_apply (mdl_codec_t *self, const void *payload, size_t len, float alpha,

@@ -9,6 +9,10 @@ double mdl_now (void);
 /* Wall-clock time as seconds since the epoch (for metrics' "time"). Cannot fail. */
 double mdl_wallclock (void);
 
+/* Seconds since this process was started (exec), from the kernel's start time of the
+   process (10 ms resolution); NAN if the kernel does not say. */
+double mdl_process_age (void);
+
 /* Peak resident memory of this process in MiB, or NAN if the kernel does not say. */
 double mdl_peak_rss_mb (void);
 

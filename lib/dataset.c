@@ -11,18 +11,33 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <zlib.h>
 
 struct mdl_dataset_t {
     size_t n;       /* rows */
     size_t dim;     /* features per row */
     int classes;    /* max label + 1; 0 for regression */
-    float *x;       /* (n, dim) row-major */
+    float *x;       /* (n, dim) row-major features (CSV, synthetic, mdl_dataset_new), or
+                       NULL for pixel data */
+    const uint8_t *px; /* (n, dim) IDX pixels as stored, turned into features per gather
+                          through lut: a quarter of the floats' memory */
+    uint8_t *px_own; /* px when read into memory (freed with the dataset) */
+    void *map;      /* px when mapped from the cache (mdl_dataset_load_dir_cached) */
+    size_t maplen;
+    const uint32_t *hist; /* mapped: cumulative pixel-value histograms (256 counts) of
+                             rows [0, k * hist_every), k = 0..nhist-1 */
+    size_t hist_every, nhist;
+    uint32_t *pos;   /* after mdl_dataset_keep_rows: row -> its place in px (n entries) */
+    float lut[256];  /* pixel value -> feature: v / 255, then normalised */
     int32_t *labels; /* (n) */
     float *targets; /* (n) regression targets, or NULL for classification data */
 };
@@ -80,10 +95,33 @@ mdl_dataset_destroy (mdl_dataset_t **ds)
     if (!ds || !*ds)
         return;
     free ((*ds)->x);
+    free ((*ds)->px_own);
+    free ((*ds)->pos);
+    if ((*ds)->map)
+        munmap ((*ds)->map, (*ds)->maplen);
     free ((*ds)->labels);
     free ((*ds)->targets);
     free (*ds);
     *ds = NULL;
+}
+
+/* A dataset of n rows of dim pixels, its labels allocated (zero), its pixels not yet
+   attached; the feature of pixel value v is v / 255 until normalised. */
+static mdl_dataset_t *
+s_pixels_new (size_t n, size_t dim, int classes, int *err)
+{
+    mdl_dataset_t *self = calloc (1, sizeof *self);
+    if (!self || !(self->labels = calloc (n ? n : 1, sizeof *self->labels))) {
+        free (self);
+        s_set_err (err, MDL_ENOMEM);
+        return NULL;
+    }
+    self->n = n;
+    self->dim = dim;
+    self->classes = classes;
+    for (int v = 0; v < 256; v++)
+        self->lut[v] = (float) v / 255.0f;
+    return self;
 }
 
 /* ---- IDX ---------------------------------------------------------------------- */
@@ -265,15 +303,15 @@ s_load_idx (const char *images, const char *labels, int *err, const char **bad)
     for (size_t i = 0; i < n; i++)
         if (lab[i] > maxl)
             maxl = lab[i];
-    self = mdl_dataset_new (n, dim, (int) maxl + 1, &rc);
+    /* The pixels stay bytes, as in the file: features are made per minibatch. */
+    self = s_pixels_new (n, dim, (int) maxl + 1, &rc);
     if (!self)
         goto err;
-    for (size_t i = 0; i < ielems; i++)
-        self->x[i] = (float) pix[i] / 255.0f;
+    self->px = self->px_own = pix;
+    pix = NULL;
     for (size_t i = 0; i < n; i++)
         self->labels[i] = lab[i];
 
-    free (pix);
     free (lab);
     gzclose (fi);
     gzclose (fl);
@@ -327,15 +365,214 @@ s_find_file (const char *dir, const char *split, const char *kind, char *buf, si
     return MDL_ENOENT;
 }
 
+/* ---- the decompressed cache of an IDX pair ----------------------------------------
+
+   File (host byte order, written and read on one machine):
+     s_cache_hdr_t, then n label bytes, then n x dim pixel bytes, then (aligned to 4)
+     nhist = n / S_HIST_EVERY + 1 cumulative histograms of pixel values, 256 u32 each,
+     histogram k over rows [0, k * S_HIST_EVERY).
+   Keyed by the two source files' sizes and modification times: a changed source is
+   read again and the cache rewritten. Written to a temporary name and renamed, so a
+   reader never sees half a file; every field is checked against the file's length
+   before anything is mapped by it. Mapped read-only: a process's resident memory is
+   the pages it touches (its shard's rows, the test rows it evaluates), shared with
+   every other process on the machine through the page cache. */
+#define S_CACHE_MAGIC "MDLIDXC1"
+#define S_CACHE_VERSION 1u
+#define S_CACHE_ORDER 0x01020304u
+#define S_HIST_EVERY 1024u
+
+typedef struct {
+    char magic[8];
+    uint32_t version, order;
+    uint64_t isize, imtime, lsize, lmtime; /* the sources: bytes and mtime (ns) */
+    uint64_t n, dim, classes;
+    uint64_t off_lab, off_px, off_hist, nhist, total;
+} s_cache_hdr_t;
+
+/* The layout of a cache of n rows of dim pixels (offsets and total length). */
+static void
+s_cache_layout (s_cache_hdr_t *h)
+{
+    h->off_lab = sizeof *h;
+    h->off_px = h->off_lab + h->n;
+    h->off_hist = (h->off_px + h->n * h->dim + 3) & ~(uint64_t) 3;
+    h->nhist = h->n / S_HIST_EVERY + 1;
+    h->total = h->off_hist + h->nhist * 256 * sizeof (uint32_t);
+}
+
+static uint64_t
+s_mtime_ns (const struct stat *st)
+{
+    return (uint64_t) st->st_mtim.tv_sec * 1000000000ull + (uint64_t) st->st_mtim.tv_nsec;
+}
+
+/* cache_dir/SPLIT-<hash of the images file's absolute path>.mdlc */
+static int
+s_cache_path (const char *cache_dir, const char *split, const char *images, char *buf, size_t len)
+{
+    char abs[PATH_MAX];
+    if (!realpath (images, abs))
+        return MDL_ENOENT;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *c = abs; *c; c++)
+        h = (h ^ (uint8_t) *c) * 0x100000001b3ull;
+    int w = snprintf (buf, len, "%s/%s-%016llx.mdlc", cache_dir, split, (unsigned long long) h);
+    return w < 0 || (size_t) w >= len ? MDL_EINVAL : 0;
+}
+
+/* Maps a cache that matches the sources: a dataset, or NULL (absent, stale, damaged). */
+static mdl_dataset_t *
+s_cache_map (const char *file, const struct stat *si, const struct stat *sl)
+{
+    int fd = open (file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    s_cache_hdr_t h;
+    mdl_dataset_t *self = NULL;
+    void *map = MAP_FAILED;
+    if (fstat (fd, &st) != 0 || (uint64_t) st.st_size < sizeof h || pread (fd, &h, sizeof h, 0) != (ssize_t) sizeof h)
+        goto out;
+    s_cache_hdr_t want = h;
+    if (memcmp (h.magic, S_CACHE_MAGIC, 8) || h.version != S_CACHE_VERSION || h.order != S_CACHE_ORDER
+        || h.isize != (uint64_t) si->st_size || h.imtime != s_mtime_ns (si) || h.lsize != (uint64_t) sl->st_size
+        || h.lmtime != s_mtime_ns (sl) || h.n == 0 || h.dim == 0 || h.classes == 0 || h.classes > 256
+        || h.n > S_IDX_MAX_ELEMS || h.dim > S_IDX_MAX_ELEMS / h.n)
+        goto out;
+    s_cache_layout (&want);
+    if (want.off_lab != h.off_lab || want.off_px != h.off_px || want.off_hist != h.off_hist || want.nhist != h.nhist
+        || want.total != h.total || h.total != (uint64_t) st.st_size)
+        goto out;
+    map = mmap (NULL, h.total, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED)
+        goto out;
+    /* Rows are read where the shard and the minibatches say: no read-ahead of the rest. */
+    madvise ((uint8_t *) map + h.off_px, h.n * h.dim, MADV_RANDOM);
+    int rc;
+    if (!(self = s_pixels_new (h.n, h.dim, (int) h.classes, &rc)))
+        goto out;
+    const uint8_t *lab = (const uint8_t *) map + h.off_lab;
+    for (size_t i = 0; i < h.n; i++) {
+        if (lab[i] >= h.classes) {
+            mdl_dataset_destroy (&self);
+            goto out;
+        }
+        self->labels[i] = lab[i];
+    }
+    self->map = map;
+    self->maplen = h.total;
+    self->px = (const uint8_t *) map + h.off_px;
+    self->hist = (const uint32_t *) ((const uint8_t *) map + h.off_hist);
+    self->hist_every = S_HIST_EVERY;
+    self->nhist = h.nhist;
+    map = MAP_FAILED;
+out:
+    if (map != MAP_FAILED)
+        munmap (map, h.total);
+    close (fd);
+    return self;
+}
+
+/* Writes ds (pixels in memory) as the cache of the sources at file; true on success. */
+static bool
+s_cache_write (const char *file, const mdl_dataset_t *ds, const struct stat *si, const struct stat *sl)
+{
+    s_cache_hdr_t h;
+    memset (&h, 0, sizeof h);
+    memcpy (h.magic, S_CACHE_MAGIC, 8);
+    h.version = S_CACHE_VERSION;
+    h.order = S_CACHE_ORDER;
+    h.isize = (uint64_t) si->st_size;
+    h.imtime = s_mtime_ns (si);
+    h.lsize = (uint64_t) sl->st_size;
+    h.lmtime = s_mtime_ns (sl);
+    h.n = ds->n;
+    h.dim = ds->dim;
+    h.classes = (uint64_t) ds->classes;
+    s_cache_layout (&h);
+    if (h.classes > 256)
+        return false;
+    uint8_t *lab = malloc (h.n);
+    uint32_t *hist = calloc (h.nhist * 256, sizeof *hist);
+    char tmp[PATH_MAX + 32];
+    int fd = -1;
+    bool ok = false;
+    if (!lab || !hist || snprintf (tmp, sizeof tmp, "%s.%d.tmp", file, (int) getpid ()) >= (int) sizeof tmp)
+        goto out;
+    for (size_t i = 0; i < h.n; i++)
+        lab[i] = (uint8_t) ds->labels[i];
+    /* cumulative: histogram k counts rows [0, k * S_HIST_EVERY) */
+    for (size_t i = 0; i < h.n; i++) {
+        const size_t k = i / S_HIST_EVERY + 1;
+        if (i % S_HIST_EVERY == 0 && k < h.nhist)
+            memcpy (hist + k * 256, hist + (k - 1) * 256, 256 * sizeof *hist);
+        if (k >= h.nhist)
+            continue;
+        const uint8_t *p = ds->px + i * ds->dim;
+        for (size_t j = 0; j < ds->dim; j++)
+            hist[k * 256 + p[j]]++;
+    }
+    static const uint8_t zeros[4];
+    if ((fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+        goto out;
+    FILE *f = fdopen (fd, "wb");
+    if (!f)
+        goto out;
+    fd = -1;
+    const size_t pad = (size_t) (h.off_hist - (h.off_px + h.n * h.dim));
+    ok = fwrite (&h, sizeof h, 1, f) == 1 && fwrite (lab, 1, h.n, f) == h.n
+         && fwrite (ds->px, 1, h.n * h.dim, f) == h.n * h.dim && fwrite (zeros, 1, pad, f) == pad
+         && fwrite (hist, sizeof *hist, h.nhist * 256, f) == h.nhist * 256;
+    ok &= fclose (f) == 0;
+    ok = ok && rename (tmp, file) == 0;
+    if (!ok)
+        unlink (tmp);
+out:
+    if (fd >= 0) {
+        close (fd);
+        unlink (tmp);
+    }
+    free (lab);
+    free (hist);
+    return ok;
+}
+
+/* mkdir -p of a directory (for the cache); 0 or -1. */
+static int
+s_mkdirs (const char *dir)
+{
+    char buf[PATH_MAX];
+    if (snprintf (buf, sizeof buf, "%s", dir) >= (int) sizeof buf)
+        return -1;
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir (buf, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir (buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 mdl_dataset_t *
 mdl_dataset_load_dir (const char *dir, const char *split, int *err, char *path,
                       size_t pathlen)
 {
+    return mdl_dataset_load_dir_cached (dir, split, NULL, err, path, pathlen, NULL);
+}
+
+mdl_dataset_t *
+mdl_dataset_load_dir_cached (const char *dir, const char *split, const char *cache_dir, int *err, char *path,
+                             size_t pathlen, mdl_cache_use_t *use)
+{
     char images[4096], labels[4096];
     const char *bad = NULL;
-    struct stat st;
+    struct stat st, si, sl;
     int rc;
 
+    if (use)
+        *use = MDL_CACHE_NONE;
     if (!dir || !split) {
         s_set_err (err, MDL_EINVAL);
         return NULL;
@@ -358,10 +595,34 @@ mdl_dataset_load_dir (const char *dir, const char *split, int *err, char *path,
         s_set_err (err, rc);
         return NULL;
     }
+    char cfile[PATH_MAX];
+    const bool cache = cache_dir && cache_dir[0] && stat (images, &si) == 0 && stat (labels, &sl) == 0
+                       && s_cache_path (cache_dir, split, images, cfile, sizeof cfile) == 0;
+    if (cache) {
+        mdl_dataset_t *self = s_cache_map (cfile, &si, &sl);
+        if (self) {
+            if (use)
+                *use = MDL_CACHE_HIT;
+            s_set_err (err, MDL_OK);
+            return self;
+        }
+    }
     mdl_dataset_t *self = s_load_idx (images, labels, &rc, &bad);
     if (!self && bad)
         s_copy_path (path, pathlen, bad);
     s_set_err (err, rc);
+    /* Written for the next start; then this process too reads the mapped copy, and
+       the decompressed bytes in its own memory go. A cache that cannot be written
+       (read-only, full) only costs the next start its gunzip. */
+    if (self && cache && s_mkdirs (cache_dir) == 0 && s_cache_write (cfile, self, &si, &sl)) {
+        mdl_dataset_t *mapped = s_cache_map (cfile, &si, &sl);
+        if (mapped) {
+            mdl_dataset_destroy (&self);
+            self = mapped;
+        }
+        if (use)
+            *use = MDL_CACHE_WRITTEN;
+    }
     return self;
 }
 
@@ -652,14 +913,48 @@ mdl_dataset_gather_targets (const mdl_dataset_t *ds, const uint32_t *idx, size_t
     }
 }
 
+/* Counts of each pixel value over the first n rows (cnt: 256). From the cache's
+   cumulative histograms when mapped: then only the rows after the last checkpoint are
+   read, and a process that trains on a shard does not touch every pixel to know the
+   training set's statistics. */
+static void
+s_pixel_hist (const mdl_dataset_t *ds, size_t n, uint64_t *cnt)
+{
+    memset (cnt, 0, 256 * sizeof *cnt);
+    size_t from = 0;
+    if (ds->hist && ds->hist_every) {
+        size_t k = n / ds->hist_every;
+        if (k >= ds->nhist)
+            k = ds->nhist - 1;
+        for (int v = 0; v < 256; v++)
+            cnt[v] = ds->hist[k * 256 + (size_t) v];
+        from = k * ds->hist_every;
+    }
+    const uint8_t *p = ds->px + from * ds->dim, *end = ds->px + n * ds->dim;
+    for (; p < end; p++)
+        cnt[*p]++;
+}
+
 void
 mdl_dataset_stats (const mdl_dataset_t *ds, float *mean, float *std)
 {
     /* Two passes in double: a one-pass sum of squares loses the variance of 47e6
-       values near 0.3 to cancellation. Population std (divide by N). */
+       values near 0.3 to cancellation. Population std (divide by N). Pixel data has
+       256 values: the passes run over their counts. */
     size_t total = ds->n * ds->dim;
     double m = 0.0, v = 0.0;
-    if (total) {
+    if (total && ds->px) {
+        uint64_t cnt[256];
+        s_pixel_hist (ds, ds->n, cnt);
+        for (int k = 0; k < 256; k++)
+            m += (double) cnt[k] * ds->lut[k];
+        m /= (double) total;
+        for (int k = 0; k < 256; k++) {
+            double d = ds->lut[k] - m;
+            v += (double) cnt[k] * d * d;
+        }
+        v /= (double) total;
+    } else if (total) {
         for (size_t i = 0; i < total; i++)
             m += ds->x[i];
         m /= (double) total;
@@ -679,6 +974,12 @@ void
 mdl_dataset_normalize (mdl_dataset_t *ds, float mean, float std)
 {
     assert (std > 0.0f);
+    if (ds->px) {
+        /* the same float operation per value as per element: the same features */
+        for (int v = 0; v < 256; v++)
+            ds->lut[v] = (ds->lut[v] - mean) / std;
+        return;
+    }
     size_t total = ds->n * ds->dim;
     for (size_t i = 0; i < total; i++)
         ds->x[i] = (ds->x[i] - mean) / std;
@@ -691,11 +992,65 @@ mdl_dataset_gather (const mdl_dataset_t *ds, const uint32_t *idx, size_t n, floa
     const size_t dim = ds->dim;
     for (size_t i = 0; i < n; i++) {
         assert (idx[i] < ds->n);
-        if (x)
+        if (x && ds->px) {
+            const size_t at = ds->pos ? ds->pos[idx[i]] : idx[i];
+            assert (at != UINT32_MAX); /* a row let go by mdl_dataset_keep_rows */
+            const uint8_t *p = ds->px + at * dim;
+            float *o = x + i * dim;
+            for (size_t j = 0; j < dim; j++)
+                o[j] = ds->lut[p[j]];
+        } else if (x)
             memcpy (x + i * dim, ds->x + (size_t) idx[i] * dim, dim * sizeof *x);
         if (y)
             y[i] = ds->labels[idx[i]];
     }
+}
+
+int
+mdl_dataset_keep_rows (mdl_dataset_t *ds, const uint32_t *rows, size_t n)
+{
+    if (!ds->px)
+        return 0;
+    uint32_t *pos = malloc ((ds->n ? ds->n : 1) * sizeof *pos);
+    if (!pos)
+        return MDL_ENOMEM;
+    for (size_t i = 0; i < ds->n; i++)
+        pos[i] = UINT32_MAX;
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++)
+        if (rows[k] < ds->n && pos[rows[k]] == UINT32_MAX)
+            pos[rows[k]] = (uint32_t) kept++;
+    uint8_t *px = malloc ((kept ? kept : 1) * ds->dim);
+    if (!px) {
+        free (pos);
+        return MDL_ENOMEM;
+    }
+    /* In row order, the mapped file front to back, a window at a time given back as it
+       is passed: the pages touched (a shard has rows on nearly every page) never all
+       count in the process's memory at once. */
+    const size_t window = 1024;
+    for (size_t r0 = 0; r0 < ds->n; r0 += window) {
+        const size_t r1 = r0 + window < ds->n ? r0 + window : ds->n;
+        for (size_t r = r0; r < r1; r++)
+            if (pos[r] != UINT32_MAX)
+                memcpy (px + (size_t) pos[r] * ds->dim, ds->px + r * ds->dim, ds->dim);
+        if (ds->map) {
+            const uintptr_t page = (uintptr_t) sysconf (_SC_PAGESIZE);
+            uintptr_t a = ((uintptr_t) (ds->px + r0 * ds->dim)) & ~(page - 1);
+            uintptr_t b = ((uintptr_t) (ds->px + r1 * ds->dim)) & ~(page - 1);
+            if (b > a)
+                madvise ((void *) a, b - a, MADV_DONTNEED);
+        }
+    }
+    free (ds->px_own);
+    free (ds->pos);
+    if (ds->map)
+        munmap (ds->map, ds->maplen);
+    ds->map = NULL;
+    ds->hist = NULL;
+    ds->px = ds->px_own = px;
+    ds->pos = pos;
+    return 0;
 }
 
 void

@@ -1,5 +1,9 @@
 /*  dataset.h: labelled datasets in memory. The public part (loading, shape, rows,
-    normalisation) is in meshdl/data.h; here what regression data adds. */
+    normalisation) is in meshdl/data.h; here the cache, the shard's rows and what
+    regression data adds. CSV and generated data hold floats; IDX data holds its pixel
+    bytes as they come (a quarter of the memory) and a gather turns each into v / 255,
+    standardised once mdl_dataset_normalize ran: the same floats the float matrix would
+    hold. */
 #ifndef MDL_DATASET_H
 #define MDL_DATASET_H
 
@@ -7,6 +11,18 @@
 #include <stdint.h>
 
 #include "meshdl/data.h"
+
+/* What mdl_dataset_load_dir_cached did with its cache. */
+typedef enum { MDL_CACHE_NONE = 0, MDL_CACHE_HIT = 1, MDL_CACHE_WRITTEN = 2 } mdl_cache_use_t;
+
+/* mdl_dataset_load_dir through a decompressed copy of the IDX files in cache_dir (NULL
+   or "": none), keyed by the sources' sizes and modification times: a fresh copy is
+   memory-mapped (no gunzip; a process's resident memory is the rows it touches),
+   otherwise the files are read and the copy (re)written for the next start, which
+   fails silently when the directory cannot be written. *use (may be NULL) says which.
+   Errors as mdl_dataset_load_dir. */
+mdl_dataset_t *mdl_dataset_load_dir_cached (const char *dir, const char *split, const char *cache_dir, int *err,
+                                            char *path, size_t pathlen, mdl_cache_use_t *use);
 
 /* Gives ds a regression target per row (all zero; fill through mdl_dataset_targets_mut).
    Labels stay: on regression data they are group ids that the partitioners split by.
@@ -17,5 +33,13 @@ const float *mdl_dataset_targets (const mdl_dataset_t *ds);
 float *mdl_dataset_targets_mut (mdl_dataset_t *ds);
 /* Copies the targets of rows idx[0..n) into t; ds must have targets. */
 void mdl_dataset_gather_targets (const mdl_dataset_t *ds, const uint32_t *idx, size_t n, float *t);
+
+/* Keeps in memory of its own only the pixels of rows[0..n) (any order, repeats
+   allowed) of an IDX dataset, and lets go of the rest (a mapped cache is unmapped): a
+   process that trains on one shard holds that shard, not the training set. Row indices
+   stay those of the full set; gathering another row afterwards is a programming error.
+   Labels stay (the partitioners need them all). Call it after mdl_dataset_stats. Returns
+   0, or MDL_ENOMEM with ds unchanged; a no-op (0) for float data. */
+int mdl_dataset_keep_rows (mdl_dataset_t *ds, const uint32_t *rows, size_t n);
 
 #endif

@@ -53,6 +53,7 @@ static const s_entry_t s_table[] = {
     { MDL_EWEIGHTS, "EWEIGHTS", "mixing weights unknown: use mh (Metropolis-Hastings) or uniform" },
     { MDL_EALGO, "EALGO", "algorithm unknown, or its options do not fit it" },
     { MDL_EINTERRUPTED, "EINTERRUPTED", "interrupted by a signal" },
+    { MDL_ELIMIT, "ELIMIT", "too many agents for this process's limits (ZeroMQ sockets, open files, threads or peers)" },
 };
 
 static const s_entry_t *

@@ -215,10 +215,16 @@ mdl_model_new (const char *spec, uint64_t seed, int *err)
         goto err;
     }
     m->d = off;
-    m->params = calloc (m->d, sizeof (float));
-    m->grads = calloc (m->d, sizeof (float));
+    /* Zeroed by writing, not calloc: a large calloc maps the kernel's shared zero page,
+       and the first write to each page then faults a second time (a copy and a TLB
+       flush), inside the first training steps. Many agents in one process pay that per
+       agent; here it is paid once, when the model is made. */
+    m->params = malloc (m->d * sizeof (float));
+    m->grads = malloc (m->d * sizeof (float));
     if (!m->params || !m->grads)
         goto err;
+    memset (m->params, 0, m->d * sizeof (float));
+    memset (m->grads, 0, m->d * sizeof (float));
     mdl_model_init (m, seed);
     return m;
 err:

@@ -127,9 +127,11 @@ mdl_optim_new (const mdl_opt_cfg_t *cfg, size_t d, int *err)
         if (d > SIZE_MAX / sizeof (float) / k)
             goto err;
         self->state_len = k * d;
-        self->state = calloc (self->state_len, sizeof (float));
+        /* written, not calloc'd: see mdl_model_new */
+        self->state = malloc (self->state_len * sizeof (float));
         if (!self->state)
             goto err;
+        memset (self->state, 0, self->state_len * sizeof (float));
     }
     if (err)
         *err = MDL_OK;

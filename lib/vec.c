@@ -77,6 +77,42 @@ mdl_vec_isfinite (const float *x, size_t d)
     return acc == 0.0f;
 }
 
+/* One block of the mix: xb[0..n) <- a xb + b yb + sum_j c_j vb_j, in that order per
+   element. own[j] (when not NULL) says v_j's block is replaced by the agent's own value
+   there (yb, or xb as it was): its weight goes to that term, after the others. */
+static void
+s_mix_block (float *restrict xb, float a, const float *restrict yb, float b, const float *const *v, const float *c,
+             size_t k, size_t at, size_t n, const bool *own)
+{
+    float keep[1024];
+    const float *self_b = yb;
+    float moved = 0.0f; /* the weight of the replaced blocks */
+    for (size_t j = 0; own && j < k; j++)
+        moved += own[j] ? c[j] : 0.0f;
+    if (moved != 0.0f && !yb) {
+        for (size_t i = 0; i < n; i++)
+            keep[i] = xb[i];
+        self_b = keep;
+    }
+    if (yb)
+        for (size_t i = 0; i < n; i++)
+            xb[i] = a * xb[i] + b * yb[i];
+    else
+        for (size_t i = 0; i < n; i++)
+            xb[i] = a * xb[i];
+    for (size_t j = 0; j < k; j++) {
+        if (own && own[j])
+            continue;
+        const float *restrict vb = v[j] + at;
+        const float cj = c[j];
+        for (size_t i = 0; i < n; i++)
+            xb[i] += cj * vb[i];
+    }
+    if (moved != 0.0f)
+        for (size_t i = 0; i < n; i++)
+            xb[i] += moved * self_b[i];
+}
+
 void
 mdl_vec_mix (float *x, float a, const float *y, float b, const float *const *v, const float *c,
              size_t k, size_t d)
@@ -86,21 +122,76 @@ mdl_vec_mix (float *x, float a, const float *y, float b, const float *const *v, 
        results do not depend on the blocking. */
     for (size_t at = 0; at < d; at += 1024) {
         const size_t n = d - at < 1024 ? d - at : 1024;
-        float *restrict xb = x + at;
-        if (y) {
-            const float *restrict yb = y + at;
-            for (size_t i = 0; i < n; i++)
-                xb[i] = a * xb[i] + b * yb[i];
-        } else
-            for (size_t i = 0; i < n; i++)
-                xb[i] = a * xb[i];
-        for (size_t j = 0; j < k; j++) {
-            const float *restrict vb = v[j] + at;
-            const float cj = c[j];
-            for (size_t i = 0; i < n; i++)
-                xb[i] += cj * vb[i];
-        }
+        s_mix_block (x + at, a, y ? y + at : NULL, b, v, c, k, at, n, NULL);
     }
+}
+
+/* Whether any of n floats has its exponent all ones (NaN or Inf): an integer OR, so it
+   vectorises and runs at the speed of the loads. */
+static bool
+s_block_bad (const float *v, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy (&u, v + i, sizeof u);
+        bad |= (uint32_t) ((u & 0x7f800000u) == 0x7f800000u);
+    }
+    return bad != 0;
+}
+
+/* ||x - v||^2 of a block (n <= 1024): 16 float lanes (a reduction in one double would
+   run one element per add latency; the lanes vectorise), summed in double at the end.
+   Each lane sums at most 64 squares: float keeps ~7 digits of what is an estimate. */
+static double
+s_block_dist2 (const float *x, const float *v, size_t n)
+{
+    float lane[16] = { 0 };
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (size_t u = 0; u < 16; u++) {
+            const float t = x[i + u] - v[i + u];
+            lane[u] += t * t;
+        }
+    double s = 0.0;
+    for (; i < n; i++)
+        s += ((double) x[i] - v[i]) * ((double) x[i] - v[i]);
+    for (size_t u = 0; u < 16; u++)
+        s += lane[u];
+    return s;
+}
+
+size_t
+mdl_vec_mix_checked (float *x, float a, const float *y, float b, const float *const *v, const float *c, size_t k,
+                     size_t d, bool *bad, double *dist2)
+{
+    bool own[MDL_VEC_MIX_MAX];
+    size_t nbad = 0;
+    if (k > MDL_VEC_MIX_MAX)
+        k = MDL_VEC_MIX_MAX;
+    for (size_t j = 0; j < k; j++) {
+        bad[j] = false;
+        if (dist2)
+            dist2[j] = 0.0;
+    }
+    for (size_t at = 0; at < d; at += 1024) {
+        const size_t n = d - at < 1024 ? d - at : 1024;
+        /* Each input block is read here first, checked while it is brought into L1, and
+           mixed from there: the check and the distances cost no pass of their own. */
+        bool any = false;
+        for (size_t j = 0; j < k; j++) {
+            own[j] = s_block_bad (v[j] + at, n);
+            any |= own[j];
+            if (own[j] && !bad[j]) {
+                bad[j] = true;
+                nbad++;
+            }
+            if (dist2 && !own[j])
+                dist2[j] += s_block_dist2 (x + at, v[j] + at, n);
+        }
+        s_mix_block (x + at, a, y ? y + at : NULL, b, v, c, k, at, n, any ? own : NULL);
+    }
+    return nbad;
 }
 
 double

@@ -32,6 +32,18 @@ double mdl_vec_digest (const float *x, size_t d);
 void mdl_vec_mix (float *x, float a, const float *y, float b, const float *const *v,
                   const float *c, size_t k, size_t d);
 
+/* mdl_vec_mix for vectors received from peers (k <= MDL_VEC_MIX_MAX): each v[j] is
+   checked for NaN/Inf block by block (1024 elements) as the mix reads it, so the check
+   costs no pass over memory of its own. A block of v[j] holding one is replaced by the
+   agent's own value there (y, or x as it was): its weight c[j] goes to that term, so
+   every element stays a combination of finite values; bad[j] (k entries) is set.
+   dist2 (k entries, or NULL) receives ||x - v[j]||^2 over v[j]'s finite blocks, x as it
+   was before the mix (summed in float lanes per block: an estimate, to ~1e-6). With every v[j] finite, x ends bit for bit as mdl_vec_mix leaves
+   it. Returns how many v[j] had a non-finite block. */
+#define MDL_VEC_MIX_MAX 1024
+size_t mdl_vec_mix_checked (float *x, float a, const float *y, float b, const float *const *v, const float *c,
+                            size_t k, size_t d, bool *bad, double *dist2);
+
 /* true when every element is finite (no NaN, no Inf) */
 bool mdl_vec_isfinite (const float *x, size_t d);
 

@@ -31,8 +31,9 @@ typedef struct {
     const mdl_dataset_t *train;
     const uint32_t *rows; /* this agent's shard */
     size_t nrows, steps;
-    float w[D]; /* the model: the vector meshdl gossips */
-    float g[D]; /* its gradient */
+    float w[D];          /* the model: the vector meshdl gossips */
+    float g[D];          /* its gradient */
+    float x[BATCH * IN]; /* its minibatch's rows as floats */
     int rc;
 } worker_t;
 
@@ -58,17 +59,20 @@ predict (const float *w, const float *x, float *p)
 static float
 sgd_step (worker_t *wk, size_t step)
 {
-    const float *X = mdl_dataset_x (wk->train);
-    const int32_t *y = mdl_dataset_labels (wk->train);
+    float *X = wk->x;
+    uint32_t rows[BATCH];
+    int32_t y[BATCH];
     float p[CLASSES], loss = 0;
+    for (size_t r = 0; r < BATCH; r++)
+        rows[r] = wk->rows[(step * BATCH + r * 7919) % wk->nrows]; /* a fixed walk over the shard */
+    mdl_dataset_gather (wk->train, rows, BATCH, X, y);             /* the rows as floats (IDX data is held as bytes) */
     memset (wk->g, 0, sizeof wk->g);
     for (size_t r = 0; r < BATCH; r++) {
-        const uint32_t row = wk->rows[(step * BATCH + r * 7919) % wk->nrows]; /* a fixed walk over the shard */
-        const float *x = X + (size_t) row * IN;
+        const float *x = X + r * IN;
         predict (wk->w, x, p);
-        loss -= logf (p[y[row]] + 1e-12f) / BATCH;
+        loss -= logf (p[y[r]] + 1e-12f) / BATCH;
         for (int c = 0; c < CLASSES; c++) {
-            const float e = (p[c] - (c == y[row])) / BATCH; /* d loss / d z_c */
+            const float e = (p[c] - (c == y[r])) / BATCH; /* d loss / d z_c */
             for (int i = 0; i < IN; i++)
                 wk->g[c * IN + i] += e * x[i];
             wk->g[CLASSES * IN + c] += e;
@@ -100,9 +104,11 @@ static double
 accuracy (const float *w, const mdl_dataset_t *test)
 {
     size_t right = 0, n = mdl_dataset_n (test);
-    float p[CLASSES];
+    float p[CLASSES], x[IN];
     for (size_t r = 0; r < n; r++) {
-        predict (w, mdl_dataset_x (test) + r * IN, p);
+        const uint32_t row = (uint32_t) r;
+        mdl_dataset_gather (test, &row, 1, x, NULL);
+        predict (w, x, p);
         int best = 0;
         for (int c = 1; c < CLASSES; c++)
             best = p[c] > p[best] ? c : best;

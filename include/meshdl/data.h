@@ -60,7 +60,9 @@ MDL_EXPORT size_t mdl_dataset_n (const mdl_dataset_t *ds);
 MDL_EXPORT size_t mdl_dataset_dim (const mdl_dataset_t *ds);
 /* number of classes (max label + 1 for loaded data); groups for synthetic regression data */
 MDL_EXPORT int mdl_dataset_classes (const mdl_dataset_t *ds);
-MDL_EXPORT const float *mdl_dataset_x (const mdl_dataset_t *ds);        /* (n, dim) row-major */
+/* (n, dim) row-major floats, or NULL for pixel (IDX) data, which is held as its bytes:
+   read its rows with mdl_dataset_gather */
+MDL_EXPORT const float *mdl_dataset_x (const mdl_dataset_t *ds);
 MDL_EXPORT const int32_t *mdl_dataset_labels (const mdl_dataset_t *ds); /* (n) */
 MDL_EXPORT float *mdl_dataset_x_mut (mdl_dataset_t *ds);
 MDL_EXPORT int32_t *mdl_dataset_labels_mut (mdl_dataset_t *ds);

@@ -68,6 +68,7 @@ enum {
     /* agents */
     MDL_EALGO = -90,        /* algorithm name unknown or options do not fit it */
     MDL_EINTERRUPTED = -91, /* stopped by a signal */
+    MDL_ELIMIT = -92,       /* a limit of the system (sockets, files, threads, peers) */
     MDL_ELAST = -100
 };
 

@@ -67,6 +67,11 @@ for i in 0 1 2; do
   [ "$seen" = 2 ] && ok "agent $i/3 saw its 2 static peers" || no "agent $i/3: peers_seen '$seen'"
   ge "$acc" 0.70 && ok "agent $i/3 test_acc $acc well above chance (0.1)" || no "agent $i/3: test_acc '$acc' < 0.70"
   ge "$rx" 1 && ok "agent $i/3 received $rx bytes" || no "agent $i/3: bytes_received '$rx'"
+  # exec to ready (startup_s) and ready to the first step (discovery_s) are reported apart
+  su=$(field "$o" startup_s); di=$(field "$o" discovery_s); wa=$(field "$o" wall_s)
+  awk -v s="$su" -v d="$di" -v w="$wa" 'BEGIN { exit !(s != "" && s + 0 > 0 && s + 0 < 60 && d != "" && d + 0 >= 0 && d + 0 <= w + 0) }' \
+    && ok "agent $i/3 reports startup_s $su and discovery_s $di (of wall_s $wa)" \
+    || no "agent $i/3: startup_s '$su', discovery_s '$di', wall_s '$wa'"
   # 2000 rows at batch 16: 125 steps; an evaluation at half an epoch (step 63) and the
   # final one, each labelled with the step it evaluated, both with the summary's run id
   msg=$(python3 - "$tmp/s$i.jsonl" "$o" <<'PY' 2>&1

@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Three 2x3 images with every pixel distinct, including 0 and 255. */
 enum { T_N = 3, T_ROWS = 2, T_COLS = 3 };
@@ -95,6 +99,17 @@ s_write_pair (const char *dir, const char *split, int gz)
     }
 }
 
+/* Feature j of row i, through the gather every reader uses (IDX data holds bytes). */
+static float
+s_feature (const mdl_dataset_t *ds, size_t i, size_t j)
+{
+    float row[4096];
+    uint32_t idx = (uint32_t) i;
+    assert_true (mdl_dataset_dim (ds) <= 4096);
+    mdl_dataset_gather (ds, &idx, 1, row, NULL);
+    return row[j];
+}
+
 static void
 s_check_test_data (const mdl_dataset_t *ds)
 {
@@ -102,10 +117,11 @@ s_check_test_data (const mdl_dataset_t *ds)
     assert_int_equal (mdl_dataset_n (ds), T_N);
     assert_int_equal (mdl_dataset_dim (ds), T_ROWS * T_COLS);
     assert_int_equal (mdl_dataset_classes (ds), 3);
-    const float *x = mdl_dataset_x (ds);
+    const size_t dim = T_ROWS * T_COLS;
+    assert_null (mdl_dataset_x (ds)); /* the pixels stay bytes */
     for (size_t i = 0; i < sizeof t_pix; i++)
-        assert_true (x[i] == (float) t_pix[i] / 255.0f);
-    assert_true (x[0] == 0.0f && x[5] == 1.0f);
+        assert_true (s_feature (ds, i / dim, i % dim) == (float) t_pix[i] / 255.0f);
+    assert_true (s_feature (ds, 0, 0) == 0.0f && s_feature (ds, 0, 5) == 1.0f);
     for (size_t i = 0; i < T_N; i++)
         assert_int_equal (mdl_dataset_labels (ds)[i], t_lab[i]);
 }
@@ -206,7 +222,7 @@ test_idx_truncated_gzip_stream_is_etrunc_at_every_length (void **state)
     mdl_dataset_t *ds = mdl_dataset_load_idx (pi, pl, &err);
     assert_int_equal (err, MDL_OK);
     assert_int_equal (mdl_dataset_n (ds), N);
-    assert_true (mdl_dataset_x (ds)[N * R * C - 1] == (float) pix[N * R * C - 1] / 255.0f);
+    assert_true (s_feature (ds, N - 1, R * C - 1) == (float) pix[N * R * C - 1] / 255.0f);
     mdl_dataset_destroy (&ds);
     /* Every cut, including inside the 8-byte CRC/length trailer, where all the pixels
        are present but the stream is not whole. */
@@ -581,6 +597,131 @@ test_truncate_keeps_the_first_rows_and_classes (void **state)
 }
 
 static void
+test_pixels_normalise_to_the_floats_of_the_float_formula (void **state)
+{
+    /* The same IDX pair as floats by hand: (v / 255 - mean) / std per element, with the
+       stats of the float matrix; the byte dataset's gathers must give those floats. */
+    char dir[256], pi[300], pl[300];
+    mdl_test_tmpdir (dir, sizeof dir);
+    uint8_t img[64], lab[16];
+    snprintf (pi, sizeof pi, "%s/i", dir);
+    snprintf (pl, sizeof pl, "%s/l", dir);
+    mdl_test_write_file (pi, img, s_idx_images (img, 0x803, T_N, T_ROWS, T_COLS, t_pix, sizeof t_pix));
+    mdl_test_write_file (pl, lab, s_idx_labels (lab, 0x801, T_N, t_lab, T_N));
+    int err;
+    mdl_dataset_t *ds = mdl_dataset_load_idx (pi, pl, &err);
+    assert_non_null (ds);
+    const size_t total = sizeof t_pix;
+    double m = 0, v = 0;
+    for (size_t i = 0; i < total; i++)
+        m += (float) t_pix[i] / 255.0f;
+    m /= (double) total;
+    for (size_t i = 0; i < total; i++)
+        v += ((float) t_pix[i] / 255.0f - m) * ((float) t_pix[i] / 255.0f - m);
+    float mean, std;
+    mdl_dataset_stats (ds, &mean, &std);
+    assert_true (mean == (float) m);
+    assert_true (std == (float) sqrt (v / (double) total));
+    mdl_dataset_normalize (ds, mean, std);
+    const size_t dim = T_ROWS * T_COLS;
+    for (size_t i = 0; i < total; i++)
+        assert_true (s_feature (ds, i / dim, i % dim) == ((float) t_pix[i] / 255.0f - mean) / std);
+    mdl_dataset_destroy (&ds);
+    mdl_test_rmtree (dir);
+}
+
+/* An MNIST-format directory of n images of 28x28 (pixel = (i * 7 + j) % 256). */
+static void
+s_make_mnist_dir (const char *dir, size_t n)
+{
+    const size_t dim = 784;
+    uint8_t *pix = malloc (n * dim), *labv = malloc (n);
+    uint8_t *img = malloc (16 + n * dim), *lab = malloc (8 + n);
+    for (size_t i = 0; i < n; i++) {
+        labv[i] = (uint8_t) (i % 10);
+        for (size_t j = 0; j < dim; j++)
+            pix[i * dim + j] = (uint8_t) ((i * 7 + j) % 256);
+    }
+    char p[512];
+    snprintf (p, sizeof p, "%s/train-images-idx3-ubyte.gz", dir);
+    s_write_gz (p, img, s_idx_images (img, 0x803, (uint32_t) n, 28, 28, pix, n * dim));
+    snprintf (p, sizeof p, "%s/train-labels-idx1-ubyte.gz", dir);
+    s_write_gz (p, lab, s_idx_labels (lab, 0x801, (uint32_t) n, labv, n));
+    free (pix); free (labv); free (img); free (lab);
+}
+
+static void
+test_cache_is_written_then_mapped_and_reads_the_same (void **state)
+{
+    char dir[256], cache[300], path[512];
+    mdl_test_tmpdir (dir, sizeof dir);
+    snprintf (cache, sizeof cache, "%s/cache/deeper", dir); /* made as needed */
+    const size_t n = 2500; /* more than two histogram checkpoints (1024 rows) */
+    s_make_mnist_dir (dir, n);
+    int err;
+    mdl_cache_use_t use;
+    mdl_dataset_t *plain = mdl_dataset_load_dir (dir, "train", &err, path, sizeof path);
+    mdl_dataset_t *a = mdl_dataset_load_dir_cached (dir, "train", cache, &err, path, sizeof path, &use);
+    assert_non_null (a);
+    assert_int_equal (use, MDL_CACHE_WRITTEN);
+    mdl_dataset_t *b = mdl_dataset_load_dir_cached (dir, "train", cache, &err, path, sizeof path, &use);
+    assert_non_null (b);
+    assert_int_equal (use, MDL_CACHE_HIT);
+    /* the same rows, labels and statistics, also over a prefix (checkpoints + rest) */
+    for (size_t sub = 0; sub < 3; sub++) {
+        const size_t rows = sub == 0 ? n : sub == 1 ? 1024 : 1500;
+        mdl_dataset_truncate (plain, rows);
+        mdl_dataset_truncate (b, rows);
+        float m0, s0, m1, s1;
+        mdl_dataset_stats (plain, &m0, &s0);
+        mdl_dataset_stats (b, &m1, &s1);
+        assert_true (m0 == m1 && s0 == s1);
+    }
+    for (size_t i = 0; i < 1500; i += 37) {
+        assert_int_equal (mdl_dataset_labels (b)[i], mdl_dataset_labels (plain)[i]);
+        for (size_t j = 0; j < 784; j += 13)
+            assert_true (s_feature (b, i, j) == s_feature (plain, i, j));
+    }
+    mdl_dataset_destroy (&a);
+    mdl_dataset_destroy (&b);
+    /* a damaged cache (cut short) is not used: read again and rewritten */
+    char cfile[600] = "";
+    char cmd[700];
+    snprintf (cmd, sizeof cmd, "ls %s/*.mdlc", cache);
+    FILE *ls = popen (cmd, "r");
+    assert_non_null (fgets (cfile, sizeof cfile, ls));
+    pclose (ls);
+    cfile[strcspn (cfile, "\n")] = 0;
+    assert_int_equal (truncate (cfile, 1000), 0);
+    a = mdl_dataset_load_dir_cached (dir, "train", cache, &err, path, sizeof path, &use);
+    assert_non_null (a);
+    assert_int_equal (use, MDL_CACHE_WRITTEN);
+    mdl_dataset_destroy (&a);
+    /* a changed source (its mtime) makes the copy stale */
+    char src[512];
+    snprintf (src, sizeof src, "%s/train-labels-idx1-ubyte.gz", dir);
+    struct timespec t[2] = { { 0, UTIME_OMIT }, { 12345, 0 } };
+    assert_int_equal (utimensat (AT_FDCWD, src, t, 0), 0);
+    a = mdl_dataset_load_dir_cached (dir, "train", cache, &err, path, sizeof path, &use);
+    assert_int_equal (use, MDL_CACHE_WRITTEN);
+    /* keeping a shard: its rows read the same, the others are let go */
+    uint32_t shard[] = { 2400, 3, 3, 1777, 0 };
+    mdl_dataset_truncate (plain, n);
+    assert_int_equal (mdl_dataset_keep_rows (a, shard, 5), 0);
+    for (size_t k = 0; k < 5; k++)
+        for (size_t j = 0; j < 784; j += 11)
+            assert_true (s_feature (a, shard[k], j) == s_feature (plain, shard[k], j));
+    mdl_dataset_destroy (&a);
+    mdl_dataset_destroy (&plain);
+    /* an unwritable cache directory only costs the copy */
+    a = mdl_dataset_load_dir_cached (dir, "train", "/proc/no-such-cache", &err, path, sizeof path, &use);
+    assert_non_null (a);
+    assert_int_equal (use, MDL_CACHE_NONE);
+    mdl_dataset_destroy (&a);
+    mdl_test_rmtree (dir);
+}
+
+static void
 test_real_fashion_mnist_loads_with_its_known_shape (void **state)
 {
     const char *dir = mdl_test_fmnist_dir ();
@@ -635,6 +776,8 @@ main (void)
         cmocka_unit_test (test_stats_then_normalize_give_mean_0_and_std_1),
         cmocka_unit_test (test_gather_copies_the_requested_rows_and_labels),
         cmocka_unit_test (test_truncate_keeps_the_first_rows_and_classes),
+        cmocka_unit_test (test_pixels_normalise_to_the_floats_of_the_float_formula),
+        cmocka_unit_test (test_cache_is_written_then_mapped_and_reads_the_same),
         cmocka_unit_test (test_real_fashion_mnist_loads_with_its_known_shape),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -254,6 +254,58 @@ test_subscriber_that_never_reads_neither_blocks_nor_grows_the_publisher (void **
     mdl_mesh_destroy (&b);
 }
 
+/* What a subscriber that never reads can have queued for it, in messages of 1 MB: the
+   HWMs in the sender and the receiver plus the kernel's loopback buffers. */
+static size_t
+s_queued_for_a_sleeper (int64_t hwm_bytes)
+{
+    const size_t mb = 1 << 20;
+    mdl_mesh_cfg_t ca = { .bind = "tcp://127.0.0.1:0", .self = 1, .hwm_bytes = hwm_bytes, .msg_bytes = (int64_t) mb };
+    mdl_mesh_cfg_t cb = { .bind = "tcp://127.0.0.1:0", .self = 2, .hwm_bytes = hwm_bytes, .msg_bytes = (int64_t) mb };
+    mdl_mesh_t *a = mdl_mesh_new (&ca, NULL), *b = mdl_mesh_new (&cb, NULL);
+    assert_non_null (a);
+    assert_non_null (b);
+    mdl_peer_info_t ia = s_info_of (a, 1);
+    assert_int_equal (mdl_mesh_connect (b, &ia), 0);
+    uint64_t id1 = 1;
+    assert_true (s_wait_for (b, &a, &id1, 1, "H", 5000, NULL, 0));
+    static char block[1 << 20]; /* sent by reference: it outlives the meshes */
+    for (int i = 0; i < 300; i++) {
+        int rc = mdl_mesh_send (a, "U", 1, "x", 1, block, mb, NULL, NULL);
+        assert_true (rc == 0 || rc == MDL_ETIMEOUT);
+    }
+    size_t got = 0;
+    const void *f[4];
+    size_t len[4], n;
+    zpoller_t *p = zpoller_new (mdl_mesh_sub_socket (b), NULL);
+    while (zpoller_wait (p, 300))
+        while (mdl_mesh_recv (b, f, len, 4, &n) == 0)
+            got += len[0] == 1 && ((const char *) f[0])[0] == 'U';
+    zpoller_destroy (&p);
+    mdl_mesh_destroy (&a);
+    mdl_mesh_destroy (&b);
+    return got;
+}
+
+static void
+test_queues_hold_a_byte_budget_of_large_messages_not_a_hundred_of_them (void **state)
+{
+    /* the counts: at least 2 (one read, one queued), never above the message default */
+    assert_int_equal (mdl_mesh_hwm (256000000, 80000000, 100), 3);
+    assert_int_equal (mdl_mesh_hwm (1000000, 80000000, 100), 2);
+    assert_int_equal (mdl_mesh_hwm (256000000, 100000, 100), 100);
+    assert_int_equal (mdl_mesh_hwm (256000000, 1000000, 1000), 256);
+    assert_int_equal (mdl_mesh_hwm (0, 1000000, 1000), 1000);
+    /* 300 sends of 1 MB to a subscriber that never reads: by message counts (100 in the
+       PUB, 1000 in the SUB) it gets ~100 (99 here); with 4 MB a queue, 4 in
+       each queue + the kernel's buffers */
+    size_t counted = s_queued_for_a_sleeper (0), budget = s_queued_for_a_sleeper (4 << 20);
+    print_message ("queued for a subscriber that never reads: %zu of 1 MB by message counts, %zu with 4 MB a queue\n",
+                   counted, budget);
+    assert_true (counted >= 60);
+    assert_true (budget <= 40);
+}
+
 static void
 test_grace_period_for_full_queues_is_bounded_against_a_subscriber_that_never_reads (void **state)
 {
@@ -533,6 +585,7 @@ main (void)
         cmocka_unit_test (test_disconnect_stops_delivery),
         cmocka_unit_test (test_subscriber_that_never_reads_neither_blocks_nor_grows_the_publisher),
         cmocka_unit_test (test_grace_period_for_full_queues_is_bounded_against_a_subscriber_that_never_reads),
+        cmocka_unit_test (test_queues_hold_a_byte_budget_of_large_messages_not_a_hundred_of_them),
         cmocka_unit_test (test_oversized_frame_is_refused_by_the_subscriber),
         cmocka_unit_test (test_receiver_with_fewer_slots_than_frames_counts_the_message),
         cmocka_unit_test (test_bad_configuration_is_refused),

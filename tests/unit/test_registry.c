@@ -134,6 +134,54 @@ test_registry_is_safe_under_concurrent_announcers (void **state)
     mdl_registry_destroy (&reg);
 }
 
+static void
+test_registry_pages_changes_and_remembers_who_left (void **state)
+{
+    mdl_registry_t *reg = mdl_registry_new (NULL);
+    for (uint64_t id = 1; id <= 10; id++) {
+        mdl_peer_info_t info = s_info (id, 1);
+        assert_int_equal (mdl_registry_announce (reg, &info, S_CLUSTER), 0);
+    }
+    const uint64_t v = mdl_registry_version (reg, NULL);
+    mdl_registry_entry_t out[4];
+    size_t n, total = 0;
+    uint64_t after = 0;
+    /* everything, in pages of 4, in id order */
+    bool more;
+    do {
+        more = mdl_registry_read (reg, 0, &after, out, 4, &n);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal (out[i].info.id, ++total);
+    } while (more);
+    assert_int_equal (total, 10);
+    /* only what changed since v: a restart of 7 */
+    mdl_peer_info_t seven = s_info (7, 2);
+    mdl_registry_announce (reg, &seven, S_CLUSTER);
+    after = 0;
+    more = mdl_registry_read (reg, v, &after, out, 4, &n);
+    assert_false (more);
+    assert_int_equal (n, 1);
+    assert_int_equal (out[0].info.incarnation, 2);
+    /* 3 and 9 leave: remembered as gone (with the incarnation that left) */
+    const uint64_t v2 = mdl_registry_version (reg, NULL);
+    assert_int_equal (mdl_registry_withdraw (reg, 9), 0);
+    assert_int_equal (mdl_registry_withdraw (reg, 3), 0);
+    after = 0;
+    mdl_registry_read_gone (reg, v2, &after, out, 4, &n);
+    assert_int_equal (n, 2);
+    assert_int_equal (out[0].info.id, 3);
+    assert_int_equal (out[1].info.id, 9);
+    assert_int_equal (out[0].cluster, S_CLUSTER);
+    /* 3 comes back: no longer gone */
+    mdl_peer_info_t three = s_info (3, 5);
+    mdl_registry_announce (reg, &three, S_CLUSTER);
+    after = 0;
+    mdl_registry_read_gone (reg, 0, &after, out, 4, &n);
+    assert_int_equal (n, 1);
+    assert_int_equal (out[0].info.id, 9);
+    mdl_registry_destroy (&reg);
+}
+
 int
 main (void)
 {
@@ -143,6 +191,7 @@ main (void)
         cmocka_unit_test (test_registry_withdraw_removes_and_rejects_unknown_ids),
         cmocka_unit_test (test_registry_refuses_id_zero_and_empty_endpoint),
         cmocka_unit_test (test_registry_is_safe_under_concurrent_announcers),
+        cmocka_unit_test (test_registry_pages_changes_and_remembers_who_left),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

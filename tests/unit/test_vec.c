@@ -38,6 +38,80 @@ test_mix_equals_the_sum_of_its_terms_in_one_pass (void **state)
     free (x); free (y); free (v0); free (v1); free (ref);
 }
 
+/* The naive reference of mdl_vec_mix_checked: per element, a*x + b*y, then each v_j
+   whose 1024-block is finite, then the weights of the others times the own value. */
+static void
+s_mix_checked_ref (float *x, float a, const float *y, float b, const float *const *v, const float *c, size_t k,
+                   size_t d, double *dist2)
+{
+    for (size_t j = 0; j < k; j++)
+        dist2[j] = 0.0;
+    for (size_t i = 0; i < d; i++) {
+        const size_t b0 = i / 1024 * 1024, b1 = b0 + 1024 < d ? b0 + 1024 : d;
+        const float own = y ? y[i] : x[i];
+        float r = y ? a * x[i] + b * y[i] : a * x[i], moved = 0.0f;
+        for (size_t j = 0; j < k; j++) {
+            bool ok = true;
+            for (size_t t = b0; t < b1; t++)
+                ok &= isfinite (v[j][t]);
+            if (ok) {
+                r += c[j] * v[j][i];
+                dist2[j] += ((double) x[i] - v[j][i]) * ((double) x[i] - v[j][i]);
+            } else
+                moved += c[j];
+        }
+        x[i] = moved != 0.0f ? r + moved * own : r;
+    }
+}
+
+static void
+test_checked_mix_equals_the_plain_one_and_keeps_nan_blocks_out (void **state)
+{
+    mdl_rng_t rng;
+    mdl_rng_seed (&rng, 5, 0);
+    const size_t d = 5000;
+    float *x = malloc (d * sizeof *x), *x2 = malloc (d * sizeof *x2), *ref = malloc (d * sizeof *ref),
+          *y = malloc (d * sizeof *y), *v0 = malloc (d * sizeof *v0), *v1 = malloc (d * sizeof *v1);
+    for (size_t i = 0; i < d; i++) {
+        x[i] = x2[i] = ref[i] = (float) mdl_rng_normal (&rng);
+        y[i] = (float) mdl_rng_normal (&rng);
+        v0[i] = (float) mdl_rng_normal (&rng);
+        v1[i] = (float) mdl_rng_normal (&rng);
+    }
+    const float *v[2] = { v0, v1 };
+    const float c[2] = { 0.3f, 0.2f };
+    bool bad[2];
+    double dist[2], rdist[2];
+    /* all finite: the plain mix, bit for bit; the distances are the reference's */
+    assert_int_equal (mdl_vec_mix_checked (x, 0.5f, NULL, 0.0f, v, c, 2, d, bad, dist), 0);
+    mdl_vec_mix (x2, 0.5f, NULL, 0.0f, v, c, 2, d);
+    s_mix_checked_ref (ref, 0.5f, NULL, 0.0f, v, c, 2, d, rdist);
+    for (size_t i = 0; i < d; i++)
+        assert_true (x[i] == x2[i] && x[i] == ref[i]);
+    assert_false (bad[0] || bad[1]);
+    for (int j = 0; j < 2; j++)
+        assert_true (fabs (dist[j] - rdist[j]) <= 1e-5 * rdist[j]);
+    /* a NaN in v0's third block and an Inf in v1's last: those blocks count as the own
+       value, the rest is mixed; with and without y */
+    v0[2048 + 17] = NAN;
+    v1[d - 1] = INFINITY;
+    for (int with_y = 0; with_y < 2; with_y++) {
+        for (size_t i = 0; i < d; i++)
+            x[i] = ref[i] = (float) (i % 7) - 3.0f;
+        const float *yy = with_y ? y : NULL;
+        assert_int_equal (mdl_vec_mix_checked (x, 1.0f - 0.5f * with_y, yy, -0.5f * with_y, v, c, 2, d, bad, dist), 2);
+        s_mix_checked_ref (ref, 1.0f - 0.5f * with_y, yy, -0.5f * with_y, v, c, 2, d, rdist);
+        assert_true (bad[0] && bad[1]);
+        for (size_t i = 0; i < d; i++) {
+            assert_true (isfinite (x[i]));
+            assert_true (x[i] == ref[i]);
+        }
+        for (int j = 0; j < 2; j++)
+            assert_true (fabs (dist[j] - rdist[j]) <= 1e-5 * rdist[j]);
+    }
+    free (x); free (x2); free (ref); free (y); free (v0); free (v1);
+}
+
 static void
 test_norms_distances_and_finiteness (void **state)
 {
@@ -63,6 +137,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_mix_equals_the_sum_of_its_terms_in_one_pass),
+        cmocka_unit_test (test_checked_mix_equals_the_plain_one_and_keeps_nan_blocks_out),
         cmocka_unit_test (test_norms_distances_and_finiteness),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
