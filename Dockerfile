@@ -9,7 +9,7 @@ ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${BASE_IMAGE} AS build
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev libopenblas-dev zlib1g-dev \
+      build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev libopenblas-dev zlib1g-dev libmicrohttpd-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -28,7 +28,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DMDL_TESTS=OFF >/dev/null \
 FROM ${BASE_IMAGE} AS runtime
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libczmq4 libzmq5 libmsgpackc2 libopenblas0-pthread zlib1g dataset-fashion-mnist \
+      libczmq4 libzmq5 libmsgpackc2 libopenblas0-pthread zlib1g libmicrohttpd12 dataset-fashion-mnist \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/* \
            /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* \

@@ -101,10 +101,40 @@ mdl_agent_all_fin (mdl_agent_t *a)
     return missing == 0;
 }
 
+/* The size of the algorithm's outputs messages (algo.h: .outputs): probabilities on a
+   public batch of --batch rows, or predictions on every row of the shard. 0 or MDL_ENOMEM
+   (a size that overflows). */
+static int
+s_outputs_size (mdl_agent_t *a)
+{
+    a->out_n = a->out_classes = 0;
+    if (a->algo->outputs == MDL_ALGO_OUTPUTS_NONE || !a->learner) /* an agent without a model exchanges no outputs */
+        return 0;
+    const mdl_model_t *m = mdl_learner_model (a->learner);
+    const size_t out = mdl_model_out_dim (m);
+    size_t rows = 0;
+    if (a->algo->outputs == MDL_ALGO_OUTPUTS_PROBS) {
+        rows = a->cfg.learn.batch;
+        a->out_classes = out;
+    } else if (a->algo->outputs == MDL_ALGO_OUTPUTS_PREDICTIONS)
+        rows = a->cfg.rows ? a->cfg.nrows : mdl_dataset_n (a->cfg.train);
+    if (out && rows > (SIZE_MAX / sizeof (float) - 64) / out)
+        return MDL_ENOMEM;
+    a->out_n = rows * out;
+    return 0;
+}
+
 size_t
 mdl_agent_graphs (mdl_agent_t *a, uint64_t round, const mdl_topo_t **graphs)
 {
     size_t n = 0;
+    /* Sampled rounds (any agent may be sampled or aggregate) and model-parallel blocks
+       (every agent needs every partial prediction) talk with all the members, not with a
+       gossip graph's neighbours. */
+    if (a->algo->sampled || a->algo->model_parallel) {
+        graphs[n++] = a->dense;
+        return n;
+    }
     graphs[n++] = a->topo;
     if (a->cfg.ad_target > 0)
         graphs[n++] = a->denser;
@@ -278,6 +308,13 @@ s_new_topologies (mdl_agent_t *a)
     return 0;
 }
 
+/* Staleness doubles per bucket up to past the default --max-staleness (500); waits
+   span a fast LAN round (1 ms) to the default --sync-timeout (10 s). */
+const double mdl_agent_age_le[] = { 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512 };
+const size_t mdl_agent_age_nle = sizeof mdl_agent_age_le / sizeof mdl_agent_age_le[0];
+const double mdl_agent_wait_le[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+const size_t mdl_agent_wait_nle = sizeof mdl_agent_wait_le / sizeof mdl_agent_wait_le[0];
+
 mdl_agent_t *
 mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
 {
@@ -289,10 +326,16 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     a->cfg = *cfg;
     pthread_mutex_init (&a->view_lock, NULL);
     pthread_mutex_init (&a->stats_lock, NULL);
+    mdl_hist_init (&a->stats.update_age, mdl_agent_age_le, mdl_agent_age_nle);
+    mdl_hist_init (&a->stats.sync_wait, mdl_agent_wait_le, mdl_agent_wait_nle);
     pthread_mutex_init (&a->snap_lock, NULL);
+    pthread_mutex_init (&a->boot_lock, NULL);
+    pthread_cond_init (&a->boot_cond, NULL);
+    atomic_init (&a->snap_wanted, false);
     pthread_cond_init (&a->snap_cond, NULL);
     atomic_init (&a->stop, false);
     a->stats.loss = a->stats.test_acc = a->stats.test_loss = NAN;
+    a->stats.residual_mse = NAN;
     a->snap_stats = a->stats;
     /* The agent keeps nothing of the caller's configuration object. */
     if ((rc = mdl_agent_cfg_adopt_strings (&a->cfg, &a->strings)))
@@ -334,26 +377,45 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     a->replicas = a->algo->replicas || (cfg->error_feedback && !mdl_codec_is_lossless (probe));
     size_t cap = mdl_codec_max_size (probe);
     mdl_codec_destroy (&probe);
-    /* keyframes are fp32: the pool's buffers must hold either */
-    if (cap < a->d * sizeof (float) + 64)
-        cap = a->d * sizeof (float) + 64;
+    if ((rc = s_outputs_size (a)))
+        goto fail;
+    a->width = a->out_n > a->d ? a->out_n : a->d;
+    /* keyframes and outputs are fp32: the pool's buffers must hold any */
+    if (cap < a->width * sizeof (float) + 64)
+        cap = a->width * sizeof (float) + 64;
     rc = MDL_ENOMEM;
     a->msg_bytes = cap;
     if (!(a->pool = mdl_blobpool_new (cap, &rc)))
         goto fail;
+    /* Sync mode: how many rounds a live neighbour may be ahead of this agent before this
+       agent must have fallen behind. On a static symmetric graph neighbours wait for each
+       other every round, so they are at most one apart; local SGD gossips only every H
+       steps of K rounds, and nobody waits in between; on directed or time-varying graphs
+       a neighbour that does not wait for us may run ahead, up to what parking holds.
+       Consensus control sits rounds out without waiting, so within a step of K rounds a
+       neighbour may be K rounds ahead: H K + 1 covers every case. */
+    {
+        const uint64_t K = cfg->gossip_steps > 1 ? (uint64_t) cfg->gossip_steps : 1;
+        const uint64_t H = cfg->local_steps > 1 ? (uint64_t) cfg->local_steps : 1; /* only localsgd reads it */
+        const bool mutual = !mdl_topo_directed (a->topo) && !mdl_topo_time_varying (a->topo) && cfg->ad_target <= 0
+                            && cfg->dense_len <= 0;
+        a->catchup_gap = mutual ? H * K + 1 : (MDL_MAX_PARKED + 1) * H * K;
+    }
     /* The buffers a gossiping agent keeps in flight (its last states, held by reference
        in its neighbours' mailboxes), made now: setup cost, not the first steps'. */
     if ((rc = mdl_blobpool_fill (a->pool, 4)))
         goto fail;
     /* One more mailbox channel when exact averages are configured: 2 d-vectors per peer. */
-    a->merge_ch = cfg->final_merge || cfg->global_every > 0 || a->algo->global_averages ? a->algo->channels : -1;
+    a->merge_ch = cfg->final_merge || cfg->global_every > 0 || cfg->local_epochs > 0 || a->algo->global_averages
+                      ? a->algo->channels
+                      : -1;
     rc = MDL_EALGO;
     if (a->algo->channels + (a->merge_ch >= 0) > MDL_AGENT_CHANNELS)
         goto fail;
     rc = MDL_ENOMEM;
     if (a->algo->pairwise && !(a->pairs = mdl_pairbox_new (a->d, 64, &rc)))
         goto fail;
-    if (!(a->room = mdl_mailroom_new (a->d, a->algo->channels + (a->merge_ch >= 0), MDL_AGENT_MAX_PEERS, &rc)))
+    if (!(a->room = mdl_mailroom_new (a->width, a->algo->channels + (a->merge_ch >= 0), MDL_AGENT_MAX_PEERS, &rc)))
         goto fail;
     if (!(a->snap = calloc (a->d, sizeof (float))))
         goto fail;
@@ -442,6 +504,12 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_agent_join (a);
     mdl_exchange_free (a);
     zactor_destroy (&a->comm);
+    mdl_ckptwriter_destroy (&a->ckpt);
+    mdl_ckpt_image_destroy (&a->resume);
+    mdl_ckpt_image_destroy (&a->boot_img);
+    mdl_ckpt_image_destroy (&a->snap_img);
+    pthread_mutex_destroy (&a->boot_lock);
+    pthread_cond_destroy (&a->boot_cond);
     mdl_mailroom_destroy (&a->room);
     mdl_pairbox_destroy (&a->pairs);
     mdl_blobpool_destroy (&a->pool);
@@ -499,6 +567,10 @@ mdl_agent_stats (mdl_agent_t *a, mdl_agent_stats_t *s)
     pthread_mutex_lock (&a->stats_lock);
     *s = a->stats;
     pthread_mutex_unlock (&a->stats_lock);
+    const double now_ms = mdl_now () * 1000.0;
+    const uint64_t bw = atomic_load (&a->beat_worker), bc = atomic_load (&a->beat_comm);
+    s->worker_beat_age = bw ? (now_ms - (double) (bw - 1)) / 1000.0 : NAN;
+    s->comm_beat_age = bc ? (now_ms - (double) (bc - 1)) / 1000.0 : NAN;
 }
 
 uint64_t mdl_agent_id (const mdl_agent_t *a) { return a->cfg.id; }
@@ -606,10 +678,107 @@ mdl_agent_members (mdl_agent_t *a, uint64_t *ids, size_t cap)
 }
 
 int
+mdl_agent_resume_check (const mdl_agent_cfg_t *cfg, const mdl_ckpt_image_t *img, char *why, size_t len)
+{
+    const char *spec = mdl_ckpt_image_spec (img), *algo = mdl_ckpt_image_algo (img);
+    const char *want = cfg->algo ? cfg->algo : "dpsgd";
+    if (strcmp (algo, want) != 0) {
+        snprintf (why, len, "it was written for %s%s, not --algo %s",
+                  algo[0] ? "--algo " : "a run without an algorithm (meshdl train)", algo, want);
+        return MDL_ECKPT_MODEL;
+    }
+    int rc = 0;
+    mdl_model_t *m = mdl_model_new (cfg->learn.spec, 0, &rc);
+    if (!m) {
+        snprintf (why, len, "this run's model %s does not build: %s", cfg->learn.spec, mdl_strerror (rc));
+        return MDL_ECKPT_MODEL;
+    }
+    rc = 0;
+    mdl_ckpt_kind_t kind = MDL_CKPT_F32;
+    uint64_t n = 0, no = 0;
+    mdl_optim_t *o = NULL;
+    if (strcmp (spec, mdl_model_spec (m)) != 0) {
+        snprintf (why, len, "it was written for model %s, not %s (--model)", spec, mdl_model_spec (m));
+        rc = MDL_ECKPT_MODEL;
+    } else if (!mdl_ckpt_image_has (img, "params", &kind, &n) || kind != MDL_CKPT_F32 || n != mdl_model_nparams (m)) {
+        snprintf (why, len, "its parameters do not fit model %s", spec);
+        rc = MDL_ECKPT_MODEL;
+    } else if ((o = mdl_optim_new (&cfg->learn.opt, mdl_model_nparams (m), &rc))) {
+        size_t olen = 0;
+        mdl_optim_state (o, &olen);
+        mdl_ckpt_image_has (img, "optim", &kind, &no);
+        if (no != olen) {
+            snprintf (why, len, "its optimizer state (%llu floats) is not that of --optimizer %s (%zu floats)",
+                      (unsigned long long) no, mdl_opt_name (cfg->learn.opt.kind), olen);
+            rc = MDL_ECKPT_MODEL;
+        }
+    }
+    mdl_optim_destroy (&o);
+    mdl_model_destroy (&m);
+    return rc;
+}
+
+int
+mdl_agent_resume (mdl_agent_t *a, mdl_ckpt_image_t **img, char *why, size_t len)
+{
+    if (a->worker_started || !img || !*img)
+        return MDL_EINVAL;
+    int rc = mdl_agent_resume_check (&a->cfg, *img, why, len);
+    if (rc)
+        return rc;
+    bool position = false;
+    if (mdl_learner_restore (a->learner, *img, &position)) {
+        snprintf (why, len, "its parameters or optimizer state do not fit this run's model and --optimizer");
+        return MDL_ECKPT_MODEL;
+    }
+    const uint64_t step = mdl_learner_steps (a->learner);
+    mdl_agent_log (a, "resuming from a checkpoint at step %llu (epoch %.2f)%s", (unsigned long long) step,
+                   mdl_learner_epoch (a->learner), position ? "" : "; another shard: the data order starts afresh");
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.start_from = MDL_START_CHECKPOINT;
+    a->stats.start_step = step;
+    a->stats.steps = step;
+    a->stats.epoch = mdl_learner_epoch (a->learner);
+    pthread_mutex_unlock (&a->stats_lock);
+    mdl_ckpt_image_destroy (&a->resume);
+    a->resume = *img;
+    *img = NULL;
+    return 0;
+}
+
+int
+mdl_agent_set_checkpoint (mdl_agent_t *a, const char *path, uint64_t every)
+{
+    mdl_error_clear ();
+    if (a->worker_started || MDL_AGENT_EXTERNAL (a) || !path || !*path)
+        return mdl_error_set (MDL_EINVAL, "checkpoints are set before mdl_agent_start, with a path, on an agent that "
+                                          "trains meshdl's model (a vector of your own is yours to save)");
+    int rc;
+    mdl_ckptwriter_destroy (&a->ckpt);
+    if (!(a->ckpt = mdl_ckptwriter_new (path, &rc)))
+        return mdl_error_set (rc, "cannot write checkpoints to %s: %s", path, mdl_strerror (rc));
+    a->ckpt_every = every;
+    return 0;
+}
+
+const char *
+mdl_agent_start_name (const mdl_agent_stats_t *st, char *buf, size_t len)
+{
+    char idb[17];
+    if (st->start_from == MDL_START_PEER)
+        snprintf (buf, len, "peer:%s", mdl_id_str (st->start_peer, idb));
+    else
+        snprintf (buf, len, "%s", st->start_from == MDL_START_CHECKPOINT ? "checkpoint" : "init");
+    return buf;
+}
+
+int
 mdl_agent_set_shard (mdl_agent_t *a, const uint32_t *rows, size_t nrows, uint64_t data_seed)
 {
     if (a->worker_started || MDL_AGENT_EXTERNAL (a))
         return mdl_error_set (MDL_EINVAL, "a shard is given before mdl_agent_start, to an agent with a model");
+    if (a->algo->model_parallel) /* model-parallel agents see every row */
+        return mdl_error_set (MDL_EINVAL, "--algo %s trains on every row: it takes no shard", a->algo->name);
     mdl_learner_cfg_t lc = a->cfg.learn;
     lc.data_seed = data_seed;
     int rc = 0;

@@ -15,11 +15,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "checkpoint.h"
+#include "byzantine.h"
 #include "dataset.h"
 #include "discovery.h"
+#include "hist.h"
 #include "learner.h"
 #include "meshdl/agent.h"
 #include "meshdl/config.h"
+#include "robust.h"
 #include "weights.h"
 
 typedef enum { MDL_MODE_SYNC = 0, MDL_MODE_ASYNC = 1 } mdl_mode_t;
@@ -27,6 +31,14 @@ typedef enum { MDL_MODE_SYNC = 0, MDL_MODE_ASYNC = 1 } mdl_mode_t;
 /* --consensus-scale: the consensus step gamma times nothing, a constant, or a factor on
    lr_t / lr_0. */
 typedef enum { MDL_SCALE_NONE = 0, MDL_SCALE_CONSTANT = 1, MDL_SCALE_LR = 2 } mdl_scale_t;
+
+/* --bootstrap: a fresh agent (no --resume) joining a cluster that is already training
+   starts from a snapshot of the live peer with the highest step (agents/snapshot.h), or
+   from its own initial model. */
+typedef enum { MDL_BOOT_NONE = 0, MDL_BOOT_PEER = 1 } mdl_boot_t;
+
+/* Where the agent's model came from (summaries: "init", "checkpoint", "peer:<id>"). */
+typedef enum { MDL_START_INIT = 0, MDL_START_CHECKPOINT = 1, MDL_START_PEER = 2 } mdl_start_t;
 
 /* The configuration (opaque to programs: meshdl/config.h sets it by name). Fields are
    read by mdl_agent_new, which copies the struct and the strings it points to. */
@@ -43,6 +55,9 @@ struct mdl_agent_cfg {
     bool curve;                /* CURVE security */
     const char *cert;          /* curve: own secret certificate */
     const char *allow_dir;     /* curve: allowed public certificates */
+    double join_rate;          /* new peers (joins and rejoins) per second at most, after a
+                                  burst of join_burst (0: 16/s after 64) */
+    int join_burst;
     int min_peers;             /* peers to wait for before the first step */
     double min_peers_timeout;  /* seconds to wait for them */
     /* learning */
@@ -82,6 +97,14 @@ struct mdl_agent_cfg {
     int global_every;          /* > 0: an exact average over all live peers every P steps
                                   (Gossip-PGA; FedAvg with localsgd on the complete graph) */
     int local_steps;           /* localsgd: gossip every H steps (>= 1) */
+    size_t public_rows;        /* codistill: the first N training rows are the public pool */
+    double distill_weight;     /* codistill: lambda, the weight of the KL term */
+    bool distill_weight_given; /* ... set by the user (other algorithms refuse it) */
+    int local_epochs;          /* localsgd: > 0: no gossip, an exact global average weighted
+                                  by shard size every E epochs */
+    int sample;                /* plexus: agents per round */
+    const uint32_t *blocks;    /* mp-linreg: unknowns of each agent, in id order (nblocks) */
+    int nblocks;
     bool overlap;              /* Decent-DP: mix the neighbours' states of the step before,
                                   x^{t+1} = W x^t - lr Opt(g(x^t)), sending while computing */
     double dense_start, dense_len; /* epochs [start, start + len): complete graph (len 0 = off) */
@@ -92,13 +115,22 @@ struct mdl_agent_cfg {
     double staleness_decay;    /* lambda: a state s steps old weighs lambda^s */
     int max_staleness;         /* older states are not used */
     double sync_timeout;       /* sync mode: seconds to wait for a round */
+    mdl_boot_t bootstrap;      /* a fresh agent's start: a peer's snapshot, or its own init */
+    double bootstrap_timeout;  /* seconds a snapshot transfer may take (0: 60) */
+    mdl_robust_cfg_t robust;   /* --robust: how neighbour states are aggregated */
+    int max_lead;              /* a state stamped more than this many rounds ahead of the
+                                  receiver's round is refused (0: the default, 8 SGD steps
+                                  of rounds in sync mode, --max-staleness in async) */
     /* fault injection (sim) */
     double slow_factor;        /* >= 1: compute this many times slower */
     double pace_s;             /* > 0: a step takes at least pace_s * slow_factor seconds
                                   (emulates one machine per agent on a shared CPU) */
     double delay_ms;           /* added to every incoming message */
     double drop;               /* probability of dropping an incoming update */
+    double offline;            /* probability that an agent is offline in a round, drawn from
+                                  (learn.seed, id, round): a trace every agent knows */
     uint64_t seed;             /* injections' random stream */
+    mdl_byz_cfg_t byzantine;   /* this agent forges what it publishes (tests, experiments) */
     /* output */
     FILE *log;                 /* event log lines (join/leave/...), NULL = none */
     const char *log_prefix;    /* e.g. "agent 3" */
@@ -116,6 +148,44 @@ struct mdl_agent_cfg {
     struct mdl_cfg_extra *extra;
 };
 
+/* Why a message was refused: each reason is one counter of updates_rejected
+   (mdl_agent_stats_t.rejected), named by mdl_reject_name in summaries and metrics
+   ("rejected_by_reason"). The first twelve mirror the MDL_EWIRE_* codes of the wire
+   and codec checks. */
+typedef enum {
+    MDL_REJECT_FRAMES = 0,  /* wrong frame count */
+    MDL_REJECT_HEADER,      /* header not our MessagePack schema */
+    MDL_REJECT_MAGIC,
+    MDL_REJECT_VERSION,
+    MDL_REJECT_CLUSTER,     /* another cluster */
+    MDL_REJECT_DIM,         /* d differs */
+    MDL_REJECT_CODEC,       /* codec parameters differ */
+    MDL_REJECT_LENGTH,      /* payload length (empty, short, or not the header's) */
+    MDL_REJECT_INDEX,       /* sparse index out of range or not increasing */
+    MDL_REJECT_NONFINITE,   /* NaN or Inf in header or payload */
+    MDL_REJECT_TOPIC,
+    MDL_REJECT_PAYLOAD,     /* payload structure */
+    MDL_REJECT_SELF,        /* our own id as sender (a loop, or a forgery) */
+    MDL_REJECT_SENDER_ZERO, /* sender id 0 */
+    MDL_REJECT_UNKNOWN,     /* sender is not a live peer */
+    MDL_REJECT_KIND,        /* unknown message type or channel */
+    MDL_REJECT_REPLAY,      /* sequence number not above the link's last: a replay */
+    MDL_REJECT_BACKWARDS,   /* step behind the link's last by more than the window */
+    MDL_REJECT_AHEAD,       /* step ahead of the receiver by more than --max-lead */
+    MDL_REJECT_HELLO,       /* malformed hello or goodbye, or a goodbye of another incarnation */
+    MDL_REJECT_JOIN_RATE,   /* a new peer over the join budget (flood of fresh ids) */
+    MDL_REJECT_PEERS_FULL,  /* a new peer while the peer table is full */
+    MDL_REJECT_REJOIN,      /* a rejoin within the peer's back-off (it churns) */
+    MDL_REJECT_COUNT
+} mdl_reject_t;
+
+/* A short stable name ("replay", "step_ahead", ...); "other" out of range. */
+const char *mdl_reject_name (int reason);
+
+/* The reason for an MDL_EWIRE_* code of the wire or codec checks (MDL_REJECT_PAYLOAD for
+   other codes). */
+mdl_reject_t mdl_reject_from_wire (int rc);
+
 /* Counters of one agent (read at any time; updated by its threads). */
 typedef struct {
     uint64_t steps;
@@ -124,9 +194,17 @@ typedef struct {
     uint64_t bytes_sent, bytes_received, msgs_sent, msgs_received;
     uint64_t updates_applied;  /* neighbour states mixed in */
     uint64_t updates_stale;    /* ... mixed in with a staleness discount */
-    uint64_t updates_dropped;  /* not used: too stale, undecodable, dropped by injection, late */
-    uint64_t updates_rejected; /* failed validation (subset of dropped) */
+    uint64_t updates_dropped;  /* not used: too stale, dropped by injection, late, or rejected */
+    uint64_t updates_rejected; /* messages refused by a check (subset of dropped): the sum
+                                  of rejected[] */
+    uint64_t rejected[MDL_REJECT_COUNT]; /* ... by reason */
+    uint64_t robust_clipped;   /* --robust clip: neighbour states clipped */
+    uint64_t robust_short;     /* --robust trimmed: rounds with too few inputs (not mixed) */
+    double robust_tau;         /* --robust clip: the last clipping radius */
     uint64_t peers_alive, peers_seen;
+    /* seconds since the worker's and the comm actor's last heartbeat (NAN: not running):
+       a thread that is stuck shows here, and in `meshdl status` */
+    double worker_beat_age, comm_beat_age;
     /* what the agent holds for its peers (hood.h): the peers of its neighbourhood, its
        links (neighbours and transient peers), SUB connections, mailboxes, and the bytes
        of the vectors in them and in replicas */
@@ -137,6 +215,10 @@ typedef struct {
     uint64_t dense_rounds;     /* --adaptive-degree: rounds on the exponential graph */
     double disagreement;       /* local estimate: sum_j w_ij ||x_i - x_j||^2 at last mix */
     double wait_s;             /* time the worker spent waiting for neighbours (sync) */
+    mdl_hist_t update_age;     /* staleness in steps of each neighbour state mixed in
+                                  (bounds mdl_agent_age_le) */
+    mdl_hist_t sync_wait;      /* seconds of each wait for a round's states or a pairwise
+                                  partner (bounds mdl_agent_wait_le) */
     double test_acc, test_loss;/* the agent's own last evaluation (NAN before one) */
     uint64_t evals;            /* evaluations done (metrics lines to write) */
     uint64_t eval_step;        /* the step the last evaluation was made at */
@@ -149,11 +231,35 @@ typedef struct {
                                   (--global-every, dynavg's synchronisations) */
     uint64_t pair_averages;    /* adpsgd: pairwise averages this agent took part in */
     uint64_t pair_refused;     /* adpsgd: own requests refused (busy peer) or timed out */
+    char disc_unresolved[256]; /* --peers dns: entries that never resolved so far, with
+                                  the last reason ("" = none) */
+    uint64_t model_round;      /* sampled algorithms (plexus): rounds in the aggregate this
+                                  agent's model holds (+1; 0: the initial model) */
+    uint64_t rounds_offline;   /* --offline: rounds this agent sat out */
+    double residual_mse;       /* mp-linreg: mean squared training residual of the assembled
+                                  model, from the shared residual (NAN before the first) */
     double train_start;        /* mdl_now when the first step began (its --min-peers met);
                                   NAN before */
     bool finished;
     int error;                 /* nonzero when the worker stopped on an error */
+    /* where training started, and what keeps it going (issue 15) */
+    mdl_start_t start_from;
+    uint64_t start_peer;       /* MDL_START_PEER: whose snapshot */
+    uint64_t start_step;       /* the step it started from (0 from init) */
+    uint64_t steps_skipped;    /* sync mode: steps jumped to catch up with the cluster's round */
+    uint64_t checkpoints;      /* checkpoints written (periodic and final) */
+    uint64_t checkpoint_step;  /* step of the newest one on disk */
+    int checkpoint_error;      /* 0, or why the newest one could not be written */
+    uint64_t snapshots_served; /* snapshot transfers this agent served to newcomers */
+    uint64_t readmissions;     /* peers declared gone that came back */
 } mdl_agent_stats_t;
+
+/* The bucket bounds of the two histograms above (what /metrics exports as le="..."):
+   ages 0, 1, 2, 4, ... 512 steps; waits 1 ms to 10 s. */
+extern const double mdl_agent_age_le[];
+extern const size_t mdl_agent_age_nle;
+extern const double mdl_agent_wait_le[];
+extern const size_t mdl_agent_wait_nle;
 
 /* What one agent costs the process, for mdl_agent_provision: ZeroMQ sockets (actor
    pipe, worker and comm inproc pair, PUB, SUB, CURVE monitors, the beacon's actor) and
@@ -222,10 +328,36 @@ int mdl_agent_cfg_consensus_control (mdl_agent_cfg_t *cfg, const char *spec); /*
 int mdl_agent_cfg_consensus_scale (mdl_agent_cfg_t *cfg, const char *spec);   /* A | lr | lr:A */
 int mdl_agent_cfg_degree_target (mdl_agent_cfg_t *cfg, const char *spec);     /* T | lr:T */
 int mdl_agent_cfg_dense_window (mdl_agent_cfg_t *cfg, const char *spec);      /* START:LEN */
+int mdl_agent_cfg_robust (mdl_agent_cfg_t *cfg, const char *spec);            /* clip[:TAU] | trimmed:B | median;
+                                                                                 NULL: none */
+/* --blocks P1,...,PK into out (at most cap): returns K, or MDL_EINVAL with the reason. */
+int mdl_agent_cfg_parse_blocks (const char *spec, uint32_t *out, int cap);
 
 /* Copies the strings cfg points to into one allocation (*arena, caller frees) and points
    cfg at the copies; cfg->extra becomes NULL. So an agent keeps nothing of the caller's
    configuration object. Returns 0 or MDL_ENOMEM (cfg unchanged). */
 int mdl_agent_cfg_adopt_strings (mdl_agent_cfg_t *cfg, char **arena);
+
+/* Before mdl_agent_start: the agent resumes from *img (a checkpoint it or another agent of
+   the same model and algorithm wrote): parameters, optimizer state and data position now,
+   the algorithm's state when the worker starts; it then trains from the image's step and
+   rejoins (sync mode: at the cluster's round). Takes *img (NULL afterwards) on success.
+   Returns 0, MDL_EINVAL (the worker has started), or MDL_ECKPT_MODEL with a sentence for
+   the user in why (written for another model or algorithm); on error nothing changed and
+   the caller keeps *img. Call it after mdl_agent_set_shard (a new shard rebuilds the
+   learner). */
+int mdl_agent_resume (mdl_agent_t *self, mdl_ckpt_image_t **img, char *why, size_t len);
+
+/* mdl_agent_set_checkpoint: meshdl/agent.h */
+
+/* Whether img fits a run of cfg: its model spec, its algorithm, and the sizes of its
+   parameters and optimizer state (checked on objects built from cfg, so that a spec
+   written in another form compares as the model it makes). Returns 0, or
+   MDL_ECKPT_MODEL with a sentence for the user in why. Cheap: for the command line to
+   refuse a checkpoint before it loads data. */
+int mdl_agent_resume_check (const mdl_agent_cfg_t *cfg, const mdl_ckpt_image_t *img, char *why, size_t len);
+
+/* "init", "checkpoint" or "peer:<16 hex digits>" for stats->start_from, in buf (>= 24). */
+const char *mdl_agent_start_name (const mdl_agent_stats_t *stats, char *buf, size_t len);
 
 #endif

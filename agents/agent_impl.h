@@ -13,12 +13,18 @@
 #include "agent.h"
 #include "algo.h"
 #include "blob.h"
+#include "ckptwriter.h"
+#include "clock.h"
 #include "mailroom.h"
 #include "pairbox.h"
+#include "snapshot.h"
 #include "topo.h"
 #include "wire.h"
 
+_Static_assert (MDL_ALGO_MAX_MEMBERS == MDL_AGENT_MAX_PEERS + 1, "algo.h and agent.h disagree on the view size");
 #define MDL_AGENT_CHANNELS 4  /* vectors an algorithm may exchange per round (mailbox channels) */
+#define MDL_MAX_PARKED 16     /* sync mode: messages per peer held for rounds ahead of ours */
+enum { MDL_BOOT_IDLE = 0, MDL_BOOT_ASKED = 1, MDL_BOOT_ANSWERED = 2, MDL_BOOT_CANCELLED = 3 };
 
 /* Why an agent talks to peers beyond its neighbourhood (hood.h), for a while: the comm
    actor opens links, SUB connections and mailboxes for them while a purpose is open and
@@ -77,6 +83,9 @@ struct mdl_agent_t {
     uint64_t cluster;
     bool replicas;             /* deltas against public copies (lossy codec + EF) */
     int merge_ch;              /* mailbox channel of exact averages (-1: none configured) */
+    size_t out_n;              /* floats of an outputs message (MDL_KIND_OUTPUTS; 0: none) */
+    size_t out_classes;        /* > 0: outputs are rows of this many probabilities */
+    size_t width;              /* floats per mailbox slot: max (d, out_n) */
 
     /* membership: sorted ids of live peers and self (comm writes, worker reads) */
     pthread_mutex_t view_lock;
@@ -97,12 +106,36 @@ struct mdl_agent_t {
     atomic_bool stop;
     _Atomic uint64_t round;    /* the worker's current step (sync: the round it mixes) */
     _Atomic uint64_t sync_wanted; /* highest global-average round a peer has started */
+    _Atomic uint64_t ahead;    /* sync mode: the highest round of a neighbour's state that was
+                                  at least catchup_gap rounds above ours (0: none) */
+    uint64_t catchup_gap;      /* rounds a neighbour may legitimately run ahead of us; at
+                                  this gap or more this agent has fallen behind */
+    /* heartbeats: 1 + mdl_now () in ms at each thread's last sign of life (0: not yet) */
+    _Atomic uint64_t beat_worker, beat_comm;
     _Atomic uint64_t spe;      /* the learner's steps per epoch, set by mdl_agent_start */
 
     /* counters */
     pthread_mutex_t stats_lock;
     mdl_agent_stats_t stats;
     mdl_agent_stats_t evals[MDL_AGENT_EVALS_KEPT]; /* stats at evaluation k: [(k-1) % KEPT] */
+
+    /* checkpoints (the worker builds images, the writer's thread saves them) */
+    mdl_ckptwriter_t *ckpt;    /* NULL: no checkpoints */
+    uint64_t ckpt_every;       /* > 0: also every this many steps */
+    mdl_ckpt_image_t *resume;  /* --resume or a peer's snapshot: the algorithm's state is
+                                  restored from it when the worker starts, then freed */
+
+    /* a newcomer's snapshot (snapshot.h): the worker asks (boot_phase), the comm fetches
+       and answers; the comm asks the worker for an image to serve (snap_wanted) and takes
+       it from snap_img. All under boot_lock. */
+    pthread_mutex_t boot_lock;
+    pthread_cond_t boot_cond;
+    int boot_phase;            /* MDL_BOOT_IDLE, _ASKED, _ANSWERED, _CANCELLED */
+    int boot_result;           /* mdl_snap_state_t of the transfer */
+    mdl_ckpt_image_t *boot_img;
+    mdl_snap_stats_t boot_stats;
+    atomic_bool snap_wanted;
+    mdl_ckpt_image_t *snap_img;
 
     /* snapshots for the sim coordinator */
     pthread_mutex_t snap_lock;
@@ -149,5 +182,12 @@ size_t mdl_agent_take_resync (mdl_agent_t *a, uint64_t *out);
 /* agent.c: peer said FIN (comm thread); whether every live peer has (worker thread). */
 void mdl_agent_peer_fin (mdl_agent_t *a, uint64_t peer);
 bool mdl_agent_all_fin (mdl_agent_t *a);
+
+/* A thread's heartbeat (beat_worker, beat_comm): it is alive and not stuck. */
+static inline void
+mdl_agent_beat (_Atomic uint64_t *beat)
+{
+    atomic_store (beat, 1 + (uint64_t) (mdl_now () * 1000.0));
+}
 
 #endif

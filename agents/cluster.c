@@ -272,6 +272,11 @@ mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum)
         sum->updates_stale += st.updates_stale;
         sum->updates_dropped += st.updates_dropped;
         sum->updates_rejected += st.updates_rejected;
+        for (int r = 0; r < MDL_REJECT_COUNT; r++)
+            sum->rejected[r] += st.rejected[r];
+        sum->robust_clipped += st.robust_clipped;
+        sum->robust_short += st.robust_short;
+        sum->robust_tau += st.robust_tau / (double) self->n;
         sum->keyframes_sent += st.keyframes_sent;
         sum->resyncs += st.resyncs;
         sum->replicas_verified += st.replicas_verified;
@@ -282,6 +287,8 @@ mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum)
         sum->global_averages += st.global_averages;
         sum->pair_averages += st.pair_averages;
         sum->pair_refused += st.pair_refused;
+        sum->rounds_offline += st.rounds_offline;
+        sum->model_round = st.model_round > sum->model_round ? st.model_round : sum->model_round;
         sum->epoch += w * st.epoch;
         sum->disagreement += w * st.disagreement;
         sum->wait_s += w * st.wait_s;

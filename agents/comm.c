@@ -25,7 +25,19 @@ mdl_comm_link (mdl_comm_t *self, uint64_t id, bool create)
     mdl_link_t *l = &self->links[self->nlinks++];
     memset (l, 0, sizeof *l);
     l->id = id;
+    l->seq_to = mdl_comm_seq_base ();
     return l;
+}
+
+uint64_t
+mdl_comm_seq_base (void)
+{
+    /* Receivers refuse a sequence number that does not grow (a replay), and a link can be
+       forgotten and made again on our side alone (the peer left for us, not we for it),
+       or by a restart of this agent: a new link starts at the wall clock in microseconds,
+       above any number an earlier link can have reached (fewer than one message a
+       microsecond). */
+    return (uint64_t) (mdl_wallclock () * 1e6);
 }
 
 void
@@ -37,15 +49,124 @@ mdl_comm_count (mdl_comm_t *self, uint64_t *field, uint64_t n)
 }
 
 void
-mdl_comm_drop_parked (mdl_link_t *l)
+mdl_comm_reject (mdl_comm_t *self, uint64_t peer, mdl_reject_t reason, const char *detail)
+{
+    mdl_agent_t *a = self->a;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.rejected[reason]++;
+    a->stats.updates_rejected++;
+    a->stats.updates_dropped++;
+    pthread_mutex_unlock (&a->stats_lock);
+    /* The log: the first refusal of each (peer, reason), then a line with the count at
+       most every MDL_REJLOG_EVERY seconds. A table of fixed size: a flood of fresh ids
+       evicts the entry used longest ago, which at worst logs one line more. */
+    const double now = mdl_now ();
+    mdl_rejlog_t *e = NULL, *victim = NULL;
+    for (size_t i = 0; i < MDL_REJLOG_SLOTS; i++) {
+        mdl_rejlog_t *r = &self->rejlog[i];
+        if (r->reason == (int) reason && r->peer == peer) {
+            e = r;
+            break;
+        }
+        if (!victim || (victim->reason >= 0 && (r->reason < 0 || r->last < victim->last)))
+            victim = r;
+    }
+    char idb[17];
+    const char *who = peer ? mdl_id_str (peer, idb) : "an unknown sender";
+    if (!e) {
+        e = victim;
+        *e = (mdl_rejlog_t) { .peer = peer, .reason = (int) reason, .last = now };
+        mdl_agent_log (a, "refused a message from %s: %s%s%s (logged once per peer and reason, then every %.0f s)", who,
+                       mdl_reject_name (reason), detail ? ": " : "", detail ? detail : "", MDL_REJLOG_EVERY);
+        return;
+    }
+    e->quiet++;
+    if (now - e->last >= MDL_REJLOG_EVERY) {
+        mdl_agent_log (a, "refused %llu more messages from %s: %s%s%s", (unsigned long long) e->quiet, who,
+                       mdl_reject_name (reason), detail ? ": " : "", detail ? detail : "");
+        e->quiet = 0;
+        e->last = now;
+    }
+}
+
+void
+mdl_comm_drop_parked (mdl_comm_t *self, mdl_link_t *l)
 {
     while (l->parked) {
         struct mdl_delayed *m = l->parked;
         l->parked = m->next;
+        for (size_t i = 0; i < m->n; i++)
+            self->parked_bytes -= m->lens[i];
         free (m->buf);
         free (m);
     }
     l->nparked = 0;
+}
+
+void
+mdl_comm_drop_sent (mdl_link_t *l)
+{
+    for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
+        if (l->sent[k].blob) {
+            mdl_blob_unref (l->sent[k].blob);
+            l->sent[k].blob = NULL;
+        }
+}
+
+/* Packs h (its seq set by the caller) and sends the blob's bytes with it to peer; takes
+   one blob reference. */
+static void
+s_send_blob (mdl_comm_t *self, uint64_t peer, const mdl_wire_header_t *h, mdl_blob_t *blob)
+{
+    unsigned char hb[MDL_WIRE_HEADER_MAX];
+    size_t hl = 0;
+    char topic[MDL_WIRE_TOPIC_MAX + 1];
+    size_t tl = mdl_wire_topic (peer, topic);
+    if (mdl_wire_pack (h, hb, sizeof hb, &hl)) {
+        mdl_blob_unref (blob);
+        return;
+    }
+    mdl_mesh_send (self->mesh, topic, tl, hb, hl, mdl_blob_data (blob), mdl_blob_len (blob), mdl_blob_free_fn, blob);
+}
+
+/* The header of an outgoing message of kind (outputs are sized by the outputs codec, a
+   keyframe by fp32, the rest by the run's codec). False when the agent has no codec for
+   that kind (outputs from an agent sized for none: the worker never sends them). */
+static bool
+s_header (mdl_comm_t *self, mdl_wire_header_t *h, uint32_t kind, uint64_t step, bool keyframe, double loss, double aux,
+          size_t payload_len)
+{
+    mdl_agent_t *a = self->a;
+    mdl_codec_t *codec = MDL_KIND_TYPE (kind) == MDL_KIND_OUTPUTS ? self->ocodec : keyframe ? self->kcodec : self->codec;
+    if (!codec)
+        return false;
+    mdl_wire_header_init (h, a->cluster, a->cfg.id, codec);
+    h->step = step;
+    h->kind = kind;
+    h->keyframe = keyframe;
+    h->loss = isfinite (loss) ? loss : 0.0;
+    h->aux = isfinite (aux) ? aux : 0.0;
+    h->d = mdl_codec_dim (codec);
+    h->payload_len = payload_len;
+    h->timestamp_us = (uint64_t) (mdl_wallclock () * 1e6);
+    return true;
+}
+
+bool
+mdl_comm_resend (mdl_comm_t *self, mdl_link_t *l, int ch, uint64_t step)
+{
+    if (ch < 0 || ch >= MDL_AGENT_CHANNELS || !l->sent[ch].blob || l->sent[ch].step != step)
+        return false;
+    const mdl_sent_t *s = &l->sent[ch];
+    mdl_wire_header_t h;
+    if (!s_header (self, &h, s->kind, s->step, s->keyframe, s->loss, s->aux, mdl_blob_len (s->blob)))
+        return false;
+    /* The same state under the link's next sequence number: a repeated number is a replay
+       and refused (comm_recv.c); a state filed twice for its round is the same state. */
+    h.seq = ++l->seq_to;
+    mdl_blob_ref (s->blob, 1);
+    s_send_blob (self, l->id, &h, s->blob);
+    return true;
 }
 
 /* Sends a control message (no payload) of kind for round step to peer. */
@@ -190,6 +311,8 @@ s_drain_pull (mdl_comm_t *self)
                 mdl_comm_unpark (self);
             else if (cmd == 'O' || cmd == 'C')
                 s_transient_cmd (self, cmd, msg);
+            else if (cmd == 'L') /* the worker stopped on an error: leave the mesh (s_actor) */
+                self->leave = true;
             zmsg_destroy (&msg);
             continue;
         }
@@ -205,31 +328,31 @@ s_drain_pull (mdl_comm_t *self)
         memcpy (&blob, zframe_data (fp), sizeof blob);
         size_t nto = zframe_size (fi) / sizeof (uint64_t);
         const uint64_t *to = (const uint64_t *) zframe_data (fi);
-        mdl_codec_t *codec = m.keyframe ? self->kcodec : self->codec;
         mdl_wire_header_t h;
-        mdl_wire_header_init (&h, a->cluster, a->cfg.id, codec);
-        h.step = m.step;
-        h.kind = m.kind;
-        h.keyframe = m.keyframe;
-        h.loss = isfinite (m.loss) ? m.loss : 0.0;
-        h.aux = isfinite (m.aux) ? m.aux : 0.0;
-        h.d = a->d;
-        h.payload_len = mdl_blob_len (blob);
-        h.timestamp_us = (uint64_t) (mdl_wallclock () * 1e6);
+        if (!s_header (self, &h, m.kind, m.step, m.keyframe, m.loss, m.aux, mdl_blob_len (blob))) {
+            mdl_blob_unref (blob);
+            zmsg_destroy (&msg);
+            continue;
+        }
+        /* Sync mode keeps each link's last state of a channel for a resend (a blob
+           reference, no copy). Deltas are not kept: applied twice they would corrupt the
+           receiver's replica; a lost delta shows as a gap at the next message. */
+        const int ch = (int) MDL_KIND_CHANNEL (m.kind);
+        const bool keep = a->cfg.mode == MDL_MODE_SYNC && MDL_KIND_TYPE (m.kind) == MDL_KIND_STATE
+                          && ch < MDL_AGENT_CHANNELS;
         mdl_blob_ref (blob, (int) nto);
         for (size_t k = 0; k < nto; k++) {
             mdl_link_t *l = mdl_comm_link (self, to[k], true);
             h.seq = l ? ++l->seq_to : 0;
-            unsigned char hb[MDL_WIRE_HEADER_MAX];
-            size_t hl = 0;
-            char topic[MDL_WIRE_TOPIC_MAX + 1];
-            size_t tl = mdl_wire_topic (to[k], topic);
-            if (mdl_wire_pack (&h, hb, sizeof hb, &hl)) {
-                mdl_blob_unref (blob);
-                continue;
+            if (keep && l) {
+                mdl_sent_t *s = &l->sent[ch];
+                if (s->blob)
+                    mdl_blob_unref (s->blob);
+                mdl_blob_ref (blob, 1);
+                *s = (mdl_sent_t) { .blob = blob, .step = m.step, .kind = m.kind, .keyframe = m.keyframe,
+                                    .loss = h.loss, .aux = h.aux };
             }
-            mdl_mesh_send (self->mesh, topic, tl, hb, hl, mdl_blob_data (blob), mdl_blob_len (blob),
-                           mdl_blob_free_fn, blob);
+            s_send_blob (self, to[k], &h, blob);
         }
         mdl_blob_unref (blob); /* the worker's reference */
         zmsg_destroy (&msg);
@@ -277,6 +400,16 @@ s_discover (mdl_comm_t *self)
                     mdl_comm_seen (self, &got[i]);
             }
         } while (n == 64);
+        /* dns: addresses that left a name's answers (their agents stopped or moved) */
+        char gone[16][MDL_ENDPOINT_MAX];
+        size_t ng;
+        while ((ng = mdl_discovery_withdrawn (self->disc, gone, 16)) > 0)
+            for (size_t i = 0; i < ng; i++)
+                if (mdl_mesh_disconnect (self->mesh, gone[i]) == 0)
+                    mdl_agent_log (a, "not listening to %s any more: its name no longer lists it", gone[i]);
+        char note[320];
+        while (mdl_discovery_note (self->disc, note, sizeof note))
+            mdl_agent_log (a, "%s", note);
         /* Peers the back-end knows have left: as if they had said goodbye. */
         do {
             n = 0;
@@ -323,7 +456,7 @@ s_tick (mdl_comm_t *self)
            slowly (a cluster of 1024: every 16 s instead of 4 times a second). */
         self->hello_scale = timeout / a->cfg.peer_timeout;
     }
-    if (now >= self->next_hello) {
+    if (now >= self->next_hello && !self->left) {
         mdl_mesh_hello (self->mesh, &self->me, a->cluster);
         self->next_hello = now + a->cfg.hello_interval * (self->hello_scale > 1 ? self->hello_scale : 1);
     }
@@ -351,6 +484,11 @@ s_tick (mdl_comm_t *self)
         }
         mdl_disc_stats_t ds;
         if (self->disc) {
+            char unresolved[sizeof a->stats.disc_unresolved];
+            mdl_discovery_unresolved (self->disc, unresolved, sizeof unresolved);
+            pthread_mutex_lock (&a->stats_lock);
+            memcpy (a->stats.disc_unresolved, unresolved, sizeof unresolved);
+            pthread_mutex_unlock (&a->stats_lock);
             mdl_discovery_stats (self->disc, &ds);
             uint64_t ign = ds.other_cluster + ds.malformed;
             if (ign > self->seen_total) {
@@ -361,6 +499,8 @@ s_tick (mdl_comm_t *self)
             }
         }
     }
+    mdl_comm_boot_tick (self);
+    mdl_agent_beat (&a->beat_comm);
     mdl_mesh_stats_t ms;
     mdl_mesh_stats (self->mesh, &ms);
     size_t boxes = 0, box_bytes = 0;
@@ -396,13 +536,16 @@ s_self_destroy (mdl_comm_t **pself)
     for (size_t i = 0; i < self->nlinks; i++) {
         for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
             free (self->links[i].replica[k]);
-        mdl_comm_drop_parked (&self->links[i]);
+        mdl_comm_drop_sent (&self->links[i]);
+        mdl_comm_drop_parked (self, &self->links[i]);
     }
+    mdl_comm_boot_destroy (self);
     for (int p = 0; p < MDL_TRANSIENT_PURPOSES; p++)
         free (self->transient[p].ids);
     free (self->view);
     free (self->talk);
     free (self->in);
+    free (self->votes);
     free (self->idx_in);
     free (self->idx_talk);
     free (self->mark);
@@ -413,6 +556,7 @@ s_self_destroy (mdl_comm_t **pself)
     mdl_peers_destroy (&self->peers);
     mdl_codec_destroy (&self->codec);
     mdl_codec_destroy (&self->kcodec);
+    mdl_codec_destroy (&self->ocodec);
     free (self);
     *pself = NULL;
 }
@@ -426,19 +570,52 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
         goto fail;
     self->a = a;
     self->pipe = pipe;
+    for (size_t i = 0; i < MDL_REJLOG_SLOTS; i++)
+        self->rejlog[i].reason = -1;
     mdl_rng_seed (&self->rng, a->cfg.seed ^ a->cfg.id, 0xd409);
     if (!(self->codec = mdl_codec_new (a->cfg.codec, a->d, 0, &rc))
         || !(self->kcodec = mdl_codec_new ("fp32", a->d, 0, &rc)))
         goto fail;
     mdl_wire_expect_init (&self->exp, a->cluster, a->cfg.id, self->codec);
     mdl_wire_expect_init (&self->kexp, a->cluster, a->cfg.id, self->kcodec);
+    if (a->out_n) {
+        if (!(self->ocodec = mdl_codec_new ("fp32", a->out_n, 0, &rc)))
+            goto fail;
+        mdl_wire_expect_init (&self->oexp, a->cluster, a->cfg.id, self->ocodec);
+    }
     if (!(self->peers = mdl_peers_new (a->cfg.id, a->cfg.peer_timeout, MDL_AGENT_MAX_PEERS, &rc)))
         goto fail;
+    /* Against a flood of identities (peers.h): a new id joins once announced twice, the
+       second time at least 0.4 hello intervals (beacons and the registry announce every
+       interval too) after the first; joins spend from a budget. */
+    const double hello = a->cfg.hello_interval > 0 ? a->cfg.hello_interval : 0.25;
+    const double rate = a->cfg.join_rate > 0 ? a->cfg.join_rate : 16.0;
+    const double burst = a->cfg.join_burst > 0 ? a->cfg.join_burst : rate * 4 > 64 ? rate * 4 : 64;
+    mdl_peers_limits (self->peers, 0.4 * (hello < 0.25 ? hello : 0.25), burst, rate);
+    /* ... and one identity's leave/rejoin churn waits longer each time, up to a minute
+       (a real restart, which takes seconds and is rare, rejoins at once). */
+    mdl_peers_backoff (self->peers, 60);
+    /* The largest frame a peer may send: a payload of our codec or an fp32 keyframe. A
+       peer that sends more is disconnected by ZeroMQ before the frame is buffered, so an
+       oversize frame never costs its size in memory. */
+    size_t frame_max = mdl_codec_max_size (self->codec);
+    if (frame_max < a->d * sizeof (float) + 64)
+        frame_max = a->d * sizeof (float) + 64;
+    frame_max += 4096;
+    /* Parked messages (sync mode, comm_recv.c) of all links together: 64 messages of the
+       largest size, within [16 MiB, 512 MiB]. */
+    self->parked_max = 64 * frame_max;
+    if (self->parked_max < ((size_t) 16 << 20))
+        self->parked_max = (size_t) 16 << 20;
+    if (self->parked_max > ((size_t) 512 << 20))
+        self->parked_max = (size_t) 512 << 20;
     /* 10 ms of grace at a full subscriber queue before dropping for it: bounded
        back-pressure, what bench/mesh.sh measures against raw PUSH/PULL. */
+    /* Names may answer with IPv6 addresses (discovery_dns.c): listen and connect on both. */
     mdl_mesh_cfg_t mc = { .bind = a->cfg.bind, .self = a->cfg.id, .curve = a->cfg.curve, .cert = a->cfg.cert,
                           .allow_dir = a->cfg.allow_dir, .send_wait_ms = 10, .hwm_bytes = a->cfg.hwm_bytes,
-                          .msg_bytes = (int64_t) a->msg_bytes };
+                          .msg_bytes = (int64_t) a->msg_bytes, .max_frame = (int64_t) frame_max,
+                          .ipv6 = a->cfg.disc.kind == MDL_DISC_DNS };
     if (!(self->mesh = mdl_mesh_new (&mc, &rc)))
         goto fail;
     rc = MDL_ESOCKET;
@@ -492,7 +669,7 @@ s_actor (zsock_t *pipe, void *arg)
        fired is looked at after it. */
     zsock_t *sub = mdl_mesh_sub_socket (self->mesh), *ds = mdl_discovery_socket (self->disc);
     zsock_t *srcs[4] = { pipe, self->pull, sub, ds };
-    const size_t nsrc = ds ? 4 : 3;
+    size_t nsrc = ds ? 4 : 3;
     struct pollfd pfd[4];
     for (size_t i = 0; i < nsrc; i++)
         pfd[i] = (struct pollfd) { .fd = zsock_fd (srcs[i]), .events = POLLIN };
@@ -531,6 +708,15 @@ s_actor (zsock_t *pipe, void *arg)
         if (nsrc > 3 && (pfd[3].revents || more))
             s_discover (self);
         s_release_delayed (self);
+        if (self->leave && !self->left) {
+            /* The worker stopped on an error: say goodbye and stop announcing, so that
+               the others stop waiting for us (they would otherwise wait out
+               --sync-timeout every round while our hellos keep us alive). */
+            nsrc = 3; /* the discovery socket goes */
+            mdl_discovery_destroy (&self->disc);
+            mdl_mesh_bye (self->mesh, &self->me, a->cluster);
+            self->left = true;
+        }
         double now = mdl_now ();
         if (now >= next_tick) {
             s_tick (self);

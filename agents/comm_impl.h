@@ -2,6 +2,7 @@
       comm.c        the actor: sockets, the worker's sends, delay injection, the tick
       comm_peers.c  membership: hellos, goodbyes, silences, links, the view
       comm_recv.c   the receive path of updates: validate, park, control, file, replicas
+      comm_boot.c   snapshots: serving newcomers, and fetching one as a newcomer
     Everything here runs on the comm actor's thread. */
 #ifndef MDL_COMM_IMPL_H
 #define MDL_COMM_IMPL_H
@@ -14,11 +15,22 @@
 #include "mesh.h"
 #include "peers.h"
 #include "rng.h"
+#include "snapshot.h"
 #include "wire.h"
 
 #define MDL_TICK_MS 20 /* the timer of a process with few agents (comm.c) */
 
 struct mdl_delayed;
+
+/* The last state sent to a peer on one channel, kept (a blob reference) until the next
+   one, so that it can be sent again when the peer asks (MDL_KIND_RESEND). */
+typedef struct {
+    mdl_blob_t *blob;          /* NULL: nothing kept */
+    uint64_t step;
+    uint32_t kind;
+    bool keyframe;
+    double loss, aux;
+} mdl_sent_t;
 
 /* Per-peer link state. */
 typedef struct {
@@ -33,7 +45,25 @@ typedef struct {
     double resync_at;          /* last resync request (rate limit) */
     struct mdl_delayed *parked;  /* sync mode: messages for rounds the worker cannot take yet */
     size_t nparked;
+    mdl_sent_t sent[MDL_AGENT_CHANNELS]; /* sync mode: the last state sent per channel */
+    bool seq_valid;            /* seq_from holds a sequence number received on this link */
+    bool step_valid;           /* last_step holds a training round received on this link */
+    uint64_t last_step;        /* highest training round (< MDL_MERGE_ROUND) accepted */
+    uint64_t claim;            /* sync mode: the round of its latest state, accepted or refused
+                                  (a vote for catching up, comm_recv.c) */
+    uint32_t refused_run;      /* messages refused for their claims since the last accepted */
 } mdl_link_t;
+
+/* Rate limit of the log lines about refused messages: one entry per (peer, reason). */
+typedef struct {
+    uint64_t peer;             /* 0: the sender is not known (the header did not parse) */
+    int reason;                /* mdl_reject_t; -1: unused entry */
+    double last;               /* when a line was last written */
+    uint64_t quiet;            /* refusals since then, not logged */
+} mdl_rejlog_t;
+
+#define MDL_REJLOG_SLOTS 256
+#define MDL_REJLOG_EVERY 10.0  /* seconds between two lines of one (peer, reason) */
 
 /* A message held back: by the delay injection, or parked (sync mode) until the
    worker reaches its round. */
@@ -64,7 +94,8 @@ typedef struct {
     mdl_discovery_t *disc;
     mdl_peers_t *peers;
     mdl_codec_t *codec, *kcodec;
-    mdl_wire_expect_t exp, kexp;
+    mdl_codec_t *ocodec;         /* outputs messages (fp32 of a->out_n; NULL: none) */
+    mdl_wire_expect_t exp, kexp, oexp;
     mdl_wire_stats_t wstats;
     mdl_peer_info_t me;
     mdl_link_t links[MDL_AGENT_MAX_PEERS]; /* the talk set and transient peers (hood.h) */
@@ -72,6 +103,7 @@ typedef struct {
     /* membership and neighbourhood: the view (sorted live ids and self), and the ids of
        the talk set and of the in-neighbours (hood.h), computed from it */
     uint64_t *view, *talk, *in;
+    uint64_t *votes;           /* catch-up claims of the in-neighbours (comm_recv.c), caphood */
     uint32_t *idx_in, *idx_talk;
     uint8_t *mark;
     size_t nview, ntalk, nin, caphood;
@@ -93,14 +125,37 @@ typedef struct {
     uint64_t seen_total;
     bool stopping;
     bool bye;                  /* the LEAVE being handled is a goodbye, not a silence */
+    /* snapshots (comm_boot.c) */
+    mdl_snap_client_t *boot;   /* this agent's own transfer, as a newcomer */
+    double boot_since;         /* when the worker asked for it (0: not yet) */
+    uint8_t *serve_bytes;      /* the snapshot served to newcomers (NULL: none) */
+    uint64_t serve_len, serve_digest, serve_gen, serve_step;
+    double serve_made, serve_used;
+    uint64_t serve_wait[16];   /* peers waiting for the META of the next snapshot */
+    size_t nserve_wait;
+    bool leave, left;          /* the worker stopped on an error: leave the mesh; done */
+    mdl_rejlog_t rejlog[MDL_REJLOG_SLOTS];
+    size_t parked_bytes;       /* all links' parked messages */
+    size_t parked_max;         /* ... at most (see comm_recv.c) */
 } mdl_comm_t;
 
 /* comm.c */
 /* The link of peer id; created when create and there is room, else NULL. */
 mdl_link_t *mdl_comm_link (mdl_comm_t *self, uint64_t id, bool create);
+/* Where a new link's sequence numbers start (see comm.c). */
+uint64_t mdl_comm_seq_base (void);
 /* Adds n to one of the agent's counters (under its lock). */
 void mdl_comm_count (mdl_comm_t *self, uint64_t *field, uint64_t n);
-void mdl_comm_drop_parked (mdl_link_t *l);
+/* Forgets the states kept for a resend (a rejoin, a leave, shutdown). */
+void mdl_comm_drop_sent (mdl_link_t *l);
+/* Sends again the state of round step on channel ch to the link's peer, if it is the
+   last one sent there (same header, the next sequence number). True when sent. */
+bool mdl_comm_resend (mdl_comm_t *self, mdl_link_t *l, int ch, uint64_t step);
+/* Counts a refused message from peer (0: unknown) under reason (updates_rejected, its
+   reason's counter and updates_dropped) and logs the first of each (peer, reason), then
+   at most one line per MDL_REJLOG_EVERY seconds with the count since. detail may be NULL. */
+void mdl_comm_reject (mdl_comm_t *self, uint64_t peer, mdl_reject_t reason, const char *detail);
+void mdl_comm_drop_parked (mdl_comm_t *self, mdl_link_t *l);
 /* Sends a control message (no payload) of kind for round step to peer. */
 void mdl_comm_send_control (mdl_comm_t *self, uint64_t peer, uint32_t kind, uint64_t step);
 /* A copy of up to three frames (NULL when out of memory); mdl_comm_frames points
@@ -129,10 +184,24 @@ int mdl_comm_transient_open (mdl_comm_t *self, mdl_transient_t purpose, const ui
 void mdl_comm_transient_close (mdl_comm_t *self, mdl_transient_t purpose, uint64_t below);
 /* Releases the transient peers whose linger ended (comm.c's tick). */
 void mdl_comm_transient_tick (mdl_comm_t *self, double now);
+/* Whether id is an in-neighbour (its states are mixed in this agent's rounds). */
+bool mdl_comm_is_in (const mdl_comm_t *self, uint64_t id);
 /* Whether id is in the talk set or open for a transient purpose. */
 bool mdl_comm_wanted (const mdl_comm_t *self, uint64_t id);
 
+/* comm_boot.c */
+/* A snapshot message (topic "T<self>S"). */
+void mdl_comm_on_snap (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);
+/* Timers of the transfer, the worker's requests and images. */
+void mdl_comm_boot_tick (mdl_comm_t *self);
+/* A peer left: a transfer from it moves on. */
+void mdl_comm_boot_peer_gone (mdl_comm_t *self, uint64_t peer);
+void mdl_comm_boot_destroy (mdl_comm_t *self);
+
 /* comm_recv.c */
+/* How many rounds a peer's state may be stamped ahead of this agent's round: --max-lead,
+   or by default 8 SGD steps of rounds in sync mode, --max-staleness in async. */
+uint64_t mdl_comm_max_lead (const mdl_agent_t *a);
 /* One message from the SUB socket (hello, goodbye or update). */
 void mdl_comm_dispatch (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);
 /* Files parked messages whose round the worker has reached. */

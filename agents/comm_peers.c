@@ -70,7 +70,8 @@ s_release (mdl_comm_t *self, mdl_link_t *l)
         mdl_mesh_disconnect (self->mesh, l->endpoint);
     for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
         free (l->replica[k]);
-    mdl_comm_drop_parked (l);
+    mdl_comm_drop_sent (l);
+    mdl_comm_drop_parked (self, l);
     mdl_mailroom_remove (self->a->room, l->id);
     *l = self->links[--self->nlinks];
 }
@@ -148,6 +149,12 @@ s_grow (void **p, size_t cap, size_t size)
     return v != NULL;
 }
 
+bool
+mdl_comm_is_in (const mdl_comm_t *self, uint64_t id)
+{
+    return s_in_sorted (self->in, self->nin, id);
+}
+
 /* Room for the neighbourhood of n agents. */
 static int
 s_reserve (mdl_comm_t *self, size_t n)
@@ -160,6 +167,7 @@ s_reserve (mdl_comm_t *self, size_t n)
     bool ok = s_grow ((void **) &self->view, cap, sizeof (uint64_t));
     ok &= s_grow ((void **) &self->talk, cap, sizeof (uint64_t));
     ok &= s_grow ((void **) &self->in, cap, sizeof (uint64_t));
+    ok &= s_grow ((void **) &self->votes, cap, sizeof (uint64_t));
     ok &= s_grow ((void **) &self->idx_in, cap, sizeof (uint32_t));
     ok &= s_grow ((void **) &self->idx_talk, cap, sizeof (uint32_t));
     ok &= s_grow ((void **) &self->mark, cap, 1);
@@ -305,14 +313,19 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
             if (self->disc)
                 mdl_discovery_announce_now (self->disc);
         }
+        if (ev->kind == MDL_PEER_REJOIN)
+            mdl_comm_count (self, &a->stats.readmissions, 1);
         if (l) {
             /* A restart: what we held of its previous life must not be mixed. */
             mdl_mailroom_clear (a->room, ev->info.id);
             for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
                 l->valid[k] = false;
-            mdl_comm_drop_parked (l);
+            mdl_comm_drop_sent (l);
+            mdl_comm_drop_parked (self, l);
             l->seq_from = 0;
-            l->seq_to = 0;
+            l->seq_valid = l->step_valid = false; /* a restart counts afresh */
+            l->refused_run = 0;
+            l->seq_to = mdl_comm_seq_base ();
             if (l->connected && ev->info.endpoint[0] && strcmp (l->endpoint, ev->info.endpoint)) {
                 mdl_mesh_disconnect (self->mesh, l->endpoint);
                 l->connected = false; /* reconnected to the new endpoint below, if wanted */
@@ -323,6 +336,7 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
         break;
     case MDL_PEER_LEAVE:
         /* Its link, connection and mailbox go with the new view (it is no longer wanted). */
+        mdl_comm_boot_peer_gone (self, ev->info.id);
         if (self->bye)
             mdl_agent_log (a, "leave %s (said goodbye)", ids);
         else
@@ -340,16 +354,25 @@ void
 mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info)
 {
     mdl_peer_event_t ev;
-    if (mdl_peers_seen (self->peers, info, mdl_now (), &ev) == 0 && ev.kind != MDL_PEER_NONE)
+    int rc = mdl_peers_seen (self->peers, info, mdl_now (), &ev);
+    if (rc == 0 && ev.kind != MDL_PEER_NONE)
         mdl_comm_on_event (self, &ev);
+    else if (rc == MDL_ERATE)
+        mdl_comm_reject (self, info->id, MDL_REJECT_JOIN_RATE, "more new peers than the join budget allows");
+    else if (rc == MDL_EBACKOFF)
+        mdl_comm_reject (self, info->id, MDL_REJECT_REJOIN, "it left and rejoined too often; back soon");
+    else if (rc)
+        mdl_comm_reject (self, info->id, MDL_REJECT_PEERS_FULL, "the peer table is full of live peers");
 }
 
 void
 mdl_comm_on_hello (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n)
 {
     mdl_peer_info_t info;
-    if (n != 2 || mdl_hello_unpack (frames[1], lens[1], self->a->cluster, &info) != 0) {
-        mdl_comm_count (self, &self->a->stats.updates_rejected, 1);
+    int rc = n != 2 ? MDL_EWIRE_FRAMES : mdl_hello_unpack (frames[1], lens[1], self->a->cluster, &info);
+    if (rc) {
+        mdl_comm_reject (self, 0, rc == MDL_EWIRE_CLUSTER ? MDL_REJECT_CLUSTER : MDL_REJECT_HELLO,
+                         n != 2 ? "a hello of the wrong frame count" : mdl_strerror (rc));
         return;
     }
     if (info.id == self->a->cfg.id)
@@ -363,8 +386,12 @@ mdl_comm_on_bye (mdl_comm_t *self, const void **frames, const size_t *lens, size
 {
     mdl_peer_info_t info;
     mdl_peer_event_t ev;
-    if (n != 2 || mdl_hello_unpack (frames[1], lens[1], self->a->cluster, &info) != 0)
+    int rc = n != 2 ? MDL_EWIRE_FRAMES : mdl_hello_unpack (frames[1], lens[1], self->a->cluster, &info);
+    if (rc) {
+        mdl_comm_reject (self, 0, rc == MDL_EWIRE_CLUSTER ? MDL_REJECT_CLUSTER : MDL_REJECT_HELLO,
+                         n != 2 ? "a goodbye of the wrong frame count" : mdl_strerror (rc));
         return;
+    }
     const mdl_peer_info_t *known = mdl_peers_get (self->peers, info.id);
     /* Only the incarnation that is alive can say goodbye for itself. */
     if (known && known->incarnation == info.incarnation && mdl_peers_remove (self->peers, info.id, &ev)) {

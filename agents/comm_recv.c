@@ -37,9 +37,13 @@ s_on_pair (mdl_comm_t *self, const mdl_wire_header_t *h, const void *payload, si
                                  : type == MDL_KIND_PAIR_ACK ? MDL_PAIR_ACK
                                                              : MDL_PAIR_NAK;
     float *v = a->pairs ? mdl_pairbox_put_begin (a->pairs) : NULL;
-    if (v && kind != MDL_PAIR_NAK && mdl_codec_decode (self->kcodec, payload, len, v)) {
+    int rc = 0;
+    if (v && kind != MDL_PAIR_NAK && (rc = mdl_codec_decode (self->kcodec, payload, len, v))) {
         mdl_pairbox_put_abort (a->pairs);
-        v = NULL;
+        mdl_comm_reject (self, h->sender, mdl_reject_from_wire (rc), mdl_strerror (rc));
+        if (kind == MDL_PAIR_REQ)
+            mdl_comm_send_control (self, h->sender, MDL_KIND_PAIR_NAK, h->step);
+        return;
     }
     if (v) {
         mdl_pairbox_put_end (a->pairs, h->sender, h->step, kind);
@@ -54,15 +58,25 @@ s_on_pair (mdl_comm_t *self, const mdl_wire_header_t *h, const void *payload, si
 /* Sync mode keeps two rounds per peer (mailroom.h). On a directed graph a neighbour can
    run more than one round ahead of us (it does not wait for us), so a state for round
    >= ours + 2 is parked, in arrival order, until the worker gets there; once a peer has
-   parked messages, its later ones queue behind them to keep its sequence in order. */
-#define MDL_MAX_PARKED 16
+   parked messages, its later ones queue behind them to keep its sequence in order.
+   Nothing is parked further ahead than the lead a peer may claim (s_max_lead), and the
+   queues are bounded: per link, the messages of that lead (per channel, plus control
+   messages); over all links, mdl_comm_t.parked_max bytes (comm.c). What does not fit is
+   dropped, as a lost message would be. */
+static size_t
+s_max_parked (const mdl_agent_t *a)
+{
+    const uint64_t lead = mdl_comm_max_lead (a);
+    const size_t per = (size_t) (lead < 256 ? lead : 256) + 2;
+    return per * (size_t) (a->algo->channels + 1);
+}
 
 static bool
 s_must_park (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
 {
     const uint32_t type = MDL_KIND_TYPE (h->kind);
     if (self->a->cfg.mode != MDL_MODE_SYNC || type == MDL_KIND_RESYNC || type == MDL_KIND_MERGED || type == MDL_KIND_FIN
-        || (type >= MDL_KIND_PAIR_REQ && type <= MDL_KIND_PAIR_NAK))
+        || type == MDL_KIND_RESEND || (type >= MDL_KIND_PAIR_REQ && type <= MDL_KIND_PAIR_NAK))
         return false;
     return l->nparked > 0 || h->step > atomic_load (&self->a->round) + 1;
 }
@@ -94,44 +108,162 @@ s_lost (mdl_comm_t *self, uint64_t sender, int ch, uint64_t step)
         s_tombstone (a, sender, ch, step, 0);
 }
 
+/* A payload that does not decode (short, empty, NaN/Inf, indices out of range): refused
+   under the decoder's reason. Nothing is filed, not even a tombstone: that would end the
+   round for this sender and hide a valid state of the round that may still come (a
+   resend, or the genuine message after a forged one); a sync round that gets none waits
+   out its resend slices and --sync-timeout as for a lost state. */
+static void
+s_bad_payload (mdl_comm_t *self, uint64_t sender, int rc)
+{
+    mdl_comm_reject (self, sender, mdl_reject_from_wire (rc), mdl_strerror (rc));
+}
+
 static bool
 s_is_control (uint32_t type)
 {
     return type == MDL_KIND_RESYNC || type == MDL_KIND_MERGED || type == MDL_KIND_SKIP || type == MDL_KIND_PAIR_NAK
-           || type == MDL_KIND_FIN;
+           || type == MDL_KIND_FIN || type == MDL_KIND_RESEND;
 }
 
-/* Phase 1: frames, header and payload length against this agent's expectations. Returns
-   0 with *h filled, or the MDL_EWIRE_* reason (counted and logged here). */
+/* An outputs message (MDL_KIND_OUTPUTS): the structure of every update, against this
+   agent's outputs size instead of its model's (d = rows x outputs, fp32), on a mailbox
+   channel of its algorithm. An agent whose algorithm exchanges no outputs takes none. */
 static int
-s_validate (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n, mdl_wire_header_t *h)
+s_check_outputs (mdl_comm_t *self, const mdl_wire_frame_t *fr, size_t n, mdl_wire_header_t *h)
+{
+    if (!self->ocodec)
+        return MDL_EWIRE_DIM;
+    if ((int) MDL_KIND_CHANNEL (h->kind) >= self->a->algo->channels)
+        return MDL_EWIRE_HEADER;
+    return mdl_wire_check (fr, n, &self->oexp, self->ocodec, h);
+}
+
+/* Phase 1: frames, header and payload length against this agent's expectations, then
+   who sent it and what it is. Returns -1 with *h filled, or the mdl_reject_t reason
+   (not yet counted); *sender is the header's sender when the header parsed, else 0. */
+static int
+s_validate (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n, mdl_wire_header_t *h,
+            uint64_t *sender, int *wire_rc)
 {
     mdl_agent_t *a = self->a;
     mdl_wire_frame_t fr[4];
     for (size_t i = 0; i < n && i < 4; i++)
         fr[i] = (mdl_wire_frame_t) { frames[i], lens[i] };
+    *sender = 0;
     int rc = n >= 2 ? mdl_wire_unpack (frames[1], lens[1], h) : MDL_EWIRE_FRAMES;
+    if (rc == 0)
+        *sender = h->sender;
     if (rc == 0 && s_is_control (MDL_KIND_TYPE (h->kind))) {
         /* A control message carries no payload: check frames and identity only. */
         rc = n != 3 ? MDL_EWIRE_FRAMES
              : h->cluster != self->exp.cluster ? MDL_EWIRE_CLUSTER
              : lens[2] != 0 ? MDL_EWIRE_LENGTH
              : mdl_wire_check_topic (frames[0], lens[0], a->cfg.id);
-    } else if (rc == 0)
+    } else if (rc == 0 && MDL_KIND_TYPE (h->kind) == MDL_KIND_OUTPUTS)
+        rc = s_check_outputs (self, fr, n > 4 ? 4 : n, h);
+    else if (rc == 0)
         rc = mdl_wire_check (fr, n > 4 ? 4 : n, h->keyframe ? &self->kexp : &self->exp,
                              h->keyframe ? self->kcodec : self->codec, h);
-    if (rc == 0 && h->sender == a->cfg.id)
-        rc = MDL_EWIRE_HEADER; /* our own message looped back: never mix with ourselves */
     mdl_wire_stats_count (&self->wstats, rc);
-    if (rc) {
-        mdl_comm_count (self, &a->stats.updates_rejected, 1);
-        mdl_comm_count (self, &a->stats.updates_dropped, 1);
-        uint64_t rej = mdl_wire_stats_get (&self->wstats, rc);
-        if ((rej & (rej - 1)) == 0) /* log the 1st, 2nd, 4th, 8th... of each kind */
-            mdl_agent_log (a, "rejected an update: %s (%s, %llu so far)", mdl_strerror (rc), mdl_errname (rc),
-                           (unsigned long long) rej);
+    *wire_rc = rc;
+    if (rc)
+        return mdl_reject_from_wire (rc);
+    if (h->sender == 0)
+        return MDL_REJECT_SENDER_ZERO;
+    if (h->sender == a->cfg.id)
+        return MDL_REJECT_SELF; /* our own message looped back, or someone using our id */
+    if (MDL_KIND_TYPE (h->kind) > MDL_KIND_LAST || MDL_KIND_CHANNEL (h->kind) >= MDL_AGENT_CHANNELS)
+        return MDL_REJECT_KIND;
+    return -1;
+}
+
+uint64_t
+mdl_comm_max_lead (const mdl_agent_t *a)
+{
+    if (a->cfg.max_lead > 0)
+        return (uint64_t) a->cfg.max_lead;
+    const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
+    if (a->cfg.mode == MDL_MODE_SYNC)
+        return 8 * K;
+    const uint64_t s = a->cfg.max_staleness > 0 ? (uint64_t) a->cfg.max_staleness : 0;
+    return s > K ? s : K;
+}
+
+/* Phase 1b: the sender's claims about time, against what this agent knows. A training
+   round may not run ahead of this agent's round by more than the lead (s_max_lead), nor
+   go back on the link by more than a window (two SGD steps of rounds: every message of
+   a link comes in order, so only a liar or a replay goes back). A global average's round
+   (>= MDL_MERGE_ROUND) may not be for a step further than the lead past this agent's
+   own steps. Returns -1 or the reason. Messages whose step is not a round (RESYNC, pair
+   exchanges) are not checked. */
+static int
+s_check_claims (mdl_comm_t *self, const mdl_link_t *l, const mdl_wire_header_t *h, char *detail, size_t len)
+{
+    mdl_agent_t *a = self->a;
+    const uint32_t type = MDL_KIND_TYPE (h->kind);
+    if (type == MDL_KIND_RESYNC || (type >= MDL_KIND_PAIR_REQ && type <= MDL_KIND_PAIR_NAK))
+        return -1;
+    const uint64_t lead = mdl_comm_max_lead (a), round = atomic_load (&a->round);
+    const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
+    if (h->step < MDL_MERGE_ROUND) {
+        if (h->step > round && h->step - round > lead && round < MDL_MERGE_ROUND) {
+            snprintf (detail, len, "round %llu, %llu ahead of ours (%llu); --max-lead %llu",
+                      (unsigned long long) h->step, (unsigned long long) (h->step - round), (unsigned long long) round,
+                      (unsigned long long) lead);
+            return MDL_REJECT_AHEAD;
+        }
+        if (l->step_valid && h->step + 2 * K < l->last_step) {
+            snprintf (detail, len, "round %llu after round %llu on this link", (unsigned long long) h->step,
+                      (unsigned long long) l->last_step);
+            return MDL_REJECT_BACKWARDS;
+        }
+        return -1;
     }
-    return rc;
+    pthread_mutex_lock (&a->stats_lock);
+    const uint64_t steps = a->stats.steps;
+    pthread_mutex_unlock (&a->stats_lock);
+    const uint64_t most = steps + lead / K + 1;
+    uint64_t at; /* the step (or synchronisation) the global average claims to follow */
+    if (h->step < MDL_SYNC_BASE)
+        at = (h->step - MDL_MERGE_ROUND) / 2;
+    else if (h->step < MDL_FINAL_MERGE_ROUND)
+        at = (h->step - MDL_SYNC_BASE) / 2;
+    else
+        at = h->step <= MDL_FINAL_MERGE_ROUND + 1 ? 0 : UINT64_MAX;
+    if (at > most) {
+        snprintf (detail, len, "a global average for step %llu while we are at step %llu; --max-lead %llu",
+                  (unsigned long long) at, (unsigned long long) steps, (unsigned long long) lead);
+        return MDL_REJECT_AHEAD;
+    }
+    return -1;
+}
+
+/* A state refused for its claims in sync mode: the worker would wait --sync-timeout for
+   this peer's round. What round the liar meant is unknown (its stamp is the lie): the
+   worker's round gets a tombstone, unless a state of that round from the peer is
+   already in (an honest state for it still replaces the tombstone). A peer whose
+   messages are refused one after the other (a persistent liar, which may be a round
+   ahead of us) gets one for the next round too, or every round would wait for it. */
+static void s_tombstone (mdl_agent_t *a, uint64_t sender, int ch, uint64_t step, uint64_t seq);
+
+static void
+s_refused_round (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
+{
+    l->refused_run++;
+    mdl_agent_t *a = self->a;
+    const uint32_t type = MDL_KIND_TYPE (h->kind);
+    if (a->cfg.mode != MDL_MODE_SYNC || (type != MDL_KIND_STATE && type != MDL_KIND_DELTA))
+        return;
+    const uint64_t round = atomic_load (&a->round);
+    const int ch = (int) MDL_KIND_CHANNEL (h->kind);
+    mdl_slot_meta_t m;
+    if (round >= MDL_MERGE_ROUND)
+        return;
+    const bool have = mdl_mailroom_peek (a->room, h->sender, ch, &m);
+    for (uint64_t t = round; t <= round + (l->refused_run > 1); t++)
+        if (!have || m.step < t)
+            s_tombstone (a, h->sender, ch, t, 0);
 }
 
 /* Phase 2 (sync mode): a state for a round the worker cannot take yet waits on its link.
@@ -142,11 +274,17 @@ s_park (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, const void 
 {
     if (!s_must_park (self, l, h))
         return false;
-    mdl_delayed_t *m = l->nparked < MDL_MAX_PARKED ? mdl_comm_copy_msg (frames, lens, n) : NULL;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n && i < 3; i++)
+        bytes += lens[i];
+    mdl_delayed_t *m = l->nparked < s_max_parked (self->a) && self->parked_bytes + bytes <= self->parked_max
+                           ? mdl_comm_copy_msg (frames, lens, n)
+                           : NULL;
     if (!m) {
         mdl_comm_count (self, &self->a->stats.updates_dropped, 1);
         return true;
     }
+    self->parked_bytes += bytes;
     m->step = h->step;
     mdl_delayed_t **p = &l->parked;
     while (*p)
@@ -158,14 +296,20 @@ s_park (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, const void 
 
 /* Phase 3: a control message (no payload) from a live, in-sequence peer. */
 static void
-s_on_control (mdl_comm_t *self, const mdl_wire_header_t *h)
+s_on_control (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
 {
     mdl_agent_t *a = self->a;
     switch (MDL_KIND_TYPE (h->kind)) {
+    case MDL_KIND_RESEND:
+        /* A neighbour waits for our state of round step (its first ones can be lost before
+           its subscription reached us): the same message again, if it is still the last. */
+        mdl_comm_resend (self, l, (int) MDL_KIND_CHANNEL (h->kind), h->step);
+        break;
     case MDL_KIND_SKIP:
-        /* The sender sits this round out (consensus control): nothing to wait for. */
+        /* The sender sits this round out on that channel (consensus control; Plexus: the
+           round closed with nothing for us): nothing to wait for. */
         if (a->cfg.mode == MDL_MODE_SYNC)
-            s_tombstone (a, h->sender, 0, h->step, h->seq);
+            s_tombstone (a, h->sender, (int) MDL_KIND_CHANNEL (h->kind), h->step, h->seq);
         break;
     case MDL_KIND_MERGED:
         /* A peer finished an exact average: a marker one round above that merge round, in
@@ -182,10 +326,13 @@ s_on_control (mdl_comm_t *self, const mdl_wire_header_t *h)
     }
 }
 
-/* Phase 4a: a plain state, decoded straight into the sender's mailbox slot. */
+/* Phase 4a: a plain state (codec: the run's) or outputs (the outputs codec), decoded
+   straight into the sender's mailbox slot of the channel. Outputs are kept only when
+   their content is valid too; a rejected one leaves a tombstone in sync mode, so the
+   worker does not wait for it. */
 static void
 s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_t *meta, bool parity,
-              const void *payload, size_t len)
+              mdl_codec_t *codec, const void *payload, size_t len)
 {
     mdl_agent_t *a = self->a;
     const int ch = (int) MDL_KIND_CHANNEL (h->kind);
@@ -205,10 +352,17 @@ s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_
         }
     }
     float *slot = mdl_mailroom_write_begin (a->room, h->sender, ch, h->step, parity);
-    if (!slot || mdl_codec_decode (self->codec, payload, len, slot)) {
-        if (slot)
-            mdl_mailroom_write_abort (a->room, h->sender, ch);
+    if (!slot) {
         s_lost (self, h->sender, ch, h->step);
+        return;
+    }
+    /* outputs must also be probability rows where the algorithm exchanges those */
+    int rc = mdl_codec_decode (codec, payload, len, slot);
+    if (rc == 0 && codec == self->ocodec && a->out_classes)
+        rc = mdl_wire_check_probs (slot, a->out_n, a->out_classes);
+    if (rc) {
+        mdl_mailroom_write_abort (a->room, h->sender, ch);
+        s_bad_payload (self, h->sender, rc);
         return;
     }
     mdl_mailroom_write_end (a->room, h->sender, ch, meta);
@@ -228,10 +382,12 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
         mdl_comm_count (self, &a->stats.updates_dropped, 1);
         return;
     }
+    int rc;
     if (h->keyframe && type == MDL_KIND_STATE) {
-        if (mdl_codec_decode (codec, payload, len, l->replica[ch])) {
-            l->valid[ch] = false;
-            s_lost (self, h->sender, ch, h->step);
+        if ((rc = mdl_codec_decode (codec, payload, len, l->replica[ch]))) {
+            l->valid[ch] = false; /* a valid keyframe may follow */
+            s_request_resync (self, l);
+            s_bad_payload (self, h->sender, rc);
             return;
         }
         l->valid[ch] = true;
@@ -243,10 +399,10 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
             s_lost (self, h->sender, ch, h->step);
             return;
         }
-        if (mdl_codec_apply (codec, payload, len, 1.0f, l->replica[ch])) {
+        if ((rc = mdl_codec_apply (codec, payload, len, 1.0f, l->replica[ch]))) {
             l->valid[ch] = false;
             s_request_resync (self, l);
-            s_lost (self, h->sender, ch, h->step);
+            s_bad_payload (self, h->sender, rc);
             return;
         }
     } else {
@@ -273,6 +429,46 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
     mdl_mailroom_write_end (a->room, h->sender, ch, meta);
 }
 
+/* Sync mode: states far ahead of our round mean this agent fell behind the cluster (it
+   was frozen, cut off, or resumed from a checkpoint): the worker stops waiting for rounds
+   nobody will send and jumps ahead (worker.c). One peer's claim is not enough, or a liar
+   stamping its states in the future (--byzantine future:K) would make honest agents skip
+   training: a majority of the in-neighbours must claim at least catchup_gap rounds
+   above ours, counting claims refused as too far ahead, and the jump goes to the round
+   that majority reaches. With a single in-neighbour (a directed graph's round) its claim
+   decides: there is nobody to corroborate it. */
+static int
+s_desc (const void *x, const void *y)
+{
+    const uint64_t p = *(const uint64_t *) x, q = *(const uint64_t *) y;
+    return p < q ? 1 : p > q ? -1 : 0;
+}
+
+static void
+s_vote_catchup (mdl_comm_t *self, mdl_link_t *l, uint64_t step)
+{
+    mdl_agent_t *a = self->a;
+    l->claim = step;
+    const uint64_t round = atomic_load (&a->round), gap = a->catchup_gap;
+    if (step < round + gap || !mdl_comm_is_in (self, l->id))
+        return;
+    size_t nv = 0; /* self->votes has room for every in-neighbour (comm_peers.c) */
+    for (size_t i = 0; i < self->nlinks && nv < self->nin; i++) {
+        const mdl_link_t *o = &self->links[i];
+        if (o->claim >= round + gap && mdl_comm_is_in (self, o->id))
+            self->votes[nv++] = o->claim;
+    }
+    const size_t need = self->nin / 2 + 1;
+    if (nv < need)
+        return;
+    qsort (self->votes, nv, sizeof *self->votes, s_desc);
+    const uint64_t to = self->votes[need - 1]; /* `need` in-neighbours are at least there */
+    uint64_t w = atomic_load (&a->ahead);
+    while (to > w && !atomic_compare_exchange_weak (&a->ahead, &w, to))
+        ;
+    mdl_mailroom_wake (a->room);
+}
+
 /* Validates and files one update (topic, header, payload). */
 static void
 s_on_update (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n)
@@ -280,26 +476,48 @@ s_on_update (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n
     s_on_update_checked (self, frames, lens, n, false);
 }
 
-/* The phases of one update: validate; the sender must be a live peer; a global average
-   it started is noted; park (sync); sequence (a gap voids the link's replicas); pair
-   messages and control messages go their way; the drop injection; file. */
+/* The phases of one update: validate; the sender must be a live peer; its claims about
+   time must hold; a global average it started is noted; park (sync); sequence (a repeat
+   is a replay; a gap voids the link's replicas); pair messages and control messages go
+   their way; the drop injection; file. A parked message was checked when it arrived. */
 static void
 s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n, bool unparking)
 {
     mdl_agent_t *a = self->a;
     mdl_wire_header_t h;
-    if (s_validate (self, frames, lens, n, &h))
+    uint64_t sender;
+    int wire_rc = 0;
+    int why = s_validate (self, frames, lens, n, &h, &sender, &wire_rc);
+    if (why >= 0) {
+        mdl_comm_reject (self, sender, (mdl_reject_t) why, wire_rc ? mdl_strerror (wire_rc) : NULL);
         return;
+    }
     const uint32_t type = MDL_KIND_TYPE (h.kind);
     const bool control = s_is_control (type);
     const mdl_peer_info_t *pi = mdl_peers_get (self->peers, h.sender);
     if (!pi || !mdl_peers_touch (self->peers, h.sender, 0, mdl_now ())) {
-        mdl_comm_count (self, &a->stats.updates_dropped, 1); /* not (yet) a live peer */
+        mdl_comm_reject (self, h.sender, MDL_REJECT_UNKNOWN, pi ? "a peer that left" : NULL);
         return;
     }
     mdl_link_t *l = mdl_comm_link (self, h.sender, true);
     if (!l)
         return;
+    if (!unparking) {
+        if (a->cfg.mode == MDL_MODE_SYNC && !control && h.step < MDL_MERGE_ROUND
+            && (type == MDL_KIND_STATE || type == MDL_KIND_DELTA))
+            s_vote_catchup (self, l, h.step);
+        char detail[160];
+        if ((why = s_check_claims (self, l, &h, detail, sizeof detail)) >= 0) {
+            mdl_comm_reject (self, h.sender, (mdl_reject_t) why, detail);
+            s_refused_round (self, l, &h);
+            return;
+        }
+        if (h.step < MDL_MERGE_ROUND && type != MDL_KIND_RESYNC && (type < MDL_KIND_PAIR_REQ || type > MDL_KIND_PAIR_NAK)
+            && (!l->step_valid || h.step > l->last_step)) {
+            l->last_step = h.step;
+            l->step_valid = true;
+        }
+    }
     /* A peer started a global average (dynamic averaging's synchronisation): the worker
        must join it even while that state waits here, parked, for the worker's round. */
     if (!control && h.step >= MDL_SYNC_BASE && h.step < MDL_FINAL_MERGE_ROUND) {
@@ -309,8 +527,18 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     }
     if (!unparking && s_park (self, l, &h, frames, lens, n))
         return;
-    const bool gap = l->seq_from && h.seq != l->seq_from + 1;
+    if (l->seq_valid && h.seq <= l->seq_from) {
+        char detail[96];
+        snprintf (detail, sizeof detail, "sequence number %llu after %llu", (unsigned long long) h.seq,
+                  (unsigned long long) l->seq_from);
+        mdl_comm_reject (self, h.sender, MDL_REJECT_REPLAY, detail);
+        s_refused_round (self, l, &h);
+        return;
+    }
+    const bool gap = l->seq_valid && h.seq != l->seq_from + 1;
     l->seq_from = h.seq;
+    l->seq_valid = true;
+    l->refused_run = 0;
     /* A gap means a lost message, whichever kind this one is: a lost delta followed by a
        control message would otherwise go unnoticed by the next delta (found by
        --verify-replicas under --drop). Every replica of the link waits for a keyframe. */
@@ -322,7 +550,7 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
         return;
     }
     if (control) {
-        s_on_control (self, &h);
+        s_on_control (self, l, &h);
         return;
     }
     const int ch = (int) MDL_KIND_CHANNEL (h.kind);
@@ -330,10 +558,6 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
         /* Injected loss happens after sequencing, so it looks exactly like a lost message. */
         l->seq_from = h.seq - 1;
         s_lost (self, h.sender, ch, h.step);
-        return;
-    }
-    if (ch >= MDL_AGENT_CHANNELS) {
-        mdl_comm_count (self, &a->stats.updates_dropped, 1);
         return;
     }
     /* A state from a live peer outside the neighbourhood (views that differ for a moment,
@@ -347,8 +571,8 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     const bool parity = a->cfg.mode == MDL_MODE_SYNC || h.step >= MDL_MERGE_ROUND;
     mdl_slot_meta_t meta = { .step = h.step, .seq = h.seq, .arrival = mdl_now (), .loss = h.loss,
                              .aux = h.aux, .keyframe = h.keyframe };
-    if (type == MDL_KIND_STATE && !h.keyframe)
-        s_file_state (self, &h, &meta, parity, frames[2], lens[2]);
+    if (type == MDL_KIND_OUTPUTS || (type == MDL_KIND_STATE && !h.keyframe))
+        s_file_state (self, &h, &meta, parity, type == MDL_KIND_OUTPUTS ? self->ocodec : self->codec, frames[2], lens[2]);
     else
         s_file_replica (self, l, &h, &meta, parity, gap, frames[2], lens[2]);
 }
@@ -360,6 +584,8 @@ mdl_comm_dispatch (mdl_comm_t *self, const void **frames, const size_t *lens, si
         mdl_comm_on_hello (self, frames, lens, n);
     else if (n >= 1 && lens[0] >= 1 && ((const char *) frames[0])[0] == 'B')
         mdl_comm_on_bye (self, frames, lens, n);
+    else if (n >= 1 && lens[0] == MDL_SNAP_TOPIC_LEN && ((const char *) frames[0])[MDL_SNAP_TOPIC_LEN - 1] == 'S')
+        mdl_comm_on_snap (self, frames, lens, n);
     else
         s_on_update (self, frames, lens, n);
 }
@@ -375,6 +601,8 @@ mdl_comm_unpark (mdl_comm_t *self)
             mdl_delayed_t *m = l->parked;
             l->parked = m->next;
             l->nparked--;
+            for (size_t k = 0; k < m->n; k++)
+                self->parked_bytes -= m->lens[k];
             const void *frames[3];
             mdl_comm_frames (m, frames);
             s_on_update_checked (self, frames, m->lens, m->n, true);

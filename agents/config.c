@@ -134,9 +134,37 @@ mdl_agent_cfg_dense_window (mdl_agent_cfg_t *cfg, const char *spec)
     return 0;
 }
 
+int
+mdl_agent_cfg_parse_blocks (const char *spec, uint32_t *out, int cap)
+{
+    int k = 0;
+    const char *p = spec;
+    for (;;) {
+        char *end = NULL;
+        unsigned long v = *p >= '0' && *p <= '9' ? strtoul (p, &end, 10) : 0;
+        if (v == 0 || v > 1u << 30 || k == cap || (*end != ',' && *end))
+            return mdl_error_set (MDL_EINVAL, "--blocks '%s' must be P1,...,PK: 1 to %d whole numbers >= 1", spec, cap);
+        out[k++] = (uint32_t) v;
+        if (!*end)
+            return k;
+        p = end + 1;
+    }
+}
+
+int
+mdl_agent_cfg_robust (mdl_agent_cfg_t *cfg, const char *spec)
+{
+    char why[256];
+    if (mdl_robust_parse (spec, &cfg->robust, why, sizeof why))
+        return mdl_error_set (MDL_EINVAL, "%s", why);
+    return 0;
+}
+
 /* ---- the settings' own setters (K_FN) ---- */
 
-/* A copy of value owned by cfg's extra part (NULL when out of memory). */
+/* A copy of value (n bytes) owned by cfg's extra part, freed with its strings (NULL when
+   out of memory); s_keep for a string. */
+static void *s_keep_bytes (mdl_agent_cfg_t *cfg, const void *value, size_t n);
 static const char *s_keep (mdl_agent_cfg_t *cfg, const char *value);
 /* true/false/1/0/yes/no/on/off, any case. */
 static bool s_parse_bool (const char *v, bool *out);
@@ -334,6 +362,63 @@ s_set_dense (mdl_agent_cfg_t *cfg, const char *v)
     return mdl_agent_cfg_dense_window (cfg, v);
 }
 
+static int
+s_set_robust (mdl_agent_cfg_t *cfg, const char *v)
+{
+    return mdl_agent_cfg_robust (cfg, v[0] ? v : NULL);
+}
+
+static int
+s_set_byzantine (mdl_agent_cfg_t *cfg, const char *v)
+{
+    char why[256];
+    if (!v[0]) {
+        memset (&cfg->byzantine, 0, sizeof cfg->byzantine);
+        return 0;
+    }
+    if (mdl_byz_parse (v, &cfg->byzantine, why, sizeof why))
+        return mdl_error_set (MDL_EINVAL, "%s", why);
+    return 0;
+}
+
+static int
+s_set_bootstrap (mdl_agent_cfg_t *cfg, const char *v)
+{
+    if (strcmp (v, "peer") && strcmp (v, "none"))
+        return mdl_error_set (MDL_EINVAL, "--bootstrap '%s' must be peer or none", v);
+    cfg->bootstrap = strcmp (v, "peer") ? MDL_BOOT_NONE : MDL_BOOT_PEER;
+    return 0;
+}
+
+static int
+s_set_distill_weight (mdl_agent_cfg_t *cfg, const char *v)
+{
+    char *end = NULL;
+    const double w = strtod (v, &end);
+    if (end == v || *end || !(w >= 0 && w <= 1e6))
+        return mdl_error_set (MDL_EINVAL, "--distill-weight '%s' must be a number from 0 to 1e6", v);
+    cfg->distill_weight = w;
+    cfg->distill_weight_given = true; /* other algorithms refuse it */
+    return 0;
+}
+
+/* Kept with the configuration's strings (mdl_agent_cfg_adopt_strings copies it into the
+   agent too). */
+static int
+s_set_blocks (mdl_agent_cfg_t *cfg, const char *v)
+{
+    uint32_t b[1024];
+    int k = mdl_agent_cfg_parse_blocks (v, b, (int) (sizeof b / sizeof b[0]));
+    if (k < 0)
+        return k;
+    const uint32_t *kept = s_keep_bytes (cfg, b, (size_t) k * sizeof b[0]);
+    if (!kept)
+        return mdl_error_set (MDL_ENOMEM, "out of memory");
+    cfg->blocks = kept;
+    cfg->nblocks = k;
+    return 0;
+}
+
 #define F(field) offsetof (struct mdl_agent_cfg, field)
 #define TEXT SIZE_MAX
 
@@ -442,7 +527,32 @@ static const s_key_t s_keys[] = {
     { "max-staleness", K_INT, F (max_staleness), 0, 0, 1e9, NULL, "states older than S steps are dropped [500]" },
     { "sync-timeout", K_DBL, F (sync_timeout), 0, 0.001, 3600, NULL,
       "sync mode: how long to wait for a round before mixing what arrived, seconds [10]" },
+    { "local-epochs", K_INT, F (local_epochs), 0, 0, 1e6, NULL,
+      "localsgd: no gossip; an exact average over all live peers, weighted by shard size, every E epochs [off]" },
+    { "public-rows", K_SIZE, F (public_rows), 0, 0, 1e12, NULL,
+      "codistill: the first N training rows are the public pool the agents predict on [needed by codistill]" },
+    { "distill-weight", K_FN, F (distill_weight), K_DBL, 0, 1e6, s_set_distill_weight,
+      "codistill: weight of KL(neighbours' mean || own) in the loss [0.5]" },
+    { "sample", K_INT, F (sample), 0, 0, 1024, NULL, "plexus: agents sampled per round [needed by plexus]" },
+    { "blocks", K_FN, TEXT, 0, 0, 0, s_set_blocks,
+      "mp-linreg: unknowns of each agent (in id order) P1,...,PK, adding up to D of model linreg:D" },
+    /* defences and joining (issues 15, 16) */
+    { "robust", K_FN, TEXT, 0, 0, 0, s_set_robust,
+      "Byzantine-robust mixing: clip, clip:TAU, trimmed:B or median; \"\" for none [off]" },
+    { "max-lead", K_INT, F (max_lead), 0, 0, 1e9, NULL,
+      "refuse a state stamped more than R rounds ahead of this agent's round [sync: 8 x gossip-steps]" },
+    { "bootstrap", K_FN, TEXT, 0, 0, 0, s_set_bootstrap,
+      "a fresh agent joining a training cluster starts from the snapshot of the live peer with the highest step "
+      "(peer) or from its own initial model (none) [none; meshdl agent: peer]" },
+    { "bootstrap-timeout", K_DBL, F (bootstrap_timeout), 0, 0, 86400, NULL,
+      "seconds a snapshot transfer may take (0: 60) [0]" },
+    { "join-rate", K_DBL, F (join_rate), 0, 0, 1e6, NULL, "new peers per second at most (0: 16) [0]" },
+    { "join-burst", K_INT, F (join_burst), 0, 0, 1e9, NULL, "... after a burst of this many (0: 4 x rate, >= 64) [0]" },
     /* fault injection (experiments) */
+    { "offline", K_DBL, F (offline), 0, 0, 0.999999, NULL,
+      "probability that the agent sits a round out, from a trace every agent knows [0]" },
+    { "byzantine", K_FN, TEXT, 0, 0, 0, s_set_byzantine,
+      "this agent lies, to test defences: scale:K | noise:SIGMA | zero | stale:S | alie:Z | future:K [off]" },
     { "drop", K_DBL, F (drop), 0, 0, 0.999999, NULL, "drop this fraction of incoming updates [0]" },
     { "delay-ms", K_DBL, F (delay_ms), 0, 0, 1e6, NULL, "add this delay to every incoming message, ms [0]" },
     { "slow-factor", K_DBL, F (slow_factor), 0, 1, 1e6, NULL, "compute this many times slower [1]" },
@@ -473,8 +583,8 @@ s_extra (mdl_agent_cfg_t *cfg)
     return cfg->extra;
 }
 
-static const char *
-s_keep (mdl_agent_cfg_t *cfg, const char *value)
+static void *
+s_keep_bytes (mdl_agent_cfg_t *cfg, const void *value, size_t n)
 {
     struct mdl_cfg_extra *x = s_extra (cfg);
     if (!x)
@@ -487,10 +597,18 @@ s_keep (mdl_agent_cfg_t *cfg, const char *value)
         x->strs = s;
         x->cap = cap;
     }
-    char *copy = strdup (value);
-    if (copy)
+    char *copy = malloc (n ? n : 1);
+    if (copy) {
+        memcpy (copy, value, n);
         x->strs[x->nstrs++] = copy;
+    }
     return copy;
+}
+
+static const char *
+s_keep (mdl_agent_cfg_t *cfg, const char *value)
+{
+    return s_keep_bytes (cfg, value, strlen (value) + 1);
 }
 
 /* An id nobody else picks by chance: the process, the clock and a counter, hashed. */
@@ -543,6 +661,7 @@ mdl_agent_cfg_defaults (mdl_agent_cfg_t *c)
     c->max_staleness = 500;
     c->sync_timeout = 10.0;
     c->slow_factor = 1.0;
+    c->distill_weight = 0.5;
 }
 
 mdl_agent_cfg_t *
@@ -593,13 +712,19 @@ s_strfield (mdl_agent_cfg_t *c, size_t i)
 int
 mdl_agent_cfg_adopt_strings (mdl_agent_cfg_t *c, char **arena)
 {
-    size_t total = 0;
+    const size_t nb = c->blocks && c->nblocks > 0 ? (size_t) c->nblocks * sizeof *c->blocks : 0;
+    size_t total = nb; /* the blocks first: malloc's alignment fits uint32_t */
     const char **f;
     for (size_t i = 0; (f = s_strfield (c, i)); i++)
         total += *f ? strlen (*f) + 1 : 0;
     char *a = malloc (total ? total : 1), *at = a;
     if (!a)
         return MDL_ENOMEM;
+    if (nb) {
+        memcpy (at, c->blocks, nb);
+        c->blocks = (const uint32_t *) (void *) at;
+        at += nb;
+    }
     for (size_t i = 0; (f = s_strfield (c, i)); i++)
         if (*f) {
             size_t n = strlen (*f) + 1;
@@ -626,6 +751,11 @@ mdl_agent_cfg_dup (const mdl_agent_cfg_t *cfg)
             mdl_agent_cfg_destroy (&c);
             return NULL;
         }
+    if (c->blocks && c->nblocks > 0
+        && !(c->blocks = s_keep_bytes (c, cfg->blocks, (size_t) cfg->nblocks * sizeof *cfg->blocks))) {
+        mdl_agent_cfg_destroy (&c);
+        return NULL;
+    }
     if (!cfg->extra)
         return c;
     if (!s_extra (c)) {
@@ -893,6 +1023,10 @@ mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg)
         return mdl_error_set (MDL_EALGO, "--algo '%s' is not one of: %s", cfg->algo,
                               mdl_algo_names (names, sizeof names, ", "));
     }
+    if (cfg->robust.kind > MDL_ROBUST_CLIP && ops->pairwise)
+        return mdl_error_set (MDL_EINVAL, "--algo %s averages with one peer at a time: of the --robust rules only clip "
+                                          "applies (trimmed and median need 3 or more states)",
+                              ops->name);
     const bool own = cfg->learn.spec && cfg->learn.spec[0];
     if (!own && cfg->dim == 0)
         return mdl_error_set (MDL_EINVAL, "set model (meshdl's models, trained by mdl_agent_start) or dim (the length "

@@ -85,6 +85,78 @@ mdl_ctx_grad (mdl_ctx_t *c, float **g)
     return rc;
 }
 
+int
+mdl_ctx_sgd_step_with (mdl_ctx_t *c, int (*extra) (void *state, mdl_ctx_t *ctx, float *g), void *state)
+{
+    mdl_learner_t *l = c->a->learner;
+    float loss;
+    int rc = mdl_learner_grad (l, &loss);
+    c->last_loss = loss;
+    if (rc)
+        return rc;
+    /* extra may run the model on other inputs (its passes overwrite the gradient
+       vector): it gets a copy of the minibatch gradient to add to, put back after. */
+    if (!c->gsave && !(c->gsave = malloc (c->d * sizeof (float))))
+        return MDL_ENOMEM;
+    float *g = mdl_model_grads (mdl_learner_model (l));
+    mdl_vec_copy (c->gsave, g, c->d);
+    rc = extra (state, c, c->gsave);
+    mdl_vec_copy (g, c->gsave, c->d);
+    if (rc)
+        return rc;
+    mdl_learner_apply (l);
+    return 0;
+}
+
+const mdl_dataset_t *
+mdl_ctx_train (mdl_ctx_t *c, const uint32_t **rows, size_t *nrows)
+{
+    const mdl_agent_cfg_t *cfg = &c->a->cfg;
+    *rows = cfg->rows;
+    *nrows = cfg->rows ? cfg->nrows : mdl_dataset_n (cfg->train);
+    return cfg->train;
+}
+
+uint64_t
+mdl_ctx_total_steps (mdl_ctx_t *c)
+{
+    return mdl_learner_steps_per_epoch (c->a->learner) * (uint64_t) (c->a->cfg.epochs > 0 ? c->a->cfg.epochs : 1);
+}
+
+uint64_t mdl_ctx_id (mdl_ctx_t *c) { return c->a->cfg.id; }
+
+void
+mdl_ctx_model_round (mdl_ctx_t *c, uint64_t round)
+{
+    pthread_mutex_lock (&c->a->stats_lock);
+    c->a->stats.model_round = round;
+    pthread_mutex_unlock (&c->a->stats_lock);
+}
+
+void
+mdl_ctx_count_offline (mdl_ctx_t *c)
+{
+    pthread_mutex_lock (&c->a->stats_lock);
+    c->a->stats.rounds_offline++;
+    pthread_mutex_unlock (&c->a->stats_lock);
+}
+
+void
+mdl_ctx_residual (mdl_ctx_t *c, double mse)
+{
+    pthread_mutex_lock (&c->a->stats_lock);
+    c->a->stats.residual_mse = mse;
+    pthread_mutex_unlock (&c->a->stats_lock);
+}
+
+size_t
+mdl_ctx_members (mdl_ctx_t *c, const uint64_t **ids)
+{
+    mdl_worker_round (c);
+    *ids = c->ids;
+    return c->n;
+}
+
 float mdl_ctx_lr (mdl_ctx_t *c) { return mdl_learner_lr (c->a->learner); }
 
 void
@@ -132,6 +204,42 @@ s_ad_period (mdl_ctx_t *c)
     /* nothing measured yet (the first period): stay dense */
     c->ad_vote = c->a->stats.gossip_rounds == 0 || c->a->stats.disagreement > target ? 1.0 : 0.0;
     pthread_mutex_unlock (&c->a->stats_lock);
+}
+
+bool
+mdl_worker_offline (const mdl_ctx_t *c, uint64_t id, uint64_t step)
+{
+    const double p = c->a->cfg.offline;
+    if (!(p > 0))
+        return false;
+    /* A uniform draw from (training seed, id, step) alone: every agent computes the same
+       trace without a message. */
+    const uint64_t z = mdl_rng_hash3 (c->a->cfg.learn.seed ^ 0x6f66666c696e65ULL, id, step);
+    return (double) (z >> 11) * 0x1.0p-53 < p;
+}
+
+bool mdl_ctx_offline (mdl_ctx_t *c, uint64_t id, uint64_t step) { return mdl_worker_offline (c, id, step); }
+
+/* --offline: the round's neighbours that are offline in it neither send nor receive:
+   they leave the in-neighbour row (the mix renormalises over the others, no one waits
+   for them) and the out-neighbour list. */
+static void
+s_drop_offline (mdl_ctx_t *c)
+{
+    const uint64_t K = c->a->cfg.gossip_steps > 1 ? (uint64_t) c->a->cfg.gossip_steps : 1;
+    const uint64_t s = c->step / K;
+    size_t keep = 0;
+    for (size_t k = 0; k < c->nnbr; k++)
+        if (!mdl_worker_offline (c, c->ids[c->nbr[k]], s)) {
+            c->nbr[keep] = c->nbr[k];
+            c->w[keep++] = c->w[k];
+        }
+    c->nnbr = keep;
+    keep = 0;
+    for (size_t k = 0; k < c->nout; k++)
+        if (!mdl_worker_offline (c, c->ids[c->out[k]], s))
+            c->out[keep++] = c->out[k];
+    c->nout = keep;
 }
 
 /* Replica holders are the peers of the talk set (hood.h): when the neighbourhood moves
@@ -223,6 +331,8 @@ mdl_worker_round (mdl_ctx_t *c)
     if (rc)
         return rc;
     c->nout = cnt;
+    if (a->cfg.offline > 0 && c->step < MDL_MERGE_ROUND)
+        s_drop_offline (c);
     c->round_t = c->step;
     c->round_valid = true;
     if (a->replicas && c->step < MDL_MERGE_ROUND)
@@ -288,6 +398,8 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
     mdl_agent_t *a = c->a;
     mdl_outmsg_t m = { .kind = MDL_KIND_MAKE (0, channel), .step = c->step, .loss = c->last_loss,
                        .aux = a->cfg.cc_target > 0 ? c->cc_shared : c->ad_vote };
+    if (!(v = mdl_worker_forge (c, channel, v, &m.step))) /* --byzantine: what a liar sends */
+        return MDL_ENOMEM;
     uint64_t to[MDL_AGENT_MAX_PEERS];
     size_t nto = 0;
     mdl_blob_t *b = NULL;
@@ -332,7 +444,7 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
         return mdl_worker_send (c, &m, to, nto, b);
     }
     /* Replica stream: q = C(v - pub); pub += decode(q), exactly as receivers do. */
-    float *diff = c->scratch[3];
+    float *diff = c->delta;
     mdl_vec_sub (diff, v, c->pub[channel], c->d);
     if ((rc = mdl_worker_encode (c, c->codec, diff, &b)))
         return rc;
@@ -396,6 +508,18 @@ typedef struct {
     int channel;
 } s_wait_t;
 
+/* A wait on the mailroom ends early when the agent stops or its membership changed. */
+static bool
+s_wait_over (mdl_ctx_t *c)
+{
+    if (atomic_load (&c->a->stop))
+        return true;
+    pthread_mutex_lock (&c->a->view_lock);
+    bool changed = c->a->view_version != c->view_version;
+    pthread_mutex_unlock (&c->a->view_lock);
+    return changed;
+}
+
 /* Sync round complete: every live in-neighbour's round-t vector is in. */
 static bool
 s_round_ready (void *arg)
@@ -404,12 +528,35 @@ s_round_ready (void *arg)
     mdl_ctx_t *c = w->c;
     if (atomic_load (&c->a->stop))
         return true;
-    /* Membership changed (a neighbour left or joined): stop waiting; the mix renormalises
-       over whoever is there, and the next round uses the new graph. */
+    /* Membership changed: stop waiting if a neighbour we still wait for left (the mix
+       renormalises over whoever is there, and the next round uses the new graph). Not
+       for any change: a peer that comes and goes elsewhere in the view (churn, real or
+       hostile) would otherwise end every round early, and this agent would run ahead
+       of the neighbours it should wait for. */
     pthread_mutex_lock (&c->a->view_lock);
-    bool changed = c->a->view_version != c->view_version;
+    const bool changed = c->a->view_version != c->view_version;
+    bool gone = false;
+    for (size_t k = 0; changed && k < c->nnbr && !gone; k++) {
+        mdl_slot_meta_t m;
+        const uint64_t id = c->ids[c->nbr[k]];
+        if (mdl_mailroom_peek (c->a->room, id, w->channel, &m) && m.step >= c->step)
+            continue; /* its state is in */
+        bool alive = false;
+        for (size_t i = 0; i < c->a->view_n && !alive; i++)
+            alive = c->a->view[i] == id;
+        gone = !alive;
+    }
     pthread_mutex_unlock (&c->a->view_lock);
-    if (changed)
+    if (gone)
+        return true;
+    /* A neighbour is far ahead: this agent fell behind, and the round it waits for will
+       not come; the worker catches up at its next step (worker.c). */
+    if (atomic_load (&c->a->ahead) >= c->step + c->a->catchup_gap)
+        return true;
+    /* A newcomer wants this agent's snapshot (comm_boot.c): it is a neighbour that will
+       send nothing until it has it, so the round ends without it and the image is built
+       at the next step boundary (waiting would hold both for --sync-timeout). */
+    if (atomic_load (&c->a->snap_wanted))
         return true;
     for (size_t k = 0; k < c->nnbr; k++) {
         mdl_slot_meta_t m;
@@ -418,6 +565,23 @@ s_round_ready (void *arg)
             return false;
     }
     return true;
+}
+
+/* Asks the in-neighbours whose state of this round on channel has not arrived to send it
+   again (they do if it is still their last; see mdl_comm_resend). */
+static void
+s_ask_missing (mdl_ctx_t *c, int channel)
+{
+    uint64_t to[MDL_AGENT_MAX_PEERS];
+    size_t n = 0;
+    for (size_t k = 0; k < c->nnbr; k++) {
+        mdl_slot_meta_t m;
+        const uint64_t id = c->ids[c->nbr[k]];
+        if (!mdl_mailroom_peek (c->a->room, id, channel, &m) || m.step < c->step)
+            to[n++] = id;
+    }
+    if (n)
+        mdl_worker_send_to (c, MDL_KIND_MAKE (MDL_KIND_RESEND, channel), c->step, NULL, to, n);
 }
 
 int
@@ -429,10 +593,23 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     const bool sync = a->cfg.mode == MDL_MODE_SYNC;
     if (sync && c->nnbr) {
         s_wait_t w = { c, channel };
-        double t0 = mdl_now ();
-        mdl_mailroom_wait (a->room, s_round_ready, &w, a->cfg.sync_timeout);
+        const double t0 = mdl_now (), until = t0 + a->cfg.sync_timeout;
+        /* Waited in slices: a neighbour whose state of this round is still missing after a
+           slice is asked to send it again (RESEND). PUB/SUB loses, without a trace, what
+           a publisher sends before the subscriber's subscription reached it: the first
+           state to a peer that just joined, or came back. */
+        const double slice = a->cfg.sync_timeout / 8 < 0.5 ? a->cfg.sync_timeout / 8 : 0.5;
+        for (;;) {
+            const double left = until - mdl_now ();
+            if (mdl_mailroom_wait (a->room, s_round_ready, &w, left < slice ? left : slice) || left <= slice)
+                break;
+            s_ask_missing (c, channel);
+            mdl_agent_beat (&a->beat_worker); /* waiting for peers is not being stuck */
+        }
+        const double waited = mdl_now () - t0;
         pthread_mutex_lock (&a->stats_lock);
-        a->stats.wait_s += mdl_now () - t0;
+        a->stats.wait_s += waited;
+        mdl_hist_observe (&a->stats.sync_wait, waited);
         pthread_mutex_unlock (&a->stats_lock);
     }
     /* Read every neighbour's vector (held stable until read_end), then weigh them. */
@@ -458,12 +635,14 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     double csum = 0.0;
     const float *vs[MDL_AGENT_MAX_PEERS];
     float cs[MDL_AGENT_MAX_PEERS];
+    double ws[MDL_AGENT_MAX_PEERS];
     size_t nv = 0, at[MDL_AGENT_MAX_PEERS];
     for (size_t k = 0; k < c->nnbr; k++)
         if (coef[k] > 0) {
             csum += gamma * coef[k];
             at[nv] = k;
             vs[nv] = v[k];
+            ws[nv] = gamma * coef[k];
             cs[nv++] = (float) (gamma * coef[k]);
         }
     bool bad[MDL_AGENT_MAX_PEERS];
@@ -473,7 +652,28 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
        or the adaptive degree decide on them, else every 16th (the metrics read it a few
        times per epoch). */
     const bool measure = c->nmix++ % 16 == 0 || a->cfg.cc_target > 0 || a->cfg.ad_target > 0;
-    if (nv)
+    if (nv && a->cfg.robust.kind != MDL_ROBUST_NONE) {
+        /* --robust: its rules read the states more than once and need finite inputs, so
+           a state holding NaN/Inf is left out whole (one pass to check each). */
+        const float *rv[MDL_AGENT_MAX_PEERS];
+        double rw[MDL_AGENT_MAX_PEERS];
+        size_t m = 0;
+        for (size_t j = 0; j < nv; j++) {
+            bad[j] = !mdl_vec_isfinite (vs[j], c->d);
+            nbad += bad[j];
+            if (bad[j])
+                continue;
+            if (measure) {
+                const double e = mdl_robust_dist (vs[j], x, c->d);
+                dist[j] = e * e;
+            }
+            rv[m] = vs[j];
+            rw[m++] = ws[j];
+        }
+        if (m)
+            mdl_worker_robust_mix (c, channel, gamma, self_v, x, rv, rw, m);
+    }
+    else if (nv)
         nbad = mdl_vec_mix_checked (x, (float) (self_v == x ? 1.0 - csum : 1.0), self_v == x ? NULL : self_v,
                                     (float) -csum, vs, cs, nv, c->d, bad, measure ? dist : NULL);
     double dis = nv && measure ? 0.0 : -1.0;
@@ -493,7 +693,9 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
         mdl_agent_log (a, "%zu neighbour state(s) held NaN or Inf at round %llu: those parts were not mixed", nbad,
                        (unsigned long long) c->step);
         pthread_mutex_lock (&a->stats_lock);
+        a->stats.rejected[MDL_REJECT_NONFINITE] += nbad; /* a refusal like the comm actor's */
         a->stats.updates_rejected += nbad;
+        a->stats.updates_dropped += nbad;
         pthread_mutex_unlock (&a->stats_lock);
     }
     for (size_t k = 0; k < c->nnbr; k++)
@@ -505,9 +707,204 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     a->stats.updates_applied += used;
     a->stats.updates_stale += stale;
     a->stats.updates_dropped += dropped;
+    for (size_t k = 0; k < c->nnbr; k++)
+        if (coef[k] > 0)
+            mdl_hist_observe (&a->stats.update_age, (double) stale_by[k]);
     if (used && dis >= 0)
         a->stats.disagreement = dis;
     a->stats.gossip_rounds++;
     pthread_mutex_unlock (&a->stats_lock);
     return (int) used;
+}
+
+/* ---- outputs and explicit exchanges ---- */
+
+size_t mdl_ctx_outputs_len (mdl_ctx_t *c) { return c->a->out_n; }
+
+/* The sources or recipients of a round: its in- (in) or out-neighbours, or with all every
+   live peer; into ids, returns how many. */
+static size_t
+s_peers_of_round (mdl_ctx_t *c, bool all, bool in, uint64_t *ids)
+{
+    size_t n = 0;
+    if (all) {
+        for (size_t i = 0; i < c->n; i++)
+            if (c->ids[i] != c->a->cfg.id)
+                ids[n++] = c->ids[i];
+    } else if (in)
+        for (size_t k = 0; k < c->nnbr; k++)
+            ids[n++] = c->ids[c->nbr[k]];
+    else
+        for (size_t k = 0; k < c->nout; k++)
+            ids[n++] = c->ids[c->out[k]];
+    return n;
+}
+
+int
+mdl_ctx_publish_outputs (mdl_ctx_t *c, int channel, const float *v, bool all)
+{
+    if (!c->ocodec || channel < 0 || channel >= MDL_AGENT_CHANNELS)
+        return MDL_EINVAL;
+    int rc = mdl_worker_round (c);
+    if (rc)
+        return rc;
+    uint64_t to[MDL_AGENT_MAX_PEERS];
+    const size_t nto = s_peers_of_round (c, all, false, to);
+    mdl_blob_t *b = NULL;
+    if ((rc = mdl_worker_encode (c, c->ocodec, v, &b)))
+        return rc;
+    mdl_outmsg_t m = { .kind = MDL_KIND_MAKE (MDL_KIND_OUTPUTS, channel), .step = c->step, .loss = c->last_loss };
+    return mdl_worker_send (c, &m, to, nto, b);
+}
+
+typedef struct {
+    mdl_ctx_t *c;
+    int channel;
+    const uint64_t *ids;
+    size_t n;
+} s_wait_ids_t;
+
+/* Sync: every one of ids has something (a vector or a marker) for this round. */
+static bool
+s_ids_ready (void *arg)
+{
+    s_wait_ids_t *w = arg;
+    mdl_ctx_t *c = w->c;
+    if (s_wait_over (c))
+        return true;
+    for (size_t k = 0; k < w->n; k++) {
+        mdl_slot_meta_t m;
+        if (!mdl_mailroom_peek (c->a->room, w->ids[k], w->channel, &m) || m.step < c->step)
+            return false;
+    }
+    return true;
+}
+
+int
+mdl_ctx_gather_outputs (mdl_ctx_t *c, int channel, bool all, float *sum, uint64_t *round)
+{
+    mdl_agent_t *a = c->a;
+    const size_t len = a->out_n;
+    mdl_vec_zero (sum, len);
+    *round = c->step;
+    if (!len || mdl_worker_round (c))
+        return 0;
+    uint64_t ids[MDL_AGENT_MAX_PEERS];
+    size_t n = s_peers_of_round (c, all, true, ids);
+    const bool sync = a->cfg.mode == MDL_MODE_SYNC;
+    if (sync && n) {
+        s_wait_ids_t w = { c, channel, ids, n };
+        double t0 = mdl_now ();
+        mdl_mailroom_wait (a->room, s_ids_ready, &w, a->cfg.sync_timeout);
+        pthread_mutex_lock (&a->stats_lock);
+        a->stats.wait_s += mdl_now () - t0;
+        pthread_mutex_unlock (&a->stats_lock);
+        mdl_worker_round (c); /* who left meanwhile drops out */
+        n = s_peers_of_round (c, all, true, ids);
+    }
+    /* The round to add up: this one (sync), or the one most neighbours' newest share. */
+    uint64_t want = c->step;
+    if (!sync) {
+        uint64_t steps[MDL_AGENT_MAX_PEERS];
+        size_t ns = 0, best = 0;
+        for (size_t k = 0; k < n; k++) {
+            mdl_slot_meta_t m;
+            if (mdl_mailroom_peek (a->room, ids[k], channel, &m) && !m.lost
+                && (m.step >= c->step || c->step - m.step <= (uint64_t) a->cfg.max_staleness))
+                steps[ns++] = m.step;
+        }
+        want = UINT64_MAX;
+        for (size_t i = 0; i < ns; i++) {
+            size_t cnt = 0;
+            for (size_t j = 0; j < ns; j++)
+                cnt += steps[j] == steps[i];
+            if (cnt > best || (cnt == best && steps[i] > want)) {
+                best = cnt;
+                want = steps[i];
+            }
+        }
+        if (!ns) {
+            pthread_mutex_lock (&a->stats_lock);
+            a->stats.updates_dropped += n;
+            pthread_mutex_unlock (&a->stats_lock);
+            return 0;
+        }
+    }
+    size_t used = 0;
+    for (size_t k = 0; k < n; k++) {
+        mdl_slot_meta_t m;
+        const float *v = mdl_mailroom_read_begin (a->room, ids[k], channel, want, &m);
+        if (!v)
+            continue;
+        mdl_vec_axpy (sum, 1.0f, v, len);
+        mdl_mailroom_read_end (a->room, ids[k], channel);
+        used++;
+    }
+    *round = want;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.updates_applied += used;
+    a->stats.updates_dropped += n - used;
+    a->stats.gossip_rounds++;
+    pthread_mutex_unlock (&a->stats_lock);
+    return (int) used;
+}
+
+int
+mdl_ctx_send (mdl_ctx_t *c, int channel, uint64_t step, const float *v, const uint64_t *to, size_t nto)
+{
+    if (channel < 0 || channel >= MDL_AGENT_CHANNELS)
+        return MDL_EINVAL;
+    const uint32_t type = v ? MDL_KIND_STATE : MDL_KIND_SKIP;
+    return mdl_worker_send_aux (c, MDL_KIND_MAKE (type, channel), step, v, 0.0, to, nto);
+}
+
+const float *
+mdl_ctx_read_begin (mdl_ctx_t *c, uint64_t peer, int channel, uint64_t step, mdl_slot_meta_t *meta)
+{
+    mdl_slot_meta_t m = { 0 };
+    const float *v = mdl_mailroom_read_begin (c->a->room, peer, channel, step, &m);
+    if (meta)
+        *meta = m;
+    return v;
+}
+
+void mdl_ctx_read_end (mdl_ctx_t *c, uint64_t peer, int channel) { mdl_mailroom_read_end (c->a->room, peer, channel); }
+
+bool
+mdl_ctx_peek (mdl_ctx_t *c, uint64_t peer, int channel, mdl_slot_meta_t *meta)
+{
+    return mdl_mailroom_peek (c->a->room, peer, channel, meta);
+}
+
+typedef struct {
+    mdl_ctx_t *c;
+    bool (*ready) (void *);
+    void *arg;
+} s_wait_fn_t;
+
+static bool
+s_fn_ready (void *arg)
+{
+    s_wait_fn_t *w = arg;
+    return s_wait_over (w->c) || w->ready (w->arg);
+}
+
+bool
+mdl_ctx_wait (mdl_ctx_t *c, bool (*ready) (void *arg), void *arg, double timeout)
+{
+    s_wait_fn_t w = { c, ready, arg };
+    const double until = mdl_now () + timeout;
+    for (;;) {
+        double left = until - mdl_now ();
+        bool ok = left > 0 && mdl_mailroom_wait (c->a->room, s_fn_ready, &w, left);
+        if (atomic_load (&c->a->stop) || left <= 0)
+            return ready (arg);
+        if (ok && ready (arg))
+            return true;
+        /* woken by a membership change: refresh the snapshot so the caller's predicate
+           sees the new view, and go on waiting */
+        mdl_worker_round (c);
+        if (ready (arg))
+            return true;
+    }
 }

@@ -11,7 +11,9 @@
     own (they take the optimizer step and need the gradient, not the stepped x) or an
     optimizer of their own, and the settings that read the learning rate or the epoch
     (a relative consensus-control, consensus-scale lr, a relative degree-target,
-    dense-window, overlap, drift-at). mdl_exchange_check refuses them, by name, before
+    dense-window, overlap, drift-at), and a newcomer's start from a peer's snapshot
+    (bootstrap peer: the snapshot is a learner's checkpoint image; such agents neither
+    take nor serve one). mdl_exchange_check refuses them, by name, before
     the agent is built. */
 #include <math.h>
 #include <stdio.h>
@@ -52,6 +54,7 @@ mdl_exchange_check (const mdl_algo_ops_t *ops, const mdl_agent_cfg_t *cfg)
                       : cfg->ad_target > 0 && cfg->ad_relative ? "degree-target lr:T (give an absolute T)"
                       : cfg->dense_len > 0                     ? "dense-window"
                       : cfg->drift_epoch > 0                   ? "drift-at"
+                      : cfg->bootstrap == MDL_BOOT_PEER        ? "bootstrap peer"
                                                                : NULL;
     if (opt)
         return mdl_error_set (MDL_EINVAL,
@@ -111,7 +114,8 @@ mdl_agent_exchange (mdl_agent_t *a, float *x, size_t d, uint64_t step)
         return rc;
     mdl_ctx_t *c = a->xctx;
     c->x = x; /* the caller may hand a different buffer each time */
-    mdl_worker_snapshot_point (c, step);
+    mdl_worker_params_point (c, step);
+    mdl_agent_beat (&a->beat_worker); /* the caller's thread is this agent's worker */
     const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
     pthread_mutex_lock (&a->stats_lock);
     const uint64_t applied0 = a->stats.updates_applied;
@@ -156,7 +160,7 @@ mdl_agent_finish (mdl_agent_t *a, float *x, size_t d)
     const uint64_t steps = a->stats.steps;
     pthread_mutex_unlock (&a->stats_lock);
     rc = mdl_worker_wind_up (c, 0, steps);
-    mdl_worker_snapshot_point (c, steps);
+    mdl_worker_params_point (c, steps);
     /* an agent that finished answers snapshots with its last x (mdl_agent_snapshot) */
     pthread_mutex_lock (&a->snap_lock);
     mdl_vec_copy (a->snap, x, a->d);

@@ -1,5 +1,6 @@
 /*  globalavg.c: exact global averages on the worker thread: the final merge, Gossip-PGA's
     --global-every, dynamic averaging's synchronisations; and FIN. */
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,6 +18,10 @@ mdl_worker_send_aux (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v,
     mdl_outmsg_t m = { .kind = kind, .step = step, .keyframe = true, .aux = aux };
     mdl_blob_t *b = NULL;
     int rc;
+    /* --byzantine: a liar's global-average and pairwise states are forged too (on
+       streams of their own, so stale:S replays within each) */
+    if (v && !(v = mdl_worker_forge (c, MDL_AGENT_CHANNELS + (int) MDL_KIND_TYPE (kind) % 4, v, NULL)))
+        return MDL_ENOMEM;
     if (v) {
         if ((rc = mdl_worker_encode (c, c->kcodec, v, &b)))
             return rc;
@@ -60,11 +65,15 @@ mdl_worker_live_peers (mdl_ctx_t *c, uint64_t *out)
 /* x <- the mean of the round-R states of self (xf) and every live peer, summed in
    ascending id order so that every agent computes the same floats. False (x unchanged)
    when a state is missing. Counts in *bad the states whose aux differs from ours. */
+/* Weighted (aux is the sender's weight): x <- sum_i (w_i / W) v_i, W = sum_i w_i over the
+   valid weights (finite, > 0; the others count in *bad and for nothing); the plain mean
+   when no weight is valid. */
 static bool
-s_average_states (mdl_ctx_t *c, uint64_t R, const float *xf, double aux, size_t *n_out, size_t *bad)
+s_average_states (mdl_ctx_t *c, uint64_t R, const float *xf, double aux, bool weighted, size_t *n_out, size_t *bad)
 {
     mdl_agent_t *a = c->a;
     const float *v[MDL_AGENT_MAX_PEERS + 1];
+    double w[MDL_AGENT_MAX_PEERS + 1], W = 0;
     size_t n = 0;
     bool ok = true;
     *bad = 0;
@@ -73,13 +82,20 @@ s_average_states (mdl_ctx_t *c, uint64_t R, const float *xf, double aux, size_t 
         mdl_slot_meta_t m = { .aux = aux };
         v[i] = id == a->cfg.id ? xf : mdl_mailroom_read_begin (a->room, id, a->merge_ch, R, &m);
         ok &= v[i] != NULL;
-        *bad += v[i] && m.aux != aux;
+        const bool valid = weighted ? isfinite (m.aux) && m.aux > 0 : m.aux == aux;
+        *bad += v[i] && !valid;
+        w[i] = weighted && valid ? m.aux : 0.0;
+        W += w[i];
     }
-    if (ok) {
+    if (ok && c->a->cfg.robust.kind != MDL_ROBUST_NONE) {
+        n = c->n;
+        mdl_worker_robust_average (c, c->x, v, n); /* --robust */
+    } else if (ok) {
         mdl_vec_zero (c->x, c->d);
         for (size_t i = 0; i < c->n; i++, n++)
-            mdl_vec_axpy (c->x, 1.0f, v[i], c->d);
-        mdl_vec_scale (c->x, 1.0f / (float) n, c->d);
+            mdl_vec_axpy (c->x, W > 0 ? (float) (w[i] / W) : 1.0f, v[i], c->d);
+        if (!(W > 0))
+            mdl_vec_scale (c->x, 1.0f / (float) n, c->d);
     }
     for (size_t i = 0; i < c->n; i++)
         if (v[i] && c->ids[i] != a->cfg.id)
@@ -98,11 +114,11 @@ s_average_states (mdl_ctx_t *c, uint64_t R, const float *xf, double aux, size_t 
    die meanwhile drop out of the average. On success x holds the average and *merged_with
    the number of peers in it; on failure x is unchanged. c->step is restored. */
 bool
-mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merged_with, size_t *mismatched)
+mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, uint64_t *merged_with, size_t *mismatched)
 {
     mdl_agent_t *a = c->a;
     const uint32_t ch = MDL_KIND_MAKE (0, a->merge_ch);
-    float *xf = c->scratch[2];
+    float *xf = c->merge_x;
     mdl_vec_copy (xf, c->x, c->d);
     const uint64_t step = c->step;
     c->step = R;
@@ -147,7 +163,7 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merge
         if (!have_all && nmiss == 0) {
             size_t n = 0;
             size_t bad = 0;
-            if ((have_all = s_average_states (c, R, xf, aux, &n, &bad))) {
+            if ((have_all = s_average_states (c, R, xf, aux, weighted, &n, &bad))) {
                 if (mismatched)
                     *mismatched = bad;
                 *merged_with = n - 1;
@@ -174,14 +190,14 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merge
     return have_all;
 }
 
-int
-mdl_ctx_global_average (mdl_ctx_t *c, uint64_t R, double aux, size_t *peers, size_t *mismatched)
+static int
+s_ctx_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, size_t *peers, size_t *mismatched)
 {
     uint64_t with = 0;
     size_t bad = 0;
     if (c->a->merge_ch < 0)
         return MDL_EINVAL; /* the algorithm did not declare global_averages */
-    if (!mdl_worker_global_average (c, R, aux, &with, &bad))
+    if (!mdl_worker_global_average (c, R, aux, weighted, &with, &bad))
         return MDL_ETIMEOUT;
     *peers = (size_t) with;
     if (mismatched)
@@ -190,6 +206,18 @@ mdl_ctx_global_average (mdl_ctx_t *c, uint64_t R, double aux, size_t *peers, siz
     c->a->stats.global_averages++;
     pthread_mutex_unlock (&c->a->stats_lock);
     return 0;
+}
+
+int
+mdl_ctx_global_average (mdl_ctx_t *c, uint64_t R, double aux, size_t *peers, size_t *mismatched)
+{
+    return s_ctx_global_average (c, R, aux, false, peers, mismatched);
+}
+
+int
+mdl_ctx_global_average_weighted (mdl_ctx_t *c, uint64_t R, double weight, size_t *peers, size_t *bad)
+{
+    return s_ctx_global_average (c, R, weight, true, peers, bad);
 }
 
 uint64_t
@@ -226,7 +254,7 @@ mdl_worker_periodic_average (mdl_ctx_t *c, uint64_t done, uint64_t total)
     if (P == 0 || done % P || (done == total && a->cfg.final_merge) || atomic_load (&a->stop))
         return;
     uint64_t with = 0;
-    bool ok = mdl_worker_global_average (c, MDL_MERGE_ROUND + 2 * done, 0, &with, NULL);
+    bool ok = mdl_worker_global_average (c, MDL_MERGE_ROUND + 2 * done, 0, false, &with, NULL);
     pthread_mutex_lock (&a->stats_lock);
     a->stats.global_averages += ok;
     pthread_mutex_unlock (&a->stats_lock);

@@ -3,14 +3,11 @@
 #include "clock.h"
 #include "worker_impl.h"
 
-/* x <- (x + v) / 2. Both sides of a pair compute it from the same two vectors, and
-   float addition commutes, so they end bit for bit equal and the pair's sum (the
-   network's mean) is kept up to one rounding. */
+/* x <- (x + v) / 2 (ctx_robust.c: exact and symmetric, or clipped under --robust clip). */
 static void
-s_pair_mean (float *x, const float *v, size_t d)
+s_pair_mean (mdl_ctx_t *c, const float *v)
 {
-    for (size_t k = 0; k < d; k++)
-        x[k] = 0.5f * (x[k] + v[k]);
+    mdl_worker_robust_pair (c, v);
 }
 
 static void
@@ -38,7 +35,7 @@ s_pair_handle (mdl_ctx_t *c, uint64_t partner, uint64_t seq, int *settled)
         if (m.kind == MDL_PAIR_REQ) {
             if (!partner || *settled || (mine && a->cfg.id < partner)) {
                 mdl_worker_send_to (c, MDL_KIND_PAIR_ACK, m.seq, c->x, &m.peer, 1);
-                s_pair_mean (c->x, m.v, c->d);
+                s_pair_mean (c, m.v);
                 s_pair_count (a, 1, 0);
                 if (mine)
                     *settled = 1;
@@ -46,7 +43,7 @@ s_pair_handle (mdl_ctx_t *c, uint64_t partner, uint64_t seq, int *settled)
                 mdl_worker_send_to (c, MDL_KIND_PAIR_NAK, m.seq, NULL, &m.peer, 1);
         } else if (mine && m.seq == seq) {
             if (m.kind == MDL_PAIR_ACK) {
-                s_pair_mean (c->x, m.v, c->d);
+                s_pair_mean (c, m.v);
                 s_pair_count (a, 1, 0);
                 *settled = 1;
             } else
@@ -88,8 +85,10 @@ mdl_ctx_pair_average (mdl_ctx_t *c)
             break;
         mdl_pairbox_wait (a->pairs, until - now < 0.05 ? until - now : 0.05);
     }
+    const double waited = mdl_now () - t0;
     pthread_mutex_lock (&a->stats_lock);
-    a->stats.wait_s += mdl_now () - t0;
+    a->stats.wait_s += waited;
+    mdl_hist_observe (&a->stats.sync_wait, waited);
     a->stats.pair_refused += settled != 1;
     pthread_mutex_unlock (&a->stats_lock);
     return settled == 1;

@@ -24,7 +24,7 @@ s_sleep (double seconds)
 }
 
 void
-mdl_worker_snapshot_point (mdl_ctx_t *c, uint64_t steps)
+mdl_worker_params_point (mdl_ctx_t *c, uint64_t steps)
 {
     mdl_agent_t *a = c->a;
     pthread_mutex_lock (&a->snap_lock);
@@ -38,6 +38,35 @@ mdl_worker_snapshot_point (mdl_ctx_t *c, uint64_t steps)
         pthread_cond_broadcast (&a->snap_cond);
     }
     pthread_mutex_unlock (&a->snap_lock);
+}
+
+/* Sync mode: this agent fell behind its neighbours (it was frozen, cut off by a
+   partition, or resumed from a checkpoint while they trained on): their states are of a
+   round at least catchup_gap above ours (agent.c), so the rounds it would wait for will
+   never come. It jumps to their round, keeping its own model, optimizer and data order:
+   the next mix pulls the model in, and from then on rounds match again. The steps jumped
+   over are not taken (counted in steps_skipped); the learning-rate schedule follows the
+   step. A jump never goes past the end of training. */
+static void
+s_catch_up (mdl_ctx_t *c, uint64_t K, uint64_t total)
+{
+    mdl_agent_t *a = c->a;
+    mdl_learner_t *l = a->learner;
+    const uint64_t ahead = atomic_load (&a->ahead), at = mdl_learner_steps (l);
+    if (ahead < at * K + a->catchup_gap)
+        return;
+    uint64_t to = ahead / K;
+    if (to > total)
+        to = total;
+    if (to <= at)
+        return;
+    mdl_learner_set_steps (l, to);
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.steps_skipped += to - at;
+    a->stats.steps = to;
+    pthread_mutex_unlock (&a->stats_lock);
+    mdl_agent_log (a, "behind the cluster: catching up from step %llu to its step %llu (%llu steps not taken)",
+                   (unsigned long long) at, (unsigned long long) to, (unsigned long long) (to - at));
 }
 
 /* ---- consensus control (Kong et al., ICML 2021) ---- */
@@ -72,11 +101,16 @@ mdl_worker_ctx_free (mdl_ctx_t *c)
     zsock_destroy (&c->push);
     mdl_codec_destroy (&c->codec);
     mdl_codec_destroy (&c->kcodec);
+    mdl_codec_destroy (&c->ocodec);
+    free (c->gsave);
     for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
         free (c->pub[k]);
     for (int k = 0; k < 4; k++)
         free (c->scratch[k]);
+    free (c->delta);
+    free (c->merge_x);
     free (c->label_map);
+    mdl_byz_destroy (&c->byz);
     free (c->talk);
     free (c);
 }
@@ -97,12 +131,19 @@ mdl_worker_ctx_new (mdl_agent_t *a, float *x, int *err)
     mdl_rng_seed (&c->rng, a->cfg.seed ^ a->cfg.id, 0xc0dec);
     mdl_rng_seed (&c->prng, a->cfg.seed ^ a->cfg.id, 0x9a12);
     if (!(c->codec = mdl_codec_new (a->cfg.codec, c->d, a->cfg.seed ^ a->cfg.id, &rc))
-        || !(c->kcodec = mdl_codec_new ("fp32", c->d, 0, &rc)))
+        || !(c->kcodec = mdl_codec_new ("fp32", c->d, 0, &rc))
+        || (a->out_n && !(c->ocodec = mdl_codec_new ("fp32", a->out_n, 0, &rc))))
         goto fail;
     rc = MDL_ENOMEM;
     for (int k = 0; k < 4; k++)
         if (!(c->scratch[k] = malloc (c->d * sizeof (float)))) /* untouched until used */
             goto fail;
+    /* The worker's own workspaces, apart from the algorithms' four: an algorithm may hold
+       a scratch vector across mdl_ctx_publish or mdl_ctx_global_average. */
+    if (a->replicas && !(c->delta = calloc (c->d, sizeof (float))))
+        goto fail;
+    if (a->merge_ch >= 0 && !(c->merge_x = calloc (c->d, sizeof (float))))
+        goto fail;
     if (a->replicas)
         for (int k = 0; k < a->algo->channels && k < MDL_AGENT_CHANNELS; k++)
             if (!(c->pub[k] = calloc (c->d, sizeof (float))))
@@ -113,6 +154,8 @@ mdl_worker_ctx_new (mdl_agent_t *a, float *x, int *err)
             goto fail;
         mdl_label_map_rotate (c->label_map, classes);
     }
+    if (a->cfg.byzantine.kind != MDL_BYZ_NONE && !(c->byz = mdl_byz_new (&a->cfg.byzantine, c->d, a->cfg.seed ^ a->cfg.id, &rc)))
+        goto fail;
     c->push = zsock_new_push (a->out_endpoint);
     rc = MDL_ESOCKET;
     if (!c->push)
@@ -123,6 +166,9 @@ mdl_worker_ctx_new (mdl_agent_t *a, float *x, int *err)
         goto fail;
     if (c->algo->init && (rc = c->algo->init (c->state, c)) != 0)
         goto fail;
+    if ((rc = mdl_worker_restore_algo (c)) != 0)
+        goto fail;
+    c->ckpt_last = mdl_learner_steps (a->learner);
     return c;
 fail:
     if (c && c->err[0]) {
@@ -251,13 +297,19 @@ mdl_worker_wait_min_peers (mdl_ctx_t *c)
         return 0;
     if (atomic_load (&a->stop))
         return 0;
-    pthread_mutex_lock (&a->view_lock);
-    const size_t seen = a->view_n ? a->view_n - 1 : 0;
-    pthread_mutex_unlock (&a->view_lock);
-    mdl_agent_log (a, "only %zu of the %d peers required (--min-peers) appeared within %.0f s", seen,
-                   a->cfg.min_peers, a->cfg.min_peers_timeout);
-    return mdl_error_set (MDL_ETIMEOUT, "only %zu of the %d peers required (min-peers) appeared within %.0f s", seen,
-                          a->cfg.min_peers, a->cfg.min_peers_timeout);
+    uint64_t ids[1];
+    const size_t members = mdl_agent_members (a, ids, 0); /* view_n, under view_lock */
+    const size_t seen = members ? members - 1 : 0;
+    /* a name that never resolved is the likelier cause: say it on the same line */
+    char unresolved[sizeof a->stats.disc_unresolved];
+    pthread_mutex_lock (&a->stats_lock);
+    memcpy (unresolved, a->stats.disc_unresolved, sizeof unresolved);
+    pthread_mutex_unlock (&a->stats_lock);
+    const char *also = unresolved[0] ? "; never resolved: " : "";
+    mdl_agent_log (a, "only %zu of the %d peers required (--min-peers) appeared within %.0f s%s%s", seen,
+                   a->cfg.min_peers, a->cfg.min_peers_timeout, also, unresolved);
+    return mdl_error_set (MDL_ETIMEOUT, "only %zu of the %d peers required (min-peers) appeared within %.0f s%s%s",
+                          seen, a->cfg.min_peers, a->cfg.min_peers_timeout, also, unresolved);
 }
 
 int
@@ -268,7 +320,7 @@ mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps)
         rc = c->algo->finish (c->state, c);
     if (rc == 0 && a->cfg.final_merge && !atomic_load (&a->stop)) {
         uint64_t with = 0;
-        bool ok = mdl_worker_global_average (c, MDL_FINAL_MERGE_ROUND, 0, &with, NULL);
+        bool ok = mdl_worker_global_average (c, MDL_FINAL_MERGE_ROUND, 0, false, &with, NULL);
         pthread_mutex_lock (&a->stats_lock);
         a->stats.merged = ok;
         a->stats.merge_peers = with;
@@ -299,6 +351,34 @@ s_step_done (mdl_ctx_t *c, uint64_t spe, uint64_t total, size_t eval_rows)
         s_evaluate (c, eval_rows, false);
 }
 
+/* One step: the local computation (paced for --step-ms and --slow), then the gossip
+   rounds (or the overlapped round). 0, or the error that stops the worker. */
+static int
+s_train_round (mdl_ctx_t *c, uint64_t K, uint64_t total)
+{
+    mdl_agent_t *a = c->a;
+    mdl_learner_t *l = a->learner;
+    double t0 = mdl_now ();
+    int rc;
+    if (a->cfg.overlap)
+        rc = mdl_learner_grad (l, &c->last_loss); /* g(x^t), applied after the mix */
+    else
+        rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
+    if (rc) {
+        mdl_agent_log (a, "training diverged at step %llu (loss %g): stopping this agent and leaving the mesh",
+                       (unsigned long long) c->step, (double) c->last_loss);
+        zstr_send (c->push, "L"); /* the comm actor leaves (comm.c) */
+        return rc;
+    }
+    double compute = mdl_now () - t0;
+    if (a->cfg.pace_s > 0)
+        s_sleep (a->cfg.pace_s * a->cfg.slow_factor - compute);
+    else if (a->cfg.slow_factor > 1.0)
+        s_sleep ((a->cfg.slow_factor - 1.0) * compute);
+    /* the step was taken: steps() is s + 1 */
+    return a->cfg.overlap ? s_overlapped_round (c, total) : mdl_worker_gossip (c, mdl_learner_steps (l) - 1, K, total);
+}
+
 void *
 mdl_worker_main (void *arg)
 {
@@ -319,42 +399,40 @@ mdl_worker_main (void *arg)
     pthread_mutex_lock (&a->stats_lock);
     a->stats.train_start = mdl_now ();
     pthread_mutex_unlock (&a->stats_lock);
+    pthread_mutex_lock (&a->stats_lock);
+    const bool fresh = a->stats.start_from == MDL_START_INIT;
+    pthread_mutex_unlock (&a->stats_lock);
+    if (fresh && a->cfg.bootstrap == MDL_BOOT_PEER)
+        mdl_worker_bootstrap (c);
     const uint64_t spe = mdl_learner_steps_per_epoch (l);
     const uint64_t total = spe * (uint64_t) a->cfg.epochs;
     const size_t eval_rows = a->cfg.eval_rows ? a->cfg.eval_rows : a->cfg.test_rows;
     const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
-    const bool overlap = a->cfg.overlap;
-    if (overlap) {
+    if (a->cfg.overlap) {
         /* Decent-DP: the exchange of x^t is launched at the end of step t - 1; x^0 now. */
         c->step = mdl_learner_steps (l);
         if ((rc = c->algo->publish (c->state, c)) != 0)
             mdl_agent_log (a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
     }
     while (rc == 0 && mdl_learner_steps (l) < total && !atomic_load (&a->stop)) {
+        if (a->cfg.mode == MDL_MODE_SYNC)
+            s_catch_up (c, K, total);
         c->step = mdl_learner_steps (l) * K;
-        mdl_worker_snapshot_point (c, mdl_learner_steps (l));
+        mdl_worker_params_point (c, mdl_learner_steps (l));
+        mdl_worker_checkpoint_point (c, mdl_learner_steps (l));
+        mdl_worker_snapshot_point (c);
+        mdl_agent_beat (&a->beat_worker);
         if (c->label_map && (double) mdl_learner_steps (l) >= a->cfg.drift_epoch * (double) spe)
             mdl_learner_set_label_map (l, c->label_map); /* the concept drifts */
-        double t0 = mdl_now ();
-        if (overlap)
-            rc = mdl_learner_grad (l, &c->last_loss); /* g(x^t), applied after the mix */
-        else
-            rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
-        if (rc) {
-            mdl_agent_log (a, "training diverged at step %llu (loss %g): stopping this agent",
-                           (unsigned long long) c->step, (double) c->last_loss);
-            break;
-        }
-        double compute = mdl_now () - t0;
-        if (a->cfg.pace_s > 0)
-            s_sleep (a->cfg.pace_s * a->cfg.slow_factor - compute);
-        else if (a->cfg.slow_factor > 1.0)
-            s_sleep ((a->cfg.slow_factor - 1.0) * compute);
-        if (overlap)
-            rc = s_overlapped_round (c, total);
-        else /* the step was taken: steps() is s + 1 */
-            rc = mdl_worker_gossip (c, mdl_learner_steps (l) - 1, K, total);
-        if (rc)
+        if (a->cfg.offline > 0 && !c->algo->sampled && mdl_worker_offline (c, a->cfg.id, mdl_learner_steps (l))) {
+            /* --offline: this agent sits the round out (no step, nothing sent or mixed; its
+               neighbours know from the same trace and do not wait); the schedule moves on.
+               Sampled algorithms (Plexus) read the trace themselves, per round. */
+            mdl_learner_set_steps (l, mdl_learner_steps (l) + 1);
+            pthread_mutex_lock (&a->stats_lock);
+            a->stats.rounds_offline++;
+            pthread_mutex_unlock (&a->stats_lock);
+        } else if ((rc = s_train_round (c, K, total)) != 0)
             break;
         s_step_done (c, spe, total, eval_rows);
     }
@@ -363,7 +441,11 @@ mdl_worker_main (void *arg)
        merge, if any; at the step a stop request ended it). */
     if (a->cfg.test)
         s_evaluate (c, a->cfg.test_rows, true);
-    mdl_worker_snapshot_point (c, mdl_learner_steps (l));
+    c->step = mdl_learner_steps (l) * K;
+    mdl_worker_params_point (c, mdl_learner_steps (l));
+    /* A diverged agent keeps its last good checkpoint (its parameters are not finite). */
+    if (rc == 0)
+        mdl_worker_checkpoint_final (c);
     mdl_worker_ctx_free (c);
     mdl_worker_finish (a, rc);
     return NULL;

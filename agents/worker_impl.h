@@ -3,19 +3,24 @@
       ctx.c         what algorithms call (algo.h): rounds, publish, mix, helpers
       globalavg.c   exact global averages (final merge, --global-every, dynavg), FIN
       pairavg.c     AD-PSGD's pairwise averages
+      workerckpt.c  the worker's state as a checkpoint image (checkpoints, snapshots)
     Everything here runs on the worker thread. */
 #ifndef MDL_WORKER_IMPL_H
 #define MDL_WORKER_IMPL_H
 
 #include "agent_impl.h"
+#include "byzantine.h"
 #include "codec.h"
 #include "rng.h"
+#include "robust.h"
 
 struct mdl_ctx_t {
     mdl_agent_t *a;
     zsock_t *push;
     mdl_codec_t *codec;        /* --codec */
     mdl_codec_t *kcodec;       /* keyframes: fp32 */
+    mdl_codec_t *ocodec;       /* outputs: fp32 of a->out_n (NULL: none) */
+    float *gsave;              /* mdl_ctx_sgd_step_with: the minibatch gradient (d) */
     mdl_rng_t rng;             /* codecs' randomness */
     float *x;
     size_t d;
@@ -39,7 +44,11 @@ struct mdl_ctx_t {
     uint64_t sends[MDL_AGENT_CHANNELS];
     uint64_t known[MDL_AGENT_MAX_PEERS];
     size_t nknown;
-    float *scratch[4];
+    float *scratch[4];         /* the algorithms' workspaces (mdl_ctx_scratch); the worker
+                                  never writes them */
+    float *delta;              /* replicas: v - pub of mdl_ctx_publish (NULL without replicas) */
+    float *merge_x;            /* exact averages: this agent's state of the round (NULL
+                                  without a merge channel) */
     char err[256];
     const mdl_algo_ops_t *algo;
     void *state;
@@ -56,6 +65,9 @@ struct mdl_ctx_t {
     uint64_t nmix;             /* mdl_ctx_mix calls (paces the disagreement estimate) */
     mdl_rng_t prng;            /* pairwise algorithms: the partner of each exchange */
     uint64_t pair_seq;         /* ... the number of this agent's last request */
+    uint64_t ckpt_last;        /* step of the last periodic checkpoint posted */
+    mdl_robust_hist_t rhist[MDL_AGENT_CHANNELS]; /* --robust clip: distances seen per channel */
+    mdl_byz_t *byz;            /* --byzantine: what this agent forges (NULL: honest) */
     bool fin_open;             /* MDL_TRANSIENT_FIN is open (closed when the worker ends) */
     /* the talk set (hood.h) the replica holders are pruned to, and what it was derived from */
     uint64_t *talk;
@@ -72,8 +84,10 @@ mdl_ctx_t *mdl_worker_ctx_new (mdl_agent_t *a, float *x, int *err);
 void mdl_worker_ctx_free (mdl_ctx_t *c);
 /* --min-peers before the first step: 0 or MDL_ETIMEOUT. */
 int mdl_worker_wait_min_peers (mdl_ctx_t *c);
-/* Answers a pending snapshot request with x, taken after steps steps. */
-void mdl_worker_snapshot_point (mdl_ctx_t *c, uint64_t steps);
+/* Answers a pending parameter snapshot request (mdl_agent_snapshot: the sim's and the
+   cluster's views of every model) with x, taken after steps steps. Not to be confused with
+   mdl_worker_snapshot_point, the checkpoint image a newcomer bootstraps from. */
+void mdl_worker_params_point (mdl_ctx_t *c, uint64_t steps);
 /* The K gossip rounds of step s (publish, mix), then the --global-every average
    (total: the run's steps, UINT64_MAX when unknown). 0 or the publish error. */
 int mdl_worker_gossip (mdl_ctx_t *c, uint64_t s, uint64_t K, uint64_t total);
@@ -97,6 +111,8 @@ int mdl_worker_encode (mdl_ctx_t *c, mdl_codec_t *codec, const float *v, mdl_blo
 bool mdl_worker_alive (const mdl_ctx_t *c, uint64_t id);
 /* --adaptive-degree: rounds per voting period. */
 uint64_t mdl_worker_ad_len (const mdl_ctx_t *c);
+/* --offline: whether agent id sits round step out (the shared availability trace). */
+bool mdl_worker_offline (const mdl_ctx_t *c, uint64_t id, uint64_t step);
 
 /* globalavg.c */
 /* Sends v (fp32, exact) with aux or, with v NULL, a control message of kind for round
@@ -110,10 +126,48 @@ int mdl_worker_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float 
 int mdl_worker_transient (mdl_ctx_t *c, mdl_transient_t purpose, bool open, const uint64_t *ids, size_t n, uint64_t below);
 /* The live peers of the current view (refreshed), self excluded, into out. */
 size_t mdl_worker_live_peers (mdl_ctx_t *c, uint64_t *out);
-/* One exact average over every live peer in round R (see globalavg.c). */
-bool mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, uint64_t *merged_with, size_t *mismatched);
+/* One exact average over every live peer in round R (see globalavg.c); weighted: aux is
+   each agent's weight in the mean, not a value to compare. */
+bool mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, uint64_t *merged_with,
+                                size_t *mismatched);
 /* --global-every P: the exact average after every P-th step. */
 void mdl_worker_periodic_average (mdl_ctx_t *c, uint64_t done, uint64_t total);
+
+/* workerckpt.c */
+/* An image of the worker's state at a step boundary (learner, then the algorithm's
+   sections), sealed; NULL + *err. Caller owns it. */
+mdl_ckpt_image_t *mdl_worker_image (mdl_ctx_t *c, int *err);
+/* Restores the algorithm's state from a->resume (--resume, a peer's snapshot) after init,
+   and frees the image. 0, or the hook's error (logged). */
+int mdl_worker_restore_algo (mdl_ctx_t *c);
+/* At the step boundary after `done` steps: a periodic checkpoint when due (posted to the
+   writer, never waited for), and the writer's counters into the stats. */
+void mdl_worker_checkpoint_point (mdl_ctx_t *c, uint64_t done);
+/* After the last step (or a stop): the final checkpoint, written before this returns. */
+void mdl_worker_checkpoint_final (mdl_ctx_t *c);
+
+/* At a step boundary: an image for newcomers, when the comm asked for one. */
+void mdl_worker_snapshot_point (mdl_ctx_t *c);
+/* A fresh agent (--bootstrap peer): fetches the snapshot of the live peer with the highest
+   step through the comm and starts from it (learner and algorithm state, start_from
+   peer); without one it keeps its initial model. Waits at most --bootstrap-timeout. */
+void mdl_worker_bootstrap (mdl_ctx_t *c);
+/* ctx_robust.c: --robust and --byzantine on the worker's side */
+/* The consensus step x += sum_j w[j] (v[j] - self_v) (w: gamma times the renormalised
+   weights) under --robust: clipped, or a coordinate-wise rule (unweighted). Counts what
+   it clipped or could not mix. */
+void mdl_worker_robust_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x,
+                            const float *const *v, const double *w, size_t n);
+/* A global average's x from the states v[0..n) (self included, ascending ids) under
+   --robust, the same floats on every agent: the coordinate-wise rule (trimmed:B with too
+   few states: the median), or for clip, centred clipping around the coordinate-wise
+   median with the median distance to it as radius. */
+void mdl_worker_robust_average (mdl_ctx_t *c, float *x, const float *const *v, size_t n);
+/* A pairwise average x <- x + (v - x) / 2, clipped under --robust clip. */
+void mdl_worker_robust_pair (mdl_ctx_t *c, const float *v);
+/* --byzantine: what to send instead of v on stream ch; *step (may be NULL) may move.
+   Returns v itself for an honest agent, NULL when out of memory. */
+const float *mdl_worker_forge (mdl_ctx_t *c, int ch, const float *v, uint64_t *step);
 
 /* pairavg.c */
 /* The worker stops averaging: queued requests are refused. */

@@ -62,7 +62,6 @@ main (int argc, char **argv)
     mdl_trainopts_t to;
     mdl_agentopts_t ao;
     int nagents = 8;
-    bool isolated = false;
     mdl_trainopts_defaults (&to);
     mdl_agentopts_defaults (&ao);
     to.batch = 8; /* meshdl sim's default */
@@ -70,8 +69,6 @@ main (int argc, char **argv)
     size_t n = 0;
     defs[n++] = (mdl_optdef_t) { .name = "agents", .type = MDL_OPTT_INT, .dst = &nagents, .metavar = "N",
                                  .help = "number of agents", .min = 1, .max = MDL_AGENT_MAX_PEERS };
-    defs[n++] = (mdl_optdef_t) { .name = "isolated", .type = MDL_OPTT_FLAG, .dst = &isolated,
-                                 .help = "every agent alone in its own cluster: no gossip" };
     mdl_trainopts_defs (&to, defs, &n, 96);
     mdl_agentopts_defs (&ao, defs, &n, 96);
     char err[1024] = "";
@@ -109,13 +106,13 @@ main (int argc, char **argv)
         goto done;
     }
     /* As cmd_sim.c: the same cluster set-up, seeds and equal rounds per epoch. --isolated
-       puts every agent in a registry of its own (not --cluster: the in-process registry
+       (an option of every sim since issue 18) puts every agent in a registry of its own (not --cluster: the in-process registry
        announces every agent to every other whatever its cluster, and agents of other
        clusters would still connect and then reject each other's updates). */
     base.train = train;
     base.epochs = to.epochs;
     base.slow_factor = 1.0;
-    mdl_cluster_cfg_t cc = { .n = nagents, .base = &base, .part = part, .equal_rounds = true, .isolated = isolated,
+    mdl_cluster_cfg_t cc = { .n = nagents, .base = &base, .part = part, .equal_rounds = true, .isolated = ao.isolated,
                              .name = "mdl-bench-sim", .tweak = s_tweak, .tweak_arg = &to };
     int bad = -1, which = -1;
     if (!(cl = mdl_cluster_new (&cc, &rc, &bad))) {
@@ -166,7 +163,7 @@ main (int argc, char **argv)
             "steps_per_agent=%.0f wall_s=%.3f cpu_s=%.3f cpu_us_per_agent_step=%.1f wall_us_per_round=%.1f "
             "wall_us_per_agent_step=%.1f bytes_per_agent_step=%.0f updates_applied=%llu sync_wait_s=%.3f "
             "peers_seen_min=%llu peak_rss_mb=%.1f failed=%d\n",
-            nagents, isolated, ao.topology, ao.mode, ao.algo, ao.codec, ao.error_feedback, to.model, to.batch, cores,
+            nagents, ao.isolated, ao.topology, ao.mode, ao.algo, ao.codec, ao.error_feedback, to.model, to.batch, cores,
             rounds, wall, cpu, 1e6 * cpu / (double) (steps ? steps : 1), 1e6 * wall / (rounds > 0 ? rounds : 1),
             1e6 * wall / (rounds > 0 ? rounds : 1) * busy / nagents, (double) bytes / (double) (steps ? steps : 1),
             (unsigned long long) applied, wait, (unsigned long long) (peers_min == UINT64_MAX ? 0 : peers_min),

@@ -2,7 +2,9 @@
 # sim.sh: what decentralization costs. (1) The CPU time and wall time of one step of a
 # `meshdl sim` agent with gossip and without (bench_sim --isolated: the same agents alone),
 # at 8 agents: no gossip, ring fp32, ring topk:0.01 + error feedback, complete fp32, dynamic
-# averaging (delta 1), CHOCO top-1% with and without --verify-replicas (its digests); with
+# averaging (delta 1), CHOCO top-1% with and without --verify-replicas (its digests),
+# codistillation on the ring, Plexus with 2 of the agents per round, local SGD with one
+# shard-weighted exact average per epoch; with
 # the bytes each agent sends per step. (2) The peak memory of the real `meshdl sim` for
 # 1, 8 and 32 agents. Prints markdown tables. It builds nothing: build bench_sim and
 # meshdl first (see bench/README.md).
@@ -37,10 +39,11 @@ trap 'rm -rf "$out"' EXIT
 # sync D-PSGD, momentum SGD) on the benchmark's MLP, one epoch of each agent's shard.
 common=(--model mlp:784-256-128-10 --train-subset "$subset" --test-subset 1000 --epochs 1 --threads 1)
 names=("no gossip" "ring fp32" "ring topk:0.01+EF" "complete fp32" "dynavg delta=1" "choco topk:0.01"
-       "choco topk:0.01 verified")
+       "choco topk:0.01 verified" "codistill ring" "plexus S=2" "localsgd E=1")
 args=("--isolated" "--topology ring --codec fp32" "--topology ring --codec topk:0.01 --error-feedback"
        "--topology complete --codec fp32" "--algo dynavg --delta 1" "--algo choco --codec topk:0.01"
-       "--algo choco --codec topk:0.01 --verify-replicas")
+       "--algo choco --codec topk:0.01 --verify-replicas" "--algo codistill --public-rows 1000"
+       "--algo plexus --sample 2" "--algo localsgd --local-epochs 1")
 
 echo "== what decentralization costs: $agents agents of meshdl sim, ${common[*]}"
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cpus," \

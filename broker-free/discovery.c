@@ -4,6 +4,7 @@
 
 #include "err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@ static const mdl_disc_ops_t *const s_backends[] = {
     &mdl_disc_beacon_ops,
     &mdl_disc_static_ops,
     &mdl_disc_inproc_ops,
+    &mdl_disc_dns_ops,
 };
 
 mdl_discovery_t *
@@ -166,4 +168,106 @@ mdl_disc_accept_info (mdl_discovery_t *self, const mdl_peer_info_t *info, uint64
         return MDL_EPEER;
     }
     return 0;
+}
+
+int
+mdl_disc_split (const char *list, int (*each) (void *arg, const char *p, size_t len), void *arg)
+{
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr (p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        const char *q = p;
+        while (len && (*q == ' ' || *q == '\t'))
+            q++, len--;
+        while (len && (q[len - 1] == ' ' || q[len - 1] == '\t'))
+            len--;
+        int rc = each (arg, q, len);
+        if (rc || !end)
+            return rc;
+        p = end + 1;
+    }
+}
+
+static int
+s_count (void *arg, const char *p, size_t len)
+{
+    (*(size_t *) arg)++;
+    return 0;
+}
+
+size_t
+mdl_disc_count (const char *list)
+{
+    size_t n = 0;
+    mdl_disc_split (list, s_count, &n);
+    return n;
+}
+
+typedef struct {
+    bool dns;
+    char *why;
+    size_t len;
+} s_check_t;
+
+static int
+s_check_entry (void *arg, const char *p, size_t len)
+{
+    s_check_t *c = arg;
+    mdl_peer_info_t info;
+    char name[256];
+    int port;
+    if (len >= 4 && !strncmp (p, "dns:", 4)) {
+        c->dns = true;
+        if (mdl_disc_parse_dns (p, len, name, &port) == 0)
+            return 0;
+        snprintf (c->why, c->len, "'%.*s' is not dns:NAME:PORT (a host or service name, PORT 1-65535, e.g. dns:tasks.agent:7000)",
+                  (int) (len > 300 ? 300 : len), p);
+        return MDL_EINVAL;
+    }
+    if (mdl_disc_parse_static (p, len, &info) == 0)
+        return 0;
+    const int shown = (int) (len > 300 ? 300 : len);
+    if (len == 0)
+        snprintf (c->why, c->len, "an empty entry (two commas, or a comma at an end)");
+    else if (!memmem (p, len, "://", 3))
+        snprintf (c->why, c->len, "'%.*s' is not an endpoint: write tcp://%.*s (entries are tcp://HOST:PORT or dns:NAME:PORT, comma-separated)",
+                  shown, p, shown, p);
+    else
+        snprintf (c->why, c->len, "'%.*s' is not tcp://HOST:PORT[#KEY] (PORT 1-65535, KEY a 40-character Z85 public key) or dns:NAME:PORT",
+                  (int) (len > 300 ? 300 : len), p);
+    return MDL_EINVAL;
+}
+
+int
+mdl_discovery_check_peers (const char *list, bool *has_dns, char *why, size_t len)
+{
+    s_check_t c = { false, why, len };
+    if (len)
+        why[0] = '\0';
+    int rc = list ? mdl_disc_split (list, s_check_entry, &c) : MDL_EINVAL;
+    if (has_dns)
+        *has_dns = c.dns;
+    return rc;
+}
+
+size_t
+mdl_discovery_withdrawn (mdl_discovery_t *self, char (*out)[MDL_ENDPOINT_MAX], size_t cap)
+{
+    return self->ops->withdrawn ? self->ops->withdrawn (self, out, cap) : 0;
+}
+
+bool
+mdl_discovery_note (mdl_discovery_t *self, char *buf, size_t len)
+{
+    return self->ops->note ? self->ops->note (self, buf, len) : false;
+}
+
+void
+mdl_discovery_unresolved (mdl_discovery_t *self, char *buf, size_t len)
+{
+    if (len)
+        buf[0] = '\0';
+    if (self->ops->unresolved)
+        self->ops->unresolved (self, buf, len);
 }

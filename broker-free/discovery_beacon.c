@@ -12,7 +12,7 @@
 static int
 s_start (mdl_discovery_t *self, const mdl_disc_cfg_t *cfg)
 {
-    if (self->self.port == 0)
+    if (self->self.port == 0 && !cfg->listen_only)
         return MDL_EINVAL; /* peers could not connect to us */
     int port = cfg->beacon_port > 0 ? cfg->beacon_port : 5670;
     if (port > 65535)
@@ -32,9 +32,11 @@ s_start (mdl_discovery_t *self, const mdl_disc_cfg_t *cfg)
     }
     snprintf (self->host, sizeof self->host, "%s", host);
     zstr_free (&host);
-    uint8_t hello[MDL_HELLO_SIZE];
-    mdl_hello_pack (&self->self, self->cluster, hello);
-    zsock_send (beacon, "sbi", "PUBLISH", hello, sizeof hello, self->interval_ms);
+    if (!cfg->listen_only) {
+        uint8_t hello[MDL_HELLO_SIZE];
+        mdl_hello_pack (&self->self, self->cluster, hello);
+        zsock_send (beacon, "sbi", "PUBLISH", hello, sizeof hello, self->interval_ms);
+    }
     /* no prefix filter: junk is parsed, rejected and counted by us */
     zsock_send (beacon, "sb", "SUBSCRIBE", "", (size_t) 0);
     self->state = beacon;
@@ -54,7 +56,7 @@ static void
 s_stop (mdl_discovery_t *self)
 {
     zactor_t *beacon = self->state;
-    zstr_sendx (beacon, "SILENCE", NULL);
+    zstr_sendx (beacon, "SILENCE", NULL); /* harmless when it never published */
     zactor_destroy (&beacon);
 }
 

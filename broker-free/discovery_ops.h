@@ -30,6 +30,10 @@ struct mdl_disc_ops_t {
     void (*stop) (mdl_discovery_t *self);
     void *(*socket) (mdl_discovery_t *self);
     int (*recv) (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n);
+    /* Optional (dns): see mdl_discovery_withdrawn, _note, _unresolved. */
+    size_t (*withdrawn) (mdl_discovery_t *self, char (*out)[MDL_ENDPOINT_MAX], size_t cap);
+    bool (*note) (mdl_discovery_t *self, char *buf, size_t len);
+    void (*unresolved) (mdl_discovery_t *self, char *buf, size_t len);
     /* Optional: announce every self->interval_ms from now on, starting at once (the
        interval changed, or a newcomer should hear us now). */
     void (*announce) (mdl_discovery_t *self);
@@ -40,6 +44,24 @@ struct mdl_disc_ops_t {
 extern const mdl_disc_ops_t mdl_disc_beacon_ops;
 extern const mdl_disc_ops_t mdl_disc_static_ops;
 extern const mdl_disc_ops_t mdl_disc_inproc_ops;
+extern const mdl_disc_ops_t mdl_disc_dns_ops;
+
+/* Calls each (p, len) of a comma-separated list, blanks around entries trimmed, until
+   it returns non-zero (returned). An empty list is one empty entry. */
+int mdl_disc_split (const char *list, int (*each) (void *arg, const char *p, size_t len), void *arg);
+
+/* The number of entries of a comma-separated list (what mdl_disc_split calls). */
+size_t mdl_disc_count (const char *list);
+
+/* discovery_static.c: parses one static entry p[0..len): tcp://HOST:PORT, ipc://PATH or
+   inproc://NAME, optionally followed by #<Z85 key>. Fills out's endpoint and pubkey (id
+   0). Returns 0 or MDL_EINVAL. */
+int mdl_disc_parse_static (const char *p, size_t len, mdl_peer_info_t *out);
+
+/* discovery_dns.c: parses one dns:NAME:PORT entry p[0..len): NAME is 1..253 characters of
+   letters, digits, '-', '_' and '.'; PORT 1..65535. Fills name (>= 254 bytes) and *port.
+   Returns 0 or MDL_EINVAL. */
+int mdl_disc_parse_dns (const char *p, size_t len, char *name, int *port);
 
 /* Counts an incoming announcement and parses it. Returns 0 with *info filled (endpoint
    "") for a peer of our cluster other than ourselves; otherwise counts it as self,

@@ -7,7 +7,6 @@
 
 #include "err.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,46 +44,35 @@ s_valid (const char *ep, size_t len)
     return false;
 }
 
-/* Trims the entry p[0..len), splits off its key (*key, or NULL); false when the entry is
-   not an endpoint with an optional valid key. */
-static bool
-s_entry (const char **pp, size_t *plen, const char **key)
+int
+mdl_disc_parse_static (const char *p, size_t len, mdl_peer_info_t *out)
 {
-    const char *p = *pp;
-    size_t len = *plen;
-    while (len && (*p == ' ' || *p == '\t'))
-        p++, len--;
-    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-        len--;
     /* the key is the last 40 characters ('#' is also a Z85 character) */
-    *key = NULL;
+    const char *key = NULL;
     if (len > MDL_PUBKEY_LEN + 1 && p[len - MDL_PUBKEY_LEN - 1] == '#') {
-        *key = p + len - MDL_PUBKEY_LEN;
+        key = p + len - MDL_PUBKEY_LEN;
         len -= MDL_PUBKEY_LEN + 1;
     }
-    *pp = p;
-    *plen = len;
-    return s_valid (p, len) && !memchr (p, '#', len) && !(*key && !mdl_pubkey_valid (*key, MDL_PUBKEY_LEN));
+    if (!s_valid (p, len) || memchr (p, '#', len) || (key && !mdl_pubkey_valid (key, MDL_PUBKEY_LEN)))
+        return MDL_EINVAL;
+    memset (out, 0, sizeof *out);
+    memcpy (out->endpoint, p, len);
+    if (key)
+        memcpy (out->pubkey, key, MDL_PUBKEY_LEN);
+    return 0;
 }
 
-int
-mdl_disc_static_check (const char *peers, char *bad, size_t badlen)
+static int
+s_add (void *arg, const char *p, size_t len)
 {
-    if (!peers || !peers[0]) {
-        snprintf (bad, badlen, "%s", "");
+    s_state_t *st = arg;
+    mdl_peer_info_t e;
+    if (mdl_disc_parse_static (p, len, &e))
         return MDL_EINVAL;
-    }
-    for (const char *p = peers; *p;) {
-        const char *end = strchr (p, ',');
-        size_t len = end ? (size_t) (end - p) : strlen (p);
-        const char *q = p, *key;
-        size_t qlen = len;
-        if (!s_entry (&q, &qlen, &key)) {
-            snprintf (bad, badlen, "%.*s", (int) len, p);
-            return MDL_EINVAL;
-        }
-        p = end ? end + 1 : p + len;
-    }
+    for (size_t i = 0; i < st->n; i++)
+        if (!strcmp (st->entries[i].endpoint, e.endpoint))
+            return 0; /* listed twice */
+    st->entries[st->n++] = e;
     return 0;
 }
 
@@ -94,39 +82,15 @@ s_start (mdl_discovery_t *self, const mdl_disc_cfg_t *cfg)
     if (!cfg->peers || !cfg->peers[0])
         return MDL_EINVAL;
     s_state_t *st = calloc (1, sizeof *st);
-    if (!st)
-        return MDL_ENOMEM;
-    size_t count = 1;
-    for (const char *p = cfg->peers; *p; p++)
-        count += *p == ',';
-    st->entries = calloc (count, sizeof *st->entries);
-    if (!st->entries) {
+    const size_t count = mdl_disc_count (cfg->peers);
+    if (!st || !(st->entries = calloc (count, sizeof *st->entries))) {
         free (st);
         return MDL_ENOMEM;
     }
-    const char *p = cfg->peers;
-    while (true) {
-        const char *end = strchr (p, ',');
-        size_t len = end ? (size_t) (end - p) : strlen (p);
-        const char *key = NULL;
-        if (!s_entry (&p, &len, &key)) {
-            free (st->entries);
-            free (st);
-            return MDL_EINVAL;
-        }
-        bool dup = false;
-        for (size_t i = 0; i < st->n; i++)
-            dup |= strlen (st->entries[i].endpoint) == len
-                   && !memcmp (st->entries[i].endpoint, p, len);
-        if (!dup) {
-            mdl_peer_info_t *e = &st->entries[st->n++];
-            memcpy (e->endpoint, p, len);
-            if (key)
-                memcpy (e->pubkey, key, MDL_PUBKEY_LEN);
-        }
-        if (!end)
-            break;
-        p = end + 1;
+    if (mdl_disc_split (cfg->peers, s_add, st)) {
+        free (st->entries);
+        free (st);
+        return MDL_EINVAL;
     }
     self->state = st;
     return 0;

@@ -120,6 +120,29 @@ s_set_nodrop (mdl_mesh_t *self, bool on)
     self->nodrop = on;
 }
 
+/* Connections that die without a word (a partition, a frozen or vanished host) are found
+   by ZMTP heartbeats and dialled again, instead of lingering for TCP's timeouts of many
+   minutes: a ping every S_HEARTBEAT_MS, the connection dropped after S_HEARTBEAT_DEAD_MS
+   without traffic (the publisher then frees what it queued for that subscriber); a dial
+   gives up after S_CONNECT_MS and is retried (every 100 ms, ZeroMQ's default), so a link
+   that heals carries traffic again within about S_CONNECT_MS, and a subscriber frozen for
+   a while resumes on a fresh connection rather than a backlog. (issue 15) */
+#define S_HEARTBEAT_MS 1000
+#define S_HEARTBEAT_DEAD_MS 5000
+#define S_CONNECT_MS 2000
+
+static void
+s_set_liveness (mdl_mesh_t *self)
+{
+    const int ivl = S_HEARTBEAT_MS, dead = S_HEARTBEAT_DEAD_MS, dial = S_CONNECT_MS;
+    void *socks[2] = { zsock_resolve (self->pub), zsock_resolve (self->sub) };
+    for (int i = 0; i < 2; i++) {
+        zmq_setsockopt (socks[i], ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+        zmq_setsockopt (socks[i], ZMQ_HEARTBEAT_TIMEOUT, &dead, sizeof dead);
+    }
+    zmq_setsockopt (socks[1], ZMQ_CONNECT_TIMEOUT, &dial, sizeof dial);
+}
+
 static bool
 s_dir_exists (const char *path)
 {
@@ -176,6 +199,11 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
     if (cfg->max_frame > 0)
         zsock_set_maxmsgsize (self->sub, (int) (cfg->max_frame > INT_MAX ? INT_MAX : cfg->max_frame));
     s_set_nodrop (self, true);
+    s_set_liveness (self);
+    if (cfg->ipv6) {
+        zsock_set_ipv6 (self->pub, 1);
+        zsock_set_ipv6 (self->sub, 1);
+    }
     if (self->curve) {
         zcert_apply (self->cert, self->pub);
         zsock_set_curve_server (self->pub, 1);

@@ -50,6 +50,8 @@ typedef struct {
     int64_t max_frame;     /* largest frame the SUB accepts, bytes (ZMQ_MAXMSGSIZE: a peer
                               sending more is disconnected); 0 = no limit */
     uint64_t self;         /* own id: subscribes to "T<self>" */
+    bool ipv6;             /* IPv6 too: tcp://HOST:P with HOST "*" binds both families (where the host has
+                              IPv6), and tcp://[ADDR]:P endpoints can be connected */
     bool curve;            /* CURVE security on */
     const char *cert;      /* curve: path of the agent's secret certificate (zcert format,
                               written by meshdl keygen) */

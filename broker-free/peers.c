@@ -14,6 +14,8 @@ typedef struct {
     bool mute_reported; /* reported by mdl_peers_mute since it was last heard */
     double last_seen;   /* announcement or message */
     double since;       /* joined, or last heard over the mesh */
+    double rejoined;    /* last join or rejoin (mdl_peers_backoff) */
+    double hold;        /* ... and how long the next rejoin must wait after it */
 } s_rec_t;
 
 struct mdl_peers_t {
@@ -21,6 +23,12 @@ struct mdl_peers_t {
     double timeout;
     s_rec_t *recs; /* sorted by id */
     size_t n, cap;
+    /* flood limits (mdl_peers_limits) */
+    double confirm;
+    struct { uint64_t id; double first; } pending[MDL_PEERS_PENDING];
+    size_t npending;
+    double burst, rate, tokens, refilled;
+    double hold_max;
 };
 
 mdl_peers_t *
@@ -101,6 +109,101 @@ s_update (s_rec_t *r, const mdl_peer_info_t *info)
         memcpy (r->info.endpoint, endpoint, sizeof endpoint);
 }
 
+void
+mdl_peers_limits (mdl_peers_t *self, double confirm, double burst, double rate)
+{
+    self->confirm = confirm > 0 ? confirm : 0;
+    self->burst = burst > 1 ? burst : 1;
+    self->rate = rate > 0 ? rate : 0;
+    self->tokens = self->burst;
+    self->refilled = -1;
+}
+
+void
+mdl_peers_backoff (mdl_peers_t *self, double max)
+{
+    self->hold_max = max > 0 ? max : 0;
+}
+
+/* The rejoin back-off of r at now (peers.h): false while it must still wait; else
+   true, and the wait after this rejoin is set (doubled when the last rejoin is recent,
+   forgiven after a long quiet). */
+static bool
+s_rejoin_allowed (mdl_peers_t *self, s_rec_t *r, double now)
+{
+    if (self->hold_max <= 0)
+        return true;
+    if (now < r->rejoined + r->hold)
+        return false;
+    if (now - r->rejoined < 2 * r->hold + self->hold_max) {
+        r->hold = r->hold * 2 < MDL_PEERS_HOLD_MIN ? MDL_PEERS_HOLD_MIN : r->hold * 2;
+        if (r->hold > self->hold_max)
+            r->hold = self->hold_max;
+    }
+    else
+        r->hold = 0;
+    return true;
+}
+
+/* Probation of a new id: true once it was announced confirm seconds ago or more (it then
+   leaves the list); else records its first announcement. */
+static bool
+s_confirmed (mdl_peers_t *self, uint64_t id, double now)
+{
+    if (self->confirm <= 0)
+        return true;
+    size_t oldest = 0;
+    for (size_t k = 0; k < self->npending; k++) {
+        if (self->pending[k].id == id) {
+            if (now - self->pending[k].first < self->confirm)
+                return false;
+            self->pending[k] = self->pending[--self->npending];
+            return true;
+        }
+        if (self->pending[k].first < self->pending[oldest].first)
+            oldest = k;
+    }
+    const size_t at = self->npending < MDL_PEERS_PENDING ? self->npending++ : oldest;
+    self->pending[at].id = id;
+    self->pending[at].first = now;
+    return false;
+}
+
+/* The join budget: takes a token if there is one. */
+static bool
+s_token (mdl_peers_t *self, double now)
+{
+    if (self->rate <= 0)
+        return true;
+    if (self->refilled >= 0 && now > self->refilled) {
+        self->tokens += (now - self->refilled) * self->rate;
+        if (self->tokens > self->burst)
+            self->tokens = self->burst;
+    }
+    self->refilled = now;
+    if (self->tokens < 1)
+        return false;
+    self->tokens -= 1;
+    return true;
+}
+
+/* Room for one more record: the longest-dead one goes when the table is full. */
+static bool
+s_make_room (mdl_peers_t *self)
+{
+    if (self->n < self->cap)
+        return true;
+    size_t victim = self->n;
+    for (size_t k = 0; k < self->n; k++)
+        if (!self->recs[k].alive && (victim == self->n || self->recs[k].last_seen < self->recs[victim].last_seen))
+            victim = k;
+    if (victim == self->n)
+        return false;
+    memmove (self->recs + victim, self->recs + victim + 1, (self->n - victim - 1) * sizeof *self->recs);
+    self->n--;
+    return true;
+}
+
 int
 mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
                 mdl_peer_event_t *ev)
@@ -112,15 +215,30 @@ mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
     size_t i = s_find (self, info->id);
     s_rec_t *r = i < self->n && self->recs[i].info.id == info->id ? &self->recs[i] : NULL;
     if (!r) {
-        if (self->n == self->cap)
+        if (!s_confirmed (self, info->id, now))
+            return 0;
+        if (!s_make_room (self))
             return MDL_ENOMEM;
+        if (!s_token (self, now))
+            return MDL_ERATE;
+        i = s_find (self, info->id); /* a record may have gone */
         memmove (self->recs + i + 1, self->recs + i, (self->n - i) * sizeof *self->recs);
         self->n++;
         r = &self->recs[i];
         memset (r, 0, sizeof *r);
+        r->rejoined = now;
         ev->kind = MDL_PEER_JOIN;
     }
     else if (!r->alive || r->info.incarnation != info->incarnation) {
+        const double rejoined = r->rejoined, hold = r->hold;
+        if (!s_rejoin_allowed (self, r, now))
+            return MDL_EBACKOFF;
+        if (!s_token (self, now)) {
+            r->rejoined = rejoined; /* not a rejoin after all: no back-off spent */
+            r->hold = hold;
+            return MDL_ERATE;
+        }
+        r->rejoined = now;
         ev->kind = MDL_PEER_REJOIN;
         ev->old_incarnation = r->info.incarnation;
     }

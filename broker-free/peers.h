@@ -34,15 +34,39 @@ typedef struct mdl_peers_t mdl_peers_t;
 mdl_peers_t *mdl_peers_new (uint64_t self, double timeout, size_t capacity, int *err);
 void mdl_peers_destroy (mdl_peers_t **self);
 
+/* Limits against a flood of identities (all off after mdl_peers_new):
+   - confirm > 0: an id never seen before joins only when it is announced again at least
+     confirm seconds after its first announcement; until then it waits in a small
+     probation list (MDL_PEERS_PENDING ids; a newer one evicts the oldest), so a stream
+     of fresh ids, each announced once, never joins and costs no memory;
+   - rate > 0: joins and rejoins spend from a bucket of burst tokens refilled at rate
+     per second; without a token the announcement is refused (MDL_ERATE).
+   A full table evicts its longest-dead record (dead records are only kept to recognise
+   a rejoin); only a table full of live peers refuses (MDL_ENOMEM). */
+#define MDL_PEERS_PENDING 64
+void mdl_peers_limits (mdl_peers_t *self, double confirm, double burst, double rate);
+
+/* Rejoin back-off against one identity's churn (a peer that says goodbye and comes back
+   with a new incarnation, again and again; off after mdl_peers_new): a known id may
+   rejoin at once after a quiet time, but a rejoin that follows the last join or rejoin
+   within 2 * wait + max seconds makes the next one wait: MDL_PEERS_HOLD_MIN seconds,
+   doubling with each such rejoin, at most max. Until then its announcements are
+   refused (MDL_EBACKOFF) and it stays as it was. So a churning peer costs at most one
+   rejoin (and one log line) per max seconds, and leaves the join budget to others. */
+#define MDL_PEERS_HOLD_MIN 0.5
+void mdl_peers_backoff (mdl_peers_t *self, double max);
 /* Sets the silence timeout (seconds, > 0): discovery that announces less often in a
    large cluster (mdl_discovery_pace) needs a longer one. */
 void mdl_peers_set_timeout (mdl_peers_t *self, double timeout);
 
 /* Records an announcement from info->id at time now. Returns the event (JOIN, REJOIN or
-   NONE) in *ev; ignores self and id 0 (NONE). Returns 0 or MDL_ENOMEM (table full).
-   An announcement without an endpoint (a hello heard over the mesh) does not erase a
-   known endpoint; a REJOIN's ev->info.endpoint is the new one (the mesh disconnects the
-   old endpoint of the same id by itself, see mdl_mesh_connect). */
+   NONE) in *ev; ignores self and id 0 (NONE). Returns 0 (NONE while the id is on
+   probation), MDL_ERATE (over the join budget: nothing recorded), MDL_EBACKOFF (a
+   rejoin within its back-off: nothing recorded) or MDL_ENOMEM (table full of live
+   peers). An announcement without an endpoint (a hello heard over the
+   mesh) does not erase a known endpoint; a REJOIN's ev->info.endpoint is the new one
+   (the mesh disconnects the old endpoint of the same id by itself, see
+   mdl_mesh_connect). */
 int mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
                     mdl_peer_event_t *ev);
 

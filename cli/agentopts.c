@@ -38,6 +38,7 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
     o->hello_interval = 0.25;
     o->hwm_mb = 256;
     o->evals_per_epoch = 2;
+    o->distill_weight = 0.5;
 }
 
 #define D(nm, ty, ptr, mv, hl, lo, hi) \
@@ -90,6 +91,12 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         DD ("consensus-scale", MDL_OPTT_STR, &o->consensus_scale, "S", "scale the consensus step by alpha_t (Wang & Johansson): A (constant), lr (lr_t/lr_0) or lr:A (A lr_t/lr_0)", 0, 0, "none"),
         D ("consensus-control", MDL_OPTT_STR, &o->consensus_control, "T", "extra gossip rounds (up to --gossip-steps, default 4) while the disagreement estimate exceeds T; lr:T = T times the learning rate; suffix ,all = also after the first lr decay", 0, 0),
         D ("local-steps", MDL_OPTT_INT, &o->local_steps, "H", "localsgd: H local steps between gossip rounds", 1, 1e9),
+        DD ("local-epochs", MDL_OPTT_INT, &o->local_epochs, "E", "localsgd: no gossip; an exact average over all live peers, weighted by shard size, every E epochs (Xu, Mi et al.); plain SGD unless --optimizer", 1, 1e6, "off"),
+        DD ("public-rows", MDL_OPTT_U64, &o->public_rows, "N", "codistill: the first N training rows are the public pool the agents predict on (labels unused)", 1, 1e12, "needed by codistill"),
+        D ("distill-weight", MDL_OPTT_DOUBLE, &o->distill_weight, "L", "codistill: weight of KL(neighbours' mean || own) in the loss", 0, 1e6),
+        DD ("sample", MDL_OPTT_INT, &o->sample, "S", "plexus: agents sampled per round", 1, 1024, "needed by plexus"),
+        DD ("blocks", MDL_OPTT_STR, &o->blocks, "P1,...,PK", "mp-linreg: unknowns of each agent (in id order), adding up to D of --model linreg:D", 0, 0, "needed by mp-linreg"),
+        D ("isolated", MDL_OPTT_FLAG, &o->isolated, NULL, "no communication at all: every agent trains alone (the baseline of every decentralized method)", 0, 0),
         DD ("global-every", MDL_OPTT_INT, &o->global_every, "P", "an exact average over all live peers every P steps (Gossip-PGA; dpsgd, localsgd)", 1, 1e9, "off"),
         D ("overlap", MDL_OPTT_FLAG, &o->overlap, NULL, "dpsgd: mix the neighbours' states of the previous step while computing this one (Decent-DP)", 0, 0),
         D ("final-merge", MDL_OPTT_FLAG, &o->final_merge, NULL, "end with one exact average over all live peers (acknowledged, retried)", 0, 0),
@@ -113,6 +120,8 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("evals-per-epoch", MDL_OPTT_INT, &o->evals_per_epoch, "N", "evaluations (metrics lines) per epoch while training, at k/N of an epoch; one more at the end", 1, 1000),
         DD ("eval-rows", MDL_OPTT_U64, &o->eval_rows, "N", "test rows of the evaluations while training (0 = all); the final one uses all (--test-subset)", 0, 1e12, "auto: a quarter of the training work between evaluations, at least 200; all with --target-acc"),
         D ("log", MDL_OPTT_STR, &o->log, "FILE", "write peer events (join, leave, rejoins, rejected updates) to FILE ('-' = stderr)", 0, 0),
+        DD ("robust", MDL_OPTT_STR, &o->robust, "RULE", "Byzantine-robust mixing of neighbour states: clip (self-centred clipping, adaptive radius), clip:TAU, trimmed:B (coordinate-wise, drop B at each end) or median", 0, 0, "off"),
+        DD ("max-lead", MDL_OPTT_INT, &o->max_lead, "R", "refuse a state stamped more than R rounds ahead of this agent's round", 0, 1e9, "sync: 8 x --gossip-steps; async: --max-staleness"),
     };
     for (size_t i = 0; i < sizeof add / sizeof add[0] && *n + 1 < cap; i++)
         defs[(*n)++] = add[i];
@@ -298,12 +307,37 @@ s_apply_plain (const mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
     cfg->evals_per_epoch = o->evals_per_epoch;
 }
 
+/* The settings of codistillation, Plexus, model-parallel least squares and data-centre
+   averaging, and what guards the mixing: --robust (parsed by the engine, so programs read
+   it the same way) and --max-lead. */
+static int
+s_apply_seeds (mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
+{
+    cfg->local_epochs = o->local_epochs;
+    cfg->public_rows = (size_t) o->public_rows;
+    cfg->distill_weight = o->distill_weight;
+    cfg->sample = o->sample;
+    cfg->nblocks = 0;
+    cfg->blocks = NULL;
+    if (o->blocks) {
+        const int cap = (int) (sizeof o->block_sizes / sizeof o->block_sizes[0]);
+        int k = mdl_agent_cfg_parse_blocks (o->blocks, o->block_sizes, cap);
+        if (k < 0)
+            return MDL_EINVAL;
+        cfg->blocks = o->block_sizes;
+        cfg->nblocks = k;
+    }
+    cfg->max_lead = o->max_lead;
+    return mdl_agent_cfg_robust (cfg, o->robust);
+}
+
 int
 mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
                      mdl_part_spec_t *part, char *err, size_t errlen)
 {
     mdl_error_clear ();
-    if (s_apply_graph (o, cfg) || s_apply_algo (o, cmd, cfg) || s_apply_rounds (o, cfg) || s_apply_ranges (o, part))
+    if (s_apply_graph (o, cfg) || s_apply_algo (o, cmd, cfg) || s_apply_rounds (o, cfg) || s_apply_ranges (o, part)
+        || s_apply_seeds (o, cfg))
         return s_refuse (cmd, err, errlen);
     s_apply_plain (o, cfg);
     /* the rules between options and those of the algorithm, as mdl_agent_new applies them */
@@ -319,6 +353,12 @@ s_algo_defaults (const mdl_optdef_t *defs, const mdl_agentopts_t *ao, mdl_traino
         return; /* refused with a message by mdl_agentopts_apply */
     if (ops->optimizer && !mdl_opts_given (defs, "optimizer"))
         to->optimizer = ops->optimizer;
+    /* Data-centre averaging trains alone for whole epochs: with momentum 0.9 the peak of a
+       cyclical rate such as clr:0.005:0.05:1 is an effective step of 0.5, at which a lone
+       agent's MLP ends the epoch at 0.72 (4 agents, docs/results.md), so plain SGD unless
+       asked otherwise. */
+    if (ao->local_epochs > 0 && !mdl_opts_given (defs, "optimizer"))
+        to->optimizer = "sgd";
     if (ops->lr > 0 && !mdl_opts_given (defs, "lr"))
         to->lr = ops->lr;
     if (ops->momentum > 0 && !mdl_opts_given (defs, "momentum"))
@@ -339,6 +379,9 @@ mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, mdl
 {
     memset (cfg, 0, sizeof *cfg);
     int rc = mdl_trainopts_parse (cmd, usage, defs, NULL, argc, argv, keep, err, errlen);
+    cfg->distill_weight_given = mdl_opts_given (defs, "distill-weight");
+    to->lr_given = mdl_opts_given (defs, "lr");
+    to->lr_min_given = mdl_opts_given (defs, "lr-min");
     ao->error_feedback_given = mdl_opts_given (defs, "error-feedback");
     ao->eval_rows_given = mdl_opts_given (defs, "eval-rows");
     if (rc == 0)
@@ -374,4 +417,57 @@ mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st)
     mdl_json_int (j, "updates_applied", (long long) st->updates_applied);
     mdl_json_int (j, "updates_stale", (long long) st->updates_stale);
     mdl_json_int (j, "updates_dropped", (long long) st->updates_dropped);
+    mdl_json_int (j, "updates_rejected", (long long) st->updates_rejected);
+    mdl_json_open (j, "rejected_by_reason");
+    for (int r = 0; r < MDL_REJECT_COUNT; r++)
+        if (st->rejected[r])
+            mdl_json_int (j, mdl_reject_name (r), (long long) st->rejected[r]);
+    mdl_json_close (j);
+}
+
+void
+mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const mdl_agent_stats_t *st)
+{
+    mdl_json_t *j = json;
+    char b[64];
+    if (cfg->robust.kind != MDL_ROBUST_NONE) {
+        mdl_json_str (j, "robust", mdl_robust_str (&cfg->robust, b, sizeof b));
+        if (cfg->robust.kind == MDL_ROBUST_CLIP) {
+            mdl_json_int (j, "robust_clipped", (long long) st->robust_clipped);
+            mdl_json_num (j, "robust_tau", st->robust_tau);
+        } else
+            mdl_json_int (j, "robust_short", (long long) st->robust_short);
+    }
+    if (cfg->byzantine.kind != MDL_BYZ_NONE)
+        mdl_json_str (j, "byzantine", mdl_byz_str (&cfg->byzantine, b, sizeof b));
+}
+
+int
+mdl_agentopts_check_robust (const mdl_agent_cfg_t *cfg, uint32_t n, const char *cmd, char *err, size_t errlen)
+{
+    if (cfg->robust.kind != MDL_ROBUST_TRIMMED || n == 0)
+        return 0;
+    int rc;
+    mdl_topo_t *t = mdl_topo_new (cfg->topology ? cfg->topology : "ring", 0, &rc);
+    if (!t)
+        return 0; /* refused with its own message elsewhere */
+    int period = mdl_topo_period (t, n);
+    const uint64_t rounds = period > 0 ? (uint64_t) period : 16;
+    size_t least = SIZE_MAX;
+    for (uint64_t r = 0; r < rounds; r++)
+        for (uint32_t i = 0; i < n; i++) {
+            size_t deg = 0;
+            if (mdl_topo_degree (t, n, i, r, &deg) == 0 && deg < least)
+                least = deg;
+        }
+    mdl_topo_destroy (&t);
+    const size_t B = (size_t) cfg->robust.trim;
+    if (least != SIZE_MAX && 2 * B >= least + 1) {
+        snprintf (err, errlen, "meshdl %s: --robust trimmed:%zu drops %zu values at each end of every coordinate, but on "
+                  "--topology %s with %u agents an agent mixes as few as %zu states (its own and %zu neighbours'): B must "
+                  "be at most %zu (trimmed:B needs 2B + 1 states; B >= half of them is refused)", cmd, B, B,
+                  cfg->topology ? cfg->topology : "ring", n, least + 1, least, least / 2);
+        return MDL_EINVAL;
+    }
+    return 0;
 }

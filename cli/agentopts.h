@@ -32,6 +32,13 @@ typedef struct {
     const char *degree_target;
     int check_every;
     int local_steps;       /* localsgd: H */
+    int local_epochs;      /* localsgd: E, 0 = off */
+    uint64_t public_rows;  /* codistill: N */
+    double distill_weight; /* codistill: lambda */
+    int sample;            /* plexus: S */
+    const char *blocks;    /* mp-linreg: P1,...,PK */
+    uint32_t block_sizes[1024];
+    bool isolated;         /* no communication at all */
     int global_every;      /* P, 0 = off */
     bool overlap;
     const char *dense_window;
@@ -50,6 +57,8 @@ typedef struct {
     bool eval_rows_given;
     double drift_at;
     const char *log;       /* event log file ("-" = stderr) */
+    const char *robust;    /* --robust NAME[:ARG] */
+    int max_lead;          /* --max-lead rounds, 0 = the mode's default */
     char codec_buf[160];   /* the codec spec when it had to be adjusted */
     /* help lines built from the algorithm registry (its names, modes, defaults) */
     char algo_help[640], mode_help[192], gamma_help[64], mode_deflt[128], gamma_deflt[128];
@@ -84,7 +93,17 @@ size_t mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t 
                                 size_t test_rows);
 
 /* Writes an agent's traffic and update counters into j (the keys metrics and summaries
-   share: bytes_sent, bytes_received, updates_applied, updates_stale, updates_dropped). */
+   share: bytes_sent, bytes_received, updates_applied, updates_stale, updates_dropped,
+   updates_rejected and rejected_by_reason, an object of the nonzero counters by reason). */
 void mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st);
+
+/* For n agents on cfg's topology: refuses --robust trimmed:B when some agent has fewer
+   than 2B in-neighbours in some round of the first period (2B + 1 states with its own),
+   with a one-line message naming the largest B that fits. 0 or MDL_EINVAL. */
+int mdl_agentopts_check_robust (const mdl_agent_cfg_t *cfg, uint32_t n, const char *cmd, char *err, size_t errlen);
+
+/* Writes what --robust did (robust, robust_clipped, robust_tau, robust_short) and the
+   agent's --byzantine mode, when set, into j. */
+void mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const mdl_agent_stats_t *st);
 
 #endif

@@ -12,6 +12,8 @@ int mdl_cmd_sim (int argc, char **argv);
 int mdl_cmd_agent (int argc, char **argv);
 int mdl_cmd_keygen (int argc, char **argv);
 int mdl_cmd_status (int argc, char **argv);
+int mdl_cmd_plot (int argc, char **argv);
+int mdl_cmd_top (int argc, char **argv);
 
 /* The subcommands, as main.c lists them. */
 typedef struct {

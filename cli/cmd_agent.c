@@ -1,9 +1,8 @@
 /*  cmd_agent.c: `meshdl agent`: one agent in one process, finding its peers on a LAN by
-    beacon (--interface) or from a static list (--peers), training on its shard and
+    beacon (--interface), from a static list or from names (--peers), training on its shard and
     gossiping over TCP. What runs on each machine of a cluster and in each container. */
 #include <errno.h>
 #include <math.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,21 +14,27 @@
 
 #include "agent.h"
 #include "agentopts.h"
+#include "algo.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "discopts.h"
 #include "err.h"
 #include "hash.h"
+#include "http.h"
 #include "partition.h"
+#include "registry.h"
 #include "report.h"
 #include "signals.h"
 #include "status.h"
 #include "trainopts.h"
 
 static const char *s_usage =
-    "usage: meshdl agent (--interface IF | --peers tcp://HOST:PORT,...) [--shard I/N|auto] [options]\n\n"
+    "usage: meshdl agent (--interface IF | --peers tcp://HOST:PORT,... | --peers dns:NAME:PORT) [--shard I/N|auto] [options]\n\n"
     "One agent: trains on shard I of N of the training set (without --shard: on all of it, in\n"
     "an order of its own), finds its peers by UDP beacon on\n"
-    "network interface IF (or from a static list of their PUB endpoints), publishes its\n"
+    "network interface IF (or from a list of their PUB endpoints, or from the addresses a name\n"
+    "server gives for a name: a Swarm or Kubernetes service; a name that never resolves within\n"
+    "--min-peers-timeout ends the run with exit 3), publishes its\n"
     "updates on a PUB socket and averages with its neighbours. SIGINT/SIGTERM end it cleanly:\n"
     "it stops, writes its checkpoint and its summary (last stdout line) and exits 0.\n"
     "--shard auto (identical replicas, e.g. docker compose --scale): once --min-peers K is\n"
@@ -40,10 +45,7 @@ static const char *s_usage =
     "'-' as '_', e.g. MESHDL_TOPOLOGY=ring, MESHDL_CODEC=topk:0.01); the command line wins.";
 
 typedef struct {
-    const char *iface;
-    const char *peers;
     int port;
-    int beacon_port;
     const char *shard;
     int min_peers;
     double min_peers_timeout;
@@ -54,7 +56,14 @@ typedef struct {
     const char *allow;
     const char *results; /* DIR: everything goes to DIR/<id>/ */
     const char *status;  /* health status file (meshdl status) */
+    uint64_t checkpoint_every; /* > 0: a checkpoint every this many steps while training */
+    const char *bootstrap;     /* peer | none */
+    const char *byzantine; /* --byzantine MODE[:ARG] */
+    const char *http;    /* ADDR:PORT of /metrics and /status */
 } s_agentopts_t;
+
+/* --http: the server every status written below also goes to (one agent per process). */
+static mdl_http_t *s_http;
 
 static int
 s_parse_shard (const char *s, uint32_t *i, uint32_t *n)
@@ -97,6 +106,8 @@ s_status_write (const char *const paths[2], const mdl_status_t *st)
     for (int k = 0; k < 2; k++)
         if (paths[k])
             mdl_status_write (paths[k], st);
+    if (s_http)
+        mdl_http_publish (s_http, NULL, st);
 }
 
 /* Writes the JSON line of j to path atomically (path.tmp, then rename). 0 or MDL_EIO. */
@@ -159,6 +170,9 @@ s_agent_evals (mdl_agent_t *agent, const s_evout_t *o, uint64_t seen, double t0_
             mdl_json_int (&j, "live_peers", (long long) e.peers_alive);
             mdl_json_int (&j, "eval_rows", (long long) e.eval_rows);
             mdl_json_bool (&j, "final", e.eval_final);
+            char from[40];
+            mdl_json_str (&j, "start_from", mdl_agent_start_name (&e, from, sizeof from));
+            mdl_json_int (&j, "start_step", (long long) e.start_step);
             mdl_json_end (&j, o->metrics);
         }
         if (!o->quiet) {
@@ -191,9 +205,15 @@ s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partitio
         if (mdl_signals_stop ())
             return false;
         if (mdl_now () >= until) {
-            snprintf (msg, len, "only %llu of the %d peers required (--min-peers %d) appeared within %.0f s: "
-                      "with N agents, --min-peers must be at most N-1",
-                      (unsigned long long) hs->peers, k, k, timeout);
+            mdl_agent_stats_t st;
+            mdl_agent_stats (agent, &st);
+            if (st.disc_unresolved[0])
+                snprintf (msg, len, "only %llu of the %d peers required (--min-peers %d) appeared within %.0f s; never resolved: %s",
+                          (unsigned long long) hs->peers, k, k, timeout, st.disc_unresolved);
+            else
+                snprintf (msg, len, "only %llu of the %d peers required (--min-peers %d) appeared within %.0f s: "
+                          "with N agents, --min-peers must be at most N-1",
+                          (unsigned long long) hs->peers, k, k, timeout);
             fprintf (stderr, "agent %s: %s\n", idb, msg);
             return false;
         }
@@ -241,41 +261,11 @@ s_port_in_use (int port)
     return used;
 }
 
-/* The network options, before the data loads: --resume (not for agents yet), --peers
-   entries, the interface, the port. 0 or MDL_EINVAL with a line naming what to change. */
+/* The network options, before the data loads: the port (--peers entries and the
+   interface: mdl_discopts_apply). 0 or MDL_EINVAL with a line naming what to change. */
 static int
-s_check_network (const mdl_trainopts_t *to, const s_agentopts_t *so, char *err, size_t errlen)
+s_check_network (const s_agentopts_t *so, char *err, size_t errlen)
 {
-    if (to->resume) {
-        snprintf (err, errlen, "meshdl agent: --resume is not available for agents yet (an agent starts from scratch; "
-                               "meshdl sim --resume and meshdl train --resume take a checkpoint)");
-        return MDL_EINVAL;
-    }
-    char bad[300];
-    if (so->peers && mdl_disc_static_check (so->peers, bad, sizeof bad)) {
-        if (!bad[0])
-            snprintf (err, errlen, "meshdl agent: --peers is empty: give tcp://HOST:PORT,...");
-        else if (!strstr (bad, "://"))
-            snprintf (err, errlen, "meshdl agent: --peers entry '%s' is not an endpoint: write tcp://%s "
-                                   "(entries are tcp://HOST:PORT, comma-separated)", bad, bad);
-        else
-            snprintf (err, errlen, "meshdl agent: --peers entry '%s' is not tcp://HOST:PORT with PORT 1-65535 "
-                                   "(with --curve: tcp://HOST:PORT#KEY, the peer's 40-character public key)", bad);
-        return MDL_EINVAL;
-    }
-    /* the interface matters to beacons only: with --peers it is not used */
-    const char *iface = so->peers ? NULL : so->iface ? so->iface : getenv ("ZSYS_INTERFACE");
-    if (iface && iface[0] && if_nametoindex (iface) == 0) {
-        char names[256] = "";
-        struct if_nameindex *all = if_nameindex ();
-        for (struct if_nameindex *i = all; i && i->if_index; i++)
-            snprintf (names + strlen (names), sizeof names - strlen (names), "%s%s", names[0] ? ", " : "", i->if_name);
-        if (all)
-            if_freenameindex (all);
-        snprintf (err, errlen, "meshdl agent: %s %s: no such network interface here (there are: %s)",
-                  so->iface ? "--interface" : "ZSYS_INTERFACE", iface, names[0] ? names : "none");
-        return MDL_EINVAL;
-    }
     if (so->port > 0 && s_port_in_use (so->port)) {
         snprintf (err, errlen, "meshdl agent: --port %d: cannot bind tcp://*:%d: address in use (another agent on this port? "
                                "choose another --port, or 0 for any free port)", so->port, so->port);
@@ -284,20 +274,26 @@ s_check_network (const mdl_trainopts_t *to, const s_agentopts_t *so, char *err, 
     return 0;
 }
 
+
 /* One run of `meshdl agent`: its options, what it built, what it reports. The steps of
    mdl_cmd_agent below each take it: options, build, train (monitor), report, clean up. */
 typedef struct {
     mdl_trainopts_t to;
     mdl_agentopts_t ao;
     s_agentopts_t so;
-    mdl_optdef_t defs[112];
+    mdl_discopts_t dopt;
+    mdl_optdef_t defs[128];
     void *cfgkeep;           /* --config strings, freed at the end */
     mdl_agent_cfg_t cfg;
     mdl_part_spec_t pspec;
+    const mdl_algo_ops_t *ops;
+    mdl_disc_cfg_t disc;     /* --interface / --peers (mdl_discopts_apply) */
+    mdl_ckpt_image_t *resume; /* --resume, read and checked before anything starts */
     uint32_t shard_i, shard_n;
     bool shard_auto;
     mdl_dataset_t *train, *test;
     mdl_partition_t *part;
+    mdl_registry_t *alone;   /* --isolated: a discovery registry of its own, which finds nobody */
     mdl_agent_t *agent;
     FILE *logf, *metrics;
     size_t rows;             /* the shard's */
@@ -307,9 +303,10 @@ typedef struct {
     mdl_status_t hs;         /* the health status */
     char hs_msg[512];
     bool started;
+    bool dns_failed;         /* a --peers dns:NAME never resolved within --min-peers-timeout */
     double t0, t0_wall, t_target;
     double startup_s;        /* exec to ready: data loaded, sockets bound */
-    char cache_dir[4200];    /* --results DIR: DIR/data-cache */
+    char cache_dir[4200];    /* --results DIR: DIR/.data-cache */
     mdl_progress_t prog;     /* the progress line; event lines are printed above it */
     s_evout_t ev;            /* where evaluations go */
     mdl_agent_stats_t st;
@@ -322,17 +319,19 @@ s_agent_defs (s_run_t *t)
 {
     mdl_trainopts_defaults (&t->to);
     mdl_agentopts_defaults (&t->ao);
-    t->so = (s_agentopts_t) { .port = 0, .beacon_port = 5670, .min_peers = 0, .min_peers_timeout = 60 };
+    t->so = (s_agentopts_t) { .port = 0, .min_peers = 0, .min_peers_timeout = 60, .bootstrap = "peer" };
+    mdl_discopts_defaults (&t->dopt);
     t->to.batch = 16;
     s_agentopts_t *so = &t->so;
     mdl_optdef_t *defs = t->defs;
     size_t n = 0;
 #define A(nm, ty, ptr, mv, hl, lo, hi) \
     defs[n++] = (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi }
-    A ("interface", MDL_OPTT_STR, &so->iface, "IF", "network interface for beacon discovery (or ZSYS_INTERFACE)", 0, 0);
-    A ("peers", MDL_OPTT_STR, &so->peers, "EP,...", "static discovery: comma-separated PUB endpoints tcp://HOST:PORT (with --curve: tcp://HOST:PORT#KEY, the peer's Z85 public key)", 0, 0);
+    mdl_discopts_defs (&t->dopt, defs, &n, sizeof t->defs / sizeof t->defs[0],
+                       "peers without beacons, comma-separated, repeatable: PUB endpoints tcp://HOST:PORT (with --curve: "
+                       "tcp://HOST:PORT#KEY, the peer's Z85 public key) and names dns:NAME:PORT (every A/AAAA address of "
+                       "NAME, e.g. dns:tasks.agent:7000, re-resolved every --dns-interval; this agent's own is skipped)");
     A ("port", MDL_OPTT_INT, &so->port, "P", "TCP port of this agent's PUB socket (0 = any free port)", 0, 65535);
-    A ("beacon-port", MDL_OPTT_INT, &so->beacon_port, "P", "UDP port of the beacons", 1, 65535);
     A ("shard", MDL_OPTT_STR, &so->shard, "I/N|auto", "train on shard I of N (0 <= I < N) of the training set; auto: rank by id among the K+1 members once --min-peers K is met", 0, 0);
     A ("min-peers", MDL_OPTT_INT, &so->min_peers, "K", "wait for K peers before the first step", 0, 1024);
     A ("min-peers-timeout", MDL_OPTT_DOUBLE, &so->min_peers_timeout, "SEC", "how long to wait for them", 0.1, 86400);
@@ -343,6 +342,10 @@ s_agent_defs (s_run_t *t)
     A ("allow", MDL_OPTT_STR, &so->allow, "DIR", "directory of the public certificates allowed in the cluster", 0, 0);
     A ("results", MDL_OPTT_STR, &so->results, "DIR", "write metrics.jsonl, checkpoint.ckpt, summary.json and status.json to DIR/<agent id>/ (DIR must exist)", 0, 0);
     A ("status", MDL_OPTT_STR, &so->status, "FILE", "keep a health status in FILE, rewritten every second (read by meshdl status)", 0, 0);
+    A ("checkpoint-every", MDL_OPTT_U64, &so->checkpoint_every, "N", "also write the checkpoint every N steps while training, atomically (to --checkpoint FILE, or DIR/<agent id>/checkpoint.ckpt with --results; 0: only at the end)", 0, 1e12);
+    A ("bootstrap", MDL_OPTT_STR, &so->bootstrap, "peer|none", "a fresh agent (no --resume) joining a cluster that trains already starts from a snapshot of the live peer with the highest step (peer), or from its own initial model (none)", 0, 0);
+    A ("byzantine", MDL_OPTT_STR, &so->byzantine, "MODE", "this agent lies, to test defences: scale:K | noise:SIGMA | zero | stale:S | alie:Z | future:K (see SECURITY.md)", 0, 0);
+    A ("http", MDL_OPTT_STR, &so->http, "ADDR:PORT", "serve GET /metrics (Prometheus) and /status (JSON) on ADDR:PORT, e.g. 0.0.0.0:9100, 127.0.0.1:0 (any free port), [::]:9100", 0, 0);
 #undef A
     mdl_agentopts_table (&t->to, &t->ao, defs, &n, sizeof t->defs / sizeof t->defs[0]);
     mdl_optdef_t *d;
@@ -351,7 +354,7 @@ s_agent_defs (s_run_t *t)
     if ((d = mdl_opts_find (defs, "checkpoint")))
         d->help = "write the agent's model and optimizer state at the end (also on SIGINT/SIGTERM), atomically";
     if ((d = mdl_opts_find (defs, "resume")))
-        d->help = "not yet for agents (refused): resume a run with meshdl train or meshdl sim --resume";
+        d->help = "restart from a checkpoint of this agent (parameters, optimizer and algorithm state, step, data position), then rejoin";
 }
 
 
@@ -365,8 +368,8 @@ mdl_cmd_agent_options (void)
     return probe.defs;
 }
 
-/* The agent-only options' rules: the shard, the results directory, a way to find peers,
-   CURVE's files. 0 or MDL_EINVAL with the message in err. */
+/* The agent-only options' rules: the shard, the results directory, CURVE's files. 0 or
+   MDL_EINVAL with the message in err. */
 static int
 s_check_agent_opts (s_run_t *r, char *err, size_t errlen)
 {
@@ -382,8 +385,6 @@ s_check_agent_opts (s_run_t *r, char *err, size_t errlen)
     else if (so->results && (stat (so->results, &sb) != 0 || !S_ISDIR (sb.st_mode) || access (so->results, W_OK | X_OK)))
         snprintf (err, errlen, "meshdl agent: --results %s is not a writable directory (create it, or mount a volume there)",
                   so->results);
-    else if (!so->iface && !so->peers && !getenv ("ZSYS_INTERFACE"))
-        snprintf (err, errlen, "meshdl agent: say how to find peers: --interface IF (beacons) or --peers tcp://HOST:PORT,...");
     else if (so->curve && (!so->cert || !so->allow))
         snprintf (err, errlen, "meshdl agent: --curve needs --cert FILE (from meshdl keygen) and --allow DIR");
     else if (so->curve && (access (so->allow, R_OK | X_OK) || access (so->cert, R_OK))) {
@@ -393,6 +394,55 @@ s_check_agent_opts (s_run_t *r, char *err, size_t errlen)
     } else
         return 0;
     return MDL_EINVAL;
+}
+
+/* What the agent is and how it joins: --byzantine, --isolated, a model-parallel
+   algorithm's rows, --http's address, discovery (mdl_discopts_apply: --interface,
+   --peers), --bootstrap, --checkpoint-every. 0 or MDL_EINVAL with the message in err. */
+static int
+s_check_roles (s_run_t *r, char *err, size_t errlen)
+{
+    const s_agentopts_t *so = &r->so;
+    const mdl_agentopts_t *ao = &r->ao;
+    char why[256], hhost[256];
+    int hport;
+    r->ops = mdl_algo_find (ao->algo); /* found: mdl_agentopts_apply refused an unknown one */
+    if (so->byzantine && mdl_byz_parse (so->byzantine, &r->cfg.byzantine, why, sizeof why))
+        snprintf (err, errlen, "meshdl agent: %s", why);
+    else if (ao->isolated && (r->dopt.iface || r->dopt.peers.n || so->min_peers || r->shard_auto))
+        snprintf (err, errlen, "meshdl agent: --isolated trains alone: no --interface, --peers, --min-peers or --shard auto");
+    else if (r->ops && r->ops->model_parallel && so->shard)
+        snprintf (err, errlen, "meshdl agent: --algo %s splits the unknowns, not the rows: every agent trains on all of "
+                  "them (no --shard)", ao->algo);
+    else if (so->http && mdl_http_parse_addr (so->http, hhost, sizeof hhost, &hport))
+        snprintf (err, errlen, "meshdl agent: --http '%s' must be ADDR:PORT with PORT 0-65535 (e.g. 0.0.0.0:9100, "
+                  "127.0.0.1:0, [::1]:9100, :9100)", so->http);
+    else if (!ao->isolated && mdl_discopts_apply (&r->dopt, "agent", so->curve, &r->disc, err, errlen))
+        return MDL_EINVAL;
+    else if (strcmp (so->bootstrap, "peer") && strcmp (so->bootstrap, "none"))
+        snprintf (err, errlen, "meshdl agent: --bootstrap '%s' must be peer or none", so->bootstrap);
+    else if (so->checkpoint_every && !r->to.checkpoint && !so->results)
+        snprintf (err, errlen, "meshdl agent: --checkpoint-every needs a place for the checkpoint: --results DIR or "
+                  "--checkpoint FILE");
+    else
+        return 0;
+    return MDL_EINVAL;
+}
+
+/* --resume: the file is read and checked before anything starts (its model and
+   algorithm once the agent exists, s_build); a bad one is one line and exit 2. */
+static int
+s_load_resume (s_run_t *r, char *err, size_t errlen)
+{
+    int rc = 0;
+    char why[512];
+    if (!r->to.resume)
+        return 0;
+    if (!(r->resume = mdl_ckpt_image_load (r->to.resume, &rc)))
+        snprintf (err, errlen, "meshdl agent: --resume %s: %s", r->to.resume, mdl_strerror (rc));
+    else if ((rc = mdl_agent_resume_check (&r->cfg, r->resume, why, sizeof why)))
+        snprintf (err, errlen, "meshdl agent: --resume %s: %s", r->to.resume, why);
+    return rc;
 }
 
 /* Parses and checks every option. Returns 0, 1 (--help printed) or an error code with a
@@ -412,7 +462,11 @@ s_options (s_run_t *r, int argc, char **argv, char *err, size_t errlen)
     mdl_signals_install ();
     if (rc == 0)
         rc = s_check_agent_opts (r, err, errlen);
-    return rc ? rc : s_check_network (&r->to, &r->so, err, errlen);
+    if (rc == 0)
+        rc = s_check_roles (r, err, errlen);
+    if (rc == 0)
+        rc = s_check_network (&r->so, err, errlen);
+    return rc ? rc : s_load_resume (r, err, errlen);
 }
 
 /* The agent's configuration beyond the options' (shard, id, endpoints, discovery, data),
@@ -424,10 +478,12 @@ s_fill_cfg (s_run_t *r)
     const s_agentopts_t *so = &r->so;
     size_t cnt;
     cfg->rows = mdl_partition_shard (r->part, r->shard_i, &cnt);
+    if (r->ops->model_parallel) { /* every agent trains on every row */
+        cfg->rows = NULL;
+        cnt = mdl_dataset_n (r->train);
+    }
     cfg->nrows = r->rows = cnt;
-    cfg->id = so->id ? so->id : s_default_id (so->name);
     snprintf (r->bind, sizeof r->bind, "tcp://*:%d", so->port);
-    snprintf (r->prefix, sizeof r->prefix, "agent %s", mdl_id_str (cfg->id, r->idb));
     cfg->bind = r->bind;
     cfg->log = r->logf ? r->logf : stderr;
     cfg->log_prefix = r->prefix;
@@ -435,9 +491,11 @@ s_fill_cfg (s_run_t *r)
         cfg->log_fn = mdl_progress_log_fn;
         cfg->log_arg = &r->prog;
     }
-    cfg->disc = (mdl_disc_cfg_t) { .kind = so->peers ? MDL_DISC_STATIC : MDL_DISC_BEACON, .cluster = r->ao.cluster,
-                                   .iface = so->iface, .beacon_port = so->beacon_port,
-                                   .interval_ms = (int) (r->ao.hello_interval * 1000), .peers = so->peers };
+    cfg->disc = r->disc;
+    cfg->disc.cluster = r->ao.cluster;
+    cfg->disc.interval_ms = (int) (r->ao.hello_interval * 1000);
+    if (r->alone) /* --isolated: no communication at all */
+        cfg->disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = r->ao.cluster, .registry = r->alone };
     cfg->curve = so->curve;
     cfg->cert = so->cert;
     cfg->allow_dir = so->allow;
@@ -454,6 +512,7 @@ s_fill_cfg (s_run_t *r)
     cfg->min_peers = so->min_peers;
     cfg->min_peers_timeout = so->min_peers_timeout;
     cfg->seed = r->to.seed ^ cfg->id;
+    cfg->bootstrap = strcmp (so->bootstrap, "peer") == 0 ? MDL_BOOT_PEER : MDL_BOOT_NONE;
 }
 
 /* --results DIR: DIR/<id>/ and the files in it. Only once the data is loaded, the keys
@@ -491,9 +550,41 @@ s_start_error (const s_run_t *r, int rc)
                  so->port, r->bind);
     else if (rc == MDL_ESOCKET)
         fprintf (stderr, "meshdl agent: cannot start: %s (PUB at %s%s%s)\n", mdl_strerror (rc), r->bind,
-                 so->iface ? ", beacons on " : "", so->iface ? so->iface : "");
+                 r->disc.iface ? ", beacons on " : "", r->disc.iface ? r->disc.iface : "");
     else
         fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
+}
+
+/* --http: the server every status goes to, started before the data and the agent's
+   sockets: a port in use stops here, before anything is written (the data cache goes to
+   --results) and before any peer hears of us; and /metrics says "starting" while the
+   data loads. Returns false (said on stderr) when it cannot serve. */
+static bool
+s_http_start (s_run_t *r)
+{
+    const mdl_agentopts_t *ao = &r->ao;
+    mdl_http_info_t hi = { .agent = r->idb, .cluster = ao->cluster, .algo = ao->algo, .mode = ao->mode,
+                           .codec = ao->codec, .topology = ao->topology, .model = r->to.model };
+    char hmsg[256];
+    int rc = 0;
+    if (!(s_http = mdl_http_new (r->so.http, &hi, &rc, hmsg, sizeof hmsg))) {
+        fprintf (stderr, "meshdl agent: --http %s: %s\n", r->so.http, hmsg);
+        return false;
+    }
+    fprintf (stderr, "%s: serving /metrics and /status on %s\n", r->prefix, mdl_http_url (s_http));
+    return true;
+}
+
+/* Hands the --resume image to the agent (its model and algorithm checked against the
+   agent's). Returns false (said on stderr) when it does not fit. */
+static bool
+s_resume (s_run_t *r)
+{
+    char why[512];
+    if (mdl_agent_resume (r->agent, &r->resume, why, sizeof why) == 0)
+        return true;
+    fprintf (stderr, "meshdl agent: --resume %s: %s\n", r->to.resume, why);
+    return false;
 }
 
 /* Loads the data, splits it, builds the agent (binding its socket) and opens its files.
@@ -509,9 +600,13 @@ s_build (s_run_t *r)
         return false;
     }
     mdl_blas_threads (r->to.threads);
+    r->cfg.id = r->so.id ? r->so.id : s_default_id (r->so.name);
+    snprintf (r->prefix, sizeof r->prefix, "agent %s", mdl_id_str (r->cfg.id, r->idb));
+    if (r->so.http && !s_http_start (r))
+        return false;
     /* the decompressed data next to the results: shared by every agent that writes there */
     if (r->so.results && !r->to.data_cache
-        && snprintf (r->cache_dir, sizeof r->cache_dir, "%s/data-cache", r->so.results) < (int) sizeof r->cache_dir)
+        && snprintf (r->cache_dir, sizeof r->cache_dir, "%s/.data-cache", r->so.results) < (int) sizeof r->cache_dir)
         r->to.data_cache = r->cache_dir;
     if (mdl_trainopts_data (&r->to, "agent", &r->train, &r->test, err, sizeof err)) {
         fprintf (stderr, "%s\n", err);
@@ -527,6 +622,10 @@ s_build (s_run_t *r)
         fprintf (stderr, "meshdl agent: cannot open log file %s\n", r->ao.log);
         return false;
     }
+    if (r->ao.isolated && !(r->alone = mdl_registry_new (&rc))) {
+        fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
+        return false;
+    }
     r->status_paths[0] = r->so.status;
     mdl_progress_init (&r->prog, stderr, "", r->to.progress);
     s_fill_cfg (r);
@@ -534,12 +633,19 @@ s_build (s_run_t *r)
         s_start_error (r, rc);
         return false;
     }
+    /* --shard auto: the resumed state goes into the learner once the shard is chosen */
+    if (r->resume && !r->shard_auto && !s_resume (r))
+        return false;
     /* Again: the agent's first socket started CZMQ, which installs its own handlers. */
     mdl_signals_install ();
     if (r->so.results && !s_results_dir (r))
         return false;
     if (r->to.metrics && !(r->metrics = fopen (r->to.metrics, "a"))) {
         fprintf (stderr, "meshdl agent: cannot open metrics file %s for appending\n", r->to.metrics);
+        return false;
+    }
+    if (r->to.checkpoint && (rc = mdl_agent_set_checkpoint (r->agent, r->to.checkpoint, r->so.checkpoint_every))) {
+        fprintf (stderr, "meshdl agent: cannot write checkpoints to %s: %s\n", r->to.checkpoint, mdl_strerror (rc));
         return false;
     }
     if (r->shard_auto)
@@ -562,14 +668,35 @@ s_status_tick (s_run_t *r, double *last)
     *last = mdl_now ();
     r->hs.peers = r->st.peers_alive;
     r->hs.step = r->st.steps;
+    r->hs.worker_s = r->st.worker_beat_age;
+    r->hs.comm_s = r->st.comm_beat_age;
     r->hs.epoch = r->st.epoch;
     r->hs.state = r->st.steps > 0 ? "training" : (int) r->st.peers_alive < r->so.min_peers ? "waiting" : "starting";
     s_status_write (r->status_paths, &r->hs);
 }
 
-/* Starts the agent (after --shard auto found its shard) and follows it until it ends or
-   a signal stops it: status, progress line, metrics lines, --stop-at-target. */
+/* --peers dns:NAME that never resolved: after --min-peers-timeout, a wrong name (or a
+   service that is not there), not a slow start: the agent stops. (While the worker itself
+   waits for --min-peers, its wait ends first and says so.) */
 static void
+s_dns_check (s_run_t *r)
+{
+    const mdl_agent_stats_t *st = &r->st;
+    if (!st->disc_unresolved[0] || r->dns_failed || !(st->steps > 0 || r->so.min_peers == 0)
+        || mdl_now () - r->t0 < r->so.min_peers_timeout)
+        return;
+    snprintf (r->hs_msg, sizeof r->hs_msg, "never resolved within %.0f s: %s", r->so.min_peers_timeout,
+              st->disc_unresolved);
+    fprintf (stderr, "%s: %s\n", r->prefix, r->hs_msg);
+    r->dns_failed = true;
+    mdl_agent_stop (r->agent);
+}
+
+/* Starts the agent (after --shard auto found its shard, and gave it the --resume image)
+   and follows it until it ends or a signal stops it: status, progress line, metrics
+   lines, --stop-at-target, names that never resolve. Returns false (said on stderr) when
+   the resumed image does not fit the chosen shard's learner. */
+static bool
 s_train (s_run_t *r)
 {
     r->t0 = mdl_now ();
@@ -578,13 +705,18 @@ s_train (s_run_t *r)
     r->t_target = NAN;
     r->hs = (mdl_status_t) { .agent = r->idb, .state = "starting", .min_peers = r->so.min_peers,
                              .shard = r->shard_auto ? -1L : (long) r->shard_i, .shards = r->shard_n,
-                             .first_step_time = NAN };
+                             .first_step_time = NAN, .worker_s = NAN, .comm_s = NAN };
     r->started = true;
     if (r->shard_auto) {
         r->started = s_shard_auto (r->agent, &r->cfg, r->part, r->so.min_peers, r->so.min_peers_timeout, r->to.seed,
                                    &r->hs, r->status_paths, r->hs_msg, sizeof r->hs_msg);
         r->shard_i = (uint32_t) (r->hs.shard < 0 ? 0 : r->hs.shard);
+        /* the shard is chosen: only now can the resumed state go into its learner */
+        if (r->started && r->resume && !s_resume (r))
+            return false;
     }
+    if (r->started && !r->to.resume && r->cfg.bootstrap == MDL_BOOT_NONE)
+        fprintf (stderr, "%s: --bootstrap none: starting from the initial model\n", r->prefix);
     if (r->started) {
         /* The shard is final: this process holds its rows, not the training set. */
         size_t kept = r->cfg.nrows;
@@ -602,6 +734,8 @@ s_train (s_run_t *r)
     for (; r->started;) {
         mdl_agent_stats (r->agent, &r->st);
         const mdl_agent_stats_t *st = &r->st;
+        if (s_http)
+            mdl_http_publish (s_http, st, NULL);
         if (st->steps > 0 && isnan (r->hs.first_step_time))
             r->hs.first_step_time = mdl_wallclock ();
         s_status_tick (r, &hs_last);
@@ -620,6 +754,7 @@ s_train (s_run_t *r)
             break;
         if (mdl_signals_stop ())
             mdl_agent_stop (r->agent);
+        s_dns_check (r);
         struct timespec ts = { 0, 50 * 1000000 };
         nanosleep (&ts, NULL);
     }
@@ -630,26 +765,19 @@ s_train (s_run_t *r)
     } else if (!mdl_signals_stop ())
         r->st.error = MDL_ETIMEOUT; /* --shard auto: --min-peers never met (hs_msg says so) */
     mdl_progress_end (&r->prog);
+    return true;
 }
 
-/* The final checkpoint (not of a diverged agent: it keeps its last good one). Returns
-   false when it could not be written. */
+/* The worker wrote the final checkpoint (not after an error: a diverged agent keeps its
+   last good one). Returns false when it could not be written. */
 static bool
-s_checkpoint (s_run_t *r)
+s_checkpoint (const s_run_t *r)
 {
-    if (!r->to.checkpoint || r->st.error)
+    if (!r->to.checkpoint || r->st.error || !r->st.checkpoint_error)
         return true;
-    mdl_learner_t *l = mdl_agent_learner (r->agent);
-    mdl_model_t *m = mdl_learner_model (l);
-    size_t slen = 0;
-    float *state = mdl_optim_state (mdl_learner_optim (l), &slen);
-    mdl_ckpt_t ck = { .spec = mdl_model_spec (m), .params = mdl_model_params (m), .d = mdl_model_nparams (m),
-                      .opt_state = state, .opt_len = slen, .step = mdl_learner_steps (l),
-                      .epoch = (uint64_t) mdl_learner_epoch (l) };
-    int rc = mdl_ckpt_save (r->to.checkpoint, &ck);
-    if (rc)
-        fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", r->prefix, r->to.checkpoint, mdl_strerror (rc));
-    return rc == 0;
+    fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", r->prefix, r->to.checkpoint,
+             mdl_strerror (r->st.checkpoint_error));
+    return false;
 }
 
 /* The summary: the last stdout line, and DIR/<id>/summary.json. Returns false when the
@@ -676,11 +804,22 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     mdl_json_int (&j, "shard", r->shard_i);
     mdl_json_int (&j, "shards", r->shard_n);
     mdl_json_int (&j, "steps", (long long) st->steps);
+    char from[40];
+    mdl_json_str (&j, "start_from", mdl_agent_start_name (st, from, sizeof from));
+    mdl_json_int (&j, "start_step", (long long) st->start_step);
+    mdl_json_int (&j, "steps_skipped", (long long) st->steps_skipped);
+    mdl_json_int (&j, "checkpoints", (long long) st->checkpoints);
+    mdl_json_int (&j, "readmissions", (long long) st->readmissions);
+    mdl_json_int (&j, "snapshots_served", (long long) st->snapshots_served);
     mdl_agentopts_json_counters (&j, st);
     mdl_json_int (&j, "global_averages", (long long) st->global_averages);
-    mdl_json_int (&j, "updates_rejected", (long long) st->updates_rejected);
     mdl_json_int (&j, "peers_seen", (long long) st->peers_seen);
     mdl_json_num (&j, "disagreement", st->disagreement);
+    mdl_agentopts_json_robust (&j, &r->cfg, st);
+    if (r->ops->model_parallel) /* the agent knows the shared residual, not the other blocks */
+        mdl_json_num (&j, "train_mse", st->residual_mse);
+    mdl_json_int (&j, "connections", (long long) st->connections); /* to its neighbourhood, at the end */
+    mdl_json_int (&j, "mailboxes", (long long) st->mailboxes);
     mdl_json_num (&j, "wall_s", mdl_now () - r->t0);
     mdl_json_num (&j, "startup_s", r->startup_s);
     mdl_json_num (&j, "discovery_s", st->train_start - r->t0); /* ready to the first step (NaN: never) */
@@ -712,6 +851,8 @@ s_report (s_run_t *r)
     double test_loss = r->st.test_loss, test_acc = r->st.test_acc;
     if (!(r->started && r->st.evals > 0 && r->st.eval_final)) /* the worker did not reach its final evaluation */
         mdl_agent_evaluate (r->agent, NULL, r->test, 0, &test_loss, &test_acc);
+    if (r->dns_failed && !r->st.error)
+        r->st.error = MDL_ETIMEOUT;
     int exit_code = r->st.error ? 3 : 0;
     if (!s_checkpoint (r))
         exit_code = 2;
@@ -730,6 +871,8 @@ s_report (s_run_t *r)
                   (unsigned long long) st->peers_alive, r->so.min_peers, r->so.min_peers_timeout);
     r->hs.message = r->hs_msg;
     r->hs.state = st->error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
+    if (s_http)
+        mdl_http_publish (s_http, st, NULL);
     s_status_write (r->status_paths, &r->hs);
     return exit_code;
 }
@@ -737,7 +880,10 @@ s_report (s_run_t *r)
 static void
 s_cleanup (s_run_t *r)
 {
+    mdl_ckpt_image_destroy (&r->resume);
+    mdl_http_destroy (&s_http);
     mdl_agent_destroy (&r->agent);
+    mdl_registry_destroy (&r->alone); /* after the agent that uses it */
     if (r->logf)
         fclose (r->logf);
     mdl_partition_destroy (&r->part);
@@ -762,10 +908,8 @@ mdl_cmd_agent (int argc, char **argv)
         exit_code = 0;
     else if (rc)
         fprintf (stderr, "%s\n", err);
-    else if (s_build (r)) {
-        s_train (r);
+    else if (s_build (r) && s_train (r))
         exit_code = s_report (r);
-    }
     s_cleanup (r);
     free (r);
     return exit_code;

@@ -17,6 +17,7 @@
 #include "cluster.h"
 #include "cli.h"
 #include "err.h"
+#include "linalg.h"
 #include "partition.h"
 #include "report.h"
 #include "signals.h"
@@ -38,9 +39,11 @@ static const char *s_usage =
 typedef struct {
     int agents;
     mdl_strlist_t slow;
+    mdl_strlist_t byzantine;
     double delay_ms;
     double drop;
     double step_ms;
+    double offline;
 } s_simopts_t;
 
 /* --slow I:FACTOR */
@@ -66,6 +69,8 @@ typedef struct {
     mdl_learner_t *eval; /* evaluates foreign parameter vectors */
     const mdl_dataset_t *test;
     size_t test_rows;
+    const mdl_algo_ops_t *ops;
+    float *whole;        /* model-parallel: the sum of the agents' vectors (d) */
     int32_t *drift_map;  /* --drift-at: evaluate with the rotated labels ... */
     double drift_step;   /* ... once the agents' mean step is past this */
 } s_coord_t;
@@ -82,8 +87,33 @@ typedef struct {
     double *dist;               /* per agent: ||x_i - xbar||^2 */
 } s_eval_t;
 
-/* Snapshots every agent, then evaluates the averaged model and each agent's on the first
-   rows test rows. Returns 0 or MDL_ETIMEOUT. */
+/* The model the run has reached, from the last snapshots: the agents' mean (gossip);
+   their sum (model-parallel: each holds its block, zeros elsewhere); the model of the
+   agent holding the newest aggregate (sampled rounds: the others hold older ones). */
+static const float *
+s_model_of_run (s_coord_t *c)
+{
+    if (c->ops->model_parallel) {
+        mdl_vec_copy (c->whole, mdl_cluster_mean (c->cl), c->d);
+        mdl_vec_scale (c->whole, (float) c->n, c->d);
+        return c->whole;
+    }
+    if (c->ops->sampled) {
+        int best = 0;
+        uint64_t newest = 0;
+        for (int i = 0; i < c->n; i++) {
+            mdl_agent_stats_t st;
+            mdl_agent_stats (mdl_cluster_agent (c->cl, i), &st);
+            if (st.model_round > newest)
+                newest = st.model_round, best = i;
+        }
+        return mdl_cluster_snap (c->cl, best);
+    }
+    return mdl_cluster_mean (c->cl);
+}
+
+/* Snapshots every agent, then evaluates the model of the run and each agent's on the
+   first rows test rows. Returns 0 or MDL_ETIMEOUT. */
 static int
 s_evaluate (s_coord_t *c, s_eval_t *e, size_t rows)
 {
@@ -97,7 +127,7 @@ s_evaluate (s_coord_t *c, s_eval_t *e, size_t rows)
     e->wall_snap = mdl_wallclock ();
     e->rows = rows;
     e->consensus = mdl_cluster_consensus (c->cl, e->dist);
-    mdl_learner_evaluate (c->eval, mdl_cluster_mean (c->cl), c->test, rows, &e->loss_avg, &e->acc_avg);
+    mdl_learner_evaluate (c->eval, s_model_of_run (c), c->test, rows, &e->loss_avg, &e->acc_avg);
     e->acc_mean = 0;
     e->acc_min = INFINITY;
     for (int i = 0; i < c->n; i++) {
@@ -159,6 +189,27 @@ s_calibrate (const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train, int agent
     return step * 1.5 * ((double) agents / (double) cores);
 }
 
+/* --byzantine I:MODE[:ARG], repeatable: fills byz[I]. 0 or MDL_EINVAL + message. */
+static int
+s_parse_byzantine (const mdl_strlist_t *l, int n, mdl_byz_cfg_t *byz, char *err, size_t errlen)
+{
+    for (int k = 0; k < l->n; k++) {
+        const char *s = l->v[k];
+        char *end;
+        long i = strtol (s, &end, 10);
+        if (end == s || *end != ':' || i < 0 || i >= n) {
+            snprintf (err, errlen, "meshdl sim: --byzantine '%s' must be I:MODE[:ARG] with 0 <= I < %d", s, n);
+            return MDL_EINVAL;
+        }
+        char why[256];
+        if (mdl_byz_parse (end + 1, &byz[i], why, sizeof why)) {
+            snprintf (err, errlen, "meshdl sim: %s (in --byzantine '%s')", why, s);
+            return MDL_EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* Everything a sim run holds; s_sim_free releases what was set. */
 typedef struct {
     mdl_trainopts_t to;
@@ -169,6 +220,8 @@ typedef struct {
     mdl_agent_cfg_t base;
     mdl_part_spec_t pspec;
     double *slow;            /* per agent */
+    mdl_byz_cfg_t *byz;      /* per agent: --byzantine */
+    int nbyz;                /* agents named by --byzantine */
     double pace;             /* seconds per step of a normal agent (0: no pacing) */
     mdl_dataset_t *train, *test;
     mdl_partition_t *part;
@@ -191,11 +244,13 @@ s_sim_free (s_sim_t *r)
 {
     mdl_cluster_destroy (&r->co.cl);
     free (r->co.drift_map);
+    free (r->co.whole);
     mdl_learner_destroy (&r->co.eval);
     free (r->ev.acc);
     free (r->ev.loss);
     free (r->ev.dist);
     free (r->slow);
+    free (r->byz);
     mdl_partition_destroy (&r->part);
     if (r->metrics)
         fclose (r->metrics);
@@ -204,6 +259,34 @@ s_sim_free (s_sim_t *r)
     mdl_dataset_destroy (&r->train);
     mdl_dataset_destroy (&r->test);
     mdl_opts_config_free (&r->cfgkeep);
+}
+
+/* The rules of the sim's own options against the algorithm: --offline (in the table's
+   .takes), --blocks one per agent. 0 or MDL_EINVAL with the message in err. */
+static int
+s_sim_rules (s_sim_t *r, char *err, size_t errlen)
+{
+    const mdl_algo_ops_t *ops = mdl_algo_find (r->ao.algo);
+    r->base.offline = r->so.offline;
+    char why[384];
+    if (mdl_algo_validate (ops, &r->base, why, sizeof why)) {
+        snprintf (err, errlen, "meshdl sim: %s", why);
+        return MDL_EINVAL;
+    }
+    if (r->so.offline > 0 && (r->ao.overlap || r->ao.isolated)) {
+        snprintf (err, errlen, "meshdl sim: --offline does not combine with %s", r->ao.overlap ? "--overlap" : "--isolated");
+        return MDL_EINVAL;
+    }
+    if (ops->model_parallel && r->base.nblocks != r->so.agents) {
+        snprintf (err, errlen, "meshdl sim: --algo %s: --blocks gives %d blocks for %d agents (one block per agent)",
+                  ops->name, r->base.nblocks, r->so.agents);
+        return MDL_EINVAL;
+    }
+    if (ops->model_parallel && r->ao.isolated) {
+        snprintf (err, errlen, "meshdl sim: --algo %s needs every block's prediction: not --isolated", ops->name);
+        return MDL_EINVAL;
+    }
+    return 0;
 }
 
 /* The option table of sim: its own options, then the training and decentralized ones,
@@ -225,7 +308,9 @@ s_sim_defs (s_sim_t *r)
     S ("slow", MDL_OPTT_LIST, &r->so.slow, "I:FACTOR", "agent I computes FACTOR times slower (repeatable)", 0, 0);
     S ("delay-ms", MDL_OPTT_DOUBLE, &r->so.delay_ms, "MS", "delay added to every message on every link", 0, 60000);
     S ("drop", MDL_OPTT_DOUBLE, &r->so.drop, "P", "probability that an update is lost", 0, 1);
+    S ("byzantine", MDL_OPTT_LIST, &r->so.byzantine, "I:MODE", "agent I lies, to test defences (repeatable): I:scale:K | I:noise:SIGMA | I:zero | I:stale:S | I:alie:Z | I:future:K; summaries add test_acc_honest_mean/min", 0, 0);
     S ("step-ms", MDL_OPTT_DOUBLE, &r->so.step_ms, "MS", "emulated compute time of one step of a normal agent; --slow agents take FACTOR times as long. Default with --slow: calibrated so that the CPU keeps up; 0 = no pacing", 0, 60000);
+    S ("offline", MDL_OPTT_DOUBLE, &r->so.offline, "P", "each agent is offline in each round with probability P: an availability trace from --seed that every agent knows, as a membership service would report it; offline agents neither compute nor communicate (dpsgd, localsgd, plexus)", 0, 0.99);
 #undef S
     mdl_agentopts_table (&r->to, &r->ao, defs, &n, cap);
     mdl_optdef_t *d;
@@ -260,6 +345,8 @@ s_sim_options (s_sim_t *r, int argc, char **argv)
                                   err, sizeof err);
     if (rc == 1)
         return 1;
+    if (rc == 0)
+        rc = s_sim_rules (r, err, sizeof err);
     if (rc == 0 && !(r->slow = calloc ((size_t) r->so.agents, sizeof *r->slow)))
         rc = MDL_ENOMEM;
     for (int i = 0; rc == 0 && i < r->so.agents; i++)
@@ -274,6 +361,14 @@ s_sim_options (s_sim_t *r, int argc, char **argv)
         } else
             r->slow[who] = f;
     }
+    if (rc == 0 && !(r->byz = calloc ((size_t) r->so.agents, sizeof *r->byz)))
+        rc = MDL_ENOMEM;
+    if (rc == 0)
+        rc = s_parse_byzantine (&r->so.byzantine, r->so.agents, r->byz, err, sizeof err);
+    if (rc == 0)
+        rc = mdl_agentopts_check_robust (&r->base, (uint32_t) r->so.agents, "sim", err, sizeof err);
+    for (int i = 0; rc == 0 && i < r->so.agents; i++)
+        r->nbyz += r->byz[i].kind != MDL_BYZ_NONE;
     if (rc) {
         fprintf (stderr, "%s\n", err[0] ? err : mdl_strerror (rc));
         return 2;
@@ -296,6 +391,8 @@ s_sim_tweak (mdl_agent_cfg_t *cfg, int i, void *arg)
     cfg->learn.data_seed = r->to.seed * 1000003ULL + (uint64_t) i;
     cfg->slow_factor = r->slow[i];
     cfg->seed = r->to.seed + (uint64_t) i * 7919;
+    cfg->byzantine = r->byz[i];
+    cfg->join_burst = r->so.agents + 16; /* everyone joins at once */
 }
 
 /* --resume: every agent starts from the checkpoint's parameters, optimizer state and
@@ -416,8 +513,10 @@ s_sim_build (s_sim_t *r)
         r->pace = s_calibrate (&lc, r->train, n, (int) deg);
     }
     b->pace_s = r->pace;
-    mdl_cluster_cfg_t cc = { .n = n, .base = b, .part = r->part, .equal_rounds = true, .name = "mdl-sim",
-                             .tweak = s_sim_tweak, .tweak_arg = r };
+    /* Model-parallel algorithms split the unknowns, not the rows: every agent sees all. */
+    const mdl_algo_ops_t *ops = mdl_algo_find (r->ao.algo);
+    mdl_cluster_cfg_t cc = { .n = n, .base = b, .part = ops->model_parallel ? NULL : r->part, .equal_rounds = true,
+                             .isolated = r->ao.isolated, .name = "mdl-sim", .tweak = s_sim_tweak, .tweak_arg = r };
     int failed = -1;
     if (!(r->co.cl = mdl_cluster_new (&cc, &rc, &failed))) {
         if (failed >= 0)
@@ -427,10 +526,17 @@ s_sim_build (s_sim_t *r)
         return 2;
     }
     r->spe = mdl_cluster_steps_per_epoch (r->co.cl);
+    if (!r->spe) /* each agent runs its own: here all the same (every row) */
+        r->spe = mdl_learner_steps_per_epoch (mdl_agent_learner (mdl_cluster_agent (r->co.cl, 0)));
     r->total = r->spe * (uint64_t) r->to.epochs;
     r->co.n = n;
     r->co.d = mdl_cluster_dim (r->co.cl);
     r->co.test = r->test;
+    r->co.ops = ops;
+    if (ops->model_parallel && !(r->co.whole = malloc (r->co.d * sizeof (float)))) {
+        fprintf (stderr, "meshdl sim: out of memory\n");
+        return 2;
+    }
     r->ev.acc = calloc ((size_t) n, sizeof (double));
     r->ev.loss = calloc ((size_t) n, sizeof (double));
     r->ev.dist = calloc ((size_t) n, sizeof (double));
@@ -475,6 +581,8 @@ s_sim_metrics (s_sim_t *r)
         mdl_json_num (&j, "elapsed_s", now);
         mdl_json_str (&j, "run", r->run);
         mdl_json_int (&j, "agent", i);
+        if (r->byz[i].kind != MDL_BYZ_NONE)
+            mdl_json_int (&j, "byzantine", 1);
         mdl_json_int (&j, "step", (long long) st.steps);
         mdl_json_num (&j, "epoch", (double) st.steps / (double) r->spe);
         mdl_json_num (&j, "train_loss", st.loss);
@@ -566,7 +674,9 @@ s_sim_monitor (s_sim_t *r)
                                (unsigned long long) total, mean_steps / spe, loss, (double) sum.bytes_sent / 1e6,
                                mdl_now () - r->t0);
         }
-        if (failed) {
+        /* Under --byzantine an agent that diverged is what the attack did, not a failure
+           of the run: the others go on, and the summary counts it (diverged_agents). */
+        if (failed && !r->nbyz) {
             mdl_progress_end (prog);
             fprintf (stderr, "meshdl sim: %d agent(s) stopped on an error (see above)\n", failed);
             exit_code = 3;
@@ -621,6 +731,60 @@ s_sim_monitor (s_sim_t *r)
     return exit_code;
 }
 
+/* Mean squared error of the linear model w (dim weights, no bias) on ds. */
+static double
+s_mse (const mdl_dataset_t *ds, const double *w)
+{
+    const size_t n = mdl_dataset_n (ds), dim = mdl_dataset_dim (ds);
+    const float *X = mdl_dataset_x (ds), *y = mdl_dataset_targets (ds);
+    double sse = 0;
+    for (size_t i = 0; i < n; i++) {
+        double p = 0;
+        for (size_t j = 0; j < dim; j++)
+            p += w[j] * X[i * dim + j];
+        sse += (p - y[i]) * (p - y[i]);
+    }
+    return n ? sse / (double) n : NAN;
+}
+
+/* Model-parallel least squares: the training and test MSE of the assembled model (the
+   sum of the agents' blocks), the mean of y^2 (the MSE of w = 0), and those of the
+   centralized minimum-norm solution A^+ y that the distributed one is compared with. */
+static void
+s_sim_regression (s_sim_t *r, mdl_json_t *j)
+{
+    const size_t n = mdl_dataset_n (r->train), dim = mdl_dataset_dim (r->train);
+    double *A = malloc (n * dim * sizeof *A), *y = malloc (n * sizeof *y), *w = malloc (dim * sizeof *w);
+    if (!A || !y || !w) {
+        free (A), free (y), free (w);
+        return;
+    }
+    const float *X = mdl_dataset_x (r->train), *t = mdl_dataset_targets (r->train);
+    double y2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        y[i] = t[i];
+        y2 += y[i] * y[i] / (double) n;
+        for (size_t k = 0; k < dim; k++)
+            A[i * dim + k] = X[i * dim + k];
+    }
+    const float *whole = s_model_of_run (&r->co);
+    for (size_t k = 0; k < dim; k++)
+        w[k] = whole[k];
+    mdl_json_num (j, "train_mse", s_mse (r->train, w));
+    mdl_json_num (j, "test_mse", s_mse (r->test, w));
+    mdl_json_num (j, "y2_mean", y2);
+    mdl_json_num (j, "x_norm", sqrt (mdl_vec_norm2 (whole, dim)));
+    if (mdl_linalg_minnorm (A, n, dim, y, w) == 0) {
+        mdl_json_num (j, "minnorm_train_mse", s_mse (r->train, w));
+        mdl_json_num (j, "minnorm_test_mse", s_mse (r->test, w));
+        double nn = 0;
+        for (size_t k = 0; k < dim; k++)
+            nn += w[k] * w[k];
+        mdl_json_num (j, "minnorm_x_norm", sqrt (nn));
+    }
+    free (A), free (y), free (w);
+}
+
 /* The {"summary": ...} line. */
 static void
 s_sim_summary (s_sim_t *r, int exit_code)
@@ -645,6 +809,24 @@ s_sim_summary (s_sim_t *r, int exit_code)
     mdl_json_num (&j, "test_loss", ev->loss_avg);
     mdl_json_num (&j, "test_acc_mean", ev->acc_mean);
     mdl_json_num (&j, "test_acc_min", ev->acc_min);
+    if (r->nbyz) {
+        /* the agents not named by --byzantine */
+        double hmean = 0, hmin = INFINITY;
+        int diverged = 0;
+        for (int i = 0; i < n; i++) {
+            mdl_agent_stats_t st;
+            mdl_agent_stats (mdl_cluster_agent (r->co.cl, i), &st);
+            diverged += st.error != 0;
+            if (r->byz[i].kind == MDL_BYZ_NONE) {
+                hmean += ev->acc[i] / (n - r->nbyz);
+                hmin = ev->acc[i] < hmin ? ev->acc[i] : hmin;
+            }
+        }
+        mdl_json_num (&j, "test_acc_honest_mean", r->nbyz < n ? hmean : NAN);
+        mdl_json_num (&j, "test_acc_honest_min", r->nbyz < n ? hmin : NAN);
+        mdl_json_int (&j, "byzantine_agents", r->nbyz);
+        mdl_json_int (&j, "diverged_agents", diverged);
+    }
     mdl_json_num (&j, "consensus_distance", ev->consensus);
     mdl_json_int (&j, "agents", n);
     mdl_json_str (&j, "topology", r->ao.topology);
@@ -655,7 +837,7 @@ s_sim_summary (s_sim_t *r, int exit_code)
     mdl_json_int (&j, "batch", r->to.batch);
     mdl_json_str (&j, "run", r->run);
     mdl_agentopts_json_counters (&j, &sum);
-    mdl_json_int (&j, "updates_rejected", (long long) sum.updates_rejected);
+    mdl_agentopts_json_robust (&j, &r->base, &sum);
     mdl_json_int (&j, "keyframes_sent", (long long) sum.keyframes_sent);
     mdl_json_int (&j, "resyncs", (long long) sum.resyncs);
     if (r->ao.verify_replicas) {
@@ -677,6 +859,10 @@ s_sim_summary (s_sim_t *r, int exit_code)
         mdl_json_int (&j, "pair_averages", (long long) (sum.pair_averages / 2));
         mdl_json_int (&j, "pair_requests_refused", (long long) sum.pair_refused);
     }
+    if (r->so.offline > 0)
+        mdl_json_num (&j, "rounds_offline_per_agent", (double) sum.rounds_offline / n);
+    if (r->co.ops->model_parallel && mdl_dataset_targets (r->train))
+        s_sim_regression (r, &j);
     mdl_json_num (&j, "wall_s", wall);
     mdl_json_num (&j, "startup_s", r->startup_s);
     mdl_json_num (&j, "discovery_s", r->discovery_s);

@@ -231,6 +231,8 @@ mdl_cmd_train (int argc, char **argv)
     int rc = mdl_trainopts_parse ("train", s_usage, defs, NULL, argc, argv, &cfgkeep, err, sizeof err);
     if (rc == 1)
         return 0;
+    o->lr_given = mdl_opts_given (defs, "lr");
+    o->lr_min_given = mdl_opts_given (defs, "lr-min");
     mdl_learner_cfg_t cfg;
     if (rc == 0)
         rc = mdl_trainopts_learner (o, "train", &cfg, err, sizeof err);

@@ -11,6 +11,8 @@ static const mdl_cli_cmd_t s_cmds[] = {
     { "keygen", mdl_cmd_keygen, "write a CURVE key pair (CZMQ zcert format) for --curve" },
     { "status", mdl_cmd_status, "is an agent healthy (has its peers, is stepping)? the Docker HEALTHCHECK" },
     { "sim", mdl_cmd_sim, "N agents as threads of one process, gossiping over inproc sockets" },
+    { "top", mdl_cmd_top, "a live view of a running cluster (each agent's --http /status)" },
+    { "plot", mdl_cmd_plot, "draw --metrics files (accuracy against time and bytes, consensus) with gnuplot" },
 };
 
 static void

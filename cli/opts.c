@@ -408,6 +408,8 @@ mdl_opts_help (FILE *out, const char *usage, const mdl_optdef_t *defs)
     fprintf (out, "  %-26s %s\n", "--help", "show this help");
 }
 
+#define S_CONFIG_MAX ((size_t) 1 << 20)
+
 int
 mdl_opts_config (const char *cmd, mdl_optdef_t *defs, const char *path, void **keep, char *err,
                  size_t errlen)
@@ -417,7 +419,24 @@ mdl_opts_config (const char *cmd, mdl_optdef_t *defs, const char *path, void **k
         snprintf (err, errlen, "meshdl %s: --config %s: no such file (or not readable)", cmd, path);
         return MDL_EINVAL;
     }
-    zconfig_t *root = zconfig_load (path);
+    /* Read here, parsed from memory: CZMQ's zconfig_load leaks its file object when the
+       text does not parse (found by tests/fuzz/fuzz_config.c), and a config file has no
+       business being large. */
+    FILE *f = fopen (path, "rb");
+    char *text = malloc (S_CONFIG_MAX + 1);
+    size_t len = f && text ? fread (text, 1, S_CONFIG_MAX + 1, f) : 0;
+    const bool bad_read = !f || !text || ferror (f);
+    if (f)
+        fclose (f);
+    if (bad_read || len > S_CONFIG_MAX) {
+        free (text);
+        snprintf (err, errlen, "meshdl %s: --config %s: %s", cmd, path,
+                  bad_read ? "cannot be read" : "larger than 1 MiB: not a config file");
+        return MDL_EINVAL;
+    }
+    text[len] = '\0';
+    zconfig_t *root = memchr (text, '\0', len) ? NULL : zconfig_str_load (text);
+    free (text);
     if (!root) {
         snprintf (err, errlen, "meshdl %s: --config %s does not parse as a zconfig file (name = value lines)", cmd, path);
         return MDL_EINVAL;

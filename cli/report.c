@@ -134,10 +134,16 @@ mdl_json_close (mdl_json_t *j)
 }
 
 int
-mdl_json_end (mdl_json_t *j, FILE *out)
+mdl_json_finish (mdl_json_t *j)
 {
     s_put (j, "}");
-    if (j->overflow || !out)
+    return j->overflow ? MDL_EIO : 0;
+}
+
+int
+mdl_json_end (mdl_json_t *j, FILE *out)
+{
+    if (mdl_json_finish (j) || !out)
         return MDL_EIO;
     if (fprintf (out, "%s\n", j->buf) < 0 || fflush (out) != 0)
         return MDL_EIO;

@@ -34,6 +34,9 @@ void mdl_json_open (mdl_json_t *j, const char *key);
 void mdl_json_close (mdl_json_t *j);
 /* Closes the object and writes it with a newline to out; returns 0 or MDL_EIO. */
 int mdl_json_end (mdl_json_t *j, FILE *out);
+/* Closes the object, leaving its text in j->buf (j->len bytes, NUL-terminated) for a
+   writer other than a FILE. Returns 0, or MDL_EIO when it did not fit. */
+int mdl_json_finish (mdl_json_t *j);
 
 /* The progress line: redrawn in place on a terminal that this process has in the
    foreground, a plain line at most every `interval` seconds otherwise (logs, docker

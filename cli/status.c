@@ -13,6 +13,25 @@
 #include "err.h"
 #include "report.h"
 
+void
+mdl_status_json (const mdl_status_t *st, void *json)
+{
+    mdl_json_t *j = json;
+    mdl_json_str (j, "agent", st->agent ? st->agent : "");
+    mdl_json_str (j, "state", st->state ? st->state : "starting");
+    mdl_json_int (j, "peers", (long long) st->peers);
+    mdl_json_int (j, "min_peers", st->min_peers);
+    mdl_json_int (j, "step", (long long) st->step);
+    mdl_json_num (j, "epoch", st->epoch);
+    mdl_json_int (j, "shard", st->shard);
+    mdl_json_int (j, "shards", st->shards);
+    mdl_json_num (j, "time", mdl_wallclock ());
+    mdl_json_num (j, "first_step_time", st->first_step_time);
+    mdl_json_str (j, "message", st->message ? st->message : "");
+    mdl_json_num (j, "worker_s", st->worker_s);
+    mdl_json_num (j, "comm_s", st->comm_s);
+}
+
 int
 mdl_status_write (const char *path, const mdl_status_t *st)
 {
@@ -21,17 +40,7 @@ mdl_status_write (const char *path, const mdl_status_t *st)
         return MDL_EIO;
     mdl_json_t j;
     mdl_json_begin (&j);
-    mdl_json_str (&j, "agent", st->agent ? st->agent : "");
-    mdl_json_str (&j, "state", st->state);
-    mdl_json_int (&j, "peers", (long long) st->peers);
-    mdl_json_int (&j, "min_peers", st->min_peers);
-    mdl_json_int (&j, "step", (long long) st->step);
-    mdl_json_num (&j, "epoch", st->epoch);
-    mdl_json_int (&j, "shard", st->shard);
-    mdl_json_int (&j, "shards", st->shards);
-    mdl_json_num (&j, "time", mdl_wallclock ());
-    mdl_json_num (&j, "first_step_time", st->first_step_time);
-    mdl_json_str (&j, "message", st->message ? st->message : "");
+    mdl_status_json (st, &j);
     FILE *f = fopen (tmp, "w");
     if (!f)
         return MDL_EIO;
@@ -89,7 +98,7 @@ s_str (const char *text, const char *key, char *out, size_t len)
 }
 
 int
-mdl_status_check (const char *path, double max_age, char *line, size_t len)
+mdl_status_check (const char *path, double max_age, bool waiting_ok, char *line, size_t len)
 {
     char text[4200];
     FILE *f = fopen (path, "r");
@@ -110,16 +119,33 @@ mdl_status_check (const char *path, double max_age, char *line, size_t len)
         return 1;
     }
     double age = mdl_wallclock () - t;
-    if (strcmp (state, "training") == 0 && !(age <= max_age)) {
+    const bool early = !strcmp (state, "waiting") || !strcmp (state, "starting");
+    if ((strcmp (state, "training") == 0 || (waiting_ok && early)) && !(age <= max_age)) {
         snprintf (line, len, "unhealthy: agent %s: its status is %.0f s old (the agent hangs or is gone)", agent, age);
         return 1;
     }
+    /* A thread that stopped beating while the main thread still writes the status: the
+       worker stuck in a step or a wait, the comm actor in a send (older files lack them). */
+    double beat[2];
+    const char *names[2] = { "worker", "comm" };
+    if (strcmp (state, "training") == 0 && !s_num (text, "worker_s", &beat[0]) && !s_num (text, "comm_s", &beat[1]))
+        for (int k = 0; k < 2; k++)
+            if (beat[k] > max_age) {
+                snprintf (line, len, "unhealthy: agent %s: its %s thread has shown no sign of life for %.0f s (stuck)",
+                          agent, names[k], beat[k]);
+                return 1;
+            }
     char where[64] = "";
     if (shards > 0)
         snprintf (where, sizeof where, ", shard %.0f/%.0f", shard, shards);
     if (strcmp (state, "training") == 0) {
         snprintf (line, len, "healthy: agent %s training, step %.0f, epoch %.2f, %.0f peers (min %.0f)%s", agent, step,
                   epoch, peers, minp, where);
+        return 0;
+    }
+    if (waiting_ok && early) {
+        snprintf (line, len, "healthy (--waiting-ok): agent %s %s, %.0f of %.0f peers (--min-peers)%s", agent, state, peers,
+                  minp, where);
         return 0;
     }
     if (strcmp (state, "done") == 0) {
@@ -137,21 +163,26 @@ mdl_status_check (const char *path, double max_age, char *line, size_t len)
 }
 
 static const char *s_usage =
-    "usage: meshdl status [--max-age SEC] [PATH]\n\n"
+    "usage: meshdl status [--max-age SEC] [--waiting-ok] [PATH]\n\n"
     "Says whether an agent is healthy: it has its --min-peers and is taking training steps,\n"
     "and its status file is fresh (rewritten within --max-age seconds, default 30). PATH is\n"
     "the file of `meshdl agent --status FILE`, or a results directory (`--results DIR`):\n"
     "DIR/status.json, else every DIR/*/status.json (healthy when all are). Without PATH:\n"
     "$MESHDL_STATUS, as the agent's own --status (the Docker image's HEALTHCHECK).\n"
+    "--waiting-ok: an agent starting or waiting for its peers (with a fresh file) is healthy\n"
+    "too: for Docker Swarm, which lists a task under tasks.SERVICE only once it is healthy,\n"
+    "while the agents find their peers through that name.\n"
     "Prints one line per agent. Exit codes: 0 every agent is healthy (training, status\n"
-    "fresh) or finished its run (done); 1 one is not: starting, waiting for peers, stopped\n"
-    "by a signal before the end, failed, or its status is stale, missing or unreadable;\n"
-    "2 bad usage.";
+    "fresh) or finished its run (done); 1 one is not: starting, waiting for peers (unless\n"
+    "--waiting-ok), stopped by a signal before the end, failed, its status is stale,\n"
+    "missing or unreadable, or its worker or comm thread has shown no sign of life (a\n"
+    "heartbeat each) for --max-age; 2 bad usage.";
 
 int
 mdl_cmd_status (int argc, char **argv)
 {
     double max_age = 30;
+    bool waiting_ok = false;
     const char *path = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp (argv[i], "--help") || !strcmp (argv[i], "-h")) {
@@ -164,7 +195,9 @@ mdl_cmd_status (int argc, char **argv)
                 fprintf (stderr, "meshdl status: --max-age '%s' is not a number of seconds > 0\n", argv[i]);
                 return 2;
             }
-        } else if (argv[i][0] != '-' && !path)
+        } else if (!strcmp (argv[i], "--waiting-ok"))
+            waiting_ok = true;
+        else if (argv[i][0] != '-' && !path)
             path = argv[i];
         else {
             fprintf (stderr, "meshdl status: unexpected argument '%s' (see meshdl status --help)\n", argv[i]);
@@ -180,13 +213,13 @@ mdl_cmd_status (int argc, char **argv)
     char line[1400], file[4200];
     struct stat sb;
     if (stat (path, &sb) != 0 || !S_ISDIR (sb.st_mode)) {
-        int rc = mdl_status_check (path, max_age, line, sizeof line);
+        int rc = mdl_status_check (path, max_age, waiting_ok, line, sizeof line);
         printf ("%s\n", line);
         return rc;
     }
     snprintf (file, sizeof file, "%s/status.json", path);
     if (access (file, F_OK) == 0) {
-        int rc = mdl_status_check (file, max_age, line, sizeof line);
+        int rc = mdl_status_check (file, max_age, waiting_ok, line, sizeof line);
         printf ("%s\n", line);
         return rc;
     }
@@ -203,7 +236,7 @@ mdl_cmd_status (int argc, char **argv)
         if (access (file, F_OK) != 0)
             continue;
         found++;
-        bad |= mdl_status_check (file, max_age, line, sizeof line);
+        bad |= mdl_status_check (file, max_age, waiting_ok, line, sizeof line);
         printf ("%s\n", line);
     }
     closedir (d);

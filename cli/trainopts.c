@@ -53,13 +53,13 @@ mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("beta2", MDL_OPTT_DOUBLE, &o->beta2, "B2", "Adam beta2", 0, 0.999999),
         D ("eps", MDL_OPTT_DOUBLE, &o->eps, "EPS", "Adam epsilon", 1e-30, 1),
         D ("weight-decay", MDL_OPTT_DOUBLE, &o->weight_decay, "WD", "L2 weight decay (decoupled for adamw)", 0, 10),
-        D ("schedule", MDL_OPTT_STR, &o->schedule, "S", "constant | cosine | step:GAMMA:E1,E2,... (decay at epochs)", 0, 0),
+        D ("schedule", MDL_OPTT_STR, &o->schedule, "S", "constant | cosine | step:GAMMA:E1,E2,... (decay at epochs) | clr:MIN:MAX:PERIOD (triangular cyclical rate, PERIOD epochs per cycle; replaces --lr)", 0, 0),
         D ("warmup", MDL_OPTT_DOUBLE, &o->warmup, "EPOCHS", "linear learning-rate warm-up", 0, 1e6),
         D ("lr-min", MDL_OPTT_DOUBLE, &o->lr_min, "LR", "floor of the cosine schedule", 0, 1e3),
         D ("seed", MDL_OPTT_U64, &o->seed, "S", "random seed: same seed, same run", 0, 1.8e19),
         D ("data", MDL_OPTT_STR, &o->data, "DIR|FILE.csv|synthetic:...", "MNIST-format directory (train-/t10k-*-ubyte[.gz]), a CSV file label,f1,..., or synthetic:linreg:N:D:NOISE[:HET] (least squares, use --model linreg:D)", 0, 0),
         D ("test-data", MDL_OPTT_STR, &o->test_data, "FILE.csv", "test set when --data is a CSV file", 0, 0),
-        D ("no-data-cache", MDL_OPTT_FLAG, &o->no_data_cache, NULL, "read the gzip IDX files at every start instead of a memory-mapped decompressed copy in $XDG_CACHE_HOME/meshdl (or DIR/data-cache with --results DIR)", 0, 0),
+        D ("no-data-cache", MDL_OPTT_FLAG, &o->no_data_cache, NULL, "read the gzip IDX files at every start instead of a memory-mapped decompressed copy in $XDG_CACHE_HOME/meshdl (or DIR/.data-cache with --results DIR)", 0, 0),
         DD ("train-subset", MDL_OPTT_U64, &o->train_subset, "N", "use only the first N training rows", 0, 1e12, "all"),
         DD ("test-subset", MDL_OPTT_U64, &o->test_subset, "N", "evaluate on the first N test rows", 0, 1e12, "all"),
         D ("metrics", MDL_OPTT_STR, &o->metrics, "FILE.jsonl", "append one JSON object per evaluation (each with the run's id, --run)", 0, 0),
@@ -117,12 +117,20 @@ mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learner_cf
     }
     if (mdl_sched_parse (o->schedule, &cfg->sched)) {
         char hint[96];
-        snprintf (err, errlen, "meshdl %s: --schedule '%s' is not constant, cosine or step:GAMMA:E1,E2,... (e.g. step:0.1:3,4)%s",
-                  cmd, o->schedule, mdl_did_you_mean_in (hint, sizeof hint, o->schedule, "constant cosine step"));
+        snprintf (err, errlen, "meshdl %s: --schedule '%s' is not constant, cosine, step:GAMMA:E1,E2,... (e.g. step:0.1:3,4) "
+                  "or clr:MIN:MAX:PERIOD (0 <= MIN < MAX, PERIOD > 0 epochs, e.g. clr:0.005:0.05:1)%s",
+                  cmd, o->schedule, mdl_did_you_mean_in (hint, sizeof hint, o->schedule, "constant cosine step clr"));
         return MDL_EINVAL;
     }
-    cfg->sched.lr0 = (float) o->lr;
-    cfg->sched.lr_min = (float) o->lr_min;
+    if (cfg->sched.kind == MDL_SCHED_CLR && (o->lr_given || o->lr_min_given)) {
+        snprintf (err, errlen, "meshdl %s: --schedule %s sets the learning rate between its MIN and MAX: drop %s", cmd,
+                  o->schedule, o->lr_given ? "--lr" : "--lr-min");
+        return MDL_EINVAL;
+    }
+    if (cfg->sched.kind != MDL_SCHED_CLR) {
+        cfg->sched.lr0 = (float) o->lr;
+        cfg->sched.lr_min = (float) o->lr_min;
+    }
     cfg->sched.warmup_epochs = o->warmup;
     cfg->spec = o->model;
     cfg->seed = o->seed;

@@ -28,7 +28,7 @@ typedef struct {
     uint64_t train_subset, test_subset; /* 0 = all rows */
     bool no_data_cache;   /* --no-data-cache: gunzip the IDX files at every start */
     const char *data_cache; /* the cache's directory (NULL: $XDG_CACHE_HOME/meshdl, or
-                               ~/.cache/meshdl); `agent --results DIR` sets DIR/data-cache */
+                               ~/.cache/meshdl); `agent --results DIR` sets DIR/.data-cache */
     const char *metrics;  /* JSONL path */
     const char *run;      /* run id (NULL: mdl_run_id's) */
     const char *checkpoint;
@@ -39,6 +39,8 @@ typedef struct {
     double progress;      /* seconds between progress lines when not a terminal */
     bool quiet;
     const char *config;   /* zconfig file of options */
+    bool lr_given;        /* --lr / --lr-min were given (any source), set by the */
+    bool lr_min_given;    /* caller after parsing; a CLR schedule owns both */
 } mdl_trainopts_t;
 
 void mdl_trainopts_defaults (mdl_trainopts_t *o);

@@ -392,3 +392,21 @@ mdl_wire_stats_get (const mdl_wire_stats_t *s, int rc)
 {
     return rc == 0 ? s->ok : s->by_code[s_slot (rc)];
 }
+
+int
+mdl_wire_check_probs (const float *v, size_t n, size_t classes)
+{
+    if (classes == 0 || n % classes)
+        return MDL_EWIRE_PAYLOAD;
+    for (size_t r = 0; r < n; r += classes) {
+        double sum = 0;
+        for (size_t c = 0; c < classes; c++) {
+            if (!(v[r + c] >= 0.0f && v[r + c] <= 1.0f))
+                return MDL_EWIRE_PAYLOAD;
+            sum += v[r + c];
+        }
+        if (fabs (sum - 1.0) > 1e-3)
+            return MDL_EWIRE_PAYLOAD;
+    }
+    return 0;
+}

@@ -11,7 +11,9 @@
                   all integers unsigned; keyframe a MessagePack boolean; cluster is the
                   64-bit FNV-1a hash of the cluster name's bytes, without the NUL
                   (mdl_wire_cluster_id); kind is MDL_KIND_MAKE (type, channel), aux a
-                  scalar for the algorithm. docs/PROTOCOL.md specifies all of it.
+                  scalar for the algorithm (e.g. a push-sum weight); d is the model's size,
+                  except for MDL_KIND_OUTPUTS (its own size). docs/PROTOCOL.md specifies all
+                  of it.
       3. payload  the codec's bytes (codec.h), sent zero-copy: encode into a buffer from
                   mdl_wire_payload_alloc and hand it to zmq_msg_init_data with
                   mdl_wire_payload_free, whose signature is zmq_free_fn's.
@@ -48,8 +50,16 @@ enum {
     MDL_KIND_PAIR_REQ = 5, /* AD-PSGD: a pairwise average requested (fp32 model; step = exchange no.) */
     MDL_KIND_PAIR_ACK = 6, /* ... accepted (fp32 model) */
     MDL_KIND_PAIR_NAK = 7, /* control: ... refused */
-    MDL_KIND_FIN = 8       /* control: the sender finished training */
+    MDL_KIND_FIN = 8,      /* control: the sender finished training */
+    MDL_KIND_RESEND = 9,   /* control: "send me again your state of round step on this channel"
+                              (sync mode: a state published before the recipient's
+                              subscription reached the publisher is lost without a trace) */
+    MDL_KIND_OUTPUTS = 10  /* the sender's model outputs on inputs every agent shares, fp32, not
+                              model-sized: d = rows x outputs (codistillation: probabilities on
+                              the public batch of the round, rows summing to 1; model-parallel
+                              least squares: its partial predictions on the training rows) */
 };
+#define MDL_KIND_LAST MDL_KIND_OUTPUTS /* the highest type defined */
 #define MDL_KIND_TYPE(kind) ((uint32_t) (kind) & 15u)
 #define MDL_KIND_CHANNEL(kind) ((uint32_t) (kind) >> 4)
 #define MDL_KIND_MAKE(type, channel) ((uint32_t) (type) | (uint32_t) (channel) << 4)
@@ -135,6 +145,11 @@ int mdl_wire_check (const mdl_wire_frame_t *frames, size_t nframes,
 int mdl_wire_decode (const mdl_wire_frame_t *frames, size_t nframes,
                      const mdl_wire_expect_t *exp, mdl_codec_t *codec,
                      mdl_wire_header_t *h, float *y);
+
+/* The content of a decoded MDL_KIND_OUTPUTS payload of probabilities: n floats, rows of
+   classes entries (n a multiple of classes), each entry in [0, 1], each row summing to 1
+   within 1e-3 (a softmax's float rounding is far below). 0 or MDL_EWIRE_PAYLOAD. */
+int mdl_wire_check_probs (const float *v, size_t n, size_t classes);
 
 /* Payload buffers that can be handed to zmq_msg_init_data (ffn = mdl_wire_payload_free,
    hint unused). alloc returns NULL when out of memory. */

@@ -51,6 +51,8 @@ static const s_entry_t s_table[] = {
     { MDL_ESECURITY, "ESECURITY", "security keys missing, unreadable or not allowed" },
     { MDL_ETIMEOUT, "ETIMEOUT", "timed out" },
     { MDL_EWEIGHTS, "EWEIGHTS", "mixing weights unknown: use mh (Metropolis-Hastings) or uniform" },
+    { MDL_ERATE, "ERATE", "refused by a rate limit (too many new peers too fast)" },
+    { MDL_EBACKOFF, "EBACKOFF", "a peer that keeps leaving and rejoining must wait longer before it rejoins" },
     { MDL_EALGO, "EALGO", "algorithm unknown, or its options do not fit it" },
     { MDL_EINTERRUPTED, "EINTERRUPTED", "interrupted by a signal" },
     { MDL_ELIMIT, "ELIMIT", "too many agents for this process's limits (ZeroMQ sockets, open files, threads or peers)" },

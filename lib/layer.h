@@ -60,6 +60,10 @@ int mdl_layer_flatten (mdl_layer_t *l, int c, int h, int w);
 float mdl_loss_softmax_xent (const float *logits, const int32_t *labels, size_t B, size_t C,
                              float *dlogits, size_t *correct);
 float mdl_loss_mse (const float *pred, const float *targets, size_t B, float *dpred);
+/* Distillation: the mean over the B rows of KL(q_r || softmax(logits_r)), q a row of
+   target probabilities (C each, >= 0); dlogits as above, probs (may be NULL) gets the
+   softmax of the logits. */
+float mdl_loss_softmax_kl (const float *logits, const float *q, size_t B, size_t C, float *dlogits, float *probs);
 
 /* Naive references for the fast kernels, used by the tests. */
 void mdl_ref_dense_forward (const float *W, const float *b, const float *x, float *y,

@@ -142,6 +142,128 @@ mdl_learner_set_label_map (mdl_learner_t *l, const int32_t *map)
     l->label_map = map;
 }
 
+/* The "learner" record: u32 layout version, then u64 steps, optimizer steps, epochs
+   started, cursor, shard rows, rows digest, and the four words of the order's rng. */
+#define S_REC_VERSION 1
+#define S_REC_LEN (4 + 8 * 6 + 8 * 4)
+
+/* A digest of the shard's set of rows, independent of their order: the sum of a 64-bit
+   mix of each row number. */
+static uint64_t
+s_rows_digest (const uint32_t *rows, size_t n)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = (uint64_t) rows[i] + 0x9e3779b97f4a7c15ULL;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        h += z ^ (z >> 31);
+    }
+    return h;
+}
+
+static void
+s_put64 (uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t) (v >> (8 * i));
+}
+
+static uint64_t
+s_get64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t) p[i] << (8 * i);
+    return v;
+}
+
+int
+mdl_learner_save (const mdl_learner_t *l, mdl_ckpt_image_t *img)
+{
+    size_t olen = 0;
+    const float *ost = mdl_optim_state (l->optim, &olen);
+    uint8_t rec[S_REC_LEN];
+    rec[0] = S_REC_VERSION;
+    rec[1] = rec[2] = rec[3] = 0;
+    const uint64_t f[10] = { l->steps, mdl_optim_steps (l->optim), l->epochs_started, l->cursor, l->nrows,
+                             s_rows_digest (l->rows, l->nrows), l->rng.s[0], l->rng.s[1], l->rng.s[2], l->rng.s[3] };
+    for (int i = 0; i < 10; i++)
+        s_put64 (rec + 4 + 8 * i, f[i]);
+    int rc = mdl_ckpt_image_add (img, "params", MDL_CKPT_F32, mdl_model_params (l->model), mdl_model_nparams (l->model));
+    if (!rc)
+        rc = mdl_ckpt_image_add (img, "optim", MDL_CKPT_F32, ost, olen);
+    if (!rc)
+        rc = mdl_ckpt_image_add (img, "learner", MDL_CKPT_BYTES, rec, sizeof rec);
+    if (!rc) {
+        /* little-endian u32s, as every field of a checkpoint */
+        uint8_t *order = malloc (l->nrows * 4);
+        if (!order)
+            return MDL_ENOMEM;
+        for (size_t i = 0; i < l->nrows; i++)
+            for (int k = 0; k < 4; k++)
+                order[4 * i + k] = (uint8_t) (l->rows[i] >> (8 * k));
+        rc = mdl_ckpt_image_add (img, "learner.order", MDL_CKPT_BYTES, order, l->nrows * 4);
+        free (order);
+    }
+    return rc;
+}
+
+int
+mdl_learner_restore (mdl_learner_t *l, const mdl_ckpt_image_t *img, bool *position)
+{
+    const size_t d = mdl_model_nparams (l->model);
+    size_t olen = 0;
+    float *ost = mdl_optim_state (l->optim, &olen);
+    uint8_t rec[S_REC_LEN];
+    mdl_ckpt_kind_t kind;
+    uint64_t n = 0;
+    /* Check everything before changing anything. */
+    if (!mdl_ckpt_image_has (img, "params", &kind, &n) || kind != MDL_CKPT_F32 || n != d
+        || !mdl_ckpt_image_has (img, "optim", &kind, &n) || kind != MDL_CKPT_F32 || n != olen
+        || mdl_ckpt_image_get (img, "learner", MDL_CKPT_BYTES, rec, sizeof rec) || rec[0] != S_REC_VERSION)
+        return MDL_ECKPT_MODEL;
+    uint64_t f[10];
+    for (int i = 0; i < 10; i++)
+        f[i] = s_get64 (rec + 4 + 8 * i);
+    uint32_t *order = NULL;
+    bool same = f[4] == l->nrows && f[5] == s_rows_digest (l->rows, l->nrows) && f[3] <= l->nrows;
+    if (same) {
+        uint8_t *raw = malloc (l->nrows * 4); /* nrows >= 1: mdl_learner_new refuses an empty shard */
+        order = malloc (l->nrows * sizeof *order);
+        if (!raw || !order || mdl_ckpt_image_get (img, "learner.order", MDL_CKPT_BYTES, raw, l->nrows * 4)) {
+            free (raw);
+            free (order);
+            return MDL_ECKPT_MODEL;
+        }
+        for (size_t i = 0; i < l->nrows; i++)
+            order[i] = (uint32_t) raw[4 * i] | (uint32_t) raw[4 * i + 1] << 8 | (uint32_t) raw[4 * i + 2] << 16
+                       | (uint32_t) raw[4 * i + 3] << 24;
+        free (raw);
+        /* the saved order must be a permutation of this shard's rows */
+        if (s_rows_digest (order, l->nrows) != f[5]) {
+            free (order);
+            same = false;
+        }
+    }
+    mdl_ckpt_image_get (img, "params", MDL_CKPT_F32, mdl_model_params (l->model), d);
+    if (olen)
+        mdl_ckpt_image_get (img, "optim", MDL_CKPT_F32, ost, olen);
+    l->steps = f[0];
+    mdl_optim_set_steps (l->optim, f[1]);
+    if (same) {
+        memcpy (l->rows, order, l->nrows * sizeof *order);
+        l->epochs_started = f[2];
+        l->cursor = (size_t) f[3];
+        for (int i = 0; i < 4; i++)
+            l->rng.s[i] = f[6 + i];
+        free (order);
+    }
+    if (position)
+        *position = same;
+    return 0;
+}
+
 void
 mdl_label_map_rotate (int32_t *map, int classes)
 {

@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
+#include "checkpoint.h"
 #include "dataset.h"
 #include "model.h"
 #include "optim.h"
@@ -74,6 +77,23 @@ int mdl_learner_evaluate (mdl_learner_t *l, const float *params, const mdl_datas
    drift experiments); NULL = as stored. map has one entry per class and must outlive
    its use; it is not copied. */
 void mdl_learner_set_label_map (mdl_learner_t *l, const int32_t *map);
+
+/* Adds the learner's state to a checkpoint image: "params" (the model's d floats),
+   "optim" (the optimizer's state vector), "learner" (a byte record: steps taken, the
+   optimizer's step count, and the position in the data: epochs started, the cursor in
+   the shard, the minibatch order's random stream, the shard's size and a digest of its
+   rows) and "learner.order" (the shard's current shuffled order, u32 row numbers). With
+   them a resumed learner draws exactly the minibatches the saved one would have drawn.
+   Returns 0 or the image's error (MDL_EINVAL once sealed, MDL_ENOMEM). */
+int mdl_learner_save (const mdl_learner_t *l, mdl_ckpt_image_t *img);
+
+/* Restores what mdl_learner_save added: parameters, optimizer state, step counts and,
+   when the image was taken on the same shard (same rows), the data position, then
+   *position is true; on another shard (a different --shard or data) the learner keeps
+   its own order and *position is false. The caller checks the image's model spec.
+   Returns 0, or MDL_ECKPT_MODEL (a section missing or sized for another model or
+   optimizer), and then nothing was changed. */
+int mdl_learner_restore (mdl_learner_t *l, const mdl_ckpt_image_t *img, bool *position);
 
 /* Fills map (classes entries) with the drift permutation y -> (y + 1) mod classes:
    every class changes its label. */

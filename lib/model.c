@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,11 +346,11 @@ mdl_model_loss (mdl_model_t *m, const int32_t *labels, const float *targets, siz
     return s_loss (m, labels, targets, batch, NULL, correct);
 }
 
-float
-mdl_model_backward (mdl_model_t *m, const int32_t *labels, const float *targets, size_t batch)
+/* Back-propagates d(loss)/d(outputs), already in m->dbuf[0], through every layer. */
+static void
+s_backprop (mdl_model_t *m, size_t batch)
 {
     float *dcur = m->dbuf[0], *dnext = m->dbuf[1];
-    float loss = s_loss (m, labels, targets, batch, dcur, NULL);
     for (size_t i = m->nlayers; i-- > 0;) {
         mdl_layer_t *l = &m->layers[i];
         /* The first layer's input gradient is never needed. */
@@ -359,5 +360,47 @@ mdl_model_backward (mdl_model_t *m, const int32_t *labels, const float *targets,
         dcur = dnext;
         dnext = t;
     }
+}
+
+float
+mdl_model_backward (mdl_model_t *m, const int32_t *labels, const float *targets, size_t batch)
+{
+    float loss = s_loss (m, labels, targets, batch, m->dbuf[0], NULL);
+    s_backprop (m, batch);
+    return loss;
+}
+
+void
+mdl_model_predict (mdl_model_t *m, const float *x, size_t batch, float *probs)
+{
+    const float *z = mdl_model_forward (m, x, batch);
+    if (!z)
+        return;
+    if (m->regression) {
+        memcpy (probs, z, batch * sizeof (float));
+        return;
+    }
+    for (size_t r = 0; r < batch; r++) {
+        const float *zr = z + r * m->out_dim;
+        float *pr = probs + r * m->out_dim;
+        float zmax = zr[0];
+        for (size_t c = 1; c < m->out_dim; c++)
+            zmax = zr[c] > zmax ? zr[c] : zmax;
+        double sum = 0.0;
+        for (size_t c = 0; c < m->out_dim; c++)
+            sum += exp ((double) zr[c] - zmax);
+        for (size_t c = 0; c < m->out_dim; c++)
+            pr[c] = (float) (exp ((double) zr[c] - zmax) / sum);
+    }
+}
+
+float
+mdl_model_distill (mdl_model_t *m, const float *x, const float *q, size_t batch, float *probs)
+{
+    const float *z = mdl_model_forward (m, x, batch);
+    if (!z || m->regression)
+        return NAN;
+    float loss = mdl_loss_softmax_kl (z, q, batch, m->out_dim, m->dbuf[0], probs);
+    s_backprop (m, batch);
     return loss;
 }

@@ -60,6 +60,17 @@ const float *mdl_model_forward (mdl_model_t *m, const float *x, size_t batch);
 float mdl_model_backward (mdl_model_t *m, const int32_t *labels, const float *targets,
                           size_t batch);
 
+/* Output probabilities on x (batch, in_dim): the softmax of the outputs, (batch,
+   out_dim) into probs (regression: the predictions, batch floats). Runs a forward pass. */
+void mdl_model_predict (mdl_model_t *m, const float *x, size_t batch, float *probs);
+
+/* Distillation toward target probabilities q (batch, out_dim; rows >= 0 summing to 1):
+   forward on x, then the mean over rows of KL(q_r || softmax(out_r)), back-propagated,
+   OVERWRITING the gradient vector with its gradient (d/d logits = (p - q) / batch).
+   probs (may be NULL) gets the model's own probabilities. Returns the loss, or NaN for a
+   regression model (nothing is computed). */
+float mdl_model_distill (mdl_model_t *m, const float *x, const float *q, size_t batch, float *probs);
+
 /* Mean loss of the last forward pass without back-propagation; *correct gets the number
    of rows whose arg-max equals the label (classification only, may be NULL). */
 float mdl_model_loss (mdl_model_t *m, const int32_t *labels, const float *targets,

@@ -18,6 +18,17 @@ s_rotl (uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
+uint64_t
+mdl_rng_hash3 (uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t x = a;
+    uint64_t h = s_splitmix64 (&x);
+    x = h ^ b;
+    h = s_splitmix64 (&x);
+    x = h ^ c;
+    return s_splitmix64 (&x);
+}
+
 void
 mdl_rng_seed (mdl_rng_t *rng, uint64_t seed, uint64_t stream)
 {

@@ -35,6 +35,10 @@ double mdl_rng_normal (mdl_rng_t *rng);
 /* Gamma(shape, 1) for shape > 0 (Marsaglia-Tsang; boosted for shape < 1). */
 double mdl_rng_gamma (mdl_rng_t *rng, double shape);
 
+/* 64 bits that depend on (a, b, c) alone, well mixed (splitmix64 rounds): a draw every
+   machine can compute without sharing a stream, e.g. a trace indexed by (seed, id, round). */
+uint64_t mdl_rng_hash3 (uint64_t a, uint64_t b, uint64_t c);
+
 /* Shuffles idx[0..n) in place (Fisher-Yates). */
 void mdl_rng_shuffle (mdl_rng_t *rng, uint32_t *idx, size_t n);
 

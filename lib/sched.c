@@ -87,6 +87,15 @@ mdl_sched_lr (const mdl_sched_t *s, uint64_t step)
                                  * (1.0 + cos (s_pi * (double) t / (double) span));
         break;
     }
+    case MDL_SCHED_CLR: {
+        /* A cycle of T >= 2 steps (a one-step cycle would never leave lr_min). */
+        uint64_t T = s_epoch_step (s->clr_period, s->steps_per_epoch);
+        if (T < 2)
+            T = 2;
+        const double u = (double) (step % T) / (double) T;
+        lr = s->lr_min + (lr0 - s->lr_min) * (1.0 - fabs (2.0 * u - 1.0));
+        break;
+    }
     }
     /* Linear warm-up multiplies whatever the schedule gives: (step + 1) / W, so step 0
        runs at 1/W of it and step W - 1, the last warm-up step, at the full rate. */
@@ -101,6 +110,7 @@ mdl_sched_phase (const mdl_sched_t *s, uint64_t step)
     assert (s);
     switch (s->kind) {
     case MDL_SCHED_CONSTANT:
+    case MDL_SCHED_CLR:
         return 0;
     case MDL_SCHED_STEP:
         return s_milestones_passed (s, step);
@@ -150,6 +160,21 @@ mdl_sched_parse (const char *spec, mdl_sched_t *s)
     }
     if (strcmp (spec, "cosine") == 0) {
         s->kind = MDL_SCHED_COSINE;
+        return MDL_OK;
+    }
+    if (strncmp (spec, "clr:", 4) == 0) {
+        const char *p = spec + 4;
+        double lo, hi, period;
+        if (s_parse_double (&p, ":", &lo) || *p++ != ':' || s_parse_double (&p, ":", &hi) || *p++ != ':'
+            || s_parse_double (&p, "", &period))
+            return MDL_EINVAL;
+        /* stored as floats: the bounds must stay ordered after rounding */
+        if (!(lo >= 0.0 && (float) lo < (float) hi && hi <= 1e3 && period > 0.0 && period <= 1e6))
+            return MDL_EINVAL;
+        s->kind = MDL_SCHED_CLR;
+        s->lr_min = (float) lo;
+        s->lr0 = (float) hi;
+        s->clr_period = period;
         return MDL_OK;
     }
     if (strncmp (spec, "step:", 5) != 0)

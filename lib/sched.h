@@ -16,12 +16,17 @@ typedef enum {
     MDL_SCHED_COSINE = 2, /* lr_min + (lr0 - lr_min)(1 + cos(pi t/T))/2 after warm-up:
                              t = step - W, T = total_steps - W (W warm-up steps), so
                              lr reaches lr_min at total_steps and stays there */
+    MDL_SCHED_CLR = 3,    /* triangular cyclical rate (Smith, WACV 2017): with T =
+                             ceil(clr_period * steps_per_epoch) steps per cycle and
+                             u = (step mod T) / T, lr_min + (lr0 - lr_min)(1 - |2u - 1|):
+                             lr_min at the start of every cycle, lr0 (the maximum) half
+                             way, back down to lr_min at its end */
 } mdl_sched_kind_t;
 
 typedef struct {
     mdl_sched_kind_t kind;
-    float lr0;                 /* base rate */
-    float lr_min;              /* COSINE floor */
+    float lr0;                 /* base rate (CLR: the maximum) */
+    float lr_min;              /* COSINE floor, CLR minimum */
     float gamma;               /* STEP factor in (0, 1] */
     int n_milestones;          /* STEP */
     double milestones[MDL_SCHED_MAX_MILESTONES]; /* STEP: epochs, ascending; epoch e
@@ -33,19 +38,23 @@ typedef struct {
                                   0 = none */
     uint64_t steps_per_epoch;  /* > 0 */
     uint64_t total_steps;      /* COSINE horizon: the whole run, warm-up included */
+    double clr_period;         /* CLR: epochs per cycle, > 0 */
 } mdl_sched_t;
 
 /* Parses "constant", "cosine", "step:GAMMA:E1,E2,..." (decay by GAMMA at each epoch
-   milestone) into s (other fields untouched). GAMMA must be in (0, 1]; the milestones
-   positive, finite, strictly ascending, 1 to MDL_SCHED_MAX_MILESTONES of them; no
-   blanks anywhere. Returns 0 or MDL_EINVAL; on failure s is untouched. */
+   milestone) or "clr:MIN:MAX:PERIOD" (triangular cyclical rate between MIN and MAX,
+   PERIOD epochs per cycle; sets lr_min = MIN and lr0 = MAX, which the spec then owns)
+   into s (other fields untouched). GAMMA must be in (0, 1]; the milestones positive,
+   finite, strictly ascending, 1 to MDL_SCHED_MAX_MILESTONES of them; CLR needs
+   0 <= MIN < MAX and PERIOD > 0; no blanks anywhere. Returns 0 or MDL_EINVAL; on
+   failure s is untouched. */
 int mdl_sched_parse (const char *spec, mdl_sched_t *s);
 
 /* Learning rate at step (0-based). */
 float mdl_sched_lr (const mdl_sched_t *s, uint64_t step);
 
 /* Number of step decays passed at step (0 before the first decay; always 0 for
-   CONSTANT, and for COSINE 0 during warm-up and the first half of its horizon, 1 from
+   CONSTANT and CLR, and for COSINE 0 during warm-up and the first half of its horizon, 1 from
    step W + ceil(T/2) on). Warm-up does not change the phase of STEP. Consensus control
    uses it to know the "phase" of training. */
 int mdl_sched_phase (const mdl_sched_t *s, uint64_t step);

@@ -4,10 +4,12 @@
 set -euo pipefail
 level=${1:-build}
 pkgs=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev libopenblas-dev
-      zlib1g-dev libcmocka-dev dataset-fashion-mnist)
+      zlib1g-dev libmicrohttpd-dev libcmocka-dev dataset-fashion-mnist)
+# test: promtool (prometheus) checks /metrics, curl scrapes it, tmux drives `meshdl top`,
+# gnuplot draws `meshdl plot`, python3-yaml reads the Kubernetes manifests.
 case "$level" in
-  test)  pkgs+=(iproute2 clang clang-format python3) ;;
-  bench) pkgs+=(iproute2 clang clang-format python3 python3-torch gnuplot-nox valgrind) ;;
+  test)  pkgs+=(iproute2 clang clang-format python3 python3-yaml prometheus curl tmux gnuplot-nox) ;;
+  bench) pkgs+=(iproute2 clang clang-format python3 python3-yaml prometheus curl tmux gnuplot-nox python3-torch valgrind) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

@@ -75,6 +75,27 @@ s_mix (void *state, mdl_ctx_t *ctx)
     return 0;
 }
 
+static const char *const s_names[] = { "v" };
+
+static int
+s_save (void *state, mdl_ctx_t *ctx, mdl_ckpt_image_t *img)
+{
+    s_state_t *s = state;
+    const double t = (double) s->t;
+    return mdl_algo_save_state (img, mdl_ctx_dim (ctx), s_names, &s->v, 1, &t, 1);
+}
+
+static int
+s_restore (void *state, mdl_ctx_t *ctx, const mdl_ckpt_image_t *img)
+{
+    s_state_t *s = state;
+    double t;
+    int rc = mdl_algo_restore_state (img, mdl_ctx_dim (ctx), s_names, &s->v, 1, &t, 1);
+    if (rc == 0)
+        s->t = (uint64_t) t;
+    return rc;
+}
+
 const mdl_algo_ops_t mdl_algo_adagossip = {
     .name = "adagossip",
     .about = "AdaGossip: CHOCO with a per-coordinate adaptive consensus step (Aketi et al. 2024)",
@@ -87,4 +108,6 @@ const mdl_algo_ops_t mdl_algo_adagossip = {
     .publish = s_publish,
     .mix = s_mix,
     .destroy = s_destroy,
+    .save = s_save,
+    .restore = s_restore,
 };

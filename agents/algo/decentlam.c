@@ -79,6 +79,25 @@ s_mix (void *state, mdl_ctx_t *ctx)
     return 0;
 }
 
+/* At a step boundary the step's update has been applied (pending is false): the
+   momentum is the whole state. */
+static const char *const s_names[] = { "m" };
+
+static int
+s_save (void *state, mdl_ctx_t *ctx, mdl_ckpt_image_t *img)
+{
+    s_state_t *s = state;
+    return mdl_algo_save_state (img, mdl_ctx_dim (ctx), s_names, &s->m, 1, NULL, 0);
+}
+
+static int
+s_restore (void *state, mdl_ctx_t *ctx, const mdl_ckpt_image_t *img)
+{
+    s_state_t *s = state;
+    s->pending = false;
+    return mdl_algo_restore_state (img, mdl_ctx_dim (ctx), s_names, &s->m, 1, NULL, 0);
+}
+
 const mdl_algo_ops_t mdl_algo_decentlam = {
     .name = "decentlam",
     .about = "DecentLaM: momentum without the large-batch bias (Yuan et al. 2021)",
@@ -94,4 +113,6 @@ const mdl_algo_ops_t mdl_algo_decentlam = {
     .publish = mdl_algo_publish_x,
     .mix = s_mix,
     .destroy = s_destroy,
+    .save = s_save,
+    .restore = s_restore,
 };

@@ -33,7 +33,8 @@ mdl_algo_mix_x (void *state, mdl_ctx_t *ctx)
 const mdl_algo_ops_t mdl_algo_dpsgd = {
     .name = "dpsgd",
     .about = "D-PSGD: gossip averaging of the models, one round per step (Lian et al. 2017)",
-    .takes = MDL_ALGO_TAKES_CODEC | MDL_ALGO_TAKES_GOSSIP_STEPS | MDL_ALGO_TAKES_GLOBAL_EVERY | MDL_ALGO_TAKES_OVERLAP | MDL_ALGO_TAKES_GRAPH,
+    .takes = MDL_ALGO_TAKES_CODEC | MDL_ALGO_TAKES_GOSSIP_STEPS | MDL_ALGO_TAKES_GLOBAL_EVERY | MDL_ALGO_TAKES_OVERLAP | MDL_ALGO_TAKES_GRAPH
+             | MDL_ALGO_TAKES_OFFLINE,
     .channels = 1,
     .state_size = 0,
     .init = NULL,

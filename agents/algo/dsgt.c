@@ -104,6 +104,33 @@ s_mix (void *state, mdl_ctx_t *ctx)
     return 0;
 }
 
+/* The tracker and the gradient it was last corrected with; at a step boundary the step
+   x - lr y has been taken (pending is false). */
+static const char *const s_names[] = { "y", "gold" };
+
+static int
+s_save (void *state, mdl_ctx_t *ctx, mdl_ckpt_image_t *img)
+{
+    s_state_t *s = state;
+    float *const v[2] = { s->y, s->gold };
+    const double started = s->started ? 1.0 : 0.0;
+    return mdl_algo_save_state (img, mdl_ctx_dim (ctx), s_names, v, 2, &started, 1);
+}
+
+static int
+s_restore (void *state, mdl_ctx_t *ctx, const mdl_ckpt_image_t *img)
+{
+    s_state_t *s = state;
+    float *const v[2] = { s->y, s->gold };
+    double started;
+    int rc = mdl_algo_restore_state (img, mdl_ctx_dim (ctx), s_names, v, 2, &started, 1);
+    if (rc == 0) {
+        s->started = started != 0.0;
+        s->pending = false;
+    }
+    return rc;
+}
+
 const mdl_algo_ops_t mdl_algo_dsgt = {
     .name = "dsgt",
     .about = "gradient tracking: tracks the average gradient over exact mixing (Pu & Nedic; Fainman & Vlaski)",
@@ -118,4 +145,6 @@ const mdl_algo_ops_t mdl_algo_dsgt = {
     .publish = s_publish,
     .mix = s_mix,
     .destroy = s_destroy,
+    .save = s_save,
+    .restore = s_restore,
 };

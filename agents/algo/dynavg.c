@@ -154,6 +154,33 @@ s_finish (void *state, mdl_ctx_t *ctx)
     return 0;
 }
 
+/* The reference and its bookkeeping: a resumed agent holds the reference it had, which
+   the next synchronisation's hash check confirms or repairs. */
+static const char *const s_names[] = { "r" };
+
+static int
+s_save (void *state, mdl_ctx_t *ctx, mdl_ckpt_image_t *img)
+{
+    s_dyn_t *s = state;
+    const double sc[4] = { (double) s->version, s->hash, s->stale ? 1.0 : 0.0, (double) s->last };
+    return mdl_algo_save_state (img, mdl_ctx_dim (ctx), s_names, &s->r, 1, sc, 4);
+}
+
+static int
+s_restore (void *state, mdl_ctx_t *ctx, const mdl_ckpt_image_t *img)
+{
+    s_dyn_t *s = state;
+    double sc[4];
+    int rc = mdl_algo_restore_state (img, mdl_ctx_dim (ctx), s_names, &s->r, 1, sc, 4);
+    if (rc == 0) {
+        s->version = (uint64_t) sc[0];
+        s->hash = sc[1];
+        s->stale = sc[2] != 0.0;
+        s->last = (uint64_t) sc[3];
+    }
+    return rc;
+}
+
 const mdl_algo_ops_t mdl_algo_dynavg = {
     .name = "dynavg",
     .about = "dynamic averaging: exact global averages only when a model drifted --delta from the common reference (Kamp et al. 2018)",
@@ -166,4 +193,6 @@ const mdl_algo_ops_t mdl_algo_dynavg = {
     .mix = s_mix,
     .finish = s_finish,
     .destroy = s_destroy,
+    .save = s_save,
+    .restore = s_restore,
 };

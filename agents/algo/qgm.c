@@ -70,6 +70,29 @@ s_local_step (void *state, mdl_ctx_t *ctx)
     return 0;
 }
 
+static const char *const s_names[] = { "m", "xprev" };
+
+static int
+s_save (void *state, mdl_ctx_t *ctx, mdl_ckpt_image_t *img)
+{
+    s_state_t *s = state;
+    float *const v[2] = { s->m, s->xprev };
+    const double lr = s->lr_prev;
+    return mdl_algo_save_state (img, mdl_ctx_dim (ctx), s_names, v, 2, &lr, 1);
+}
+
+static int
+s_restore (void *state, mdl_ctx_t *ctx, const mdl_ckpt_image_t *img)
+{
+    s_state_t *s = state;
+    float *const v[2] = { s->m, s->xprev };
+    double lr;
+    int rc = mdl_algo_restore_state (img, mdl_ctx_dim (ctx), s_names, v, 2, &lr, 1);
+    if (rc == 0)
+        s->lr_prev = (float) lr;
+    return rc;
+}
+
 const mdl_algo_ops_t mdl_algo_qgm = {
     .name = "qgm",
     .about = "QGM: quasi-global momentum (Lin et al. 2021)",
@@ -85,4 +108,6 @@ const mdl_algo_ops_t mdl_algo_qgm = {
     .publish = mdl_algo_publish_x,
     .mix = mdl_algo_mix_x,
     .destroy = s_destroy,
+    .save = s_save,
+    .restore = s_restore,
 };

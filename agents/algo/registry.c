@@ -18,6 +18,9 @@ extern const mdl_algo_ops_t mdl_algo_decentlam;
 extern const mdl_algo_ops_t mdl_algo_dsgt;
 extern const mdl_algo_ops_t mdl_algo_localsgd;
 extern const mdl_algo_ops_t mdl_algo_adpsgd;
+extern const mdl_algo_ops_t mdl_algo_codistill;
+extern const mdl_algo_ops_t mdl_algo_plexus;
+extern const mdl_algo_ops_t mdl_algo_mplinreg;
 
 static const mdl_algo_ops_t *s_algos[] = {
     &mdl_algo_dpsgd,
@@ -30,6 +33,9 @@ static const mdl_algo_ops_t *s_algos[] = {
     &mdl_algo_dsgt,
     &mdl_algo_localsgd,
     &mdl_algo_adpsgd,
+    &mdl_algo_codistill,
+    &mdl_algo_plexus,
+    &mdl_algo_mplinreg,
 };
 
 const mdl_algo_ops_t *
@@ -93,6 +99,18 @@ mdl_algo_validate (const mdl_algo_ops_t *ops, const mdl_agent_cfg_t *cfg, char *
         opt = "--adaptive-degree";
     else if (!(t & MDL_ALGO_TAKES_GRAPH) && cfg->dense_len > 0)
         opt = "--dense-window";
+    else if (!(t & MDL_ALGO_TAKES_DISTILL) && cfg->public_rows > 0)
+        opt = "--public-rows";
+    else if (!(t & MDL_ALGO_TAKES_DISTILL) && cfg->distill_weight_given)
+        opt = "--distill-weight";
+    else if (!(t & MDL_ALGO_TAKES_LOCAL_EPOCHS) && cfg->local_epochs > 0)
+        opt = "--local-epochs";
+    else if (!(t & MDL_ALGO_TAKES_SAMPLE) && cfg->sample > 0)
+        opt = "--sample";
+    else if (!(t & MDL_ALGO_TAKES_BLOCKS) && cfg->nblocks > 0)
+        opt = "--blocks";
+    else if (!(t & MDL_ALGO_TAKES_OFFLINE) && cfg->offline > 0)
+        opt = "--offline";
     if (opt) {
         snprintf (err, errlen, "--algo %s does not take %s (%s)", ops->name, opt, ops->about);
         return MDL_EALGO;

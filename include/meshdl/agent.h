@@ -82,10 +82,20 @@ MDL_EXPORT size_t mdl_agent_members (mdl_agent_t *self, uint64_t *ids, size_t ca
    previous shard. rows must outlive the agent. */
 MDL_EXPORT int mdl_agent_set_shard (mdl_agent_t *self, const uint32_t *rows, size_t nrows, uint64_t data_seed);
 
+/* Way 1, before mdl_agent_start: the agent writes its checkpoint (model, optimizer and
+   algorithm state, step, data position; `meshdl agent --resume` reads it) to path at the
+   end of training (also when stopped; not after an error) and, with every > 0, every
+   `every` steps while training, atomically and off the worker thread. Returns 0,
+   MDL_EINVAL (worker started, no path, or an agent without a model), MDL_ENOMEM, or the
+   file's error, with the reason in mdl_error_detail(). The "checkpoints",
+   "checkpoint_step" and "checkpoint_error" counters follow the writes. */
+MDL_EXPORT int mdl_agent_set_checkpoint (mdl_agent_t *self, const char *path, uint64_t every);
+
 /* One of the agent's counters by name, into *value: "steps", "epoch", "loss",
    "bytes_sent", "bytes_received", "updates_applied", "updates_stale", "updates_dropped",
-   "updates_rejected", "peers_alive", "test_acc", ... (mdl_agent_counter_name lists
-   them). Safe at any time from any thread. Returns 0 or MDL_EINVAL (unknown name). */
+   "updates_rejected" and its reasons "rejected_replay", "rejected_step_ahead", ...,
+   "peers_alive", "test_acc", "steps_skipped", "start_step", "readmissions", ...
+   (mdl_agent_counter_name lists them). Safe at any time from any thread. Returns 0 or MDL_EINVAL (unknown name). */
 MDL_EXPORT int mdl_agent_counter (mdl_agent_t *self, const char *name, double *value);
 
 /* The i-th counter's name (i from 0), or NULL past the last. */

@@ -65,6 +65,8 @@ enum {
     MDL_ESECURITY = -74, /* keys missing, unreadable or not allowed */
     MDL_ETIMEOUT = -75,  /* a bounded wait ran out */
     MDL_EWEIGHTS = -76,  /* mixing-weights name unknown */
+    MDL_ERATE = -77,     /* refused by a rate limit (a flood of new peers) */
+    MDL_EBACKOFF = -78,  /* a peer came back sooner than its rejoin back-off allows */
     /* agents */
     MDL_EALGO = -90,        /* algorithm name unknown or options do not fit it */
     MDL_EINTERRUPTED = -91, /* stopped by a signal */

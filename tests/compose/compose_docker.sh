@@ -7,7 +7,9 @@
 #      distinct shards (--shard auto) and train on a Fashion-MNIST subset; each exits 0,
 #      saw 3 peers, reaches >= 80% test accuracy and leaves metrics, checkpoint, summary
 #      and status under /results/<agent id>; `logs` shows plain lines and 4 summaries;
-#   2. a long run: all 4 become healthy (HEALTHCHECK: meshdl status), then `stop` (SIGTERM):
+#   2. a long run with the `monitor` profile: all 4 become healthy (HEALTHCHECK: meshdl
+#      status), Prometheus (Debian's, examples/monitor/) holds one meshdl_steps_total
+#      series per agent (its HTTP API, through promtool query), then `stop` (SIGTERM):
 #      every agent exits 0 within the 10 s grace period, with summary and checkpoint;
 #   3. bad input: 2 replicas with --min-peers 3 wait, exit non-zero naming both numbers,
 #      and the health check says unhealthy; a bad MESHDL_ value, a missing data volume and
@@ -37,12 +39,12 @@ for v in $(env | grep -o '^MESHDL_[A-Za-z0-9_]*'); do unset "$v"; done
 unset MIN_PEERS MIN_PEERS_TIMEOUT EPOCHS TRAIN_SUBSET TEST_SUBSET PROGRESS
 proj=mdlc$$
 image=meshdl:compose-test
-export MESHDL_IMAGE=$image COMPOSE_PROJECT_NAME=$proj
+export MESHDL_IMAGE=$image COMPOSE_PROJECT_NAME=$proj PROMETHEUS_IMAGE=meshdl-prometheus:compose-test
 T=$(mktemp -d "${TMPDIR:-/tmp}/compose_docker.XXXXXX")
 dc () { timeout -k 10 "${DC_LIMIT:-120}" "${DC[@]}" -p "$proj" -f "$file" "$@"; }
 cleanup () {
     local rc=$?
-    dc down -v --remove-orphans >/dev/null 2>&1
+    dc --profile monitor down -v --remove-orphans >/dev/null 2>&1
     docker ps -aq --filter "label=com.docker.compose.project=$proj" | xargs -r docker rm -f >/dev/null 2>&1
     docker volume rm "${proj}_results" >/dev/null 2>&1
     if [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $T"; else rm -rf "$T"; fi
@@ -86,6 +88,9 @@ t0=$(now)
 if ! timeout 1500 docker build --network host -t "$image" . >"$T/build.log" 2>&1; then
     no "docker build failed:"; tail -20 "$T/build.log"; finish
 fi
+if ! timeout 900 docker build --network host -t "$PROMETHEUS_IMAGE" examples/monitor >"$T/pbuild.log" 2>&1; then
+    no "docker build of examples/monitor (Prometheus) failed:"; tail -20 "$T/pbuild.log"; finish
+fi
 size=$(docker image inspect -f '{{.Size}}' "$image")
 ok "image $image built in $(since "$t0") s, $(awk -v s="$size" 'BEGIN { printf "%.0f", s / 1e6 }') MB"
 [ "$size" -lt 250000000 ] && ok "runtime image under 250 MB" || no "runtime image is $size bytes (>= 250 MB)"
@@ -113,7 +118,10 @@ grep -Eq 'agent [0-9a-f]{16}: epoch [0-9.]+  test acc' "$T/logs1.txt" && ok "pro
 results "$T/r1"
 n=0; shards=""; first=0; accs=""; bytes=0
 for d in "$T"/r1/*/; do
-    n=$((n+1)); id=$(basename "$d"); s="$d/summary.json"
+    id=$(basename "$d")
+    # the agents' shared cache of the decompressed data (--results DIR: DIR/data-cache)
+    [ "$id" = data-cache ] && continue
+    n=$((n+1)); s="$d/summary.json"
     acc=$(json "$s" summary test_acc); seen=$(json "$s" summary peers_seen); sh=$(json "$s" summary shard)
     shs=$(json "$s" summary shards); st=$(json "$s" summary status); fs=$(json "$s" summary first_step_time)
     [ "$st" = done ] && [ "$seen" = 3 ] && ok "agent $id: status done, saw 3 peers" || no "agent $id: status '$st', peers_seen '$seen'"
@@ -134,20 +142,35 @@ echo "# measured: time from up to the first step of all 4: $(awk -v a="$first" -
 dc down -v >/dev/null 2>&1
 
 # --- 2: healthy, then docker compose stop (SIGTERM) ----------------------------------------
-MIN_PEERS=3 EPOCHS=1000 dc up -d --no-build --scale agent=4 >"$T/up2.log" 2>&1 || { no "compose up (long run) failed"; finish; }
+MIN_PEERS=3 EPOCHS=1000 dc --profile monitor up -d --no-build --scale agent=4 >"$T/up2.log" 2>&1 || { no "compose up (long run) failed"; finish; }
 t0=$(now)
 if wait_until 120 all_healthy; then
     ok "the 4 agents report healthy $(since "$t0") s after up (HEALTHCHECK: $(docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$(ids | head -1)" | grep healthy | tail -1))"
 else
     no "not all agents healthy within 120 s: $(for c in $(ids); do state .State.Health.Status "$c"; done | tr '\n' ' ')"
 fi
+# Prometheus scrapes every agent through the service name (its HTTP API, via promtool)
+series () { dc --profile monitor exec -T prometheus promtool query instant http://localhost:9090 meshdl_steps_total >"$T/prom" 2>&1 \
+    && [ "$(grep -c '^meshdl_steps_total' "$T/prom")" -ge 4 ]; }
+if wait_until 90 series; then
+    ok "monitor profile: Prometheus holds one meshdl_steps_total series per agent ($(grep -c '^meshdl_steps_total' "$T/prom"))"
+else
+    no "monitor profile: Prometheus series: $(head -5 "$T/prom" | tr '\n' ';')"
+fi
+# meshdl top in a container of the agent service (its MESHDL_* environment is ignored)
+if dc --profile monitor run --rm --no-deps --entrypoint meshdl agent top --peers dns:agent:9100 --once >"$T/top" 2>&1 \
+   && [ "$(grep -c '  training ' "$T/top")" = 4 ]; then
+    ok "meshdl top --peers dns:agent:9100 (compose run) shows the 4 agents training"
+else
+    no "meshdl top in compose: $(tr '\n' ';' <"$T/top")"
+fi
 t0=$(date +%s)
-DC_LIMIT=60 dc stop >/dev/null 2>&1
+DC_LIMIT=60 dc --profile monitor stop >/dev/null 2>&1
 # Each agent's own time from its SIGTERM (the engine's "kill" event) to its exit ("die"):
 # what the 10 s grace period bounds; compose's own start-up (seconds, for 1.29) is not in it.
 sleep 1  # --until is in whole seconds: let the second of the last exit pass
 dt=$(docker events --since "$t0" --until "$(date +%s)" --filter "label=com.docker.compose.project=$proj" \
-       --filter event=kill --filter event=die --format '{{.Actor.ID}} {{.Action}} {{.TimeNano}}' \
+       --filter label=com.docker.compose.service=agent --filter event=kill --filter event=die --format '{{.Actor.ID}} {{.Action}} {{.TimeNano}}' \
      | awk '$2 == "kill" && !($1 in k) { k[$1] = $3 } $2 == "die" { d[$1] = $3 }
             END { m = -1; for (c in d) if (c in k && (d[c] - k[c]) / 1e9 > m) m = (d[c] - k[c]) / 1e9; n = 0; for (c in d) n++
                   if (n == 4) printf "%.1f", m; else print "?" }')
@@ -161,7 +184,7 @@ for c in $(ids); do
         && ok "agent $id: SIGTERM -> exit 0, summary (interrupted) and checkpoint written" \
         || { no "agent $id: SIGTERM -> exit $rc, status '$st'"; tail -5 "$T/c.out"; }
 done
-dc down -v >/dev/null 2>&1
+dc --profile monitor down -v >/dev/null 2>&1
 
 # --- 3: bad input ------------------------------------------------------------------------
 # (1 of 3 once both are up; 0 of 3 if the other is still loading its data on a busy machine)

@@ -1,5 +1,5 @@
 /*  gen_corpus.c: writes the seed corpus of fuzz_wire into a directory.
-    Usage: fuzz_wire_corpus DIR   (the checked-in corpus is tests/fuzz/corpus/) */
+    Usage: fuzz_wire_corpus DIR   (the checked-in corpus is tests/fuzz/corpus/wire/) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /*  replay.c: runs the fuzz target without libFuzzer, for builds without clang.
 
-    Feeds every file given (or every file in a directory given) to
+    Linked with each target (fuzz_<name>.c); feeds every file given (or every file in a
+    directory given) to
     LLVMFuzzerTestOneInput, then every truncation of it and a few single-byte mutations
     at every position: a small deterministic fuzz pass over the seed corpus, registered
     as a ctest unit test so the decoder is exercised (under ASan/UBSan when enabled) in
@@ -11,7 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fuzz_wire.h"
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static long s_runs;
 

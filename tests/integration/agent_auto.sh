@@ -9,28 +9,8 @@
 # input exits 2 with one line and writes nothing into DIR; a stale status is unhealthy.
 set -uo pipefail
 bin=${1:?usage: agent_auto.sh path/to/meshdl}
-data=/usr/share/datasets/fashion-mnist
-if [ ! -f $data/train-images-idx3-ubyte.gz ]; then echo "SKIP: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"; exit 0; fi
-for v in $(env | grep -o '^MESHDL_[A-Za-z0-9_]*'); do unset "$v"; done
-unset ZSYS_INTERFACE
-export OPENBLAS_NUM_THREADS=1
-tmp=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-fail=0; pass=0
-ok() { pass=$((pass+1)); echo "ok - $1"; }
-no() { fail=$((fail+1)); echo "FAIL - $1"; }
+. "$(dirname "$0")/lib/agentcheck.sh"
 field() { python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); [d := d[k] for k in sys.argv[2:]]; print(d)' "$@" 2>/dev/null; }
-free_ports() {
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
-peers_of() { local i=$1 k=0 out=""; shift; for p in "$@"; do [ $k -ne $i ] && out="$out${out:+,}tcp://127.0.0.1:$p"; k=$((k+1)); done; echo "$out"; }
 small=(--train-subset 3000 --test-subset 500 --batch 16 --threads 1 --quiet)
 
 # --- 3 identical agents: --shard auto, healthy, SIGTERM ---------------------------------

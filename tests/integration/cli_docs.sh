@@ -8,7 +8,7 @@ set -uo pipefail
 bin=$(realpath "${1:?usage: cli_docs.sh path/to/meshdl}")
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-for c in train sim agent status keygen; do "$bin" $c --help >"$tmp/$c.help" 2>&1; done
+for c in train sim agent status keygen top plot; do "$bin" $c --help >"$tmp/$c.help" 2>&1; done
 python3 - "$root" "$tmp" <<'PY'
 import os, re, sys
 root, tmp = sys.argv[1], sys.argv[2]
@@ -36,8 +36,11 @@ for line in block.splitlines():
         body = ""
     names.setdefault(cmd, set()).update(re.findall(r"--[a-z][a-z-]*", body))
 helps = {c: set(re.findall(r"^  (--[a-z][a-z-]*)", open(os.path.join(tmp, c + ".help")).read(), re.M))
-         for c in ("train", "sim", "agent")}
-for c in ("train", "sim", "agent"):
+         for c in ("train", "sim", "agent", "top")}
+# status and plot list their options in the usage text, not in a table
+helps.update({c: set(re.findall(r"--[a-z][a-z-]*", open(os.path.join(tmp, c + ".help")).read()))
+              for c in ("status", "plot")})
+for c in ("train", "sim", "agent", "top", "status", "plot"):
     missing = sorted(n for n in names.get(c, ()) if n not in helps[c] | {"--help"})
     check(not missing, "README synopsis of %s: %d options, all in its --help%s" % (c, len(names.get(c, ())),
           "" if not missing else " (not there: %s)" % missing))

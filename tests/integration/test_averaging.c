@@ -41,6 +41,60 @@ test_global_every_leaves_every_agent_at_the_exact_mean_also_with_drops (void **s
     }
 }
 
+/* Shards of 8, 16, 24 and 32 rows for agents 0..3 (ids 1000..4000), and --local-epochs 1. */
+static uint32_t s_rows[64];
+static void
+s_unequal_shards (mdl_agent_cfg_t *c)
+{
+    for (uint32_t k = 0; k < 64; k++)
+        s_rows[k] = k;
+    c->rows = s_rows;
+    c->nrows = 8 * (size_t) (c->id / 1000);
+    c->local_epochs = 1;
+}
+
+static void
+test_local_epochs_average_weighs_each_agent_by_its_shard_size (void **state)
+{
+    /* Learning rate 0: the agents keep their (different) initial vectors until the
+       average at the end of their single epoch, which must be sum_i n_i x_i / sum_i n_i
+       with n_i = 8 (i + 1) rows: 1, 2, 3 and 4 steps, so each reaches it at another step. */
+    const int n = 4;
+    float *final[4];
+    mdl_agent_stats_t st[4];
+    agentrun_cfg_t o = { .topology = "ring", .mode = MDL_MODE_SYNC, .n = n, .epochs = 1, .codec = "fp32",
+                         .spec = "mlp:4-3-2", .dim = 4, .algo = "localsgd", .tweak = s_unequal_shards, .final = final,
+                         .stats = st };
+    agentrun_result_t r = agentrun (&o);
+    assert_true (r.max_abs_diff == 0.0); /* the same floats everywhere */
+    int err = 0;
+    double *want = NULL, wsum = 0;
+    size_t d = 0;
+    for (int i = 0; i < n; i++) {
+        mdl_learner_cfg_t l;
+        agentrun_learn_cfg (&o, i, &l);
+        mdl_model_t *m = mdl_model_new (o.spec, l.seed, &err);
+        assert_non_null (m);
+        d = mdl_model_nparams (m);
+        if (!want)
+            want = calloc (d, sizeof *want);
+        const double w = 8.0 * (i + 1);
+        for (size_t k = 0; k < d; k++)
+            want[k] += w * mdl_model_params (m)[k];
+        wsum += w;
+        mdl_model_destroy (&m);
+        assert_int_equal (st[i].global_averages, 1);
+    }
+    double worst = 0;
+    for (size_t k = 0; k < d; k++)
+        worst = fmax (worst, fabs (final[0][k] - want[k] / wsum));
+    print_message ("weighted average: max |x - sum n_i x_i / n| = %.3g\n", worst);
+    assert_true (worst < 1e-6);
+    for (int i = 0; i < n; i++)
+        free (final[i]);
+    free (want);
+}
+
 static void
 test_adpsgd_pairwise_averages_keep_the_mean_and_reach_consensus (void **state)
 {
@@ -165,6 +219,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_global_every_leaves_every_agent_at_the_exact_mean_also_with_drops),
+        cmocka_unit_test (test_local_epochs_average_weighs_each_agent_by_its_shard_size),
         cmocka_unit_test (test_adpsgd_pairwise_averages_keep_the_mean_and_reach_consensus),
         cmocka_unit_test (test_overlap_mixes_the_neighbours_states_of_the_step_before),
     };

@@ -1,6 +1,7 @@
 /*  test_discovery.c: the static and in-process back-ends end to end with the peer table
-    and the mesh (over TCP loopback and inproc), and the announcement checks shared by
-    all back-ends. The beacon back-end is exercised only inside network namespaces
+    and the mesh (over TCP loopback and inproc), the announcement checks shared by all
+    back-ends, and the dns back-end against a scripted resolver stub (answers that
+    change, fail, list this agent, mix IPv4 and IPv6, or hang). The beacon back-end is exercised only inside network namespaces
     (tests/lan/lan_mesh.sh, bench/mesh.sh): a unit test must never broadcast on the
     machine's interfaces. */
 #include "testutil.h"
@@ -12,6 +13,7 @@
 #include "peers.h"
 
 #include <czmq.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -397,6 +399,284 @@ test_beacon_refuses_an_agent_without_a_tcp_port (void **state)
     assert_int_equal (err, MDL_EINVAL);
 }
 
+
+/* --- dns: a scripted resolver stub ------------------------------------------------------ */
+
+/* What the stub answers: the current list (or a failure), changed by the test between
+   rounds; calls counts the resolutions; block makes it wait until released. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    const char *answer[8];
+    int n;                  /* -1: fail */
+    int calls;
+    bool block, blocked, released, returned;
+} s_stub_t;
+
+static int
+s_stub_resolve (void *arg, const char *name, char (*out)[MDL_ADDR_MAX], int cap, char *why, size_t whylen)
+{
+    s_stub_t *st = arg;
+    pthread_mutex_lock (&st->lock);
+    st->calls++;
+    if (st->block) {
+        st->blocked = true;
+        pthread_cond_broadcast (&st->cond);
+        while (!st->released)
+            pthread_cond_wait (&st->cond, &st->lock);
+    }
+    int n = st->n;
+    if (n < 0)
+        snprintf (why, whylen, "stub says no");
+    for (int i = 0; i < n && i < cap; i++)
+        snprintf (out[i], MDL_ADDR_MAX, "%s", st->answer[i]);
+    st->returned = st->block;
+    pthread_cond_broadcast (&st->cond);
+    pthread_mutex_unlock (&st->lock);
+    return n;
+}
+
+static void
+s_stub_set (s_stub_t *st, int n, const char **addrs)
+{
+    pthread_mutex_lock (&st->lock);
+    st->n = n;
+    for (int i = 0; i < n; i++)
+        st->answer[i] = addrs[i];
+    st->calls = 0;
+    pthread_mutex_unlock (&st->lock);
+}
+
+static void
+s_stub_init (s_stub_t *st, int n, const char **addrs)
+{
+    memset (st, 0, sizeof *st);
+    pthread_mutex_init (&st->lock, NULL);
+    pthread_cond_init (&st->cond, NULL);
+    s_stub_set (st, n, addrs);
+}
+
+/* Polls d until its resolver answered at least twice since the last s_stub_set (so the
+   newest answer was taken) or 5 s passed; collects what was announced into out. */
+static size_t
+s_dns_round (mdl_discovery_t *d, s_stub_t *st, mdl_peer_info_t *out, size_t cap)
+{
+    size_t total = 0;
+    const double until = s_now () + 5;
+    for (;;) {
+        pthread_mutex_lock (&st->lock);
+        int calls = st->calls;
+        pthread_mutex_unlock (&st->lock);
+        size_t n = 0;
+        mdl_discovery_recv (d, out + total, cap - total, &n);
+        total += n;
+        if (calls >= 2 || s_now () > until) {
+            mdl_discovery_recv (d, out + total, cap - total, &n); /* the answer of the last call */
+            return total + n;
+        }
+        zclock_sleep (5);
+    }
+}
+
+/* A dns back-end over the stub for an agent at port 7000, resolving every 20 ms. */
+static mdl_discovery_t *
+s_dns_new (s_stub_t *st, const char *peers)
+{
+    mdl_peer_info_t me = { .id = 1, .port = 7000 };
+    mdl_disc_cfg_t cfg = { .kind = MDL_DISC_DNS, .cluster = "x", .peers = peers, .dns_interval_ms = 20,
+                           .resolve = s_stub_resolve, .resolve_arg = st };
+    mdl_discovery_t *d = mdl_discovery_new (&cfg, &me, NULL);
+    assert_non_null (d);
+    return d;
+}
+
+static bool
+s_has (const mdl_peer_info_t *v, size_t n, const char *ep)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp (v[i].endpoint, ep) && v[i].id == 0)
+            return true;
+    return false;
+}
+
+static void
+test_dns_peers_list_accepts_names_and_endpoints_and_refuses_bad_ports (void **state)
+{
+    char why[512];
+    bool dns = false;
+    assert_int_equal (mdl_discovery_check_peers ("dns:tasks.agent:7000, tcp://10.0.0.1:5, dns:a-b_c.svc.cluster.local:1", &dns, why, sizeof why), 0);
+    assert_true (dns);
+    assert_int_equal (mdl_discovery_check_peers ("tcp://10.0.0.1:5", &dns, why, sizeof why), 0);
+    assert_false (dns);
+    const char *bad[] = { "dns:agent", "dns:agent:", "dns:agent:0", "dns:agent:65536", "dns::7000", "dns:a gent:1",
+                          "dns:agent:7x", "dns:agent:123456", "dns:a/b:1", "tcp://a:1,,dns:b:1", "" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal (mdl_discovery_check_peers (bad[i], NULL, why, sizeof why), MDL_EINVAL);
+        assert_true (strlen (why) > 10); /* names the entry and the form */
+        mdl_peer_info_t me = { .id = 1, .port = 1 };
+        mdl_disc_cfg_t cfg = { .kind = MDL_DISC_DNS, .cluster = "x", .peers = bad[i] };
+        int err = 0;
+        assert_null (mdl_discovery_new (&cfg, &me, &err));
+        assert_int_equal (err, MDL_EINVAL);
+    }
+    assert_non_null (strstr (why, "empty entry"));
+}
+
+static void
+test_dns_announces_new_addresses_and_withdraws_those_that_leave (void **state)
+{
+    static s_stub_t st; /* static: a resolution may still run after destroy returns */
+    const char *a1[] = { "10.0.0.1", "10.0.0.2", "10.0.0.2" };
+    s_stub_init (&st, 3, a1);
+    mdl_discovery_t *d = s_dns_new (&st, "dns:agents:7001, tcp://10.9.9.9:5");
+    assert_string_equal (mdl_discovery_name (d), "dns");
+    assert_null (mdl_discovery_socket (d)); /* polled on the comm actor's timer */
+    mdl_peer_info_t got[16];
+    size_t n = s_dns_round (d, &st, got, 16);
+    assert_int_equal (n, 3); /* the static entry, then two addresses (one listed twice) */
+    assert_true (s_has (got, n, "tcp://10.9.9.9:5"));
+    assert_true (s_has (got, n, "tcp://10.0.0.1:7001"));
+    assert_true (s_has (got, n, "tcp://10.0.0.2:7001"));
+    char note[320];
+    assert_true (mdl_discovery_note (d, note, sizeof note));
+    assert_non_null (strstr (note, "dns:agents:7001 resolves to 2 addresses"));
+    char gone[4][MDL_ENDPOINT_MAX];
+    assert_int_equal (mdl_discovery_withdrawn (d, gone, 4), 0);
+
+    const char *a2[] = { "10.0.0.2", "10.0.0.3" }; /* .1 left, .3 came */
+    s_stub_set (&st, 2, a2);
+    n = s_dns_round (d, &st, got, 16);
+    assert_int_equal (n, 1);
+    assert_string_equal (got[0].endpoint, "tcp://10.0.0.3:7001");
+    assert_int_equal (mdl_discovery_withdrawn (d, gone, 4), 1);
+    assert_string_equal (gone[0], "tcp://10.0.0.1:7001");
+    assert_true (mdl_discovery_note (d, note, sizeof note));
+    assert_non_null (strstr (note, "now lists 2 addresses (1 new, 1 gone)"));
+    assert_false (mdl_discovery_note (d, note, sizeof note));
+
+    /* the same answer again: nothing new, nothing gone, nothing to say */
+    s_stub_set (&st, 2, a2);
+    assert_int_equal (s_dns_round (d, &st, got, 16), 0);
+    assert_int_equal (mdl_discovery_withdrawn (d, gone, 4), 0);
+    assert_false (mdl_discovery_note (d, note, sizeof note));
+    mdl_disc_stats_t ds;
+    mdl_discovery_stats (d, &ds);
+    assert_int_equal (ds.withdrawn, 1);
+    assert_true (ds.resolutions >= 3); /* at least the newest answer of each round */
+    mdl_discovery_destroy (&d);
+    assert_null (d);
+}
+
+static void
+test_dns_failures_keep_the_last_answer_and_are_said_once (void **state)
+{
+    static s_stub_t st; /* static: a resolution may still run after destroy returns */
+    const char *a[] = { "10.0.0.1", "10.0.0.2" };
+    s_stub_init (&st, 2, a);
+    mdl_discovery_t *d = s_dns_new (&st, "dns:agents:7000");
+    mdl_peer_info_t got[16];
+    assert_int_equal (s_dns_round (d, &st, got, 16), 2);
+    char note[320], gone[4][MDL_ENDPOINT_MAX];
+    while (mdl_discovery_note (d, note, sizeof note))
+        ;
+    for (int round = 0; round < 3; round++) { /* three failing rounds */
+        s_stub_set (&st, -1, NULL);
+        assert_int_equal (s_dns_round (d, &st, got, 16), 0);
+    }
+    assert_int_equal (mdl_discovery_withdrawn (d, gone, 4), 0); /* the last answer stands */
+    assert_true (mdl_discovery_note (d, note, sizeof note));
+    assert_non_null (strstr (note, "cannot resolve (stub says no); keeping the addresses it had"));
+    assert_false (mdl_discovery_note (d, note, sizeof note)); /* said once, not per retry */
+    char un[256];
+    mdl_discovery_unresolved (d, un, sizeof un);
+    assert_string_equal (un, ""); /* it did resolve once */
+    s_stub_set (&st, 2, a);
+    assert_int_equal (s_dns_round (d, &st, got, 16), 0); /* the same two: nothing new */
+    assert_true (mdl_discovery_note (d, note, sizeof note));
+    assert_non_null (strstr (note, "resolves again, to 2 addresses"));
+    mdl_disc_stats_t ds;
+    mdl_discovery_stats (d, &ds);
+    assert_true (ds.resolve_failures >= 3);
+    mdl_discovery_destroy (&d);
+}
+
+static void
+test_dns_names_that_never_resolved_are_listed_with_the_reason (void **state)
+{
+    static s_stub_t st; /* static: a resolution may still run after destroy returns */
+    s_stub_init (&st, -1, NULL);
+    mdl_discovery_t *d = s_dns_new (&st, "dns:nowhere:7000");
+    char un[256];
+    mdl_discovery_unresolved (d, un, sizeof un);
+    assert_string_equal (un, "dns:nowhere:7000"); /* not asked yet: no reason */
+    mdl_peer_info_t got[4];
+    assert_int_equal (s_dns_round (d, &st, got, 4), 0);
+    mdl_discovery_unresolved (d, un, sizeof un);
+    assert_string_equal (un, "dns:nowhere:7000 (stub says no)");
+    const char *a[] = { "10.0.0.7" };
+    s_stub_set (&st, 1, a);
+    assert_int_equal (s_dns_round (d, &st, got, 4), 1);
+    mdl_discovery_unresolved (d, un, sizeof un);
+    assert_string_equal (un, "");
+    mdl_discovery_destroy (&d);
+}
+
+static void
+test_dns_skips_this_agent_and_prefers_ipv4 (void **state)
+{
+    static s_stub_t st; /* static: a resolution may still run after destroy returns */
+    /* 127.0.0.1 is an address of this host: at our own port it is us */
+    const char *a[] = { "127.0.0.1", "10.0.0.9", "fd00::9" };
+    s_stub_init (&st, 3, a);
+    mdl_discovery_t *d = s_dns_new (&st, "dns:agents:7000,dns:other:7001");
+    mdl_peer_info_t got[16];
+    size_t n = s_dns_round (d, &st, got, 16);
+    /* agents:7000 -> 10.0.0.9 only (self skipped, IPv6 dropped beside IPv4);
+       other:7001 -> 127.0.0.1 (another port: another agent on this host) and 10.0.0.9 */
+    assert_int_equal (n, 3);
+    assert_true (s_has (got, n, "tcp://10.0.0.9:7000"));
+    assert_true (s_has (got, n, "tcp://127.0.0.1:7001"));
+    assert_true (s_has (got, n, "tcp://10.0.0.9:7001"));
+    char note[320];
+    assert_true (mdl_discovery_note (d, note, sizeof note));
+    assert_non_null (strstr (note, "dns:agents:7000 resolves to 1 address besides this agent's own"));
+    /* an IPv6-only name is used, in brackets */
+    const char *v6[] = { "fd00::9", "fd00::a" };
+    s_stub_set (&st, 2, v6);
+    n = s_dns_round (d, &st, got, 16);
+    assert_true (s_has (got, n, "tcp://[fd00::9]:7000"));
+    assert_true (s_has (got, n, "tcp://[fd00::a]:7001"));
+    mdl_discovery_destroy (&d);
+}
+
+static void
+test_dns_stopping_never_waits_for_a_resolution_in_progress (void **state)
+{
+    static s_stub_t st; /* static: a resolution may still run after destroy returns */
+    const char *a[] = { "10.0.0.1" };
+    s_stub_init (&st, 1, a);
+    st.block = true;
+    mdl_peer_info_t me = { .id = 1, .port = 7000 };
+    mdl_disc_cfg_t cfg = { .kind = MDL_DISC_DNS, .cluster = "x", .peers = "dns:slow:7000",
+                           .resolve = s_stub_resolve, .resolve_arg = &st };
+    mdl_discovery_t *d = mdl_discovery_new (&cfg, &me, NULL);
+    assert_non_null (d);
+    pthread_mutex_lock (&st.lock);
+    while (!st.blocked)
+        pthread_cond_wait (&st.cond, &st.lock);
+    pthread_mutex_unlock (&st.lock);
+    /* the resolver is stuck in the name server: destroy must return anyway (if it
+       waited, this test would never get to release the stub) */
+    mdl_discovery_destroy (&d);
+    assert_null (d);
+    pthread_mutex_lock (&st.lock);
+    st.released = true;
+    pthread_cond_broadcast (&st.cond);
+    while (!st.returned)
+        pthread_cond_wait (&st.cond, &st.lock);
+    pthread_mutex_unlock (&st.lock);
+}
+
 int
 main (void)
 {
@@ -409,6 +689,12 @@ main (void)
         cmocka_unit_test (test_inproc_needs_a_registry_and_an_endpoint),
         cmocka_unit_test (test_announcements_from_self_other_clusters_and_junk_are_ignored_and_counted),
         cmocka_unit_test (test_beacon_refuses_an_agent_without_a_tcp_port),
+        cmocka_unit_test (test_dns_peers_list_accepts_names_and_endpoints_and_refuses_bad_ports),
+        cmocka_unit_test (test_dns_announces_new_addresses_and_withdraws_those_that_leave),
+        cmocka_unit_test (test_dns_failures_keep_the_last_answer_and_are_said_once),
+        cmocka_unit_test (test_dns_names_that_never_resolved_are_listed_with_the_reason),
+        cmocka_unit_test (test_dns_skips_this_agent_and_prefers_ipv4),
+        cmocka_unit_test (test_dns_stopping_never_waits_for_a_resolution_in_progress),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
     zsys_shutdown ();

@@ -131,6 +131,53 @@ test_wait_wakes_when_the_round_arrives_and_times_out_otherwise (void **state)
     mdl_mailroom_destroy (&r);
 }
 
+/* Peers with a mailbox now (a box removed while read is not one). */
+static size_t
+s_boxes (mdl_mailroom_t *r)
+{
+    size_t n = 0;
+    mdl_mailroom_usage (r, &n, NULL);
+    return n;
+}
+
+static void
+test_a_removed_peer_frees_its_mailboxes_once_no_longer_read (void **state)
+{
+    int err;
+    mdl_mailroom_t *r = mdl_mailroom_new (4, 2, 8, &err);
+    assert_int_equal (mdl_mailroom_add (r, 7), 0);
+    assert_int_equal (mdl_mailroom_add (r, 8), 0);
+    assert_int_equal (s_boxes (r), 2);
+    s_put (r, 7, 1, 1.0f, false);
+    mdl_mailroom_remove (r, 8);
+    assert_int_equal (s_boxes (r), 1); /* idle: freed at once */
+    /* 7 is being read when it leaves: its vector stays valid until the read ends */
+    mdl_slot_meta_t m;
+    const float *v = mdl_mailroom_read_begin (r, 7, 0, UINT64_MAX, &m);
+    assert_non_null (v);
+    mdl_mailroom_remove (r, 7);
+    assert_null (mdl_mailroom_read_begin (r, 7, 0, UINT64_MAX, &m)); /* gone for new reads */
+    assert_null (mdl_mailroom_write_begin (r, 7, 0, 2, false));
+    assert_int_equal (s_boxes (r), 0);
+    assert_true (v[0] == 1.0f); /* still readable (ASan would see a use after free) */
+    /* it comes back before the read ends: a fresh box, and the old one goes at read_end */
+    assert_int_equal (mdl_mailroom_add (r, 7), 0);
+    assert_int_equal (s_boxes (r), 1);
+    mdl_mailroom_read_end (r, 7, 0);
+    assert_int_equal (s_boxes (r), 1);
+    s_put (r, 7, 3, 3.0f, false);
+    v = mdl_mailroom_read_begin (r, 7, 0, UINT64_MAX, &m);
+    assert_true (v && v[0] == 3.0f && m.step == 3);
+    mdl_mailroom_read_end (r, 7, 0);
+    /* peers that come and go never take more than the live ones' boxes */
+    for (uint64_t id = 100; id < 1100; id++) {
+        assert_int_equal (mdl_mailroom_add (r, id), 0);
+        mdl_mailroom_remove (r, id);
+    }
+    assert_int_equal (s_boxes (r), 1);
+    mdl_mailroom_destroy (&r);
+}
+
 int
 main (void)
 {
@@ -139,6 +186,7 @@ main (void)
         cmocka_unit_test (test_writer_never_overwrites_the_slot_being_read),
         cmocka_unit_test (test_sync_rounds_keep_round_t_while_round_t_plus_1_arrives),
         cmocka_unit_test (test_capacity_is_enforced),
+        cmocka_unit_test (test_a_removed_peer_frees_its_mailboxes_once_no_longer_read),
         cmocka_unit_test (test_wait_wakes_when_the_round_arrives_and_times_out_otherwise),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

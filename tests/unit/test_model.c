@@ -133,6 +133,27 @@ test_maxpool_relu_tanh_flatten_gradients_match_finite_differences (void **state)
     s_gradcheck_layer (&l, 2, 304, 0);
 }
 
+/* A loss of the logits and its target (labels or probabilities), without gradient. */
+typedef double (s_logit_loss_fn) (const float *z, const void *target, size_t B, size_t C);
+static double s_xent (const float *z, const void *t, size_t B, size_t C) { return mdl_loss_softmax_xent (z, t, B, C, NULL, NULL); }
+static double s_kl (const float *z, const void *t, size_t B, size_t C) { return mdl_loss_softmax_kl (z, t, B, C, NULL, NULL); }
+
+/* Central differences of loss in every logit against the analytic dz. */
+static void
+s_check_logit_grad (s_logit_loss_fn *loss, float *z, const void *target, size_t B, size_t C, const float *dz, double tol)
+{
+    for (size_t i = 0; i < B * C; i++) {
+        float save = z[i];
+        z[i] = save + 1e-2f;
+        double fp = loss (z, target, B, C);
+        z[i] = save - 1e-2f;
+        double fm = loss (z, target, B, C);
+        z[i] = save;
+        if (fabs ((fp - fm) / 2e-2 - dz[i]) >= tol)
+            fail_msg ("logit %zu: analytic %g numeric %g", i, dz[i], (fp - fm) / 2e-2);
+    }
+}
+
 static void
 test_softmax_xent_gradient_matches_finite_differences (void **state)
 {
@@ -143,20 +164,97 @@ test_softmax_xent_gradient_matches_finite_differences (void **state)
     int32_t y[3] = { 0, 4, 2 };
     s_fill (z, B * C, &rng, 2.0f);
     mdl_loss_softmax_xent (z, y, B, C, dz, NULL);
-    for (size_t i = 0; i < B * C; i++) {
-        float save = z[i];
-        z[i] = save + 1e-2f;
-        double fp = mdl_loss_softmax_xent (z, y, B, C, NULL, NULL);
-        z[i] = save - 1e-2f;
-        double fm = mdl_loss_softmax_xent (z, y, B, C, NULL, NULL);
-        z[i] = save;
-        assert_true (fabs ((fp - fm) / 2e-2 - dz[i]) < 1e-3);
-    }
+    s_check_logit_grad (s_xent, z, y, B, C, dz, 1e-3);
     /* a huge logit must not overflow to Inf/NaN */
     z[0] = 1e30f;
     float loss = mdl_loss_softmax_xent (z, y, B, C, dz, NULL);
     assert_true (isfinite (loss) || isinf (loss));
     assert_false (isnan (loss));
+}
+
+static void
+test_softmax_kl_value_and_gradient_match_hand_computation_and_finite_differences (void **state)
+{
+    /* By hand: logits (0, log 3) give p = (1/4, 3/4); against q = (1/2, 1/2)
+       KL = 1/2 log(2) + 1/2 log(2/3) = 1/2 log(4/3); d/dz = p - q = (-1/4, 1/4), over B = 1. */
+    float z1[2] = { 0.0f, logf (3.0f) }, q1[2] = { 0.5f, 0.5f }, d1[2], p1[2];
+    float kl = mdl_loss_softmax_kl (z1, q1, 1, 2, d1, p1);
+    assert_float_equal (kl, 0.5 * log (4.0 / 3.0), 1e-6);
+    assert_float_equal (p1[0], 0.25f, 1e-6);
+    assert_float_equal (p1[1], 0.75f, 1e-6);
+    assert_float_equal (d1[0], -0.25f, 1e-6);
+    assert_float_equal (d1[1], 0.25f, 1e-6);
+    /* Equal distributions: KL 0, gradient 0; a zero in q contributes 0 log 0 = 0. */
+    float q2[2] = { 0.25f, 0.75f };
+    assert_float_equal (mdl_loss_softmax_kl (z1, q2, 1, 2, d1, NULL), 0.0f, 1e-6);
+    assert_float_equal (d1[0], 0.0f, 1e-6);
+    float q3[2] = { 0.0f, 1.0f };
+    assert_float_equal (mdl_loss_softmax_kl (z1, q3, 1, 2, NULL, NULL), -log (0.75), 1e-6);
+
+    /* Finite differences on random logits and random target rows. */
+    mdl_rng_t rng;
+    mdl_rng_seed (&rng, 12, 0);
+    const size_t B = 4, C = 6;
+    float z[24], q[24], dz[24];
+    s_fill (z, B * C, &rng, 2.0f);
+    for (size_t r = 0; r < B; r++) {
+        double sum = 0;
+        for (size_t c = 0; c < C; c++)
+            sum += q[r * C + c] = mdl_rng_uniform (&rng) + 0.01f;
+        for (size_t c = 0; c < C; c++)
+            q[r * C + c] = (float) (q[r * C + c] / sum);
+    }
+    mdl_loss_softmax_kl (z, q, B, C, dz, NULL);
+    s_check_logit_grad (s_kl, z, q, B, C, dz, 1e-4);
+}
+
+static void
+test_model_distill_gradient_matches_finite_differences_of_the_kl_term (void **state)
+{
+    int err = 0;
+    mdl_model_t *m = mdl_model_new ("mlp:12-8-4", 5, &err);
+    assert_non_null (m);
+    const size_t B = 3, d = mdl_model_nparams (m);
+    assert_int_equal (mdl_model_reserve (m, B), 0);
+    mdl_rng_t rng;
+    mdl_rng_seed (&rng, 13, 0);
+    float x[36], q[12], p[12], p2[12];
+    s_fill (x, 36, &rng, 1.0f);
+    for (size_t r = 0; r < B; r++)
+        for (size_t c = 0; c < 4; c++)
+            q[r * 4 + c] = c == r ? 0.7f : 0.1f;
+    float kl = mdl_model_distill (m, x, q, B, p);
+    assert_true (kl > 0 && isfinite (kl));
+    mdl_model_predict (m, x, B, p2);
+    assert_memory_equal (p, p2, sizeof p);
+    for (size_t r = 0; r < B; r++)
+        assert_float_equal (p[r * 4] + p[r * 4 + 1] + p[r * 4 + 2] + p[r * 4 + 3], 1.0f, 1e-6);
+    float *g = malloc (d * sizeof (float));
+    mdl_model_distill (m, x, q, B, NULL);
+    memcpy (g, mdl_model_grads (m), d * sizeof (float));
+    float *w = mdl_model_params (m);
+    size_t bad = 0;
+    for (size_t i = 0; i < d; i++) {
+        float save = w[i];
+        w[i] = save + 1e-3f;
+        mdl_model_predict (m, x, B, p2);
+        double fp = mdl_loss_softmax_kl (mdl_model_forward (m, x, B), q, B, 4, NULL, NULL);
+        w[i] = save - 1e-3f;
+        double fm = mdl_loss_softmax_kl (mdl_model_forward (m, x, B), q, B, 4, NULL, NULL);
+        w[i] = save;
+        double num = (fp - fm) / 2e-3;
+        bad += fabs (num - g[i]) > 5e-2 * fabs (num) + 1e-3;
+    }
+    if (bad > d / 50)
+        fail_msg ("%zu of %zu distillation gradients off", bad, d);
+    int e2 = 0;
+    mdl_model_t *lr = mdl_model_new ("linreg:3", 1, &e2);
+    assert_non_null (lr);
+    assert_int_equal (mdl_model_reserve (lr, 1), 0);
+    assert_true (isnan (mdl_model_distill (lr, x, q, 1, NULL)));
+    mdl_model_destroy (&lr);
+    free (g);
+    mdl_model_destroy (&m);
 }
 
 static void
@@ -310,6 +408,8 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_dense_layer_gradients_match_finite_differences),
+        cmocka_unit_test (test_softmax_kl_value_and_gradient_match_hand_computation_and_finite_differences),
+        cmocka_unit_test (test_model_distill_gradient_matches_finite_differences_of_the_kl_term),
         cmocka_unit_test (test_conv2d_layer_gradients_match_finite_differences),
         cmocka_unit_test (test_maxpool_relu_tanh_flatten_gradients_match_finite_differences),
         cmocka_unit_test (test_softmax_xent_gradient_matches_finite_differences),

@@ -227,10 +227,141 @@ test_bad_arguments_are_refused (void **state)
     assert_int_equal (err, MDL_EINVAL);
 }
 
+static void
+test_a_new_id_joins_only_when_announced_again_after_the_probation (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 2.0, 8, NULL);
+    mdl_peers_limits (p, 0.1, 64, 0);
+    mdl_peer_event_t ev;
+    mdl_peer_info_t a = s_info (2, 10);
+    assert_int_equal (mdl_peers_seen (p, &a, 0.0, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_NONE); /* on probation */
+    assert_int_equal (mdl_peers_seen (p, &a, 0.05, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_NONE); /* too soon */
+    assert_int_equal (mdl_peers_alive (p, NULL, 0), 0);
+    assert_int_equal (mdl_peers_seen (p, &a, 0.12, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_JOIN);
+    assert_int_equal (mdl_peers_alive (p, NULL, 0), 1);
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_fresh_ids_announced_once_never_join_and_take_no_room (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 2.0, 8, NULL);
+    mdl_peers_limits (p, 0.1, 64, 0);
+    mdl_peer_event_t ev;
+    /* 10000 fresh ids, each announced once: none joins, and a real peer announced
+       among them still joins (the probation list keeps the newest ids) */
+    mdl_peer_info_t real = s_info (3, 1);
+    assert_int_equal (mdl_peers_seen (p, &real, 0.0, &ev), 0);
+    for (uint64_t k = 0; k < 10000; k++) {
+        mdl_peer_info_t junk = s_info (1000 + k, 1);
+        assert_int_equal (mdl_peers_seen (p, &junk, 0.01, &ev), 0);
+        assert_int_equal (ev.kind, MDL_PEER_NONE);
+    }
+    assert_int_equal (mdl_peers_alive (p, NULL, 0), 0);
+    /* evicted by the flood: its next announcement starts the probation again */
+    assert_int_equal (mdl_peers_seen (p, &real, 0.3, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_NONE);
+    assert_int_equal (mdl_peers_seen (p, &real, 0.5, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_JOIN);
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_joins_beyond_the_budget_are_refused_until_it_refills (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 100.0, 64, NULL);
+    mdl_peers_limits (p, 0, 3, 2.0); /* a burst of 3, then 2 per second */
+    mdl_peer_event_t ev;
+    for (uint64_t id = 2; id <= 4; id++) {
+        mdl_peer_info_t a = s_info (id, 1);
+        assert_int_equal (mdl_peers_seen (p, &a, 0.0, &ev), 0);
+        assert_int_equal (ev.kind, MDL_PEER_JOIN);
+    }
+    mdl_peer_info_t e = s_info (5, 1);
+    assert_int_equal (mdl_peers_seen (p, &e, 0.1, &ev), MDL_ERATE);
+    assert_null (mdl_peers_get (p, 5)); /* nothing recorded */
+    assert_int_equal (mdl_peers_seen (p, &e, 0.6, &ev), 0); /* a token after 0.5 s */
+    assert_int_equal (ev.kind, MDL_PEER_JOIN);
+    /* a rejoin (new incarnation) spends a token too */
+    mdl_peer_info_t again = s_info (2, 2);
+    assert_int_equal (mdl_peers_seen (p, &again, 0.6, &ev), MDL_ERATE);
+    assert_int_equal (mdl_peers_seen (p, &again, 1.2, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_REJOIN);
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_a_churning_peer_waits_longer_each_time_and_a_rare_restart_not_at_all (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 100.0, 8, NULL);
+    mdl_peers_backoff (p, 4.0);
+    mdl_peer_event_t ev;
+    mdl_peer_info_t a = s_info (2, 1);
+    assert_int_equal (mdl_peers_seen (p, &a, 0.0, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_JOIN);
+    /* goodbye and back with a new incarnation, as fast as it likes: the first rejoin
+       is at once, then it waits 0.5, 1, 2, 4, 4 s (the ceiling) after each */
+    const double allowed[] = { 0.1, 0.6, 1.6, 3.6, 7.6, 11.6 };
+    for (size_t k = 0; k < sizeof allowed / sizeof *allowed; k++) {
+        assert_true (mdl_peers_remove (p, 2, &ev));
+        a.incarnation++;
+        if (k > 0) { /* just before its time: refused, and it stays dead */
+            assert_int_equal (mdl_peers_seen (p, &a, allowed[k] - 0.01, &ev), MDL_EBACKOFF);
+            assert_int_equal (ev.kind, MDL_PEER_NONE);
+            assert_false (mdl_peers_is_alive (p, 2));
+        }
+        assert_int_equal (mdl_peers_seen (p, &a, allowed[k], &ev), 0);
+        assert_int_equal (ev.kind, MDL_PEER_REJOIN);
+    }
+    /* quiet for longer than 2 * 4 + 4 s: a restart then rejoins at once, twice */
+    assert_true (mdl_peers_remove (p, 2, &ev));
+    a.incarnation++;
+    assert_int_equal (mdl_peers_seen (p, &a, 30.0, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_REJOIN);
+    assert_true (mdl_peers_remove (p, 2, &ev));
+    a.incarnation++;
+    assert_int_equal (mdl_peers_seen (p, &a, 30.5, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_REJOIN);
+    /* another id is not held back by this one's churn */
+    mdl_peer_info_t b = s_info (3, 1);
+    assert_int_equal (mdl_peers_seen (p, &b, 30.5, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_JOIN);
+    mdl_peers_destroy (&p);
+}
+
+static void
+test_a_full_table_evicts_its_longest_dead_record (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 1.0, 3, NULL);
+    mdl_peer_event_t ev, out[4];
+    for (uint64_t id = 2; id <= 4; id++) {
+        mdl_peer_info_t a = s_info (id, 1);
+        assert_int_equal (mdl_peers_seen (p, &a, (double) id, &ev), 0);
+    }
+    mdl_peer_info_t e = s_info (9, 1);
+    assert_int_equal (mdl_peers_seen (p, &e, 4.5, &ev), MDL_ENOMEM); /* all alive */
+    /* 2 (seen at 2) and 3 (seen at 3) die; 9 takes the place of 2, the longest dead */
+    assert_int_equal (mdl_peers_expire (p, 4.5, out, 4), 2);
+    assert_int_equal (mdl_peers_seen (p, &e, 4.6, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_JOIN);
+    assert_null (mdl_peers_get (p, 2));
+    assert_non_null (mdl_peers_get (p, 3));
+    assert_true (mdl_peers_is_alive (p, 4) && mdl_peers_is_alive (p, 9));
+    mdl_peers_destroy (&p);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_a_new_id_joins_only_when_announced_again_after_the_probation),
+        cmocka_unit_test (test_fresh_ids_announced_once_never_join_and_take_no_room),
+        cmocka_unit_test (test_joins_beyond_the_budget_are_refused_until_it_refills),
+        cmocka_unit_test (test_a_full_table_evicts_its_longest_dead_record),
+        cmocka_unit_test (test_a_churning_peer_waits_longer_each_time_and_a_rare_restart_not_at_all),
         cmocka_unit_test (test_first_announcement_joins_and_repeats_change_nothing),
         cmocka_unit_test (test_self_and_id_zero_are_ignored),
         cmocka_unit_test (test_silent_peer_leaves_after_timeout_and_not_before),

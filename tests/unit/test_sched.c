@@ -155,6 +155,55 @@ test_cosine_phase_turns_at_the_first_step_below_the_midpoint (void **state)
 }
 
 static void
+test_clr_rises_from_min_to_max_half_way_and_falls_back_each_period (void **state)
+{
+    /* clr:0.01:0.05:1 over 10 steps per epoch: T = 10, lr = 0.01 + 0.04 (1 - |2u - 1|)
+       with u = (step mod 10) / 10: 0.01, 0.018, 0.026, 0.034, 0.042, 0.05, 0.042, ...,
+       0.018, then 0.01 again at step 10 (the next cycle). */
+    mdl_sched_t s = s_sched (MDL_SCHED_CONSTANT, 0.3f, 10);
+    assert_int_equal (mdl_sched_parse ("clr:0.01:0.05:1", &s), MDL_OK);
+    const float want[] = { 0.01f, 0.018f, 0.026f, 0.034f, 0.042f, 0.05f, 0.042f, 0.034f, 0.026f, 0.018f };
+    for (uint64_t t = 0; t < 30; t++)
+        assert_float_equal (mdl_sched_lr (&s, t), want[t % 10], 1e-7f);
+    assert_int_equal (mdl_sched_phase (&s, 5), 0);
+    assert_int_equal (mdl_sched_phase (&s, 1000), 0);
+    /* A period of 2.5 epochs of 4 steps: T = 10 again; of 0.1 epochs: T = 1 -> 2. */
+    s.steps_per_epoch = 4;
+    s.clr_period = 2.5;
+    assert_float_equal (mdl_sched_lr (&s, 5), 0.05f, 1e-7f);
+    assert_float_equal (mdl_sched_lr (&s, 13), 0.034f, 1e-7f);
+    s.clr_period = 0.1;
+    assert_float_equal (mdl_sched_lr (&s, 0), 0.01f, 1e-7f);
+    assert_float_equal (mdl_sched_lr (&s, 1), 0.05f, 1e-7f);
+    assert_float_equal (mdl_sched_lr (&s, 2), 0.01f, 1e-7f);
+}
+
+static void
+test_clr_with_warmup_scales_the_cycle_during_warmup (void **state)
+{
+    /* W = 4 steps: step 2 runs at (3/4) of the cycle's 0.026. */
+    mdl_sched_t s = s_sched (MDL_SCHED_CONSTANT, 0.3f, 10);
+    assert_int_equal (mdl_sched_parse ("clr:0.01:0.05:1", &s), MDL_OK);
+    s.warmup_epochs = 0.4;
+    assert_float_equal (mdl_sched_lr (&s, 2), 0.75f * 0.026f, 1e-7f);
+    assert_float_equal (mdl_sched_lr (&s, 4), 0.042f, 1e-7f);
+}
+
+static void
+test_parse_reads_clr_bounds_and_period (void **state)
+{
+    mdl_sched_t s = s_sched (MDL_SCHED_STEP, 0.3f, 7);
+    s.total_steps = 99;
+    assert_int_equal (mdl_sched_parse ("clr:0:0.1:2.5", &s), MDL_OK);
+    assert_int_equal (s.kind, MDL_SCHED_CLR);
+    assert_float_equal (s.lr_min, 0.0f, 0.0f);
+    assert_float_equal (s.lr0, 0.1f, 0.0f);
+    assert_true (s.clr_period == 2.5);
+    assert_int_equal (s.steps_per_epoch, 7);
+    assert_int_equal (s.total_steps, 99);
+}
+
+static void
 test_parse_reads_kind_gamma_and_milestones_and_nothing_else (void **state)
 {
     mdl_sched_t s = s_sched (MDL_SCHED_STEP, 0.3f, 7);
@@ -208,7 +257,10 @@ test_parse_rejects_malformed_specs_and_leaves_the_schedule_untouched (void **sta
         "step: 0.1:30", "step:0.1:30,", "step:0.1:,30", "step:0.1:30,,60", "step:0.1:60,30",
         "step:0.1:30,30", "step:0.1:0", "step:0.1:-5", "step:0.1:inf", "step:0.1:nan",
         "step:0.1:1e999", "step:0.1:30x", "step:0.1: 30", "step:0.1:30 ", "step:0.1:30;60",
-        "step:0.1:30:60", too_many,
+        "step:0.1:30:60", "clr", "clr:", "clr:0.1", "clr:0.1:0.2", "clr:0.1:0.2:", "clr:0.2:0.1:1",
+        "clr:0.1:0.1:1", "clr:-0.1:0.1:1", "clr:0.1:0.2:0", "clr:0.1:0.2:-1", "clr:0.1:0.2:nan",
+        "clr:0.1:inf:1", "clr:0.1:0.2:1:2", "clr:0.1:0.2:1x", "clr: 0.1:0.2:1", "clr:0.1:0.2:1 ",
+        "clr::0.2:1", too_many,
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mdl_sched_t s, before;
@@ -236,6 +288,9 @@ main (void)
         cmocka_unit_test (test_cosine_falls_from_lr0_to_lr_min_over_total_steps),
         cmocka_unit_test (test_cosine_starts_after_warmup_and_ends_at_total_steps),
         cmocka_unit_test (test_cosine_phase_turns_at_the_first_step_below_the_midpoint),
+        cmocka_unit_test (test_clr_rises_from_min_to_max_half_way_and_falls_back_each_period),
+        cmocka_unit_test (test_clr_with_warmup_scales_the_cycle_during_warmup),
+        cmocka_unit_test (test_parse_reads_clr_bounds_and_period),
         cmocka_unit_test (test_parse_reads_kind_gamma_and_milestones_and_nothing_else),
         cmocka_unit_test (test_parse_rejects_malformed_specs_and_leaves_the_schedule_untouched),
     };

@@ -320,6 +320,24 @@ test_payload_length_and_content_are_checked (void **state)
 }
 
 static void
+test_probability_outputs_must_be_rows_of_distributions (void **state)
+{
+    const float good[6] = { 0.25f, 0.75f, 0.0f, 1.0f, 0.5f, 0.5f };
+    assert_int_equal (mdl_wire_check_probs (good, 6, 2), 0);
+    assert_int_equal (mdl_wire_check_probs (good, 6, 3), MDL_EWIRE_PAYLOAD); /* rows of 3 sum to 1 and 2 */
+    assert_int_equal (mdl_wire_check_probs (good, 5, 2), MDL_EWIRE_PAYLOAD); /* not whole rows */
+    assert_int_equal (mdl_wire_check_probs (good, 6, 0), MDL_EWIRE_PAYLOAD);
+    float bad[4] = { 0.5f, 0.5f, 0.5f, 0.5f };
+    const float cases[][2] = { { 1.2f, -0.2f }, { 0.6f, 0.6f }, { 0.5f, 0.498f }, { NAN, 0.5f } };
+    for (size_t k = 0; k < 4; k++) {
+        bad[2] = cases[k][0], bad[3] = cases[k][1];
+        assert_int_equal (mdl_wire_check_probs (bad, 4, 2), MDL_EWIRE_PAYLOAD);
+    }
+    bad[2] = 0.5f, bad[3] = 0.4995f; /* within 1e-3 */
+    assert_int_equal (mdl_wire_check_probs (bad, 4, 2), 0);
+}
+
+static void
 test_stats_count_each_code_apart (void **state)
 {
     mdl_wire_stats_t s;
@@ -353,6 +371,7 @@ main (void)
         cmocka_unit_test (test_wrong_magic_version_cluster_dimension_or_codec_are_refused),
         cmocka_unit_test (test_truncated_oversized_and_malformed_headers_are_refused),
         cmocka_unit_test (test_payload_length_and_content_are_checked),
+        cmocka_unit_test (test_probability_outputs_must_be_rows_of_distributions),
         cmocka_unit_test (test_stats_count_each_code_apart),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -67,13 +67,6 @@ for line in open(os.path.join(out, "runs.txt")):
     s = summary(f)
     if not s:
         rows[name] = None; continue
-    seen = {}
-    for l in open(os.path.join(out, f + ".jsonl")):
-        o = json.loads(l)
-        seen[o["elapsed_s"]] = o["avg_test_acc"]
-    with open(os.path.join(out, f + ".dat"), "w") as d:
-        for t in sorted(seen):
-            d.write("%g %g\n" % (t, seen[t]))
     rows[name] = {k: s.get(k) for k in ("time_to_target_s", "test_acc", "test_acc_min", "wall_s", "sync_wait_s",
                                          "bytes_sent", "pair_averages")}
 for line in open(os.path.join(out, "dgd.txt")):
@@ -84,12 +77,8 @@ res = {"stragglers_and_delays": rows, "delayed_dgd": dgd}
 json.dump(res, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": res}))
 PY
-gnuplot <<GP
-set terminal pngcairo noenhanced size 900,500
-set output "$out/async.png"
-set title "Ring of $agents, one 4x straggler and 20 ms links: accuracy against wall time"
-set xlabel "wall time (s)"; set ylabel "test accuracy of the averaged model"
-set key bottom right; set yrange [0.6:0.9]
-plot for [f in "sync__no_faults sync_D_PSGD async_D_PSGD AD_PSGD overlap_D_PSGD"] "$out/".f.".dat" w lp t f
-GP
+plots=(); while IFS='|' read -r name f; do plots+=("$out/$f.jsonl=$name"); done < "$out/runs.txt"
+"$bin" plot "${plots[@]}" --average --panel acc:time --yrange 0.6:0.9 --size 900,500 \
+  --title "Ring of $agents, one 4x straggler and 20 ms links: accuracy of the averaged model against wall time" \
+  -o "$out/async.png"
 echo "plot: $out/async.png" >&2

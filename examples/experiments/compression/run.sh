@@ -38,24 +38,17 @@ python3 - "$out" <<'PY'
 import json, os, sys
 out = sys.argv[1]
 rows = {}
-with open(os.path.join(out, "points.dat"), "w") as pts:
-    for line in open(os.path.join(out, "runs.txt")):
-        name, f = line.strip().split("|")
-        try:
-            s = json.loads(open(os.path.join(out, f + ".out")).read().strip().splitlines()[-1])["summary"]
-        except Exception:
-            rows[name] = None; continue
-        rows[name] = {k: s.get(k) for k in ("test_acc", "test_acc_min", "bytes_sent", "consensus_distance", "status")}
-        pts.write('%g %g "%s"\n' % (s["bytes_sent"], s["test_acc"], name))
+for line in open(os.path.join(out, "runs.txt")):
+    name, f = line.strip().split("|")
+    try:
+        s = json.loads(open(os.path.join(out, f + ".out")).read().strip().splitlines()[-1])["summary"]
+    except Exception:
+        rows[name] = None; continue
+    rows[name] = {k: s.get(k) for k in ("test_acc", "test_acc_min", "bytes_sent", "consensus_distance", "status")}
 json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
-gnuplot <<GP
-set terminal pngcairo size 800,500
-set output "$out/accuracy-vs-bytes.png"
-set title "Compressed gossip, ring of $agents: accuracy against bytes sent"
-set xlabel "bytes sent (all agents)"; set ylabel "test accuracy of the averaged model"
-set logscale x; set key off; set offsets 0, 0, 0.02, 0.02
-plot "$out/points.dat" using 1:2 with points pt 7 ps 1.5, "" using 1:2:3 with labels offset 0,1 font ",9"
-GP
+plots=(); while IFS='|' read -r name f; do [ -s "$out/$f.out" ] && plots+=("$out/$f.out=$name"); done < "$out/runs.txt"
+"$bin" plot "${plots[@]}" --panel test_acc:bytes_sent:logx --size 800,500 \
+  --title "Compressed gossip, ring of $agents: accuracy against bytes sent (all agents)" -o "$out/accuracy-vs-bytes.png"
 echo "plot: $out/accuracy-vs-bytes.png" >&2

@@ -3,7 +3,7 @@
 # Decentralized Deep Learning": a ring of agents with a step-decay schedule; centralized
 # SGD vs plain D-PSGD vs consensus control in phase 1 only vs in all phases. Reports the
 # final accuracy and bytes of each run (results.json, last line on stdout) and plots the
-# consensus distance per epoch (consensus.png, gnuplot).
+# consensus distance per epoch (consensus.png, meshdl plot).
 #
 # Usage: examples/experiments/consensus-control/run.sh [--quick] [OUT_DIR]
 #   default: 16 agents, 6 epochs, decay x0.1 at epochs 3 and 5 (about 20 minutes on 2 cores)
@@ -45,25 +45,12 @@ rows = {}
 for run in ("central", "plain", "phase1", "all"):
     s = json.loads(open(os.path.join(out, run + ".out")).read().strip().splitlines()[-1])["summary"]
     rows[run] = {k: s.get(k) for k in ("test_acc", "test_acc_min", "bytes_sent", "gossip_rounds_per_step", "wall_s")}
-    if run != "central":
-        # one consensus distance per evaluation (the same on every agent's line)
-        seen = {}
-        for line in open(os.path.join(out, run + ".jsonl")):
-            o = json.loads(line)
-            seen.setdefault(round(o["epoch"], 3), o["consensus_distance"])
-        with open(os.path.join(out, run + ".dat"), "w") as f:
-            for e in sorted(seen):
-                f.write("%g %g\n" % (e, seen[e]))
 json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
 
-gnuplot <<GP
-set terminal pngcairo size 800,500
-set output "$out/consensus.png"
-set title "Consensus distance, ring of $agents (Kong et al. consensus control)"
-set xlabel "epoch"; set ylabel "consensus distance (1/n) sum ||x_i - xbar||^2"
-set logscale y; set key top right
-plot "$out/plain.dat" w lp t "D-PSGD", "$out/phase1.dat" w lp t "control, phase 1", "$out/all.dat" w lp t "control, all phases"
-GP
+"$bin" plot "$out/plain.jsonl=D-PSGD" "$out/phase1.jsonl=control, phase 1" "$out/all.jsonl=control, all phases" \
+  --average --panel consensus:epoch --size 800,500 \
+  --title "Consensus distance (1/n) sum ||x_i - xbar||^2, ring of $agents (Kong et al. consensus control)" \
+  -o "$out/consensus.png"
 echo "plot: $out/consensus.png" >&2

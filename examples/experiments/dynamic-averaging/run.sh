@@ -44,45 +44,36 @@ python3 - "$out" "$drift" "$epochs" <<'PY'
 import json, os, re, sys
 out, drift, epochs = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 rows = {}
-with open(os.path.join(out, "points.dat"), "w") as pts:
-    for line in open(os.path.join(out, "runs.txt")):
-        name, f = line.strip().split("|")
-        try:
-            s = json.loads(open(os.path.join(out, f + ".out")).read().strip().splitlines()[-1])["summary"]
-        except Exception:
-            rows[name] = None; continue
-        spe = s["steps"] / epochs
-        # agent 0's synchronisations, from its event log ("dynavg: synchronisation K at step S")
-        steps = [int(m.group(1)) for m in re.finditer(r"agent 0: dynavg: synchronisation \d+ at step (\d+)",
-                                                         open(os.path.join(out, f + ".log")).read())]
-        d0, w = drift * spe, 0.25 * spe
-        row = {k: s.get(k) for k in ("test_acc", "test_acc_mean", "bytes_sent", "global_averages", "status")}
-        # the burst: synchronisations in the quarter epoch after the drift vs the one before
-        row["syncs_quarter_epoch_before_drift"] = sum(d0 - w <= t < d0 for t in steps)
-        row["syncs_quarter_epoch_after_drift"] = sum(d0 <= t < d0 + w for t in steps)
-        rows[name] = row
-        pts.write('%g %g "%s"\n' % (max(s["bytes_sent"], 1), s["test_acc"], name))
-        with open(os.path.join(out, f + ".syncs"), "w") as g:
-            g.write("0 0\n")
-            for k, t in enumerate(steps):
-                g.write("%g %d\n" % (t / spe, k + 1))
+for line in open(os.path.join(out, "runs.txt")):
+    name, f = line.strip().split("|")
+    try:
+        s = json.loads(open(os.path.join(out, f + ".out")).read().strip().splitlines()[-1])["summary"]
+    except Exception:
+        rows[name] = None; continue
+    spe = s["steps"] / epochs
+    # agent 0's synchronisations, from its event log ("dynavg: synchronisation K at step S")
+    steps = [int(m.group(1)) for m in re.finditer(r"agent 0: dynavg: synchronisation \d+ at step (\d+)",
+                                                     open(os.path.join(out, f + ".log")).read())]
+    d0, w = drift * spe, 0.25 * spe
+    row = {k: s.get(k) for k in ("test_acc", "test_acc_mean", "bytes_sent", "global_averages", "status")}
+    # the burst: synchronisations in the quarter epoch after the drift vs the one before
+    row["syncs_quarter_epoch_before_drift"] = sum(d0 - w <= t < d0 for t in steps)
+    row["syncs_quarter_epoch_after_drift"] = sum(d0 <= t < d0 + w for t in steps)
+    rows[name] = row
+    # cumulative synchronisations against epochs, for meshdl plot
+    with open(os.path.join(out, f + ".syncs.jsonl"), "w") as g:
+        g.write('{"epoch": 0, "synchronisations": 0}\n')
+        for k, t in enumerate(steps):
+            g.write('{"epoch": %g, "synchronisations": %d}\n' % (t / spe, k + 1))
 json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
-gnuplot <<GP
-set terminal pngcairo size 800,500
-set output "$out/accuracy-vs-bytes.png"
-set title "Dynamic vs periodic averaging, 8 agents, labels rotated at epoch $drift"
-set xlabel "bytes sent (all agents)"; set ylabel "test accuracy of the averaged model"
-set logscale x; set key off; set offsets 0, 0, 0.02, 0.02
-plot "$out/points.dat" using 1:2 with points pt 7 ps 1.5, "" using 1:2:3 with labels offset 0,1 font ",9"
-set output "$out/synchronisations.png"
-set title "Synchronisations of agent 0 (drift at epoch $drift)"
-set xlabel "epoch"; set ylabel "synchronisations so far"; unset logscale x; set key top left
-set arrow from $drift, graph 0 to $drift, graph 1 nohead dt 2
-plot "$out/periodic_b_10.syncs" using 1:2 with steps title "periodic b=10", \
-     "$out/periodic_b_50.syncs" using 1:2 with steps title "periodic b=50", \
-     "$out/dynamic_delta_1.syncs" using 1:2 with steps lw 2 title "dynamic delta=1", \
-     "$out/dynamic_delta_3.syncs" using 1:2 with steps lw 2 title "dynamic delta=3"
-GP
+plots=(); syncs=()
+while IFS='|' read -r name f; do
+  [ -s "$out/$f.out" ] && plots+=("$out/$f.out=$name"); [ -f "$out/$f.syncs.jsonl" ] && syncs+=("$out/$f.syncs.jsonl=$name")
+done < "$out/runs.txt"
+"$bin" plot "${plots[@]}" --panel test_acc:bytes_sent:logx --size 800,500 -o "$out/accuracy-vs-bytes.png" \
+  --title "Dynamic vs periodic averaging, 8 agents, labels rotated at epoch $drift: accuracy against bytes (all agents)"
+"$bin" plot "${syncs[@]}" --panel synchronisations:epoch --size 800,500 -o "$out/synchronisations.png" \
+  --title "Synchronisations of agent 0 (drift at epoch $drift)"
 echo "plots: $out/accuracy-vs-bytes.png $out/synchronisations.png" >&2

@@ -49,7 +49,7 @@ python3 - "$out" <<'PY'
 import json, os, sys
 out = sys.argv[1]
 rows = {}
-with open(os.path.join(out, "points.dat"), "w") as pts:
+with open(os.path.join(out, "points.jsonl"), "w") as pts:
     for i, line in enumerate(open(os.path.join(out, "runs.txt"))):
         name, f = line.strip().split("|")
         try:
@@ -60,17 +60,12 @@ with open(os.path.join(out, "points.dat"), "w") as pts:
                       "mergeability": s["test_acc"] - s["test_acc_mean"], "worst_local_acc": s["test_acc_min"],
                       "bytes_sent": s["bytes_sent"], "consensus_distance": s["consensus_distance"],
                       "merged_agents": s.get("merged_agents"), "status": s.get("status")}
-        pts.write('%d %g %g "%s"\n' % (i, s["test_acc_mean"], s["test_acc"], name))
+        pts.write(json.dumps({"configuration": name, "agents' own models (mean)": s["test_acc_mean"],
+                              "merged (exact average)": s["test_acc"]}) + "\n")
 json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
-gnuplot <<GP
-set terminal pngcairo size 900,500
-set output "$out/merged-vs-local.png"
-set title "Sparse gossip + final merge, $agents agents, Dirichlet 0.1"
-set ylabel "test accuracy"; set yrange [0:1]; set key top left
-set style data histograms; set style fill solid 0.8; set boxwidth 0.8
-set xtics rotate by -20 font ",9"
-plot "$out/points.dat" using 2:xtic(4) title "mean of the agents' own models", "" using 3 title "merged (exact average)"
-GP
+"$bin" plot "$out/points.jsonl=" --panel "agents' own models (mean)+merged (exact average):configuration" \
+  --yrange 0:1 --ylabel "test accuracy" --size 900,500 --title "Sparse gossip + final merge, $agents agents, Dirichlet 0.1: test accuracy" \
+  -o "$out/merged-vs-local.png"
 echo "plot: $out/merged-vs-local.png" >&2

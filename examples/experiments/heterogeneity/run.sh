@@ -5,7 +5,7 @@
 # DmSGD vs QGM (both heavy ball, mu 0.9, lr 0.02) vs DSGT (gradient tracking, sgd, lr 0.1:
 # each algorithm's default) vs centralized momentum SGD on the global batch. Reports
 # every run's final accuracy (results.json, last line on stdout) and plots accuracy
-# against alpha and the accuracy curves at alpha 0.1 (heterogeneity.png, gnuplot).
+# against alpha and the accuracy curves at alpha 0.1 (heterogeneity.png, meshdl plot).
 #
 # Usage: examples/experiments/heterogeneity/run.sh [--quick] [OUT_DIR]
 #   default: all 60 000 training rows, 5 epochs (about 15 minutes on 2 cores)
@@ -44,41 +44,32 @@ central = last("central")["test_acc"]
 rows = {"central": {"test_acc": central}}
 alphas, algos = ("10", "1", "0.1"), ("dmsgd", "qgm", "dsgt")
 for algo in algos:
-    with open(os.path.join(out, algo + ".dat"), "w") as f:
+    with open(os.path.join(out, algo + ".alpha.jsonl"), "w") as f:
         for alpha in alphas:
             s = last("%s-%s" % (algo, alpha))
             rows["%s alpha=%s" % (algo, alpha)] = {
                 "test_acc": s["test_acc"], "test_acc_min": s["test_acc_min"],
                 "gap_to_central": round(central - s["test_acc"], 4),
                 "consensus_distance": s["consensus_distance"], "bytes_sent": s["bytes_sent"], "wall_s": s["wall_s"]}
-            f.write("%s %g %g\n" % (alpha, s["test_acc"], s["test_acc_min"]))
+            f.write(json.dumps({"alpha": float(alpha), "test_acc": s["test_acc"], "test_acc_min": s["test_acc_min"]}) + "\n")
     # the averaged model's accuracy per evaluation at alpha 0.1 (the same on every agent's
     # line), against agent 0's epoch: Dirichlet shards differ in size, and so do epochs
-    seen = {}
-    for line in open(os.path.join(out, "%s-0.1.jsonl" % algo)):
-        o = json.loads(line)
-        if o["agent"] == 0:
-            seen[o["epoch"]] = o["avg_test_acc"]
-    with open(os.path.join(out, algo + "-curve.dat"), "w") as f:
-        for e in sorted(seen):
-            f.write("%g %g\n" % (e, seen[e]))
+    with open(os.path.join(out, algo + "-curve.jsonl"), "w") as f:
+        for line in open(os.path.join(out, "%s-0.1.jsonl" % algo)):
+            o = json.loads(line)
+            if o["agent"] == 0:
+                f.write(json.dumps({"epoch": o["epoch"], "test_acc": o["avg_test_acc"]}) + "\n")
+with open(os.path.join(out, "central.alpha.jsonl"), "w") as f:  # a level line across the plot
+    for alpha in alphas:
+        f.write(json.dumps({"alpha": float(alpha), "test_acc": central}) + "\n")
 json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
 
-central=$(python3 -c "import json; print(json.load(open('$out/results.json'))['central']['test_acc'])")
-gnuplot <<GP
-set terminal pngcairo size 1100,450
-set output "$out/heterogeneity.png"
-set multiplot layout 1,2 title "Ring of $agents, Fashion-MNIST MLP, Dirichlet(alpha) split, $epochs epochs"
-set xlabel "Dirichlet alpha (smaller = more heterogeneous)"; set ylabel "test accuracy (averaged model)"
-set logscale x; set xrange [0.05:20]; set key bottom right
-plot "$out/dmsgd.dat" u 1:2 w lp t "DmSGD", "$out/qgm.dat" u 1:2 w lp t "QGM", "$out/dsgt.dat" u 1:2 w lp t "DSGT", \
-     $central w l dt 2 t "centralized"
-unset logscale x; set xrange [*:*]
-set xlabel "epoch (of agent 0)"; set title "alpha = 0.1"
-plot "$out/dmsgd-curve.dat" w lp t "DmSGD", "$out/qgm-curve.dat" w lp t "QGM", "$out/dsgt-curve.dat" w lp t "DSGT", \
-     $central w l dt 2 t "centralized (final)"
-unset multiplot
-GP
+# one figure, two panels: the alpha files have no epoch, the curves no alpha
+"$bin" plot "$out/dmsgd.alpha.jsonl=DmSGD" "$out/qgm.alpha.jsonl=QGM" "$out/dsgt.alpha.jsonl=DSGT" \
+  "$out/central.alpha.jsonl=centralized" "$out/dmsgd-curve.jsonl=DmSGD" "$out/qgm-curve.jsonl=QGM" \
+  "$out/dsgt-curve.jsonl=DSGT" --panel test_acc:alpha:logx --panel test_acc:epoch --size 1100,450 \
+  -o "$out/heterogeneity.png" \
+  --title "Ring of $agents, Dirichlet(alpha) split, $epochs epochs: averaged model against alpha; at alpha 0.1 against agent 0's epoch"
 echo "plot: $out/heterogeneity.png" >&2

@@ -38,7 +38,7 @@ import json, os, sys
 out = sys.argv[1]
 summary = lambda name: json.loads(open(os.path.join(out, name + ".out")).read().strip().splitlines()[-1])["summary"]
 rows = {}
-with open(os.path.join(out, "gaps.dat"), "w") as f:
+with open(os.path.join(out, "gaps.jsonl"), "w") as f:
     for batch in ("16", "512"):
         central = summary("central-" + batch)["test_acc"]
         rows["central batch=" + batch] = {"test_acc": central}
@@ -49,17 +49,11 @@ with open(os.path.join(out, "gaps.dat"), "w") as f:
             gaps.append(gap)
             rows["%s batch=%s" % (algo, batch)] = {"test_acc": s["test_acc"], "test_acc_min": s["test_acc_min"],
                                                   "gap_to_central": gap, "steps": s["steps"], "wall_s": s["wall_s"]}
-        f.write("%s %g %g\n" % (batch, gaps[0], gaps[1]))
+        f.write(json.dumps({"per-agent batch": batch, "DmSGD": gaps[0], "DecentLaM": gaps[1]}) + "\n")
 json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
 
-gnuplot <<GP
-set terminal pngcairo size 700,450
-set output "$out/large-batch.png"
-set title "Gap to centralized momentum SGD, ring of $agents, Dirichlet(1), $epochs epochs"
-set ylabel "centralized accuracy - decentralized accuracy"; set xlabel "per-agent batch"
-set style data histograms; set style fill solid 0.8; set boxwidth 0.9; set key top left
-plot "$out/gaps.dat" u 2:xtic(1) t "DmSGD", "" u 3 t "DecentLaM"
-GP
+"$bin" plot "$out/gaps.jsonl=" --panel "DmSGD+DecentLaM:per-agent batch" --ylabel "centralized - decentralized accuracy" --size 700,450 -o "$out/large-batch.png" \
+  --title "Gap to centralized momentum SGD (accuracy), ring of $agents, Dirichlet(1), $epochs epochs"
 echo "plot: $out/large-batch.png" >&2

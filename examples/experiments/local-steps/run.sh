@@ -5,7 +5,7 @@
 # pathological non-IID split (--partition shards:2: two label-sorted shards per agent).
 # Reports, per run, the gossip rounds and the bytes until the averaged model first reaches
 # 85% test accuracy (null if it never does), and the final accuracy (results.json, last
-# line on stdout); plots accuracy against rounds (local-steps.png, gnuplot).
+# line on stdout); plots accuracy against rounds (local-steps.png, meshdl plot).
 #
 # Usage: examples/experiments/local-steps/run.sh [--quick] [OUT_DIR]
 #   default: 10 agents, 5 epochs (about 20 minutes on 2 cores)
@@ -48,21 +48,16 @@ for line in open(os.path.join(out, "runs.txt")):
         e = evals.setdefault(o["elapsed_s"], [0, 0, 0, o["avg_test_acc"]])
         e[0] += o["step"]; e[1] += o["bytes_sent"]; e[2] += 1
     pts = sorted((v[0] / v[2] / H, v[1], v[3]) for v in evals.values())
-    with open(os.path.join(out, f + ".dat"), "w") as d:
+    with open(os.path.join(out, f + ".rounds.jsonl"), "w") as d:
         for r, b, a in pts:
-            d.write("%g %g %g\n" % (r, b, a))
+            d.write(json.dumps({"gossip rounds": r, "bytes_sent": b, "test_acc": a}) + "\n")
     hit = next((p for p in pts if p[2] >= target), None)
     rows[name] = {"rounds_to_target": round(hit[0]) if hit else None, "bytes_to_target": hit[1] if hit else None,
                   "test_acc": s["test_acc"], "bytes_sent": s["bytes_sent"], "wall_s": s["wall_s"]}
 json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
-gnuplot <<GP
-set terminal pngcairo noenhanced size 900,500
-set output "$out/local-steps.png"
-set title "Local SGD on the complete graph ($agents agents): accuracy against gossip rounds"
-set xlabel "gossip rounds (steps / H)"; set ylabel "test accuracy of the averaged model"
-set logscale x; set key bottom right; set yrange [0.5:0.9]
-plot for [f in "iid_H1 iid_H5 iid_H20 shards_2_H1 shards_2_H5 shards_2_H20"] "$out/".f.".dat" using 1:3 w lp t f
-GP
+plots=(); while IFS='|' read -r name f H; do [ -f "$out/$f.rounds.jsonl" ] && plots+=("$out/$f.rounds.jsonl=$name"); done < "$out/runs.txt"
+"$bin" plot "${plots[@]}" --panel "test_acc:gossip rounds:logx" --yrange 0.5:0.9 --size 900,500 -o "$out/local-steps.png" \
+  --title "Local SGD on the complete graph ($agents agents): averaged model against gossip rounds (steps / H)"
 echo "plot: $out/local-steps.png" >&2

@@ -47,24 +47,13 @@ for line in open(os.path.join(out, "runs.txt")):
         e = evals.setdefault(o["elapsed_s"], [0, 0, 0, o["avg_test_acc"], o["consensus_distance"]])
         e[0] += o["step"]; e[1] += o["bytes_sent"]; e[2] += 1
     pts = sorted((v[0] / v[2], v[1], v[3], v[4]) for v in evals.values())
-    with open(os.path.join(out, f + ".dat"), "w") as d:
-        for r, b, a, c in pts:
-            d.write("%g %g %g %g\n" % (r, b, a, c))
     half = pts[len(pts) // 2] if pts else None
     rows[name] = {"test_acc": s["test_acc"], "test_acc_min": s["test_acc_min"], "bytes_sent": s["bytes_sent"],
                   "consensus_distance_mid": half[3] if half else None, "wall_s": s["wall_s"]}
 json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
-gnuplot <<GP
-set terminal pngcairo noenhanced size 1200,500
-set output "$out/topology.png"
-set multiplot layout 1,2 title "D-PSGD, $agents agents: topologies"
-set ylabel "test accuracy of the averaged model"; set key bottom right
-set xlabel "gossip rounds"
-plot for [f in "ring torus exp one_peer_exp base_1"] "$out/".f.".dat" using 1:3 w lp t f
-set xlabel "bytes sent (all agents)"; set logscale x
-plot for [f in "ring torus exp one_peer_exp base_1"] "$out/".f.".dat" using 2:3 w lp t f
-unset multiplot
-GP
+plots=(); while IFS='|' read -r name f; do plots+=("$out/$f.jsonl=$name"); done < "$out/runs.txt"
+"$bin" plot "${plots[@]}" --average --panel acc:step --panel acc:bytes:logx --size 1200,500 \
+  --title "D-PSGD, $agents agents: topologies (averaged model)" -o "$out/topology.png"
 echo "plot: $out/topology.png" >&2

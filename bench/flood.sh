@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# flood.sh: what a hostile peer costs an honest agent (issue 16). Two pairs of
+# `meshdl agent` processes train side by side over loopback TCP (static peers), for the
+# same SECONDS on the same loaded machine: in pair A, agent A1 also lists the flood tool
+# (tests/flood/flood.c) as a peer, which floods it for the whole run (hellos with fresh
+# ids, its own leave/rejoin churn, oversize frames, random topics, garbage frames,
+# far-future states, replays); pair B lists a port where nothing listens instead. Each
+# agent is stopped by SIGTERM and writes its summary. Prints a markdown table: steps per
+# second during the flood (from the agents' status files; and A1/B1), peak RSS, CPU
+# seconds of the whole run, the refusals by reason, the flood's messages. Step rates are
+# ratios within one run: the pairs share the CPU.
+#
+# usage: bench/flood.sh [BUILD_DIR] [SECONDS]          e.g. bench/flood.sh build 60
+# environment: MODE (sync|async) [sync], FLOOD_MODES (flood --modes) [its default set],
+#   RATE (flood messages per second, 0 = as fast as it can) [0], ROUNDS [1]
+# Exit status: 0 when measured (it does not assert), 1 when a run failed.
+set -u
+build=${1:-build}
+secs=${2:-30}
+mode=${MODE:-sync}
+rounds=${ROUNDS:-1}
+meshdl=$build/meshdl
+flood=$build/tests/flood
+for f in "$meshdl" "$flood"; do
+  [ -x "$f" ] || { echo "flood.sh: $f not found: cmake --build $build --target meshdl flood" >&2; exit 1; }
+done
+tmp=$(mktemp -d -t adversaries-flood.XXXXXX)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+export OPENBLAS_NUM_THREADS=1
+for v in $(env | grep -o '^MESHDL_[A-Za-z0-9_]*'); do unset "$v"; done
+source "$(dirname "$0")/../tests/integration/lib/agentlib.sh"
+common=(--train-subset 12000 --test-subset 1000 --batch 16 --threads 1 --epochs 1000 --quiet --mode "$mode"
+        --cluster benchflood --min-peers 1 --min-peers-timeout 30)
+d=$(python3 -c 'print(784*256+256+256*128+128+128*10+10)')
+status=0
+for r in $(seq 1 "$rounds"); do
+  read -r a1 a2 b1 b2 f dead <<<"$(free_ports 6)"
+  pids=()
+  # meshdl runs as our own child (not under /usr/bin/time, which a SIGTERM would end
+  # while the agent kept running): its CPU time is read from /proc before it is stopped
+  start() { local name=$1; shift; "$meshdl" agent "$@" "${common[@]}" \
+      --status "$tmp/$name.status" >"$tmp/$name.out" 2>"$tmp/$name.err" & pids+=($!); }
+  cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"; }
+  # the step an agent's status file says now
+  step_of() { status_step "$tmp/$1.status"; }
+  start A1 --id 11 --port $a1 --peers tcp://127.0.0.1:$a2,tcp://127.0.0.1:$f --shard 0/2
+  start A2 --id 12 --port $a2 --peers tcp://127.0.0.1:$a1 --shard 1/2
+  start B1 --id 21 --port $b1 --peers tcp://127.0.0.1:$b2,tcp://127.0.0.1:$dead --shard 0/2
+  start B2 --id 22 --port $b2 --peers tcp://127.0.0.1:$b1 --shard 1/2
+  # the flood and the measurement start once all four are training (loading the data
+  # takes a while on a loaded machine)
+  for i in $(seq 1 600); do
+    n=0; for a in A1 A2 B1 B2; do [ "$(step_of $a)" -gt 0 ] && n=$((n+1)); done
+    [ $n -eq 4 ] && break; sleep 0.5
+  done
+  s0=""; for a in A1 A2 B1 B2; do s0="$s0 $(step_of $a)"; done
+  "$flood" --port $f --to 11 --d $d --cluster benchflood --seconds "$secs" ${FLOOD_MODES:+--modes "$FLOOD_MODES"} \
+    --rate "${RATE:-0}" >"$tmp/flood.out" 2>"$tmp/flood.err"
+  sleep 1.5 # a status is at most a second old
+  s1=""; for a in A1 A2 B1 B2; do s1="$s1 $(step_of $a)"; done
+  echo "$s0" >"$tmp/steps0"; echo "$s1" >"$tmp/steps1"
+  i=0; for a in A1 A2 B1 B2; do cpu_of "${pids[$i]}" >"$tmp/$a.time"; i=$((i+1)); done
+  for p in "${pids[@]}"; do kill -TERM $p 2>/dev/null; done
+  for p in "${pids[@]}"; do wait $p || status=1; done
+  pids=()
+  python3 - "$tmp" "$secs" "$mode" <<'PY' || status=1
+import json, sys
+tmp, secs, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+def summ(n):
+    s = json.loads(open(f"{tmp}/{n}.out").read().strip().splitlines()[-1])["summary"]
+    s["cpu_s"] = float(open(f"{tmp}/{n}.time").read())
+    return s
+S = {n: summ(n) for n in ("A1", "A2", "B1", "B2")}
+fl = json.loads(open(f"{tmp}/flood.out").read().strip().splitlines()[-1])["flood"]
+s0 = list(map(int, open(f"{tmp}/steps0").read().split()))
+s1 = list(map(int, open(f"{tmp}/steps1").read().split()))
+rate = {n: (s1[i] - s0[i]) / (float(fl["seconds"]) + 1.5) for i, n in enumerate(("A1", "A2", "B1", "B2"))}
+print(f"\n{secs} s, --mode {mode}; flood: {fl['messages']} messages in {fl['seconds']} s "
+      + "(" + ", ".join(f"{k} {v}" for k, v in fl.items() if k not in ("seconds", "messages")) + ")\n")
+print("| agent | flooded | steps/s | vs unflooded | peak RSS MiB | CPU s | MB received | peers seen | refused by reason |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+for n, peer in (("A1", "B1"), ("A2", "B2"), ("B1", None), ("B2", None)):
+    s = S[n]
+    rej = ", ".join(f"{k} {v}" for k, v in sorted(s.get("rejected_by_reason", {}).items())) or "-"
+    print(f"| {n} | {'yes' if n == 'A1' else 'no'} | {rate[n]:.1f} | {rate[n] / rate[peer]:.2f} |" if peer else
+          f"| {n} | no | {rate[n]:.1f} | |", end="")
+    print(f" {s['peak_rss_mb']:.0f} | {s['cpu_s']:.1f} | {s['bytes_received'] / 1e6:.0f} | {s['peers_seen']} | {rej} |")
+PY
+done
+exit $status

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Integration test of `meshdl agent --http`: 2 agents over loopback (static peers) serve
+# GET /metrics and /status while they train. /metrics passes `promtool check metrics`
+# (Debian's prometheus package) and holds the families the README lists, steps grow
+# between two scrapes, the sync-wait histogram fills, /status is the status JSON, both
+# agents exit 0; an agent that waits for a peer shows state "waiting"; bad --http values
+# and a port in use get one line and exit 2, leaving nothing in --results.
+set -uo pipefail
+bin=${1:?usage: agent_http.sh path/to/meshdl}
+. "$(dirname "$0")/lib/agentcheck.sh"
+command -v curl >/dev/null || { echo "SKIP: no curl (apt-get install curl)"; exit 0; }
+# url_of FILE: the URL an agent logged ("serving /metrics and /status on http://...")
+url_of() { sed -n 's/.*serving \/metrics and \/status on \(http:[^ ]*\).*/\1/p' "$1" | head -1; }
+sample() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }
+small=(--test-subset 500 --batch 16 --threads 1 --quiet)
+
+# --- 2 agents training, scraped ---------------------------------------------------------
+read -r p0 p1 <<<"$(free_ports 2)"
+"$bin" agent --port "$p0" --peers "tcp://127.0.0.1:$p1" --shard 0/2 --min-peers 1 --min-peers-timeout 30 --epochs 4 \
+  --train-subset 12000 "${small[@]}" --http 127.0.0.1:0 >"$tmp/a0.out" 2>"$tmp/a0.err" & pids+=($!)
+"$bin" agent --port "$p1" --peers "tcp://127.0.0.1:$p0" --shard 1/2 --min-peers 1 --min-peers-timeout 30 --epochs 4 \
+  --train-subset 12000 "${small[@]}" --http 127.0.0.1:0 >"$tmp/a1.out" 2>"$tmp/a1.err" & pids+=($!)
+u0=""; u1=""
+for _ in $(seq 1 300); do
+  u0=$(url_of "$tmp/a0.err"); u1=$(url_of "$tmp/a1.err")
+  [ -n "$u0" ] && [ -n "$u1" ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.1
+done
+[ -n "$u0" ] && [ -n "$u1" ] && ok "both agents say where they serve: $u0, $u1" || no "no 'serving ... on http://' line: $(tail -2 "$tmp/a0.err")"
+s1=""
+for _ in $(seq 1 300); do
+  curl -sf "$u0/metrics" -o "$tmp/m1" && s1=$(sample "$tmp/m1" meshdl_steps_total) && [ "${s1:-0}" -gt 0 ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.1
+done
+[ "${s1:-0}" -gt 0 ] && ok "/metrics answers while training (meshdl_steps_total $s1)" || no "no /metrics with steps > 0 from $u0"
+sleep 1
+curl -sf "$u0/metrics" -o "$tmp/m2" && curl -sf "$u1/status" -o "$tmp/status" && curl -sfI "$u0/metrics" -o "$tmp/head" \
+  && ok "a second scrape, /status and HEAD answer" || no "a second scrape, /status or HEAD failed"
+s2=$(sample "$tmp/m2" meshdl_steps_total)
+[ "${s2:-0}" -gt "${s1:-0}" ] && ok "steps grow between scrapes ($s1 -> $s2)" || no "steps did not grow ($s1 -> $s2)"
+if command -v promtool >/dev/null; then
+  out=$(promtool check metrics <"$tmp/m2" 2>&1) && ok "promtool check metrics: clean" || no "promtool check metrics: $(echo "$out" | head -3 | tr '\n' ' ')"
+else
+  echo "# promtool not installed (apt-get install prometheus): format check skipped"
+fi
+missing=""
+for f in meshdl_build_info meshdl_agent_info meshdl_steps_total meshdl_bytes_sent_total meshdl_bytes_received_total \
+         meshdl_peers meshdl_updates_total meshdl_loss meshdl_test_accuracy meshdl_consensus_distance \
+         meshdl_update_age_steps meshdl_sync_wait_seconds; do
+  grep -q "^# TYPE $f " "$tmp/m2" || missing="$missing $f"
+done
+[ -z "$missing" ] && ok "every family is there" || no "missing families:$missing"
+for r in applied stale dropped rejected; do grep -q "^meshdl_updates_total{result=\"$r\"} " "$tmp/m2" || missing="$missing $r"; done
+[ -z "$missing" ] && ok "meshdl_updates_total has results applied, stale, dropped, rejected" || no "missing results:$missing"
+[ "$(sample "$tmp/m2" 'meshdl_updates_total{result="applied"}')" -gt 0 ] && [ "$(sample "$tmp/m2" meshdl_peers)" = 1 ] \
+  && ok "updates applied and 1 peer" || no "applied $(sample "$tmp/m2" 'meshdl_updates_total{result="applied"}'), peers $(sample "$tmp/m2" meshdl_peers)"
+[ "$(sample "$tmp/m2" meshdl_sync_wait_seconds_count)" -gt 0 ] && [ "$(sample "$tmp/m2" meshdl_update_age_steps_count)" -gt 0 ] \
+  && [ "$(sample "$tmp/m2" 'meshdl_sync_wait_seconds_bucket{le="+Inf"}')" = "$(sample "$tmp/m2" meshdl_sync_wait_seconds_count)" ] \
+  && ok "the sync-wait and update-age histograms fill (+Inf bucket = count)" || no "histograms empty or inconsistent"
+grep -qi '^content-type: text/plain; version=0.0.4' "$tmp/head" && ok "Content-Type is the exposition format 0.0.4" || no "Content-Type: $(grep -i content-type "$tmp/head")"
+python3 - "$tmp/status" <<'PY' && ok "/status is the status JSON (state training, step, loss, bytes)" || no "/status: $(cat "$tmp/status")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["state"] == "training" and s["step"] > 0 and s["peers"] == 1 and "loss" in s and s["bytes_sent"] > 0, s
+PY
+rc0=0; rc1=0; wait "${pids[0]}" || rc0=$?; wait "${pids[1]}" || rc1=$?; pids=()
+[ $rc0 = 0 ] && [ $rc1 = 0 ] && ok "both agents exit 0" || no "agents exit $rc0 $rc1"
+
+# --- an agent waiting for a peer that never comes ----------------------------------------
+read -r p0 p1 <<<"$(free_ports 2)"
+"$bin" agent --port "$p0" --peers "tcp://127.0.0.1:$p1" --min-peers 1 --min-peers-timeout 4 --epochs 1 --train-subset 2000 \
+  "${small[@]}" --http 127.0.0.1:0 --status "$tmp/w.status" >"$tmp/w.out" 2>"$tmp/w.err" & pids+=($!)
+st=""
+for _ in $(seq 1 100); do
+  u=$(url_of "$tmp/w.err")
+  [ -n "$u" ] && curl -sf "$u/metrics" -o "$tmp/mw" && st=$(sample "$tmp/mw" 'meshdl_state{state="waiting"}') && [ "$st" = 1 ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.1
+done
+[ "$st" = 1 ] && [ "$(sample "$tmp/mw" 'meshdl_state{state="training"}')" = 0 ] && ok "a waiting agent: meshdl_state{state=\"waiting\"} 1" \
+  || no "waiting agent: state samples '$st'"
+for _ in $(seq 1 50); do [ -s "$tmp/w.status" ] && break; sleep 0.1; done
+"$bin" status "$tmp/w.status" >"$tmp/s1"; r1=$?; "$bin" status --waiting-ok "$tmp/w.status" >"$tmp/s2"; r2=$?
+[ $r1 = 1 ] && [ $r2 = 0 ] && ok "meshdl status: waiting is unhealthy, healthy with --waiting-ok ('$(cat "$tmp/s2")')" \
+  || no "meshdl status on a waiting agent: $r1 '$(cat "$tmp/s1")', --waiting-ok $r2 '$(cat "$tmp/s2")'"
+wait "${pids[0]}"; pids=()
+
+# --- bad input: one line, exit 2, nothing left in --results -----------------------------
+mkdir -p "$tmp/res"
+python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(1); print(s.getsockname()[1], flush=True); time.sleep(60)' >"$tmp/busy" &
+busy=$!; pids+=($busy)
+for _ in $(seq 1 50); do [ -s "$tmp/busy" ] && break; sleep 0.1; done
+bport=$(cat "$tmp/busy")
+for spec in 127.0.0.1 127.0.0.1:65536 "::1:80" "[::1]" "127.0.0.1:$bport"; do
+  out=$("$bin" agent --peers tcp://127.0.0.1:1 --epochs 1 --train-subset 1000 --results "$tmp/res" --http "$spec" "${small[@]}" 2>&1 >/dev/null); rc=$?
+  [ $rc = 2 ] && [ "$(echo "$out" | wc -l)" = 1 ] && [ -z "$(ls -A "$tmp/res")" ] && ok "--http $spec: exit 2, '$out'" \
+    || no "--http $spec: exit $rc, '$out', results: $(ls -A "$tmp/res")"
+done
+kill $busy 2>/dev/null
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]

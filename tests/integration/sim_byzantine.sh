@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Integration test of --byzantine and --robust in `meshdl sim` (issue 16), on a small model
+# so that it fits CI: 8 agents on the exponential graph, mlp:784-32-10, 2 epochs over 8000
+# rows. For each attack mode of agent 0: plain gossip fails (the worst honest agent loses
+# a lot against the clean run), a robust rule holds (within 5 pt of it); a state stamped
+# in the future is refused by the claim checks whatever the rule; robust mixing composes
+# with compression (on replicas) and costs little without an attack; bad values get one
+# line and exit 2. The 2-pt goals on the full-size run are ../shared/acceptance/byzantine.
+set -uo pipefail
+bin=${1:?usage: sim_byzantine.sh path/to/meshdl}
+data=/usr/share/datasets/fashion-mnist
+if [ ! -f $data/train-images-idx3-ubyte.gz ]; then echo "SKIP: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"; exit 0; fi
+tmp=$(mktemp -d -t adversaries-sim.XXXXXX); trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib/simcheck.sh"
+small=(--agents 8 --topology exp --model mlp:784-32-10 --epochs 2 --batch 8 --train-subset 8000 --test-subset 1000
+       --threads 1 --quiet)
+
+run clean
+# attack: the plain run must fail (lose more than the margin), the robust one hold
+attack() {
+    local mode=$1 rule=$2 margin=$3
+    local n=${mode//[:.-]/_}
+    run "p_$n" --byzantine "0:$mode"
+    run "r_$n" --byzantine "0:$mode" --robust "$rule"
+    check "$mode: plain gossip, worst honest agent {test_acc_honest_min} (clean: more than $margin above)" \
+        "s['test_acc_honest_min'] < clean['test_acc_min'] - $margin and s['byzantine_agents'] == 1" "p_$n" clean
+    check "$mode: --robust $rule, worst honest agent {test_acc_honest_min} (within 5 pt of clean)" \
+        "s['test_acc_honest_min'] >= clean['test_acc_min'] - 0.05" "r_$n" clean
+}
+attack scale:-10 clip 0.15
+attack noise:1 clip 0.15
+attack zero clip 0.15
+attack stale:100 median 0.06
+attack alie:10 clip 0.15
+
+# far in the future: refused by the claim checks (every state agent 0 sends to its 3
+# out-neighbours, 250 rounds), so plain gossip holds and no round waits on agent 0
+run fut --byzantine 0:future:1000000 --sync-timeout 2
+check "future:1000000: {rejected_by_reason} refused, worst honest agent {test_acc_honest_min}, sync wait {sync_wait_s} s" \
+    "s['rejected_by_reason'].get('step_ahead') == 750 and s['test_acc_honest_min'] >= clean['test_acc_min'] - 0.05 and s['sync_wait_s'] < 10" fut clean
+
+# no attack: each rule costs little; with compression (replicas, top-k + error feedback)
+for rule in clip trimmed:1 median; do
+  run "noatt_${rule%%:*}" --robust $rule
+  check "--robust $rule without an attack: worst agent {test_acc_min}" \
+      "s['test_acc_min'] >= clean['test_acc_min'] - 0.03" "noatt_${rule%%:*}" clean
+done
+run ef_plain --codec topk:0.1 --error-feedback --byzantine 0:scale:-10
+run ef_clip --codec topk:0.1 --error-feedback --byzantine 0:scale:-10 --robust clip
+check "top-k 10% + error feedback, scale:-10: clip on the replicas {test_acc_honest_min} ({robust_clipped} states clipped; plain fails)" \
+    "ef_plain['test_acc_honest_min'] < clean['test_acc_min'] - 0.15 and ef_clip['test_acc_honest_min'] >= clean['test_acc_min'] - 0.06 and ef_clip['robust_clipped'] > 0" ef_clip ef_plain clean
+run choco_med --algo choco --codec topk:0.1 --byzantine 0:scale:-10 --robust median
+check "choco top-k 10%, scale:-10, median on the public copies: worst honest agent {test_acc_honest_min}" \
+    "s['test_acc_honest_min'] > 0.6" choco_med
+
+# bad values: one line, exit 2
+bad() {
+    local want=$1; shift
+    "$bin" sim "${small[@]}" "$@" >"$tmp/bad.out" 2>"$tmp/bad.err"; local rc=$?
+    if [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/bad.err")" -eq 1 ] && grep -q -- "$want" "$tmp/bad.err" && [ ! -s "$tmp/bad.out" ]; then
+        ok "refused with one line: $*: $(cat "$tmp/bad.err")"
+    else
+        no "$* should exit 2 with one line naming '$want' (rc $rc): $(head -3 "$tmp/bad.err")"
+    fi
+}
+bad "--robust 'mean'" --robust mean
+bad "clip:TAU" --robust clip:-1
+bad "B must be at most 1" --robust trimmed:2 --topology ring
+bad "must be I:MODE" --byzantine 8:zero
+bad "not one of" --byzantine 0:lie
+bad "only clip" --algo adpsgd --robust median
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

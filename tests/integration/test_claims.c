@@ -1,0 +1,331 @@
+/*  test_claims.c: one real agent (comm actor, worker, inproc sockets, registry
+    discovery) and one hand-driven peer (tests/rawpeer.c) that sends well-framed lies.
+    The agent's learning rate is 0, so its model moves only by mixing: the peer sees the
+    model in the states the agent publishes to it, and every claim check is shown both
+    ways: what is refused never changes the model, what is honest does.
+
+      - a state stamped 10^6 rounds ahead is refused (async: before the check it was
+        mixed at full weight for the rest of the run);
+      - in sync mode the same lie no longer parks the peer's later states behind it
+        (before: every round waited out --sync-timeout and the peer was never mixed);
+      - a replayed message and a step that goes back on the link are refused;
+      - every malformed message is refused under its own reason: NaN payload, short and
+        empty payloads, sender 0, an unknown sender, an unknown kind or channel, a
+        malformed hello, our own id as sender. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "err.h"
+#include "rawpeer.h"
+#include "registry.h"
+
+#define S_AGENT 100
+#define S_PEER 200
+#define S_DIM 4
+
+typedef struct {
+    mdl_dataset_t *ds;
+    mdl_registry_t *reg;
+    mdl_agent_t *agent;
+    mdl_rawpeer_t *peer;
+    size_t d;
+    uint64_t seq;          /* the peer's sequence numbers */
+    float *x, *v;          /* what the agent published last; a scratch vector */
+    mdl_wire_header_t h;   /* ... and its header */
+} s_rig_t;
+
+static int s_runs;
+
+static s_rig_t *
+s_rig_new (mdl_mode_t mode)
+{
+    s_rig_t *r = calloc (1, sizeof *r);
+    int err = 0;
+    r->ds = mdl_dataset_new (64, S_DIM, 2, &err);
+    float *x = mdl_dataset_x_mut (r->ds);
+    int32_t *y = mdl_dataset_labels_mut (r->ds);
+    for (int i = 0; i < 64 * S_DIM; i++)
+        x[i] = (float) ((i * 37) % 11) / 11.0f;
+    for (int i = 0; i < 64; i++)
+        y[i] = i % 2;
+    r->reg = mdl_registry_new (&err);
+    char bind[96], pbind[96];
+    s_runs++;
+    snprintf (bind, sizeof bind, "inproc://claims-agent-%d-%d", (int) getpid (), s_runs);
+    snprintf (pbind, sizeof pbind, "inproc://claims-peer-%d-%d", (int) getpid (), s_runs);
+    mdl_agent_cfg_t c;
+    memset (&c, 0, sizeof c);
+    c.id = S_AGENT;
+    c.cluster = "claims";
+    c.bind = bind;
+    c.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = "claims", .registry = r->reg, .interval_ms = 50 };
+    c.peer_timeout = 5;
+    c.hello_interval = 0.05;
+    c.min_peers = 1;
+    c.min_peers_timeout = 20;
+    c.learn.spec = "mlp:4-2";
+    c.learn.seed = 3;
+    c.learn.batch = 8;
+    mdl_opt_defaults (&c.learn.opt, MDL_OPT_SGD);
+    mdl_sched_parse ("constant", &c.learn.sched);
+    c.learn.sched.lr0 = 0.0f; /* the model moves by mixing only */
+    c.learn.epochs = 100000;
+    c.train = r->ds;
+    c.epochs = 100000;
+    c.algo = "dpsgd";
+    c.topology = "complete";
+    c.weights = MDL_WEIGHTS_MH;
+    c.mode = mode;
+    c.codec = "fp32";
+    c.gamma = 1.0;
+    c.gossip_steps = 1;
+    c.staleness_decay = 1.0;
+    c.max_staleness = 500;
+    c.sync_timeout = 0.3;
+    c.pace_s = mode == MDL_MODE_ASYNC ? 0.02 : 0; /* async: 50 rounds a second */
+    c.slow_factor = 1.0;
+    c.seed = 7;
+    c.merge_timeout = 5;
+    r->agent = mdl_agent_new (&c, &err);
+    if (!r->agent)
+        fail_msg ("agent: %s", mdl_strerror (err));
+    r->d = mdl_agent_dim (r->agent);
+    r->x = calloc (r->d, sizeof (float));
+    r->v = calloc (r->d, sizeof (float));
+    assert_non_null (r->peer = mdl_rawpeer_new (pbind, "claims", r->d));
+    assert_int_equal (mdl_rawpeer_listen (r->peer, mdl_agent_endpoint (r->agent), S_PEER), 0);
+    mdl_peer_info_t info;
+    memset (&info, 0, sizeof info);
+    info.id = S_PEER;
+    info.incarnation = 1;
+    snprintf (info.endpoint, sizeof info.endpoint, "%s", mdl_rawpeer_endpoint (r->peer));
+    assert_int_equal (mdl_registry_announce (r->reg, &info, mdl_cluster_hash ("claims")), 0);
+    assert_int_equal (mdl_agent_wait_peers (r->agent, 1, 20), 0);
+    assert_int_equal (mdl_agent_start (r->agent), 0);
+    return r;
+}
+
+static void
+s_rig_destroy (s_rig_t *r)
+{
+    mdl_agent_destroy (&r->agent);
+    mdl_rawpeer_destroy (&r->peer);
+    mdl_registry_destroy (&r->reg);
+    mdl_dataset_destroy (&r->ds);
+    free (r->x);
+    free (r->v);
+    free (r);
+}
+
+/* The next state the agent publishes (into r->x, r->h). */
+static void
+s_next (s_rig_t *r)
+{
+    assert_int_equal (mdl_rawpeer_recv_state (r->peer, r->x, &r->h, 20), 0);
+}
+
+/* The peer's state for round step with content v, on its own sequence. */
+static void
+s_send (s_rig_t *r, uint64_t step, const float *v)
+{
+    mdl_wire_header_t h;
+    mdl_rawpeer_header (r->peer, S_PEER, ++r->seq, step, &h);
+    assert_int_equal (mdl_rawpeer_send_state (r->peer, S_AGENT, &h, v), 0);
+}
+
+static uint64_t
+s_rejected (s_rig_t *r, mdl_reject_t why)
+{
+    mdl_agent_stats_t st;
+    mdl_agent_stats (r->agent, &st);
+    return st.rejected[why];
+}
+
+/* Waits (at most 10 s) until the agent counted n refusals for why. */
+static void
+s_wait_rejected (s_rig_t *r, mdl_reject_t why, uint64_t n)
+{
+    const double until = mdl_now () + 10;
+    while (s_rejected (r, why) < n && mdl_now () < until)
+        usleep (2000);
+    assert_int_equal (s_rejected (r, why), n);
+}
+
+static bool
+s_same (const float *a, const float *b, size_t d)
+{
+    return memcmp (a, b, d * sizeof (float)) == 0;
+}
+
+static void
+test_a_state_stamped_far_ahead_is_refused_and_never_mixed_in_async_mode (void **state)
+{
+    s_rig_t *r = s_rig_new (MDL_MODE_ASYNC);
+    s_next (r);
+    float *x0 = malloc (r->d * sizeof (float));
+    memcpy (x0, r->x, r->d * sizeof (float));
+    /* zeros stamped 10^6 rounds ahead: mixed, they would halve x at once and for good */
+    s_send (r, r->h.step + 1000000, r->v);
+    s_wait_rejected (r, MDL_REJECT_AHEAD, 1);
+    for (int k = 0; k < 20; k++) {
+        s_next (r);
+        assert_true (s_same (r->x, x0, r->d));
+    }
+    /* the same state stamped with the agent's round is mixed: the rig can see a change */
+    s_send (r, r->h.step, r->v);
+    bool moved = false;
+    for (int k = 0; k < 50 && !moved; k++) {
+        s_next (r);
+        moved = !s_same (r->x, x0, r->d);
+    }
+    assert_true (moved);
+    assert_int_equal (s_rejected (r, MDL_REJECT_AHEAD), 1);
+    free (x0);
+    s_rig_destroy (r);
+}
+
+static void
+test_a_state_stamped_far_ahead_does_not_hold_back_the_later_ones_in_sync_mode (void **state)
+{
+    s_rig_t *r = s_rig_new (MDL_MODE_SYNC);
+    /* a few rounds in lockstep, the peer echoing the agent's x (x stays x) */
+    for (int k = 0; k < 3; k++) {
+        s_next (r);
+        s_send (r, r->h.step, r->x);
+    }
+    s_next (r);
+    s_send (r, r->h.step + 1000000, r->v); /* the lie, then the honest round */
+    s_send (r, r->h.step, r->x);
+    s_wait_rejected (r, MDL_REJECT_AHEAD, 1);
+    /* next round the peer sends zeros: x must halve (with the lie parked in front of it,
+       this state waited behind it and the round timed out without the peer) */
+    s_next (r);
+    float *x0 = malloc (r->d * sizeof (float));
+    memcpy (x0, r->x, r->d * sizeof (float));
+    s_send (r, r->h.step, r->v);
+    s_next (r);
+    for (size_t k = 0; k < r->d; k++)
+        assert_true (r->x[k] == 0.5f * x0[k]);
+    mdl_agent_stats_t st;
+    mdl_agent_stats (r->agent, &st);
+    assert_true (st.wait_s < 5 * 0.3); /* no round waited out --sync-timeout */
+    free (x0);
+    s_rig_destroy (r);
+}
+
+static void
+test_a_replayed_message_and_a_step_going_back_are_refused (void **state)
+{
+    s_rig_t *r = s_rig_new (MDL_MODE_SYNC);
+    for (int k = 0; k < 12; k++) { /* rounds enough to go 10 back */
+        s_next (r);
+        s_send (r, r->h.step, r->x);
+    }
+    s_next (r);
+    const uint64_t round = r->h.step;
+    float *x0 = malloc (r->d * sizeof (float));
+    memcpy (x0, r->x, r->d * sizeof (float));
+    /* zeros for this round, then the very same message again (same seq) */
+    mdl_wire_header_t h;
+    mdl_rawpeer_header (r->peer, S_PEER, ++r->seq, round, &h);
+    assert_int_equal (mdl_rawpeer_send_state (r->peer, S_AGENT, &h, x0), 0);
+    s_next (r);
+    assert_true (s_same (r->x, x0, r->d));
+    mdl_wire_header_t old = h;
+    memset (r->v, 0, r->d * sizeof (float));
+    old.step = r->h.step; /* a replayed sequence number claiming this round, with zeros */
+    assert_int_equal (mdl_rawpeer_send_state (r->peer, S_AGENT, &old, r->v), 0);
+    s_wait_rejected (r, MDL_REJECT_REPLAY, 1);
+    /* a step 10 rounds back, with zeros, on a fresh sequence number */
+    s_send (r, r->h.step - 10, r->v);
+    s_wait_rejected (r, MDL_REJECT_BACKWARDS, 1);
+    s_send (r, r->h.step, r->x); /* the honest state of the round */
+    s_next (r);
+    assert_true (s_same (r->x, x0, r->d)); /* neither lie was mixed */
+    free (x0);
+    s_rig_destroy (r);
+}
+
+static void
+test_every_malformed_message_is_refused_under_its_own_reason (void **state)
+{
+    s_rig_t *r = s_rig_new (MDL_MODE_ASYNC);
+    s_next (r);
+    mdl_wire_header_t h;
+    const uint64_t step = r->h.step;
+    /* NaN in the payload */
+    for (size_t k = 0; k < r->d; k++)
+        r->v[k] = k == 1 ? NAN : 1.0f;
+    mdl_rawpeer_header (r->peer, S_PEER, ++r->seq, step, &h);
+    assert_int_equal (mdl_rawpeer_send_state (r->peer, S_AGENT, &h, r->v), 0);
+    /* a payload shorter than the codec needs, and an empty one (lengths as the header says) */
+    float half[2] = { 1, 2 };
+    mdl_rawpeer_header (r->peer, S_PEER, ++r->seq, step, &h);
+    h.payload_len = sizeof half;
+    assert_int_equal (mdl_rawpeer_send (r->peer, S_AGENT, &h, half, sizeof half), 0);
+    mdl_rawpeer_header (r->peer, S_PEER, ++r->seq, step, &h);
+    h.payload_len = 0;
+    assert_int_equal (mdl_rawpeer_send (r->peer, S_AGENT, &h, NULL, 0), 0);
+    memset (r->v, 0, r->d * sizeof (float));
+    /* sender 0, a sender nobody knows, our own id */
+    mdl_rawpeer_header (r->peer, 0, 1, step, &h);
+    assert_int_equal (mdl_rawpeer_send_state (r->peer, S_AGENT, &h, r->v), 0);
+    mdl_rawpeer_header (r->peer, 4242, 1, step, &h);
+    assert_int_equal (mdl_rawpeer_send_state (r->peer, S_AGENT, &h, r->v), 0);
+    mdl_rawpeer_header (r->peer, S_AGENT, 1, step, &h);
+    assert_int_equal (mdl_rawpeer_send_state (r->peer, S_AGENT, &h, r->v), 0);
+    /* an unknown type, and a channel beyond the agent's */
+    mdl_rawpeer_header (r->peer, S_PEER, ++r->seq, step, &h);
+    h.kind = MDL_KIND_MAKE (12, 0);
+    assert_int_equal (mdl_rawpeer_send_state (r->peer, S_AGENT, &h, r->v), 0);
+    mdl_rawpeer_header (r->peer, S_PEER, ++r->seq, step, &h);
+    h.kind = MDL_KIND_MAKE (MDL_KIND_STATE, 9);
+    assert_int_equal (mdl_rawpeer_send_state (r->peer, S_AGENT, &h, r->v), 0);
+    /* a hello of the wrong size */
+    const void *frames[2] = { "H", "MDLB-short" };
+    const size_t lens[2] = { 1, 10 };
+    assert_int_equal (mdl_rawpeer_frames (r->peer, frames, lens, 2), 0);
+    s_wait_rejected (r, MDL_REJECT_HELLO, 1);
+    const mdl_reject_t want[] = { MDL_REJECT_NONFINITE, MDL_REJECT_LENGTH, MDL_REJECT_SENDER_ZERO, MDL_REJECT_UNKNOWN,
+                                  MDL_REJECT_SELF, MDL_REJECT_KIND };
+    const uint64_t count[] = { 1, 2, 1, 1, 1, 2 };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        s_wait_rejected (r, want[i], count[i]);
+    }
+    mdl_agent_stats_t st;
+    mdl_agent_stats (r->agent, &st);
+    uint64_t sum = 0;
+    for (int k = 0; k < MDL_REJECT_COUNT; k++)
+        sum += st.rejected[k];
+    assert_int_equal (st.updates_rejected, sum);
+    assert_int_equal (sum, 9);
+    assert_true (st.updates_dropped >= st.updates_rejected);
+    /* none of it was mixed */
+    float *x0 = malloc (r->d * sizeof (float));
+    memcpy (x0, r->x, r->d * sizeof (float));
+    for (int k = 0; k < 5; k++) {
+        s_next (r);
+        assert_true (s_same (r->x, x0, r->d));
+    }
+    free (x0);
+    s_rig_destroy (r);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_a_state_stamped_far_ahead_is_refused_and_never_mixed_in_async_mode),
+        cmocka_unit_test (test_a_state_stamped_far_ahead_does_not_hold_back_the_later_ones_in_sync_mode),
+        cmocka_unit_test (test_a_replayed_message_and_a_step_going_back_are_refused),
+        cmocka_unit_test (test_every_malformed_message_is_refused_under_its_own_reason),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
