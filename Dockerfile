@@ -13,6 +13,8 @@ RUN apt-get update -qq \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
+COPY include include
+COPY pkg pkg
 COPY lib lib
 COPY compress compress
 COPY broker-free broker-free

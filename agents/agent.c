@@ -107,10 +107,12 @@ mdl_agent_all_fin (mdl_agent_t *a)
 static int
 s_outputs_size (mdl_agent_t *a)
 {
+    a->out_n = a->out_classes = 0;
+    if (a->algo->outputs == MDL_ALGO_OUTPUTS_NONE || !a->learner) /* an agent without a model exchanges no outputs */
+        return 0;
     const mdl_model_t *m = mdl_learner_model (a->learner);
     const size_t out = mdl_model_out_dim (m);
     size_t rows = 0;
-    a->out_n = a->out_classes = 0;
     if (a->algo->outputs == MDL_ALGO_OUTPUTS_PROBS) {
         rows = a->cfg.learn.batch;
         a->out_classes = out;
@@ -270,6 +272,42 @@ s_incarnation (uint64_t id)
     return ((uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec) ^ (id * 0x9e3779b97f4a7c15ULL);
 }
 
+/* The learner of an agent with a model (way 1), or the dimension the caller gave (way
+   2: no learner). */
+static int
+s_new_learner (mdl_agent_t *a)
+{
+    const mdl_agent_cfg_t *cfg = &a->cfg;
+    int rc = 0;
+    if (!cfg->learn.spec || !cfg->learn.spec[0]) {
+        a->d = cfg->dim;
+        return 0;
+    }
+    if (!cfg->train)
+        return mdl_error_set (MDL_EINVAL, "--model %s needs a training set (mdl_agent_cfg_set_data), or set model "
+                                          "\"\" and dim to exchange a vector of your own",
+                              cfg->learn.spec);
+    if (!(a->learner = mdl_learner_new (&cfg->learn, cfg->train, cfg->rows, cfg->nrows, &rc)))
+        return mdl_error_set (rc, "cannot build the model %s on the training set: %s", cfg->learn.spec,
+                              mdl_strerror (rc));
+    a->d = mdl_model_nparams (mdl_learner_model (a->learner));
+    return 0;
+}
+
+/* The topologies (a time-varying graph, random:D, is drawn from a seed every agent must
+   share without talking: the cluster id and the shared training seed; cfg->seed is per
+   agent). */
+static int
+s_new_topologies (mdl_agent_t *a)
+{
+    const uint64_t tseed = a->cluster ^ a->cfg.learn.seed;
+    int rc = 0;
+    if (!(a->topo = mdl_topo_new (a->cfg.topology ? a->cfg.topology : "ring", tseed, &rc))
+        || !(a->dense = mdl_topo_new ("complete", tseed, &rc)) || !(a->denser = mdl_topo_new ("exp", tseed, &rc)))
+        return mdl_error_set (rc, "--topology '%s' is not valid: %s", a->cfg.topology, mdl_topo_help ());
+    return 0;
+}
+
 /* Staleness doubles per bucket up to past the default --max-staleness (500); waits
    span a fast LAN round (1 ms) to the default --sync-timeout (10 s). */
 const double mdl_agent_age_le[] = { 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512 };
@@ -280,6 +318,7 @@ const size_t mdl_agent_wait_nle = sizeof mdl_agent_wait_le / sizeof mdl_agent_wa
 mdl_agent_t *
 mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
 {
+    mdl_error_clear ();
     int rc = MDL_ENOMEM;
     mdl_agent_t *a = calloc (1, sizeof *a);
     if (!a)
@@ -298,38 +337,43 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     a->stats.loss = a->stats.test_acc = a->stats.test_loss = NAN;
     a->stats.residual_mse = NAN;
     a->snap_stats = a->stats;
+    /* The agent keeps nothing of the caller's configuration object. */
+    if ((rc = mdl_agent_cfg_adopt_strings (&a->cfg, &a->strings)))
+        goto fail;
+    cfg = &a->cfg;
+    if (!a->cfg.codec)
+        a->cfg.codec = "fp32";
     snprintf (a->prefix, sizeof a->prefix, "%s", cfg->log_prefix ? cfg->log_prefix : "agent");
     a->incarnation = s_incarnation (cfg->id);
     a->stats.train_start = NAN;
     a->cluster = mdl_wire_cluster_id (cfg->cluster ? cfg->cluster : "meshdl");
     rc = MDL_EINVAL;
-    if (cfg->id == 0 || !cfg->bind || !(cfg->gamma > 0 && cfg->gamma <= 1))
-        goto fail;
-    if ((rc = s_take_sockets (s_agent_sockets (cfg))))
-        goto fail;
-    a->sockets = s_agent_sockets (cfg);
-    rc = MDL_EALGO;
-    if (!(a->algo = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd")))
-        goto fail;
-    char why[384];
-    if (mdl_algo_validate (a->algo, cfg, why, sizeof why)) {
-        mdl_agent_log (a, "%s", why);
+    if (cfg->id == 0 || !cfg->bind) {
+        mdl_error_set (rc, cfg->id ? "no endpoint to bind (bind)" : "agent id 0 (ids are never 0)");
         goto fail;
     }
-    /* Time-varying graphs (random:D) are drawn from a seed every agent must share without
-       talking: the cluster id and the shared training seed (cfg->seed is per agent). */
-    const uint64_t tseed = a->cluster ^ cfg->learn.seed;
-    if (!(a->topo = mdl_topo_new (cfg->topology ? cfg->topology : "ring", tseed, &rc))
-        || !(a->dense = mdl_topo_new ("complete", tseed, &rc))
-        || !(a->denser = mdl_topo_new ("exp", tseed, &rc)))
+    if ((rc = s_take_sockets (s_agent_sockets (cfg)))) {
+        mdl_error_set (rc, "%s", mdl_strerror (rc));
         goto fail;
-    if (!(a->learner = mdl_learner_new (&cfg->learn, cfg->train, cfg->rows, cfg->nrows, &rc)))
+    }
+    a->sockets = s_agent_sockets (cfg);
+    rc = MDL_EALGO;
+    if (!(a->algo = mdl_algo_find (cfg->algo ? cfg->algo : "dpsgd"))) {
+        mdl_agent_cfg_check (cfg); /* says which names there are */
         goto fail;
-    a->d = mdl_model_nparams (mdl_learner_model (a->learner));
-    mdl_codec_t *probe = mdl_codec_new (cfg->codec ? cfg->codec : "fp32", a->d, 0, &rc);
-    if (!probe)
+    }
+    mdl_agent_cfg_resolve (&a->cfg);
+    if ((rc = mdl_agent_cfg_check (cfg))) {
+        mdl_agent_log (a, "%s", mdl_error_detail ());
         goto fail;
-    a->cfg.codec = cfg->codec ? cfg->codec : "fp32";
+    }
+    if ((rc = s_new_topologies (a)) || (rc = s_new_learner (a)))
+        goto fail;
+    mdl_codec_t *probe = mdl_codec_new (cfg->codec, a->d, 0, &rc);
+    if (!probe) {
+        mdl_error_set (rc, "--codec '%s' does not parse. %s", cfg->codec, mdl_codec_help ());
+        goto fail;
+    }
     a->replicas = a->algo->replicas || (cfg->error_feedback && !mdl_codec_is_lossless (probe));
     size_t cap = mdl_codec_max_size (probe);
     mdl_codec_destroy (&probe);
@@ -366,7 +410,7 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
                       ? a->algo->channels
                       : -1;
     rc = MDL_EALGO;
-    if (a->algo->channels + (a->merge_ch >= 0) > 4)
+    if (a->algo->channels + (a->merge_ch >= 0) > MDL_AGENT_CHANNELS)
         goto fail;
     rc = MDL_ENOMEM;
     if (a->algo->pairwise && !(a->pairs = mdl_pairbox_new (a->d, 64, &rc)))
@@ -384,6 +428,8 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
 fail:
     if (err)
         *err = rc;
+    if (!mdl_error_detail ()[0])
+        mdl_error_set (rc, "%s", mdl_strerror (rc));
     mdl_agent_destroy (&a);
     return NULL;
 }
@@ -395,6 +441,7 @@ typedef struct {
     atomic_size_t next;
     atomic_int err;
     atomic_size_t failed;
+    char detail[512]; /* the failure's reason (mdl_error_detail is per thread) */
 } s_many_t;
 
 static void *
@@ -408,8 +455,10 @@ s_make_some (void *arg)
         int rc = 0;
         if (!(m->out[i] = mdl_agent_new (&m->cfgs[i], &rc))) {
             int none = 0;
-            if (atomic_compare_exchange_strong (&m->err, &none, rc ? rc : MDL_ENOMEM))
+            if (atomic_compare_exchange_strong (&m->err, &none, rc ? rc : MDL_ENOMEM)) {
                 atomic_store (&m->failed, i);
+                snprintf (m->detail, sizeof m->detail, "%s", mdl_error_detail ());
+            }
             return NULL;
         }
     }
@@ -438,6 +487,9 @@ mdl_agent_new_many (const mdl_agent_cfg_t *cfgs, size_t n, mdl_agent_t **out, si
             *failed = atomic_load (&m.failed);
         for (size_t i = 0; i < n; i++)
             mdl_agent_destroy (&out[i]);
+        /* the reason, in the caller's thread, whichever thread built the agent */
+        if (m.detail[0])
+            mdl_error_set (rc, "%s", m.detail);
     }
     return rc;
 }
@@ -450,6 +502,7 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_agent_t *a = *pa;
     mdl_agent_stop (a);
     mdl_agent_join (a);
+    mdl_exchange_free (a);
     zactor_destroy (&a->comm);
     mdl_ckptwriter_destroy (&a->ckpt);
     mdl_ckpt_image_destroy (&a->resume);
@@ -465,6 +518,7 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_topo_destroy (&a->dense);
     mdl_topo_destroy (&a->denser);
     free (a->snap);
+    free (a->strings);
     if (a->sockets)
         s_give_sockets (a->sockets);
     pthread_mutex_destroy (&a->view_lock);
@@ -480,6 +534,9 @@ mdl_agent_start (mdl_agent_t *a)
 {
     if (a->worker_started)
         return 0;
+    if (MDL_AGENT_EXTERNAL (a))
+        return mdl_error_set (MDL_ENOTSUP, "an agent without a model of its own has no worker to start: drive it "
+                                           "with mdl_agent_exchange");
     atomic_store (&a->spe, mdl_learner_steps_per_epoch (a->learner));
     if (pthread_create (&a->worker, NULL, mdl_worker_main, a) != 0)
         return MDL_ENOMEM;
@@ -543,15 +600,18 @@ mdl_agent_snapshot (mdl_agent_t *a, uint64_t gen, float *out, uint64_t *step, do
         if (a->snap_done == gen)
             break;
         pthread_mutex_lock (&a->stats_lock);
-        bool finished = a->stats.finished || !a->worker_started;
+        bool finished = a->stats.finished || (!a->worker_started && !MDL_AGENT_EXTERNAL (a));
         pthread_mutex_unlock (&a->stats_lock);
         if (finished) {
-            /* The worker is gone: x no longer changes, copy it here. */
-            mdl_vec_copy (a->snap, mdl_model_params (mdl_learner_model (a->learner)), a->d);
-            a->snap_step = mdl_learner_steps (a->learner);
-            pthread_mutex_lock (&a->stats_lock);
-            a->snap_stats = a->stats;
-            pthread_mutex_unlock (&a->stats_lock);
+            /* The worker is gone: x no longer changes, copy it here (an agent driven by
+               mdl_agent_exchange left its last x in snap when it finished). */
+            if (a->learner) {
+                mdl_vec_copy (a->snap, mdl_model_params (mdl_learner_model (a->learner)), a->d);
+                a->snap_step = mdl_learner_steps (a->learner);
+                pthread_mutex_lock (&a->stats_lock);
+                a->snap_stats = a->stats;
+                pthread_mutex_unlock (&a->stats_lock);
+            }
             a->snap_done = gen;
             break;
         }
@@ -689,12 +749,14 @@ mdl_agent_resume (mdl_agent_t *a, mdl_ckpt_image_t **img, char *why, size_t len)
 int
 mdl_agent_set_checkpoint (mdl_agent_t *a, const char *path, uint64_t every)
 {
-    if (a->worker_started || !path || !*path)
-        return MDL_EINVAL;
+    mdl_error_clear ();
+    if (a->worker_started || MDL_AGENT_EXTERNAL (a) || !path || !*path)
+        return mdl_error_set (MDL_EINVAL, "checkpoints are set before mdl_agent_start, with a path, on an agent that "
+                                          "trains meshdl's model (a vector of your own is yours to save)");
     int rc;
     mdl_ckptwriter_destroy (&a->ckpt);
     if (!(a->ckpt = mdl_ckptwriter_new (path, &rc)))
-        return rc;
+        return mdl_error_set (rc, "cannot write checkpoints to %s: %s", path, mdl_strerror (rc));
     a->ckpt_every = every;
     return 0;
 }
@@ -713,8 +775,10 @@ mdl_agent_start_name (const mdl_agent_stats_t *st, char *buf, size_t len)
 int
 mdl_agent_set_shard (mdl_agent_t *a, const uint32_t *rows, size_t nrows, uint64_t data_seed)
 {
-    if (a->worker_started || a->algo->model_parallel) /* model-parallel agents see every row */
-        return MDL_EINVAL;
+    if (a->worker_started || MDL_AGENT_EXTERNAL (a))
+        return mdl_error_set (MDL_EINVAL, "a shard is given before mdl_agent_start, to an agent with a model");
+    if (a->algo->model_parallel) /* model-parallel agents see every row */
+        return mdl_error_set (MDL_EINVAL, "--algo %s trains on every row: it takes no shard", a->algo->name);
     mdl_learner_cfg_t lc = a->cfg.learn;
     lc.data_seed = data_seed;
     int rc = 0;
@@ -728,4 +792,28 @@ mdl_agent_set_shard (mdl_agent_t *a, const uint32_t *rows, size_t nrows, uint64_
     a->cfg.rows = rows;
     a->cfg.nrows = nrows;
     return 0;
+}
+
+int
+mdl_agent_evaluate (mdl_agent_t *a, const float *params, const mdl_dataset_t *ds, size_t max_rows, double *loss,
+                    double *acc)
+{
+    if (MDL_AGENT_EXTERNAL (a) || a->worker_started || !ds)
+        return mdl_error_set (MDL_EINVAL, "mdl_agent_evaluate: %s",
+                              !ds ? "no dataset" : a->learner ? "the worker is running (mdl_agent_join first)"
+                                                              : "the agent has no model of its own");
+    return mdl_learner_evaluate (a->learner, params, ds, max_rows, loss, acc);
+}
+
+int
+mdl_agent_params (mdl_agent_t *a, float *out, double timeout)
+{
+    if (MDL_AGENT_EXTERNAL (a))
+        return mdl_error_set (MDL_EINVAL, "mdl_agent_params: the agent has no model of its own (the vector is yours)");
+    /* A generation of its own, above any a cluster asked for. */
+    pthread_mutex_lock (&a->snap_lock);
+    const uint64_t gen = (a->snap_req > a->snap_done ? a->snap_req : a->snap_done) + 1;
+    pthread_mutex_unlock (&a->snap_lock);
+    mdl_agent_request_snapshot (a, gen);
+    return mdl_agent_snapshot (a, gen, out, NULL, timeout);
 }

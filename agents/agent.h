@@ -1,5 +1,8 @@
 /*  agent.h: one decentralized learning agent: a compute worker thread and a comm actor
-    (zactor) around one model, one data shard and one peer table.
+    (zactor) around one model, one data shard and one peer table. The public part (the
+    functions programs call) is meshdl/agent.h and meshdl/config.h; here the
+    configuration's fields and counters, which the engine, the CLI and the tests use
+    directly.
 
     The same object runs alone in `meshdl agent` (beacon or static discovery over TCP)
     and N times in one process in `meshdl sim` (in-process registry over inproc://):
@@ -18,6 +21,8 @@
 #include "discovery.h"
 #include "hist.h"
 #include "learner.h"
+#include "meshdl/agent.h"
+#include "meshdl/config.h"
 #include "robust.h"
 #include "weights.h"
 
@@ -35,7 +40,9 @@ typedef enum { MDL_BOOT_NONE = 0, MDL_BOOT_PEER = 1 } mdl_boot_t;
 /* Where the agent's model came from (summaries: "init", "checkpoint", "peer:<id>"). */
 typedef enum { MDL_START_INIT = 0, MDL_START_CHECKPOINT = 1, MDL_START_PEER = 2 } mdl_start_t;
 
-typedef struct {
+/* The configuration (opaque to programs: meshdl/config.h sets it by name). Fields are
+   read by mdl_agent_new, which copies the struct and the strings it points to. */
+struct mdl_agent_cfg {
     /* identity and network */
     uint64_t id;               /* agent id, never 0 */
     const char *cluster;       /* cluster name */
@@ -132,7 +139,14 @@ typedef struct {
        can then be cleared around it. Lines of all agents of a process are serialised. */
     void (*log_fn) (void *arg, const char *line);
     void *log_arg;
-} mdl_agent_cfg_t;
+    /* bring your own model (mdl_agent_exchange) */
+    size_t dim;                /* > 0 without learn.spec: the caller's vector length; no
+                                  learner, no worker thread */
+    /* what mdl_agent_cfg_set owns (its copies of strings, which keys were set); NULL
+       for a configuration filled field by field. Copies of the struct share it; only
+       mdl_agent_cfg_destroy frees it. */
+    struct mdl_cfg_extra *extra;
+};
 
 /* Why a message was refused: each reason is one counter of updates_rejected
    (mdl_agent_stats_t.rejected), named by mdl_reject_name in summaries and metrics
@@ -247,8 +261,6 @@ extern const size_t mdl_agent_age_nle;
 extern const double mdl_agent_wait_le[];
 extern const size_t mdl_agent_wait_nle;
 
-typedef struct mdl_agent_t mdl_agent_t;
-
 /* What one agent costs the process, for mdl_agent_provision: ZeroMQ sockets (actor
    pipe, worker and comm inproc pair, PUB, SUB, CURVE monitors, the beacon's actor) and
    threads (worker, comm actor, beacon). */
@@ -266,34 +278,14 @@ typedef struct mdl_agent_t mdl_agent_t;
    an assertion. */
 int mdl_agent_provision (size_t agents, size_t peers, char *why, size_t whylen);
 
-/* Builds the agent: learner, mailboxes, comm actor (binds, starts discovery). Training
-   starts with mdl_agent_start. NULL + *err (MDL_EALGO, MDL_ETOPO, MDL_ECODEC, MDL_ESOCKET,
-   MDL_ESECURITY, learner errors). Caller owns and destroys it. */
-mdl_agent_t *mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err);
-
 /* Builds n agents, cfgs[i] for out[i], a few at a time in parallel: each mdl_agent_new
    waits for its comm actor to start, and with hundreds of agents in a process those
    waits, not the work, take the time. Returns 0, or the first error (*failed = its
    index): every agent built is destroyed then and out is all NULL. */
 int mdl_agent_new_many (const mdl_agent_cfg_t *cfgs, size_t n, mdl_agent_t **out, size_t *failed);
 
-/* Stops both threads (if running), leaves the mesh, frees; *self = NULL. */
-void mdl_agent_destroy (mdl_agent_t **self);
-
-/* Starts the compute worker. Returns 0 or MDL_ENOMEM. */
-int mdl_agent_start (mdl_agent_t *self);
-
-/* Asks the worker to stop after its current step (non-blocking). */
-void mdl_agent_stop (mdl_agent_t *self);
-
-/* Waits for the worker to end (training done or stopped). */
-void mdl_agent_join (mdl_agent_t *self);
-
+/* Copies the counters (programs read them by name: mdl_agent_counter). */
 void mdl_agent_stats (mdl_agent_t *self, mdl_agent_stats_t *stats);
-
-uint64_t mdl_agent_id (const mdl_agent_t *self);
-size_t mdl_agent_dim (const mdl_agent_t *self);
-const char *mdl_agent_endpoint (const mdl_agent_t *self);
 
 /* The learner (its model holds x). Only safe to read while the worker is not running,
    or through mdl_agent_snapshot. */
@@ -317,19 +309,34 @@ void mdl_agent_snapshot_stats (mdl_agent_t *self, mdl_agent_stats_t *stats);
 #define MDL_AGENT_EVALS_KEPT 16
 int mdl_agent_eval_stats (mdl_agent_t *self, uint64_t k, mdl_agent_stats_t *stats);
 
-/* Waits until the agent sees at least k live peers (timeout seconds). Returns 0 or
-   MDL_ETIMEOUT. */
-int mdl_agent_wait_peers (mdl_agent_t *self, int k, double timeout);
+/* ---- the configuration (config.c) ---- */
 
-/* Copies the current membership (sorted ids of the live peers and of the agent itself)
-   into ids (at most cap) and returns how many there are (which may exceed cap). */
-size_t mdl_agent_members (mdl_agent_t *self, uint64_t *ids, size_t cap);
+/* Fills cfg with the defaults of mdl_agent_cfg_new (every field; extra NULL). */
+void mdl_agent_cfg_defaults (mdl_agent_cfg_t *cfg);
 
-/* Gives the agent another shard before mdl_agent_start (--shard auto): rebuilds its
-   learner over rows[0..nrows) of the training set with minibatch order data_seed, from
-   the same initial model. Returns 0, MDL_EINVAL once the worker has started, or the
-   learner's error; on error the agent keeps its previous shard. rows must outlive it. */
-int mdl_agent_set_shard (mdl_agent_t *self, const uint32_t *rows, size_t nrows, uint64_t data_seed);
+/* Frees what mdl_agent_cfg_set allocated for a configuration on the stack (its copies
+   of strings); the struct itself stays. Safe twice. */
+void mdl_agent_cfg_clear (mdl_agent_cfg_t *cfg);
+
+/* Fills the settings left to the algorithm or the codec (NAN): gamma, gamma-max. */
+void mdl_agent_cfg_resolve (mdl_agent_cfg_t *cfg);
+
+/* Parsers of the settings with a structure of their own, for the command line too: each
+   fills its fields of cfg from text and returns 0, or MDL_EINVAL with a sentence naming
+   the option and its forms in mdl_error_detail(). */
+int mdl_agent_cfg_consensus_control (mdl_agent_cfg_t *cfg, const char *spec); /* T | lr:T [,all] */
+int mdl_agent_cfg_consensus_scale (mdl_agent_cfg_t *cfg, const char *spec);   /* A | lr | lr:A */
+int mdl_agent_cfg_degree_target (mdl_agent_cfg_t *cfg, const char *spec);     /* T | lr:T */
+int mdl_agent_cfg_dense_window (mdl_agent_cfg_t *cfg, const char *spec);      /* START:LEN */
+int mdl_agent_cfg_robust (mdl_agent_cfg_t *cfg, const char *spec);            /* clip[:TAU] | trimmed:B | median;
+                                                                                 NULL: none */
+/* --blocks P1,...,PK into out (at most cap): returns K, or MDL_EINVAL with the reason. */
+int mdl_agent_cfg_parse_blocks (const char *spec, uint32_t *out, int cap);
+
+/* Copies the strings cfg points to into one allocation (*arena, caller frees) and points
+   cfg at the copies; cfg->extra becomes NULL. So an agent keeps nothing of the caller's
+   configuration object. Returns 0 or MDL_ENOMEM (cfg unchanged). */
+int mdl_agent_cfg_adopt_strings (mdl_agent_cfg_t *cfg, char **arena);
 
 /* Before mdl_agent_start: the agent resumes from *img (a checkpoint it or another agent of
    the same model and algorithm wrote): parameters, optimizer state and data position now,
@@ -341,10 +348,7 @@ int mdl_agent_set_shard (mdl_agent_t *self, const uint32_t *rows, size_t nrows, 
    learner). */
 int mdl_agent_resume (mdl_agent_t *self, mdl_ckpt_image_t **img, char *why, size_t len);
 
-/* Before mdl_agent_start: the agent writes its checkpoint to path at the end of training
-   (also when stopped; not after an error) and, with every > 0, every `every` steps while
-   training, atomically and off the worker thread. Returns 0, MDL_EINVAL, MDL_ENOMEM. */
-int mdl_agent_set_checkpoint (mdl_agent_t *self, const char *path, uint64_t every);
+/* mdl_agent_set_checkpoint: meshdl/agent.h */
 
 /* Whether img fits a run of cfg: its model spec, its algorithm, and the sizes of its
    parameters and optimizer state (checked on objects built from cfg, so that a spec

@@ -144,7 +144,16 @@ struct mdl_agent_t {
     float *snap;
     uint64_t snap_step;
     mdl_agent_stats_t snap_stats; /* the counters when snap was taken */
+
+    char *strings;             /* the copies of cfg's strings (mdl_agent_cfg_adopt_strings) */
+    /* bring your own model: no learner; the caller's thread drives this worker context
+       through mdl_agent_exchange (exchange.c) */
+    struct mdl_ctx_t *xctx;
+    bool xdone;                /* mdl_agent_finish was called */
 };
+
+/* True for an agent without a model of its own (cfg "dim", mdl_agent_exchange). */
+#define MDL_AGENT_EXTERNAL(a) ((a)->learner == NULL)
 
 /* comm.c: starts the comm actor; returns NULL + *err. */
 zactor_t *mdl_comm_start (mdl_agent_t *a, int *err);
@@ -152,6 +161,12 @@ zactor_t *mdl_comm_start (mdl_agent_t *a, int *err);
 /* worker.c: the worker thread's entry point. */
 void *mdl_worker_main (void *agent);
 
+/* exchange.c: whether the algorithm and the settings of cfg can run through
+   mdl_agent_exchange (no learner: the caller takes the local step). 0, or MDL_EALGO /
+   MDL_EINVAL with the reason in mdl_error_detail(). */
+int mdl_exchange_check (const mdl_algo_ops_t *ops, const mdl_agent_cfg_t *cfg);
+/* exchange.c: frees the caller-driven worker context (mdl_agent_destroy). */
+void mdl_exchange_free (mdl_agent_t *a);
 /* agent.c: the agents alive in this process. */
 size_t mdl_agent_count (void);
 

@@ -304,3 +304,33 @@ mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum)
     }
     sum->loss = stepped ? sum->loss / stepped : NAN;
 }
+
+mdl_cluster_t *
+mdl_cluster_create (const mdl_agent_cfg_t *base, int n, const mdl_partition_t *part, unsigned flags, int *err)
+{
+    mdl_error_clear ();
+    if (!base || n < 1 || (part && mdl_partition_agents (part) != (uint32_t) n)) {
+        if (err)
+            *err = MDL_EINVAL;
+        if (!base || n < 1)
+            mdl_error_set (MDL_EINVAL, "mdl_cluster_create: %s", !base ? "no configuration" : "n must be >= 1");
+        else
+            mdl_error_set (MDL_EINVAL, "mdl_cluster_create: the partition has %u shards for %d agents",
+                           mdl_partition_agents (part), n);
+        return NULL;
+    }
+    mdl_cluster_cfg_t cc = { .n = n, .base = base, .part = part, .equal_rounds = (flags & MDL_CLUSTER_EQUAL_ROUNDS) != 0,
+                             .isolated = (flags & MDL_CLUSTER_ISOLATED) != 0 };
+    int failed = -1, rc = 0;
+    mdl_cluster_t *cl = mdl_cluster_new (&cc, &rc, &failed);
+    if (!cl) {
+        if (err)
+            *err = rc;
+        if (failed >= 0) {
+            char why[512];
+            snprintf (why, sizeof why, "%s", mdl_error_detail ());
+            mdl_error_set (rc, "agent %d: %s", failed, why[0] ? why : mdl_strerror (rc));
+        }
+    }
+    return cl;
+}

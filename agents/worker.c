@@ -23,14 +23,14 @@ s_sleep (double seconds)
     nanosleep (&ts, NULL);
 }
 
-static void
-s_snapshot_point (mdl_ctx_t *c)
+void
+mdl_worker_params_point (mdl_ctx_t *c, uint64_t steps)
 {
     mdl_agent_t *a = c->a;
     pthread_mutex_lock (&a->snap_lock);
     if (a->snap_req != a->snap_done) {
         mdl_vec_copy (a->snap, c->x, c->d);
-        a->snap_step = mdl_learner_steps (a->learner);
+        a->snap_step = steps;
         pthread_mutex_lock (&a->stats_lock);
         a->snap_stats = a->stats; /* its steps are snap_step: updated at every step's end */
         pthread_mutex_unlock (&a->stats_lock);
@@ -90,9 +90,11 @@ s_cc_more (mdl_ctx_t *c)
     return c->cc_shared > target;
 }
 
-static void
-s_ctx_free (mdl_ctx_t *c)
+void
+mdl_worker_ctx_free (mdl_ctx_t *c)
 {
+    if (!c)
+        return;
     if (c->algo && c->algo->destroy && c->state)
         c->algo->destroy (c->state);
     free (c->state);
@@ -113,8 +115,8 @@ s_ctx_free (mdl_ctx_t *c)
     free (c);
 }
 
-static mdl_ctx_t *
-s_ctx_new (mdl_agent_t *a, int *err)
+mdl_ctx_t *
+mdl_worker_ctx_new (mdl_agent_t *a, float *x, int *err)
 {
     int rc = MDL_ENOMEM;
     mdl_ctx_t *c = calloc (1, sizeof *c);
@@ -122,7 +124,7 @@ s_ctx_new (mdl_agent_t *a, int *err)
         goto fail;
     c->a = a;
     c->d = a->d;
-    c->x = mdl_model_params (mdl_learner_model (a->learner));
+    c->x = x;
     c->view_version = UINT64_MAX;
     c->loss_ema = NAN;
     c->ad_period = UINT64_MAX;
@@ -169,10 +171,11 @@ s_ctx_new (mdl_agent_t *a, int *err)
     c->ckpt_last = mdl_learner_steps (a->learner);
     return c;
 fail:
-    if (c && c->err[0])
+    if (c && c->err[0]) {
         mdl_agent_log (a, "%s", c->err);
-    if (c)
-        s_ctx_free (c);
+        mdl_error_set (rc, "%s", c->err);
+    }
+    mdl_worker_ctx_free (c);
     *err = rc;
     return NULL;
 }
@@ -213,8 +216,8 @@ s_evaluate (mdl_ctx_t *c, size_t rows, bool final)
     pthread_mutex_unlock (&a->stats_lock);
 }
 
-static void
-s_finish (mdl_agent_t *a, int error)
+void
+mdl_worker_finish (mdl_agent_t *a, int error)
 {
     pthread_mutex_lock (&a->stats_lock);
     a->stats.finished = true;
@@ -225,17 +228,16 @@ s_finish (mdl_agent_t *a, int error)
     pthread_mutex_unlock (&a->snap_lock);
 }
 
-/* The K gossip rounds of the step just taken (Kong et al.'s extra consensus steps):
-   round t = step * K + k, which is what neighbours match in sync mode and what a
+/* The K gossip rounds of step s, just taken (Kong et al.'s extra consensus steps):
+   round t = s * K + k, which is what neighbours match in sync mode and what a
    time-varying topology advances on; then the periodic exact average, if due. */
-static int
-s_gossip_rounds (mdl_ctx_t *c, uint64_t K, uint64_t total)
+int
+mdl_worker_gossip (mdl_ctx_t *c, uint64_t s, uint64_t K, uint64_t total)
 {
     mdl_agent_t *a = c->a;
-    mdl_learner_t *l = a->learner;
     int rc = 0;
     for (uint64_t k = 0; k < K && rc == 0; k++) {
-        c->step = mdl_learner_steps (l) * K + k - K; /* the step was taken: steps() is t+1 */
+        c->step = s * K + k;
         atomic_store (&a->round, c->step);
         if (a->cfg.mode == MDL_MODE_SYNC)
             zstr_send (c->push, "A"); /* parked states of this round may now be filed */
@@ -254,7 +256,7 @@ s_gossip_rounds (mdl_ctx_t *c, uint64_t K, uint64_t total)
             c->algo->mix (c->state, c);
     }
     if (rc == 0)
-        mdl_worker_periodic_average (c, mdl_learner_steps (l), total);
+        mdl_worker_periodic_average (c, s + 1, total);
     return rc;
 }
 
@@ -285,6 +287,70 @@ s_overlapped_round (mdl_ctx_t *c, uint64_t total)
     return rc;
 }
 
+/* --min-peers: waits for them before the first step. 0, or MDL_ETIMEOUT (logged unless
+   the agent was asked to stop, which returns 0 too: nothing went wrong). */
+int
+mdl_worker_wait_min_peers (mdl_ctx_t *c)
+{
+    mdl_agent_t *a = c->a;
+    if (a->cfg.min_peers <= 0 || mdl_agent_wait_peers (a, a->cfg.min_peers, a->cfg.min_peers_timeout) == 0)
+        return 0;
+    if (atomic_load (&a->stop))
+        return 0;
+    uint64_t ids[1];
+    const size_t members = mdl_agent_members (a, ids, 0); /* view_n, under view_lock */
+    const size_t seen = members ? members - 1 : 0;
+    /* a name that never resolved is the likelier cause: say it on the same line */
+    char unresolved[sizeof a->stats.disc_unresolved];
+    pthread_mutex_lock (&a->stats_lock);
+    memcpy (unresolved, a->stats.disc_unresolved, sizeof unresolved);
+    pthread_mutex_unlock (&a->stats_lock);
+    const char *also = unresolved[0] ? "; never resolved: " : "";
+    mdl_agent_log (a, "only %zu of the %d peers required (--min-peers) appeared within %.0f s%s%s", seen,
+                   a->cfg.min_peers, a->cfg.min_peers_timeout, also, unresolved);
+    return mdl_error_set (MDL_ETIMEOUT, "only %zu of the %d peers required (min-peers) appeared within %.0f s%s%s",
+                          seen, a->cfg.min_peers, a->cfg.min_peers_timeout, also, unresolved);
+}
+
+int
+mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps)
+{
+    mdl_agent_t *a = c->a;
+    if (rc == 0 && c->algo->finish && !atomic_load (&a->stop))
+        rc = c->algo->finish (c->state, c);
+    if (rc == 0 && a->cfg.final_merge && !atomic_load (&a->stop)) {
+        uint64_t with = 0;
+        bool ok = mdl_worker_global_average (c, MDL_FINAL_MERGE_ROUND, 0, false, &with, NULL);
+        pthread_mutex_lock (&a->stats_lock);
+        a->stats.merged = ok;
+        a->stats.merge_peers = with;
+        pthread_mutex_unlock (&a->stats_lock);
+        mdl_agent_log (a, ok ? "final merge: exact average with %llu peers" : "final merge incomplete after %llu peers",
+                       (unsigned long long) with);
+    }
+    mdl_worker_pair_close (c);
+    if (c->fin_open)
+        mdl_worker_transient (c, MDL_TRANSIENT_FIN, false, NULL, 0, 0);
+    c->step = steps;
+    return rc;
+}
+
+/* Counts the step just taken; evaluates when one is due. */
+static void
+s_step_done (mdl_ctx_t *c, uint64_t spe, uint64_t total, size_t eval_rows)
+{
+    mdl_agent_t *a = c->a;
+    c->loss_ema = isnan (c->loss_ema) ? c->last_loss : 0.98 * c->loss_ema + 0.02 * c->last_loss;
+    const uint64_t done = mdl_learner_steps (a->learner);
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.steps = done;
+    a->stats.epoch = (double) done / (double) spe;
+    a->stats.loss = c->loss_ema;
+    pthread_mutex_unlock (&a->stats_lock);
+    if (a->cfg.test && s_eval_due (done, spe, a->cfg.evals_per_epoch, total))
+        s_evaluate (c, eval_rows, false);
+}
+
 /* One step: the local computation (paced for --step-ms and --slow), then the gossip
    rounds (or the overlapped round). 0, or the error that stops the worker. */
 static int
@@ -309,7 +375,8 @@ s_train_round (mdl_ctx_t *c, uint64_t K, uint64_t total)
         s_sleep (a->cfg.pace_s * a->cfg.slow_factor - compute);
     else if (a->cfg.slow_factor > 1.0)
         s_sleep ((a->cfg.slow_factor - 1.0) * compute);
-    return a->cfg.overlap ? s_overlapped_round (c, total) : s_gossip_rounds (c, K, total);
+    /* the step was taken: steps() is s + 1 */
+    return a->cfg.overlap ? s_overlapped_round (c, total) : mdl_worker_gossip (c, mdl_learner_steps (l) - 1, K, total);
 }
 
 void *
@@ -317,35 +384,21 @@ mdl_worker_main (void *arg)
 {
     mdl_agent_t *a = arg;
     int rc = 0;
-    mdl_ctx_t *c = s_ctx_new (a, &rc);
+    mdl_learner_t *l = a->learner;
+    mdl_ctx_t *c = mdl_worker_ctx_new (a, mdl_model_params (mdl_learner_model (l)), &rc);
     if (!c) {
         mdl_agent_log (a, "worker could not start: %s", mdl_strerror (rc));
-        s_finish (a, rc);
+        mdl_worker_finish (a, rc);
         return NULL;
     }
-    if (a->cfg.min_peers > 0) {
-        if (mdl_agent_wait_peers (a, a->cfg.min_peers, a->cfg.min_peers_timeout) != 0) {
-            uint64_t ids[1];
-            const size_t members = mdl_agent_members (a, ids, 0); /* view_n, under view_lock */
-            if (!atomic_load (&a->stop)) {
-                /* a name that never resolved is the likelier cause: say it on the same line */
-                char unresolved[sizeof a->stats.disc_unresolved];
-                pthread_mutex_lock (&a->stats_lock);
-                memcpy (unresolved, a->stats.disc_unresolved, sizeof unresolved);
-                pthread_mutex_unlock (&a->stats_lock);
-                mdl_agent_log (a, "only %zu of the %d peers required (--min-peers) appeared within %.0f s%s%s",
-                               members ? members - 1 : 0, a->cfg.min_peers, a->cfg.min_peers_timeout,
-                               unresolved[0] ? "; never resolved: " : "", unresolved);
-            }
-            s_ctx_free (c);
-            s_finish (a, atomic_load (&a->stop) ? 0 : MDL_ETIMEOUT);
-            return NULL;
-        }
+    if ((rc = mdl_worker_wait_min_peers (c)) != 0 || atomic_load (&a->stop)) {
+        mdl_worker_ctx_free (c);
+        mdl_worker_finish (a, rc);
+        return NULL;
     }
     pthread_mutex_lock (&a->stats_lock);
     a->stats.train_start = mdl_now ();
     pthread_mutex_unlock (&a->stats_lock);
-    mdl_learner_t *l = a->learner;
     pthread_mutex_lock (&a->stats_lock);
     const bool fresh = a->stats.start_from == MDL_START_INIT;
     pthread_mutex_unlock (&a->stats_lock);
@@ -365,7 +418,7 @@ mdl_worker_main (void *arg)
         if (a->cfg.mode == MDL_MODE_SYNC)
             s_catch_up (c, K, total);
         c->step = mdl_learner_steps (l) * K;
-        s_snapshot_point (c);
+        mdl_worker_params_point (c, mdl_learner_steps (l));
         mdl_worker_checkpoint_point (c, mdl_learner_steps (l));
         mdl_worker_snapshot_point (c);
         mdl_agent_beat (&a->beat_worker);
@@ -381,41 +434,19 @@ mdl_worker_main (void *arg)
             pthread_mutex_unlock (&a->stats_lock);
         } else if ((rc = s_train_round (c, K, total)) != 0)
             break;
-        c->loss_ema = isnan (c->loss_ema) ? c->last_loss : 0.98 * c->loss_ema + 0.02 * c->last_loss;
-        const uint64_t done = mdl_learner_steps (l);
-        pthread_mutex_lock (&a->stats_lock);
-        a->stats.steps = done;
-        a->stats.epoch = (double) done / (double) spe;
-        a->stats.loss = c->loss_ema;
-        pthread_mutex_unlock (&a->stats_lock);
-        if (a->cfg.test && s_eval_due (done, spe, a->cfg.evals_per_epoch, total))
-            s_evaluate (c, eval_rows, false);
+        s_step_done (c, spe, total, eval_rows);
     }
-    if (rc == 0 && c->algo->finish && !atomic_load (&a->stop))
-        rc = c->algo->finish (c->state, c);
-    if (rc == 0 && a->cfg.final_merge && !atomic_load (&a->stop)) {
-        uint64_t with = 0;
-        bool ok = mdl_worker_global_average (c, MDL_FINAL_MERGE_ROUND, 0, false, &with, NULL);
-        pthread_mutex_lock (&a->stats_lock);
-        a->stats.merged = ok;
-        a->stats.merge_peers = with;
-        pthread_mutex_unlock (&a->stats_lock);
-        mdl_agent_log (a, ok ? "final merge: exact average with %llu peers" : "final merge incomplete after %llu peers",
-                       (unsigned long long) with);
-    }
-    mdl_worker_pair_close (c);
-    if (c->fin_open)
-        mdl_worker_transient (c, MDL_TRANSIENT_FIN, false, NULL, 0, 0);
+    rc = mdl_worker_wind_up (c, rc, mdl_learner_steps (l));
     /* The final evaluation, once, of the model as training left it (after the final
        merge, if any; at the step a stop request ended it). */
     if (a->cfg.test)
         s_evaluate (c, a->cfg.test_rows, true);
     c->step = mdl_learner_steps (l) * K;
-    s_snapshot_point (c);
+    mdl_worker_params_point (c, mdl_learner_steps (l));
     /* A diverged agent keeps its last good checkpoint (its parameters are not finite). */
     if (rc == 0)
         mdl_worker_checkpoint_final (c);
-    s_ctx_free (c);
-    s_finish (a, rc);
+    mdl_worker_ctx_free (c);
+    mdl_worker_finish (a, rc);
     return NULL;
 }

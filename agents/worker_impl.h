@@ -76,6 +76,28 @@ struct mdl_ctx_t {
     size_t talk_graphs;
 };
 
+/* worker.c: the pieces of the worker's loop that mdl_agent_exchange (exchange.c) runs
+   on the caller's thread too. */
+/* A worker context over the vector x (the learner's parameters, or the caller's).
+   NULL + *err (the algorithm's init refusal is logged and in mdl_error_detail()). */
+mdl_ctx_t *mdl_worker_ctx_new (mdl_agent_t *a, float *x, int *err);
+void mdl_worker_ctx_free (mdl_ctx_t *c);
+/* --min-peers before the first step: 0 or MDL_ETIMEOUT. */
+int mdl_worker_wait_min_peers (mdl_ctx_t *c);
+/* Answers a pending parameter snapshot request (mdl_agent_snapshot: the sim's and the
+   cluster's views of every model) with x, taken after steps steps. Not to be confused with
+   mdl_worker_snapshot_point, the checkpoint image a newcomer bootstraps from. */
+void mdl_worker_params_point (mdl_ctx_t *c, uint64_t steps);
+/* The K gossip rounds of step s (publish, mix), then the --global-every average
+   (total: the run's steps, UINT64_MAX when unknown). 0 or the publish error. */
+int mdl_worker_gossip (mdl_ctx_t *c, uint64_t s, uint64_t K, uint64_t total);
+/* After the last step (rc: how the loop ended): the algorithm's finish, the final
+   merge, no more pairwise averages (the caller then answers the last snapshot, after
+   a final evaluation). Returns rc or finish's error. */
+int mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps);
+/* Marks the agent finished (error: nonzero when it stopped on one). */
+void mdl_worker_finish (mdl_agent_t *a, int error);
+
 /* ctx.c */
 /* Refreshes the membership snapshot and this round's neighbours and weights. Returns 0
    or the topology's error. */

@@ -420,7 +420,9 @@ s_train_memory (const char *meshdl, int threads)
 {
     char thr[16];
     snprintf (thr, sizeof thr, "%d", threads);
-    char *const args[] = { (char *) meshdl, "train", "--model", S_SPEC, "--epochs", "1",
+    char prog[4096];
+    snprintf (prog, sizeof prog, "%s", meshdl);
+    char *const args[] = { prog, "train", "--model", S_SPEC, "--epochs", "1",
                            "--train-subset", "10000", "--threads", thr, "--quiet", NULL };
     int fd[2];
     if (pipe (fd)) {

@@ -128,50 +128,58 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
     defs[*n] = (mdl_optdef_t) { 0 };
 }
 
-/* Local steps, periodic exact averages and overlap: what the algorithm takes is its
-   table's business (mdl_algo_validate, at the end of mdl_agentopts_apply); here only the
-   mode's default and the rules between options. */
+/* The option parsers below are the engine's (config.c), so the command line and programs
+   read every value the same way; each one-line refusal is the engine's reason with the
+   command's prefix. */
 static int
-s_apply_averaging (mdl_agentopts_t *o, const mdl_algo_ops_t *ops, const char *cmd, mdl_agent_cfg_t *cfg, char *err,
-                   size_t errlen)
+s_refuse (const char *cmd, char *err, size_t errlen)
 {
-    if (!o->mode)
-        o->mode = mdl_algo_default_mode (ops) == MDL_MODE_ASYNC ? "async" : "sync";
-    if (o->overlap && (o->gossip_steps != 1 || o->consensus_control)) {
-        snprintf (err, errlen, "meshdl %s: --overlap takes one gossip round per step: no --gossip-steps or --consensus-control",
-                  cmd);
+    snprintf (err, errlen, "meshdl %s: %s", cmd, mdl_error_detail ());
+    return MDL_EINVAL;
+}
+
+/* The gossip graph: --topology, --weights, --dense-window, --adaptive-degree. */
+static int
+s_apply_graph (const mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
+{
+    int rc;
+    mdl_topo_t *t = mdl_topo_new (o->topology, 0, &rc);
+    char hint[96];
+    if (!t)
+        return mdl_error_set (MDL_EINVAL, "--topology '%s' is not valid (%s)%s", o->topology, mdl_topo_help (),
+                              mdl_did_you_mean_in (hint, sizeof hint, o->topology, mdl_topo_help ()));
+    mdl_topo_destroy (&t);
+    if (mdl_weights_parse (o->weights, &cfg->weights))
+        return mdl_error_set (MDL_EINVAL, "--weights '%s' is not mh or uniform%s", o->weights,
+                              mdl_did_you_mean_in (hint, sizeof hint, o->weights, "mh uniform"));
+    cfg->topology = o->topology;
+    cfg->dense_start = cfg->dense_len = 0;
+    if (o->dense_window && mdl_agent_cfg_dense_window (cfg, o->dense_window))
         return MDL_EINVAL;
-    }
-    cfg->local_steps = o->local_steps;
-    cfg->global_every = o->global_every;
-    cfg->overlap = o->overlap;
-    cfg->local_epochs = o->local_epochs;
-    cfg->public_rows = (size_t) o->public_rows;
-    cfg->distill_weight = o->distill_weight;
-    cfg->sample = o->sample;
-    cfg->nblocks = 0;
-    cfg->blocks = NULL;
-    if (o->blocks) {
-        int k = 0;
-        const char *p = o->blocks;
-        for (;;) {
-            char *end;
-            unsigned long v = *p >= '0' && *p <= '9' ? strtoul (p, &end, 10) : 0;
-            if (v == 0 || v > 1u << 30 || k == (int) (sizeof o->block_sizes / sizeof o->block_sizes[0])
-                || (*end != ',' && *end)) {
-                snprintf (err, errlen, "meshdl %s: --blocks '%s' must be P1,...,PK: 1 to %zu whole numbers >= 1", cmd,
-                          o->blocks, sizeof o->block_sizes / sizeof o->block_sizes[0]);
-                return MDL_EINVAL;
-            }
-            o->block_sizes[k++] = (uint32_t) v;
-            if (!*end)
-                break;
-            p = end + 1;
-        }
-        cfg->blocks = o->block_sizes;
-        cfg->nblocks = k;
-    }
+    cfg->ad_target = 0;
+    if (o->degree_target && !o->adaptive_degree)
+        return mdl_error_set (MDL_EINVAL, "--degree-target needs --adaptive-degree");
+    if (o->adaptive_degree && mdl_agent_cfg_degree_target (cfg, o->degree_target ? o->degree_target : "lr:1"))
+        return MDL_EINVAL;
     return 0;
+}
+
+/* Replica streams (error feedback, CHOCO) accumulate what is sent, which needs a
+   contractive codec; scaled random-k is unbiased but multiplies values by d/K, and its
+   accumulated noise diverges. Such streams use the unscaled variant (said on stderr). */
+static void
+s_contractive_codec (mdl_agentopts_t *o, const mdl_algo_ops_t *ops, const char *cmd)
+{
+    if (!(o->error_feedback || ops->replicas) || strncmp (o->codec, "randk:", 6) || strstr (o->codec, "unscaled"))
+        return;
+    const char *plus = strchr (o->codec, '+');
+    size_t head = plus ? (size_t) (plus - o->codec) : strlen (o->codec);
+    snprintf (o->codec_buf, sizeof o->codec_buf, "%.*s:unscaled%s", (int) head, o->codec, plus ? plus : "");
+    if (mdl_codec_check_spec (o->codec_buf) == 0) {
+        fprintf (stderr, "meshdl %s: note: replica streams need a contractive codec: using %s instead of %s\n", cmd,
+                 o->codec_buf, o->codec);
+        o->codec = o->codec_buf;
+    }
 }
 
 /* Whether a codec spec (checked already) loses information. */
@@ -185,215 +193,107 @@ s_codec_lossy (const char *spec)
     return lossy;
 }
 
-int
-mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
-                     mdl_part_spec_t *part, char *err, size_t errlen)
+/* Error feedback is the safe choice with a lossy codec: without it, whatever the codec
+   drops is lost every round (topk:0.01 ends near chance). On unless asked off; only
+   where the algorithm takes a codec and has no replicas of its own. */
+static void
+s_error_feedback (mdl_agentopts_t *o, const mdl_algo_ops_t *ops, const char *cmd)
 {
-    int rc;
-    mdl_topo_t *t = mdl_topo_new (o->topology, 0, &rc);
-    if (!t) {
-        char hint[96];
-        snprintf (err, errlen, "meshdl %s: --topology '%s' is not valid (%s)%s", cmd, o->topology, mdl_topo_help (),
-                  mdl_did_you_mean_in (hint, sizeof hint, o->topology, mdl_topo_help ()));
-        return MDL_EINVAL;
-    }
-    mdl_topo_destroy (&t);
-    if (mdl_weights_parse (o->weights, &cfg->weights)) {
-        char hint[96];
-        snprintf (err, errlen, "meshdl %s: --weights '%s' is not mh or uniform%s", cmd, o->weights,
-                  mdl_did_you_mean_in (hint, sizeof hint, o->weights, "mh uniform"));
-        return MDL_EINVAL;
-    }
-    const mdl_algo_ops_t *ops = mdl_algo_find (o->algo);
-    if (!ops) {
-        char names[256], hint[96];
-        mdl_algo_names (names, sizeof names, ", ");
-        snprintf (err, errlen, "meshdl %s: --algo '%s' is not one of: %s%s", cmd, o->algo, names,
-                  mdl_did_you_mean_in (hint, sizeof hint, o->algo, names));
-        return MDL_EINVAL;
-    }
-    if (s_apply_averaging (o, ops, cmd, cfg, err, errlen))
-        return MDL_EINVAL;
-    if (!strcmp (o->mode, "sync"))
-        cfg->mode = MDL_MODE_SYNC;
-    else if (!strcmp (o->mode, "async"))
-        cfg->mode = MDL_MODE_ASYNC;
-    else {
-        char hint[96];
-        snprintf (err, errlen, "meshdl %s: --mode '%s' is not sync or async%s", cmd, o->mode,
-                  mdl_did_you_mean_in (hint, sizeof hint, o->mode, "sync async"));
-        return MDL_EINVAL;
-    }
-    if (mdl_codec_check_spec (o->codec)) {
-        char hint[96];
-        mdl_did_you_mean_in (hint, sizeof hint, o->codec, "fp32 fp16 bf16 qsgd q8 q4 sign topk randk");
-        snprintf (err, errlen, "meshdl %s: --codec '%s' does not parse%s; %s", cmd, o->codec, hint, mdl_codec_help ());
-        return MDL_EINVAL;
-    }
-    if (isnan (o->gamma))
-        o->gamma = ops->gamma > 0 ? ops->gamma : 1.0;
-    if (!(o->gamma > 0 && o->gamma <= 1)) {
-        snprintf (err, errlen, "meshdl %s: --gamma must be in (0, 1] (got %g)", cmd, o->gamma);
-        return MDL_EINVAL;
-    }
-    if (isnan (o->gamma_max))
-        o->gamma_max = !strncmp (o->codec, "topk", 4) || !strncmp (o->codec, "randk", 5) ? 0.05 : 1.0;
-    if (!(o->gamma_max > 0 && o->gamma_max <= 1)) {
-        snprintf (err, errlen, "meshdl %s: --gamma-max must be in (0, 1] (got %g)", cmd, o->gamma_max);
-        return MDL_EINVAL;
-    }
-    if (!(o->delta >= 0) || !isfinite (o->delta)) {
-        snprintf (err, errlen, "meshdl %s: --delta must be a finite number >= 0 (got %g)", cmd, o->delta);
-        return MDL_EINVAL;
-    }
-    if (o->check_every < 1) {
-        snprintf (err, errlen, "meshdl %s: --check-every must be >= 1 (got %d)", cmd, o->check_every);
-        return MDL_EINVAL;
-    }
-    cfg->ad_target = 0;
-    if (o->degree_target && !o->adaptive_degree) {
-        snprintf (err, errlen, "meshdl %s: --degree-target needs --adaptive-degree", cmd);
-        return MDL_EINVAL;
-    }
-    if (o->adaptive_degree) {
-        const char *t = o->degree_target ? o->degree_target : "lr:1";
-        cfg->ad_relative = !strncmp (t, "lr:", 3);
-        const char *num = cfg->ad_relative ? t + 3 : t;
-        char *end = NULL;
-        cfg->ad_target = strtod (num, &end);
-        if (!end || *end || end == num || !(cfg->ad_target > 0) || !isfinite (cfg->ad_target)) {
-            snprintf (err, errlen, "meshdl %s: --degree-target '%s' is not T or lr:T with T > 0", cmd, t);
-            return MDL_EINVAL;
-        }
-        if (o->dense_window || o->verify_replicas) {
-            snprintf (err, errlen, "meshdl %s: --adaptive-degree chooses the gossip graph: it does not combine with --dense-window or --verify-replicas (its vote uses the same header field)", cmd);
-            return MDL_EINVAL;
-        }
-    }
-    if (o->consensus_control && (o->adaptive_degree || o->verify_replicas)) {
-        snprintf (err, errlen, "meshdl %s: --consensus-control shares its estimate in the states' aux field, which --adaptive-degree and --verify-replicas use too: take one", cmd);
-        return MDL_EINVAL;
-    }
-    if (o->gossip_steps < 1 || o->gossip_steps > 1000) {
-        snprintf (err, errlen, "meshdl %s: --gossip-steps must be an integer from 1 to 1000 (got %d)", cmd, o->gossip_steps);
-        return MDL_EINVAL;
-    }
-    cfg->cc_target = 0;
-    if (o->consensus_control) {
-        const char *t = o->consensus_control;
-        char buf[64];
-        snprintf (buf, sizeof buf, "%s", t);
-        char *comma = strchr (buf, ',');
-        cfg->cc_all_phases = false;
-        if (comma) {
-            *comma = '\0';
-            if (strcmp (comma + 1, "all")) {
-                snprintf (err, errlen, "meshdl %s: --consensus-control '%s': the only suffix is ,all", cmd, t);
-                return MDL_EINVAL;
-            }
-            cfg->cc_all_phases = true;
-        }
-        const char *num = buf;
-        cfg->cc_relative = !strncmp (buf, "lr:", 3);
-        if (cfg->cc_relative)
-            num = buf + 3;
-        char *end = NULL;
-        cfg->cc_target = strtod (num, &end);
-        if (!end || *end || end == num || !(cfg->cc_target > 0) || !isfinite (cfg->cc_target)) {
-            snprintf (err, errlen, "meshdl %s: --consensus-control '%s' is not T or lr:T with T > 0 (optionally ,all)", cmd, t);
-            return MDL_EINVAL;
-        }
-        if (o->gossip_steps == 1)
-            o->gossip_steps = 4; /* the most rounds control may add per step */
-    }
-    cfg->dense_start = cfg->dense_len = 0;
-    if (o->dense_window) {
-        char *end = NULL;
-        cfg->dense_start = strtod (o->dense_window, &end);
-        if (end && *end == ':')
-            cfg->dense_len = strtod (end + 1, &end);
-        if (!end || *end || !(cfg->dense_start >= 0) || !(cfg->dense_len > 0) || !isfinite (cfg->dense_start + cfg->dense_len)) {
-            snprintf (err, errlen, "meshdl %s: --dense-window '%s' is not START:LEN in epochs (START >= 0, LEN > 0)", cmd,
-                      o->dense_window);
-            return MDL_EINVAL;
-        }
-    }
-    cfg->scale_kind = MDL_SCALE_NONE;
-    cfg->scale_value = 1.0;
-    if (o->consensus_scale) {
-        const char *sc = o->consensus_scale;
-        char *end = NULL;
-        if (!strncmp (sc, "lr", 2) && (sc[2] == '\0' || sc[2] == ':')) {
-            cfg->scale_kind = MDL_SCALE_LR;
-            if (sc[2] == ':')
-                cfg->scale_value = strtod (sc + 3, &end);
-        } else {
-            cfg->scale_kind = MDL_SCALE_CONSTANT;
-            cfg->scale_value = strtod (sc, &end);
-        }
-        if ((end && (*end || end == sc)) || !(cfg->scale_value > 0 && cfg->scale_value <= 1)) {
-            snprintf (err, errlen, "meshdl %s: --consensus-scale '%s' is not A, lr or lr:A with A in (0, 1]", cmd, sc);
-            return MDL_EINVAL;
-        }
-    }
-    if (!(o->staleness_decay > 0 && o->staleness_decay <= 1)) {
-        snprintf (err, errlen, "meshdl %s: --staleness-decay must be in (0, 1] (got %g)", cmd, o->staleness_decay);
-        return MDL_EINVAL;
-    }
-    if (mdl_part_parse (o->partition, part)) {
-        char hint[96];
-        snprintf (err, errlen, "meshdl %s: --partition '%s' is not iid, dirichlet:ALPHA (ALPHA > 0) or shards:K (K >= 1)%s",
-                  cmd, o->partition, mdl_did_you_mean_in (hint, sizeof hint, o->partition, "iid dirichlet shards"));
-        return MDL_EINVAL;
-    }
-    if (!o->cluster[0]) {
-        snprintf (err, errlen, "meshdl %s: --cluster must not be empty", cmd);
-        return MDL_EINVAL;
-    }
-    /* Error feedback is the safe choice with a lossy codec: without it, whatever the
-       codec drops is lost every round (topk:0.01 ends near chance). On unless asked
-       off; only where the algorithm takes a codec and has no replicas of its own. */
     const bool lossy = s_codec_lossy (o->codec);
     if (!o->error_feedback_given)
         o->error_feedback = lossy && (ops->takes & MDL_ALGO_TAKES_CODEC) && !ops->replicas;
     else if (!o->error_feedback && lossy && !ops->replicas && (ops->takes & MDL_ALGO_TAKES_CODEC))
         fprintf (stderr, "meshdl %s: note: --codec %s without error feedback: what the codec drops is lost every round, "
-                         "which usually costs accuracy (or diverges)\n", cmd, o->codec);
-    /* Replica streams (error feedback, CHOCO) accumulate what is sent, which needs a
-       contractive codec; scaled random-k is unbiased but multiplies values by d/K, and
-       its accumulated noise diverges. Such streams use the unscaled variant. */
-    if ((o->error_feedback || ops->replicas) && !strncmp (o->codec, "randk:", 6) && !strstr (o->codec, "unscaled")) {
-        const char *plus = strchr (o->codec, '+');
-        size_t head = plus ? (size_t) (plus - o->codec) : strlen (o->codec);
-        snprintf (o->codec_buf, sizeof o->codec_buf, "%.*s:unscaled%s", (int) head, o->codec, plus ? plus : "");
-        if (mdl_codec_check_spec (o->codec_buf) == 0) {
-            fprintf (stderr, "meshdl %s: note: replica streams need a contractive codec: using %s instead of %s\n", cmd,
-                     o->codec_buf, o->codec);
-            o->codec = o->codec_buf;
-        }
+                         "which usually costs accuracy (or diverges)\n",
+                 cmd, o->codec);
+}
+
+/* The algorithm and what it sends: --algo, --mode (the algorithm's by default), --codec,
+   --gamma and --gamma-max (by algorithm and codec when not given). */
+static int
+s_apply_algo (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg)
+{
+    const mdl_algo_ops_t *ops = mdl_algo_find (o->algo);
+    char hint[96];
+    if (!ops) {
+        char names[256];
+        mdl_algo_names (names, sizeof names, ", ");
+        return mdl_error_set (MDL_EINVAL, "--algo '%s' is not one of: %s%s", o->algo, names,
+                              mdl_did_you_mean_in (hint, sizeof hint, o->algo, names));
     }
-    char rwhy[256];
-    if (mdl_robust_parse (o->robust, &cfg->robust, rwhy, sizeof rwhy)) {
-        snprintf (err, errlen, "meshdl %s: %s", cmd, rwhy);
-        return MDL_EINVAL;
+    if (!o->mode)
+        o->mode = mdl_algo_default_mode (ops) == MDL_MODE_ASYNC ? "async" : "sync";
+    if (strcmp (o->mode, "sync") && strcmp (o->mode, "async"))
+        return mdl_error_set (MDL_EINVAL, "--mode '%s' is not sync or async%s", o->mode,
+                              mdl_did_you_mean_in (hint, sizeof hint, o->mode, "sync async"));
+    cfg->mode = strcmp (o->mode, "sync") ? MDL_MODE_ASYNC : MDL_MODE_SYNC;
+    if (mdl_codec_check_spec (o->codec)) {
+        mdl_did_you_mean_in (hint, sizeof hint, o->codec, "fp32 fp16 bf16 qsgd q8 q4 sign topk randk");
+        return mdl_error_set (MDL_EINVAL, "--codec '%s' does not parse%s; %s", o->codec, hint, mdl_codec_help ());
     }
-    if (cfg->robust.kind > MDL_ROBUST_CLIP && !strcmp (o->algo, "adpsgd")) {
-        snprintf (err, errlen, "meshdl %s: --algo adpsgd averages with one peer at a time: of the --robust rules only clip "
-                  "applies (trimmed and median need 3 or more states)", cmd);
-        return MDL_EINVAL;
-    }
-    cfg->max_lead = o->max_lead;
-    cfg->topology = o->topology;
+    s_error_feedback (o, ops, cmd);
+    s_contractive_codec (o, ops, cmd);
     cfg->algo = o->algo;
     cfg->codec = o->codec;
+    cfg->gamma = o->gamma;
+    cfg->gamma_max = o->gamma_max;
+    mdl_agent_cfg_resolve (cfg);
+    o->gamma = cfg->gamma;
+    o->gamma_max = cfg->gamma_max;
+    if (!(o->gamma_max > 0 && o->gamma_max <= 1)) /* the engine takes 0 as "unused" */
+        return mdl_error_set (MDL_EINVAL, "--gamma-max must be in (0, 1] (got %g)", o->gamma_max);
+    return 0;
+}
+
+/* The rounds: --gossip-steps, --consensus-control (4 rounds by default), --consensus-scale. */
+static int
+s_apply_rounds (mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
+{
+    if (o->gossip_steps < 1 || o->gossip_steps > 1000)
+        return mdl_error_set (MDL_EINVAL, "--gossip-steps must be an integer from 1 to 1000 (got %d)", o->gossip_steps);
+    cfg->gossip_steps = o->gossip_steps;
+    cfg->cc_target = 0;
+    if (o->consensus_control && mdl_agent_cfg_consensus_control (cfg, o->consensus_control))
+        return MDL_EINVAL;
+    o->gossip_steps = cfg->gossip_steps;
+    cfg->scale_kind = MDL_SCALE_NONE;
+    cfg->scale_value = 1.0;
+    if (o->consensus_scale && mdl_agent_cfg_consensus_scale (cfg, o->consensus_scale))
+        return MDL_EINVAL;
+    return 0;
+}
+
+/* Ranges the option table cannot say, and the split of the data. */
+static int
+s_apply_ranges (const mdl_agentopts_t *o, mdl_part_spec_t *part)
+{
+    if (!(o->delta >= 0) || !isfinite (o->delta))
+        return mdl_error_set (MDL_EINVAL, "--delta must be a finite number >= 0 (got %g)", o->delta);
+    if (o->check_every < 1)
+        return mdl_error_set (MDL_EINVAL, "--check-every must be >= 1 (got %d)", o->check_every);
+    if (!(o->staleness_decay > 0 && o->staleness_decay <= 1))
+        return mdl_error_set (MDL_EINVAL, "--staleness-decay must be in (0, 1] (got %g)", o->staleness_decay);
+    char hint[96];
+    if (mdl_part_parse (o->partition, part))
+        return mdl_error_set (MDL_EINVAL, "--partition '%s' is not iid, dirichlet:ALPHA (ALPHA > 0) or shards:K (K >= 1)%s",
+                              o->partition, mdl_did_you_mean_in (hint, sizeof hint, o->partition, "iid dirichlet shards"));
+    if (!o->cluster[0])
+        return mdl_error_set (MDL_EINVAL, "--cluster must not be empty");
+    return 0;
+}
+
+/* The options that are copied as they are. */
+static void
+s_apply_plain (const mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
+{
+    cfg->local_steps = o->local_steps;
+    cfg->global_every = o->global_every;
+    cfg->overlap = o->overlap;
     cfg->error_feedback = o->error_feedback;
     cfg->keyframe_every = o->keyframe_every;
-    cfg->gamma = o->gamma;
-    cfg->gossip_steps = o->gossip_steps;
     cfg->final_merge = o->final_merge;
     cfg->dyn_delta = o->delta;
     cfg->verify_replicas = o->verify_replicas;
-    cfg->gamma_max = o->gamma_max;
     cfg->drift_epoch = o->drift_at;
     cfg->check_every = o->check_every;
     cfg->merge_timeout = o->merge_timeout;
@@ -405,12 +305,43 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
     cfg->hello_interval = o->hello_interval;
     cfg->hwm_bytes = (int64_t) (o->hwm_mb * 1e6);
     cfg->evals_per_epoch = o->evals_per_epoch;
-    char why[384];
-    if (mdl_algo_validate (ops, cfg, why, sizeof why)) {
-        snprintf (err, errlen, "meshdl %s: %s", cmd, why);
-        return MDL_EINVAL;
+}
+
+/* The settings of codistillation, Plexus, model-parallel least squares and data-centre
+   averaging, and what guards the mixing: --robust (parsed by the engine, so programs read
+   it the same way) and --max-lead. */
+static int
+s_apply_seeds (mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
+{
+    cfg->local_epochs = o->local_epochs;
+    cfg->public_rows = (size_t) o->public_rows;
+    cfg->distill_weight = o->distill_weight;
+    cfg->sample = o->sample;
+    cfg->nblocks = 0;
+    cfg->blocks = NULL;
+    if (o->blocks) {
+        const int cap = (int) (sizeof o->block_sizes / sizeof o->block_sizes[0]);
+        int k = mdl_agent_cfg_parse_blocks (o->blocks, o->block_sizes, cap);
+        if (k < 0)
+            return MDL_EINVAL;
+        cfg->blocks = o->block_sizes;
+        cfg->nblocks = k;
     }
-    return 0;
+    cfg->max_lead = o->max_lead;
+    return mdl_agent_cfg_robust (cfg, o->robust);
+}
+
+int
+mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
+                     mdl_part_spec_t *part, char *err, size_t errlen)
+{
+    mdl_error_clear ();
+    if (s_apply_graph (o, cfg) || s_apply_algo (o, cmd, cfg) || s_apply_rounds (o, cfg) || s_apply_ranges (o, part)
+        || s_apply_seeds (o, cfg))
+        return s_refuse (cmd, err, errlen);
+    s_apply_plain (o, cfg);
+    /* the rules between options and those of the algorithm, as mdl_agent_new applies them */
+    return mdl_agent_cfg_check (cfg) ? s_refuse (cmd, err, errlen) : 0;
 }
 
 /* An algorithm's own defaults for --optimizer, --lr and --momentum, where not given. */

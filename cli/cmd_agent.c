@@ -274,17 +274,48 @@ s_check_network (const s_agentopts_t *so, char *err, size_t errlen)
     return 0;
 }
 
-/* The option table of agent: its own options, then the training and decentralized ones. */
+
+/* One run of `meshdl agent`: its options, what it built, what it reports. The steps of
+   mdl_cmd_agent below each take it: options, build, train (monitor), report, clean up. */
 typedef struct {
     mdl_trainopts_t to;
     mdl_agentopts_t ao;
     s_agentopts_t so;
     mdl_discopts_t dopt;
     mdl_optdef_t defs[128];
-} s_agent_table_t;
+    void *cfgkeep;           /* --config strings, freed at the end */
+    mdl_agent_cfg_t cfg;
+    mdl_part_spec_t pspec;
+    const mdl_algo_ops_t *ops;
+    mdl_disc_cfg_t disc;     /* --interface / --peers (mdl_discopts_apply) */
+    mdl_ckpt_image_t *resume; /* --resume, read and checked before anything starts */
+    uint32_t shard_i, shard_n;
+    bool shard_auto;
+    mdl_dataset_t *train, *test;
+    mdl_partition_t *part;
+    mdl_registry_t *alone;   /* --isolated: a discovery registry of its own, which finds nobody */
+    mdl_agent_t *agent;
+    FILE *logf, *metrics;
+    size_t rows;             /* the shard's */
+    char bind[128], prefix[64], idb[17], rdir[4096];
+    char ckpt_path[4200], metrics_path[4200], status_path[4200], summary_path[4200];
+    const char *status_paths[2];
+    mdl_status_t hs;         /* the health status */
+    char hs_msg[512];
+    bool started;
+    bool dns_failed;         /* a --peers dns:NAME never resolved within --min-peers-timeout */
+    double t0, t0_wall, t_target;
+    double startup_s;        /* exec to ready: data loaded, sockets bound */
+    char cache_dir[4200];    /* --results DIR: DIR/.data-cache */
+    mdl_progress_t prog;     /* the progress line; event lines are printed above it */
+    s_evout_t ev;            /* where evaluations go */
+    mdl_agent_stats_t st;
+} s_run_t;
 
+/* The option table of `meshdl agent`: its own options, then the training and
+   decentralized ones, with their defaults. */
 static void
-s_agent_defs (s_agent_table_t *t)
+s_agent_defs (s_run_t *t)
 {
     mdl_trainopts_defaults (&t->to);
     mdl_agentopts_defaults (&t->ao);
@@ -326,450 +357,560 @@ s_agent_defs (s_agent_table_t *t)
         d->help = "restart from a checkpoint of this agent (parameters, optimizer and algorithm state, step, data position), then rejoin";
 }
 
-static int s_agent_run (s_agent_table_t *tab, int argc, char **argv);
 
+/* The table with its defaults noted, for MESHDL_* and --help (cli.h). */
 const mdl_optdef_t *
 mdl_cmd_agent_options (void)
 {
-    static s_agent_table_t probe;
+    static s_run_t probe;
     s_agent_defs (&probe);
     mdl_opts_note_defaults (probe.defs);
     return probe.defs;
 }
 
-int
-mdl_cmd_agent (int argc, char **argv)
+/* The agent-only options' rules: the shard, the results directory, CURVE's files. 0 or
+   MDL_EINVAL with the message in err. */
+static int
+s_check_agent_opts (s_run_t *r, char *err, size_t errlen)
 {
-    s_agent_table_t *tab = calloc (1, sizeof *tab);
-    if (!tab) {
-        fprintf (stderr, "meshdl agent: out of memory\n");
-        return 2;
-    }
-    s_agent_defs (tab);
-    int exit_code = s_agent_run (tab, argc, argv);
-    free (tab);
-    return exit_code;
+    const s_agentopts_t *so = &r->so;
+    struct stat sb;
+    r->shard_auto = so->shard && !strcmp (so->shard, "auto");
+    if (r->shard_auto)
+        r->shard_n = (uint32_t) so->min_peers + 1;
+    if (r->shard_auto && so->min_peers < 1)
+        snprintf (err, errlen, "meshdl agent: --shard auto needs --min-peers K >= 1 (the agents split the data in K+1 shards)");
+    else if (so->shard && !r->shard_auto && s_parse_shard (so->shard, &r->shard_i, &r->shard_n))
+        snprintf (err, errlen, "meshdl agent: --shard '%s' must be I/N with 0 <= I < N, or auto", so->shard);
+    else if (so->results && (stat (so->results, &sb) != 0 || !S_ISDIR (sb.st_mode) || access (so->results, W_OK | X_OK)))
+        snprintf (err, errlen, "meshdl agent: --results %s is not a writable directory (create it, or mount a volume there)",
+                  so->results);
+    else if (so->curve && (!so->cert || !so->allow))
+        snprintf (err, errlen, "meshdl agent: --curve needs --cert FILE (from meshdl keygen) and --allow DIR");
+    else if (so->curve && (access (so->allow, R_OK | X_OK) || access (so->cert, R_OK))) {
+        const bool allow = access (so->allow, R_OK | X_OK) != 0;
+        snprintf (err, errlen, "meshdl agent: --curve: %s %s is missing or unreadable", allow ? "--allow" : "--cert",
+                  allow ? so->allow : so->cert);
+    } else
+        return 0;
+    return MDL_EINVAL;
 }
 
+/* What the agent is and how it joins: --byzantine, --isolated, a model-parallel
+   algorithm's rows, --http's address, discovery (mdl_discopts_apply: --interface,
+   --peers), --bootstrap, --checkpoint-every. 0 or MDL_EINVAL with the message in err. */
 static int
-s_agent_run (s_agent_table_t *tab, int argc, char **argv)
+s_check_roles (s_run_t *r, char *err, size_t errlen)
 {
-    mdl_optdef_t *defs = tab->defs;
-    mdl_trainopts_t *to = &tab->to;
-    mdl_agentopts_t *ao = &tab->ao;
-    s_agentopts_t *so = &tab->so;
-    mdl_discopts_t *dopt = &tab->dopt;
-    char err[1024] = "";
-    void *cfgkeep = NULL; /* --config strings, freed at the end */
-    mdl_agent_cfg_t cfg;
-    mdl_part_spec_t pspec;
-    int rc = mdl_agentopts_setup ("agent", s_usage, defs, to, ao, &cfg, &pspec, argc, argv, &cfgkeep, err, sizeof err);
-    if (rc == 1)
+    const s_agentopts_t *so = &r->so;
+    const mdl_agentopts_t *ao = &r->ao;
+    char why[256], hhost[256];
+    int hport;
+    r->ops = mdl_algo_find (ao->algo); /* found: mdl_agentopts_apply refused an unknown one */
+    if (so->byzantine && mdl_byz_parse (so->byzantine, &r->cfg.byzantine, why, sizeof why))
+        snprintf (err, errlen, "meshdl agent: %s", why);
+    else if (ao->isolated && (r->dopt.iface || r->dopt.peers.n || so->min_peers || r->shard_auto))
+        snprintf (err, errlen, "meshdl agent: --isolated trains alone: no --interface, --peers, --min-peers or --shard auto");
+    else if (r->ops && r->ops->model_parallel && so->shard)
+        snprintf (err, errlen, "meshdl agent: --algo %s splits the unknowns, not the rows: every agent trains on all of "
+                  "them (no --shard)", ao->algo);
+    else if (so->http && mdl_http_parse_addr (so->http, hhost, sizeof hhost, &hport))
+        snprintf (err, errlen, "meshdl agent: --http '%s' must be ADDR:PORT with PORT 0-65535 (e.g. 0.0.0.0:9100, "
+                  "127.0.0.1:0, [::1]:9100, :9100)", so->http);
+    else if (!ao->isolated && mdl_discopts_apply (&r->dopt, "agent", so->curve, &r->disc, err, errlen))
+        return MDL_EINVAL;
+    else if (strcmp (so->bootstrap, "peer") && strcmp (so->bootstrap, "none"))
+        snprintf (err, errlen, "meshdl agent: --bootstrap '%s' must be peer or none", so->bootstrap);
+    else if (so->checkpoint_every && !r->to.checkpoint && !so->results)
+        snprintf (err, errlen, "meshdl agent: --checkpoint-every needs a place for the checkpoint: --results DIR or "
+                  "--checkpoint FILE");
+    else
         return 0;
+    return MDL_EINVAL;
+}
+
+/* --resume: the file is read and checked before anything starts (its model and
+   algorithm once the agent exists, s_build); a bad one is one line and exit 2. */
+static int
+s_load_resume (s_run_t *r, char *err, size_t errlen)
+{
+    int rc = 0;
+    char why[512];
+    if (!r->to.resume)
+        return 0;
+    if (!(r->resume = mdl_ckpt_image_load (r->to.resume, &rc)))
+        snprintf (err, errlen, "meshdl agent: --resume %s: %s", r->to.resume, mdl_strerror (rc));
+    else if ((rc = mdl_agent_resume_check (&r->cfg, r->resume, why, sizeof why)))
+        snprintf (err, errlen, "meshdl agent: --resume %s: %s", r->to.resume, why);
+    return rc;
+}
+
+/* Parses and checks every option. Returns 0, 1 (--help printed) or an error code with a
+   one-line message in err. */
+static int
+s_options (s_run_t *r, int argc, char **argv, char *err, size_t errlen)
+{
+    s_agent_defs (r);
+    r->shard_i = 0;
+    r->shard_n = 1;
+    int rc = mdl_agentopts_setup ("agent", s_usage, r->defs, &r->to, &r->ao, &r->cfg, &r->pspec, argc, argv,
+                                  &r->cfgkeep, err, errlen);
+    if (rc == 1)
+        return 1;
     /* Early, so that a SIGTERM while the data loads (to PID 1 in a container, which has
        no default action) still ends the run cleanly. */
     mdl_signals_install ();
-    uint32_t shard_i = 0, shard_n = 1;
-    const bool shard_auto = rc == 0 && so->shard && !strcmp (so->shard, "auto");
-    if (shard_auto && so->min_peers < 1) {
-        snprintf (err, sizeof err, "meshdl agent: --shard auto needs --min-peers K >= 1 (the agents split the data in K+1 shards)");
-        rc = MDL_EINVAL;
-    } else if (shard_auto)
-        shard_n = (uint32_t) so->min_peers + 1;
-    else if (rc == 0 && so->shard && s_parse_shard (so->shard, &shard_i, &shard_n)) {
-        snprintf (err, sizeof err, "meshdl agent: --shard '%s' must be I/N with 0 <= I < N, or auto", so->shard);
-        rc = MDL_EINVAL;
-    }
-    struct stat sb;
-    if (rc == 0 && so->results && (stat (so->results, &sb) != 0 || !S_ISDIR (sb.st_mode) || access (so->results, W_OK | X_OK))) {
-        snprintf (err, sizeof err, "meshdl agent: --results %s is not a writable directory (create it, or mount a volume there)",
-                  so->results);
-        rc = MDL_EINVAL;
-    }
-    char bwhy[256];
-    if (rc == 0 && so->byzantine && mdl_byz_parse (so->byzantine, &cfg.byzantine, bwhy, sizeof bwhy)) {
-        snprintf (err, sizeof err, "meshdl agent: %s", bwhy);
-        rc = MDL_EINVAL;
-    }
-    const mdl_algo_ops_t *ops = rc == 0 ? mdl_algo_find (ao->algo) : NULL;
-    if (rc == 0 && ao->isolated && (dopt->iface || dopt->peers.n || so->min_peers || shard_auto)) {
-        snprintf (err, sizeof err, "meshdl agent: --isolated trains alone: no --interface, --peers, --min-peers or --shard auto");
-        rc = MDL_EINVAL;
-    }
-    if (rc == 0 && ops && ops->model_parallel && so->shard) {
-        snprintf (err, sizeof err, "meshdl agent: --algo %s splits the unknowns, not the rows: every agent trains on all of "
-                  "them (no --shard)", ao->algo);
-        rc = MDL_EINVAL;
-    }
-    char hhost[256];
-    int hport;
-    if (rc == 0 && so->http && mdl_http_parse_addr (so->http, hhost, sizeof hhost, &hport)) {
-        snprintf (err, sizeof err, "meshdl agent: --http '%s' must be ADDR:PORT with PORT 0-65535 (e.g. 0.0.0.0:9100, 127.0.0.1:0, [::1]:9100, :9100)",
-                  so->http);
-        rc = MDL_EINVAL;
-    }
-    mdl_disc_cfg_t disc = { 0 };
-    if (rc == 0 && !ao->isolated)
-        rc = mdl_discopts_apply (dopt, "agent", so->curve, &disc, err, sizeof err);
-    if (rc == 0 && so->curve && (!so->cert || !so->allow)) {
-        snprintf (err, sizeof err, "meshdl agent: --curve needs --cert FILE (from meshdl keygen) and --allow DIR");
-        rc = MDL_EINVAL;
-    } else if (rc == 0 && so->curve && (access (so->allow, R_OK | X_OK) || access (so->cert, R_OK))) {
-        snprintf (err, sizeof err, "meshdl agent: --curve: %s %s is missing or unreadable", access (so->allow, R_OK | X_OK) ? "--allow" : "--cert",
-                  access (so->allow, R_OK | X_OK) ? so->allow : so->cert);
-        rc = MDL_EINVAL;
-    }
-    if (rc == 0 && strcmp (so->bootstrap, "peer") && strcmp (so->bootstrap, "none")) {
-        snprintf (err, sizeof err, "meshdl agent: --bootstrap '%s' must be peer or none", so->bootstrap);
-        rc = MDL_EINVAL;
-    }
-    if (rc == 0 && so->checkpoint_every && !to->checkpoint && !so->results) {
-        snprintf (err, sizeof err, "meshdl agent: --checkpoint-every needs a place for the checkpoint: --results DIR or --checkpoint FILE");
-        rc = MDL_EINVAL;
-    }
     if (rc == 0)
-        rc = s_check_network (so, err, sizeof err);
-    /* --resume: the file is read and checked before anything starts (its model and
-       algorithm once the agent exists, below); a bad one is one line and exit 2. */
-    mdl_ckpt_image_t *resume = NULL;
-    char why[512];
-    if (rc == 0 && to->resume && !(resume = mdl_ckpt_image_load (to->resume, &rc)))
-        snprintf (err, sizeof err, "meshdl agent: --resume %s: %s", to->resume, mdl_strerror (rc));
-    else if (rc == 0 && resume && (rc = mdl_agent_resume_check (&cfg, resume, why, sizeof why)))
-        snprintf (err, sizeof err, "meshdl agent: --resume %s: %s", to->resume, why);
-    if (rc) {
-        fprintf (stderr, "%s\n", err);
-        mdl_ckpt_image_destroy (&resume);
-        return 2;
-    }
-    /* a TCP connection to every peer while a global average runs */
-    if (mdl_agent_provision (1, MDL_AGENT_MAX_PEERS, why, sizeof why)) {
-        fprintf (stderr, "meshdl agent: %s\n", why);
-        mdl_ckpt_image_destroy (&resume);
-        return 2;
-    }
-    mdl_blas_threads (to->threads);
-    cfg.id = so->id ? so->id : s_default_id (so->name);
-    char idb[17], prefix[64];
-    snprintf (prefix, sizeof prefix, "agent %s", mdl_id_str (cfg.id, idb));
-    /* Before the data and the agent's sockets: a port in use stops here, before anything
-       is written (the data cache goes to --results) and before any peer hears of us; and
-       /metrics says "starting" while the data loads. */
-    if (so->http) {
-        mdl_http_info_t hi = { .agent = idb, .cluster = ao->cluster, .algo = ao->algo, .mode = ao->mode,
-                               .codec = ao->codec, .topology = ao->topology, .model = to->model };
-        char hmsg[256];
-        if (!(s_http = mdl_http_new (so->http, &hi, &rc, hmsg, sizeof hmsg))) {
-            fprintf (stderr, "meshdl agent: --http %s: %s\n", so->http, hmsg);
-            return 2;
-        }
-        fprintf (stderr, "%s: serving /metrics and /status on %s\n", prefix, mdl_http_url (s_http));
-    }
-    /* the decompressed data next to the results: shared by every agent that writes there */
-    char cache_dir[4200];
-    if (so->results && !to->data_cache && snprintf (cache_dir, sizeof cache_dir, "%s/.data-cache", so->results) < (int) sizeof cache_dir)
-        to->data_cache = cache_dir;
-    mdl_dataset_t *train = NULL, *test = NULL;
-    if (mdl_trainopts_data (to, "agent", &train, &test, err, sizeof err)) {
-        fprintf (stderr, "%s\n", err);
-        mdl_ckpt_image_destroy (&resume);
-        mdl_http_destroy (&s_http);
-        return 2;
-    }
-    int exit_code = 2;
-    mdl_progress_t prog;
-    mdl_progress_init (&prog, stderr, "", to->progress);
-    FILE *logf = NULL;
-    mdl_partition_t *part = NULL;
-    mdl_agent_t *agent = NULL;
-    mdl_registry_t *alone = NULL; /* --isolated */
-    FILE *metrics = NULL;
-    if (!(part = mdl_partition_new (&pspec, mdl_dataset_labels (train), mdl_dataset_n (train),
-                                    mdl_dataset_classes (train), shard_n, to->seed, &rc))) {
-        fprintf (stderr, "meshdl agent: cannot split %zu rows in %u shards with %s: %s\n", mdl_dataset_n (train), shard_n,
-                 ao->partition, mdl_strerror (rc));
-        goto done;
-    }
+        rc = s_check_agent_opts (r, err, errlen);
+    if (rc == 0)
+        rc = s_check_roles (r, err, errlen);
+    if (rc == 0)
+        rc = s_check_network (&r->so, err, errlen);
+    return rc ? rc : s_load_resume (r, err, errlen);
+}
+
+/* The agent's configuration beyond the options' (shard, id, endpoints, discovery, data),
+   after the data is loaded and split. */
+static void
+s_fill_cfg (s_run_t *r)
+{
+    mdl_agent_cfg_t *cfg = &r->cfg;
+    const s_agentopts_t *so = &r->so;
     size_t cnt;
-    cfg.rows = mdl_partition_shard (part, shard_i, &cnt);
-    cfg.nrows = cnt;
-    if (ops->model_parallel) {
-        cfg.rows = NULL;
-        cfg.nrows = cnt = mdl_dataset_n (train);
+    cfg->rows = mdl_partition_shard (r->part, r->shard_i, &cnt);
+    if (r->ops->model_parallel) { /* every agent trains on every row */
+        cfg->rows = NULL;
+        cnt = mdl_dataset_n (r->train);
     }
-    char bind[128];
-    snprintf (bind, sizeof bind, "tcp://*:%d", so->port);
-    char rdir[4096] = "", ckpt_path[4200], metrics_path[4200], status_path[4200], summary_path[4200];
-    const char *status_paths[2] = { so->status, NULL };
-    cfg.bind = bind;
-    if (ao->log && strcmp (ao->log, "-") && !(logf = fopen (ao->log, "a"))) {
-        fprintf (stderr, "meshdl agent: cannot open log file %s\n", ao->log);
-        goto done;
+    cfg->nrows = r->rows = cnt;
+    snprintf (r->bind, sizeof r->bind, "tcp://*:%d", so->port);
+    cfg->bind = r->bind;
+    cfg->log = r->logf ? r->logf : stderr;
+    cfg->log_prefix = r->prefix;
+    if (!r->logf) { /* event lines above the progress line, never glued onto it */
+        cfg->log_fn = mdl_progress_log_fn;
+        cfg->log_arg = &r->prog;
     }
-    cfg.log = logf ? logf : stderr;
-    cfg.log_prefix = prefix;
-    if (!logf) { /* event lines above the progress line, never glued onto it */
-        cfg.log_fn = mdl_progress_log_fn;
-        cfg.log_arg = &prog;
-    }
-    cfg.disc = disc;
-    cfg.disc.cluster = ao->cluster;
-    cfg.disc.interval_ms = (int) (ao->hello_interval * 1000);
-    if (ao->isolated) {
-        /* No communication at all: discovery in a registry of its own finds nobody. */
-        if (!(alone = mdl_registry_new (&rc))) {
-            fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
-            goto done;
-        }
-        cfg.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = ao->cluster, .registry = alone };
-    }
-    cfg.curve = so->curve;
-    cfg.cert = so->cert;
-    cfg.allow_dir = so->allow;
-    cfg.train = train;
-    cfg.test = test;
-    cfg.test_rows = 0;
+    cfg->disc = r->disc;
+    cfg->disc.cluster = r->ao.cluster;
+    cfg->disc.interval_ms = (int) (r->ao.hello_interval * 1000);
+    if (r->alone) /* --isolated: no communication at all */
+        cfg->disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = r->ao.cluster, .registry = r->alone };
+    cfg->curve = so->curve;
+    cfg->cert = so->cert;
+    cfg->allow_dir = so->allow;
+    cfg->train = r->train;
+    cfg->test = r->test;
+    cfg->test_rows = 0;
     /* evaluations while training: between two, the agent trains on its shard's rows over
        --evals-per-epoch */
-    cfg.eval_rows = mdl_agentopts_eval_rows (ao, to, (double) cnt / ao->evals_per_epoch, 1, mdl_dataset_n (test));
-    cfg.epochs = to->epochs;
+    cfg->eval_rows = mdl_agentopts_eval_rows (&r->ao, &r->to, (double) cnt / r->ao.evals_per_epoch, 1,
+                                              mdl_dataset_n (r->test));
+    cfg->epochs = r->to.epochs;
     /* Without --shard every agent trains on the full set, in an order of its own. */
-    cfg.learn.data_seed = to->seed * 1000003ULL + (so->shard ? shard_i : cfg.id);
-    cfg.min_peers = so->min_peers;
-    cfg.min_peers_timeout = so->min_peers_timeout;
-    cfg.seed = to->seed ^ cfg.id;
-    cfg.bootstrap = strcmp (so->bootstrap, "peer") == 0 ? MDL_BOOT_PEER : MDL_BOOT_NONE;
-    if (!(agent = mdl_agent_new (&cfg, &rc))) {
-        if (rc == MDL_ESOCKET && so->port > 0 && s_port_in_use (so->port))
-            fprintf (stderr, "meshdl agent: --port %d: cannot bind %s: address in use (another agent on this port? "
-                             "choose another --port, or 0 for any free port)\n", so->port, bind);
-        else if (rc == MDL_ESOCKET)
-            fprintf (stderr, "meshdl agent: cannot start: %s (PUB at %s%s%s)\n", mdl_strerror (rc), bind,
-                     disc.iface ? ", beacons on " : "", disc.iface ? disc.iface : "");
-        else
-            fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
-        goto done;
+    cfg->learn.data_seed = r->to.seed * 1000003ULL + (so->shard ? r->shard_i : cfg->id);
+    cfg->min_peers = so->min_peers;
+    cfg->min_peers_timeout = so->min_peers_timeout;
+    cfg->seed = r->to.seed ^ cfg->id;
+    cfg->bootstrap = strcmp (so->bootstrap, "peer") == 0 ? MDL_BOOT_PEER : MDL_BOOT_NONE;
+}
+
+/* --results DIR: DIR/<id>/ and the files in it. Only once the data is loaded, the keys
+   read and the sockets bound: bad input leaves nothing behind in the results directory.
+   Returns false (said on stderr) when the directory cannot be made. */
+static bool
+s_results_dir (s_run_t *r)
+{
+    struct stat sb;
+    snprintf (r->rdir, sizeof r->rdir, "%s/%s", r->so.results, r->idb);
+    if (mkdir (r->rdir, 0755) != 0 && (stat (r->rdir, &sb) != 0 || !S_ISDIR (sb.st_mode))) {
+        fprintf (stderr, "meshdl agent: cannot create %s\n", r->rdir);
+        return false;
     }
-    if (resume && !shard_auto && mdl_agent_resume (agent, &resume, why, sizeof why)) {
-        fprintf (stderr, "meshdl agent: --resume %s: %s\n", to->resume, why);
-        goto done;
+    snprintf (r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.ckpt", r->rdir);
+    snprintf (r->metrics_path, sizeof r->metrics_path, "%s/metrics.jsonl", r->rdir);
+    snprintf (r->status_path, sizeof r->status_path, "%s/status.json", r->rdir);
+    snprintf (r->summary_path, sizeof r->summary_path, "%s/summary.json", r->rdir);
+    if (!r->to.checkpoint)
+        r->to.checkpoint = r->ckpt_path;
+    if (!r->to.metrics)
+        r->to.metrics = r->metrics_path;
+    r->status_paths[1] = r->status_path;
+    return true;
+}
+
+/* Why the agent could not be built, in a line naming what to change. */
+static void
+s_start_error (const s_run_t *r, int rc)
+{
+    const s_agentopts_t *so = &r->so;
+    if (rc == MDL_ESOCKET && so->port > 0 && s_port_in_use (so->port))
+        fprintf (stderr, "meshdl agent: --port %d: cannot bind %s: address in use (another agent on this port? "
+                         "choose another --port, or 0 for any free port)\n",
+                 so->port, r->bind);
+    else if (rc == MDL_ESOCKET)
+        fprintf (stderr, "meshdl agent: cannot start: %s (PUB at %s%s%s)\n", mdl_strerror (rc), r->bind,
+                 r->disc.iface ? ", beacons on " : "", r->disc.iface ? r->disc.iface : "");
+    else
+        fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
+}
+
+/* --http: the server every status goes to, started before the data and the agent's
+   sockets: a port in use stops here, before anything is written (the data cache goes to
+   --results) and before any peer hears of us; and /metrics says "starting" while the
+   data loads. Returns false (said on stderr) when it cannot serve. */
+static bool
+s_http_start (s_run_t *r)
+{
+    const mdl_agentopts_t *ao = &r->ao;
+    mdl_http_info_t hi = { .agent = r->idb, .cluster = ao->cluster, .algo = ao->algo, .mode = ao->mode,
+                           .codec = ao->codec, .topology = ao->topology, .model = r->to.model };
+    char hmsg[256];
+    int rc = 0;
+    if (!(s_http = mdl_http_new (r->so.http, &hi, &rc, hmsg, sizeof hmsg))) {
+        fprintf (stderr, "meshdl agent: --http %s: %s\n", r->so.http, hmsg);
+        return false;
     }
+    fprintf (stderr, "%s: serving /metrics and /status on %s\n", r->prefix, mdl_http_url (s_http));
+    return true;
+}
+
+/* Hands the --resume image to the agent (its model and algorithm checked against the
+   agent's). Returns false (said on stderr) when it does not fit. */
+static bool
+s_resume (s_run_t *r)
+{
+    char why[512];
+    if (mdl_agent_resume (r->agent, &r->resume, why, sizeof why) == 0)
+        return true;
+    fprintf (stderr, "meshdl agent: --resume %s: %s\n", r->to.resume, why);
+    return false;
+}
+
+/* Loads the data, splits it, builds the agent (binding its socket) and opens its files.
+   Returns false (said on stderr) on any failure; what was built is freed by s_cleanup. */
+static bool
+s_build (s_run_t *r)
+{
+    char err[1024];
+    int rc;
+    char why[512]; /* a TCP connection to every peer while a global average runs */
+    if (mdl_agent_provision (1, MDL_AGENT_MAX_PEERS, why, sizeof why)) {
+        fprintf (stderr, "meshdl agent: %s\n", why);
+        return false;
+    }
+    mdl_blas_threads (r->to.threads);
+    r->cfg.id = r->so.id ? r->so.id : s_default_id (r->so.name);
+    snprintf (r->prefix, sizeof r->prefix, "agent %s", mdl_id_str (r->cfg.id, r->idb));
+    if (r->so.http && !s_http_start (r))
+        return false;
+    /* the decompressed data next to the results: shared by every agent that writes there */
+    if (r->so.results && !r->to.data_cache
+        && snprintf (r->cache_dir, sizeof r->cache_dir, "%s/.data-cache", r->so.results) < (int) sizeof r->cache_dir)
+        r->to.data_cache = r->cache_dir;
+    if (mdl_trainopts_data (&r->to, "agent", &r->train, &r->test, err, sizeof err)) {
+        fprintf (stderr, "%s\n", err);
+        return false;
+    }
+    if (!(r->part = mdl_partition_new (&r->pspec, mdl_dataset_labels (r->train), mdl_dataset_n (r->train),
+                                       mdl_dataset_classes (r->train), r->shard_n, r->to.seed, &rc))) {
+        fprintf (stderr, "meshdl agent: cannot split %zu rows in %u shards with %s: %s\n", mdl_dataset_n (r->train),
+                 r->shard_n, r->ao.partition, mdl_strerror (rc));
+        return false;
+    }
+    if (r->ao.log && strcmp (r->ao.log, "-") && !(r->logf = fopen (r->ao.log, "a"))) {
+        fprintf (stderr, "meshdl agent: cannot open log file %s\n", r->ao.log);
+        return false;
+    }
+    if (r->ao.isolated && !(r->alone = mdl_registry_new (&rc))) {
+        fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
+        return false;
+    }
+    r->status_paths[0] = r->so.status;
+    mdl_progress_init (&r->prog, stderr, "", r->to.progress);
+    s_fill_cfg (r);
+    if (!(r->agent = mdl_agent_new (&r->cfg, &rc))) {
+        s_start_error (r, rc);
+        return false;
+    }
+    /* --shard auto: the resumed state goes into the learner once the shard is chosen */
+    if (r->resume && !r->shard_auto && !s_resume (r))
+        return false;
     /* Again: the agent's first socket started CZMQ, which installs its own handlers. */
     mdl_signals_install ();
-    if (so->results) {
-        /* Only now, with the data loaded, the keys read and the sockets bound: bad input
-           leaves nothing behind in the results directory. */
-        snprintf (rdir, sizeof rdir, "%s/%s", so->results, idb);
-        if (mkdir (rdir, 0755) != 0 && (stat (rdir, &sb) != 0 || !S_ISDIR (sb.st_mode))) {
-            fprintf (stderr, "meshdl agent: cannot create %s\n", rdir);
-            goto done;
-        }
-        snprintf (ckpt_path, sizeof ckpt_path, "%s/checkpoint.ckpt", rdir);
-        snprintf (metrics_path, sizeof metrics_path, "%s/metrics.jsonl", rdir);
-        snprintf (status_path, sizeof status_path, "%s/status.json", rdir);
-        snprintf (summary_path, sizeof summary_path, "%s/summary.json", rdir);
-        if (!to->checkpoint)
-            to->checkpoint = ckpt_path;
-        if (!to->metrics)
-            to->metrics = metrics_path;
-        status_paths[1] = status_path;
+    if (r->so.results && !s_results_dir (r))
+        return false;
+    if (r->to.metrics && !(r->metrics = fopen (r->to.metrics, "a"))) {
+        fprintf (stderr, "meshdl agent: cannot open metrics file %s for appending\n", r->to.metrics);
+        return false;
     }
-    if (to->metrics && !(metrics = fopen (to->metrics, "a"))) {
-        fprintf (stderr, "meshdl agent: cannot open metrics file %s for appending\n", to->metrics);
-        goto done;
+    if (r->to.checkpoint && (rc = mdl_agent_set_checkpoint (r->agent, r->to.checkpoint, r->so.checkpoint_every))) {
+        fprintf (stderr, "meshdl agent: cannot write checkpoints to %s: %s\n", r->to.checkpoint, mdl_strerror (rc));
+        return false;
     }
-    if (to->checkpoint && (rc = mdl_agent_set_checkpoint (agent, to->checkpoint, so->checkpoint_every))) {
-        fprintf (stderr, "meshdl agent: cannot write checkpoints to %s: %s\n", to->checkpoint, mdl_strerror (rc));
-        goto done;
-    }
-    if (shard_auto)
-        fprintf (stderr, "%s: PUB at %s, shard auto (of %u, once %d peers are here), %s %s on %s, codec %s\n", prefix,
-                 mdl_agent_endpoint (agent), shard_n, so->min_peers, ao->algo, ao->mode, ao->topology, ao->codec);
+    if (r->shard_auto)
+        fprintf (stderr, "%s: PUB at %s, shard auto (of %u, once %d peers are here), %s %s on %s, codec %s\n", r->prefix,
+                 mdl_agent_endpoint (r->agent), r->shard_n, r->so.min_peers, r->ao.algo, r->ao.mode, r->ao.topology,
+                 r->ao.codec);
     else
-        fprintf (stderr, "%s: PUB at %s, shard %u/%u (%zu rows), %s %s on %s, codec %s\n", prefix,
-                 mdl_agent_endpoint (agent), shard_i, shard_n, cnt, ao->algo, ao->mode, ao->topology, ao->codec);
-    const double t0 = mdl_now (), t0_wall = mdl_wallclock ();
-    const double startup_s = mdl_process_age (); /* exec to ready: data loaded, sockets bound */
-    mdl_status_t hs = { .agent = idb, .state = "starting", .min_peers = so->min_peers, .shard = shard_auto ? -1L : (long) shard_i,
-                        .shards = shard_n, .first_step_time = NAN,
-                        .worker_s = NAN, .comm_s = NAN };
-    double hs_last = -1;
-    char hs_msg[512] = "";
-    bool dns_failed = false;
-    bool started = true;
-    if (shard_auto) {
-        started = s_shard_auto (agent, &cfg, part, so->min_peers, so->min_peers_timeout, to->seed, &hs, status_paths,
-                                hs_msg, sizeof hs_msg);
-        shard_i = (uint32_t) (hs.shard < 0 ? 0 : hs.shard);
+        fprintf (stderr, "%s: PUB at %s, shard %u/%u (%zu rows), %s %s on %s, codec %s\n", r->prefix,
+                 mdl_agent_endpoint (r->agent), r->shard_i, r->shard_n, r->rows, r->ao.algo, r->ao.mode,
+                 r->ao.topology, r->ao.codec);
+    return true;
+}
+
+/* Rewrites the health status at most once a second. */
+static void
+s_status_tick (s_run_t *r, double *last)
+{
+    if (mdl_now () - *last < 1.0)
+        return;
+    *last = mdl_now ();
+    r->hs.peers = r->st.peers_alive;
+    r->hs.step = r->st.steps;
+    r->hs.worker_s = r->st.worker_beat_age;
+    r->hs.comm_s = r->st.comm_beat_age;
+    r->hs.epoch = r->st.epoch;
+    r->hs.state = r->st.steps > 0 ? "training" : (int) r->st.peers_alive < r->so.min_peers ? "waiting" : "starting";
+    s_status_write (r->status_paths, &r->hs);
+}
+
+/* --peers dns:NAME that never resolved: after --min-peers-timeout, a wrong name (or a
+   service that is not there), not a slow start: the agent stops. (While the worker itself
+   waits for --min-peers, its wait ends first and says so.) */
+static void
+s_dns_check (s_run_t *r)
+{
+    const mdl_agent_stats_t *st = &r->st;
+    if (!st->disc_unresolved[0] || r->dns_failed || !(st->steps > 0 || r->so.min_peers == 0)
+        || mdl_now () - r->t0 < r->so.min_peers_timeout)
+        return;
+    snprintf (r->hs_msg, sizeof r->hs_msg, "never resolved within %.0f s: %s", r->so.min_peers_timeout,
+              st->disc_unresolved);
+    fprintf (stderr, "%s: %s\n", r->prefix, r->hs_msg);
+    r->dns_failed = true;
+    mdl_agent_stop (r->agent);
+}
+
+/* Starts the agent (after --shard auto found its shard, and gave it the --resume image)
+   and follows it until it ends or a signal stops it: status, progress line, metrics
+   lines, --stop-at-target, names that never resolve. Returns false (said on stderr) when
+   the resumed image does not fit the chosen shard's learner. */
+static bool
+s_train (s_run_t *r)
+{
+    r->t0 = mdl_now ();
+    r->t0_wall = mdl_wallclock ();
+    r->startup_s = mdl_process_age ();
+    r->t_target = NAN;
+    r->hs = (mdl_status_t) { .agent = r->idb, .state = "starting", .min_peers = r->so.min_peers,
+                             .shard = r->shard_auto ? -1L : (long) r->shard_i, .shards = r->shard_n,
+                             .first_step_time = NAN, .worker_s = NAN, .comm_s = NAN };
+    r->started = true;
+    if (r->shard_auto) {
+        r->started = s_shard_auto (r->agent, &r->cfg, r->part, r->so.min_peers, r->so.min_peers_timeout, r->to.seed,
+                                   &r->hs, r->status_paths, r->hs_msg, sizeof r->hs_msg);
+        r->shard_i = (uint32_t) (r->hs.shard < 0 ? 0 : r->hs.shard);
         /* the shard is chosen: only now can the resumed state go into its learner */
-        if (started && resume && mdl_agent_resume (agent, &resume, why, sizeof why)) {
-            fprintf (stderr, "meshdl agent: --resume %s: %s\n", to->resume, why);
-            exit_code = 2;
-            goto done;
-        }
+        if (r->started && r->resume && !s_resume (r))
+            return false;
     }
-    if (started && !to->resume && cfg.bootstrap == MDL_BOOT_NONE)
-        fprintf (stderr, "%s: --bootstrap none: starting from the initial model\n", prefix);
-    if (started) {
+    if (r->started && !r->to.resume && r->cfg.bootstrap == MDL_BOOT_NONE)
+        fprintf (stderr, "%s: --bootstrap none: starting from the initial model\n", r->prefix);
+    if (r->started) {
         /* The shard is final: this process holds its rows, not the training set. */
-        size_t kept = cfg.nrows;
-        const uint32_t *keep = shard_auto ? mdl_partition_shard (part, shard_i, &kept) : cfg.rows;
-        if (keep && mdl_dataset_keep_rows (train, keep, kept))
-            fprintf (stderr, "%s: out of memory keeping the shard's rows: reading them from the whole set\n", prefix);
-        mdl_agent_start (agent);
+        size_t kept = r->cfg.nrows;
+        const uint32_t *keep = r->shard_auto ? mdl_partition_shard (r->part, r->shard_i, &kept) : r->cfg.rows;
+        if (keep && mdl_dataset_keep_rows (r->train, keep, kept))
+            fprintf (stderr, "%s: out of memory keeping the shard's rows: reading them from the whole set\n", r->prefix);
+        mdl_agent_start (r->agent);
     }
-    snprintf (prog.prefix, sizeof prog.prefix, "%.60s: ", prefix);
+    snprintf (r->prog.prefix, sizeof r->prog.prefix, "%.60s: ", r->prefix);
+    r->ev = (s_evout_t) { .metrics = r->metrics, .run = r->to.run ? r->to.run : mdl_run_id (), .agent = r->idb,
+                          .prog = &r->prog, .quiet = r->to.quiet, .target_acc = r->to.target_acc };
     uint64_t evals_seen = 0;
-    double t_target = NAN;
-    s_evout_t ev = { .metrics = metrics, .run = to->run ? to->run : mdl_run_id (), .agent = idb, .prog = &prog,
-                     .quiet = to->quiet, .target_acc = to->target_acc };
-    mdl_agent_stats_t st;
-    memset (&st, 0, sizeof st);
-    for (; started;) {
-        mdl_agent_stats (agent, &st);
+    double hs_last = -1;
+    memset (&r->st, 0, sizeof r->st);
+    for (; r->started;) {
+        mdl_agent_stats (r->agent, &r->st);
+        const mdl_agent_stats_t *st = &r->st;
         if (s_http)
-            mdl_http_publish (s_http, &st, NULL);
-        if (st.steps > 0 && isnan (hs.first_step_time))
-            hs.first_step_time = mdl_wallclock ();
-        if (mdl_now () - hs_last >= 1.0) {
-            hs_last = mdl_now ();
-            hs.peers = st.peers_alive;
-            hs.step = st.steps;
-            hs.worker_s = st.worker_beat_age;
-            hs.comm_s = st.comm_beat_age;
-            hs.epoch = st.epoch;
-            hs.state = st.steps > 0 ? "training" : (int) st.peers_alive < so->min_peers ? "waiting" : "starting";
-            s_status_write (status_paths, &hs);
-        }
-        if (!to->quiet) {
+            mdl_http_publish (s_http, st, NULL);
+        if (st->steps > 0 && isnan (r->hs.first_step_time))
+            r->hs.first_step_time = mdl_wallclock ();
+        s_status_tick (r, &hs_last);
+        if (!r->to.quiet) {
             char loss[32] = "-";
-            if (st.steps > 0 && isfinite (st.loss))
-                snprintf (loss, sizeof loss, "%.4f", st.loss);
-            mdl_progress_show (&prog, false, "step %llu  epoch %.2f  loss %s  peers %llu  sent %.1f MB",
-                               (unsigned long long) st.steps, st.epoch, loss, (unsigned long long) st.peers_alive,
-                               st.bytes_sent / 1e6);
+            if (st->steps > 0 && isfinite (st->loss))
+                snprintf (loss, sizeof loss, "%.4f", st->loss);
+            mdl_progress_show (&r->prog, false, "step %llu  epoch %.2f  loss %s  peers %llu  sent %.1f MB",
+                               (unsigned long long) st->steps, st->epoch, loss, (unsigned long long) st->peers_alive,
+                               st->bytes_sent / 1e6);
         }
-        evals_seen = s_agent_evals (agent, &ev, evals_seen, t0_wall, &t_target);
-        if (to->stop_at_target && !isnan (t_target))
-            mdl_agent_stop (agent);
-        if (st.finished)
+        evals_seen = s_agent_evals (r->agent, &r->ev, evals_seen, r->t0_wall, &r->t_target);
+        if (r->to.stop_at_target && !isnan (r->t_target))
+            mdl_agent_stop (r->agent);
+        if (st->finished)
             break;
         if (mdl_signals_stop ())
-            mdl_agent_stop (agent);
-        /* --peers dns:NAME that never resolved: after --min-peers-timeout, a wrong name
-           (or a service that is not there), not a slow start. (While the worker itself
-           waits for --min-peers, its wait ends first and says so.) */
-        if (st.disc_unresolved[0] && !dns_failed && (st.steps > 0 || so->min_peers == 0)
-            && mdl_now () - t0 >= so->min_peers_timeout) {
-            snprintf (hs_msg, sizeof hs_msg, "never resolved within %.0f s: %s", so->min_peers_timeout, st.disc_unresolved);
-            fprintf (stderr, "%s: %s\n", prefix, hs_msg);
-            dns_failed = true;
-            mdl_agent_stop (agent);
-        }
+            mdl_agent_stop (r->agent);
+        s_dns_check (r);
         struct timespec ts = { 0, 50 * 1000000 };
         nanosleep (&ts, NULL);
     }
-    mdl_agent_join (agent);
-    if (started) {
-        mdl_agent_stats (agent, &st);
-        evals_seen = s_agent_evals (agent, &ev, evals_seen, t0_wall, &t_target);
+    mdl_agent_join (r->agent);
+    if (r->started) {
+        mdl_agent_stats (r->agent, &r->st);
+        s_agent_evals (r->agent, &r->ev, evals_seen, r->t0_wall, &r->t_target);
     } else if (!mdl_signals_stop ())
-        st.error = MDL_ETIMEOUT; /* --shard auto: --min-peers never met (hs_msg says so) */
-    mdl_progress_end (&prog);
-    mdl_learner_t *l = mdl_agent_learner (agent);
-    double test_loss = st.test_loss, test_acc = st.test_acc;
-    if (!(started && st.evals > 0 && st.eval_final)) /* the worker did not run to its final evaluation */
-        mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc);
-    if (dns_failed && !st.error)
-        st.error = MDL_ETIMEOUT;
-    exit_code = st.error ? 3 : 0;
-    /* The worker wrote the final checkpoint (not after an error: a diverged agent keeps
-       its last good one). */
-    if (to->checkpoint && !st.error && st.checkpoint_error) {
-        fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", prefix, to->checkpoint, mdl_strerror (st.checkpoint_error));
-        exit_code = 2;
-    }
-    if (mdl_signals_stop ())
-        fprintf (stderr, "%s: stopped by signal %d; %ssummary written\n", prefix, mdl_signals_which (),
-                 to->checkpoint ? "checkpoint and " : "");
+        r->st.error = MDL_ETIMEOUT; /* --shard auto: --min-peers never met (hs_msg says so) */
+    mdl_progress_end (&r->prog);
+    return true;
+}
+
+/* The worker wrote the final checkpoint (not after an error: a diverged agent keeps its
+   last good one). Returns false when it could not be written. */
+static bool
+s_checkpoint (const s_run_t *r)
+{
+    if (!r->to.checkpoint || r->st.error || !r->st.checkpoint_error)
+        return true;
+    fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", r->prefix, r->to.checkpoint,
+             mdl_strerror (r->st.checkpoint_error));
+    return false;
+}
+
+/* The summary: the last stdout line, and DIR/<id>/summary.json. Returns false when the
+   file could not be written. */
+static bool
+s_summary (s_run_t *r, double test_loss, double test_acc)
+{
+    const mdl_agent_stats_t *st = &r->st;
     mdl_json_t j;
     mdl_json_begin (&j);
     mdl_json_open (&j, "summary");
-    mdl_json_str (&j, "agent", idb);
-    mdl_json_str (&j, "run", ev.run);
+    mdl_json_str (&j, "agent", r->idb);
+    mdl_json_str (&j, "run", r->ev.run);
     mdl_json_num (&j, "test_acc", test_acc);
     mdl_json_num (&j, "test_loss", test_loss);
-    mdl_json_str (&j, "model", to->model);
-    mdl_json_str (&j, "algo", ao->algo);
-    mdl_json_str (&j, "mode", ao->mode);
-    mdl_json_str (&j, "topology", ao->topology);
-    mdl_json_str (&j, "codec", ao->codec);
-    mdl_json_bool (&j, "error_feedback", ao->error_feedback);
-    mdl_json_int (&j, "batch", to->batch);
-    mdl_json_int (&j, "eval_rows", (long long) cfg.eval_rows);
-    mdl_json_int (&j, "shard", shard_i);
-    mdl_json_int (&j, "shards", shard_n);
-    mdl_json_int (&j, "steps", (long long) st.steps);
+    mdl_json_str (&j, "model", r->to.model);
+    mdl_json_str (&j, "algo", r->ao.algo);
+    mdl_json_str (&j, "mode", r->ao.mode);
+    mdl_json_str (&j, "topology", r->ao.topology);
+    mdl_json_str (&j, "codec", r->ao.codec);
+    mdl_json_bool (&j, "error_feedback", r->ao.error_feedback);
+    mdl_json_int (&j, "batch", r->to.batch);
+    mdl_json_int (&j, "eval_rows", (long long) r->cfg.eval_rows);
+    mdl_json_int (&j, "shard", r->shard_i);
+    mdl_json_int (&j, "shards", r->shard_n);
+    mdl_json_int (&j, "steps", (long long) st->steps);
     char from[40];
-    mdl_json_str (&j, "start_from", mdl_agent_start_name (&st, from, sizeof from));
-    mdl_json_int (&j, "start_step", (long long) st.start_step);
-    mdl_json_int (&j, "steps_skipped", (long long) st.steps_skipped);
-    mdl_json_int (&j, "checkpoints", (long long) st.checkpoints);
-    mdl_json_int (&j, "readmissions", (long long) st.readmissions);
-    mdl_json_int (&j, "snapshots_served", (long long) st.snapshots_served);
-    mdl_agentopts_json_counters (&j, &st);
-    mdl_json_int (&j, "global_averages", (long long) st.global_averages);
-    mdl_json_int (&j, "peers_seen", (long long) st.peers_seen);
-    mdl_json_num (&j, "disagreement", st.disagreement);
-    mdl_agentopts_json_robust (&j, &cfg, &st);
-    if (ops->model_parallel) /* the agent knows the shared residual, not the other blocks */
-        mdl_json_num (&j, "train_mse", st.residual_mse);
-    mdl_json_int (&j, "connections", (long long) st.connections); /* to its neighbourhood, at the end */
-    mdl_json_int (&j, "mailboxes", (long long) st.mailboxes);
-    mdl_json_num (&j, "wall_s", mdl_now () - t0);
-    mdl_json_num (&j, "startup_s", startup_s);
-    mdl_json_num (&j, "discovery_s", st.train_start - t0); /* ready to the first step (NaN: never) */
-    mdl_json_int (&j, "params", (long long) mdl_agent_dim (agent));
+    mdl_json_str (&j, "start_from", mdl_agent_start_name (st, from, sizeof from));
+    mdl_json_int (&j, "start_step", (long long) st->start_step);
+    mdl_json_int (&j, "steps_skipped", (long long) st->steps_skipped);
+    mdl_json_int (&j, "checkpoints", (long long) st->checkpoints);
+    mdl_json_int (&j, "readmissions", (long long) st->readmissions);
+    mdl_json_int (&j, "snapshots_served", (long long) st->snapshots_served);
+    mdl_agentopts_json_counters (&j, st);
+    mdl_json_int (&j, "global_averages", (long long) st->global_averages);
+    mdl_json_int (&j, "peers_seen", (long long) st->peers_seen);
+    mdl_json_num (&j, "disagreement", st->disagreement);
+    mdl_agentopts_json_robust (&j, &r->cfg, st);
+    if (r->ops->model_parallel) /* the agent knows the shared residual, not the other blocks */
+        mdl_json_num (&j, "train_mse", st->residual_mse);
+    mdl_json_int (&j, "connections", (long long) st->connections); /* to its neighbourhood, at the end */
+    mdl_json_int (&j, "mailboxes", (long long) st->mailboxes);
+    mdl_json_num (&j, "wall_s", mdl_now () - r->t0);
+    mdl_json_num (&j, "startup_s", r->startup_s);
+    mdl_json_num (&j, "discovery_s", st->train_start - r->t0); /* ready to the first step (NaN: never) */
+    mdl_json_int (&j, "params", (long long) mdl_agent_dim (r->agent));
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
-    if (to->target_acc > 0) {
-        if (isnan (t_target))
+    if (r->to.target_acc > 0) {
+        if (isnan (r->t_target))
             mdl_json_null (&j, "time_to_target_s");
         else
-            mdl_json_num (&j, "time_to_target_s", t_target);
+            mdl_json_num (&j, "time_to_target_s", r->t_target);
     }
-    mdl_json_num (&j, "first_step_time", hs.first_step_time);
-    mdl_json_str (&j, "status", st.error ? mdl_errname (st.error) : mdl_signals_stop () ? "interrupted" : "done");
+    mdl_json_num (&j, "first_step_time", r->hs.first_step_time);
+    mdl_json_str (&j, "status", st->error ? mdl_errname (st->error) : mdl_signals_stop () ? "interrupted" : "done");
     mdl_json_close (&j);
     mdl_json_end (&j, stdout);
     fflush (stdout);
-    if (rdir[0] && s_json_save (summary_path, &j)) {
-        fprintf (stderr, "%s: cannot write %s\n", prefix, summary_path);
-        exit_code = 2;
+    if (r->rdir[0] && s_json_save (r->summary_path, &j)) {
+        fprintf (stderr, "%s: cannot write %s\n", r->prefix, r->summary_path);
+        return false;
     }
-    hs.peers = st.peers_alive;
-    hs.step = st.steps;
-    hs.epoch = st.epoch;
-    hs.shard = started ? (long) shard_i : -1;
-    if (st.error && st.error == MDL_ETIMEOUT && !hs_msg[0])
-        snprintf (hs_msg, sizeof hs_msg, "only %llu of the %d peers required (--min-peers) appeared within %.0f s",
-                  (unsigned long long) st.peers_alive, so->min_peers, so->min_peers_timeout);
-    hs.message = hs_msg;
-    hs.state = st.error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
+    return true;
+}
+
+/* After training: evaluation, checkpoint, summary, the last status. Returns the exit
+   code: 0, 3 (the agent stopped on an error), 2 (a file could not be written). */
+static int
+s_report (s_run_t *r)
+{
+    double test_loss = r->st.test_loss, test_acc = r->st.test_acc;
+    if (!(r->started && r->st.evals > 0 && r->st.eval_final)) /* the worker did not reach its final evaluation */
+        mdl_agent_evaluate (r->agent, NULL, r->test, 0, &test_loss, &test_acc);
+    if (r->dns_failed && !r->st.error)
+        r->st.error = MDL_ETIMEOUT;
+    int exit_code = r->st.error ? 3 : 0;
+    if (!s_checkpoint (r))
+        exit_code = 2;
+    if (mdl_signals_stop ())
+        fprintf (stderr, "%s: stopped by signal %d; %ssummary written\n", r->prefix, mdl_signals_which (),
+                 r->to.checkpoint ? "checkpoint and " : "");
+    if (!s_summary (r, test_loss, test_acc))
+        exit_code = 2;
+    const mdl_agent_stats_t *st = &r->st;
+    r->hs.peers = st->peers_alive;
+    r->hs.step = st->steps;
+    r->hs.epoch = st->epoch;
+    r->hs.shard = r->started ? (long) r->shard_i : -1;
+    if (st->error && st->error == MDL_ETIMEOUT && !r->hs_msg[0])
+        snprintf (r->hs_msg, sizeof r->hs_msg, "only %llu of the %d peers required (--min-peers) appeared within %.0f s",
+                  (unsigned long long) st->peers_alive, r->so.min_peers, r->so.min_peers_timeout);
+    r->hs.message = r->hs_msg;
+    r->hs.state = st->error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
     if (s_http)
-        mdl_http_publish (s_http, &st, NULL);
-    s_status_write (status_paths, &hs);
-done:
-    mdl_ckpt_image_destroy (&resume);
+        mdl_http_publish (s_http, st, NULL);
+    s_status_write (r->status_paths, &r->hs);
+    return exit_code;
+}
+
+static void
+s_cleanup (s_run_t *r)
+{
+    mdl_ckpt_image_destroy (&r->resume);
     mdl_http_destroy (&s_http);
-    mdl_agent_destroy (&agent);
-    mdl_registry_destroy (&alone);
-    if (logf)
-        fclose (logf);
-    mdl_partition_destroy (&part);
-    if (metrics)
-        fclose (metrics);
-    mdl_dataset_destroy (&train);
-    mdl_dataset_destroy (&test);
-    mdl_opts_config_free (&cfgkeep);
+    mdl_agent_destroy (&r->agent);
+    mdl_registry_destroy (&r->alone); /* after the agent that uses it */
+    if (r->logf)
+        fclose (r->logf);
+    mdl_partition_destroy (&r->part);
+    if (r->metrics)
+        fclose (r->metrics);
+    mdl_dataset_destroy (&r->train);
+    mdl_dataset_destroy (&r->test);
+    mdl_opts_config_free (&r->cfgkeep);
+}
+
+int
+mdl_cmd_agent (int argc, char **argv)
+{
+    s_run_t *r = calloc (1, sizeof *r);
+    if (!r) {
+        fprintf (stderr, "meshdl agent: out of memory\n");
+        return 2;
+    }
+    char err[1024] = "";
+    int rc = s_options (r, argc, argv, err, sizeof err), exit_code = 2;
+    if (rc == 1)
+        exit_code = 0;
+    else if (rc)
+        fprintf (stderr, "%s\n", err);
+    else if (s_build (r) && s_train (r))
+        exit_code = s_report (r);
+    s_cleanup (r);
+    free (r);
     return exit_code;
 }

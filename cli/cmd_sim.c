@@ -174,7 +174,7 @@ s_calibrate (const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train, int agent
         for (int i = 0; i < k; i++) {
             memcpy (buf, x, d * sizeof (float));
             for (int j = 0; j < degree; j++)
-                memcpy ((float *) v[j], buf, d * sizeof (float));
+                memcpy (buf + d * (size_t) (j + 1), buf, d * sizeof (float)); /* v[j] */
             mdl_vec_mix (x, 1.0f, NULL, 0.0f, v, cf, (size_t) degree, d);
         }
         step += (mdl_now () - t0) / k;

@@ -57,6 +57,154 @@ s_resume (const mdl_trainopts_t *o, mdl_learner_t *l, uint64_t *epoch)
     return 0;
 }
 
+/* The state of one training run (what the loop, the epoch ends and the summary share). */
+typedef struct {
+    mdl_trainopts_t o;
+    mdl_learner_t *l;
+    const mdl_dataset_t *test;
+    FILE *metrics;
+    uint64_t spe, total, epoch;
+    double t0, t_target, test_loss, test_acc, loss_ema, samples, t_compute;
+    bool diverged;
+    int exit_code;
+} s_train_t;
+
+/* The learner, or NULL with the reason said on stderr. */
+static mdl_learner_t *
+s_learner (const mdl_trainopts_t *o, const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train)
+{
+    int rc;
+    mdl_learner_t *l = mdl_learner_new (cfg, train, NULL, 0, &rc);
+    if (l)
+        return l;
+    if (rc == MDL_ESHAPE && mdl_dataset_targets (train))
+        fprintf (stderr, "meshdl train: --data %s has %zu features: use --model linreg:%zu\n", o->data,
+                 mdl_dataset_dim (train), mdl_dataset_dim (train));
+    else if (rc == MDL_ESHAPE)
+        fprintf (stderr, "meshdl train: model %s does not fit the data (%zu features, %d classes): "
+                         "its input must be %zu wide and its output at least %d\n",
+                 o->model, mdl_dataset_dim (train), mdl_dataset_classes (train), mdl_dataset_dim (train),
+                 mdl_dataset_classes (train));
+    else
+        fprintf (stderr, "meshdl train: %s\n", mdl_strerror (rc));
+    return NULL;
+}
+
+/* The end of an epoch (or of the run): evaluation, progress, metrics line, checkpoint.
+   False when the run must stop (out of memory, or --stop-at-target reached). */
+static bool
+s_epoch_end (s_train_t *t, mdl_progress_t *prog, uint64_t step)
+{
+    t->epoch = (step + t->spe - 1) / t->spe;
+    if (mdl_learner_evaluate (t->l, NULL, t->test, 0, &t->test_loss, &t->test_acc)) {
+        fprintf (stderr, "meshdl train: out of memory while evaluating\n");
+        t->exit_code = 2;
+        return false;
+    }
+    const double now = mdl_now () - t->t0;
+    if (t->o.target_acc > 0 && isnan (t->t_target) && t->test_acc >= t->o.target_acc)
+        t->t_target = now;
+    if (!t->o.quiet) {
+        mdl_progress_show (prog, true, "epoch %llu  step %llu  train loss %.4f  test loss %.4f  test acc %.4f  %.1fs",
+                           (unsigned long long) t->epoch, (unsigned long long) step, t->loss_ema, t->test_loss,
+                           t->test_acc, now);
+        mdl_progress_end (prog);
+    }
+    if (t->metrics) {
+        mdl_json_t j;
+        mdl_json_begin (&j);
+        mdl_json_num (&j, "time", mdl_wallclock ());
+        mdl_json_num (&j, "elapsed_s", now);
+        mdl_json_str (&j, "run", t->o.run ? t->o.run : mdl_run_id ());
+        mdl_json_int (&j, "step", (long long) step);
+        mdl_json_num (&j, "epoch", (double) step / t->spe);
+        mdl_json_num (&j, "train_loss", t->loss_ema);
+        mdl_json_num (&j, "test_loss", t->test_loss);
+        mdl_json_num (&j, "test_acc", t->test_acc);
+        mdl_json_num (&j, "lr", mdl_learner_lr (t->l));
+        mdl_json_end (&j, t->metrics);
+    }
+    if (s_save (&t->o, t->l, t->epoch))
+        t->exit_code = 2;
+    return !(t->o.stop_at_target && !isnan (t->t_target));
+}
+
+/* The training loop, until the last step, divergence, a signal or the target. */
+static void
+s_loop (s_train_t *t)
+{
+    mdl_progress_t prog;
+    mdl_progress_init (&prog, stderr, "", t->o.progress);
+    while (mdl_learner_steps (t->l) < t->total && !mdl_signals_stop ()) {
+        const double ts = mdl_now ();
+        float loss;
+        if (mdl_learner_step (t->l, &loss)) {
+            fprintf (stderr, "\nmeshdl train: loss became %g at step %llu: training diverged (lower --lr?); "
+                             "the last good checkpoint is kept\n",
+                     (double) loss, (unsigned long long) mdl_learner_steps (t->l));
+            t->diverged = true;
+            break;
+        }
+        t->t_compute += mdl_now () - ts;
+        t->samples += t->o.batch;
+        t->loss_ema = isnan (t->loss_ema) ? loss : 0.98 * t->loss_ema + 0.02 * loss;
+        const uint64_t step = mdl_learner_steps (t->l);
+        if (!t->o.quiet)
+            mdl_progress_show (&prog, false, "step %llu/%llu  epoch %.2f  loss %.4f  %.0f samples/s",
+                               (unsigned long long) step, (unsigned long long) t->total, (double) step / t->spe,
+                               t->loss_ema, t->samples / t->t_compute);
+        if ((step % t->spe == 0 || step == t->total) && !s_epoch_end (t, &prog, step))
+            break;
+    }
+    if (!t->diverged && mdl_signals_stop ()) {
+        if (!t->o.quiet)
+            mdl_progress_end (&prog);
+        fprintf (stderr, "meshdl train: stopped by signal %d at step %llu; writing checkpoint and summary\n",
+                 mdl_signals_which (), (unsigned long long) mdl_learner_steps (t->l));
+        if (mdl_learner_evaluate (t->l, NULL, t->test, 0, &t->test_loss, &t->test_acc) == 0)
+            s_save (&t->o, t->l, t->epoch);
+        t->exit_code = 128 + mdl_signals_which ();
+    }
+    if (t->diverged)
+        t->exit_code = 3;
+    else if (isnan (t->test_acc) && mdl_learner_evaluate (t->l, NULL, t->test, 0, &t->test_loss, &t->test_acc) == 0
+             && !t->o.quiet)
+        /* nothing left to train (--resume at or past --epochs): the model as it was loaded */
+        fprintf (stderr, "meshdl train: nothing to train from step %llu (--epochs %d): test acc %.4f\n",
+                 (unsigned long long) mdl_learner_steps (t->l), t->o.epochs, t->test_acc);
+}
+
+/* The summary, the last stdout line. */
+static void
+s_summary (const s_train_t *t)
+{
+    const mdl_model_t *m = mdl_learner_model (t->l);
+    mdl_json_t j;
+    mdl_json_begin (&j);
+    mdl_json_open (&j, "summary");
+    mdl_json_num (&j, "test_acc", t->test_acc);
+    mdl_json_num (&j, "test_loss", t->test_loss);
+    mdl_json_int (&j, "steps", (long long) mdl_learner_steps (t->l));
+    mdl_json_num (&j, "epochs", mdl_learner_epoch (t->l));
+    mdl_json_num (&j, "wall_s", mdl_now () - t->t0);
+    mdl_json_int (&j, "params", (long long) mdl_model_nparams (m));
+    mdl_json_str (&j, "model", t->o.model);
+    mdl_json_int (&j, "batch", t->o.batch);
+    mdl_json_str (&j, "run", t->o.run ? t->o.run : mdl_run_id ());
+    mdl_json_num (&j, "samples_per_s", t->t_compute > 0 ? t->samples / t->t_compute : NAN);
+    mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
+    if (t->o.target_acc > 0) {
+        mdl_json_num (&j, "target_acc", t->o.target_acc);
+        if (isnan (t->t_target))
+            mdl_json_null (&j, "time_to_target_s");
+        else
+            mdl_json_num (&j, "time_to_target_s", t->t_target);
+    }
+    mdl_json_str (&j, "status", t->diverged ? "diverged" : mdl_signals_stop () ? "interrupted" : "done");
+    mdl_json_close (&j);
+    mdl_json_end (&j, stdout);
+}
+
 const mdl_optdef_t *
 mdl_cmd_train_options (void)
 {
@@ -72,171 +220,57 @@ mdl_cmd_train_options (void)
 int
 mdl_cmd_train (int argc, char **argv)
 {
-    mdl_trainopts_t o;
-    mdl_trainopts_defaults (&o);
+    s_train_t t = { .t_target = NAN, .test_loss = NAN, .test_acc = NAN, .loss_ema = NAN, .exit_code = 2 };
+    mdl_trainopts_t *o = &t.o;
+    mdl_trainopts_defaults (o);
     mdl_optdef_t defs[64];
     size_t n = 0;
-    mdl_trainopts_defs (&o, defs, &n, 64);
+    mdl_trainopts_defs (o, defs, &n, 64);
     char err[512] = "";
     void *cfgkeep = NULL; /* --config strings, freed at the end */
     int rc = mdl_trainopts_parse ("train", s_usage, defs, NULL, argc, argv, &cfgkeep, err, sizeof err);
     if (rc == 1)
         return 0;
-    o.lr_given = mdl_opts_given (defs, "lr");
-    o.lr_min_given = mdl_opts_given (defs, "lr-min");
+    o->lr_given = mdl_opts_given (defs, "lr");
+    o->lr_min_given = mdl_opts_given (defs, "lr-min");
     mdl_learner_cfg_t cfg;
     if (rc == 0)
-        rc = mdl_trainopts_learner (&o, "train", &cfg, err, sizeof err);
+        rc = mdl_trainopts_learner (o, "train", &cfg, err, sizeof err);
+    mdl_dataset_t *train = NULL, *test = NULL;
+    if (rc == 0) {
+        mdl_blas_threads (o->threads);
+        rc = mdl_trainopts_data (o, "train", &train, &test, err, sizeof err);
+    }
     if (rc) {
         fprintf (stderr, "%s\n", err);
+        mdl_opts_config_free (&cfgkeep);
         return 2;
-    }
-    mdl_blas_threads (o.threads);
-
-    mdl_dataset_t *train = NULL, *test = NULL;
-    if (mdl_trainopts_data (&o, "train", &train, &test, err, sizeof err)) {
-        fprintf (stderr, "%s\n", err);
-        return 2;
-    }
-    int exit_code = 2;
-    FILE *metrics = NULL;
-    mdl_learner_t *l = mdl_learner_new (&cfg, train, NULL, 0, &rc);
-    if (!l) {
-        if (rc == MDL_ESHAPE && mdl_dataset_targets (train))
-            fprintf (stderr, "meshdl train: --data %s has %zu features: use --model linreg:%zu\n", o.data,
-                     mdl_dataset_dim (train), mdl_dataset_dim (train));
-        else if (rc == MDL_ESHAPE)
-            fprintf (stderr, "meshdl train: model %s does not fit the data (%zu features, %d classes): "
-                             "its input must be %zu wide and its output at least %d\n",
-                     o.model, mdl_dataset_dim (train), mdl_dataset_classes (train), mdl_dataset_dim (train),
-                     mdl_dataset_classes (train));
-        else
-            fprintf (stderr, "meshdl train: %s\n", mdl_strerror (rc));
-        goto done;
     }
     uint64_t epoch0 = 0;
-    if (o.resume && s_resume (&o, l, &epoch0))
+    t.test = test;
+    if (!(t.l = s_learner (o, &cfg, train)) || (o->resume && s_resume (o, t.l, &epoch0)))
         goto done;
-    if (o.metrics && !(metrics = fopen (o.metrics, "a"))) {
-        fprintf (stderr, "meshdl train: cannot open metrics file %s for appending\n", o.metrics);
+    if (o->metrics && !(t.metrics = fopen (o->metrics, "a"))) {
+        fprintf (stderr, "meshdl train: cannot open metrics file %s for appending\n", o->metrics);
         goto done;
     }
     mdl_signals_install ();
-
-    mdl_model_t *m = mdl_learner_model (l);
-    const uint64_t spe = mdl_learner_steps_per_epoch (l);
-    const uint64_t total = spe * (uint64_t) o.epochs;
-    mdl_progress_t prog;
-    mdl_progress_init (&prog, stderr, "", o.progress);
-    if (!o.quiet)
-        fprintf (stderr, "meshdl train: %s, %zu parameters, %zu training rows, batch %d, %s lr %g\n",
-                 o.model, mdl_model_nparams (m), mdl_dataset_n (train), o.batch, o.optimizer, o.lr);
-    const double t0 = mdl_now ();
-    double t_target = NAN, test_loss = NAN, test_acc = NAN, loss_ema = NAN;
-    double samples = 0, t_compute = 0;
-    int diverged = 0;
-    uint64_t epoch = epoch0;
-    exit_code = 0;
-    while (mdl_learner_steps (l) < total && !diverged && !mdl_signals_stop ()) {
-        const double ts = mdl_now ();
-        float loss;
-        if (mdl_learner_step (l, &loss)) {
-            fprintf (stderr, "\nmeshdl train: loss became %g at step %llu: training diverged (lower --lr?); "
-                             "the last good checkpoint is kept\n",
-                     (double) loss, (unsigned long long) mdl_learner_steps (l));
-            diverged = 1;
-            break;
-        }
-        t_compute += mdl_now () - ts;
-        samples += o.batch;
-        loss_ema = isnan (loss_ema) ? loss : 0.98 * loss_ema + 0.02 * loss;
-        const uint64_t step = mdl_learner_steps (l);
-        if (!o.quiet)
-            mdl_progress_show (&prog, false, "step %llu/%llu  epoch %.2f  loss %.4f  %.0f samples/s",
-                               (unsigned long long) step, (unsigned long long) total,
-                               (double) step / spe, loss_ema, samples / t_compute);
-        if (step % spe != 0 && step != total)
-            continue;
-        epoch = (step + spe - 1) / spe;
-        if (mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc)) {
-            fprintf (stderr, "meshdl train: out of memory while evaluating\n");
-            exit_code = 2;
-            break;
-        }
-        const double now = mdl_now () - t0;
-        if (o.target_acc > 0 && isnan (t_target) && test_acc >= o.target_acc)
-            t_target = now;
-        if (!o.quiet) {
-            mdl_progress_show (&prog, true, "epoch %llu  step %llu  train loss %.4f  test loss %.4f  test acc %.4f  %.1fs",
-                               (unsigned long long) epoch, (unsigned long long) step, loss_ema, test_loss,
-                               test_acc, now);
-            mdl_progress_end (&prog);
-        }
-        if (metrics) {
-            mdl_json_t j;
-            mdl_json_begin (&j);
-            mdl_json_num (&j, "time", mdl_wallclock ());
-            mdl_json_num (&j, "elapsed_s", now);
-            mdl_json_str (&j, "run", o.run ? o.run : mdl_run_id ());
-            mdl_json_int (&j, "step", (long long) step);
-            mdl_json_num (&j, "epoch", (double) step / spe);
-            mdl_json_num (&j, "train_loss", loss_ema);
-            mdl_json_num (&j, "test_loss", test_loss);
-            mdl_json_num (&j, "test_acc", test_acc);
-            mdl_json_num (&j, "lr", mdl_learner_lr (l));
-            mdl_json_end (&j, metrics);
-        }
-        if (s_save (&o, l, epoch))
-            exit_code = 2;
-        if (o.stop_at_target && !isnan (t_target))
-            break;
-    }
-    if (!diverged && mdl_signals_stop ()) {
-        if (!o.quiet)
-            mdl_progress_end (&prog);
-        fprintf (stderr, "meshdl train: stopped by signal %d at step %llu; writing checkpoint and summary\n",
-                 mdl_signals_which (), (unsigned long long) mdl_learner_steps (l));
-        if (mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc) == 0)
-            s_save (&o, l, epoch);
-        exit_code = 128 + mdl_signals_which ();
-    }
-    if (diverged)
-        exit_code = 3;
-    else if (isnan (test_acc) && mdl_learner_evaluate (l, NULL, test, 0, &test_loss, &test_acc) == 0 && !o.quiet)
-        /* nothing left to train (--resume at or past --epochs): the model as it was loaded */
-        fprintf (stderr, "meshdl train: nothing to train from step %llu (--epochs %d): test acc %.4f\n",
-                 (unsigned long long) mdl_learner_steps (l), o.epochs, test_acc);
-    const double wall = mdl_now () - t0;
-    mdl_json_t j;
-    mdl_json_begin (&j);
-    mdl_json_open (&j, "summary");
-    mdl_json_num (&j, "test_acc", test_acc);
-    mdl_json_num (&j, "test_loss", test_loss);
-    mdl_json_int (&j, "steps", (long long) mdl_learner_steps (l));
-    mdl_json_num (&j, "epochs", mdl_learner_epoch (l));
-    mdl_json_num (&j, "wall_s", wall);
-    mdl_json_int (&j, "params", (long long) mdl_model_nparams (m));
-    mdl_json_str (&j, "model", o.model);
-    mdl_json_int (&j, "batch", o.batch);
-    mdl_json_str (&j, "run", o.run ? o.run : mdl_run_id ());
-    mdl_json_num (&j, "samples_per_s", t_compute > 0 ? samples / t_compute : NAN);
-    mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
-    if (o.target_acc > 0) {
-        mdl_json_num (&j, "target_acc", o.target_acc);
-        if (isnan (t_target))
-            mdl_json_null (&j, "time_to_target_s");
-        else
-            mdl_json_num (&j, "time_to_target_s", t_target);
-    }
-    mdl_json_str (&j, "status", diverged ? "diverged" : mdl_signals_stop () ? "interrupted" : "done");
-    mdl_json_close (&j);
-    mdl_json_end (&j, stdout);
+    t.spe = mdl_learner_steps_per_epoch (t.l);
+    t.total = t.spe * (uint64_t) o->epochs;
+    t.epoch = epoch0;
+    if (!o->quiet)
+        fprintf (stderr, "meshdl train: %s, %zu parameters, %zu training rows, batch %d, %s lr %g\n", o->model,
+                 mdl_model_nparams (mdl_learner_model (t.l)), mdl_dataset_n (train), o->batch, o->optimizer, o->lr);
+    t.t0 = mdl_now ();
+    t.exit_code = 0;
+    s_loop (&t);
+    s_summary (&t);
 done:
-    if (metrics)
-        fclose (metrics);
-    mdl_learner_destroy (&l);
+    if (t.metrics)
+        fclose (t.metrics);
+    mdl_learner_destroy (&t.l);
     mdl_dataset_destroy (&train);
     mdl_dataset_destroy (&test);
     mdl_opts_config_free (&cfgkeep);
-    return exit_code;
+    return t.exit_code;
 }

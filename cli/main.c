@@ -5,13 +5,7 @@
 #include "cli.h"
 #include "opts.h"
 
-typedef struct {
-    const char *name;
-    int (*run) (int argc, char **argv);
-    const char *help;
-} s_cmd_t;
-
-static const s_cmd_t s_cmds[] = {
+static const mdl_cli_cmd_t s_cmds[] = {
     { "train", mdl_cmd_train, "train one model on the whole training set (centralized baseline)" },
     { "agent", mdl_cmd_agent, "one agent in this process, finding peers by beacon or a static list" },
     { "keygen", mdl_cmd_keygen, "write a CURVE key pair (CZMQ zcert format) for --curve" },
@@ -28,7 +22,8 @@ s_usage (FILE *out)
                   "meshdl: decentralized deep-learning training over ZeroMQ.\n\nCommands:\n");
     for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
         fprintf (out, "  %-8s %s\n", s_cmds[i].name, s_cmds[i].help);
-    fprintf (out, "\nRun 'meshdl COMMAND --help' for the options of a command.\n");
+    fprintf (out, "\nRun 'meshdl COMMAND --help' for the options of a command; 'meshdl --man' writes the man\n"
+                  "page, 'meshdl --completion bash' the bash completion (both installed by cmake --install).\n");
 }
 
 int
@@ -46,6 +41,12 @@ main (int argc, char **argv)
         printf ("meshdl %s\n", MESHDL_VERSION);
         return 0;
     }
+    /* generated at build time and installed: the man page and the bash completion */
+    const size_t ncmds = sizeof s_cmds / sizeof s_cmds[0];
+    if (!strcmp (argv[1], "--man"))
+        return mdl_cli_manpage (stdout, s_cmds, ncmds);
+    if (!strcmp (argv[1], "--completion") && argc > 2 && !strcmp (argv[2], "bash"))
+        return mdl_cli_completion (stdout, s_cmds, ncmds);
     for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
         if (!strcmp (argv[1], s_cmds[i].name))
             return s_cmds[i].run (argc - 2, argv + 2);

@@ -12,13 +12,21 @@
 
 #include "err.h"
 
-static mdl_optdef_t *
-s_find (const mdl_optdef_t *defs, const char *name, size_t len)
+/* The index of the option called name[0..len), or -1. */
+static int
+s_index (const mdl_optdef_t *defs, const char *name, size_t len)
 {
     for (int i = 0; defs[i].name; i++)
         if (strlen (defs[i].name) == len && strncmp (defs[i].name, name, len) == 0)
-            return (mdl_optdef_t *) &defs[i];
-    return NULL;
+            return i;
+    return -1;
+}
+
+static mdl_optdef_t *
+s_find (mdl_optdef_t *defs, const char *name, size_t len)
+{
+    int i = s_index (defs, name, len);
+    return i < 0 ? NULL : &defs[i];
 }
 
 /* Edit distance (insertions, deletions, substitutions, and a swap of two neighbours
@@ -367,13 +375,26 @@ mdl_opts_find (mdl_optdef_t *defs, const char *name)
 bool
 mdl_opts_given (const mdl_optdef_t *defs, const char *name)
 {
-    const mdl_optdef_t *d = s_find (defs, name, strlen (name));
+    const int i = s_index (defs, name, strlen (name));
+    const mdl_optdef_t *d = i < 0 ? NULL : &defs[i];
     return d && d->given;
+}
+
+static mdl_opts_help_fn *s_help_hook;
+
+void
+mdl_opts_help_hook (mdl_opts_help_fn *fn)
+{
+    s_help_hook = fn;
 }
 
 void
 mdl_opts_help (FILE *out, const char *usage, const mdl_optdef_t *defs)
 {
+    if (s_help_hook) {
+        s_help_hook (out, usage, defs);
+        return;
+    }
     fprintf (out, "%s\n\nOptions:\n", usage);
     for (int i = 0; defs[i].name; i++) {
         char left[64];

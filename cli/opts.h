@@ -67,8 +67,14 @@ int mdl_opts_config (const char *cmd, mdl_optdef_t *defs, const char *path, void
                      char *err, size_t errlen);
 void mdl_opts_config_free (void **keep);
 
-/* Prints usage and the option table, each option's default in brackets. */
+/* Prints usage and the option table, each option's default in brackets (or hands them
+   to the help hook, when one is set). */
 void mdl_opts_help (FILE *out, const char *usage, const mdl_optdef_t *defs);
+
+/* Where --help goes instead of the text: generators of the man page and the shell
+   completion (manpage.c) read every command's table through it. NULL restores the text. */
+typedef void (mdl_opts_help_fn) (FILE *out, const char *usage, const mdl_optdef_t *defs);
+void mdl_opts_help_hook (mdl_opts_help_fn *fn);
 
 /* Notes each option's default for --help (mdl_opts_parse does it first). */
 void mdl_opts_note_defaults (mdl_optdef_t *defs);

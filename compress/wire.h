@@ -8,10 +8,12 @@
                   [ "MDL", version, cluster, sender, seq, step, timestamp_us, kind,
                     [codec id, bits, block, k, vid, vbits, vblock, flags], d, keyframe,
                     loss (float64), aux (float64), payload_len ]
-                  all integers unsigned; cluster is the 64-bit FNV-1a hash of the
-                  cluster name (mdl_wire_cluster_id); kind and aux are for the
-                  algorithm (model state vs delta vs control; e.g. a push-sum weight);
-                  d is the model's size, except for MDL_KIND_OUTPUTS (its own size)
+                  all integers unsigned; keyframe a MessagePack boolean; cluster is the
+                  64-bit FNV-1a hash of the cluster name's bytes, without the NUL
+                  (mdl_wire_cluster_id); kind is MDL_KIND_MAKE (type, channel), aux a
+                  scalar for the algorithm (e.g. a push-sum weight); d is the model's size,
+                  except for MDL_KIND_OUTPUTS (its own size). docs/PROTOCOL.md specifies all
+                  of it.
       3. payload  the codec's bytes (codec.h), sent zero-copy: encode into a buffer from
                   mdl_wire_payload_alloc and hand it to zmq_msg_init_data with
                   mdl_wire_payload_free, whose signature is zmq_free_fn's.
@@ -66,8 +68,10 @@ typedef struct {
     uint32_t version;
     uint64_t cluster;      /* mdl_wire_cluster_id (name) */
     uint64_t sender;
-    uint64_t seq;          /* per sender, +1 per update sent */
-    uint64_t step;         /* sender's training step */
+    uint64_t seq;          /* per link (sender -> this recipient): 1 for the first message
+                              after the link opened, +1 for every message of any kind */
+    uint64_t step;         /* the round this message belongs to: gossip round t = s * K + k
+                              of local step s (docs/PROTOCOL.md section 7) */
     uint64_t timestamp_us; /* sender's wall clock, microseconds */
     uint32_t kind;         /* 0..255: MDL_KIND_MAKE (type, channel) */
     mdl_codec_params_t codec;

@@ -403,7 +403,7 @@ s_get_str (const uint8_t **p, const uint8_t *end, size_t max, char *out)
 /* Verifies the whole of b (len bytes) as a version-2 checkpoint and fills img's fields
    (head and body point into b). Returns 0 or an MDL_ECKPT_* code. */
 static int
-s_parse_v2 (const uint8_t *b, size_t len, mdl_ckpt_image_t *img)
+s_parse_v2 (uint8_t *b, size_t len, mdl_ckpt_image_t *img)
 {
     if (len < 16)
         return MDL_ECKPT_CORRUPT;
@@ -460,9 +460,9 @@ s_parse_v2 (const uint8_t *b, size_t len, mdl_ckpt_image_t *img)
     if (p != end || off != body_len)
         return MDL_ECKPT_CORRUPT;
     img->nsec = ns;
-    img->head = (uint8_t *) b;
+    img->head = b;
     img->head_len = 16 + (size_t) hl + 4;
-    img->body = (uint8_t *) b + img->head_len;
+    img->body = b + img->head_len;
     img->body_len = (size_t) body_len;
     for (size_t i = 0; i < img->nsec; i++) {
         uint64_t bytes = 0;

@@ -1,7 +1,9 @@
 /*  err.c: sentences for the error codes of err.h. */
 #include "err.h"
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct {
     int code;
@@ -77,4 +79,30 @@ mdl_errname (int code)
 {
     const s_entry_t *e = s_find (code);
     return e ? e->name : "EUNKNOWN";
+}
+
+/* The reason of the last failure, per thread: agents are built and driven from several
+   threads (sim, the exchange calls of a caller's threads). */
+static _Thread_local char s_detail[512];
+
+const char *
+mdl_error_detail (void)
+{
+    return s_detail;
+}
+
+int
+mdl_error_set (int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (s_detail, sizeof s_detail, fmt, ap);
+    va_end (ap);
+    return code;
+}
+
+void
+mdl_error_clear (void)
+{
+    s_detail[0] = '\0';
 }

@@ -4,6 +4,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$root/build}; shift || true
-[ -f "$dir/CMakeCache.txt" ] || cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+# Configure a new directory (Release unless told otherwise); options given to an existing
+# one are applied to it too.
+if [ ! -f "$dir/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+elif [ $# -gt 0 ]; then
+  cmake -S "$root" -B "$dir" "$@" >/dev/null
+fi
 cmake --build "$dir" -j"$(nproc)" >/dev/null
 echo "$dir/meshdl"

@@ -8,8 +8,8 @@ pkgs=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev li
 # test: promtool (prometheus) checks /metrics, curl scrapes it, tmux drives `meshdl top`,
 # gnuplot draws `meshdl plot`, python3-yaml reads the Kubernetes manifests.
 case "$level" in
-  test)  pkgs+=(iproute2 clang python3 python3-yaml prometheus curl tmux gnuplot-nox) ;;
-  bench) pkgs+=(iproute2 clang python3 python3-yaml prometheus curl tmux gnuplot-nox python3-torch valgrind) ;;
+  test)  pkgs+=(iproute2 clang clang-format python3 python3-yaml prometheus curl tmux gnuplot-nox) ;;
+  bench) pkgs+=(iproute2 clang clang-format python3 python3-yaml prometheus curl tmux gnuplot-nox python3-torch valgrind) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

@@ -6,10 +6,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/deps.sh" test
 jobs=$(nproc)
-"$root/scripts/build.sh" "$root/build" >/dev/null
+# Warnings are errors here (MDL_WERROR), not in a user's own build.
+"$root/scripts/build.sh" "$root/build" -DMDL_WERROR=ON >/dev/null
+echo "== layout (.clang-format) of the files in scripts/formatted.txt"
+"$root/scripts/format.sh" --check
 echo "== ctest (Release build)"
 (cd "$root/build" && ctest -j"$jobs" --output-on-failure --timeout 900)
-"$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DMDL_SANITIZE=ON >/dev/null
+"$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DMDL_SANITIZE=ON -DMDL_WERROR=ON >/dev/null
 # The sanitizer build runs the unit tests and the in-process integration test (threads,
 # sockets, gossip); the CLI and multi-process tests run once, in the Release build.
 echo "== ctest: unit tests and integration.test_consensus (ASan+UBSan build)"

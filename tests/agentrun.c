@@ -85,7 +85,8 @@ agentrun (const agentrun_cfg_t *o)
     c.max_staleness = 1000000;
     c.sync_timeout = 20;
     c.seed = 7;
-    mdl_cluster_cfg_t cc = { .n = n, .base = &c, .name = "agentrun", .tweak = s_tweak, .tweak_arg = (void *) o };
+    agentrun_cfg_t oc = *o; /* the tweak's argument (not const) */
+    mdl_cluster_cfg_t cc = { .n = n, .base = &c, .name = "agentrun", .tweak = s_tweak, .tweak_arg = &oc };
     int err = 0, failed = -1;
     mdl_cluster_t *cl = mdl_cluster_new (&cc, &err, &failed);
     if (!cl)

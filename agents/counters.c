@@ -1,0 +1,156 @@
+/*  counters.c: an agent's counters by name (mdl_agent_counter, mdl_cluster_counter), so
+    that programs read them without depending on the layout of mdl_agent_stats_t, which
+    grows. A counter added to the struct is readable by name once it has its row here.
+    The refusals by reason (mdl_reject_t) follow the table as "rejected_<reason>"
+    ("rejected_replay", "rejected_step_ahead", ...: mdl_reject_name's names). */
+#include <math.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent.h"
+#include "cluster.h"
+#include "err.h"
+
+typedef enum { C_U64, C_DBL, C_BOOL, C_INT } s_ctype_t;
+
+typedef struct {
+    const char *name;
+    s_ctype_t type;
+    size_t off;
+} s_counter_t;
+
+#define C(name, type)                                                                                                  \
+    {                                                                                                                  \
+#name, type, offsetof(mdl_agent_stats_t, name)                                                                 \
+    }
+
+static const s_counter_t s_counters[] = {
+    C (steps, C_U64),
+    C (epoch, C_DBL),
+    C (loss, C_DBL),
+    C (bytes_sent, C_U64),
+    C (bytes_received, C_U64),
+    C (msgs_sent, C_U64),
+    C (msgs_received, C_U64),
+    C (updates_applied, C_U64),
+    C (updates_stale, C_U64),
+    C (updates_dropped, C_U64),
+    C (updates_rejected, C_U64),
+    C (peers_alive, C_U64),
+    C (peers_seen, C_U64),
+    C (keyframes_sent, C_U64),
+    C (resyncs, C_U64),
+    C (replicas_verified, C_U64),
+    C (replica_mismatches, C_U64),
+    C (gossip_rounds, C_U64),
+    C (dense_rounds, C_U64),
+    C (disagreement, C_DBL),
+    C (wait_s, C_DBL),
+    C (test_acc, C_DBL),
+    C (test_loss, C_DBL),
+    C (evals, C_U64),
+    C (eval_step, C_U64),
+    C (eval_rows, C_U64),
+    C (eval_time, C_DBL),
+    C (eval_final, C_BOOL),
+    C (merged, C_BOOL),
+    C (merge_peers, C_U64),
+    C (global_averages, C_U64),
+    C (pair_averages, C_U64),
+    C (pair_refused, C_U64),
+    C (finished, C_BOOL),
+    C (error, C_INT),
+    /* defences (issue 16) */
+    C (robust_clipped, C_U64),
+    C (robust_short, C_U64),
+    C (robust_tau, C_DBL),
+    /* resources and health */
+    C (worker_beat_age, C_DBL),
+    C (comm_beat_age, C_DBL),
+    C (neighbours, C_U64),
+    C (links, C_U64),
+    C (connections, C_U64),
+    C (mailboxes, C_U64),
+    C (mailbox_bytes, C_U64),
+    /* algorithms (issue 18) */
+    C (model_round, C_U64),
+    C (rounds_offline, C_U64),
+    C (residual_mse, C_DBL),
+    /* where training started and what keeps it going (issue 15); start_from: 0 init,
+       1 checkpoint, 2 a peer's snapshot (start_peer) */
+    C (train_start, C_DBL),
+    C (start_from, C_INT),
+    C (start_peer, C_U64),
+    C (start_step, C_U64),
+    C (steps_skipped, C_U64),
+    C (checkpoints, C_U64),
+    C (checkpoint_step, C_U64),
+    C (checkpoint_error, C_INT),
+    C (snapshots_served, C_U64),
+    C (readmissions, C_U64),
+};
+_Static_assert (sizeof (mdl_start_t) == sizeof (int), "start_from is read as an int");
+
+#define S_N (sizeof s_counters / sizeof s_counters[0])
+
+/* "rejected_" + mdl_reject_name (r), made once. */
+static char s_reject_names[MDL_REJECT_COUNT][48];
+static pthread_once_t s_reject_once = PTHREAD_ONCE_INIT;
+
+static void
+s_reject_names_make (void)
+{
+    for (int r = 0; r < MDL_REJECT_COUNT; r++)
+        snprintf (s_reject_names[r], sizeof s_reject_names[r], "rejected_%s", mdl_reject_name (r));
+}
+
+static int
+s_read (const mdl_agent_stats_t *st, const char *name, double *value)
+{
+    pthread_once (&s_reject_once, s_reject_names_make);
+    for (int r = 0; name && r < MDL_REJECT_COUNT; r++)
+        if (!strcmp (s_reject_names[r], name)) {
+            *value = (double) st->rejected[r];
+            return 0;
+        }
+    for (size_t i = 0; name && i < S_N; i++)
+        if (!strcmp (s_counters[i].name, name)) {
+            const char *p = (const char *) st + s_counters[i].off;
+            switch (s_counters[i].type) {
+            case C_U64: *value = (double) *(const uint64_t *) p; break;
+            case C_DBL: *value = *(const double *) p; break;
+            case C_BOOL: *value = *(const bool *) p; break;
+            default: *value = *(const int *) p; break;
+            }
+            return 0;
+        }
+    return mdl_error_set (MDL_EINVAL, "unknown counter '%s' (mdl_agent_counter_name lists them)",
+                          name ? name : "(null)");
+}
+
+const char *
+mdl_agent_counter_name (size_t i)
+{
+    if (i < S_N)
+        return s_counters[i].name;
+    pthread_once (&s_reject_once, s_reject_names_make);
+    return i - S_N < MDL_REJECT_COUNT ? s_reject_names[i - S_N] : NULL;
+}
+
+int
+mdl_agent_counter (mdl_agent_t *a, const char *name, double *value)
+{
+    mdl_agent_stats_t st;
+    mdl_agent_stats (a, &st);
+    return s_read (&st, name, value);
+}
+
+int
+mdl_cluster_counter (mdl_cluster_t *cl, const char *name, double *value)
+{
+    mdl_agent_stats_t st;
+    mdl_cluster_stats_sum (cl, &st);
+    return s_read (&st, name, value);
+}

@@ -1,0 +1,87 @@
+/*  meshdl/config.h: what an agent is told before it starts, as an opaque object of
+    named settings, so that it can grow without breaking programs built against an older
+    version.
+
+    The names are those of `meshdl agent`'s options without the leading "--" ("topology",
+    "codec", "lr", ...) and take the same values, as text: one vocabulary for the command
+    line, MESHDL_* variables, config files and programs (and any language that can pass a
+    string, e.g. Python's ctypes). mdl_agent_cfg_key lists them with their help lines.
+
+        mdl_agent_cfg_t *cfg = mdl_agent_cfg_new ();
+        if (mdl_agent_cfg_set (cfg, "topology", "ring") || mdl_agent_cfg_set (cfg, "codec", "q8"))
+            fprintf (stderr, "%s\n", mdl_error_detail ());
+        ...
+        mdl_agent_cfg_destroy (&cfg);
+
+    Settings that are not text (the datasets, an agent's shard, the log stream) have
+    setters of their own. A configuration is read by mdl_agent_new, which copies what it
+    keeps: the configuration may be changed or destroyed afterwards (the datasets and
+    rows it points to may not). */
+#ifndef MESHDL_CONFIG_H
+#define MESHDL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "meshdl/data.h"
+#include "meshdl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mdl_agent_cfg mdl_agent_cfg_t;
+
+/* A configuration holding every default (those `meshdl agent --help` shows): model
+   mlp:784-256-128-10, momentum SGD at lr 0.02 on a cosine schedule, batch 64, 5 epochs;
+   dpsgd, sync, fp32 on a ring with Metropolis-Hastings weights; cluster "meshdl", id 1,
+   bound to tcp://127.0.0.1:0, no discovery. NULL when out of memory. Caller owns it and
+   destroys it with mdl_agent_cfg_destroy. */
+MDL_EXPORT mdl_agent_cfg_t *mdl_agent_cfg_new (void);
+
+/* A copy of cfg with its own strings (NULL when out of memory). Caller owns it. */
+MDL_EXPORT mdl_agent_cfg_t *mdl_agent_cfg_dup (const mdl_agent_cfg_t *cfg);
+
+/* Frees cfg and sets *cfg to NULL; safe on NULL and twice. */
+MDL_EXPORT void mdl_agent_cfg_destroy (mdl_agent_cfg_t **cfg);
+
+/* Sets the setting key to value (copied). Numbers must parse whole and lie in the
+   setting's range; flags take true/false/1/0/yes/no/on/off. Setting "algo" also sets the
+   algorithm's own defaults (mode, gamma, optimizer, lr, momentum) for those of them not
+   set before. Returns 0, or MDL_EINVAL (unknown key, a value that does not parse or is
+   out of range) with the reason in mdl_error_detail(); cfg is unchanged on error. */
+MDL_EXPORT int mdl_agent_cfg_set (mdl_agent_cfg_t *cfg, const char *key, const char *value);
+
+/* Writes the current value of key as text into buf (cap bytes, always terminated;
+   "" for an unset text setting). Returns 0 or MDL_EINVAL (unknown key). */
+MDL_EXPORT int mdl_agent_cfg_get (const mdl_agent_cfg_t *cfg, const char *key, char *buf, size_t cap);
+
+/* The i-th setting's name (i from 0), with its help line in *help (may be NULL), or
+   NULL past the last one. */
+MDL_EXPORT const char *mdl_agent_cfg_key (size_t i, const char **help);
+
+/* The training and test sets of meshdl's own models (test may be NULL). They are not
+   copied: they must outlive every agent built from cfg. Returns 0 or MDL_EINVAL (train
+   NULL). */
+MDL_EXPORT int mdl_agent_cfg_set_data (mdl_agent_cfg_t *cfg, const mdl_dataset_t *train, const mdl_dataset_t *test);
+
+/* The agent's shard: rows[0..nrows) of the training set (NULL: every row). Not copied:
+   rows must outlive the agents built from cfg. Returns 0. */
+MDL_EXPORT int mdl_agent_cfg_set_shard (mdl_agent_cfg_t *cfg, const uint32_t *rows, size_t nrows);
+
+/* Where the agent writes its event lines (peers joining and leaving, refused updates),
+   each prefixed with prefix (copied; NULL: "agent"); log NULL writes none (the default).
+   log must stay open while agents built from cfg run. */
+MDL_EXPORT void mdl_agent_cfg_set_log (mdl_agent_cfg_t *cfg, FILE *log, const char *prefix);
+
+/* The rules between settings and those of the algorithm (the options it takes, its
+   mode, optimizer and codec), as mdl_agent_new checks them. Returns 0, or MDL_EINVAL /
+   MDL_EALGO with the reason in mdl_error_detail(). */
+MDL_EXPORT int mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

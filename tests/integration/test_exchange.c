@@ -1,0 +1,211 @@
+/*  test_exchange.c: bring your own model. Agents built with "dim" and no model, each
+    driven by a thread of the test through mdl_agent_exchange, gossip through the real
+    engine (in-process cluster: comm actors, inproc sockets, codecs, sync rounds):
+    consensus on the mean, decentralized least squares reaching the global optimum, the
+    final merge making every vector the same, and the refusals. */
+#include "testutil.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "cluster.h"
+#include "err.h"
+#include "meshdl.h"
+
+#define S_N 4
+#define S_D 32
+
+typedef struct {
+    mdl_agent_t *agent;
+    int i;
+    int steps;
+    float lr;      /* > 0: a gradient step on 0.5 ||x - b_i||^2 before each exchange */
+    bool finish;   /* mdl_agent_finish after the last step */
+    long pause_ns; /* between steps (async: lets states travel, as compute would) */
+    float x[S_D];
+    float b[S_D];
+    int rc;    /* first error */
+    int mixed; /* states mixed in over the run */
+} s_worker_t;
+
+static void *
+s_run (void *arg)
+{
+    s_worker_t *w = arg;
+    for (int t = 0; t < w->steps && !w->rc; t++) {
+        for (int k = 0; k < S_D && w->lr > 0; k++)
+            w->x[k] -= w->lr * (w->x[k] - w->b[k]);
+        if (w->pause_ns) {
+            struct timespec ts = { 0, w->pause_ns };
+            nanosleep (&ts, NULL);
+        }
+        int r = mdl_agent_exchange (w->agent, w->x, S_D, (uint64_t) t);
+        if (r < 0)
+            w->rc = r;
+        else
+            w->mixed += r;
+    }
+    if (!w->rc && w->finish)
+        w->rc = mdl_agent_finish (w->agent, w->x, S_D);
+    return NULL;
+}
+
+static mdl_agent_cfg_t *
+s_cfg (const char *algo, const char *mode, const char *codec)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_int_equal (mdl_agent_cfg_set (c, "model", ""), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "dim", "32"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "cluster", "test-exchange"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "algo", algo), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "mode", mode), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "codec", codec), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "hello-interval", "0.05"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "sync-timeout", "20"), 0);
+    return c;
+}
+
+/* Runs S_N agents of cfg for steps exchanges each, x_i starting at i (every
+   coordinate), b_i = 10 i + k. */
+static void
+s_cluster_run (const mdl_agent_cfg_t *cfg, int steps, float lr, bool finish, long pause_ns, s_worker_t *w)
+{
+    int err = 0;
+    mdl_cluster_t *cl = mdl_cluster_create (cfg, S_N, NULL, 0, &err);
+    if (!cl)
+        fail_msg ("cluster: %s (%s)", mdl_strerror (err), mdl_error_detail ());
+    assert_int_equal (mdl_cluster_wait_peers (cl, 20, NULL), 0);
+    pthread_t th[S_N];
+    for (int i = 0; i < S_N; i++) {
+        w[i] = (s_worker_t){
+            .agent = mdl_cluster_agent (cl, i), .i = i, .steps = steps, .lr = lr, .finish = finish, .pause_ns = pause_ns
+        };
+        for (int k = 0; k < S_D; k++) {
+            w[i].x[k] = (float) i;
+            w[i].b[k] = 10.0f * (float) i + (float) k;
+        }
+        assert_int_equal (pthread_create (&th[i], NULL, s_run, &w[i]), 0);
+    }
+    for (int i = 0; i < S_N; i++)
+        pthread_join (th[i], NULL);
+    for (int i = 0; i < S_N; i++)
+        if (w[i].rc)
+            fail_msg ("agent %d: %s (%s)", i, mdl_strerror (w[i].rc), mdl_error_detail ());
+    double v;
+    assert_int_equal (mdl_cluster_counter (cl, "steps", &v), 0);
+    assert_true (v == (double) S_N * steps);
+    mdl_cluster_destroy (&cl);
+}
+
+static void
+test_sync_gossip_of_own_vectors_agrees_on_their_mean (void **state)
+{
+    mdl_agent_cfg_t *c = s_cfg ("dpsgd", "sync", "fp32");
+    s_worker_t w[S_N];
+    s_cluster_run (c, 40, 0, false, 0, w);
+    for (int i = 0; i < S_N; i++) {
+        assert_int_equal (w[i].mixed, 2 * 40); /* a ring: both neighbours, every round */
+        for (int k = 0; k < S_D; k++)
+            assert_float_equal (w[i].x[k], 1.5f, 1e-4f); /* the mean of 0, 1, 2, 3 */
+    }
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
+test_local_gradient_steps_and_exchanges_reach_the_global_least_squares_optimum (void **state)
+{
+    /* f(x) = sum_i 0.5 ||x - b_i||^2 is minimised at the mean of the b_i (15 + k); an
+       agent alone would stay at its own b_i, 15 away. D-PSGD with a constant step ends
+       within O(lr) of the optimum. */
+    mdl_agent_cfg_t *c = s_cfg ("dpsgd", "sync", "fp32");
+    assert_int_equal (mdl_agent_cfg_set (c, "topology", "complete"), 0);
+    s_worker_t w[S_N];
+    s_cluster_run (c, 200, 0.05f, false, 0, w);
+    for (int i = 0; i < S_N; i++)
+        for (int k = 0; k < S_D; k++)
+            assert_float_equal (w[i].x[k], 15.0f + (float) k, 0.5f);
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
+test_compressed_async_gossip_of_own_vectors_contracts_their_spread (void **state)
+{
+    mdl_agent_cfg_t *c = s_cfg ("choco", "async", "q8");
+    assert_int_equal (mdl_agent_cfg_set (c, "gamma", "0.5"), 0);
+    s_worker_t w[S_N];
+    s_cluster_run (c, 300, 0, false, 2000000, w);
+    /* started 1.5 away from the mean on average; q8 replicas keep the mean to ~1e-2 */
+    for (int i = 0; i < S_N; i++)
+        for (int k = 0; k < S_D; k++)
+            assert_float_equal (w[i].x[k], 1.5f, 0.15f);
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
+test_finish_with_final_merge_leaves_every_agent_the_same_vector (void **state)
+{
+    mdl_agent_cfg_t *c = s_cfg ("dpsgd", "sync", "fp32");
+    assert_int_equal (mdl_agent_cfg_set (c, "final-merge", "true"), 0);
+    s_worker_t w[S_N];
+    s_cluster_run (c, 3, 0.5f, true, 0, w); /* 3 steps of gossip: far from agreement */
+    for (int i = 1; i < S_N; i++)
+        for (int k = 0; k < S_D; k++)
+            assert_float_equal (w[i].x[k], w[0].x[k], 1e-5f);
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
+test_exchange_refuses_what_does_not_fit_with_a_reason (void **state)
+{
+    /* an algorithm that takes the optimizer step itself */
+    mdl_agent_cfg_t *c = s_cfg ("qgm", "sync", "fp32");
+    int err = 0;
+    assert_null (mdl_cluster_create (c, 2, NULL, 0, &err));
+    assert_int_equal (err, MDL_EALGO);
+    assert_non_null (strstr (mdl_error_detail (), "--algo qgm takes the optimizer step itself"));
+    mdl_agent_cfg_destroy (&c);
+    /* a vector of the wrong length, and an exchange after finish */
+    c = s_cfg ("dpsgd", "async", "fp32");
+    mdl_cluster_t *cl = mdl_cluster_create (c, 1, NULL, 0, &err);
+    assert_non_null (cl);
+    mdl_agent_t *a = mdl_cluster_agent (cl, 0);
+    float x[S_D + 1] = { 0 };
+    assert_int_equal (mdl_agent_exchange (a, x, S_D + 1, 0), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "wrong length (the agent's dim is 32)"));
+    assert_int_equal (mdl_agent_start (a), MDL_ENOTSUP);
+    assert_int_equal (mdl_agent_exchange (a, x, S_D, 0), 0); /* alone: nothing to mix */
+    assert_int_equal (mdl_agent_finish (a, x, S_D), 0);
+    assert_int_equal (mdl_agent_exchange (a, x, S_D, 1), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "has finished"));
+    mdl_cluster_destroy (&cl);
+    mdl_agent_cfg_destroy (&c);
+    /* an agent that trains a model of its own */
+    mdl_dataset_t *ds = mdl_dataset_new (16, 4, 2, &err);
+    c = mdl_agent_cfg_new ();
+    assert_int_equal (mdl_agent_cfg_set (c, "model", "mlp:4-2"), 0);
+    assert_int_equal (mdl_agent_cfg_set_data (c, ds, NULL), 0);
+    cl = mdl_cluster_create (c, 1, NULL, 0, &err);
+    assert_non_null (cl);
+    assert_int_equal (mdl_agent_exchange (mdl_cluster_agent (cl, 0), x, 10, 0), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "trains a model of its own"));
+    mdl_cluster_destroy (&cl);
+    mdl_agent_cfg_destroy (&c);
+    mdl_dataset_destroy (&ds);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_sync_gossip_of_own_vectors_agrees_on_their_mean),
+        cmocka_unit_test (test_local_gradient_steps_and_exchanges_reach_the_global_least_squares_optimum),
+        cmocka_unit_test (test_compressed_async_gossip_of_own_vectors_contracts_their_spread),
+        cmocka_unit_test (test_finish_with_final_merge_leaves_every_agent_the_same_vector),
+        cmocka_unit_test (test_exchange_refuses_what_does_not_fit_with_a_reason),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,220 @@
+/*  test_config.c: an agent's configuration by name (meshdl/config.h): defaults, values
+    parsed strictly, refusals that leave the configuration as it was and say why, the
+    algorithm's own defaults, the rules between settings. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "err.h"
+#include "meshdl.h"
+
+static char s_buf[256];
+
+static const char *
+s_get (const mdl_agent_cfg_t *c, const char *key)
+{
+    assert_int_equal (mdl_agent_cfg_get (c, key, s_buf, sizeof s_buf), 0);
+    return s_buf;
+}
+
+static void
+test_a_new_configuration_holds_the_command_line_defaults (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_non_null (c);
+    assert_string_equal (s_get (c, "topology"), "ring");
+    assert_string_equal (s_get (c, "algo"), "dpsgd");
+    assert_string_equal (s_get (c, "codec"), "fp32");
+    assert_string_equal (s_get (c, "model"), "mlp:784-256-128-10");
+    assert_string_equal (s_get (c, "batch"), "64");
+    assert_string_equal (s_get (c, "lr"), "0.0199999996"); /* 0.02 as a float */
+    assert_string_equal (s_get (c, "staleness-decay"), "0.97999999999999998");
+    assert_true (c->id != 0);
+    mdl_agent_cfg_t *d = mdl_agent_cfg_new ();
+    assert_true (d->id != c->id); /* two agents of one process never share a default id */
+    mdl_agent_cfg_destroy (&d);
+    mdl_agent_cfg_destroy (&c);
+    assert_null (c);
+    mdl_agent_cfg_destroy (&c); /* safe twice */
+}
+
+static void
+test_values_are_parsed_whole_and_within_their_range (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_int_equal (mdl_agent_cfg_set (c, "gamma", "0.5"), 0);
+    assert_true (c->gamma == 0.5);
+    assert_int_equal (mdl_agent_cfg_set (c, "gamma", "1.5"), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "--gamma 1.5 is out of range"));
+    assert_int_equal (mdl_agent_cfg_set (c, "gamma", "0.5x"), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "not a number"));
+    assert_int_equal (mdl_agent_cfg_set (c, "batch", "32.5"), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "whole number"));
+    assert_int_equal (mdl_agent_cfg_set (c, "final-merge", "maybe"), MDL_EINVAL);
+    assert_int_equal (mdl_agent_cfg_set (c, "final-merge", "yes"), 0);
+    assert_true (c->final_merge);
+    assert_int_equal (mdl_agent_cfg_set (c, "no-such-thing", "1"), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "unknown setting 'no-such-thing'"));
+    assert_true (c->gamma == 0.5); /* refusals left it as it was */
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
+test_a_refused_structured_value_leaves_every_field_as_it_was (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_int_equal (mdl_agent_cfg_set (c, "consensus-control", "lr:0.5,all"), 0);
+    assert_true (c->cc_target == 0.5 && c->cc_relative && c->cc_all_phases && c->gossip_steps == 4);
+    assert_int_equal (mdl_agent_cfg_set (c, "consensus-control", "0.1,some"), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "the only suffix is ,all"));
+    assert_true (c->cc_target == 0.5 && c->cc_relative && c->cc_all_phases);
+    assert_string_equal (s_get (c, "consensus-control"), "lr:0.5,all");
+    assert_int_equal (mdl_agent_cfg_set (c, "topology", "hexagon"), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "--topology 'hexagon' is not valid"));
+    assert_string_equal (c->topology, "ring");
+    assert_int_equal (mdl_agent_cfg_set (c, "codec", "topk:lots"), MDL_EINVAL);
+    assert_string_equal (c->codec, "fp32");
+    assert_int_equal (mdl_agent_cfg_set (c, "dense-window", "2:0"), MDL_EINVAL);
+    assert_true (c->dense_len == 0);
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
+test_setting_an_algorithm_brings_its_defaults_unless_given (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_int_equal (mdl_agent_cfg_set (c, "algo", "adpsgd"), 0);
+    assert_string_equal (s_get (c, "mode"), "async");
+    assert_int_equal (mdl_agent_cfg_set (c, "algo", "choco"), 0);
+    assert_true (c->gamma == 0.1);
+    assert_int_equal (mdl_agent_cfg_set (c, "gamma", "0.3"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "lr", "0.5"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "algo", "dsgt"), 0); /* sgd, lr 0.1, gamma 1 */
+    assert_true (c->gamma == 0.3);                               /* given: kept */
+    assert_true (c->learn.sched.lr0 == 0.5f);                    /* given: kept */
+    assert_string_equal (s_get (c, "optimizer"), "sgd");         /* not given: dsgt's */
+    assert_int_equal (mdl_agent_cfg_set (c, "algo", "gossip"), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "is not one of: dpsgd, choco"));
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
+test_a_lossy_codec_brings_error_feedback_unless_set (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_false (c->error_feedback); /* fp32 loses nothing */
+    assert_int_equal (mdl_agent_cfg_set (c, "codec", "topk:0.01"), 0);
+    assert_true (c->error_feedback);
+    assert_int_equal (mdl_agent_cfg_set (c, "codec", "fp32"), 0);
+    assert_false (c->error_feedback);
+    assert_int_equal (mdl_agent_cfg_set (c, "codec", "q8"), 0);
+    assert_true (c->error_feedback);
+    assert_int_equal (mdl_agent_cfg_set (c, "algo", "choco"), 0); /* replicas of its own */
+    assert_false (c->error_feedback);
+    assert_int_equal (mdl_agent_cfg_set (c, "algo", "dpsgd"), 0);
+    assert_true (c->error_feedback);
+    assert_int_equal (mdl_agent_cfg_set (c, "error-feedback", "false"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "codec", "sign"), 0);
+    assert_false (c->error_feedback); /* set: kept */
+    assert_int_equal (mdl_agent_cfg_check (c), 0);
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
+test_a_copy_owns_its_strings (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    char topo[16];
+    strcpy (topo, "torus");
+    assert_int_equal (mdl_agent_cfg_set (c, "topology", topo), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "consensus-scale", "lr:0.5"), 0);
+    mdl_agent_cfg_t *d = mdl_agent_cfg_dup (c);
+    strcpy (topo, "ring!");
+    mdl_agent_cfg_destroy (&c);
+    assert_string_equal (d->topology, "torus");
+    assert_string_equal (s_get (d, "consensus-scale"), "lr:0.5");
+    assert_int_equal (d->scale_kind, MDL_SCALE_LR);
+    mdl_agent_cfg_destroy (&d);
+}
+
+static void
+test_the_rules_between_settings_are_checked_with_a_reason (void **state)
+{
+    mdl_dataset_t *ds = mdl_dataset_new (8, 4, 2, NULL);
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    int err = 0;
+    assert_null (mdl_agent_new (c, &err)); /* a model and no data */
+    assert_int_equal (err, MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "needs a training set"));
+    assert_int_equal (mdl_agent_cfg_set_data (c, ds, NULL), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "model", "mlp:4-2"), 0);
+    assert_int_equal (mdl_agent_cfg_check (c), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "overlap", "true"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "gossip-steps", "2"), 0);
+    assert_int_equal (mdl_agent_cfg_check (c), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "--overlap takes one gossip round per step"));
+    assert_int_equal (mdl_agent_cfg_set (c, "overlap", "false"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "algo", "dsgt"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "mode", "async"), 0);
+    assert_int_equal (mdl_agent_cfg_check (c), MDL_EALGO);
+    assert_non_null (strstr (mdl_error_detail (), "--algo dsgt needs --mode sync"));
+    mdl_agent_cfg_destroy (&c);
+    mdl_dataset_destroy (&ds);
+}
+
+static void
+test_a_vector_of_ones_own_refuses_what_needs_the_learner (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_int_equal (mdl_agent_cfg_set (c, "model", ""), 0);
+    assert_int_equal (mdl_agent_cfg_check (c), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "set model"));
+    assert_int_equal (mdl_agent_cfg_set (c, "dim", "10"), 0);
+    assert_int_equal (mdl_agent_cfg_check (c), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "algo", "qgm"), 0);
+    assert_int_equal (mdl_agent_cfg_check (c), MDL_EALGO);
+    assert_non_null (strstr (mdl_error_detail (),
+                             "a vector of your own exchanges with dpsgd, choco, adagossip, dynavg, "
+                             "localsgd, adpsgd"));
+    assert_int_equal (mdl_agent_cfg_set (c, "algo", "dpsgd"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "consensus-scale", "lr"), 0);
+    assert_int_equal (mdl_agent_cfg_check (c), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "--consensus-scale lr needs meshdl's learner"));
+    assert_int_equal (mdl_agent_cfg_set (c, "consensus-scale", "0.5"), 0);
+    assert_int_equal (mdl_agent_cfg_check (c), 0);
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
+test_every_setting_has_help_and_reads_back (void **state)
+{
+    const char *help = NULL, *name;
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    size_t n = 0;
+    for (; (name = mdl_agent_cfg_key (n, &help)); n++) {
+        assert_true (help && help[0]);
+        assert_int_equal (mdl_agent_cfg_get (c, name, s_buf, sizeof s_buf), 0);
+    }
+    assert_true (n > 50);
+    mdl_agent_cfg_destroy (&c);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_a_new_configuration_holds_the_command_line_defaults),
+        cmocka_unit_test (test_values_are_parsed_whole_and_within_their_range),
+        cmocka_unit_test (test_a_refused_structured_value_leaves_every_field_as_it_was),
+        cmocka_unit_test (test_setting_an_algorithm_brings_its_defaults_unless_given),
+        cmocka_unit_test (test_a_lossy_codec_brings_error_feedback_unless_set),
+        cmocka_unit_test (test_a_copy_owns_its_strings),
+        cmocka_unit_test (test_the_rules_between_settings_are_checked_with_a_reason),
+        cmocka_unit_test (test_a_vector_of_ones_own_refuses_what_needs_the_learner),
+        cmocka_unit_test (test_every_setting_has_help_and_reads_back),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
