@@ -8,7 +8,7 @@
 #
 # Usage: examples/experiments/byzantine/run.sh [--quick] [OUT_DIR]
 #   default: mlp:784-32-10, 2 epochs over the first 16 000 training rows (1 000 per agent),
-#            evaluated on 2 000 test rows: 104 runs, about 30 minutes on 2 heavily loaded
+#            evaluated on 2 000 test rows: 104 runs, about 20 minutes on 2 heavily loaded
 #            cores (trimmed and median sort every coordinate: they take the most time)
 #   --quick: 1 epoch (about half of that)
 # The Byzantine agents are 0 (one) and 0 and 8 (two): on the ring they are far apart, on
