@@ -435,11 +435,13 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
    stamping its states in the future (--byzantine future:K) would make honest agents skip
    training: a majority of the in-neighbours must claim at least catchup_gap rounds
    above ours, counting claims refused as too far ahead, and the jump goes to the round
-   that majority reaches. With a single in-neighbour (a directed graph's round) its claim
-   decides: there is nobody to corroborate it. A claim is a vote only when the peer's last
-   two states both made it: a peer this agent really fell behind sends every state of
-   its rounds that far ahead, while one lie followed by the honest state of our round
-   (a forged or corrupted header) must not throw away the rounds in between. */
+   that majority reaches. With a single in-neighbour (a directed graph's round) there is
+   nobody to corroborate a claim: only one within --max-lead (accepted) counts; an agent
+   further behind trains on, its rounds ended by the refusals' tombstones, until it is
+   within reach. And a claim is a vote only when the peer's last two states both made
+   it: a peer this agent really fell behind sends every state of its rounds that far
+   ahead, while one lie followed by the honest state of our round (a forged or corrupted
+   header) must not throw away the rounds in between. */
 static int
 s_desc (const void *x, const void *y)
 {
@@ -456,6 +458,8 @@ s_vote_catchup (mdl_comm_t *self, mdl_link_t *l, uint64_t step)
     l->claim_run = step >= round + gap ? l->claim_run + (l->claim_run < 2) : 0;
     if (l->claim_run < 2 || !mdl_comm_is_in (self, l->id))
         return;
+    if (self->nin <= 1 && step > round + mdl_comm_max_lead (a))
+        return; /* alone, a claim beyond --max-lead is not believed (it was refused) */
     size_t nv = 0; /* self->votes has room for every in-neighbour (comm_peers.c) */
     for (size_t i = 0; i < self->nlinks && nv < self->nin; i++) {
         const mdl_link_t *o = &self->links[i];

@@ -19,19 +19,21 @@ def check(ok, what):
     print(("ok - " if ok else "FAIL - ") + what)
 # the synopsis: the code block of "## The command line"
 block = re.search(r"## The command line.*?```\n(.*?)```", readme, re.S).group(1)
-names, cmd, excluded = {}, None, set()
+names, cmd, excluded, but = {}, None, set(), False
 for line in block.splitlines():
     m = re.match(r"meshdl (\w+)", line)
     if m:
-        cmd = m.group(1)
+        cmd, but = m.group(1), False
     if cmd is None:
         continue
     body = line.split("(exit", 1)[0]
     if cmd == "agent" and " but " in body:
+        # "+ the options of sim but --a, --b": what follows "but", on this line and the
+        # continuation lines of the same command, is excluded
         head, tail = body.split(" but ", 1)
         excluded |= set(re.findall(r"--[a-z][a-z-]*", tail.split("(and")[0]))
-        body = head
-    elif cmd == "agent" and excluded and line.startswith(" ") and "--resume is refused" in line:
+        body, but = head, True
+    elif cmd == "agent" and but and line.startswith(" "):
         excluded |= set(re.findall(r"--[a-z][a-z-]*", line.split("(and")[0]))
         body = ""
     names.setdefault(cmd, set()).update(re.findall(r"--[a-z][a-z-]*", body))
