@@ -51,6 +51,7 @@ typedef struct {
     uint64_t last_step;        /* highest training round (< MDL_MERGE_ROUND) accepted */
     uint64_t claim;            /* sync mode: the round of its latest state, accepted or refused
                                   (a vote for catching up, comm_recv.c) */
+    uint32_t claim_run;        /* its consecutive states claiming catchup_gap rounds ahead */
     uint32_t refused_run;      /* messages refused for their claims since the last accepted */
 } mdl_link_t;
 

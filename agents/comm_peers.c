@@ -324,7 +324,8 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
             mdl_comm_drop_parked (self, l);
             l->seq_from = 0;
             l->seq_valid = l->step_valid = false; /* a restart counts afresh */
-            l->refused_run = 0;
+            l->refused_run = l->claim_run = 0;
+            l->claim = 0;
             l->seq_to = mdl_comm_seq_base ();
             if (l->connected && ev->info.endpoint[0] && strcmp (l->endpoint, ev->info.endpoint)) {
                 mdl_mesh_disconnect (self->mesh, l->endpoint);

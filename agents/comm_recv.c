@@ -438,7 +438,10 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
    that majority reaches. With a single in-neighbour (a directed graph's round) there is
    nobody to corroborate a claim: only one within --max-lead (accepted) counts; an agent
    further behind trains on, its rounds ended by the refusals' tombstones, until it is
-   within reach. */
+   within reach. And a claim is a vote only when the peer's last two states both made
+   it: a peer this agent really fell behind sends every state of its rounds that far
+   ahead, while one lie followed by the honest state of our round (a forged or corrupted
+   header) must not throw away the rounds in between. */
 static int
 s_desc (const void *x, const void *y)
 {
@@ -450,16 +453,17 @@ static void
 s_vote_catchup (mdl_comm_t *self, mdl_link_t *l, uint64_t step)
 {
     mdl_agent_t *a = self->a;
-    l->claim = step;
     const uint64_t round = atomic_load (&a->round), gap = a->catchup_gap;
-    if (step < round + gap || !mdl_comm_is_in (self, l->id))
+    l->claim = step;
+    l->claim_run = step >= round + gap ? l->claim_run + (l->claim_run < 2) : 0;
+    if (l->claim_run < 2 || !mdl_comm_is_in (self, l->id))
         return;
     if (self->nin <= 1 && step > round + mdl_comm_max_lead (a))
         return; /* alone, a claim beyond --max-lead is not believed (it was refused) */
     size_t nv = 0; /* self->votes has room for every in-neighbour (comm_peers.c) */
     for (size_t i = 0; i < self->nlinks && nv < self->nin; i++) {
         const mdl_link_t *o = &self->links[i];
-        if (o->claim >= round + gap && mdl_comm_is_in (self, o->id))
+        if (o->claim_run >= 2 && o->claim >= round + gap && mdl_comm_is_in (self, o->id))
             self->votes[nv++] = o->claim;
     }
     const size_t need = self->nin / 2 + 1;

@@ -793,7 +793,7 @@ s_sim_summary (s_sim_t *r, int exit_code)
     const int n = r->so.agents;
     mdl_agent_stats_t sum;
     mdl_cluster_stats_sum (r->co.cl, &sum);
-    uint64_t steps_min = UINT64_MAX;
+    uint64_t steps_min = UINT64_MAX, skipped = 0, skipped_honest = 0;
     int merged = 0;
     /* what the agents hold for their peers at the end: O(degree), not O(agents) */
     uint64_t conns = 0, conns_max = 0, boxes = 0, boxes_max = 0;
@@ -801,6 +801,9 @@ s_sim_summary (s_sim_t *r, int exit_code)
         mdl_agent_stats_t st;
         mdl_agent_stats (mdl_cluster_agent (r->co.cl, i), &st);
         steps_min = st.steps < steps_min ? st.steps : steps_min;
+        skipped += st.steps_skipped;
+        if (!r->byz || r->byz[i].kind == MDL_BYZ_NONE)
+            skipped_honest += st.steps_skipped;
         conns += st.connections;
         conns_max = st.connections > conns_max ? st.connections : conns_max;
         boxes += st.mailboxes;
@@ -832,6 +835,7 @@ s_sim_summary (s_sim_t *r, int exit_code)
         mdl_json_num (&j, "test_acc_honest_min", r->nbyz < n ? hmin : NAN);
         mdl_json_int (&j, "byzantine_agents", r->nbyz);
         mdl_json_int (&j, "diverged_agents", diverged);
+        mdl_json_int (&j, "steps_skipped_honest", (long long) skipped_honest); /* catching up */
     }
     mdl_json_num (&j, "consensus_distance", ev->consensus);
     mdl_json_int (&j, "agents", n);
@@ -856,6 +860,7 @@ s_sim_summary (s_sim_t *r, int exit_code)
     mdl_json_int (&j, "peers_seen", (long long) (sum.peers_seen == UINT64_MAX ? 0 : sum.peers_seen));
     mdl_json_int (&j, "steps", (long long) (sum.steps / (uint64_t) n));
     mdl_json_int (&j, "steps_min", (long long) steps_min);
+    mdl_json_int (&j, "steps_skipped", (long long) skipped); /* sync: rounds jumped to catch up */
     mdl_json_num (&j, "sync_wait_s", sum.wait_s);
     mdl_json_num (&j, "connections_per_agent", (double) conns / n);
     mdl_json_int (&j, "connections_max", (long long) conns_max);

@@ -39,6 +39,14 @@ run fut --byzantine 0:future:1000000 --sync-timeout 2
 check "future:1000000: {rejected_by_reason} refused, worst honest agent {test_acc_honest_min}, sync wait {sync_wait_s} s" \
     "s['rejected_by_reason'].get('step_ahead') == 750 and s['test_acc_honest_min'] >= clean['test_acc_min'] - 0.05 and s['sync_wait_s'] < 10" fut clean
 
+# the same lie on a ring (two in-neighbours each): agent 0's neighbours must not take its
+# claim for the cluster's round and jump ahead (catching up needs a majority of the
+# in-neighbours; with the claim of one enough, agents 1 and 7 skipped to the end of training)
+run ring_clean --topology ring
+run ring_fut --topology ring --byzantine 0:future:1000
+check "ring, future:1000: {steps_skipped_honest} rounds skipped by honest agents, worst honest agent {test_acc_honest_min}, {rejected_by_reason}" \
+    "s['steps_skipped_honest'] == 0 and s['steps_min'] == ring_clean['steps_min'] and s['test_acc_honest_min'] >= ring_clean['test_acc_min'] - 0.03 and s['rejected_by_reason'].get('step_ahead', 0) > 0" ring_fut ring_clean
+
 # no attack: each rule costs little; with compression (replicas, top-k + error feedback)
 for rule in clip trimmed:1 median; do
   run "noatt_${rule%%:*}" --robust $rule

@@ -221,6 +221,29 @@ test_a_state_stamped_far_ahead_does_not_hold_back_the_later_ones_in_sync_mode (v
 }
 
 static void
+test_one_state_stamped_a_few_rounds_ahead_does_not_make_the_agent_skip_rounds (void **state)
+{
+    s_rig_t *r = s_rig_new (MDL_MODE_SYNC);
+    for (int k = 0; k < 3; k++) {
+        s_next (r);
+        s_send (r, r->h.step, r->x);
+    }
+    s_next (r);
+    /* within --max-lead (8 rounds) and beyond the catch-up gap: accepted and parked, a
+       claim of the only in-neighbour; then the honest state of the round */
+    s_send (r, r->h.step + 5, r->x);
+    s_send (r, r->h.step, r->x);
+    for (int k = 0; k < 3; k++) {
+        s_next (r);
+        s_send (r, r->h.step, r->x);
+    }
+    mdl_agent_stats_t st;
+    mdl_agent_stats (r->agent, &st);
+    assert_int_equal (st.steps_skipped, 0);
+    s_rig_destroy (r);
+}
+
+static void
 test_a_replayed_message_and_a_step_going_back_are_refused (void **state)
 {
     s_rig_t *r = s_rig_new (MDL_MODE_SYNC);
@@ -324,6 +347,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_a_state_stamped_far_ahead_is_refused_and_never_mixed_in_async_mode),
         cmocka_unit_test (test_a_state_stamped_far_ahead_does_not_hold_back_the_later_ones_in_sync_mode),
+        cmocka_unit_test (test_one_state_stamped_a_few_rounds_ahead_does_not_make_the_agent_skip_rounds),
         cmocka_unit_test (test_a_replayed_message_and_a_step_going_back_are_refused),
         cmocka_unit_test (test_every_malformed_message_is_refused_under_its_own_reason),
     };
