@@ -73,12 +73,17 @@ s_recv (mdl_discovery_t *self, mdl_peer_info_t *out, size_t cap, size_t *n)
     if (!st->in_pass) {
         const uint64_t v = mdl_registry_version (st->registry, NULL);
         const double now = s_now ();
-        if (v != st->seen)
-            st->since = st->seen; /* the changes */
-        else if ((now - st->last_full) * 1000.0 >= self->interval_ms) {
+        /* The full pass first when it is due: it hands out the changes too, and while
+           agents keep joining (a large cluster starting) the registry changes at every
+           look, so a pass that waited for a quiet moment would never come. The peers
+           it refreshes would fall silent for the comm actor (peer timeout), leave and
+           rejoin, and a rejoin clears what was filed from them (comm_peers.c). */
+        if ((now - st->last_full) * 1000.0 >= self->interval_ms) {
             st->since = 0; /* everyone again */
             st->last_full = now;
-        } else
+        } else if (v != st->seen)
+            st->since = st->seen; /* the changes */
+        else
             return 0;
         st->in_pass = true;
         st->target = v;
