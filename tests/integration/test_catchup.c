@@ -10,7 +10,10 @@
         agent jumped 50 steps, skipping their training);
       - two peers of three (a majority) claiming 40 and 60 rounds ahead make the agent
         catch up, to the round the majority reaches (40 ahead: two in-neighbours are at
-        least there), as a frozen or cut-off agent must. */
+        least there), as a frozen or cut-off agent must;
+      - a state asked again (RESEND: a neighbour's subscription came after it) comes again
+        on the link's next sequence number, the same round and model: a repeated number is
+        a replay that the neighbour refuses. */
 #include "testutil.h"
 
 #include <math.h>
@@ -92,7 +95,7 @@ s_vote_rig_new (void)
     c.gossip_steps = 1;
     c.staleness_decay = 1.0;
     c.max_staleness = 500;
-    c.sync_timeout = 2; /* a round that waits it out shows as a missing state below */
+    c.sync_timeout = 10; /* longer than any wait here: rounds end on states, not on time */
     c.slow_factor = 1.0;
     c.seed = 9;
     c.merge_timeout = 5;
@@ -240,12 +243,35 @@ test_a_majority_of_in_neighbours_ahead_makes_the_agent_catch_up_to_their_round (
     s_vote_rig_destroy (r);
 }
 
+static void
+test_a_state_asked_again_comes_on_the_next_sequence_number (void **state)
+{
+    s_vote_rig_t *r = s_vote_rig_new ();
+    s_next_round (r);
+    s_echo_all (r);
+    mdl_wire_header_t first, again;
+    assert_int_equal (mdl_rawpeer_recv_state (r->peer[0], r->x, &first, 20), 0);
+    for (int k = 1; k < S_NPEERS; k++)
+        assert_int_equal (mdl_rawpeer_recv_state (r->peer[k], r->scratch, &again, 20), 0);
+    mdl_wire_header_t h;
+    mdl_rawpeer_header (r->peer[0], s_peer_id (0), ++r->seq[0], first.step, &h);
+    h.kind = MDL_KIND_MAKE (MDL_KIND_RESEND, 0);
+    h.payload_len = 0;
+    assert_int_equal (mdl_rawpeer_send (r->peer[0], S_AGENT, &h, NULL, 0), 0);
+    assert_int_equal (mdl_rawpeer_recv_state (r->peer[0], r->scratch, &again, 20), 0);
+    assert_int_equal (again.step, first.step);
+    assert_true (again.seq > first.seq);
+    assert_memory_equal (r->scratch, r->x, r->d * sizeof (float));
+    s_vote_rig_destroy (r);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_one_in_neighbour_of_three_claiming_the_future_makes_the_agent_skip_nothing),
         cmocka_unit_test (test_a_majority_of_in_neighbours_ahead_makes_the_agent_catch_up_to_their_round),
+        cmocka_unit_test (test_a_state_asked_again_comes_on_the_next_sequence_number),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
