@@ -52,6 +52,8 @@ typedef struct {
     uint64_t claim;            /* sync mode: the round of its latest state, accepted or refused
                                   (a vote for catching up, comm_recv.c) */
     uint32_t refused_run;      /* messages refused for their claims since the last accepted */
+    uint32_t ahead_run;        /* sync mode: its states in a row claiming catchup_gap rounds or
+                                  more above ours (a lone in-neighbour's vote needs 2) */
 } mdl_link_t;
 
 /* Rate limit of the log lines about refused messages: one entry per (peer, reason). */

@@ -435,8 +435,10 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
    stamping its states in the future (--byzantine future:K) would make honest agents skip
    training: a majority of the in-neighbours must claim at least catchup_gap rounds
    above ours, counting claims refused as too far ahead, and the jump goes to the round
-   that majority reaches. With a single in-neighbour (a directed graph's round) its claim
-   decides: there is nobody to corroborate it. */
+   that majority reaches. A single in-neighbour (two agents, a directed graph's round)
+   has nobody to corroborate it: its claim counts once it made it twice in a row, so one
+   lie followed by honest states moves nothing, while a neighbour really ahead keeps
+   sending rounds that far ahead (at the latest when its --sync-timeout for us runs out). */
 static int
 s_desc (const void *x, const void *y)
 {
@@ -450,12 +452,14 @@ s_vote_catchup (mdl_comm_t *self, mdl_link_t *l, uint64_t step)
     mdl_agent_t *a = self->a;
     l->claim = step;
     const uint64_t round = atomic_load (&a->round), gap = a->catchup_gap;
+    l->ahead_run = step >= round + gap ? l->ahead_run + 1 : 0;
     if (step < round + gap || !mdl_comm_is_in (self, l->id))
         return;
+    const uint32_t run = self->nin < 2 ? 2 : 1;
     size_t nv = 0; /* self->votes has room for every in-neighbour (comm_peers.c) */
     for (size_t i = 0; i < self->nlinks && nv < self->nin; i++) {
         const mdl_link_t *o = &self->links[i];
-        if (o->claim >= round + gap && mdl_comm_is_in (self, o->id))
+        if (o->claim >= round + gap && o->ahead_run >= run && mdl_comm_is_in (self, o->id))
             self->votes[nv++] = o->claim;
     }
     const size_t need = self->nin / 2 + 1;

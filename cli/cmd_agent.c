@@ -715,6 +715,7 @@ s_agent_run (s_agent_table_t *tab, int argc, char **argv)
     mdl_json_int (&j, "start_step", (long long) st.start_step);
     mdl_json_int (&j, "steps_skipped", (long long) st.steps_skipped);
     mdl_json_int (&j, "checkpoints", (long long) st.checkpoints);
+    mdl_json_int (&j, "checkpoints_replaced", (long long) st.checkpoints_replaced);
     mdl_json_int (&j, "readmissions", (long long) st.readmissions);
     mdl_json_int (&j, "snapshots_served", (long long) st.snapshots_served);
     mdl_agentopts_json_counters (&j, &st);

@@ -11,6 +11,9 @@
       - two peers of three (a majority) claiming 40 and 60 rounds ahead make the agent
         catch up, to the round the majority reaches (40 ahead: two in-neighbours are at
         least there), as a frozen or cut-off agent must;
+      - a lone in-neighbour (two agents) is believed once it claims the future twice in a
+        row: one lie followed by its honest state moves nothing (tests/integration/
+        test_claims.c), two states 30 rounds ahead make the agent catch up;
       - a state asked again (RESEND: a neighbour's subscription came after it) comes again
         on the link's next sequence number, the same round and model: a repeated number is
         a replay that the neighbour refuses. */
@@ -29,15 +32,16 @@
 #include "registry.h"
 
 #define S_AGENT 100
-#define S_NPEERS 3
+#define S_MAXPEERS 3
 #define S_DIM 4
 
 typedef struct {
     mdl_dataset_t *ds;
     mdl_registry_t *reg;
     mdl_agent_t *agent;
-    mdl_rawpeer_t *peer[S_NPEERS];
-    uint64_t seq[S_NPEERS];
+    int npeers;
+    mdl_rawpeer_t *peer[S_MAXPEERS];
+    uint64_t seq[S_MAXPEERS];
     size_t d;
     float *x;              /* what the agent published last (to peer 0) */
     uint64_t round;        /* ... its round */
@@ -51,10 +55,11 @@ s_peer_id (int k)
 }
 
 static s_vote_rig_t *
-s_vote_rig_new (void)
+s_vote_rig_new (int npeers)
 {
     static int runs;
     s_vote_rig_t *r = calloc (1, sizeof *r);
+    r->npeers = npeers;
     int err = 0;
     r->ds = mdl_dataset_new (64, S_DIM, 2, &err);
     float *x = mdl_dataset_x_mut (r->ds);
@@ -75,7 +80,7 @@ s_vote_rig_new (void)
     c.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = "catchup", .registry = r->reg, .interval_ms = 50 };
     c.peer_timeout = 5;
     c.hello_interval = 0.05;
-    c.min_peers = S_NPEERS;
+    c.min_peers = npeers;
     c.min_peers_timeout = 20;
     c.learn.spec = "mlp:4-2";
     c.learn.seed = 5;
@@ -104,7 +109,7 @@ s_vote_rig_new (void)
     r->d = mdl_agent_dim (r->agent);
     r->x = calloc (r->d, sizeof (float));
     r->scratch = calloc (r->d, sizeof (float));
-    for (int k = 0; k < S_NPEERS; k++) {
+    for (int k = 0; k < r->npeers; k++) {
         char pbind[96];
         snprintf (pbind, sizeof pbind, "inproc://catchup-peer%d-%d-%d", k, (int) getpid (), runs);
         assert_non_null (r->peer[k] = mdl_rawpeer_new (pbind, "catchup", r->d));
@@ -116,7 +121,7 @@ s_vote_rig_new (void)
         snprintf (info.endpoint, sizeof info.endpoint, "%s", mdl_rawpeer_endpoint (r->peer[k]));
         assert_int_equal (mdl_registry_announce (r->reg, &info, mdl_cluster_hash ("catchup")), 0);
     }
-    assert_int_equal (mdl_agent_wait_peers (r->agent, S_NPEERS, 20), 0);
+    assert_int_equal (mdl_agent_wait_peers (r->agent, npeers, 20), 0);
     assert_int_equal (mdl_agent_start (r->agent), 0);
     return r;
 }
@@ -125,7 +130,7 @@ static void
 s_vote_rig_destroy (s_vote_rig_t *r)
 {
     mdl_agent_destroy (&r->agent);
-    for (int k = 0; k < S_NPEERS; k++)
+    for (int k = 0; k < r->npeers; k++)
         mdl_rawpeer_destroy (&r->peer[k]);
     mdl_registry_destroy (&r->reg);
     mdl_dataset_destroy (&r->ds);
@@ -138,7 +143,7 @@ s_vote_rig_destroy (s_vote_rig_t *r)
 static void
 s_next_round (s_vote_rig_t *r)
 {
-    for (int k = 0; k < S_NPEERS; k++) {
+    for (int k = 0; k < r->npeers; k++) {
         mdl_wire_header_t h;
         float *out = k == 0 ? r->x : r->scratch;
         assert_int_equal (mdl_rawpeer_recv_state (r->peer[k], out, &h, 20), 0);
@@ -161,7 +166,7 @@ s_send (s_vote_rig_t *r, int k, uint64_t step)
 static void
 s_echo_all (s_vote_rig_t *r)
 {
-    for (int k = 0; k < S_NPEERS; k++)
+    for (int k = 0; k < r->npeers; k++)
         s_send (r, k, r->round);
 }
 
@@ -195,7 +200,7 @@ s_close (const float *a, const float *b, size_t d)
 static void
 test_one_in_neighbour_of_three_claiming_the_future_makes_the_agent_skip_nothing (void **state)
 {
-    s_vote_rig_t *r = s_vote_rig_new ();
+    s_vote_rig_t *r = s_vote_rig_new (3);
     for (int k = 0; k < 3; k++) { /* a few rounds in lockstep */
         s_next_round (r);
         s_echo_all (r);
@@ -223,7 +228,7 @@ test_one_in_neighbour_of_three_claiming_the_future_makes_the_agent_skip_nothing 
 static void
 test_a_majority_of_in_neighbours_ahead_makes_the_agent_catch_up_to_their_round (void **state)
 {
-    s_vote_rig_t *r = s_vote_rig_new ();
+    s_vote_rig_t *r = s_vote_rig_new (3);
     for (int k = 0; k < 3; k++) {
         s_next_round (r);
         s_echo_all (r);
@@ -244,14 +249,35 @@ test_a_majority_of_in_neighbours_ahead_makes_the_agent_catch_up_to_their_round (
 }
 
 static void
+test_a_lone_in_neighbour_ahead_twice_in_a_row_makes_the_agent_catch_up (void **state)
+{
+    s_vote_rig_t *r = s_vote_rig_new (1);
+    for (int k = 0; k < 3; k++) {
+        s_next_round (r);
+        s_echo_all (r);
+    }
+    s_next_round (r);
+    const uint64_t at = r->round;
+    s_send (r, 0, at + 30);
+    s_send (r, 0, at + 31);
+    /* the first refusal ends round `at` without the peer (a tombstone): the agent may
+       publish a round or two more before the second claim makes it jump */
+    for (int k = 0; k < 3 && r->round < at + 30; k++)
+        s_next_round (r);
+    assert_true (r->round >= at + 30);
+    assert_true (s_stats (r).steps_skipped >= 29);
+    s_vote_rig_destroy (r);
+}
+
+static void
 test_a_state_asked_again_comes_on_the_next_sequence_number (void **state)
 {
-    s_vote_rig_t *r = s_vote_rig_new ();
+    s_vote_rig_t *r = s_vote_rig_new (3);
     s_next_round (r);
     s_echo_all (r);
     mdl_wire_header_t first, again;
     assert_int_equal (mdl_rawpeer_recv_state (r->peer[0], r->x, &first, 20), 0);
-    for (int k = 1; k < S_NPEERS; k++)
+    for (int k = 1; k < r->npeers; k++)
         assert_int_equal (mdl_rawpeer_recv_state (r->peer[k], r->scratch, &again, 20), 0);
     mdl_wire_header_t h;
     mdl_rawpeer_header (r->peer[0], s_peer_id (0), ++r->seq[0], first.step, &h);
@@ -271,6 +297,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_one_in_neighbour_of_three_claiming_the_future_makes_the_agent_skip_nothing),
         cmocka_unit_test (test_a_majority_of_in_neighbours_ahead_makes_the_agent_catch_up_to_their_round),
+        cmocka_unit_test (test_a_lone_in_neighbour_ahead_twice_in_a_row_makes_the_agent_catch_up),
         cmocka_unit_test (test_a_state_asked_again_comes_on_the_next_sequence_number),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
