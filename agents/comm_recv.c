@@ -266,6 +266,14 @@ s_refused_round (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
             s_tombstone (a, h->sender, ch, t, 0);
 }
 
+/* Every replica of the link waits for a keyframe (a message of the link was lost). */
+static void
+s_void_replicas (mdl_link_t *l)
+{
+    for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
+        l->valid[k] = false;
+}
+
 /* Phase 2 (sync mode): a state for a round the worker cannot take yet waits on its link.
    True when the message was parked (or dropped because the link's queue is full). */
 static bool
@@ -282,6 +290,7 @@ s_park (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, const void 
                            : NULL;
     if (!m) {
         mdl_comm_count (self, &self->a->stats.updates_dropped, 1);
+        s_void_replicas (l); /* a lost message: a later delta must not apply over it */
         return true;
     }
     self->parked_bytes += bytes;
@@ -372,7 +381,7 @@ s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_
    in order (a gap invalidates it until the next keyframe); the copy is then filed. */
 static void
 s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, const mdl_slot_meta_t *meta, bool parity,
-                bool gap, const void *payload, size_t len)
+                const void *payload, size_t len)
 {
     mdl_agent_t *a = self->a;
     const int ch = (int) MDL_KIND_CHANNEL (h->kind);
@@ -392,9 +401,7 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
         }
         l->valid[ch] = true;
     } else if (type == MDL_KIND_DELTA) {
-        if (gap)
-            l->valid[ch] = false;
-        if (!l->valid[ch]) {
+        if (!l->valid[ch]) { /* a gap on the link voided it (s_void_replicas) */
             s_request_resync (self, l);
             s_lost (self, h->sender, ch, h->step);
             return;
@@ -481,8 +488,8 @@ s_on_update (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n
 }
 
 /* The phases of one update: validate; the sender must be a live peer; its claims about
-   time must hold; a global average it started is noted; park (sync); sequence (a repeat
-   is a replay; a gap voids the link's replicas); pair messages and control messages go
+   time must hold; sequence (a repeat is a replay; a gap voids the link's replicas); a
+   global average it started is noted; park (sync); pair messages and control messages go
    their way; the drop injection; file. A parked message was checked when it arrived. */
 static void
 s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n, bool unparking)
@@ -521,6 +528,27 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
             l->last_step = h.step;
             l->step_valid = true;
         }
+        /* Sequenced on arrival, in the link's order, before a state of a later round is
+           parked: checked when it is unparked, it would be refused as a replay of the
+           control messages (RESEND, SKIP) that overtook it meanwhile, and the round would
+           wait out --sync-timeout for a state that came in time. */
+        if (l->seq_valid && h.seq <= l->seq_from) {
+            char detail[96];
+            snprintf (detail, sizeof detail, "sequence number %llu after %llu", (unsigned long long) h.seq,
+                      (unsigned long long) l->seq_from);
+            mdl_comm_reject (self, h.sender, MDL_REJECT_REPLAY, detail);
+            s_refused_round (self, l, &h);
+            return;
+        }
+        const bool gap = l->seq_valid && h.seq != l->seq_from + 1;
+        l->seq_from = h.seq;
+        l->seq_valid = true;
+        l->refused_run = 0;
+        /* A gap means a lost message, whichever kind this one is: a lost delta followed by
+           a control message would otherwise go unnoticed by the next delta (found by
+           --verify-replicas under --drop). Every replica of the link waits for a keyframe. */
+        if (gap)
+            s_void_replicas (l);
     }
     /* A peer started a global average (dynamic averaging's synchronisation): the worker
        must join it even while that state waits here, parked, for the worker's round. */
@@ -531,24 +559,6 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     }
     if (!unparking && s_park (self, l, &h, frames, lens, n))
         return;
-    if (l->seq_valid && h.seq <= l->seq_from) {
-        char detail[96];
-        snprintf (detail, sizeof detail, "sequence number %llu after %llu", (unsigned long long) h.seq,
-                  (unsigned long long) l->seq_from);
-        mdl_comm_reject (self, h.sender, MDL_REJECT_REPLAY, detail);
-        s_refused_round (self, l, &h);
-        return;
-    }
-    const bool gap = l->seq_valid && h.seq != l->seq_from + 1;
-    l->seq_from = h.seq;
-    l->seq_valid = true;
-    l->refused_run = 0;
-    /* A gap means a lost message, whichever kind this one is: a lost delta followed by a
-       control message would otherwise go unnoticed by the next delta (found by
-       --verify-replicas under --drop). Every replica of the link waits for a keyframe. */
-    if (gap)
-        for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
-            l->valid[k] = false;
     if (type >= MDL_KIND_PAIR_REQ && type <= MDL_KIND_PAIR_NAK) {
         s_on_pair (self, &h, frames[2], lens[2]);
         return;
@@ -559,8 +569,9 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     }
     const int ch = (int) MDL_KIND_CHANNEL (h.kind);
     if (self->a->cfg.drop > 0 && mdl_rng_double (&self->rng) < self->a->cfg.drop) {
-        /* Injected loss happens after sequencing, so it looks exactly like a lost message. */
-        l->seq_from = h.seq - 1;
+        /* Injected loss happens after sequencing; it voids the link's replicas as the gap
+           of a lost message would. */
+        s_void_replicas (l);
         s_lost (self, h.sender, ch, h.step);
         return;
     }
@@ -578,7 +589,7 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     if (type == MDL_KIND_OUTPUTS || (type == MDL_KIND_STATE && !h.keyframe))
         s_file_state (self, &h, &meta, parity, type == MDL_KIND_OUTPUTS ? self->ocodec : self->codec, frames[2], lens[2]);
     else
-        s_file_replica (self, l, &h, &meta, parity, gap, frames[2], lens[2]);
+        s_file_replica (self, l, &h, &meta, parity, frames[2], lens[2]);
 }
 
 void

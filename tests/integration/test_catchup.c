@@ -16,7 +16,11 @@
         test_claims.c), two states 30 rounds ahead make the agent catch up;
       - a state asked again (RESEND: a neighbour's subscription came after it) comes again
         on the link's next sequence number, the same round and model: a repeated number is
-        a replay that the neighbour refuses. */
+        a replay that the neighbour refuses;
+      - a state two rounds ahead, parked until the agent gets there, is not refused as a
+        replay of a control message (RESEND) that the peer sent after it: sequence numbers
+        are checked on arrival (checked on unparking, the state was refused and the round
+        waited out --sync-timeout without it). */
 #include "testutil.h"
 
 #include <math.h>
@@ -154,13 +158,31 @@ s_next_round (s_vote_rig_t *r)
     }
 }
 
-/* Peer k's state stamped with round step: the agent's own model (an echo). */
+/* Peer k's state v stamped with round step. */
 static void
-s_send (s_vote_rig_t *r, int k, uint64_t step)
+s_send_v (s_vote_rig_t *r, int k, uint64_t step, const float *v)
 {
     mdl_wire_header_t h;
     mdl_rawpeer_header (r->peer[k], s_peer_id (k), ++r->seq[k], step, &h);
-    assert_int_equal (mdl_rawpeer_send_state (r->peer[k], S_AGENT, &h, r->x), 0);
+    assert_int_equal (mdl_rawpeer_send_state (r->peer[k], S_AGENT, &h, v), 0);
+}
+
+/* ... the agent's own model (an echo). */
+static void
+s_send (s_vote_rig_t *r, int k, uint64_t step)
+{
+    s_send_v (r, k, step, r->x);
+}
+
+/* Peer k asks the agent for its state of round step again (a control message, no payload). */
+static void
+s_ask_resend (s_vote_rig_t *r, int k, uint64_t step)
+{
+    mdl_wire_header_t h;
+    mdl_rawpeer_header (r->peer[k], s_peer_id (k), ++r->seq[k], step, &h);
+    h.kind = MDL_KIND_MAKE (MDL_KIND_RESEND, 0);
+    h.payload_len = 0;
+    assert_int_equal (mdl_rawpeer_send (r->peer[k], S_AGENT, &h, NULL, 0), 0);
 }
 
 static void
@@ -168,6 +190,18 @@ s_echo_all (s_vote_rig_t *r)
 {
     for (int k = 0; k < r->npeers; k++)
         s_send (r, k, r->round);
+}
+
+/* A few rounds in lockstep, then the agent's next state: returns its round. */
+static uint64_t
+s_lockstep (s_vote_rig_t *r)
+{
+    for (int k = 0; k < 3; k++) {
+        s_next_round (r);
+        s_echo_all (r);
+    }
+    s_next_round (r);
+    return r->round;
 }
 
 static mdl_agent_stats_t
@@ -201,11 +235,7 @@ static void
 test_one_in_neighbour_of_three_claiming_the_future_makes_the_agent_skip_nothing (void **state)
 {
     s_vote_rig_t *r = s_vote_rig_new (3);
-    for (int k = 0; k < 3; k++) { /* a few rounds in lockstep */
-        s_next_round (r);
-        s_echo_all (r);
-    }
-    s_next_round (r);
+    s_lockstep (r);
     float *x0 = malloc (r->d * sizeof (float));
     memcpy (x0, r->x, r->d * sizeof (float));
     const uint64_t at = r->round;
@@ -229,12 +259,7 @@ static void
 test_a_majority_of_in_neighbours_ahead_makes_the_agent_catch_up_to_their_round (void **state)
 {
     s_vote_rig_t *r = s_vote_rig_new (3);
-    for (int k = 0; k < 3; k++) {
-        s_next_round (r);
-        s_echo_all (r);
-    }
-    s_next_round (r);
-    const uint64_t at = r->round;
+    const uint64_t at = s_lockstep (r);
     s_send (r, 0, at + 60);
     s_send (r, 1, at + 40); /* two of three: a majority, the lower of them is where both are */
     /* (the second claim may be refused, or accepted if the worker caught up first) */
@@ -252,12 +277,7 @@ static void
 test_a_lone_in_neighbour_ahead_twice_in_a_row_makes_the_agent_catch_up (void **state)
 {
     s_vote_rig_t *r = s_vote_rig_new (1);
-    for (int k = 0; k < 3; k++) {
-        s_next_round (r);
-        s_echo_all (r);
-    }
-    s_next_round (r);
-    const uint64_t at = r->round;
+    const uint64_t at = s_lockstep (r);
     s_send (r, 0, at + 30);
     s_send (r, 0, at + 31);
     /* the first refusal ends round `at` without the peer (a tombstone): the agent may
@@ -279,15 +299,37 @@ test_a_state_asked_again_comes_on_the_next_sequence_number (void **state)
     assert_int_equal (mdl_rawpeer_recv_state (r->peer[0], r->x, &first, 20), 0);
     for (int k = 1; k < r->npeers; k++)
         assert_int_equal (mdl_rawpeer_recv_state (r->peer[k], r->scratch, &again, 20), 0);
-    mdl_wire_header_t h;
-    mdl_rawpeer_header (r->peer[0], s_peer_id (0), ++r->seq[0], first.step, &h);
-    h.kind = MDL_KIND_MAKE (MDL_KIND_RESEND, 0);
-    h.payload_len = 0;
-    assert_int_equal (mdl_rawpeer_send (r->peer[0], S_AGENT, &h, NULL, 0), 0);
+    s_ask_resend (r, 0, first.step);
     assert_int_equal (mdl_rawpeer_recv_state (r->peer[0], r->scratch, &again, 20), 0);
     assert_int_equal (again.step, first.step);
     assert_true (again.seq > first.seq);
     assert_memory_equal (r->scratch, r->x, r->d * sizeof (float));
+    s_vote_rig_destroy (r);
+}
+
+static void
+test_a_state_parked_for_a_later_round_survives_a_control_message_that_overtakes_it (void **state)
+{
+    s_vote_rig_t *r = s_vote_rig_new (1);
+    const uint64_t at = s_lockstep (r);
+    float *x0 = malloc (r->d * sizeof (float)), *zeros = calloc (r->d, sizeof (float));
+    memcpy (x0, r->x, r->d * sizeof (float));
+    s_send_v (r, 0, at + 2, zeros); /* two rounds ahead: parked until the agent gets there */
+    s_ask_resend (r, 0, at + 2);    /* a later sequence number, handled at once */
+    s_send (r, 0, at);              /* the rounds the agent waits for */
+    s_next_round (r);
+    assert_int_equal (r->round, at + 1);
+    s_send (r, 0, at + 1);
+    s_next_round (r);
+    assert_int_equal (r->round, at + 2);
+    s_next_round (r); /* round at + 2 mixed the parked zeros: x halves (2 agents, weights 1/2) */
+    assert_int_equal (r->round, at + 3);
+    for (size_t k = 0; k < r->d; k++)
+        zeros[k] = 0.5f * x0[k]; /* (the buffer reused for what x must be) */
+    assert_true (s_close (r->x, zeros, r->d));
+    assert_int_equal (s_stats (r).rejected[MDL_REJECT_REPLAY], 0);
+    free (x0);
+    free (zeros);
     s_vote_rig_destroy (r);
 }
 
@@ -299,6 +341,7 @@ main (void)
         cmocka_unit_test (test_a_majority_of_in_neighbours_ahead_makes_the_agent_catch_up_to_their_round),
         cmocka_unit_test (test_a_lone_in_neighbour_ahead_twice_in_a_row_makes_the_agent_catch_up),
         cmocka_unit_test (test_a_state_asked_again_comes_on_the_next_sequence_number),
+        cmocka_unit_test (test_a_state_parked_for_a_later_round_survives_a_control_message_that_overtakes_it),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
