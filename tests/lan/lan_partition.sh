@@ -60,10 +60,16 @@ declare -A at_cut=()
 for i in $(seq 1 $N); do at_cut[a$i]=$(lan_step a$i); done
 ok "cut: nftables table reliability_cut on the bridge drops every frame between {n1,n2,n3} and {n4,n5,n6}"
 sleep "$CUT_S"
-dcut=$(python3 "$HERE/ckptdist.py" $(lan_ckpt_copies a 1 $N cut) 2>&1 | jq_distance)
+# what the cut did, copied at once (the heal must not wait for python on a loaded machine)
+cuts=$(lan_ckpt_copies a 1 $N cut)
+for i in $(seq 1 $N); do cp "$T/a$i.status" "$T/a$i.cut.status" 2>/dev/null; done
+ip netns exec "$P-br" nft delete table bridge reliability_cut || no "could not delete the nft table"
+th=$(now)
+ok "healed after $(since "$tc") s cut"
+dcut=$(python3 "$HERE/ckptdist.py" $cuts 2>&1 | jq_distance)
 for i in $(seq 1 $N); do
-    s=$(lan_step a$i)
-    ge "$s" "$(( ${at_cut[a$i]} + 20 ))" && ok "a$i trained while cut (step ${at_cut[a$i]} -> $s in $(since "$tc") s)" \
+    s=$(lan_status a$i.cut step)
+    ge "$s" "$(( ${at_cut[a$i]} + 20 ))" && ok "a$i trained while cut (step ${at_cut[a$i]} -> $s)" \
         || no "a$i: step ${at_cut[a$i]} -> $s while cut: it stalled"
 done
 gone_other_half () { # every agent logged the leave of the 3 agents of the other half
@@ -72,10 +78,8 @@ gone_other_half () { # every agent logged the leave of the 3 agents of the other
     done
 }
 gone_other_half && ok "each agent declared the 3 agents of the other half gone" \
-    || no "not every agent logged 3 leaves while cut"; 
-ip netns exec "$P-br" nft delete table bridge reliability_cut || no "could not delete the nft table"
-th=$(now)
-ok "healed after $(since "$tc") s cut; consensus distance at the end of the cut: $dcut"
+    || no "not every agent logged 3 leaves while cut"
+echo "# consensus distance at the end of the cut: $dcut"
 all_see_all () { for i in $(seq 1 $N); do [ "$(lan_peers a$i)" = $((N - 1)) ] || return 1; done; }
 if wait_until 60 all_see_all; then
     ok "re-merged: every agent sees the $((N - 1)) others again ($(since "$th") s after the heal)"
