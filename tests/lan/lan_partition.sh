@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # lan_partition.sh MESHDL: partitions heal (issue 15). 6 `meshdl agent` processes, one
 # per network namespace on a bridge (examples/lan/netns.sh), find each other by beacon
-# and train (ring, sync D-PSGD, the default MLP, a checkpoint every 50 steps). Then nftables rules on the bridge cut them
+# and train (ring, sync D-PSGD, the default MLP, a checkpoint every 300 steps). Then nftables rules on the bridge cut them
 # in two halves of 3 for CUT_S seconds (25), and the rules go. Holds when:
 #   - while cut, each half declares the other gone and both halves keep training (every
 #     agent's step advances);
@@ -34,7 +34,7 @@ ok "LAN of $N namespaces on a bridge ($P-n1..$N, $SUBNET.0/24)"
 
 for i in $(seq 1 $N); do
     lan_start a$i $i 400 --shard $((i - 1))/$N --min-peers $((N - 1)) --epochs 1000 \
-        --train-subset 12000 --test-subset 1000 --batch 16 --checkpoint-every 50
+        --train-subset 12000 --test-subset 1000 --batch 16 --checkpoint-every 300
 done
 all_steps_ge () { for i in $(seq 1 $N); do ge "$(lan_step a$i)" "$1" || return 1; done; }
 if ! wait_until 90 all_steps_ge 40; then
@@ -46,6 +46,8 @@ d0=$(lan_distance_settled a 1 $N) || { no "no consistent checkpoints before the 
 ok "consensus distance before the cut: $d0"
 
 # --- the cut: nftables on the bridge, halves {1,2,3} and {4,5,6} ----------------------
+declare -A at_cut=() # read before the cut: python is slow on a loaded machine
+for i in $(seq 1 $N); do at_cut[a$i]=$(lan_step a$i); done
 half1="v1, v2, v3"; half2="v4, v5, v6"
 ip netns exec "$P-br" nft -f - <<EOF || { no "nft rules on the bridge failed"; finish; }
 table bridge reliability_cut {
@@ -56,8 +58,6 @@ table bridge reliability_cut {
 }
 EOF
 tc=$(now)
-declare -A at_cut=()
-for i in $(seq 1 $N); do at_cut[a$i]=$(lan_step a$i); done
 ok "cut: nftables table reliability_cut on the bridge drops every frame between {n1,n2,n3} and {n4,n5,n6}"
 sleep "$CUT_S"
 # what the cut did, copied at once (the heal must not wait for python on a loaded machine)

@@ -89,17 +89,21 @@ lan_ckpt_copies () {
 jq_distance () { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["distance"])' 2>/dev/null; }
 # lan_distance_settled PREFIX FIRST LAST: the consensus distance of those agents at the
 # latest step of which each wrote a checkpoint, from copies of every checkpoint they
-# write over ~8 s (0.4 s polls: no instant need find them all at one step)
+# write, taken until each agent has 3 (two checkpoint intervals: polls faster than the
+# interval see a step common to all), at most 150 polls 0.2 s apart
 lan_distance_settled () {
-    local k i c m dir
+    local k i c m dir enough
     dir=$(mktemp -d "$T/settle.XXXXXX")
-    for k in $(seq 1 20); do
+    for k in $(seq 1 150); do
+        enough=1
         for i in $(seq "$2" "$3"); do
             c=$(lan_ckpt "$1$i") && [ -n "$c" ] || continue
             m=$(stat -c %.9Y "$c" 2>/dev/null) || continue
             [ -e "$dir/$i.$m" ] || cp "$c" "$dir/$i.$m" 2>/dev/null
+            [ "$(ls "$dir" | grep -c "^$i\.")" -ge 3 ] || enough=0
         done
-        sleep 0.4
+        [ $enough = 1 ] && break
+        sleep 0.2
     done
     python3 "$HERE/ckptdist.py" --common "$dir" $(( $3 - $2 + 1 )) | jq_distance | grep . && { rm -rf "$dir"; return 0; }
     python3 "$HERE/ckptdist.py" --common "$dir" $(( $3 - $2 + 1 )); rm -rf "$dir"; return 1
