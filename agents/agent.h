@@ -248,6 +248,7 @@ typedef struct {
     uint64_t start_step;       /* the step it started from (0 from init) */
     uint64_t steps_skipped;    /* sync mode: steps jumped to catch up with the cluster's round */
     uint64_t checkpoints;      /* checkpoints written (periodic and final) */
+    uint64_t checkpoints_replaced; /* posted, then dropped for a newer one before the writer got to it */
     uint64_t checkpoint_step;  /* step of the newest one on disk */
     int checkpoint_error;      /* 0, or why the newest one could not be written */
     uint64_t snapshots_served; /* snapshot transfers this agent served to newcomers */

@@ -266,6 +266,14 @@ s_refused_round (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
             s_tombstone (a, h->sender, ch, t, 0);
 }
 
+/* Every replica of the link waits for a keyframe (a message of the link was lost). */
+static void
+s_void_replicas (mdl_link_t *l)
+{
+    for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
+        l->valid[k] = false;
+}
+
 /* Phase 2 (sync mode): a state for a round the worker cannot take yet waits on its link.
    True when the message was parked (or dropped because the link's queue is full). */
 static bool
@@ -282,6 +290,7 @@ s_park (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, const void 
                            : NULL;
     if (!m) {
         mdl_comm_count (self, &self->a->stats.updates_dropped, 1);
+        s_void_replicas (l); /* a lost message: a later delta must not apply over it */
         return true;
     }
     self->parked_bytes += bytes;
@@ -372,7 +381,7 @@ s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_
    in order (a gap invalidates it until the next keyframe); the copy is then filed. */
 static void
 s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, const mdl_slot_meta_t *meta, bool parity,
-                bool gap, const void *payload, size_t len)
+                const void *payload, size_t len)
 {
     mdl_agent_t *a = self->a;
     const int ch = (int) MDL_KIND_CHANNEL (h->kind);
@@ -392,9 +401,7 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
         }
         l->valid[ch] = true;
     } else if (type == MDL_KIND_DELTA) {
-        if (gap)
-            l->valid[ch] = false;
-        if (!l->valid[ch]) {
+        if (!l->valid[ch]) { /* a gap on the link voided it (s_void_replicas) */
             s_request_resync (self, l);
             s_lost (self, h->sender, ch, h->step);
             return;
@@ -435,13 +442,12 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
    stamping its states in the future (--byzantine future:K) would make honest agents skip
    training: a majority of the in-neighbours must claim at least catchup_gap rounds
    above ours, counting claims refused as too far ahead, and the jump goes to the round
-   that majority reaches. With a single in-neighbour (a directed graph's round) there is
-   nobody to corroborate a claim: only one within --max-lead (accepted) counts; an agent
-   further behind trains on, its rounds ended by the refusals' tombstones, until it is
-   within reach. And a claim is a vote only when the peer's last two states both made
-   it: a peer this agent really fell behind sends every state of its rounds that far
-   ahead, while one lie followed by the honest state of our round (a forged or corrupted
-   header) must not throw away the rounds in between. */
+   that majority reaches. A single in-neighbour (two agents, a directed graph's round)
+   has nobody to corroborate it: its claim counts once it made it twice in a row, so one
+   lie followed by honest states moves nothing, while a neighbour really ahead keeps
+   sending rounds that far ahead (at the latest when its --sync-timeout for us runs out).
+   A lone in-neighbour that lies on every state can still make this agent skip rounds:
+   SECURITY.md says so. */
 static int
 s_desc (const void *x, const void *y)
 {
@@ -456,14 +462,13 @@ s_vote_catchup (mdl_comm_t *self, mdl_link_t *l, uint64_t step)
     const uint64_t round = atomic_load (&a->round), gap = a->catchup_gap;
     l->claim = step;
     l->claim_run = step >= round + gap ? l->claim_run + (l->claim_run < 2) : 0;
-    if (l->claim_run < 2 || !mdl_comm_is_in (self, l->id))
+    if (step < round + gap || !mdl_comm_is_in (self, l->id))
         return;
-    if (self->nin <= 1 && step > round + mdl_comm_max_lead (a))
-        return; /* alone, a claim beyond --max-lead is not believed (it was refused) */
+    const uint32_t run = self->nin < 2 ? 2 : 1;
     size_t nv = 0; /* self->votes has room for every in-neighbour (comm_peers.c) */
     for (size_t i = 0; i < self->nlinks && nv < self->nin; i++) {
         const mdl_link_t *o = &self->links[i];
-        if (o->claim_run >= 2 && o->claim >= round + gap && mdl_comm_is_in (self, o->id))
+        if (o->claim >= round + gap && o->claim_run >= run && mdl_comm_is_in (self, o->id))
             self->votes[nv++] = o->claim;
     }
     const size_t need = self->nin / 2 + 1;
@@ -485,8 +490,8 @@ s_on_update (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n
 }
 
 /* The phases of one update: validate; the sender must be a live peer; its claims about
-   time must hold; a global average it started is noted; park (sync); sequence (a repeat
-   is a replay; a gap voids the link's replicas); pair messages and control messages go
+   time must hold; sequence (a repeat is a replay; a gap voids the link's replicas); a
+   global average it started is noted; park (sync); pair messages and control messages go
    their way; the drop injection; file. A parked message was checked when it arrived. */
 static void
 s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n, bool unparking)
@@ -525,6 +530,26 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
             l->last_step = h.step;
             l->step_valid = true;
         }
+        /* Sequenced on arrival, in the link's order, before a state of a later round is
+           parked: checked when it is unparked, it would be refused as a replay of the
+           control messages (RESEND, SKIP) that overtook it meanwhile, and the round would
+           wait out --sync-timeout for a state that came in time. */
+        if (l->seq_valid && h.seq <= l->seq_from) {
+            snprintf (detail, sizeof detail, "sequence number %llu after %llu", (unsigned long long) h.seq,
+                      (unsigned long long) l->seq_from);
+            mdl_comm_reject (self, h.sender, MDL_REJECT_REPLAY, detail);
+            s_refused_round (self, l, &h);
+            return;
+        }
+        const bool gap = l->seq_valid && h.seq != l->seq_from + 1;
+        l->seq_from = h.seq;
+        l->seq_valid = true;
+        l->refused_run = 0;
+        /* A gap means a lost message, whichever kind this one is: a lost delta followed by
+           a control message would otherwise go unnoticed by the next delta (found by
+           --verify-replicas under --drop). Every replica of the link waits for a keyframe. */
+        if (gap)
+            s_void_replicas (l);
     }
     /* A peer started a global average (dynamic averaging's synchronisation): the worker
        must join it even while that state waits here, parked, for the worker's round. */
@@ -535,24 +560,6 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     }
     if (!unparking && s_park (self, l, &h, frames, lens, n))
         return;
-    if (l->seq_valid && h.seq <= l->seq_from) {
-        char detail[96];
-        snprintf (detail, sizeof detail, "sequence number %llu after %llu", (unsigned long long) h.seq,
-                  (unsigned long long) l->seq_from);
-        mdl_comm_reject (self, h.sender, MDL_REJECT_REPLAY, detail);
-        s_refused_round (self, l, &h);
-        return;
-    }
-    const bool gap = l->seq_valid && h.seq != l->seq_from + 1;
-    l->seq_from = h.seq;
-    l->seq_valid = true;
-    l->refused_run = 0;
-    /* A gap means a lost message, whichever kind this one is: a lost delta followed by a
-       control message would otherwise go unnoticed by the next delta (found by
-       --verify-replicas under --drop). Every replica of the link waits for a keyframe. */
-    if (gap)
-        for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
-            l->valid[k] = false;
     if (type >= MDL_KIND_PAIR_REQ && type <= MDL_KIND_PAIR_NAK) {
         s_on_pair (self, &h, frames[2], lens[2]);
         return;
@@ -563,8 +570,9 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     }
     const int ch = (int) MDL_KIND_CHANNEL (h.kind);
     if (self->a->cfg.drop > 0 && mdl_rng_double (&self->rng) < self->a->cfg.drop) {
-        /* Injected loss happens after sequencing, so it looks exactly like a lost message. */
-        l->seq_from = h.seq - 1;
+        /* Injected loss happens after sequencing; it voids the link's replicas as the gap
+           of a lost message would. */
+        s_void_replicas (l);
         s_lost (self, h.sender, ch, h.step);
         return;
     }
@@ -582,7 +590,7 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     if (type == MDL_KIND_OUTPUTS || (type == MDL_KIND_STATE && !h.keyframe))
         s_file_state (self, &h, &meta, parity, type == MDL_KIND_OUTPUTS ? self->ocodec : self->codec, frames[2], lens[2]);
     else
-        s_file_replica (self, l, &h, &meta, parity, gap, frames[2], lens[2]);
+        s_file_replica (self, l, &h, &meta, parity, frames[2], lens[2]);
 }
 
 void

@@ -68,6 +68,7 @@ s_count (mdl_agent_t *a)
     mdl_ckptwriter_stats (a->ckpt, &ws);
     pthread_mutex_lock (&a->stats_lock);
     a->stats.checkpoints = ws.written;
+    a->stats.checkpoints_replaced = ws.replaced;
     a->stats.checkpoint_step = ws.last_step;
     a->stats.checkpoint_error = ws.last_error;
     pthread_mutex_unlock (&a->stats_lock);

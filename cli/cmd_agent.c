@@ -809,6 +809,7 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     mdl_json_int (&j, "start_step", (long long) st->start_step);
     mdl_json_int (&j, "steps_skipped", (long long) st->steps_skipped);
     mdl_json_int (&j, "checkpoints", (long long) st->checkpoints);
+    mdl_json_int (&j, "checkpoints_replaced", (long long) st->checkpoints_replaced);
     mdl_json_int (&j, "readmissions", (long long) st->readmissions);
     mdl_json_int (&j, "snapshots_served", (long long) st->snapshots_served);
     mdl_agentopts_json_counters (&j, st);

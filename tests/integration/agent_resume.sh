@@ -44,9 +44,11 @@ done
 mkdir -p "$tmp/res"
 run --epochs 2 --results "$tmp/res" --checkpoint-every 10 >"$tmp/p.out" 2>"$tmp/p.err"; rc=$?
 d=$(ls -d "$tmp"/res/*/ | head -1)
-[ $rc = 0 ] && [ "$(field "$tmp/p.out" checkpoints)" = 7 ] && [ -s "$d/checkpoint.ckpt" ] \
-  && ok "--checkpoint-every 10 over 62 steps: 6 periodic checkpoints and the final one" \
-  || no "--checkpoint-every: rc $rc, checkpoints '$(field "$tmp/p.out" checkpoints)'"
+# (a slow disk or a loaded machine may drop a waiting image for a newer one: counted)
+nw=$(field "$tmp/p.out" checkpoints); nr=$(field "$tmp/p.out" checkpoints_replaced)
+[ $rc = 0 ] && [ "$(( ${nw:-0} + ${nr:-0} ))" = 7 ] && [ "${nw:-0}" -ge 1 ] && [ -s "$d/checkpoint.ckpt" ] \
+  && ok "--checkpoint-every 10 over 62 steps: 6 periodic checkpoints and the final one ($nw written, $nr replaced by a newer one)" \
+  || no "--checkpoint-every: rc $rc, checkpoints '$nw' written + '$nr' replaced, not 7"
 [ "$(field "$tmp/p.out" start_from)" = init ] && grep -q '"start_from": "init", "start_step": 0' "$d/metrics.jsonl" \
   && ok "a fresh run says start_from init in its summary and metrics" || no "start_from of a fresh run: $(tail -1 "$tmp/p.out" | cut -c1-200)"
 ls "$d" | grep -q '\.tmp\.' && no "a temporary checkpoint file was left behind" || ok "no temporary files left"

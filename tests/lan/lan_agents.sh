@@ -52,37 +52,7 @@ cleanup () {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-pass=0; fail=0
-ok () { pass=$((pass+1)); echo "ok - $1"; }
-no () { fail=$((fail+1)); echo "FAIL - $1"; }
-dump () { for f in "$@"; do echo "--- $(basename "$f") (last 8 lines)"; tail -8 "$f"; done; }
-finish () { echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit $?; }
-now () { date +%s.%N; }
-since () { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-# summary FILE KEY: a field of the summary (last stdout line), empty if there is none
-summary () {
-    python3 - "$1" "$2" <<'PY' 2>/dev/null
-import json, sys
-lines = open(sys.argv[1]).read().strip().splitlines()
-print(json.loads(lines[-1])["summary"][sys.argv[2]])
-PY
-}
-ge () { awk -v a="${1:-}" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 >= b + 0) }'; }
-# wait_until SECONDS FUNCTION ARGS...: polls every 0.2 s; 0 if it held in time
-wait_until () {
-    local s=$1; shift
-    local deadline
-    deadline=$(awk -v a="$(now)" -v s="$s" 'BEGIN { printf "%.3f", a + s }')
-    while :; do
-        "$@" && return 0
-        awk -v d="$deadline" -v n="$(now)" 'BEGIN { exit !(n > d) }' && return 1
-        sleep 0.2
-    done
-}
-running () { kill -0 "${PIDS[$1]}" 2>/dev/null; }
-exited () { ! running "$1"; }
-# reap NAME: exit code of the agent NAME (which has exited)
-reap () { wait "${PIDS[$1]}"; local rc=$?; unset "PIDS[$1]"; return $rc; }
+. "$HERE/lanlib.sh" # ok, no, dump, finish, now, since, summary, ge, wait_until, running, exited, reap
 # last_epoch NAME: the newest epoch count in the agent's progress and evaluation lines
 last_epoch () { grep -oE 'epoch [0-9]+\.[0-9]+' "$T/$1.err" 2>/dev/null | tail -1 | awk '{ print $2 }'; }
 # plus A B: A + B
