@@ -19,7 +19,7 @@ def check(ok, what):
     print(("ok - " if ok else "FAIL - ") + what)
 # the synopsis: the code block of "## The command line"
 block = re.search(r"## The command line.*?```\n(.*?)```", readme, re.S).group(1)
-names, cmd, excluded = {}, None, set()
+names, cmd, excluded, but_goes_on = {}, None, set(), False
 for line in block.splitlines():
     m = re.match(r"meshdl (\w+)", line)
     if m:
@@ -30,9 +30,12 @@ for line in block.splitlines():
     if cmd == "agent" and " but " in body:
         head, tail = body.split(" but ", 1)
         excluded |= set(re.findall(r"--[a-z][a-z-]*", tail.split("(and")[0]))
+        but_goes_on = tail.rstrip().endswith(",")
         body = head
-    elif cmd == "agent" and excluded and line.startswith(" ") and "--resume is refused" in line:
+    elif cmd == "agent" and but_goes_on and line.startswith(" "):
+        # the list of what agent does not take, carried on to this line
         excluded |= set(re.findall(r"--[a-z][a-z-]*", line.split("(and")[0]))
+        but_goes_on = line.rstrip().endswith(",")
         body = ""
     names.setdefault(cmd, set()).update(re.findall(r"--[a-z][a-z-]*", body))
 helps = {c: set(re.findall(r"^  (--[a-z][a-z-]*)", open(os.path.join(tmp, c + ".help")).read(), re.M))
