@@ -64,6 +64,9 @@ PY
 states () { docker service ps "${stack}_agent" --format '{{.DesiredState}} {{.CurrentState}}' 2>/dev/null; }
 running () { [ "$(states | grep -c '^Running Running')" -ge "$1" ]; }
 all_complete () { local s; s=$(states); [ -n "$s" ] && ! echo "$s" | grep -qv 'Complete'; }
+# settled: every task Complete, or one failed (a restart: the run is not the one to check,
+# and waiting on would only time out)
+settled () { all_complete || states | grep -q 'Failed\|Rejected'; }
 prom () { docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_prometheus" | head -1; }
 series () { local c; c=$(prom); [ -n "$c" ] && docker exec "$c" promtool query instant http://localhost:9090 meshdl_steps_total 2>/dev/null >"$T/prom" \
     && [ "$(grep -c '^meshdl_steps_total' "$T/prom")" -ge "$1" ]; }
@@ -115,8 +118,8 @@ else
 fi
 
 # --- 4: every replica ends with its summary ----------------------------------------------------
-if wait_until 900 all_complete; then ok "every agent task Complete $(since "$t_up") s after deploy (none restarted: $(states | wc -l) tasks)"
-else no "tasks not all Complete after 900 s: $(states | sort | uniq -c | tr '\n' ';')"; fi
+if wait_until 900 settled && all_complete; then ok "every agent task Complete $(since "$t_up") s after deploy (none restarted: $(states | wc -l) tasks)"
+else no "tasks not all Complete (a restart, or 900 s): $(docker service ps --no-trunc --format '{{.CurrentState}} {{.Error}}' "${stack}_agent" | sort | uniq -c | tr '\n' ';')"; fi
 docker service logs --raw "${stack}_agent" >"$T/logs" 2>&1
 mkdir -p "$T/r"
 docker run --rm --network none -v "${stack}_results:/results:ro" --entrypoint tar "$image" -C /results -c . | tar -x -C "$T/r"
