@@ -44,7 +44,8 @@ static const char *s_usage =
     "A live view of a running cluster: every --interval seconds, each agent's GET /status\n"
     "(agents run with --http ADDR:PORT): id, state, step, epoch, training loss, test\n"
     "accuracy, MB/s sent and received, live peers, the mean age in steps of the neighbour\n"
-    "states it mixes (AGE) and the time its sync rounds waited so far (WAIT). Agents are\n"
+    "states it mixes (AGE), the time its sync rounds waited so far (WAIT) and the messages\n"
+    "it refused (REFUSED: by reason in /metrics' meshdl_messages_rejected_total). Agents are\n"
     "found from --peers (their --http addresses HOST:PORT or http://HOST:PORT, and names\n"
     "dns:NAME:PORT whose every address is an agent, re-resolved every --dns-interval), or\n"
     "by listening to their beacons on --interface IF (each at its beacon's address and\n"
@@ -353,9 +354,14 @@ s_row (const s_agent_t *a, char *out, size_t len)
         snprintf (rate, sizeof rate, "%7.2f %7.2f", a->rate_out / 1e6, a->rate_in / 1e6);
     else
         snprintf (rate, sizeof rate, "%7s %7s", "-", "-");
-    snprintf (out, len, "%-16.16s  %-9.9s %8.0f %7.2f %8.4f %7s %s %5.0f/%-3.0f %6s %7.1f", s_str (a, "agent", "?"),
+    /* refusals (adversaries, misconfigured peers): the total, its reasons in the summary,
+       /status and /metrics; "-" from an agent too old to count them */
+    char rej[16];
+    v = s_num (a, "updates_rejected");
+    snprintf (rej, sizeof rej, isnan (v) ? "-" : "%.0f", v);
+    snprintf (out, len, "%-16.16s  %-9.9s %8.0f %7.2f %8.4f %7s %s %5.0f/%-3.0f %6s %7.1f %7s", s_str (a, "agent", "?"),
               s_str (a, "state", "?"), s_num (a, "step"), s_num (a, "epoch"), s_num (a, "loss"), acc, rate,
-              s_num (a, "peers"), s_num (a, "min_peers"), age, s_num (a, "sync_wait_s"));
+              s_num (a, "peers"), s_num (a, "min_peers"), age, s_num (a, "sync_wait_s"), rej);
 }
 
 static int
@@ -368,7 +374,7 @@ s_cmp (const void *x, const void *y)
     return c ? c : strcmp (a->url, b->url);
 }
 
-static const char *s_header = "AGENT             STATE         STEP   EPOCH     LOSS     ACC   MB/s\xe2\x86\x91   MB/s\xe2\x86\x93 PEERS/MIN    AGE    WAIT";
+static const char *s_header = "AGENT             STATE         STEP   EPOCH     LOSS     ACC   MB/s\xe2\x86\x91   MB/s\xe2\x86\x93 PEERS/MIN    AGE    WAIT REFUSED";
 
 static int
 s_show (s_top_t *t, const char *source, double interval, const char *unresolved)

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agentopts.h"
 #include "err.h"
 #include "report.h"
 
@@ -249,6 +250,14 @@ mdl_http_render_metrics (const mdl_http_info_t *info, const mdl_agent_stats_t *s
     s_put (&b, "meshdl_updates_total{result=\"stale\"} %llu\n", (unsigned long long) st->updates_stale);
     s_put (&b, "meshdl_updates_total{result=\"dropped\"} %llu\n", (unsigned long long) st->updates_dropped);
     s_put (&b, "meshdl_updates_total{result=\"rejected\"} %llu\n", (unsigned long long) st->updates_rejected);
+    /* every reason, zeros too: a series that appears only at its first refusal has no rate
+       before it, and an alert on increase() would miss that first burst */
+    s_family (&b, "meshdl_messages_rejected_total", "counter",
+              "Messages refused by a check, by reason (meshdl_updates_total{result=\"rejected\"} is their "
+              "sum; hello, join_rate, peers_full and rejoin_backoff refuse peers, not updates).");
+    for (int r = 0; r < MDL_REJECT_COUNT; r++)
+        s_put (&b, "meshdl_messages_rejected_total{reason=\"%s\"} %llu\n", mdl_reject_name (r),
+               (unsigned long long) st->rejected[r]);
     s_counter (&b, "meshdl_keyframes_sent_total", "Full fp32 keyframes sent on replica streams.", st->keyframes_sent);
     s_counter (&b, "meshdl_resyncs_total", "Keyframes asked for after a gap in a replica stream.", st->resyncs);
     s_counter (&b, "meshdl_gossip_rounds_total", "Gossip rounds taken part in.", st->gossip_rounds);
@@ -288,10 +297,7 @@ mdl_http_render_status (const mdl_agent_stats_t *st, const mdl_status_t *hs, cha
         mdl_json_null (&j, "test_loss");
     }
     mdl_json_num (&j, "disagreement", st->disagreement);
-    mdl_json_int (&j, "bytes_sent", (long long) st->bytes_sent);
-    mdl_json_int (&j, "bytes_received", (long long) st->bytes_received);
-    mdl_json_int (&j, "updates_applied", (long long) st->updates_applied);
-    mdl_json_int (&j, "updates_dropped", (long long) st->updates_dropped);
+    mdl_agentopts_json_counters (&j, st); /* bytes, updates, rejected_by_reason: the summary's */
     mdl_json_num (&j, "update_age_mean", st->update_age.count ? st->update_age.sum / (double) st->update_age.count : NAN);
     mdl_json_num (&j, "sync_wait_s", st->wait_s);
     if (mdl_json_finish (&j) || j.len + 2 > cap)

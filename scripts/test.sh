@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, build (Release and ASan+UBSan), run every
-# ctest test in the Release build and the unit and in-process tests under the sanitizers.
+# ctest test in the Release build (swarm.docker only with MESHDL_SWARM=1) and the unit and in-process tests under the sanitizers.
 # Exits non-zero when any test fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,7 +11,12 @@ jobs=$(nproc)
 echo "== layout (.clang-format) of the files in scripts/formatted.txt"
 "$root/scripts/format.sh" --check
 echo "== ctest (Release build)"
-(cd "$root/build" && ctest -j"$jobs" --output-on-failure --timeout 900)
+# swarm.docker (image builds, a one-node swarm, 6 epochs with a newcomer scaled in: over 10
+# minutes under load) runs only when asked: MESHDL_SWARM=1, or
+# `ctest -R '^swarm\.'` in build/. compose.docker runs whenever an engine answers.
+skip='^swarm\.'
+[ "${MESHDL_SWARM:-0}" = 1 ] && skip='^$'
+(cd "$root/build" && ctest -j"$jobs" --output-on-failure --timeout 900 -E "$skip")
 "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DMDL_SANITIZE=ON -DMDL_WERROR=ON >/dev/null
 # The sanitizer build runs the unit tests and the in-process integration test (threads,
 # sockets, gossip); the CLI and multi-process tests run once, in the Release build.

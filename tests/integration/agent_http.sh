@@ -52,16 +52,28 @@ done
 [ -z "$missing" ] && ok "every family is there" || no "missing families:$missing"
 for r in applied stale dropped rejected; do grep -q "^meshdl_updates_total{result=\"$r\"} " "$tmp/m2" || missing="$missing $r"; done
 [ -z "$missing" ] && ok "meshdl_updates_total has results applied, stale, dropped, rejected" || no "missing results:$missing"
+# refusals by reason: one family, a sample for every reason the agent counts (zeros too), summing
+# to the rejected updates
+python3 - "$tmp/m2" <<'PY' && ok "meshdl_messages_rejected_total: one sample per reason, summing to the rejected updates" || no "meshdl_messages_rejected_total: $(grep -c '^meshdl_messages_rejected_total' "$tmp/m2") samples"
+import re, sys
+text = open(sys.argv[1]).read()
+by = dict(re.findall(r'^meshdl_messages_rejected_total\{reason="([a-z_]+)"\} (\d+)$', text, re.M))
+total = int(re.search(r'^meshdl_updates_total\{result="rejected"\} (\d+)$', text, re.M).group(1))
+assert {"replay", "step_ahead", "cluster", "join_rate", "nonfinite"} <= set(by) and len(by) >= 20, by
+assert sum(map(int, by.values())) == total, (by, total)
+assert text.count("# TYPE meshdl_messages_rejected_total counter\n") == 1
+PY
 [ "$(sample "$tmp/m2" 'meshdl_updates_total{result="applied"}')" -gt 0 ] && [ "$(sample "$tmp/m2" meshdl_peers)" = 1 ] \
   && ok "updates applied and 1 peer" || no "applied $(sample "$tmp/m2" 'meshdl_updates_total{result="applied"}'), peers $(sample "$tmp/m2" meshdl_peers)"
 [ "$(sample "$tmp/m2" meshdl_sync_wait_seconds_count)" -gt 0 ] && [ "$(sample "$tmp/m2" meshdl_update_age_steps_count)" -gt 0 ] \
   && [ "$(sample "$tmp/m2" 'meshdl_sync_wait_seconds_bucket{le="+Inf"}')" = "$(sample "$tmp/m2" meshdl_sync_wait_seconds_count)" ] \
   && ok "the sync-wait and update-age histograms fill (+Inf bucket = count)" || no "histograms empty or inconsistent"
 grep -qi '^content-type: text/plain; version=0.0.4' "$tmp/head" && ok "Content-Type is the exposition format 0.0.4" || no "Content-Type: $(grep -i content-type "$tmp/head")"
-python3 - "$tmp/status" <<'PY' && ok "/status is the status JSON (state training, step, loss, bytes)" || no "/status: $(cat "$tmp/status")"
+python3 - "$tmp/status" <<'PY' && ok "/status is the status JSON (state training, step, loss, bytes, refusals)" || no "/status: $(cat "$tmp/status")"
 import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["state"] == "training" and s["step"] > 0 and s["peers"] == 1 and "loss" in s and s["bytes_sent"] > 0, s
+assert s["updates_rejected"] == sum(s["rejected_by_reason"].values()), s
 PY
 rc0=0; rc1=0; wait "${pids[0]}" || rc0=$?; wait "${pids[1]}" || rc1=$?; pids=()
 [ $rc0 = 0 ] && [ $rc1 = 0 ] && ok "both agents exit 0" || no "agents exit $rc0 $rc1"

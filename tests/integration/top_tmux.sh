@@ -47,7 +47,8 @@ for _ in $(seq 1 100); do [ -s "$tmp/rc" ] && break; sleep 0.1; done
 # --- without a terminal -------------------------------------------------------------------------
 "$bin" top --peers "dns:localhost:${u0##*:}" --count 2 --interval 0.3 >"$tmp/plain" 2>&1 </dev/null; rc=$?
 [ $rc = 0 ] && [ "$(grep -c 'AGENT' "$tmp/plain")" = 2 ] && grep -q "$id0  training" "$tmp/plain" && ! grep -q $'\033' "$tmp/plain" \
-  && ok "in a pipe: plain lines, 2 refreshes, the agent found through dns:localhost" || { no "plain mode: exit $rc"; cat "$tmp/plain"; }
+  && grep "$id0  training" "$tmp/plain" | tail -1 | grep -Eq ' [0-9]+$' && grep -q 'WAIT REFUSED$' "$tmp/plain" \
+  && ok "in a pipe: plain lines, 2 refreshes, the agent found through dns:localhost, its refusals counted" || { no "plain mode: exit $rc"; cat "$tmp/plain"; }
 "$bin" top --peers 127.0.0.1:1 --once >/dev/null 2>&1; rc=$?
 [ $rc = 1 ] && ok "--once with no agent answering: exit 1" || no "--once, nobody there: exit $rc"
 for p in 127.0.0.1 127.0.0.1:0 "a:1,,b:2" dns:agents; do

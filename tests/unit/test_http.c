@@ -62,7 +62,9 @@ s_stats (mdl_agent_stats_t *st)
     st->steps = 42;
     st->bytes_sent = 1000;
     st->updates_applied = 7;
-    st->updates_rejected = 2;
+    st->updates_rejected = 3;
+    st->rejected[MDL_REJECT_REPLAY] = 2;
+    st->rejected[MDL_REJECT_JOIN_RATE] = 1;
     for (int i = 0; i < 10; i++) {
         mdl_hist_observe (&st->update_age, i);
         mdl_hist_observe (&st->sync_wait, 0.003 * i);
@@ -106,13 +108,42 @@ test_http_metrics_name_every_family_with_help_and_type (void **state)
     }
     assert_true (s_sample (m, "meshdl_steps_total") == 42);
     assert_true (s_sample (m, "meshdl_updates_total{result=\"applied\"}") == 7);
-    assert_true (s_sample (m, "meshdl_updates_total{result=\"rejected\"}") == 2);
+    assert_true (s_sample (m, "meshdl_updates_total{result=\"rejected\"}") == 3);
     assert_true (s_sample (m, "meshdl_state{state=\"training\"}") == 1);
     assert_true (s_sample (m, "meshdl_state{state=\"waiting\"}") == 0);
     /* no evaluation yet: NaN, not a made-up 0 */
     assert_non_null (strstr (m, "\nmeshdl_test_accuracy NaN\n"));
     /* quote and backslash escaped in a label value */
     assert_non_null (strstr (m, "codec=\"odd\\\"codec\\\\\""));
+    free (m);
+}
+
+static void
+test_http_metrics_count_refusals_under_every_reason_as_one_family (void **state)
+{
+    mdl_agent_stats_t st;
+    s_stats (&st);
+    size_t len = 0;
+    char *m = mdl_http_render_metrics (&s_info, &st, &s_status, 0, &len);
+    assert_non_null (m);
+    /* one HELP and one TYPE for the family, then one sample per reason (zeros too) */
+    assert_non_null (strstr (m, "# TYPE meshdl_messages_rejected_total counter\n"));
+    const char *one = strstr (m, "# HELP meshdl_messages_rejected_total ");
+    assert_non_null (one);
+    assert_null (strstr (one + 1, "# HELP meshdl_messages_rejected_total "));
+    double sum = 0;
+    for (int r = 0; r < MDL_REJECT_COUNT; r++) {
+        char prefix[96];
+        snprintf (prefix, sizeof prefix, "meshdl_messages_rejected_total{reason=\"%s\"}", mdl_reject_name (r));
+        double v = s_sample (m, prefix);
+        assert_false (isnan (v));
+        assert_true (v == (double) st.rejected[r]);
+        sum += v;
+    }
+    assert_true (s_sample (m, "meshdl_messages_rejected_total{reason=\"replay\"}") == 2);
+    assert_true (s_sample (m, "meshdl_messages_rejected_total{reason=\"join_rate\"}") == 1);
+    assert_true (s_sample (m, "meshdl_messages_rejected_total{reason=\"step_ahead\"}") == 0);
+    assert_true (sum == s_sample (m, "meshdl_updates_total{result=\"rejected\"}"));
     free (m);
 }
 
@@ -269,6 +300,7 @@ main (void)
         cmocka_unit_test (test_http_address_accepts_host_port_forms),
         cmocka_unit_test (test_http_address_rejects_what_is_not_host_port),
         cmocka_unit_test (test_http_metrics_name_every_family_with_help_and_type),
+        cmocka_unit_test (test_http_metrics_count_refusals_under_every_reason_as_one_family),
         cmocka_unit_test (test_http_histograms_are_cumulative_and_end_at_their_count),
         cmocka_unit_test (test_http_server_answers_from_the_newest_snapshot),
         cmocka_unit_test (test_http_a_silent_client_holds_up_no_scrape),
