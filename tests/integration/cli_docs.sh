@@ -35,7 +35,6 @@ for line in block.splitlines():
         body, but = head, True
     elif cmd == "agent" and but and line.startswith(" "):
         excluded |= set(re.findall(r"--[a-z][a-z-]*", line.split("(and")[0]))
-        but_goes_on = line.rstrip().endswith(",")
         body = ""
     names.setdefault(cmd, set()).update(re.findall(r"--[a-z][a-z-]*", body))
 helps = {c: set(re.findall(r"^  (--[a-z][a-z-]*)", open(os.path.join(tmp, c + ".help")).read(), re.M))
