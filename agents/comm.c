@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "comm_impl.h"
+#include "snapshot.h"
 #include "err.h"
 
 mdl_link_t *
@@ -601,12 +602,20 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
     /* ... and one identity's leave/rejoin churn waits longer each time, up to a minute
        (a real restart, which takes seconds and is rare, rejoins at once). */
     mdl_peers_backoff (self->peers, 60);
-    /* The largest frame a peer may send: a payload of our codec or an fp32 keyframe. A
+    /* The largest frame a peer may send: a payload of our codec, an fp32 keyframe, an
+       outputs message, or a chunk of a snapshot served to a newcomer (comm_boot.c). A
        peer that sends more is disconnected by ZeroMQ before the frame is buffered, so an
-       oversize frame never costs its size in memory. */
+       oversize frame never costs its size in memory; but that disconnection is for good
+       (libzmq does not reconnect after a protocol error), so nothing an honest peer sends
+       may exceed it: a snapshot chunk of a small model did (256 KiB against a 200 KB
+       model), and a newcomer lost its server for the rest of the run. */
     size_t frame_max = mdl_codec_max_size (self->codec);
     if (frame_max < a->d * sizeof (float) + 64)
         frame_max = a->d * sizeof (float) + 64;
+    if (self->ocodec && frame_max < mdl_codec_max_size (self->ocodec))
+        frame_max = mdl_codec_max_size (self->ocodec);
+    if (frame_max < MDL_SNAP_CHUNK_MAX)
+        frame_max = MDL_SNAP_CHUNK_MAX;
     frame_max += 4096;
     /* Parked messages (sync mode, comm_recv.c) of all links together: 64 messages of the
        largest size, within [16 MiB, 512 MiB]. */
