@@ -168,7 +168,7 @@ mdl_worker_ctx_new (mdl_agent_t *a, float *x, int *err)
         goto fail;
     if ((rc = mdl_worker_restore_algo (c)) != 0)
         goto fail;
-    c->ckpt_last = mdl_learner_steps (a->learner);
+    c->ckpt_last = a->learner ? mdl_learner_steps (a->learner) : 0; /* no learner: a program's own model */
     return c;
 fail:
     if (c && c->err[0]) {
