@@ -1024,8 +1024,9 @@ mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg)
                               mdl_algo_names (names, sizeof names, ", "));
     }
     if (cfg->robust.kind > MDL_ROBUST_CLIP && ops->pairwise)
-        return mdl_error_set (MDL_EINVAL, "--algo %s averages with one peer at a time: of the --robust rules only clip "
-                                          "applies (trimmed and median need 3 or more states)",
+        return mdl_error_set (MDL_EINVAL,
+                              "--algo %s averages with one peer at a time: of the --robust rules only clip "
+                              "applies (trimmed and median need 3 or more states)",
                               ops->name);
     const bool own = cfg->learn.spec && cfg->learn.spec[0];
     if (!own && cfg->dim == 0)

@@ -91,7 +91,7 @@ static const s_counter_t s_counters[] = {
     C (snapshots_served, C_U64),
     C (readmissions, C_U64),
 };
-_Static_assert (sizeof (mdl_start_t) == sizeof (int), "start_from is read as an int");
+_Static_assert(sizeof (mdl_start_t) == sizeof (int), "start_from is read as an int");
 
 #define S_N (sizeof s_counters / sizeof s_counters[0])
 
