@@ -82,7 +82,7 @@ s_vote_rig_new (int npeers)
     c.cluster = "catchup";
     c.bind = bind;
     c.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = "catchup", .registry = r->reg, .interval_ms = 50 };
-    c.peer_timeout = 5;
+    c.peer_timeout = 60; /* no peer leaves here: a loaded machine must not make one look gone */
     c.hello_interval = 0.05;
     c.min_peers = npeers;
     c.min_peers_timeout = 20;
