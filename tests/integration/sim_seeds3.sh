@@ -43,8 +43,11 @@ run pxo --agents 8 --algo plexus --sample 2 --offline 0.3
 run dpo --agents 8 --algo dpsgd --offline 0.3
 check "plexus with 30% offline: test_acc {test_acc}, {rounds_offline_per_agent} rounds offline per agent" \
     's["test_acc"] > 0.7 and 0.2 * s["steps"] < s["rounds_offline_per_agent"] < 0.4 * s["steps"]' pxo
+# If neighbours waited for the offline agents, each of ~35 offline rounds would cost a
+# --sync-timeout (10 s): a total wait under 3 timeouts says they did not (a loaded CI
+# machine took 8 s of ordinary waits).
 check "dpsgd with 30% offline: test_acc {test_acc}, {rounds_offline_per_agent} rounds offline per agent, waited {sync_wait_s} s" \
-    's["test_acc"] > 0.7 and 0.2 * s["steps"] < s["rounds_offline_per_agent"] < 0.4 * s["steps"] and s["sync_wait_s"] < 5' dpo
+    's["test_acc"] > 0.7 and 0.2 * s["steps"] < s["rounds_offline_per_agent"] < 0.4 * s["steps"] and s["sync_wait_s"] < 30' dpo
 
 # 4. Model-parallel least squares: blocks of 100 of 400 unknowns on 100 observations fit
 # the training set; the near-square blocks generalise far worse than the minimum-norm
