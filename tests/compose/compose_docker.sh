@@ -119,8 +119,8 @@ results "$T/r1"
 n=0; shards=""; first=0; accs=""; bytes=0
 for d in "$T"/r1/*/; do
     id=$(basename "$d")
-    # the agents' shared cache of the decompressed data (--results DIR: DIR/data-cache)
-    [ "$id" = data-cache ] && continue
+    # the agents' shared cache of the decompressed data (--results DIR: DIR/.data-cache, hidden)
+    [ "$id" = .data-cache ] || [ "$id" = data-cache ] && continue
     n=$((n+1)); s="$d/summary.json"
     acc=$(json "$s" summary test_acc); seen=$(json "$s" summary peers_seen); sh=$(json "$s" summary shard)
     shs=$(json "$s" summary shards); st=$(json "$s" summary status); fs=$(json "$s" summary first_step_time)
@@ -212,7 +212,7 @@ bad () {  # bad DESCRIPTION ENV...
     [ $rc = 2 ] && [ "$(echo "$out" | wc -l)" = 1 ] && [ -z "$left" ] && ok "$what: exit 2, '$out', nothing new in /results" \
         || no "$what: exit $rc, '$out', /results holds '$left'"
 }
-docker run --rm --network none -v "${proj}_results:/results" --entrypoint sh "$image" -c 'rm -rf /results/*' >/dev/null 2>&1
+docker run --rm --network none -v "${proj}_results:/results" --entrypoint sh "$image" -c 'rm -rf /results/* /results/.[!.]*' >/dev/null 2>&1
 bad "MESHDL_TOPOLOGY=bogus" MESHDL_TOPOLOGY=bogus
 bad "an unknown variable MESHDL_EPOCS=3" MESHDL_EPOCS=3
 bad "a missing data volume" MESHDL_DATA=/data/mine
