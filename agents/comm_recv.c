@@ -19,8 +19,9 @@ s_request_resync (mdl_comm_t *self, mdl_link_t *l)
     if (now - l->resync_at < 0.5)
         return;
     l->resync_at = now;
-    mdl_comm_send_control (self, l->id, MDL_KIND_RESYNC, 0);
+    /* counted before it is sent: whoever hears the request sees the count */
     mdl_comm_count (self, &self->a->stats.resyncs, 1);
+    mdl_comm_send_control (self, l->id, MDL_KIND_RESYNC, 0);
 }
 
 /* AD-PSGD: files a pair message (request, accept, refusal) for the worker. A request
@@ -402,8 +403,8 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
         l->valid[ch] = true;
     } else if (type == MDL_KIND_DELTA) {
         if (!l->valid[ch]) { /* a gap on the link voided it (s_void_replicas) */
+            s_lost (self, h->sender, ch, h->step); /* counted before the request goes out */
             s_request_resync (self, l);
-            s_lost (self, h->sender, ch, h->step);
             return;
         }
         if ((rc = mdl_codec_apply (codec, payload, len, 1.0f, l->replica[ch]))) {
