@@ -12,6 +12,8 @@ typedef struct {
     mdl_peer_info_t info;
     bool alive;
     bool mute_reported; /* reported by mdl_peers_mute since it was last heard */
+    bool bye;           /* this incarnation said goodbye: it never comes back (a restart
+                           has a new one); its hellos still in flight are stale */
     double last_seen;   /* announcement or message */
     double since;       /* joined, or last heard over the mesh */
     double rejoined;    /* last join or rejoin (mdl_peers_backoff) */
@@ -229,6 +231,8 @@ mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
         r->rejoined = now;
         ev->kind = MDL_PEER_JOIN;
     }
+    else if (!r->alive && r->bye && r->info.incarnation == info->incarnation)
+        return 0; /* a hello sent before its goodbye, arriving after it */
     else if (!r->alive || r->info.incarnation != info->incarnation) {
         const double rejoined = r->rejoined, hold = r->hold;
         if (!s_rejoin_allowed (self, r, now))
@@ -244,6 +248,7 @@ mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
     }
     if (ev->kind != MDL_PEER_NONE) {
         r->alive = true;
+        r->bye = false;
         r->since = now;
         r->mute_reported = false;
     }
@@ -303,6 +308,7 @@ mdl_peers_remove (mdl_peers_t *self, uint64_t id, mdl_peer_event_t *ev)
     if (!r || !r->alive)
         return false;
     r->alive = false;
+    r->bye = true;
     if (ev) {
         memset (ev, 0, sizeof *ev);
         ev->kind = MDL_PEER_LEAVE;

@@ -88,7 +88,9 @@ size_t mdl_peers_expire (mdl_peers_t *self, double now, mdl_peer_event_t *ev, si
    alive (the caller logs and counts them; whether to average with them is its choice). */
 size_t mdl_peers_mute (mdl_peers_t *self, double now, uint64_t *ids, size_t cap);
 
-/* Marks id dead now (e.g. it said goodbye); returns true if it was alive. */
+/* Marks id dead now because it said goodbye; returns true if it was alive. Hellos of
+   the same incarnation that arrive later (sent before the goodbye) do not readmit it;
+   only a new incarnation (a restart) does. */
 bool mdl_peers_remove (mdl_peers_t *self, uint64_t id, mdl_peer_event_t *ev);
 
 /* Ids of live peers, ascending (at most cap); returns how many are alive (which may

@@ -164,7 +164,7 @@ if dc --profile monitor run --rm --no-deps --entrypoint meshdl agent top --peers
 else
     no "meshdl top in compose: $(tr '\n' ';' <"$T/top")"
 fi
-t0=$(date +%s)
+t0=$(date +%s); t0n=$(date +%s.%N); before=$(ids)
 DC_LIMIT=60 dc --profile monitor stop >/dev/null 2>&1
 # Each agent's own time from its SIGTERM (the engine's "kill" event) to its exit ("die"):
 # what the 10 s grace period bounds; compose's own start-up (seconds, for 1.29) is not in it.
@@ -174,7 +174,17 @@ dt=$(docker events --since "$t0" --until "$(date +%s)" --filter "label=com.docke
      | awk '$2 == "kill" && !($1 in k) { k[$1] = $3 } $2 == "die" { d[$1] = $3 }
             END { m = -1; for (c in d) if (c in k && (d[c] - k[c]) / 1e9 > m) m = (d[c] - k[c]) / 1e9; n = 0; for (c in d) n++
                   if (n == 4) printf "%.1f", m; else print "?" }')
-awk -v d="$dt" 'BEGIN { exit !(d != "?" && d < 10) }' && ok "compose stop: each agent exited at most $dt s after its SIGTERM (< 10 s grace period)" \
+how="after its SIGTERM"
+if [ "$dt" = "?" ]; then
+    # The engine's event log missed some (seen once under CI load): each container's
+    # FinishedAt against the moment `compose stop` began instead, which also counts
+    # compose's own time to send the signals, so the bound is looser by that.
+    dt=$(for c in $before; do docker inspect -f '{{.State.FinishedAt}}' "$c"; done \
+         | while read -r f; do date -d "$f" +%s.%N; done | awk -v t="$t0n" '{ d = $1 - t; if (d > m) m = d; n++ }
+             END { if (n == 4) printf "%.1f", m; else print "?" }')
+    how="after compose stop began (the engine's events were incomplete)"
+fi
+awk -v d="$dt" 'BEGIN { exit !(d != "?" && d < 10) }' && ok "compose stop: each agent exited at most $dt s $how (< 10 s grace period)" \
     || no "compose stop: SIGTERM to exit took '$dt' s (? = not 4 kill/die events)"
 results "$T/r2"
 for c in $(ids); do

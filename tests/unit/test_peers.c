@@ -214,6 +214,15 @@ test_remove_marks_dead_once (void **state)
     assert_int_equal (ev.kind, MDL_PEER_LEAVE);
     assert_false (mdl_peers_remove (p, 2, &ev));
     assert_false (mdl_peers_remove (p, 5, NULL));
+    /* a hello it sent before its goodbye, heard after it: stale, no rejoin */
+    assert_int_equal (mdl_peers_seen (p, &a, 0.5, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_NONE);
+    assert_false (mdl_peers_is_alive (p, 2));
+    /* a restart (a new incarnation) is readmitted */
+    a.incarnation++;
+    assert_int_equal (mdl_peers_seen (p, &a, 0.6, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_REJOIN);
+    assert_true (mdl_peers_is_alive (p, 2));
     mdl_peers_destroy (&p);
 }
 
