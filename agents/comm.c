@@ -308,8 +308,10 @@ s_drain_pull (mdl_comm_t *self)
         zframe_t *f0 = zmsg_first (msg);
         if (f0 && zframe_size (f0) == 1) {
             const char cmd = *(const char *) zframe_data (f0);
-            if (cmd == 'A') /* the worker moved to its next round: parked states may be due */
+            if (cmd == 'A') { /* the worker moved to its next round: parked states may be due */
                 mdl_comm_unpark (self);
+                mdl_comm_kept_tick (self);
+            }
             else if (cmd == 'O' || cmd == 'C')
                 s_transient_cmd (self, cmd, msg);
             else if (cmd == 'L') /* the worker stopped on an error: leave the mesh (s_actor) */

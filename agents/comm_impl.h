@@ -53,6 +53,9 @@ typedef struct {
                                   (a vote for catching up, comm_recv.c) */
     uint32_t claim_run;        /* its consecutive states claiming catchup_gap rounds ahead */
     uint32_t refused_run;      /* messages refused for their claims since the last accepted */
+    uint64_t keep_below;       /* sync mode: it said goodbye after a state of a round the
+                                  worker has not mixed yet: link and mailbox stay until the
+                                  worker's round reaches this (0: not kept) */
 } mdl_link_t;
 
 /* Rate limit of the log lines about refused messages: one entry per (peer, reason). */
@@ -185,6 +188,7 @@ int mdl_comm_transient_open (mdl_comm_t *self, mdl_transient_t purpose, const ui
 void mdl_comm_transient_close (mdl_comm_t *self, mdl_transient_t purpose, uint64_t below);
 /* Releases the transient peers whose linger ended (comm.c's tick). */
 void mdl_comm_transient_tick (mdl_comm_t *self, double now);
+void mdl_comm_kept_tick (mdl_comm_t *self);
 /* Whether id is an in-neighbour (its states are mixed in this agent's rounds). */
 bool mdl_comm_is_in (const mdl_comm_t *self, uint64_t id);
 /* Whether id is in the talk set or open for a transient purpose. */

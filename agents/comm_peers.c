@@ -117,8 +117,9 @@ static void
 s_reconcile (mdl_comm_t *self)
 {
     const double now = mdl_now ();
+    const uint64_t round = atomic_load (&self->a->round);
     for (size_t i = self->nlinks; i-- > 0;)
-        if (!mdl_comm_wanted (self, self->links[i].id))
+        if (!mdl_comm_wanted (self, self->links[i].id) && !(self->links[i].keep_below > round))
             s_release (self, &self->links[i]);
     for (size_t k = 0; k < self->ntalk; k++) {
         const uint64_t id = self->talk[k];
@@ -280,6 +281,22 @@ mdl_comm_transient_close (mdl_comm_t *self, mdl_transient_t purpose, uint64_t be
             mdl_mailroom_drop (self->a->room, self->links[i].id, self->a->merge_ch, below);
 }
 
+/* The worker moved to its next round: links kept for a departed peer's last state
+   (mdl_comm_on_event) whose round has passed are released. */
+void
+mdl_comm_kept_tick (mdl_comm_t *self)
+{
+    const uint64_t round = atomic_load (&self->a->round);
+    bool due = false;
+    for (size_t i = 0; i < self->nlinks; i++)
+        if (self->links[i].keep_below && round >= self->links[i].keep_below) {
+            self->links[i].keep_below = 0;
+            due = true;
+        }
+    if (due)
+        s_reconcile (self);
+}
+
 /* comm.c's tick: transient peers whose linger ended are released. */
 void
 mdl_comm_transient_tick (mdl_comm_t *self, double now)
@@ -326,6 +343,7 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
             l->seq_valid = l->step_valid = false; /* a restart counts afresh */
             l->refused_run = l->claim_run = 0;
             l->claim = 0;
+            l->keep_below = 0;
             l->seq_to = mdl_comm_seq_base ();
             if (l->connected && ev->info.endpoint[0] && strcmp (l->endpoint, ev->info.endpoint)) {
                 mdl_mesh_disconnect (self->mesh, l->endpoint);
@@ -336,8 +354,20 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
                        ev->info.endpoint[0] ? " at " : "", ev->info.endpoint);
         break;
     case MDL_PEER_LEAVE:
-        /* Its link, connection and mailbox go with the new view (it is no longer wanted). */
+        /* Its link, connection and mailbox go with the new view (it is no longer wanted),
+           except, in sync mode, while a state it sent before its goodbye waits for the
+           worker's round: the last round of an agent that finished first is still ours
+           to mix (the view without it takes effect for the next rounds). */
         mdl_comm_boot_peer_gone (self, ev->info.id);
+        if (l && self->bye && a->cfg.mode == MDL_MODE_SYNC) {
+            const uint64_t round = atomic_load (&a->round);
+            for (int ch = 0; ch < a->algo->channels && ch < MDL_AGENT_CHANNELS; ch++) {
+                mdl_slot_meta_t m;
+                if (mdl_mailroom_peek (a->room, ev->info.id, ch, &m) && !m.lost && m.step >= round
+                    && m.step < MDL_MERGE_ROUND && m.step + 1 > l->keep_below)
+                    l->keep_below = m.step + 1;
+            }
+        }
         if (self->bye)
             mdl_agent_log (a, "leave %s (said goodbye)", ids);
         else

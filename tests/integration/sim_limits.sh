@@ -25,17 +25,18 @@ no() { echo "FAIL: $*"; fails=$((fails + 1)); }
     && ok "1024 agents with 256 files refused before the data: $(cat "$tmp/e")" \
     || no "1024 agents with 256 files: exit $rc, $(cat "$tmp/e")"
 
-# 3. at the limit: 1024 agents on the one-peer exponential graph run to the end
+# 3. at the limit: 1024 agents on the one-peer exponential graph run to the end. Every
+#    agent mixes its in-neighbour's state: 1024 updates. 2048 threads on 2 cores make
+#    stragglers (under CI's load one started its round 13 s after its neighbour did), so
+#    the round may wait up to 120 s instead of 10: what is measured is that no state is
+#    lost, not how long a loaded machine takes.
 timeout 600 "$bin" sim --agents 1024 --topology one-peer-exp --model mlp:784-8-10 --epochs 1 --batch 1 \
-    --train-subset 1024 --test-subset 100 --threads 1 --quiet >"$tmp/o" 2>"$tmp/e"; rc=$?
+    --train-subset 1024 --test-subset 100 --threads 1 --sync-timeout 120 --quiet >"$tmp/o" 2>"$tmp/e"; rc=$?
 python3 - "$tmp/o" <<'PY' && [ $rc -eq 0 ] && ok "1024 agents ran: $(tail -c 200 "$tmp/o")" || no "1024 agents: exit $rc, $(tail -3 "$tmp/e")"
 import json, sys
 s = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["summary"]
 assert s["agents"] == 1024 and s["status"] == "done" and s["steps_min"] == 1 and s["peers_seen"] == 1023, s
-# one in-neighbour per round, one round each: 1024 updates. Under load a few are lost
-# (issue 14, open: in sim a peer's goodbye followed by its rejoin clears what was filed
-# from it); more than 1% lost is a failure.
-assert s["updates_applied"] >= 1014, s
+assert s["updates_applied"] == 1024, s
 PY
 
 [ $fails -eq 0 ] && echo "sim_limits: all passed" || { echo "sim_limits: $fails failed"; exit 1; }

@@ -26,7 +26,11 @@
         it has passed will never come, so the agent goes on with the other neighbour and
         mixes the parked state when it gets to its round (before, each round waited out
         --sync-timeout, and the ahead neighbour waited for the agent's rounds likewise:
-        one round per timeout, the faults acceptance's stalled ring). */
+        one round per timeout, the faults acceptance's stalled ring);
+      - a neighbour that sends its state of the round the agent waits in and then says
+        goodbye (it finished first) is still mixed in that round: its mailbox outlives
+        the leave until the worker's round passes (before, the new view released it with
+        the state inside, and the round ended without it). */
 #include "testutil.h"
 
 #include <math.h>
@@ -375,6 +379,34 @@ test_an_in_neighbour_a_few_rounds_ahead_does_not_hold_the_agents_rounds (void **
     s_vote_rig_destroy (r);
 }
 
+static void
+test_a_state_sent_before_a_goodbye_is_mixed_in_its_round (void **state)
+{
+    s_vote_rig_t *r = s_vote_rig_new (2);
+    const uint64_t at = s_lockstep (r);
+    float *x0 = malloc (r->d * sizeof (float)), *zeros = calloc (r->d, sizeof (float));
+    memcpy (x0, r->x, r->d * sizeof (float));
+    s_send_v (r, 0, at, zeros); /* peer 0's last state, then its goodbye */
+    assert_int_equal (mdl_rawpeer_bye (r->peer[0], s_peer_id (0), 1), 0);
+    /* the agent has handled the goodbye (peer 0 left its view) while it still waits in
+       round at for peer 1 */
+    uint64_t ids[4];
+    const double until = mdl_now () + 10;
+    while (mdl_agent_members (r->agent, ids, 4) != 2 && mdl_now () < until)
+        usleep (2000);
+    assert_int_equal (mdl_agent_members (r->agent, ids, 4), 2);
+    s_send (r, 1, at);
+    mdl_wire_header_t h;
+    assert_int_equal (mdl_rawpeer_recv_state (r->peer[1], r->x, &h, 20), 0);
+    assert_int_equal (h.step, at + 1);
+    for (size_t k = 0; k < r->d; k++)
+        zeros[k] = (2.0f / 3.0f) * x0[k]; /* round at mixed x, peer 0's zeros and x, 1/3 each */
+    assert_true (s_close (r->x, zeros, r->d));
+    free (x0);
+    free (zeros);
+    s_vote_rig_destroy (r);
+}
+
 int
 main (void)
 {
@@ -385,6 +417,7 @@ main (void)
         cmocka_unit_test (test_a_state_asked_again_comes_on_the_next_sequence_number),
         cmocka_unit_test (test_a_state_parked_for_a_later_round_survives_a_control_message_that_overtakes_it),
         cmocka_unit_test (test_an_in_neighbour_a_few_rounds_ahead_does_not_hold_the_agents_rounds),
+        cmocka_unit_test (test_a_state_sent_before_a_goodbye_is_mixed_in_its_round),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
