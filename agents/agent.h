@@ -172,7 +172,7 @@ typedef enum {
     MDL_REJECT_REPLAY,      /* sequence number not above the link's last: a replay */
     MDL_REJECT_BACKWARDS,   /* step behind the link's last by more than the window */
     MDL_REJECT_AHEAD,       /* step ahead of the receiver by more than --max-lead */
-    MDL_REJECT_HELLO,       /* malformed hello or goodbye, or a goodbye of another incarnation */
+    MDL_REJECT_HELLO,       /* malformed hello or goodbye (a goodbye of another incarnation is ignored, uncounted) */
     MDL_REJECT_JOIN_RATE,   /* a new peer over the join budget (flood of fresh ids) */
     MDL_REJECT_PEERS_FULL,  /* a new peer while the peer table is full */
     MDL_REJECT_REJOIN,      /* a rejoin within the peer's back-off (it churns) */

@@ -23,7 +23,9 @@
 
 _Static_assert (MDL_ALGO_MAX_MEMBERS == MDL_AGENT_MAX_PEERS + 1, "algo.h and agent.h disagree on the view size");
 #define MDL_AGENT_CHANNELS 4  /* vectors an algorithm may exchange per round (mailbox channels) */
-#define MDL_MAX_PARKED 16     /* sync mode: messages per peer held for rounds ahead of ours */
+#define MDL_MAX_PARKED 16     /* sync mode: how far ahead a neighbour on a directed or time-varying
+                                 graph may run before we are behind (catchup_gap, agent.c); the
+                                 parking queues have their own bounds (comm_recv.c s_max_parked) */
 enum { MDL_BOOT_IDLE = 0, MDL_BOOT_ASKED = 1, MDL_BOOT_ANSWERED = 2, MDL_BOOT_CANCELLED = 3 };
 
 /* Why an agent talks to peers beyond its neighbourhood (hood.h), for a while: the comm

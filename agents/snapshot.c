@@ -236,9 +236,8 @@ s_next_peer (mdl_snap_client_t *c, double now)
     c->phase = S_WANTING;
     c->want_at = now;
     c->peer_until = now + c->cfg.peer_timeout;
-    /* Here a transport that keeps only neighbour connections opens one to c->peer for
-       the transfer (and releases it in s_drop_transfer); the mesh of today connects every
-       live peer. */
+    /* Connections follow the neighbourhood: the newcomer's ASK reaches every live peer it
+       listens to, and c->peer is one of them (docs/PROTOCOL.md §13.2). */
     s_send (c, c->peer, MDL_SNAP_WANT, 0, 0);
 }
 
