@@ -584,6 +584,32 @@ s_ask_missing (mdl_ctx_t *c, int channel)
         mdl_worker_send_to (c, MDL_KIND_MAKE (MDL_KIND_RESEND, channel), c->step, NULL, to, n);
 }
 
+/* Sync mode: waits until every live in-neighbour's state of this round on channel is
+   in, or --sync-timeout passes. Waited in slices: a neighbour whose state of this
+   round is still missing after a slice is asked to send it again (RESEND). PUB/SUB
+   loses, without a trace, what a publisher sends before the subscriber's
+   subscription reached it: the first state to a peer that just joined, or came back. */
+static void
+s_sync_wait (mdl_ctx_t *c, int channel)
+{
+    mdl_agent_t *a = c->a;
+    s_wait_t w = { c, channel };
+    const double t0 = mdl_now (), until = t0 + a->cfg.sync_timeout;
+    const double slice = a->cfg.sync_timeout / 8 < 0.5 ? a->cfg.sync_timeout / 8 : 0.5;
+    for (;;) {
+        const double left = until - mdl_now ();
+        if (mdl_mailroom_wait (a->room, s_round_ready, &w, left < slice ? left : slice) || left <= slice)
+            break;
+        s_ask_missing (c, channel);
+        mdl_agent_beat (&a->beat_worker); /* waiting for peers is not being stuck */
+    }
+    const double waited = mdl_now () - t0;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.wait_s += waited;
+    mdl_hist_observe (&a->stats.sync_wait, waited);
+    pthread_mutex_unlock (&a->stats_lock);
+}
+
 int
 mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x)
 {
@@ -591,27 +617,8 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     if (mdl_worker_round (c))
         return 0;
     const bool sync = a->cfg.mode == MDL_MODE_SYNC;
-    if (sync && c->nnbr) {
-        s_wait_t w = { c, channel };
-        const double t0 = mdl_now (), until = t0 + a->cfg.sync_timeout;
-        /* Waited in slices: a neighbour whose state of this round is still missing after a
-           slice is asked to send it again (RESEND). PUB/SUB loses, without a trace, what
-           a publisher sends before the subscriber's subscription reached it: the first
-           state to a peer that just joined, or came back. */
-        const double slice = a->cfg.sync_timeout / 8 < 0.5 ? a->cfg.sync_timeout / 8 : 0.5;
-        for (;;) {
-            const double left = until - mdl_now ();
-            if (mdl_mailroom_wait (a->room, s_round_ready, &w, left < slice ? left : slice) || left <= slice)
-                break;
-            s_ask_missing (c, channel);
-            mdl_agent_beat (&a->beat_worker); /* waiting for peers is not being stuck */
-        }
-        const double waited = mdl_now () - t0;
-        pthread_mutex_lock (&a->stats_lock);
-        a->stats.wait_s += waited;
-        mdl_hist_observe (&a->stats.sync_wait, waited);
-        pthread_mutex_unlock (&a->stats_lock);
-    }
+    if (sync && c->nnbr)
+        s_sync_wait (c, channel);
     /* Read every neighbour's vector (held stable until read_end), then weigh them. */
     const float *v[MDL_AGENT_MAX_PEERS];
     uint64_t stale_by[MDL_AGENT_MAX_PEERS];
