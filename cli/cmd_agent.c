@@ -193,7 +193,7 @@ static bool
 s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partition_t *part, int k, double timeout,
               uint64_t seed, mdl_status_t *hs, const char *const paths[2], char *msg, size_t len)
 {
-    const double until = mdl_now () + timeout;
+    const double until = mdl_cli_now () + timeout;
     double last = -1;
     char idb[17];
     mdl_id_str (cfg->id, idb);
@@ -204,7 +204,7 @@ s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partitio
         hs->peers = n ? n - 1 : 0;
         if (mdl_signals_stop ())
             return false;
-        if (mdl_now () >= until) {
+        if (mdl_cli_now () >= until) {
             mdl_agent_stats_t st;
             mdl_agent_stats (agent, &st);
             if (st.disc_unresolved[0])
@@ -217,8 +217,8 @@ s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partitio
             fprintf (stderr, "agent %s: %s\n", idb, msg);
             return false;
         }
-        if (mdl_now () - last >= 1.0) {
-            last = mdl_now ();
+        if (mdl_cli_now () - last >= 1.0) {
+            last = mdl_cli_now ();
             s_status_write (paths, hs);
         }
     }
@@ -663,9 +663,9 @@ s_build (s_run_t *r)
 static void
 s_status_tick (s_run_t *r, double *last)
 {
-    if (mdl_now () - *last < 1.0)
+    if (mdl_cli_now () - *last < 1.0)
         return;
-    *last = mdl_now ();
+    *last = mdl_cli_now ();
     r->hs.peers = r->st.peers_alive;
     r->hs.step = r->st.steps;
     r->hs.worker_s = r->st.worker_beat_age;
@@ -683,7 +683,7 @@ s_dns_check (s_run_t *r)
 {
     const mdl_agent_stats_t *st = &r->st;
     if (!st->disc_unresolved[0] || r->dns_failed || !(st->steps > 0 || r->so.min_peers == 0)
-        || mdl_now () - r->t0 < r->so.min_peers_timeout)
+        || mdl_cli_now () - r->t0 < r->so.min_peers_timeout)
         return;
     snprintf (r->hs_msg, sizeof r->hs_msg, "never resolved within %.0f s: %s", r->so.min_peers_timeout,
               st->disc_unresolved);
@@ -699,8 +699,8 @@ s_dns_check (s_run_t *r)
 static bool
 s_train (s_run_t *r)
 {
-    r->t0 = mdl_now ();
-    r->t0_wall = mdl_wallclock ();
+    r->t0 = mdl_cli_now ();
+    r->t0_wall = mdl_cli_wallclock ();
     r->startup_s = mdl_process_age ();
     r->t_target = NAN;
     r->hs = (mdl_status_t) { .agent = r->idb, .state = "starting", .min_peers = r->so.min_peers,
@@ -737,7 +737,7 @@ s_train (s_run_t *r)
         if (s_http)
             mdl_http_publish (s_http, st, NULL);
         if (st->steps > 0 && isnan (r->hs.first_step_time))
-            r->hs.first_step_time = mdl_wallclock ();
+            r->hs.first_step_time = mdl_cli_wallclock ();
         s_status_tick (r, &hs_last);
         if (!r->to.quiet) {
             char loss[32] = "-";
@@ -821,7 +821,7 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
         mdl_json_num (&j, "train_mse", st->residual_mse);
     mdl_json_int (&j, "connections", (long long) st->connections); /* to its neighbourhood, at the end */
     mdl_json_int (&j, "mailboxes", (long long) st->mailboxes);
-    mdl_json_num (&j, "wall_s", mdl_now () - r->t0);
+    mdl_json_num (&j, "wall_s", mdl_cli_now () - r->t0);
     mdl_json_num (&j, "startup_s", r->startup_s);
     mdl_json_num (&j, "discovery_s", st->train_start - r->t0); /* ready to the first step (NaN: never) */
     mdl_json_int (&j, "params", (long long) mdl_agent_dim (r->agent));

@@ -3,7 +3,7 @@
 #include "cli.h"
 #include "opts.h"
 
-#include "err.h"
+#include "meshdl.h"
 #include "keys.h"
 #include "peer.h"
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "err.h"
+#include "meshdl.h"
 #include "jsonflat.h"
 
 #define S_PANELS 6

@@ -294,7 +294,7 @@ s_wait (s_top_t *t, double until)
         const int nreq = n;
         if (t->raw)
             p[n++] = (struct pollfd) { .fd = STDIN_FILENO, .events = POLLIN };
-        double left = until - mdl_now ();
+        double left = until - mdl_cli_now ();
         if (left <= 0 || mdl_signals_stop ())
             break;
         if (n == 0) { /* nothing to watch: sleep out the interval (a signal cuts it short) */
@@ -305,7 +305,7 @@ s_wait (s_top_t *t, double until)
         int r = poll (p, (nfds_t) n, (int) (left * 1000) + 1);
         if (r < 0 && errno != EINTR)
             break;
-        const double now = mdl_now ();
+        const double now = mdl_cli_now ();
         for (int i = 0; i < nreq; i++)
             if (p[i].revents)
                 s_step (who[i], p[i].revents, now);
@@ -528,7 +528,7 @@ mdl_cmd_top (int argc, char **argv)
         s_raw (t, true);
     int exit_code = 0, refreshes = 0;
     bool first = true;
-    const double t_start = mdl_now ();
+    const double t_start = mdl_cli_now ();
     for (;;) {
         mdl_peer_info_t got[64];
         size_t ng;
@@ -554,7 +554,7 @@ mdl_cmd_top (int argc, char **argv)
                 if (a)
                     a->gone = true;
             }
-        const double start = mdl_now ();
+        const double start = mdl_cli_now ();
         for (int i = 0; i < t->n; i++)
             if (!t->a[i]->gone)
                 s_begin (t->a[i]);
@@ -565,7 +565,7 @@ mdl_cmd_top (int argc, char **argv)
            heard by beacon) */
         char unresolved[256];
         mdl_discovery_unresolved (disc, unresolved, sizeof unresolved);
-        if (first && !quit && mdl_now () - t_start < 5
+        if (first && !quit && mdl_cli_now () - t_start < 5
             && (dc.kind == MDL_DISC_DNS ? unresolved[0] != '\0' : dc.kind == MDL_DISC_BEACON && t->n == 0))
             continue;
         if (first && t->n == 0 && dc.kind == MDL_DISC_DNS && !quit) {

@@ -101,7 +101,7 @@ s_epoch_end (s_train_t *t, mdl_progress_t *prog, uint64_t step)
         t->exit_code = 2;
         return false;
     }
-    const double now = mdl_now () - t->t0;
+    const double now = mdl_cli_now () - t->t0;
     if (t->o.target_acc > 0 && isnan (t->t_target) && t->test_acc >= t->o.target_acc)
         t->t_target = now;
     if (!t->o.quiet) {
@@ -113,7 +113,7 @@ s_epoch_end (s_train_t *t, mdl_progress_t *prog, uint64_t step)
     if (t->metrics) {
         mdl_json_t j;
         mdl_json_begin (&j);
-        mdl_json_num (&j, "time", mdl_wallclock ());
+        mdl_json_num (&j, "time", mdl_cli_wallclock ());
         mdl_json_num (&j, "elapsed_s", now);
         mdl_json_str (&j, "run", t->o.run ? t->o.run : mdl_run_id ());
         mdl_json_int (&j, "step", (long long) step);
@@ -136,7 +136,7 @@ s_loop (s_train_t *t)
     mdl_progress_t prog;
     mdl_progress_init (&prog, stderr, "", t->o.progress);
     while (mdl_learner_steps (t->l) < t->total && !mdl_signals_stop ()) {
-        const double ts = mdl_now ();
+        const double ts = mdl_cli_now ();
         float loss;
         if (mdl_learner_step (t->l, &loss)) {
             fprintf (stderr, "\nmeshdl train: loss became %g at step %llu: training diverged (lower --lr?); "
@@ -145,7 +145,7 @@ s_loop (s_train_t *t)
             t->diverged = true;
             break;
         }
-        t->t_compute += mdl_now () - ts;
+        t->t_compute += mdl_cli_now () - ts;
         t->samples += t->o.batch;
         t->loss_ema = isnan (t->loss_ema) ? loss : 0.98 * t->loss_ema + 0.02 * loss;
         const uint64_t step = mdl_learner_steps (t->l);
@@ -186,7 +186,7 @@ s_summary (const s_train_t *t)
     mdl_json_num (&j, "test_loss", t->test_loss);
     mdl_json_int (&j, "steps", (long long) mdl_learner_steps (t->l));
     mdl_json_num (&j, "epochs", mdl_learner_epoch (t->l));
-    mdl_json_num (&j, "wall_s", mdl_now () - t->t0);
+    mdl_json_num (&j, "wall_s", mdl_cli_now () - t->t0);
     mdl_json_int (&j, "params", (long long) mdl_model_nparams (m));
     mdl_json_str (&j, "model", t->o.model);
     mdl_json_int (&j, "batch", t->o.batch);
@@ -261,7 +261,7 @@ mdl_cmd_train (int argc, char **argv)
     if (!o->quiet)
         fprintf (stderr, "meshdl train: %s, %zu parameters, %zu training rows, batch %d, %s lr %g\n", o->model,
                  mdl_model_nparams (mdl_learner_model (t.l)), mdl_dataset_n (train), o->batch, o->optimizer, o->lr);
-    t.t0 = mdl_now ();
+    t.t0 = mdl_cli_now ();
     t.exit_code = 0;
     s_loop (&t);
     s_summary (&t);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "meshdl.h"
 
 void
 mdl_discopts_defaults (mdl_discopts_t *o)

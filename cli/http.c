@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "agentopts.h"
-#include "err.h"
+#include "meshdl.h"
 #include "report.h"
 
 struct mdl_http_t {
@@ -435,7 +435,7 @@ mdl_http_new (const char *spec, const mdl_http_info_t *info, int *err, char *msg
     if (!(self = calloc (1, sizeof *self)))
         goto err;
     pthread_mutex_init (&self->lock, NULL);
-    self->start_time = mdl_wallclock ();
+    self->start_time = mdl_cli_wallclock ();
 #define COPY(f) snprintf (self->f, sizeof self->f, "%s", info && info->f ? info->f : "")
     COPY (agent);
     COPY (cluster);
