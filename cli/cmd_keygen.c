@@ -4,8 +4,6 @@
 #include "opts.h"
 
 #include "meshdl.h"
-#include "keys.h"
-#include "peer.h"
 
 #include <stdio.h>
 #include <string.h>

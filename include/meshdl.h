@@ -10,6 +10,7 @@
       meshdl/agent.h     one agent: train meshdl's models (mdl_agent_start), or bring
                          your own and gossip it (mdl_agent_exchange)
       meshdl/cluster.h   N agents in one process (what `meshdl sim` runs)
+      meshdl/keys.h      CURVE key pairs for agents with security on (`meshdl keygen`)
 
     Conventions (docs/DESIGN.md): objects are opaque, built by mdl_X_new (NULL + an error
     code in an out-parameter on failure) and freed by mdl_X_destroy (&p), which sets p to
@@ -25,5 +26,6 @@
 #include "meshdl/config.h"
 #include "meshdl/agent.h"
 #include "meshdl/cluster.h"
+#include "meshdl/keys.h"
 
 #endif
