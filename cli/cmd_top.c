@@ -416,6 +416,124 @@ s_show (s_top_t *t, const char *source, double interval, const char *unresolved)
     return up;
 }
 
+/* --peers of top name the agents' HTTP addresses (HOST:PORT, http://HOST:PORT,
+   dns:NAME:PORT): written as tcp:// endpoints, the discovery back-ends read them like
+   any other. Rewrites o->peers in place. 0, or MDL_EINVAL with err. */
+static int
+s_peers_as_tcp (mdl_discopts_t *o, char *err, size_t errlen)
+{
+    static char conv[MDL_STRLIST_MAX][1024];
+    for (int i = 0; i < o->peers.n; i++) {
+        size_t at = 0;
+        const char *p = o->peers.v[i];
+        for (;;) {
+            const char *end = strchr (p, ',');
+            size_t len = end ? (size_t) (end - p) : strlen (p);
+            while (len && *p == ' ')
+                p++, len--;
+            while (len && p[len - 1] == ' ')
+                len--;
+            const char *entry = p, *pre = "tcp://";
+            const size_t elen = len;
+            if (len >= 4 && !strncmp (p, "dns:", 4))
+                pre = "";
+            else if (len >= 7 && !strncmp (p, "http://", 7))
+                p += 7, len -= 7;
+            char one[300];
+            snprintf (one, sizeof one, "%s%.*s", pre, (int) (len < 280 ? len : 280), p);
+            int w = snprintf (conv[i] + at, sizeof conv[i] - at, "%s%s", at ? "," : "", one);
+            if (len > 280 || strchr (one, '#') || mdl_discovery_check_peers (one, NULL, err, errlen) || w < 0
+                || (size_t) w >= sizeof conv[i] - at) {
+                snprintf (err, errlen, "meshdl top: --peers: '%.*s' is not HOST:PORT, http://HOST:PORT or dns:NAME:PORT (PORT 1-65535: an agent's --http)",
+                          (int) (elen < 300 ? elen : 300), entry);
+                return MDL_EINVAL;
+            }
+            at += (size_t) w;
+            if (!end)
+                break;
+            p = end + 1;
+        }
+        o->peers.v[i] = conv[i];
+    }
+    return 0;
+}
+
+/* Takes what discovery found since the last call: new agents to watch, and agents
+   withdrawn (DNS names that stopped listing them). Returns 0, or 2 when a --peers entry
+   does not resolve (bad input). */
+static int
+s_poll (s_top_t *t, mdl_discovery_t *disc, mdl_disc_kind_t kind)
+{
+    int exit_code = 0;
+    mdl_peer_info_t got[64];
+    size_t ng;
+    do {
+        ng = 0;
+        mdl_discovery_recv (disc, got, 64, &ng);
+        for (size_t i = 0; i < ng; i++)
+            if (s_add (t, &got[i], kind == MDL_DISC_BEACON) && kind != MDL_DISC_BEACON) {
+                fprintf (stderr, "meshdl top: --peers: %s does not resolve to an address\n", got[i].endpoint + 6);
+                exit_code = 2;
+            }
+    } while (ng == 64);
+    if (exit_code)
+        return exit_code;
+    char gone[16][MDL_ENDPOINT_MAX];
+    size_t nw;
+    while ((nw = mdl_discovery_withdrawn (disc, gone, 16)) > 0)
+        for (size_t i = 0; i < nw; i++) {
+            struct sockaddr_storage sa;
+            socklen_t sl;
+            char url[MDL_ENDPOINT_MAX];
+            s_agent_t *a = s_addr (gone[i], 0, &sa, &sl, url, sizeof url) ? NULL : s_find (t, url);
+            if (a)
+                a->gone = true;
+        }
+    return 0;
+}
+
+/* The refresh loop: discovery, then every agent asked for its status, then the table,
+   every interval seconds, until q, a signal, --once or --count. Returns the exit status
+   (--once: 1 when no agent answered). */
+static int
+s_watch (s_top_t *t, mdl_discovery_t *disc, mdl_disc_kind_t kind, const char *source, double interval, bool once,
+         int count)
+{
+    int exit_code = 0, refreshes = 0;
+    bool first = true;
+    const double t_start = mdl_cli_now ();
+    for (;;) {
+        if ((exit_code = s_poll (t, disc, kind)))
+            break;
+        const double start = mdl_cli_now ();
+        for (int i = 0; i < t->n; i++)
+            if (!t->a[i]->gone)
+                s_begin (t->a[i]);
+        /* answers within most of the interval (at most 2 s): the view never waits longer */
+        bool quit = s_wait (t, start + (interval * 0.8 < 2 ? interval * 0.8 : 2));
+        /* names and beacons: the first answers take a moment, and a first view without
+           them says little: up to 5 s for every name to answer once (or an agent to be
+           heard by beacon) */
+        char unresolved[256];
+        mdl_discovery_unresolved (disc, unresolved, sizeof unresolved);
+        if (first && !quit && mdl_cli_now () - t_start < 5
+            && (kind == MDL_DISC_DNS ? unresolved[0] != '\0' : kind == MDL_DISC_BEACON && t->n == 0))
+            continue;
+        if (first && t->n == 0 && kind == MDL_DISC_DNS && !quit) {
+            first = false; /* the names answered, the agents not asked yet: one more round */
+            continue;
+        }
+        first = false;
+        const int up = s_show (t, source, interval, unresolved);
+        refreshes++;
+        if (quit || mdl_signals_stop () || (once && (exit_code = up ? 0 : 1, true)) || (count && refreshes >= count))
+            break;
+        if (s_wait (t, start + interval) || mdl_signals_stop ())
+            break;
+    }
+    return exit_code;
+}
+
 int
 mdl_cmd_top (int argc, char **argv)
 {
@@ -453,40 +571,8 @@ mdl_cmd_top (int argc, char **argv)
        (docker compose run ... agent top). */
     /* HOST:PORT and http://HOST:PORT entries are the agents' HTTP addresses: as tcp://
        endpoints, the discovery back-ends read them like any other. */
-    static char conv[MDL_STRLIST_MAX][1024];
-    for (int i = 0; rc == 0 && i < dopt.peers.n; i++) {
-        size_t at = 0;
-        const char *p = dopt.peers.v[i];
-        for (;;) {
-            const char *end = strchr (p, ',');
-            size_t len = end ? (size_t) (end - p) : strlen (p);
-            while (len && *p == ' ')
-                p++, len--;
-            while (len && p[len - 1] == ' ')
-                len--;
-            const char *entry = p, *pre = "tcp://";
-            const size_t elen = len;
-            if (len >= 4 && !strncmp (p, "dns:", 4))
-                pre = "";
-            else if (len >= 7 && !strncmp (p, "http://", 7))
-                p += 7, len -= 7;
-            char one[300];
-            snprintf (one, sizeof one, "%s%.*s", pre, (int) (len < 280 ? len : 280), p);
-            int w = snprintf (conv[i] + at, sizeof conv[i] - at, "%s%s", at ? "," : "", one);
-            if (len > 280 || strchr (one, '#') || mdl_discovery_check_peers (one, NULL, err, sizeof err)
-                || w < 0 || (size_t) w >= sizeof conv[i] - at) {
-                snprintf (err, sizeof err, "meshdl top: --peers: '%.*s' is not HOST:PORT, http://HOST:PORT or dns:NAME:PORT (PORT 1-65535: an agent's --http)",
-                          (int) (elen < 300 ? elen : 300), entry);
-                rc = MDL_EINVAL;
-                break;
-            }
-            at += (size_t) w;
-            if (!end)
-                break;
-            p = end + 1;
-        }
-        dopt.peers.v[i] = conv[i];
-    }
+    if (rc == 0)
+        rc = s_peers_as_tcp (&dopt, err, sizeof err);
     mdl_disc_cfg_t dc = { 0 };
     if (rc == 0 && (rc = mdl_discopts_apply (&dopt, "top", false, &dc, err, sizeof err)) == 0 && dc.kind == MDL_DISC_BEACON
         && !http_port) {
@@ -526,60 +612,7 @@ mdl_cmd_top (int argc, char **argv)
     t->tty = isatty (STDOUT_FILENO) && !once;
     if (t->tty && isatty (STDIN_FILENO))
         s_raw (t, true);
-    int exit_code = 0, refreshes = 0;
-    bool first = true;
-    const double t_start = mdl_cli_now ();
-    for (;;) {
-        mdl_peer_info_t got[64];
-        size_t ng;
-        do {
-            ng = 0;
-            mdl_discovery_recv (disc, got, 64, &ng);
-            for (size_t i = 0; i < ng; i++)
-                if (s_add (t, &got[i], dc.kind == MDL_DISC_BEACON) && dc.kind != MDL_DISC_BEACON) {
-                    fprintf (stderr, "meshdl top: --peers: %s does not resolve to an address\n", got[i].endpoint + 6);
-                    exit_code = 2;
-                }
-        } while (ng == 64);
-        if (exit_code)
-            break;
-        char gone[16][MDL_ENDPOINT_MAX];
-        size_t nw;
-        while ((nw = mdl_discovery_withdrawn (disc, gone, 16)) > 0)
-            for (size_t i = 0; i < nw; i++) {
-                struct sockaddr_storage sa;
-                socklen_t sl;
-                char url[MDL_ENDPOINT_MAX];
-                s_agent_t *a = s_addr (gone[i], 0, &sa, &sl, url, sizeof url) ? NULL : s_find (t, url);
-                if (a)
-                    a->gone = true;
-            }
-        const double start = mdl_cli_now ();
-        for (int i = 0; i < t->n; i++)
-            if (!t->a[i]->gone)
-                s_begin (t->a[i]);
-        /* answers within most of the interval (at most 2 s): the view never waits longer */
-        bool quit = s_wait (t, start + (interval * 0.8 < 2 ? interval * 0.8 : 2));
-        /* names and beacons: the first answers take a moment, and a first view without
-           them says little: up to 5 s for every name to answer once (or an agent to be
-           heard by beacon) */
-        char unresolved[256];
-        mdl_discovery_unresolved (disc, unresolved, sizeof unresolved);
-        if (first && !quit && mdl_cli_now () - t_start < 5
-            && (dc.kind == MDL_DISC_DNS ? unresolved[0] != '\0' : dc.kind == MDL_DISC_BEACON && t->n == 0))
-            continue;
-        if (first && t->n == 0 && dc.kind == MDL_DISC_DNS && !quit) {
-            first = false; /* the names answered, the agents not asked yet: one more round */
-            continue;
-        }
-        first = false;
-        const int up = s_show (t, source, interval, unresolved);
-        refreshes++;
-        if (quit || mdl_signals_stop () || (once && (exit_code = up ? 0 : 1, true)) || (count && refreshes >= count))
-            break;
-        if (s_wait (t, start + interval) || mdl_signals_stop ())
-            break;
-    }
+    const int exit_code = s_watch (t, disc, dc.kind, source, interval, once, count);
     s_raw (t, false);
     for (int i = 0; i < t->n; i++) {
         s_close (t->a[i]);
