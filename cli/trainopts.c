@@ -7,9 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "err.h"
+#include "meshdl.h"
 #include "model.h"
-#include "synthetic.h"
 
 extern void openblas_set_num_threads (int);
 
@@ -154,28 +153,27 @@ mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **t
     int rc = 0;
     char path[4096] = "";
     *train = *test = NULL;
-    mdl_synth_spec_t sp;
-    char why[512];
-    if (mdl_synthetic_is (o->data) && mdl_synthetic_parse (o->data, &sp, why, sizeof why)) {
-        snprintf (err, errlen, "meshdl %s: --data %s", cmd, why);
-        return MDL_EINVAL;
-    }
+    const bool synthetic = mdl_dataset_is_synthetic (o->data);
     const bool regression = !strncmp (o->model, "linreg:", 7);
-    if (regression && !mdl_synthetic_is (o->data)) {
+    if (synthetic && (rc = mdl_dataset_synthetic (o->data, o->seed, train, test))) {
+        if (rc == MDL_EINVAL)
+            snprintf (err, errlen, "meshdl %s: --data %s", cmd, mdl_error_detail ());
+        else
+            snprintf (err, errlen, "meshdl %s: --data %s: %s", cmd, o->data, mdl_strerror (rc));
+        return rc;
+    }
+    if (regression && !synthetic) {
         snprintf (err, errlen, "meshdl %s: --model %s needs regression data: --data synthetic:linreg:N:D:NOISE[:HET]", cmd,
                   o->model);
         return MDL_EINVAL;
     }
-    if (!regression && mdl_synthetic_is (o->data)) {
-        snprintf (err, errlen, "meshdl %s: --data %s is regression data: use --model linreg:%zu", cmd, o->data, sp.dim);
-        return MDL_EINVAL;
+    if (!regression && synthetic) {
+        snprintf (err, errlen, "meshdl %s: --data %s is regression data: use --model linreg:%zu", cmd, o->data,
+                  mdl_dataset_dim (*train));
+        rc = MDL_EINVAL;
+        goto fail;
     }
-    if (mdl_synthetic_is (o->data)) {
-        if ((rc = mdl_synthetic_make (&sp, o->seed, train, test))) {
-            snprintf (err, errlen, "meshdl %s: --data %s: %s", cmd, o->data, mdl_strerror (rc));
-            return rc;
-        }
-    } else if (s_is_csv (o->data)) {
+    if (!synthetic && s_is_csv (o->data)) {
         size_t line = 0;
         if (!o->test_data) {
             snprintf (err, errlen, "meshdl %s: --data %s is a CSV file: give the test set with --test-data FILE.csv",
@@ -199,7 +197,7 @@ mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **t
             rc = MDL_EFORMAT;
             goto fail;
         }
-    } else {
+    } else if (!synthetic) {
         struct stat st;
         if (stat (o->data, &st) != 0 || !S_ISDIR (st.st_mode)) {
             snprintf (err, errlen,
@@ -240,7 +238,7 @@ mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **t
     /* Standardise both sets with the training set's statistics (never the test set's);
        synthetic features are standard already and stay as drawn, so the generator's
        regression vectors remain the exact answer. */
-    if (mdl_synthetic_is (o->data))
+    if (synthetic)
         return 0;
     float mean, sd;
     mdl_dataset_stats (*train, &mean, &sd);
