@@ -249,6 +249,18 @@ s_set_optimizer (mdl_agent_cfg_t *cfg, const char *v)
     return 0;
 }
 
+/* accumadam's K (a uint32_t field: read here, not by the K_INT row) */
+static int
+s_set_accum (mdl_agent_cfg_t *cfg, const char *v)
+{
+    char *end = NULL;
+    const long k = strtol (v, &end, 10);
+    if (end == v || *end || k < 1 || k > 1000000)
+        return mdl_error_set (MDL_EINVAL, "--accum '%s' must be an integer from 1 to 1000000", v);
+    cfg->learn.opt.accum = (uint32_t) k;
+    return 0;
+}
+
 static int
 s_set_schedule (mdl_agent_cfg_t *cfg, const char *v)
 {
@@ -455,6 +467,8 @@ static const s_key_t s_keys[] = {
     { "lr", K_FLT, F (learn.sched.lr0), 0, 0, 1e3, NULL, "learning rate (0 = gossip only) [0.02]" },
     { "optimizer", K_FN, F (learn.opt.kind), K_OPT, 0, 0, s_set_optimizer,
       "sgd | momentum | nesterov | adam | adamw | accumadam [momentum]" },
+    { "accum", K_FN, TEXT, 0, 0, 0, s_set_accum,
+      "accumadam: Adam moments advance once per K steps, on their mean gradient [4]" },
     { "momentum", K_FLT, F (learn.opt.momentum), 0, 0, 0.999999, NULL,
       "momentum for momentum/nesterov, in [0,1) [0.9]" },
     { "beta1", K_FLT, F (learn.opt.beta1), 0, 0, 0.999999, NULL, "Adam beta1 [0.9]" },
@@ -804,14 +818,20 @@ s_parse_num (const s_key_t *k, const char *v, double *out)
     return 0;
 }
 
-/* Writes a parsed value into the field at k->off. */
+/* Writes a parsed value into the field at k->off. A 64-bit integer written in digits is
+   read again as one: a double holds only 53 bits (ids and seeds are drawn from 64). */
 static void
-s_store (mdl_agent_cfg_t *cfg, s_type_t t, size_t off, double x, bool b)
+s_store (mdl_agent_cfg_t *cfg, s_type_t t, size_t off, double x, bool b, const char *v)
 {
     char *p = (char *) cfg + off;
+    char *end = NULL;
+    unsigned long long u = 0;
     switch (t) {
     case K_INT: *(int *) p = (int) x; break;
-    case K_U64: *(uint64_t *) p = (uint64_t) x; break;
+    case K_U64:
+        u = v ? strtoull (v, &end, 10) : 0;
+        *(uint64_t *) p = v && end != v && !*end && v[0] != '-' ? (uint64_t) u : (uint64_t) x;
+        break;
     case K_SIZE: *(size_t *) p = (size_t) x; break;
     case K_DBL: *(double *) p = x; break;
     case K_FLT: *(float *) p = (float) x; break;
@@ -835,7 +855,7 @@ s_apply (mdl_agent_cfg_t *cfg, const s_key_t *k, const char *v)
     case K_BOOL:
         if (!s_parse_bool (v, &b))
             return mdl_error_set (MDL_EINVAL, "--%s '%s' is not true or false", k->name, v);
-        s_store (cfg, K_BOOL, k->off, 0, b);
+        s_store (cfg, K_BOOL, k->off, 0, b, NULL);
         return 0;
     case K_FN:
         /* settings read as a number first (hello-interval, epochs, seed), then tied to
@@ -844,14 +864,14 @@ s_apply (mdl_agent_cfg_t *cfg, const s_key_t *k, const char *v)
             int rc = s_parse_num (k, v, &x);
             if (rc)
                 return rc;
-            s_store (cfg, k->get_as, k->off, x, false);
+            s_store (cfg, k->get_as, k->off, x, false, v);
         }
         return k->set (cfg, v);
     default: {
         int rc = s_parse_num (k, v, &x);
         if (rc)
             return rc;
-        s_store (cfg, k->type, k->off, x, false);
+        s_store (cfg, k->type, k->off, x, false, v);
         return 0;
     }
     }
@@ -1038,4 +1058,23 @@ mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg)
     if (!own)
         return mdl_exchange_check (ops, cfg);
     return 0;
+}
+
+/* meshdl/learner.h: a learner from the learning part of a configuration (here, since
+   only the agents' layer knows the configuration's fields). */
+mdl_learner_t *
+mdl_learner_create (const mdl_agent_cfg_t *cfg, int *err)
+{
+    int rc = MDL_EINVAL;
+    mdl_learner_t *l = NULL;
+    mdl_error_clear ();
+    if (!cfg || !cfg->train)
+        rc = mdl_error_set (MDL_EINVAL, "a learner needs a training set (mdl_agent_cfg_set_data)");
+    else if (!cfg->learn.spec)
+        rc = mdl_error_set (MDL_EINVAL, "a learner needs a model (the setting \"model\"; \"dim\" has none)");
+    else
+        l = mdl_learner_new (&cfg->learn, cfg->train, cfg->rows, cfg->nrows, &rc);
+    if (err)
+        *err = l ? 0 : rc;
+    return l;
 }

@@ -365,6 +365,23 @@ s_algo_defaults (const mdl_optdef_t *defs, const mdl_agentopts_t *ao, mdl_traino
         to->momentum = ops->momentum;
 }
 
+int
+mdl_agentopts_learning (const mdl_trainopts_t *to, const char *cmd, mdl_agent_cfg_t *cfg, char *err, size_t errlen)
+{
+    mdl_agent_cfg_t *tc = mdl_agent_cfg_new ();
+    if (!tc) {
+        snprintf (err, errlen, "meshdl %s: out of memory", cmd);
+        return MDL_ENOMEM;
+    }
+    int rc = mdl_trainopts_config (to, cmd, tc, err, errlen);
+    if (rc == 0) {
+        cfg->learn = tc->learn;
+        cfg->learn.spec = to->model; /* tc's copy of the string goes with tc */
+    }
+    mdl_agent_cfg_destroy (&tc);
+    return rc;
+}
+
 void
 mdl_agentopts_table (mdl_trainopts_t *to, mdl_agentopts_t *ao, mdl_optdef_t *defs, size_t *n, size_t cap)
 {
@@ -387,7 +404,7 @@ mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, mdl
     if (rc == 0)
         s_algo_defaults (defs, ao, to);
     if (rc == 0)
-        rc = mdl_trainopts_learner (to, cmd, &cfg->learn, err, errlen);
+        rc = mdl_agentopts_learning (to, cmd, cfg, err, errlen);
     if (rc == 0)
         rc = mdl_agentopts_apply (ao, cmd, cfg, part, err, errlen);
     return rc;
