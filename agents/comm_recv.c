@@ -267,6 +267,28 @@ s_refused_round (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
             s_tombstone (a, h->sender, ch, t, 0);
 }
 
+/* Sync mode: the peer of link l has sent a state of a round above round + 1 (it waits
+   on the link, parked). A link delivers in order and a peer's rounds only go up, so its
+   state of our round will never come: the worker must not wait --sync-timeout for it.
+   Each of its gossip channels gets a tombstone for our round, unless a state of that
+   round is in. Without this a neighbour that got a few rounds ahead (it restarted from
+   a peer's snapshot, or timed out a round while we were frozen) and a neighbour level
+   with us would hold us at one round per --sync-timeout: no majority says we are behind
+   (s_vote_catchup), and the ahead one waits for our rounds as we wait for its. */
+static void
+s_peer_ahead (mdl_comm_t *self, const mdl_link_t *l, uint64_t round)
+{
+    mdl_agent_t *a = self->a;
+    if (a->cfg.mode != MDL_MODE_SYNC || !l->parked || round >= MDL_MERGE_ROUND || l->parked->step >= MDL_MERGE_ROUND
+        || l->parked->step <= round + 1)
+        return;
+    for (int ch = 0; ch < a->algo->channels && ch < MDL_AGENT_CHANNELS; ch++) {
+        mdl_slot_meta_t m;
+        if (!mdl_mailroom_peek (a->room, l->id, ch, &m) || m.step < round)
+            s_tombstone (a, l->id, ch, round, 0);
+    }
+}
+
 /* Every replica of the link waits for a keyframe (a message of the link was lost). */
 static void
 s_void_replicas (mdl_link_t *l)
@@ -301,6 +323,7 @@ s_park (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, const void 
         p = &(*p)->next;
     *p = m;
     l->nparked++;
+    s_peer_ahead (self, l, atomic_load (&self->a->round));
     return true;
 }
 
@@ -626,5 +649,6 @@ mdl_comm_unpark (mdl_comm_t *self)
             free (m->buf);
             free (m);
         }
+        s_peer_ahead (self, l, round);
     }
 }

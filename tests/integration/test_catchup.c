@@ -20,7 +20,13 @@
       - a state two rounds ahead, parked until the agent gets there, is not refused as a
         replay of a control message (RESEND) that the peer sent after it: sequence numbers
         are checked on arrival (checked on unparking, the state was refused and the round
-        waited out --sync-timeout without it). */
+        waited out --sync-timeout without it);
+      - an in-neighbour a few rounds ahead (parked, too few to be refused, and alone: no
+        majority to catch up with) does not hold the agent's rounds: its state of a round
+        it has passed will never come, so the agent goes on with the other neighbour and
+        mixes the parked state when it gets to its round (before, each round waited out
+        --sync-timeout, and the ahead neighbour waited for the agent's rounds likewise:
+        one round per timeout, the faults acceptance's stalled ring). */
 #include "testutil.h"
 
 #include <math.h>
@@ -38,6 +44,10 @@
 #define S_AGENT 100
 #define S_MAXPEERS 3
 #define S_DIM 4
+
+/* --sync-timeout of the next rig: longer than s_next_round's 20 s where a round must end
+   on states alone. */
+static double s_sync_timeout = 10;
 
 typedef struct {
     mdl_dataset_t *ds;
@@ -104,7 +114,7 @@ s_vote_rig_new (int npeers)
     c.gossip_steps = 1;
     c.staleness_decay = 1.0;
     c.max_staleness = 500;
-    c.sync_timeout = 10; /* longer than any wait here: rounds end on states, not on time */
+    c.sync_timeout = s_sync_timeout; /* longer than any wait here: rounds end on states, not on time */
     c.slow_factor = 1.0;
     c.seed = 9;
     c.merge_timeout = 5;
@@ -310,24 +320,56 @@ test_a_state_asked_again_comes_on_the_next_sequence_number (void **state)
 static void
 test_a_state_parked_for_a_later_round_survives_a_control_message_that_overtakes_it (void **state)
 {
-    s_vote_rig_t *r = s_vote_rig_new (1);
+    s_vote_rig_t *r = s_vote_rig_new (2);
     const uint64_t at = s_lockstep (r);
     float *x0 = malloc (r->d * sizeof (float)), *zeros = calloc (r->d, sizeof (float));
     memcpy (x0, r->x, r->d * sizeof (float));
-    s_send_v (r, 0, at + 2, zeros); /* two rounds ahead: parked until the agent gets there */
-    s_ask_resend (r, 0, at + 2);    /* a later sequence number, handled at once */
-    s_send (r, 0, at);              /* the rounds the agent waits for */
-    s_next_round (r);
-    assert_int_equal (r->round, at + 1);
+    /* peer 0 runs ahead, in order: rounds at and at + 1 are filed, at + 2 is parked while
+       the agent waits at round at for peer 1; then a control message (RESEND) with a
+       later sequence number is handled at once */
+    s_send (r, 0, at);
     s_send (r, 0, at + 1);
-    s_next_round (r);
-    assert_int_equal (r->round, at + 2);
-    s_next_round (r); /* round at + 2 mixed the parked zeros: x halves (2 agents, weights 1/2) */
-    assert_int_equal (r->round, at + 3);
+    s_send_v (r, 0, at + 2, zeros);
+    s_ask_resend (r, 0, at + 2);
+    usleep (100000); /* (so that peer 0's messages come before peer 1's: not needed to pass) */
+    for (uint64_t t = at; t < at + 3; t++) {
+        s_send (r, 1, t);
+        s_next_round (r);
+        assert_int_equal (r->round, t + 1);
+    }
+    /* round at + 2 mixed the parked zeros: x is 2/3 of itself (3 agents, weights 1/3) */
     for (size_t k = 0; k < r->d; k++)
-        zeros[k] = 0.5f * x0[k]; /* (the buffer reused for what x must be) */
+        zeros[k] = (2.0f / 3.0f) * x0[k]; /* (the buffer reused for what x must be) */
     assert_true (s_close (r->x, zeros, r->d));
     assert_int_equal (s_stats (r).rejected[MDL_REJECT_REPLAY], 0);
+    free (x0);
+    free (zeros);
+    s_vote_rig_destroy (r);
+}
+
+static void
+test_an_in_neighbour_a_few_rounds_ahead_does_not_hold_the_agents_rounds (void **state)
+{
+    s_sync_timeout = 60; /* a round that waited it out would fail s_next_round (20 s) */
+    s_vote_rig_t *r = s_vote_rig_new (2);
+    s_sync_timeout = 10;
+    const uint64_t at = s_lockstep (r);
+    float *x0 = malloc (r->d * sizeof (float)), *zeros = calloc (r->d, sizeof (float));
+    memcpy (x0, r->x, r->d * sizeof (float));
+    s_send_v (r, 0, at + 3, zeros); /* 3 ahead: within --max-lead (8), parked; one vote of two */
+    for (uint64_t t = at; t < at + 4; t++) {
+        s_send (r, 1, t); /* peer 1 keeps step with the agent */
+        s_next_round (r);
+        assert_int_equal (r->round, t + 1);
+        if (t < at + 3) /* rounds at .. at + 2 went on without peer 0: x unchanged */
+            assert_true (s_close (r->x, x0, r->d));
+    }
+    for (size_t k = 0; k < r->d; k++)
+        zeros[k] = (2.0f / 3.0f) * x0[k]; /* round at + 3 mixed peer 0's parked state */
+    assert_true (s_close (r->x, zeros, r->d));
+    const mdl_agent_stats_t st = s_stats (r);
+    assert_int_equal (st.steps_skipped, 0);
+    assert_int_equal (st.rejected[MDL_REJECT_AHEAD], 0);
     free (x0);
     free (zeros);
     s_vote_rig_destroy (r);
@@ -342,6 +384,7 @@ main (void)
         cmocka_unit_test (test_a_lone_in_neighbour_ahead_twice_in_a_row_makes_the_agent_catch_up),
         cmocka_unit_test (test_a_state_asked_again_comes_on_the_next_sequence_number),
         cmocka_unit_test (test_a_state_parked_for_a_later_round_survives_a_control_message_that_overtakes_it),
+        cmocka_unit_test (test_an_in_neighbour_a_few_rounds_ahead_does_not_hold_the_agents_rounds),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "peer.h"
 #include "rng.h"
+#include "snapshot.h"
 #include "vec.h"
 #include "wire.h"
 
@@ -111,6 +112,149 @@ test_the_header_examples_decode_field_by_field_and_encode_back (void **state)
     const mdl_wire_frame_t frames[3] = { { "T0000000000000005", 17 }, { s_state, sizeof s_state }, { payload, 11 } };
     assert_int_equal (mdl_wire_check (frames, 3, &exp, q8, &h), 0);
     mdl_codec_destroy (&q8);
+}
+
+/* Every field of a header against the document's values. */
+static void
+s_expect_header (const mdl_wire_header_t *h, uint64_t seq, uint32_t kind, uint32_t codec_id, uint64_t d, bool keyframe,
+                 double loss, uint64_t payload_len)
+{
+    assert_int_equal (h->version, 1);
+    assert_true (h->cluster == CLUSTER && h->sender == 2 && h->seq == seq && h->step == 7);
+    assert_true (h->timestamp_us == 1700000000000000ULL);
+    assert_int_equal (h->kind, kind);
+    const mdl_codec_params_t *c = &h->codec;
+    assert_true (c->id == codec_id && c->bits == 0 && c->block == 0 && c->k == 0 && c->vid == 0 && c->vbits == 0
+                 && c->vblock == 0 && c->flags == 0);
+    assert_true (h->d == d && h->keyframe == keyframe && h->loss == loss && h->aux == 0);
+    assert_true (h->payload_len == payload_len);
+}
+
+static const uint8_t s_resend[] = {
+    0x9e, 0xa3, 0x4d, 0x44, 0x4c, 0x01, 0xcf, 0x99, 0x56, 0x03, 0xed, 0x17, 0xce, 0xcc, 0xec,
+    0x02, 0x03, 0x07, 0xcf, 0x00, 0x06, 0x0a, 0x24, 0x18, 0x1e, 0x40, 0x00, 0x09, 0x98, 0x01,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xc3, 0xcb, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0xcb, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+static void
+test_the_resend_example_asks_for_round_seven_on_channel_zero (void **state)
+{
+    mdl_wire_header_t h;
+    s_roundtrip (s_resend, sizeof s_resend, &h);
+    s_expect_header (&h, 3, MDL_KIND_RESEND, MDL_CODEC_FP32, 3, true, 0, 0);
+    assert_int_equal (MDL_KIND_TYPE (h.kind), 9);
+    assert_int_equal (MDL_KIND_CHANNEL (h.kind), 0);
+    /* the kind byte of RESEND on the merge channel 2, and the first type left unassigned */
+    assert_int_equal (MDL_KIND_MAKE (MDL_KIND_RESEND, 2), 0x29);
+    assert_int_equal (MDL_KIND_LAST, 10);
+}
+
+static const uint8_t s_outputs[] = {
+    0x9e, 0xa3, 0x4d, 0x44, 0x4c, 0x01, 0xcf, 0x99, 0x56, 0x03, 0xed, 0x17, 0xce, 0xcc, 0xec,
+    0x02, 0x04, 0x07, 0xcf, 0x00, 0x06, 0x0a, 0x24, 0x18, 0x1e, 0x40, 0x00, 0x0a, 0x98, 0x01,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06, 0xc2, 0xcb, 0x3f, 0xe0, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0xcb, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x18,
+};
+
+static const uint8_t s_outputs_payload[24] = {
+    0x00, 0x00, 0x80, 0x3e, 0x00, 0x00, 0x80, 0x3e, 0x00, 0x00, 0x00, 0x3f,
+    0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+static void
+test_the_outputs_example_is_two_rows_of_three_probabilities_in_fp32 (void **state)
+{
+    mdl_wire_header_t h;
+    s_roundtrip (s_outputs, sizeof s_outputs, &h);
+    s_expect_header (&h, 4, MDL_KIND_OUTPUTS, MDL_CODEC_FP32, 6, false, 0.5, 24);
+    /* what a codistilling receiver of batch 2 and 3 classes expects: fp32 of d = 6 */
+    int err;
+    mdl_codec_t *o = mdl_codec_new ("fp32", 6, 0, &err);
+    mdl_wire_expect_t exp;
+    mdl_wire_expect_init (&exp, CLUSTER, 5, o);
+    const mdl_wire_frame_t frames[3] = { { "T0000000000000005", 17 },
+                                         { s_outputs, sizeof s_outputs },
+                                         { s_outputs_payload, sizeof s_outputs_payload } };
+    assert_int_equal (mdl_wire_check (frames, 3, &exp, o, &h), 0);
+    float p[6];
+    assert_int_equal (mdl_codec_decode (o, s_outputs_payload, sizeof s_outputs_payload, p), 0);
+    const float want[6] = { 0.25f, 0.25f, 0.5f, 1, 0, 0 };
+    assert_memory_equal (p, want, sizeof want);
+    assert_int_equal (mdl_wire_check_probs (p, 6, 3), 0);
+    p[2] = 0.4f; /* a row summing to 0.9 */
+    assert_int_equal (mdl_wire_check_probs (p, 6, 3), MDL_EWIRE_PAYLOAD);
+    mdl_codec_destroy (&o);
+}
+
+static const uint8_t s_snap_want[] = {
+    0x9a, 0xa4, 0x4d, 0x44, 0x4c, 0x53, 0x01, 0xcf, 0x99, 0x56, 0x03, 0xed,
+    0x17, 0xce, 0xcc, 0xec, 0x02, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+static const uint8_t s_snap_meta[] = {
+    0x9a, 0xa4, 0x4d, 0x44, 0x4c, 0x53, 0x01, 0xcf, 0x99, 0x56, 0x03, 0xed, 0x17,
+    0xce, 0xcc, 0xec, 0x07, 0x04, 0x01, 0xce, 0x00, 0x04, 0x93, 0xe0, 0xcf, 0x01,
+    0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xce, 0x00, 0x04, 0x00, 0x00, 0x78,
+};
+
+static const uint8_t s_snap_get[] = {
+    0x9a, 0xa4, 0x4d, 0x44, 0x4c, 0x53, 0x01, 0xcf, 0x99, 0x56, 0x03, 0xed,
+    0x17, 0xce, 0xcc, 0xec, 0x02, 0x05, 0x01, 0x01, 0x00, 0x00, 0x00,
+};
+
+/* Unpacks a snapshot header, checks every field and that it packs back to the same bytes. */
+static void
+s_snap_roundtrip (const uint8_t *bytes, size_t n, const mdl_snap_msg_t *want)
+{
+    mdl_snap_msg_t m;
+    assert_int_equal (mdl_snap_unpack (bytes, n, &m), 0);
+    assert_true (m.version == want->version && m.cluster == want->cluster && m.sender == want->sender);
+    assert_true (m.type == want->type && m.gen == want->gen && m.a == want->a && m.b == want->b);
+    assert_true (m.c == want->c && m.d == want->d);
+    uint8_t out[MDL_SNAP_HEADER_MAX];
+    size_t len = 0;
+    assert_int_equal (mdl_snap_pack (&m, out, sizeof out, &len), 0);
+    assert_int_equal (len, n);
+    assert_memory_equal (out, bytes, n);
+}
+
+static void
+test_the_snapshot_examples_decode_field_by_field_and_encode_back (void **state)
+{
+    s_snap_roundtrip (s_snap_want, sizeof s_snap_want,
+                      &(mdl_snap_msg_t){ .version = 1, .cluster = CLUSTER, .sender = 2, .type = MDL_SNAP_WANT });
+    s_snap_roundtrip (s_snap_meta, sizeof s_snap_meta,
+                      &(mdl_snap_msg_t){ .version = 1,
+                                         .cluster = CLUSTER,
+                                         .sender = 7,
+                                         .type = MDL_SNAP_META,
+                                         .gen = 1,
+                                         .a = 300000,
+                                         .b = 0x0123456789abcdefULL,
+                                         .c = 262144,
+                                         .d = 120 });
+    s_snap_roundtrip (
+        s_snap_get, sizeof s_snap_get,
+        &(mdl_snap_msg_t){ .version = 1, .cluster = CLUSTER, .sender = 2, .type = MDL_SNAP_GET, .gen = 1, .a = 1 });
+    /* the topic of recipient 7, and what the reader refuses */
+    char t[MDL_SNAP_TOPIC_LEN + 1];
+    assert_int_equal (mdl_snap_topic (7, t), 18);
+    assert_memory_equal (t, "T0000000000000007S", 18);
+    assert_true (mdl_snap_is_topic ("T0000000000000007S", 18, 7));
+    assert_false (mdl_snap_is_topic ("T0000000000000007", 17, 7));
+    mdl_snap_msg_t m;
+    uint8_t bad[sizeof s_snap_want];
+    memcpy (bad, s_snap_want, sizeof bad);
+    bad[17] = 8; /* type 8: none */
+    assert_int_equal (mdl_snap_unpack (bad, sizeof bad, &m), MDL_EWIRE_HEADER);
+    memcpy (bad, s_snap_want, sizeof bad);
+    bad[6] = 2; /* version 2 */
+    assert_int_equal (mdl_snap_unpack (bad, sizeof bad, &m), MDL_EWIRE_VERSION);
+    memcpy (bad, s_snap_want, sizeof bad);
+    bad[17] = 0xd0; /* a signed integer: not in the snapshot header's subset */
+    assert_int_equal (mdl_snap_unpack (bad, sizeof bad, &m), MDL_EWIRE_HEADER);
+    assert_int_equal (MDL_SNAP_CHUNK_MAX, 1u << 20);
 }
 
 typedef struct {
@@ -261,6 +405,9 @@ main (void)
         cmocka_unit_test (test_the_announcement_example_decodes_and_encodes),
         cmocka_unit_test (test_the_topic_example_is_t_and_sixteen_lowercase_hex_digits),
         cmocka_unit_test (test_the_header_examples_decode_field_by_field_and_encode_back),
+        cmocka_unit_test (test_the_resend_example_asks_for_round_seven_on_channel_zero),
+        cmocka_unit_test (test_the_outputs_example_is_two_rows_of_three_probabilities_in_fp32),
+        cmocka_unit_test (test_the_snapshot_examples_decode_field_by_field_and_encode_back),
         cmocka_unit_test (test_the_dense_payload_examples_decode_and_the_deterministic_ones_encode),
         cmocka_unit_test (test_the_sparse_payload_examples_decode_and_the_deterministic_ones_encode),
         cmocka_unit_test (test_the_codec_parameter_table_holds_for_every_codec),
