@@ -9,6 +9,7 @@
 #include "algo.h"
 #include "codec.h"
 #include "err.h"
+#include "http.h"
 #include "report.h"
 #include "topo.h"
 
@@ -428,18 +429,17 @@ mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t *to, do
 void
 mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st)
 {
-    mdl_json_t *j = json;
-    mdl_json_int (j, "bytes_sent", (long long) st->bytes_sent);
-    mdl_json_int (j, "bytes_received", (long long) st->bytes_received);
-    mdl_json_int (j, "updates_applied", (long long) st->updates_applied);
-    mdl_json_int (j, "updates_stale", (long long) st->updates_stale);
-    mdl_json_int (j, "updates_dropped", (long long) st->updates_dropped);
-    mdl_json_int (j, "updates_rejected", (long long) st->updates_rejected);
-    mdl_json_open (j, "rejected_by_reason");
-    for (int r = 0; r < MDL_REJECT_COUNT; r++)
-        if (st->rejected[r])
-            mdl_json_int (j, mdl_reject_name (r), (long long) st->rejected[r]);
-    mdl_json_close (j);
+    _Static_assert (MDL_REJECT_COUNT <= MDL_HTTP_REASONS, "every refusal reason has its place");
+    mdl_http_stats_t h = { .bytes_sent = (double) st->bytes_sent, .bytes_received = (double) st->bytes_received,
+                             .updates_applied = (double) st->updates_applied,
+                             .updates_stale = (double) st->updates_stale,
+                             .updates_dropped = (double) st->updates_dropped,
+                             .updates_rejected = (double) st->updates_rejected, .nreasons = MDL_REJECT_COUNT };
+    for (int r = 0; r < MDL_REJECT_COUNT; r++) {
+        h.reason[r] = mdl_reject_name (r);
+        h.rejected[r] = (double) st->rejected[r];
+    }
+    mdl_http_json_counters (json, &h);
 }
 
 void

@@ -110,6 +110,17 @@ s_status_write (const char *const paths[2], const mdl_status_t *st)
         mdl_http_publish (s_http, NULL, st);
 }
 
+/* Hands --http's server the agent's counters, read through the public API. */
+static void
+s_http_publish (mdl_agent_t *agent)
+{
+    if (!s_http)
+        return;
+    static mdl_http_stats_t hst; /* large; the main thread's only */
+    mdl_http_stats_read (agent, &hst);
+    mdl_http_publish (s_http, &hst, NULL);
+}
+
 /* Writes the JSON line of j to path atomically (path.tmp, then rename). 0 or MDL_EIO. */
 static int
 s_json_save (const char *path, mdl_json_t *j)
@@ -734,8 +745,7 @@ s_train (s_run_t *r)
     for (; r->started;) {
         mdl_agent_stats (r->agent, &r->st);
         const mdl_agent_stats_t *st = &r->st;
-        if (s_http)
-            mdl_http_publish (s_http, st, NULL);
+        s_http_publish (r->agent);
         if (st->steps > 0 && isnan (r->hs.first_step_time))
             r->hs.first_step_time = mdl_cli_wallclock ();
         s_status_tick (r, &hs_last);
@@ -872,8 +882,7 @@ s_report (s_run_t *r)
                   (unsigned long long) st->peers_alive, r->so.min_peers, r->so.min_peers_timeout);
     r->hs.message = r->hs_msg;
     r->hs.state = st->error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
-    if (s_http)
-        mdl_http_publish (s_http, st, NULL);
+    s_http_publish (r->agent);
     s_status_write (r->status_paths, &r->hs);
     return exit_code;
 }
