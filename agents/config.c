@@ -179,14 +179,28 @@ s_set_cluster (mdl_agent_cfg_t *cfg, const char *v)
     return 0;
 }
 
+int
+mdl_agent_cfg_check_peers (const char *list, bool *dns)
+{
+    char why[512];
+    if (!list || !list[0])
+        return mdl_error_set (MDL_EINVAL, "--peers takes PUB endpoints tcp://HOST:PORT,... (none given)");
+    if (mdl_discovery_check_peers (list, dns, why, sizeof why))
+        return mdl_error_set (MDL_EINVAL, "--peers: %s", why);
+    return 0;
+}
+
+/* A list with dns: entries is the DNS back-end's (it reads tcp:// entries too). */
 static int
 s_set_peers (mdl_agent_cfg_t *cfg, const char *v)
 {
-    if (!v[0])
-        return mdl_error_set (MDL_EINVAL, "--peers takes PUB endpoints tcp://HOST:PORT,... (none given)");
+    bool dns = false;
+    int rc = mdl_agent_cfg_check_peers (v, &dns);
+    if (rc)
+        return rc;
     if (!(cfg->disc.peers = s_keep (cfg, v)))
         return MDL_ENOMEM;
-    cfg->disc.kind = MDL_DISC_STATIC;
+    cfg->disc.kind = dns ? MDL_DISC_DNS : MDL_DISC_STATIC;
     return 0;
 }
 

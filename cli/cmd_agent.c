@@ -298,7 +298,6 @@ typedef struct {
     mdl_agent_cfg_t cfg;
     mdl_part_spec_t pspec;
     const mdl_algo_ops_t *ops;
-    mdl_disc_cfg_t disc;     /* --interface / --peers (mdl_discopts_apply) */
     mdl_ckpt_image_t *resume; /* --resume, read and checked before anything starts */
     uint32_t shard_i, shard_n;
     bool shard_auto;
@@ -428,7 +427,7 @@ s_check_roles (s_run_t *r, char *err, size_t errlen)
     else if (so->http && mdl_http_parse_addr (so->http, hhost, sizeof hhost, &hport))
         snprintf (err, errlen, "meshdl agent: --http '%s' must be ADDR:PORT with PORT 0-65535 (e.g. 0.0.0.0:9100, "
                   "127.0.0.1:0, [::1]:9100, :9100)", so->http);
-    else if (!ao->isolated && mdl_discopts_apply (&r->dopt, "agent", so->curve, &r->disc, err, errlen))
+    else if (!ao->isolated && mdl_discopts_apply (&r->dopt, "agent", so->curve, err, errlen))
         return MDL_EINVAL;
     else if (strcmp (so->bootstrap, "peer") && strcmp (so->bootstrap, "none"))
         snprintf (err, errlen, "meshdl agent: --bootstrap '%s' must be peer or none", so->bootstrap);
@@ -502,9 +501,12 @@ s_fill_cfg (s_run_t *r)
         cfg->log_fn = mdl_progress_log_fn;
         cfg->log_arg = &r->prog;
     }
-    cfg->disc = r->disc;
-    cfg->disc.cluster = r->ao.cluster;
-    cfg->disc.interval_ms = (int) (r->ao.hello_interval * 1000);
+    static const mdl_disc_kind_t kinds[] = { [MDL_DISCOPTS_BEACON] = MDL_DISC_BEACON,
+                                             [MDL_DISCOPTS_STATIC] = MDL_DISC_STATIC, [MDL_DISCOPTS_DNS] = MDL_DISC_DNS };
+    const mdl_discopts_t *d = &r->dopt;
+    cfg->disc = (mdl_disc_cfg_t) { .kind = kinds[d->kind], .iface = d->iface, .beacon_port = d->beacon_port,
+                                   .peers = d->peers.n ? d->list : NULL, .dns_interval_ms = d->dns_interval_ms,
+                                   .cluster = r->ao.cluster, .interval_ms = (int) (r->ao.hello_interval * 1000) };
     if (r->alone) /* --isolated: no communication at all */
         cfg->disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = r->ao.cluster, .registry = r->alone };
     cfg->curve = so->curve;
@@ -561,7 +563,7 @@ s_start_error (const s_run_t *r, int rc)
                  so->port, r->bind);
     else if (rc == MDL_ESOCKET)
         fprintf (stderr, "meshdl agent: cannot start: %s (PUB at %s%s%s)\n", mdl_strerror (rc), r->bind,
-                 r->disc.iface ? ", beacons on " : "", r->disc.iface ? r->disc.iface : "");
+                 r->dopt.iface ? ", beacons on " : "", r->dopt.iface ? r->dopt.iface : "");
     else
         fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
 }

@@ -31,8 +31,8 @@
 #include "cli.h"
 #include "discopts.h"
 #include "discovery.h"
-#include "err.h"
 #include "jsonflat.h"
+#include "meshdl.h"
 #include "report.h"
 #include "signals.h"
 
@@ -442,7 +442,7 @@ s_peers_as_tcp (mdl_discopts_t *o, char *err, size_t errlen)
             char one[300];
             snprintf (one, sizeof one, "%s%.*s", pre, (int) (len < 280 ? len : 280), p);
             int w = snprintf (conv[i] + at, sizeof conv[i] - at, "%s%s", at ? "," : "", one);
-            if (len > 280 || strchr (one, '#') || mdl_discovery_check_peers (one, NULL, err, errlen) || w < 0
+            if (len > 280 || strchr (one, '#') || mdl_agent_cfg_check_peers (one, NULL) || w < 0
                 || (size_t) w >= sizeof conv[i] - at) {
                 snprintf (err, errlen, "meshdl top: --peers: '%.*s' is not HOST:PORT, http://HOST:PORT or dns:NAME:PORT (PORT 1-65535: an agent's --http)",
                           (int) (elen < 300 ? elen : 300), entry);
@@ -573,9 +573,8 @@ mdl_cmd_top (int argc, char **argv)
        endpoints, the discovery back-ends read them like any other. */
     if (rc == 0)
         rc = s_peers_as_tcp (&dopt, err, sizeof err);
-    mdl_disc_cfg_t dc = { 0 };
-    if (rc == 0 && (rc = mdl_discopts_apply (&dopt, "top", false, &dc, err, sizeof err)) == 0 && dc.kind == MDL_DISC_BEACON
-        && !http_port) {
+    if (rc == 0 && (rc = mdl_discopts_apply (&dopt, "top", false, err, sizeof err)) == 0
+        && dopt.kind == MDL_DISCOPTS_BEACON && !http_port) {
         snprintf (err, sizeof err, "meshdl top: with --interface, say which port the agents serve --http on: --http-port P");
         rc = MDL_EINVAL;
     }
@@ -583,8 +582,11 @@ mdl_cmd_top (int argc, char **argv)
         fprintf (stderr, "%s\n", err);
         return 2;
     }
-    dc.cluster = cluster;
-    dc.listen_only = true;
+    static const mdl_disc_kind_t kinds[] = { [MDL_DISCOPTS_BEACON] = MDL_DISC_BEACON,
+                                             [MDL_DISCOPTS_STATIC] = MDL_DISC_STATIC, [MDL_DISCOPTS_DNS] = MDL_DISC_DNS };
+    mdl_disc_cfg_t dc = { .kind = kinds[dopt.kind], .iface = dopt.iface, .beacon_port = dopt.beacon_port,
+                          .peers = dopt.peers.n ? dopt.list : NULL, .dns_interval_ms = dopt.dns_interval_ms,
+                          .cluster = cluster, .listen_only = true };
     mdl_peer_info_t me = { .id = (uint64_t) getpid () * 0x9e3779b97f4a7c15ULL | 1 };
     mdl_discovery_t *disc = mdl_discovery_new (&dc, &me, &rc);
     if (!disc) {

@@ -221,6 +221,30 @@ test_64_bit_settings_are_read_exactly (void **state)
     mdl_agent_cfg_destroy (&c);
 }
 
+/* The setting peers is checked entry by entry with the reason, and a list with dns:
+   entries is the DNS back-end's (it was given to the static one, which cannot resolve
+   names again). */
+static void
+test_peers_are_checked_and_dns_entries_choose_the_dns_back_end (void **state)
+{
+    bool dns = true;
+    assert_int_equal (mdl_agent_cfg_check_peers ("tcp://10.0.0.1:5555,tcp://[::1]:6000", &dns), 0);
+    assert_false (dns);
+    assert_int_equal (mdl_agent_cfg_check_peers ("tcp://10.0.0.1:5555,dns:agents.lab:5555", &dns), 0);
+    assert_true (dns);
+    assert_int_equal (mdl_agent_cfg_check_peers ("tcp://10.0.0.1", NULL), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "--peers: "));
+    assert_int_equal (mdl_agent_cfg_check_peers ("", NULL), MDL_EINVAL);
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_int_equal (mdl_agent_cfg_set (c, "peers", "tcp://10.0.0.1:5555"), 0);
+    assert_int_equal (c->disc.kind, MDL_DISC_STATIC);
+    assert_int_equal (mdl_agent_cfg_set (c, "peers", "dns:agents.lab:5555"), 0);
+    assert_int_equal (c->disc.kind, MDL_DISC_DNS);
+    assert_int_equal (mdl_agent_cfg_set (c, "peers", "udp://x:1"), MDL_EINVAL);
+    assert_string_equal (c->disc.peers, "dns:agents.lab:5555"); /* refused: unchanged */
+    mdl_agent_cfg_destroy (&c);
+}
+
 /* meshdl/learner.h: a learner from a configuration's learning settings and data takes
    steps; its checkpoint brings a new learner to the same step and the same next steps;
    a configuration without data or without a model is refused with the reason. */
@@ -297,6 +321,7 @@ main (void)
         cmocka_unit_test (test_a_vector_of_ones_own_refuses_what_needs_the_learner),
         cmocka_unit_test (test_every_setting_has_help_and_reads_back),
         cmocka_unit_test (test_64_bit_settings_are_read_exactly),
+        cmocka_unit_test (test_peers_are_checked_and_dns_entries_choose_the_dns_back_end),
         cmocka_unit_test (test_a_learner_from_a_configuration_trains_and_resumes_from_its_checkpoint),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
