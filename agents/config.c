@@ -190,6 +190,26 @@ mdl_agent_cfg_check_peers (const char *list, bool *dns)
     return 0;
 }
 
+/* v as one whole number within [lo, hi] (NaN is in no range). */
+static bool
+s_number_in (const char *v, double lo, double hi, double *out)
+{
+    char *end = NULL;
+    *out = strtod (v, &end);
+    return end != v && !*end && *out >= lo && *out <= hi;
+}
+
+/* seconds, kept in ms */
+static int
+s_set_dns_interval (mdl_agent_cfg_t *cfg, const char *v)
+{
+    double sec;
+    if (!s_number_in (v, 0.1, 3600, &sec))
+        return mdl_error_set (MDL_EINVAL, "--dns-interval '%s' must be seconds from 0.1 to 3600", v);
+    cfg->disc.dns_interval_ms = (int) (sec * 1000 + 0.5);
+    return 0;
+}
+
 /* A list with dns: entries is the DNS back-end's (it reads tcp:// entries too). */
 static int
 s_set_peers (mdl_agent_cfg_t *cfg, const char *v)
@@ -267,9 +287,8 @@ s_set_optimizer (mdl_agent_cfg_t *cfg, const char *v)
 static int
 s_set_accum (mdl_agent_cfg_t *cfg, const char *v)
 {
-    char *end = NULL;
-    const long k = strtol (v, &end, 10);
-    if (end == v || *end || k < 1 || k > 1000000)
+    double k;
+    if (!s_number_in (v, 1, 1000000, &k) || k != floor (k))
         return mdl_error_set (MDL_EINVAL, "--accum '%s' must be an integer from 1 to 1000000", v);
     cfg->learn.opt.accum = (uint32_t) k;
     return 0;
@@ -419,9 +438,8 @@ s_set_bootstrap (mdl_agent_cfg_t *cfg, const char *v)
 static int
 s_set_distill_weight (mdl_agent_cfg_t *cfg, const char *v)
 {
-    char *end = NULL;
-    const double w = strtod (v, &end);
-    if (end == v || *end || !(w >= 0 && w <= 1e6))
+    double w;
+    if (!s_number_in (v, 0, 1e6, &w))
         return mdl_error_set (MDL_EINVAL, "--distill-weight '%s' must be a number from 0 to 1e6", v);
     cfg->distill_weight = w;
     cfg->distill_weight_given = true; /* other algorithms refuse it */
@@ -461,6 +479,8 @@ static const s_key_t s_keys[] = {
     { "interface", K_FN, F (disc.iface), K_STR, 0, 0, s_set_interface,
       "beacon discovery (UDP broadcast) on this network interface" },
     { "beacon-port", K_INT, F (disc.beacon_port), 0, 1, 65535, NULL, "UDP port of the beacons [5670]" },
+    { "dns-interval", K_FN, TEXT, 0, 0, 0, s_set_dns_interval,
+      "dns: peers: seconds between resolutions of each name (a failing one is retried every second) [5]" },
     { "peer-timeout", K_DBL, F (peer_timeout), 0, 0.05, 3600, NULL, "a peer silent this long (seconds) is dead [3]" },
     { "hello-interval", K_FN, F (hello_interval), K_DBL, 0.01, 60, s_set_hello,
       "seconds between hellos on the mesh [0.25]" },

@@ -19,9 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "meshdl/keys.h" /* MDL_PUBKEY_LEN */
+#include "meshdl/keys.h"  /* MDL_PUBKEY_LEN */
+#include "meshdl/watch.h" /* MDL_ENDPOINT_MAX */
 
-#define MDL_ENDPOINT_MAX 256
 #define MDL_HELLO_VERSION 1
 #define MDL_HELLO_SIZE 72
 

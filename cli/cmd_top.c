@@ -30,7 +30,6 @@
 
 #include "cli.h"
 #include "discopts.h"
-#include "discovery.h"
 #include "jsonflat.h"
 #include "meshdl.h"
 #include "report.h"
@@ -125,12 +124,12 @@ s_find (s_top_t *t, const char *url)
 /* An endpoint from discovery: a new agent to watch (or one that came back). Returns
    MDL_EINVAL when its host does not resolve (a --peers entry naming no host). */
 static int
-s_add (s_top_t *t, const mdl_peer_info_t *info, bool beacon)
+s_add (s_top_t *t, const char *endpoint, bool beacon)
 {
     struct sockaddr_storage sa;
     socklen_t salen;
     char url[MDL_ENDPOINT_MAX];
-    if (s_addr (info->endpoint, beacon ? t->http_port : 0, &sa, &salen, url, sizeof url))
+    if (s_addr (endpoint, beacon ? t->http_port : 0, &sa, &salen, url, sizeof url))
         return MDL_EINVAL;
     s_agent_t *a = s_find (t, url);
     if (a) {
@@ -462,17 +461,16 @@ s_peers_as_tcp (mdl_discopts_t *o, char *err, size_t errlen)
    withdrawn (DNS names that stopped listing them). Returns 0, or 2 when a --peers entry
    does not resolve (bad input). */
 static int
-s_poll (s_top_t *t, mdl_discovery_t *disc, mdl_disc_kind_t kind)
+s_poll (s_top_t *t, mdl_watch_t *w, int kind)
 {
     int exit_code = 0;
-    mdl_peer_info_t got[64];
+    char got[64][MDL_ENDPOINT_MAX];
     size_t ng;
     do {
-        ng = 0;
-        mdl_discovery_recv (disc, got, 64, &ng);
+        ng = mdl_watch_found (w, got, 64);
         for (size_t i = 0; i < ng; i++)
-            if (s_add (t, &got[i], kind == MDL_DISC_BEACON) && kind != MDL_DISC_BEACON) {
-                fprintf (stderr, "meshdl top: --peers: %s does not resolve to an address\n", got[i].endpoint + 6);
+            if (s_add (t, got[i], kind == MDL_DISCOPTS_BEACON) && kind != MDL_DISCOPTS_BEACON) {
+                fprintf (stderr, "meshdl top: --peers: %s does not resolve to an address\n", got[i] + 6);
                 exit_code = 2;
             }
     } while (ng == 64);
@@ -480,7 +478,7 @@ s_poll (s_top_t *t, mdl_discovery_t *disc, mdl_disc_kind_t kind)
         return exit_code;
     char gone[16][MDL_ENDPOINT_MAX];
     size_t nw;
-    while ((nw = mdl_discovery_withdrawn (disc, gone, 16)) > 0)
+    while ((nw = mdl_watch_withdrawn (w, gone, 16)) > 0)
         for (size_t i = 0; i < nw; i++) {
             struct sockaddr_storage sa;
             socklen_t sl;
@@ -496,14 +494,14 @@ s_poll (s_top_t *t, mdl_discovery_t *disc, mdl_disc_kind_t kind)
    every interval seconds, until q, a signal, --once or --count. Returns the exit status
    (--once: 1 when no agent answered). */
 static int
-s_watch (s_top_t *t, mdl_discovery_t *disc, mdl_disc_kind_t kind, const char *source, double interval, bool once,
+s_watch (s_top_t *t, mdl_watch_t *w, int kind, const char *source, double interval, bool once,
          int count)
 {
     int exit_code = 0, refreshes = 0;
     bool first = true;
     const double t_start = mdl_cli_now ();
     for (;;) {
-        if ((exit_code = s_poll (t, disc, kind)))
+        if ((exit_code = s_poll (t, w, kind)))
             break;
         const double start = mdl_cli_now ();
         for (int i = 0; i < t->n; i++)
@@ -515,11 +513,11 @@ s_watch (s_top_t *t, mdl_discovery_t *disc, mdl_disc_kind_t kind, const char *so
            them says little: up to 5 s for every name to answer once (or an agent to be
            heard by beacon) */
         char unresolved[256];
-        mdl_discovery_unresolved (disc, unresolved, sizeof unresolved);
+        mdl_watch_unresolved (w, unresolved, sizeof unresolved);
         if (first && !quit && mdl_cli_now () - t_start < 5
-            && (kind == MDL_DISC_DNS ? unresolved[0] != '\0' : kind == MDL_DISC_BEACON && t->n == 0))
+            && (kind == MDL_DISCOPTS_DNS ? unresolved[0] != '\0' : kind == MDL_DISCOPTS_BEACON && t->n == 0))
             continue;
-        if (first && t->n == 0 && kind == MDL_DISC_DNS && !quit) {
+        if (first && t->n == 0 && kind == MDL_DISCOPTS_DNS && !quit) {
             first = false; /* the names answered, the agents not asked yet: one more round */
             continue;
         }
@@ -532,6 +530,29 @@ s_watch (s_top_t *t, mdl_discovery_t *disc, mdl_disc_kind_t kind, const char *so
             break;
     }
     return exit_code;
+}
+
+/* The watch of the agents named by the options (mdl_discopts_apply'd): beacons on the
+   interface, or the --peers list, of cluster. NULL + *rc, the reason in
+   mdl_error_detail() where there is one. */
+static mdl_watch_t *
+s_watch_new (const mdl_discopts_t *o, const char *cluster, int *rc)
+{
+    mdl_agent_cfg_t *cfg = mdl_agent_cfg_new ();
+    char port[16], interval[32];
+    snprintf (port, sizeof port, "%d", o->beacon_port);
+    snprintf (interval, sizeof interval, "%.3f", o->dns_interval_ms / 1000.0);
+    mdl_watch_t *w = NULL;
+    if (!cfg)
+        *rc = MDL_ENOMEM;
+    else if (!(*rc = mdl_agent_cfg_set (cfg, "cluster", cluster))
+             && !(*rc = o->kind == MDL_DISCOPTS_BEACON ? mdl_agent_cfg_set (cfg, "interface", o->iface ? o->iface : "")
+                                                       : mdl_agent_cfg_set (cfg, "peers", o->list))
+             && !(*rc = mdl_agent_cfg_set (cfg, "beacon-port", port))
+             && !(*rc = mdl_agent_cfg_set (cfg, "dns-interval", interval)))
+        w = mdl_watch_new (cfg, rc);
+    mdl_agent_cfg_destroy (&cfg);
+    return w;
 }
 
 int
@@ -582,23 +603,18 @@ mdl_cmd_top (int argc, char **argv)
         fprintf (stderr, "%s\n", err);
         return 2;
     }
-    static const mdl_disc_kind_t kinds[] = { [MDL_DISCOPTS_BEACON] = MDL_DISC_BEACON,
-                                             [MDL_DISCOPTS_STATIC] = MDL_DISC_STATIC, [MDL_DISCOPTS_DNS] = MDL_DISC_DNS };
-    mdl_disc_cfg_t dc = { .kind = kinds[dopt.kind], .iface = dopt.iface, .beacon_port = dopt.beacon_port,
-                          .peers = dopt.peers.n ? dopt.list : NULL, .dns_interval_ms = dopt.dns_interval_ms,
-                          .cluster = cluster, .listen_only = true };
-    mdl_peer_info_t me = { .id = (uint64_t) getpid () * 0x9e3779b97f4a7c15ULL | 1 };
-    mdl_discovery_t *disc = mdl_discovery_new (&dc, &me, &rc);
-    if (!disc) {
+    mdl_watch_t *w = NULL;
+    if (!(w = s_watch_new (&dopt, cluster, &rc))) {
         fprintf (stderr, "meshdl top: cannot start %s: %s\n",
-                 dc.kind == MDL_DISC_BEACON ? "listening to beacons (is --interface right?)" : "discovery", mdl_strerror (rc));
+                 dopt.kind == MDL_DISCOPTS_BEACON ? "listening to beacons (is --interface right?)" : "discovery",
+                 mdl_error_detail ()[0] ? mdl_error_detail () : mdl_strerror (rc));
         return 2;
     }
     /* a static entry whose host does not resolve is bad input, said now */
     char source[256];
-    snprintf (source, sizeof source, "%.200s", dc.kind == MDL_DISC_BEACON ? "beacons" : dopt.list);
-    if (dc.kind == MDL_DISC_BEACON)
-        snprintf (source, sizeof source, "beacons on %.64s", dc.iface ? dc.iface : getenv ("ZSYS_INTERFACE"));
+    snprintf (source, sizeof source, "%.200s", dopt.kind == MDL_DISCOPTS_BEACON ? "beacons" : dopt.list);
+    if (dopt.kind == MDL_DISCOPTS_BEACON)
+        snprintf (source, sizeof source, "beacons on %.64s", dopt.iface ? dopt.iface : getenv ("ZSYS_INTERFACE"));
     else {
         char *s = source, *q;
         while ((q = strstr (s, "tcp://")))
@@ -607,20 +623,20 @@ mdl_cmd_top (int argc, char **argv)
     mdl_signals_install ();
     s_top_t *t = calloc (1, sizeof *t);
     if (!t) {
-        mdl_discovery_destroy (&disc);
+        mdl_watch_destroy (&w);
         return 2;
     }
     t->http_port = http_port;
     t->tty = isatty (STDOUT_FILENO) && !once;
     if (t->tty && isatty (STDIN_FILENO))
         s_raw (t, true);
-    const int exit_code = s_watch (t, disc, dc.kind, source, interval, once, count);
+    const int exit_code = s_watch (t, w, dopt.kind, source, interval, once, count);
     s_raw (t, false);
     for (int i = 0; i < t->n; i++) {
         s_close (t->a[i]);
         free (t->a[i]);
     }
     free (t);
-    mdl_discovery_destroy (&disc);
+    mdl_watch_destroy (&w);
     return exit_code;
 }

@@ -11,6 +11,7 @@
       meshdl/agent.h     one agent: train meshdl's models (mdl_agent_start), or bring
                          your own and gossip it (mdl_agent_exchange)
       meshdl/cluster.h   N agents in one process (what `meshdl sim` runs)
+      meshdl/watch.h     the agents of a cluster found without joining it (`meshdl top`)
       meshdl/keys.h      CURVE key pairs for agents with security on (`meshdl keygen`)
 
     Conventions (docs/DESIGN.md): objects are opaque, built by mdl_X_new (NULL + an error
@@ -29,5 +30,6 @@
 #include "meshdl/agent.h"
 #include "meshdl/cluster.h"
 #include "meshdl/keys.h"
+#include "meshdl/watch.h"
 
 #endif
