@@ -179,14 +179,48 @@ s_set_cluster (mdl_agent_cfg_t *cfg, const char *v)
     return 0;
 }
 
+int
+mdl_agent_cfg_check_peers (const char *list, bool *dns)
+{
+    char why[512];
+    if (!list || !list[0])
+        return mdl_error_set (MDL_EINVAL, "--peers takes PUB endpoints tcp://HOST:PORT,... (none given)");
+    if (mdl_discovery_check_peers (list, dns, why, sizeof why))
+        return mdl_error_set (MDL_EINVAL, "--peers: %s", why);
+    return 0;
+}
+
+/* v as one whole number within [lo, hi] (NaN is in no range). */
+static bool
+s_number_in (const char *v, double lo, double hi, double *out)
+{
+    char *end = NULL;
+    *out = strtod (v, &end);
+    return end != v && !*end && *out >= lo && *out <= hi;
+}
+
+/* seconds, kept in ms */
+static int
+s_set_dns_interval (mdl_agent_cfg_t *cfg, const char *v)
+{
+    double sec;
+    if (!s_number_in (v, 0.1, 3600, &sec))
+        return mdl_error_set (MDL_EINVAL, "--dns-interval '%s' must be seconds from 0.1 to 3600", v);
+    cfg->disc.dns_interval_ms = (int) (sec * 1000 + 0.5);
+    return 0;
+}
+
+/* A list with dns: entries is the DNS back-end's (it reads tcp:// entries too). */
 static int
 s_set_peers (mdl_agent_cfg_t *cfg, const char *v)
 {
-    if (!v[0])
-        return mdl_error_set (MDL_EINVAL, "--peers takes PUB endpoints tcp://HOST:PORT,... (none given)");
+    bool dns = false;
+    int rc = mdl_agent_cfg_check_peers (v, &dns);
+    if (rc)
+        return rc;
     if (!(cfg->disc.peers = s_keep (cfg, v)))
         return MDL_ENOMEM;
-    cfg->disc.kind = MDL_DISC_STATIC;
+    cfg->disc.kind = dns ? MDL_DISC_DNS : MDL_DISC_STATIC;
     return 0;
 }
 
@@ -246,6 +280,17 @@ s_set_optimizer (mdl_agent_cfg_t *cfg, const char *v)
         return mdl_error_set (MDL_EINVAL,
                               "--optimizer '%s' is not one of sgd, momentum, nesterov, adam, adamw, accumadam", v);
     cfg->learn.opt.kind = kind;
+    return 0;
+}
+
+/* accumadam's K (a uint32_t field: read here, not by the K_INT row) */
+static int
+s_set_accum (mdl_agent_cfg_t *cfg, const char *v)
+{
+    double k;
+    if (!s_number_in (v, 1, 1000000, &k) || k != floor (k))
+        return mdl_error_set (MDL_EINVAL, "--accum '%s' must be an integer from 1 to 1000000", v);
+    cfg->learn.opt.accum = (uint32_t) k;
     return 0;
 }
 
@@ -393,9 +438,8 @@ s_set_bootstrap (mdl_agent_cfg_t *cfg, const char *v)
 static int
 s_set_distill_weight (mdl_agent_cfg_t *cfg, const char *v)
 {
-    char *end = NULL;
-    const double w = strtod (v, &end);
-    if (end == v || *end || !(w >= 0 && w <= 1e6))
+    double w;
+    if (!s_number_in (v, 0, 1e6, &w))
         return mdl_error_set (MDL_EINVAL, "--distill-weight '%s' must be a number from 0 to 1e6", v);
     cfg->distill_weight = w;
     cfg->distill_weight_given = true; /* other algorithms refuse it */
@@ -435,6 +479,8 @@ static const s_key_t s_keys[] = {
     { "interface", K_FN, F (disc.iface), K_STR, 0, 0, s_set_interface,
       "beacon discovery (UDP broadcast) on this network interface" },
     { "beacon-port", K_INT, F (disc.beacon_port), 0, 1, 65535, NULL, "UDP port of the beacons [5670]" },
+    { "dns-interval", K_FN, TEXT, 0, 0, 0, s_set_dns_interval,
+      "dns: peers: seconds between resolutions of each name (a failing one is retried every second) [5]" },
     { "peer-timeout", K_DBL, F (peer_timeout), 0, 0.05, 3600, NULL, "a peer silent this long (seconds) is dead [3]" },
     { "hello-interval", K_FN, F (hello_interval), K_DBL, 0.01, 60, s_set_hello,
       "seconds between hellos on the mesh [0.25]" },
@@ -455,6 +501,8 @@ static const s_key_t s_keys[] = {
     { "lr", K_FLT, F (learn.sched.lr0), 0, 0, 1e3, NULL, "learning rate (0 = gossip only) [0.02]" },
     { "optimizer", K_FN, F (learn.opt.kind), K_OPT, 0, 0, s_set_optimizer,
       "sgd | momentum | nesterov | adam | adamw | accumadam [momentum]" },
+    { "accum", K_FN, TEXT, 0, 0, 0, s_set_accum,
+      "accumadam: Adam moments advance once per K steps, on their mean gradient [4]" },
     { "momentum", K_FLT, F (learn.opt.momentum), 0, 0, 0.999999, NULL,
       "momentum for momentum/nesterov, in [0,1) [0.9]" },
     { "beta1", K_FLT, F (learn.opt.beta1), 0, 0, 0.999999, NULL, "Adam beta1 [0.9]" },
@@ -805,14 +853,20 @@ s_parse_num (const s_key_t *k, const char *v, double *out)
     return 0;
 }
 
-/* Writes a parsed value into the field at k->off. */
+/* Writes a parsed value into the field at k->off. A 64-bit integer written in digits is
+   read again as one: a double holds only 53 bits (ids and seeds are drawn from 64). */
 static void
-s_store (mdl_agent_cfg_t *cfg, s_type_t t, size_t off, double x, bool b)
+s_store (mdl_agent_cfg_t *cfg, s_type_t t, size_t off, double x, bool b, const char *v)
 {
     char *p = (char *) cfg + off;
+    char *end = NULL;
+    unsigned long long u = 0;
     switch (t) {
     case K_INT: *(int *) p = (int) x; break;
-    case K_U64: *(uint64_t *) p = (uint64_t) x; break;
+    case K_U64:
+        u = v ? strtoull (v, &end, 10) : 0;
+        *(uint64_t *) p = v && end != v && !*end && v[0] != '-' ? (uint64_t) u : (uint64_t) x;
+        break;
     case K_SIZE: *(size_t *) p = (size_t) x; break;
     case K_DBL: *(double *) p = x; break;
     case K_FLT: *(float *) p = (float) x; break;
@@ -836,7 +890,7 @@ s_apply (mdl_agent_cfg_t *cfg, const s_key_t *k, const char *v)
     case K_BOOL:
         if (!s_parse_bool (v, &b))
             return mdl_error_set (MDL_EINVAL, "--%s '%s' is not true or false", k->name, v);
-        s_store (cfg, K_BOOL, k->off, 0, b);
+        s_store (cfg, K_BOOL, k->off, 0, b, NULL);
         return 0;
     case K_FN:
         /* settings read as a number first (hello-interval, epochs, seed), then tied to
@@ -845,14 +899,14 @@ s_apply (mdl_agent_cfg_t *cfg, const s_key_t *k, const char *v)
             int rc = s_parse_num (k, v, &x);
             if (rc)
                 return rc;
-            s_store (cfg, k->get_as, k->off, x, false);
+            s_store (cfg, k->get_as, k->off, x, false, v);
         }
         return k->set (cfg, v);
     default: {
         int rc = s_parse_num (k, v, &x);
         if (rc)
             return rc;
-        s_store (cfg, k->type, k->off, x, false);
+        s_store (cfg, k->type, k->off, x, false, v);
         return 0;
     }
     }
@@ -1039,4 +1093,23 @@ mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg)
     if (!own)
         return mdl_exchange_check (ops, cfg);
     return 0;
+}
+
+/* meshdl/learner.h: a learner from the learning part of a configuration (here, since
+   only the agents' layer knows the configuration's fields). */
+mdl_learner_t *
+mdl_learner_create (const mdl_agent_cfg_t *cfg, int *err)
+{
+    int rc = MDL_EINVAL;
+    mdl_learner_t *l = NULL;
+    mdl_error_clear ();
+    if (!cfg || !cfg->train)
+        rc = mdl_error_set (MDL_EINVAL, "a learner needs a training set (mdl_agent_cfg_set_data)");
+    else if (!cfg->learn.spec)
+        rc = mdl_error_set (MDL_EINVAL, "a learner needs a model (the setting \"model\"; \"dim\" has none)");
+    else
+        l = mdl_learner_new (&cfg->learn, cfg->train, cfg->rows, cfg->nrows, &rc);
+    if (err)
+        *err = l ? 0 : rc;
+    return l;
 }

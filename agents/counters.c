@@ -139,6 +139,44 @@ mdl_agent_counter_name (size_t i)
     return i - S_N < MDL_REJECT_COUNT ? s_reject_names[i - S_N] : NULL;
 }
 
+size_t
+mdl_agent_counters (mdl_agent_t *a, double *values, size_t cap)
+{
+    mdl_agent_stats_t st;
+    mdl_agent_stats (a, &st);
+    size_t i = 0;
+    for (const char *name; (name = mdl_agent_counter_name (i)); i++)
+        if (i < cap)
+            s_read (&st, name, &values[i]);
+    return i;
+}
+
+int
+mdl_agent_histogram (mdl_agent_t *a, const char *name, double *le, uint64_t *cumulative, size_t cap, size_t *n,
+                     uint64_t *count, double *sum)
+{
+    mdl_agent_stats_t st;
+    const bool age = name && !strcmp (name, "update_age"), wait = name && !strcmp (name, "sync_wait");
+    if (!age && !wait)
+        return mdl_error_set (MDL_EINVAL, "unknown histogram '%s' (update_age or sync_wait)", name ? name : "(null)");
+    mdl_agent_stats (a, &st);
+    const mdl_hist_t *h = age ? &st.update_age : &st.sync_wait;
+    const size_t nle = h->le ? h->nle : 0;
+    for (size_t i = 0; i < nle && i < cap; i++) {
+        if (le)
+            le[i] = h->le[i];
+        if (cumulative)
+            cumulative[i] = mdl_hist_cumulative (h, i);
+    }
+    if (n)
+        *n = nle;
+    if (count)
+        *count = h->count;
+    if (sum)
+        *sum = h->sum;
+    return 0;
+}
+
 int
 mdl_agent_counter (mdl_agent_t *a, const char *name, double *value)
 {

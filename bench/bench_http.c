@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h" /* the bounds of the agents' histograms */
 #include "http.h"
 
 static double
@@ -80,22 +81,33 @@ main (int argc, char **argv)
             return 2;
         }
     }
-    /* a snapshot like a running agent's: counters in the millions, histograms filled */
-    mdl_agent_stats_t st;
-    memset (&st, 0, sizeof st);
-    mdl_hist_init (&st.update_age, mdl_agent_age_le, mdl_agent_age_nle);
-    mdl_hist_init (&st.sync_wait, mdl_agent_wait_le, mdl_agent_wait_nle);
+    /* a snapshot like a running agent's: counters in the millions, every refusal reason,
+       histograms filled */
+    static mdl_http_stats_t st;
     st.steps = 123456;
     st.epoch = 12.345;
     st.loss = 0.3456;
     st.test_acc = 0.8812;
     st.evals = 24;
-    st.bytes_sent = st.bytes_received = 123456789012ULL;
+    st.bytes_sent = st.bytes_received = 123456789012.0;
     st.updates_applied = 987654;
     st.peers_alive = 7;
+    for (size_t i = 0; mdl_agent_counter_name (i) && st.nreasons < MDL_HTTP_REASONS; i++)
+        if (!strncmp (mdl_agent_counter_name (i), "rejected_", 9))
+            st.reason[st.nreasons++] = mdl_agent_counter_name (i) + 9;
+    mdl_http_hist_t *age = &st.update_age, *wait = &st.sync_wait;
+    age->n = mdl_agent_age_nle;
+    wait->n = mdl_agent_wait_nle;
+    memcpy (age->le, mdl_agent_age_le, age->n * sizeof age->le[0]);
+    memcpy (wait->le, mdl_agent_wait_le, wait->n * sizeof wait->le[0]);
     for (int i = 0; i < 100000; i++) {
-        mdl_hist_observe (&st.update_age, i % 7);
-        mdl_hist_observe (&st.sync_wait, (i % 100) * 1e-4);
+        const double a = i % 7, w = (i % 100) * 1e-4;
+        for (size_t b = 0; b < age->n; b++)
+            age->cumulative[b] += a <= age->le[b];
+        for (size_t b = 0; b < wait->n; b++)
+            wait->cumulative[b] += w <= wait->le[b];
+        age->count++, age->sum += a;
+        wait->count++, wait->sum += w;
     }
     const mdl_status_t hs = { .agent = "0123456789abcdef", .state = "training", .peers = 7, .min_peers = 7,
                               .step = 123456, .epoch = 12.345, .shard = 3, .shards = 8 };

@@ -87,7 +87,7 @@ main (int argc, char **argv)
     memset (&base, 0, sizeof base);
     mdl_part_spec_t pspec;
     if (rc == 0)
-        rc = mdl_trainopts_learner (&to, "sim", &base.learn, err, sizeof err);
+        rc = mdl_agentopts_learning (&to, "sim", &base, err, sizeof err);
     if (rc == 0)
         rc = mdl_agentopts_apply (&ao, "sim", &base, &pspec, err, sizeof err);
     mdl_dataset_t *train = NULL, *test = NULL;

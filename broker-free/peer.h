@@ -19,8 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MDL_ENDPOINT_MAX 256
-#define MDL_PUBKEY_LEN 40       /* Z85 text of a 32-byte key */
+#include "meshdl/keys.h"  /* MDL_PUBKEY_LEN */
+#include "meshdl/watch.h" /* MDL_ENDPOINT_MAX */
+
 #define MDL_HELLO_VERSION 1
 #define MDL_HELLO_SIZE 72
 

@@ -9,6 +9,7 @@
 #include "algo.h"
 #include "codec.h"
 #include "err.h"
+#include "http.h"
 #include "report.h"
 #include "topo.h"
 
@@ -365,6 +366,23 @@ s_algo_defaults (const mdl_optdef_t *defs, const mdl_agentopts_t *ao, mdl_traino
         to->momentum = ops->momentum;
 }
 
+int
+mdl_agentopts_learning (const mdl_trainopts_t *to, const char *cmd, mdl_agent_cfg_t *cfg, char *err, size_t errlen)
+{
+    mdl_agent_cfg_t *tc = mdl_agent_cfg_new ();
+    if (!tc) {
+        snprintf (err, errlen, "meshdl %s: out of memory", cmd);
+        return MDL_ENOMEM;
+    }
+    int rc = mdl_trainopts_config (to, cmd, tc, err, errlen);
+    if (rc == 0) {
+        cfg->learn = tc->learn;
+        cfg->learn.spec = to->model; /* tc's copy of the string goes with tc */
+    }
+    mdl_agent_cfg_destroy (&tc);
+    return rc;
+}
+
 void
 mdl_agentopts_table (mdl_trainopts_t *to, mdl_agentopts_t *ao, mdl_optdef_t *defs, size_t *n, size_t cap)
 {
@@ -387,7 +405,7 @@ mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, mdl
     if (rc == 0)
         s_algo_defaults (defs, ao, to);
     if (rc == 0)
-        rc = mdl_trainopts_learner (to, cmd, &cfg->learn, err, errlen);
+        rc = mdl_agentopts_learning (to, cmd, cfg, err, errlen);
     if (rc == 0)
         rc = mdl_agentopts_apply (ao, cmd, cfg, part, err, errlen);
     return rc;
@@ -411,18 +429,17 @@ mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t *to, do
 void
 mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st)
 {
-    mdl_json_t *j = json;
-    mdl_json_int (j, "bytes_sent", (long long) st->bytes_sent);
-    mdl_json_int (j, "bytes_received", (long long) st->bytes_received);
-    mdl_json_int (j, "updates_applied", (long long) st->updates_applied);
-    mdl_json_int (j, "updates_stale", (long long) st->updates_stale);
-    mdl_json_int (j, "updates_dropped", (long long) st->updates_dropped);
-    mdl_json_int (j, "updates_rejected", (long long) st->updates_rejected);
-    mdl_json_open (j, "rejected_by_reason");
-    for (int r = 0; r < MDL_REJECT_COUNT; r++)
-        if (st->rejected[r])
-            mdl_json_int (j, mdl_reject_name (r), (long long) st->rejected[r]);
-    mdl_json_close (j);
+    _Static_assert (MDL_REJECT_COUNT <= MDL_HTTP_REASONS, "every refusal reason has its place");
+    mdl_http_stats_t h = { .bytes_sent = (double) st->bytes_sent, .bytes_received = (double) st->bytes_received,
+                             .updates_applied = (double) st->updates_applied,
+                             .updates_stale = (double) st->updates_stale,
+                             .updates_dropped = (double) st->updates_dropped,
+                             .updates_rejected = (double) st->updates_rejected, .nreasons = MDL_REJECT_COUNT };
+    for (int r = 0; r < MDL_REJECT_COUNT; r++) {
+        h.reason[r] = mdl_reject_name (r);
+        h.rejected[r] = (double) st->rejected[r];
+    }
+    mdl_http_json_counters (json, &h);
 }
 
 void

@@ -73,6 +73,11 @@ void mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size
 int mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
                          mdl_part_spec_t *part, char *err, size_t errlen);
 
+/* Fills cfg's learning part (model, optimizer, schedule, batch, epochs, seeds) from to,
+   through a configuration of the public API (mdl_trainopts_config). Returns 0 or an
+   error code with a one-line message. */
+int mdl_agentopts_learning (const mdl_trainopts_t *to, const char *cmd, mdl_agent_cfg_t *cfg, char *err, size_t errlen);
+
 /* Appends the training options (trainopts.h) and these to defs (at *n, capacity cap):
    the table of `sim` and `agent` after their own options. */
 void mdl_agentopts_table (mdl_trainopts_t *to, mdl_agentopts_t *ao, mdl_optdef_t *defs, size_t *n, size_t cap);

@@ -110,6 +110,17 @@ s_status_write (const char *const paths[2], const mdl_status_t *st)
         mdl_http_publish (s_http, NULL, st);
 }
 
+/* Hands --http's server the agent's counters, read through the public API. */
+static void
+s_http_publish (mdl_agent_t *agent)
+{
+    if (!s_http)
+        return;
+    static mdl_http_stats_t hst; /* large; the main thread's only */
+    mdl_http_stats_read (agent, &hst);
+    mdl_http_publish (s_http, &hst, NULL);
+}
+
 /* Writes the JSON line of j to path atomically (path.tmp, then rename). 0 or MDL_EIO. */
 static int
 s_json_save (const char *path, mdl_json_t *j)
@@ -193,7 +204,7 @@ static bool
 s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partition_t *part, int k, double timeout,
               uint64_t seed, mdl_status_t *hs, const char *const paths[2], char *msg, size_t len)
 {
-    const double until = mdl_now () + timeout;
+    const double until = mdl_cli_now () + timeout;
     double last = -1;
     char idb[17];
     mdl_id_str (cfg->id, idb);
@@ -204,7 +215,7 @@ s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partitio
         hs->peers = n ? n - 1 : 0;
         if (mdl_signals_stop ())
             return false;
-        if (mdl_now () >= until) {
+        if (mdl_cli_now () >= until) {
             mdl_agent_stats_t st;
             mdl_agent_stats (agent, &st);
             if (st.disc_unresolved[0])
@@ -217,8 +228,8 @@ s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partitio
             fprintf (stderr, "agent %s: %s\n", idb, msg);
             return false;
         }
-        if (mdl_now () - last >= 1.0) {
-            last = mdl_now ();
+        if (mdl_cli_now () - last >= 1.0) {
+            last = mdl_cli_now ();
             s_status_write (paths, hs);
         }
     }
@@ -287,7 +298,6 @@ typedef struct {
     mdl_agent_cfg_t cfg;
     mdl_part_spec_t pspec;
     const mdl_algo_ops_t *ops;
-    mdl_disc_cfg_t disc;     /* --interface / --peers (mdl_discopts_apply) */
     mdl_ckpt_image_t *resume; /* --resume, read and checked before anything starts */
     uint32_t shard_i, shard_n;
     bool shard_auto;
@@ -417,7 +427,7 @@ s_check_roles (s_run_t *r, char *err, size_t errlen)
     else if (so->http && mdl_http_parse_addr (so->http, hhost, sizeof hhost, &hport))
         snprintf (err, errlen, "meshdl agent: --http '%s' must be ADDR:PORT with PORT 0-65535 (e.g. 0.0.0.0:9100, "
                   "127.0.0.1:0, [::1]:9100, :9100)", so->http);
-    else if (!ao->isolated && mdl_discopts_apply (&r->dopt, "agent", so->curve, &r->disc, err, errlen))
+    else if (!ao->isolated && mdl_discopts_apply (&r->dopt, "agent", so->curve, err, errlen))
         return MDL_EINVAL;
     else if (strcmp (so->bootstrap, "peer") && strcmp (so->bootstrap, "none"))
         snprintf (err, errlen, "meshdl agent: --bootstrap '%s' must be peer or none", so->bootstrap);
@@ -491,9 +501,12 @@ s_fill_cfg (s_run_t *r)
         cfg->log_fn = mdl_progress_log_fn;
         cfg->log_arg = &r->prog;
     }
-    cfg->disc = r->disc;
-    cfg->disc.cluster = r->ao.cluster;
-    cfg->disc.interval_ms = (int) (r->ao.hello_interval * 1000);
+    static const mdl_disc_kind_t kinds[] = { [MDL_DISCOPTS_BEACON] = MDL_DISC_BEACON,
+                                             [MDL_DISCOPTS_STATIC] = MDL_DISC_STATIC, [MDL_DISCOPTS_DNS] = MDL_DISC_DNS };
+    const mdl_discopts_t *d = &r->dopt;
+    cfg->disc = (mdl_disc_cfg_t) { .kind = kinds[d->kind], .iface = d->iface, .beacon_port = d->beacon_port,
+                                   .peers = d->peers.n ? d->list : NULL, .dns_interval_ms = d->dns_interval_ms,
+                                   .cluster = r->ao.cluster, .interval_ms = (int) (r->ao.hello_interval * 1000) };
     if (r->alone) /* --isolated: no communication at all */
         cfg->disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = r->ao.cluster, .registry = r->alone };
     cfg->curve = so->curve;
@@ -550,7 +563,7 @@ s_start_error (const s_run_t *r, int rc)
                  so->port, r->bind);
     else if (rc == MDL_ESOCKET)
         fprintf (stderr, "meshdl agent: cannot start: %s (PUB at %s%s%s)\n", mdl_strerror (rc), r->bind,
-                 r->disc.iface ? ", beacons on " : "", r->disc.iface ? r->disc.iface : "");
+                 r->dopt.iface ? ", beacons on " : "", r->dopt.iface ? r->dopt.iface : "");
     else
         fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
 }
@@ -663,9 +676,9 @@ s_build (s_run_t *r)
 static void
 s_status_tick (s_run_t *r, double *last)
 {
-    if (mdl_now () - *last < 1.0)
+    if (mdl_cli_now () - *last < 1.0)
         return;
-    *last = mdl_now ();
+    *last = mdl_cli_now ();
     r->hs.peers = r->st.peers_alive;
     r->hs.step = r->st.steps;
     r->hs.worker_s = r->st.worker_beat_age;
@@ -683,7 +696,7 @@ s_dns_check (s_run_t *r)
 {
     const mdl_agent_stats_t *st = &r->st;
     if (!st->disc_unresolved[0] || r->dns_failed || !(st->steps > 0 || r->so.min_peers == 0)
-        || mdl_now () - r->t0 < r->so.min_peers_timeout)
+        || mdl_cli_now () - r->t0 < r->so.min_peers_timeout)
         return;
     snprintf (r->hs_msg, sizeof r->hs_msg, "never resolved within %.0f s: %s", r->so.min_peers_timeout,
               st->disc_unresolved);
@@ -699,8 +712,8 @@ s_dns_check (s_run_t *r)
 static bool
 s_train (s_run_t *r)
 {
-    r->t0 = mdl_now ();
-    r->t0_wall = mdl_wallclock ();
+    r->t0 = mdl_cli_now ();
+    r->t0_wall = mdl_cli_wallclock ();
     r->startup_s = mdl_process_age ();
     r->t_target = NAN;
     r->hs = (mdl_status_t) { .agent = r->idb, .state = "starting", .min_peers = r->so.min_peers,
@@ -734,10 +747,9 @@ s_train (s_run_t *r)
     for (; r->started;) {
         mdl_agent_stats (r->agent, &r->st);
         const mdl_agent_stats_t *st = &r->st;
-        if (s_http)
-            mdl_http_publish (s_http, st, NULL);
+        s_http_publish (r->agent);
         if (st->steps > 0 && isnan (r->hs.first_step_time))
-            r->hs.first_step_time = mdl_wallclock ();
+            r->hs.first_step_time = mdl_cli_wallclock ();
         s_status_tick (r, &hs_last);
         if (!r->to.quiet) {
             char loss[32] = "-";
@@ -821,7 +833,7 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
         mdl_json_num (&j, "train_mse", st->residual_mse);
     mdl_json_int (&j, "connections", (long long) st->connections); /* to its neighbourhood, at the end */
     mdl_json_int (&j, "mailboxes", (long long) st->mailboxes);
-    mdl_json_num (&j, "wall_s", mdl_now () - r->t0);
+    mdl_json_num (&j, "wall_s", mdl_cli_now () - r->t0);
     mdl_json_num (&j, "startup_s", r->startup_s);
     mdl_json_num (&j, "discovery_s", st->train_start - r->t0); /* ready to the first step (NaN: never) */
     mdl_json_int (&j, "params", (long long) mdl_agent_dim (r->agent));
@@ -872,8 +884,7 @@ s_report (s_run_t *r)
                   (unsigned long long) st->peers_alive, r->so.min_peers, r->so.min_peers_timeout);
     r->hs.message = r->hs_msg;
     r->hs.state = st->error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
-    if (s_http)
-        mdl_http_publish (s_http, st, NULL);
+    s_http_publish (r->agent);
     s_status_write (r->status_paths, &r->hs);
     return exit_code;
 }

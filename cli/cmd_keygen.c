@@ -3,9 +3,7 @@
 #include "cli.h"
 #include "opts.h"
 
-#include "err.h"
-#include "keys.h"
-#include "peer.h"
+#include "meshdl.h"
 
 #include <stdio.h>
 #include <string.h>

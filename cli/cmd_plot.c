@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "err.h"
+#include "meshdl.h"
 #include "jsonflat.h"
 
 #define S_PANELS 6
@@ -487,89 +487,202 @@ s_rmtree (const char *dir, int npanels, int nseries)
     rmdir (dir);
 }
 
+/* What the command line asks beside the files and panels (s_plot_t). */
+typedef struct {
+    const char *out, *title, *yrange, *ylabel;
+    int w, h;
+    int mode; /* -1: by the number of files, 0: --per-agent, 1: --average */
+} s_args_t;
+
+/* Adds the file argument a ("PATH" or "PATH=LABEL"; the label defaults to the file's
+   name without .jsonl) to pl. 0, or -1 with err. */
+static int
+s_add_file (s_plot_t *pl, const char *a, char *err, size_t errlen)
+{
+    if (pl->nfiles == S_SERIES) {
+        snprintf (err, errlen, "meshdl plot: at most %d files", S_SERIES);
+        return -1;
+    }
+    const char *eq = strchr (a, '=');
+    const char *base = strrchr (a, '/');
+    base = base ? base + 1 : a;
+    char *label = pl->labels[pl->nfiles];
+    if (eq) {
+        snprintf (label, sizeof pl->labels[0], "%s", eq + 1);
+        char *path = strndup (a, (size_t) (eq - a));
+        pl->files[pl->nfiles] = path ? path : a;
+    } else {
+        snprintf (label, sizeof pl->labels[0], "%s", base);
+        char *dot = strstr (label, ".jsonl");
+        if (dot && dot != label)
+            *dot = '\0';
+        pl->files[pl->nfiles] = a;
+    }
+    pl->nfiles++;
+    return 0;
+}
+
+/* Reads --yrange LO:HI (checked only: gnuplot takes the text) and --size W,H. 0, or -1
+   with err. */
+static int
+s_yrange_check (const char *yrange, char *err, size_t errlen)
+{
+    char *end;
+    double lo = strtod (yrange, &end), hi = *end == ':' ? strtod (end + 1, &end) : NAN;
+    if (*end || !(hi > lo)) {
+        snprintf (err, errlen, "meshdl plot: --yrange '%s' must be LO:HI with LO < HI, e.g. 0.6:0.9", yrange);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_size_parse (const char *s, int *w, int *h, char *err, size_t errlen)
+{
+    char *end;
+    *w = (int) strtol (s, &end, 10);
+    *h = *end == ',' ? (int) strtol (end + 1, &end, 10) : 0;
+    if (*end || *w < 200 || *h < 150 || *w > 10000 || *h > 10000) {
+        snprintf (err, errlen, "meshdl plot: --size '%s' must be W,H in pixels (200-10000, e.g. 1200,450)", s);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads argv into pl (files, panels) and *a. Returns 0, 1 (--help printed), or -1 with
+   err. */
+static int
+s_parse_args (s_plot_t *pl, s_args_t *a, int argc, char **argv, char *err, size_t errlen)
+{
+    *a = (s_args_t) { .mode = -1 };
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        const bool more = i + 1 < argc;
+        int rc = 0;
+        if (!strcmp (arg, "--help") || !strcmp (arg, "-h")) {
+            printf ("%s\n", s_usage);
+            return 1;
+        } else if ((!strcmp (arg, "-o") || !strcmp (arg, "--out")) && more)
+            a->out = argv[++i];
+        else if (!strcmp (arg, "--panel") && more)
+            rc = s_panel_parse (pl, argv[++i], err, errlen);
+        else if (!strcmp (arg, "--average"))
+            a->mode = 1;
+        else if (!strcmp (arg, "--per-agent"))
+            a->mode = 0;
+        else if (!strcmp (arg, "--yrange") && more)
+            rc = s_yrange_check (a->yrange = argv[++i], err, errlen);
+        else if (!strcmp (arg, "--ylabel") && more)
+            a->ylabel = argv[++i];
+        else if (!strcmp (arg, "--title") && more)
+            a->title = argv[++i];
+        else if (!strcmp (arg, "--size") && more)
+            rc = s_size_parse (argv[++i], &a->w, &a->h, err, errlen);
+        else if (arg[0] == '-' && arg[1]) {
+            snprintf (err, errlen, "meshdl plot: unknown option or missing value: '%s' (see meshdl plot --help)", arg);
+            rc = -1;
+        } else
+            rc = s_add_file (pl, arg, err, errlen);
+        if (rc)
+            return -1;
+    }
+    if (!pl->nfiles || !a->out) {
+        snprintf (err, errlen, "meshdl plot: say what to plot and where: meshdl plot FILE.jsonl... -o FIG.png");
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs gnuplot on script, its stderr into errpath. 0, or -1 with err (gnuplot missing,
+   or its first line of complaint). */
+static int
+s_gnuplot (const char *script, const char *errpath, char *err, size_t errlen)
+{
+    pid_t pid = fork ();
+    if (pid == 0) {
+        if (!freopen (errpath, "w", stderr) || !freopen ("/dev/null", "w", stdout))
+            _exit (126);
+        execlp ("gnuplot", "gnuplot", script, (char *) NULL);
+        _exit (127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid (pid, &status, 0) < 0)
+        snprintf (err, errlen, "meshdl plot: cannot run gnuplot: %s", strerror (errno));
+    else if (WIFEXITED (status) && WEXITSTATUS (status) == 127)
+        snprintf (err, errlen, "meshdl plot: gnuplot is not installed (apt-get install gnuplot-nox)");
+    else if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+        char first[300] = "";
+        FILE *e = fopen (errpath, "r");
+        while (e && fgets (first, sizeof first, e) && first[strspn (first, " \t\r\n")] == '\0')
+            ;
+        if (e)
+            fclose (e);
+        first[strcspn (first, "\n")] = '\0';
+        snprintf (err, errlen, "meshdl plot: gnuplot failed: %s", first[0] ? first : "(no message)");
+    } else
+        return 0;
+    return -1;
+}
+
+/* Writes the data and the script into a temporary directory, runs gnuplot into OUT.tmp
+   and renames it to OUT, so that a failed plot leaves no half-written figure. Returns
+   the number of series drawn, or -1 with err. */
+static int
+s_draw (s_plot_t *pl, const s_args_t *a, char *err, size_t errlen)
+{
+    char dir[] = "/tmp/meshdl-plot.XXXXXX";
+    if (!mkdtemp (dir)) {
+        snprintf (err, errlen, "meshdl plot: cannot make a temporary directory: %s", strerror (errno));
+        return -1;
+    }
+    char script[4200], tmpout[4200], errpath[4200];
+    snprintf (script, sizeof script, "%s/plot.gp", dir);
+    snprintf (errpath, sizeof errpath, "%s/gnuplot.err", dir);
+    snprintf (tmpout, sizeof tmpout, "%s.tmp", a->out);
+    FILE *probe = fopen (tmpout, "w"); /* can we write there at all? (gnuplot's message would be vaguer) */
+    if (!probe) {
+        snprintf (err, errlen, "meshdl plot: cannot write %s: %s", a->out, strerror (errno));
+        s_rmtree (dir, 0, 0);
+        return -1;
+    }
+    fclose (probe);
+    FILE *gp = fopen (script, "w");
+    int drawn = gp ? s_script (pl, dir, gp, tmpout, a->title, a->w, a->h, a->yrange) : -1;
+    if (gp)
+        fclose (gp);
+    if (drawn < 0)
+        snprintf (err, errlen, "meshdl plot: cannot write the plot's data in %s", dir);
+    else if (s_gnuplot (script, errpath, err, errlen))
+        drawn = -1;
+    else if (rename (tmpout, a->out) != 0) {
+        snprintf (err, errlen, "meshdl plot: cannot write %s: %s", a->out, strerror (errno));
+        drawn = -1;
+    }
+    unlink (tmpout);
+    s_rmtree (dir, pl->npanels, pl->nkeys);
+    return drawn;
+}
+
 int
 mdl_cmd_plot (int argc, char **argv)
 {
     static s_plot_t pl; /* large; one plot per process */
     memset (&pl, 0, sizeof pl);
-    const char *out = NULL, *title = NULL;
-    int w = 0, h = 0, mode = -1; /* -1: by the number of files */
-    const char *yrange = NULL, *ylabel = NULL;
+    s_args_t a;
     char err[1024] = "";
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const bool more = i + 1 < argc;
-        if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
-            printf ("%s\n", s_usage);
-            return 0;
-        } else if ((!strcmp (a, "-o") || !strcmp (a, "--out")) && more)
-            out = argv[++i];
-        else if (!strcmp (a, "--panel") && more) {
-            if (s_panel_parse (&pl, argv[++i], err, sizeof err))
-                goto bad;
-        } else if (!strcmp (a, "--average"))
-            mode = 1;
-        else if (!strcmp (a, "--per-agent"))
-            mode = 0;
-        else if (!strcmp (a, "--yrange") && more) {
-            yrange = argv[++i];
-            char *end;
-            double lo = strtod (yrange, &end), hi = *end == ':' ? strtod (end + 1, &end) : NAN;
-            if (*end || !(hi > lo)) {
-                snprintf (err, sizeof err, "meshdl plot: --yrange '%s' must be LO:HI with LO < HI, e.g. 0.6:0.9", yrange);
-                goto bad;
-            }
-        }
-        else if (!strcmp (a, "--ylabel") && more)
-            ylabel = argv[++i];
-        else if (!strcmp (a, "--title") && more)
-            title = argv[++i];
-        else if (!strcmp (a, "--size") && more) {
-            char *end;
-            const char *s = argv[++i];
-            w = (int) strtol (s, &end, 10);
-            h = *end == ',' ? (int) strtol (end + 1, &end, 10) : 0;
-            if (*end || w < 200 || h < 150 || w > 10000 || h > 10000) {
-                snprintf (err, sizeof err, "meshdl plot: --size '%s' must be W,H in pixels (200-10000, e.g. 1200,450)", s);
-                goto bad;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            snprintf (err, sizeof err, "meshdl plot: unknown option or missing value: '%s' (see meshdl plot --help)", a);
-            goto bad;
-        } else {
-            if (pl.nfiles == S_SERIES) {
-                snprintf (err, sizeof err, "meshdl plot: at most %d files", S_SERIES);
-                goto bad;
-            }
-            const char *eq = strchr (a, '=');
-            const char *base = strrchr (a, '/');
-            base = base ? base + 1 : a;
-            if (eq) {
-                snprintf (pl.labels[pl.nfiles], sizeof pl.labels[0], "%s", eq + 1);
-                char *path = strndup (a, (size_t) (eq - a));
-                pl.files[pl.nfiles] = path ? path : a;
-            } else {
-                snprintf (pl.labels[pl.nfiles], sizeof pl.labels[0], "%s", base);
-                char *dot = strstr (pl.labels[pl.nfiles], ".jsonl");
-                if (dot && dot != pl.labels[pl.nfiles])
-                    *dot = '\0';
-                pl.files[pl.nfiles] = a;
-            }
-            pl.nfiles++;
-        }
-    }
-    if (!pl.nfiles || !out) {
-        snprintf (err, sizeof err, "meshdl plot: say what to plot and where: meshdl plot FILE.jsonl... -o FIG.png");
+    int rc = s_parse_args (&pl, &a, argc, argv, err, sizeof err);
+    if (rc == 1)
+        return 0;
+    if (rc)
         goto bad;
-    }
     if (!pl.npanels)
         for (const char *const *d = (const char *const[]) { "acc:time", "acc:bytes", "consensus:time", NULL }; *d; d++)
             s_panel_parse (&pl, *d, err, sizeof err);
-    pl.average = mode < 0 ? pl.nfiles > 1 : mode == 1;
-    for (int p = 0; ylabel && p < pl.npanels; p++)
-        snprintf (pl.panels[p].ylabel, sizeof pl.panels[p].ylabel, "%s", ylabel);
-    if (!w)
-        w = 420 * pl.npanels + 120, h = 420;
+    pl.average = a.mode < 0 ? pl.nfiles > 1 : a.mode == 1;
+    for (int p = 0; a.ylabel && p < pl.npanels; p++)
+        snprintf (pl.panels[p].ylabel, sizeof pl.panels[p].ylabel, "%s", a.ylabel);
+    if (!a.w)
+        a.w = 420 * pl.npanels + 120, a.h = 420;
     long total = 0;
     for (int f = 0; f < pl.nfiles; f++) {
         long got = s_read (&pl, f, err, sizeof err);
@@ -583,65 +696,13 @@ mdl_cmd_plot (int argc, char **argv)
                   pl.panels[0].yname[0], pl.panels[0].xname);
         goto bad;
     }
-    char dir[] = "/tmp/meshdl-plot.XXXXXX";
-    if (!mkdtemp (dir)) {
-        snprintf (err, sizeof err, "meshdl plot: cannot make a temporary directory: %s", strerror (errno));
-        goto bad;
-    }
-    char script[4200], tmpout[4200], errpath[4200];
-    snprintf (script, sizeof script, "%s/plot.gp", dir);
-    snprintf (errpath, sizeof errpath, "%s/gnuplot.err", dir);
-    snprintf (tmpout, sizeof tmpout, "%s.tmp", out);
-    FILE *probe = fopen (tmpout, "w"); /* can we write there at all? (gnuplot's message would be vaguer) */
-    if (!probe) {
-        snprintf (err, sizeof err, "meshdl plot: cannot write %s: %s", out, strerror (errno));
-        s_rmtree (dir, 0, 0);
-        goto bad;
-    }
-    fclose (probe);
-    FILE *gp = fopen (script, "w");
-    int drawn = gp ? s_script (&pl, dir, gp, tmpout, title, w, h, yrange) : -1;
-    if (gp)
-        fclose (gp);
-    int rc = 2;
+    int drawn = s_draw (&pl, &a, err, sizeof err);
     if (drawn < 0)
-        snprintf (err, sizeof err, "meshdl plot: cannot write the plot's data in %s", dir);
-    else {
-        pid_t pid = fork ();
-        if (pid == 0) {
-            if (!freopen (errpath, "w", stderr) || !freopen ("/dev/null", "w", stdout))
-                _exit (126);
-            execlp ("gnuplot", "gnuplot", script, (char *) NULL);
-            _exit (127);
-        }
-        int status = 0;
-        if (pid < 0 || waitpid (pid, &status, 0) < 0)
-            snprintf (err, sizeof err, "meshdl plot: cannot run gnuplot: %s", strerror (errno));
-        else if (WIFEXITED (status) && WEXITSTATUS (status) == 127)
-            snprintf (err, sizeof err, "meshdl plot: gnuplot is not installed (apt-get install gnuplot-nox)");
-        else if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
-            char first[300] = "";
-            FILE *e = fopen (errpath, "r");
-            while (e && fgets (first, sizeof first, e) && first[strspn (first, " \t\r\n")] == '\0')
-                ;
-            if (e)
-                fclose (e);
-            first[strcspn (first, "\n")] = '\0';
-            snprintf (err, sizeof err, "meshdl plot: gnuplot failed: %s", first[0] ? first : "(no message)");
-        } else if (rename (tmpout, out) != 0)
-            snprintf (err, sizeof err, "meshdl plot: cannot write %s: %s", out, strerror (errno));
-        else {
-            fprintf (stderr, "meshdl plot: %s: %d series, %ld points, %d panel%s\n", out, drawn, total, pl.npanels,
-                     pl.npanels > 1 ? "s" : "");
-            rc = 0;
-        }
-    }
-    unlink (tmpout);
-    s_rmtree (dir, pl.npanels, pl.nkeys);
+        goto bad;
+    fprintf (stderr, "meshdl plot: %s: %d series, %ld points, %d panel%s\n", a.out, drawn, total, pl.npanels,
+             pl.npanels > 1 ? "s" : "");
     free (pl.pts);
-    if (rc)
-        fprintf (stderr, "%s\n", err);
-    return rc;
+    return 0;
 bad:
     free (pl.pts);
     fprintf (stderr, "%s\n", err);

@@ -123,8 +123,8 @@ s_evaluate (s_coord_t *c, s_eval_t *e, size_t rows)
         mdl_learner_set_label_map (c->eval, c->drift_map);
     /* The figures below describe the models as of now; evaluating them takes a while
        (the agents keep training meanwhile), and that time must not count as theirs. */
-    e->t_snap = mdl_now ();
-    e->wall_snap = mdl_wallclock ();
+    e->t_snap = mdl_cli_now ();
+    e->wall_snap = mdl_cli_wallclock ();
     e->rows = rows;
     e->consensus = mdl_cluster_consensus (c->cl, e->dist);
     mdl_learner_evaluate (c->eval, s_model_of_run (c), c->test, rows, &e->loss_avg, &e->acc_avg);
@@ -154,10 +154,10 @@ s_calibrate (const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train, int agent
     for (int i = 0; i < 5; i++)
         mdl_learner_step (l, &loss);
     const int k = 30;
-    double t0 = mdl_now ();
+    double t0 = mdl_cli_now ();
     for (int i = 0; i < k; i++)
         mdl_learner_step (l, &loss);
-    double step = (mdl_now () - t0) / k;
+    double step = (mdl_cli_now () - t0) / k;
     /* The gossip of a step, done with plain buffers: one encode copy, a decode copy per
        neighbour, the mixing pass over them. */
     const size_t d = mdl_model_nparams (mdl_learner_model (l));
@@ -170,14 +170,14 @@ s_calibrate (const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train, int agent
             v[j] = buf + d * (size_t) (j + 1);
             cf[j] = 0.0f;
         }
-        t0 = mdl_now ();
+        t0 = mdl_cli_now ();
         for (int i = 0; i < k; i++) {
             memcpy (buf, x, d * sizeof (float));
             for (int j = 0; j < degree; j++)
                 memcpy (buf + d * (size_t) (j + 1), buf, d * sizeof (float)); /* v[j] */
             mdl_vec_mix (x, 1.0f, NULL, 0.0f, v, cf, (size_t) degree, d);
         }
-        step += (mdl_now () - t0) / k;
+        step += (mdl_cli_now () - t0) / k;
     }
     free (buf);
     mdl_learner_destroy (&l);
@@ -631,7 +631,7 @@ s_sim_monitor (s_sim_t *r)
     const int n = r->so.agents;
     mdl_signals_install ();
     r->startup_s = mdl_process_age ();
-    const double t_ready = mdl_now ();
+    const double t_ready = mdl_cli_now ();
     mdl_progress_t *prog = &r->prog;
     /* All agents start together once each sees the others (or the wait times out, which
        each worker reports itself). */
@@ -644,7 +644,7 @@ s_sim_monitor (s_sim_t *r)
         fprintf (stderr, "meshdl sim: %d agents, %s, %s %s, codec %s%s, %s, %zu parameters, %llu steps/epoch, batch %d\n",
                  n, r->ao.topology, r->ao.algo, r->ao.mode, r->ao.codec, r->ao.error_feedback ? " +EF" : "", r->to.model,
                  r->co.d, (unsigned long long) r->spe, r->to.batch);
-    r->t0 = mdl_now ();
+    r->t0 = mdl_cli_now ();
     r->discovery_s = r->t0 - t_ready;
     r->t_target = NAN;
     mdl_cluster_start (r->co.cl);
@@ -672,7 +672,7 @@ s_sim_monitor (s_sim_t *r)
                 snprintf (loss, sizeof loss, "%.4f", sum.loss);
             mdl_progress_show (prog, false, "step %.0f/%llu  epoch %.2f  loss %s  sent %.1f MB  %.1fs", mean_steps,
                                (unsigned long long) total, mean_steps / spe, loss, (double) sum.bytes_sent / 1e6,
-                               mdl_now () - r->t0);
+                               mdl_cli_now () - r->t0);
         }
         /* Under --byzantine an agent that diverged is what the attack did, not a failure
            of the run: the others go on, and the summary counts it (diverged_agents). */
@@ -789,7 +789,7 @@ s_sim_regression (s_sim_t *r, mdl_json_t *j)
 static void
 s_sim_summary (s_sim_t *r, int exit_code)
 {
-    const double wall = mdl_now () - r->t0;
+    const double wall = mdl_cli_now () - r->t0;
     const int n = r->so.agents;
     mdl_agent_stats_t sum;
     mdl_cluster_stats_sum (r->co.cl, &sum);

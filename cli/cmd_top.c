@@ -30,9 +30,8 @@
 
 #include "cli.h"
 #include "discopts.h"
-#include "discovery.h"
-#include "err.h"
 #include "jsonflat.h"
+#include "meshdl.h"
 #include "report.h"
 #include "signals.h"
 
@@ -125,12 +124,12 @@ s_find (s_top_t *t, const char *url)
 /* An endpoint from discovery: a new agent to watch (or one that came back). Returns
    MDL_EINVAL when its host does not resolve (a --peers entry naming no host). */
 static int
-s_add (s_top_t *t, const mdl_peer_info_t *info, bool beacon)
+s_add (s_top_t *t, const char *endpoint, bool beacon)
 {
     struct sockaddr_storage sa;
     socklen_t salen;
     char url[MDL_ENDPOINT_MAX];
-    if (s_addr (info->endpoint, beacon ? t->http_port : 0, &sa, &salen, url, sizeof url))
+    if (s_addr (endpoint, beacon ? t->http_port : 0, &sa, &salen, url, sizeof url))
         return MDL_EINVAL;
     s_agent_t *a = s_find (t, url);
     if (a) {
@@ -294,7 +293,7 @@ s_wait (s_top_t *t, double until)
         const int nreq = n;
         if (t->raw)
             p[n++] = (struct pollfd) { .fd = STDIN_FILENO, .events = POLLIN };
-        double left = until - mdl_now ();
+        double left = until - mdl_cli_now ();
         if (left <= 0 || mdl_signals_stop ())
             break;
         if (n == 0) { /* nothing to watch: sleep out the interval (a signal cuts it short) */
@@ -305,7 +304,7 @@ s_wait (s_top_t *t, double until)
         int r = poll (p, (nfds_t) n, (int) (left * 1000) + 1);
         if (r < 0 && errno != EINTR)
             break;
-        const double now = mdl_now ();
+        const double now = mdl_cli_now ();
         for (int i = 0; i < nreq; i++)
             if (p[i].revents)
                 s_step (who[i], p[i].revents, now);
@@ -416,6 +415,146 @@ s_show (s_top_t *t, const char *source, double interval, const char *unresolved)
     return up;
 }
 
+/* --peers of top name the agents' HTTP addresses (HOST:PORT, http://HOST:PORT,
+   dns:NAME:PORT): written as tcp:// endpoints, the discovery back-ends read them like
+   any other. Rewrites o->peers in place. 0, or MDL_EINVAL with err. */
+static int
+s_peers_as_tcp (mdl_discopts_t *o, char *err, size_t errlen)
+{
+    static char conv[MDL_STRLIST_MAX][1024];
+    for (int i = 0; i < o->peers.n; i++) {
+        size_t at = 0;
+        const char *p = o->peers.v[i];
+        for (;;) {
+            const char *end = strchr (p, ',');
+            size_t len = end ? (size_t) (end - p) : strlen (p);
+            while (len && *p == ' ')
+                p++, len--;
+            while (len && p[len - 1] == ' ')
+                len--;
+            const char *entry = p, *pre = "tcp://";
+            const size_t elen = len;
+            if (len >= 4 && !strncmp (p, "dns:", 4))
+                pre = "";
+            else if (len >= 7 && !strncmp (p, "http://", 7))
+                p += 7, len -= 7;
+            char one[300];
+            snprintf (one, sizeof one, "%s%.*s", pre, (int) (len < 280 ? len : 280), p);
+            int w = snprintf (conv[i] + at, sizeof conv[i] - at, "%s%s", at ? "," : "", one);
+            if (len > 280 || strchr (one, '#') || mdl_agent_cfg_check_peers (one, NULL) || w < 0
+                || (size_t) w >= sizeof conv[i] - at) {
+                snprintf (err, errlen, "meshdl top: --peers: '%.*s' is not HOST:PORT, http://HOST:PORT or dns:NAME:PORT (PORT 1-65535: an agent's --http)",
+                          (int) (elen < 300 ? elen : 300), entry);
+                return MDL_EINVAL;
+            }
+            at += (size_t) w;
+            if (!end)
+                break;
+            p = end + 1;
+        }
+        o->peers.v[i] = conv[i];
+    }
+    return 0;
+}
+
+/* Takes what discovery found since the last call: new agents to watch, and agents
+   withdrawn (DNS names that stopped listing them). Returns 0, or 2 when a --peers entry
+   does not resolve (bad input). */
+static int
+s_poll (s_top_t *t, mdl_watch_t *w, int kind)
+{
+    int exit_code = 0;
+    char got[64][MDL_ENDPOINT_MAX];
+    size_t ng;
+    do {
+        ng = mdl_watch_found (w, got, 64);
+        for (size_t i = 0; i < ng; i++)
+            if (s_add (t, got[i], kind == MDL_DISCOPTS_BEACON) && kind != MDL_DISCOPTS_BEACON) {
+                fprintf (stderr, "meshdl top: --peers: %s does not resolve to an address\n", got[i] + 6);
+                exit_code = 2;
+            }
+    } while (ng == 64);
+    if (exit_code)
+        return exit_code;
+    char gone[16][MDL_ENDPOINT_MAX];
+    size_t nw;
+    while ((nw = mdl_watch_withdrawn (w, gone, 16)) > 0)
+        for (size_t i = 0; i < nw; i++) {
+            struct sockaddr_storage sa;
+            socklen_t sl;
+            char url[MDL_ENDPOINT_MAX];
+            s_agent_t *a = s_addr (gone[i], 0, &sa, &sl, url, sizeof url) ? NULL : s_find (t, url);
+            if (a)
+                a->gone = true;
+        }
+    return 0;
+}
+
+/* The refresh loop: discovery, then every agent asked for its status, then the table,
+   every interval seconds, until q, a signal, --once or --count. Returns the exit status
+   (--once: 1 when no agent answered). */
+static int
+s_watch (s_top_t *t, mdl_watch_t *w, int kind, const char *source, double interval, bool once,
+         int count)
+{
+    int exit_code = 0, refreshes = 0;
+    bool first = true;
+    const double t_start = mdl_cli_now ();
+    for (;;) {
+        if ((exit_code = s_poll (t, w, kind)))
+            break;
+        const double start = mdl_cli_now ();
+        for (int i = 0; i < t->n; i++)
+            if (!t->a[i]->gone)
+                s_begin (t->a[i]);
+        /* answers within most of the interval (at most 2 s): the view never waits longer */
+        bool quit = s_wait (t, start + (interval * 0.8 < 2 ? interval * 0.8 : 2));
+        /* names and beacons: the first answers take a moment, and a first view without
+           them says little: up to 5 s for every name to answer once (or an agent to be
+           heard by beacon) */
+        char unresolved[256];
+        mdl_watch_unresolved (w, unresolved, sizeof unresolved);
+        if (first && !quit && mdl_cli_now () - t_start < 5
+            && (kind == MDL_DISCOPTS_DNS ? unresolved[0] != '\0' : kind == MDL_DISCOPTS_BEACON && t->n == 0))
+            continue;
+        if (first && t->n == 0 && kind == MDL_DISCOPTS_DNS && !quit) {
+            first = false; /* the names answered, the agents not asked yet: one more round */
+            continue;
+        }
+        first = false;
+        const int up = s_show (t, source, interval, unresolved);
+        refreshes++;
+        if (quit || mdl_signals_stop () || (once && (exit_code = up ? 0 : 1, true)) || (count && refreshes >= count))
+            break;
+        if (s_wait (t, start + interval) || mdl_signals_stop ())
+            break;
+    }
+    return exit_code;
+}
+
+/* The watch of the agents named by the options (mdl_discopts_apply'd): beacons on the
+   interface, or the --peers list, of cluster. NULL + *rc, the reason in
+   mdl_error_detail() where there is one. */
+static mdl_watch_t *
+s_watch_new (const mdl_discopts_t *o, const char *cluster, int *rc)
+{
+    mdl_agent_cfg_t *cfg = mdl_agent_cfg_new ();
+    char port[16], interval[32];
+    snprintf (port, sizeof port, "%d", o->beacon_port);
+    snprintf (interval, sizeof interval, "%.3f", o->dns_interval_ms / 1000.0);
+    mdl_watch_t *w = NULL;
+    if (!cfg)
+        *rc = MDL_ENOMEM;
+    else if (!(*rc = mdl_agent_cfg_set (cfg, "cluster", cluster))
+             && !(*rc = o->kind == MDL_DISCOPTS_BEACON ? mdl_agent_cfg_set (cfg, "interface", o->iface ? o->iface : "")
+                                                       : mdl_agent_cfg_set (cfg, "peers", o->list))
+             && !(*rc = mdl_agent_cfg_set (cfg, "beacon-port", port))
+             && !(*rc = mdl_agent_cfg_set (cfg, "dns-interval", interval)))
+        w = mdl_watch_new (cfg, rc);
+    mdl_agent_cfg_destroy (&cfg);
+    return w;
+}
+
 int
 mdl_cmd_top (int argc, char **argv)
 {
@@ -453,43 +592,10 @@ mdl_cmd_top (int argc, char **argv)
        (docker compose run ... agent top). */
     /* HOST:PORT and http://HOST:PORT entries are the agents' HTTP addresses: as tcp://
        endpoints, the discovery back-ends read them like any other. */
-    static char conv[MDL_STRLIST_MAX][1024];
-    for (int i = 0; rc == 0 && i < dopt.peers.n; i++) {
-        size_t at = 0;
-        const char *p = dopt.peers.v[i];
-        for (;;) {
-            const char *end = strchr (p, ',');
-            size_t len = end ? (size_t) (end - p) : strlen (p);
-            while (len && *p == ' ')
-                p++, len--;
-            while (len && p[len - 1] == ' ')
-                len--;
-            const char *entry = p, *pre = "tcp://";
-            const size_t elen = len;
-            if (len >= 4 && !strncmp (p, "dns:", 4))
-                pre = "";
-            else if (len >= 7 && !strncmp (p, "http://", 7))
-                p += 7, len -= 7;
-            char one[300];
-            snprintf (one, sizeof one, "%s%.*s", pre, (int) (len < 280 ? len : 280), p);
-            int w = snprintf (conv[i] + at, sizeof conv[i] - at, "%s%s", at ? "," : "", one);
-            if (len > 280 || strchr (one, '#') || mdl_discovery_check_peers (one, NULL, err, sizeof err)
-                || w < 0 || (size_t) w >= sizeof conv[i] - at) {
-                snprintf (err, sizeof err, "meshdl top: --peers: '%.*s' is not HOST:PORT, http://HOST:PORT or dns:NAME:PORT (PORT 1-65535: an agent's --http)",
-                          (int) (elen < 300 ? elen : 300), entry);
-                rc = MDL_EINVAL;
-                break;
-            }
-            at += (size_t) w;
-            if (!end)
-                break;
-            p = end + 1;
-        }
-        dopt.peers.v[i] = conv[i];
-    }
-    mdl_disc_cfg_t dc = { 0 };
-    if (rc == 0 && (rc = mdl_discopts_apply (&dopt, "top", false, &dc, err, sizeof err)) == 0 && dc.kind == MDL_DISC_BEACON
-        && !http_port) {
+    if (rc == 0)
+        rc = s_peers_as_tcp (&dopt, err, sizeof err);
+    if (rc == 0 && (rc = mdl_discopts_apply (&dopt, "top", false, err, sizeof err)) == 0
+        && dopt.kind == MDL_DISCOPTS_BEACON && !http_port) {
         snprintf (err, sizeof err, "meshdl top: with --interface, say which port the agents serve --http on: --http-port P");
         rc = MDL_EINVAL;
     }
@@ -497,20 +603,18 @@ mdl_cmd_top (int argc, char **argv)
         fprintf (stderr, "%s\n", err);
         return 2;
     }
-    dc.cluster = cluster;
-    dc.listen_only = true;
-    mdl_peer_info_t me = { .id = (uint64_t) getpid () * 0x9e3779b97f4a7c15ULL | 1 };
-    mdl_discovery_t *disc = mdl_discovery_new (&dc, &me, &rc);
-    if (!disc) {
+    mdl_watch_t *w = NULL;
+    if (!(w = s_watch_new (&dopt, cluster, &rc))) {
         fprintf (stderr, "meshdl top: cannot start %s: %s\n",
-                 dc.kind == MDL_DISC_BEACON ? "listening to beacons (is --interface right?)" : "discovery", mdl_strerror (rc));
+                 dopt.kind == MDL_DISCOPTS_BEACON ? "listening to beacons (is --interface right?)" : "discovery",
+                 mdl_error_detail ()[0] ? mdl_error_detail () : mdl_strerror (rc));
         return 2;
     }
     /* a static entry whose host does not resolve is bad input, said now */
     char source[256];
-    snprintf (source, sizeof source, "%.200s", dc.kind == MDL_DISC_BEACON ? "beacons" : dopt.list);
-    if (dc.kind == MDL_DISC_BEACON)
-        snprintf (source, sizeof source, "beacons on %.64s", dc.iface ? dc.iface : getenv ("ZSYS_INTERFACE"));
+    snprintf (source, sizeof source, "%.200s", dopt.kind == MDL_DISCOPTS_BEACON ? "beacons" : dopt.list);
+    if (dopt.kind == MDL_DISCOPTS_BEACON)
+        snprintf (source, sizeof source, "beacons on %.64s", dopt.iface ? dopt.iface : getenv ("ZSYS_INTERFACE"));
     else {
         char *s = source, *q;
         while ((q = strstr (s, "tcp://")))
@@ -519,73 +623,20 @@ mdl_cmd_top (int argc, char **argv)
     mdl_signals_install ();
     s_top_t *t = calloc (1, sizeof *t);
     if (!t) {
-        mdl_discovery_destroy (&disc);
+        mdl_watch_destroy (&w);
         return 2;
     }
     t->http_port = http_port;
     t->tty = isatty (STDOUT_FILENO) && !once;
     if (t->tty && isatty (STDIN_FILENO))
         s_raw (t, true);
-    int exit_code = 0, refreshes = 0;
-    bool first = true;
-    const double t_start = mdl_now ();
-    for (;;) {
-        mdl_peer_info_t got[64];
-        size_t ng;
-        do {
-            ng = 0;
-            mdl_discovery_recv (disc, got, 64, &ng);
-            for (size_t i = 0; i < ng; i++)
-                if (s_add (t, &got[i], dc.kind == MDL_DISC_BEACON) && dc.kind != MDL_DISC_BEACON) {
-                    fprintf (stderr, "meshdl top: --peers: %s does not resolve to an address\n", got[i].endpoint + 6);
-                    exit_code = 2;
-                }
-        } while (ng == 64);
-        if (exit_code)
-            break;
-        char gone[16][MDL_ENDPOINT_MAX];
-        size_t nw;
-        while ((nw = mdl_discovery_withdrawn (disc, gone, 16)) > 0)
-            for (size_t i = 0; i < nw; i++) {
-                struct sockaddr_storage sa;
-                socklen_t sl;
-                char url[MDL_ENDPOINT_MAX];
-                s_agent_t *a = s_addr (gone[i], 0, &sa, &sl, url, sizeof url) ? NULL : s_find (t, url);
-                if (a)
-                    a->gone = true;
-            }
-        const double start = mdl_now ();
-        for (int i = 0; i < t->n; i++)
-            if (!t->a[i]->gone)
-                s_begin (t->a[i]);
-        /* answers within most of the interval (at most 2 s): the view never waits longer */
-        bool quit = s_wait (t, start + (interval * 0.8 < 2 ? interval * 0.8 : 2));
-        /* names and beacons: the first answers take a moment, and a first view without
-           them says little: up to 5 s for every name to answer once (or an agent to be
-           heard by beacon) */
-        char unresolved[256];
-        mdl_discovery_unresolved (disc, unresolved, sizeof unresolved);
-        if (first && !quit && mdl_now () - t_start < 5
-            && (dc.kind == MDL_DISC_DNS ? unresolved[0] != '\0' : dc.kind == MDL_DISC_BEACON && t->n == 0))
-            continue;
-        if (first && t->n == 0 && dc.kind == MDL_DISC_DNS && !quit) {
-            first = false; /* the names answered, the agents not asked yet: one more round */
-            continue;
-        }
-        first = false;
-        const int up = s_show (t, source, interval, unresolved);
-        refreshes++;
-        if (quit || mdl_signals_stop () || (once && (exit_code = up ? 0 : 1, true)) || (count && refreshes >= count))
-            break;
-        if (s_wait (t, start + interval) || mdl_signals_stop ())
-            break;
-    }
+    const int exit_code = s_watch (t, w, dopt.kind, source, interval, once, count);
     s_raw (t, false);
     for (int i = 0; i < t->n; i++) {
         s_close (t->a[i]);
         free (t->a[i]);
     }
     free (t);
-    mdl_discovery_destroy (&disc);
+    mdl_watch_destroy (&w);
     return exit_code;
 }

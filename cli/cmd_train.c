@@ -5,10 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
 #include "cli.h"
-#include "err.h"
-#include "learner.h"
+#include "meshdl.h"
 #include "report.h"
 #include "signals.h"
 #include "trainopts.h"
@@ -26,13 +24,7 @@ s_save (const mdl_trainopts_t *o, mdl_learner_t *l, uint64_t epoch)
 {
     if (!o->checkpoint)
         return 0;
-    mdl_model_t *m = mdl_learner_model (l);
-    size_t slen = 0;
-    float *state = mdl_optim_state (mdl_learner_optim (l), &slen);
-    mdl_ckpt_t ck = { .spec = mdl_model_spec (m), .params = mdl_model_params (m),
-                      .d = mdl_model_nparams (m), .opt_state = state, .opt_len = slen,
-                      .step = mdl_learner_steps (l), .epoch = epoch };
-    int rc = mdl_ckpt_save (o->checkpoint, &ck);
+    int rc = mdl_learner_checkpoint (l, o->checkpoint, epoch);
     if (rc)
         fprintf (stderr, "meshdl train: cannot write checkpoint %s: %s\n", o->checkpoint, mdl_strerror (rc));
     return rc;
@@ -41,20 +33,11 @@ s_save (const mdl_trainopts_t *o, mdl_learner_t *l, uint64_t epoch)
 static int
 s_resume (const mdl_trainopts_t *o, mdl_learner_t *l, uint64_t *epoch)
 {
-    mdl_model_t *m = mdl_learner_model (l);
-    size_t slen = 0;
-    float *state = mdl_optim_state (mdl_learner_optim (l), &slen);
-    uint64_t step = 0;
-    int rc = mdl_ckpt_load (o->resume, mdl_model_spec (m), mdl_model_params (m),
-                            mdl_model_nparams (m), state, slen, &step, epoch);
-    if (rc) {
+    int rc = mdl_learner_resume (l, o->resume, epoch);
+    if (rc)
         fprintf (stderr, "meshdl train: cannot resume from %s: %s%s\n", o->resume, mdl_strerror (rc),
                  rc == MDL_ECKPT_MODEL ? " (use the same --model and --optimizer as the run that wrote it)" : "");
-        return rc;
-    }
-    mdl_learner_set_steps (l, step);
-    mdl_optim_set_steps (mdl_learner_optim (l), step);
-    return 0;
+    return rc;
 }
 
 /* The state of one training run (what the loop, the epoch ends and the summary share). */
@@ -71,10 +54,10 @@ typedef struct {
 
 /* The learner, or NULL with the reason said on stderr. */
 static mdl_learner_t *
-s_learner (const mdl_trainopts_t *o, const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train)
+s_learner (const mdl_trainopts_t *o, const mdl_agent_cfg_t *cfg, const mdl_dataset_t *train)
 {
     int rc;
-    mdl_learner_t *l = mdl_learner_new (cfg, train, NULL, 0, &rc);
+    mdl_learner_t *l = mdl_learner_create (cfg, &rc);
     if (l)
         return l;
     if (rc == MDL_ESHAPE && mdl_dataset_targets (train))
@@ -86,7 +69,7 @@ s_learner (const mdl_trainopts_t *o, const mdl_learner_cfg_t *cfg, const mdl_dat
                  o->model, mdl_dataset_dim (train), mdl_dataset_classes (train), mdl_dataset_dim (train),
                  mdl_dataset_classes (train));
     else
-        fprintf (stderr, "meshdl train: %s\n", mdl_strerror (rc));
+        fprintf (stderr, "meshdl train: %s\n", mdl_error_detail ()[0] ? mdl_error_detail () : mdl_strerror (rc));
     return NULL;
 }
 
@@ -101,7 +84,7 @@ s_epoch_end (s_train_t *t, mdl_progress_t *prog, uint64_t step)
         t->exit_code = 2;
         return false;
     }
-    const double now = mdl_now () - t->t0;
+    const double now = mdl_cli_now () - t->t0;
     if (t->o.target_acc > 0 && isnan (t->t_target) && t->test_acc >= t->o.target_acc)
         t->t_target = now;
     if (!t->o.quiet) {
@@ -113,7 +96,7 @@ s_epoch_end (s_train_t *t, mdl_progress_t *prog, uint64_t step)
     if (t->metrics) {
         mdl_json_t j;
         mdl_json_begin (&j);
-        mdl_json_num (&j, "time", mdl_wallclock ());
+        mdl_json_num (&j, "time", mdl_cli_wallclock ());
         mdl_json_num (&j, "elapsed_s", now);
         mdl_json_str (&j, "run", t->o.run ? t->o.run : mdl_run_id ());
         mdl_json_int (&j, "step", (long long) step);
@@ -136,7 +119,7 @@ s_loop (s_train_t *t)
     mdl_progress_t prog;
     mdl_progress_init (&prog, stderr, "", t->o.progress);
     while (mdl_learner_steps (t->l) < t->total && !mdl_signals_stop ()) {
-        const double ts = mdl_now ();
+        const double ts = mdl_cli_now ();
         float loss;
         if (mdl_learner_step (t->l, &loss)) {
             fprintf (stderr, "\nmeshdl train: loss became %g at step %llu: training diverged (lower --lr?); "
@@ -145,7 +128,7 @@ s_loop (s_train_t *t)
             t->diverged = true;
             break;
         }
-        t->t_compute += mdl_now () - ts;
+        t->t_compute += mdl_cli_now () - ts;
         t->samples += t->o.batch;
         t->loss_ema = isnan (t->loss_ema) ? loss : 0.98 * t->loss_ema + 0.02 * loss;
         const uint64_t step = mdl_learner_steps (t->l);
@@ -178,7 +161,6 @@ s_loop (s_train_t *t)
 static void
 s_summary (const s_train_t *t)
 {
-    const mdl_model_t *m = mdl_learner_model (t->l);
     mdl_json_t j;
     mdl_json_begin (&j);
     mdl_json_open (&j, "summary");
@@ -186,8 +168,8 @@ s_summary (const s_train_t *t)
     mdl_json_num (&j, "test_loss", t->test_loss);
     mdl_json_int (&j, "steps", (long long) mdl_learner_steps (t->l));
     mdl_json_num (&j, "epochs", mdl_learner_epoch (t->l));
-    mdl_json_num (&j, "wall_s", mdl_now () - t->t0);
-    mdl_json_int (&j, "params", (long long) mdl_model_nparams (m));
+    mdl_json_num (&j, "wall_s", mdl_cli_now () - t->t0);
+    mdl_json_int (&j, "params", (long long) mdl_learner_dim (t->l));
     mdl_json_str (&j, "model", t->o.model);
     mdl_json_int (&j, "batch", t->o.batch);
     mdl_json_str (&j, "run", t->o.run ? t->o.run : mdl_run_id ());
@@ -233,9 +215,13 @@ mdl_cmd_train (int argc, char **argv)
         return 0;
     o->lr_given = mdl_opts_given (defs, "lr");
     o->lr_min_given = mdl_opts_given (defs, "lr-min");
-    mdl_learner_cfg_t cfg;
+    mdl_agent_cfg_t *cfg = rc == 0 ? mdl_agent_cfg_new () : NULL;
+    if (rc == 0 && !cfg) {
+        snprintf (err, sizeof err, "meshdl train: out of memory");
+        rc = MDL_ENOMEM;
+    }
     if (rc == 0)
-        rc = mdl_trainopts_learner (o, "train", &cfg, err, sizeof err);
+        rc = mdl_trainopts_config (o, "train", cfg, err, sizeof err);
     mdl_dataset_t *train = NULL, *test = NULL;
     if (rc == 0) {
         mdl_blas_threads (o->threads);
@@ -243,12 +229,14 @@ mdl_cmd_train (int argc, char **argv)
     }
     if (rc) {
         fprintf (stderr, "%s\n", err);
+        mdl_agent_cfg_destroy (&cfg);
         mdl_opts_config_free (&cfgkeep);
         return 2;
     }
     uint64_t epoch0 = 0;
     t.test = test;
-    if (!(t.l = s_learner (o, &cfg, train)) || (o->resume && s_resume (o, t.l, &epoch0)))
+    mdl_agent_cfg_set_data (cfg, train, test);
+    if (!(t.l = s_learner (o, cfg, train)) || (o->resume && s_resume (o, t.l, &epoch0)))
         goto done;
     if (o->metrics && !(t.metrics = fopen (o->metrics, "a"))) {
         fprintf (stderr, "meshdl train: cannot open metrics file %s for appending\n", o->metrics);
@@ -260,8 +248,8 @@ mdl_cmd_train (int argc, char **argv)
     t.epoch = epoch0;
     if (!o->quiet)
         fprintf (stderr, "meshdl train: %s, %zu parameters, %zu training rows, batch %d, %s lr %g\n", o->model,
-                 mdl_model_nparams (mdl_learner_model (t.l)), mdl_dataset_n (train), o->batch, o->optimizer, o->lr);
-    t.t0 = mdl_now ();
+                 mdl_learner_dim (t.l), mdl_dataset_n (train), o->batch, o->optimizer, o->lr);
+    t.t0 = mdl_cli_now ();
     t.exit_code = 0;
     s_loop (&t);
     s_summary (&t);
@@ -269,6 +257,7 @@ done:
     if (t.metrics)
         fclose (t.metrics);
     mdl_learner_destroy (&t.l);
+    mdl_agent_cfg_destroy (&cfg);
     mdl_dataset_destroy (&train);
     mdl_dataset_destroy (&test);
     mdl_opts_config_free (&cfgkeep);

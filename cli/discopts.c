@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "meshdl.h"
 
 void
 mdl_discopts_defaults (mdl_discopts_t *o)
@@ -35,7 +35,7 @@ mdl_discopts_defs (mdl_discopts_t *o, mdl_optdef_t *defs, size_t *n, size_t cap,
 }
 
 int
-mdl_discopts_apply (mdl_discopts_t *o, const char *cmd, bool curve, mdl_disc_cfg_t *cfg, char *err, size_t errlen)
+mdl_discopts_apply (mdl_discopts_t *o, const char *cmd, bool curve, char *err, size_t errlen)
 {
     size_t at = 0;
     o->list[0] = '\0';
@@ -52,9 +52,8 @@ mdl_discopts_apply (mdl_discopts_t *o, const char *cmd, bool curve, mdl_disc_cfg
                   cmd);
         return MDL_EINVAL;
     }
-    char why[512];
-    if (o->peers.n && mdl_discovery_check_peers (o->list, &o->dns, why, sizeof why)) {
-        snprintf (err, errlen, "meshdl %s: --peers: %s", cmd, why);
+    if (o->peers.n && mdl_agent_cfg_check_peers (o->list, &o->dns)) {
+        snprintf (err, errlen, "meshdl %s: %s", cmd, mdl_error_detail ());
         return MDL_EINVAL;
     }
     if (curve && o->dns) {
@@ -75,10 +74,8 @@ mdl_discopts_apply (mdl_discopts_t *o, const char *cmd, bool curve, mdl_disc_cfg
                   o->iface ? "--interface" : "ZSYS_INTERFACE", iface, names[0] ? names : "none");
         return MDL_EINVAL;
     }
-    cfg->kind = !o->peers.n ? MDL_DISC_BEACON : o->dns ? MDL_DISC_DNS : MDL_DISC_STATIC;
-    cfg->iface = o->iface;
-    cfg->beacon_port = o->beacon_port;
-    cfg->peers = o->peers.n ? o->list : NULL;
-    cfg->dns_interval_ms = (int) (o->dns_interval * 1000 + 0.5);
+    o->kind = !o->peers.n ? MDL_DISCOPTS_BEACON : o->dns ? MDL_DISCOPTS_DNS : MDL_DISCOPTS_STATIC;
+    o->beacon_iface = o->iface;
+    o->dns_interval_ms = (int) (o->dns_interval * 1000 + 0.5);
     return 0;
 }

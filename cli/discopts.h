@@ -8,7 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "discovery.h"
+#include <stdbool.h>
+
 #include "opts.h"
 
 typedef struct {
@@ -18,6 +19,10 @@ typedef struct {
     double dns_interval;    /* seconds */
     char list[16384];       /* the --peers entries, joined by commas */
     bool dns;               /* some entry is dns:NAME:PORT */
+    /* set by mdl_discopts_apply: how the peers are found */
+    enum { MDL_DISCOPTS_BEACON, MDL_DISCOPTS_STATIC, MDL_DISCOPTS_DNS } kind;
+    const char *beacon_iface; /* beacons: --interface, or NULL (ZSYS_INTERFACE) */
+    int dns_interval_ms;
 } mdl_discopts_t;
 
 void mdl_discopts_defaults (mdl_discopts_t *o);
@@ -26,10 +31,11 @@ void mdl_discopts_defaults (mdl_discopts_t *o);
    a --peers entry names for this command. */
 void mdl_discopts_defs (mdl_discopts_t *o, mdl_optdef_t *defs, size_t *n, size_t cap, const char *peers_help);
 
-/* Validates the options after parsing and fills cfg's discovery part (kind, iface,
-   beacon port, peers, DNS interval; cluster and interval_ms are the caller's). With
-   curve, dns: entries are refused (they carry no public key). Returns 0, or MDL_EINVAL
-   with one line in err naming the bad entry and the form it should have. */
-int mdl_discopts_apply (mdl_discopts_t *o, const char *cmd, bool curve, mdl_disc_cfg_t *cfg, char *err, size_t errlen);
+/* Validates the options after parsing and sets o's kind, beacon_iface, list (the
+   --peers entries joined) and dns_interval_ms, which the caller hands to the discovery
+   it starts. With curve, dns: entries are refused (they carry no public key). Returns
+   0, or MDL_EINVAL with one line in err naming the bad entry and the form it should
+   have. */
+int mdl_discopts_apply (mdl_discopts_t *o, const char *cmd, bool curve, char *err, size_t errlen);
 
 #endif

@@ -19,8 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agentopts.h"
-#include "err.h"
+#include "meshdl.h"
 #include "report.h"
 
 struct mdl_http_t {
@@ -32,7 +31,7 @@ struct mdl_http_t {
     mdl_http_info_t info;
     /* the snapshot, under lock */
     pthread_mutex_t lock;
-    mdl_agent_stats_t st;
+    mdl_http_stats_t st;
     mdl_status_t hs;
     char state[32], message[512];
 };
@@ -181,13 +180,13 @@ s_gauge (s_buf_t *b, const char *name, const char *help, double v)
 }
 
 static void
-s_histogram (s_buf_t *b, const char *name, const char *help, const mdl_hist_t *h)
+s_histogram (s_buf_t *b, const char *name, const char *help, const mdl_http_hist_t *h)
 {
     s_family (b, name, "histogram", help);
-    for (size_t i = 0; i < h->nle; i++) {
+    for (size_t i = 0; i < h->n; i++) {
         char le[40];
         s_num (le, sizeof le, h->le[i]);
-        s_put (b, "%s_bucket{le=\"%s\"} %llu\n", name, le, (unsigned long long) mdl_hist_cumulative (h, i));
+        s_put (b, "%s_bucket{le=\"%s\"} %llu\n", name, le, (unsigned long long) h->cumulative[i]);
     }
     s_put (b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long) h->count);
     s_put (b, "%s_sum ", name);
@@ -195,8 +194,68 @@ s_histogram (s_buf_t *b, const char *name, const char *help, const mdl_hist_t *h
     s_put (b, "%s_count %llu\n", name, (unsigned long long) h->count);
 }
 
+/* The counters mdl_http_stats_t holds, by their names in the public API. */
+#define S_F(name) { #name, offsetof (mdl_http_stats_t, name) }
+static const struct {
+    const char *name;
+    size_t off;
+} s_fields[] = {
+    S_F (steps), S_F (epoch), S_F (loss), S_F (test_acc), S_F (test_loss), S_F (evals), S_F (disagreement),
+    S_F (peers_alive), S_F (peers_seen), S_F (bytes_sent), S_F (bytes_received), S_F (msgs_sent), S_F (msgs_received),
+    S_F (updates_applied), S_F (updates_stale), S_F (updates_dropped), S_F (updates_rejected), S_F (keyframes_sent),
+    S_F (resyncs), S_F (gossip_rounds), S_F (global_averages), S_F (wait_s),
+};
+
+static void
+s_hist_read (mdl_agent_t *agent, const char *name, mdl_http_hist_t *h)
+{
+    if (mdl_agent_histogram (agent, name, h->le, h->cumulative, MDL_HTTP_BUCKETS, &h->n, &h->count, &h->sum))
+        h->n = 0;
+    if (h->n > MDL_HTTP_BUCKETS)
+        h->n = MDL_HTTP_BUCKETS;
+}
+
+void
+mdl_http_stats_read (mdl_agent_t *agent, mdl_http_stats_t *st)
+{
+    memset (st, 0, sizeof *st);
+    double v[256];
+    const size_t n = mdl_agent_counters (agent, v, sizeof v / sizeof v[0]);
+    for (size_t i = 0; i < n && i < sizeof v / sizeof v[0]; i++) {
+        const char *name = mdl_agent_counter_name (i);
+        if (!strncmp (name, "rejected_", 9)) {
+            if (st->nreasons < MDL_HTTP_REASONS) {
+                st->reason[st->nreasons] = name + 9;
+                st->rejected[st->nreasons++] = v[i];
+            }
+            continue;
+        }
+        for (size_t f = 0; f < sizeof s_fields / sizeof s_fields[0]; f++)
+            if (!strcmp (name, s_fields[f].name))
+                *(double *) ((char *) st + s_fields[f].off) = v[i];
+    }
+    s_hist_read (agent, "update_age", &st->update_age);
+    s_hist_read (agent, "sync_wait", &st->sync_wait);
+}
+
+void
+mdl_http_json_counters (mdl_json_t *j, const mdl_http_stats_t *st)
+{
+    mdl_json_int (j, "bytes_sent", (long long) st->bytes_sent);
+    mdl_json_int (j, "bytes_received", (long long) st->bytes_received);
+    mdl_json_int (j, "updates_applied", (long long) st->updates_applied);
+    mdl_json_int (j, "updates_stale", (long long) st->updates_stale);
+    mdl_json_int (j, "updates_dropped", (long long) st->updates_dropped);
+    mdl_json_int (j, "updates_rejected", (long long) st->updates_rejected);
+    mdl_json_open (j, "rejected_by_reason");
+    for (size_t r = 0; r < st->nreasons; r++)
+        if (st->rejected[r])
+            mdl_json_int (j, st->reason[r], (long long) st->rejected[r]);
+    mdl_json_close (j);
+}
+
 char *
-mdl_http_render_metrics (const mdl_http_info_t *info, const mdl_agent_stats_t *st, const mdl_status_t *hs,
+mdl_http_render_metrics (const mdl_http_info_t *info, const mdl_http_stats_t *st, const mdl_status_t *hs,
                          double start_time, size_t *len)
 {
     s_buf_t b = { .cap = 8192 };
@@ -255,17 +314,17 @@ mdl_http_render_metrics (const mdl_http_info_t *info, const mdl_agent_stats_t *s
     s_family (&b, "meshdl_messages_rejected_total", "counter",
               "Messages refused by a check, by reason (meshdl_updates_total{result=\"rejected\"} is their "
               "sum; hello, join_rate, peers_full and rejoin_backoff refuse peers, not updates).");
-    for (int r = 0; r < MDL_REJECT_COUNT; r++)
-        s_put (&b, "meshdl_messages_rejected_total{reason=\"%s\"} %llu\n", mdl_reject_name (r),
+    for (size_t r = 0; r < st->nreasons; r++)
+        s_put (&b, "meshdl_messages_rejected_total{reason=\"%s\"} %llu\n", st->reason[r],
                (unsigned long long) st->rejected[r]);
     s_counter (&b, "meshdl_keyframes_sent_total", "Full fp32 keyframes sent on replica streams.", st->keyframes_sent);
     s_counter (&b, "meshdl_resyncs_total", "Keyframes asked for after a gap in a replica stream.", st->resyncs);
     s_counter (&b, "meshdl_gossip_rounds_total", "Gossip rounds taken part in.", st->gossip_rounds);
     s_counter (&b, "meshdl_global_averages_total", "Exact global averages completed.", st->global_averages);
-    if (st->update_age.le)
+    if (st->update_age.n)
         s_histogram (&b, "meshdl_update_age_steps", "Staleness in steps of each neighbour state mixed in.",
                      &st->update_age);
-    if (st->sync_wait.le)
+    if (st->sync_wait.n)
         s_histogram (&b, "meshdl_sync_wait_seconds",
                      "Time each sync round (or pairwise average) waited for its neighbours' states.", &st->sync_wait);
     if (b.failed) {
@@ -277,7 +336,7 @@ mdl_http_render_metrics (const mdl_http_info_t *info, const mdl_agent_stats_t *s
 }
 
 size_t
-mdl_http_render_status (const mdl_agent_stats_t *st, const mdl_status_t *hs, char *buf, size_t cap)
+mdl_http_render_status (const mdl_http_stats_t *st, const mdl_status_t *hs, char *buf, size_t cap)
 {
     /* the counters are fresher than the status (rewritten once a second) */
     mdl_status_t now = *hs;
@@ -297,7 +356,7 @@ mdl_http_render_status (const mdl_agent_stats_t *st, const mdl_status_t *hs, cha
         mdl_json_null (&j, "test_loss");
     }
     mdl_json_num (&j, "disagreement", st->disagreement);
-    mdl_agentopts_json_counters (&j, st); /* bytes, updates, rejected_by_reason: the summary's */
+    mdl_http_json_counters (&j, st); /* bytes, updates, rejected_by_reason: the summary's keys */
     mdl_json_num (&j, "update_age_mean", st->update_age.count ? st->update_age.sum / (double) st->update_age.count : NAN);
     mdl_json_num (&j, "sync_wait_s", st->wait_s);
     if (mdl_json_finish (&j) || j.len + 2 > cap)
@@ -341,7 +400,7 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         *upload_size = 0;
         return MHD_YES;
     }
-    mdl_agent_stats_t st;
+    mdl_http_stats_t st;
     mdl_status_t hs;
     char state[32], message[512];
     pthread_mutex_lock (&self->lock);
@@ -435,7 +494,7 @@ mdl_http_new (const char *spec, const mdl_http_info_t *info, int *err, char *msg
     if (!(self = calloc (1, sizeof *self)))
         goto err;
     pthread_mutex_init (&self->lock, NULL);
-    self->start_time = mdl_wallclock ();
+    self->start_time = mdl_cli_wallclock ();
 #define COPY(f) snprintf (self->f, sizeof self->f, "%s", info && info->f ? info->f : "")
     COPY (agent);
     COPY (cluster);
@@ -512,7 +571,7 @@ mdl_http_url (const mdl_http_t *self)
 }
 
 void
-mdl_http_publish (mdl_http_t *self, const mdl_agent_stats_t *st, const mdl_status_t *hs)
+mdl_http_publish (mdl_http_t *self, const mdl_http_stats_t *st, const mdl_status_t *hs)
 {
     pthread_mutex_lock (&self->lock);
     if (st)

@@ -25,9 +25,45 @@
 #define MDL_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#include "agent.h"
+#include "meshdl.h"
+#include "report.h"
 #include "status.h"
+
+/* A histogram as mdl_agent_histogram gives it. */
+#define MDL_HTTP_BUCKETS 16
+typedef struct {
+    size_t n; /* buckets (0: the agent keeps none) */
+    double le[MDL_HTTP_BUCKETS];
+    uint64_t cumulative[MDL_HTTP_BUCKETS];
+    uint64_t count;
+    double sum;
+} mdl_http_hist_t;
+
+/* What /metrics and /status show of an agent: its counters, read by name through the
+   public API (mdl_http_stats_read), and its two histograms. */
+#define MDL_HTTP_REASONS 48
+typedef struct {
+    double steps, epoch, loss, test_acc, test_loss, evals, disagreement, peers_alive, peers_seen;
+    double bytes_sent, bytes_received, msgs_sent, msgs_received;
+    double updates_applied, updates_stale, updates_dropped, updates_rejected;
+    double keyframes_sent, resyncs, gossip_rounds, global_averages, wait_s;
+    size_t nreasons;                      /* the refusals by reason: counters rejected_<reason> */
+    const char *reason[MDL_HTTP_REASONS]; /* <reason> (static: within mdl_agent_counter_name's) */
+    double rejected[MDL_HTTP_REASONS];
+    mdl_http_hist_t update_age, sync_wait;
+} mdl_http_stats_t;
+
+/* Fills st from the agent: its counters from one snapshot (mdl_agent_counters) and its
+   histograms. Cannot fail. */
+void mdl_http_stats_read (mdl_agent_t *agent, mdl_http_stats_t *st);
+
+/* Writes the traffic and update counters of st into j with the keys that summaries,
+   metrics lines and /status share: bytes_sent, bytes_received, updates_applied,
+   updates_stale, updates_dropped, updates_rejected, and rejected_by_reason (an object of
+   the nonzero counts by reason). */
+void mdl_http_json_counters (mdl_json_t *j, const mdl_http_stats_t *st);
 
 /* What does not change during a run (copied by mdl_http_new; NULL strings read ""). */
 typedef struct {
@@ -59,16 +95,16 @@ const char *mdl_http_url (const mdl_http_t *self);
 
 /* Hands the server the newest counters and status (copied; hs's strings too). Either
    may be NULL to keep the previous one. Cannot fail; never blocks on a request. */
-void mdl_http_publish (mdl_http_t *self, const mdl_agent_stats_t *st, const mdl_status_t *hs);
+void mdl_http_publish (mdl_http_t *self, const mdl_http_stats_t *st, const mdl_status_t *hs);
 
 /* Renders the /metrics text of a snapshot into a buffer the caller frees (*len bytes,
    NUL-terminated). NULL when out of memory. What the server sends; exposed for tests
    and the benchmark. */
-char *mdl_http_render_metrics (const mdl_http_info_t *info, const mdl_agent_stats_t *st, const mdl_status_t *hs,
+char *mdl_http_render_metrics (const mdl_http_info_t *info, const mdl_http_stats_t *st, const mdl_status_t *hs,
                                double start_time, size_t *len);
 
 /* Renders the /status JSON of a snapshot into buf (cap bytes). Returns its length, or 0
    when it did not fit. */
-size_t mdl_http_render_status (const mdl_agent_stats_t *st, const mdl_status_t *hs, char *buf, size_t cap);
+size_t mdl_http_render_status (const mdl_http_stats_t *st, const mdl_status_t *hs, char *buf, size_t cap);
 
 #endif

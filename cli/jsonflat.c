@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "meshdl.h"
 
 typedef struct {
     const char *p;

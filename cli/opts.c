@@ -10,7 +10,7 @@
 
 #include <czmq.h>
 
-#include "err.h"
+#include "meshdl.h"
 
 /* The index of the option called name[0..len), or -1. */
 static int

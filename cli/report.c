@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
@@ -9,7 +10,65 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "meshdl.h"
+
+/* The command line keeps its own clocks: they time what it reports, never anything the
+   engine compares with. */
+static double
+s_clock (clockid_t which)
+{
+    struct timespec ts;
+    clock_gettime (which, &ts);
+    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
+double
+mdl_cli_now (void)
+{
+    return s_clock (CLOCK_MONOTONIC);
+}
+
+double
+mdl_cli_wallclock (void)
+{
+    return s_clock (CLOCK_REALTIME);
+}
+
+double
+mdl_process_age (void)
+{
+    /* field 22 of /proc/self/stat: start time in clock ticks after boot; the command
+       (field 2) may hold spaces and parentheses, so parse after its last ')' */
+    FILE *f = fopen ("/proc/self/stat", "r");
+    if (!f)
+        return NAN;
+    char buf[1024];
+    size_t n = fread (buf, 1, sizeof buf - 1, f);
+    fclose (f);
+    buf[n] = 0;
+    char *p = strrchr (buf, ')');
+    unsigned long long start = 0;
+    int field = 2;
+    for (char *tok = p ? strtok (p + 1, " ") : NULL; tok; tok = strtok (NULL, " "))
+        if (++field == 22) {
+            start = strtoull (tok, NULL, 10);
+            break;
+        }
+    long hz = sysconf (_SC_CLK_TCK);
+    struct timespec ts;
+    if (field != 22 || hz <= 0 || clock_gettime (CLOCK_BOOTTIME, &ts) != 0)
+        return NAN;
+    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec - (double) start / (double) hz;
+}
+
+double
+mdl_peak_rss_mb (void)
+{
+    struct rusage ru;
+    if (getrusage (RUSAGE_SELF, &ru) != 0)
+        return NAN;
+    return (double) ru.ru_maxrss / 1024.0; /* Linux reports KiB */
+}
 
 const char *
 mdl_run_id (void)
@@ -19,7 +78,7 @@ mdl_run_id (void)
         uint64_t r = 0;
         FILE *f = fopen ("/dev/urandom", "rb");
         if (!f || fread (&r, sizeof r, 1, f) != 1)
-            r = ((uint64_t) getpid () << 32) ^ (uint64_t) (mdl_wallclock () * 1e6);
+            r = ((uint64_t) getpid () << 32) ^ (uint64_t) (mdl_cli_wallclock () * 1e6);
         if (f)
             fclose (f);
         snprintf (id, sizeof id, "%016llx", (unsigned long long) r);
@@ -181,7 +240,7 @@ s_draw (mdl_progress_t *p)
 void
 mdl_progress_show (mdl_progress_t *p, bool force, const char *fmt, ...)
 {
-    double now = mdl_now ();
+    double now = mdl_cli_now ();
     /* A terminal is redrawn at most 10 times a second; logs get a line per interval. */
     double gap = p->tty ? 0.1 : p->interval;
     if (!force && now - p->last < gap)

@@ -8,7 +8,18 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "clock.h" /* mdl_now, mdl_wallclock, mdl_peak_rss_mb (lib/) */
+/* Seconds since an arbitrary fixed point (monotonic clock). Cannot fail. */
+double mdl_cli_now (void);
+
+/* Wall-clock time as seconds since the epoch (metrics' "time"). Cannot fail. */
+double mdl_cli_wallclock (void);
+
+/* Seconds since this process was started (exec), from the kernel's start time of the
+   process (10 ms resolution); NAN if the kernel does not say. */
+double mdl_process_age (void);
+
+/* Peak resident memory of this process in MiB, or NAN if the kernel does not say. */
+double mdl_peak_rss_mb (void);
 
 /* This process's run id: 16 hex digits drawn once (the "run" of metrics and
    summaries, unless --run names it). */

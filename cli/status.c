@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "err.h"
+#include "meshdl.h"
 #include "report.h"
 
 void
@@ -25,7 +25,7 @@ mdl_status_json (const mdl_status_t *st, void *json)
     mdl_json_num (j, "epoch", st->epoch);
     mdl_json_int (j, "shard", st->shard);
     mdl_json_int (j, "shards", st->shards);
-    mdl_json_num (j, "time", mdl_wallclock ());
+    mdl_json_num (j, "time", mdl_cli_wallclock ());
     mdl_json_num (j, "first_step_time", st->first_step_time);
     mdl_json_str (j, "message", st->message ? st->message : "");
     mdl_json_num (j, "worker_s", st->worker_s);
@@ -118,7 +118,7 @@ mdl_status_check (const char *path, double max_age, bool waiting_ok, char *line,
         snprintf (line, len, "unhealthy: status file %s does not parse", path);
         return 1;
     }
-    double age = mdl_wallclock () - t;
+    double age = mdl_cli_wallclock () - t;
     const bool early = !strcmp (state, "waiting") || !strcmp (state, "starting");
     if ((strcmp (state, "training") == 0 || (waiting_ok && early)) && !(age <= max_age)) {
         snprintf (line, len, "unhealthy: agent %s: its status is %.0f s old (the agent hangs or is gone)", agent, age);

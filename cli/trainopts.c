@@ -2,14 +2,13 @@
 #include "trainopts.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "err.h"
-#include "model.h"
-#include "synthetic.h"
+#include "meshdl.h"
 
 extern void openblas_set_num_threads (int);
 
@@ -78,65 +77,73 @@ mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
     defs[*n] = (mdl_optdef_t) { 0 };
 }
 
-int
-mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learner_cfg_t *cfg,
-                       char *err, size_t errlen)
+/* Sets key to the formatted value in cfg. 0, or the setting's error with "meshdl CMD: "
+   and its reason in err. */
+static int
+s_set (mdl_agent_cfg_t *cfg, const char *cmd, const char *key, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__ ((format (printf, 6, 7)));
+
+static int
+s_set (mdl_agent_cfg_t *cfg, const char *cmd, const char *key, char *err, size_t errlen, const char *fmt, ...)
 {
-    memset (cfg, 0, sizeof *cfg);
-    int rc;
-    mdl_model_t *probe = mdl_model_new (o->model, 0, &rc);
-    if (!probe) {
-        snprintf (err, errlen, "meshdl %s: --model '%s': %s", cmd, o->model, mdl_strerror (rc));
+    char v[4096];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (v, sizeof v, fmt, ap);
+    va_end (ap);
+    int rc = mdl_agent_cfg_set (cfg, key, v);
+    if (rc)
+        snprintf (err, errlen, "meshdl %s: %s", cmd, mdl_error_detail ()[0] ? mdl_error_detail () : mdl_strerror (rc));
+    return rc;
+}
+
+int
+mdl_trainopts_config (const mdl_trainopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg, char *err, size_t errlen)
+{
+    char hint[96];
+    if (!o->model[0]) { /* "" is the setting's "no model" (a vector of the caller's own) */
+        snprintf (err, errlen, "meshdl %s: --model must not be empty", cmd);
         return MDL_ESPEC;
     }
-    mdl_model_destroy (&probe);
-    mdl_opt_kind_t kind;
-    if (mdl_opt_parse (o->optimizer, &kind)) {
-        char hint[96];
+    if (s_set (cfg, cmd, "model", err, errlen, "%s", o->model))
+        return MDL_ESPEC;
+    if (mdl_agent_cfg_set (cfg, "optimizer", o->optimizer)) {
         snprintf (err, errlen, "meshdl %s: --optimizer '%s' is not one of sgd, momentum, nesterov, adam, adamw, accumadam%s",
                   cmd, o->optimizer,
                   mdl_did_you_mean_in (hint, sizeof hint, o->optimizer, "sgd momentum nesterov adam adamw accumadam"));
         return MDL_EINVAL;
     }
-    mdl_opt_defaults (&cfg->opt, kind);
-    cfg->opt.momentum = (float) o->momentum;
-    cfg->opt.beta1 = (float) o->beta1;
-    cfg->opt.beta2 = (float) o->beta2;
-    cfg->opt.eps = (float) o->eps;
-    cfg->opt.weight_decay = (float) o->weight_decay;
-    if (o->accum && kind != MDL_OPT_ACCUMADAM) {
+    if (o->accum && strcmp (o->optimizer, "accumadam")) {
         snprintf (err, errlen, "meshdl %s: --accum applies to --optimizer accumadam only (got --optimizer %s)", cmd,
                   o->optimizer);
         return MDL_EINVAL;
     }
-    if (o->accum)
-        cfg->opt.accum = (uint32_t) o->accum;
-    if (mdl_opt_check (&cfg->opt)) {
-        snprintf (err, errlen, "meshdl %s: optimizer settings out of range (momentum and betas in [0,1), eps > 0, weight decay >= 0)", cmd);
+    if ((o->accum && s_set (cfg, cmd, "accum", err, errlen, "%d", o->accum))
+        || s_set (cfg, cmd, "momentum", err, errlen, "%.17g", o->momentum)
+        || s_set (cfg, cmd, "beta1", err, errlen, "%.17g", o->beta1)
+        || s_set (cfg, cmd, "beta2", err, errlen, "%.17g", o->beta2) || s_set (cfg, cmd, "eps", err, errlen, "%.17g", o->eps)
+        || s_set (cfg, cmd, "weight-decay", err, errlen, "%.17g", o->weight_decay))
         return MDL_EINVAL;
-    }
-    if (mdl_sched_parse (o->schedule, &cfg->sched)) {
-        char hint[96];
+    if (mdl_agent_cfg_set (cfg, "schedule", o->schedule)) {
         snprintf (err, errlen, "meshdl %s: --schedule '%s' is not constant, cosine, step:GAMMA:E1,E2,... (e.g. step:0.1:3,4) "
                   "or clr:MIN:MAX:PERIOD (0 <= MIN < MAX, PERIOD > 0 epochs, e.g. clr:0.005:0.05:1)%s",
                   cmd, o->schedule, mdl_did_you_mean_in (hint, sizeof hint, o->schedule, "constant cosine step clr"));
         return MDL_EINVAL;
     }
-    if (cfg->sched.kind == MDL_SCHED_CLR && (o->lr_given || o->lr_min_given)) {
+    /* a cyclical rate sets the rate itself, between its MIN and MAX */
+    const bool clr = !strncmp (o->schedule, "clr:", 4);
+    if (clr && (o->lr_given || o->lr_min_given)) {
         snprintf (err, errlen, "meshdl %s: --schedule %s sets the learning rate between its MIN and MAX: drop %s", cmd,
                   o->schedule, o->lr_given ? "--lr" : "--lr-min");
         return MDL_EINVAL;
     }
-    if (cfg->sched.kind != MDL_SCHED_CLR) {
-        cfg->sched.lr0 = (float) o->lr;
-        cfg->sched.lr_min = (float) o->lr_min;
-    }
-    cfg->sched.warmup_epochs = o->warmup;
-    cfg->spec = o->model;
-    cfg->seed = o->seed;
-    cfg->data_seed = o->seed;
-    cfg->batch = (size_t) o->batch;
-    cfg->epochs = o->epochs;
+    if ((!clr && (s_set (cfg, cmd, "lr", err, errlen, "%.17g", o->lr)
+                  || s_set (cfg, cmd, "lr-min", err, errlen, "%.17g", o->lr_min)))
+        || s_set (cfg, cmd, "warmup", err, errlen, "%.17g", o->warmup)
+        || s_set (cfg, cmd, "seed", err, errlen, "%llu", (unsigned long long) o->seed)
+        || s_set (cfg, cmd, "batch", err, errlen, "%d", o->batch)
+        || s_set (cfg, cmd, "epochs", err, errlen, "%d", o->epochs))
+        return MDL_EINVAL;
     return 0;
 }
 
@@ -154,28 +161,27 @@ mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **t
     int rc = 0;
     char path[4096] = "";
     *train = *test = NULL;
-    mdl_synth_spec_t sp;
-    char why[512];
-    if (mdl_synthetic_is (o->data) && mdl_synthetic_parse (o->data, &sp, why, sizeof why)) {
-        snprintf (err, errlen, "meshdl %s: --data %s", cmd, why);
-        return MDL_EINVAL;
-    }
+    const bool synthetic = mdl_dataset_is_synthetic (o->data);
     const bool regression = !strncmp (o->model, "linreg:", 7);
-    if (regression && !mdl_synthetic_is (o->data)) {
+    if (synthetic && (rc = mdl_dataset_synthetic (o->data, o->seed, train, test))) {
+        if (rc == MDL_EINVAL)
+            snprintf (err, errlen, "meshdl %s: --data %s", cmd, mdl_error_detail ());
+        else
+            snprintf (err, errlen, "meshdl %s: --data %s: %s", cmd, o->data, mdl_strerror (rc));
+        return rc;
+    }
+    if (regression && !synthetic) {
         snprintf (err, errlen, "meshdl %s: --model %s needs regression data: --data synthetic:linreg:N:D:NOISE[:HET]", cmd,
                   o->model);
         return MDL_EINVAL;
     }
-    if (!regression && mdl_synthetic_is (o->data)) {
-        snprintf (err, errlen, "meshdl %s: --data %s is regression data: use --model linreg:%zu", cmd, o->data, sp.dim);
-        return MDL_EINVAL;
+    if (!regression && synthetic) {
+        snprintf (err, errlen, "meshdl %s: --data %s is regression data: use --model linreg:%zu", cmd, o->data,
+                  mdl_dataset_dim (*train));
+        rc = MDL_EINVAL;
+        goto fail;
     }
-    if (mdl_synthetic_is (o->data)) {
-        if ((rc = mdl_synthetic_make (&sp, o->seed, train, test))) {
-            snprintf (err, errlen, "meshdl %s: --data %s: %s", cmd, o->data, mdl_strerror (rc));
-            return rc;
-        }
-    } else if (s_is_csv (o->data)) {
+    if (!synthetic && s_is_csv (o->data)) {
         size_t line = 0;
         if (!o->test_data) {
             snprintf (err, errlen, "meshdl %s: --data %s is a CSV file: give the test set with --test-data FILE.csv",
@@ -199,7 +205,7 @@ mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **t
             rc = MDL_EFORMAT;
             goto fail;
         }
-    } else {
+    } else if (!synthetic) {
         struct stat st;
         if (stat (o->data, &st) != 0 || !S_ISDIR (st.st_mode)) {
             snprintf (err, errlen,
@@ -240,7 +246,7 @@ mdl_trainopts_data (const mdl_trainopts_t *o, const char *cmd, mdl_dataset_t **t
     /* Standardise both sets with the training set's statistics (never the test set's);
        synthetic features are standard already and stay as drawn, so the generator's
        regression vectors remain the exact answer. */
-    if (mdl_synthetic_is (o->data))
+    if (synthetic)
         return 0;
     float mean, sd;
     mdl_dataset_stats (*train, &mean, &sd);

@@ -7,8 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dataset.h"
-#include "learner.h"
+#include "meshdl.h"
 #include "opts.h"
 
 typedef struct {
@@ -48,10 +47,11 @@ void mdl_trainopts_defaults (mdl_trainopts_t *o);
 /* Appends the shared option definitions for o to defs (at *n, capacity cap). */
 void mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t cap);
 
-/* Builds a learner configuration from o, validating the model spec, optimizer name and
-   ranges, and schedule. Returns 0 or MDL_EINVAL/MDL_ESPEC with a one-line message. */
-int mdl_trainopts_learner (const mdl_trainopts_t *o, const char *cmd, mdl_learner_cfg_t *cfg,
-                           char *err, size_t errlen);
+/* Sets the training settings of cfg (meshdl/config.h: model, optimizer and its
+   parameters, schedule, lr, warmup, seed, batch, epochs) from o, checking the model
+   spec, the optimizer's name and parameters, and the schedule. Returns 0 or
+   MDL_EINVAL/MDL_ESPEC with a one-line message. */
+int mdl_trainopts_config (const mdl_trainopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg, char *err, size_t errlen);
 
 /* Loads the training and test sets named by o, normalised with the training set's mean
    and std, truncated to the subsets. Returns 0 or an error code with a one-line message

@@ -12,24 +12,10 @@
 
 #include "meshdl/data.h"
 
-/* What mdl_dataset_load_dir_cached did with its cache. */
-typedef enum { MDL_CACHE_NONE = 0, MDL_CACHE_HIT = 1, MDL_CACHE_WRITTEN = 2 } mdl_cache_use_t;
-
-/* mdl_dataset_load_dir through a decompressed copy of the IDX files in cache_dir (NULL
-   or "": none), keyed by the sources' sizes and modification times: a fresh copy is
-   memory-mapped (no gunzip; a process's resident memory is the rows it touches),
-   otherwise the files are read and the copy (re)written for the next start, which
-   fails silently when the directory cannot be written. *use (may be NULL) says which.
-   Errors as mdl_dataset_load_dir. */
-mdl_dataset_t *mdl_dataset_load_dir_cached (const char *dir, const char *split, const char *cache_dir, int *err,
-                                            char *path, size_t pathlen, mdl_cache_use_t *use);
-
 /* Gives ds a regression target per row (all zero; fill through mdl_dataset_targets_mut).
    Labels stay: on regression data they are group ids that the partitioners split by.
    Returns 0, or MDL_ENOMEM with ds unchanged. */
 int mdl_dataset_add_targets (mdl_dataset_t *ds);
-/* (n) regression targets, or NULL for classification data */
-const float *mdl_dataset_targets (const mdl_dataset_t *ds);
 float *mdl_dataset_targets_mut (mdl_dataset_t *ds);
 /* Copies the targets of rows idx[0..n) into t; ds must have targets. */
 void mdl_dataset_gather_targets (const mdl_dataset_t *ds, const uint32_t *idx, size_t n, float *t);

@@ -365,3 +365,35 @@ mdl_learner_evaluate (mdl_learner_t *l, const float *params, const mdl_dataset_t
     *acc = n ? (double) correct / (double) n : 0.0;
     return 0;
 }
+
+size_t
+mdl_learner_dim (const mdl_learner_t *l)
+{
+    return mdl_model_nparams (l->model);
+}
+
+int
+mdl_learner_checkpoint (mdl_learner_t *l, const char *path, uint64_t epoch)
+{
+    size_t slen = 0;
+    float *state = mdl_optim_state (l->optim, &slen);
+    mdl_ckpt_t ck = { .spec = mdl_model_spec (l->model), .params = mdl_model_params (l->model),
+                      .d = mdl_model_nparams (l->model), .opt_state = state, .opt_len = slen,
+                      .step = l->steps, .epoch = epoch };
+    return mdl_ckpt_save (path, &ck);
+}
+
+int
+mdl_learner_resume (mdl_learner_t *l, const char *path, uint64_t *epoch)
+{
+    size_t slen = 0;
+    float *state = mdl_optim_state (l->optim, &slen);
+    uint64_t step = 0;
+    int rc = mdl_ckpt_load (path, mdl_model_spec (l->model), mdl_model_params (l->model), mdl_model_nparams (l->model),
+                            state, slen, &step, epoch);
+    if (rc)
+        return rc;
+    mdl_learner_set_steps (l, step);
+    mdl_optim_set_steps (l->optim, step);
+    return 0;
+}

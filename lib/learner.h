@@ -4,7 +4,9 @@
     optimizer and the minibatch buffers, walks its shard in a fresh random order each
     epoch, and takes steps. The gradient and the optimizer step are separate calls, so a
     decentralized algorithm can act between them (gradient tracking uses the raw
-    gradient; D-PSGD mixes after the step). Nothing here knows about the network. */
+    gradient; D-PSGD mixes after the step). Nothing here knows about the network. The
+    public part (stepping, evaluating, checkpoints; mdl_learner_create from an agent
+    configuration, in agents/config.c) is meshdl/learner.h. */
 #ifndef MDL_LEARNER_H
 #define MDL_LEARNER_H
 
@@ -14,6 +16,7 @@
 #include <stdbool.h>
 
 #include "checkpoint.h"
+#include "meshdl/learner.h"
 #include "dataset.h"
 #include "model.h"
 #include "optim.h"
@@ -30,8 +33,6 @@ typedef struct {
     int epochs;         /* planned passes over the shard, for the schedule's horizon */
 } mdl_learner_cfg_t;
 
-typedef struct mdl_learner_t mdl_learner_t;
-
 /* Makes a learner over rows[0..nrows) of train (rows NULL = every row). The dataset must
    outlive the learner. NULL + *err: MDL_ESPEC (model), MDL_ESHAPE (model input size is
    not the data's dim, fewer outputs than classes, or a regression model on data without
@@ -39,7 +40,6 @@ typedef struct mdl_learner_t mdl_learner_t;
    MDL_ERANGE (optimizer settings), MDL_ENOMEM. */
 mdl_learner_t *mdl_learner_new (const mdl_learner_cfg_t *cfg, const mdl_dataset_t *train,
                                 const uint32_t *rows, size_t nrows, int *err);
-void mdl_learner_destroy (mdl_learner_t **l);
 
 mdl_model_t *mdl_learner_model (mdl_learner_t *l);
 mdl_optim_t *mdl_learner_optim (mdl_learner_t *l);
@@ -54,24 +54,12 @@ int mdl_learner_grad (mdl_learner_t *l, float *loss);
    then advances the step counter. */
 void mdl_learner_apply (mdl_learner_t *l);
 
-/* grad + apply. Returns 0 or MDL_ENONFINITE (then nothing was applied). */
-int mdl_learner_step (mdl_learner_t *l, float *loss);
-
-/* Steps taken, and the scheduled learning rate at the current step. */
-uint64_t mdl_learner_steps (const mdl_learner_t *l);
+/* mdl_learner_step (grad + apply), mdl_learner_steps, mdl_learner_lr, mdl_learner_epoch,
+   mdl_learner_steps_per_epoch and mdl_learner_evaluate (in chunks of the reserved
+   batch) are meshdl/learner.h's. */
 void mdl_learner_set_steps (mdl_learner_t *l, uint64_t steps);
-float mdl_learner_lr (const mdl_learner_t *l);
-/* Passes over the shard so far (fractional), and rows in the shard. */
-double mdl_learner_epoch (const mdl_learner_t *l);
+/* Rows in the shard. */
 size_t mdl_learner_rows (const mdl_learner_t *l);
-uint64_t mdl_learner_steps_per_epoch (const mdl_learner_t *l);
-
-/* Evaluates params (a vector of the model's d; NULL = the learner's own) on the first
-   max_rows rows of ds (0 = all), in chunks of the reserved batch. Writes the mean loss
-   and the accuracy (classification; 0 for regression) into *loss and *acc. Returns 0,
-   MDL_ESHAPE (regression model, ds without targets) or MDL_ENOMEM. */
-int mdl_learner_evaluate (mdl_learner_t *l, const float *params, const mdl_dataset_t *ds,
-                          size_t max_rows, double *loss, double *acc);
 
 /* From now on every label y is read as map[y], in training and evaluation (concept
    drift experiments); NULL = as stored. map has one entry per class and must outlive

@@ -179,3 +179,20 @@ err:
     mdl_dataset_destroy (test);
     return rc;
 }
+
+bool
+mdl_dataset_is_synthetic (const char *spec)
+{
+    return mdl_synthetic_is (spec);
+}
+
+int
+mdl_dataset_synthetic (const char *spec, uint64_t seed, mdl_dataset_t **train, mdl_dataset_t **test)
+{
+    *train = *test = NULL;
+    mdl_synth_spec_t sp;
+    char why[512];
+    if (mdl_synthetic_parse (spec, &sp, why, sizeof why))
+        return mdl_error_set (MDL_EINVAL, "%s", why);
+    return mdl_synthetic_make (&sp, seed, train, test);
+}

@@ -101,6 +101,21 @@ MDL_EXPORT int mdl_agent_counter (mdl_agent_t *self, const char *name, double *v
 /* The i-th counter's name (i from 0), or NULL past the last. */
 MDL_EXPORT const char *mdl_agent_counter_name (size_t i);
 
+/* Every counter at once, from one snapshot (consistent with each other, unlike
+   successive mdl_agent_counter calls): values[i] is the counter mdl_agent_counter_name (i)
+   names, for i < cap. Returns the number of counters (which may exceed cap). */
+MDL_EXPORT size_t mdl_agent_counters (mdl_agent_t *self, double *values, size_t cap);
+
+/* One of the agent's histograms by name: "update_age" (staleness in steps of each
+   neighbour state mixed in) or "sync_wait" (seconds each sync round, or pairwise
+   average, waited for its neighbours' states). Writes up to cap bucket upper bounds
+   into le and the number of observations <= each into cumulative (either may be NULL
+   with cap 0), the number of buckets into *n (which may exceed cap; 0 while the agent
+   keeps none), and the observations' count and sum into *count and *sum (either may be
+   NULL). Returns 0 or MDL_EINVAL (unknown name). */
+MDL_EXPORT int mdl_agent_histogram (mdl_agent_t *self, const char *name, double *le, uint64_t *cumulative, size_t cap,
+                                    size_t *n, uint64_t *count, double *sum);
+
 /* Way 1: evaluates params (d floats; NULL: the agent's own model) on the first max_rows
    rows of ds (0: all): mean loss and accuracy into *loss and *acc. Only while the worker
    is not running (before mdl_agent_start or after mdl_agent_join). Returns 0, MDL_EINVAL

@@ -20,6 +20,7 @@
 #ifndef MESHDL_CONFIG_H
 #define MESHDL_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,6 +61,12 @@ MDL_EXPORT int mdl_agent_cfg_get (const mdl_agent_cfg_t *cfg, const char *key, c
 /* The i-th setting's name (i from 0), with its help line in *help (may be NULL), or
    NULL past the last one. */
 MDL_EXPORT const char *mdl_agent_cfg_key (size_t i, const char **help);
+
+/* Checks a value of the setting "peers": comma-separated entries tcp://HOST:PORT (with
+   curve: tcp://HOST:PORT#KEY) or dns:NAME:PORT (every address NAME resolves to, again
+   and again). *dns (may be NULL) is set when some entry is dns:. Returns 0, or MDL_EINVAL
+   with the first bad entry and the form it should have in mdl_error_detail(). */
+MDL_EXPORT int mdl_agent_cfg_check_peers (const char *list, bool *dns);
 
 /* The training and test sets of meshdl's own models (test may be NULL). They are not
    copied: they must outlive every agent built from cfg. Returns 0 or MDL_EINVAL (train

@@ -14,6 +14,7 @@
 #ifndef MESHDL_DATA_H
 #define MESHDL_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,12 +47,37 @@ MDL_EXPORT mdl_dataset_t *mdl_dataset_load_idx (const char *images, const char *
 MDL_EXPORT mdl_dataset_t *mdl_dataset_load_dir (const char *dir, const char *split, int *err, char *path,
                                                 size_t pathlen);
 
+/* What mdl_dataset_load_dir_cached did with its cache. */
+typedef enum { MDL_CACHE_NONE = 0, MDL_CACHE_HIT = 1, MDL_CACHE_WRITTEN = 2 } mdl_cache_use_t;
+
+/* mdl_dataset_load_dir through a decompressed copy of the IDX files in cache_dir (NULL
+   or "": none), keyed by the sources' sizes and modification times: a fresh copy is
+   memory-mapped (no gunzip; a process's resident memory is the rows it touches),
+   otherwise the files are read and the copy (re)written for the next start, which
+   fails silently when the directory cannot be written. *use (may be NULL) says which.
+   Errors as mdl_dataset_load_dir. */
+MDL_EXPORT mdl_dataset_t *mdl_dataset_load_dir_cached (const char *dir, const char *split, const char *cache_dir,
+                                                       int *err, char *path, size_t pathlen, mdl_cache_use_t *use);
+
 /* Loads a CSV file of rows "label,f1,f2,...,fdim" (an optional non-numeric header line is
    skipped: a first line whose first field is not a number). Every row must have the same
    number of fields (at least 2); labels are integers >= 0; features finite numbers.
    CRLF line ends are accepted and blank lines skipped.
    Errors: MDL_ENOENT, MDL_EFORMAT (with *line set to the 1-based bad line when line != NULL). */
 MDL_EXPORT mdl_dataset_t *mdl_dataset_load_csv (const char *path, int *err, size_t *line);
+
+/* True when spec names generated data ("synthetic:..."), not a file or directory. */
+MDL_EXPORT bool mdl_dataset_is_synthetic (const char *spec);
+
+/* Generates a training and a test set with a known answer from spec and seed (same
+   seed, same bits). "synthetic:linreg:N:D:NOISE[:HET]" is least squares: N training
+   rows (and N/5, at least 1, test rows) of D standard Gaussian features, targets
+   y = <w* + HET u_g, x> + NOISE e (mdl_dataset_targets), each row in one of 10 groups g
+   (its label, which the label partitions split by: HET > 0 gives each group its own
+   regression vector). Train it with the model "linreg:D". Returns 0, MDL_EINVAL (spec
+   does not parse: the reason in mdl_error_detail()) or MDL_ENOMEM, with *train and
+   *test NULL on error. Caller owns both and destroys them. */
+MDL_EXPORT int mdl_dataset_synthetic (const char *spec, uint64_t seed, mdl_dataset_t **train, mdl_dataset_t **test);
 
 /* Destroys ds and sets *ds to NULL; safe on NULL. */
 MDL_EXPORT void mdl_dataset_destroy (mdl_dataset_t **ds);
@@ -64,6 +90,8 @@ MDL_EXPORT int mdl_dataset_classes (const mdl_dataset_t *ds);
    read its rows with mdl_dataset_gather */
 MDL_EXPORT const float *mdl_dataset_x (const mdl_dataset_t *ds);
 MDL_EXPORT const int32_t *mdl_dataset_labels (const mdl_dataset_t *ds); /* (n) */
+/* (n) regression targets (synthetic:linreg data), or NULL for classification data */
+MDL_EXPORT const float *mdl_dataset_targets (const mdl_dataset_t *ds);
 MDL_EXPORT float *mdl_dataset_x_mut (mdl_dataset_t *ds);
 MDL_EXPORT int32_t *mdl_dataset_labels_mut (mdl_dataset_t *ds);
 

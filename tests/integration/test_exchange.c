@@ -69,6 +69,34 @@ s_cfg (const char *algo, const char *mode, const char *codec)
     return c;
 }
 
+/* Every counter at once (mdl_agent_counters) in mdl_agent_counter_name's order, and the
+   histogram of the states mixed in (mdl_agent_histogram): one observation per state,
+   cumulative buckets. */
+static void
+s_check_counters (mdl_agent_t *a, int steps, int mixed)
+{
+    double all[256];
+    const size_t n = mdl_agent_counters (a, all, 256);
+    assert_true (n > 20 && n <= 256);
+    assert_non_null (mdl_agent_counter_name (n - 1));
+    assert_null (mdl_agent_counter_name (n));
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp (mdl_agent_counter_name (i), "steps"))
+            assert_true (all[i] == (double) steps);
+    double le[16], sum;
+    uint64_t cum[16], count;
+    size_t nb = 0;
+    assert_int_equal (mdl_agent_histogram (a, "update_age", le, cum, 16, &nb, &count, &sum), 0);
+    assert_true (nb > 0 && nb <= 16);
+    for (size_t b = 1; b < nb; b++)
+        assert_true (le[b] > le[b - 1] && cum[b] >= cum[b - 1]);
+    assert_true (cum[nb - 1] <= count);
+    assert_int_equal (count, (uint64_t) mixed);
+    assert_int_equal (mdl_agent_histogram (a, "sync_wait", NULL, NULL, 0, &nb, NULL, NULL), 0);
+    assert_int_equal (mdl_agent_histogram (a, "no-such", NULL, NULL, 0, &nb, NULL, NULL), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "unknown histogram"));
+}
+
 /* Runs S_N agents of cfg for steps exchanges each, x_i starting at i (every
    coordinate), b_i = 10 i + k. */
 static void
@@ -98,6 +126,7 @@ s_cluster_run (const mdl_agent_cfg_t *cfg, int steps, float lr, bool finish, lon
     double v;
     assert_int_equal (mdl_cluster_counter (cl, "steps", &v), 0);
     assert_true (v == (double) S_N * steps);
+    s_check_counters (mdl_cluster_agent (cl, 0), steps, w[0].mixed);
     mdl_cluster_destroy (&cl);
 }
 

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "err.h"
@@ -202,6 +203,110 @@ test_every_setting_has_help_and_reads_back (void **state)
     mdl_agent_cfg_destroy (&c);
 }
 
+/* Ids and seeds are drawn from 64 bits: a setting written in digits is read exactly,
+   not through a double (which holds 53). */
+static void
+test_64_bit_settings_are_read_exactly (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_int_equal (mdl_agent_cfg_set (c, "id", "9007199254740993"), 0); /* 2^53 + 1 */
+    assert_true (c->id == 9007199254740993ULL);
+    assert_string_equal (s_get (c, "id"), "9007199254740993");
+    assert_int_equal (mdl_agent_cfg_set (c, "seed", "17999999999999999999"), 0);
+    assert_true (c->learn.seed == 17999999999999999999ULL && c->learn.data_seed == c->learn.seed);
+    assert_int_equal (mdl_agent_cfg_set (c, "accum", "3"), 0);
+    assert_int_equal (c->learn.opt.accum, 3);
+    assert_int_equal (mdl_agent_cfg_set (c, "accum", "0"), MDL_EINVAL);
+    assert_int_equal (c->learn.opt.accum, 3);
+    mdl_agent_cfg_destroy (&c);
+}
+
+/* The setting peers is checked entry by entry with the reason, and a list with dns:
+   entries is the DNS back-end's (it was given to the static one, which cannot resolve
+   names again). */
+static void
+test_peers_are_checked_and_dns_entries_choose_the_dns_back_end (void **state)
+{
+    bool dns = true;
+    assert_int_equal (mdl_agent_cfg_check_peers ("tcp://10.0.0.1:5555,tcp://[::1]:6000", &dns), 0);
+    assert_false (dns);
+    assert_int_equal (mdl_agent_cfg_check_peers ("tcp://10.0.0.1:5555,dns:agents.lab:5555", &dns), 0);
+    assert_true (dns);
+    assert_int_equal (mdl_agent_cfg_check_peers ("tcp://10.0.0.1", NULL), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "--peers: "));
+    assert_int_equal (mdl_agent_cfg_check_peers ("", NULL), MDL_EINVAL);
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_int_equal (mdl_agent_cfg_set (c, "peers", "tcp://10.0.0.1:5555"), 0);
+    assert_int_equal (c->disc.kind, MDL_DISC_STATIC);
+    assert_int_equal (mdl_agent_cfg_set (c, "peers", "dns:agents.lab:5555"), 0);
+    assert_int_equal (c->disc.kind, MDL_DISC_DNS);
+    assert_int_equal (mdl_agent_cfg_set (c, "peers", "udp://x:1"), MDL_EINVAL);
+    assert_string_equal (c->disc.peers, "dns:agents.lab:5555"); /* refused: unchanged */
+    mdl_agent_cfg_destroy (&c);
+}
+
+/* meshdl/learner.h: a learner from a configuration's learning settings and data takes
+   steps; its checkpoint brings a new learner to the same step and the same next steps;
+   a configuration without data or without a model is refused with the reason. */
+static void
+test_a_learner_from_a_configuration_trains_and_resumes_from_its_checkpoint (void **state)
+{
+    int err = 0;
+    mdl_dataset_t *ds = mdl_dataset_new (60, 4, 3, &err);
+    float *x = mdl_dataset_x_mut (ds);
+    int32_t *y = mdl_dataset_labels_mut (ds);
+    for (size_t i = 0; i < 60; i++) {
+        y[i] = (int32_t) (i % 3);
+        for (int f = 0; f < 4; f++)
+            x[i * 4 + (size_t) f] = (float) ((i * 13 + (size_t) f * 7) % 11) / 11.0f + (f == y[i] ? 1.0f : 0.0f);
+    }
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_null (mdl_learner_create (c, &err));
+    assert_int_equal (err, MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "training set"));
+    assert_int_equal (mdl_agent_cfg_set_data (c, ds, NULL), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "model", "mlp:4-8-3"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "batch", "6"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "optimizer", "adam"), 0);
+    mdl_learner_t *a = mdl_learner_create (c, &err), *b = mdl_learner_create (c, &err);
+    assert_non_null (a);
+    assert_non_null (b);
+    assert_int_equal (mdl_learner_dim (a), 4 * 8 + 8 + 8 * 3 + 3);
+    assert_int_equal (mdl_learner_steps_per_epoch (a), 10);
+    float la;
+    for (int i = 0; i < 13; i++)
+        assert_int_equal (mdl_learner_step (a, &la), 0);
+    char path[] = "/tmp/test_config-learner-XXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    close (fd);
+    assert_int_equal (mdl_learner_checkpoint (a, path, 1), 0);
+    uint64_t epoch = 0;
+    assert_int_equal (mdl_learner_resume (b, path, &epoch), 0);
+    assert_int_equal (epoch, 1);
+    assert_int_equal (mdl_learner_steps (b), 13);
+    double loss, acc, loss_b, acc_b; /* the parameters came back exactly */
+    assert_int_equal (mdl_learner_evaluate (a, NULL, ds, 0, &loss, &acc), 0);
+    assert_int_equal (mdl_learner_evaluate (b, NULL, ds, 0, &loss_b, &acc_b), 0);
+    assert_true (isfinite (loss) && acc >= 0 && acc <= 1);
+    assert_true (loss == loss_b && acc == acc_b);
+    assert_true (mdl_learner_lr (a) == mdl_learner_lr (b));
+    mdl_learner_destroy (&b);
+    assert_int_equal (mdl_agent_cfg_set (c, "model", "mlp:4-8-5"), 0); /* another model: refused, b unchanged */
+    b = mdl_learner_create (c, &err);
+    assert_int_equal (mdl_learner_resume (b, path, NULL), MDL_ECKPT_MODEL);
+    assert_int_equal (mdl_learner_steps (b), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "model", ""), 0);
+    assert_null (mdl_learner_create (c, &err));
+    assert_non_null (strstr (mdl_error_detail (), "needs a model"));
+    unlink (path);
+    mdl_learner_destroy (&a);
+    mdl_learner_destroy (&b);
+    mdl_learner_destroy (&b); /* safe twice */
+    mdl_agent_cfg_destroy (&c);
+    mdl_dataset_destroy (&ds);
+}
+
 int
 main (void)
 {
@@ -215,6 +320,9 @@ main (void)
         cmocka_unit_test (test_the_rules_between_settings_are_checked_with_a_reason),
         cmocka_unit_test (test_a_vector_of_ones_own_refuses_what_needs_the_learner),
         cmocka_unit_test (test_every_setting_has_help_and_reads_back),
+        cmocka_unit_test (test_64_bit_settings_are_read_exactly),
+        cmocka_unit_test (test_peers_are_checked_and_dns_entries_choose_the_dns_back_end),
+        cmocka_unit_test (test_a_learner_from_a_configuration_trains_and_resumes_from_its_checkpoint),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

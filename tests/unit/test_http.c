@@ -6,6 +6,7 @@
     port in use is refused with the system's reason. */
 #include "testutil.h"
 
+#include "agent.h"
 #include "err.h"
 #include "http.h"
 
@@ -53,9 +54,25 @@ static const mdl_http_info_t s_info = { .agent = "00000000000000ab", .cluster = 
                                         .mode = "sync", .codec = "odd\"codec\\", .topology = "ring",
                                         .model = "mlp:784-10" };
 
+/* A histogram as mdl_agent_histogram hands it out. */
 static void
-s_stats (mdl_agent_stats_t *st)
+s_hist (const mdl_hist_t *h, mdl_http_hist_t *out)
 {
+    out->n = h->nle;
+    for (size_t i = 0; i < h->nle; i++) {
+        out->le[i] = h->le[i];
+        out->cumulative[i] = mdl_hist_cumulative (h, i);
+    }
+    out->count = h->count;
+    out->sum = h->sum;
+}
+
+/* A snapshot as mdl_http_stats_read takes it from an agent with these counters. */
+static void
+s_stats (mdl_http_stats_t *h)
+{
+    static mdl_agent_stats_t s;
+    mdl_agent_stats_t *st = &s;
     memset (st, 0, sizeof *st);
     mdl_hist_init (&st->update_age, mdl_agent_age_le, mdl_agent_age_nle);
     mdl_hist_init (&st->sync_wait, mdl_agent_wait_le, mdl_agent_wait_nle);
@@ -69,6 +86,18 @@ s_stats (mdl_agent_stats_t *st)
         mdl_hist_observe (&st->update_age, i);
         mdl_hist_observe (&st->sync_wait, 0.003 * i);
     }
+    memset (h, 0, sizeof *h);
+    h->steps = (double) st->steps;
+    h->bytes_sent = (double) st->bytes_sent;
+    h->updates_applied = (double) st->updates_applied;
+    h->updates_rejected = (double) st->updates_rejected;
+    for (int r = 0; r < MDL_REJECT_COUNT; r++) {
+        h->reason[r] = mdl_reject_name (r);
+        h->rejected[r] = (double) st->rejected[r];
+    }
+    h->nreasons = MDL_REJECT_COUNT;
+    s_hist (&st->update_age, &h->update_age);
+    s_hist (&st->sync_wait, &h->sync_wait);
 }
 
 static const mdl_status_t s_status = { .agent = "00000000000000ab", .state = "training", .peers = 3,
@@ -89,7 +118,7 @@ s_sample (const char *text, const char *prefix)
 static void
 test_http_metrics_name_every_family_with_help_and_type (void **state)
 {
-    mdl_agent_stats_t st;
+    mdl_http_stats_t st;
     s_stats (&st);
     size_t len = 0;
     char *m = mdl_http_render_metrics (&s_info, &st, &s_status, 1.5e9, &len);
@@ -121,7 +150,7 @@ test_http_metrics_name_every_family_with_help_and_type (void **state)
 static void
 test_http_metrics_count_refusals_under_every_reason_as_one_family (void **state)
 {
-    mdl_agent_stats_t st;
+    mdl_http_stats_t st;
     s_stats (&st);
     size_t len = 0;
     char *m = mdl_http_render_metrics (&s_info, &st, &s_status, 0, &len);
@@ -150,7 +179,7 @@ test_http_metrics_count_refusals_under_every_reason_as_one_family (void **state)
 static void
 test_http_histograms_are_cumulative_and_end_at_their_count (void **state)
 {
-    mdl_agent_stats_t st;
+    mdl_http_stats_t st;
     s_stats (&st);
     size_t len;
     char *m = mdl_http_render_metrics (&s_info, &st, &s_status, 0, &len);
@@ -217,7 +246,7 @@ test_http_server_answers_from_the_newest_snapshot (void **state)
     assert_non_null (strstr (r, "200 OK"));
     assert_non_null (strstr (r, "\"state\": \"starting\"")); /* nothing published yet */
     free (r);
-    mdl_agent_stats_t st;
+    mdl_http_stats_t st;
     s_stats (&st);
     mdl_http_publish (h, &st, &s_status);
     r = s_request (port, "GET /metrics HTTP/1.0\r\n\r\n");
@@ -263,7 +292,7 @@ test_http_a_silent_client_holds_up_no_scrape (void **state)
         assert_int_equal (connect (idle[i], (struct sockaddr *) &a, sizeof a), 0);
         assert_int_equal (write (idle[i], "GET /met", 8), 8); /* half a request, then nothing */
     }
-    mdl_agent_stats_t st;
+    mdl_http_stats_t st;
     s_stats (&st);
     mdl_http_publish (h, &st, &s_status); /* never waits on a request */
     char *r = s_request (port, "GET /metrics HTTP/1.0\r\n\r\n");

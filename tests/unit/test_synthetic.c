@@ -71,6 +71,33 @@ test_same_seed_same_bits_other_seed_other_data (void **state)
         mdl_dataset_destroy (&all[i]);
 }
 
+/* The public generator (meshdl/data.h) makes what the spec says, and a spec that does
+   not parse is refused with its reason, leaving no dataset behind. */
+static void
+test_public_generator_makes_the_spec_and_says_why_a_spec_is_refused (void **state)
+{
+    (void) state;
+    assert_true (mdl_dataset_is_synthetic ("synthetic:linreg:100:3:0"));
+    assert_false (mdl_dataset_is_synthetic ("/usr/share/datasets/fashion-mnist"));
+    assert_false (mdl_dataset_is_synthetic (NULL));
+    mdl_dataset_t *tr = NULL, *te = NULL, *a = NULL, *at = NULL;
+    assert_int_equal (mdl_dataset_synthetic ("synthetic:linreg:100:3:0.5", 9, &tr, &te), 0);
+    assert_int_equal (mdl_dataset_n (tr), 100);
+    assert_int_equal (mdl_dataset_dim (tr), 3);
+    assert_non_null (mdl_dataset_targets (tr));
+    mdl_synth_spec_t s = { .n = 100, .dim = 3, .noise = 0.5 };
+    assert_int_equal (mdl_synthetic_make (&s, 9, &a, &at), 0);
+    assert_memory_equal (mdl_dataset_targets (tr), mdl_dataset_targets (a), 100 * sizeof (float));
+    mdl_dataset_t *all[] = { tr, te, a, at };
+    for (int i = 0; i < 4; i++)
+        mdl_dataset_destroy (&all[i]);
+    tr = te = (mdl_dataset_t *) 1;
+    assert_int_equal (mdl_dataset_synthetic ("synthetic:linreg:100:5", 1, &tr, &te), MDL_EINVAL);
+    assert_null (tr);
+    assert_null (te);
+    assert_non_null (strstr (mdl_error_detail (), "too few fields"));
+}
+
 /* Without noise every target is exactly the row's group model applied to its features;
    groups differ by HET u_g, and not at all when HET = 0. */
 static void
@@ -162,6 +189,7 @@ main (void)
         cmocka_unit_test (test_parse_reads_n_d_noise_and_optional_het),
         cmocka_unit_test (test_parse_refuses_malformed_specs_with_a_message),
         cmocka_unit_test (test_same_seed_same_bits_other_seed_other_data),
+        cmocka_unit_test (test_public_generator_makes_the_spec_and_says_why_a_spec_is_refused),
         cmocka_unit_test (test_noiseless_targets_are_the_group_models_and_het_shifts_them),
         cmocka_unit_test (test_linreg_learns_the_synthetic_truth_and_mismatched_models_are_refused),
     };
