@@ -31,7 +31,8 @@
 
 static const char *s_usage =
     "usage: meshdl plot FILE.jsonl[=LABEL]... -o FIG.png [--panel Y:X[:logx][:logy]]...\n"
-    "                   [--average | --per-agent] [--title TEXT] [--ylabel TEXT] [--size W,H] [--yrange LO:HI]\n\n"
+    "                   [--average | --per-agent] [--title TEXT] [--xlabel TEXT] [--ylabel TEXT]\n"
+    "                   [--size W,H] [--yrange LO:HI]\n\n"
     "Draws the JSON lines of --metrics files (meshdl sim, meshdl agent) with gnuplot, one\n"
     "panel per --panel Y:X, side by side. Default panels: acc:time acc:bytes consensus:time.\n"
     "X: time (elapsed_s), bytes (bytes_sent, MB per agent), step, epoch, or any key. Y: acc\n"
@@ -43,7 +44,8 @@ static const char *s_usage =
     "the agents averaged evaluation by evaluation (--average, the default for several).\n"
     "Summary lines ({\"summary\": ...}) are points labelled by their file: --panel\n"
     "test_acc:bytes_sent over the summaries of several runs is a scatter plot. A string X\n"
-    "is a category. LABEL names a file's series (default: the file name).\n"
+    "is a category. LABEL names a file's series (default: the file name). --xlabel and\n"
+    "--ylabel name every panel's axes (default: the alias' name, or the key).\n"
     "Exit 0, or 2 (bad input, nothing to plot, gnuplot missing or failing; FIG untouched).";
 
 typedef struct {
@@ -494,7 +496,7 @@ mdl_cmd_plot (int argc, char **argv)
     memset (&pl, 0, sizeof pl);
     const char *out = NULL, *title = NULL;
     int w = 0, h = 0, mode = -1; /* -1: by the number of files */
-    const char *yrange = NULL, *ylabel = NULL;
+    const char *yrange = NULL, *xlabel = NULL, *ylabel = NULL;
     char err[1024] = "";
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -522,6 +524,8 @@ mdl_cmd_plot (int argc, char **argv)
         }
         else if (!strcmp (a, "--ylabel") && more)
             ylabel = argv[++i];
+        else if (!strcmp (a, "--xlabel") && more)
+            xlabel = argv[++i];
         else if (!strcmp (a, "--title") && more)
             title = argv[++i];
         else if (!strcmp (a, "--size") && more) {
@@ -568,6 +572,8 @@ mdl_cmd_plot (int argc, char **argv)
     pl.average = mode < 0 ? pl.nfiles > 1 : mode == 1;
     for (int p = 0; ylabel && p < pl.npanels; p++)
         snprintf (pl.panels[p].ylabel, sizeof pl.panels[p].ylabel, "%s", ylabel);
+    for (int p = 0; xlabel && p < pl.npanels; p++)
+        snprintf (pl.panels[p].xlabel, sizeof pl.panels[p].xlabel, "%s", xlabel);
     if (!w)
         w = 420 * pl.npanels + 120, h = 420;
     long total = 0;

@@ -44,6 +44,11 @@ sed 's/^{/{"run": "agent-a", /' "$tmp/m.jsonl" >"$tmp/ra.jsonl"; sed 's/^{/{"run
 cp "$tmp/sim.out" "$tmp/s1.json"; sed 's/"test_acc": [0-9.]*/"test_acc": 0.5/' "$tmp/sim.out" >"$tmp/s2.json"
 "$bin" plot "$tmp/s1.json=fp32" "$tmp/s2.json=topk" --panel test_acc:bytes -o "$tmp/d.png" 2>"$tmp/d.err"; rc=$?
 [ $rc = 0 ] && [ "$(series "$tmp/d.err")" = 2 ] && ok "summaries: a scatter of 2 labelled points" || no "summaries: exit $rc, $(cat "$tmp/d.err")"
+# --xlabel/--ylabel name the axes (a summary's bytes_sent is every agent's: the alias' "per agent" would be wrong)
+"$bin" plot "$tmp/s1.json=fp32" "$tmp/s2.json=topk" --panel test_acc:bytes --xlabel "MB sent, all agents" \
+  --ylabel "accuracy of the averaged model" -o "$tmp/f.png" 2>"$tmp/f.err"; rc=$?
+[ $rc = 0 ] && [ -n "$(png_size "$tmp/f.png")" ] && ! cmp -s "$tmp/d.png" "$tmp/f.png" \
+  && ok "--xlabel and --ylabel redraw the axes' names" || no "--xlabel/--ylabel: exit $rc, $(cat "$tmp/f.err")"
 printf '{"codec": "fp32", "acc": 0.8}\n{"codec": "q8", "acc": 0.79}\n' >"$tmp/cat.jsonl"
 "$bin" plot "$tmp/cat.jsonl" --panel acc:codec -o "$tmp/e.png" 2>"$tmp/e.err"; rc=$?
 [ $rc = 0 ] && [ -n "$(png_size "$tmp/e.png")" ] && ok "a string x is a category" || no "categories: exit $rc, $(cat "$tmp/e.err")"
