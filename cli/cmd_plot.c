@@ -32,7 +32,7 @@
 static const char *s_usage =
     "usage: meshdl plot FILE.jsonl[=LABEL]... -o FIG.png [--panel Y:X[:logx][:logy]]...\n"
     "                   [--average | --per-agent] [--title TEXT] [--xlabel TEXT] [--ylabel TEXT]\n"
-    "                   [--size W,H] [--yrange LO:HI]\n\n"
+    "                   [--size W,H] [--yrange LO:HI] [--legend]\n\n"
     "Draws the JSON lines of --metrics files (meshdl sim, meshdl agent) with gnuplot, one\n"
     "panel per --panel Y:X, side by side. Default panels: acc:time acc:bytes consensus:time.\n"
     "X: time (elapsed_s), bytes (bytes_sent, MB per agent), step, epoch, or any key. Y: acc\n"
@@ -45,7 +45,8 @@ static const char *s_usage =
     "Summary lines ({\"summary\": ...}) are points labelled by their file: --panel\n"
     "test_acc:bytes_sent over the summaries of several runs is a scatter plot. A string X\n"
     "is a category. LABEL names a file's series (default: the file name). --xlabel and\n"
-    "--ylabel name every panel's axes (default: the alias' name, or the key).\n"
+    "--ylabel name every panel's axes (default: the alias' name, or the key). --legend: a\n"
+    "scatter's points in a key, each its own shape, for points too close for their labels.\n"
     "Exit 0, or 2 (bad input, nothing to plot, gnuplot missing or failing; FIG untouched).";
 
 typedef struct {
@@ -86,6 +87,7 @@ typedef struct {
     char cats[S_CATS][96];
     int ncats;
     bool average;
+    bool legend; /* --legend: summary points in a key, not labelled beside them */
 } s_plot_t;
 
 /* The keys an alias may stand for, in order of preference (NULL-terminated). */
@@ -402,7 +404,8 @@ s_script (s_plot_t *pl, const char *dir, FILE *gp, const char *out, const char *
             }
         /* rising curves (accuracy) leave the bottom right free, falling ones (a log y: the
            consensus distance) the top right */
-        fprintf (gp, single ? "set key off\nset offsets graph 0.1, graph 0.1, graph 0.12, graph 0.05\n"
+        fprintf (gp, single && pl->legend ? "set key outside right top\nset offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n"
+                 : single ? "set key off\nset offsets graph 0.1, graph 0.1, graph 0.12, graph 0.05\n"
                  : pn->logy ? "set key top right\nset offsets 0, 0, 0, 0\n"
                             : "set key bottom right\nset offsets 0, 0, 0, 0\n");
         fprintf (gp, "plot ");
@@ -451,9 +454,15 @@ s_script (s_plot_t *pl, const char *dir, FILE *gp, const char *out, const char *
                 s_title (pl, s, pn, y, t, sizeof t);
                 fprintf (gp, "%s", nplot++ ? ", " : "");
                 s_gp_str (gp, path);
-                fprintf (gp, " using 1:%d with %s title ", y + 2, npoints > 1 && !cats ? "linespoints pt 7 ps 0.5" : "points pt 7 ps 1.5");
+                /* in a key, points that share a colour (8 in gnuplot's cycle) differ in shape
+                   (square, circle, triangles up and down, diamond, pentagon), open so that
+                   points on one spot still show each */
+                if (npoints == 1 && pl->legend)
+                    fprintf (gp, " using 1:%d with points pt %d ps 2 lw 2 title ", y + 2, 4 + 2 * ((nplot - 1) % 6));
+                else
+                    fprintf (gp, " using 1:%d with %s title ", y + 2, npoints > 1 && !cats ? "linespoints pt 7 ps 0.5" : "points pt 7 ps 1.5");
                 s_gp_str (gp, t);
-                if (npoints == 1) { /* a summary: its label beside the point */
+                if (npoints == 1 && !pl->legend) { /* a summary: its label beside the point */
                     fprintf (gp, ", ");
                     s_gp_str (gp, path);
                     fprintf (gp, " using 1:%d:(", y + 2);
@@ -513,6 +522,8 @@ mdl_cmd_plot (int argc, char **argv)
             mode = 1;
         else if (!strcmp (a, "--per-agent"))
             mode = 0;
+        else if (!strcmp (a, "--legend"))
+            pl.legend = true;
         else if (!strcmp (a, "--yrange") && more) {
             yrange = argv[++i];
             char *end;

@@ -49,6 +49,10 @@ cp "$tmp/sim.out" "$tmp/s1.json"; sed 's/"test_acc": [0-9.]*/"test_acc": 0.5/' "
   --ylabel "accuracy of the averaged model" -o "$tmp/f.png" 2>"$tmp/f.err"; rc=$?
 [ $rc = 0 ] && [ -n "$(png_size "$tmp/f.png")" ] && ! cmp -s "$tmp/d.png" "$tmp/f.png" \
   && ok "--xlabel and --ylabel redraw the axes' names" || no "--xlabel/--ylabel: exit $rc, $(cat "$tmp/f.err")"
+# --legend: the scatter's points in a key (each its own shape), no labels beside them
+"$bin" plot "$tmp/s1.json=fp32" "$tmp/s2.json=topk" --panel test_acc:bytes --legend -o "$tmp/h.png" 2>"$tmp/h.err"; rc=$?
+[ $rc = 0 ] && [ "$(series "$tmp/h.err")" = 2 ] && ! cmp -s "$tmp/d.png" "$tmp/h.png" \
+  && ok "--legend: the scatter drawn with a key" || no "--legend: exit $rc, $(cat "$tmp/h.err")"
 printf '{"codec": "fp32", "acc": 0.8}\n{"codec": "q8", "acc": 0.79}\n' >"$tmp/cat.jsonl"
 "$bin" plot "$tmp/cat.jsonl" --panel acc:codec -o "$tmp/e.png" 2>"$tmp/e.err"; rc=$?
 [ $rc = 0 ] && [ -n "$(png_size "$tmp/e.png")" ] && ok "a string x is a category" || no "categories: exit $rc, $(cat "$tmp/e.err")"
