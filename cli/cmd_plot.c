@@ -46,7 +46,8 @@ static const char *s_usage =
     "test_acc:bytes_sent over the summaries of several runs is a scatter plot. A string X\n"
     "is a category. LABEL names a file's series (default: the file name). --xlabel and\n"
     "--ylabel name every panel's axes (default: the alias' name, or the key). --legend: a\n"
-    "scatter's points in a key, each its own shape, for points too close for their labels.\n"
+    "scatter's points in a key, and points (scatter or categories) each series its own open\n"
+    "shape, so that points on one spot stay visible.\n"
     "Exit 0, or 2 (bad input, nothing to plot, gnuplot missing or failing; FIG untouched).";
 
 typedef struct {
@@ -457,7 +458,7 @@ s_script (s_plot_t *pl, const char *dir, FILE *gp, const char *out, const char *
                 /* in a key, points that share a colour (8 in gnuplot's cycle) differ in shape
                    (square, circle, triangles up and down, diamond, pentagon), open so that
                    points on one spot still show each */
-                if (npoints == 1 && pl->legend)
+                if ((npoints == 1 || cats) && pl->legend)
                     fprintf (gp, " using 1:%d with points pt %d ps 2 lw 2 title ", y + 2, 4 + 2 * ((nplot - 1) % 6));
                 else
                     fprintf (gp, " using 1:%d with %s title ", y + 2, npoints > 1 && !cats ? "linespoints pt 7 ps 0.5" : "points pt 7 ps 1.5");

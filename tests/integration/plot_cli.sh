@@ -56,6 +56,8 @@ cp "$tmp/sim.out" "$tmp/s1.json"; sed 's/"test_acc": [0-9.]*/"test_acc": 0.5/' "
 printf '{"codec": "fp32", "acc": 0.8}\n{"codec": "q8", "acc": 0.79}\n' >"$tmp/cat.jsonl"
 "$bin" plot "$tmp/cat.jsonl" --panel acc:codec -o "$tmp/e.png" 2>"$tmp/e.err"; rc=$?
 [ $rc = 0 ] && [ -n "$(png_size "$tmp/e.png")" ] && ok "a string x is a category" || no "categories: exit $rc, $(cat "$tmp/e.err")"
+"$bin" plot "$tmp/cat.jsonl" --panel acc:codec --legend -o "$tmp/e2.png" 2>/dev/null; rc=$?
+[ $rc = 0 ] && ! cmp -s "$tmp/e.png" "$tmp/e2.png" && ok "--legend: categories drawn as open shapes" || no "categories --legend: exit $rc"
 
 # bad input: one line, exit 2, the existing figure untouched
 cp "$tmp/a.png" "$tmp/keep.png"; sum=$(md5sum <"$tmp/keep.png")
