@@ -184,11 +184,16 @@ mdl_comm_max_lead (const mdl_agent_t *a)
 {
     if (a->cfg.max_lead > 0)
         return (uint64_t) a->cfg.max_lead;
+    /* A round is K gossip rounds of a step; local SGD (--local-steps H) publishes every
+       H steps only, so a neighbour one period ahead is H K rounds ahead: eight periods
+       of lead (before, 8 K refused every state of a neighbour one period of H > 8 ahead,
+       and localsgd with H = 20 applied half of its averages). */
     const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
+    const uint64_t H = a->cfg.local_steps > 1 ? (uint64_t) a->cfg.local_steps : 1;
     if (a->cfg.mode == MDL_MODE_SYNC)
-        return 8 * K;
+        return 8 * K * H;
     const uint64_t s = a->cfg.max_staleness > 0 ? (uint64_t) a->cfg.max_staleness : 0;
-    return s > K ? s : K;
+    return s > K * H ? s : K * H;
 }
 
 /* Phase 1b: the sender's claims about time, against what this agent knows. A training

@@ -31,7 +31,8 @@
 
 static const char *s_usage =
     "usage: meshdl plot FILE.jsonl[=LABEL]... -o FIG.png [--panel Y:X[:logx][:logy]]...\n"
-    "                   [--average | --per-agent] [--title TEXT] [--ylabel TEXT] [--size W,H] [--yrange LO:HI]\n\n"
+    "                   [--average | --per-agent] [--title TEXT] [--xlabel TEXT] [--ylabel TEXT]\n"
+    "                   [--size W,H] [--yrange LO:HI] [--legend]\n\n"
     "Draws the JSON lines of --metrics files (meshdl sim, meshdl agent) with gnuplot, one\n"
     "panel per --panel Y:X, side by side. Default panels: acc:time acc:bytes consensus:time.\n"
     "X: time (elapsed_s), bytes (bytes_sent, MB per agent), step, epoch, or any key. Y: acc\n"
@@ -43,7 +44,10 @@ static const char *s_usage =
     "the agents averaged evaluation by evaluation (--average, the default for several).\n"
     "Summary lines ({\"summary\": ...}) are points labelled by their file: --panel\n"
     "test_acc:bytes_sent over the summaries of several runs is a scatter plot. A string X\n"
-    "is a category. LABEL names a file's series (default: the file name).\n"
+    "is a category. LABEL names a file's series (default: the file name). --xlabel and\n"
+    "--ylabel name every panel's axes (default: the alias' name, or the key). --legend: a\n"
+    "scatter's points in a key, and points (scatter or categories) each series its own open\n"
+    "shape, so that points on one spot stay visible.\n"
     "Exit 0, or 2 (bad input, nothing to plot, gnuplot missing or failing; FIG untouched).";
 
 typedef struct {
@@ -84,6 +88,7 @@ typedef struct {
     char cats[S_CATS][96];
     int ncats;
     bool average;
+    bool legend; /* --legend: summary points in a key, not labelled beside them */
 } s_plot_t;
 
 /* The keys an alias may stand for, in order of preference (NULL-terminated). */
@@ -400,7 +405,8 @@ s_script (s_plot_t *pl, const char *dir, FILE *gp, const char *out, const char *
             }
         /* rising curves (accuracy) leave the bottom right free, falling ones (a log y: the
            consensus distance) the top right */
-        fprintf (gp, single ? "set key off\nset offsets graph 0.1, graph 0.1, graph 0.12, graph 0.05\n"
+        fprintf (gp, single && pl->legend ? "set key outside right top\nset offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n"
+                 : single ? "set key off\nset offsets graph 0.1, graph 0.1, graph 0.12, graph 0.05\n"
                  : pn->logy ? "set key top right\nset offsets 0, 0, 0, 0\n"
                             : "set key bottom right\nset offsets 0, 0, 0, 0\n");
         fprintf (gp, "plot ");
@@ -449,9 +455,15 @@ s_script (s_plot_t *pl, const char *dir, FILE *gp, const char *out, const char *
                 s_title (pl, s, pn, y, t, sizeof t);
                 fprintf (gp, "%s", nplot++ ? ", " : "");
                 s_gp_str (gp, path);
-                fprintf (gp, " using 1:%d with %s title ", y + 2, npoints > 1 && !cats ? "linespoints pt 7 ps 0.5" : "points pt 7 ps 1.5");
+                /* in a key, points that share a colour (8 in gnuplot's cycle) differ in shape
+                   (square, circle, triangles up and down, diamond, pentagon), open so that
+                   points on one spot still show each */
+                if ((npoints == 1 || cats) && pl->legend)
+                    fprintf (gp, " using 1:%d with points pt %d ps 2 lw 2 title ", y + 2, 4 + 2 * ((nplot - 1) % 6));
+                else
+                    fprintf (gp, " using 1:%d with %s title ", y + 2, npoints > 1 && !cats ? "linespoints pt 7 ps 0.5" : "points pt 7 ps 1.5");
                 s_gp_str (gp, t);
-                if (npoints == 1) { /* a summary: its label beside the point */
+                if (npoints == 1 && !pl->legend) { /* a summary: its label beside the point */
                     fprintf (gp, ", ");
                     s_gp_str (gp, path);
                     fprintf (gp, " using 1:%d:(", y + 2);
@@ -489,7 +501,7 @@ s_rmtree (const char *dir, int npanels, int nseries)
 
 /* What the command line asks beside the files and panels (s_plot_t). */
 typedef struct {
-    const char *out, *title, *yrange, *ylabel;
+    const char *out, *title, *yrange, *ylabel, *xlabel;
     int w, h;
     int mode; /* -1: by the number of files, 0: --per-agent, 1: --average */
 } s_args_t;
@@ -574,6 +586,10 @@ s_parse_args (s_plot_t *pl, s_args_t *a, int argc, char **argv, char *err, size_
             rc = s_yrange_check (a->yrange = argv[++i], err, errlen);
         else if (!strcmp (arg, "--ylabel") && more)
             a->ylabel = argv[++i];
+        else if (!strcmp (arg, "--xlabel") && more)
+            a->xlabel = argv[++i];
+        else if (!strcmp (arg, "--legend"))
+            pl->legend = true;
         else if (!strcmp (arg, "--title") && more)
             a->title = argv[++i];
         else if (!strcmp (arg, "--size") && more)
@@ -681,6 +697,8 @@ mdl_cmd_plot (int argc, char **argv)
     pl.average = a.mode < 0 ? pl.nfiles > 1 : a.mode == 1;
     for (int p = 0; a.ylabel && p < pl.npanels; p++)
         snprintf (pl.panels[p].ylabel, sizeof pl.panels[p].ylabel, "%s", a.ylabel);
+    for (int p = 0; a.xlabel && p < pl.npanels; p++)
+        snprintf (pl.panels[p].xlabel, sizeof pl.panels[p].xlabel, "%s", a.xlabel);
     if (!a.w)
         a.w = 420 * pl.npanels + 120, a.h = 420;
     long total = 0;

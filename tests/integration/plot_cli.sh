@@ -44,9 +44,20 @@ sed 's/^{/{"run": "agent-a", /' "$tmp/m.jsonl" >"$tmp/ra.jsonl"; sed 's/^{/{"run
 cp "$tmp/sim.out" "$tmp/s1.json"; sed 's/"test_acc": [0-9.]*/"test_acc": 0.5/' "$tmp/sim.out" >"$tmp/s2.json"
 "$bin" plot "$tmp/s1.json=fp32" "$tmp/s2.json=topk" --panel test_acc:bytes -o "$tmp/d.png" 2>"$tmp/d.err"; rc=$?
 [ $rc = 0 ] && [ "$(series "$tmp/d.err")" = 2 ] && ok "summaries: a scatter of 2 labelled points" || no "summaries: exit $rc, $(cat "$tmp/d.err")"
+# --xlabel/--ylabel name the axes (a summary's bytes_sent is every agent's: the alias' "per agent" would be wrong)
+"$bin" plot "$tmp/s1.json=fp32" "$tmp/s2.json=topk" --panel test_acc:bytes --xlabel "MB sent, all agents" \
+  --ylabel "accuracy of the averaged model" -o "$tmp/f.png" 2>"$tmp/f.err"; rc=$?
+[ $rc = 0 ] && [ -n "$(png_size "$tmp/f.png")" ] && ! cmp -s "$tmp/d.png" "$tmp/f.png" \
+  && ok "--xlabel and --ylabel redraw the axes' names" || no "--xlabel/--ylabel: exit $rc, $(cat "$tmp/f.err")"
+# --legend: the scatter's points in a key (each its own shape), no labels beside them
+"$bin" plot "$tmp/s1.json=fp32" "$tmp/s2.json=topk" --panel test_acc:bytes --legend -o "$tmp/h.png" 2>"$tmp/h.err"; rc=$?
+[ $rc = 0 ] && [ "$(series "$tmp/h.err")" = 2 ] && ! cmp -s "$tmp/d.png" "$tmp/h.png" \
+  && ok "--legend: the scatter drawn with a key" || no "--legend: exit $rc, $(cat "$tmp/h.err")"
 printf '{"codec": "fp32", "acc": 0.8}\n{"codec": "q8", "acc": 0.79}\n' >"$tmp/cat.jsonl"
 "$bin" plot "$tmp/cat.jsonl" --panel acc:codec -o "$tmp/e.png" 2>"$tmp/e.err"; rc=$?
 [ $rc = 0 ] && [ -n "$(png_size "$tmp/e.png")" ] && ok "a string x is a category" || no "categories: exit $rc, $(cat "$tmp/e.err")"
+"$bin" plot "$tmp/cat.jsonl" --panel acc:codec --legend -o "$tmp/e2.png" 2>/dev/null; rc=$?
+[ $rc = 0 ] && ! cmp -s "$tmp/e.png" "$tmp/e2.png" && ok "--legend: categories drawn as open shapes" || no "categories --legend: exit $rc"
 
 # bad input: one line, exit 2, the existing figure untouched
 cp "$tmp/a.png" "$tmp/keep.png"; sum=$(md5sum <"$tmp/keep.png")

@@ -66,6 +66,6 @@ json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
 "$bin" plot "$out/points.jsonl=" --panel "agents' own models (mean)+merged (exact average):configuration" \
-  --yrange 0:1 --ylabel "test accuracy" --size 900,500 --title "Sparse gossip + final merge, $agents agents, Dirichlet 0.1: test accuracy" \
+  --yrange 0:1 --ylabel "test accuracy" --legend --size 900,500 --title "Sparse gossip + final merge, $agents agents, Dirichlet 0.1: test accuracy" \
   -o "$out/merged-vs-local.png"
 echo "plot: $out/merged-vs-local.png" >&2

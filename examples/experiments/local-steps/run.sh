@@ -59,5 +59,6 @@ print(json.dumps({"summary": rows}))
 PY
 plots=(); while IFS='|' read -r name f H; do [ -f "$out/$f.rounds.jsonl" ] && plots+=("$out/$f.rounds.jsonl=$name"); done < "$out/runs.txt"
 "$bin" plot "${plots[@]}" --panel "test_acc:gossip rounds:logx" --yrange 0.5:0.9 --size 900,500 -o "$out/local-steps.png" \
+  --ylabel "test accuracy of the averaged model" \
   --title "Local SGD on the complete graph ($agents agents): averaged model against gossip rounds (steps / H)"
 echo "plot: $out/local-steps.png" >&2
