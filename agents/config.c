@@ -1095,6 +1095,47 @@ mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg)
     return 0;
 }
 
+/* The least in-degree over the first period of the topology (16 rounds when it has none),
+   SIZE_MAX when no agent has a degree. */
+static size_t
+s_least_degree (mdl_topo_t *t, uint32_t n)
+{
+    int period = mdl_topo_period (t, n);
+    const uint64_t rounds = period > 0 ? (uint64_t) period : 16;
+    size_t least = SIZE_MAX;
+    for (uint64_t r = 0; r < rounds; r++)
+        for (uint32_t i = 0; i < n; i++) {
+            size_t deg = 0;
+            if (mdl_topo_degree (t, n, i, r, &deg) == 0 && deg < least)
+                least = deg;
+        }
+    return least;
+}
+
+int
+mdl_agent_cfg_check_agents (const mdl_agent_cfg_t *cfg, uint32_t n)
+{
+    mdl_error_clear ();
+    if (!cfg || cfg->robust.kind != MDL_ROBUST_TRIMMED || n == 0)
+        return 0;
+    const char *name = cfg->topology ? cfg->topology : "ring";
+    int rc;
+    mdl_topo_t *t = mdl_topo_new (name, 0, &rc);
+    if (!t)
+        return 0; /* refused with its own reason by the setting topology */
+    const size_t least = s_least_degree (t, n);
+    mdl_topo_destroy (&t);
+    const size_t B = (size_t) cfg->robust.trim;
+    if (least != SIZE_MAX && 2 * B >= least + 1)
+        return mdl_error_set (MDL_EINVAL,
+                              "--robust trimmed:%zu drops %zu values at each end of every coordinate, but on "
+                              "--topology %s with %u agents an agent mixes as few as %zu states (its own and %zu "
+                              "neighbours'): B must be at most %zu (trimmed:B needs 2B + 1 states; B >= half of them "
+                              "is refused)",
+                              B, B, name, n, least + 1, least, least / 2);
+    return 0;
+}
+
 /* meshdl/learner.h: a learner from the learning part of a configuration (here, since
    only the agents' layer knows the configuration's fields). */
 mdl_learner_t *

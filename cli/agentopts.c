@@ -458,33 +458,3 @@ mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const mdl_age
     if (cfg->byzantine.kind != MDL_BYZ_NONE)
         mdl_json_str (j, "byzantine", mdl_byz_str (&cfg->byzantine, b, sizeof b));
 }
-
-int
-mdl_agentopts_check_robust (const mdl_agent_cfg_t *cfg, uint32_t n, const char *cmd, char *err, size_t errlen)
-{
-    if (cfg->robust.kind != MDL_ROBUST_TRIMMED || n == 0)
-        return 0;
-    int rc;
-    mdl_topo_t *t = mdl_topo_new (cfg->topology ? cfg->topology : "ring", 0, &rc);
-    if (!t)
-        return 0; /* refused with its own message elsewhere */
-    int period = mdl_topo_period (t, n);
-    const uint64_t rounds = period > 0 ? (uint64_t) period : 16;
-    size_t least = SIZE_MAX;
-    for (uint64_t r = 0; r < rounds; r++)
-        for (uint32_t i = 0; i < n; i++) {
-            size_t deg = 0;
-            if (mdl_topo_degree (t, n, i, r, &deg) == 0 && deg < least)
-                least = deg;
-        }
-    mdl_topo_destroy (&t);
-    const size_t B = (size_t) cfg->robust.trim;
-    if (least != SIZE_MAX && 2 * B >= least + 1) {
-        snprintf (err, errlen, "meshdl %s: --robust trimmed:%zu drops %zu values at each end of every coordinate, but on "
-                  "--topology %s with %u agents an agent mixes as few as %zu states (its own and %zu neighbours'): B must "
-                  "be at most %zu (trimmed:B needs 2B + 1 states; B >= half of them is refused)", cmd, B, B,
-                  cfg->topology ? cfg->topology : "ring", n, least + 1, least, least / 2);
-        return MDL_EINVAL;
-    }
-    return 0;
-}

@@ -102,11 +102,6 @@ size_t mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t 
    updates_rejected and rejected_by_reason, an object of the nonzero counters by reason). */
 void mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st);
 
-/* For n agents on cfg's topology: refuses --robust trimmed:B when some agent has fewer
-   than 2B in-neighbours in some round of the first period (2B + 1 states with its own),
-   with a one-line message naming the largest B that fits. 0 or MDL_EINVAL. */
-int mdl_agentopts_check_robust (const mdl_agent_cfg_t *cfg, uint32_t n, const char *cmd, char *err, size_t errlen);
-
 /* Writes what --robust did (robust, robust_clipped, robust_tau, robust_short) and the
    agent's --byzantine mode, when set, into j. */
 void mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const mdl_agent_stats_t *st);

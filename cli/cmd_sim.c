@@ -365,8 +365,10 @@ s_sim_options (s_sim_t *r, int argc, char **argv)
         rc = MDL_ENOMEM;
     if (rc == 0)
         rc = s_parse_byzantine (&r->so.byzantine, r->so.agents, r->byz, err, sizeof err);
-    if (rc == 0)
-        rc = mdl_agentopts_check_robust (&r->base, (uint32_t) r->so.agents, "sim", err, sizeof err);
+    if (rc == 0 && mdl_agent_cfg_check_agents (&r->base, (uint32_t) r->so.agents)) {
+        snprintf (err, sizeof err, "meshdl sim: %s", mdl_error_detail ());
+        rc = MDL_EINVAL;
+    }
     for (int i = 0; rc == 0 && i < r->so.agents; i++)
         r->nbyz += r->byz[i].kind != MDL_BYZ_NONE;
     if (rc) {

@@ -87,6 +87,13 @@ MDL_EXPORT void mdl_agent_cfg_set_log (mdl_agent_cfg_t *cfg, FILE *log, const ch
    MDL_EALGO with the reason in mdl_error_detail(). */
 MDL_EXPORT int mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg);
 
+/* The rules between settings and the size of the cluster, for n agents numbered as
+   mdl_cluster_create numbers them: robust trimmed:B needs 2B + 1 states in every agent's
+   mixing, so it is refused when some agent has fewer than 2B in-neighbours in some round
+   of the topology's first period (the reason names the largest B that fits). Returns 0
+   or MDL_EINVAL with the reason in mdl_error_detail(). */
+MDL_EXPORT int mdl_agent_cfg_check_agents (const mdl_agent_cfg_t *cfg, uint32_t n);
+
 #ifdef __cplusplus
 }
 #endif

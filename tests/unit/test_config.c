@@ -167,6 +167,24 @@ test_the_rules_between_settings_are_checked_with_a_reason (void **state)
 }
 
 static void
+test_trimmed_mixing_is_refused_where_an_agent_mixes_too_few_states (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_int_equal (mdl_agent_cfg_set (c, "robust", "trimmed:1"), 0);
+    assert_int_equal (mdl_agent_cfg_check_agents (c, 4), 0); /* a ring: 3 states, B = 1 fits */
+    assert_int_equal (mdl_agent_cfg_set (c, "robust", "trimmed:2"), 0);
+    assert_int_equal (mdl_agent_cfg_check_agents (c, 4), MDL_EINVAL);
+    assert_non_null (
+        strstr (mdl_error_detail (), "as few as 3 states (its own and 2 neighbours'): B must be at most 1"));
+    assert_int_equal (mdl_agent_cfg_set (c, "topology", "complete"), 0);
+    assert_int_equal (mdl_agent_cfg_check_agents (c, 8), 0);          /* 8 states */
+    assert_int_equal (mdl_agent_cfg_check_agents (c, 4), MDL_EINVAL); /* 4 states */
+    assert_int_equal (mdl_agent_cfg_set (c, "robust", "median"), 0);
+    assert_int_equal (mdl_agent_cfg_check_agents (c, 2), 0); /* only trimmed counts states */
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
 test_a_vector_of_ones_own_refuses_what_needs_the_learner (void **state)
 {
     mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
@@ -323,6 +341,7 @@ main (void)
         cmocka_unit_test (test_64_bit_settings_are_read_exactly),
         cmocka_unit_test (test_peers_are_checked_and_dns_entries_choose_the_dns_back_end),
         cmocka_unit_test (test_a_learner_from_a_configuration_trains_and_resumes_from_its_checkpoint),
+        cmocka_unit_test (test_trimmed_mixing_is_refused_where_an_agent_mixes_too_few_states),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
