@@ -24,8 +24,23 @@
 #include "model.h"
 #include "topo.h"
 
-/* K_MODE, K_WEIGHTS, K_OPT: enums read back by name */
-typedef enum { K_STR, K_INT, K_U64, K_SIZE, K_DBL, K_FLT, K_BOOL, K_FN, K_MODE, K_WEIGHTS, K_OPT } s_type_t;
+/* K_MODE, K_WEIGHTS, K_OPT: enums read back by name; K_ROBUST, K_BYZ: rules read back in
+   their canonical form ("" when off) */
+typedef enum {
+    K_STR,
+    K_INT,
+    K_U64,
+    K_SIZE,
+    K_DBL,
+    K_FLT,
+    K_BOOL,
+    K_FN,
+    K_MODE,
+    K_WEIGHTS,
+    K_OPT,
+    K_ROBUST,
+    K_BYZ
+} s_type_t;
 
 typedef int (s_set_fn) (mdl_agent_cfg_t *cfg, const char *value);
 
@@ -585,7 +600,7 @@ static const s_key_t s_keys[] = {
     { "blocks", K_FN, TEXT, 0, 0, 0, s_set_blocks,
       "mp-linreg: unknowns of each agent (in id order) P1,...,PK, adding up to D of model linreg:D" },
     /* defences and joining (issues 15, 16) */
-    { "robust", K_FN, TEXT, 0, 0, 0, s_set_robust,
+    { "robust", K_FN, F (robust), K_ROBUST, 0, 0, s_set_robust,
       "Byzantine-robust mixing: clip, clip:TAU, trimmed:B or median; \"\" for none [off]" },
     { "max-lead", K_INT, F (max_lead), 0, 0, 1e9, NULL,
       "refuse a state stamped more than R rounds ahead of this agent's round [sync: 8 x gossip-steps; async: "
@@ -600,7 +615,7 @@ static const s_key_t s_keys[] = {
     /* fault injection (experiments) */
     { "offline", K_DBL, F (offline), 0, 0, 0.999999, NULL,
       "probability that the agent sits a round out, from a trace every agent knows [0]" },
-    { "byzantine", K_FN, TEXT, 0, 0, 0, s_set_byzantine,
+    { "byzantine", K_FN, F (byzantine), K_BYZ, 0, 0, s_set_byzantine,
       "this agent lies, to test defences: scale:K | noise:SIGMA | zero | stale:S | alie:Z | future:K [off]" },
     { "drop", K_DBL, F (drop), 0, 0, 0.999999, NULL, "drop this fraction of incoming updates [0]" },
     { "delay-ms", K_DBL, F (delay_ms), 0, 0, 1e6, NULL, "add this delay to every incoming message, ms [0]" },
@@ -950,7 +965,8 @@ mdl_agent_cfg_get (const mdl_agent_cfg_t *cfg, const char *key, char *buf, size_
         return mdl_error_set (MDL_EINVAL, "unknown setting '%s' (mdl_agent_cfg_key lists them)", key ? key : "(null)");
     const s_type_t t = k->type == K_FN ? k->get_as : k->type;
     const char *p = (const char *) cfg + (k->off == TEXT ? 0 : k->off);
-    if (k->type == K_FN && (k->off == TEXT || (cfg->extra && cfg->extra->text[idx]))) {
+    const bool rule = t == K_ROBUST || t == K_BYZ; /* read from the field however it was set */
+    if (k->type == K_FN && !rule && (k->off == TEXT || (cfg->extra && cfg->extra->text[idx]))) {
         const char *text = cfg->extra ? cfg->extra->text[idx] : NULL;
         snprintf (buf, cap, "%s", text ? text : "");
         return 0;
@@ -966,8 +982,12 @@ mdl_agent_cfg_get (const mdl_agent_cfg_t *cfg, const char *key, char *buf, size_
     case K_MODE: snprintf (buf, cap, "%s", *(const mdl_mode_t *) p == MDL_MODE_ASYNC ? "async" : "sync"); break;
     case K_WEIGHTS: snprintf (buf, cap, "%s", mdl_weights_name (*(const mdl_weights_t *) p)); break;
     case K_OPT: snprintf (buf, cap, "%s", mdl_opt_name (*(const mdl_opt_kind_t *) p)); break;
+    case K_ROBUST: mdl_robust_str ((const mdl_robust_cfg_t *) p, buf, cap); break;
+    case K_BYZ: mdl_byz_str ((const mdl_byz_cfg_t *) p, buf, cap); break;
     default: buf[0] = '\0'; break;
     }
+    if (rule && !strcmp (buf, "none")) /* off reads as it is set: "" */
+        buf[0] = '\0';
     return 0;
 }
 

@@ -427,34 +427,40 @@ mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t *to, do
 }
 
 void
-mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st)
+mdl_agentopts_json_counters (void *json, const double *values, size_t n)
 {
-    _Static_assert (MDL_REJECT_COUNT <= MDL_HTTP_REASONS, "every refusal reason has its place");
-    mdl_http_stats_t h = { .bytes_sent = (double) st->bytes_sent, .bytes_received = (double) st->bytes_received,
-                             .updates_applied = (double) st->updates_applied,
-                             .updates_stale = (double) st->updates_stale,
-                             .updates_dropped = (double) st->updates_dropped,
-                             .updates_rejected = (double) st->updates_rejected, .nreasons = MDL_REJECT_COUNT };
-    for (int r = 0; r < MDL_REJECT_COUNT; r++) {
-        h.reason[r] = mdl_reject_name (r);
-        h.rejected[r] = (double) st->rejected[r];
-    }
+    mdl_http_stats_t h;
+    mdl_http_stats_from (&h, values, n);
     mdl_http_json_counters (json, &h);
 }
 
+/* The counter named name among values[0..n), 0 when it is not there. */
+static double
+s_counter (const double *values, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *c = mdl_agent_counter_name (i);
+        if (c && !strcmp (c, name))
+            return values[i];
+    }
+    return 0;
+}
+
 void
-mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const mdl_agent_stats_t *st)
+mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const double *values, size_t n)
 {
     mdl_json_t *j = json;
     char b[64];
-    if (cfg->robust.kind != MDL_ROBUST_NONE) {
-        mdl_json_str (j, "robust", mdl_robust_str (&cfg->robust, b, sizeof b));
-        if (cfg->robust.kind == MDL_ROBUST_CLIP) {
-            mdl_json_int (j, "robust_clipped", (long long) st->robust_clipped);
-            mdl_json_num (j, "robust_tau", st->robust_tau);
+    mdl_agent_cfg_get (cfg, "robust", b, sizeof b);
+    if (b[0]) {
+        mdl_json_str (j, "robust", b);
+        if (!strncmp (b, "clip", 4)) {
+            mdl_json_int (j, "robust_clipped", (long long) s_counter (values, n, "robust_clipped"));
+            mdl_json_num (j, "robust_tau", s_counter (values, n, "robust_tau"));
         } else
-            mdl_json_int (j, "robust_short", (long long) st->robust_short);
+            mdl_json_int (j, "robust_short", (long long) s_counter (values, n, "robust_short"));
     }
-    if (cfg->byzantine.kind != MDL_BYZ_NONE)
-        mdl_json_str (j, "byzantine", mdl_byz_str (&cfg->byzantine, b, sizeof b));
+    mdl_agent_cfg_get (cfg, "byzantine", b, sizeof b);
+    if (b[0])
+        mdl_json_str (j, "byzantine", b);
 }

@@ -99,11 +99,13 @@ size_t mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t 
 
 /* Writes an agent's traffic and update counters into j (the keys metrics and summaries
    share: bytes_sent, bytes_received, updates_applied, updates_stale, updates_dropped,
-   updates_rejected and rejected_by_reason, an object of the nonzero counters by reason). */
-void mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st);
+   updates_rejected and rejected_by_reason, an object of the nonzero counters by reason),
+   from values[0..n): the counters in mdl_agent_counter_name's order, as mdl_agent_counters
+   gives them. */
+void mdl_agentopts_json_counters (void *json, const double *values, size_t n);
 
 /* Writes what --robust did (robust, robust_clipped, robust_tau, robust_short) and the
-   agent's --byzantine mode, when set, into j. */
-void mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const mdl_agent_stats_t *st);
+   agent's --byzantine mode, when set, into j (values as mdl_agentopts_json_counters). */
+void mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const double *values, size_t n);
 
 #endif

@@ -185,6 +185,25 @@ test_trimmed_mixing_is_refused_where_an_agent_mixes_too_few_states (void **state
 }
 
 static void
+test_the_mixing_rules_read_back_in_their_canonical_form (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    char b[64];
+    assert_int_equal (mdl_agent_cfg_get (c, "robust", b, sizeof b), 0);
+    assert_string_equal (b, "");
+    assert_int_equal (mdl_agent_cfg_set (c, "robust", "clip:0.50"), 0);
+    assert_int_equal (mdl_agent_cfg_get (c, "robust", b, sizeof b), 0);
+    assert_string_equal (b, "clip:0.5"); /* as summaries write it */
+    assert_int_equal (mdl_agent_cfg_set (c, "byzantine", "scale:-4.0"), 0);
+    assert_int_equal (mdl_agent_cfg_get (c, "byzantine", b, sizeof b), 0);
+    assert_string_equal (b, "scale:-4");
+    assert_int_equal (mdl_agent_cfg_set (c, "robust", ""), 0);
+    assert_int_equal (mdl_agent_cfg_get (c, "robust", b, sizeof b), 0);
+    assert_string_equal (b, "");
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
 test_a_vector_of_ones_own_refuses_what_needs_the_learner (void **state)
 {
     mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
@@ -342,6 +361,7 @@ main (void)
         cmocka_unit_test (test_peers_are_checked_and_dns_entries_choose_the_dns_back_end),
         cmocka_unit_test (test_a_learner_from_a_configuration_trains_and_resumes_from_its_checkpoint),
         cmocka_unit_test (test_trimmed_mixing_is_refused_where_an_agent_mixes_too_few_states),
+        cmocka_unit_test (test_the_mixing_rules_read_back_in_their_canonical_form),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
