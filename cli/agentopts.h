@@ -60,6 +60,7 @@ typedef struct {
     const char *robust;    /* --robust NAME[:ARG] */
     int max_lead;          /* --max-lead rounds, 0 = the mode's default */
     char codec_buf[160];   /* the codec spec when it had to be adjusted */
+    char algo_optimizer[32]; /* the algorithm's own optimizer (mdl_algo_info) */
     /* help lines built from the algorithm registry (its names, modes, defaults) */
     char algo_help[640], mode_help[192], gamma_help[64], mode_deflt[128], gamma_deflt[128];
 } mdl_agentopts_t;

@@ -204,6 +204,33 @@ test_the_mixing_rules_read_back_in_their_canonical_form (void **state)
 }
 
 static void
+test_the_algorithms_and_their_own_defaults_are_listed_by_name (void **state)
+{
+    char b[64];
+    size_t n = 0;
+    bool choco = false;
+    for (; mdl_algo_name (n); n++)
+        choco |= !strcmp (mdl_algo_name (n), "choco");
+    assert_true (n >= 10);
+    assert_true (choco);
+    assert_string_equal (mdl_algo_name (0), "dpsgd");
+    static const char *const want[][3] = {
+        { "choco", "replicas", "true" },      { "choco", "gamma", "0.10000000000000001" },
+        { "dpsgd", "replicas", "false" },     { "dpsgd", "gamma", "" }, /* none of its own: the configuration's */
+        { "dmsgd", "optimizer", "momentum" }, { "dmsgd", "momentum", "0.90000000000000002" },
+        { "adpsgd", "modes", "async" },       { "adpsgd", "mode", "async" },
+        { "dpsgd", "codec", "true" },
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_int_equal (mdl_algo_info (want[i][0], want[i][1], b, sizeof b), 0);
+        assert_string_equal (b, want[i][2]);
+    }
+    assert_int_equal (mdl_algo_info ("dpsdg", "mode", b, sizeof b), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "--algo 'dpsdg' is not one of: dpsgd, choco"));
+    assert_int_equal (mdl_algo_info ("dpsgd", "speed", b, sizeof b), MDL_EINVAL);
+}
+
+static void
 test_a_vector_of_ones_own_refuses_what_needs_the_learner (void **state)
 {
     mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
@@ -362,6 +389,7 @@ main (void)
         cmocka_unit_test (test_a_learner_from_a_configuration_trains_and_resumes_from_its_checkpoint),
         cmocka_unit_test (test_trimmed_mixing_is_refused_where_an_agent_mixes_too_few_states),
         cmocka_unit_test (test_the_mixing_rules_read_back_in_their_canonical_form),
+        cmocka_unit_test (test_the_algorithms_and_their_own_defaults_are_listed_by_name),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
