@@ -1115,6 +1115,30 @@ mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg)
     return 0;
 }
 
+const char *
+mdl_agent_cfg_forms (const char *key)
+{
+    if (key && !strcmp (key, "topology"))
+        return mdl_topo_help ();
+    if (key && !strcmp (key, "codec"))
+        return mdl_codec_help ();
+    return NULL;
+}
+
+int
+mdl_codec_lossless (const char *spec)
+{
+    int rc;
+    if (!spec || mdl_codec_check_spec (spec))
+        return mdl_error_set (MDL_EINVAL, "--codec '%s' does not parse. %s", spec ? spec : "(null)", mdl_codec_help ());
+    mdl_codec_t *c = mdl_codec_new (spec, 100000, 0, &rc);
+    if (!c)
+        return mdl_error_set (rc, "--codec '%s': %s", spec, mdl_strerror (rc));
+    const int lossless = mdl_codec_is_lossless (c) ? 1 : 0;
+    mdl_codec_destroy (&c);
+    return lossless;
+}
+
 /* The least in-degree over the first period of the topology (16 rounds when it has none),
    SIZE_MAX when no agent has a degree. */
 static size_t

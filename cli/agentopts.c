@@ -6,11 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
 #include "err.h"
 #include "http.h"
 #include "report.h"
-#include "topo.h"
 
 void
 mdl_agentopts_defaults (mdl_agentopts_t *o)
@@ -169,17 +167,27 @@ s_refuse (const char *cmd, char *err, size_t errlen)
     return MDL_EINVAL;
 }
 
+/* Whether value is one of the setting key's (mdl_agent_cfg_set on a configuration of its
+   own: the option's refusal below is the command line's, with its hint). */
+static bool
+s_valid (const char *key, const char *value)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    const bool ok = c && mdl_agent_cfg_set (c, key, value) == 0;
+    mdl_agent_cfg_destroy (&c);
+    return ok;
+}
+
 /* The gossip graph: --topology, --weights, --dense-window, --adaptive-degree. */
 static int
 s_apply_graph (const mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
 {
-    int rc;
-    mdl_topo_t *t = mdl_topo_new (o->topology, 0, &rc);
     char hint[96];
-    if (!t)
-        return mdl_error_set (MDL_EINVAL, "--topology '%s' is not valid (%s)%s", o->topology, mdl_topo_help (),
-                              mdl_did_you_mean_in (hint, sizeof hint, o->topology, mdl_topo_help ()));
-    mdl_topo_destroy (&t);
+    if (!s_valid ("topology", o->topology)) {
+        const char *forms = mdl_agent_cfg_forms ("topology");
+        return mdl_error_set (MDL_EINVAL, "--topology '%s' is not valid (%s)%s", o->topology, forms,
+                              mdl_did_you_mean_in (hint, sizeof hint, o->topology, forms));
+    }
     if (mdl_weights_parse (o->weights, &cfg->weights))
         return mdl_error_set (MDL_EINVAL, "--weights '%s' is not mh or uniform%s", o->weights,
                               mdl_did_you_mean_in (hint, sizeof hint, o->weights, "mh uniform"));
@@ -206,7 +214,7 @@ s_contractive_codec (mdl_agentopts_t *o, const char *cmd)
     const char *plus = strchr (o->codec, '+');
     size_t head = plus ? (size_t) (plus - o->codec) : strlen (o->codec);
     snprintf (o->codec_buf, sizeof o->codec_buf, "%.*s:unscaled%s", (int) head, o->codec, plus ? plus : "");
-    if (mdl_codec_check_spec (o->codec_buf) == 0) {
+    if (s_valid ("codec", o->codec_buf)) {
         fprintf (stderr, "meshdl %s: note: replica streams need a contractive codec: using %s instead of %s\n", cmd,
                  o->codec_buf, o->codec);
         o->codec = o->codec_buf;
@@ -217,11 +225,7 @@ s_contractive_codec (mdl_agentopts_t *o, const char *cmd)
 static bool
 s_codec_lossy (const char *spec)
 {
-    int rc;
-    mdl_codec_t *c = mdl_codec_new (spec, 100000, 0, &rc);
-    const bool lossy = !c || !mdl_codec_is_lossless (c);
-    mdl_codec_destroy (&c);
-    return lossy;
+    return mdl_codec_lossless (spec) != 1;
 }
 
 /* Error feedback is the safe choice with a lossy codec: without it, whatever the codec
@@ -258,9 +262,10 @@ s_apply_algo (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg)
         return mdl_error_set (MDL_EINVAL, "--mode '%s' is not sync or async%s", o->mode,
                               mdl_did_you_mean_in (hint, sizeof hint, o->mode, "sync async"));
     cfg->mode = strcmp (o->mode, "sync") ? MDL_MODE_ASYNC : MDL_MODE_SYNC;
-    if (mdl_codec_check_spec (o->codec)) {
+    if (!s_valid ("codec", o->codec)) {
         mdl_did_you_mean_in (hint, sizeof hint, o->codec, "fp32 fp16 bf16 qsgd q8 q4 sign topk randk");
-        return mdl_error_set (MDL_EINVAL, "--codec '%s' does not parse%s; %s", o->codec, hint, mdl_codec_help ());
+        return mdl_error_set (MDL_EINVAL, "--codec '%s' does not parse%s; %s", o->codec, hint,
+                              mdl_agent_cfg_forms ("codec"));
     }
     s_error_feedback (o, cmd);
     s_contractive_codec (o, cmd);

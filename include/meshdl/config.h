@@ -87,6 +87,15 @@ MDL_EXPORT void mdl_agent_cfg_set_log (mdl_agent_cfg_t *cfg, FILE *log, const ch
    MDL_EALGO with the reason in mdl_error_detail(). */
 MDL_EXPORT int mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg);
 
+/* The valid forms of a setting's value, as its refusals list them: "topology" (complete
+   | ring | torus | ...) and "codec" (fp32, fp16, q8, qsgd:S, ...); NULL for other keys. */
+MDL_EXPORT const char *mdl_agent_cfg_forms (const char *key);
+
+/* Whether the codec spec (a value of the setting "codec") sends vectors exactly: 1
+   (lossless: fp32), 0 (lossy: what it drops is lost unless error-feedback keeps it), or
+   MDL_EINVAL (a spec that does not parse) with the reason in mdl_error_detail(). */
+MDL_EXPORT int mdl_codec_lossless (const char *spec);
+
 /* The i-th consensus algorithm's name (i from 0, in the registry's order: the values of
    the setting "algo"), or NULL past the last. */
 MDL_EXPORT const char *mdl_algo_name (size_t i);

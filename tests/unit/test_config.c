@@ -231,6 +231,19 @@ test_the_algorithms_and_their_own_defaults_are_listed_by_name (void **state)
 }
 
 static void
+test_codecs_say_whether_they_lose_and_settings_list_their_forms (void **state)
+{
+    assert_int_equal (mdl_codec_lossless ("fp32"), 1);
+    assert_int_equal (mdl_codec_lossless ("q8"), 0);
+    assert_int_equal (mdl_codec_lossless ("topk:0.01+q8"), 0);
+    assert_int_equal (mdl_codec_lossless ("q9"), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "--codec 'q9' does not parse"));
+    assert_non_null (strstr (mdl_agent_cfg_forms ("topology"), "one-peer-exp"));
+    assert_non_null (strstr (mdl_agent_cfg_forms ("codec"), "qsgd"));
+    assert_null (mdl_agent_cfg_forms ("lr"));
+}
+
+static void
 test_a_vector_of_ones_own_refuses_what_needs_the_learner (void **state)
 {
     mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
@@ -390,6 +403,7 @@ main (void)
         cmocka_unit_test (test_trimmed_mixing_is_refused_where_an_agent_mixes_too_few_states),
         cmocka_unit_test (test_the_mixing_rules_read_back_in_their_canonical_form),
         cmocka_unit_test (test_the_algorithms_and_their_own_defaults_are_listed_by_name),
+        cmocka_unit_test (test_codecs_say_whether_they_lose_and_settings_list_their_forms),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
