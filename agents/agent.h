@@ -288,6 +288,12 @@ int mdl_agent_new_many (const mdl_agent_cfg_t *cfgs, size_t n, mdl_agent_t **out
 /* Copies the counters (programs read them by name: mdl_agent_counter). */
 void mdl_agent_stats (mdl_agent_t *self, mdl_agent_stats_t *stats);
 
+/* The counters of st as mdl_agent_counters gives them (values[i] is the counter
+   mdl_agent_counter_name (i) names, for i < cap): a record taken earlier (an
+   evaluation's, a cluster's sum) in the public API's form. Returns how many it wrote
+   (at most cap). */
+size_t mdl_agent_stats_values (const mdl_agent_stats_t *st, double *values, size_t cap);
+
 /* The learner (its model holds x). Only safe to read while the worker is not running,
    or through mdl_agent_snapshot. */
 mdl_learner_t *mdl_agent_learner (mdl_agent_t *self);

@@ -319,6 +319,11 @@ mdl_cluster_create (const mdl_agent_cfg_t *base, int n, const mdl_partition_t *p
                            mdl_partition_agents (part), n);
         return NULL;
     }
+    if (mdl_agent_cfg_check_agents (base, (uint32_t) n)) { /* the reason is set */
+        if (err)
+            *err = MDL_EINVAL;
+        return NULL;
+    }
     mdl_cluster_cfg_t cc = { .n = n, .base = base, .part = part, .equal_rounds = (flags & MDL_CLUSTER_EQUAL_ROUNDS) != 0,
                              .isolated = (flags & MDL_CLUSTER_ISOLATED) != 0 };
     int failed = -1, rc = 0;

@@ -24,8 +24,23 @@
 #include "model.h"
 #include "topo.h"
 
-/* K_MODE, K_WEIGHTS, K_OPT: enums read back by name */
-typedef enum { K_STR, K_INT, K_U64, K_SIZE, K_DBL, K_FLT, K_BOOL, K_FN, K_MODE, K_WEIGHTS, K_OPT } s_type_t;
+/* K_MODE, K_WEIGHTS, K_OPT: enums read back by name; K_ROBUST, K_BYZ: rules read back in
+   their canonical form ("" when off) */
+typedef enum {
+    K_STR,
+    K_INT,
+    K_U64,
+    K_SIZE,
+    K_DBL,
+    K_FLT,
+    K_BOOL,
+    K_FN,
+    K_MODE,
+    K_WEIGHTS,
+    K_OPT,
+    K_ROBUST,
+    K_BYZ
+} s_type_t;
 
 typedef int (s_set_fn) (mdl_agent_cfg_t *cfg, const char *value);
 
@@ -585,7 +600,7 @@ static const s_key_t s_keys[] = {
     { "blocks", K_FN, TEXT, 0, 0, 0, s_set_blocks,
       "mp-linreg: unknowns of each agent (in id order) P1,...,PK, adding up to D of model linreg:D" },
     /* defences and joining (issues 15, 16) */
-    { "robust", K_FN, TEXT, 0, 0, 0, s_set_robust,
+    { "robust", K_FN, F (robust), K_ROBUST, 0, 0, s_set_robust,
       "Byzantine-robust mixing: clip, clip:TAU, trimmed:B or median; \"\" for none [off]" },
     { "max-lead", K_INT, F (max_lead), 0, 0, 1e9, NULL,
       "refuse a state stamped more than R rounds ahead of this agent's round [sync: 8 x gossip-steps x local-steps; "
@@ -600,7 +615,7 @@ static const s_key_t s_keys[] = {
     /* fault injection (experiments) */
     { "offline", K_DBL, F (offline), 0, 0, 0.999999, NULL,
       "probability that the agent sits a round out, from a trace every agent knows [0]" },
-    { "byzantine", K_FN, TEXT, 0, 0, 0, s_set_byzantine,
+    { "byzantine", K_FN, F (byzantine), K_BYZ, 0, 0, s_set_byzantine,
       "this agent lies, to test defences: scale:K | noise:SIGMA | zero | stale:S | alie:Z | future:K [off]" },
     { "drop", K_DBL, F (drop), 0, 0, 0.999999, NULL, "drop this fraction of incoming updates [0]" },
     { "delay-ms", K_DBL, F (delay_ms), 0, 0, 1e6, NULL, "add this delay to every incoming message, ms [0]" },
@@ -950,7 +965,8 @@ mdl_agent_cfg_get (const mdl_agent_cfg_t *cfg, const char *key, char *buf, size_
         return mdl_error_set (MDL_EINVAL, "unknown setting '%s' (mdl_agent_cfg_key lists them)", key ? key : "(null)");
     const s_type_t t = k->type == K_FN ? k->get_as : k->type;
     const char *p = (const char *) cfg + (k->off == TEXT ? 0 : k->off);
-    if (k->type == K_FN && (k->off == TEXT || (cfg->extra && cfg->extra->text[idx]))) {
+    const bool rule = t == K_ROBUST || t == K_BYZ; /* read from the field however it was set */
+    if (k->type == K_FN && !rule && (k->off == TEXT || (cfg->extra && cfg->extra->text[idx]))) {
         const char *text = cfg->extra ? cfg->extra->text[idx] : NULL;
         snprintf (buf, cap, "%s", text ? text : "");
         return 0;
@@ -966,8 +982,12 @@ mdl_agent_cfg_get (const mdl_agent_cfg_t *cfg, const char *key, char *buf, size_
     case K_MODE: snprintf (buf, cap, "%s", *(const mdl_mode_t *) p == MDL_MODE_ASYNC ? "async" : "sync"); break;
     case K_WEIGHTS: snprintf (buf, cap, "%s", mdl_weights_name (*(const mdl_weights_t *) p)); break;
     case K_OPT: snprintf (buf, cap, "%s", mdl_opt_name (*(const mdl_opt_kind_t *) p)); break;
+    case K_ROBUST: mdl_robust_str ((const mdl_robust_cfg_t *) p, buf, cap); break;
+    case K_BYZ: mdl_byz_str ((const mdl_byz_cfg_t *) p, buf, cap); break;
     default: buf[0] = '\0'; break;
     }
+    if (rule && !strcmp (buf, "none")) /* off reads as it is set: "" */
+        buf[0] = '\0';
     return 0;
 }
 
@@ -1092,6 +1112,71 @@ mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg)
         return mdl_error_set (MDL_EALGO, "%s", why);
     if (!own)
         return mdl_exchange_check (ops, cfg);
+    return 0;
+}
+
+const char *
+mdl_agent_cfg_forms (const char *key)
+{
+    if (key && !strcmp (key, "topology"))
+        return mdl_topo_help ();
+    if (key && !strcmp (key, "codec"))
+        return mdl_codec_help ();
+    return NULL;
+}
+
+int
+mdl_codec_lossless (const char *spec)
+{
+    int rc;
+    if (!spec || mdl_codec_check_spec (spec))
+        return mdl_error_set (MDL_EINVAL, "--codec '%s' does not parse. %s", spec ? spec : "(null)", mdl_codec_help ());
+    mdl_codec_t *c = mdl_codec_new (spec, 100000, 0, &rc);
+    if (!c)
+        return mdl_error_set (rc, "--codec '%s': %s", spec, mdl_strerror (rc));
+    const int lossless = mdl_codec_is_lossless (c) ? 1 : 0;
+    mdl_codec_destroy (&c);
+    return lossless;
+}
+
+/* The least in-degree over the first period of the topology (16 rounds when it has none),
+   SIZE_MAX when no agent has a degree. */
+static size_t
+s_least_degree (mdl_topo_t *t, uint32_t n)
+{
+    int period = mdl_topo_period (t, n);
+    const uint64_t rounds = period > 0 ? (uint64_t) period : 16;
+    size_t least = SIZE_MAX;
+    for (uint64_t r = 0; r < rounds; r++)
+        for (uint32_t i = 0; i < n; i++) {
+            size_t deg = 0;
+            if (mdl_topo_degree (t, n, i, r, &deg) == 0 && deg < least)
+                least = deg;
+        }
+    return least;
+}
+
+int
+mdl_agent_cfg_check_agents (const mdl_agent_cfg_t *cfg, uint32_t n)
+{
+    mdl_error_clear ();
+    if (!cfg || cfg->robust.kind != MDL_ROBUST_TRIMMED || n == 0)
+        return 0;
+    const char *name = cfg->topology ? cfg->topology : "ring";
+    int rc;
+    mdl_topo_t *t = mdl_topo_new (name, 0, &rc);
+    if (!t)
+        return 0; /* refused with its own reason by the setting topology */
+    const size_t least = s_least_degree (t, n);
+    mdl_topo_destroy (&t);
+    const size_t B = (size_t) cfg->robust.trim;
+    if (least != SIZE_MAX && 2 * B >= least + 1)
+        return mdl_error_set (MDL_EINVAL,
+                              "--robust trimmed:%zu drops %zu values at each end of every coordinate, but on "
+                              "--topology %s with %u agents an agent mixes as few as %zu states (its own and %zu "
+                              "neighbours'): B must be at most %zu (trimmed:B needs 2B + 1 states; B >= half of them "
+                              "is refused)",
+                              B, B, name, n, least + 1, least, least / 2);
     return 0;
 }
 

@@ -139,16 +139,30 @@ mdl_agent_counter_name (size_t i)
     return i - S_N < MDL_REJECT_COUNT ? s_reject_names[i - S_N] : NULL;
 }
 
+/* Every counter of st into values[0..cap); returns how many there are. */
+static size_t
+s_values (const mdl_agent_stats_t *st, double *values, size_t cap)
+{
+    size_t i = 0;
+    for (const char *name; (name = mdl_agent_counter_name (i)); i++)
+        if (i < cap)
+            s_read (st, name, &values[i]);
+    return i;
+}
+
+size_t
+mdl_agent_stats_values (const mdl_agent_stats_t *st, double *values, size_t cap)
+{
+    const size_t n = s_values (st, values, cap);
+    return n < cap ? n : cap;
+}
+
 size_t
 mdl_agent_counters (mdl_agent_t *a, double *values, size_t cap)
 {
     mdl_agent_stats_t st;
     mdl_agent_stats (a, &st);
-    size_t i = 0;
-    for (const char *name; (name = mdl_agent_counter_name (i)); i++)
-        if (i < cap)
-            s_read (&st, name, &values[i]);
-    return i;
+    return s_values (&st, values, cap);
 }
 
 int

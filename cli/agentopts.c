@@ -6,12 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "algo.h"
-#include "codec.h"
 #include "err.h"
 #include "http.h"
 #include "report.h"
-#include "topo.h"
 
 void
 mdl_agentopts_defaults (mdl_agentopts_t *o)
@@ -48,24 +45,55 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
 #define DD(nm, ty, ptr, mv, hl, lo, hi, df) \
     (mdl_optdef_t) { .name = nm, .type = ty, .dst = ptr, .metavar = mv, .help = hl, .min = lo, .max = hi, .deflt = df }
 
+/* The names of the algorithms, joined by sep, into buf. */
+static const char *
+s_algo_names (char *buf, size_t cap, const char *sep)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; mdl_algo_name (i) && at < cap; i++) {
+        int w = snprintf (buf + at, cap - at, "%s%s", i ? sep : "", mdl_algo_name (i));
+        at += w > 0 ? (size_t) w : 0;
+    }
+    return buf;
+}
+
+/* A number the algorithm brings by itself (mdl_algo_info), 0 when it has none. */
+static double
+s_algo_number (const char *algo, const char *key)
+{
+    char b[64];
+    return mdl_algo_info (algo, key, b, sizeof b) == 0 && b[0] ? strtod (b, NULL) : 0;
+}
+
+/* Whether the algorithm says "true" to key (mdl_algo_info). */
+static bool
+s_algo_is (const char *algo, const char *key)
+{
+    char b[16];
+    return mdl_algo_info (algo, key, b, sizeof b) == 0 && !strcmp (b, "true");
+}
+
 /* The help lines that list algorithms, from the registry, so they cannot drift from it. */
 static void
 s_algo_help (mdl_agentopts_t *o)
 {
-    size_t na;
-    const mdl_algo_ops_t *const *all = mdl_algo_all (&na);
     char names[256], defaults[320] = "", asyncs[96] = "", gammas[120] = "";
-    mdl_algo_names (names, sizeof names, " | ");
-    for (size_t i = 0; i < na; i++) {
-        const mdl_algo_ops_t *a = all[i];
+    s_algo_names (names, sizeof names, " | ");
+    for (size_t i = 0; mdl_algo_name (i); i++) {
+        const char *a = mdl_algo_name (i);
+        char opt[32], modes[32];
+        mdl_algo_info (a, "optimizer", opt, sizeof opt);
+        mdl_algo_info (a, "modes", modes, sizeof modes);
+        const double lr = s_algo_number (a, "lr"), gamma = s_algo_number (a, "gamma");
         size_t at = strlen (defaults);
-        if (a->optimizer || a->lr > 0)
-            snprintf (defaults + at, sizeof defaults - at, "%s%s: %s%s%.3g", at ? "; " : "", a->name,
-                      a->optimizer ? a->optimizer : "", a->optimizer ? ", lr " : "lr ", a->lr);
-        if (a->async_only)
-            snprintf (asyncs + strlen (asyncs), sizeof asyncs - strlen (asyncs), "; %s: async", a->name);
-        if (a->gamma > 0)
-            snprintf (gammas + strlen (gammas), sizeof gammas - strlen (gammas), ", %s %g", a->name, a->gamma);
+        if (opt[0] || lr > 0)
+            snprintf (defaults + at, sizeof defaults - at, "%s%s: %s%s%.3g", at ? "; " : "", a, opt,
+                      opt[0] ? ", lr " : "lr ", lr);
+        if (!strcmp (modes, "async"))
+            snprintf (asyncs + strlen (asyncs), sizeof asyncs - strlen (asyncs), "; %s: async", a);
+        if (gamma > 0)
+            snprintf (gammas + strlen (gammas), sizeof gammas - strlen (gammas), ", %s %g", a, gamma);
     }
     snprintf (o->algo_help, sizeof o->algo_help, "consensus algorithm: %s (their own defaults unless given: %s)", names,
               defaults);
@@ -139,17 +167,27 @@ s_refuse (const char *cmd, char *err, size_t errlen)
     return MDL_EINVAL;
 }
 
+/* Whether value is one of the setting key's (mdl_agent_cfg_set on a configuration of its
+   own: the option's refusal below is the command line's, with its hint). */
+static bool
+s_valid (const char *key, const char *value)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    const bool ok = c && mdl_agent_cfg_set (c, key, value) == 0;
+    mdl_agent_cfg_destroy (&c);
+    return ok;
+}
+
 /* The gossip graph: --topology, --weights, --dense-window, --adaptive-degree. */
 static int
 s_apply_graph (const mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
 {
-    int rc;
-    mdl_topo_t *t = mdl_topo_new (o->topology, 0, &rc);
     char hint[96];
-    if (!t)
-        return mdl_error_set (MDL_EINVAL, "--topology '%s' is not valid (%s)%s", o->topology, mdl_topo_help (),
-                              mdl_did_you_mean_in (hint, sizeof hint, o->topology, mdl_topo_help ()));
-    mdl_topo_destroy (&t);
+    if (!s_valid ("topology", o->topology)) {
+        const char *forms = mdl_agent_cfg_forms ("topology");
+        return mdl_error_set (MDL_EINVAL, "--topology '%s' is not valid (%s)%s", o->topology, forms,
+                              mdl_did_you_mean_in (hint, sizeof hint, o->topology, forms));
+    }
     if (mdl_weights_parse (o->weights, &cfg->weights))
         return mdl_error_set (MDL_EINVAL, "--weights '%s' is not mh or uniform%s", o->weights,
                               mdl_did_you_mean_in (hint, sizeof hint, o->weights, "mh uniform"));
@@ -169,14 +207,14 @@ s_apply_graph (const mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
    contractive codec; scaled random-k is unbiased but multiplies values by d/K, and its
    accumulated noise diverges. Such streams use the unscaled variant (said on stderr). */
 static void
-s_contractive_codec (mdl_agentopts_t *o, const mdl_algo_ops_t *ops, const char *cmd)
+s_contractive_codec (mdl_agentopts_t *o, const char *cmd)
 {
-    if (!(o->error_feedback || ops->replicas) || strncmp (o->codec, "randk:", 6) || strstr (o->codec, "unscaled"))
+    if (!(o->error_feedback || s_algo_is (o->algo, "replicas")) || strncmp (o->codec, "randk:", 6) || strstr (o->codec, "unscaled"))
         return;
     const char *plus = strchr (o->codec, '+');
     size_t head = plus ? (size_t) (plus - o->codec) : strlen (o->codec);
     snprintf (o->codec_buf, sizeof o->codec_buf, "%.*s:unscaled%s", (int) head, o->codec, plus ? plus : "");
-    if (mdl_codec_check_spec (o->codec_buf) == 0) {
+    if (s_valid ("codec", o->codec_buf)) {
         fprintf (stderr, "meshdl %s: note: replica streams need a contractive codec: using %s instead of %s\n", cmd,
                  o->codec_buf, o->codec);
         o->codec = o->codec_buf;
@@ -187,23 +225,20 @@ s_contractive_codec (mdl_agentopts_t *o, const mdl_algo_ops_t *ops, const char *
 static bool
 s_codec_lossy (const char *spec)
 {
-    int rc;
-    mdl_codec_t *c = mdl_codec_new (spec, 100000, 0, &rc);
-    const bool lossy = !c || !mdl_codec_is_lossless (c);
-    mdl_codec_destroy (&c);
-    return lossy;
+    return mdl_codec_lossless (spec) != 1;
 }
 
 /* Error feedback is the safe choice with a lossy codec: without it, whatever the codec
    drops is lost every round (topk:0.01 ends near chance). On unless asked off; only
    where the algorithm takes a codec and has no replicas of its own. */
 static void
-s_error_feedback (mdl_agentopts_t *o, const mdl_algo_ops_t *ops, const char *cmd)
+s_error_feedback (mdl_agentopts_t *o, const char *cmd)
 {
     const bool lossy = s_codec_lossy (o->codec);
+    const bool takes = s_algo_is (o->algo, "codec") && !s_algo_is (o->algo, "replicas");
     if (!o->error_feedback_given)
-        o->error_feedback = lossy && (ops->takes & MDL_ALGO_TAKES_CODEC) && !ops->replicas;
-    else if (!o->error_feedback && lossy && !ops->replicas && (ops->takes & MDL_ALGO_TAKES_CODEC))
+        o->error_feedback = lossy && takes;
+    else if (!o->error_feedback && lossy && takes)
         fprintf (stderr, "meshdl %s: note: --codec %s without error feedback: what the codec drops is lost every round, "
                          "which usually costs accuracy (or diverges)\n",
                  cmd, o->codec);
@@ -214,26 +249,26 @@ s_error_feedback (mdl_agentopts_t *o, const mdl_algo_ops_t *ops, const char *cmd
 static int
 s_apply_algo (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg)
 {
-    const mdl_algo_ops_t *ops = mdl_algo_find (o->algo);
-    char hint[96];
-    if (!ops) {
+    char hint[96], mode[16];
+    if (mdl_algo_info (o->algo, "mode", mode, sizeof mode)) {
         char names[256];
-        mdl_algo_names (names, sizeof names, ", ");
+        s_algo_names (names, sizeof names, ", ");
         return mdl_error_set (MDL_EINVAL, "--algo '%s' is not one of: %s%s", o->algo, names,
                               mdl_did_you_mean_in (hint, sizeof hint, o->algo, names));
     }
     if (!o->mode)
-        o->mode = mdl_algo_default_mode (ops) == MDL_MODE_ASYNC ? "async" : "sync";
+        o->mode = strcmp (mode, "async") ? "sync" : "async";
     if (strcmp (o->mode, "sync") && strcmp (o->mode, "async"))
         return mdl_error_set (MDL_EINVAL, "--mode '%s' is not sync or async%s", o->mode,
                               mdl_did_you_mean_in (hint, sizeof hint, o->mode, "sync async"));
     cfg->mode = strcmp (o->mode, "sync") ? MDL_MODE_ASYNC : MDL_MODE_SYNC;
-    if (mdl_codec_check_spec (o->codec)) {
+    if (!s_valid ("codec", o->codec)) {
         mdl_did_you_mean_in (hint, sizeof hint, o->codec, "fp32 fp16 bf16 qsgd q8 q4 sign topk randk");
-        return mdl_error_set (MDL_EINVAL, "--codec '%s' does not parse%s; %s", o->codec, hint, mdl_codec_help ());
+        return mdl_error_set (MDL_EINVAL, "--codec '%s' does not parse%s; %s", o->codec, hint,
+                              mdl_agent_cfg_forms ("codec"));
     }
-    s_error_feedback (o, ops, cmd);
-    s_contractive_codec (o, ops, cmd);
+    s_error_feedback (o, cmd);
+    s_contractive_codec (o, cmd);
     cfg->algo = o->algo;
     cfg->codec = o->codec;
     cfg->gamma = o->gamma;
@@ -347,23 +382,23 @@ mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
 
 /* An algorithm's own defaults for --optimizer, --lr and --momentum, where not given. */
 static void
-s_algo_defaults (const mdl_optdef_t *defs, const mdl_agentopts_t *ao, mdl_trainopts_t *to)
+s_algo_defaults (const mdl_optdef_t *defs, mdl_agentopts_t *ao, mdl_trainopts_t *to)
 {
-    const mdl_algo_ops_t *ops = mdl_algo_find (ao->algo);
-    if (!ops)
+    if (mdl_algo_info (ao->algo, "optimizer", ao->algo_optimizer, sizeof ao->algo_optimizer))
         return; /* refused with a message by mdl_agentopts_apply */
-    if (ops->optimizer && !mdl_opts_given (defs, "optimizer"))
-        to->optimizer = ops->optimizer;
+    if (ao->algo_optimizer[0] && !mdl_opts_given (defs, "optimizer"))
+        to->optimizer = ao->algo_optimizer;
     /* Data-centre averaging trains alone for whole epochs: with momentum 0.9 the peak of a
        cyclical rate such as clr:0.005:0.05:1 is an effective step of 0.5, at which a lone
        agent's MLP ends the epoch at 0.72 (4 agents, docs/results.md), so plain SGD unless
        asked otherwise. */
     if (ao->local_epochs > 0 && !mdl_opts_given (defs, "optimizer"))
         to->optimizer = "sgd";
-    if (ops->lr > 0 && !mdl_opts_given (defs, "lr"))
-        to->lr = ops->lr;
-    if (ops->momentum > 0 && !mdl_opts_given (defs, "momentum"))
-        to->momentum = ops->momentum;
+    const double lr = s_algo_number (ao->algo, "lr"), momentum = s_algo_number (ao->algo, "momentum");
+    if (lr > 0 && !mdl_opts_given (defs, "lr"))
+        to->lr = lr;
+    if (momentum > 0 && !mdl_opts_given (defs, "momentum"))
+        to->momentum = momentum;
 }
 
 int
@@ -427,64 +462,40 @@ mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t *to, do
 }
 
 void
-mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st)
+mdl_agentopts_json_counters (void *json, const double *values, size_t n)
 {
-    _Static_assert (MDL_REJECT_COUNT <= MDL_HTTP_REASONS, "every refusal reason has its place");
-    mdl_http_stats_t h = { .bytes_sent = (double) st->bytes_sent, .bytes_received = (double) st->bytes_received,
-                             .updates_applied = (double) st->updates_applied,
-                             .updates_stale = (double) st->updates_stale,
-                             .updates_dropped = (double) st->updates_dropped,
-                             .updates_rejected = (double) st->updates_rejected, .nreasons = MDL_REJECT_COUNT };
-    for (int r = 0; r < MDL_REJECT_COUNT; r++) {
-        h.reason[r] = mdl_reject_name (r);
-        h.rejected[r] = (double) st->rejected[r];
-    }
+    mdl_http_stats_t h;
+    mdl_http_stats_from (&h, values, n);
     mdl_http_json_counters (json, &h);
 }
 
+/* The counter named name among values[0..n), 0 when it is not there. */
+static double
+s_counter (const double *values, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *c = mdl_agent_counter_name (i);
+        if (c && !strcmp (c, name))
+            return values[i];
+    }
+    return 0;
+}
+
 void
-mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const mdl_agent_stats_t *st)
+mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const double *values, size_t n)
 {
     mdl_json_t *j = json;
     char b[64];
-    if (cfg->robust.kind != MDL_ROBUST_NONE) {
-        mdl_json_str (j, "robust", mdl_robust_str (&cfg->robust, b, sizeof b));
-        if (cfg->robust.kind == MDL_ROBUST_CLIP) {
-            mdl_json_int (j, "robust_clipped", (long long) st->robust_clipped);
-            mdl_json_num (j, "robust_tau", st->robust_tau);
+    mdl_agent_cfg_get (cfg, "robust", b, sizeof b);
+    if (b[0]) {
+        mdl_json_str (j, "robust", b);
+        if (!strncmp (b, "clip", 4)) {
+            mdl_json_int (j, "robust_clipped", (long long) s_counter (values, n, "robust_clipped"));
+            mdl_json_num (j, "robust_tau", s_counter (values, n, "robust_tau"));
         } else
-            mdl_json_int (j, "robust_short", (long long) st->robust_short);
+            mdl_json_int (j, "robust_short", (long long) s_counter (values, n, "robust_short"));
     }
-    if (cfg->byzantine.kind != MDL_BYZ_NONE)
-        mdl_json_str (j, "byzantine", mdl_byz_str (&cfg->byzantine, b, sizeof b));
-}
-
-int
-mdl_agentopts_check_robust (const mdl_agent_cfg_t *cfg, uint32_t n, const char *cmd, char *err, size_t errlen)
-{
-    if (cfg->robust.kind != MDL_ROBUST_TRIMMED || n == 0)
-        return 0;
-    int rc;
-    mdl_topo_t *t = mdl_topo_new (cfg->topology ? cfg->topology : "ring", 0, &rc);
-    if (!t)
-        return 0; /* refused with its own message elsewhere */
-    int period = mdl_topo_period (t, n);
-    const uint64_t rounds = period > 0 ? (uint64_t) period : 16;
-    size_t least = SIZE_MAX;
-    for (uint64_t r = 0; r < rounds; r++)
-        for (uint32_t i = 0; i < n; i++) {
-            size_t deg = 0;
-            if (mdl_topo_degree (t, n, i, r, &deg) == 0 && deg < least)
-                least = deg;
-        }
-    mdl_topo_destroy (&t);
-    const size_t B = (size_t) cfg->robust.trim;
-    if (least != SIZE_MAX && 2 * B >= least + 1) {
-        snprintf (err, errlen, "meshdl %s: --robust trimmed:%zu drops %zu values at each end of every coordinate, but on "
-                  "--topology %s with %u agents an agent mixes as few as %zu states (its own and %zu neighbours'): B must "
-                  "be at most %zu (trimmed:B needs 2B + 1 states; B >= half of them is refused)", cmd, B, B,
-                  cfg->topology ? cfg->topology : "ring", n, least + 1, least, least / 2);
-        return MDL_EINVAL;
-    }
-    return 0;
+    mdl_agent_cfg_get (cfg, "byzantine", b, sizeof b);
+    if (b[0])
+        mdl_json_str (j, "byzantine", b);
 }

@@ -60,6 +60,7 @@ typedef struct {
     const char *robust;    /* --robust NAME[:ARG] */
     int max_lead;          /* --max-lead rounds, 0 = the mode's default */
     char codec_buf[160];   /* the codec spec when it had to be adjusted */
+    char algo_optimizer[32]; /* the algorithm's own optimizer (mdl_algo_info) */
     /* help lines built from the algorithm registry (its names, modes, defaults) */
     char algo_help[640], mode_help[192], gamma_help[64], mode_deflt[128], gamma_deflt[128];
 } mdl_agentopts_t;
@@ -99,16 +100,13 @@ size_t mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t 
 
 /* Writes an agent's traffic and update counters into j (the keys metrics and summaries
    share: bytes_sent, bytes_received, updates_applied, updates_stale, updates_dropped,
-   updates_rejected and rejected_by_reason, an object of the nonzero counters by reason). */
-void mdl_agentopts_json_counters (void *json, const mdl_agent_stats_t *st);
-
-/* For n agents on cfg's topology: refuses --robust trimmed:B when some agent has fewer
-   than 2B in-neighbours in some round of the first period (2B + 1 states with its own),
-   with a one-line message naming the largest B that fits. 0 or MDL_EINVAL. */
-int mdl_agentopts_check_robust (const mdl_agent_cfg_t *cfg, uint32_t n, const char *cmd, char *err, size_t errlen);
+   updates_rejected and rejected_by_reason, an object of the nonzero counters by reason),
+   from values[0..n): the counters in mdl_agent_counter_name's order, as mdl_agent_counters
+   gives them. */
+void mdl_agentopts_json_counters (void *json, const double *values, size_t n);
 
 /* Writes what --robust did (robust, robust_clipped, robust_tau, robust_short) and the
-   agent's --byzantine mode, when set, into j. */
-void mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const mdl_agent_stats_t *st);
+   agent's --byzantine mode, when set, into j (values as mdl_agentopts_json_counters). */
+void mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const double *values, size_t n);
 
 #endif

@@ -176,7 +176,9 @@ s_agent_evals (mdl_agent_t *agent, const s_evout_t *o, uint64_t seen, double t0_
             mdl_json_num (&j, "test_acc", e.test_acc);
             mdl_json_num (&j, "test_loss", e.test_loss);
             mdl_json_num (&j, "disagreement", e.disagreement);
-            mdl_agentopts_json_counters (&j, &e);
+            double v[MDL_HTTP_COUNTERS];
+            const size_t nv = mdl_agent_stats_values (&e, v, MDL_HTTP_COUNTERS);
+            mdl_agentopts_json_counters (&j, v, nv);
             mdl_json_int (&j, "global_averages", (long long) e.global_averages);
             mdl_json_int (&j, "live_peers", (long long) e.peers_alive);
             mdl_json_int (&j, "eval_rows", (long long) e.eval_rows);
@@ -824,11 +826,13 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     mdl_json_int (&j, "checkpoints_replaced", (long long) st->checkpoints_replaced);
     mdl_json_int (&j, "readmissions", (long long) st->readmissions);
     mdl_json_int (&j, "snapshots_served", (long long) st->snapshots_served);
-    mdl_agentopts_json_counters (&j, st);
+    double v[MDL_HTTP_COUNTERS];
+    const size_t nv = mdl_agent_stats_values (st, v, MDL_HTTP_COUNTERS);
+    mdl_agentopts_json_counters (&j, v, nv);
     mdl_json_int (&j, "global_averages", (long long) st->global_averages);
     mdl_json_int (&j, "peers_seen", (long long) st->peers_seen);
     mdl_json_num (&j, "disagreement", st->disagreement);
-    mdl_agentopts_json_robust (&j, &r->cfg, st);
+    mdl_agentopts_json_robust (&j, &r->cfg, v, nv);
     if (r->ops->model_parallel) /* the agent knows the shared residual, not the other blocks */
         mdl_json_num (&j, "train_mse", st->residual_mse);
     mdl_json_int (&j, "connections", (long long) st->connections); /* to its neighbourhood, at the end */

@@ -17,6 +17,7 @@
 #include "cluster.h"
 #include "cli.h"
 #include "err.h"
+#include "http.h"
 #include "linalg.h"
 #include "partition.h"
 #include "report.h"
@@ -365,8 +366,10 @@ s_sim_options (s_sim_t *r, int argc, char **argv)
         rc = MDL_ENOMEM;
     if (rc == 0)
         rc = s_parse_byzantine (&r->so.byzantine, r->so.agents, r->byz, err, sizeof err);
-    if (rc == 0)
-        rc = mdl_agentopts_check_robust (&r->base, (uint32_t) r->so.agents, "sim", err, sizeof err);
+    if (rc == 0 && mdl_agent_cfg_check_agents (&r->base, (uint32_t) r->so.agents)) {
+        snprintf (err, sizeof err, "meshdl sim: %s", mdl_error_detail ());
+        rc = MDL_EINVAL;
+    }
     for (int i = 0; rc == 0 && i < r->so.agents; i++)
         r->nbyz += r->byz[i].kind != MDL_BYZ_NONE;
     if (rc) {
@@ -593,7 +596,9 @@ s_sim_metrics (s_sim_t *r)
         mdl_json_num (&j, "consensus_distance", r->ev.consensus);
         mdl_json_num (&j, "distance_to_mean", r->ev.dist[i]);
         mdl_json_num (&j, "disagreement", st.disagreement);
-        mdl_agentopts_json_counters (&j, &st);
+        double v[MDL_HTTP_COUNTERS];
+        const size_t nv = mdl_agent_stats_values (&st, v, MDL_HTTP_COUNTERS);
+        mdl_agentopts_json_counters (&j, v, nv);
         mdl_json_int (&j, "global_averages", (long long) st.global_averages);
         mdl_json_int (&j, "live_peers", (long long) st.peers_alive);
         mdl_json_int (&j, "eval_rows", (long long) r->ev.rows);
@@ -846,8 +851,10 @@ s_sim_summary (s_sim_t *r, int exit_code)
     mdl_json_bool (&j, "error_feedback", r->ao.error_feedback);
     mdl_json_int (&j, "batch", r->to.batch);
     mdl_json_str (&j, "run", r->run);
-    mdl_agentopts_json_counters (&j, &sum);
-    mdl_agentopts_json_robust (&j, &r->base, &sum);
+    double v[MDL_HTTP_COUNTERS];
+    const size_t nv = mdl_agent_stats_values (&sum, v, MDL_HTTP_COUNTERS);
+    mdl_agentopts_json_counters (&j, v, nv);
+    mdl_agentopts_json_robust (&j, &r->base, v, nv);
     mdl_json_int (&j, "keyframes_sent", (long long) sum.keyframes_sent);
     mdl_json_int (&j, "resyncs", (long long) sum.resyncs);
     if (r->ao.verify_replicas) {

@@ -216,12 +216,10 @@ s_hist_read (mdl_agent_t *agent, const char *name, mdl_http_hist_t *h)
 }
 
 void
-mdl_http_stats_read (mdl_agent_t *agent, mdl_http_stats_t *st)
+mdl_http_stats_from (mdl_http_stats_t *st, const double *v, size_t n)
 {
     memset (st, 0, sizeof *st);
-    double v[256];
-    const size_t n = mdl_agent_counters (agent, v, sizeof v / sizeof v[0]);
-    for (size_t i = 0; i < n && i < sizeof v / sizeof v[0]; i++) {
+    for (size_t i = 0; i < n; i++) {
         const char *name = mdl_agent_counter_name (i);
         if (!strncmp (name, "rejected_", 9)) {
             if (st->nreasons < MDL_HTTP_REASONS) {
@@ -234,6 +232,14 @@ mdl_http_stats_read (mdl_agent_t *agent, mdl_http_stats_t *st)
             if (!strcmp (name, s_fields[f].name))
                 *(double *) ((char *) st + s_fields[f].off) = v[i];
     }
+}
+
+void
+mdl_http_stats_read (mdl_agent_t *agent, mdl_http_stats_t *st)
+{
+    double v[MDL_HTTP_COUNTERS];
+    const size_t n = mdl_agent_counters (agent, v, MDL_HTTP_COUNTERS);
+    mdl_http_stats_from (st, v, n < MDL_HTTP_COUNTERS ? n : MDL_HTTP_COUNTERS);
     s_hist_read (agent, "update_age", &st->update_age);
     s_hist_read (agent, "sync_wait", &st->sync_wait);
 }

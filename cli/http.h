@@ -55,6 +55,13 @@ typedef struct {
     mdl_http_hist_t update_age, sync_wait;
 } mdl_http_stats_t;
 
+/* Room for every counter of mdl_agent_counters (it says how many there are). */
+#define MDL_HTTP_COUNTERS 256
+
+/* Fills the counters of st (no histograms) from values[0..n), the counters in
+   mdl_agent_counter_name's order as mdl_agent_counters gives them. */
+void mdl_http_stats_from (mdl_http_stats_t *st, const double *values, size_t n);
+
 /* Fills st from the agent: its counters from one snapshot (mdl_agent_counters) and its
    histograms. Cannot fail. */
 void mdl_http_stats_read (mdl_agent_t *agent, mdl_http_stats_t *st);

@@ -67,6 +67,58 @@ mdl_algo_names (char *buf, size_t cap, const char *sep)
     return buf;
 }
 
+const char *
+mdl_algo_name (size_t i)
+{
+    return i < sizeof s_algos / sizeof s_algos[0] ? s_algos[i]->name : NULL;
+}
+
+/* A default of the algorithm's own: "" when it has none (0 or NULL). */
+static void
+s_own (char *buf, size_t cap, double v, const char *text)
+{
+    if (text)
+        snprintf (buf, cap, "%s", text);
+    else if (v > 0)
+        snprintf (buf, cap, "%.17g", v);
+    else if (cap)
+        buf[0] = '\0';
+}
+
+int
+mdl_algo_info (const char *algo, const char *key, char *buf, size_t cap)
+{
+    const mdl_algo_ops_t *ops = algo ? mdl_algo_find (algo) : NULL;
+    if (!ops) {
+        char names[256];
+        return mdl_error_set (MDL_EINVAL, "--algo '%s' is not one of: %s", algo ? algo : "(null)",
+                              mdl_algo_names (names, sizeof names, ", "));
+    }
+    const char *k = key ? key : "";
+    if (!strcmp (k, "about"))
+        s_own (buf, cap, 0, ops->about ? ops->about : "");
+    else if (!strcmp (k, "mode"))
+        s_own (buf, cap, 0, mdl_algo_default_mode (ops) == MDL_MODE_ASYNC ? "async" : "sync");
+    else if (!strcmp (k, "modes"))
+        s_own (buf, cap, 0, ops->async_only ? "async" : "sync async");
+    else if (!strcmp (k, "gamma"))
+        s_own (buf, cap, ops->gamma, NULL);
+    else if (!strcmp (k, "optimizer"))
+        s_own (buf, cap, 0, ops->optimizer ? ops->optimizer : "");
+    else if (!strcmp (k, "lr"))
+        s_own (buf, cap, ops->lr, NULL);
+    else if (!strcmp (k, "momentum"))
+        s_own (buf, cap, ops->momentum, NULL);
+    else if (!strcmp (k, "codec"))
+        s_own (buf, cap, 0, ops->takes & MDL_ALGO_TAKES_CODEC ? "true" : "false");
+    else if (!strcmp (k, "replicas"))
+        s_own (buf, cap, 0, ops->replicas ? "true" : "false");
+    else
+        return mdl_error_set (MDL_EINVAL, "unknown algorithm key '%s' (about, mode, modes, gamma, optimizer, lr, "
+                                          "momentum, codec, replicas)", k);
+    return 0;
+}
+
 mdl_mode_t
 mdl_algo_default_mode (const mdl_algo_ops_t *ops)
 {

@@ -87,6 +87,36 @@ MDL_EXPORT void mdl_agent_cfg_set_log (mdl_agent_cfg_t *cfg, FILE *log, const ch
    MDL_EALGO with the reason in mdl_error_detail(). */
 MDL_EXPORT int mdl_agent_cfg_check (const mdl_agent_cfg_t *cfg);
 
+/* The valid forms of a setting's value, as its refusals list them: "topology" (complete
+   | ring | torus | ...) and "codec" (fp32, fp16, q8, qsgd:S, ...); NULL for other keys. */
+MDL_EXPORT const char *mdl_agent_cfg_forms (const char *key);
+
+/* Whether the codec spec (a value of the setting "codec") sends vectors exactly: 1
+   (lossless: fp32), 0 (lossy: what it drops is lost unless error-feedback keeps it), or
+   MDL_EINVAL (a spec that does not parse) with the reason in mdl_error_detail(). */
+MDL_EXPORT int mdl_codec_lossless (const char *spec);
+
+/* The i-th consensus algorithm's name (i from 0, in the registry's order: the values of
+   the setting "algo"), or NULL past the last. */
+MDL_EXPORT const char *mdl_algo_name (size_t i);
+
+/* What the algorithm algo brings by itself, by key, as text into buf (cap bytes, always
+   terminated): "about" (one line), "mode" (its default: sync or async), "modes" ("sync
+   async", or "async" when it refuses sync), its own defaults "gamma", "optimizer", "lr"
+   and "momentum" ("" when it has none: setting "algo" then leaves the configuration's),
+   "codec" ("true" when it sends through the setting codec) and "replicas" ("true" when it
+   keeps replicas of its neighbours' states, which accumulate what is sent: it needs a
+   contractive codec). Returns 0, or MDL_EINVAL (unknown algorithm or key) with the
+   reason in mdl_error_detail(). */
+MDL_EXPORT int mdl_algo_info (const char *algo, const char *key, char *buf, size_t cap);
+
+/* The rules between settings and the size of the cluster, for n agents numbered as
+   mdl_cluster_create numbers them: robust trimmed:B needs 2B + 1 states in every agent's
+   mixing, so it is refused when some agent has fewer than 2B in-neighbours in some round
+   of the topology's first period (the reason names the largest B that fits). Returns 0
+   or MDL_EINVAL with the reason in mdl_error_detail(). */
+MDL_EXPORT int mdl_agent_cfg_check_agents (const mdl_agent_cfg_t *cfg, uint32_t n);
+
 #ifdef __cplusplus
 }
 #endif

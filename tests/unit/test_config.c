@@ -167,6 +167,83 @@ test_the_rules_between_settings_are_checked_with_a_reason (void **state)
 }
 
 static void
+test_trimmed_mixing_is_refused_where_an_agent_mixes_too_few_states (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_int_equal (mdl_agent_cfg_set (c, "robust", "trimmed:1"), 0);
+    assert_int_equal (mdl_agent_cfg_check_agents (c, 4), 0); /* a ring: 3 states, B = 1 fits */
+    assert_int_equal (mdl_agent_cfg_set (c, "robust", "trimmed:2"), 0);
+    assert_int_equal (mdl_agent_cfg_check_agents (c, 4), MDL_EINVAL);
+    assert_non_null (
+        strstr (mdl_error_detail (), "as few as 3 states (its own and 2 neighbours'): B must be at most 1"));
+    assert_int_equal (mdl_agent_cfg_set (c, "topology", "complete"), 0);
+    assert_int_equal (mdl_agent_cfg_check_agents (c, 8), 0);          /* 8 states */
+    assert_int_equal (mdl_agent_cfg_check_agents (c, 4), MDL_EINVAL); /* 4 states */
+    assert_int_equal (mdl_agent_cfg_set (c, "robust", "median"), 0);
+    assert_int_equal (mdl_agent_cfg_check_agents (c, 2), 0); /* only trimmed counts states */
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
+test_the_mixing_rules_read_back_in_their_canonical_form (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    char b[64];
+    assert_int_equal (mdl_agent_cfg_get (c, "robust", b, sizeof b), 0);
+    assert_string_equal (b, "");
+    assert_int_equal (mdl_agent_cfg_set (c, "robust", "clip:0.50"), 0);
+    assert_int_equal (mdl_agent_cfg_get (c, "robust", b, sizeof b), 0);
+    assert_string_equal (b, "clip:0.5"); /* as summaries write it */
+    assert_int_equal (mdl_agent_cfg_set (c, "byzantine", "scale:-4.0"), 0);
+    assert_int_equal (mdl_agent_cfg_get (c, "byzantine", b, sizeof b), 0);
+    assert_string_equal (b, "scale:-4");
+    assert_int_equal (mdl_agent_cfg_set (c, "robust", ""), 0);
+    assert_int_equal (mdl_agent_cfg_get (c, "robust", b, sizeof b), 0);
+    assert_string_equal (b, "");
+    mdl_agent_cfg_destroy (&c);
+}
+
+static void
+test_the_algorithms_and_their_own_defaults_are_listed_by_name (void **state)
+{
+    char b[64];
+    size_t n = 0;
+    bool choco = false;
+    for (; mdl_algo_name (n); n++)
+        choco |= !strcmp (mdl_algo_name (n), "choco");
+    assert_true (n >= 10);
+    assert_true (choco);
+    assert_string_equal (mdl_algo_name (0), "dpsgd");
+    static const char *const want[][3] = {
+        { "choco", "replicas", "true" },      { "choco", "gamma", "0.10000000000000001" },
+        { "dpsgd", "replicas", "false" },     { "dpsgd", "gamma", "" }, /* none of its own: the configuration's */
+        { "dmsgd", "optimizer", "momentum" }, { "dmsgd", "momentum", "0.90000000000000002" },
+        { "adpsgd", "modes", "async" },       { "adpsgd", "mode", "async" },
+        { "dpsgd", "codec", "true" },
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_int_equal (mdl_algo_info (want[i][0], want[i][1], b, sizeof b), 0);
+        assert_string_equal (b, want[i][2]);
+    }
+    assert_int_equal (mdl_algo_info ("dpsdg", "mode", b, sizeof b), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "--algo 'dpsdg' is not one of: dpsgd, choco"));
+    assert_int_equal (mdl_algo_info ("dpsgd", "speed", b, sizeof b), MDL_EINVAL);
+}
+
+static void
+test_codecs_say_whether_they_lose_and_settings_list_their_forms (void **state)
+{
+    assert_int_equal (mdl_codec_lossless ("fp32"), 1);
+    assert_int_equal (mdl_codec_lossless ("q8"), 0);
+    assert_int_equal (mdl_codec_lossless ("topk:0.01+q8"), 0);
+    assert_int_equal (mdl_codec_lossless ("q9"), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "--codec 'q9' does not parse"));
+    assert_non_null (strstr (mdl_agent_cfg_forms ("topology"), "one-peer-exp"));
+    assert_non_null (strstr (mdl_agent_cfg_forms ("codec"), "qsgd"));
+    assert_null (mdl_agent_cfg_forms ("lr"));
+}
+
+static void
 test_a_vector_of_ones_own_refuses_what_needs_the_learner (void **state)
 {
     mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
@@ -323,6 +400,10 @@ main (void)
         cmocka_unit_test (test_64_bit_settings_are_read_exactly),
         cmocka_unit_test (test_peers_are_checked_and_dns_entries_choose_the_dns_back_end),
         cmocka_unit_test (test_a_learner_from_a_configuration_trains_and_resumes_from_its_checkpoint),
+        cmocka_unit_test (test_trimmed_mixing_is_refused_where_an_agent_mixes_too_few_states),
+        cmocka_unit_test (test_the_mixing_rules_read_back_in_their_canonical_form),
+        cmocka_unit_test (test_the_algorithms_and_their_own_defaults_are_listed_by_name),
+        cmocka_unit_test (test_codecs_say_whether_they_lose_and_settings_list_their_forms),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
