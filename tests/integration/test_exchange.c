@@ -167,10 +167,20 @@ test_compressed_async_gossip_of_own_vectors_contracts_their_spread (void **state
     assert_int_equal (mdl_agent_cfg_set (c, "gamma", "0.5"), 0);
     s_worker_t w[S_N];
     s_cluster_run (c, 300, 0, false, 2000000, w);
-    /* started 1.5 away from the mean on average; q8 replicas keep the mean to ~1e-2 */
-    for (int i = 0; i < S_N; i++)
-        for (int k = 0; k < S_D; k++)
-            assert_float_equal (w[i].x[k], 1.5f, 0.15f);
+    /* Started at 0, 1, 2, 3 (a spread of 3). Asynchronous mixing is not symmetric (an
+       agent mixes a neighbour's state of some earlier round), so the mean drifts by how
+       the rounds interleave: 1.71 under CI's load, ~1.5 on a quiet machine. What holds is
+       the contraction: every vector stays in the hull of the starting ones, and the
+       spread falls twenty-fold. */
+    for (int k = 0; k < S_D; k++) {
+        float lo = w[0].x[k], hi = w[0].x[k];
+        for (int i = 1; i < S_N; i++) {
+            lo = w[i].x[k] < lo ? w[i].x[k] : lo;
+            hi = w[i].x[k] > hi ? w[i].x[k] : hi;
+        }
+        assert_true (lo >= -0.05f && hi <= 3.05f); /* (q8's rounding: a step of 3/255) */
+        assert_true (hi - lo <= 0.15f);
+    }
     mdl_agent_cfg_destroy (&c);
 }
 
