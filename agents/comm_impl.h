@@ -188,6 +188,8 @@ int mdl_comm_transient_open (mdl_comm_t *self, mdl_transient_t purpose, const ui
 void mdl_comm_transient_close (mdl_comm_t *self, mdl_transient_t purpose, uint64_t below);
 /* Releases the transient peers whose linger ended (comm.c's tick). */
 void mdl_comm_transient_tick (mdl_comm_t *self, double now);
+/* Releases the links kept for a departed peer's last state once the worker's round has
+   passed it (the worker moved to its next round). */
 void mdl_comm_kept_tick (mdl_comm_t *self);
 /* Whether id is an in-neighbour (its states are mixed in this agent's rounds). */
 bool mdl_comm_is_in (const mdl_comm_t *self, uint64_t id);

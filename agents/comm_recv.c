@@ -100,6 +100,16 @@ s_tombstone (mdl_agent_t *a, uint64_t sender, int ch, uint64_t step, uint64_t se
         mdl_mailroom_mark (a->room, sender, ch, true, &tomb);
 }
 
+/* A tombstone for (sender, ch) at round step unless a state of that round (or later) is
+   in: an honest state of the round is never overwritten. */
+static void
+s_tombstone_missing (mdl_agent_t *a, uint64_t sender, int ch, uint64_t step)
+{
+    mdl_slot_meta_t m;
+    if (!mdl_mailroom_peek (a->room, sender, ch, &m) || m.step < step)
+        s_tombstone (a, sender, ch, step, 0);
+}
+
 static void
 s_lost (mdl_comm_t *self, uint64_t sender, int ch, uint64_t step)
 {
@@ -263,13 +273,10 @@ s_refused_round (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
         return;
     const uint64_t round = atomic_load (&a->round);
     const int ch = (int) MDL_KIND_CHANNEL (h->kind);
-    mdl_slot_meta_t m;
     if (round >= MDL_MERGE_ROUND)
         return;
-    const bool have = mdl_mailroom_peek (a->room, h->sender, ch, &m);
     for (uint64_t t = round; t <= round + (l->refused_run > 1); t++)
-        if (!have || m.step < t)
-            s_tombstone (a, h->sender, ch, t, 0);
+        s_tombstone_missing (a, h->sender, ch, t);
 }
 
 /* Sync mode: the peer of link l has sent a state of a round above round + 1 (it waits
@@ -287,11 +294,8 @@ s_peer_ahead (mdl_comm_t *self, const mdl_link_t *l, uint64_t round)
     if (a->cfg.mode != MDL_MODE_SYNC || !l->parked || round >= MDL_MERGE_ROUND || l->parked->step >= MDL_MERGE_ROUND
         || l->parked->step <= round + 1)
         return;
-    for (int ch = 0; ch < a->algo->channels && ch < MDL_AGENT_CHANNELS; ch++) {
-        mdl_slot_meta_t m;
-        if (!mdl_mailroom_peek (a->room, l->id, ch, &m) || m.step < round)
-            s_tombstone (a, l->id, ch, round, 0);
-    }
+    for (int ch = 0; ch < a->algo->channels && ch < MDL_AGENT_CHANNELS; ch++)
+        s_tombstone_missing (a, l->id, ch, round);
 }
 
 /* Every replica of the link waits for a keyframe (a message of the link was lost). */
