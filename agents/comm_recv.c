@@ -280,7 +280,7 @@ s_refused_round (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
 }
 
 /* Sync mode: the peer of link l has sent a state of a round above round + 1 (it waits
-   on the link, parked). A link delivers in order and a peer's rounds only go up, so its
+   on the link, parked, or was refused as too far ahead). A link delivers in order and a peer's rounds only go up, so its
    state of our round will never come: the worker must not wait --sync-timeout for it.
    Each of its gossip channels gets a tombstone for our round, unless a state of that
    round is in. Without this a neighbour that got a few rounds ahead (it restarted from
@@ -291,8 +291,17 @@ static void
 s_peer_ahead (mdl_comm_t *self, const mdl_link_t *l, uint64_t round)
 {
     mdl_agent_t *a = self->a;
-    if (a->cfg.mode != MDL_MODE_SYNC || !l->parked || round >= MDL_MERGE_ROUND || l->parked->step >= MDL_MERGE_ROUND
-        || l->parked->step <= round + 1)
+    if (a->cfg.mode != MDL_MODE_SYNC || round >= MDL_MERGE_ROUND)
+        return;
+    /* The furthest round the link has shown: a parked state, or the claim of its latest
+       state even when it was refused as too far ahead (a neighbour across a healed
+       partition, thousands of rounds on). Without the claim, a neighbour past --max-lead
+       sends nothing parkable, and while it waits --sync-timeout for our rounds we would
+       wait as long for its: both halves of a healed cluster at one round per timeout. */
+    uint64_t shown = l->claim < MDL_MERGE_ROUND ? l->claim : 0;
+    if (l->parked && l->parked->step < MDL_MERGE_ROUND && l->parked->step > shown)
+        shown = l->parked->step;
+    if (shown <= round + 1)
         return;
     for (int ch = 0; ch < a->algo->channels && ch < MDL_AGENT_CHANNELS; ch++)
         s_tombstone_missing (a, l->id, ch, round);
@@ -549,8 +558,12 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     if (!l)
         return;
     if (!unparking) {
-        if (a->cfg.mode == MDL_MODE_SYNC && !control && h.step < MDL_MERGE_ROUND
-            && (type == MDL_KIND_STATE || type == MDL_KIND_DELTA))
+        /* A RESEND names the round its sender waits in: a claim like a state's. A
+           neighbour far ahead that waits for us sends little else (one state per
+           --sync-timeout), so without it a newcomer or the slower half of a healed
+           partition would hear of the cluster's round only that often. */
+        if (a->cfg.mode == MDL_MODE_SYNC && h.step < MDL_MERGE_ROUND
+            && (type == MDL_KIND_STATE || type == MDL_KIND_DELTA || type == MDL_KIND_RESEND))
             s_vote_catchup (self, l, h.step);
         char detail[160];
         if ((why = s_check_claims (self, l, &h, detail, sizeof detail)) >= 0) {

@@ -30,7 +30,14 @@
       - a neighbour that sends its state of the round the agent waits in and then says
         goodbye (it finished first) is still mixed in that round: its mailbox outlives
         the leave until the worker's round passes (before, the new view released it with
-        the state inside, and the round ended without it). */
+        the state inside, and the round ended without it);
+      - an in-neighbour far ahead (a healed partition: its one state refused as beyond
+        --max-lead, then silence while it waits for us) holds none of the agent's later
+        rounds: a link's rounds only go up, so its claim says our rounds will not come from
+        it (before, only the round of the refusal ended without it; every later one waited
+        out --sync-timeout, as the far side waited for ours);
+      - RESENDs from a majority of in-neighbours far ahead (all a neighbour that waits
+        for a newcomer sends) make the agent catch up, as their states would. */
 #include "testutil.h"
 
 #include <math.h>
@@ -155,6 +162,17 @@ s_vote_rig_destroy (s_vote_rig_t *r)
     free (r->x);
     free (r->scratch);
     free (r);
+}
+
+/* A rig whose rounds can end only on states: its --sync-timeout (60 s) is longer than
+   s_next_round's 20 s, so a round that waited it out fails the test. */
+static s_vote_rig_t *
+s_patient_rig_new (int npeers)
+{
+    s_sync_timeout = 60;
+    s_vote_rig_t *r = s_vote_rig_new (npeers);
+    s_sync_timeout = 10;
+    return r;
 }
 
 /* The agent's next state, as each peer receives it: the same round and model for all. */
@@ -354,9 +372,7 @@ test_a_state_parked_for_a_later_round_survives_a_control_message_that_overtakes_
 static void
 test_an_in_neighbour_a_few_rounds_ahead_does_not_hold_the_agents_rounds (void **state)
 {
-    s_sync_timeout = 60; /* a round that waited it out would fail s_next_round (20 s) */
-    s_vote_rig_t *r = s_vote_rig_new (2);
-    s_sync_timeout = 10;
+    s_vote_rig_t *r = s_patient_rig_new (2);
     const uint64_t at = s_lockstep (r);
     float *x0 = malloc (r->d * sizeof (float)), *zeros = calloc (r->d, sizeof (float));
     memcpy (x0, r->x, r->d * sizeof (float));
@@ -376,6 +392,48 @@ test_an_in_neighbour_a_few_rounds_ahead_does_not_hold_the_agents_rounds (void **
     assert_int_equal (st.rejected[MDL_REJECT_AHEAD], 0);
     free (x0);
     free (zeros);
+    s_vote_rig_destroy (r);
+}
+
+/* A neighbour across a healed partition: its one state, far beyond --max-lead, is refused
+   and nothing more comes (it waits --sync-timeout for our rounds): the agent's rounds go
+   on with the other neighbour at once, not one per --sync-timeout. */
+static void
+test_an_in_neighbour_far_ahead_holds_none_of_the_agents_later_rounds (void **state)
+{
+    s_vote_rig_t *r = s_patient_rig_new (2);
+    const uint64_t at = s_lockstep (r);
+    float *x0 = malloc (r->d * sizeof (float));
+    memcpy (x0, r->x, r->d * sizeof (float));
+    s_send (r, 0, at + 1000); /* refused as too far ahead; one vote of two: no catch-up */
+    s_wait_refused_ahead (r, 1);
+    for (uint64_t t = at; t < at + 5; t++) {
+        s_send (r, 1, t);
+        s_next_round (r);
+        assert_int_equal (r->round, t + 1);
+        assert_true (s_close (r->x, x0, r->d));
+    }
+    const mdl_agent_stats_t st = s_stats (r);
+    assert_int_equal (st.steps_skipped, 0);
+    assert_int_equal (st.rejected[MDL_REJECT_AHEAD], 1);
+    free (x0);
+    s_vote_rig_destroy (r);
+}
+
+/* A newcomer far behind two neighbours that wait for it: they send no state (each waits
+   --sync-timeout for its round), only RESENDs naming the round they wait in. Those are
+   claims: the agent catches up at once, not after a state per --sync-timeout. */
+static void
+test_resends_from_a_majority_far_ahead_make_the_agent_catch_up (void **state)
+{
+    s_vote_rig_t *r = s_patient_rig_new (2);
+    const uint64_t at = s_lockstep (r);
+    s_ask_resend (r, 0, at + 100);
+    s_ask_resend (r, 1, at + 100);
+    s_next_round (r);
+    assert_true (r->round >= at + 100);
+    const mdl_agent_stats_t st = s_stats (r);
+    assert_true (st.steps_skipped >= 99);
     s_vote_rig_destroy (r);
 }
 
@@ -417,6 +475,8 @@ main (void)
         cmocka_unit_test (test_a_state_asked_again_comes_on_the_next_sequence_number),
         cmocka_unit_test (test_a_state_parked_for_a_later_round_survives_a_control_message_that_overtakes_it),
         cmocka_unit_test (test_an_in_neighbour_a_few_rounds_ahead_does_not_hold_the_agents_rounds),
+        cmocka_unit_test (test_an_in_neighbour_far_ahead_holds_none_of_the_agents_later_rounds),
+        cmocka_unit_test (test_resends_from_a_majority_far_ahead_make_the_agent_catch_up),
         cmocka_unit_test (test_a_state_sent_before_a_goodbye_is_mixed_in_its_round),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
