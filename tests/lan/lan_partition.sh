@@ -66,6 +66,14 @@ for i in $(seq 1 $N); do cp "$T/a$i.status" "$T/a$i.cut.status" 2>/dev/null; don
 ip netns exec "$P-br" nft delete table bridge reliability_cut || no "could not delete the nft table"
 th=$(now)
 ok "healed after $(since "$tc") s cut"
+# the re-merge first: measured from the heal, before anything slow (python) runs
+all_see_all () { for i in $(seq 1 $N); do [ "$(lan_peers a$i)" = $((N - 1)) ] || return 1; done; }
+if wait_until 60 all_see_all; then
+    ok "re-merged: every agent sees the $((N - 1)) others again ($(since "$th") s after the heal)"
+else
+    no "not re-merged 60 s after the heal: peers $(for i in $(seq 1 $N); do printf '%s ' "$(lan_peers a$i)"; done)"
+    dump "$T"/a?.err
+fi
 dcut=$(python3 "$HERE/ckptdist.py" $cuts 2>&1 | jq_distance)
 for i in $(seq 1 $N); do
     s=$(lan_status a$i.cut step)
@@ -80,13 +88,6 @@ gone_other_half () { # every agent logged the leave of the 3 agents of the other
 gone_other_half && ok "each agent declared the 3 agents of the other half gone" \
     || no "not every agent logged 3 leaves while cut"
 echo "# consensus distance at the end of the cut: $dcut"
-all_see_all () { for i in $(seq 1 $N); do [ "$(lan_peers a$i)" = $((N - 1)) ] || return 1; done; }
-if wait_until 60 all_see_all; then
-    ok "re-merged: every agent sees the $((N - 1)) others again ($(since "$th") s after the heal)"
-else
-    no "not re-merged 60 s after the heal: peers $(for i in $(seq 1 $N); do printf '%s ' "$(lan_peers a$i)"; done)"
-    dump "$T"/a?.err
-fi
 awk -v c="$dcut" -v z="$d0" 'BEGIN { exit !(c > 2 * z) }' && ok "the distance rose while cut ($d0 -> $dcut)" \
     || no "the distance did not rise while cut ($d0 -> $dcut): was the cluster cut?"
 back () { # the distance back to at most twice its level before the cut
