@@ -473,11 +473,12 @@ s_tick (mdl_comm_t *self)
             /* Only peers we listen to can be heard: the others are not mute, just not
                neighbours. */
             const mdl_link_t *l = mdl_comm_link (self, mute[i], false);
-            if (!l || !l->connected || now - l->connected_at < a->cfg.peer_timeout)
+            if (!l || !l->connected)
                 continue;
-            char b[17];
-            mdl_agent_log (a, "peer %s announces itself but nothing arrives from it (nothing listening, or it refuses our key)",
-                           mdl_id_str (mute[i], b));
+            /* Not live: a sync round would wait for it every time (issue 15). */
+            mdl_comm_drop (self, mute[i],
+                           "it announces itself but nothing arrives from it: nothing listens at its port, or a "
+                           "CURVE handshake with it fails");
         }
         if (mdl_mesh_check_auth (self->mesh)) {
             mdl_mesh_stats_t ms;

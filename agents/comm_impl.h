@@ -129,6 +129,7 @@ typedef struct {
     uint64_t seen_total;
     bool stopping;
     bool bye;                  /* the LEAVE being handled is a goodbye, not a silence */
+    const char *leave_why;     /* ... or, when set, why it was dropped (mdl_comm_drop) */
     /* snapshots (comm_boot.c) */
     mdl_snap_client_t *boot;   /* this agent's own transfer, as a newcomer */
     double boot_since;         /* when the worker asked for it (0: not yet) */
@@ -170,6 +171,11 @@ void mdl_comm_frames (mdl_delayed_t *m, const void **frames);
 /* comm_peers.c */
 /* A peer table event (join, rejoin, leave): links, mailboxes, mesh connections, view. */
 void mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev);
+
+/* A live peer that announces itself but cannot be heard or may not be listened to is
+   not live: sync rounds must not wait for it. Drops it (it rejoins with a later
+   announcement, within the rejoin back-off) and logs why. */
+void mdl_comm_drop (mdl_comm_t *self, uint64_t id, const char *why);
 /* A peer announced itself (beacon, hello). */
 void mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info);
 void mdl_comm_on_hello (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);

@@ -99,8 +99,7 @@ s_open (mdl_comm_t *self, uint64_t id, bool box)
     int rc = mdl_mesh_connect (self->mesh, info);
     char b[17];
     if (rc == MDL_ESECURITY)
-        mdl_agent_log (a, "peer %s at %s: its key is not on the allow-list; not listening to it", mdl_id_str (id, b),
-                       info->endpoint);
+        mdl_comm_drop (self, id, "its key is not on the allow-list: not listening to it");
     else if (rc)
         mdl_agent_log (a, "peer %s: cannot connect to %s: %s", mdl_id_str (id, b), info->endpoint, mdl_strerror (rc));
     else {
@@ -108,7 +107,19 @@ s_open (mdl_comm_t *self, uint64_t id, bool box)
         l->connected_at = mdl_now ();
         self->connected = true;
         snprintf (l->endpoint, sizeof l->endpoint, "%s", info->endpoint);
+        mdl_peers_listening (self->peers, id, l->connected_at);
     }
+}
+
+void
+mdl_comm_drop (mdl_comm_t *self, uint64_t id, const char *why)
+{
+    mdl_peer_event_t ev;
+    if (!mdl_peers_drop (self->peers, id, &ev))
+        return;
+    self->leave_why = why;
+    mdl_comm_on_event (self, &ev);
+    self->leave_why = NULL;
 }
 
 /* Makes links, connections and mailboxes match the talk set, the in-neighbours and the
@@ -370,6 +381,8 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
         }
         if (self->bye)
             mdl_agent_log (a, "leave %s (said goodbye)", ids);
+        else if (self->leave_why)
+            mdl_agent_log (a, "leave %s (%s)", ids, self->leave_why);
         else
             mdl_agent_log (a, "leave %s (silent for %.1f s)", ids, a->cfg.peer_timeout);
         break;

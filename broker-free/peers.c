@@ -301,20 +301,42 @@ mdl_peers_mute (mdl_peers_t *self, double now, uint64_t *ids, size_t cap)
     return k;
 }
 
-bool
-mdl_peers_remove (mdl_peers_t *self, uint64_t id, mdl_peer_event_t *ev)
+/* Marks a live record dead, bye for a goodbye (then its incarnation never returns). */
+static bool
+s_kill (s_rec_t *r, bool bye, mdl_peer_event_t *ev)
 {
-    s_rec_t *r = s_get (self, id);
     if (!r || !r->alive)
         return false;
     r->alive = false;
-    r->bye = true;
+    r->bye = bye;
     if (ev) {
         memset (ev, 0, sizeof *ev);
         ev->kind = MDL_PEER_LEAVE;
         ev->info = r->info;
     }
     return true;
+}
+
+bool
+mdl_peers_remove (mdl_peers_t *self, uint64_t id, mdl_peer_event_t *ev)
+{
+    return s_kill (s_get (self, id), true, ev);
+}
+
+bool
+mdl_peers_drop (mdl_peers_t *self, uint64_t id, mdl_peer_event_t *ev)
+{
+    return s_kill (s_get (self, id), false, ev);
+}
+
+void
+mdl_peers_listening (mdl_peers_t *self, uint64_t id, double now)
+{
+    s_rec_t *r = s_get (self, id);
+    if (r && r->alive) {
+        r->since = now;
+        r->mute_reported = false;
+    }
 }
 
 size_t

@@ -93,6 +93,17 @@ size_t mdl_peers_mute (mdl_peers_t *self, double now, uint64_t *ids, size_t cap)
    only a new incarnation (a restart) does. */
 bool mdl_peers_remove (mdl_peers_t *self, uint64_t id, mdl_peer_event_t *ev);
 
+/* Marks id dead now although it keeps announcing itself: we cannot hear it over the mesh
+   (mdl_peers_mute: nothing listens at its port, or a CURVE handshake with it fails) or
+   may not listen to it (its key is not on our allow-list). Unlike a goodbye, its next
+   announcement rejoins it, within the rejoin back-off (mdl_peers_backoff), so a peer
+   that stays unreachable comes and goes at a falling rate. Returns true if it was alive. */
+bool mdl_peers_drop (mdl_peers_t *self, uint64_t id, mdl_peer_event_t *ev);
+
+/* We started listening to id over the mesh now (its connection is new): the time it has
+   to be heard before mdl_peers_mute reports it starts now. */
+void mdl_peers_listening (mdl_peers_t *self, uint64_t id, double now);
+
 /* Ids of live peers, ascending (at most cap); returns how many are alive (which may
    exceed cap). */
 size_t mdl_peers_alive (const mdl_peers_t *self, uint64_t *ids, size_t cap);

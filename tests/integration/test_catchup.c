@@ -37,7 +37,10 @@
         it (before, only the round of the refusal ended without it; every later one waited
         out --sync-timeout, as the far side waited for ours);
       - RESENDs from a majority of in-neighbours far ahead (all a neighbour that waits
-        for a newcomer sends) make the agent catch up, as their states would. */
+        for a newcomer sends) make the agent catch up, as their states would;
+      - an in-neighbour announced but never heard over the mesh (nothing at its port, or
+        a failed CURVE handshake) is dropped as not live after --peer-timeout, and the
+        rounds go on without waiting --sync-timeout for it. */
 #include "testutil.h"
 
 #include <math.h>
@@ -59,6 +62,8 @@
 /* --sync-timeout of the next rig: longer than s_next_round's 20 s where a round must end
    on states alone. */
 static double s_sync_timeout = 10;
+/* --peer-timeout of the next rig */
+static double s_peer_timeout = 60;
 
 typedef struct {
     mdl_dataset_t *ds;
@@ -103,7 +108,7 @@ s_vote_rig_new (int npeers)
     c.cluster = "catchup";
     c.bind = bind;
     c.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = "catchup", .registry = r->reg, .interval_ms = 50 };
-    c.peer_timeout = 60; /* no peer leaves here: a loaded machine must not make one look gone */
+    c.peer_timeout = s_peer_timeout; /* 60: no peer leaves here, a loaded machine must not make one look gone */
     c.hello_interval = 0.05;
     c.min_peers = npeers;
     c.min_peers_timeout = 20;
@@ -437,6 +442,29 @@ test_resends_from_a_majority_far_ahead_make_the_agent_catch_up (void **state)
     s_vote_rig_destroy (r);
 }
 
+/* An in-neighbour that is announced (the registry: beacons, for a real agent) but from
+   which nothing ever arrives over the mesh (nothing listens at its port, or a CURVE
+   handshake with it fails): it is dropped as not live once it has been silent for
+   --peer-timeout, and the rounds go on with the other neighbour instead of each waiting
+   out --sync-timeout for it. Announced again, it may come back (the rejoin back-off
+   spaces its returns), and is dropped again. */
+static void
+test_an_in_neighbour_announced_but_never_heard_is_not_waited_for (void **state)
+{
+    s_peer_timeout = 1;
+    s_vote_rig_t *r = s_patient_rig_new (2); /* peer 1 stays silent from here on */
+    s_peer_timeout = 60;
+    for (int t = 0; t < 6; t++) {
+        mdl_wire_header_t h;
+        assert_int_equal (mdl_rawpeer_recv_state (r->peer[0], r->x, &h, 20), 0);
+        s_send (r, 0, h.step);
+    }
+    const mdl_agent_stats_t st = s_stats (r);
+    assert_true (st.steps >= 5);
+    assert_true (st.wait_s < 5 * 20); /* no round waited out the 60 s timeout */
+    s_vote_rig_destroy (r);
+}
+
 static void
 test_a_state_sent_before_a_goodbye_is_mixed_in_its_round (void **state)
 {
@@ -477,6 +505,7 @@ main (void)
         cmocka_unit_test (test_an_in_neighbour_a_few_rounds_ahead_does_not_hold_the_agents_rounds),
         cmocka_unit_test (test_an_in_neighbour_far_ahead_holds_none_of_the_agents_later_rounds),
         cmocka_unit_test (test_resends_from_a_majority_far_ahead_make_the_agent_catch_up),
+        cmocka_unit_test (test_an_in_neighbour_announced_but_never_heard_is_not_waited_for),
         cmocka_unit_test (test_a_state_sent_before_a_goodbye_is_mixed_in_its_round),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

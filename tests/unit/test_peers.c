@@ -226,6 +226,31 @@ test_remove_marks_dead_once (void **state)
     mdl_peers_destroy (&p);
 }
 
+/* A peer dropped as not live (mute, or a key we refuse) is not a goodbye: its next
+   announcement, same incarnation, rejoins it. Listening to it anew restarts the time it
+   has to be heard before it counts as mute. */
+static void
+test_drop_marks_dead_and_the_same_incarnation_rejoins (void **state)
+{
+    mdl_peers_t *p = mdl_peers_new (1, 2.0, 4, NULL);
+    mdl_peer_event_t ev;
+    mdl_peer_info_t a = s_info (2, 1);
+    uint64_t ids[4];
+    mdl_peers_seen (p, &a, 0.0, &ev);
+    assert_true (mdl_peers_drop (p, 2, &ev));
+    assert_int_equal (ev.kind, MDL_PEER_LEAVE);
+    assert_false (mdl_peers_drop (p, 2, &ev));
+    assert_false (mdl_peers_is_alive (p, 2));
+    assert_int_equal (mdl_peers_seen (p, &a, 0.5, &ev), 0);
+    assert_int_equal (ev.kind, MDL_PEER_REJOIN);
+    assert_true (mdl_peers_is_alive (p, 2));
+    mdl_peers_listening (p, 2, 2.0); /* connected at 2.0: mute only after 4.0 */
+    mdl_peers_seen (p, &a, 3.0, &ev);
+    assert_int_equal (mdl_peers_mute (p, 3.9, ids, 4), 0);
+    assert_int_equal (mdl_peers_mute (p, 4.1, ids, 4), 1);
+    mdl_peers_destroy (&p);
+}
+
 static void
 test_bad_arguments_are_refused (void **state)
 {
@@ -382,6 +407,7 @@ main (void)
         cmocka_unit_test (test_full_table_refuses_new_peers_but_keeps_old_ones),
         cmocka_unit_test (test_expire_reports_at_most_cap_and_the_rest_next_time),
         cmocka_unit_test (test_remove_marks_dead_once),
+        cmocka_unit_test (test_drop_marks_dead_and_the_same_incarnation_rejoins),
         cmocka_unit_test (test_bad_arguments_are_refused),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
