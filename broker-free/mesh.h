@@ -152,7 +152,8 @@ int mdl_mesh_send (mdl_mesh_t *self, const void *topic, size_t topic_len, const 
                    size_t header_len, void *payload, size_t payload_len,
                    void (*free_fn) (void *data, void *hint), void *hint);
 
-/* Receives one message if one is waiting (non-blocking): frames[i]/lens[i] point into a
+/* Receives one message if one is waiting (non-blocking; with cfg.per_link from each SUB
+   in turn, so a connection that floods gets its share, not the others'): frames[i]/lens[i] point into a
    message held by the mesh until the next recv; *n is the frame count (up to cap; extra
    frames are counted in *n but not returned). Returns 0, or MDL_ETIMEOUT when nothing
    is waiting. */
