@@ -7,7 +7,8 @@
 # far-future states, replays); pair B lists a port where nothing listens instead. Each
 # agent is stopped by SIGTERM and writes its summary. Prints a markdown table: steps per
 # second during the flood (from the agents' status files; and A1/B1), peak RSS, CPU
-# seconds of the whole run, the refusals by reason, the flood's messages. Step rates are
+# seconds of the whole run, the connections suspended (log lines), the refusals by reason,
+# the flood's messages. Step rates are
 # ratios within one run: the pairs share the CPU.
 #
 # usage: bench/flood.sh [BUILD_DIR] [SECONDS]          e.g. bench/flood.sh build 60
@@ -69,7 +70,7 @@ for r in $(seq 1 "$rounds"); do
   done
   s0=""; for a in A1 A2 B1 B2; do s0="$s0 $(step_of $a)"; done
   "$flood" --port $f --to 11 --d $d --cluster benchflood --seconds "$secs" ${FLOOD_MODES:+--modes "$FLOOD_MODES"} \
-    --rate "${RATE:-0}" >"$tmp/flood.out" 2>"$tmp/flood.err" &
+    --count 100000000 --rate "${RATE:-0}" >"$tmp/flood.out" 2>"$tmp/flood.err" &
   fpid=$!
   ppid=""
   if [ -n "${PROFILE:-}" ]; then
@@ -97,6 +98,7 @@ tmp, secs, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 def summ(n):
     s = json.loads(open(f"{tmp}/{n}.out").read().strip().splitlines()[-1])["summary"]
     s["cpu_s"] = float(open(f"{tmp}/{n}.time").read())
+    s["suspended"] = sum("suspended our connection" in line for line in open(f"{tmp}/{n}.err"))
     return s
 S = {n: summ(n) for n in ("A1", "A2", "B1", "B2")}
 fl = json.loads(open(f"{tmp}/flood.out").read().strip().splitlines()[-1])["flood"]
@@ -105,14 +107,14 @@ s1 = list(map(int, open(f"{tmp}/steps1").read().split()))
 rate = {n: (s1[i] - s0[i]) / (float(fl["seconds"]) + 1.5) for i, n in enumerate(("A1", "A2", "B1", "B2"))}
 print(f"\n{secs} s, --mode {mode}; flood: {fl['messages']} messages in {fl['seconds']} s "
       + "(" + ", ".join(f"{k} {v}" for k, v in fl.items() if k not in ("seconds", "messages")) + ")\n")
-print("| agent | flooded | steps/s | vs unflooded | peak RSS MiB | CPU s | MB received | peers seen | refused by reason |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+print("| agent | flooded | steps/s | vs unflooded | peak RSS MiB | CPU s | MB received | peers seen | suspensions | refused by reason |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
 for n, peer in (("A1", "B1"), ("A2", "B2"), ("B1", None), ("B2", None)):
     s = S[n]
     rej = ", ".join(f"{k} {v}" for k, v in sorted(s.get("rejected_by_reason", {}).items())) or "-"
     print(f"| {n} | {'yes' if n == 'A1' else 'no'} | {rate[n]:.1f} | {rate[n] / rate[peer]:.2f} |" if peer else
           f"| {n} | no | {rate[n]:.1f} | |", end="")
-    print(f" {s['peak_rss_mb']:.0f} | {s['cpu_s']:.1f} | {s['bytes_received'] / 1e6:.0f} | {s['peers_seen']} | {rej} |")
+    print(f" {s['peak_rss_mb']:.0f} | {s['cpu_s']:.1f} | {s['bytes_received'] / 1e6:.0f} | {s['peers_seen']} | {s['suspended']} | {rej} |")
 PY
 done
 exit $status
