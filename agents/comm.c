@@ -633,7 +633,7 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
     mdl_mesh_cfg_t mc = { .bind = a->cfg.bind, .self = a->cfg.id, .curve = a->cfg.curve, .cert = a->cfg.cert,
                           .allow_dir = a->cfg.allow_dir, .send_wait_ms = 10, .hwm_bytes = a->cfg.hwm_bytes,
                           .msg_bytes = (int64_t) a->msg_bytes, .max_frame = (int64_t) frame_max,
-                          .ipv6 = a->cfg.disc.kind == MDL_DISC_DNS };
+                          .ipv6 = a->cfg.disc.kind == MDL_DISC_DNS, .per_link = true };
     if (!(self->mesh = mdl_mesh_new (&mc, &rc)))
         goto fail;
     rc = MDL_ESOCKET;
@@ -691,6 +691,7 @@ s_actor (zsock_t *pipe, void *arg)
     struct pollfd pfd[4];
     for (size_t i = 0; i < nsrc; i++)
         pfd[i] = (struct pollfd) { .fd = zsock_fd (srcs[i]), .events = POLLIN };
+    pfd[2].fd = mdl_mesh_fd (self->mesh); /* every SUB of the mesh (one per link) */
     zsock_events (pipe); /* the pipe's reader asleep: $TERM will signal */
     bool more = true;    /* something may be waiting: do not sleep */
     double next_tick = 0;

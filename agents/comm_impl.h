@@ -48,6 +48,8 @@ typedef struct {
     mdl_sent_t sent[MDL_AGENT_CHANNELS]; /* sync mode: the last state sent per channel */
     bool seq_valid;            /* seq_from holds a sequence number received on this link */
     bool step_valid;           /* last_step holds a training round received on this link */
+    char via[MDL_ENDPOINT_MAX]; /* the mesh connection its last message came on ("": unknown):
+                                   while the mesh suspends it, rounds do not wait for this peer */
     uint64_t last_step;        /* highest training round (< MDL_MERGE_ROUND) accepted */
     uint64_t claim;            /* sync mode: the round of its latest state, accepted or refused
                                   (a vote for catching up, comm_recv.c) */

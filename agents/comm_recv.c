@@ -150,6 +150,23 @@ s_check_outputs (mdl_comm_t *self, const mdl_wire_frame_t *fr, size_t n, mdl_wir
     return mdl_wire_check (fr, n, &self->oexp, self->ocodec, h);
 }
 
+/* A message refused for its own bytes (malformed, or in sync mode a round beyond
+   --max-lead), not for what another message said before it (a replay, a step back, a
+   sender that left, a rejoin: a forger on another connection can make an honest
+   peer's messages look like those): blamed on the connection it came from, which the
+   mesh suspends when that goes on (mdl_mesh_blame). An honest peer sends such messages
+   only while all it sends is refused anyway (another version, cluster or model; or a
+   few rounds ahead while we catch up, which two consecutive claims end). */
+static void
+s_blame (mdl_comm_t *self)
+{
+    double secs = 0;
+    const char *ep = self->from_mesh ? mdl_mesh_blame (self->mesh, &secs) : NULL;
+    if (ep)
+        mdl_agent_log (self->a, "suspended our connection to %s for %.0f s: it sent message after message that no honest peer sends",
+                       ep, secs);
+}
+
 /* Phase 1: frames, header and payload length against this agent's expectations, then
    who sent it and what it is. Returns -1 with *h filled, or the mdl_reject_t reason
    (not yet counted); *sender is the header's sender when the header parsed, else 0. */
@@ -545,6 +562,8 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     int why = s_validate (self, frames, lens, n, &h, &sender, &wire_rc);
     if (why >= 0) {
         mdl_comm_reject (self, sender, (mdl_reject_t) why, wire_rc ? mdl_strerror (wire_rc) : NULL);
+        if (why != MDL_REJECT_SELF) /* our own messages, when our endpoint is on our peer list */
+            s_blame (self);
         return;
     }
     const uint32_t type = MDL_KIND_TYPE (h.kind);
@@ -557,6 +576,9 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     mdl_link_t *l = mdl_comm_link (self, h.sender, true);
     if (!l)
         return;
+    const char *via = self->from_mesh ? mdl_mesh_last_endpoint (self->mesh) : NULL;
+    if (via && strcmp (via, l->via))
+        snprintf (l->via, sizeof l->via, "%s", via);
     if (!unparking) {
         /* A RESEND names the round its sender waits in: a claim like a state's. A
            neighbour far ahead that waits for us sends little else (one state per
@@ -569,6 +591,8 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
         if ((why = s_check_claims (self, l, &h, detail, sizeof detail)) >= 0) {
             mdl_comm_reject (self, h.sender, (mdl_reject_t) why, detail);
             s_refused_round (self, l, &h);
+            if (why == MDL_REJECT_AHEAD && a->cfg.mode == MDL_MODE_SYNC)
+                s_blame (self);
             return;
         }
         if (h.step < MDL_MERGE_ROUND && type != MDL_KIND_RESYNC && (type < MDL_KIND_PAIR_REQ || type > MDL_KIND_PAIR_NAK)
@@ -652,6 +676,23 @@ mdl_comm_dispatch (mdl_comm_t *self, const void **frames, const size_t *lens, si
         s_on_update (self, frames, lens, n);
 }
 
+/* Sync mode: the mesh suspended the connection the peer of link l last spoke on. Until
+   it goes dead (silent for the peer timeout) or the connection resumes, each round gets
+   a tombstone for it, as it got one for each refused state before: the worker must not
+   wait --sync-timeout for a state that cannot come. A forger that made its messages
+   look like an honest peer's costs that peer nothing more than the forged states
+   refused for their claims already did: a state of the round that does come still
+   replaces the tombstone. */
+static void
+s_peer_suspended (mdl_comm_t *self, const mdl_link_t *l, uint64_t round)
+{
+    mdl_agent_t *a = self->a;
+    if (a->cfg.mode != MDL_MODE_SYNC || !l->via[0] || round >= MDL_MERGE_ROUND || !mdl_mesh_suspended (self->mesh, l->via))
+        return;
+    for (int ch = 0; ch < a->algo->channels && ch < MDL_AGENT_CHANNELS; ch++)
+        s_tombstone_missing (a, l->id, ch, round);
+}
+
 /* Files parked messages whose round the worker has reached. */
 void
 mdl_comm_unpark (mdl_comm_t *self)
@@ -672,5 +713,6 @@ mdl_comm_unpark (mdl_comm_t *self)
             free (m);
         }
         s_peer_ahead (self, l, round);
+        s_peer_suspended (self, l, round);
     }
 }

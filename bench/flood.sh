@@ -7,12 +7,16 @@
 # far-future states, replays); pair B lists a port where nothing listens instead. Each
 # agent is stopped by SIGTERM and writes its summary. Prints a markdown table: steps per
 # second during the flood (from the agents' status files; and A1/B1), peak RSS, CPU
-# seconds of the whole run, the refusals by reason, the flood's messages. Step rates are
+# seconds of the whole run, the connections suspended (log lines), the refusals by reason,
+# the flood's messages. Step rates are
 # ratios within one run: the pairs share the CPU.
 #
 # usage: bench/flood.sh [BUILD_DIR] [SECONDS]          e.g. bench/flood.sh build 60
 # environment: MODE (sync|async) [sync], FLOOD_MODES (flood --modes) [its default set],
-#   RATE (flood messages per second, 0 = as fast as it can) [0], ROUNDS [1]
+#   RATE (flood messages per second, 0 = as fast as it can) [0], ROUNDS [1],
+#   PROFILE=DIR: also write, for the flood's window, the CPU seconds of each thread of the
+#   four agents and the flooder (DIR/threads.txt, from /proc/PID/task) and, with PERF=1,
+#   a `perf record -g` of A1 (DIR/A1.perf.data; needs perf and perf_event_paranoid <= 2)
 # Exit status: 0 when measured (it does not assert), 1 when a run failed.
 set -u
 build=${1:-build}
@@ -41,6 +45,16 @@ for r in $(seq 1 "$rounds"); do
   # while the agent kept running): its CPU time is read from /proc before it is stopped
   start() { local name=$1; shift; "$meshdl" agent "$@" "${common[@]}" \
       --status "$tmp/$name.status" >"$tmp/$name.out" 2>"$tmp/$name.err" & pids+=($!); }
+  # threads_of PID...: one line per thread: pid tid name utime+stime (ticks)
+  threads_of() { local p t; for p in "$@"; do for t in /proc/$p/task/*; do
+      awk -v p=$p -v t=${t##*/} '{ n = $0; sub(/^[^(]*\(/, "", n); sub(/\).*$/, "", n); sub(/^.*\) /, "");
+                                  gsub(/ /, "_", n); print p, t, n, $12 + $13 }' $t/stat 2>/dev/null; done; done; }
+  # thread_table BEFORE AFTER: CPU seconds of each thread between the two
+  thread_table() { awk -v hz="$(getconf CLK_TCK)" -v names="A1 A2 B1 B2" '
+      BEGIN { split(names, nm) } NR == FNR { b[$2] = $4; next }
+      !($1 in who) { who[$1] = nm[++k] }
+      { s = ($4 - b[$2]) / hz; if (s > 0.05) printf "%-6s %-8s %-16s %7.2f\n", who[$1], $2, $3, s; tot[who[$1]] += s }
+      END { for (i = 1; i <= k; i++) printf "%-6s total %7.2f CPU s\n", nm[i], tot[nm[i]] }' "$1" "$2"; }
   cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"; }
   # the step an agent's status file says now
   step_of() { status_step "$tmp/$1.status"; }
@@ -56,9 +70,23 @@ for r in $(seq 1 "$rounds"); do
   done
   s0=""; for a in A1 A2 B1 B2; do s0="$s0 $(step_of $a)"; done
   "$flood" --port $f --to 11 --d $d --cluster benchflood --seconds "$secs" ${FLOOD_MODES:+--modes "$FLOOD_MODES"} \
-    --rate "${RATE:-0}" >"$tmp/flood.out" 2>"$tmp/flood.err"
+    --count 100000000 --rate "${RATE:-0}" >"$tmp/flood.out" 2>"$tmp/flood.err" &
+  fpid=$!
+  ppid=""
+  if [ -n "${PROFILE:-}" ]; then
+    mkdir -p "$PROFILE"
+    threads_of "${pids[@]}" >"$tmp/threads0"
+    if [ -n "${PERF:-}" ]; then
+      perf record -g -o "$PROFILE/A1.perf.data" -p "${pids[0]}" -- sleep "$secs" >/dev/null 2>"$PROFILE/perf.err" &
+      ppid=$!
+    fi
+  fi
+  wait $fpid
+  [ -z "${PROFILE:-}" ] || threads_of "${pids[@]}" >"$tmp/threads1"
   sleep 1.5 # a status is at most a second old
   s1=""; for a in A1 A2 B1 B2; do s1="$s1 $(step_of $a)"; done
+  [ -z "$ppid" ] || wait $ppid
+  [ -z "${PROFILE:-}" ] || thread_table "$tmp/threads0" "$tmp/threads1" | tee "$PROFILE/threads.txt"
   echo "$s0" >"$tmp/steps0"; echo "$s1" >"$tmp/steps1"
   i=0; for a in A1 A2 B1 B2; do cpu_of "${pids[$i]}" >"$tmp/$a.time"; i=$((i+1)); done
   for p in "${pids[@]}"; do kill -TERM $p 2>/dev/null; done
@@ -70,6 +98,7 @@ tmp, secs, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 def summ(n):
     s = json.loads(open(f"{tmp}/{n}.out").read().strip().splitlines()[-1])["summary"]
     s["cpu_s"] = float(open(f"{tmp}/{n}.time").read())
+    s["suspended"] = sum("suspended our connection" in line for line in open(f"{tmp}/{n}.err"))
     return s
 S = {n: summ(n) for n in ("A1", "A2", "B1", "B2")}
 fl = json.loads(open(f"{tmp}/flood.out").read().strip().splitlines()[-1])["flood"]
@@ -78,14 +107,14 @@ s1 = list(map(int, open(f"{tmp}/steps1").read().split()))
 rate = {n: (s1[i] - s0[i]) / (float(fl["seconds"]) + 1.5) for i, n in enumerate(("A1", "A2", "B1", "B2"))}
 print(f"\n{secs} s, --mode {mode}; flood: {fl['messages']} messages in {fl['seconds']} s "
       + "(" + ", ".join(f"{k} {v}" for k, v in fl.items() if k not in ("seconds", "messages")) + ")\n")
-print("| agent | flooded | steps/s | vs unflooded | peak RSS MiB | CPU s | MB received | peers seen | refused by reason |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+print("| agent | flooded | steps/s | vs unflooded | peak RSS MiB | CPU s | MB received | peers seen | suspensions | refused by reason |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
 for n, peer in (("A1", "B1"), ("A2", "B2"), ("B1", None), ("B2", None)):
     s = S[n]
     rej = ", ".join(f"{k} {v}" for k, v in sorted(s.get("rejected_by_reason", {}).items())) or "-"
     print(f"| {n} | {'yes' if n == 'A1' else 'no'} | {rate[n]:.1f} | {rate[n] / rate[peer]:.2f} |" if peer else
           f"| {n} | no | {rate[n]:.1f} | |", end="")
-    print(f" {s['peak_rss_mb']:.0f} | {s['cpu_s']:.1f} | {s['bytes_received'] / 1e6:.0f} | {s['peers_seen']} | {rej} |")
+    print(f" {s['peak_rss_mb']:.0f} | {s['cpu_s']:.1f} | {s['bytes_received'] / 1e6:.0f} | {s['peers_seen']} | {s['suspended']} | {rej} |")
 PY
 done
 exit $status

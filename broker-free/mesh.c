@@ -25,17 +25,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <poll.h>
+#include <unistd.h>
 
 #define S_SNDHWM 100
 #define S_RCVHWM 1000
 #define S_MAX_FRAMES 8 /* frames of a received message the mesh holds */
 
+/* cfg.per_link: a SUB per connection, so that a message is known by the connection it
+   came from. Bounded: ZeroMQ's default is 1024 sockets a process, and `sim` runs many
+   agents in one. */
+#define S_LINK_SUBS 32
+#define S_LINK_SUBS_ALL 256
+/* mdl_mesh_blame: S_STRIKES blames within S_STRIKE_S seconds suspend a connection for
+   S_SUSPEND_S seconds, doubled at each suspension up to S_SUSPEND_MAX_S, forgiven after
+   S_FORGIVE_S seconds without one. The first suspension outlasts the default peer
+   timeout (3 s): the liar's hellos stop with its bytes, it goes dead, and rounds stop
+   waiting for it. The table remembers S_PENALTIES endpoints (the oldest goes). */
+#define S_STRIKES 32
+#define S_STRIKE_S 1.0
+#define S_SUSPEND_S 5.0
+#define S_SUSPEND_MAX_S 80.0
+#define S_FORGIVE_S 300.0
+#define S_PENALTIES 32
+
+static atomic_int s_link_subs; /* own SUBs of every mesh of the process */
+
 typedef struct {
     char endpoint[MDL_ENDPOINT_MAX];
-    uint64_t id; /* 0: static endpoint, owner unknown */
+    uint64_t id;      /* 0: static endpoint, owner unknown */
+    zsock_t *sub;     /* its own SUB (cfg.per_link), or NULL: the shared one */
+    bool suspended;   /* disconnected by mdl_mesh_blame until resume_at */
+    double resume_at;
 } s_conn_t;
+
+/* What an endpoint did, kept across disconnects (a peer that goes dead is disconnected
+   and connected again when it comes back: the back-off must survive that). */
+typedef struct {
+    char endpoint[MDL_ENDPOINT_MAX]; /* "": free */
+    unsigned strikes, suspensions;
+    double window, until; /* strikes counted since window; suspended until */
+} s_penalty_t;
 
 struct mdl_mesh_t {
     zsock_t *pub, *sub;
@@ -55,7 +88,23 @@ struct mdl_mesh_t {
     zmq_msg_t held[S_MAX_FRAMES]; /* the last received message */
     size_t nheld;
     mdl_mesh_stats_t stats;
+    /* cfg.per_link */
+    bool per_link;
+    int epfd;            /* epoll set of every SUB's ZMQ_FD, or -1 */
+    int rcvhwm, max_frame;
+    bool ipv6;
+    size_t nlink;        /* own SUBs */
+    long last;           /* the connection of the last received message, -1: the shared SUB */
+    size_t rr;           /* where the next receive starts looking (round robin) */
+    size_t nsuspended;
+    s_penalty_t pen[S_PENALTIES];
 };
+
+static double
+s_now (void)
+{
+    return (double) zclock_usecs () / 1e6;
+}
 
 static pthread_mutex_t s_auth_lock = PTHREAD_MUTEX_INITIALIZER;
 static zactor_t *s_auth;
@@ -132,15 +181,36 @@ s_set_nodrop (mdl_mesh_t *self, bool on)
 #define S_CONNECT_MS 2000
 
 static void
-s_set_liveness (mdl_mesh_t *self)
+s_set_liveness (zsock_t *sock, bool sub)
 {
     const int ivl = S_HEARTBEAT_MS, dead = S_HEARTBEAT_DEAD_MS, dial = S_CONNECT_MS;
-    void *socks[2] = { zsock_resolve (self->pub), zsock_resolve (self->sub) };
-    for (int i = 0; i < 2; i++) {
-        zmq_setsockopt (socks[i], ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
-        zmq_setsockopt (socks[i], ZMQ_HEARTBEAT_TIMEOUT, &dead, sizeof dead);
-    }
-    zmq_setsockopt (socks[1], ZMQ_CONNECT_TIMEOUT, &dial, sizeof dial);
+    void *s = zsock_resolve (sock);
+    zmq_setsockopt (s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt (s, ZMQ_HEARTBEAT_TIMEOUT, &dead, sizeof dead);
+    if (sub)
+        zmq_setsockopt (s, ZMQ_CONNECT_TIMEOUT, &dial, sizeof dial);
+}
+
+/* A SUB with the mesh's options and subscriptions ("H", "B", "U", "T<self>"). */
+static zsock_t *
+s_sub_new (mdl_mesh_t *self)
+{
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    if (!sub)
+        return NULL;
+    zsock_set_rcvhwm (sub, self->rcvhwm);
+    if (self->max_frame > 0)
+        zsock_set_maxmsgsize (sub, self->max_frame);
+    s_set_liveness (sub, true);
+    if (self->ipv6)
+        zsock_set_ipv6 (sub, 1);
+    char topic[18];
+    zsock_set_subscribe (sub, "H");
+    zsock_set_subscribe (sub, "B");
+    zsock_set_subscribe (sub, "U");
+    mdl_mesh_topic (self->self, topic);
+    zsock_set_subscribe (sub, topic);
+    return sub;
 }
 
 static bool
@@ -164,6 +234,14 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
     self->self = cfg->self;
     self->curve = cfg->curve;
     self->send_wait_ms = cfg->send_wait_ms > 0 ? cfg->send_wait_ms : 0;
+    self->epfd = -1;
+    self->last = -1;
+    self->rcvhwm = mdl_mesh_hwm (cfg->hwm_bytes, cfg->msg_bytes, cfg->rcvhwm > 0 ? cfg->rcvhwm : S_RCVHWM);
+    self->max_frame = cfg->max_frame > 0 ? (int) (cfg->max_frame > INT_MAX ? INT_MAX : cfg->max_frame) : 0;
+    self->ipv6 = cfg->ipv6;
+    /* CURVE keeps one SUB: its handshake failures are watched on that socket's monitor,
+       and an outsider without a key cannot connect anyway */
+    self->per_link = cfg->per_link && !cfg->curve;
 
     if (self->curve) {
         rc = MDL_ESECURITY;
@@ -191,18 +269,19 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
 
     rc = MDL_ESOCKET;
     self->pub = zsock_new (ZMQ_PUB);
-    self->sub = zsock_new (ZMQ_SUB);
+    self->sub = s_sub_new (self);
     if (!self->pub || !self->sub)
         goto err;
     zsock_set_sndhwm (self->pub, mdl_mesh_hwm (cfg->hwm_bytes, cfg->msg_bytes, cfg->sndhwm > 0 ? cfg->sndhwm : S_SNDHWM));
-    zsock_set_rcvhwm (self->sub, mdl_mesh_hwm (cfg->hwm_bytes, cfg->msg_bytes, cfg->rcvhwm > 0 ? cfg->rcvhwm : S_RCVHWM));
-    if (cfg->max_frame > 0)
-        zsock_set_maxmsgsize (self->sub, (int) (cfg->max_frame > INT_MAX ? INT_MAX : cfg->max_frame));
     s_set_nodrop (self, true);
-    s_set_liveness (self);
-    if (cfg->ipv6) {
+    s_set_liveness (self->pub, false);
+    if (cfg->ipv6)
         zsock_set_ipv6 (self->pub, 1);
-        zsock_set_ipv6 (self->sub, 1);
+    if (self->per_link) {
+        self->epfd = epoll_create1 (EPOLL_CLOEXEC);
+        struct epoll_event ev = { .events = EPOLLIN };
+        if (self->epfd < 0 || epoll_ctl (self->epfd, EPOLL_CTL_ADD, zsock_fd (self->sub), &ev) != 0)
+            goto err;
     }
     if (self->curve) {
         zcert_apply (self->cert, self->pub);
@@ -224,12 +303,6 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
         self->port = colon ? (uint16_t) atoi (colon + 1) : 0;
     }
 
-    char topic[18];
-    zsock_set_subscribe (self->sub, "H");
-    zsock_set_subscribe (self->sub, "B");
-    zsock_set_subscribe (self->sub, "U");
-    mdl_mesh_topic (self->self, topic);
-    zsock_set_subscribe (self->sub, topic);
     if (err)
         *err = 0;
     return self;
@@ -248,6 +321,10 @@ mdl_mesh_destroy (mdl_mesh_t **pself)
     mdl_mesh_t *self = *pself;
     for (size_t i = 0; i < self->nheld; i++)
         zmq_msg_close (&self->held[i]);
+    while (self->nconns)
+        mdl_mesh_disconnect (self, self->conns[self->nconns - 1].endpoint);
+    if (self->epfd >= 0)
+        close (self->epfd);
     if (self->mon_pub)
         zmq_socket_monitor (zsock_resolve (self->pub), NULL, 0);
     if (self->mon_sub)
@@ -294,8 +371,27 @@ mdl_mesh_allowed (const mdl_mesh_t *self, const char *pubkey)
     return zcertstore_lookup (self->allow, pubkey) != NULL;
 }
 
+static s_penalty_t *
+s_penalty (mdl_mesh_t *self, const char *endpoint, bool make)
+{
+    s_penalty_t *old = NULL;
+    for (size_t i = 0; i < S_PENALTIES; i++) {
+        s_penalty_t *p = &self->pen[i];
+        if (strcmp (p->endpoint, endpoint) == 0)
+            return p;
+        const double t = p->window > p->until ? p->window : p->until;
+        if (!old || (old->endpoint[0] && (!p->endpoint[0] || t < (old->window > old->until ? old->window : old->until))))
+            old = p;
+    }
+    if (!make)
+        return NULL;
+    *old = (s_penalty_t) { 0 };
+    snprintf (old->endpoint, sizeof old->endpoint, "%s", endpoint);
+    return old;
+}
+
 static s_conn_t *
-s_conn_find (mdl_mesh_t *self, const char *endpoint)
+s_conn_find (const mdl_mesh_t *self, const char *endpoint)
 {
     for (size_t i = 0; i < self->nconns; i++)
         if (strcmp (self->conns[i].endpoint, endpoint) == 0)
@@ -331,16 +427,37 @@ mdl_mesh_connect (mdl_mesh_t *self, const mdl_peer_info_t *peer)
         self->conns = c;
         self->capconns = cap;
     }
-    void *sub = zsock_resolve (self->sub);
+    zsock_t *own = NULL;
+    if (self->per_link && self->nlink < S_LINK_SUBS && strncmp (peer->endpoint, "tcp://", 6) == 0) {
+        if (atomic_fetch_add (&s_link_subs, 1) < S_LINK_SUBS_ALL)
+            own = s_sub_new (self);
+        struct epoll_event ev = { .events = EPOLLIN };
+        if (own && epoll_ctl (self->epfd, EPOLL_CTL_ADD, zsock_fd (own), &ev) != 0)
+            zsock_destroy (&own);
+        if (!own)
+            atomic_fetch_sub (&s_link_subs, 1);
+    }
+    void *sub = zsock_resolve (own ? own : self->sub);
     /* options apply to the connects that follow: one server key per connect */
     if (self->curve
         && zmq_setsockopt (sub, ZMQ_CURVE_SERVERKEY, peer->pubkey, MDL_PUBKEY_LEN) != 0)
         return MDL_ESECURITY;
-    if (zmq_connect (sub, peer->endpoint) != 0)
+    /* an endpoint still suspended (it went dead meanwhile and is back) waits it out */
+    const s_penalty_t *p = own ? s_penalty (self, peer->endpoint, false) : NULL;
+    const bool held = p && p->until > s_now ();
+    if (!held && zmq_connect (sub, peer->endpoint) != 0) {
+        if (own) {
+            epoll_ctl (self->epfd, EPOLL_CTL_DEL, zsock_fd (own), NULL);
+            zsock_destroy (&own);
+            atomic_fetch_sub (&s_link_subs, 1);
+        }
         return MDL_ESOCKET;
+    }
     s_conn_t *c = &self->conns[self->nconns++];
+    *c = (s_conn_t) { .id = peer->id, .sub = own, .suspended = held, .resume_at = held ? p->until : 0 };
     snprintf (c->endpoint, sizeof c->endpoint, "%s", peer->endpoint);
-    c->id = peer->id;
+    self->nlink += own != NULL;
+    self->nsuspended += held;
     return 0;
 }
 
@@ -350,9 +467,91 @@ mdl_mesh_disconnect (mdl_mesh_t *self, const char *endpoint)
     s_conn_t *c = endpoint ? s_conn_find (self, endpoint) : NULL;
     if (!c)
         return 0;
-    zmq_disconnect (zsock_resolve (self->sub), c->endpoint);
+    if (c->sub) {
+        epoll_ctl (self->epfd, EPOLL_CTL_DEL, zsock_fd (c->sub), NULL);
+        zsock_destroy (&c->sub); /* what it queued goes with it */
+        atomic_fetch_sub (&s_link_subs, 1);
+        self->nlink--;
+    } else
+        zmq_disconnect (zsock_resolve (self->sub), c->endpoint);
+    self->nsuspended -= c->suspended;
+    const long i = (long) (c - self->conns), moved = (long) self->nconns - 1;
     *c = self->conns[--self->nconns];
+    if (self->last == i)
+        self->last = -1;
+    else if (self->last == moved)
+        self->last = i;
     return 0;
+}
+
+int
+mdl_mesh_fd (mdl_mesh_t *self)
+{
+    return self->epfd >= 0 ? self->epfd : zsock_fd (self->sub);
+}
+
+const char *
+mdl_mesh_blame (mdl_mesh_t *self, double *seconds)
+{
+    if (self->last < 0 || (size_t) self->last >= self->nconns)
+        return NULL;
+    s_conn_t *c = &self->conns[self->last];
+    if (!c->sub || c->suspended)
+        return NULL;
+    const double now = s_now ();
+    s_penalty_t *p = s_penalty (self, c->endpoint, true);
+    if (now - p->window > S_STRIKE_S) {
+        p->window = now;
+        p->strikes = 0;
+    }
+    if (++p->strikes < S_STRIKES)
+        return NULL;
+    if (p->until > 0 && now - p->until > S_FORGIVE_S)
+        p->suspensions = 0;
+    double t = S_SUSPEND_S * (double) (1u << (p->suspensions < 8 ? p->suspensions : 8));
+    t = t < S_SUSPEND_MAX_S ? t : S_SUSPEND_MAX_S;
+    p->suspensions++;
+    p->strikes = 0;
+    p->until = now + t;
+    zmq_disconnect (zsock_resolve (c->sub), c->endpoint);
+    c->suspended = true;
+    c->resume_at = p->until;
+    self->nsuspended++;
+    self->stats.suspensions++;
+    if (seconds)
+        *seconds = t;
+    return c->endpoint;
+}
+
+const char *
+mdl_mesh_last_endpoint (const mdl_mesh_t *self)
+{
+    return self->last >= 0 && (size_t) self->last < self->nconns ? self->conns[self->last].endpoint : NULL;
+}
+
+bool
+mdl_mesh_suspended (const mdl_mesh_t *self, const char *endpoint)
+{
+    if (!self->nsuspended)
+        return false;
+    for (size_t i = 0; i < self->nconns; i++)
+        if (self->conns[i].suspended && strcmp (self->conns[i].endpoint, endpoint) == 0)
+            return true;
+    return false;
+}
+
+/* Dials again the suspended connections whose time is up. */
+static void
+s_resume (mdl_mesh_t *self)
+{
+    const double now = s_now ();
+    for (size_t i = 0; i < self->nconns; i++) {
+        s_conn_t *c = &self->conns[i];
+        if (c->suspended && c->resume_at <= now && zmq_connect (zsock_resolve (c->sub), c->endpoint) == 0) {
+            c->suspended = false;
+            self->nsuspended--;
+        }
+    }
 }
 
 void *
@@ -520,14 +719,10 @@ fail:
     return rc;
 }
 
-int
-mdl_mesh_recv (mdl_mesh_t *self, const void **frames, size_t *lens, size_t cap, size_t *n)
+/* One message from sub, if one is waiting. */
+static int
+s_recv_from (mdl_mesh_t *self, void *sub, const void **frames, size_t *lens, size_t cap, size_t *n)
 {
-    for (size_t i = 0; i < self->nheld; i++)
-        zmq_msg_close (&self->held[i]);
-    self->nheld = 0;
-    *n = 0;
-    void *sub = zsock_resolve (self->sub);
     size_t keep = cap < S_MAX_FRAMES ? cap : S_MAX_FRAMES;
     size_t count = 0, bytes = 0;
     zmq_msg_t scratch;
@@ -567,6 +762,35 @@ mdl_mesh_recv (mdl_mesh_t *self, const void **frames, size_t *lens, size_t cap, 
     return 0;
 }
 
+int
+mdl_mesh_recv (mdl_mesh_t *self, const void **frames, size_t *lens, size_t cap, size_t *n)
+{
+    for (size_t i = 0; i < self->nheld; i++)
+        zmq_msg_close (&self->held[i]);
+    self->nheld = 0;
+    *n = 0;
+    self->last = -1;
+    if (!self->nlink)
+        return s_recv_from (self, zsock_resolve (self->sub), frames, lens, cap, n);
+    if (self->nsuspended)
+        s_resume (self);
+    /* Every SUB in turn, one message each, starting after the one that gave the last:
+       a connection that floods gets its share, not the others'. The slot after the
+       connections is the shared SUB. A suspended connection's SUB is tried too: its
+       commands (the disconnect's) must be read or its FD stays readable. */
+    const size_t slots = self->nconns + 1;
+    for (size_t k = 0; k < slots; k++) {
+        const size_t i = (self->rr + k) % slots;
+        zsock_t *s = i == self->nconns ? self->sub : self->conns[i].sub;
+        if (s && s_recv_from (self, zsock_resolve (s), frames, lens, cap, n) == 0) {
+            self->last = i == self->nconns ? -1 : (long) i;
+            self->rr = i + 1;
+            return 0;
+        }
+    }
+    return MDL_ETIMEOUT;
+}
+
 void *
 mdl_mesh_hold (mdl_mesh_t *self, size_t i, const void **data)
 {
@@ -598,6 +822,7 @@ mdl_mesh_stats (const mdl_mesh_t *self, mdl_mesh_stats_t *stats)
 {
     *stats = self->stats;
     stats->connections = self->nconns;
+    stats->suspended = self->nsuspended;
 }
 
 static size_t

@@ -56,6 +56,10 @@ typedef struct {
     const char *cert;      /* curve: path of the agent's secret certificate (zcert format,
                               written by meshdl keygen) */
     const char *allow_dir; /* curve: directory of allowed public certificates */
+    bool per_link;         /* without curve: each connection gets its own SUB (up to 32 a
+                              mesh, 256 a process; the rest share one), so that what comes
+                              in is known by connection and mdl_mesh_blame can suspend
+                              one; poll mdl_mesh_fd then, not mdl_mesh_sub_socket */
 } mdl_mesh_cfg_t;
 
 typedef struct {
@@ -71,6 +75,8 @@ typedef struct {
     uint64_t recv_truncated;            /* messages with more frames than asked for */
     uint64_t connections;               /* SUB connections open now (peers and static
                                            endpoints) */
+    uint64_t suspensions;               /* connections suspended by mdl_mesh_blame */
+    uint64_t suspended;                 /* ... of which suspended now */
 } mdl_mesh_stats_t;
 
 typedef struct mdl_mesh_t mdl_mesh_t;
@@ -106,6 +112,24 @@ int mdl_mesh_disconnect (mdl_mesh_t *self, const char *endpoint);
 
 /* The SUB socket, to poll (a zsock_t *). */
 void *mdl_mesh_sub_socket (mdl_mesh_t *self);
+/* A file descriptor to poll(2) for POLLIN: readable when a SUB may have something to
+   receive (ZeroMQ's ZMQ_FD semantics: receive until mdl_mesh_recv says nothing is
+   waiting before sleeping on it again). With cfg.per_link an epoll set of every SUB. */
+int mdl_mesh_fd (mdl_mesh_t *self);
+/* The message last received is one no honest peer sends (the caller's judgement: one
+   whose own bytes are wrong, not one refused for what others said before it): blames
+   the connection it came from, when that connection has its own SUB (cfg.per_link).
+   32 blames within a second suspend the connection: disconnected (what it sends is no
+   longer read, nor its bytes received), dialled again after 5 s, then 10, 20, 40, 80 s
+   for a connection suspended again (the back-off is forgiven after 300 s). Endpoints
+   are our own connects, so another connection's lies cannot be blamed on this one.
+   Returns the endpoint just suspended (*seconds: for how long), else NULL. */
+const char *mdl_mesh_blame (mdl_mesh_t *self, double *seconds);
+/* The endpoint of the connection the last received message came on, or NULL (the
+   shared SUB: not known). */
+const char *mdl_mesh_last_endpoint (const mdl_mesh_t *self);
+/* True while the connection to endpoint is suspended (mdl_mesh_blame). */
+bool mdl_mesh_suspended (const mdl_mesh_t *self, const char *endpoint);
 
 /* Publishes a hello, two frames ["H", announcement of info for cluster]. Never blocks.
    Call it every heartbeat: it is what keeps a peer alive on the mesh (mdl_peers_touch). */
@@ -128,7 +152,8 @@ int mdl_mesh_send (mdl_mesh_t *self, const void *topic, size_t topic_len, const 
                    size_t header_len, void *payload, size_t payload_len,
                    void (*free_fn) (void *data, void *hint), void *hint);
 
-/* Receives one message if one is waiting (non-blocking): frames[i]/lens[i] point into a
+/* Receives one message if one is waiting (non-blocking; with cfg.per_link from each SUB
+   in turn, so a connection that floods gets its share, not the others'): frames[i]/lens[i] point into a
    message held by the mesh until the next recv; *n is the frame count (up to cap; extra
    frames are counted in *n but not returned). Returns 0, or MDL_ETIMEOUT when nothing
    is waiting. */

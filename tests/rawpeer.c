@@ -117,12 +117,18 @@ mdl_rawpeer_send (mdl_rawpeer_t *self, uint64_t to, const mdl_wire_header_t *h, 
 }
 
 int
+mdl_rawpeer_encode (mdl_rawpeer_t *self, const float *v, void *buf, size_t cap, size_t *len)
+{
+    return mdl_codec_encode (self->codec, v, buf, cap, len, NULL);
+}
+
+int
 mdl_rawpeer_send_state (mdl_rawpeer_t *self, uint64_t to, const mdl_wire_header_t *h, const float *v)
 {
     const size_t cap = mdl_codec_max_size (self->codec);
     void *buf = malloc (cap);
     size_t len = 0;
-    int rc = buf ? mdl_codec_encode (self->codec, v, buf, cap, &len, NULL) : MDL_ENOMEM;
+    int rc = buf ? mdl_rawpeer_encode (self, v, buf, cap, &len) : MDL_ENOMEM;
     if (rc == 0) {
         mdl_wire_header_t hh = *h;
         hh.payload_len = len;

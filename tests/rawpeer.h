@@ -32,6 +32,8 @@ void mdl_rawpeer_header (const mdl_rawpeer_t *self, uint64_t sender, uint64_t se
                          mdl_wire_header_t *h);
 
 /* Sends [topic of to, packed h, payload] (to = MDL_WIRE_BROADCAST: "U"). */
+/* Encodes v (d floats) with the peer's fp32 codec into buf (cap bytes): *len bytes. */
+int mdl_rawpeer_encode (mdl_rawpeer_t *self, const float *v, void *buf, size_t cap, size_t *len);
 int mdl_rawpeer_send (mdl_rawpeer_t *self, uint64_t to, const mdl_wire_header_t *h, const void *payload,
                       size_t len);
 

@@ -9,6 +9,8 @@
 #   - the churn is held back: a handful of rejoins of the flooder, not one per goodbye;
 #   - each kind of lie is refused under its own reason, and logged at most once per
 #     (peer, reason) and then once per 10 s, so the flood cannot fill the log either;
+#   - A suspends its connection to the flooder (its messages no honest peer sends), never
+#     the one to B; B suspends nothing;
 #   - both agents keep training and stop cleanly with their summaries, well above chance.
 set -uo pipefail
 bin=${1:?usage: agent_flood.sh path/to/meshdl}
@@ -81,6 +83,11 @@ sum=$(python3 -c 'import json,sys; print(sum(json.loads(sys.argv[1])["rejected_b
 rejoins=$(grep -c 'rejoin 00000000000f100e' "$tmp/A.err")
 le "$rejoins" 8 && ok "the churning flooder rejoined $rejoins times (back-off), not once per goodbye" \
   || no "the flooder rejoined $rejoins times"
+# the flooder's connection is suspended (mdl_mesh_blame), the honest ones never
+grep -q "suspended our connection to tcp://127.0.0.1:$pf " "$tmp/A.err" && ok "A suspended its connection to the flooder" \
+  || no "A did not suspend the flooder: $(grep -c refused "$tmp/A.err") refusal lines"
+! grep -q "suspended our connection to tcp://127.0.0.1:$pb " "$tmp/A.err" && ! grep -q "suspended" "$tmp/B.err" \
+  && ok "no honest connection was suspended" || no "an honest connection was suspended: $(grep suspended "$tmp/A.err" "$tmp/B.err")"
 # refusal lines: the first per (peer, reason), then at most one per 10 s with a count
 lines=$(grep -c 'refused' "$tmp/A.err")
 keys=$(grep 'refused' "$tmp/A.err" | sed -E 's/refused (a message|[0-9]+ more messages) from //; s/: ([a-z_]+).*/ \1/' | sort -u | wc -l)

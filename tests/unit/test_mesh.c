@@ -10,6 +10,7 @@
 #include "mesh.h"
 
 #include <czmq.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,6 +577,127 @@ test_curve_refuses_a_public_certificate_as_own_key (void **state)
     mdl_test_rmtree (k.dir);
 }
 
+/* Receives on rx (polling mdl_mesh_fd) for up to ms: counts the messages whose header
+   frame is tag_a or tag_b, blaming each of tag_a's blame_a times at most; returns the
+   endpoint that a blame suspended (NULL if none), with the blame that did it in *at. */
+static const char *
+s_pump (mdl_mesh_t *rx, const char *tag_a, const char *tag_b, int ms, int *na, int *nb, int blame_a, int *at)
+{
+    const int64_t deadline = zclock_mono () + ms;
+    const char *suspended = NULL;
+    while (zclock_mono () < deadline) {
+        struct pollfd pfd = { .fd = mdl_mesh_fd (rx), .events = POLLIN };
+        poll (&pfd, 1, 10);
+        const void *f[4];
+        size_t len[4], n;
+        while (mdl_mesh_recv (rx, f, len, 4, &n) == 0) {
+            if (n < 2)
+                continue;
+            if (len[1] == strlen (tag_a) && !memcmp (f[1], tag_a, len[1])) {
+                (*na)++;
+                double secs = 0;
+                const char *ep = *na <= blame_a ? mdl_mesh_blame (rx, &secs) : NULL;
+                if (ep && !suspended) {
+                    suspended = ep;
+                    *at = *na;
+                    assert_true (secs == 5.0);
+                }
+            } else if (len[1] == strlen (tag_b) && !memcmp (f[1], tag_b, len[1]))
+                (*nb)++;
+        }
+    }
+    return suspended;
+}
+
+static void
+s_say (mdl_mesh_t *m, const char *tag, int times)
+{
+    for (int i = 0; i < times; i++)
+        mdl_mesh_send (m, "U", 1, tag, strlen (tag), NULL, 0, NULL, NULL);
+}
+
+static void
+test_a_connection_blamed_again_and_again_is_suspended_and_the_others_still_heard (void **state)
+{
+    (void) state;
+    mdl_mesh_cfg_t cfg = { .bind = "tcp://127.0.0.1:0", .self = 1, .per_link = true };
+    mdl_mesh_t *rx = mdl_mesh_new (&cfg, NULL), *a = s_mesh (2, 0, 0), *b = s_mesh (3, 0, 0);
+    assert_non_null (rx);
+    mdl_peer_info_t ia = s_info_of (a, 2), ib = s_info_of (b, 3);
+    assert_int_equal (mdl_mesh_connect (rx, &ia), 0);
+    assert_int_equal (mdl_mesh_connect (rx, &ib), 0);
+    /* both heard (subscriptions take a moment), each message known by its connection */
+    int na = 0, nb = 0, at = 0;
+    for (int i = 0; i < 500 && (!na || !nb); i++) {
+        s_say (a, "a0", 1);
+        s_say (b, "b0", 1);
+        assert_null (s_pump (rx, "a0", "b0", 10, &na, &nb, 0, &at));
+    }
+    assert_true (na > 0 && nb > 0);
+    /* b is blamed 31 times: not enough */
+    s_say (b, "b1", 31);
+    int nb1 = 0, none = 0;
+    for (int i = 0; i < 200 && nb1 < 31; i++)
+        assert_null (s_pump (rx, "b1", "-", 10, &nb1, &none, 31, &at));
+    assert_int_equal (nb1, 31);
+    assert_false (mdl_mesh_suspended (rx, ib.endpoint));
+    /* a is blamed for each of its messages: the 32nd suspends it (in the same second) */
+    s_say (a, "a1", 40);
+    s_say (b, "b2", 5);
+    const char *ep = NULL;
+    int na1 = 0, nb2 = 0;
+    for (int i = 0; i < 200 && (!ep || nb2 < 5); i++) {
+        const char *e = s_pump (rx, "a1", "b2", 10, &na1, &nb2, 40, &at);
+        ep = ep ? ep : e;
+    }
+    assert_non_null (ep);
+    assert_string_equal (ep, ia.endpoint);
+    assert_int_equal (at, 32);
+    assert_int_equal (nb2, 5);
+    assert_true (mdl_mesh_suspended (rx, ia.endpoint));
+    assert_false (mdl_mesh_suspended (rx, ib.endpoint));
+    mdl_mesh_stats_t st;
+    mdl_mesh_stats (rx, &st);
+    assert_int_equal (st.suspensions, 1);
+    assert_int_equal (st.suspended, 1);
+    /* what a says now is not received; b is still heard */
+    int na2 = 0, nb3 = 0;
+    for (int i = 0; i < 100 && nb3 < 20; i++) {
+        s_say (a, "a2", 1);
+        s_say (b, "b3", 1);
+        s_pump (rx, "a2", "b3", 10, &na2, &nb3, 0, &at);
+    }
+    assert_int_equal (na2, 0);
+    assert_true (nb3 >= 20);
+    /* disconnected and connected again (it went dead and came back): still suspended */
+    assert_int_equal (mdl_mesh_disconnect (rx, ia.endpoint), 0);
+    assert_int_equal (mdl_mesh_connect (rx, &ia), 0);
+    assert_true (mdl_mesh_suspended (rx, ia.endpoint));
+    mdl_mesh_destroy (&rx);
+    mdl_mesh_destroy (&a);
+    mdl_mesh_destroy (&b);
+}
+
+static void
+test_without_per_link_nothing_is_blamed (void **state)
+{
+    (void) state;
+    mdl_mesh_t *rx = s_mesh (1, 0, 0), *a = s_mesh (2, 0, 0);
+    mdl_peer_info_t ia = s_info_of (a, 2);
+    assert_int_equal (mdl_mesh_connect (rx, &ia), 0);
+    int na = 0, none = 0, at = 0;
+    for (int i = 0; i < 500 && na < 40; i++) {
+        s_say (a, "a", 1);
+        /* every message blamed: the shared SUB cannot tell connections apart */
+        assert_null (s_pump (rx, "a", "-", 10, &na, &none, 1000, &at));
+    }
+    assert_true (na >= 40);
+    assert_null (mdl_mesh_last_endpoint (rx));
+    assert_false (mdl_mesh_suspended (rx, ia.endpoint));
+    mdl_mesh_destroy (&rx);
+    mdl_mesh_destroy (&a);
+}
+
 int
 main (void)
 {
@@ -592,6 +714,8 @@ main (void)
         cmocka_unit_test (test_curve_allowed_key_hears_and_disallowed_key_gets_nothing),
         cmocka_unit_test (test_curve_static_entry_with_the_peers_key_is_heard_and_one_without_is_refused),
         cmocka_unit_test (test_curve_refuses_a_public_certificate_as_own_key),
+        cmocka_unit_test (test_a_connection_blamed_again_and_again_is_suspended_and_the_others_still_heard),
+        cmocka_unit_test (test_without_per_link_nothing_is_blamed),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
     zsys_shutdown ();
