@@ -126,15 +126,25 @@ s_set_nodrop (mdl_mesh_t *self, bool on)
    without traffic (the publisher then frees what it queued for that subscriber); a dial
    gives up after S_CONNECT_MS and is retried (every 100 ms, ZeroMQ's default), so a link
    that heals carries traffic again within about S_CONNECT_MS, and a subscriber frozen for
-   a while resumes on a fresh connection rather than a backlog. (issue 15) */
+   a while resumes on a fresh connection rather than a backlog. (issue 15)
+   ZeroMQ counts a ping answered only when a whole message has been decoded after it, and
+   a pong queues behind the message being written: on a link busy with a large model the
+   answer comes after that message, seconds later on a loaded host (80 MB at 10 MB/s is
+   8 s). A timeout shorter than that cut healthy links in the middle of a state, which was
+   then lost and sent again, and libzmq 4.3.4 sometimes aborted on the broken engine
+   (stream_engine_base.cpp:331, bench/bigmodel.sh). So the dead time also allows the
+   largest message at S_SLOW_LINK_BPS. */
 #define S_HEARTBEAT_MS 1000
 #define S_HEARTBEAT_DEAD_MS 5000
 #define S_CONNECT_MS 2000
+#define S_SLOW_LINK_BPS (4.0 * 1000 * 1000)
 
 static void
-s_set_liveness (mdl_mesh_t *self)
+s_set_liveness (mdl_mesh_t *self, int64_t msg_bytes)
 {
-    const int ivl = S_HEARTBEAT_MS, dead = S_HEARTBEAT_DEAD_MS, dial = S_CONNECT_MS;
+    const double big = msg_bytes > 0 ? 1000.0 * (double) msg_bytes / S_SLOW_LINK_BPS : 0.0;
+    const int ivl = S_HEARTBEAT_MS, dial = S_CONNECT_MS;
+    const int dead = S_HEARTBEAT_DEAD_MS + (int) (big < 600000.0 ? big : 600000.0);
     void *socks[2] = { zsock_resolve (self->pub), zsock_resolve (self->sub) };
     for (int i = 0; i < 2; i++) {
         zmq_setsockopt (socks[i], ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
@@ -199,7 +209,7 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
     if (cfg->max_frame > 0)
         zsock_set_maxmsgsize (self->sub, (int) (cfg->max_frame > INT_MAX ? INT_MAX : cfg->max_frame));
     s_set_nodrop (self, true);
-    s_set_liveness (self);
+    s_set_liveness (self, cfg->msg_bytes);
     if (cfg->ipv6) {
         zsock_set_ipv6 (self->pub, 1);
         zsock_set_ipv6 (self->sub, 1);
