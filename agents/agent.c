@@ -1,6 +1,8 @@
 /*  agent.c: building, starting and stopping an agent; the state its threads share. */
 #include "agent_impl.h"
 
+#include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -315,6 +317,33 @@ const size_t mdl_agent_age_nle = sizeof mdl_agent_age_le / sizeof mdl_agent_age_
 const double mdl_agent_wait_le[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 const size_t mdl_agent_wait_nle = sizeof mdl_agent_wait_le / sizeof mdl_agent_wait_le[0];
 
+/* Received messages are buffers ZeroMQ's I/O thread mallocs, one per message, freed when
+   the message is mixed. glibc serves a request above its mmap threshold (at most 32 MB)
+   with a fresh mmap and unmaps it on free: every received 80 MB state was then 20 000
+   page faults, each clearing its page (perf: 30% of the I/O thread, bigmodel.sh). For
+   messages that large, the process keeps freed memory instead: no mmap for a single
+   request, no trimming of the heap's top, so the next state lands in the pages of the
+   last one. One arena: glibc maps a request too large for a thread's arena (64 MB)
+   whatever M_MMAP_MAX says, so the I/O thread must allocate from the main heap (with
+   the first two settings alone the faults per step did not move). Process-wide and
+   kept, for large models only (a sim of many small agents keeps its arenas); the peak
+   is what the byte HWMs bound. */
+#define S_MMAP_LIMIT ((size_t) 32 << 20)
+
+static void
+s_keep_large_buffers (size_t msg_bytes)
+{
+#ifdef M_MMAP_MAX
+    if (msg_bytes < S_MMAP_LIMIT)
+        return;
+    mallopt (M_MMAP_MAX, 0);
+    mallopt (M_TRIM_THRESHOLD, INT_MAX);
+    mallopt (M_ARENA_MAX, 1);
+#else
+    (void) msg_bytes;
+#endif
+}
+
 mdl_agent_t *
 mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
 {
@@ -385,6 +414,7 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
         cap = a->width * sizeof (float) + 64;
     rc = MDL_ENOMEM;
     a->msg_bytes = cap;
+    s_keep_large_buffers (cap);
     if (!(a->pool = mdl_blobpool_new (cap, &rc)))
         goto fail;
     /* Sync mode: how many rounds a live neighbour may be ahead of this agent before this
@@ -402,9 +432,16 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
         a->catchup_gap = mutual ? H * K + 1 : (MDL_MAX_PARKED + 1) * H * K;
     }
     /* The buffers a gossiping agent keeps in flight (its last states, held by reference
-       in its neighbours' mailboxes), made now: setup cost, not the first steps'. */
-    if ((rc = mdl_blobpool_fill (a->pool, 4)))
-        goto fail;
+       in its neighbours' mailboxes), made now: setup cost, not the first steps'. Up to
+       64 MB of them: a large model's states are written once each when first used, as
+       they would be here, and a process that never has four in flight (over TCP a state
+       is released once written to the socket) does not fault in 4 x 80 MB at start (1.4 s
+       of CPU on this VM for mlp:784-4096-4096-10, perf). */
+    {
+        const size_t most = ((size_t) 64 << 20) / (a->msg_bytes ? a->msg_bytes : 1);
+        if ((rc = mdl_blobpool_fill (a->pool, most < 4 ? most : 4)))
+            goto fail;
+    }
     /* One more mailbox channel when exact averages are configured: 2 d-vectors per peer. */
     a->merge_ch = cfg->final_merge || cfg->global_every > 0 || cfg->local_epochs > 0 || a->algo->global_averages
                       ? a->algo->channels

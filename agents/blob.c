@@ -11,6 +11,7 @@
 
 struct mdl_blob_t {
     atomic_int refs;
+    atomic_int wire; /* messages ZeroMQ holds (mdl_blob_wire_hold) */
     size_t len;
     mdl_blobpool_t *pool;
     mdl_blob_t *next;       /* free list */
@@ -105,6 +106,7 @@ mdl_blob_take (mdl_blobpool_t *p)
         b->pool = p;
     }
     atomic_init (&b->refs, 1);
+    atomic_init (&b->wire, 0);
     b->len = 0;
     b->next = NULL;
     return b;
@@ -137,8 +139,22 @@ mdl_blob_unref (mdl_blob_t *b)
 }
 
 void
+mdl_blob_wire_hold (mdl_blob_t *b)
+{
+    atomic_fetch_add (&b->wire, 1);
+}
+
+bool
+mdl_blob_on_wire (const mdl_blob_t *b)
+{
+    return atomic_load (&b->wire) > 0;
+}
+
+void
 mdl_blob_free_fn (void *data, void *hint)
 {
     (void) data;
-    mdl_blob_unref (hint);
+    mdl_blob_t *b = hint;
+    atomic_fetch_sub (&b->wire, 1);
+    mdl_blob_unref (b);
 }

@@ -8,6 +8,7 @@
 #ifndef MDL_BLOB_H
 #define MDL_BLOB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct mdl_blob_t mdl_blob_t;
@@ -36,7 +37,15 @@ void mdl_blob_ref (mdl_blob_t *b, int n);
 /* Drops one reference; the last returns the buffer to the pool. Thread-safe. */
 void mdl_blob_unref (mdl_blob_t *b);
 
-/* zmq_free_fn-compatible release: data is ignored, hint is the blob. */
+/* Sending: mdl_blob_wire_hold counts one more message handed to ZeroMQ with this blob as
+   its payload, and mdl_blob_free_fn (zmq_free_fn-compatible: data is ignored, hint is the
+   blob) is that message's release: it ends the count and drops a reference. */
+void mdl_blob_wire_hold (mdl_blob_t *b);
 void mdl_blob_free_fn (void *data, void *hint);
+
+/* True while some message of this blob is still held by ZeroMQ: queued, being written to
+   a connection, or (inproc) held by its receiver. A resend of it then would only queue
+   behind it (comm.c's mdl_comm_resend). */
+bool mdl_blob_on_wire (const mdl_blob_t *b);
 
 #endif

@@ -127,6 +127,7 @@ s_send_blob (mdl_comm_t *self, uint64_t peer, const mdl_wire_header_t *h, mdl_bl
         mdl_blob_unref (blob);
         return;
     }
+    mdl_blob_wire_hold (blob); /* ended by mdl_blob_free_fn, whatever becomes of the send */
     mdl_mesh_send (self->mesh, topic, tl, hb, hl, mdl_blob_data (blob), mdl_blob_len (blob), mdl_blob_free_fn, blob);
 }
 
@@ -157,6 +158,13 @@ bool
 mdl_comm_resend (mdl_comm_t *self, mdl_link_t *l, int ch, uint64_t step)
 {
     if (ch < 0 || ch >= MDL_AGENT_CHANNELS || !l->sent[ch].blob || l->sent[ch].step != step)
+        return false;
+    /* Still held by ZeroMQ (queued or being written; inproc: held by the receiver): a copy
+       would arrive after it. Without this a large state on a slow link was sent again at
+       every slice of the receiver's wait, each copy queued behind the last (bigmodel.sh:
+       3-4x the bytes of the states, 4-5 GB per agent for 8 steps). A lost one (no
+       subscription yet, a dropped connection) is released at once and goes again. */
+    if (mdl_blob_on_wire (l->sent[ch].blob))
         return false;
     const mdl_sent_t *s = &l->sent[ch];
     mdl_wire_header_t h;

@@ -263,11 +263,9 @@ s_set_model (mdl_agent_cfg_t *cfg, const char *v)
         cfg->learn.spec = NULL;
         return 0;
     }
-    int rc;
-    mdl_model_t *probe = mdl_model_new (v, 0, &rc);
-    if (!probe)
+    int rc = mdl_model_check (v, NULL);
+    if (rc)
         return mdl_error_set (MDL_EINVAL, "--model '%s': %s", v, mdl_strerror (rc));
-    mdl_model_destroy (&probe);
     if (!(cfg->learn.spec = s_keep (cfg, v)))
         return MDL_ENOMEM;
     return 0;

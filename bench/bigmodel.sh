@@ -60,7 +60,7 @@ rows=$((steps * batch))
 ports=(); for ((i = 0; i < p; i++)); do ports+=($((port0 + i))); done
 for ((i = 0; i < p; i++)); do
     peers=""; for ((k = 0; k < p; k++)); do [ $k -ne $i ] && peers="$peers${peers:+,}tcp://127.0.0.1:${ports[$k]}"; done
-    /usr/bin/time -f "%U %S %M" -o "$out/p$i.time" timeout -k 5 900 "$meshdl" agent --port "${ports[$i]}" --peers "$peers" \
+    /usr/bin/time -f "%U %S %M %R" -o "$out/p$i.time" timeout -k 5 900 "$meshdl" agent --port "${ports[$i]}" --peers "$peers" \
         --shard "$i/$p" --min-peers $((p - 1)) --min-peers-timeout 120 --peer-timeout 30 --sync-timeout 120 --topology ring \
         --model "$model" --batch "$batch" --threads 1 --train-subset $((p * rows)) --test-subset 100 --epochs 1 \
         --evals-per-epoch 1 --eval-rows 100 --hwm-mb "$hwm" --quiet >"$out/p$i.out" 2>"$out/p$i.err" &
@@ -74,18 +74,25 @@ import json, os, sys
 d, p, raw1, raw2 = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 raw = (raw1 + raw2) / 2
 print()
-print("| agent | steps | params | peak RSS MB | model copies (RSS / 4d) | wall_s | received MB | goodput MB/s | % of raw TCP | test_acc |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| agent | steps | params | peak RSS MB | model copies (RSS / 4d) | wall_s | startup_s | CPU s / step | minor faults / step | sent MB | received MB | goodput MB/s | % of raw TCP | test_acc |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for i in range(p):
     try:
         s = json.loads(open(os.path.join(d, "p%d.out" % i)).read().strip().splitlines()[-1])["summary"]
     except Exception as e:
-        print("| %d | failed: %s | | | | | | | | |" % (i, e)); continue
+        print("| %d | failed: %s | | | | | | | | | | | | |" % (i, e)); continue
+    try:
+        u, sy, _, flt = open(os.path.join(d, "p%d.time" % i)).read().split()[-4:]
+        cpu, flt = float(u) + float(sy), float(flt)
+    except Exception:
+        cpu = flt = float("nan")
     mb = 4 * s["params"] / 1e6
     rx = s["bytes_received"] / 1e6
     gp = rx / s["wall_s"] if s["wall_s"] > 0 else float("nan")
-    print("| %d | %d | %d | %.0f | %.1f | %.2f | %.0f | %.0f | %.0f%% | %.3f |" % (
-        i, s["steps"], s["params"], s["peak_rss_mb"], s["peak_rss_mb"] / mb, s["wall_s"], rx, gp, 100 * gp / raw, s["test_acc"]))
+    st = max(s["steps"], 1)
+    print("| %d | %d | %d | %.0f | %.1f | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f%% | %.3f |" % (
+        i, s["steps"], s["params"], s["peak_rss_mb"], s["peak_rss_mb"] / mb, s["wall_s"], s["startup_s"], cpu / st,
+        flt / st, s["bytes_sent"] / 1e6, rx, gp, 100 * gp / raw, s["test_acc"]))
 print()
 print("raw loopback TCP (one stream, 80 MB writes): %.0f MB/s before, %.0f MB/s after the agents" % (raw1, raw2))
 PY

@@ -92,6 +92,7 @@ struct mdl_mesh_t {
     bool per_link;
     int epfd;            /* epoll set of every SUB's ZMQ_FD, or -1 */
     int rcvhwm, max_frame;
+    int64_t msg_bytes; /* cfg.msg_bytes: the heartbeat timeout grows with it */
     bool ipv6;
     size_t nlink;        /* own SUBs */
     long last;           /* the connection of the last received message, -1: the shared SUB */
@@ -175,15 +176,27 @@ s_set_nodrop (mdl_mesh_t *self, bool on)
    without traffic (the publisher then frees what it queued for that subscriber); a dial
    gives up after S_CONNECT_MS and is retried (every 100 ms, ZeroMQ's default), so a link
    that heals carries traffic again within about S_CONNECT_MS, and a subscriber frozen for
-   a while resumes on a fresh connection rather than a backlog. (issue 15) */
+   a while resumes on a fresh connection rather than a backlog. (issue 15)
+   ZeroMQ counts a ping answered only when a whole message has been decoded after it, and
+   a pong queues behind the message being written: on a link busy with a large model the
+   answer comes after that message, seconds later on a loaded host (80 MB at 10 MB/s is
+   8 s). A timeout shorter than that cut healthy links in the middle of a state, which was
+   then lost and sent again, and libzmq 4.3.4 sometimes aborted on the broken engine
+   (stream_engine_base.cpp:331, bench/bigmodel.sh). So the dead time also allows the
+   largest message at S_SLOW_LINK_BPS. */
 #define S_HEARTBEAT_MS 1000
 #define S_HEARTBEAT_DEAD_MS 5000
 #define S_CONNECT_MS 2000
+#define S_SLOW_LINK_BPS (4.0 * 1000 * 1000)
 
 static void
-s_set_liveness (zsock_t *sock, bool sub)
+s_set_liveness (zsock_t *sock, bool sub, int64_t msg_bytes)
 {
-    const int ivl = S_HEARTBEAT_MS, dead = S_HEARTBEAT_DEAD_MS, dial = S_CONNECT_MS;
+    /* A large message takes long to cross a loaded link: the heartbeat must not cut it
+       mid-way (80 MB at 4 MB/s: 20 s more), so the timeout grows with the largest one. */
+    const double big = msg_bytes > 0 ? 1000.0 * (double) msg_bytes / S_SLOW_LINK_BPS : 0.0;
+    const int ivl = S_HEARTBEAT_MS, dial = S_CONNECT_MS;
+    const int dead = S_HEARTBEAT_DEAD_MS + (int) (big < 600000.0 ? big : 600000.0);
     void *s = zsock_resolve (sock);
     zmq_setsockopt (s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt (s, ZMQ_HEARTBEAT_TIMEOUT, &dead, sizeof dead);
@@ -201,7 +214,7 @@ s_sub_new (mdl_mesh_t *self)
     zsock_set_rcvhwm (sub, self->rcvhwm);
     if (self->max_frame > 0)
         zsock_set_maxmsgsize (sub, self->max_frame);
-    s_set_liveness (sub, true);
+    s_set_liveness (sub, true, self->msg_bytes);
     if (self->ipv6)
         zsock_set_ipv6 (sub, 1);
     char topic[18];
@@ -236,6 +249,7 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
     self->send_wait_ms = cfg->send_wait_ms > 0 ? cfg->send_wait_ms : 0;
     self->epfd = -1;
     self->last = -1;
+    self->msg_bytes = cfg->msg_bytes;
     self->rcvhwm = mdl_mesh_hwm (cfg->hwm_bytes, cfg->msg_bytes, cfg->rcvhwm > 0 ? cfg->rcvhwm : S_RCVHWM);
     self->max_frame = cfg->max_frame > 0 ? (int) (cfg->max_frame > INT_MAX ? INT_MAX : cfg->max_frame) : 0;
     self->ipv6 = cfg->ipv6;
@@ -274,7 +288,7 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
         goto err;
     zsock_set_sndhwm (self->pub, mdl_mesh_hwm (cfg->hwm_bytes, cfg->msg_bytes, cfg->sndhwm > 0 ? cfg->sndhwm : S_SNDHWM));
     s_set_nodrop (self, true);
-    s_set_liveness (self->pub, false);
+    s_set_liveness (self->pub, false, cfg->msg_bytes);
     if (cfg->ipv6)
         zsock_set_ipv6 (self->pub, 1);
     if (self->per_link) {

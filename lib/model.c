@@ -184,6 +184,47 @@ s_build (mdl_model_t *m, const char *spec)
     return MDL_ESPEC;
 }
 
+/* The layers of spec, their parameters laid end to end in one vector (m->d), shapes
+   checked to chain; no parameter vector yet. 0 or MDL_ESPEC / MDL_ENOMEM. */
+static int
+s_layout (mdl_model_t *m, const char *spec)
+{
+    int rc;
+    if (!spec || (rc = s_build (m, spec)) != 0)
+        return spec ? rc : MDL_ESPEC;
+    if (!(m->spec = strdup (spec)))
+        return MDL_ENOMEM;
+    size_t off = 0;
+    m->max_size = m->in_dim;
+    for (size_t i = 0; i < m->nlayers; i++) {
+        mdl_layer_t *l = &m->layers[i];
+        size_t prev = i ? m->layers[i - 1].out_size : m->in_dim;
+        if (l->in_size != prev)
+            return MDL_ESPEC;
+        l->poff = off;
+        off += l->pcount;
+        if (l->out_size > m->max_size)
+            m->max_size = l->out_size;
+    }
+    if (off == 0 || off > ((size_t) 1 << 31))
+        return MDL_ESPEC;
+    m->d = off;
+    return 0;
+}
+
+int
+mdl_model_check (const char *spec, size_t *d)
+{
+    mdl_model_t *m = calloc (1, sizeof *m);
+    if (!m)
+        return MDL_ENOMEM;
+    int rc = s_layout (m, spec);
+    if (rc == 0 && d)
+        *d = m->d;
+    mdl_model_destroy (&m);
+    return rc;
+}
+
 mdl_model_t *
 mdl_model_new (const char *spec, uint64_t seed, int *err)
 {
@@ -191,31 +232,9 @@ mdl_model_new (const char *spec, uint64_t seed, int *err)
     mdl_model_t *m = calloc (1, sizeof *m);
     if (!m)
         goto err;
-    if (!spec || (rc = s_build (m, spec)) != 0)
+    if ((rc = s_layout (m, spec)) != 0)
         goto err;
     rc = MDL_ENOMEM;
-    if (!(m->spec = strdup (spec)))
-        goto err;
-    /* Lay the layers' parameters end to end in one vector; check shapes chain. */
-    size_t off = 0;
-    m->max_size = m->in_dim;
-    for (size_t i = 0; i < m->nlayers; i++) {
-        mdl_layer_t *l = &m->layers[i];
-        size_t prev = i ? m->layers[i - 1].out_size : m->in_dim;
-        if (l->in_size != prev) {
-            rc = MDL_ESPEC;
-            goto err;
-        }
-        l->poff = off;
-        off += l->pcount;
-        if (l->out_size > m->max_size)
-            m->max_size = l->out_size;
-    }
-    if (off == 0 || off > ((size_t) 1 << 31)) {
-        rc = MDL_ESPEC;
-        goto err;
-    }
-    m->d = off;
     /* Zeroed by writing, not calloc: a large calloc maps the kernel's shared zero page,
        and the first write to each page then faults a second time (a copy and a TLB
        flush), inside the first training steps. Many agents in one process pay that per

@@ -389,6 +389,27 @@ test_model_specs_parse_or_are_refused (void **state)
     }
 }
 
+/* mdl_model_check (what --model's option check uses) agrees with mdl_model_new on every
+   spec: the same number of parameters, the same refusals. */
+static void
+test_a_spec_check_agrees_with_building_the_model (void **state)
+{
+    const char *specs[] = { "mlp:784-256-128-10", "cnn", "linreg:7", "mlp:784-32-10,act=tanh", "mlp:784-4096-4096-10",
+                            "bogus:1-2", "mlp:784-", "mlp:784-0-10", "cnn:1-2", "", "mlp:99999999-10" };
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        int err = 0;
+        size_t d = 0;
+        mdl_model_t *m = mdl_model_new (specs[i], 1, &err);
+        const int rc = mdl_model_check (specs[i], &d);
+        if (m) {
+            if (rc != 0 || d != mdl_model_nparams (m))
+                fail_msg ("'%s': check %d, d %zu, built %zu", specs[i], rc, d, mdl_model_nparams (m));
+        } else if (rc != err)
+            fail_msg ("'%s': check %d, build %d", specs[i], rc, err);
+        mdl_model_destroy (&m);
+    }
+}
+
 static void
 test_same_seed_gives_same_parameters (void **state)
 {
@@ -418,6 +439,7 @@ main (void)
         cmocka_unit_test (test_mlp_and_cnn_loss_gradients_match_finite_differences),
         cmocka_unit_test (test_model_specs_parse_or_are_refused),
         cmocka_unit_test (test_same_seed_gives_same_parameters),
+        cmocka_unit_test (test_a_spec_check_agrees_with_building_the_model),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
