@@ -297,7 +297,7 @@ typedef struct {
     mdl_discopts_t dopt;
     mdl_optdef_t defs[128];
     void *cfgkeep;           /* --config strings, freed at the end */
-    mdl_agent_cfg_t cfg;
+    mdl_agent_cfg_t *cfg;    /* mdl_agent_cfg_new */
     mdl_part_spec_t pspec;
     const mdl_algo_ops_t *ops;
     mdl_ckpt_image_t *resume; /* --resume, read and checked before anything starts */
@@ -419,7 +419,7 @@ s_check_roles (s_run_t *r, char *err, size_t errlen)
     char why[256], hhost[256];
     int hport;
     r->ops = mdl_algo_find (ao->algo); /* found: mdl_agentopts_apply refused an unknown one */
-    if (so->byzantine && mdl_byz_parse (so->byzantine, &r->cfg.byzantine, why, sizeof why))
+    if (so->byzantine && mdl_byz_parse (so->byzantine, &r->cfg->byzantine, why, sizeof why))
         snprintf (err, errlen, "meshdl agent: %s", why);
     else if (ao->isolated && (r->dopt.iface || r->dopt.peers.n || so->min_peers || r->shard_auto))
         snprintf (err, errlen, "meshdl agent: --isolated trains alone: no --interface, --peers, --min-peers or --shard auto");
@@ -452,7 +452,7 @@ s_load_resume (s_run_t *r, char *err, size_t errlen)
         return 0;
     if (!(r->resume = mdl_ckpt_image_load (r->to.resume, &rc)))
         snprintf (err, errlen, "meshdl agent: --resume %s: %s", r->to.resume, mdl_strerror (rc));
-    else if ((rc = mdl_agent_resume_check (&r->cfg, r->resume, why, sizeof why)))
+    else if ((rc = mdl_agent_resume_check (r->cfg, r->resume, why, sizeof why)))
         snprintf (err, errlen, "meshdl agent: --resume %s: %s", r->to.resume, why);
     return rc;
 }
@@ -465,7 +465,11 @@ s_options (s_run_t *r, int argc, char **argv, char *err, size_t errlen)
     s_agent_defs (r);
     r->shard_i = 0;
     r->shard_n = 1;
-    int rc = mdl_agentopts_setup ("agent", s_usage, r->defs, &r->to, &r->ao, &r->cfg, &r->pspec, argc, argv,
+    if (!(r->cfg = mdl_agent_cfg_new ())) {
+        snprintf (err, errlen, "meshdl agent: out of memory");
+        return MDL_ENOMEM;
+    }
+    int rc = mdl_agentopts_setup ("agent", s_usage, r->defs, &r->to, &r->ao, r->cfg, &r->pspec, argc, argv,
                                   &r->cfgkeep, err, errlen);
     if (rc == 1)
         return 1;
@@ -486,7 +490,7 @@ s_options (s_run_t *r, int argc, char **argv, char *err, size_t errlen)
 static void
 s_fill_cfg (s_run_t *r)
 {
-    mdl_agent_cfg_t *cfg = &r->cfg;
+    mdl_agent_cfg_t *cfg = r->cfg;
     const s_agentopts_t *so = &r->so;
     size_t cnt;
     cfg->rows = mdl_partition_shard (r->part, r->shard_i, &cnt);
@@ -615,8 +619,8 @@ s_build (s_run_t *r)
         return false;
     }
     mdl_blas_threads (r->to.threads);
-    r->cfg.id = r->so.id ? r->so.id : s_default_id (r->so.name);
-    snprintf (r->prefix, sizeof r->prefix, "agent %s", mdl_id_str (r->cfg.id, r->idb));
+    r->cfg->id = r->so.id ? r->so.id : s_default_id (r->so.name);
+    snprintf (r->prefix, sizeof r->prefix, "agent %s", mdl_id_str (r->cfg->id, r->idb));
     if (r->so.http && !s_http_start (r))
         return false;
     /* the decompressed data next to the results: shared by every agent that writes there */
@@ -644,7 +648,7 @@ s_build (s_run_t *r)
     r->status_paths[0] = r->so.status;
     mdl_progress_init (&r->prog, stderr, "", r->to.progress);
     s_fill_cfg (r);
-    if (!(r->agent = mdl_agent_new (&r->cfg, &rc))) {
+    if (!(r->agent = mdl_agent_new (r->cfg, &rc))) {
         s_start_error (r, rc);
         return false;
     }
@@ -723,19 +727,19 @@ s_train (s_run_t *r)
                              .first_step_time = NAN, .worker_s = NAN, .comm_s = NAN };
     r->started = true;
     if (r->shard_auto) {
-        r->started = s_shard_auto (r->agent, &r->cfg, r->part, r->so.min_peers, r->so.min_peers_timeout, r->to.seed,
+        r->started = s_shard_auto (r->agent, r->cfg, r->part, r->so.min_peers, r->so.min_peers_timeout, r->to.seed,
                                    &r->hs, r->status_paths, r->hs_msg, sizeof r->hs_msg);
         r->shard_i = (uint32_t) (r->hs.shard < 0 ? 0 : r->hs.shard);
         /* the shard is chosen: only now can the resumed state go into its learner */
         if (r->started && r->resume && !s_resume (r))
             return false;
     }
-    if (r->started && !r->to.resume && r->cfg.bootstrap == MDL_BOOT_NONE)
+    if (r->started && !r->to.resume && r->cfg->bootstrap == MDL_BOOT_NONE)
         fprintf (stderr, "%s: --bootstrap none: starting from the initial model\n", r->prefix);
     if (r->started) {
         /* The shard is final: this process holds its rows, not the training set. */
-        size_t kept = r->cfg.nrows;
-        const uint32_t *keep = r->shard_auto ? mdl_partition_shard (r->part, r->shard_i, &kept) : r->cfg.rows;
+        size_t kept = r->cfg->nrows;
+        const uint32_t *keep = r->shard_auto ? mdl_partition_shard (r->part, r->shard_i, &kept) : r->cfg->rows;
         if (keep && mdl_dataset_keep_rows (r->train, keep, kept))
             fprintf (stderr, "%s: out of memory keeping the shard's rows: reading them from the whole set\n", r->prefix);
         mdl_agent_start (r->agent);
@@ -814,7 +818,7 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     mdl_json_str (&j, "codec", r->ao.codec);
     mdl_json_bool (&j, "error_feedback", r->ao.error_feedback);
     mdl_json_int (&j, "batch", r->to.batch);
-    mdl_json_int (&j, "eval_rows", (long long) r->cfg.eval_rows);
+    mdl_json_int (&j, "eval_rows", (long long) r->cfg->eval_rows);
     mdl_json_int (&j, "shard", r->shard_i);
     mdl_json_int (&j, "shards", r->shard_n);
     mdl_json_int (&j, "steps", (long long) st->steps);
@@ -832,7 +836,7 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     mdl_json_int (&j, "global_averages", (long long) st->global_averages);
     mdl_json_int (&j, "peers_seen", (long long) st->peers_seen);
     mdl_json_num (&j, "disagreement", st->disagreement);
-    mdl_agentopts_json_robust (&j, &r->cfg, v, nv);
+    mdl_agentopts_json_robust (&j, r->cfg, v, nv);
     if (r->ops->model_parallel) /* the agent knows the shared residual, not the other blocks */
         mdl_json_num (&j, "train_mse", st->residual_mse);
     mdl_json_int (&j, "connections", (long long) st->connections); /* to its neighbourhood, at the end */
@@ -908,6 +912,7 @@ s_cleanup (s_run_t *r)
     mdl_dataset_destroy (&r->train);
     mdl_dataset_destroy (&r->test);
     mdl_opts_config_free (&r->cfgkeep);
+    mdl_agent_cfg_destroy (&r->cfg);
 }
 
 int

@@ -63,6 +63,23 @@ test_values_are_parsed_whole_and_within_their_range (void **state)
     mdl_agent_cfg_destroy (&c);
 }
 
+/* The CLI's --hwm-mb goes through the setting: megabytes in, bytes kept. */
+static void
+test_a_queues_memory_is_set_in_megabytes_and_kept_in_bytes (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_true (c->hwm_bytes == 0); /* ZeroMQ's message counts */
+    assert_int_equal (mdl_agent_cfg_set (c, "hwm-mb", "8.5"), 0);
+    assert_true (c->hwm_bytes == 8500000);
+    char b[32];
+    assert_int_equal (mdl_agent_cfg_get (c, "hwm-mb", b, sizeof b), 0);
+    assert_string_equal (b, "8.5");
+    assert_int_equal (mdl_agent_cfg_set (c, "hwm-mb", "-1"), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "--hwm-mb '-1'"));
+    assert_true (c->hwm_bytes == 8500000);
+    mdl_agent_cfg_destroy (&c);
+}
+
 static void
 test_a_refused_structured_value_leaves_every_field_as_it_was (void **state)
 {
@@ -390,6 +407,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_a_new_configuration_holds_the_command_line_defaults),
         cmocka_unit_test (test_values_are_parsed_whole_and_within_their_range),
+        cmocka_unit_test (test_a_queues_memory_is_set_in_megabytes_and_kept_in_bytes),
         cmocka_unit_test (test_a_refused_structured_value_leaves_every_field_as_it_was),
         cmocka_unit_test (test_setting_an_algorithm_brings_its_defaults_unless_given),
         cmocka_unit_test (test_a_lossy_codec_brings_error_feedback_unless_set),
