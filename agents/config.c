@@ -522,6 +522,10 @@ static const s_key_t s_keys[] = {
     { "seed", K_FN, F (learn.seed), K_U64, 0, 1.8e19, s_set_seed,
       "random seed: initial model, minibatch order, codecs' randomness [1]" },
     /* meshdl's own models (way 1) */
+    { "data-seed", K_U64, F (learn.data_seed), 0, 0, 1.8e19, NULL,
+      "order of the agent's minibatches (seed sets it too; set it after seed) [1]" },
+    { "injection-seed", K_U64, F (seed), 0, 0, 1.8e19, NULL,
+      "random stream of fault injections and --byzantine noise (seed sets it too; set it after seed) [1]" },
     { "model", K_FN, F (learn.spec), K_STR, 0, 0, s_set_model,
       "model: mlp:784-256-128-10 (any widths), cnn, cnn:C1-C2-H, linreg:D; suffix ,act=tanh; \"\" for none (with "
       "dim)" },
@@ -1068,6 +1072,20 @@ mdl_agent_cfg_set_log (mdl_agent_cfg_t *cfg, FILE *log, const char *prefix)
 {
     cfg->log = log;
     cfg->log_prefix = prefix ? s_keep (cfg, prefix) : NULL;
+}
+
+void
+mdl_agent_cfg_set_log_fn (mdl_agent_cfg_t *cfg, void (*fn) (void *arg, const char *line), void *arg)
+{
+    cfg->log_fn = fn;
+    cfg->log_arg = fn ? arg : NULL;
+}
+
+uint64_t
+mdl_agent_id_of (const char *name)
+{
+    uint64_t h = mdl_hash_fnv1a64 (name, strlen (name));
+    return h ? h : 1;
 }
 
 /* ---- the rules between settings ---- */

@@ -493,9 +493,8 @@ mdl_agentopts_json_counters (void *json, const double *values, size_t n)
     mdl_http_json_counters (json, &h);
 }
 
-/* The counter named name among values[0..n), 0 when it is not there. */
-static double
-s_counter (const double *values, size_t n, const char *name)
+double
+mdl_agentopts_counter (const double *values, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++) {
         const char *c = mdl_agent_counter_name (i);
@@ -514,10 +513,10 @@ mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const double 
     if (b[0]) {
         mdl_json_str (j, "robust", b);
         if (!strncmp (b, "clip", 4)) {
-            mdl_json_int (j, "robust_clipped", (long long) s_counter (values, n, "robust_clipped"));
-            mdl_json_num (j, "robust_tau", s_counter (values, n, "robust_tau"));
+            mdl_json_int (j, "robust_clipped", (long long) mdl_agentopts_counter (values, n, "robust_clipped"));
+            mdl_json_num (j, "robust_tau", mdl_agentopts_counter (values, n, "robust_tau"));
         } else
-            mdl_json_int (j, "robust_short", (long long) s_counter (values, n, "robust_short"));
+            mdl_json_int (j, "robust_short", (long long) mdl_agentopts_counter (values, n, "robust_short"));
     }
     mdl_agent_cfg_get (cfg, "byzantine", b, sizeof b);
     if (b[0])

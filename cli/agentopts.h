@@ -106,6 +106,10 @@ size_t mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t 
    gives them. */
 void mdl_agentopts_json_counters (void *json, const double *values, size_t n);
 
+/* The counter named name among values[0..n) (mdl_agent_counter_name's order, as
+   mdl_agent_counters gives them), 0 when it is not there. */
+double mdl_agentopts_counter (const double *values, size_t n, const char *name);
+
 /* Writes what --robust did (robust, robust_clipped, robust_tau, robust_short) and the
    agent's --byzantine mode, when set, into j (values as mdl_agentopts_json_counters). */
 void mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const double *values, size_t n);
