@@ -344,6 +344,24 @@ s_keep_large_buffers (size_t msg_bytes)
 #endif
 }
 
+/* A static list of no peers (the configuration's default, `meshdl agent --isolated`):
+   the agent trains alone. The static back-end needs a list, so such an agent finds its
+   peers in an in-process registry of its own, which holds nobody else: as sim's agents
+   do, with no hello probation and no wait for a peer to be heard. */
+static int
+s_alone (mdl_agent_t *a)
+{
+    const mdl_disc_cfg_t *d = &a->cfg.disc;
+    if (d->kind != MDL_DISC_STATIC || (d->peers && d->peers[0]))
+        return 0;
+    int rc = 0;
+    if (!(a->alone = mdl_registry_new (&rc)))
+        return mdl_error_set (rc, "cannot start an agent without peers: %s", mdl_strerror (rc));
+    a->cfg.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = d->cluster, .registry = a->alone,
+                                     .interval_ms = d->interval_ms };
+    return 0;
+}
+
 mdl_agent_t *
 mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
 {
@@ -396,7 +414,7 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
         mdl_agent_log (a, "%s", mdl_error_detail ());
         goto fail;
     }
-    if ((rc = s_new_topologies (a)) || (rc = s_new_learner (a)))
+    if ((rc = s_new_topologies (a)) || (rc = s_new_learner (a)) || (rc = s_alone (a)))
         goto fail;
     mdl_codec_t *probe = mdl_codec_new (cfg->codec, a->d, 0, &rc);
     if (!probe) {
@@ -554,6 +572,7 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_topo_destroy (&a->topo);
     mdl_topo_destroy (&a->dense);
     mdl_topo_destroy (&a->denser);
+    mdl_registry_destroy (&a->alone); /* after the comm actor that uses it */
     free (a->snap);
     free (a->strings);
     if (a->sockets)

@@ -262,22 +262,11 @@ extern const size_t mdl_agent_age_nle;
 extern const double mdl_agent_wait_le[];
 extern const size_t mdl_agent_wait_nle;
 
-/* What one agent costs the process, for mdl_agent_provision: ZeroMQ sockets (actor
-   pipe, worker and comm inproc pair, PUB, SUB, CURVE monitors, the beacon's actor) and
-   threads (worker, comm actor, beacon). */
+/* What one agent costs the process, for mdl_agent_provision (meshdl/agent.h, with
+   MDL_AGENT_MAX_PEERS): ZeroMQ sockets (actor pipe, worker and comm inproc pair, PUB,
+   SUB, CURVE monitors, the beacon's actor) and threads (worker, comm actor, beacon). */
 #define MDL_AGENT_SOCKETS 16
-#define MDL_AGENT_MAX_PEERS 1024 /* live peers an agent tracks (its membership; all of them
-                                    take part in a global average) */
 #define MDL_AGENT_THREADS 3
-
-/* Makes room in this process for `agents` agents, each talking to up to `peers` peers
-   over TCP (0 for in-process agents): raises ZeroMQ's socket limit (only possible
-   before the process's first socket: call it first) and the soft limit of open files
-   up to the hard one. Returns 0, or MDL_ELIMIT with one sentence in why naming the
-   limit and what to do (nothing is changed then). mdl_agent_new refuses an agent
-   beyond what was provisioned (1024 sockets' worth by default) with MDL_ELIMIT, never
-   an assertion. */
-int mdl_agent_provision (size_t agents, size_t peers, char *why, size_t whylen);
 
 /* Builds n agents, cfgs[i] for out[i], a few at a time in parallel: each mdl_agent_new
    waits for its comm actor to start, and with hundreds of agents in a process those
@@ -345,24 +334,7 @@ int mdl_agent_cfg_parse_blocks (const char *spec, uint32_t *out, int cap);
    configuration object. Returns 0 or MDL_ENOMEM (cfg unchanged). */
 int mdl_agent_cfg_adopt_strings (mdl_agent_cfg_t *cfg, char **arena);
 
-/* Before mdl_agent_start: the agent resumes from *img (a checkpoint it or another agent of
-   the same model and algorithm wrote): parameters, optimizer state and data position now,
-   the algorithm's state when the worker starts; it then trains from the image's step and
-   rejoins (sync mode: at the cluster's round). Takes *img (NULL afterwards) on success.
-   Returns 0, MDL_EINVAL (the worker has started), or MDL_ECKPT_MODEL with a sentence for
-   the user in why (written for another model or algorithm); on error nothing changed and
-   the caller keeps *img. Call it after mdl_agent_set_shard (a new shard rebuilds the
-   learner). */
-int mdl_agent_resume (mdl_agent_t *self, mdl_ckpt_image_t **img, char *why, size_t len);
-
-/* mdl_agent_set_checkpoint: meshdl/agent.h */
-
-/* Whether img fits a run of cfg: its model spec, its algorithm, and the sizes of its
-   parameters and optimizer state (checked on objects built from cfg, so that a spec
-   written in another form compares as the model it makes). Returns 0, or
-   MDL_ECKPT_MODEL with a sentence for the user in why. Cheap: for the command line to
-   refuse a checkpoint before it loads data. */
-int mdl_agent_resume_check (const mdl_agent_cfg_t *cfg, const mdl_ckpt_image_t *img, char *why, size_t len);
+/* mdl_agent_resume, mdl_agent_resume_check, mdl_agent_set_checkpoint: meshdl/agent.h */
 
 /* "init", "checkpoint" or "peer:<16 hex digits>" for stats->start_from, in buf (>= 24). */
 const char *mdl_agent_start_name (const mdl_agent_stats_t *stats, char *buf, size_t len);

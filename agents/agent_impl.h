@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "mailroom.h"
 #include "pairbox.h"
+#include "registry.h"
 #include "snapshot.h"
 #include "topo.h"
 #include "wire.h"
@@ -148,6 +149,8 @@ struct mdl_agent_t {
     mdl_agent_stats_t snap_stats; /* the counters when snap was taken */
 
     char *strings;             /* the copies of cfg's strings (mdl_agent_cfg_adopt_strings) */
+    mdl_registry_t *alone;     /* a static list of no peers: an in-process registry of its
+                                  own, which finds nobody (s_alone) */
     /* bring your own model: no learner; the caller's thread drives this worker context
        through mdl_agent_exchange (exchange.c) */
     struct mdl_ctx_t *xctx;

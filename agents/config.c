@@ -256,6 +256,17 @@ s_set_hello (mdl_agent_cfg_t *cfg, const char *v)
     return 0;
 }
 
+/* megabytes, kept in bytes */
+static int
+s_set_hwm (mdl_agent_cfg_t *cfg, const char *v)
+{
+    double mb;
+    if (!s_number_in (v, 0, 1e6, &mb))
+        return mdl_error_set (MDL_EINVAL, "--hwm-mb '%s' must be megabytes from 0 to 1e6", v);
+    cfg->hwm_bytes = (int64_t) (mb * 1e6);
+    return 0;
+}
+
 static int
 s_set_model (mdl_agent_cfg_t *cfg, const char *v)
 {
@@ -497,6 +508,9 @@ static const s_key_t s_keys[] = {
     { "peer-timeout", K_DBL, F (peer_timeout), 0, 0.05, 3600, NULL, "a peer silent this long (seconds) is dead [3]" },
     { "hello-interval", K_FN, F (hello_interval), K_DBL, 0.01, 60, s_set_hello,
       "seconds between hellos on the mesh [0.25]" },
+    { "hwm-mb", K_FN, TEXT, 0, 0, 0, s_set_hwm,
+      "memory one message queue may hold (each peer's in the sender, the receiver's), in MB, as whole messages, at "
+      "least 2 models (0 = ZeroMQ's 100 / 1000 messages) [0]" },
     { "min-peers", K_INT, F (min_peers), 0, 0, 1024, NULL, "wait for this many peers before the first step [0]" },
     { "min-peers-timeout", K_DBL, F (min_peers_timeout), 0, 0.1, 86400, NULL,
       "how long to wait for them, seconds [60]" },
@@ -506,6 +520,10 @@ static const s_key_t s_keys[] = {
     { "seed", K_FN, F (learn.seed), K_U64, 0, 1.8e19, s_set_seed,
       "random seed: initial model, minibatch order, codecs' randomness [1]" },
     /* meshdl's own models (way 1) */
+    { "data-seed", K_U64, F (learn.data_seed), 0, 0, 1.8e19, NULL,
+      "order of the agent's minibatches (seed sets it too; set it after seed) [1]" },
+    { "injection-seed", K_U64, F (seed), 0, 0, 1.8e19, NULL,
+      "random stream of fault injections and --byzantine noise (seed sets it too; set it after seed) [1]" },
     { "model", K_FN, F (learn.spec), K_STR, 0, 0, s_set_model,
       "model: mlp:784-256-128-10 (any widths), cnn, cnn:C1-C2-H, linreg:D; suffix ,act=tanh; \"\" for none (with "
       "dim)" },
@@ -1052,6 +1070,20 @@ mdl_agent_cfg_set_log (mdl_agent_cfg_t *cfg, FILE *log, const char *prefix)
 {
     cfg->log = log;
     cfg->log_prefix = prefix ? s_keep (cfg, prefix) : NULL;
+}
+
+void
+mdl_agent_cfg_set_log_fn (mdl_agent_cfg_t *cfg, void (*fn) (void *arg, const char *line), void *arg)
+{
+    cfg->log_fn = fn;
+    cfg->log_arg = fn ? arg : NULL;
+}
+
+uint64_t
+mdl_agent_id_of (const char *name)
+{
+    uint64_t h = mdl_hash_fnv1a64 (name, strlen (name));
+    return h ? h : 1;
 }
 
 /* ---- the rules between settings ---- */

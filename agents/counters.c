@@ -86,6 +86,7 @@ static const s_counter_t s_counters[] = {
     C (start_step, C_U64),
     C (steps_skipped, C_U64),
     C (checkpoints, C_U64),
+    C (checkpoints_replaced, C_U64),
     C (checkpoint_step, C_U64),
     C (checkpoint_error, C_INT),
     C (snapshots_served, C_U64),
@@ -163,6 +164,37 @@ mdl_agent_counters (mdl_agent_t *a, double *values, size_t cap)
     mdl_agent_stats_t st;
     mdl_agent_stats (a, &st);
     return s_values (&st, values, cap);
+}
+
+int
+mdl_agent_eval_counters (mdl_agent_t *a, uint64_t k, double *values, size_t cap, size_t *n)
+{
+    mdl_agent_stats_t st;
+    int rc = mdl_agent_eval_stats (a, k, &st);
+    if (rc)
+        return rc;
+    const size_t all = s_values (&st, values, cap);
+    if (n)
+        *n = all;
+    return 0;
+}
+
+const char *
+mdl_agent_started_from (mdl_agent_t *a, char *buf, size_t len)
+{
+    mdl_agent_stats_t st;
+    mdl_agent_stats (a, &st);
+    return mdl_agent_start_name (&st, buf, len);
+}
+
+bool
+mdl_agent_unresolved (mdl_agent_t *a, char *buf, size_t cap)
+{
+    mdl_agent_stats_t st;
+    mdl_agent_stats (a, &st);
+    if (buf && cap)
+        snprintf (buf, cap, "%s", st.disc_unresolved);
+    return st.disc_unresolved[0] != '\0';
 }
 
 int

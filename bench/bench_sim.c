@@ -83,18 +83,20 @@ main (int argc, char **argv)
         mdl_opts_help (stdout, s_usage, defs);
         return 0;
     }
-    mdl_agent_cfg_t base;
-    memset (&base, 0, sizeof base);
+    mdl_agent_cfg_t *base = mdl_agent_cfg_new ();
+    if (!base)
+        return 2;
     mdl_part_spec_t pspec;
     if (rc == 0)
-        rc = mdl_agentopts_learning (&to, "sim", &base, err, sizeof err);
+        rc = mdl_agentopts_learning (&to, "sim", base, err, sizeof err);
     if (rc == 0)
-        rc = mdl_agentopts_apply (&ao, "sim", &base, &pspec, err, sizeof err);
+        rc = mdl_agentopts_apply (&ao, "sim", base, &pspec, err, sizeof err);
     mdl_dataset_t *train = NULL, *test = NULL;
     if (rc == 0)
         rc = mdl_trainopts_data (&to, "sim", &train, &test, err, sizeof err);
     if (rc) {
         fprintf (stderr, "bench_sim: %s\n", err);
+        mdl_agent_cfg_destroy (&base);
         return 2;
     }
     if (mdl_agent_provision ((size_t) nagents, 0, err, sizeof err)) {
@@ -115,10 +117,10 @@ main (int argc, char **argv)
        (an option of every sim since issue 18) puts every agent in a registry of its own (not --cluster: the in-process registry
        announces every agent to every other whatever its cluster, and agents of other
        clusters would still connect and then reject each other's updates). */
-    base.train = train;
-    base.epochs = to.epochs;
-    base.slow_factor = 1.0;
-    mdl_cluster_cfg_t cc = { .n = nagents, .base = &base, .part = part, .equal_rounds = true, .isolated = ao.isolated,
+    base->train = train;
+    base->epochs = to.epochs;
+    base->slow_factor = 1.0;
+    mdl_cluster_cfg_t cc = { .n = nagents, .base = base, .part = part, .equal_rounds = true, .isolated = ao.isolated,
                              .name = "mdl-bench-sim", .tweak = s_tweak, .tweak_arg = &to };
     int bad = -1, which = -1;
     if (!(cl = mdl_cluster_new (&cc, &rc, &bad))) {
@@ -188,5 +190,6 @@ done:
     mdl_partition_destroy (&part);
     mdl_dataset_destroy (&train);
     mdl_dataset_destroy (&test);
+    mdl_agent_cfg_destroy (&base);
     return status;
 }

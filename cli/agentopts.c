@@ -2,11 +2,11 @@
 #include "agentopts.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
 #include "http.h"
 #include "report.h"
 
@@ -157,18 +157,56 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
     defs[*n] = (mdl_optdef_t) { 0 };
 }
 
-/* The option parsers below are the engine's (config.c), so the command line and programs
-   read every value the same way; each one-line refusal is the engine's reason with the
-   command's prefix. */
+/* Where the options below go: the configuration (set by name through the public API,
+   so the command line and programs read every value the same way) and the refusal. */
+typedef struct {
+    mdl_agent_cfg_t *cfg;
+    const char *cmd;
+    char *err;
+    size_t errlen;
+} s_dest_t;
+
+/* A one-line refusal "meshdl CMD: ..." in the destination's err. Returns MDL_EINVAL. */
+static int s_refuse (const s_dest_t *t, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
 static int
-s_refuse (const char *cmd, char *err, size_t errlen)
+s_refuse (const s_dest_t *t, const char *fmt, ...)
 {
-    snprintf (err, errlen, "meshdl %s: %s", cmd, mdl_error_detail ());
+    char msg[900];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (msg, sizeof msg, fmt, ap);
+    va_end (ap);
+    snprintf (t->err, t->errlen, "meshdl %s: %s", t->cmd, msg);
     return MDL_EINVAL;
 }
 
+/* Sets key to the formatted value; a refusal is the setting's reason (mdl_error_detail)
+   with the command's prefix. */
+static int s_set (const s_dest_t *t, const char *key, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
+
+static int
+s_set (const s_dest_t *t, const char *key, const char *fmt, ...)
+{
+    char v[4096];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (v, sizeof v, fmt, ap);
+    va_end (ap);
+    int rc = mdl_agent_cfg_set (t->cfg, key, v);
+    if (rc)
+        snprintf (t->err, t->errlen, "meshdl %s: %s", t->cmd, mdl_error_detail ()[0] ? mdl_error_detail () : mdl_strerror (rc));
+    return rc;
+}
+
+static const char *
+s_bool (bool b)
+{
+    return b ? "true" : "false";
+}
+
 /* Whether value is one of the setting key's (mdl_agent_cfg_set on a configuration of its
-   own: the option's refusal below is the command line's, with its hint). */
+   own: the option's refusal is the command line's, with its hint). */
 static bool
 s_valid (const char *key, const char *value)
 {
@@ -180,25 +218,24 @@ s_valid (const char *key, const char *value)
 
 /* The gossip graph: --topology, --weights, --dense-window, --adaptive-degree. */
 static int
-s_apply_graph (const mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
+s_apply_graph (const mdl_agentopts_t *o, const s_dest_t *t)
 {
     char hint[96];
-    if (!s_valid ("topology", o->topology)) {
+    if (mdl_agent_cfg_set (t->cfg, "topology", o->topology)) {
         const char *forms = mdl_agent_cfg_forms ("topology");
-        return mdl_error_set (MDL_EINVAL, "--topology '%s' is not valid (%s)%s", o->topology, forms,
-                              mdl_did_you_mean_in (hint, sizeof hint, o->topology, forms));
+        return s_refuse (t, "--topology '%s' is not valid (%s)%s", o->topology, forms,
+                         mdl_did_you_mean_in (hint, sizeof hint, o->topology, forms));
     }
-    if (mdl_weights_parse (o->weights, &cfg->weights))
-        return mdl_error_set (MDL_EINVAL, "--weights '%s' is not mh or uniform%s", o->weights,
-                              mdl_did_you_mean_in (hint, sizeof hint, o->weights, "mh uniform"));
-    cfg->topology = o->topology;
-    cfg->dense_start = cfg->dense_len = 0;
-    if (o->dense_window && mdl_agent_cfg_dense_window (cfg, o->dense_window))
+    if (mdl_agent_cfg_set (t->cfg, "weights", o->weights))
+        return s_refuse (t, "--weights '%s' is not mh or uniform%s", o->weights,
+                         mdl_did_you_mean_in (hint, sizeof hint, o->weights, "mh uniform"));
+    if (o->dense_window && s_set (t, "dense-window", "%s", o->dense_window))
         return MDL_EINVAL;
-    cfg->ad_target = 0;
     if (o->degree_target && !o->adaptive_degree)
-        return mdl_error_set (MDL_EINVAL, "--degree-target needs --adaptive-degree");
-    if (o->adaptive_degree && mdl_agent_cfg_degree_target (cfg, o->degree_target ? o->degree_target : "lr:1"))
+        return s_refuse (t, "--degree-target needs --adaptive-degree");
+    if (o->adaptive_degree
+        && (s_set (t, "degree-target", "%s", o->degree_target ? o->degree_target : "lr:1")
+            || s_set (t, "adaptive-degree", "true")))
         return MDL_EINVAL;
     return 0;
 }
@@ -244,140 +281,139 @@ s_error_feedback (mdl_agentopts_t *o, const char *cmd)
                  cmd, o->codec);
 }
 
-/* The algorithm and what it sends: --algo, --mode (the algorithm's by default), --codec,
-   --gamma and --gamma-max (by algorithm and codec when not given). */
+/* Sets "algo" without the algorithm's own learning rate: --lr's value, or the algorithm's
+   when not given, was set by the training options already (s_algo_defaults), except
+   under a cyclical schedule, which sets the rate itself. */
 static int
-s_apply_algo (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg)
+s_set_algo (const mdl_agentopts_t *o, const s_dest_t *t)
+{
+    char lr[64];
+    mdl_agent_cfg_get (t->cfg, "lr", lr, sizeof lr);
+    return s_set (t, "algo", "%s", o->algo) || s_set (t, "lr", "%s", lr) ? MDL_EINVAL : 0;
+}
+
+/* The algorithm and what it sends: --algo, --mode (the algorithm's by default), --codec,
+   --gamma and --gamma-max (by algorithm and codec when not given). *gamma_bad: --gamma
+   is out of (0, 1], which is refused after the rules between settings, where the engine
+   checks it. */
+static int
+s_apply_algo (mdl_agentopts_t *o, const s_dest_t *t, bool *gamma_bad)
 {
     char hint[96], mode[16];
     if (mdl_algo_info (o->algo, "mode", mode, sizeof mode)) {
         char names[256];
         s_algo_names (names, sizeof names, ", ");
-        return mdl_error_set (MDL_EINVAL, "--algo '%s' is not one of: %s%s", o->algo, names,
-                              mdl_did_you_mean_in (hint, sizeof hint, o->algo, names));
+        return s_refuse (t, "--algo '%s' is not one of: %s%s", o->algo, names,
+                         mdl_did_you_mean_in (hint, sizeof hint, o->algo, names));
     }
+    if (s_set_algo (o, t))
+        return MDL_EINVAL;
     if (!o->mode)
         o->mode = strcmp (mode, "async") ? "sync" : "async";
     if (strcmp (o->mode, "sync") && strcmp (o->mode, "async"))
-        return mdl_error_set (MDL_EINVAL, "--mode '%s' is not sync or async%s", o->mode,
-                              mdl_did_you_mean_in (hint, sizeof hint, o->mode, "sync async"));
-    cfg->mode = strcmp (o->mode, "sync") ? MDL_MODE_ASYNC : MDL_MODE_SYNC;
+        return s_refuse (t, "--mode '%s' is not sync or async%s", o->mode,
+                         mdl_did_you_mean_in (hint, sizeof hint, o->mode, "sync async"));
+    if (s_set (t, "mode", "%s", o->mode))
+        return MDL_EINVAL;
     if (!s_valid ("codec", o->codec)) {
         mdl_did_you_mean_in (hint, sizeof hint, o->codec, "fp32 fp16 bf16 qsgd q8 q4 sign topk randk");
-        return mdl_error_set (MDL_EINVAL, "--codec '%s' does not parse%s; %s", o->codec, hint,
-                              mdl_agent_cfg_forms ("codec"));
+        return s_refuse (t, "--codec '%s' does not parse%s; %s", o->codec, hint, mdl_agent_cfg_forms ("codec"));
     }
-    s_error_feedback (o, cmd);
-    s_contractive_codec (o, cmd);
-    cfg->algo = o->algo;
-    cfg->codec = o->codec;
-    cfg->gamma = o->gamma;
-    cfg->gamma_max = o->gamma_max;
-    mdl_agent_cfg_resolve (cfg);
-    o->gamma = cfg->gamma;
-    o->gamma_max = cfg->gamma_max;
-    if (!(o->gamma_max > 0 && o->gamma_max <= 1)) /* the engine takes 0 as "unused" */
-        return mdl_error_set (MDL_EINVAL, "--gamma-max must be in (0, 1] (got %g)", o->gamma_max);
+    s_error_feedback (o, t->cmd);
+    s_contractive_codec (o, t->cmd);
+    if (s_set (t, "codec", "%s", o->codec) || s_set (t, "error-feedback", "%s", s_bool (o->error_feedback)))
+        return MDL_EINVAL;
+    *gamma_bad = !isnan (o->gamma) && !(o->gamma > 0 && o->gamma <= 1);
+    if (!isnan (o->gamma) && !*gamma_bad && s_set (t, "gamma", "%.17g", o->gamma))
+        return MDL_EINVAL;
+    /* unset (NaN): the engine's default by codec */
+    if (!isnan (o->gamma_max) && !(o->gamma_max > 0 && o->gamma_max <= 1))
+        return s_refuse (t, "--gamma-max must be in (0, 1] (got %g)", o->gamma_max);
+    if (!isnan (o->gamma_max) && s_set (t, "gamma-max", "%.17g", o->gamma_max))
+        return MDL_EINVAL;
     return 0;
 }
 
 /* The rounds: --gossip-steps, --consensus-control (4 rounds by default), --consensus-scale. */
 static int
-s_apply_rounds (mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
+s_apply_rounds (const mdl_agentopts_t *o, const s_dest_t *t)
 {
     if (o->gossip_steps < 1 || o->gossip_steps > 1000)
-        return mdl_error_set (MDL_EINVAL, "--gossip-steps must be an integer from 1 to 1000 (got %d)", o->gossip_steps);
-    cfg->gossip_steps = o->gossip_steps;
-    cfg->cc_target = 0;
-    if (o->consensus_control && mdl_agent_cfg_consensus_control (cfg, o->consensus_control))
-        return MDL_EINVAL;
-    o->gossip_steps = cfg->gossip_steps;
-    cfg->scale_kind = MDL_SCALE_NONE;
-    cfg->scale_value = 1.0;
-    if (o->consensus_scale && mdl_agent_cfg_consensus_scale (cfg, o->consensus_scale))
+        return s_refuse (t, "--gossip-steps must be an integer from 1 to 1000 (got %d)", o->gossip_steps);
+    if (s_set (t, "gossip-steps", "%d", o->gossip_steps)
+        || (o->consensus_control && s_set (t, "consensus-control", "%s", o->consensus_control))
+        || (o->consensus_scale && s_set (t, "consensus-scale", "%s", o->consensus_scale)))
         return MDL_EINVAL;
     return 0;
 }
 
 /* Ranges the option table cannot say, and the split of the data. */
 static int
-s_apply_ranges (const mdl_agentopts_t *o, mdl_part_spec_t *part)
+s_apply_ranges (const mdl_agentopts_t *o, const s_dest_t *t, mdl_part_spec_t *part)
 {
     if (!(o->delta >= 0) || !isfinite (o->delta))
-        return mdl_error_set (MDL_EINVAL, "--delta must be a finite number >= 0 (got %g)", o->delta);
+        return s_refuse (t, "--delta must be a finite number >= 0 (got %g)", o->delta);
     if (o->check_every < 1)
-        return mdl_error_set (MDL_EINVAL, "--check-every must be >= 1 (got %d)", o->check_every);
+        return s_refuse (t, "--check-every must be >= 1 (got %d)", o->check_every);
     if (!(o->staleness_decay > 0 && o->staleness_decay <= 1))
-        return mdl_error_set (MDL_EINVAL, "--staleness-decay must be in (0, 1] (got %g)", o->staleness_decay);
+        return s_refuse (t, "--staleness-decay must be in (0, 1] (got %g)", o->staleness_decay);
     char hint[96];
     if (mdl_part_parse (o->partition, part))
-        return mdl_error_set (MDL_EINVAL, "--partition '%s' is not iid, dirichlet:ALPHA (ALPHA > 0) or shards:K (K >= 1)%s",
-                              o->partition, mdl_did_you_mean_in (hint, sizeof hint, o->partition, "iid dirichlet shards"));
+        return s_refuse (t, "--partition '%s' is not iid, dirichlet:ALPHA (ALPHA > 0) or shards:K (K >= 1)%s",
+                         o->partition, mdl_did_you_mean_in (hint, sizeof hint, o->partition, "iid dirichlet shards"));
     if (!o->cluster[0])
-        return mdl_error_set (MDL_EINVAL, "--cluster must not be empty");
+        return s_refuse (t, "--cluster must not be empty");
     return 0;
 }
 
-/* The options that are copied as they are. */
-static void
-s_apply_plain (const mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
+/* The settings of codistillation, Plexus, model-parallel least squares and data-centre
+   averaging, and what guards the mixing: --robust and --max-lead. */
+static int
+s_apply_seeds (const mdl_agentopts_t *o, const s_dest_t *t)
 {
-    cfg->local_steps = o->local_steps;
-    cfg->global_every = o->global_every;
-    cfg->overlap = o->overlap;
-    cfg->error_feedback = o->error_feedback;
-    cfg->keyframe_every = o->keyframe_every;
-    cfg->final_merge = o->final_merge;
-    cfg->dyn_delta = o->delta;
-    cfg->verify_replicas = o->verify_replicas;
-    cfg->drift_epoch = o->drift_at;
-    cfg->check_every = o->check_every;
-    cfg->merge_timeout = o->merge_timeout;
-    cfg->staleness_decay = o->staleness_decay;
-    cfg->max_staleness = o->max_staleness;
-    cfg->sync_timeout = o->sync_timeout;
-    cfg->cluster = o->cluster;
-    cfg->peer_timeout = o->peer_timeout;
-    cfg->hello_interval = o->hello_interval;
-    cfg->hwm_bytes = (int64_t) (o->hwm_mb * 1e6);
-    cfg->evals_per_epoch = o->evals_per_epoch;
+    if (s_set (t, "local-epochs", "%d", o->local_epochs)
+        || s_set (t, "public-rows", "%llu", (unsigned long long) o->public_rows)
+        || (o->distill_weight_given && s_set (t, "distill-weight", "%.17g", o->distill_weight))
+        || s_set (t, "sample", "%d", o->sample) || (o->blocks && s_set (t, "blocks", "%s", o->blocks))
+        || s_set (t, "max-lead", "%d", o->max_lead) || (o->robust && s_set (t, "robust", "%s", o->robust)))
+        return MDL_EINVAL;
+    return 0;
 }
 
-/* The settings of codistillation, Plexus, model-parallel least squares and data-centre
-   averaging, and what guards the mixing: --robust (parsed by the engine, so programs read
-   it the same way) and --max-lead. */
+/* The options that are set as they are (their ranges checked by the option table). */
 static int
-s_apply_seeds (mdl_agentopts_t *o, mdl_agent_cfg_t *cfg)
+s_apply_plain (const mdl_agentopts_t *o, const s_dest_t *t)
 {
-    cfg->local_epochs = o->local_epochs;
-    cfg->public_rows = (size_t) o->public_rows;
-    cfg->distill_weight = o->distill_weight;
-    cfg->sample = o->sample;
-    cfg->nblocks = 0;
-    cfg->blocks = NULL;
-    if (o->blocks) {
-        const int cap = (int) (sizeof o->block_sizes / sizeof o->block_sizes[0]);
-        int k = mdl_agent_cfg_parse_blocks (o->blocks, o->block_sizes, cap);
-        if (k < 0)
-            return MDL_EINVAL;
-        cfg->blocks = o->block_sizes;
-        cfg->nblocks = k;
-    }
-    cfg->max_lead = o->max_lead;
-    return mdl_agent_cfg_robust (cfg, o->robust);
+    if (s_set (t, "local-steps", "%d", o->local_steps) || s_set (t, "global-every", "%d", o->global_every)
+        || s_set (t, "overlap", "%s", s_bool (o->overlap)) || s_set (t, "keyframe-every", "%d", o->keyframe_every)
+        || s_set (t, "final-merge", "%s", s_bool (o->final_merge)) || s_set (t, "delta", "%.17g", o->delta)
+        || s_set (t, "verify-replicas", "%s", s_bool (o->verify_replicas))
+        || s_set (t, "drift-at", "%.17g", o->drift_at) || s_set (t, "check-every", "%d", o->check_every)
+        || s_set (t, "merge-timeout", "%.17g", o->merge_timeout)
+        || s_set (t, "staleness-decay", "%.17g", o->staleness_decay)
+        || s_set (t, "max-staleness", "%d", o->max_staleness) || s_set (t, "sync-timeout", "%.17g", o->sync_timeout)
+        || s_set (t, "cluster", "%s", o->cluster) || s_set (t, "peer-timeout", "%.17g", o->peer_timeout)
+        || s_set (t, "hello-interval", "%.17g", o->hello_interval) || s_set (t, "hwm-mb", "%.17g", o->hwm_mb)
+        || s_set (t, "evals-per-epoch", "%d", o->evals_per_epoch))
+        return MDL_EINVAL;
+    return 0;
 }
 
 int
-mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
-                     mdl_part_spec_t *part, char *err, size_t errlen)
+mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg, mdl_part_spec_t *part, char *err,
+                     size_t errlen)
 {
-    mdl_error_clear ();
-    if (s_apply_graph (o, cfg) || s_apply_algo (o, cmd, cfg) || s_apply_rounds (o, cfg) || s_apply_ranges (o, part)
-        || s_apply_seeds (o, cfg))
-        return s_refuse (cmd, err, errlen);
-    s_apply_plain (o, cfg);
+    const s_dest_t t = { .cfg = cfg, .cmd = cmd, .err = err, .errlen = errlen };
+    bool gamma_bad = false;
+    if (s_apply_graph (o, &t) || s_apply_algo (o, &t, &gamma_bad) || s_apply_rounds (o, &t)
+        || s_apply_ranges (o, &t, part) || s_apply_seeds (o, &t) || s_apply_plain (o, &t))
+        return MDL_EINVAL;
     /* the rules between options and those of the algorithm, as mdl_agent_new applies them */
-    return mdl_agent_cfg_check (cfg) ? s_refuse (cmd, err, errlen) : 0;
+    if (mdl_agent_cfg_check (cfg))
+        return s_refuse (&t, "%s", mdl_error_detail ());
+    if (gamma_bad)
+        return s_refuse (&t, "--gamma must be in (0, 1] (got %g)", o->gamma);
+    return 0;
 }
 
 /* An algorithm's own defaults for --optimizer, --lr and --momentum, where not given. */
@@ -404,18 +440,7 @@ s_algo_defaults (const mdl_optdef_t *defs, mdl_agentopts_t *ao, mdl_trainopts_t 
 int
 mdl_agentopts_learning (const mdl_trainopts_t *to, const char *cmd, mdl_agent_cfg_t *cfg, char *err, size_t errlen)
 {
-    mdl_agent_cfg_t *tc = mdl_agent_cfg_new ();
-    if (!tc) {
-        snprintf (err, errlen, "meshdl %s: out of memory", cmd);
-        return MDL_ENOMEM;
-    }
-    int rc = mdl_trainopts_config (to, cmd, tc, err, errlen);
-    if (rc == 0) {
-        cfg->learn = tc->learn;
-        cfg->learn.spec = to->model; /* tc's copy of the string goes with tc */
-    }
-    mdl_agent_cfg_destroy (&tc);
-    return rc;
+    return mdl_trainopts_config (to, cmd, cfg, err, errlen);
 }
 
 void
@@ -430,9 +455,8 @@ mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, mdl
                      mdl_agent_cfg_t *cfg, mdl_part_spec_t *part, int argc, char **argv, void **keep, char *err,
                      size_t errlen)
 {
-    memset (cfg, 0, sizeof *cfg);
     int rc = mdl_trainopts_parse (cmd, usage, defs, NULL, argc, argv, keep, err, errlen);
-    cfg->distill_weight_given = mdl_opts_given (defs, "distill-weight");
+    ao->distill_weight_given = mdl_opts_given (defs, "distill-weight");
     to->lr_given = mdl_opts_given (defs, "lr");
     to->lr_min_given = mdl_opts_given (defs, "lr-min");
     ao->error_feedback_given = mdl_opts_given (defs, "error-feedback");
@@ -469,9 +493,8 @@ mdl_agentopts_json_counters (void *json, const double *values, size_t n)
     mdl_http_json_counters (json, &h);
 }
 
-/* The counter named name among values[0..n), 0 when it is not there. */
-static double
-s_counter (const double *values, size_t n, const char *name)
+double
+mdl_agentopts_counter (const double *values, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++) {
         const char *c = mdl_agent_counter_name (i);
@@ -490,10 +513,10 @@ mdl_agentopts_json_robust (void *json, const mdl_agent_cfg_t *cfg, const double 
     if (b[0]) {
         mdl_json_str (j, "robust", b);
         if (!strncmp (b, "clip", 4)) {
-            mdl_json_int (j, "robust_clipped", (long long) s_counter (values, n, "robust_clipped"));
-            mdl_json_num (j, "robust_tau", s_counter (values, n, "robust_tau"));
+            mdl_json_int (j, "robust_clipped", (long long) mdl_agentopts_counter (values, n, "robust_clipped"));
+            mdl_json_num (j, "robust_tau", mdl_agentopts_counter (values, n, "robust_tau"));
         } else
-            mdl_json_int (j, "robust_short", (long long) s_counter (values, n, "robust_short"));
+            mdl_json_int (j, "robust_short", (long long) mdl_agentopts_counter (values, n, "robust_short"));
     }
     mdl_agent_cfg_get (cfg, "byzantine", b, sizeof b);
     if (b[0])

@@ -7,9 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent.h"
+#include "meshdl.h"
 #include "opts.h"
-#include "partition.h"
 #include "trainopts.h"
 
 typedef struct {
@@ -35,6 +34,7 @@ typedef struct {
     int local_epochs;      /* localsgd: E, 0 = off */
     uint64_t public_rows;  /* codistill: N */
     double distill_weight; /* codistill: lambda */
+    bool distill_weight_given; /* else the engine's default, which other algorithms accept */
     int sample;            /* plexus: S */
     const char *blocks;    /* mp-linreg: P1,...,PK */
     uint32_t block_sizes[1024];
@@ -68,23 +68,24 @@ typedef struct {
 void mdl_agentopts_defaults (mdl_agentopts_t *o);
 void mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t cap);
 
-/* Validates o (topology, weights, algorithm, mode, codec, partition, ranges) and fills
-   the consensus part of cfg and *part. Returns 0 or MDL_EINVAL with a one-line message
-   (listing the valid forms). */
+/* Validates o (topology, weights, algorithm, mode, codec, partition, ranges) and sets
+   the consensus part of cfg (a configuration of the public API: mdl_agent_cfg_new) by
+   name, and fills *part. Returns 0 or MDL_EINVAL with a one-line message (listing the
+   valid forms); cfg may then hold some of the settings. */
 int mdl_agentopts_apply (mdl_agentopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg,
                          mdl_part_spec_t *part, char *err, size_t errlen);
 
-/* Fills cfg's learning part (model, optimizer, schedule, batch, epochs, seeds) from to,
-   through a configuration of the public API (mdl_trainopts_config). Returns 0 or an
-   error code with a one-line message. */
+/* Sets cfg's learning part (model, optimizer, schedule, batch, epochs, seeds) from to
+   (mdl_trainopts_config). Returns 0 or an error code with a one-line message. */
 int mdl_agentopts_learning (const mdl_trainopts_t *to, const char *cmd, mdl_agent_cfg_t *cfg, char *err, size_t errlen);
 
 /* Appends the training options (trainopts.h) and these to defs (at *n, capacity cap):
    the table of `sim` and `agent` after their own options. */
 void mdl_agentopts_table (mdl_trainopts_t *to, mdl_agentopts_t *ao, mdl_optdef_t *defs, size_t *n, size_t cap);
 
-/* Parses argv / MESHDL_* / --config into the table defs (mdl_agentopts_table), and fills
-   cfg's learner and consensus parts and *part: the start shared by `sim` and `agent`.
+/* Parses argv / MESHDL_* / --config into the table defs (mdl_agentopts_table), and sets
+   cfg's learner and consensus parts (cfg from mdl_agent_cfg_new, owned by the caller)
+   and fills *part: the start shared by `sim` and `agent`.
    Returns 0, 1 (--help printed) or an error code with a one-line message. *keep as
    mdl_trainopts_parse. */
 int mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs, mdl_trainopts_t *to, mdl_agentopts_t *ao,
@@ -104,6 +105,10 @@ size_t mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t 
    from values[0..n): the counters in mdl_agent_counter_name's order, as mdl_agent_counters
    gives them. */
 void mdl_agentopts_json_counters (void *json, const double *values, size_t n);
+
+/* The counter named name among values[0..n) (mdl_agent_counter_name's order, as
+   mdl_agent_counters gives them), 0 when it is not there. */
+double mdl_agentopts_counter (const double *values, size_t n, const char *name);
 
 /* Writes what --robust did (robust, robust_clipped, robust_tau, robust_short) and the
    agent's --byzantine mode, when set, into j (values as mdl_agentopts_json_counters). */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "agentopts.h"
-#include "algo.h"
-#include "checkpoint.h"
 #include "cli.h"
 #include "discopts.h"
-#include "err.h"
-#include "hash.h"
 #include "http.h"
-#include "partition.h"
-#include "registry.h"
+#include "meshdl.h"
 #include "report.h"
 #include "signals.h"
 #include "status.h"
@@ -89,12 +84,37 @@ s_default_id (const char *name)
     char host[256] = "";
     if (!name) {
         gethostname (host, sizeof host - 1);
-        uint64_t h = mdl_hash_fnv1a64 (host, strlen (host));
-        h ^= (uint64_t) getpid () * 0x9e3779b97f4a7c15ULL;
+        uint64_t h = mdl_agent_id_of (host) ^ (uint64_t) getpid () * 0x9e3779b97f4a7c15ULL;
         return h ? h : 1;
     }
-    uint64_t h = mdl_hash_fnv1a64 (name, strlen (name));
-    return h ? h : 1;
+    return mdl_agent_id_of (name);
+}
+
+/* An agent's counters at one moment (mdl_agent_counters, or an evaluation's record),
+   read by name. */
+typedef struct {
+    double v[MDL_HTTP_COUNTERS];
+    size_t n;
+} s_counters_t;
+
+static void
+s_counters_read (mdl_agent_t *agent, s_counters_t *c)
+{
+    c->n = mdl_agent_counters (agent, c->v, MDL_HTTP_COUNTERS);
+    if (c->n > MDL_HTTP_COUNTERS)
+        c->n = MDL_HTTP_COUNTERS;
+}
+
+static double
+s_c (const s_counters_t *c, const char *name)
+{
+    return mdl_agentopts_counter (c->v, c->n, name);
+}
+
+static long long
+s_ci (const s_counters_t *c, const char *name)
+{
+    return (long long) s_c (c, name);
 }
 
 /* Writes the health status to each path given (--status FILE, DIR/<id>/status.json).
@@ -154,43 +174,45 @@ typedef struct {
 static uint64_t
 s_agent_evals (mdl_agent_t *agent, const s_evout_t *o, uint64_t seen, double t0_wall, double *t_target)
 {
-    mdl_agent_stats_t e;
-    mdl_agent_stats (agent, &e);
-    const uint64_t upto = e.evals;
+    static s_counters_t e; /* large; the main thread's only */
+    s_counters_read (agent, &e);
+    const uint64_t upto = (uint64_t) s_c (&e, "evals");
+    char from[40];
+    mdl_agent_started_from (agent, from, sizeof from);
     for (uint64_t k = seen + 1; k <= upto; k++) {
-        if (mdl_agent_eval_stats (agent, k, &e))
-            continue; /* overwritten: more than MDL_AGENT_EVALS_KEPT since the last look */
-        const double at = e.eval_time - t0_wall;
-        if (o->target_acc > 0 && isnan (*t_target) && e.test_acc >= o->target_acc)
+        if (mdl_agent_eval_counters (agent, k, e.v, MDL_HTTP_COUNTERS, &e.n))
+            continue; /* overwritten: more than 16 since the last look */
+        e.n = e.n < MDL_HTTP_COUNTERS ? e.n : MDL_HTTP_COUNTERS;
+        const double at = s_c (&e, "eval_time") - t0_wall, acc = s_c (&e, "test_acc");
+        const bool final = s_c (&e, "eval_final") != 0;
+        if (o->target_acc > 0 && isnan (*t_target) && acc >= o->target_acc)
             *t_target = at;
         if (o->metrics) {
             mdl_json_t j;
             mdl_json_begin (&j);
-            mdl_json_num (&j, "time", e.eval_time);
+            mdl_json_num (&j, "time", s_c (&e, "eval_time"));
             mdl_json_num (&j, "elapsed_s", at);
             mdl_json_str (&j, "run", o->run);
             mdl_json_str (&j, "agent", o->agent);
-            mdl_json_int (&j, "step", (long long) e.eval_step);
-            mdl_json_num (&j, "epoch", e.epoch);
-            mdl_json_num (&j, "train_loss", e.loss);
-            mdl_json_num (&j, "test_acc", e.test_acc);
-            mdl_json_num (&j, "test_loss", e.test_loss);
-            mdl_json_num (&j, "disagreement", e.disagreement);
-            double v[MDL_HTTP_COUNTERS];
-            const size_t nv = mdl_agent_stats_values (&e, v, MDL_HTTP_COUNTERS);
-            mdl_agentopts_json_counters (&j, v, nv);
-            mdl_json_int (&j, "global_averages", (long long) e.global_averages);
-            mdl_json_int (&j, "live_peers", (long long) e.peers_alive);
-            mdl_json_int (&j, "eval_rows", (long long) e.eval_rows);
-            mdl_json_bool (&j, "final", e.eval_final);
-            char from[40];
-            mdl_json_str (&j, "start_from", mdl_agent_start_name (&e, from, sizeof from));
-            mdl_json_int (&j, "start_step", (long long) e.start_step);
+            mdl_json_int (&j, "step", s_ci (&e, "eval_step"));
+            mdl_json_num (&j, "epoch", s_c (&e, "epoch"));
+            mdl_json_num (&j, "train_loss", s_c (&e, "loss"));
+            mdl_json_num (&j, "test_acc", acc);
+            mdl_json_num (&j, "test_loss", s_c (&e, "test_loss"));
+            mdl_json_num (&j, "disagreement", s_c (&e, "disagreement"));
+            mdl_agentopts_json_counters (&j, e.v, e.n);
+            mdl_json_int (&j, "global_averages", s_ci (&e, "global_averages"));
+            mdl_json_int (&j, "live_peers", s_ci (&e, "peers_alive"));
+            mdl_json_int (&j, "eval_rows", s_ci (&e, "eval_rows"));
+            mdl_json_bool (&j, "final", final);
+            mdl_json_str (&j, "start_from", from);
+            mdl_json_int (&j, "start_step", s_ci (&e, "start_step"));
             mdl_json_end (&j, o->metrics);
         }
         if (!o->quiet) {
-            mdl_progress_show (o->prog, true, "epoch %.2f  test acc %.4f  loss %.4f  peers %llu%s", e.epoch, e.test_acc,
-                               e.test_loss, (unsigned long long) e.peers_alive, e.eval_final ? "  (final)" : "");
+            mdl_progress_show (o->prog, true, "epoch %.2f  test acc %.4f  loss %.4f  peers %llu%s", s_c (&e, "epoch"), acc,
+                               s_c (&e, "test_loss"), (unsigned long long) s_c (&e, "peers_alive"),
+                               final ? "  (final)" : "");
             mdl_progress_end (o->prog);
         }
     }
@@ -203,13 +225,13 @@ s_agent_evals (mdl_agent_t *agent, const s_evout_t *o, uint64_t seen, double t0_
    among more than k+1 members and shares a shard (RANK mod k+1). Returns true when the
    agent may start; false when it gave up (msg says why) or a signal came. */
 static bool
-s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partition_t *part, int k, double timeout,
-              uint64_t seed, mdl_status_t *hs, const char *const paths[2], char *msg, size_t len)
+s_shard_auto (mdl_agent_t *agent, uint64_t id, const mdl_partition_t *part, int k, double timeout, uint64_t seed,
+              mdl_status_t *hs, const char *const paths[2], char *msg, size_t len)
 {
     const double until = mdl_cli_now () + timeout;
     double last = -1;
     char idb[17];
-    mdl_id_str (cfg->id, idb);
+    mdl_cli_id_str (id, idb);
     hs->state = "waiting";
     while (mdl_agent_wait_peers (agent, k, 0.25) != 0) {
         uint64_t ids[1];
@@ -218,11 +240,10 @@ s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partitio
         if (mdl_signals_stop ())
             return false;
         if (mdl_cli_now () >= until) {
-            mdl_agent_stats_t st;
-            mdl_agent_stats (agent, &st);
-            if (st.disc_unresolved[0])
+            char unresolved[256];
+            if (mdl_agent_unresolved (agent, unresolved, sizeof unresolved))
                 snprintf (msg, len, "only %llu of the %d peers required (--min-peers %d) appeared within %.0f s; never resolved: %s",
-                          (unsigned long long) hs->peers, k, k, timeout, st.disc_unresolved);
+                          (unsigned long long) hs->peers, k, k, timeout, unresolved);
             else
                 snprintf (msg, len, "only %llu of the %d peers required (--min-peers %d) appeared within %.0f s: "
                           "with N agents, --min-peers must be at most N-1",
@@ -240,7 +261,7 @@ s_shard_auto (mdl_agent_t *agent, const mdl_agent_cfg_t *cfg, const mdl_partitio
     if (n > sizeof ids / sizeof ids[0])
         n = sizeof ids / sizeof ids[0];
     size_t rank = 0;
-    while (rank < n && ids[rank] != cfg->id)
+    while (rank < n && ids[rank] != id)
         rank++;
     const uint32_t shards = (uint32_t) k + 1, i = (uint32_t) (rank % shards);
     size_t cnt = 0;
@@ -297,18 +318,20 @@ typedef struct {
     mdl_discopts_t dopt;
     mdl_optdef_t defs[128];
     void *cfgkeep;           /* --config strings, freed at the end */
-    mdl_agent_cfg_t cfg;
+    mdl_agent_cfg_t *cfg;    /* mdl_agent_cfg_new */
     mdl_part_spec_t pspec;
-    const mdl_algo_ops_t *ops;
+    bool model_parallel;     /* the algorithm splits the unknowns, not the rows */
+    uint64_t id;
     mdl_ckpt_image_t *resume; /* --resume, read and checked before anything starts */
     uint32_t shard_i, shard_n;
     bool shard_auto;
     mdl_dataset_t *train, *test;
     mdl_partition_t *part;
-    mdl_registry_t *alone;   /* --isolated: a discovery registry of its own, which finds nobody */
     mdl_agent_t *agent;
     FILE *logf, *metrics;
     size_t rows;             /* the shard's */
+    const uint32_t *shard_rows; /* ... (NULL: all of them) */
+    size_t eval_rows;        /* test rows of the evaluations while training */
     char bind[128], prefix[64], idb[17], rdir[4096];
     char ckpt_path[4200], metrics_path[4200], status_path[4200], summary_path[4200];
     const char *status_paths[2];
@@ -321,7 +344,8 @@ typedef struct {
     char cache_dir[4200];    /* --results DIR: DIR/.data-cache */
     mdl_progress_t prog;     /* the progress line; event lines are printed above it */
     s_evout_t ev;            /* where evaluations go */
-    mdl_agent_stats_t st;
+    s_counters_t st;         /* the agent's counters, last read */
+    int error;               /* why the agent stopped (its "error" counter), or the run's */
 } s_run_t;
 
 /* The option table of `meshdl agent`: its own options, then the training and
@@ -416,14 +440,15 @@ s_check_roles (s_run_t *r, char *err, size_t errlen)
 {
     const s_agentopts_t *so = &r->so;
     const mdl_agentopts_t *ao = &r->ao;
-    char why[256], hhost[256];
+    char mp[16], hhost[256];
     int hport;
-    r->ops = mdl_algo_find (ao->algo); /* found: mdl_agentopts_apply refused an unknown one */
-    if (so->byzantine && mdl_byz_parse (so->byzantine, &r->cfg.byzantine, why, sizeof why))
-        snprintf (err, errlen, "meshdl agent: %s", why);
+    /* known: mdl_agentopts_apply refused an unknown algorithm */
+    r->model_parallel = mdl_algo_info (ao->algo, "model-parallel", mp, sizeof mp) == 0 && !strcmp (mp, "true");
+    if (so->byzantine && mdl_agent_cfg_set (r->cfg, "byzantine", so->byzantine))
+        snprintf (err, errlen, "meshdl agent: %s", mdl_error_detail ());
     else if (ao->isolated && (r->dopt.iface || r->dopt.peers.n || so->min_peers || r->shard_auto))
         snprintf (err, errlen, "meshdl agent: --isolated trains alone: no --interface, --peers, --min-peers or --shard auto");
-    else if (r->ops && r->ops->model_parallel && so->shard)
+    else if (r->model_parallel && so->shard)
         snprintf (err, errlen, "meshdl agent: --algo %s splits the unknowns, not the rows: every agent trains on all of "
                   "them (no --shard)", ao->algo);
     else if (so->http && mdl_http_parse_addr (so->http, hhost, sizeof hhost, &hport))
@@ -452,7 +477,7 @@ s_load_resume (s_run_t *r, char *err, size_t errlen)
         return 0;
     if (!(r->resume = mdl_ckpt_image_load (r->to.resume, &rc)))
         snprintf (err, errlen, "meshdl agent: --resume %s: %s", r->to.resume, mdl_strerror (rc));
-    else if ((rc = mdl_agent_resume_check (&r->cfg, r->resume, why, sizeof why)))
+    else if ((rc = mdl_agent_resume_check (r->cfg, r->resume, why, sizeof why)))
         snprintf (err, errlen, "meshdl agent: --resume %s: %s", r->to.resume, why);
     return rc;
 }
@@ -465,7 +490,11 @@ s_options (s_run_t *r, int argc, char **argv, char *err, size_t errlen)
     s_agent_defs (r);
     r->shard_i = 0;
     r->shard_n = 1;
-    int rc = mdl_agentopts_setup ("agent", s_usage, r->defs, &r->to, &r->ao, &r->cfg, &r->pspec, argc, argv,
+    if (!(r->cfg = mdl_agent_cfg_new ())) {
+        snprintf (err, errlen, "meshdl agent: out of memory");
+        return MDL_ENOMEM;
+    }
+    int rc = mdl_agentopts_setup ("agent", s_usage, r->defs, &r->to, &r->ao, r->cfg, &r->pspec, argc, argv,
                                   &r->cfgkeep, err, errlen);
     if (rc == 1)
         return 1;
@@ -481,53 +510,76 @@ s_options (s_run_t *r, int argc, char **argv, char *err, size_t errlen)
     return rc ? rc : s_load_resume (r, err, errlen);
 }
 
+/* Sets key to the formatted value of the agent's configuration. Returns false (said on
+   stderr) when the setting refuses it. */
+static bool s_set (s_run_t *r, const char *key, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
+
+static bool
+s_set (s_run_t *r, const char *key, const char *fmt, ...)
+{
+    char v[16384 + 64];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (v, sizeof v, fmt, ap);
+    va_end (ap);
+    if (mdl_agent_cfg_set (r->cfg, key, v) == 0)
+        return true;
+    fprintf (stderr, "meshdl agent: %s\n", mdl_error_detail ());
+    return false;
+}
+
+/* How the agent finds its peers (mdl_discopts_apply'd options): beacons on --interface,
+   or the --peers list (dns: entries choose the DNS back-end). --isolated keeps the
+   configuration's default: a static list of no peers, which finds nobody. */
+static bool
+s_set_discovery (s_run_t *r)
+{
+    const mdl_discopts_t *d = &r->dopt;
+    if (r->ao.isolated)
+        return true;
+    return (d->kind == MDL_DISCOPTS_BEACON ? s_set (r, "interface", "%s", d->iface ? d->iface : "")
+                                           : s_set (r, "peers", "%s", d->list))
+           && s_set (r, "beacon-port", "%d", d->beacon_port)
+           && s_set (r, "dns-interval", "%.17g", d->dns_interval_ms / 1000.0);
+}
+
 /* The agent's configuration beyond the options' (shard, id, endpoints, discovery, data),
-   after the data is loaded and split. */
-static void
+   after the data is loaded and split. Returns false (said on stderr) when a setting
+   refuses its value. */
+static bool
 s_fill_cfg (s_run_t *r)
 {
-    mdl_agent_cfg_t *cfg = &r->cfg;
+    mdl_agent_cfg_t *cfg = r->cfg;
     const s_agentopts_t *so = &r->so;
     size_t cnt;
-    cfg->rows = mdl_partition_shard (r->part, r->shard_i, &cnt);
-    if (r->ops->model_parallel) { /* every agent trains on every row */
-        cfg->rows = NULL;
+    const uint32_t *rows = mdl_partition_shard (r->part, r->shard_i, &cnt);
+    if (r->model_parallel) { /* every agent trains on every row */
+        rows = NULL;
         cnt = mdl_dataset_n (r->train);
     }
-    cfg->nrows = r->rows = cnt;
+    r->shard_rows = rows;
+    r->rows = cnt;
+    mdl_agent_cfg_set_shard (cfg, rows, cnt);
     snprintf (r->bind, sizeof r->bind, "tcp://*:%d", so->port);
-    cfg->bind = r->bind;
-    cfg->log = r->logf ? r->logf : stderr;
-    cfg->log_prefix = r->prefix;
-    if (!r->logf) { /* event lines above the progress line, never glued onto it */
-        cfg->log_fn = mdl_progress_log_fn;
-        cfg->log_arg = &r->prog;
-    }
-    static const mdl_disc_kind_t kinds[] = { [MDL_DISCOPTS_BEACON] = MDL_DISC_BEACON,
-                                             [MDL_DISCOPTS_STATIC] = MDL_DISC_STATIC, [MDL_DISCOPTS_DNS] = MDL_DISC_DNS };
-    const mdl_discopts_t *d = &r->dopt;
-    cfg->disc = (mdl_disc_cfg_t) { .kind = kinds[d->kind], .iface = d->iface, .beacon_port = d->beacon_port,
-                                   .peers = d->peers.n ? d->list : NULL, .dns_interval_ms = d->dns_interval_ms,
-                                   .cluster = r->ao.cluster, .interval_ms = (int) (r->ao.hello_interval * 1000) };
-    if (r->alone) /* --isolated: no communication at all */
-        cfg->disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = r->ao.cluster, .registry = r->alone };
-    cfg->curve = so->curve;
-    cfg->cert = so->cert;
-    cfg->allow_dir = so->allow;
-    cfg->train = r->train;
-    cfg->test = r->test;
-    cfg->test_rows = 0;
+    mdl_agent_cfg_set_log (cfg, r->logf ? r->logf : stderr, r->prefix);
+    if (!r->logf) /* event lines above the progress line, never glued onto it */
+        mdl_agent_cfg_set_log_fn (cfg, mdl_progress_log_fn, &r->prog);
+    mdl_agent_cfg_set_data (cfg, r->train, r->test);
     /* evaluations while training: between two, the agent trains on its shard's rows over
        --evals-per-epoch */
-    cfg->eval_rows = mdl_agentopts_eval_rows (&r->ao, &r->to, (double) cnt / r->ao.evals_per_epoch, 1,
-                                              mdl_dataset_n (r->test));
-    cfg->epochs = r->to.epochs;
+    r->eval_rows = mdl_agentopts_eval_rows (&r->ao, &r->to, (double) cnt / r->ao.evals_per_epoch, 1,
+                                            mdl_dataset_n (r->test));
     /* Without --shard every agent trains on the full set, in an order of its own. */
-    cfg->learn.data_seed = r->to.seed * 1000003ULL + (so->shard ? r->shard_i : cfg->id);
-    cfg->min_peers = so->min_peers;
-    cfg->min_peers_timeout = so->min_peers_timeout;
-    cfg->seed = r->to.seed ^ cfg->id;
-    cfg->bootstrap = strcmp (so->bootstrap, "peer") == 0 ? MDL_BOOT_PEER : MDL_BOOT_NONE;
+    const uint64_t data_seed = r->to.seed * 1000003ULL + (so->shard ? r->shard_i : r->id);
+    return s_set (r, "id", "%llu", (unsigned long long) r->id) && s_set (r, "bind", "%s", r->bind)
+           && s_set_discovery (r) && s_set (r, "curve", "%s", so->curve ? "true" : "false")
+           && (!so->cert || s_set (r, "cert", "%s", so->cert)) && (!so->allow || s_set (r, "allow", "%s", so->allow))
+           && s_set (r, "test-rows", "0") && s_set (r, "eval-rows", "%zu", r->eval_rows)
+           && s_set (r, "epochs", "%d", r->to.epochs) && s_set (r, "data-seed", "%llu", (unsigned long long) data_seed)
+           && s_set (r, "min-peers", "%d", so->min_peers)
+           && s_set (r, "min-peers-timeout", "%.17g", so->min_peers_timeout)
+           && s_set (r, "injection-seed", "%llu", (unsigned long long) (r->to.seed ^ r->id))
+           && s_set (r, "bootstrap", "%s", so->bootstrap);
 }
 
 /* --results DIR: DIR/<id>/ and the files in it. Only once the data is loaded, the keys
@@ -615,8 +667,8 @@ s_build (s_run_t *r)
         return false;
     }
     mdl_blas_threads (r->to.threads);
-    r->cfg.id = r->so.id ? r->so.id : s_default_id (r->so.name);
-    snprintf (r->prefix, sizeof r->prefix, "agent %s", mdl_id_str (r->cfg.id, r->idb));
+    r->id = r->so.id ? r->so.id : s_default_id (r->so.name);
+    snprintf (r->prefix, sizeof r->prefix, "agent %s", mdl_cli_id_str (r->id, r->idb));
     if (r->so.http && !s_http_start (r))
         return false;
     /* the decompressed data next to the results: shared by every agent that writes there */
@@ -637,14 +689,11 @@ s_build (s_run_t *r)
         fprintf (stderr, "meshdl agent: cannot open log file %s\n", r->ao.log);
         return false;
     }
-    if (r->ao.isolated && !(r->alone = mdl_registry_new (&rc))) {
-        fprintf (stderr, "meshdl agent: cannot start: %s\n", mdl_strerror (rc));
-        return false;
-    }
     r->status_paths[0] = r->so.status;
     mdl_progress_init (&r->prog, stderr, "", r->to.progress);
-    s_fill_cfg (r);
-    if (!(r->agent = mdl_agent_new (&r->cfg, &rc))) {
+    if (!s_fill_cfg (r))
+        return false;
+    if (!(r->agent = mdl_agent_new (r->cfg, &rc))) {
         s_start_error (r, rc);
         return false;
     }
@@ -681,12 +730,13 @@ s_status_tick (s_run_t *r, double *last)
     if (mdl_cli_now () - *last < 1.0)
         return;
     *last = mdl_cli_now ();
-    r->hs.peers = r->st.peers_alive;
-    r->hs.step = r->st.steps;
-    r->hs.worker_s = r->st.worker_beat_age;
-    r->hs.comm_s = r->st.comm_beat_age;
-    r->hs.epoch = r->st.epoch;
-    r->hs.state = r->st.steps > 0 ? "training" : (int) r->st.peers_alive < r->so.min_peers ? "waiting" : "starting";
+    const s_counters_t *st = &r->st;
+    r->hs.peers = (uint64_t) s_c (st, "peers_alive");
+    r->hs.step = (uint64_t) s_c (st, "steps");
+    r->hs.worker_s = s_c (st, "worker_beat_age");
+    r->hs.comm_s = s_c (st, "comm_beat_age");
+    r->hs.epoch = s_c (st, "epoch");
+    r->hs.state = r->hs.step > 0 ? "training" : (int) r->hs.peers < r->so.min_peers ? "waiting" : "starting";
     s_status_write (r->status_paths, &r->hs);
 }
 
@@ -696,12 +746,12 @@ s_status_tick (s_run_t *r, double *last)
 static void
 s_dns_check (s_run_t *r)
 {
-    const mdl_agent_stats_t *st = &r->st;
-    if (!st->disc_unresolved[0] || r->dns_failed || !(st->steps > 0 || r->so.min_peers == 0)
-        || mdl_cli_now () - r->t0 < r->so.min_peers_timeout)
+    char unresolved[256];
+    if (r->dns_failed || !(s_c (&r->st, "steps") > 0 || r->so.min_peers == 0)
+        || mdl_cli_now () - r->t0 < r->so.min_peers_timeout
+        || !mdl_agent_unresolved (r->agent, unresolved, sizeof unresolved))
         return;
-    snprintf (r->hs_msg, sizeof r->hs_msg, "never resolved within %.0f s: %s", r->so.min_peers_timeout,
-              st->disc_unresolved);
+    snprintf (r->hs_msg, sizeof r->hs_msg, "never resolved within %.0f s: %s", r->so.min_peers_timeout, unresolved);
     fprintf (stderr, "%s: %s\n", r->prefix, r->hs_msg);
     r->dns_failed = true;
     mdl_agent_stop (r->agent);
@@ -723,19 +773,19 @@ s_train (s_run_t *r)
                              .first_step_time = NAN, .worker_s = NAN, .comm_s = NAN };
     r->started = true;
     if (r->shard_auto) {
-        r->started = s_shard_auto (r->agent, &r->cfg, r->part, r->so.min_peers, r->so.min_peers_timeout, r->to.seed,
+        r->started = s_shard_auto (r->agent, r->id, r->part, r->so.min_peers, r->so.min_peers_timeout, r->to.seed,
                                    &r->hs, r->status_paths, r->hs_msg, sizeof r->hs_msg);
         r->shard_i = (uint32_t) (r->hs.shard < 0 ? 0 : r->hs.shard);
         /* the shard is chosen: only now can the resumed state go into its learner */
         if (r->started && r->resume && !s_resume (r))
             return false;
     }
-    if (r->started && !r->to.resume && r->cfg.bootstrap == MDL_BOOT_NONE)
+    if (r->started && !r->to.resume && !strcmp (r->so.bootstrap, "none"))
         fprintf (stderr, "%s: --bootstrap none: starting from the initial model\n", r->prefix);
     if (r->started) {
         /* The shard is final: this process holds its rows, not the training set. */
-        size_t kept = r->cfg.nrows;
-        const uint32_t *keep = r->shard_auto ? mdl_partition_shard (r->part, r->shard_i, &kept) : r->cfg.rows;
+        size_t kept = r->rows;
+        const uint32_t *keep = r->shard_auto ? mdl_partition_shard (r->part, r->shard_i, &kept) : r->shard_rows;
         if (keep && mdl_dataset_keep_rows (r->train, keep, kept))
             fprintf (stderr, "%s: out of memory keeping the shard's rows: reading them from the whole set\n", r->prefix);
         mdl_agent_start (r->agent);
@@ -745,26 +795,27 @@ s_train (s_run_t *r)
                           .prog = &r->prog, .quiet = r->to.quiet, .target_acc = r->to.target_acc };
     uint64_t evals_seen = 0;
     double hs_last = -1;
-    memset (&r->st, 0, sizeof r->st);
+    r->st.n = 0;
     for (; r->started;) {
-        mdl_agent_stats (r->agent, &r->st);
-        const mdl_agent_stats_t *st = &r->st;
+        s_counters_read (r->agent, &r->st);
+        const s_counters_t *st = &r->st;
+        const double steps = s_c (st, "steps"), loss_now = s_c (st, "loss");
         s_http_publish (r->agent);
-        if (st->steps > 0 && isnan (r->hs.first_step_time))
+        if (steps > 0 && isnan (r->hs.first_step_time))
             r->hs.first_step_time = mdl_cli_wallclock ();
         s_status_tick (r, &hs_last);
         if (!r->to.quiet) {
             char loss[32] = "-";
-            if (st->steps > 0 && isfinite (st->loss))
-                snprintf (loss, sizeof loss, "%.4f", st->loss);
+            if (steps > 0 && isfinite (loss_now))
+                snprintf (loss, sizeof loss, "%.4f", loss_now);
             mdl_progress_show (&r->prog, false, "step %llu  epoch %.2f  loss %s  peers %llu  sent %.1f MB",
-                               (unsigned long long) st->steps, st->epoch, loss, (unsigned long long) st->peers_alive,
-                               st->bytes_sent / 1e6);
+                               (unsigned long long) steps, s_c (st, "epoch"), loss,
+                               (unsigned long long) s_c (st, "peers_alive"), s_c (st, "bytes_sent") / 1e6);
         }
         evals_seen = s_agent_evals (r->agent, &r->ev, evals_seen, r->t0_wall, &r->t_target);
         if (r->to.stop_at_target && !isnan (r->t_target))
             mdl_agent_stop (r->agent);
-        if (st->finished)
+        if (s_c (st, "finished"))
             break;
         if (mdl_signals_stop ())
             mdl_agent_stop (r->agent);
@@ -774,10 +825,11 @@ s_train (s_run_t *r)
     }
     mdl_agent_join (r->agent);
     if (r->started) {
-        mdl_agent_stats (r->agent, &r->st);
+        s_counters_read (r->agent, &r->st);
+        r->error = (int) s_c (&r->st, "error");
         s_agent_evals (r->agent, &r->ev, evals_seen, r->t0_wall, &r->t_target);
     } else if (!mdl_signals_stop ())
-        r->st.error = MDL_ETIMEOUT; /* --shard auto: --min-peers never met (hs_msg says so) */
+        r->error = MDL_ETIMEOUT; /* --shard auto: --min-peers never met (hs_msg says so) */
     mdl_progress_end (&r->prog);
     return true;
 }
@@ -787,10 +839,10 @@ s_train (s_run_t *r)
 static bool
 s_checkpoint (const s_run_t *r)
 {
-    if (!r->to.checkpoint || r->st.error || !r->st.checkpoint_error)
+    const int ckerr = (int) s_c (&r->st, "checkpoint_error");
+    if (!r->to.checkpoint || r->error || !ckerr)
         return true;
-    fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", r->prefix, r->to.checkpoint,
-             mdl_strerror (r->st.checkpoint_error));
+    fprintf (stderr, "%s: cannot write checkpoint %s: %s\n", r->prefix, r->to.checkpoint, mdl_strerror (ckerr));
     return false;
 }
 
@@ -799,7 +851,7 @@ s_checkpoint (const s_run_t *r)
 static bool
 s_summary (s_run_t *r, double test_loss, double test_acc)
 {
-    const mdl_agent_stats_t *st = &r->st;
+    const s_counters_t *st = &r->st;
     mdl_json_t j;
     mdl_json_begin (&j);
     mdl_json_open (&j, "summary");
@@ -814,32 +866,30 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     mdl_json_str (&j, "codec", r->ao.codec);
     mdl_json_bool (&j, "error_feedback", r->ao.error_feedback);
     mdl_json_int (&j, "batch", r->to.batch);
-    mdl_json_int (&j, "eval_rows", (long long) r->cfg.eval_rows);
+    mdl_json_int (&j, "eval_rows", (long long) r->eval_rows);
     mdl_json_int (&j, "shard", r->shard_i);
     mdl_json_int (&j, "shards", r->shard_n);
-    mdl_json_int (&j, "steps", (long long) st->steps);
+    mdl_json_int (&j, "steps", s_ci (st, "steps"));
     char from[40];
-    mdl_json_str (&j, "start_from", mdl_agent_start_name (st, from, sizeof from));
-    mdl_json_int (&j, "start_step", (long long) st->start_step);
-    mdl_json_int (&j, "steps_skipped", (long long) st->steps_skipped);
-    mdl_json_int (&j, "checkpoints", (long long) st->checkpoints);
-    mdl_json_int (&j, "checkpoints_replaced", (long long) st->checkpoints_replaced);
-    mdl_json_int (&j, "readmissions", (long long) st->readmissions);
-    mdl_json_int (&j, "snapshots_served", (long long) st->snapshots_served);
-    double v[MDL_HTTP_COUNTERS];
-    const size_t nv = mdl_agent_stats_values (st, v, MDL_HTTP_COUNTERS);
-    mdl_agentopts_json_counters (&j, v, nv);
-    mdl_json_int (&j, "global_averages", (long long) st->global_averages);
-    mdl_json_int (&j, "peers_seen", (long long) st->peers_seen);
-    mdl_json_num (&j, "disagreement", st->disagreement);
-    mdl_agentopts_json_robust (&j, &r->cfg, v, nv);
-    if (r->ops->model_parallel) /* the agent knows the shared residual, not the other blocks */
-        mdl_json_num (&j, "train_mse", st->residual_mse);
-    mdl_json_int (&j, "connections", (long long) st->connections); /* to its neighbourhood, at the end */
-    mdl_json_int (&j, "mailboxes", (long long) st->mailboxes);
+    mdl_json_str (&j, "start_from", mdl_agent_started_from (r->agent, from, sizeof from));
+    mdl_json_int (&j, "start_step", s_ci (st, "start_step"));
+    mdl_json_int (&j, "steps_skipped", s_ci (st, "steps_skipped"));
+    mdl_json_int (&j, "checkpoints", s_ci (st, "checkpoints"));
+    mdl_json_int (&j, "checkpoints_replaced", s_ci (st, "checkpoints_replaced"));
+    mdl_json_int (&j, "readmissions", s_ci (st, "readmissions"));
+    mdl_json_int (&j, "snapshots_served", s_ci (st, "snapshots_served"));
+    mdl_agentopts_json_counters (&j, st->v, st->n);
+    mdl_json_int (&j, "global_averages", s_ci (st, "global_averages"));
+    mdl_json_int (&j, "peers_seen", s_ci (st, "peers_seen"));
+    mdl_json_num (&j, "disagreement", s_c (st, "disagreement"));
+    mdl_agentopts_json_robust (&j, r->cfg, st->v, st->n);
+    if (r->model_parallel) /* the agent knows the shared residual, not the other blocks */
+        mdl_json_num (&j, "train_mse", s_c (st, "residual_mse"));
+    mdl_json_int (&j, "connections", s_ci (st, "connections")); /* to its neighbourhood, at the end */
+    mdl_json_int (&j, "mailboxes", s_ci (st, "mailboxes"));
     mdl_json_num (&j, "wall_s", mdl_cli_now () - r->t0);
     mdl_json_num (&j, "startup_s", r->startup_s);
-    mdl_json_num (&j, "discovery_s", st->train_start - r->t0); /* ready to the first step (NaN: never) */
+    mdl_json_num (&j, "discovery_s", s_c (st, "train_start") - r->t0); /* ready to the first step (NaN: never) */
     mdl_json_int (&j, "params", (long long) mdl_agent_dim (r->agent));
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
     if (r->to.target_acc > 0) {
@@ -849,7 +899,7 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
             mdl_json_num (&j, "time_to_target_s", r->t_target);
     }
     mdl_json_num (&j, "first_step_time", r->hs.first_step_time);
-    mdl_json_str (&j, "status", st->error ? mdl_errname (st->error) : mdl_signals_stop () ? "interrupted" : "done");
+    mdl_json_str (&j, "status", r->error ? mdl_errname (r->error) : mdl_signals_stop () ? "interrupted" : "done");
     mdl_json_close (&j);
     mdl_json_end (&j, stdout);
     fflush (stdout);
@@ -865,12 +915,13 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
 static int
 s_report (s_run_t *r)
 {
-    double test_loss = r->st.test_loss, test_acc = r->st.test_acc;
-    if (!(r->started && r->st.evals > 0 && r->st.eval_final)) /* the worker did not reach its final evaluation */
+    const s_counters_t *st = &r->st;
+    double test_loss = s_c (st, "test_loss"), test_acc = s_c (st, "test_acc");
+    if (!(r->started && s_c (st, "evals") > 0 && s_c (st, "eval_final"))) /* the worker did not reach its final evaluation */
         mdl_agent_evaluate (r->agent, NULL, r->test, 0, &test_loss, &test_acc);
-    if (r->dns_failed && !r->st.error)
-        r->st.error = MDL_ETIMEOUT;
-    int exit_code = r->st.error ? 3 : 0;
+    if (r->dns_failed && !r->error)
+        r->error = MDL_ETIMEOUT;
+    int exit_code = r->error ? 3 : 0;
     if (!s_checkpoint (r))
         exit_code = 2;
     if (mdl_signals_stop ())
@@ -878,16 +929,15 @@ s_report (s_run_t *r)
                  r->to.checkpoint ? "checkpoint and " : "");
     if (!s_summary (r, test_loss, test_acc))
         exit_code = 2;
-    const mdl_agent_stats_t *st = &r->st;
-    r->hs.peers = st->peers_alive;
-    r->hs.step = st->steps;
-    r->hs.epoch = st->epoch;
+    r->hs.peers = (uint64_t) s_c (st, "peers_alive");
+    r->hs.step = (uint64_t) s_c (st, "steps");
+    r->hs.epoch = s_c (st, "epoch");
     r->hs.shard = r->started ? (long) r->shard_i : -1;
-    if (st->error && st->error == MDL_ETIMEOUT && !r->hs_msg[0])
+    if (r->error == MDL_ETIMEOUT && !r->hs_msg[0])
         snprintf (r->hs_msg, sizeof r->hs_msg, "only %llu of the %d peers required (--min-peers) appeared within %.0f s",
-                  (unsigned long long) st->peers_alive, r->so.min_peers, r->so.min_peers_timeout);
+                  (unsigned long long) r->hs.peers, r->so.min_peers, r->so.min_peers_timeout);
     r->hs.message = r->hs_msg;
-    r->hs.state = st->error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
+    r->hs.state = r->error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
     s_http_publish (r->agent);
     s_status_write (r->status_paths, &r->hs);
     return exit_code;
@@ -899,7 +949,6 @@ s_cleanup (s_run_t *r)
     mdl_ckpt_image_destroy (&r->resume);
     mdl_http_destroy (&s_http);
     mdl_agent_destroy (&r->agent);
-    mdl_registry_destroy (&r->alone); /* after the agent that uses it */
     if (r->logf)
         fclose (r->logf);
     mdl_partition_destroy (&r->part);
@@ -908,6 +957,7 @@ s_cleanup (s_run_t *r)
     mdl_dataset_destroy (&r->train);
     mdl_dataset_destroy (&r->test);
     mdl_opts_config_free (&r->cfgkeep);
+    mdl_agent_cfg_destroy (&r->cfg);
 }
 
 int

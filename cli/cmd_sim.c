@@ -218,7 +218,7 @@ typedef struct {
     s_simopts_t so;
     mdl_optdef_t defs[96];
     void *cfgkeep;           /* --config strings */
-    mdl_agent_cfg_t base;
+    mdl_agent_cfg_t *base;   /* mdl_agent_cfg_new */
     mdl_part_spec_t pspec;
     double *slow;            /* per agent */
     mdl_byz_cfg_t *byz;      /* per agent: --byzantine */
@@ -260,6 +260,7 @@ s_sim_free (s_sim_t *r)
     mdl_dataset_destroy (&r->train);
     mdl_dataset_destroy (&r->test);
     mdl_opts_config_free (&r->cfgkeep);
+    mdl_agent_cfg_destroy (&r->base);
 }
 
 /* The rules of the sim's own options against the algorithm: --offline (in the table's
@@ -268,9 +269,9 @@ static int
 s_sim_rules (s_sim_t *r, char *err, size_t errlen)
 {
     const mdl_algo_ops_t *ops = mdl_algo_find (r->ao.algo);
-    r->base.offline = r->so.offline;
+    r->base->offline = r->so.offline;
     char why[384];
-    if (mdl_algo_validate (ops, &r->base, why, sizeof why)) {
+    if (mdl_algo_validate (ops, r->base, why, sizeof why)) {
         snprintf (err, errlen, "meshdl sim: %s", why);
         return MDL_EINVAL;
     }
@@ -278,9 +279,9 @@ s_sim_rules (s_sim_t *r, char *err, size_t errlen)
         snprintf (err, errlen, "meshdl sim: --offline does not combine with %s", r->ao.overlap ? "--overlap" : "--isolated");
         return MDL_EINVAL;
     }
-    if (ops->model_parallel && r->base.nblocks != r->so.agents) {
+    if (ops->model_parallel && r->base->nblocks != r->so.agents) {
         snprintf (err, errlen, "meshdl sim: --algo %s: --blocks gives %d blocks for %d agents (one block per agent)",
-                  ops->name, r->base.nblocks, r->so.agents);
+                  ops->name, r->base->nblocks, r->so.agents);
         return MDL_EINVAL;
     }
     if (ops->model_parallel && r->ao.isolated) {
@@ -342,7 +343,11 @@ s_sim_options (s_sim_t *r, int argc, char **argv)
 {
     s_sim_defs (r);
     char err[1024] = "";
-    int rc = mdl_agentopts_setup ("sim", s_usage, r->defs, &r->to, &r->ao, &r->base, &r->pspec, argc, argv, &r->cfgkeep,
+    if (!(r->base = mdl_agent_cfg_new ())) {
+        fprintf (stderr, "meshdl sim: out of memory\n");
+        return 2;
+    }
+    int rc = mdl_agentopts_setup ("sim", s_usage, r->defs, &r->to, &r->ao, r->base, &r->pspec, argc, argv, &r->cfgkeep,
                                   err, sizeof err);
     if (rc == 1)
         return 1;
@@ -366,7 +371,7 @@ s_sim_options (s_sim_t *r, int argc, char **argv)
         rc = MDL_ENOMEM;
     if (rc == 0)
         rc = s_parse_byzantine (&r->so.byzantine, r->so.agents, r->byz, err, sizeof err);
-    if (rc == 0 && mdl_agent_cfg_check_agents (&r->base, (uint32_t) r->so.agents)) {
+    if (rc == 0 && mdl_agent_cfg_check_agents (r->base, (uint32_t) r->so.agents)) {
         snprintf (err, sizeof err, "meshdl sim: %s", mdl_error_detail ());
         rc = MDL_EINVAL;
     }
@@ -488,7 +493,7 @@ s_sim_build (s_sim_t *r)
         fprintf (stderr, "meshdl sim: cannot open metrics file %s for appending\n", r->to.metrics);
         return 2;
     }
-    mdl_agent_cfg_t *b = &r->base;
+    mdl_agent_cfg_t *b = r->base;
     mdl_progress_init (&r->prog, stderr, "", r->to.progress);
     b->log = r->log;
     if (r->log == stderr) {
@@ -854,7 +859,7 @@ s_sim_summary (s_sim_t *r, int exit_code)
     double v[MDL_HTTP_COUNTERS];
     const size_t nv = mdl_agent_stats_values (&sum, v, MDL_HTTP_COUNTERS);
     mdl_agentopts_json_counters (&j, v, nv);
-    mdl_agentopts_json_robust (&j, &r->base, v, nv);
+    mdl_agentopts_json_robust (&j, r->base, v, nv);
     mdl_json_int (&j, "keyframes_sent", (long long) sum.keyframes_sent);
     mdl_json_int (&j, "resyncs", (long long) sum.resyncs);
     if (r->ao.verify_replicas) {

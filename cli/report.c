@@ -71,6 +71,13 @@ mdl_peak_rss_mb (void)
 }
 
 const char *
+mdl_cli_id_str (uint64_t id, char *buf)
+{
+    snprintf (buf, 17, "%016llx", (unsigned long long) id);
+    return buf;
+}
+
+const char *
 mdl_run_id (void)
 {
     static char id[17];

@@ -25,6 +25,10 @@ double mdl_peak_rss_mb (void);
    summaries, unless --run names it). */
 const char *mdl_run_id (void);
 
+/* An agent id as the CLI writes it (summaries, prefixes, status): 16 hex digits into
+   buf (>= 17 bytes). Returns buf. */
+const char *mdl_cli_id_str (uint64_t id, char *buf);
+
 /* A JSON object written incrementally into a fixed buffer (no allocation). Keys and
    strings are escaped. Non-finite numbers are written as null, since JSON has no NaN. */
 typedef struct {

@@ -27,6 +27,7 @@
 #include "meshdl/data.h"
 #include "meshdl/config.h"
 #include "meshdl/learner.h"
+#include "meshdl/checkpoint.h"
 #include "meshdl/agent.h"
 #include "meshdl/cluster.h"
 #include "meshdl/keys.h"

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "meshdl/checkpoint.h"
 
 #define MDL_CKPT_VERSION 2
 /* Longest model spec a checkpoint holds, in bytes. A loader never trusts a longer
@@ -44,7 +45,7 @@ typedef enum { MDL_CKPT_F32 = 1, MDL_CKPT_BYTES = 2 } mdl_ckpt_kind_t;
 
 /* ---- images: a checkpoint as bytes in memory ---- */
 
-typedef struct mdl_ckpt_image_t mdl_ckpt_image_t;
+/* mdl_ckpt_image_t, mdl_ckpt_image_load and mdl_ckpt_image_destroy: meshdl/checkpoint.h */
 
 /* An empty image for model spec and algorithm algo ("" for none) at step/epoch, to which
    sections are added. NULL + *err: MDL_EINVAL (NULL spec, a spec longer than
@@ -80,16 +81,12 @@ int mdl_ckpt_image_save (mdl_ckpt_image_t *img, const char *path);
    removed. */
 int mdl_ckpt_clean_temps (const char *path);
 
-/* Reads and verifies the checkpoint at path (every crc, the exact size). NULL + *err:
-   MDL_ENOENT, MDL_EIO, MDL_ECKPT_MAGIC, MDL_ECKPT_VERSION, MDL_ECKPT_CORRUPT, MDL_ENOMEM. */
-mdl_ckpt_image_t *mdl_ckpt_image_load (const char *path, int *err);
 
 /* Verifies len bytes received from elsewhere (a peer) as a checkpoint and takes them
    over: on success the image owns *bytes (a malloc'd buffer) and *bytes is set to NULL;
    on failure (NULL + *err as mdl_ckpt_image_load) the caller keeps it. */
 mdl_ckpt_image_t *mdl_ckpt_image_adopt (void **bytes, size_t len, int *err);
 
-void mdl_ckpt_image_destroy (mdl_ckpt_image_t **img);
 
 const char *mdl_ckpt_image_spec (const mdl_ckpt_image_t *img);
 const char *mdl_ckpt_image_algo (const mdl_ckpt_image_t *img);

@@ -20,12 +20,6 @@ float *mdl_dataset_targets_mut (mdl_dataset_t *ds);
 /* Copies the targets of rows idx[0..n) into t; ds must have targets. */
 void mdl_dataset_gather_targets (const mdl_dataset_t *ds, const uint32_t *idx, size_t n, float *t);
 
-/* Keeps in memory of its own only the pixels of rows[0..n) (any order, repeats
-   allowed) of an IDX dataset, and lets go of the rest (a mapped cache is unmapped): a
-   process that trains on one shard holds that shard, not the training set. Row indices
-   stay those of the full set; gathering another row afterwards is a programming error.
-   Labels stay (the partitioners need them all). Call it after mdl_dataset_stats. Returns
-   0, or MDL_ENOMEM with ds unchanged; a no-op (0) for float data. */
-int mdl_dataset_keep_rows (mdl_dataset_t *ds, const uint32_t *rows, size_t n);
+/* mdl_dataset_keep_rows: meshdl/data.h */
 
 #endif

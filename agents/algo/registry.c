@@ -113,9 +113,11 @@ mdl_algo_info (const char *algo, const char *key, char *buf, size_t cap)
         s_own (buf, cap, 0, ops->takes & MDL_ALGO_TAKES_CODEC ? "true" : "false");
     else if (!strcmp (k, "replicas"))
         s_own (buf, cap, 0, ops->replicas ? "true" : "false");
+    else if (!strcmp (k, "model-parallel"))
+        s_own (buf, cap, 0, ops->model_parallel ? "true" : "false");
     else
         return mdl_error_set (MDL_EINVAL, "unknown algorithm key '%s' (about, mode, modes, gamma, optimizer, lr, "
-                                          "momentum, codec, replicas)", k);
+                                          "momentum, codec, replicas, model-parallel)", k);
     return 0;
 }
 

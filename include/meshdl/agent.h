@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "meshdl/checkpoint.h"
 #include "meshdl/config.h"
 #include "meshdl/data.h"
 #include "meshdl/export.h"
@@ -38,6 +39,19 @@ extern "C" {
 #endif
 
 typedef struct mdl_agent_t mdl_agent_t;
+
+#define MDL_AGENT_MAX_PEERS                                                                                            \
+    1024 /* live peers an agent tracks (its membership; all of them
+                                    take part in a global average) */
+
+/* Makes room in this process for `agents` agents, each talking to up to `peers` peers
+   over TCP (0 for in-process agents): raises ZeroMQ's socket limit (only possible
+   before the process's first socket: call it first) and the soft limit of open files
+   up to the hard one. Returns 0, or MDL_ELIMIT with one sentence in why naming the
+   limit and what to do (nothing is changed then). mdl_agent_new refuses an agent
+   beyond what was provisioned (1024 sockets' worth by default) with MDL_ELIMIT, never
+   an assertion. */
+MDL_EXPORT int mdl_agent_provision (size_t agents, size_t peers, char *why, size_t whylen);
 
 /* Builds the agent from cfg (which it copies): the learner (way 1), the mailboxes and
    the comm actor, which binds and starts discovery. Training starts with
@@ -91,6 +105,34 @@ MDL_EXPORT int mdl_agent_set_shard (mdl_agent_t *self, const uint32_t *rows, siz
    "checkpoint_step" and "checkpoint_error" counters follow the writes. */
 MDL_EXPORT int mdl_agent_set_checkpoint (mdl_agent_t *self, const char *path, uint64_t every);
 
+/* Way 1, before mdl_agent_start: the agent resumes from *img (a checkpoint it or another
+   agent of the same model and algorithm wrote, mdl_ckpt_image_load): parameters,
+   optimizer state and data position now, the algorithm's state when the worker starts;
+   it then trains from the image's step and rejoins (sync mode: at the cluster's round;
+   the "start_from" counter says 1, mdl_agent_started_from "checkpoint"). Takes *img
+   (NULL afterwards) on success. Returns 0, MDL_EINVAL (the worker has started), or
+   MDL_ECKPT_MODEL with a sentence for the user in why (written for another model or
+   algorithm); on error nothing changed and the caller keeps *img. Call it after
+   mdl_agent_set_shard (a new shard rebuilds the learner). */
+MDL_EXPORT int mdl_agent_resume (mdl_agent_t *self, mdl_ckpt_image_t **img, char *why, size_t len);
+
+/* Whether img fits a run of cfg: its model spec, its algorithm, and the sizes of its
+   parameters and optimizer state (checked on objects built from cfg, so that a spec
+   written in another form compares as the model it makes). Returns 0, or
+   MDL_ECKPT_MODEL with a sentence for the user in why. Cheap: to refuse a checkpoint
+   before the data loads. */
+MDL_EXPORT int mdl_agent_resume_check (const mdl_agent_cfg_t *cfg, const mdl_ckpt_image_t *img, char *why, size_t len);
+
+/* Where the agent's model came from, into buf (>= 24 bytes): "init", "checkpoint"
+   (mdl_agent_resume) or "peer:<16 hex digits>" (a live peer's snapshot, bootstrap
+   peer). Returns buf. */
+MDL_EXPORT const char *mdl_agent_started_from (mdl_agent_t *self, char *buf, size_t len);
+
+/* Discovery by name (peers with dns: entries): the entries that never resolved so far,
+   with the last reason, into buf (cap bytes, always terminated; "" when every name
+   resolved). Returns true when there is such an entry. */
+MDL_EXPORT bool mdl_agent_unresolved (mdl_agent_t *self, char *buf, size_t cap);
+
 /* One of the agent's counters by name, into *value: "steps", "epoch", "loss",
    "bytes_sent", "bytes_received", "updates_applied", "updates_stale", "updates_dropped",
    "updates_rejected" and its reasons "rejected_replay", "rejected_step_ahead", ...,
@@ -105,6 +147,14 @@ MDL_EXPORT const char *mdl_agent_counter_name (size_t i);
    successive mdl_agent_counter calls): values[i] is the counter mdl_agent_counter_name (i)
    names, for i < cap. Returns the number of counters (which may exceed cap). */
 MDL_EXPORT size_t mdl_agent_counters (mdl_agent_t *self, double *values, size_t cap);
+
+/* The counters as they were at the agent's k-th evaluation while training (k from 1 to
+   the "evals" counter; the final one has "eval_final" 1): steps ("eval_step"), epoch,
+   "test_acc" and "test_loss" of the evaluated model, "eval_time" (wall clock), the
+   traffic up to then; values as mdl_agent_counters (*n: how many there are, which may
+   exceed cap). The last 16 are kept: read them as they come. Returns 0, or MDL_ENOENT for
+   one not (or no longer) held. */
+MDL_EXPORT int mdl_agent_eval_counters (mdl_agent_t *self, uint64_t k, double *values, size_t cap, size_t *n);
 
 /* One of the agent's histograms by name: "update_age" (staleness in steps of each
    neighbour state mixed in) or "sync_wait" (seconds each sync round, or pairwise

@@ -82,6 +82,16 @@ MDL_EXPORT int mdl_agent_cfg_set_shard (mdl_agent_cfg_t *cfg, const uint32_t *ro
    log must stay open while agents built from cfg run. */
 MDL_EXPORT void mdl_agent_cfg_set_log (mdl_agent_cfg_t *cfg, FILE *log, const char *prefix);
 
+/* Where event lines go instead of a stream: fn (arg, "PREFIX: text") for each, without
+   a newline, from whichever of the agent's threads logs it (lines of all agents of a
+   process are serialised), e.g. to clear a terminal's progress line around it. fn NULL
+   goes back to the stream of mdl_agent_cfg_set_log. */
+MDL_EXPORT void mdl_agent_cfg_set_log_fn (mdl_agent_cfg_t *cfg, void (*fn) (void *arg, const char *line), void *arg);
+
+/* A stable agent id from a name (a host name, a container's name): its 64-bit FNV-1a
+   hash, never 0. The value of the setting "id" that `meshdl agent --name` gives. */
+MDL_EXPORT uint64_t mdl_agent_id_of (const char *name);
+
 /* The rules between settings and those of the algorithm (the options it takes, its
    mode, optimizer and codec), as mdl_agent_new checks them. Returns 0, or MDL_EINVAL /
    MDL_EALGO with the reason in mdl_error_detail(). */
@@ -106,7 +116,8 @@ MDL_EXPORT const char *mdl_algo_name (size_t i);
    and "momentum" ("" when it has none: setting "algo" then leaves the configuration's),
    "codec" ("true" when it sends through the setting codec) and "replicas" ("true" when it
    keeps replicas of its neighbours' states, which accumulate what is sent: it needs a
-   contractive codec). Returns 0, or MDL_EINVAL (unknown algorithm or key) with the
+   contractive codec) and "model-parallel" ("true" when the agents split the unknowns,
+   not the rows: each trains on every row and holds its own block). Returns 0, or MDL_EINVAL (unknown algorithm or key) with the
    reason in mdl_error_detail(). */
 MDL_EXPORT int mdl_algo_info (const char *algo, const char *key, char *buf, size_t cap);
 

@@ -106,6 +106,14 @@ MDL_EXPORT void mdl_dataset_normalize (mdl_dataset_t *ds, float mean, float std)
 MDL_EXPORT void mdl_dataset_gather (const mdl_dataset_t *ds, const uint32_t *idx, size_t n, float *x, int32_t *y);
 
 /* Keeps only the first n rows (n <= current n); used for quick runs on a subset. */
+/* Keeps in memory of its own only the pixels of rows[0..n) (any order, repeats
+   allowed) of an IDX dataset, and lets go of the rest (a mapped cache is unmapped): a
+   process that trains on one shard holds that shard, not the training set. Row indices
+   stay those of the full set; gathering another row afterwards is a programming error.
+   Labels stay (the partitioners need them all). Call it after mdl_dataset_stats. Returns
+   0, or MDL_ENOMEM with ds unchanged; a no-op (0) for float data. */
+MDL_EXPORT int mdl_dataset_keep_rows (mdl_dataset_t *ds, const uint32_t *rows, size_t n);
+
 MDL_EXPORT void mdl_dataset_truncate (mdl_dataset_t *ds, size_t n);
 
 /* ---- partitions ---- */

@@ -13,6 +13,129 @@
 #include "meshdl.h"
 
 static char s_buf[256];
+static const char *s_get (const mdl_agent_cfg_t *c, const char *key);
+
+/* 60 rows of 4 features in 3 classes, each class lifting its own feature. */
+static mdl_dataset_t *
+s_three_classes (void)
+{
+    int err = 0;
+    mdl_dataset_t *ds = mdl_dataset_new (60, 4, 3, &err);
+    assert_non_null (ds);
+    float *x = mdl_dataset_x_mut (ds);
+    int32_t *y = mdl_dataset_labels_mut (ds);
+    for (size_t i = 0; i < 60; i++) {
+        y[i] = (int32_t) (i % 3);
+        for (int f = 0; f < 4; f++)
+            x[i * 4 + (size_t) f] = (float) ((i * 13 + (size_t) f * 7) % 11) / 11.0f + (f == y[i] ? 1.0f : 0.0f);
+    }
+    return ds;
+}
+
+static int s_log_lines;
+static char s_log_last[512];
+
+static void
+s_log_fn (void *arg, const char *line)
+{
+    *(int *) arg += 1;
+    snprintf (s_log_last, sizeof s_log_last, "%s", line);
+}
+
+/* What `meshdl agent` takes from the public API: an agent alone (a configuration
+   without peers), its evaluations' records, where it started, and its resume from a
+   checkpoint image checked against a configuration first. */
+static void
+test_an_agent_without_peers_trains_alone_and_resumes_from_its_checkpoint_image (void **state)
+{
+    char why[512];
+    assert_int_equal (mdl_agent_provision (2, 0, why, sizeof why), 0);
+    mdl_dataset_t *ds = s_three_classes ();
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    const uint64_t id = mdl_agent_id_of ("alpha");
+    assert_true (id != 0 && id == mdl_agent_id_of ("alpha") && id != mdl_agent_id_of ("beta"));
+    char idv[32];
+    snprintf (idv, sizeof idv, "%llu", (unsigned long long) id);
+    assert_int_equal (mdl_agent_cfg_set (c, "id", idv), 0);
+    assert_int_equal (mdl_agent_cfg_set_data (c, ds, ds), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "model", "mlp:4-8-3"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "batch", "6"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "epochs", "2"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "evals-per-epoch", "1"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "seed", "3"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "data-seed", "9007199254740993"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "injection-seed", "9"), 0);
+    assert_string_equal (s_get (c, "data-seed"), "9007199254740993");
+    assert_string_equal (s_get (c, "injection-seed"), "9");
+    assert_string_equal (s_get (c, "seed"), "3");
+    int err = 0;
+    mdl_agent_t *a = mdl_agent_new (c, &err); /* no peers, no interface: alone */
+    assert_non_null (a);
+    char path[] = "/tmp/test_config-agent-XXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    close (fd);
+    assert_int_equal (mdl_agent_set_checkpoint (a, path, 0), 0);
+    assert_int_equal (mdl_agent_start (a), 0);
+    mdl_agent_join (a);
+    double v = 0;
+    assert_int_equal (mdl_agent_counter (a, "evals", &v), 0);
+    assert_true (v == 2); /* one per epoch, the last the final one */
+    double rec[256];
+    size_t n = 0;
+    assert_int_equal (mdl_agent_eval_counters (a, 1, rec, 256, &n), 0);
+    assert_int_equal (n, mdl_agent_counters (a, NULL, 0));
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp (mdl_agent_counter_name (i), "eval_step"))
+            assert_true (rec[i] == 10); /* the end of the first epoch */
+        if (!strcmp (mdl_agent_counter_name (i), "eval_final"))
+            assert_true (rec[i] == 0);
+        if (!strcmp (mdl_agent_counter_name (i), "test_acc"))
+            assert_true (rec[i] >= 0 && rec[i] <= 1);
+    }
+    assert_int_equal (mdl_agent_eval_counters (a, 3, rec, 256, &n), MDL_ENOENT);
+    assert_int_equal (mdl_agent_counter (a, "checkpoints_replaced", &v), 0);
+    char from[40], unresolved[64] = "x";
+    assert_string_equal (mdl_agent_started_from (a, from, sizeof from), "init");
+    assert_false (mdl_agent_unresolved (a, unresolved, sizeof unresolved));
+    assert_string_equal (unresolved, "");
+    mdl_agent_destroy (&a);
+
+    mdl_ckpt_image_t *img = mdl_ckpt_image_load (path, &err);
+    assert_non_null (img);
+    assert_int_equal (mdl_agent_resume_check (c, img, why, sizeof why), 0);
+    mdl_agent_cfg_t *other = mdl_agent_cfg_dup (c);
+    assert_int_equal (mdl_agent_cfg_set (other, "model", "mlp:4-8-5"), 0);
+    assert_int_equal (mdl_agent_resume_check (other, img, why, sizeof why), MDL_ECKPT_MODEL);
+    assert_non_null (strstr (why, "mlp:4-8-3"));
+    mdl_agent_cfg_destroy (&other);
+    assert_int_equal (mdl_agent_cfg_set (c, "epochs", "3"), 0);
+    mdl_agent_t *b = mdl_agent_new (c, &err);
+    assert_non_null (b);
+    assert_int_equal (mdl_agent_resume (b, &img, why, sizeof why), 0);
+    assert_null (img); /* taken */
+    assert_int_equal (mdl_agent_start (b), 0);
+    mdl_agent_join (b);
+    assert_string_equal (mdl_agent_started_from (b, from, sizeof from), "checkpoint");
+    assert_int_equal (mdl_agent_counter (b, "start_step", &v), 0);
+    assert_true (v == 20);
+    assert_int_equal (mdl_agent_counter (b, "steps", &v), 0);
+    assert_true (v == 30);
+    mdl_agent_destroy (&b);
+    mdl_ckpt_image_destroy (&img); /* safe on NULL */
+    unlink (path);
+
+    /* where an agent that cannot start says why: the function of the configuration */
+    s_log_lines = 0;
+    mdl_agent_cfg_set_log_fn (c, s_log_fn, &s_log_lines);
+    assert_int_equal (mdl_agent_cfg_set (c, "overlap", "true"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "gossip-steps", "2"), 0);
+    assert_null (mdl_agent_new (c, &err));
+    assert_int_equal (s_log_lines, 1);
+    assert_non_null (strstr (s_log_last, "--overlap takes one gossip round"));
+    mdl_agent_cfg_destroy (&c);
+    mdl_dataset_destroy (&ds);
+}
 
 static const char *
 s_get (const mdl_agent_cfg_t *c, const char *key)
@@ -60,6 +183,23 @@ test_values_are_parsed_whole_and_within_their_range (void **state)
     assert_int_equal (mdl_agent_cfg_set (c, "no-such-thing", "1"), MDL_EINVAL);
     assert_non_null (strstr (mdl_error_detail (), "unknown setting 'no-such-thing'"));
     assert_true (c->gamma == 0.5); /* refusals left it as it was */
+    mdl_agent_cfg_destroy (&c);
+}
+
+/* The CLI's --hwm-mb goes through the setting: megabytes in, bytes kept. */
+static void
+test_a_queues_memory_is_set_in_megabytes_and_kept_in_bytes (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    assert_true (c->hwm_bytes == 0); /* ZeroMQ's message counts */
+    assert_int_equal (mdl_agent_cfg_set (c, "hwm-mb", "8.5"), 0);
+    assert_true (c->hwm_bytes == 8500000);
+    char b[32];
+    assert_int_equal (mdl_agent_cfg_get (c, "hwm-mb", b, sizeof b), 0);
+    assert_string_equal (b, "8.5");
+    assert_int_equal (mdl_agent_cfg_set (c, "hwm-mb", "-1"), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "--hwm-mb '-1'"));
+    assert_true (c->hwm_bytes == 8500000);
     mdl_agent_cfg_destroy (&c);
 }
 
@@ -215,10 +355,16 @@ test_the_algorithms_and_their_own_defaults_are_listed_by_name (void **state)
     assert_true (choco);
     assert_string_equal (mdl_algo_name (0), "dpsgd");
     static const char *const want[][3] = {
-        { "choco", "replicas", "true" },      { "choco", "gamma", "0.10000000000000001" },
-        { "dpsgd", "replicas", "false" },     { "dpsgd", "gamma", "" }, /* none of its own: the configuration's */
-        { "dmsgd", "optimizer", "momentum" }, { "dmsgd", "momentum", "0.90000000000000002" },
-        { "adpsgd", "modes", "async" },       { "adpsgd", "mode", "async" },
+        { "choco", "replicas", "true" },
+        { "choco", "gamma", "0.10000000000000001" },
+        { "dpsgd", "replicas", "false" },
+        { "dpsgd", "gamma", "" }, /* none of its own: the configuration's */
+        { "mp-linreg", "model-parallel", "true" },
+        { "dpsgd", "model-parallel", "false" },
+        { "dmsgd", "optimizer", "momentum" },
+        { "dmsgd", "momentum", "0.90000000000000002" },
+        { "adpsgd", "modes", "async" },
+        { "adpsgd", "mode", "async" },
         { "dpsgd", "codec", "true" },
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -329,14 +475,7 @@ static void
 test_a_learner_from_a_configuration_trains_and_resumes_from_its_checkpoint (void **state)
 {
     int err = 0;
-    mdl_dataset_t *ds = mdl_dataset_new (60, 4, 3, &err);
-    float *x = mdl_dataset_x_mut (ds);
-    int32_t *y = mdl_dataset_labels_mut (ds);
-    for (size_t i = 0; i < 60; i++) {
-        y[i] = (int32_t) (i % 3);
-        for (int f = 0; f < 4; f++)
-            x[i * 4 + (size_t) f] = (float) ((i * 13 + (size_t) f * 7) % 11) / 11.0f + (f == y[i] ? 1.0f : 0.0f);
-    }
+    mdl_dataset_t *ds = s_three_classes ();
     mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
     assert_null (mdl_learner_create (c, &err));
     assert_int_equal (err, MDL_EINVAL);
@@ -390,6 +529,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_a_new_configuration_holds_the_command_line_defaults),
         cmocka_unit_test (test_values_are_parsed_whole_and_within_their_range),
+        cmocka_unit_test (test_a_queues_memory_is_set_in_megabytes_and_kept_in_bytes),
         cmocka_unit_test (test_a_refused_structured_value_leaves_every_field_as_it_was),
         cmocka_unit_test (test_setting_an_algorithm_brings_its_defaults_unless_given),
         cmocka_unit_test (test_a_lossy_codec_brings_error_feedback_unless_set),
@@ -400,6 +540,7 @@ main (void)
         cmocka_unit_test (test_64_bit_settings_are_read_exactly),
         cmocka_unit_test (test_peers_are_checked_and_dns_entries_choose_the_dns_back_end),
         cmocka_unit_test (test_a_learner_from_a_configuration_trains_and_resumes_from_its_checkpoint),
+        cmocka_unit_test (test_an_agent_without_peers_trains_alone_and_resumes_from_its_checkpoint_image),
         cmocka_unit_test (test_trimmed_mixing_is_refused_where_an_agent_mixes_too_few_states),
         cmocka_unit_test (test_the_mixing_rules_read_back_in_their_canonical_form),
         cmocka_unit_test (test_the_algorithms_and_their_own_defaults_are_listed_by_name),
