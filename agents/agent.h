@@ -186,12 +186,30 @@ const char *mdl_reject_name (int reason);
    other codes). */
 mdl_reject_t mdl_reject_from_wire (int rc);
 
+/* What the bytes an agent publishes carry (mdl_sent_kind_name): one slot per wire type
+   (MDL_KIND_STATE .. MDL_KIND_OUTPUTS, compress/wire.h: states of the gossip channels,
+   resent ones included), then states on the merge channel (the final merge, --global-every,
+   dynavg's synchronisations), snapshot transfers to newcomers, and announcements (hellos
+   and goodbyes: what the mesh sent that none of the others counts). */
+enum {
+    MDL_SENT_GLOBAL = 11, /* == MDL_KIND_LAST + 1 (checked in reject.c) */
+    MDL_SENT_SNAPSHOT,
+    MDL_SENT_HELLO,
+    MDL_SENT_KINDS
+};
+
+/* A short stable name ("state", "global_state", "snapshot", "hello", ...); "other" out of
+   range. */
+const char *mdl_sent_kind_name (int kind);
+
 /* Counters of one agent (read at any time; updated by its threads). */
 typedef struct {
     uint64_t steps;
     double epoch;
     double loss;               /* training loss (EMA over steps); NAN before the first step */
     uint64_t bytes_sent, bytes_received, msgs_sent, msgs_received;
+    uint64_t sent_bytes[MDL_SENT_KINDS]; /* bytes_sent by what they carry (all frames) */
+    uint64_t sent_msgs[MDL_SENT_KINDS];  /* msgs_sent likewise */
     uint64_t updates_applied;  /* neighbour states mixed in */
     uint64_t updates_stale;    /* ... mixed in with a staleness discount */
     uint64_t updates_dropped;  /* not used: too stale, dropped by injection, late, or rejected */

@@ -268,6 +268,10 @@ mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum)
         sum->bytes_received += st.bytes_received;
         sum->msgs_sent += st.msgs_sent;
         sum->msgs_received += st.msgs_received;
+        for (int k = 0; k < MDL_SENT_KINDS; k++) {
+            sum->sent_bytes[k] += st.sent_bytes[k];
+            sum->sent_msgs[k] += st.sent_msgs[k];
+        }
         sum->updates_applied += st.updates_applied;
         sum->updates_stale += st.updates_stale;
         sum->updates_dropped += st.updates_dropped;

@@ -114,6 +114,27 @@ mdl_comm_drop_sent (mdl_link_t *l)
         }
 }
 
+int
+mdl_comm_mesh_send (mdl_comm_t *self, int kind, const void *topic, size_t topic_len, const void *header,
+                    size_t header_len, void *payload, size_t payload_len, void (*free_fn) (void *, void *), void *hint)
+{
+    int rc = mdl_mesh_send (self->mesh, topic, topic_len, header, header_len, payload, payload_len, free_fn, hint);
+    /* MDL_ETIMEOUT: sent, and counted by the mesh, though some reader missed it */
+    if ((rc == 0 || rc == MDL_ETIMEOUT) && kind >= 0 && kind < MDL_SENT_KINDS) {
+        self->sent_bytes[kind] += topic_len + header_len + payload_len;
+        self->sent_msgs[kind]++;
+    }
+    return rc;
+}
+
+/* What a message of wire kind counts as: its type, or a state of the merge channel. */
+static int
+s_sent_kind (const mdl_comm_t *self, uint32_t kind)
+{
+    const uint32_t type = MDL_KIND_TYPE (kind);
+    return type == MDL_KIND_STATE && (int) MDL_KIND_CHANNEL (kind) == self->a->merge_ch ? MDL_SENT_GLOBAL : (int) type;
+}
+
 /* Packs h (its seq set by the caller) and sends the blob's bytes with it to peer; takes
    one blob reference. */
 static void
@@ -128,7 +149,8 @@ s_send_blob (mdl_comm_t *self, uint64_t peer, const mdl_wire_header_t *h, mdl_bl
         return;
     }
     mdl_blob_wire_hold (blob); /* ended by mdl_blob_free_fn, whatever becomes of the send */
-    mdl_mesh_send (self->mesh, topic, tl, hb, hl, mdl_blob_data (blob), mdl_blob_len (blob), mdl_blob_free_fn, blob);
+    mdl_comm_mesh_send (self, s_sent_kind (self, h->kind), topic, tl, hb, hl, mdl_blob_data (blob), mdl_blob_len (blob),
+                        mdl_blob_free_fn, blob);
 }
 
 /* The header of an outgoing message of kind (outputs are sized by the outputs codec, a
@@ -196,7 +218,7 @@ mdl_comm_send_control (mdl_comm_t *self, uint64_t peer, uint32_t kind, uint64_t 
     char topic[MDL_WIRE_TOPIC_MAX + 1];
     size_t tl = mdl_wire_topic (peer, topic);
     if (mdl_wire_pack (&h, hb, sizeof hb, &hl) == 0)
-        mdl_mesh_send (self->mesh, topic, tl, hb, hl, (void *) "", 0, NULL, NULL);
+        mdl_comm_mesh_send (self, s_sent_kind (self, kind), topic, tl, hb, hl, (void *) "", 0, NULL, NULL);
 }
 
 /* Holds a message back by the injected delay (a copy: the mesh's frames are only valid
@@ -530,6 +552,16 @@ s_tick (mdl_comm_t *self)
     a->stats.bytes_received = ms.bytes_received;
     a->stats.msgs_sent = ms.sent;
     a->stats.msgs_received = ms.received;
+    /* announcements: what the mesh sent beyond the messages counted by kind */
+    uint64_t kb = 0, km = 0;
+    for (int k = 0; k < MDL_SENT_HELLO; k++) {
+        a->stats.sent_bytes[k] = self->sent_bytes[k];
+        a->stats.sent_msgs[k] = self->sent_msgs[k];
+        kb += self->sent_bytes[k];
+        km += self->sent_msgs[k];
+    }
+    a->stats.sent_bytes[MDL_SENT_HELLO] = ms.bytes_sent > kb ? ms.bytes_sent - kb : 0;
+    a->stats.sent_msgs[MDL_SENT_HELLO] = ms.sent > km ? ms.sent - km : 0;
     pthread_mutex_unlock (&a->stats_lock);
 }
 

@@ -37,7 +37,8 @@ s_send (mdl_comm_t *self, uint64_t to, const mdl_snap_msg_t *m, const void *payl
         return;
     if (len)
         memcpy (copy, payload, len);
-    mdl_mesh_send (self->mesh, topic, MDL_SNAP_TOPIC_LEN, hb, hl, copy, len, copy ? s_free_fn : NULL, NULL);
+    mdl_comm_mesh_send (self, MDL_SENT_SNAPSHOT, topic, MDL_SNAP_TOPIC_LEN, hb, hl, copy, len, copy ? s_free_fn : NULL,
+                        NULL);
 }
 
 static void

@@ -144,6 +144,7 @@ typedef struct {
     mdl_rejlog_t rejlog[MDL_REJLOG_SLOTS];
     size_t parked_bytes;       /* all links' parked messages */
     size_t parked_max;         /* ... at most (see comm_recv.c) */
+    uint64_t sent_bytes[MDL_SENT_KINDS], sent_msgs[MDL_SENT_KINDS]; /* mdl_comm_mesh_send */
 } mdl_comm_t;
 
 /* comm.c */
@@ -164,6 +165,12 @@ bool mdl_comm_resend (mdl_comm_t *self, mdl_link_t *l, int ch, uint64_t step);
 void mdl_comm_reject (mdl_comm_t *self, uint64_t peer, mdl_reject_t reason, const char *detail);
 void mdl_comm_drop_parked (mdl_comm_t *self, mdl_link_t *l);
 /* Sends a control message (no payload) of kind for round step to peer. */
+/* mdl_mesh_send, counted in sent_bytes[kind] and sent_msgs[kind] (kind: MDL_SENT_*, a
+   wire type or MDL_SENT_GLOBAL) as the mesh counts it (all frames, when it went out). */
+int mdl_comm_mesh_send (mdl_comm_t *self, int kind, const void *topic, size_t topic_len, const void *header,
+                        size_t header_len, void *payload, size_t payload_len, void (*free_fn) (void *, void *),
+                        void *hint);
+
 void mdl_comm_send_control (mdl_comm_t *self, uint64_t peer, uint32_t kind, uint64_t step);
 /* A copy of up to three frames (NULL when out of memory); mdl_comm_frames points
    frames[] into it. */

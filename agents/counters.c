@@ -2,7 +2,9 @@
     that programs read them without depending on the layout of mdl_agent_stats_t, which
     grows. A counter added to the struct is readable by name once it has its row here.
     The refusals by reason (mdl_reject_t) follow the table as "rejected_<reason>"
-    ("rejected_replay", "rejected_step_ahead", ...: mdl_reject_name's names). */
+    ("rejected_replay", "rejected_step_ahead", ...: mdl_reject_name's names), then the
+    bytes and messages sent by what they carry as "bytes_sent_<kind>" and "msgs_sent_<kind>"
+    (mdl_sent_kind_name's names: "bytes_sent_state", "bytes_sent_global_state", ...). */
 #include <math.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -96,8 +98,10 @@ _Static_assert(sizeof (mdl_start_t) == sizeof (int), "start_from is read as an i
 
 #define S_N (sizeof s_counters / sizeof s_counters[0])
 
-/* "rejected_" + mdl_reject_name (r), made once. */
+/* "rejected_" + mdl_reject_name (r), "bytes_sent_" and "msgs_sent_" + mdl_sent_kind_name
+   (k), made once. */
 static char s_reject_names[MDL_REJECT_COUNT][48];
+static char s_sent_names[2][MDL_SENT_KINDS][48];
 static pthread_once_t s_reject_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -105,6 +109,10 @@ s_reject_names_make (void)
 {
     for (int r = 0; r < MDL_REJECT_COUNT; r++)
         snprintf (s_reject_names[r], sizeof s_reject_names[r], "rejected_%s", mdl_reject_name (r));
+    for (int k = 0; k < MDL_SENT_KINDS; k++) {
+        snprintf (s_sent_names[0][k], sizeof s_sent_names[0][k], "bytes_sent_%s", mdl_sent_kind_name (k));
+        snprintf (s_sent_names[1][k], sizeof s_sent_names[1][k], "msgs_sent_%s", mdl_sent_kind_name (k));
+    }
 }
 
 static int
@@ -114,6 +122,11 @@ s_read (const mdl_agent_stats_t *st, const char *name, double *value)
     for (int r = 0; name && r < MDL_REJECT_COUNT; r++)
         if (!strcmp (s_reject_names[r], name)) {
             *value = (double) st->rejected[r];
+            return 0;
+        }
+    for (int k = 0; name && k < MDL_SENT_KINDS; k++)
+        if (!strcmp (s_sent_names[0][k], name) || !strcmp (s_sent_names[1][k], name)) {
+            *value = (double) (name[0] == 'b' ? st->sent_bytes[k] : st->sent_msgs[k]);
             return 0;
         }
     for (size_t i = 0; name && i < S_N; i++)
@@ -137,7 +150,11 @@ mdl_agent_counter_name (size_t i)
     if (i < S_N)
         return s_counters[i].name;
     pthread_once (&s_reject_once, s_reject_names_make);
-    return i - S_N < MDL_REJECT_COUNT ? s_reject_names[i - S_N] : NULL;
+    i -= S_N;
+    if (i < MDL_REJECT_COUNT)
+        return s_reject_names[i];
+    i -= MDL_REJECT_COUNT;
+    return i < 2 * MDL_SENT_KINDS ? s_sent_names[i / MDL_SENT_KINDS][i % MDL_SENT_KINDS] : NULL;
 }
 
 /* Every counter of st into values[0..cap); returns how many there are. */

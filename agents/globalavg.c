@@ -104,6 +104,39 @@ s_average_states (mdl_ctx_t *c, uint64_t R, const float *xf, double aux, bool we
     return ok;
 }
 
+/* Asks for our state of a global average that come within S_ASK_QUIET of the copy we
+   last sent the asker are not answered: that copy is on its way. An asker asks from 20 ms
+   after it entered the average, and again every 0.25 s at most, while our state is
+   missing; but the states of d floats that every peer sends every other at once take
+   longer than that (0.3 s for 8 agents of 0.94 MB on 2 loaded cores), and asks from
+   peers that entered before us wait for us (we send to everyone on entering). Answering
+   each ask sent each state 2 to 2.5 times (docs/results.md, final merge). An ask that
+   comes later is answered (the copy was lost, or the asker was not listening yet: it
+   connects to us when it enters), and the asker's quiet time doubles (4 s at most), so
+   that a slow transfer costs one copy more, not one per ask. */
+#define S_ASK_QUIET 0.5
+
+/* Keeps in asked[0..n) the asks to answer at time now, stamps their peers' sent_at and
+   doubles their quiet; returns how many. A peer not in all (it joined since) is answered. */
+static size_t
+s_answers_due (const uint64_t *all, size_t nall, double *sent_at, double *quiet, uint64_t *asked, size_t n, double now)
+{
+    size_t keep = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = 0;
+        while (i < nall && all[i] != asked[k])
+            i++;
+        if (i < nall && now - sent_at[i] < quiet[i])
+            continue;
+        if (i < nall) {
+            sent_at[i] = now;
+            quiet[i] = quiet[i] * 2 < 4.0 ? quiet[i] * 2 : 4.0;
+        }
+        asked[keep++] = asked[k];
+    }
+    return keep;
+}
+
 /* One exact average over every live peer in round R (>= MDL_MERGE_ROUND): Zhu et al.'s
    single global merge at the end, and Gossip-PGA's periodic average (--global-every).
    Reliable over lossy PUB/SUB: every agent sends its state (fp32) to all live peers on
@@ -131,6 +164,13 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, 
     mdl_worker_transient (c, MDL_TRANSIENT_MERGE, true, NULL, 0, 0);
     mdl_worker_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, all, nall);
     const double t0 = mdl_now (), until = t0 + a->cfg.merge_timeout;
+    /* When our state last went to each peer, and how long its asks are not answered
+       after that (s_answers_due). */
+    double sent_at[MDL_AGENT_MAX_PEERS], quiet[MDL_AGENT_MAX_PEERS];
+    for (size_t i = 0; i < nall; i++) {
+        sent_at[i] = t0;
+        quiet[i] = S_ASK_QUIET;
+    }
     /* A peer that was not listening to us yet (not a neighbour: it connects when it
        enters this average) missed that state and asks for it: the first asks come soon,
        then every 0.25 s. */
@@ -158,6 +198,7 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, 
         /* Answer the peers that asked for our state. */
         uint64_t asked[MDL_AGENT_MAX_PEERS];
         size_t nasked = mdl_agent_take_resync (a, asked);
+        nasked = s_answers_due (all, nall, sent_at, quiet, asked, nasked, mdl_now ());
         if (nasked)
             mdl_worker_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, asked, nasked);
         if (!have_all && nmiss == 0) {

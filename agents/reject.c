@@ -1,7 +1,24 @@
-/*  reject.c: the names of the reasons a message is refused (agent.h). */
+/*  reject.c: the names of the reasons a message is refused, and of what sent bytes carry
+    (agent.h). */
 #include "agent.h"
 
 #include "err.h"
+#include "wire.h"
+
+_Static_assert(MDL_SENT_GLOBAL == MDL_KIND_LAST + 1, "one slot per wire type before the others");
+
+const char *
+mdl_sent_kind_name (int kind)
+{
+    static const char *names[MDL_SENT_KINDS] = {
+        [MDL_KIND_STATE] = "state",       [MDL_KIND_DELTA] = "delta",       [MDL_KIND_RESYNC] = "resync",
+        [MDL_KIND_MERGED] = "merged",     [MDL_KIND_SKIP] = "skip",         [MDL_KIND_PAIR_REQ] = "pair_req",
+        [MDL_KIND_PAIR_ACK] = "pair_ack", [MDL_KIND_PAIR_NAK] = "pair_nak", [MDL_KIND_FIN] = "fin",
+        [MDL_KIND_RESEND] = "resend",     [MDL_KIND_OUTPUTS] = "outputs",   [MDL_SENT_GLOBAL] = "global_state",
+        [MDL_SENT_SNAPSHOT] = "snapshot", [MDL_SENT_HELLO] = "hello",
+    };
+    return kind >= 0 && kind < MDL_SENT_KINDS ? names[kind] : "other";
+}
 
 const char *
 mdl_reject_name (int reason)

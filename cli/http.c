@@ -194,6 +194,15 @@ s_histogram (s_buf_t *b, const char *name, const char *help, const mdl_http_hist
     s_put (b, "%s_count %llu\n", name, (unsigned long long) h->count);
 }
 
+/* A counter family with one series per kind of message sent (every kind, zeros too). */
+static void
+s_by_kind (s_buf_t *b, const char *name, const char *help, const mdl_http_stats_t *st, const double *v)
+{
+    s_family (b, name, "counter", help);
+    for (size_t k = 0; k < st->nkinds; k++)
+        s_put (b, "%s{kind=\"%s\"} %llu\n", name, st->kind[k], (unsigned long long) v[k]);
+}
+
 /* The counters mdl_http_stats_t holds, by their names in the public API. */
 #define S_F(name) { #name, offsetof (mdl_http_stats_t, name) }
 static const struct {
@@ -221,6 +230,18 @@ mdl_http_stats_from (mdl_http_stats_t *st, const double *v, size_t n)
     memset (st, 0, sizeof *st);
     for (size_t i = 0; i < n; i++) {
         const char *name = mdl_agent_counter_name (i);
+        const bool kb = !strncmp (name, "bytes_sent_", 11), km = !strncmp (name, "msgs_sent_", 10);
+        if (kb || km) {
+            const char *k = name + (kb ? 11 : 10);
+            size_t at = 0;
+            while (at < st->nkinds && strcmp (st->kind[at], k))
+                at++;
+            if (at == st->nkinds && at < MDL_HTTP_KINDS)
+                st->kind[st->nkinds++] = k;
+            if (at < st->nkinds)
+                *(kb ? &st->kind_bytes[at] : &st->kind_msgs[at]) = v[i];
+            continue;
+        }
         if (!strncmp (name, "rejected_", 9)) {
             if (st->nreasons < MDL_HTTP_REASONS) {
                 st->reason[st->nreasons] = name + 9;
@@ -257,6 +278,16 @@ mdl_http_json_counters (mdl_json_t *j, const mdl_http_stats_t *st)
     for (size_t r = 0; r < st->nreasons; r++)
         if (st->rejected[r])
             mdl_json_int (j, st->reason[r], (long long) st->rejected[r]);
+    mdl_json_close (j);
+    mdl_json_open (j, "bytes_sent_by_kind");
+    for (size_t k = 0; k < st->nkinds; k++)
+        if (st->kind_bytes[k])
+            mdl_json_int (j, st->kind[k], (long long) st->kind_bytes[k]);
+    mdl_json_close (j);
+    mdl_json_open (j, "msgs_sent_by_kind");
+    for (size_t k = 0; k < st->nkinds; k++)
+        if (st->kind_msgs[k])
+            mdl_json_int (j, st->kind[k], (long long) st->kind_msgs[k]);
     mdl_json_close (j);
 }
 
@@ -323,6 +354,13 @@ mdl_http_render_metrics (const mdl_http_info_t *info, const mdl_http_stats_t *st
     for (size_t r = 0; r < st->nreasons; r++)
         s_put (&b, "meshdl_messages_rejected_total{reason=\"%s\"} %llu\n", st->reason[r],
                (unsigned long long) st->rejected[r]);
+    s_by_kind (&b, "meshdl_bytes_sent_by_kind_total",
+               "Bytes published by what the messages carry (they add up to meshdl_bytes_sent_total): state "
+               "(gossip states, resent ones included), global_state (exact global averages and the final merge), "
+               "delta, resync, merged, fin, resend, pair_*, outputs, snapshot (to newcomers), hello (announcements).",
+               st, st->kind_bytes);
+    s_by_kind (&b, "meshdl_messages_sent_by_kind_total",
+               "Messages published by what they carry (kinds as meshdl_bytes_sent_by_kind_total).", st, st->kind_msgs);
     s_counter (&b, "meshdl_keyframes_sent_total", "Full fp32 keyframes sent on replica streams.", st->keyframes_sent);
     s_counter (&b, "meshdl_resyncs_total", "Keyframes asked for after a gap in a replica stream.", st->resyncs);
     s_counter (&b, "meshdl_gossip_rounds_total", "Gossip rounds taken part in.", st->gossip_rounds);

@@ -44,6 +44,7 @@ typedef struct {
 /* What /metrics and /status show of an agent: its counters, read by name through the
    public API (mdl_http_stats_read), and its two histograms. */
 #define MDL_HTTP_REASONS 48
+#define MDL_HTTP_KINDS 24
 typedef struct {
     double steps, epoch, loss, test_acc, test_loss, evals, disagreement, peers_alive, peers_seen;
     double bytes_sent, bytes_received, msgs_sent, msgs_received;
@@ -52,6 +53,10 @@ typedef struct {
     size_t nreasons;                      /* the refusals by reason: counters rejected_<reason> */
     const char *reason[MDL_HTTP_REASONS]; /* <reason> (static: within mdl_agent_counter_name's) */
     double rejected[MDL_HTTP_REASONS];
+    size_t nkinds;                        /* bytes and messages sent by what they carry:
+                                             counters bytes_sent_<kind>, msgs_sent_<kind> */
+    const char *kind[MDL_HTTP_KINDS];     /* <kind> (static, as reason) */
+    double kind_bytes[MDL_HTTP_KINDS], kind_msgs[MDL_HTTP_KINDS];
     mdl_http_hist_t update_age, sync_wait;
 } mdl_http_stats_t;
 
@@ -68,8 +73,10 @@ void mdl_http_stats_read (mdl_agent_t *agent, mdl_http_stats_t *st);
 
 /* Writes the traffic and update counters of st into j with the keys that summaries,
    metrics lines and /status share: bytes_sent, bytes_received, updates_applied,
-   updates_stale, updates_dropped, updates_rejected, and rejected_by_reason (an object of
-   the nonzero counts by reason). */
+   updates_stale, updates_dropped, updates_rejected, rejected_by_reason (an object of
+   the nonzero counts by reason), and bytes_sent_by_kind and msgs_sent_by_kind (objects
+   of the nonzero counts by what the messages carried: state, global_state, resync,
+   snapshot, hello, ...; they add up to bytes_sent and msgs_sent). */
 void mdl_http_json_counters (mdl_json_t *j, const mdl_http_stats_t *st);
 
 /* What does not change during a run (copied by mdl_http_new; NULL strings read ""). */

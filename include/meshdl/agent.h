@@ -136,7 +136,10 @@ MDL_EXPORT bool mdl_agent_unresolved (mdl_agent_t *self, char *buf, size_t cap);
 /* One of the agent's counters by name, into *value: "steps", "epoch", "loss",
    "bytes_sent", "bytes_received", "updates_applied", "updates_stale", "updates_dropped",
    "updates_rejected" and its reasons "rejected_replay", "rejected_step_ahead", ...,
-   "peers_alive", "test_acc", "steps_skipped", "start_step", "readmissions", ...
+   "peers_alive", "test_acc", "steps_skipped", "start_step", "readmissions", ..., and
+   bytes_sent and msgs_sent by what the messages carry: "bytes_sent_state" (gossip states),
+   "bytes_sent_global_state" (states of exact global averages and the final merge),
+   "bytes_sent_snapshot", "bytes_sent_hello", "msgs_sent_resync", ...
    (mdl_agent_counter_name lists them). Safe at any time from any thread. Returns 0 or MDL_EINVAL (unknown name). */
 MDL_EXPORT int mdl_agent_counter (mdl_agent_t *self, const char *name, double *value);
 

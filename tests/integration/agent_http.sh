@@ -52,6 +52,15 @@ done
 [ -z "$missing" ] && ok "every family is there" || no "missing families:$missing"
 for r in applied stale dropped rejected; do grep -q "^meshdl_updates_total{result=\"$r\"} " "$tmp/m2" || missing="$missing $r"; done
 [ -z "$missing" ] && ok "meshdl_updates_total has results applied, stale, dropped, rejected" || no "missing results:$missing"
+# bytes by kind: one sample per kind, adding up to meshdl_bytes_sent_total (one scrape renders
+# both from one snapshot), gossip states among them
+python3 - "$tmp/m2" <<'PY' && ok "meshdl_bytes_sent_by_kind_total: adds up to meshdl_bytes_sent_total, states > 0" || no "meshdl_bytes_sent_by_kind_total: $(grep '^meshdl_bytes_sent' "$tmp/m2" | tr '\n' ' ')"
+import re, sys
+text = open(sys.argv[1]).read()
+by = {k: int(v) for k, v in re.findall(r'^meshdl_bytes_sent_by_kind_total\{kind="([a-z_]+)"\} (\d+)$', text, re.M)}
+total = int(re.search(r'^meshdl_bytes_sent_total (\d+)$', text, re.M).group(1))
+sys.exit(0 if by.get("state", 0) > 0 and "global_state" in by and "hello" in by and sum(by.values()) == total else 1)
+PY
 # refusals by reason: one family, a sample for every reason the agent counts (zeros too), summing
 # to the rejected updates
 python3 - "$tmp/m2" <<'PY' && ok "meshdl_messages_rejected_total: one sample per reason, summing to the rejected updates" || no "meshdl_messages_rejected_total: $(grep -c '^meshdl_messages_rejected_total' "$tmp/m2") samples"

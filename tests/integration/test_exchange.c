@@ -26,6 +26,7 @@ typedef struct {
     float lr;      /* > 0: a gradient step on 0.5 ||x - b_i||^2 before each exchange */
     bool finish;   /* mdl_agent_finish after the last step */
     long pause_ns; /* between steps (async: lets states travel, as compute would) */
+    long late_ns;  /* before mdl_agent_finish (a straggler that enters the merge last) */
     float x[S_D];
     float b[S_D];
     int rc;    /* first error */
@@ -48,6 +49,10 @@ s_run (void *arg)
             w->rc = r;
         else
             w->mixed += r;
+    }
+    if (w->late_ns) {
+        struct timespec ts = { w->late_ns / 1000000000L, w->late_ns % 1000000000L };
+        nanosleep (&ts, NULL);
     }
     if (!w->rc && w->finish)
         w->rc = mdl_agent_finish (w->agent, w->x, S_D);
@@ -97,10 +102,11 @@ s_check_counters (mdl_agent_t *a, int steps, int mixed)
     assert_non_null (strstr (mdl_error_detail (), "unknown histogram"));
 }
 
-/* Runs S_N agents of cfg for steps exchanges each, x_i starting at i (every
-   coordinate), b_i = 10 i + k. */
-static void
-s_cluster_run (const mdl_agent_cfg_t *cfg, int steps, float lr, bool finish, long pause_ns, s_worker_t *w)
+/* Starts S_N agents of cfg and runs steps exchanges on each, x_i starting at i (every
+   coordinate), b_i = 10 i + k; agent 0 finishes late0_ns after the others. Returns the
+   cluster (the caller destroys it) once every worker ended without an error. */
+static mdl_cluster_t *
+s_cluster_go (const mdl_agent_cfg_t *cfg, int steps, float lr, bool finish, long pause_ns, long late0_ns, s_worker_t *w)
 {
     int err = 0;
     mdl_cluster_t *cl = mdl_cluster_create (cfg, S_N, NULL, 0, &err);
@@ -109,9 +115,13 @@ s_cluster_run (const mdl_agent_cfg_t *cfg, int steps, float lr, bool finish, lon
     assert_int_equal (mdl_cluster_wait_peers (cl, 20, NULL), 0);
     pthread_t th[S_N];
     for (int i = 0; i < S_N; i++) {
-        w[i] = (s_worker_t){
-            .agent = mdl_cluster_agent (cl, i), .i = i, .steps = steps, .lr = lr, .finish = finish, .pause_ns = pause_ns
-        };
+        w[i] = (s_worker_t){ .agent = mdl_cluster_agent (cl, i),
+                             .i = i,
+                             .steps = steps,
+                             .lr = lr,
+                             .finish = finish,
+                             .pause_ns = pause_ns,
+                             .late_ns = i == 0 ? late0_ns : 0 };
         for (int k = 0; k < S_D; k++) {
             w[i].x[k] = (float) i;
             w[i].b[k] = 10.0f * (float) i + (float) k;
@@ -123,6 +133,14 @@ s_cluster_run (const mdl_agent_cfg_t *cfg, int steps, float lr, bool finish, lon
     for (int i = 0; i < S_N; i++)
         if (w[i].rc)
             fail_msg ("agent %d: %s (%s)", i, mdl_strerror (w[i].rc), mdl_error_detail ());
+    return cl;
+}
+
+/* s_cluster_go, then the counters' checks. */
+static void
+s_cluster_run (const mdl_agent_cfg_t *cfg, int steps, float lr, bool finish, long pause_ns, s_worker_t *w)
+{
+    mdl_cluster_t *cl = s_cluster_go (cfg, steps, lr, finish, pause_ns, 0, w);
     double v;
     assert_int_equal (mdl_cluster_counter (cl, "steps", &v), 0);
     assert_true (v == (double) S_N * steps);
@@ -197,6 +215,63 @@ test_finish_with_final_merge_leaves_every_agent_the_same_vector (void **state)
     mdl_agent_cfg_destroy (&c);
 }
 
+/* The counter name of agent a, waiting (5 s at most) until it is at least atleast: the
+   comm actor copies its counts into the agent's on its tick. */
+static double
+s_counter_at_least (mdl_agent_t *a, const char *name, double atleast)
+{
+    double v = 0;
+    for (int t = 0; t < 500; t++) {
+        assert_int_equal (mdl_agent_counter (a, name, &v), 0);
+        if (v >= atleast)
+            break;
+        struct timespec ts = { 0, 10 * 1000000L };
+        nanosleep (&ts, NULL);
+    }
+    return v;
+}
+
+static void
+test_a_final_merge_sends_each_state_once_to_each_peer_when_one_agent_enters_it_late (void **state)
+{
+    /* Everyone a neighbour (no peer misses a state for want of a connection); agent 0
+       enters the merge 0.4 s after the others, who ask it for its state meanwhile. Its
+       state goes once to each of them (it was sending it to everyone anyway), not once
+       more per ask; each agent's states go out S_N - 1 times. */
+    mdl_agent_cfg_t *c = s_cfg ("dpsgd", "sync", "fp32");
+    assert_int_equal (mdl_agent_cfg_set (c, "final-merge", "true"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "topology", "complete"), 0);
+    s_worker_t w[S_N];
+    mdl_cluster_t *cl = s_cluster_go (c, 3, 0.0f, true, 0, 400 * 1000000L, w);
+    for (int i = 0; i < S_N; i++)
+        s_counter_at_least (mdl_cluster_agent (cl, i), "msgs_sent_global_state", S_N - 1);
+    struct timespec ts = { 0, 200 * 1000000L }; /* answers handed over last go out too */
+    nanosleep (&ts, NULL);
+    for (int i = 0; i < S_N; i++) {
+        mdl_agent_t *a = mdl_cluster_agent (cl, i);
+        double states, asks, total = 0, kinds = 0;
+        assert_int_equal (mdl_agent_counter (a, "msgs_sent_global_state", &states), 0);
+        assert_int_equal (mdl_agent_counter (a, "msgs_sent_resync", &asks), 0);
+        if (states != S_N - 1)
+            fail_msg ("agent %d sent its merge state %.0f times to %d peers (%.0f asks of its own)", i, states, S_N - 1,
+                      asks);
+        /* the kinds add up to all that was sent (one snapshot of every counter) */
+        double all[256];
+        const size_t n = mdl_agent_counters (a, all, 256);
+        for (size_t k = 0; k < n && k < 256; k++)
+            if (!strcmp (mdl_agent_counter_name (k), "bytes_sent"))
+                total = all[k];
+            else if (!strncmp (mdl_agent_counter_name (k), "bytes_sent_", 11))
+                kinds += all[k];
+        assert_true (total > 0);
+        assert_true (kinds == total);
+    }
+    for (int k = 0; k < S_D; k++)
+        assert_float_equal (w[1].x[k], w[0].x[k], 1e-5f);
+    mdl_cluster_destroy (&cl);
+    mdl_agent_cfg_destroy (&c);
+}
+
 static void
 test_exchange_refuses_what_does_not_fit_with_a_reason (void **state)
 {
@@ -244,6 +319,7 @@ main (void)
         cmocka_unit_test (test_local_gradient_steps_and_exchanges_reach_the_global_least_squares_optimum),
         cmocka_unit_test (test_compressed_async_gossip_of_own_vectors_contracts_their_spread),
         cmocka_unit_test (test_finish_with_final_merge_leaves_every_agent_the_same_vector),
+        cmocka_unit_test (test_a_final_merge_sends_each_state_once_to_each_peer_when_one_agent_enters_it_late),
         cmocka_unit_test (test_exchange_refuses_what_does_not_fit_with_a_reason),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
