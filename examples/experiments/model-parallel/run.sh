@@ -9,7 +9,7 @@
 # Each on several data seeds; the train and test MSE (medians over the seeds) against
 # p/n for the block being varied (equal: every block), next to the centralized
 # minimum-norm solution's test MSE on the same data. Writes results.json (last line on
-# stdout: {"summary": ...}) and model-parallel.png.
+# stdout: {"summary": ...}) and model-parallel.png (meshdl plot).
 #
 # Usage: examples/experiments/model-parallel/run.sh [--quick] [OUT_DIR]
 #   default: 20 seeds, 17 block sizes (about 10 minutes on 2 cores)
@@ -66,24 +66,22 @@ for (family, p), ss in sorted(runs.items()):
     rows.setdefault(family, []).append({"p": p, "p_over_n": p / 100, "seeds": len(ss), "train_mse": med("train_mse"),
         "test_mse": med("test_mse"), "minnorm_test_mse": med("minnorm_test_mse"), "y2_mean": med("y2_mean"),
         "x_norm": med("x_norm"), "minnorm_x_norm": med("minnorm_x_norm")})
+# the plot's points: one file per family, and the references (the centralized
+# minimum-norm solution's test MSE, the mean of y^2 = the training MSE of x = 0) under the
+# same keys, so that each panel has one Y
 for family, pts in rows.items():
-    with open(os.path.join(out, family.replace("=", "") + ".dat"), "w") as d:
+    with open(os.path.join(out, family.replace("=", "") + ".points.jsonl"), "w") as d:
         for r in pts:
-            d.write("%g %g %g %g %g\n" % (r["p_over_n"], r["train_mse"], r["test_mse"], r["minnorm_test_mse"], r["y2_mean"]))
+            d.write(json.dumps({"p_over_n": r["p_over_n"], "test_mse": r["test_mse"], "train_mse": r["train_mse"]}) + "\n")
+with open(os.path.join(out, "reference.points.jsonl"), "w") as d:
+    for r in rows.get("K=4", []):
+        d.write(json.dumps({"p_over_n": r["p_over_n"], "test_mse": r["minnorm_test_mse"], "train_mse": r["y2_mean"]}) + "\n")
 json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
-gnuplot <<GP
-set terminal pngcairo noenhanced size 1100,480
-set output "$out/model-parallel.png"
-set multiplot layout 1,2 title "Model-parallel least squares, 100 observations, 400 unknowns (medians over seeds)"
-set xlabel "p_k / n_obs (the block varied; equal: every block)"; set logscale y; set format y "%.0e"; set key top right
-set title "test MSE"
-plot "$out/equal.dat" u 1:3 w lp t "K = 4..10, equal blocks", "$out/K4.dat" u 1:3 w lp t "K = 4, one block of p", \
-     "$out/K8.dat" u 1:3 w lp t "K = 8, one block of p", "$out/K4.dat" u 1:4 w l dt 2 lw 2 t "centralized minimum norm"
-set title "training MSE (float rounding: the training set is fitted)"; set yrange [1e-17:10]
-plot "$out/equal.dat" u 1:2 w lp t "K = 4..10, equal blocks", "$out/K4.dat" u 1:2 w lp t "K = 4, one block of p", \
-     "$out/K8.dat" u 1:2 w lp t "K = 8, one block of p", "$out/K4.dat" u 1:5 w l dt 2 lw 2 t "mean of y^2 (the MSE of x = 0)"
-unset multiplot
-GP
+"$bin" plot "$out/equal.points.jsonl=K = 4..10, equal blocks" "$out/K4.points.jsonl=K = 4, one block of p" \
+  "$out/K8.points.jsonl=K = 8, one block of p" "$out/reference.points.jsonl=min-norm solution (left), mean of y^2 (right)" \
+  --average --panel "test_mse:p_over_n:logy" --panel "train_mse:p_over_n:logy" --size 1100,480 \
+  --xlabel "p_k / n_obs (the block varied; equal blocks: every block)" -o "$out/model-parallel.png" \
+  --title "Model-parallel least squares, 100 observations, 400 unknowns, medians over seeds: test MSE (left), training MSE (right)"
 echo "plot: $out/model-parallel.png" >&2

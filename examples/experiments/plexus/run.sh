@@ -7,7 +7,8 @@
 # one machine per agent. Reports the wall time
 # and the bytes until the model reaches 80% test accuracy (D-PSGD: the agents' average;
 # Plexus: the newest aggregate), and the final accuracy. Writes results.json (last line
-# on stdout: {"summary": ...}) and plexus.png (accuracy against time and against bytes).
+# on stdout: {"summary": ...}), plexus.png (no faults) and plexus-faults.png (offline agents
+# and a straggler): accuracy against time and against bytes (meshdl plot).
 #
 # Usage: examples/experiments/plexus/run.sh [--quick] [OUT_DIR]
 #   default: all 60 000 training rows, 2 epochs (about 60 minutes on 2 cores)
@@ -61,9 +62,6 @@ for line in open(os.path.join(out, "runs.txt")):
         e = evals.setdefault(o["elapsed_s"], [0, o["avg_test_acc"]])
         e[0] += o["bytes_sent"]
     pts = sorted((t, b, a) for t, (b, a) in evals.items())
-    with open(os.path.join(out, f + ".dat"), "w") as d:
-        for t, b, a in pts:
-            d.write("%g %g %g\n" % (t, b, a))
     hit = next((p for p in pts if p[2] >= target), None)
     rows[name] = {"time_to_target_s": round(hit[0], 1) if hit else None, "bytes_to_target": hit[1] if hit else None,
                   "test_acc": s["test_acc"], "bytes_sent": s["bytes_sent"], "wall_s": s["wall_s"],
@@ -71,19 +69,15 @@ for line in open(os.path.join(out, "runs.txt")):
 json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
-gnuplot <<GP
-set terminal pngcairo noenhanced size 1100,800
-set output "$out/plexus.png"
-set multiplot layout 2,2 title "16 agents: Plexus sampled rounds against D-PSGD on a ring (dashed: 80%)"
-set ylabel "test accuracy"; set key bottom right; set yrange [0.5:0.9]
-do for [fa in "none offline_straggler"] {
-  set title (fa eq "none" ? "no faults" : "20% offline per round, a 4x straggler")
-  set xlabel "wall time (s)"; unset logscale x
-  plot for [f in "dpsgd_ring plexus_S_2 plexus_S_4 plexus_S_8"] "$out/".f."_".fa.".dat" using 1:3 w lp t f, 0.8 dt 2 lc rgb "gray" notitle
-  set xlabel "bytes sent (all agents)"; set logscale x; set format x "%.0e"
-  plot for [f in "dpsgd_ring plexus_S_2 plexus_S_4 plexus_S_8"] "$out/".f."_".fa.".dat" using 2:3 w lp t f, 0.8 dt 2 lc rgb "gray" notitle
-  set format x "%g"
-}
-unset multiplot
-GP
-echo "plot: $out/plexus.png" >&2
+for faults in none offline+straggler; do
+  plots=()
+  for r in "${runs[@]}"; do
+    f=$(echo "${r%%|*}_$faults" | tr ' =+,' '____')
+    [ -s "$out/$f.jsonl" ] && plots+=("$out/$f.jsonl=${r%%|*}")
+  done
+  if [ $faults = none ]; then png=plexus.png what="no faults"; else png=plexus-faults.png what="20% offline per round, agent 0 a 4x straggler"; fi
+  "$bin" plot "${plots[@]}" --average --panel acc:time --panel acc:bytes:logx --yrange 0.5:0.9 --size 1100,450 \
+    --ylabel "test accuracy" -o "$out/$png" \
+    --title "16 agents, Plexus against D-PSGD on a ring, $what (D-PSGD: the agents' average; Plexus: the newest aggregate)"
+  echo "plot: $out/$png" >&2
+done
