@@ -669,12 +669,18 @@ s_sim_monitor (s_sim_t *r)
         mdl_agent_stats_t sum;
         mdl_cluster_stats_sum (r->co.cl, &sum);
         const double mean_steps = (double) sum.steps / n;
-        int finished = 0, failed = 0;
+        int finished = 0, failed = 0, first = -1, first_err = 0;
+        uint64_t first_step = 0;
         for (int i = 0; i < n; i++) {
             mdl_agent_stats_t st;
             mdl_agent_stats (mdl_cluster_agent (r->co.cl, i), &st);
             finished += st.finished;
             failed += st.finished && st.error;
+            if (st.finished && st.error && first < 0) {
+                first = i;
+                first_err = st.error;
+                first_step = st.steps;
+            }
         }
         if (!r->to.quiet) {
             char loss[32] = "-";
@@ -688,7 +694,9 @@ s_sim_monitor (s_sim_t *r)
            of the run: the others go on, and the summary counts it (diverged_agents). */
         if (failed && !r->nbyz) {
             mdl_progress_end (prog);
-            fprintf (stderr, "meshdl sim: %d agent(s) stopped on an error (see above)\n", failed);
+            /* --quiet hides the agents' own lines: say the first one's reason here too */
+            fprintf (stderr, "meshdl sim: %d agent(s) stopped on an error (agent %d at step %llu: %s)%s\n", failed, first,
+                     (unsigned long long) first_step, mdl_strerror (first_err), r->to.quiet ? "" : "; see above");
             exit_code = 3;
             break;
         }

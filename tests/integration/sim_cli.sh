@@ -156,6 +156,10 @@ for cfg in "$tmp/bad.cfg" "$tmp/missing.cfg"; do
     err=$("$bin" sim --config "$cfg" 2>&1 >/dev/null); rc=$?
     [ $rc -eq 2 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && ok "--config $(basename "$cfg") refused: $err" || no "--config $cfg -> rc=$rc '$err'"
 done
+# an agent that fails under --quiet: its own log lines are hidden, the last line says why
+err=$("$bin" sim --agents 2 --epochs 1 --train-subset 500 --test-subset 100 --lr 1000 --quiet 2>&1 >/dev/null); rc=$?
+[ $rc -eq 3 ] && grep -q "stopped on an error (agent [0-9]* at step [0-9]*: .*NaN" <<<"$err" \
+    && ok "a failed agent under --quiet: rc 3, $err" || no "failed agent under --quiet: rc=$rc '$err'"
 help=$("$bin" sim --help 2>&1)
 grep -q -- "--slow" <<<"$help" && grep -q -- "--drop" <<<"$help" && ok "sim --help lists the injections" || no "sim --help"
 echo "$pass passed, $fail failed"
