@@ -24,6 +24,10 @@
 #include "model.h"
 #include "topo.h"
 
+/* The largest 64-bit setting (ids, seeds) as a bound: every uint64_t in digits passes
+   it as a double; s_parse_num refuses what strtoull cannot hold. */
+#define S_U64_MAX 18446744073709551615.0
+
 /* K_MODE, K_WEIGHTS, K_OPT: enums read back by name; K_ROBUST, K_BYZ: rules read back in
    their canonical form ("" when off) */
 typedef enum {
@@ -493,7 +497,7 @@ s_set_blocks (mdl_agent_cfg_t *cfg, const char *v)
 /* The settings. Ranges and help lines are those of the command line's options. */
 static const s_key_t s_keys[] = {
     /* identity and network */
-    { "id", K_U64, F (id), 0, 1, 1.8e19, NULL, "agent id, never 0 [random]" },
+    { "id", K_U64, F (id), 0, 1, S_U64_MAX, NULL, "agent id, never 0 [random]" },
     { "cluster", K_FN, F (cluster), K_STR, 0, 0, s_set_cluster,
       "cluster name; agents of other clusters are ignored [meshdl]" },
     { "bind", K_STR, F (bind), 0, 0, 0, NULL,
@@ -517,12 +521,12 @@ static const s_key_t s_keys[] = {
     { "curve", K_BOOL, F (curve), 0, 0, 0, NULL, "CURVE security: encrypt and authenticate (needs cert and allow)" },
     { "cert", K_STR, F (cert), 0, 0, 0, NULL, "this agent's secret certificate (meshdl keygen)" },
     { "allow", K_STR, F (allow_dir), 0, 0, 0, NULL, "directory of the public certificates allowed in the cluster" },
-    { "seed", K_FN, F (learn.seed), K_U64, 0, 1.8e19, s_set_seed,
+    { "seed", K_FN, F (learn.seed), K_U64, 0, S_U64_MAX, s_set_seed,
       "random seed: initial model, minibatch order, codecs' randomness [1]" },
     /* meshdl's own models (way 1) */
-    { "data-seed", K_U64, F (learn.data_seed), 0, 0, 1.8e19, NULL,
+    { "data-seed", K_U64, F (learn.data_seed), 0, 0, S_U64_MAX, NULL,
       "order of the agent's minibatches (seed sets it too; set it after seed) [1]" },
-    { "injection-seed", K_U64, F (seed), 0, 0, 1.8e19, NULL,
+    { "injection-seed", K_U64, F (seed), 0, 0, S_U64_MAX, NULL,
       "random stream of fault injections and --byzantine noise (seed sets it too; set it after seed) [1]" },
     { "model", K_FN, F (learn.spec), K_STR, 0, 0, s_set_model,
       "model: mlp:784-256-128-10 (any widths), cnn, cnn:C1-C2-H, linreg:D; suffix ,act=tanh; \"\" for none (with "
@@ -878,6 +882,13 @@ s_parse_num (const s_key_t *k, const char *v, double *out)
     if (x < k->min || x > k->max)
         return mdl_error_set (MDL_EINVAL, "--%s %s is out of range [%g, %g]", k->name, v, k->min, k->max);
     const s_type_t t = k->type == K_FN ? k->get_as : k->type;
+    if (t == K_U64 && v[0] != '-') {
+        errno = 0;
+        (void) strtoull (v, &end, 10);
+        if (errno == ERANGE)
+            return mdl_error_set (MDL_EINVAL, "--%s %s is out of range [%g, %s]", k->name, v, k->min,
+                                  "18446744073709551615");
+    }
     if ((t == K_INT || t == K_U64 || t == K_SIZE) && x != floor (x))
         return mdl_error_set (MDL_EINVAL, "--%s '%s' is not a whole number", k->name, v);
     *out = x;

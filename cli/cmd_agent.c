@@ -371,7 +371,7 @@ s_agent_defs (s_run_t *t)
     A ("shard", MDL_OPTT_STR, &so->shard, "I/N|auto", "train on shard I of N (0 <= I < N) of the training set; auto: rank by id among the K+1 members once --min-peers K is met", 0, 0);
     A ("min-peers", MDL_OPTT_INT, &so->min_peers, "K", "wait for K peers before the first step", 0, 1024);
     A ("min-peers-timeout", MDL_OPTT_DOUBLE, &so->min_peers_timeout, "SEC", "how long to wait for them", 0.1, 86400);
-    A ("id", MDL_OPTT_U64, &so->id, "N", "agent id (default: from --name, else host name and pid)", 1, 1.8e19);
+    A ("id", MDL_OPTT_U64, &so->id, "N", "agent id (default: from --name, else host name and pid)", 1, 18446744073709551615.0);
     A ("name", MDL_OPTT_STR, &so->name, "NAME", "stable agent name; its hash is the id", 0, 0);
     A ("curve", MDL_OPTT_FLAG, &so->curve, NULL, "CURVE security: encrypt and authenticate (needs --cert and --allow)", 0, 0);
     A ("cert", MDL_OPTT_STR, &so->cert, "FILE", "this agent's secret certificate (meshdl keygen)", 0, 0);

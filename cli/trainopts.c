@@ -55,7 +55,7 @@ mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("schedule", MDL_OPTT_STR, &o->schedule, "S", "constant | cosine | step:GAMMA:E1,E2,... (decay at epochs) | clr:MIN:MAX:PERIOD (triangular cyclical rate, PERIOD epochs per cycle; replaces --lr)", 0, 0),
         D ("warmup", MDL_OPTT_DOUBLE, &o->warmup, "EPOCHS", "linear learning-rate warm-up", 0, 1e6),
         D ("lr-min", MDL_OPTT_DOUBLE, &o->lr_min, "LR", "floor of the cosine schedule", 0, 1e3),
-        D ("seed", MDL_OPTT_U64, &o->seed, "S", "random seed: same seed, same run", 0, 1.8e19),
+        D ("seed", MDL_OPTT_U64, &o->seed, "S", "random seed: same seed, same run", 0, 18446744073709551615.0),
         D ("data", MDL_OPTT_STR, &o->data, "DIR|FILE.csv|synthetic:...", "MNIST-format directory (train-/t10k-*-ubyte[.gz]), a CSV file label,f1,..., or synthetic:linreg:N:D:NOISE[:HET] (least squares, use --model linreg:D)", 0, 0),
         D ("test-data", MDL_OPTT_STR, &o->test_data, "FILE.csv", "test set when --data is a CSV file", 0, 0),
         D ("no-data-cache", MDL_OPTT_FLAG, &o->no_data_cache, NULL, "read the gzip IDX files at every start instead of a memory-mapped decompressed copy in $XDG_CACHE_HOME/meshdl (or DIR/.data-cache with --results DIR)", 0, 0),

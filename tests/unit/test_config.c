@@ -183,6 +183,15 @@ test_values_are_parsed_whole_and_within_their_range (void **state)
     assert_int_equal (mdl_agent_cfg_set (c, "no-such-thing", "1"), MDL_EINVAL);
     assert_non_null (strstr (mdl_error_detail (), "unknown setting 'no-such-thing'"));
     assert_true (c->gamma == 0.5); /* refusals left it as it was */
+    /* ids and seeds take every 64-bit value (ids are drawn from all of them: one above
+       1.8e19 was refused, agent_hood failed when an agent drew one), and nothing beyond */
+    assert_int_equal (mdl_agent_cfg_set (c, "id", "18262117453365524887"), 0);
+    assert_true (c->id == 18262117453365524887ull);
+    assert_int_equal (mdl_agent_cfg_set (c, "id", "18446744073709551615"), 0);
+    assert_true (c->id == UINT64_MAX);
+    assert_int_equal (mdl_agent_cfg_set (c, "id", "18446744073709551616"), MDL_EINVAL);
+    assert_non_null (strstr (mdl_error_detail (), "out of range"));
+    assert_int_equal (mdl_agent_cfg_set (c, "seed", "18446744073709551615"), 0);
     mdl_agent_cfg_destroy (&c);
 }
 
