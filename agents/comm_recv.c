@@ -312,10 +312,12 @@ s_peer_ahead (mdl_comm_t *self, const mdl_link_t *l, uint64_t round)
         return;
     /* The furthest round the link has shown: a parked state, or the claim of its latest
        state even when it was refused as too far ahead (a neighbour across a healed
-       partition, thousands of rounds on). Without the claim, a neighbour past --max-lead
+       partition, thousands of rounds on), once it made two such claims in a row: one lie
+       followed by the honest state must not end a round early (test_claims). Without the
+       claim, a neighbour past --max-lead
        sends nothing parkable, and while it waits --sync-timeout for our rounds we would
        wait as long for its: both halves of a healed cluster at one round per timeout. */
-    uint64_t shown = l->claim < MDL_MERGE_ROUND ? l->claim : 0;
+    uint64_t shown = l->claim < MDL_MERGE_ROUND && l->claim_run >= 2 ? l->claim : 0;
     if (l->parked && l->parked->step < MDL_MERGE_ROUND && l->parked->step > shown)
         shown = l->parked->step;
     if (shown <= round + 1)
