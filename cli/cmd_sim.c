@@ -840,6 +840,9 @@ s_sim_summary (s_sim_t *r, int exit_code)
         /* the agents not named by --byzantine */
         double hmean = 0, hmin = INFINITY;
         int diverged = 0;
+        /* what the honest agents refused: a liar refuses too (the honest ones do not
+           wait for it, so they run more than --max-lead ahead of it) */
+        uint64_t hrej[MDL_REJECT_COUNT] = {0};
         for (int i = 0; i < n; i++) {
             mdl_agent_stats_t st;
             mdl_agent_stats (mdl_cluster_agent (r->co.cl, i), &st);
@@ -847,6 +850,8 @@ s_sim_summary (s_sim_t *r, int exit_code)
             if (r->byz[i].kind == MDL_BYZ_NONE) {
                 hmean += ev->acc[i] / (n - r->nbyz);
                 hmin = ev->acc[i] < hmin ? ev->acc[i] : hmin;
+                for (int k = 0; k < MDL_REJECT_COUNT; k++)
+                    hrej[k] += st.rejected[k];
             }
         }
         mdl_json_num (&j, "test_acc_honest_mean", r->nbyz < n ? hmean : NAN);
@@ -854,6 +859,11 @@ s_sim_summary (s_sim_t *r, int exit_code)
         mdl_json_int (&j, "byzantine_agents", r->nbyz);
         mdl_json_int (&j, "diverged_agents", diverged);
         mdl_json_int (&j, "steps_skipped_honest", (long long) skipped_honest); /* catching up */
+        mdl_json_open (&j, "rejected_by_honest");
+        for (int k = 0; k < MDL_REJECT_COUNT; k++)
+            if (hrej[k])
+                mdl_json_int (&j, mdl_reject_name (k), (long long) hrej[k]);
+        mdl_json_close (&j);
     }
     mdl_json_num (&j, "consensus_distance", ev->consensus);
     mdl_json_int (&j, "agents", n);
