@@ -38,6 +38,48 @@ test_mix_equals_the_sum_of_its_terms_in_one_pass (void **state)
     free (x); free (y); free (v0); free (v1); free (ref);
 }
 
+/* Every neighbour count the fused kernel has a loop for (the own terms with 0, 1 or 2
+   neighbours, then pairs, then an odd one), with and without y: bit for bit the naive
+   sequence a*x + b*y, then + c_j v_j for j = 0, 1, ..., plain and checked. */
+static void
+test_mix_is_the_sequential_sum_for_any_number_of_neighbours (void **state)
+{
+    mdl_rng_t rng;
+    mdl_rng_seed (&rng, 7, 0);
+    enum { K = 7 };
+    const size_t d = 2500; /* two full blocks and a short one */
+    float *x = malloc (d * sizeof *x), *x2 = malloc (d * sizeof *x2), *y = malloc (d * sizeof *y),
+          *ref = malloc (d * sizeof *ref), *vv[K];
+    const float *v[K];
+    float c[K];
+    for (int j = 0; j < K; j++) {
+        v[j] = vv[j] = malloc (d * sizeof (float));
+        c[j] = 0.05f + 0.1f * (float) j;
+        for (size_t i = 0; i < d; i++)
+            vv[j][i] = (float) mdl_rng_normal (&rng);
+    }
+    for (size_t i = 0; i < d; i++)
+        y[i] = (float) mdl_rng_normal (&rng);
+    for (size_t k = 0; k <= K; k++)
+        for (int with_y = 0; with_y < 2; with_y++) {
+            const float *yy = with_y ? y : NULL;
+            for (size_t i = 0; i < d; i++) {
+                x[i] = x2[i] = (float) mdl_rng_normal (&rng);
+                ref[i] = yy ? 0.3f * x[i] + -0.7f * yy[i] : 0.3f * x[i];
+                for (size_t j = 0; j < k; j++)
+                    ref[i] += c[j] * v[j][i];
+            }
+            bool bad[K];
+            mdl_vec_mix (x, 0.3f, yy, -0.7f, v, c, k, d);
+            assert_int_equal (mdl_vec_mix_checked (x2, 0.3f, yy, -0.7f, v, c, k, d, bad, NULL), 0);
+            for (size_t i = 0; i < d; i++)
+                assert_true (x[i] == ref[i] && x2[i] == ref[i]);
+        }
+    for (int j = 0; j < K; j++)
+        free (vv[j]);
+    free (x); free (x2); free (y); free (ref);
+}
+
 /* The naive reference of mdl_vec_mix_checked: per element, a*x + b*y, then each v_j
    whose 1024-block is finite, then the weights of the others times the own value. */
 static void
@@ -138,6 +180,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_mix_equals_the_sum_of_its_terms_in_one_pass),
         cmocka_unit_test (test_checked_mix_equals_the_plain_one_and_keeps_nan_blocks_out),
+        cmocka_unit_test (test_mix_is_the_sequential_sum_for_any_number_of_neighbours),
         cmocka_unit_test (test_norms_distances_and_finiteness),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
