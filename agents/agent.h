@@ -107,6 +107,8 @@ struct mdl_agent_cfg {
     int nblocks;
     bool overlap;              /* Decent-DP: mix the neighbours' states of the step before,
                                   x^{t+1} = W x^t - lr Opt(g(x^t)), sending while computing */
+    bool unfused;              /* never write D-PSGD's optimizer step into the outgoing
+                                  message (fused.c): the tests' reference, same floats */
     double dense_start, dense_len; /* epochs [start, start + len): complete graph (len 0 = off) */
     double ad_target;          /* --adaptive-degree: the exponential graph while the
                                   disagreement estimate exceeds this (0 = off) */

@@ -388,6 +388,18 @@ mdl_worker_alive (const mdl_ctx_t *c, uint64_t id)
 }
 
 int
+mdl_worker_publish_blob (mdl_ctx_t *c, int channel, uint64_t step, mdl_blob_t *b)
+{
+    mdl_agent_t *a = c->a;
+    mdl_outmsg_t m = { .kind = MDL_KIND_MAKE (0, channel) | MDL_KIND_STATE, .step = step, .loss = c->last_loss,
+                       .aux = a->cfg.cc_target > 0 ? c->cc_shared : c->ad_vote };
+    uint64_t to[MDL_AGENT_MAX_PEERS];
+    for (size_t k = 0; k < c->nout; k++)
+        to[k] = c->ids[c->out[k]];
+    return mdl_worker_send (c, &m, to, c->nout, b);
+}
+
+int
 mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
 {
     if (channel < 0 || channel >= MDL_AGENT_CHANNELS)
@@ -404,12 +416,9 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
     size_t nto = 0;
     mdl_blob_t *b = NULL;
     if (!a->replicas) {
-        m.kind |= MDL_KIND_STATE;
-        for (size_t k = 0; k < c->nout; k++)
-            to[nto++] = c->ids[c->out[k]];
         if ((rc = mdl_worker_encode (c, c->codec, v, &b)))
             return rc;
-        return mdl_worker_send (c, &m, to, nto, b);
+        return mdl_worker_publish_blob (c, channel, m.step, b);
     }
     c->sends[channel]++;
     /* The first send is a keyframe too: starting the public copy at v, not at zero, so
@@ -610,10 +619,18 @@ s_sync_wait (mdl_ctx_t *c, int channel)
     pthread_mutex_unlock (&a->stats_lock);
 }
 
-int
-mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x)
+/* mdl_ctx_mix; with from, x is only written: x <- self_v + gamma sum_j c_j (v_j - self_v)
+   (mdl_worker_mix_from). */
+static int
+s_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x, bool from)
 {
     mdl_agent_t *a = c->a;
+    if (from && (mdl_worker_round (c) || a->cfg.robust.kind != MDL_ROBUST_NONE)) {
+        /* nothing to mix, or --robust's rules (which read x): x takes the own value first */
+        mdl_vec_copy (x, self_v, c->d);
+        self_v = x;
+        from = false;
+    }
     if (mdl_worker_round (c))
         return 0;
     const bool sync = a->cfg.mode == MDL_MODE_SYNC;
@@ -680,9 +697,13 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
         if (m)
             mdl_worker_robust_mix (c, channel, gamma, self_v, x, rv, rw, m);
     }
+    else if (nv && from) /* the same floats as the in-place mix of x = self_v below */
+        nbad = mdl_vec_mix_from_checked (x, self_v, (float) (1.0 - csum), vs, cs, nv, c->d, bad, measure ? dist : NULL);
     else if (nv)
         nbad = mdl_vec_mix_checked (x, (float) (self_v == x ? 1.0 - csum : 1.0), self_v == x ? NULL : self_v,
                                     (float) -csum, vs, cs, nv, c->d, bad, measure ? dist : NULL);
+    else if (from)
+        mdl_vec_copy (x, self_v, c->d); /* no neighbour state to mix: x is the own value */
     double dis = nv && measure ? 0.0 : -1.0;
     for (size_t j = 0; j < nv && measure; j++)
         if (!bad[j])
@@ -722,6 +743,18 @@ mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float
     a->stats.gossip_rounds++;
     pthread_mutex_unlock (&a->stats_lock);
     return (int) used;
+}
+
+int
+mdl_ctx_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x)
+{
+    return s_mix (c, channel, gamma, self_v, x, false);
+}
+
+int
+mdl_worker_mix_from (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x)
+{
+    return s_mix (c, channel, gamma, self_v, x, true);
 }
 
 /* ---- outputs and explicit exchanges ---- */

@@ -110,6 +110,8 @@ mdl_worker_ctx_free (mdl_ctx_t *c)
     free (c->delta);
     free (c->merge_x);
     free (c->label_map);
+    if (c->fused) /* never left between a step and its round 0; kept safe anyway */
+        mdl_blob_unref (c->fused);
     mdl_byz_destroy (&c->byz);
     free (c->talk);
     free (c);
@@ -250,7 +252,9 @@ mdl_worker_gossip (mdl_ctx_t *c, uint64_t s, uint64_t K, uint64_t total)
             mdl_worker_send_to (c, MDL_KIND_SKIP, c->step, NULL, to, c->nout);
             continue;
         }
-        if ((rc = c->algo->publish (c->state, c)) != 0)
+        if (k == 0 && c->fused)
+            rc = mdl_worker_fused_round (c); /* publishes and mixes the optimizer's output */
+        else if ((rc = c->algo->publish (c->state, c)) != 0)
             mdl_agent_log (a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
         else
             c->algo->mix (c->state, c);
@@ -363,7 +367,7 @@ s_train_round (mdl_ctx_t *c, uint64_t K, uint64_t total)
     if (a->cfg.overlap)
         rc = mdl_learner_grad (l, &c->last_loss); /* g(x^t), applied after the mix */
     else
-        rc = c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
+        rc = mdl_worker_local_step (c); /* fused.c: maybe D-PSGD's step into the message */
     if (rc) {
         mdl_agent_log (a, "training diverged at step %llu (loss %g): stopping this agent and leaving the mesh",
                        (unsigned long long) c->step, (double) c->last_loss);

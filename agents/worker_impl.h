@@ -74,6 +74,7 @@ struct mdl_ctx_t {
     size_t ntalk;
     uint64_t talk_version, talk_window;
     size_t talk_graphs;
+    mdl_blob_t *fused;         /* fused.c: round 0's state, written by the optimizer */
 };
 
 /* worker.c: the pieces of the worker's loop that mdl_agent_exchange (exchange.c) runs
@@ -98,6 +99,15 @@ int mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps);
 /* Marks the agent finished (error: nonzero when it stopped on one). */
 void mdl_worker_finish (mdl_agent_t *a, int error);
 
+/* fused.c */
+/* The step's local computation (the algorithm's local step, or the learner's SGD step),
+   with D-PSGD's optimizer step written into the outgoing message (c->fused) where that
+   is exact and round 0 has neighbours. 0 or the learner's error. */
+int mdl_worker_local_step (mdl_ctx_t *c);
+/* Round 0 of a fused step: publishes c->fused and mixes from it into x. 0 or the
+   publish error (x then holds the step's result, as unfused). */
+int mdl_worker_fused_round (mdl_ctx_t *c);
+
 /* ctx.c */
 /* Refreshes the membership snapshot and this round's neighbours and weights. Returns 0
    or the topology's error. */
@@ -105,6 +115,13 @@ int mdl_worker_round (mdl_ctx_t *c);
 /* Hands one encoded payload to the comm actor for the given recipients. Takes the blob
    reference. */
 int mdl_worker_send (mdl_ctx_t *c, const mdl_outmsg_t *m, const uint64_t *to, size_t nto, mdl_blob_t *blob);
+/* Publishes an fp32 state already in a pooled blob (what mdl_ctx_publish sends without
+   replicas) to this round's out-neighbours as round step of channel. Takes the blob
+   reference. */
+int mdl_worker_publish_blob (mdl_ctx_t *c, int channel, uint64_t step, mdl_blob_t *b);
+/* mdl_ctx_mix into x from self_v, which lives elsewhere: x <- self_v + gamma sum_j c_j
+   (v_j - self_v), x's old contents not read (x = self_v when nothing is mixed). */
+int mdl_worker_mix_from (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x);
 /* Encodes v with codec into a pooled blob (*out, caller's reference). */
 int mdl_worker_encode (mdl_ctx_t *c, mdl_codec_t *codec, const float *v, mdl_blob_t **out);
 /* Whether id is in the current membership snapshot. */

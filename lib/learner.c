@@ -296,8 +296,13 @@ mdl_learner_grad (mdl_learner_t *l, float *loss)
 void
 mdl_learner_apply (mdl_learner_t *l)
 {
-    mdl_optim_step (l->optim, mdl_model_params (l->model), mdl_model_grads (l->model),
-                    mdl_learner_lr (l));
+    mdl_learner_apply_to (l, mdl_model_params (l->model));
+}
+
+void
+mdl_learner_apply_to (mdl_learner_t *l, float *out)
+{
+    mdl_optim_step_to (l->optim, mdl_model_params (l->model), mdl_model_grads (l->model), mdl_learner_lr (l), out);
     l->steps++;
 }
 

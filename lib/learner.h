@@ -54,6 +54,10 @@ int mdl_learner_grad (mdl_learner_t *l, float *loss);
    then advances the step counter. */
 void mdl_learner_apply (mdl_learner_t *l);
 
+/* mdl_learner_apply with the new parameters written to out (the model's own are left as
+   they were; see mdl_optim_step_to): the caller puts them back, e.g. by mixing into them. */
+void mdl_learner_apply_to (mdl_learner_t *l, float *out);
+
 /* mdl_learner_step (grad + apply), mdl_learner_steps, mdl_learner_lr, mdl_learner_epoch,
    mdl_learner_steps_per_epoch and mdl_learner_evaluate (in chunks of the reserved
    batch) are meshdl/learner.h's. */

@@ -267,6 +267,50 @@ mdl_optim_step (mdl_optim_t *o, float *x, const float *g, float lr)
     }
 }
 
+void
+mdl_optim_step_to (mdl_optim_t *o, const float *x, const float *g, float lr, float *out)
+{
+    assert (o);
+    assert (o->d == 0 || (x && g && out));
+    if (out == x) {
+        mdl_optim_step (o, out, g, lr);
+        return;
+    }
+    const size_t d = o->d;
+    const float wd = o->cfg.weight_decay;
+    const float mu = o->cfg.momentum;
+    /* The same expressions as mdl_optim_step's loops, x read and out written: the
+       values are bit for bit those of the in-place step. */
+    const float *restrict xr = x, *restrict gr = g;
+    float *restrict xo = out, *restrict m = o->state;
+    switch (o->cfg.kind) {
+    case MDL_OPT_SGD:
+        o->t++;
+        for (size_t i = 0; i < d; i++)
+            xo[i] = xr[i] - lr * (gr[i] + wd * xr[i]);
+        break;
+    case MDL_OPT_MOMENTUM:
+        o->t++;
+        for (size_t i = 0; i < d; i++) {
+            m[i] = mu * m[i] + (gr[i] + wd * xr[i]);
+            xo[i] = xr[i] - lr * m[i];
+        }
+        break;
+    case MDL_OPT_NESTEROV:
+        o->t++;
+        for (size_t i = 0; i < d; i++) {
+            float gi = gr[i] + wd * xr[i];
+            m[i] = mu * m[i] + gi;
+            xo[i] = xr[i] - lr * (gi + mu * m[i]);
+        }
+        break;
+    default: /* the Adam family: its step in place on a copy (no pass saved) */
+        memcpy (out, x, d * sizeof *out);
+        mdl_optim_step (o, out, g, lr);
+        break;
+    }
+}
+
 float *
 mdl_optim_state (mdl_optim_t *o, size_t *len)
 {

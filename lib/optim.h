@@ -53,6 +53,12 @@ void mdl_optim_destroy (mdl_optim_t **o);
 /* One step: x <- x - lr * update(g). g is not modified. No allocation. */
 void mdl_optim_step (mdl_optim_t *o, float *x, const float *g, float lr);
 
+/* The same step written to out instead of x (x is not modified): out <- x - lr *
+   update(g), the state advanced as by mdl_optim_step, bit for bit. out may be x. It
+   lets the step write where its result is needed (an outgoing message) without a copy
+   of x: for SGD, momentum and Nesterov one pass; the Adam family copies x first. */
+void mdl_optim_step_to (mdl_optim_t *o, const float *x, const float *g, float lr, float *out);
+
 /* The flat state vector (for checkpoints and for algorithms that read momentum) and its
    length: 0 for SGD (and NULL is returned), d for momentum and Nesterov, 2d for Adam and
    AdamW (m then v), 3d for AccumAdam (m, v, then the gradient sum of the open window). The optimizer owns it. */

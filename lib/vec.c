@@ -101,10 +101,11 @@ mdl_vec_isfinite (const float *x, size_t d)
 /* One block of the mix, the general form: xb[0..n) <- a xb + b yb + sum_j c_j vb_j, in
    that order per element. own[j] (when not NULL) says v_j's block is replaced by the
    agent's own value there (yb, or xb as it was): its weight goes to that term, after the
-   others. The reference of s_mix_fast, and the path of blocks holding NaN/Inf. */
+   others. With from, xb is not read: xb <- b yb + sum_j c_j vb_j (the own value is yb).
+   The reference of s_mix_fast, and the path of blocks holding NaN/Inf. */
 S_INLINE void
 s_mix_block (float *restrict xb, float a, const float *restrict yb, float b, const float *const *v, const float *c,
-             size_t k, size_t at, size_t n, const bool *own)
+             size_t k, size_t at, size_t n, const bool *own, bool from)
 {
     float keep[1024];
     const float *self_b = yb;
@@ -116,7 +117,10 @@ s_mix_block (float *restrict xb, float a, const float *restrict yb, float b, con
             keep[i] = xb[i];
         self_b = keep;
     }
-    if (yb)
+    if (from)
+        for (size_t i = 0; i < n; i++)
+            xb[i] = b * yb[i];
+    else if (yb)
         for (size_t i = 0; i < n; i++)
             xb[i] = a * xb[i] + b * yb[i];
     else
@@ -141,12 +145,21 @@ s_mix_block (float *restrict xb, float a, const float *restrict yb, float b, con
    the same sequence of roundings, ((a x + b y) + c_0 v_0) + c_1 v_1 ..., bit for bit. */
 S_INLINE void
 s_mix_fast (float *restrict xb, float a, const float *restrict yb, float b, const float *const *v, const float *c,
-            size_t k, size_t at, size_t n)
+            size_t k, size_t at, size_t n, bool from)
 {
     const float *restrict p = k > 0 ? v[0] + at : NULL;
     const float *restrict q = k > 1 ? v[1] + at : NULL;
     const float cp = k > 0 ? c[0] : 0.0f, cq = k > 1 ? c[1] : 0.0f;
-    if (yb && q)
+    if (from && q)
+        for (size_t i = 0; i < n; i++)
+            xb[i] = (b * yb[i] + cp * p[i]) + cq * q[i];
+    else if (from && p)
+        for (size_t i = 0; i < n; i++)
+            xb[i] = b * yb[i] + cp * p[i];
+    else if (from)
+        for (size_t i = 0; i < n; i++)
+            xb[i] = b * yb[i];
+    else if (yb && q)
         for (size_t i = 0; i < n; i++)
             xb[i] = (a * xb[i] + b * yb[i] + cp * p[i]) + cq * q[i];
     else if (yb && p)
@@ -188,7 +201,7 @@ mdl_vec_mix (float *x, float a, const float *y, float b, const float *const *v, 
        results do not depend on the blocking. */
     for (size_t at = 0; at < d; at += 1024) {
         const size_t n = d - at < 1024 ? d - at : 1024;
-        s_mix_fast (x + at, a, y ? y + at : NULL, b, v, c, k, at, n);
+        s_mix_fast (x + at, a, y ? y + at : NULL, b, v, c, k, at, n, false);
     }
 }
 
@@ -227,9 +240,11 @@ s_block_dist2 (const float *x, const float *v, size_t n)
     return s;
 }
 
-S_CLONES size_t
-mdl_vec_mix_checked (float *x, float a, const float *y, float b, const float *const *v, const float *c, size_t k,
-                     size_t d, bool *bad, double *dist2)
+/* mdl_vec_mix_checked, and with from mdl_vec_mix_from_checked (x not read, y the own
+   value and the origin of the distances). */
+S_INLINE size_t
+s_mix_checked (float *x, float a, const float *y, float b, const float *const *v, const float *c, size_t k, size_t d,
+               bool *bad, double *dist2, bool from)
 {
     bool own[MDL_VEC_MIX_MAX];
     size_t nbad = 0;
@@ -240,6 +255,7 @@ mdl_vec_mix_checked (float *x, float a, const float *y, float b, const float *co
         if (dist2)
             dist2[j] = 0.0;
     }
+    const float *self = from ? y : x;
     for (size_t at = 0; at < d; at += 1024) {
         const size_t n = d - at < 1024 ? d - at : 1024;
         /* Each input block is read here first, checked while it is brought into L1, and
@@ -253,14 +269,28 @@ mdl_vec_mix_checked (float *x, float a, const float *y, float b, const float *co
                 nbad++;
             }
             if (dist2 && !own[j])
-                dist2[j] += s_block_dist2 (x + at, v[j] + at, n);
+                dist2[j] += s_block_dist2 (self + at, v[j] + at, n);
         }
         if (any)
-            s_mix_block (x + at, a, y ? y + at : NULL, b, v, c, k, at, n, own);
+            s_mix_block (x + at, a, y ? y + at : NULL, b, v, c, k, at, n, own, from);
         else
-            s_mix_fast (x + at, a, y ? y + at : NULL, b, v, c, k, at, n);
+            s_mix_fast (x + at, a, y ? y + at : NULL, b, v, c, k, at, n, from);
     }
     return nbad;
+}
+
+S_CLONES size_t
+mdl_vec_mix_checked (float *x, float a, const float *y, float b, const float *const *v, const float *c, size_t k,
+                     size_t d, bool *bad, double *dist2)
+{
+    return s_mix_checked (x, a, y, b, v, c, k, d, bad, dist2, false);
+}
+
+S_CLONES size_t
+mdl_vec_mix_from_checked (float *x, const float *y, float b, const float *const *v, const float *c, size_t k, size_t d,
+                          bool *bad, double *dist2)
+{
+    return s_mix_checked (x, 0.0f, y, b, v, c, k, d, bad, dist2, true);
 }
 
 double

@@ -44,6 +44,14 @@ void mdl_vec_mix (float *x, float a, const float *y, float b, const float *const
 size_t mdl_vec_mix_checked (float *x, float a, const float *y, float b, const float *const *v, const float *c,
                             size_t k, size_t d, bool *bad, double *dist2);
 
+/* mdl_vec_mix_checked writing into x what y mixes to: x <- b * y + sum_k c[k] * v[k],
+   x's old contents not read (x and y must not overlap). The own value of a replaced
+   block, and the origin of dist2, is y. Bit for bit what mdl_vec_mix_checked (x, b, NULL,
+   0, v, c, k, d, ...) leaves in x when x held y: the mix of a vector that lives elsewhere
+   (an outgoing message) straight into its destination, without copying it there first. */
+size_t mdl_vec_mix_from_checked (float *x, const float *y, float b, const float *const *v, const float *c, size_t k,
+                                 size_t d, bool *bad, double *dist2);
+
 /* true when every element is finite (no NaN, no Inf) */
 bool mdl_vec_isfinite (const float *x, size_t d);
 

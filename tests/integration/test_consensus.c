@@ -291,6 +291,36 @@ test_gradient_tracking_reaches_the_least_squares_optimum_where_dpsgd_stalls (voi
     assert_true (dp > 1e-2);
 }
 
+static void
+s_unfused (mdl_agent_cfg_t *c)
+{
+    c->unfused = true;
+}
+
+/* fused.c writes D-PSGD's optimizer step into the outgoing message and mixes from there
+   into x: the floats must be those of the plain step, publish and mix, bit for bit. DmSGD
+   (momentum) and D-PSGD (SGD) on the ring, 5 agents, 300 steps of real gradients. */
+static void
+test_the_fused_dpsgd_step_gives_the_floats_of_the_unfused_one (void **state)
+{
+    (void) state;
+    const char *algo[2] = { "dmsgd", "dpsgd" };
+    const mdl_opt_kind_t opt[2] = { MDL_OPT_MOMENTUM, MDL_OPT_SGD };
+    for (int a = 0; a < 2; a++) {
+        float *fused[5], *plain[5];
+        s_ls_run (algo[a], "ring", 5, 0.02f, opt[a], 0.9f, 300, 1.0, 0.1, NULL, fused, NULL);
+        s_ls_run (algo[a], "ring", 5, 0.02f, opt[a], 0.9f, 300, 1.0, 0.1, s_unfused, plain, NULL);
+        for (int i = 0; i < 5; i++) {
+            for (int k = 0; k <= LS_D; k++)
+                if (fused[i][k] != plain[i][k])
+                    fail_msg ("%s agent %d parameter %d: fused %.9g, unfused %.9g", algo[a], i, k,
+                              (double) fused[i][k], (double) plain[i][k]);
+            free (fused[i]);
+            free (plain[i]);
+        }
+    }
+}
+
 /* Same problem with momentum 0.9: DmSGD's fixed point is D-SGD's with step lr / (1 - beta),
    QGM's and DecentLaM's D-SGD's with step lr, so their bias is several times smaller. */
 static void
@@ -409,6 +439,7 @@ main (void)
         cmocka_unit_test (test_choco_and_adagossip_reach_the_common_least_squares_optimum),
         cmocka_unit_test (test_dynavg_at_delta_0_reaches_the_heterogeneous_optimum),
         cmocka_unit_test (test_final_merge_is_exact_and_identical_under_loss),
+        cmocka_unit_test (test_the_fused_dpsgd_step_gives_the_floats_of_the_unfused_one),
         cmocka_unit_test (test_consensus_control_keeps_the_disagreement_under_its_target),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

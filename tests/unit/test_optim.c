@@ -421,6 +421,37 @@ test_check_refuses_an_accumadam_window_of_zero (void **state)
     assert_int_equal (err, MDL_ERANGE);
 }
 
+/* step_to writes what the in-place step leaves in x, bit for bit, into another vector,
+   advances the same state, and leaves x alone: for every kind, two steps, with weight
+   decay (so x is read inside the update too). */
+static void
+test_step_to_is_the_in_place_step_written_elsewhere (void **state)
+{
+    for (int kind = MDL_OPT_SGD; kind <= MDL_OPT_ACCUMADAM; kind++) {
+        mdl_optim_t *a = s_new ((mdl_opt_kind_t) kind, 0.01f, 1e-8f), *b = s_new ((mdl_opt_kind_t) kind, 0.01f, 1e-8f);
+        float xa[3], xb[3], before[3], out[3];
+        memcpy (xa, s_x0, sizeof xa);
+        memcpy (xb, s_x0, sizeof xb);
+        for (int t = 0; t < 2; t++) {
+            const float *g = t ? s_g2 : s_g1;
+            memcpy (before, xb, sizeof before);
+            mdl_optim_step (a, xa, g, 0.1f);
+            mdl_optim_step_to (b, xb, g, 0.1f, out);
+            for (int i = 0; i < 3; i++)
+                assert_true (out[i] == xa[i] && xb[i] == before[i]);
+            memcpy (xb, out, sizeof xb);
+        }
+        size_t la, lb;
+        const float *sa = mdl_optim_state (a, &la), *sb = mdl_optim_state (b, &lb);
+        assert_int_equal (la, lb);
+        for (size_t i = 0; i < la; i++)
+            assert_true (sa[i] == sb[i]);
+        assert_int_equal (mdl_optim_steps (a), mdl_optim_steps (b));
+        mdl_optim_destroy (&a);
+        mdl_optim_destroy (&b);
+    }
+}
+
 int
 main (void)
 {
@@ -440,6 +471,7 @@ main (void)
         cmocka_unit_test (test_accumadam_updates_its_moments_once_per_window_of_k_steps),
         cmocka_unit_test (test_accumadam_with_one_step_windows_is_adam),
         cmocka_unit_test (test_check_refuses_an_accumadam_window_of_zero),
+        cmocka_unit_test (test_step_to_is_the_in_place_step_written_elsewhere),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

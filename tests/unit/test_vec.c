@@ -74,6 +74,18 @@ test_mix_is_the_sequential_sum_for_any_number_of_neighbours (void **state)
             assert_int_equal (mdl_vec_mix_checked (x2, 0.3f, yy, -0.7f, v, c, k, d, bad, NULL), 0);
             for (size_t i = 0; i < d; i++)
                 assert_true (x[i] == ref[i] && x2[i] == ref[i]);
+            if (!yy)
+                continue;
+            /* mixing from y: x's old contents (NaN here) are not read */
+            for (size_t i = 0; i < d; i++) {
+                x[i] = NAN;
+                ref[i] = 0.3f * y[i];
+                for (size_t j = 0; j < k; j++)
+                    ref[i] += c[j] * v[j][i];
+            }
+            assert_int_equal (mdl_vec_mix_from_checked (x, y, 0.3f, v, c, k, d, bad, NULL), 0);
+            for (size_t i = 0; i < d; i++)
+                assert_true (x[i] == ref[i]);
         }
     for (int j = 0; j < K; j++)
         free (vv[j]);
@@ -151,6 +163,17 @@ test_checked_mix_equals_the_plain_one_and_keeps_nan_blocks_out (void **state)
         for (int j = 0; j < 2; j++)
             assert_true (fabs (dist[j] - rdist[j]) <= 1e-5 * rdist[j]);
     }
+    /* the same from y into an x that is not read: the in-place mix of y, distances too */
+    for (size_t i = 0; i < d; i++) {
+        x[i] = NAN;
+        x2[i] = y[i];
+    }
+    double dist2[2];
+    assert_int_equal (mdl_vec_mix_from_checked (x, y, 0.5f, v, c, 2, d, bad, dist), 2);
+    assert_int_equal (mdl_vec_mix_checked (x2, 0.5f, NULL, 0.0f, v, c, 2, d, bad, dist2), 2);
+    for (size_t i = 0; i < d; i++)
+        assert_true (x[i] == x2[i]);
+    assert_true (dist[0] == dist2[0] && dist[1] == dist2[1]);
     free (x); free (x2); free (ref); free (y); free (v0); free (v1);
 }
 
