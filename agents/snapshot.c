@@ -123,6 +123,7 @@ mdl_snap_digest (const void *bytes, size_t len)
 typedef struct {
     uint64_t id, step;
     bool answered;
+    bool gone; /* ... not by an answer: it left meanwhile */
 } s_cand_t;
 
 typedef enum { S_ASKING, S_WANTING, S_FETCHING, S_OVER } s_phase_t;
@@ -270,10 +271,14 @@ static void
 s_choose (mdl_snap_client_t *c, double now)
 {
     size_t k = 0;
-    for (size_t i = 0; i < c->ncand; i++)
+    c->stats.asked = c->ncand;
+    for (size_t i = 0; i < c->ncand; i++) {
+        c->stats.answered += c->cand[i].answered && !c->cand[i].gone;
         if (c->cand[i].answered && c->cand[i].step > 0)
             c->cand[k++] = c->cand[i];
+    }
     c->ncand = k;
+    c->stats.ahead = k;
     qsort (c->cand, c->ncand, sizeof *c->cand, s_by_step);
     c->next = 0;
     if (!c->ncand)
@@ -435,6 +440,7 @@ mdl_snap_client_peer_gone (mdl_snap_client_t *c, uint64_t peer, double now)
         for (size_t i = 0; i < c->ncand; i++)
             if (c->cand[i].id == peer) {
                 c->cand[i].answered = true;
+                c->cand[i].gone = true;
                 c->cand[i].step = 0;
             }
     } else if ((c->phase == S_WANTING || c->phase == S_FETCHING) && peer == c->peer)

@@ -80,6 +80,7 @@ typedef enum {
 typedef struct {
     uint64_t chunks, resent, restarts, bad_digests, bytes;
     uint64_t peer, step; /* where the image came from */
+    uint64_t asked, answered, ahead; /* the ASK round: peers asked, answers, serving peers ahead */
 } mdl_snap_stats_t;
 
 /* send is called for every message the client sends (no payload), to peer `to`. */
