@@ -228,6 +228,25 @@ mdl_worker_finish (mdl_agent_t *a, int error)
     pthread_mutex_unlock (&a->snap_lock);
 }
 
+void
+mdl_worker_flush_counters (mdl_ctx_t *c)
+{
+    mdl_agent_t *a = c->a;
+    pthread_mutex_lock (&a->snap_lock);
+    const uint64_t want = ++a->flush_asked;
+    pthread_mutex_unlock (&a->snap_lock);
+    if (zstr_send (c->push, "F"))
+        return;
+    struct timespec until;
+    clock_gettime (CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    pthread_mutex_lock (&a->snap_lock);
+    while (a->flush_done < want && !a->comm_ended)
+        if (pthread_cond_timedwait (&a->snap_cond, &a->snap_lock, &until) != 0)
+            break;
+    pthread_mutex_unlock (&a->snap_lock);
+}
+
 /* The K gossip rounds of step s, just taken (Kong et al.'s extra consensus steps):
    round t = s * K + k, which is what neighbours match in sync mode and what a
    time-varying topology advances on; then the periodic exact average, if due. */
@@ -460,6 +479,7 @@ mdl_worker_main (void *arg)
     /* A diverged agent keeps its last good checkpoint (its parameters are not finite). */
     if (rc == 0)
         mdl_worker_checkpoint_final (c);
+    mdl_worker_flush_counters (c);
     mdl_worker_ctx_free (c);
     mdl_worker_finish (a, rc);
     return NULL;
