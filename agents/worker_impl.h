@@ -99,6 +99,12 @@ int mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps);
 /* Marks the agent finished (error: nonzero when it stopped on one). */
 void mdl_worker_finish (mdl_agent_t *a, int error);
 
+/* Brings the agent's counters up to date before it reports finished: asks the comm
+   actor through c's PUSH socket, behind every message c handed over, to copy the mesh's
+   counts now (it does so on its tick otherwise, so counters read right after the end
+   would lag the last rounds), and waits for it, 2 s at most (an actor that ended
+   copied them at its end). Cannot fail: on a timeout the counters stay a tick behind. */
+void mdl_worker_flush_counters (mdl_ctx_t *c);
 /* fused.c */
 /* The step's local computation (the algorithm's local step, or the learner's SGD step),
    with D-PSGD's optimizer step written into the outgoing message (c->fused) where that
