@@ -502,6 +502,12 @@ s_tick (mdl_comm_t *self)
         mdl_mesh_hello (self->mesh, &self->me, a->cluster);
         self->next_hello = now + a->cfg.hello_interval * (self->hello_scale > 1 ? self->hello_scale : 1);
     }
+    /* CURVE handshake failures, every tick: a peer that refuses our key is dropped
+       before a --min-peers wait or a sync round counts on it (logged at the pace below) */
+    if (a->cfg.curve && mdl_mesh_check_auth (self->mesh)) {
+        self->auth_events++;
+        mdl_comm_refused (self);
+    }
     if (now >= self->next_mute) {
         /* a scan of the cluster-wide table: twice per timeout is enough to report a
            silence longer than the timeout */
@@ -519,7 +525,8 @@ s_tick (mdl_comm_t *self)
                            "it announces itself but nothing arrives from it: nothing listens at its port, or a "
                            "CURVE handshake with it fails");
         }
-        if (mdl_mesh_check_auth (self->mesh)) {
+        if (self->logged_auth != self->auth_events) {
+            self->logged_auth = self->auth_events;
             mdl_mesh_stats_t ms;
             mdl_mesh_stats (self->mesh, &ms);
             mdl_agent_log (a, "CURVE: %llu subscriptions refused (key not allowed), %llu of our handshakes refused",

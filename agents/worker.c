@@ -312,7 +312,21 @@ int
 mdl_worker_wait_min_peers (mdl_ctx_t *c)
 {
     mdl_agent_t *a = c->a;
-    if (a->cfg.min_peers <= 0 || mdl_agent_wait_peers (a, a->cfg.min_peers, a->cfg.min_peers_timeout) == 0)
+    if (a->cfg.min_peers <= 0)
+        return 0;
+    const double until = mdl_now () + a->cfg.min_peers_timeout;
+    int rc = mdl_agent_wait_peers (a, a->cfg.min_peers, a->cfg.min_peers_timeout);
+    /* CURVE: a peer joins on its beacon, before our handshake with it is done; one that
+       refuses our key is dropped within a comm tick of the refusal (comm_peers.c). So the
+       count must hold once the handshakes had time to finish (a LAN's round trips: a
+       fraction of this settle time), else --min-peers would count peers we cannot hear. */
+    for (int settle = 0; rc == 0 && a->cfg.curve && settle < 4; settle++) {
+        struct timespec ts = { 0, 250 * 1000000 };
+        nanosleep (&ts, NULL);
+        const double left = until - mdl_now ();
+        rc = mdl_agent_wait_peers (a, a->cfg.min_peers, left > 0.02 ? left : 0.02);
+    }
+    if (rc == 0)
         return 0;
     if (atomic_load (&a->stop))
         return 0;

@@ -877,6 +877,7 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     mdl_json_int (&j, "global_averages", s_ci (st, "global_averages"));
     mdl_json_int (&j, "peers_seen", s_ci (st, "peers_seen"));
     mdl_json_num (&j, "disagreement", s_c (st, "disagreement"));
+    mdl_json_num (&j, "sync_wait_s", s_c (st, "wait_s")); /* as in sim's summary: rounds waiting for states */
     mdl_agentopts_json_robust (&j, r->cfg, st->v, st->n);
     if (r->model_parallel) /* the agent knows the shared residual, not the other blocks */
         mdl_json_num (&j, "train_mse", s_c (st, "residual_mse"));
