@@ -176,6 +176,7 @@ typedef enum {
     MDL_REJECT_JOIN_RATE,   /* a new peer over the join budget (flood of fresh ids) */
     MDL_REJECT_PEERS_FULL,  /* a new peer while the peer table is full */
     MDL_REJECT_REJOIN,      /* a rejoin within the peer's back-off (it churns) */
+    MDL_REJECT_KEY,         /* CURVE: an announcement of a key not on the allow-list */
     MDL_REJECT_COUNT
 } mdl_reject_t;
 

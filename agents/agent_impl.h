@@ -147,6 +147,12 @@ struct mdl_agent_t {
     float *snap;
     uint64_t snap_step;
     mdl_agent_stats_t snap_stats; /* the counters when snap was taken */
+    /* counters brought up to date on request (mdl_worker_flush_counters): the thread
+       that drives the agent asks the comm actor ('F'), which copies the mesh's counts
+       into stats at once instead of at its next tick; under snap_lock, with snap_cond */
+    uint64_t flush_asked;      /* 'F' sent (by the driving thread only) */
+    uint64_t flush_done;       /* 'F' answered */
+    bool comm_ended;           /* the comm actor copied its final counters and ended */
 
     char *strings;             /* the copies of cfg's strings (mdl_agent_cfg_adopt_strings) */
     mdl_registry_t *alone;     /* a static list of no peers: an in-process registry of its

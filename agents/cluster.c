@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "algo.h"
 #include "err.h"
+#include "learner.h"
 #include "registry.h"
 #include "vec.h"
 
@@ -25,9 +27,15 @@ struct mdl_cluster_t {
     size_t d;
     uint64_t spe;            /* equal_rounds: steps per epoch; else 0 */
     uint64_t gen;            /* snapshot generation */
+    double snap_step;        /* the agents' mean step in the last snapshot */
     float **snaps;           /* (n, d), allocated at the first snapshot */
     mdl_agent_stats_t *snap_stats; /* (n) each agent's counters at its snapshot */
     float *mean;             /* (d) */
+    /* mdl_cluster_model and mdl_cluster_evaluate: */
+    mdl_agent_cfg_t *base;   /* what the agents share (its datasets are the caller's) */
+    float *model;            /* (d) model-parallel: the agents' sum */
+    mdl_learner_t *eval;     /* evaluates foreign parameter vectors, made at first use */
+    int32_t *drift_map;      /* "drift-at": the rotated labels, once in use */
 };
 
 /* A fresh endpoint name per cluster: a closed PUB may linger (to deliver its goodbye)
@@ -53,11 +61,43 @@ mdl_cluster_destroy (mdl_cluster_t **pself)
     free (self->snaps);
     free (self->snap_stats);
     free (self->mean);
+    free (self->model);
+    free (self->drift_map);
+    mdl_learner_destroy (&self->eval);
+    mdl_agent_cfg_destroy (&self->base);
     free (self->agents);
     free (self->binds);
     free (self->prefixes);
     free (self);
     *pself = NULL;
+}
+
+/* The public per-agent call (mdl_cluster_each_fn) on a configuration of agent i's own
+   (a copy of c with strings of its own, so that a setting it changes frees nothing of
+   the caller's base), into *out, which keeps that copy's strings (s_cfgs_free frees
+   them). Returns 0, MDL_ENOMEM, or each's code. */
+static int
+s_each (const mdl_cluster_cfg_t *cfg, const mdl_agent_cfg_t *c, int i, mdl_agent_cfg_t *out)
+{
+    mdl_agent_cfg_t *own = mdl_agent_cfg_dup (c);
+    if (!own)
+        return mdl_error_set (MDL_ENOMEM, "out of memory");
+    int rc = cfg->each (own, i, cfg->each_arg);
+    if (rc == 0)
+        *out = *own; /* the strings stay with out->extra */
+    else
+        mdl_agent_cfg_clear (own);
+    free (own);
+    return rc;
+}
+
+/* Frees the per-agent configurations of s_each (the others share base's strings). */
+static void
+s_cfgs_free (const mdl_cluster_cfg_t *cfg, mdl_agent_cfg_t *cfgs, size_t n)
+{
+    for (size_t i = 0; cfgs && cfg->each && i < n; i++)
+        mdl_agent_cfg_clear (&cfgs[i]);
+    free (cfgs);
 }
 
 mdl_cluster_t *
@@ -89,8 +129,10 @@ mdl_cluster_new (const mdl_cluster_cfg_t *cfg, int *err, int *failed)
         base.learn.sched.steps_per_epoch = self->spe;
         base.learn.sched.total_steps = self->spe * (uint64_t) (base.epochs > 0 ? base.epochs : 1);
     }
+    if (!(self->base = mdl_agent_cfg_dup (&base)))
+        goto fail;
     const unsigned run = atomic_fetch_add (&s_runs, 1);
-    if (!(cfgs = malloc (n * sizeof *cfgs)))
+    if (!(cfgs = calloc (n, sizeof *cfgs)))
         goto fail;
     for (int i = 0; i < cfg->n; i++) {
         mdl_agent_cfg_t c = base;
@@ -112,7 +154,13 @@ mdl_cluster_new (const mdl_cluster_cfg_t *cfg, int *err, int *failed)
             c.min_peers_timeout = 60.0;
         if (cfg->tweak)
             cfg->tweak (&c, i, cfg->tweak_arg);
-        cfgs[i] = c;
+        if (cfg->each && (rc = s_each (cfg, &c, i, &cfgs[i]))) {
+            if (failed)
+                *failed = i;
+            goto fail;
+        }
+        if (!cfg->each)
+            cfgs[i] = c;
     }
     /* Built in parallel: hundreds of agents otherwise wait for their actors in turn. */
     size_t which = 0;
@@ -121,13 +169,13 @@ mdl_cluster_new (const mdl_cluster_cfg_t *cfg, int *err, int *failed)
             *failed = (int) which;
         goto fail;
     }
-    free (cfgs);
+    s_cfgs_free (cfg, cfgs, n);
     self->d = mdl_agent_dim (self->agents[0]);
     return self;
 fail:
     if (err)
         *err = rc;
-    free (cfgs);
+    s_cfgs_free (cfg, cfgs, n);
     mdl_cluster_destroy (&self);
     return NULL;
 }
@@ -150,7 +198,15 @@ mdl_cluster_equal_steps (const mdl_partition_t *part, int n, size_t batch)
 int mdl_cluster_size (const mdl_cluster_t *self) { return self->n; }
 mdl_agent_t *mdl_cluster_agent (mdl_cluster_t *self, int i) { return i >= 0 && i < self->n ? self->agents[i] : NULL; }
 size_t mdl_cluster_dim (const mdl_cluster_t *self) { return self->d; }
-uint64_t mdl_cluster_steps_per_epoch (const mdl_cluster_t *self) { return self->spe; }
+
+uint64_t
+mdl_cluster_steps_per_epoch (const mdl_cluster_t *self)
+{
+    if (self->spe)
+        return self->spe;
+    const mdl_learner_t *l = mdl_agent_learner (self->agents[0]);
+    return l ? mdl_learner_steps_per_epoch (l) : 0;
+}
 
 int
 mdl_cluster_wait_peers (mdl_cluster_t *self, double timeout, int *which)
@@ -216,6 +272,7 @@ mdl_cluster_snapshot (mdl_cluster_t *self, double timeout, double *mean_step)
     mdl_vec_zero (self->mean, self->d);
     for (int i = 0; i < self->n; i++)
         mdl_vec_axpy (self->mean, 1.0f / (float) self->n, self->snaps[i], self->d);
+    self->snap_step = steps;
     if (mean_step)
         *mean_step = steps;
     return 0;
@@ -309,8 +366,95 @@ mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum)
     sum->loss = stepped ? sum->loss / stepped : NAN;
 }
 
+const float *
+mdl_cluster_model (mdl_cluster_t *self)
+{
+    if (!self->snaps)
+        return NULL;
+    const mdl_algo_ops_t *ops = mdl_algo_find (self->base->algo);
+    if (ops && ops->model_parallel) {
+        if (!self->model && !(self->model = malloc (self->d * sizeof (float))))
+            return NULL;
+        mdl_vec_copy (self->model, self->mean, self->d);
+        mdl_vec_scale (self->model, (float) self->n, self->d);
+        return self->model;
+    }
+    if (ops && ops->sampled) {
+        int best = 0;
+        uint64_t newest = 0;
+        for (int i = 0; i < self->n; i++) {
+            mdl_agent_stats_t st;
+            mdl_agent_stats (self->agents[i], &st);
+            if (st.model_round > newest)
+                newest = st.model_round, best = i;
+        }
+        return self->snaps[best];
+    }
+    return self->mean;
+}
+
+/* The learner that evaluates the snapshots: base's model over its training set, with
+   the labels rotated once the agents' mean step is past "drift-at" epochs. Returns 0,
+   MDL_EINVAL (no model), or the learner's error. */
+static int
+s_evaluator (mdl_cluster_t *self, double mean_step)
+{
+    int rc = 0;
+    if (!self->eval) {
+        if (!mdl_agent_learner (self->agents[0]))
+            return mdl_error_set (MDL_EINVAL, "mdl_cluster_evaluate: the agents have no model of their own (\"dim\")");
+        mdl_learner_cfg_t lc = self->base->learn;
+        lc.sched.steps_per_epoch = mdl_cluster_steps_per_epoch (self);
+        lc.sched.total_steps = lc.sched.steps_per_epoch * (uint64_t) (self->base->epochs > 0 ? self->base->epochs : 1);
+        if (!(self->eval = mdl_learner_new (&lc, self->base->train, NULL, 0, &rc)))
+            return mdl_error_set (rc, "mdl_cluster_evaluate: cannot build the evaluating model: %s", mdl_strerror (rc));
+    }
+    const double drift_step = self->base->drift_epoch * (double) mdl_cluster_steps_per_epoch (self);
+    if (self->base->drift_epoch > 0 && !self->drift_map && mean_step >= drift_step) {
+        const int classes = mdl_dataset_classes (self->base->train);
+        if (!(self->drift_map = malloc ((size_t) (classes > 0 ? classes : 1) * sizeof (int32_t))))
+            return mdl_error_set (MDL_ENOMEM, "out of memory");
+        mdl_label_map_rotate (self->drift_map, classes);
+        mdl_learner_set_label_map (self->eval, self->drift_map);
+    }
+    return 0;
+}
+
+int
+mdl_cluster_evaluate (mdl_cluster_t *self, const mdl_dataset_t *ds, size_t max_rows, double *loss, double *acc,
+                      double *agent_loss, double *agent_acc)
+{
+    mdl_error_clear ();
+    if (!self->snaps || !ds)
+        return mdl_error_set (MDL_EINVAL, "mdl_cluster_evaluate: %s", !ds ? "no dataset" : "no snapshot yet");
+    int rc = s_evaluator (self, self->snap_step);
+    const float *model = rc ? NULL : mdl_cluster_model (self);
+    if (!rc && !model)
+        rc = mdl_error_set (MDL_ENOMEM, "out of memory");
+    double l, a;
+    if (!rc && !(rc = mdl_learner_evaluate (self->eval, model, ds, max_rows, &l, &a))) {
+        *loss = l;
+        *acc = a;
+    }
+    for (int i = 0; !rc && (agent_loss || agent_acc) && i < self->n; i++)
+        if (!(rc = mdl_learner_evaluate (self->eval, self->snaps[i], ds, max_rows, &l, &a))) {
+            if (agent_loss)
+                agent_loss[i] = l;
+            if (agent_acc)
+                agent_acc[i] = a;
+        }
+    return rc;
+}
+
 mdl_cluster_t *
 mdl_cluster_create (const mdl_agent_cfg_t *base, int n, const mdl_partition_t *part, unsigned flags, int *err)
+{
+    return mdl_cluster_create_each (base, n, part, flags, NULL, NULL, err);
+}
+
+mdl_cluster_t *
+mdl_cluster_create_each (const mdl_agent_cfg_t *base, int n, const mdl_partition_t *part, unsigned flags,
+                         mdl_cluster_each_fn *each, void *arg, int *err)
 {
     mdl_error_clear ();
     if (!base || n < 1 || (part && mdl_partition_agents (part) != (uint32_t) n)) {
@@ -329,7 +473,7 @@ mdl_cluster_create (const mdl_agent_cfg_t *base, int n, const mdl_partition_t *p
         return NULL;
     }
     mdl_cluster_cfg_t cc = { .n = n, .base = base, .part = part, .equal_rounds = (flags & MDL_CLUSTER_EQUAL_ROUNDS) != 0,
-                             .isolated = (flags & MDL_CLUSTER_ISOLATED) != 0 };
+                             .isolated = (flags & MDL_CLUSTER_ISOLATED) != 0, .each = each, .each_arg = arg };
     int failed = -1, rc = 0;
     mdl_cluster_t *cl = mdl_cluster_new (&cc, &rc, &failed);
     if (!cl) {

@@ -27,6 +27,9 @@ typedef struct {
     const char *name;             /* endpoint names inproc://NAME-PID-RUN-I ["mdl-cluster"] */
     mdl_cluster_tweak_fn *tweak;  /* optional */
     void *tweak_arg;
+    mdl_cluster_each_fn *each;    /* optional, after tweak: the public API's per-agent
+                                     settings, on a configuration of the agent's own */
+    void *each_arg;
 } mdl_cluster_cfg_t;
 
 /* The steps per epoch of equal_rounds: the mean shard size of part's n shards over
@@ -38,9 +41,6 @@ uint64_t mdl_cluster_equal_steps (const mdl_partition_t *part, int n, size_t bat
    MDL_ENOMEM, or the first agent's error, whose index goes to *failed when not NULL).
    Caller owns the cluster and destroys it. */
 mdl_cluster_t *mdl_cluster_new (const mdl_cluster_cfg_t *cfg, int *err, int *failed);
-
-/* Steps per epoch every agent runs (equal_rounds), or 0 when each runs its own. */
-uint64_t mdl_cluster_steps_per_epoch (const mdl_cluster_t *self);
 
 /* Agent i's counters as they were at its last snapshot (the step its snapshot holds,
    the traffic up to then). Returns 0, or MDL_EINVAL before any snapshot. */

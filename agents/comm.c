@@ -325,6 +325,8 @@ s_transient_cmd (mdl_comm_t *self, char cmd, zmsg_t *msg)
         mdl_agent_log (self->a, "out of memory opening connections beyond the neighbourhood");
 }
 
+static void s_copy_counters (mdl_comm_t *self);
+
 /* Sends what the worker handed over: one payload, to each recipient with its own
    topic and per-link sequence number. */
 static void
@@ -346,6 +348,13 @@ s_drain_pull (mdl_comm_t *self)
                 s_transient_cmd (self, cmd, msg);
             else if (cmd == 'L') /* the worker stopped on an error: leave the mesh (s_actor) */
                 self->leave = true;
+            else if (cmd == 'F') { /* every message handed over before it is sent: count it */
+                s_copy_counters (self);
+                pthread_mutex_lock (&a->snap_lock);
+                a->flush_done++;
+                pthread_cond_broadcast (&a->snap_cond);
+                pthread_mutex_unlock (&a->snap_lock);
+            }
             zmsg_destroy (&msg);
             continue;
         }
@@ -493,6 +502,12 @@ s_tick (mdl_comm_t *self)
         mdl_mesh_hello (self->mesh, &self->me, a->cluster);
         self->next_hello = now + a->cfg.hello_interval * (self->hello_scale > 1 ? self->hello_scale : 1);
     }
+    /* CURVE handshake failures, every tick: a peer that refuses our key is dropped
+       before a --min-peers wait or a sync round counts on it (logged at the pace below) */
+    if (a->cfg.curve && mdl_mesh_check_auth (self->mesh)) {
+        self->auth_events++;
+        mdl_comm_refused (self);
+    }
     if (now >= self->next_mute) {
         /* a scan of the cluster-wide table: twice per timeout is enough to report a
            silence longer than the timeout */
@@ -510,7 +525,8 @@ s_tick (mdl_comm_t *self)
                            "it announces itself but nothing arrives from it: nothing listens at its port, or a "
                            "CURVE handshake with it fails");
         }
-        if (mdl_mesh_check_auth (self->mesh)) {
+        if (self->logged_auth != self->auth_events) {
+            self->logged_auth = self->auth_events;
             mdl_mesh_stats_t ms;
             mdl_mesh_stats (self->mesh, &ms);
             mdl_agent_log (a, "CURVE: %llu subscriptions refused (key not allowed), %llu of our handshakes refused",
@@ -535,6 +551,15 @@ s_tick (mdl_comm_t *self)
     }
     mdl_comm_boot_tick (self);
     mdl_agent_beat (&a->beat_comm);
+    s_copy_counters (self);
+}
+
+/* The mesh's and the actor's counts into the agent's counters (read by other threads
+   under stats_lock): on every tick, at the end, and when the driving thread asks ('F'). */
+static void
+s_copy_counters (mdl_comm_t *self)
+{
+    mdl_agent_t *a = self->a;
     mdl_mesh_stats_t ms;
     mdl_mesh_stats (self->mesh, &ms);
     size_t boxes = 0, box_bytes = 0;
@@ -793,6 +818,10 @@ s_actor (zsock_t *pipe, void *arg)
     }
     mdl_mesh_bye (self->mesh, &self->me, a->cluster);
     s_tick (self); /* final counters */
+    pthread_mutex_lock (&a->snap_lock);
+    a->comm_ended = true; /* nobody waits for an answer to 'F' any more */
+    pthread_cond_broadcast (&a->snap_cond);
+    pthread_mutex_unlock (&a->snap_lock);
     s_self_destroy (&self);
 }
 

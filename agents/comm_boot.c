@@ -64,6 +64,24 @@ s_hear_wait (const mdl_comm_t *self)
     return w > 1 ? w : 1;
 }
 
+/* How long a newcomer's ASK round may wait for answers. The peers hear the ASK only once
+   they listen to our PUB: with static peers and beacons within a second or so (the
+   default, 2 s, with the round ending as soon as every peer answered), but with dns:
+   they learn of us at their next resolution of the name, --dns-interval later (a Swarm
+   scale-up asked for 2 s with a 2 s interval, heard no answer and started from init). */
+static double
+s_ask_wait (const mdl_comm_t *self)
+{
+    const mdl_agent_cfg_t *cfg = &self->a->cfg;
+    double w = 2.0;
+    if (cfg->disc.kind == MDL_DISC_DNS) {
+        const double dns = (cfg->disc.dns_interval_ms > 0 ? cfg->disc.dns_interval_ms : 5000) / 1000.0;
+        if (2 * dns + 1 > w)
+            w = 2 * dns + 1;
+    }
+    return w;
+}
+
 static void
 s_client_send (void *arg, uint64_t to, const mdl_snap_msg_t *m)
 {
@@ -212,7 +230,7 @@ mdl_comm_boot_tick (mdl_comm_t *self)
         int rc;
         /* the largest snapshot taken: a few times this agent's own (shards and sections
            differ a little between peers; a peer claiming far more is refused) */
-        mdl_snap_cfg_t cfg = { .max_size = 4 * (a->d * 4 * 8) + (64u << 20) };
+        mdl_snap_cfg_t cfg = { .max_size = 4 * (a->d * 4 * 8) + (64u << 20), .ask_wait = s_ask_wait (self) };
         if ((self->boot = mdl_snap_client_new (&cfg, a->cluster, a->cfg.id, s_client_send, self, &rc))) {
             uint64_t ids[MDL_AGENT_MAX_PEERS];
             size_t n = mdl_peers_alive (self->peers, ids, MDL_AGENT_MAX_PEERS);

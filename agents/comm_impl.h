@@ -24,6 +24,9 @@ struct mdl_delayed;
 
 /* The last state sent to a peer on one channel, kept (a blob reference) until the next
    one, so that it can be sent again when the peer asks (MDL_KIND_RESEND). */
+#define MDL_KEY_HOLD_SLOTS 16
+#define MDL_KEY_HOLD_S 30.0
+
 typedef struct {
     mdl_blob_t *blob;          /* NULL: nothing kept */
     uint64_t step;
@@ -142,6 +145,11 @@ typedef struct {
     size_t nserve_wait;
     bool leave, left;          /* the worker stopped on an error: leave the mesh; done */
     mdl_rejlog_t rejlog[MDL_REJLOG_SLOTS];
+    /* CURVE: peers whose servers refused our key, not admitted again before until
+       (mdl_comm_refused): their beacons would make them members for a moment, again and
+       again, and a --min-peers wait would count them */
+    struct { uint64_t id; double until; } key_hold[MDL_KEY_HOLD_SLOTS];
+    uint64_t auth_events, logged_auth; /* ticks that saw handshake failures; logged up to */
     size_t parked_bytes;       /* all links' parked messages */
     size_t parked_max;         /* ... at most (see comm_recv.c) */
     uint64_t sent_bytes[MDL_SENT_KINDS], sent_msgs[MDL_SENT_KINDS]; /* mdl_comm_mesh_send */
@@ -185,6 +193,10 @@ void mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev);
    not live: sync rounds must not wait for it. Drops it (it rejoins with a later
    announcement, within the rejoin back-off) and logs why. */
 void mdl_comm_drop (mdl_comm_t *self, uint64_t id, const char *why);
+/* CURVE: drops the peers whose servers refused our key (mdl_mesh_refused) and holds
+   them off for MDL_KEY_HOLD_S seconds: their announcements are refused meanwhile
+   (key_not_allowed), then one more handshake is tried (an allow-list can change). */
+void mdl_comm_refused (mdl_comm_t *self);
 /* A peer announced itself (beacon, hello). */
 void mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info);
 void mdl_comm_on_hello (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);

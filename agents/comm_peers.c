@@ -112,6 +112,32 @@ s_open (mdl_comm_t *self, uint64_t id, bool box)
 }
 
 void
+mdl_comm_refused (mdl_comm_t *self)
+{
+    char eps[MDL_MESH_REFUSED_MAX][MDL_ENDPOINT_MAX];
+    const size_t n = mdl_mesh_refused (self->mesh, eps, MDL_MESH_REFUSED_MAX);
+    const double now = mdl_now ();
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < self->nlinks; j++) {
+            const mdl_link_t *l = &self->links[j];
+            if (!l->connected || strcmp (l->endpoint, eps[i]) != 0)
+                continue;
+            const uint64_t id = l->id; /* the drop releases the link */
+            size_t slot = 0;
+            for (size_t k = 0; k < MDL_KEY_HOLD_SLOTS; k++) {
+                if (self->key_hold[k].id == id || self->key_hold[k].until < self->key_hold[slot].until)
+                    slot = k;
+                if (self->key_hold[k].id == id)
+                    break;
+            }
+            self->key_hold[slot].id = id;
+            self->key_hold[slot].until = now + MDL_KEY_HOLD_S;
+            mdl_comm_drop (self, id, "it refuses our CURVE key: is this agent's public certificate in its --allow directory?");
+            break;
+        }
+}
+
+void
 mdl_comm_drop (mdl_comm_t *self, uint64_t id, const char *why)
 {
     mdl_peer_event_t ev;
@@ -398,7 +424,23 @@ void
 mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info)
 {
     mdl_peer_event_t ev;
-    int rc = mdl_peers_seen (self->peers, info, mdl_now (), &ev);
+    /* CURVE: a peer whose key is not on the allow-list never joins. Admitted on its
+       beacon, it would be dropped at the connect (we do not listen to it) and rejoin on
+       the next beacon, again and again: a member for a moment each time, a neighbour a
+       sync round may wait for, one more peer seen. A hello over the mesh comes through an
+       authenticated connection, so this refuses beacons (and DNS or static entries) only. */
+    if (self->a->cfg.curve && !mdl_mesh_allowed (self->mesh, info->pubkey)) {
+        mdl_comm_reject (self, info->id, MDL_REJECT_KEY, "its key is not on the allow-list (--allow): not admitted");
+        return;
+    }
+    const double now = mdl_now ();
+    for (size_t k = 0; k < MDL_KEY_HOLD_SLOTS; k++)
+        if (self->key_hold[k].id == info->id && now < self->key_hold[k].until) {
+            mdl_comm_reject (self, info->id, MDL_REJECT_KEY,
+                             "it refuses our CURVE key (is this agent's public certificate in its --allow directory?)");
+            return;
+        }
+    int rc = mdl_peers_seen (self->peers, info, now, &ev);
     if (rc == 0 && ev.kind != MDL_PEER_NONE)
         mdl_comm_on_event (self, &ev);
     else if (rc == MDL_ERATE)

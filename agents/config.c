@@ -640,6 +640,8 @@ static const s_key_t s_keys[] = {
     { "drop", K_DBL, F (drop), 0, 0, 0.999999, NULL, "drop this fraction of incoming updates [0]" },
     { "delay-ms", K_DBL, F (delay_ms), 0, 0, 1e6, NULL, "add this delay to every incoming message, ms [0]" },
     { "slow-factor", K_DBL, F (slow_factor), 0, 1, 1e6, NULL, "compute this many times slower [1]" },
+    { "pace", K_DBL, F (pace_s), 0, 0, 3600, NULL,
+      "emulated compute time of one step, seconds (slow-factor multiplies it; 0 = the real one) [0]" },
 };
 
 #define S_NKEYS (sizeof s_keys / sizeof s_keys[0])

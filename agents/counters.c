@@ -183,17 +183,23 @@ mdl_agent_counters (mdl_agent_t *a, double *values, size_t cap)
     return s_values (&st, values, cap);
 }
 
+/* s_values of a record read by rc's call (0: st holds it), with the count into *n. */
+static int
+s_values_of (int rc, const mdl_agent_stats_t *st, double *values, size_t cap, size_t *n)
+{
+    if (rc)
+        return rc;
+    const size_t all = s_values (st, values, cap);
+    if (n)
+        *n = all;
+    return 0;
+}
+
 int
 mdl_agent_eval_counters (mdl_agent_t *a, uint64_t k, double *values, size_t cap, size_t *n)
 {
     mdl_agent_stats_t st;
-    int rc = mdl_agent_eval_stats (a, k, &st);
-    if (rc)
-        return rc;
-    const size_t all = s_values (&st, values, cap);
-    if (n)
-        *n = all;
-    return 0;
+    return s_values_of (mdl_agent_eval_stats (a, k, &st), &st, values, cap, n);
 }
 
 const char *
@@ -254,4 +260,23 @@ mdl_cluster_counter (mdl_cluster_t *cl, const char *name, double *value)
     mdl_agent_stats_t st;
     mdl_cluster_stats_sum (cl, &st);
     return s_read (&st, name, value);
+}
+
+size_t
+mdl_cluster_counters (mdl_cluster_t *cl, double *values, size_t cap)
+{
+    mdl_agent_stats_t st;
+    mdl_cluster_stats_sum (cl, &st);
+    return s_values (&st, values, cap);
+}
+
+int
+mdl_cluster_snap_counters (const mdl_cluster_t *cl, int i, double *values, size_t cap, size_t *n)
+{
+    mdl_agent_stats_t st;
+    int rc = mdl_cluster_snap_stats (cl, i, &st);
+    if (rc)
+        mdl_error_set (rc, "mdl_cluster_snap_counters: %s",
+                       i < 0 || i >= mdl_cluster_size (cl) ? "no such agent" : "no snapshot yet");
+    return s_values_of (rc, &st, values, cap, n);
 }

@@ -161,6 +161,7 @@ mdl_agent_finish (mdl_agent_t *a, float *x, size_t d)
     pthread_mutex_unlock (&a->stats_lock);
     rc = mdl_worker_wind_up (c, 0, steps);
     mdl_worker_params_point (c, steps);
+    mdl_worker_flush_counters (c); /* the last rounds' traffic counted before the end */
     /* an agent that finished answers snapshots with its last x (mdl_agent_snapshot) */
     pthread_mutex_lock (&a->snap_lock);
     mdl_vec_copy (a->snap, x, a->d);

@@ -47,6 +47,7 @@ mdl_reject_name (int reason)
         [MDL_REJECT_JOIN_RATE] = "join_rate",
         [MDL_REJECT_PEERS_FULL] = "peers_full",
         [MDL_REJECT_REJOIN] = "rejoin_backoff",
+        [MDL_REJECT_KEY] = "key_not_allowed",
     };
     return reason >= 0 && reason < MDL_REJECT_COUNT ? names[reason] : "other";
 }

@@ -123,6 +123,7 @@ mdl_snap_digest (const void *bytes, size_t len)
 typedef struct {
     uint64_t id, step;
     bool answered;
+    bool gone; /* ... not by an answer: it left meanwhile */
 } s_cand_t;
 
 typedef enum { S_ASKING, S_WANTING, S_FETCHING, S_OVER } s_phase_t;
@@ -136,7 +137,7 @@ struct mdl_snap_client_t {
     s_phase_t phase;
     s_cand_t *cand;          /* peers asked; after the ASK round, the ones ahead, best first */
     size_t ncand, next;      /* next: index of the peer being fetched from */
-    double ask_until, asked_at;
+    double ask_until, asked_at, started_at; /* the ASK round: its end, the last asking, its start */
     /* the transfer from cand[next - 1] */
     uint64_t peer, gen, size, digest, chunk, pstep;
     uint32_t nchunks, have, asked;  /* chunks received, chunks requested at least once */
@@ -183,6 +184,8 @@ mdl_snap_client_new (const mdl_snap_cfg_t *cfg, uint64_t cluster, uint64_t self,
         c->cfg.max_size = (size_t) 1 << 32;
     if (!(c->cfg.ask_wait > 0))
         c->cfg.ask_wait = 2.0;
+    if (!(c->cfg.deaf_wait > 0))
+        c->cfg.deaf_wait = 20.0;
     if (!(c->cfg.rto > 0))
         c->cfg.rto = 0.5;
     if (c->cfg.window < 1)
@@ -270,10 +273,14 @@ static void
 s_choose (mdl_snap_client_t *c, double now)
 {
     size_t k = 0;
-    for (size_t i = 0; i < c->ncand; i++)
+    c->stats.asked = c->ncand;
+    for (size_t i = 0; i < c->ncand; i++) {
+        c->stats.answered += c->cand[i].answered && !c->cand[i].gone;
         if (c->cand[i].answered && c->cand[i].step > 0)
             c->cand[k++] = c->cand[i];
+    }
     c->ncand = k;
+    c->stats.ahead = k;
     qsort (c->cand, c->ncand, sizeof *c->cand, s_by_step);
     c->next = 0;
     if (!c->ncand)
@@ -293,6 +300,7 @@ mdl_snap_client_start (mdl_snap_client_t *c, const uint64_t *peers, size_t n, do
     c->phase = S_ASKING;
     c->ask_until = now + c->cfg.ask_wait;
     c->asked_at = now;
+    c->started_at = now;
     for (size_t i = 0; i < c->ncand; i++) {
         c->cand[i].id = peers[i];
         s_send (c, peers[i], MDL_SNAP_ASK, 0, 0);
@@ -435,6 +443,7 @@ mdl_snap_client_peer_gone (mdl_snap_client_t *c, uint64_t peer, double now)
         for (size_t i = 0; i < c->ncand; i++)
             if (c->cand[i].id == peer) {
                 c->cand[i].answered = true;
+                c->cand[i].gone = true;
                 c->cand[i].step = 0;
             }
     } else if ((c->phase == S_WANTING || c->phase == S_FETCHING) && peer == c->peer)
@@ -446,10 +455,14 @@ mdl_snap_client_tick (mdl_snap_client_t *c, double now)
 {
     switch (c->phase) {
     case S_ASKING: {
-        bool all = true;
-        for (size_t i = 0; i < c->ncand; i++)
+        bool all = true, any = false;
+        for (size_t i = 0; i < c->ncand; i++) {
             all &= c->cand[i].answered;
-        if (all || now >= c->ask_until)
+            any |= c->cand[i].answered;
+        }
+        /* silence from every peer says they cannot hear us yet, not that none is ahead */
+        const bool deaf = !any && now < c->started_at + (c->cfg.deaf_wait > c->cfg.ask_wait ? c->cfg.deaf_wait : 0);
+        if (all || (now >= c->ask_until && !deaf))
             s_choose (c, now);
         else if (now - c->asked_at >= c->cfg.rto) {
             /* a peer that has just heard of us may not have subscribed to us yet: what we

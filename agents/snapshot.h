@@ -64,6 +64,9 @@ uint64_t mdl_snap_digest (const void *bytes, size_t len);
 typedef struct {
     size_t max_size;     /* largest snapshot accepted, bytes (a META over it moves on) */
     double ask_wait;     /* seconds to wait for the INFO answers, asking again every rto (2) */
+    double deaf_wait;    /* ... but while no peer at all has answered, keep asking this long
+                            (20): live peers that have not heard of us yet (a Swarm or
+                            Kubernetes name lists a new replica only once it is healthy) */
     double rto;          /* seconds before a request is sent again (0.5) */
     int window;          /* chunk requests in flight (8) */
     double peer_timeout; /* seconds one peer may take for the whole transfer (30) */
@@ -80,6 +83,7 @@ typedef enum {
 typedef struct {
     uint64_t chunks, resent, restarts, bad_digests, bytes;
     uint64_t peer, step; /* where the image came from */
+    uint64_t asked, answered, ahead; /* the ASK round: peers asked, answers, serving peers ahead */
 } mdl_snap_stats_t;
 
 /* send is called for every message the client sends (no payload), to peer `to`. */

@@ -228,6 +228,25 @@ mdl_worker_finish (mdl_agent_t *a, int error)
     pthread_mutex_unlock (&a->snap_lock);
 }
 
+void
+mdl_worker_flush_counters (mdl_ctx_t *c)
+{
+    mdl_agent_t *a = c->a;
+    pthread_mutex_lock (&a->snap_lock);
+    const uint64_t want = ++a->flush_asked;
+    pthread_mutex_unlock (&a->snap_lock);
+    if (zstr_send (c->push, "F"))
+        return;
+    struct timespec until;
+    clock_gettime (CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    pthread_mutex_lock (&a->snap_lock);
+    while (a->flush_done < want && !a->comm_ended)
+        if (pthread_cond_timedwait (&a->snap_cond, &a->snap_lock, &until) != 0)
+            break;
+    pthread_mutex_unlock (&a->snap_lock);
+}
+
 /* The K gossip rounds of step s, just taken (Kong et al.'s extra consensus steps):
    round t = s * K + k, which is what neighbours match in sync mode and what a
    time-varying topology advances on; then the periodic exact average, if due. */
@@ -293,7 +312,21 @@ int
 mdl_worker_wait_min_peers (mdl_ctx_t *c)
 {
     mdl_agent_t *a = c->a;
-    if (a->cfg.min_peers <= 0 || mdl_agent_wait_peers (a, a->cfg.min_peers, a->cfg.min_peers_timeout) == 0)
+    if (a->cfg.min_peers <= 0)
+        return 0;
+    const double until = mdl_now () + a->cfg.min_peers_timeout;
+    int rc = mdl_agent_wait_peers (a, a->cfg.min_peers, a->cfg.min_peers_timeout);
+    /* CURVE: a peer joins on its beacon, before our handshake with it is done; one that
+       refuses our key is dropped within a comm tick of the refusal (comm_peers.c). So the
+       count must hold once the handshakes had time to finish (a LAN's round trips: a
+       fraction of this settle time), else --min-peers would count peers we cannot hear. */
+    for (int settle = 0; rc == 0 && a->cfg.curve && settle < 4; settle++) {
+        struct timespec ts = { 0, 250 * 1000000 };
+        nanosleep (&ts, NULL);
+        const double left = until - mdl_now ();
+        rc = mdl_agent_wait_peers (a, a->cfg.min_peers, left > 0.02 ? left : 0.02);
+    }
+    if (rc == 0)
         return 0;
     if (atomic_load (&a->stop))
         return 0;
@@ -449,6 +482,7 @@ mdl_worker_main (void *arg)
     /* A diverged agent keeps its last good checkpoint (its parameters are not finite). */
     if (rc == 0)
         mdl_worker_checkpoint_final (c);
+    mdl_worker_flush_counters (c);
     mdl_worker_ctx_free (c);
     mdl_worker_finish (a, rc);
     return NULL;

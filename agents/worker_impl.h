@@ -99,6 +99,13 @@ int mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps);
 /* Marks the agent finished (error: nonzero when it stopped on one). */
 void mdl_worker_finish (mdl_agent_t *a, int error);
 
+/* Brings the agent's counters up to date before it reports finished: asks the comm
+   actor through c's PUSH socket, behind every message c handed over, to copy the mesh's
+   counts now (it does so on its tick otherwise, so counters read right after the end
+   would lag the last rounds), and waits for it, 2 s at most (an actor that ended
+   copied them at its end). Cannot fail: on a timeout the counters stay a tick behind. */
+void mdl_worker_flush_counters (mdl_ctx_t *c);
+
 /* ctx.c */
 /* Refreshes the membership snapshot and this round's neighbours and weights. Returns 0
    or the topology's error. */

@@ -158,8 +158,12 @@ mdl_worker_bootstrap (mdl_ctx_t *c)
     char idb[17], why[256] = "";
     if (!img) {
         if (!atomic_load (&a->stop))
-            mdl_agent_log (a, "bootstrap: %s; starting from the initial model",
-                           result == MDL_SNAP_NONE ? "no live peer is ahead" : "no peer's snapshot could be fetched");
+            mdl_agent_log (a,
+                           "bootstrap: %s (%llu live peers asked, %llu answered within %.1f s, %llu ahead and serving); "
+                           "starting from the initial model",
+                           result == MDL_SNAP_NONE ? "no live peer is ahead" : "no peer's snapshot could be fetched",
+                           (unsigned long long) st.asked, (unsigned long long) st.answered, mdl_now () - t0,
+                           (unsigned long long) st.ahead);
         return;
     }
     bool position = false;

@@ -73,6 +73,8 @@ typedef struct {
 struct mdl_mesh_t {
     zsock_t *pub, *sub;
     zsock_t *mon_pub, *mon_sub; /* CURVE: monitor pipes of pub and sub */
+    char refused[MDL_MESH_REFUSED_MAX][MDL_ENDPOINT_MAX]; /* endpoints that refused our key */
+    size_t nrefused;
     zcert_t *cert;
     zcertstore_t *allow;
     bool curve;
@@ -839,8 +841,10 @@ mdl_mesh_stats (const mdl_mesh_t *self, mdl_mesh_stats_t *stats)
     stats->suspended = self->nsuspended;
 }
 
+/* Counts mon's handshake failures; with self, also keeps the endpoints they name (the
+   monitor's second frame) for mdl_mesh_refused. */
 static size_t
-s_drain (zsock_t *mon, uint64_t *counter)
+s_drain (zsock_t *mon, uint64_t *counter, mdl_mesh_t *self)
 {
     size_t k = 0;
     while (mon && (zsock_events (mon) & ZMQ_POLLIN)) {
@@ -854,6 +858,11 @@ s_drain (zsock_t *mon, uint64_t *counter)
             if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
                 (*counter)++;
                 k++;
+                zframe_t *ep = zmsg_next (msg);
+                if (self && ep && zframe_size (ep) < MDL_ENDPOINT_MAX && self->nrefused < MDL_MESH_REFUSED_MAX) {
+                    memcpy (self->refused[self->nrefused], zframe_data (ep), zframe_size (ep));
+                    self->refused[self->nrefused++][zframe_size (ep)] = 0;
+                }
             }
         }
         zmsg_destroy (&msg);
@@ -864,6 +873,15 @@ s_drain (zsock_t *mon, uint64_t *counter)
 size_t
 mdl_mesh_check_auth (mdl_mesh_t *self)
 {
-    return s_drain (self->mon_pub, &self->stats.auth_denied)
-           + s_drain (self->mon_sub, &self->stats.auth_failed);
+    return s_drain (self->mon_pub, &self->stats.auth_denied, NULL)
+           + s_drain (self->mon_sub, &self->stats.auth_failed, self);
+}
+
+size_t
+mdl_mesh_refused (mdl_mesh_t *self, char (*endpoints)[MDL_ENDPOINT_MAX], size_t cap)
+{
+    size_t n = self->nrefused < cap ? self->nrefused : cap;
+    memcpy (endpoints, self->refused, n * sizeof *endpoints);
+    self->nrefused = 0;
+    return n;
 }

@@ -180,4 +180,11 @@ size_t mdl_mesh_topic (uint64_t recipient, char *buf);
    grow. Returns the number of new events (0 without CURVE). */
 size_t mdl_mesh_check_auth (mdl_mesh_t *self);
 
+/* The endpoints whose CURVE servers refused our key (our SUB's failed handshakes), as
+   drained by mdl_mesh_check_auth since the last call: copies up to cap of them (at most
+   MDL_MESH_REFUSED_MAX are kept between calls) and forgets them. The caller stops
+   counting on those peers: nothing will arrive from them. */
+#define MDL_MESH_REFUSED_MAX 16
+size_t mdl_mesh_refused (mdl_mesh_t *self, char (*endpoints)[MDL_ENDPOINT_MAX], size_t cap);
+
 #endif

@@ -77,14 +77,8 @@ mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
     defs[*n] = (mdl_optdef_t) { 0 };
 }
 
-/* Sets key to the formatted value in cfg. 0, or the setting's error with "meshdl CMD: "
-   and its reason in err. */
-static int
-s_set (mdl_agent_cfg_t *cfg, const char *cmd, const char *key, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__ ((format (printf, 6, 7)));
-
-static int
-s_set (mdl_agent_cfg_t *cfg, const char *cmd, const char *key, char *err, size_t errlen, const char *fmt, ...)
+int
+mdl_trainopts_set (mdl_agent_cfg_t *cfg, const char *cmd, const char *key, char *err, size_t errlen, const char *fmt, ...)
 {
     char v[4096];
     va_list ap;
@@ -92,7 +86,7 @@ s_set (mdl_agent_cfg_t *cfg, const char *cmd, const char *key, char *err, size_t
     vsnprintf (v, sizeof v, fmt, ap);
     va_end (ap);
     int rc = mdl_agent_cfg_set (cfg, key, v);
-    if (rc)
+    if (rc && err)
         snprintf (err, errlen, "meshdl %s: %s", cmd, mdl_error_detail ()[0] ? mdl_error_detail () : mdl_strerror (rc));
     return rc;
 }
@@ -105,7 +99,7 @@ mdl_trainopts_config (const mdl_trainopts_t *o, const char *cmd, mdl_agent_cfg_t
         snprintf (err, errlen, "meshdl %s: --model must not be empty", cmd);
         return MDL_ESPEC;
     }
-    if (s_set (cfg, cmd, "model", err, errlen, "%s", o->model))
+    if (mdl_trainopts_set (cfg, cmd, "model", err, errlen, "%s", o->model))
         return MDL_ESPEC;
     if (mdl_agent_cfg_set (cfg, "optimizer", o->optimizer)) {
         snprintf (err, errlen, "meshdl %s: --optimizer '%s' is not one of sgd, momentum, nesterov, adam, adamw, accumadam%s",
@@ -118,11 +112,11 @@ mdl_trainopts_config (const mdl_trainopts_t *o, const char *cmd, mdl_agent_cfg_t
                   o->optimizer);
         return MDL_EINVAL;
     }
-    if ((o->accum && s_set (cfg, cmd, "accum", err, errlen, "%d", o->accum))
-        || s_set (cfg, cmd, "momentum", err, errlen, "%.17g", o->momentum)
-        || s_set (cfg, cmd, "beta1", err, errlen, "%.17g", o->beta1)
-        || s_set (cfg, cmd, "beta2", err, errlen, "%.17g", o->beta2) || s_set (cfg, cmd, "eps", err, errlen, "%.17g", o->eps)
-        || s_set (cfg, cmd, "weight-decay", err, errlen, "%.17g", o->weight_decay))
+    if ((o->accum && mdl_trainopts_set (cfg, cmd, "accum", err, errlen, "%d", o->accum))
+        || mdl_trainopts_set (cfg, cmd, "momentum", err, errlen, "%.17g", o->momentum)
+        || mdl_trainopts_set (cfg, cmd, "beta1", err, errlen, "%.17g", o->beta1)
+        || mdl_trainopts_set (cfg, cmd, "beta2", err, errlen, "%.17g", o->beta2) || mdl_trainopts_set (cfg, cmd, "eps", err, errlen, "%.17g", o->eps)
+        || mdl_trainopts_set (cfg, cmd, "weight-decay", err, errlen, "%.17g", o->weight_decay))
         return MDL_EINVAL;
     if (mdl_agent_cfg_set (cfg, "schedule", o->schedule)) {
         snprintf (err, errlen, "meshdl %s: --schedule '%s' is not constant, cosine, step:GAMMA:E1,E2,... (e.g. step:0.1:3,4) "
@@ -137,12 +131,12 @@ mdl_trainopts_config (const mdl_trainopts_t *o, const char *cmd, mdl_agent_cfg_t
                   o->schedule, o->lr_given ? "--lr" : "--lr-min");
         return MDL_EINVAL;
     }
-    if ((!clr && (s_set (cfg, cmd, "lr", err, errlen, "%.17g", o->lr)
-                  || s_set (cfg, cmd, "lr-min", err, errlen, "%.17g", o->lr_min)))
-        || s_set (cfg, cmd, "warmup", err, errlen, "%.17g", o->warmup)
-        || s_set (cfg, cmd, "seed", err, errlen, "%llu", (unsigned long long) o->seed)
-        || s_set (cfg, cmd, "batch", err, errlen, "%d", o->batch)
-        || s_set (cfg, cmd, "epochs", err, errlen, "%d", o->epochs))
+    if ((!clr && (mdl_trainopts_set (cfg, cmd, "lr", err, errlen, "%.17g", o->lr)
+                  || mdl_trainopts_set (cfg, cmd, "lr-min", err, errlen, "%.17g", o->lr_min)))
+        || mdl_trainopts_set (cfg, cmd, "warmup", err, errlen, "%.17g", o->warmup)
+        || mdl_trainopts_set (cfg, cmd, "seed", err, errlen, "%llu", (unsigned long long) o->seed)
+        || mdl_trainopts_set (cfg, cmd, "batch", err, errlen, "%d", o->batch)
+        || mdl_trainopts_set (cfg, cmd, "epochs", err, errlen, "%d", o->epochs))
         return MDL_EINVAL;
     return 0;
 }

@@ -53,6 +53,11 @@ void mdl_trainopts_defs (mdl_trainopts_t *o, mdl_optdef_t *defs, size_t *n, size
    MDL_EINVAL/MDL_ESPEC with a one-line message. */
 int mdl_trainopts_config (const mdl_trainopts_t *o, const char *cmd, mdl_agent_cfg_t *cfg, char *err, size_t errlen);
 
+/* Sets key to the formatted value in cfg. 0, or the setting's error with "meshdl CMD: "
+   and its reason in err (err may be NULL). */
+int mdl_trainopts_set (mdl_agent_cfg_t *cfg, const char *cmd, const char *key, char *err, size_t errlen, const char *fmt,
+                       ...) __attribute__ ((format (printf, 6, 7)));
+
 /* Loads the training and test sets named by o, normalised with the training set's mean
    and std, truncated to the subsets. Returns 0 or an error code with a one-line message
    naming the file and the fix. */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
 #include "err.h"
 
 #define S_MAX_SWEEPS 100
@@ -138,4 +139,29 @@ mdl_linalg_minnorm (const double *A, size_t m, size_t n, const double *y, double
     }
     free (Ap);
     return rc;
+}
+
+int
+mdl_dataset_minnorm (const mdl_dataset_t *ds, double *w)
+{
+    mdl_error_clear ();
+    const float *X = mdl_dataset_x (ds), *t = mdl_dataset_targets (ds);
+    if (!X || !t)
+        return mdl_error_set (MDL_EINVAL, "mdl_dataset_minnorm: %s", !t ? "no regression targets" : "no float features");
+    const size_t n = mdl_dataset_n (ds), dim = mdl_dataset_dim (ds);
+    if (dim && n > SIZE_MAX / sizeof (double) / dim)
+        return mdl_error_set (MDL_ENOMEM, "mdl_dataset_minnorm: %zu x %zu is too large", n, dim);
+    double *A = malloc (n * dim * sizeof *A), *y = malloc (n * sizeof *y);
+    int rc = MDL_ENOMEM;
+    if (A && y) {
+        for (size_t i = 0; i < n; i++) {
+            y[i] = t[i];
+            for (size_t k = 0; k < dim; k++)
+                A[i * dim + k] = X[i * dim + k];
+        }
+        rc = mdl_linalg_minnorm (A, n, dim, y, w);
+    }
+    free (A);
+    free (y);
+    return rc ? mdl_error_set (rc, "mdl_dataset_minnorm: %s", mdl_strerror (rc)) : 0;
 }

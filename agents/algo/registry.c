@@ -115,9 +115,13 @@ mdl_algo_info (const char *algo, const char *key, char *buf, size_t cap)
         s_own (buf, cap, 0, ops->replicas ? "true" : "false");
     else if (!strcmp (k, "model-parallel"))
         s_own (buf, cap, 0, ops->model_parallel ? "true" : "false");
+    else if (!strcmp (k, "sampled"))
+        s_own (buf, cap, 0, ops->sampled ? "true" : "false");
+    else if (!strcmp (k, "pairwise"))
+        s_own (buf, cap, 0, ops->pairwise ? "true" : "false");
     else
         return mdl_error_set (MDL_EINVAL, "unknown algorithm key '%s' (about, mode, modes, gamma, optimizer, lr, "
-                                          "momentum, codec, replicas, model-parallel)", k);
+                                          "momentum, codec, replicas, model-parallel, sampled, pairwise)", k);
     return 0;
 }
 

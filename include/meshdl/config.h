@@ -117,8 +117,11 @@ MDL_EXPORT const char *mdl_algo_name (size_t i);
    "codec" ("true" when it sends through the setting codec) and "replicas" ("true" when it
    keeps replicas of its neighbours' states, which accumulate what is sent: it needs a
    contractive codec) and "model-parallel" ("true" when the agents split the unknowns,
-   not the rows: each trains on every row and holds its own block). Returns 0, or MDL_EINVAL (unknown algorithm or key) with the
-   reason in mdl_error_detail(). */
+   not the rows: each trains on every row and holds its own block), "sampled" ("true"
+   when each round is one of a sample of the agents, so that one agent at a time holds
+   the newest aggregate) and "pairwise" ("true" when it averages with one peer at a time).
+   Returns 0, or MDL_EINVAL (unknown algorithm or key) with the reason in
+   mdl_error_detail(). */
 MDL_EXPORT int mdl_algo_info (const char *algo, const char *key, char *buf, size_t cap);
 
 /* The rules between settings and the size of the cluster, for n agents numbered as

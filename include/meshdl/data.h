@@ -116,6 +116,15 @@ MDL_EXPORT int mdl_dataset_keep_rows (mdl_dataset_t *ds, const uint32_t *rows, s
 
 MDL_EXPORT void mdl_dataset_truncate (mdl_dataset_t *ds, size_t n);
 
+/* The minimum-norm least-squares solution w (mdl_dataset_dim doubles) of X w = y over
+   every row of a regression dataset (synthetic:linreg: float features X, targets y):
+   w = X^+ y, through a singular value decomposition in double precision; the centralized
+   answer that model-parallel least squares is compared with. For a few hundred rows and
+   columns (O(rows dim^2) per sweep). Returns 0, MDL_EINVAL (no targets or no float
+   features), MDL_ENOMEM, or MDL_ERANGE (the decomposition did not converge, a non-finite
+   entry), with the reason in mdl_error_detail(); w is undefined on error. */
+MDL_EXPORT int mdl_dataset_minnorm (const mdl_dataset_t *ds, double *w);
+
 /* ---- partitions ---- */
 
 typedef enum {

@@ -215,6 +215,40 @@ test_finish_with_final_merge_leaves_every_agent_the_same_vector (void **state)
     mdl_agent_cfg_destroy (&c);
 }
 
+/* agent a's counter name (a test failure when it is unknown) */
+static double
+s_counter (mdl_agent_t *a, const char *name)
+{
+    double v = -1;
+    assert_int_equal (mdl_agent_counter (a, name, &v), 0);
+    return v;
+}
+
+/* mdl_agent_finish leaves every counter current, read at once, with no wait for the comm
+   actor's next tick (which copies the mesh's counts, 20 ms apart): the bytes of every
+   state the agent sent and of every state it mixed in. */
+static void
+test_traffic_counters_read_right_after_finish_hold_every_state_sent_and_mixed (void **state)
+{
+    mdl_agent_cfg_t *c = s_cfg ("dpsgd", "sync", "fp32");
+    s_worker_t w[S_N];
+    const int steps = 30;
+    mdl_cluster_t *cl = s_cluster_go (c, steps, 0, true, 0, 0, w);
+    const double state_bytes = S_D * sizeof (float); /* one fp32 state's payload */
+    for (int i = 0; i < S_N; i++) {
+        mdl_agent_t *a = mdl_cluster_agent (cl, i);
+        const double applied = s_counter (a, "updates_applied"), received = s_counter (a, "bytes_received");
+        const double sent = s_counter (a, "bytes_sent_state"), msgs = s_counter (a, "msgs_sent_state");
+        assert_true (applied == w[i].mixed && applied == 2 * steps); /* a ring: both neighbours, every round */
+        if (received < applied * state_bytes || sent < 2 * steps * state_bytes || msgs < 2 * steps)
+            fail_msg ("agent %d after finish: %.0f bytes received for %.0f states mixed, %.0f bytes in %.0f states "
+                      "sent of %d",
+                      i, received, applied, sent, msgs, 2 * steps);
+    }
+    mdl_cluster_destroy (&cl);
+    mdl_agent_cfg_destroy (&c);
+}
+
 /* The counter name of agent a, waiting (5 s at most) until it is at least atleast: the
    comm actor copies its counts into the agent's on its tick. */
 static double
@@ -321,6 +355,7 @@ main (void)
         cmocka_unit_test (test_finish_with_final_merge_leaves_every_agent_the_same_vector),
         cmocka_unit_test (test_a_final_merge_sends_each_state_once_to_each_peer_when_one_agent_enters_it_late),
         cmocka_unit_test (test_exchange_refuses_what_does_not_fit_with_a_reason),
+        cmocka_unit_test (test_traffic_counters_read_right_after_finish_hold_every_state_sent_and_mixed),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -28,9 +28,8 @@ for s in agents:
     # the peer's subscription reached us is lost (ZeroMQ's slow joiner), and the round ends
     # at --sync-timeout without it
     assert s["steps"] - 2 <= s["updates_applied"] <= s["steps"], f"agent {s['agent']} mixed {s['updates_applied']} of {s['steps']} rounds"
-    # the traffic counters are copied from the mesh once per comm tick (and at close), so
-    # read after finish they can lag the last rounds (CI: 89 of 93 states' bytes): half
-    assert s["bytes_received"] > s["steps"] // 2 * s["params"] * 4, "less than one fp32 state received per two rounds"
+    # read after mdl_agent_finish, the traffic counters hold every round's bytes
+    assert s["bytes_received"] >= s["updates_applied"] * s["params"] * 4, f"agent {s['agent']}: {s['bytes_received']} bytes received for {s['updates_applied']} fp32 states mixed"
 assert agents[0]["test_acc"] == agents[1]["test_acc"], "two agents averaging every round end with one model"
 print(f"ok - 2 torch agents gossiped through libmeshdl: test_acc {total['test_acc']}, {agents[0]['steps']} rounds each")
 PY

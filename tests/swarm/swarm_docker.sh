@@ -131,20 +131,25 @@ for d in "$T"/r/*/; do
     [ "$st" = done ] && ge "$seen" 3 && ok "agent $id: status done, saw $seen peers" || no "agent $id: status '$st', peers_seen '$seen'"
     ge "$acc" 0.80 && ok "agent $id: test_acc $acc >= 0.80" || no "agent $id: test_acc '$acc' < 0.80"
     accs="$accs $acc"
-    froms="$froms $(json "$s" summary start_from)@$(json "$s" summary start_step)"
+    froms="$froms $(json "$s" summary start_from)@$(json "$s" summary start_step)@$(json "$s" summary first_step_time)"
 done
 [ $n = "$want" ] && ok "$n summaries in the results volume" || no "$n summaries in the results volume (want $want)"
 [ "$(grep -c '"summary"' "$T/logs")" = "$want" ] && ok "docker service logs shows the $want summaries" || no "service logs: $(grep -c '"summary"' "$T/logs") summaries"
 grep -q "dns:tasks.agent:7000 resolves to" "$T/logs" && ok "agents found their peers through tasks.agent: '$(grep -m1 -o 'dns:tasks.agent:7000 resolves to.*' "$T/logs")'" \
     || no "no 'dns:tasks.agent:7000 resolves to' line in the logs"
 if [ "$scale" = 1 ]; then
-    # the newcomer starts from a snapshot of a live peer (--bootstrap peer, the default), the
-    # 4 first ones from their initial models
-    python3 - $froms <<'PY' && ok "the newcomer started from a peer's snapshot, the others from init:$froms" || no "start_from of the 5:$froms"
+    # the newcomer (the agent whose first step came last, seconds after the others') starts
+    # from a snapshot of a live peer (--bootstrap peer, the default) well into the run; the
+    # 4 first ones from their initial models, or from a peer a few steps ahead (started at
+    # once, one may find another already stepping)
+    python3 - $froms <<'PY' && ok "the newcomer started from a peer's snapshot mid-run, the others near step 0 (from@step@first_step_time):$froms" || no "start_from of the 5 (from@step@first_step_time):$froms"
 import sys
-f = [x.rsplit("@", 1) for x in sys.argv[1:]]
-peer = [(w, int(s)) for w, s in f if w.startswith("peer:")]
-sys.exit(0 if len(f) == 5 and len(peer) == 1 and peer[0][1] > 0 and sum(w == "init" for w, _ in f) == 4 else 1)
+f = [x.rsplit("@", 2) for x in sys.argv[1:]]
+f = sorted((float(t), w, int(s)) for w, s, t in f)
+if len(f) != 5: sys.exit(1)
+first, new = f[:4], f[4]
+late = new[0] - max(t for t, _, _ in first) > 5
+sys.exit(0 if late and new[1].startswith("peer:") and new[2] >= 50 and all(s < 50 for _, _, s in first) else 1)
 PY
     python3 - $accs <<'PY' && ok "the newcomer ends within 1 point of the others ($accs)" || no "accuracies spread over more than 1 point:$accs"
 import sys

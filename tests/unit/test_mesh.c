@@ -507,6 +507,14 @@ test_curve_allowed_key_hears_and_disallowed_key_gets_nothing (void **state)
                    (unsigned long long) sa.auth_denied, (unsigned long long) sc.auth_failed);
     assert_true (sa.auth_denied > 0);
     assert_true (sc.auth_failed > 0);
+    /* c learns which endpoints refused it (the agent drops those peers as not live),
+       and only once: the list is drained */
+    char eps[MDL_MESH_REFUSED_MAX][MDL_ENDPOINT_MAX];
+    size_t nref = mdl_mesh_refused (c, eps, MDL_MESH_REFUSED_MAX);
+    assert_true (nref > 0);
+    for (size_t i = 0; i < nref; i++)
+        assert_true (strcmp (eps[i], ia.endpoint) == 0 || strcmp (eps[i], ib.endpoint) == 0);
+    assert_int_equal (mdl_mesh_refused (a, eps, MDL_MESH_REFUSED_MAX), 0); /* a refused, was not refused */
     mdl_mesh_destroy (&a);
     mdl_mesh_destroy (&b);
     mdl_mesh_destroy (&c);

@@ -324,7 +324,18 @@ test_no_peer_ahead_means_start_from_init (void **state)
     n = s_net ((uint64_t[]) { 10, 50, 30 });
     for (int i = 0; i < NPEERS; i++)
         n->peers[i].dead = true;
-    assert_int_equal (s_run (n), MDL_SNAP_NONE); /* nobody answered within ask_wait */
+    assert_int_equal (s_run (n), MDL_SNAP_NONE); /* nobody answered, even within deaf_wait */
+    assert_true (n->now >= 20 && n->now < 21);
+    s_free (n);
+    /* peers that cannot hear us for 6 s (a name that lists a new replica once it is
+       healthy): silence from all is not "none ahead", the client keeps asking (before:
+       NONE after ask_wait, 2 s, and the newcomer started from init) */
+    n = s_net ((uint64_t[]) { 10, 50, 30 });
+    for (int i = 0; i < NPEERS; i++)
+        n->peers[i].deaf = 12; /* one ASK per rto of 0.5 s */
+    assert_int_equal (s_run (n), MDL_SNAP_DONE);
+    s_check_from (n, 1);
+    assert_true (n->now > 6);
     s_free (n);
     n = s_net ((uint64_t[]) { 10, 50, 30 });
     n->peers[1].serve = false; /* a peer that cannot serve is not a candidate */
