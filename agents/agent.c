@@ -362,6 +362,58 @@ s_alone (mdl_agent_t *a)
     return 0;
 }
 
+/* Sync mode: how many rounds a live neighbour may be ahead of this agent before this
+   agent must have fallen behind. On a static symmetric graph neighbours wait for each
+   other every round, so they are at most one apart; local SGD gossips only every H
+   steps of K rounds, and nobody waits in between; on directed or time-varying graphs
+   a neighbour that does not wait for us may run ahead, up to what parking holds.
+   Consensus control sits rounds out without waiting, so within a step of K rounds a
+   neighbour may be K rounds ahead: H K + 1 covers every case. */
+static uint64_t
+s_catchup_gap (const mdl_agent_t *a)
+{
+    const mdl_agent_cfg_t *cfg = &a->cfg;
+    const uint64_t K = cfg->gossip_steps > 1 ? (uint64_t) cfg->gossip_steps : 1;
+    const uint64_t H = cfg->local_steps > 1 ? (uint64_t) cfg->local_steps : 1; /* only localsgd reads it */
+    const bool mutual = !mdl_topo_directed (a->topo) && !mdl_topo_time_varying (a->topo) && cfg->ad_target <= 0
+                        && cfg->dense_len <= 0;
+    return mutual ? H * K + 1 : (MDL_MAX_PARKED + 1) * H * K;
+}
+
+/* The message buffers (a->pool): each holds the codec's largest message or a dense fp32
+   vector of the widest channel (keyframes and outputs are fp32); sets a->replicas,
+   a->width and a->msg_bytes on the way. Returns 0, the codec's error (with the reason),
+   or MDL_ENOMEM. */
+static int
+s_new_pool (mdl_agent_t *a)
+{
+    const mdl_agent_cfg_t *cfg = &a->cfg;
+    int rc;
+    mdl_codec_t *probe = mdl_codec_new (cfg->codec, a->d, 0, &rc);
+    if (!probe)
+        return mdl_error_set (rc, "--codec '%s' does not parse. %s", cfg->codec, mdl_codec_help ());
+    a->replicas = a->algo->replicas || (cfg->error_feedback && !mdl_codec_is_lossless (probe));
+    size_t cap = mdl_codec_max_size (probe);
+    mdl_codec_destroy (&probe);
+    if ((rc = s_outputs_size (a)))
+        return rc;
+    a->width = a->out_n > a->d ? a->out_n : a->d;
+    if (cap < a->width * sizeof (float) + 64)
+        cap = a->width * sizeof (float) + 64;
+    a->msg_bytes = cap;
+    s_keep_large_buffers (cap);
+    if (!(a->pool = mdl_blobpool_new (cap, &rc)))
+        return rc;
+    /* The buffers a gossiping agent keeps in flight (its last states, held by reference
+       in its neighbours' mailboxes), made now: setup cost, not the first steps'. Up to
+       64 MB of them: a large model's states are written once each when first used, as
+       they would be here, and a process that never has four in flight (over TCP a state
+       is released once written to the socket) does not fault in 4 x 80 MB at start (1.4 s
+       of CPU on this VM for mlp:784-4096-4096-10, perf). */
+    const size_t most = ((size_t) 64 << 20) / (a->msg_bytes ? a->msg_bytes : 1);
+    return mdl_blobpool_fill (a->pool, most < 4 ? most : 4);
+}
+
 mdl_agent_t *
 mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
 {
@@ -416,50 +468,9 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     }
     if ((rc = s_new_topologies (a)) || (rc = s_new_learner (a)) || (rc = s_alone (a)))
         goto fail;
-    mdl_codec_t *probe = mdl_codec_new (cfg->codec, a->d, 0, &rc);
-    if (!probe) {
-        mdl_error_set (rc, "--codec '%s' does not parse. %s", cfg->codec, mdl_codec_help ());
+    if ((rc = s_new_pool (a)))
         goto fail;
-    }
-    a->replicas = a->algo->replicas || (cfg->error_feedback && !mdl_codec_is_lossless (probe));
-    size_t cap = mdl_codec_max_size (probe);
-    mdl_codec_destroy (&probe);
-    if ((rc = s_outputs_size (a)))
-        goto fail;
-    a->width = a->out_n > a->d ? a->out_n : a->d;
-    /* keyframes and outputs are fp32: the pool's buffers must hold any */
-    if (cap < a->width * sizeof (float) + 64)
-        cap = a->width * sizeof (float) + 64;
-    rc = MDL_ENOMEM;
-    a->msg_bytes = cap;
-    s_keep_large_buffers (cap);
-    if (!(a->pool = mdl_blobpool_new (cap, &rc)))
-        goto fail;
-    /* Sync mode: how many rounds a live neighbour may be ahead of this agent before this
-       agent must have fallen behind. On a static symmetric graph neighbours wait for each
-       other every round, so they are at most one apart; local SGD gossips only every H
-       steps of K rounds, and nobody waits in between; on directed or time-varying graphs
-       a neighbour that does not wait for us may run ahead, up to what parking holds.
-       Consensus control sits rounds out without waiting, so within a step of K rounds a
-       neighbour may be K rounds ahead: H K + 1 covers every case. */
-    {
-        const uint64_t K = cfg->gossip_steps > 1 ? (uint64_t) cfg->gossip_steps : 1;
-        const uint64_t H = cfg->local_steps > 1 ? (uint64_t) cfg->local_steps : 1; /* only localsgd reads it */
-        const bool mutual = !mdl_topo_directed (a->topo) && !mdl_topo_time_varying (a->topo) && cfg->ad_target <= 0
-                            && cfg->dense_len <= 0;
-        a->catchup_gap = mutual ? H * K + 1 : (MDL_MAX_PARKED + 1) * H * K;
-    }
-    /* The buffers a gossiping agent keeps in flight (its last states, held by reference
-       in its neighbours' mailboxes), made now: setup cost, not the first steps'. Up to
-       64 MB of them: a large model's states are written once each when first used, as
-       they would be here, and a process that never has four in flight (over TCP a state
-       is released once written to the socket) does not fault in 4 x 80 MB at start (1.4 s
-       of CPU on this VM for mlp:784-4096-4096-10, perf). */
-    {
-        const size_t most = ((size_t) 64 << 20) / (a->msg_bytes ? a->msg_bytes : 1);
-        if ((rc = mdl_blobpool_fill (a->pool, most < 4 ? most : 4)))
-            goto fail;
-    }
+    a->catchup_gap = s_catchup_gap (a);
     /* One more mailbox channel when exact averages are configured: 2 d-vectors per peer. */
     a->merge_ch = cfg->final_merge || cfg->global_every > 0 || cfg->local_epochs > 0 || a->algo->global_averages
                       ? a->algo->channels

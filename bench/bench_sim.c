@@ -28,7 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -44,22 +44,21 @@
 static const char *s_usage = "usage: bench_sim --agents N [--isolated] [meshdl sim options]\n\n"
                              "Times the training of N sim agents with gossip, or without (--isolated).";
 
+/* Process CPU seconds (user + sys, every thread). */
 static double
 s_cpu_s (void)
 {
-    struct rusage ru;
-    getrusage (RUSAGE_SELF, &ru);
-    return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double) ru.ru_stime.tv_sec
-           + ru.ru_stime.tv_usec * 1e-6;
+    struct timespec ts;
+    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* The seeds of agent i, as cmd_sim.c sets them. */
-static void
-s_tweak (mdl_agent_cfg_t *cfg, int i, void *arg)
+/* The seeds of agent i, as `meshdl sim` sets them (mdl_cluster_each_fn). */
+static int
+s_each (mdl_agent_cfg_t *cfg, int i, void *arg)
 {
     const mdl_trainopts_t *to = arg;
-    cfg->learn.data_seed = to->seed * 1000003ULL + (uint64_t) i;
-    cfg->seed = to->seed + (uint64_t) i * 7919;
+    return mdl_agentopts_seed_agent (cfg, to->seed, i);
 }
 
 int
@@ -117,14 +116,11 @@ main (int argc, char **argv)
        (an option of every sim since issue 18) puts every agent in a registry of its own (not --cluster: the in-process registry
        announces every agent to every other whatever its cluster, and agents of other
        clusters would still connect and then reject each other's updates). */
-    base->train = train;
-    base->epochs = to.epochs;
-    base->slow_factor = 1.0;
-    mdl_cluster_cfg_t cc = { .n = nagents, .base = base, .part = part, .equal_rounds = true, .isolated = ao.isolated,
-                             .name = "mdl-bench-sim", .tweak = s_tweak, .tweak_arg = &to };
-    int bad = -1, which = -1;
-    if (!(cl = mdl_cluster_new (&cc, &rc, &bad))) {
-        fprintf (stderr, "bench_sim: agent %d: %s\n", bad, mdl_strerror (rc));
+    int which = -1;
+    const unsigned flags = MDL_CLUSTER_EQUAL_ROUNDS | (ao.isolated ? MDL_CLUSTER_ISOLATED : 0);
+    if (mdl_agent_cfg_set_data (base, train, NULL)
+        || !(cl = mdl_cluster_create_each (base, nagents, part, flags, s_each, &to, &rc))) {
+        fprintf (stderr, "bench_sim: %s\n", mdl_error_detail ());
         goto done;
     }
     if (mdl_cluster_wait_peers (cl, 30.0, &which)) {
@@ -136,21 +132,7 @@ main (int argc, char **argv)
     mdl_cluster_start (cl);
     mdl_cluster_join (cl);
     const double wall = mdl_now () - t0, cpu = s_cpu_s () - c0;
-    /* The comm actors count a send when they hand it to ZeroMQ, which can be after the
-       worker's last step: let the counters settle before reading them (up to 2 s). */
-    uint64_t last = UINT64_MAX;
-    for (int k = 0; k < 40; k++) {
-        uint64_t sent = 0;
-        for (int i = 0; i < nagents; i++) {
-            mdl_agent_stats_t st;
-            mdl_agent_stats (mdl_cluster_agent (cl, i), &st);
-            sent += st.bytes_sent;
-        }
-        if (sent == last)
-            break;
-        last = sent;
-        usleep (50000);
-    }
+    /* mdl_agent_join: the worker had its comm actor count every send before it ended */
     uint64_t steps = 0, bytes = 0, applied = 0, peers_min = UINT64_MAX;
     double wait = 0, conns = 0, boxes = 0;
     uint64_t conns_max = 0, boxes_max = 0;

@@ -493,6 +493,29 @@ mdl_agentopts_json_counters (void *json, const double *values, size_t n)
     mdl_http_json_counters (json, &h);
 }
 
+int
+mdl_agentopts_seed_agent (mdl_agent_cfg_t *cfg, uint64_t seed, int i)
+{
+    int rc = mdl_trainopts_set (cfg, "sim", "data-seed", NULL, 0, "%llu",
+                                (unsigned long long) (seed * 1000003ULL + (uint64_t) i));
+    if (!rc)
+        rc = mdl_trainopts_set (cfg, "sim", "injection-seed", NULL, 0, "%llu",
+                                (unsigned long long) (seed + (uint64_t) i * 7919));
+    return rc;
+}
+
+void
+mdl_agentopts_json_settings (void *json, const mdl_agentopts_t *o, const mdl_trainopts_t *to)
+{
+    mdl_json_t *j = json;
+    mdl_json_str (j, "algo", o->algo);
+    mdl_json_str (j, "mode", o->mode);
+    mdl_json_str (j, "topology", o->topology);
+    mdl_json_str (j, "codec", o->codec);
+    mdl_json_bool (j, "error_feedback", o->error_feedback);
+    mdl_json_int (j, "batch", to->batch);
+}
+
 double
 mdl_agentopts_counter (const double *values, size_t n, const char *name)
 {

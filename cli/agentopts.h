@@ -92,6 +92,11 @@ int mdl_agentopts_setup (const char *cmd, const char *usage, mdl_optdef_t *defs,
                          mdl_agent_cfg_t *cfg, mdl_part_spec_t *part, int argc, char **argv, void **keep, char *err,
                          size_t errlen);
 
+/* The seeds of agent i (from 0) of an in-process cluster run with --seed seed, as `meshdl
+   sim` sets them: its minibatch order ("data-seed") and its injections ("injection-seed"),
+   different for every agent and the same in every run. Returns 0 or the setting's error. */
+int mdl_agentopts_seed_agent (mdl_agent_cfg_t *cfg, uint64_t seed, int i);
+
 /* The test rows of an evaluation while training: --eval-rows when given (0 = all),
    all of them with --target-acc, else as many as make the evaluation of models models
    cost about a quarter of the training between two evaluations (samples_between
@@ -105,6 +110,10 @@ size_t mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t 
    from values[0..n): the counters in mdl_agent_counter_name's order, as mdl_agent_counters
    gives them. */
 void mdl_agentopts_json_counters (void *json, const double *values, size_t n);
+
+/* Writes the run's consensus settings into j (summaries of sim and agent): algo, mode,
+   topology, codec, error_feedback, and the batch of to. */
+void mdl_agentopts_json_settings (void *json, const mdl_agentopts_t *o, const mdl_trainopts_t *to);
 
 /* The counter named name among values[0..n) (mdl_agent_counter_name's order, as
    mdl_agent_counters gives them), 0 when it is not there. */

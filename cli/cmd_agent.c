@@ -350,6 +350,13 @@ typedef struct {
 
 /* The option table of `meshdl agent`: its own options, then the training and
    decentralized ones, with their defaults. */
+/* What this command says differently of the options it shares. */
+static const mdl_optnote_t s_notes[] = {
+    { "shard", "all rows, in an order of the agent's own", NULL },
+    { "checkpoint", NULL, "write the agent's model and optimizer state at the end (also on SIGINT/SIGTERM), atomically" },
+    { "resume", NULL, "restart from a checkpoint of this agent (parameters, optimizer and algorithm state, step, data position), then rejoin" },
+};
+
 static void
 s_agent_defs (s_run_t *t)
 {
@@ -384,13 +391,7 @@ s_agent_defs (s_run_t *t)
     A ("http", MDL_OPTT_STR, &so->http, "ADDR:PORT", "serve GET /metrics (Prometheus) and /status (JSON) on ADDR:PORT, e.g. 0.0.0.0:9100, 127.0.0.1:0 (any free port), [::]:9100", 0, 0);
 #undef A
     mdl_agentopts_table (&t->to, &t->ao, defs, &n, sizeof t->defs / sizeof t->defs[0]);
-    mdl_optdef_t *d;
-    if ((d = mdl_opts_find (defs, "shard")))
-        d->deflt = "all rows, in an order of the agent's own";
-    if ((d = mdl_opts_find (defs, "checkpoint")))
-        d->help = "write the agent's model and optimizer state at the end (also on SIGINT/SIGTERM), atomically";
-    if ((d = mdl_opts_find (defs, "resume")))
-        d->help = "restart from a checkpoint of this agent (parameters, optimizer and algorithm state, step, data position), then rejoin";
+    mdl_opts_notes (defs, s_notes, sizeof s_notes / sizeof s_notes[0]);
 }
 
 
@@ -400,8 +401,7 @@ mdl_cmd_agent_options (void)
 {
     static s_run_t probe;
     s_agent_defs (&probe);
-    mdl_opts_note_defaults (probe.defs);
-    return probe.defs;
+    return mdl_opts_noted (probe.defs);
 }
 
 /* The agent-only options' rules: the shard, the results directory, CURVE's files. 0 or
@@ -860,12 +860,7 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     mdl_json_num (&j, "test_acc", test_acc);
     mdl_json_num (&j, "test_loss", test_loss);
     mdl_json_str (&j, "model", r->to.model);
-    mdl_json_str (&j, "algo", r->ao.algo);
-    mdl_json_str (&j, "mode", r->ao.mode);
-    mdl_json_str (&j, "topology", r->ao.topology);
-    mdl_json_str (&j, "codec", r->ao.codec);
-    mdl_json_bool (&j, "error_feedback", r->ao.error_feedback);
-    mdl_json_int (&j, "batch", r->to.batch);
+    mdl_agentopts_json_settings (&j, &r->ao, &r->to);
     mdl_json_int (&j, "eval_rows", (long long) r->eval_rows);
     mdl_json_int (&j, "shard", r->shard_i);
     mdl_json_int (&j, "shards", r->shard_n);

@@ -252,6 +252,16 @@ s_sim_rules (s_sim_t *r, char *err, size_t errlen)
     return 0;
 }
 
+/* What sim says differently of the options it shares with agent and train. */
+static const mdl_optnote_t s_notes[] = {
+    { "step-ms", "0; calibrated with --slow", NULL },
+    { "threads", NULL, "BLAS threads of the process (0 = OpenBLAS default)" },
+    { "checkpoint", NULL, "at the end (also on SIGINT/SIGTERM) write the averaged model with the agents' mean "
+                          "optimizer state, atomically: for sim --resume or train --resume" },
+    { "resume", NULL, "start every agent from this checkpoint (of sim or train, same --model and --optimizer), at "
+                      "its step: the run ends where --epochs says" },
+};
+
 /* The option table of sim: its own options, then the training and decentralized ones,
    with the defaults and texts that are sim's. */
 static void
@@ -276,26 +286,7 @@ s_sim_defs (s_sim_t *r)
     S ("offline", MDL_OPTT_DOUBLE, &r->so.offline, "P", "each agent is offline in each round with probability P: an availability trace from --seed that every agent knows, as a membership service would report it; offline agents neither compute nor communicate (dpsgd, localsgd, plexus)", 0, 0.99);
 #undef S
     mdl_agentopts_table (&r->to, &r->ao, defs, &n, cap);
-    mdl_optdef_t *d;
-    if ((d = mdl_opts_find (defs, "step-ms")))
-        d->deflt = "0; calibrated with --slow";
-    if ((d = mdl_opts_find (defs, "threads")))
-        d->help = "BLAS threads of the process (0 = OpenBLAS default)";
-    if ((d = mdl_opts_find (defs, "checkpoint")))
-        d->help = "at the end (also on SIGINT/SIGTERM) write the averaged model with the agents' mean optimizer "
-                  "state, atomically: for sim --resume or train --resume";
-    if ((d = mdl_opts_find (defs, "resume")))
-        d->help = "start every agent from this checkpoint (of sim or train, same --model and --optimizer), at its "
-                  "step: the run ends where --epochs says";
-}
-
-const mdl_optdef_t *
-mdl_cmd_sim_options (void)
-{
-    static s_sim_t probe;
-    s_sim_defs (&probe);
-    mdl_opts_note_defaults (probe.defs);
-    return probe.defs;
+    mdl_opts_notes (defs, s_notes, sizeof s_notes / sizeof s_notes[0]);
 }
 
 
@@ -366,11 +357,9 @@ static int
 s_sim_each (mdl_agent_cfg_t *cfg, int i, void *arg)
 {
     const s_sim_t *r = arg;
-    int rc = mdl_trainopts_set (cfg, "sim", "data-seed", NULL, 0, "%llu", (unsigned long long) (r->to.seed * 1000003ULL + (uint64_t) i));
+    int rc = mdl_agentopts_seed_agent (cfg, r->to.seed, i);
     if (!rc)
         rc = mdl_trainopts_set (cfg, "sim", "slow-factor", NULL, 0, "%.17g", r->slow[i]);
-    if (!rc)
-        rc = mdl_trainopts_set (cfg, "sim", "injection-seed", NULL, 0, "%llu", (unsigned long long) (r->to.seed + (uint64_t) i * 7919));
     if (!rc && r->byz[i])
         rc = mdl_trainopts_set (cfg, "sim", "byzantine", NULL, 0, "%s", r->byz[i]);
     if (!rc) /* everyone joins at once */
@@ -945,12 +934,7 @@ s_sim_summary (s_sim_t *r, int exit_code)
         s_sim_summary_honest (r, &j, p.skipped_honest);
     mdl_json_num (&j, "consensus_distance", ev->consensus);
     mdl_json_int (&j, "agents", r->so.agents);
-    mdl_json_str (&j, "topology", r->ao.topology);
-    mdl_json_str (&j, "algo", r->ao.algo);
-    mdl_json_str (&j, "mode", r->ao.mode);
-    mdl_json_str (&j, "codec", r->ao.codec);
-    mdl_json_bool (&j, "error_feedback", r->ao.error_feedback);
-    mdl_json_int (&j, "batch", r->to.batch);
+    mdl_agentopts_json_settings (&j, &r->ao, &r->to);
     mdl_json_str (&j, "run", r->run);
     s_sim_summary_gossip (r, &j, &sum);
     s_sim_summary_work (r, &j, &sum, &p);
@@ -959,6 +943,15 @@ s_sim_summary (s_sim_t *r, int exit_code)
     s_sim_summary_run (r, &j, wall, exit_code);
     mdl_json_close (&j);
     mdl_json_end (&j, stdout);
+}
+
+/* The table with its defaults noted, for MESHDL_* and --help (cli.h). */
+const mdl_optdef_t *
+mdl_cmd_sim_options (void)
+{
+    static s_sim_t probe;
+    s_sim_defs (&probe);
+    return mdl_opts_noted (probe.defs);
 }
 
 int

@@ -372,6 +372,25 @@ mdl_opts_find (mdl_optdef_t *defs, const char *name)
     return s_find (defs, name, strlen (name));
 }
 
+const mdl_optdef_t *
+mdl_opts_noted (mdl_optdef_t *defs)
+{
+    mdl_opts_note_defaults (defs);
+    return defs;
+}
+
+void
+mdl_opts_notes (mdl_optdef_t *defs, const mdl_optnote_t *notes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mdl_optdef_t *d = mdl_opts_find (defs, notes[i].name);
+        if (d && notes[i].deflt)
+            d->deflt = notes[i].deflt;
+        if (d && notes[i].help)
+            d->help = notes[i].help;
+    }
+}
+
 bool
 mdl_opts_given (const mdl_optdef_t *defs, const char *name)
 {

@@ -99,6 +99,18 @@ bool mdl_cli_option_exists (const char *name);
 /* The definition of name in defs, or NULL (a command adjusting a shared one). */
 mdl_optdef_t *mdl_opts_find (mdl_optdef_t *defs, const char *name);
 
+/* What a subcommand says differently of an option it shares: the default's text and
+   the help line of the option name (either NULL: kept). */
+typedef struct {
+    const char *name, *deflt, *help;
+} mdl_optnote_t;
+
+/* mdl_opts_note_defaults (defs), then defs: a command's table for --help and MESHDL_*. */
+const mdl_optdef_t *mdl_opts_noted (mdl_optdef_t *defs);
+
+/* Applies notes[0..n) to defs (an option not in defs is skipped). */
+void mdl_opts_notes (mdl_optdef_t *defs, const mdl_optnote_t *notes, size_t n);
+
 /* True when the option was set on the command line (or env/config). */
 bool mdl_opts_given (const mdl_optdef_t *defs, const char *name);
 
