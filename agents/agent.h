@@ -51,7 +51,8 @@ struct mdl_agent_cfg {
     double peer_timeout;       /* seconds of silence before a peer is dead */
     double hello_interval;     /* seconds between hellos on the mesh */
     int64_t hwm_bytes;         /* bytes a send or receive queue of the mesh may hold
-                                  (0: ZeroMQ's counts of 100 / 1000 messages) */
+                                  (0: ZeroMQ's counts of 100 / 1000 messages;
+                                  MDL_AGENT_HWM_AUTO: by mode, mdl_agent_hwm_bytes) */
     bool curve;                /* CURVE security */
     const char *cert;          /* curve: own secret certificate */
     const char *allow_dir;     /* curve: allowed public certificates */
@@ -337,6 +338,12 @@ void mdl_agent_cfg_clear (mdl_agent_cfg_t *cfg);
 
 /* Fills the settings left to the algorithm or the codec (NAN): gamma, gamma-max. */
 void mdl_agent_cfg_resolve (mdl_agent_cfg_t *cfg);
+
+/* hwm_bytes "auto" (the default): decided by the mode once the message size is known. */
+#define MDL_AGENT_HWM_AUTO ((int64_t) -1)
+/* The bytes a queue of the mesh may hold for messages of msg_bytes: hwm_bytes as set, or
+   for auto 256 MB in sync mode and in async mode 4 messages, at least 8 MB. */
+int64_t mdl_agent_hwm_bytes (const mdl_agent_cfg_t *cfg, size_t msg_bytes);
 
 /* Parsers of the settings with a structure of their own, for the command line too: each
    fills its fields of cfg from text and returns 0, or MDL_EINVAL with a sentence naming

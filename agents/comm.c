@@ -693,10 +693,14 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
     if (self->parked_max > ((size_t) 512 << 20))
         self->parked_max = (size_t) 512 << 20;
     /* 10 ms of grace at a full subscriber queue before dropping for it: bounded
-       back-pressure, what bench/mesh.sh measures against raw PUSH/PULL. */
+       back-pressure, what bench/mesh.sh measures against raw PUSH/PULL. None in async
+       mode: a state waiting there is stale 1 ms later, and while this thread waited, the
+       worker's next states piled up in the inproc queue (its HWM is 1000 messages), each
+       holding a model-sized blob: 27 blobs live at the peak and 100-250 MB peak RSS at
+       --hwm-mb 2 (mlp:784-256-128-10, bench/async_rss.sh; 36-48 MB without the wait). */
     /* Names may answer with IPv6 addresses (discovery_dns.c): listen and connect on both. */
     mdl_mesh_cfg_t mc = { .bind = a->cfg.bind, .self = a->cfg.id, .curve = a->cfg.curve, .cert = a->cfg.cert,
-                          .allow_dir = a->cfg.allow_dir, .send_wait_ms = 10, .hwm_bytes = a->cfg.hwm_bytes,
+                          .allow_dir = a->cfg.allow_dir, .send_wait_ms = a->cfg.mode == MDL_MODE_ASYNC ? 0 : 10, .hwm_bytes = mdl_agent_hwm_bytes (&a->cfg, a->msg_bytes),
                           .msg_bytes = (int64_t) a->msg_bytes, .max_frame = (int64_t) frame_max,
                           .ipv6 = a->cfg.disc.kind == MDL_DISC_DNS, .per_link = true };
     if (!(self->mesh = mdl_mesh_new (&mc, &rc)))

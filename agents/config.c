@@ -260,15 +260,39 @@ s_set_hello (mdl_agent_cfg_t *cfg, const char *v)
     return 0;
 }
 
-/* megabytes, kept in bytes */
+/* megabytes, kept in bytes; "auto" by mode (mdl_agent_hwm_bytes) */
 static int
 s_set_hwm (mdl_agent_cfg_t *cfg, const char *v)
 {
     double mb;
+    if (v && strcmp (v, "auto") == 0) {
+        cfg->hwm_bytes = MDL_AGENT_HWM_AUTO;
+        return 0;
+    }
     if (!s_number_in (v, 0, 1e6, &mb))
-        return mdl_error_set (MDL_EINVAL, "--hwm-mb '%s' must be megabytes from 0 to 1e6", v);
+        return mdl_error_set (MDL_EINVAL, "--hwm-mb '%s' must be megabytes from 0 to 1e6, or auto", v);
     cfg->hwm_bytes = (int64_t) (mb * 1e6);
     return 0;
+}
+
+/* Sync mode: a state dropped at a full queue costs its round a RESEND, so queues may
+   hold much (256 MB). Async mode: only a neighbour's newest state is mixed, and a sender
+   outpacing a loaded receiver filled its queue with stale states (peak RSS 129-135 MB
+   at 256 MB against 64-75 MB at 2 MB, mlp:784-256-128-10, bench/async_rss.sh): a few
+   models are enough. */
+#define S_HWM_SYNC ((int64_t) 256 * 1000 * 1000)
+#define S_HWM_ASYNC_MODELS 4
+#define S_HWM_ASYNC_MIN ((int64_t) 8 * 1000 * 1000)
+
+int64_t
+mdl_agent_hwm_bytes (const mdl_agent_cfg_t *cfg, size_t msg_bytes)
+{
+    if (cfg->hwm_bytes != MDL_AGENT_HWM_AUTO)
+        return cfg->hwm_bytes;
+    if (cfg->mode != MDL_MODE_ASYNC)
+        return S_HWM_SYNC;
+    const int64_t models = S_HWM_ASYNC_MODELS * (int64_t) msg_bytes;
+    return models > S_HWM_ASYNC_MIN ? models : S_HWM_ASYNC_MIN;
 }
 
 static int
@@ -514,7 +538,8 @@ static const s_key_t s_keys[] = {
       "seconds between hellos on the mesh [0.25]" },
     { "hwm-mb", K_FN, TEXT, 0, 0, 0, s_set_hwm,
       "memory one message queue may hold (each peer's in the sender, the receiver's), in MB, as whole messages, at "
-      "least 2 models (0 = ZeroMQ's 100 / 1000 messages) [0]" },
+      "least 2 models (0 = ZeroMQ's 100 / 1000 messages) [auto: 256 in sync mode; in async mode 4 models, at least "
+      "8]" },
     { "min-peers", K_INT, F (min_peers), 0, 0, 1024, NULL, "wait for this many peers before the first step [0]" },
     { "min-peers-timeout", K_DBL, F (min_peers_timeout), 0, 0.1, 86400, NULL,
       "how long to wait for them, seconds [60]" },
@@ -732,6 +757,7 @@ mdl_agent_cfg_defaults (mdl_agent_cfg_t *c)
     c->topology = "ring";
     c->weights = MDL_WEIGHTS_MH;
     c->mode = MDL_MODE_SYNC;
+    c->hwm_bytes = MDL_AGENT_HWM_AUTO;
     c->codec = "fp32";
     c->keyframe_every = 100;
     c->gamma = 1.0;

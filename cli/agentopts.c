@@ -34,7 +34,7 @@ mdl_agentopts_defaults (mdl_agentopts_t *o)
     o->cluster = "meshdl";
     o->peer_timeout = 3.0;
     o->hello_interval = 0.25;
-    o->hwm_mb = 256;
+    o->hwm_mb = NAN; /* by mode (mdl_agent_hwm_bytes) */
     o->evals_per_epoch = 2;
     o->distill_weight = 0.5;
 }
@@ -145,7 +145,7 @@ mdl_agentopts_defs (mdl_agentopts_t *o, mdl_optdef_t *defs, size_t *n, size_t ca
         D ("cluster", MDL_OPTT_STR, &o->cluster, "NAME", "cluster name; agents of other clusters are ignored", 0, 0),
         D ("peer-timeout", MDL_OPTT_DOUBLE, &o->peer_timeout, "SEC", "a peer silent this long is dead", 0.05, 3600),
         D ("hello-interval", MDL_OPTT_DOUBLE, &o->hello_interval, "SEC", "seconds between hellos on the mesh", 0.01, 60),
-        D ("hwm-mb", MDL_OPTT_DOUBLE, &o->hwm_mb, "MB", "memory one message queue may hold (each peer's in the sender, the receiver's), as whole messages, at least 2 models (0 = ZeroMQ's 100 / 1000 messages)", 0, 1e6),
+        DD ("hwm-mb", MDL_OPTT_DOUBLE, &o->hwm_mb, "MB", "memory one message queue may hold (each peer's in the sender, the receiver's), as whole messages, at least 2 models (0 = ZeroMQ's 100 / 1000 messages)", 0, 1e6, "256 in sync mode; in async mode 4 models, at least 8"),
         D ("evals-per-epoch", MDL_OPTT_INT, &o->evals_per_epoch, "N", "evaluations (metrics lines) per epoch while training, at k/N of an epoch; one more at the end", 1, 1000),
         DD ("eval-rows", MDL_OPTT_U64, &o->eval_rows, "N", "test rows of the evaluations while training (0 = all); the final one uses all (--test-subset)", 0, 1e12, "auto: a quarter of the training work between evaluations, at least 200; all with --target-acc"),
         D ("log", MDL_OPTT_STR, &o->log, "FILE", "write peer events (join, leave, rejoins, rejected updates) to FILE ('-' = stderr)", 0, 0),
@@ -393,7 +393,8 @@ s_apply_plain (const mdl_agentopts_t *o, const s_dest_t *t)
         || s_set (t, "staleness-decay", "%.17g", o->staleness_decay)
         || s_set (t, "max-staleness", "%d", o->max_staleness) || s_set (t, "sync-timeout", "%.17g", o->sync_timeout)
         || s_set (t, "cluster", "%s", o->cluster) || s_set (t, "peer-timeout", "%.17g", o->peer_timeout)
-        || s_set (t, "hello-interval", "%.17g", o->hello_interval) || s_set (t, "hwm-mb", "%.17g", o->hwm_mb)
+        || s_set (t, "hello-interval", "%.17g", o->hello_interval)
+        || (!isnan (o->hwm_mb) && s_set (t, "hwm-mb", "%.17g", o->hwm_mb))
         || s_set (t, "evals-per-epoch", "%d", o->evals_per_epoch))
         return MDL_EINVAL;
     return 0;

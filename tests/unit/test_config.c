@@ -200,7 +200,7 @@ static void
 test_a_queues_memory_is_set_in_megabytes_and_kept_in_bytes (void **state)
 {
     mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
-    assert_true (c->hwm_bytes == 0); /* ZeroMQ's message counts */
+    assert_true (c->hwm_bytes == MDL_AGENT_HWM_AUTO); /* by mode */
     assert_int_equal (mdl_agent_cfg_set (c, "hwm-mb", "8.5"), 0);
     assert_true (c->hwm_bytes == 8500000);
     char b[32];
@@ -209,6 +209,27 @@ test_a_queues_memory_is_set_in_megabytes_and_kept_in_bytes (void **state)
     assert_int_equal (mdl_agent_cfg_set (c, "hwm-mb", "-1"), MDL_EINVAL);
     assert_non_null (strstr (mdl_error_detail (), "--hwm-mb '-1'"));
     assert_true (c->hwm_bytes == 8500000);
+    mdl_agent_cfg_destroy (&c);
+}
+
+/* Unset, the queues' memory follows the mode: async agents mix only a neighbour's newest
+   state, so their queues hold a few models (the 940 KB MLP: 8 MB, not 256); sync keeps
+   256 MB (a dropped state costs a RESEND). A value given always wins, 0 included. */
+static void
+test_an_async_agent_queues_a_few_models_unless_told (void **state)
+{
+    mdl_agent_cfg_t *c = mdl_agent_cfg_new ();
+    const size_t mlp = 940584, big = 80000000;
+    assert_true (mdl_agent_hwm_bytes (c, mlp) == 256000000); /* sync, the default mode */
+    assert_int_equal (mdl_agent_cfg_set (c, "mode", "async"), 0);
+    assert_true (mdl_agent_hwm_bytes (c, mlp) == 8000000);
+    assert_true (mdl_agent_hwm_bytes (c, big) == 4 * (int64_t) big);
+    assert_int_equal (mdl_agent_cfg_set (c, "hwm-mb", "256"), 0);
+    assert_true (mdl_agent_hwm_bytes (c, mlp) == 256000000);
+    assert_int_equal (mdl_agent_cfg_set (c, "hwm-mb", "0"), 0);
+    assert_true (mdl_agent_hwm_bytes (c, mlp) == 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "hwm-mb", "auto"), 0);
+    assert_true (mdl_agent_hwm_bytes (c, mlp) == 8000000);
     mdl_agent_cfg_destroy (&c);
 }
 
@@ -539,6 +560,7 @@ main (void)
         cmocka_unit_test (test_a_new_configuration_holds_the_command_line_defaults),
         cmocka_unit_test (test_values_are_parsed_whole_and_within_their_range),
         cmocka_unit_test (test_a_queues_memory_is_set_in_megabytes_and_kept_in_bytes),
+        cmocka_unit_test (test_an_async_agent_queues_a_few_models_unless_told),
         cmocka_unit_test (test_a_refused_structured_value_leaves_every_field_as_it_was),
         cmocka_unit_test (test_setting_an_algorithm_brings_its_defaults_unless_given),
         cmocka_unit_test (test_a_lossy_codec_brings_error_feedback_unless_set),
