@@ -12,7 +12,8 @@
       - every malformed message is refused under its own reason: NaN payload, short and
         empty payloads, sender 0, an unknown sender, an unknown kind or channel, a
         malformed hello, our own id as sender;
-      - a round waiting for the peer ends when the peer's connection is suspended. */
+      - a round waiting for the peer, or for a second identity that only said hello on
+        its connection, ends when that connection is suspended. */
 #include "testutil.h"
 
 #include <math.h>
@@ -284,6 +285,43 @@ test_a_replayed_message_and_a_step_going_back_are_refused (void **state)
     s_rig_destroy (r);
 }
 
+/* A sync rig on loopback TCP that waits (--sync-timeout 30 s) until a peer is dead. */
+static s_rig_t *
+s_patient_tcp_rig_new (void)
+{
+    s_sync_timeout = 30;
+    s_tcp = true;
+    s_rig_t *r = s_rig_new (MDL_MODE_SYNC);
+    s_sync_timeout = 0.3;
+    s_tcp = false;
+    return r;
+}
+
+/* 40 malformed messages on the peer's connection (blamed: 32 within a second suspend
+   it), then the next state the agent publishes: it must come at once, not once the
+   round waiting for the peer's identities gave up on them (--peer-timeout 5 s). */
+static void
+s_suspend_and_next (s_rig_t *r)
+{
+    char topic[MDL_WIRE_TOPIC_MAX + 1];
+    unsigned char junk[256];
+    memset (junk, 0xa5, sizeof junk);
+    const void *frames[3] = { topic, junk, junk };
+    const size_t lens[3] = { mdl_wire_topic (S_AGENT, topic), 64, sizeof junk };
+    const double t0 = mdl_now ();
+    for (int k = 0; k < 40; k++)
+        assert_int_equal (mdl_rawpeer_frames (r->peer, frames, lens, 3), 0);
+    s_next (r); /* the round after: published once the waiting one ended */
+    const double took = mdl_now () - t0;
+    mdl_agent_stats_t st;
+    mdl_agent_stats (r->agent, &st);
+    print_message ("next round %.3f s after the burst; %llu refused as header; waited %.3f s in all\n", took,
+                   (unsigned long long) st.rejected[MDL_REJECT_HEADER], st.wait_s);
+    assert_true (st.rejected[MDL_REJECT_HEADER] >= 32);
+    assert_true (took < 2.5);
+    assert_true (st.wait_s < 2.5);
+}
+
 /* A connection suspended in the middle of a round ends that round for the peers that
    spoke on it (sync mode). The peer takes part in a round (so the agent knows its
    connection), then, while the agent waits for its next state, sends 40 malformed
@@ -294,32 +332,30 @@ test_a_replayed_message_and_a_step_going_back_are_refused (void **state)
 static void
 test_a_round_waiting_for_a_peer_ends_when_its_connection_is_suspended (void **state)
 {
-    s_sync_timeout = 30;
-    s_tcp = true;
-    s_rig_t *r = s_rig_new (MDL_MODE_SYNC);
-    s_sync_timeout = 0.3;
-    s_tcp = false;
+    s_rig_t *r = s_patient_tcp_rig_new ();
     s_next (r);
     s_send (r, r->h.step, r->x);
     s_next (r);        /* the next round: the agent now waits for the peer's state */
     usleep (200000);
-    char topic[MDL_WIRE_TOPIC_MAX + 1];
-    unsigned char junk[256];
-    memset (junk, 0xa5, sizeof junk);
-    const void *frames[3] = { topic, junk, junk };
-    const size_t lens[3] = { mdl_wire_topic (S_AGENT, topic), 64, sizeof junk };
-    const double t0 = mdl_now ();
-    for (int k = 0; k < 40; k++)
-        assert_int_equal (mdl_rawpeer_frames (r->peer, frames, lens, 3), 0);
-    s_next (r);        /* the round after: published once the waiting one ended */
-    const double took = mdl_now () - t0;
-    mdl_agent_stats_t st;
-    mdl_agent_stats (r->agent, &st);
-    print_message ("next round %.3f s after the burst; %llu refused as header; waited %.3f s in all\n", took,
-                   (unsigned long long) st.rejected[MDL_REJECT_HEADER], st.wait_s);
-    assert_true (st.rejected[MDL_REJECT_HEADER] >= 32);
-    assert_true (took < 2.5);
-    assert_true (st.wait_s < 2.5);
+    s_suspend_and_next (r);
+    s_rig_destroy (r);
+}
+
+/* The same for a second identity that only announced itself on the peer's connection
+   (the flood tool's churning identity): a member the round waits for, which never sent
+   a message the agent could know its connection by, until hellos count too. */
+static void
+test_a_round_waiting_for_an_identity_that_only_said_hello_ends_when_its_connection_is_suspended (void **state)
+{
+    s_rig_t *r = s_patient_tcp_rig_new ();
+    s_next (r);
+    assert_int_equal (mdl_rawpeer_hello (r->peer, S_PEER + 1, 1), 0);
+    assert_int_equal (mdl_agent_wait_peers (r->agent, 2, 10), 0);
+    s_send (r, r->h.step, r->x);
+    s_next (r);        /* a round of three: the second identity is an in-neighbour */
+    s_send (r, r->h.step, r->x);
+    usleep (200000);   /* the round waits for the second identity only */
+    s_suspend_and_next (r);
     s_rig_destroy (r);
 }
 
@@ -398,6 +434,7 @@ main (void)
         cmocka_unit_test (test_a_replayed_message_and_a_step_going_back_are_refused),
         cmocka_unit_test (test_every_malformed_message_is_refused_under_its_own_reason),
         cmocka_unit_test (test_a_round_waiting_for_a_peer_ends_when_its_connection_is_suspended),
+        cmocka_unit_test (test_a_round_waiting_for_an_identity_that_only_said_hello_ends_when_its_connection_is_suspended),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
