@@ -171,8 +171,8 @@ s_blame (mdl_comm_t *self)
     /* The round under way may be waiting for a peer that spoke on it: it ends now. The
        tombstones for the suspended peers came at each round's start only (the worker's
        'A', mdl_comm_unpark), so a suspension in the middle of a round held that round
-       until the peer went dead (--peer-timeout, 3 s): in bench/flood.sh (RATE=400) 5 of
-       12 suspensions left a round of the flooded agent waiting 2.5-5 s, and its
+       until the peer went dead (--peer-timeout, 3 s): in bench/flood.sh (RATE=400) 9 of
+       24 suspensions left a round of the flooded agent waiting 2.5-5 s, and its
        partner, waiting for it, as long. */
     const uint64_t round = atomic_load (&self->a->round);
     for (size_t i = 0; i < self->nlinks; i++)

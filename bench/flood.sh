@@ -6,7 +6,10 @@
 # ids, its own leave/rejoin churn, oversize frames, random topics, garbage frames,
 # far-future states, replays); pair B lists a port where nothing listens instead. Each
 # agent is stopped by SIGTERM and writes its summary. Prints a markdown table: steps per
-# second during the flood (from the agents' status files; and A1/B1), peak RSS, CPU
+# second during the flood (from the agents' status files; and A1/B1), the seconds sync
+# rounds waited (sync_wait_s of the run; and over the flood, from each agent's sync_wait
+# histogram on --http 127.0.0.1:PORT, the rounds that waited over 10 ms, 100 ms, 0.5 s:
+# a count the machine's load hardly moves, where a ratio of step rates does), peak RSS, CPU
 # seconds of the whole run, the connections suspended (log lines), the refusals by reason,
 # the flood's messages. Step rates are
 # ratios within one run: the pairs share the CPU.
