@@ -165,6 +165,13 @@ mdl_ctx_step_done (mdl_ctx_t *c)
     mdl_learner_set_steps (c->a->learner, mdl_learner_steps (c->a->learner) + 1);
 }
 
+void
+mdl_ctx_step_idle (mdl_ctx_t *c)
+{
+    mdl_ctx_step_done (c);
+    c->idle = true; /* read and cleared by the worker's pacing (worker.c) */
+}
+
 const float *
 mdl_ctx_public (mdl_ctx_t *c, int channel)
 {

@@ -393,6 +393,7 @@ s_train_round (mdl_ctx_t *c, uint64_t K, uint64_t total)
     mdl_learner_t *l = a->learner;
     double t0 = mdl_now ();
     int rc;
+    c->idle = false;
     if (a->cfg.overlap)
         rc = mdl_learner_grad (l, &c->last_loss); /* g(x^t), applied after the mix */
     else
@@ -404,7 +405,9 @@ s_train_round (mdl_ctx_t *c, uint64_t K, uint64_t total)
         return rc;
     }
     double compute = mdl_now () - t0;
-    if (a->cfg.pace_s > 0)
+    if (c->idle)
+        ; /* nothing was computed: nothing to emulate (an idle straggler keeps the pace) */
+    else if (a->cfg.pace_s > 0)
         s_sleep (a->cfg.pace_s * a->cfg.slow_factor - compute);
     else if (a->cfg.slow_factor > 1.0)
         s_sleep ((a->cfg.slow_factor - 1.0) * compute);

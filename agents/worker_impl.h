@@ -69,6 +69,7 @@ struct mdl_ctx_t {
     mdl_robust_hist_t rhist[MDL_AGENT_CHANNELS]; /* --robust clip: distances seen per channel */
     mdl_byz_t *byz;            /* --byzantine: what this agent forges (NULL: honest) */
     bool fin_open;             /* MDL_TRANSIENT_FIN is open (closed when the worker ends) */
+    bool idle;                 /* the step just taken computed nothing (mdl_ctx_step_idle): not paced */
     /* the talk set (hood.h) the replica holders are pruned to, and what it was derived from */
     uint64_t *talk;
     size_t ntalk;

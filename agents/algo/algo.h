@@ -210,6 +210,12 @@ float mdl_ctx_lr (mdl_ctx_t *ctx);
 /* Counts the local step taken without the learner's optimizer (see mdl_ctx_grad). */
 void mdl_ctx_step_done (mdl_ctx_t *ctx);
 
+/* Counts a local step in which this agent computed nothing (Plexus outside its round's
+   sample): the round clock moves, and neither --step-ms nor --slow pace it, since both
+   emulate computation. An idle agent paced like a working one would fall a little behind
+   the rounds at every idle step (a straggler 4x slower by 75 ms per 25 ms round). */
+void mdl_ctx_step_idle (mdl_ctx_t *ctx);
+
 /* Counters an algorithm keeps: the round of the aggregate its model holds (sampled
    algorithms, stats.model_round), a round it sat out (--offline), and the training
    residual of a model-parallel fit (stats.residual_mse). */

@@ -11,8 +11,9 @@
         drops out), sets x to their mean, and closes the round: the aggregate goes to the
         members of S_{r+1} (channel 1, round r), a marker without payload to every other
         agent online in round r + 1; after the last round the aggregate goes to everyone;
-      - everyone else stays idle: no computation, no traffic, until the round closes
-        (then an agent of S_{r+1} adopts the aggregate).
+      - everyone else stays idle: no computation (so not paced by --step-ms or --slow),
+        no traffic, until the round closes (then an agent of S_{r+1} adopts the
+        aggregate).
     Churn: membership and timeouts. An aggregator that leaves the view before closing
     its round is replaced by the next member of S_r still there: the survivors send it
     their models again and it closes the round ("the round is redone by the next one in
@@ -296,7 +297,7 @@ s_local_step (void *state, mdl_ctx_t *ctx)
             mdl_ctx_count_offline (ctx);
     }
     if (!s->member) {
-        mdl_ctx_step_done (ctx); /* idle: the round clock moves, the model does not */
+        mdl_ctx_step_idle (ctx); /* idle: the round clock moves, the model does not, unpaced */
         return 0;
     }
     return mdl_ctx_sgd_step (ctx);

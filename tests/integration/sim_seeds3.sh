@@ -48,6 +48,25 @@ check "plexus with 30% offline: test_acc {test_acc}, {rounds_offline_per_agent} 
 # machine took 8 s of ordinary waits).
 check "dpsgd with 30% offline: test_acc {test_acc}, {rounds_offline_per_agent} rounds offline per agent, waited {sync_wait_s} s" \
     's["test_acc"] > 0.7 and 0.2 * s["steps"] < s["rounds_offline_per_agent"] < 0.4 * s["steps"] and s["sync_wait_s"] < 30' dpo
+# Plexus with a straggler among 16 agents, S = 2, 20% offline (the full experiment's
+# faults, its straggler 8x slower here instead of 4x so that 62 rounds show it on every
+# run): the straggler is idle in most rounds, and an idle round computes nothing, so it
+# must not be paced. Paced (200 ms per idle round against the cluster's 25 ms), it fell
+# behind until the closes sent to it were more than --max-lead rounds ahead and refused;
+# it then waited out --sync-timeout (10 s) for each of them, and the cluster did whenever
+# it was sampled: the run took minutes (the full setting's "stall" at step 935 of 937).
+# Bounded: 120 s, against about 6 s; without the fix neither seed ended within it.
+pxs=(--agents 16 --train-subset 4000 --test-subset 500 --epochs 2 --batch 8 --algo plexus --sample 2
+     --offline 0.2 --slow 0:8 --step-ms 25)
+for seed in 1 3; do
+    timeout 120 "$bin" sim "${small[@]}" "${pxs[@]}" --seed $seed --log "$tmp/pxs$seed.log" >"$tmp/pxs$seed.out" 2>"$tmp/pxs$seed.err"
+    rc=$?
+    [ $rc -eq 0 ] && ok "plexus, an 8x straggler and 20% offline, seed $seed: run ends (exit 0)" ||
+        no "plexus, an 8x straggler and 20% offline, seed $seed: exit $rc (124: still running after 120 s)"
+    waited=$(grep -c "no close of round\|aggregated [0-9]* of its" "$tmp/pxs$seed.log")
+    check "plexus, a straggler, seed $seed: $waited rounds waited out --sync-timeout, {updates_rejected} closes refused as too far ahead, all {steps_min} steps" \
+        "s['updates_rejected'] == 0 and $waited == 0 and s['steps_min'] == s['steps'] == 62 and s['status'] == 'done'" pxs$seed
+done
 
 # 4. Model-parallel least squares: blocks of 100 of 400 unknowns on 100 observations fit
 # the training set; the near-square blocks generalise far worse than the minimum-norm

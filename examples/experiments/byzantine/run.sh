@@ -4,7 +4,7 @@
 # (scale, noise, zero, stale, alie, future), mixed plainly or with --robust clip, trimmed:1
 # or median. Reports the honest agents' test accuracy (mean and worst) and the bytes sent,
 # one row per run (results.json, results.md), and plots the worst honest agent's accuracy
-# per attack and rule (byzantine.png, gnuplot).
+# per attack and rule (byzantine.png, meshdl plot).
 #
 # Usage: examples/experiments/byzantine/run.sh [--quick] [OUT_DIR]
 #   default: mlp:784-32-10, 2 epochs over the first 16 000 training rows (1 000 per agent),
@@ -27,7 +27,8 @@ else
   common=(--model mlp:784-32-10 --epochs 2 --train-subset 16000)
 fi
 common+=(--agents 16 --algo dpsgd --mode sync --batch 8 --lr 0.02 --test-subset 2000 --threads 1 --quiet --seed 1)
-attacks=(scale:-10 noise:1 zero stale:100 alie:10 future:1000)
+# (in this order the plot's lowest points, plain under scale, noise and alie, stay left of its key)
+attacks=(scale:-10 noise:1 alie:10 stale:100 zero future:1000)
 rules=(plain clip trimmed:1 median)
 : > "$out/runs.txt"
 one() { # topology nbyz attack rule
@@ -48,9 +49,9 @@ for topo in exp ring; do
     done
   done
 done
-python3 - "$out" "${common[*]}" <<'PY'
+python3 - "$out" "${common[*]}" "${attacks[@]}" <<'PY'
 import json, os, sys
-out, settings = sys.argv[1], sys.argv[2]
+out, settings, attacks_order = sys.argv[1], sys.argv[2], sys.argv[3:]
 rows = []
 for line in open(os.path.join(out, "runs.txt")):
     topo, nb, att, rule, f = line.strip().split("|")
@@ -87,34 +88,25 @@ for k in keys:
         mb.append(f"{r['bytes_sent'] / 1e6:.0f}")
     md.append(f"| {k[0]} | {k[1]} | {k[2]} | " + " | ".join(cells) + " | " + " / ".join(mb) + " |")
 open(os.path.join(out, "results.md"), "w").write("\n".join(md) + "\n")
-# gnuplot data: one block per (graph, Byzantine count), rows = attacks (clean first), columns = rules
-with open(os.path.join(out, "plot.dat"), "w") as f:
-    for topo in ("exp", "ring"):
-        for nb in (1, 2):
-            f.write(f"# {topo} {nb}\n")
-            for att in ["none"] + [k[2] for k in keys if k[0] == topo and k[1] == nb]:
-                src = (topo, 0 if att == "none" else nb, att)
-                vals = [get.get(src + (rule,), {}).get("honest_min", 0) for rule in rules]
-                f.write(("clean" if att == "none" else att.split(":")[0]) + " " + " ".join(f"{v:.4f}" for v in vals) + "\n")
-            f.write("\n\n")
+# meshdl plot data: a file per rule (a series), a line per attack (a category, clean
+# first), the worst honest agent's accuracy under one key per (graph, Byzantine count),
+# a panel each
+panels = [(t, nb) for t in ("exp", "ring") for nb in (1, 2)]
+open(os.path.join(out, "panels"), "w").write("\n".join(f"{t} graph, {nb} Byzantine" for t, nb in panels) + "\n")
+for rule in rules:
+    with open(os.path.join(out, "plot_" + rule.replace(":", "") + ".jsonl"), "w") as f:
+        for att in ["none"] + sorted({k[2] for k in keys if k[1] > 0}, key=attacks_order.index):
+            line = {"attack": "clean" if att == "none" else att.split(":")[0]}
+            for t, nb in panels:
+                v = get.get((t, 0 if att == "none" else nb, att, rule), {}).get("honest_min")
+                if v is not None:
+                    line[f"{t} graph, {nb} Byzantine"] = v
+            f.write(json.dumps(line) + "\n")
 print("\n".join(md))
 PY
-gnuplot <<EOF2
-set terminal pngcairo size 1400,900 font ",10"
-set output "$out/byzantine.png"
-set multiplot layout 2,2 title "16 agents, D-PSGD (sync): worst honest agent's test accuracy by attack and mixing rule"
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set yrange [0:1]
-set ylabel "worst honest test accuracy"
-set key top right horizontal font ",8"
-set grid ytics
-do for [i=0:3] {
-  set title sprintf("%s graph, %d Byzantine", i < 2 ? "exponential" : "ring", i % 2 + 1)
-  plot "$out/plot.dat" index i using 2:xtic(1) title "plain", '' index i using 3 title "clip", \
-       '' index i using 4 title "trimmed:1", '' index i using 5 title "median"
-}
-unset multiplot
-EOF2
+panels=()
+while read -r p; do panels+=(--panel "$p:attack"); done < "$out/panels"
+"$bin" plot "$out/plot_plain.jsonl=plain" "$out/plot_clip.jsonl=clip" "$out/plot_trimmed1.jsonl=trimmed:1" \
+  "$out/plot_median.jsonl=median" "${panels[@]}" --yrange 0:1 --legend --size 1800,520 --xlabel "attack" \
+  --title "16 agents, D-PSGD (sync): worst honest agent's test accuracy by attack and mixing rule" -o "$out/byzantine.png"
 echo "plot: $out/byzantine.png" >&2

@@ -10,13 +10,25 @@
 # on stdout: {"summary": ...}), plexus.png (no faults) and plexus-faults.png (offline agents
 # and a straggler): accuracy against time and against bytes (meshdl plot).
 #
-# Usage: examples/experiments/plexus/run.sh [--quick] [OUT_DIR]
-#   default: all 60 000 training rows, 2 epochs (about 60 minutes on 2 cores)
-#   --quick: 32 000 training rows, 2 epochs (about 15 minutes)
+# Usage: examples/experiments/plexus/run.sh [--quick] [--faults-only | --no-faults] [OUT_DIR]
+#   default: all 60 000 training rows, 2 epochs (about 8 minutes on the 2 shared cores:
+#            194 s without faults, 249 s with them, load average 12-27)
+#   --quick: 32 000 training rows, 2 epochs (the faulty half: 138 s)
+#   --faults-only: only the four runs with offline agents and the straggler (results.json
+#                  and plexus-faults.png; no plexus.png)
+#   --no-faults: only the four runs without faults (results.json and plexus.png)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 quick=0
-[ "${1:-}" = "--quick" ] && { quick=1; shift; }
+fault_sets=(none offline+straggler)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1; shift ;;
+    --faults-only) fault_sets=(offline+straggler); shift ;;
+    --no-faults) fault_sets=(none); shift ;;
+    *) break ;;
+  esac
+done
 out=${1:-$root/results/plexus}
 mkdir -p "$out"
 bin=${MESHDL:-$("$root/scripts/build.sh" "$root/build")}
@@ -26,7 +38,7 @@ else
   data=(--test-subset 5000)
 fi
 target=0.8
-common=(--agents 16 --epochs 2 --batch 8 --threads 1 --quiet --evals-per-epoch 10 --target-acc $target "${data[@]}")
+common=(--agents 16 --epochs 2 --batch 8 --threads 1 --quiet --evals-per-epoch 10 --target-acc "$target" "${data[@]}")
 # Pacing for every run (also without the straggler): each step takes at least 25 ms, as
 # if each agent had a machine of its own. 16 agents of D-PSGD on 2 cores need about
 # 12 ms of CPU per round on a quiet machine (bench/README.md: 1.5 ms per agent-step), so
@@ -35,8 +47,8 @@ pace=(--step-ms 25)
 runs=("dpsgd ring|--algo dpsgd --topology ring" "plexus S=2|--algo plexus --sample 2"
       "plexus S=4|--algo plexus --sample 4" "plexus S=8|--algo plexus --sample 8")
 : > "$out/runs.txt"
-for faults in none offline+straggler; do
-  if [ $faults = none ]; then fa=(); else fa=(--offline 0.2 --slow 0:4); fi
+for faults in "${fault_sets[@]}"; do
+  if [ "$faults" = none ]; then fa=(); else fa=(--offline 0.2 --slow 0:4); fi
   for r in "${runs[@]}"; do
     name="${r%%|*}, $faults"; file=$(echo "${r%%|*}_$faults" | tr ' =+,' '____')
     echo "$name" >&2
@@ -69,13 +81,13 @@ for line in open(os.path.join(out, "runs.txt")):
 json.dump(rows, open(os.path.join(out, "results.json"), "w"), indent=1)
 print(json.dumps({"summary": rows}))
 PY
-for faults in none offline+straggler; do
+for faults in "${fault_sets[@]}"; do
   plots=()
   for r in "${runs[@]}"; do
     f=$(echo "${r%%|*}_$faults" | tr ' =+,' '____')
     [ -s "$out/$f.jsonl" ] && plots+=("$out/$f.jsonl=${r%%|*}")
   done
-  if [ $faults = none ]; then png=plexus.png what="no faults"; else png=plexus-faults.png what="20% offline per round, agent 0 a 4x straggler"; fi
+  if [ "$faults" = none ]; then png=plexus.png what="no faults"; else png=plexus-faults.png what="20% offline per round, agent 0 a 4x straggler"; fi
   "$bin" plot "${plots[@]}" --average --panel acc:time --panel acc:bytes:logx --yrange 0.5:0.9 --size 1100,450 \
     --ylabel "test accuracy" -o "$out/$png" \
     --title "16 agents, Plexus against D-PSGD on a ring, $what (D-PSGD: the agents' average; Plexus: the newest aggregate)"
