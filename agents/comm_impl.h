@@ -51,8 +51,9 @@ typedef struct {
     mdl_sent_t sent[MDL_AGENT_CHANNELS]; /* sync mode: the last state sent per channel */
     bool seq_valid;            /* seq_from holds a sequence number received on this link */
     bool step_valid;           /* last_step holds a training round received on this link */
-    char via[MDL_ENDPOINT_MAX]; /* the mesh connection its last message came on ("": unknown):
-                                   while the mesh suspends it, rounds do not wait for this peer */
+    char via[MDL_ENDPOINT_MAX]; /* the mesh connection its last message or hello came on ("":
+                                   unknown): while the mesh suspends it, rounds do not wait
+                                   for this peer */
     uint64_t last_step;        /* highest training round (< MDL_MERGE_ROUND) accepted */
     uint64_t claim;            /* sync mode: the round of its latest state, accepted or refused
                                   (a vote for catching up, comm_recv.c) */
@@ -197,8 +198,8 @@ void mdl_comm_drop (mdl_comm_t *self, uint64_t id, const char *why);
    them off for MDL_KEY_HOLD_S seconds: their announcements are refused meanwhile
    (key_not_allowed), then one more handshake is tried (an allow-list can change). */
 void mdl_comm_refused (mdl_comm_t *self);
-/* A peer announced itself (beacon, hello). */
-void mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info);
+/* A peer announced itself (beacon, hello). True when that made it join or rejoin. */
+bool mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info);
 void mdl_comm_on_hello (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);
 void mdl_comm_on_bye (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);
 /* Publishes the live peers (and self) as the worker's membership view, after opening

@@ -420,7 +420,7 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
     self->view_dirty = true;
 }
 
-void
+bool
 mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info)
 {
     mdl_peer_event_t ev;
@@ -431,24 +431,27 @@ mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info)
        authenticated connection, so this refuses beacons (and DNS or static entries) only. */
     if (self->a->cfg.curve && !mdl_mesh_allowed (self->mesh, info->pubkey)) {
         mdl_comm_reject (self, info->id, MDL_REJECT_KEY, "its key is not on the allow-list (--allow): not admitted");
-        return;
+        return false;
     }
     const double now = mdl_now ();
     for (size_t k = 0; k < MDL_KEY_HOLD_SLOTS; k++)
         if (self->key_hold[k].id == info->id && now < self->key_hold[k].until) {
             mdl_comm_reject (self, info->id, MDL_REJECT_KEY,
                              "it refuses our CURVE key (is this agent's public certificate in its --allow directory?)");
-            return;
+            return false;
         }
     int rc = mdl_peers_seen (self->peers, info, now, &ev);
-    if (rc == 0 && ev.kind != MDL_PEER_NONE)
+    if (rc == 0 && ev.kind != MDL_PEER_NONE) {
         mdl_comm_on_event (self, &ev);
+        return ev.kind == MDL_PEER_JOIN || ev.kind == MDL_PEER_REJOIN;
+    }
     else if (rc == MDL_ERATE)
         mdl_comm_reject (self, info->id, MDL_REJECT_JOIN_RATE, "more new peers than the join budget allows");
     else if (rc == MDL_EBACKOFF)
         mdl_comm_reject (self, info->id, MDL_REJECT_REJOIN, "it left and rejoined too often; back soon");
     else if (rc)
         mdl_comm_reject (self, info->id, MDL_REJECT_PEERS_FULL, "the peer table is full of live peers");
+    return false;
 }
 
 void
@@ -463,8 +466,18 @@ mdl_comm_on_hello (mdl_comm_t *self, const void **frames, const size_t *lens, si
     }
     if (info.id == self->a->cfg.id)
         return;
-    mdl_comm_seen (self, &info);
+    const bool joined = mdl_comm_seen (self, &info);
     mdl_peers_touch (self->peers, info.id, info.incarnation, mdl_now ());
+    /* The connection its hellos come on is one it speaks on: a member that only announces
+       itself (no state yet, or never: the flood tool's second identity) is known by it
+       too, so that a suspension of that connection ends the rounds waiting for it
+       (s_peer_suspended, comm_recv.c) instead of holding them until it goes dead. A link
+       is made for a peer that just joined (the next reconcile releases it if it is not
+       a neighbour); a hello that admits nobody (fresh ids on probation) makes none. */
+    const char *via = self->from_mesh ? mdl_mesh_last_endpoint (self->mesh) : NULL;
+    mdl_link_t *l = via ? mdl_comm_link (self, info.id, joined) : NULL;
+    if (l && strcmp (via, l->via))
+        snprintf (l->via, sizeof l->via, "%s", via);
 }
 
 void

@@ -157,14 +157,26 @@ s_check_outputs (mdl_comm_t *self, const mdl_wire_frame_t *fr, size_t n, mdl_wir
    mesh suspends when that goes on (mdl_mesh_blame). An honest peer sends such messages
    only while all it sends is refused anyway (another version, cluster or model; or a
    few rounds ahead while we catch up, which two consecutive claims end). */
+static void s_peer_suspended (mdl_comm_t *self, const mdl_link_t *l, uint64_t round);
+
 static void
 s_blame (mdl_comm_t *self)
 {
     double secs = 0;
     const char *ep = self->from_mesh ? mdl_mesh_blame (self->mesh, &secs) : NULL;
-    if (ep)
-        mdl_agent_log (self->a, "suspended our connection to %s for %.0f s: it sent message after message that no honest peer sends",
-                       ep, secs);
+    if (!ep)
+        return;
+    mdl_agent_log (self->a, "suspended our connection to %s for %.0f s: it sent message after message that no honest peer sends",
+                   ep, secs);
+    /* The round under way may be waiting for a peer that spoke on it: it ends now. The
+       tombstones for the suspended peers came at each round's start only (the worker's
+       'A', mdl_comm_unpark), so a suspension in the middle of a round held that round
+       until the peer went dead (--peer-timeout, 3 s): in bench/flood.sh (RATE=400) 9 of
+       24 suspensions left a round of the flooded agent waiting 2.5-5 s, and its
+       partner, waiting for it, as long. */
+    const uint64_t round = atomic_load (&self->a->round);
+    for (size_t i = 0; i < self->nlinks; i++)
+        s_peer_suspended (self, &self->links[i], round);
 }
 
 /* Phase 1: frames, header and payload length against this agent's expectations, then

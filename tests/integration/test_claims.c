@@ -11,7 +11,9 @@
       - a replayed message and a step that goes back on the link are refused;
       - every malformed message is refused under its own reason: NaN payload, short and
         empty payloads, sender 0, an unknown sender, an unknown kind or channel, a
-        malformed hello, our own id as sender. */
+        malformed hello, our own id as sender;
+      - a round waiting for the peer, or for a second identity that only said hello on
+        its connection, ends when that connection is suspended. */
 #include "testutil.h"
 
 #include <math.h>
@@ -42,6 +44,9 @@ typedef struct {
 } s_rig_t;
 
 static int s_runs;
+static double s_sync_timeout = 0.3; /* --sync-timeout of the next rig */
+static bool s_tcp;                  /* the next rig on loopback TCP (a connection of its own
+                                       per peer, which the agent can suspend), not inproc */
 
 static s_rig_t *
 s_rig_new (mdl_mode_t mode)
@@ -60,6 +65,10 @@ s_rig_new (mdl_mode_t mode)
     s_runs++;
     snprintf (bind, sizeof bind, "inproc://claims-agent-%d-%d", (int) getpid (), s_runs);
     snprintf (pbind, sizeof pbind, "inproc://claims-peer-%d-%d", (int) getpid (), s_runs);
+    if (s_tcp) { /* loopback only, the ports the kernel picks */
+        snprintf (bind, sizeof bind, "tcp://127.0.0.1:0");
+        snprintf (pbind, sizeof pbind, "tcp://127.0.0.1:0");
+    }
     mdl_agent_cfg_t c;
     memset (&c, 0, sizeof c);
     c.id = S_AGENT;
@@ -88,7 +97,7 @@ s_rig_new (mdl_mode_t mode)
     c.gossip_steps = 1;
     c.staleness_decay = 1.0;
     c.max_staleness = 500;
-    c.sync_timeout = 0.3;
+    c.sync_timeout = s_sync_timeout;
     c.pace_s = mode == MDL_MODE_ASYNC ? 0.02 : 0; /* async: 50 rounds a second */
     c.slow_factor = 1.0;
     c.seed = 7;
@@ -276,6 +285,98 @@ test_a_replayed_message_and_a_step_going_back_are_refused (void **state)
     s_rig_destroy (r);
 }
 
+/* A sync rig on loopback TCP that waits (--sync-timeout 30 s) until a peer is dead. */
+static s_rig_t *
+s_patient_tcp_rig_new (void)
+{
+    s_sync_timeout = 30;
+    s_tcp = true;
+    s_rig_t *r = s_rig_new (MDL_MODE_SYNC);
+    s_sync_timeout = 0.3;
+    s_tcp = false;
+    return r;
+}
+
+/* The peer's state of the agent's round, sent again (fresh sequence numbers) until the
+   agent publishes its next round, into r->x, r->h: over TCP the first ones can be lost
+   while the agent's subscription to the peer is on its way (PUB/SUB drops what comes
+   before it), and the rig does not answer the agent's requests to resend. */
+static void
+s_send_until_next (s_rig_t *r)
+{
+    const uint64_t step = r->h.step;
+    for (int k = 0; k < 200; k++) {
+        s_send (r, step, r->x);
+        if (mdl_rawpeer_recv_state (r->peer, r->x, &r->h, 0.1) == 0 && r->h.step > step)
+            return;
+    }
+    fail_msg ("the agent never took the peer's state of round %llu", (unsigned long long) step);
+}
+
+/* 40 malformed messages on the peer's connection (blamed: 32 within a second suspend
+   it), then the next state the agent publishes: it must come at once, not once the
+   round waiting for the peer's identities gave up on them (--peer-timeout 5 s). */
+static void
+s_suspend_and_next (s_rig_t *r)
+{
+    char topic[MDL_WIRE_TOPIC_MAX + 1];
+    unsigned char junk[256];
+    memset (junk, 0xa5, sizeof junk);
+    const void *frames[3] = { topic, junk, junk };
+    const size_t lens[3] = { mdl_wire_topic (S_AGENT, topic), 64, sizeof junk };
+    const double t0 = mdl_now ();
+    for (int k = 0; k < 40; k++)
+        assert_int_equal (mdl_rawpeer_frames (r->peer, frames, lens, 3), 0);
+    s_next (r); /* the round after: published once the waiting one ended */
+    const double took = mdl_now () - t0;
+    mdl_agent_stats_t st;
+    mdl_agent_stats (r->agent, &st);
+    print_message ("next round %.3f s after the burst; %llu refused as header; waited %.3f s in all\n", took,
+                   (unsigned long long) st.rejected[MDL_REJECT_HEADER], st.wait_s);
+    assert_true (st.rejected[MDL_REJECT_HEADER] >= 32);
+    assert_true (took < 2.5);
+    assert_true (st.wait_s < 2.5);
+}
+
+/* A connection suspended in the middle of a round ends that round for the peers that
+   spoke on it (sync mode). The peer takes part in a round (so the agent knows its
+   connection), then, while the agent waits for its next state, sends 40 malformed
+   messages: blamed on that connection, they suspend it. The tombstones for a suspended
+   peer came at each round's start only, so the round under way waited for the peer
+   until it went dead (--peer-timeout 5 s here; --sync-timeout 30 s): in bench/flood.sh
+   one round of the flooded agent (and of its partner) waited 2.5-5 s. */
+static void
+test_a_round_waiting_for_a_peer_ends_when_its_connection_is_suspended (void **state)
+{
+    s_rig_t *r = s_patient_tcp_rig_new ();
+    s_next (r);
+    s_send_until_next (r); /* the next round: the agent now waits for the peer's state */
+    usleep (200000);
+    s_suspend_and_next (r);
+    s_rig_destroy (r);
+}
+
+/* The same for a second identity that only announced itself on the peer's connection
+   (the flood tool's churning identity): a member the round waits for, which never sent
+   a message the agent could know its connection by, until hellos count too. */
+static void
+test_a_round_waiting_for_an_identity_that_only_said_hello_ends_when_its_connection_is_suspended (void **state)
+{
+    s_rig_t *r = s_patient_tcp_rig_new ();
+    s_next (r);
+    s_send_until_next (r); /* the connection is up: the hello below is not lost */
+    assert_int_equal (mdl_rawpeer_hello (r->peer, S_PEER + 1, 1), 0);
+    assert_int_equal (mdl_agent_wait_peers (r->agent, 2, 10), 0);
+    /* The round under way may have started before the second identity joined: the next
+       one did not, and waits for it once the peer's state is in. */
+    s_send (r, r->h.step, r->x);
+    if (mdl_rawpeer_recv_state (r->peer, r->x, &r->h, 0.5) == 0)
+        s_send (r, r->h.step, r->x);
+    usleep (200000); /* the round waits for the second identity only */
+    s_suspend_and_next (r);
+    s_rig_destroy (r);
+}
+
 static void
 test_every_malformed_message_is_refused_under_its_own_reason (void **state)
 {
@@ -350,6 +451,8 @@ main (void)
         cmocka_unit_test (test_one_state_stamped_a_few_rounds_ahead_does_not_make_the_agent_skip_rounds),
         cmocka_unit_test (test_a_replayed_message_and_a_step_going_back_are_refused),
         cmocka_unit_test (test_every_malformed_message_is_refused_under_its_own_reason),
+        cmocka_unit_test (test_a_round_waiting_for_a_peer_ends_when_its_connection_is_suspended),
+        cmocka_unit_test (test_a_round_waiting_for_an_identity_that_only_said_hello_ends_when_its_connection_is_suspended),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
