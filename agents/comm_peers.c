@@ -111,6 +111,20 @@ s_open (mdl_comm_t *self, uint64_t id, bool box)
     }
 }
 
+/* The hold-off slot of id: its own if it has one, else the one that expires first. */
+static size_t
+s_key_hold_slot (const mdl_comm_t *self, uint64_t id)
+{
+    size_t slot = 0;
+    for (size_t k = 0; k < MDL_KEY_HOLD_SLOTS; k++) {
+        if (self->key_hold[k].id == id)
+            return k;
+        if (self->key_hold[k].until < self->key_hold[slot].until)
+            slot = k;
+    }
+    return slot;
+}
+
 void
 mdl_comm_refused (mdl_comm_t *self)
 {
@@ -123,13 +137,7 @@ mdl_comm_refused (mdl_comm_t *self)
             if (!l->connected || strcmp (l->endpoint, eps[i]) != 0)
                 continue;
             const uint64_t id = l->id; /* the drop releases the link */
-            size_t slot = 0;
-            for (size_t k = 0; k < MDL_KEY_HOLD_SLOTS; k++) {
-                if (self->key_hold[k].id == id || self->key_hold[k].until < self->key_hold[slot].until)
-                    slot = k;
-                if (self->key_hold[k].id == id)
-                    break;
-            }
+            const size_t slot = s_key_hold_slot (self, id);
             self->key_hold[slot].id = id;
             self->key_hold[slot].until = now + MDL_KEY_HOLD_S;
             mdl_comm_drop (self, id, "it refuses our CURVE key: is this agent's public certificate in its --allow directory?");
@@ -434,12 +442,14 @@ mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info)
         return false;
     }
     const double now = mdl_now ();
-    for (size_t k = 0; k < MDL_KEY_HOLD_SLOTS; k++)
+    if (self->a->cfg.curve) { /* only CURVE holds peers off (mdl_comm_refused) */
+        const size_t k = s_key_hold_slot (self, info->id);
         if (self->key_hold[k].id == info->id && now < self->key_hold[k].until) {
             mdl_comm_reject (self, info->id, MDL_REJECT_KEY,
                              "it refuses our CURVE key (is this agent's public certificate in its --allow directory?)");
             return false;
         }
+    }
     int rc = mdl_peers_seen (self->peers, info, now, &ev);
     if (rc == 0 && ev.kind != MDL_PEER_NONE) {
         mdl_comm_on_event (self, &ev);
