@@ -469,6 +469,43 @@ s_discover (mdl_comm_t *self)
     }
 }
 
+static bool
+s_worker_done (mdl_agent_t *a)
+{
+    pthread_mutex_lock (&a->stats_lock);
+    bool done = a->stats.finished;
+    pthread_mutex_unlock (&a->stats_lock);
+    return done;
+}
+
+/* Seconds between hellos at the normal pace (a large cluster's is slower). */
+static double
+s_hello_every (const mdl_comm_t *self)
+{
+    return self->a->cfg.hello_interval * (self->hello_scale > 1 ? self->hello_scale : 1);
+}
+
+/* A new id joins once it was announced twice, the second time the probation (peers.h,
+   0.1 s) after the first; so two peers that start together meet after up to two hello
+   intervals at the normal pace (0.55 s for 4 agents on loopback, bench/proc4.sh). While
+   membership settles (a new id was heard, a peer joined, --min-peers is not met yet),
+   each hello at the probation's pace brings the peers that just heard us to their
+   confirming second one, and the first heard once a connection is up, sooner: the join
+   takes about one probation after the first hello instead of a hello interval. For two
+   hello intervals from the last such event; at most one hello per settling period
+   whatever happens (a flood of new ids cannot make an agent chatty); not in a large
+   cluster, whose pace is slowed on purpose (discovery.h). */
+void
+mdl_comm_settling (mdl_comm_t *self, double now)
+{
+    if (self->hello_scale > 1 || self->left)
+        return;
+    self->fast_until = now + 2 * self->a->cfg.hello_interval;
+    const double at = self->last_hello + self->hello_fast;
+    if (at < self->next_hello)
+        self->next_hello = at;
+}
+
 static void
 s_tick (mdl_comm_t *self)
 {
@@ -498,9 +535,13 @@ s_tick (mdl_comm_t *self)
            slowly (a cluster of 1024: every 16 s instead of 4 times a second). */
         self->hello_scale = timeout / a->cfg.peer_timeout;
     }
+    /* Waiting for --min-peers is settling too: each hello heard sooner is a peer met sooner. */
+    if (a->cfg.min_peers > 0 && self->nview < (size_t) a->cfg.min_peers + 1 && !s_worker_done (a))
+        mdl_comm_settling (self, now);
     if (now >= self->next_hello && !self->left) {
         mdl_mesh_hello (self->mesh, &self->me, a->cluster);
-        self->next_hello = now + a->cfg.hello_interval * (self->hello_scale > 1 ? self->hello_scale : 1);
+        self->last_hello = now;
+        self->next_hello = now + (now < self->fast_until ? self->hello_fast : s_hello_every (self));
     }
     /* CURVE handshake failures, every tick: a peer that refuses our key is dropped
        before a --min-peers wait or a sync round counts on it (logged at the pace below) */
@@ -667,6 +708,8 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
        such an agent never sees the cluster (1024 agents: most saw none in 30 s). */
     const double confirm = a->cfg.disc.kind == MDL_DISC_INPROC ? 0.0 : 0.4 * (hello < 0.25 ? hello : 0.25);
     mdl_peers_limits (self->peers, confirm, burst, rate);
+    /* a hello a little later than the probation: a second one never arrives too early */
+    self->hello_fast = 1.2 * 0.4 * (hello < 0.25 ? hello : 0.25);
     /* ... and one identity's leave/rejoin churn waits longer each time, up to a minute
        (a real restart, which takes seconds and is rare, rejoins at once). */
     mdl_peers_backoff (self->peers, 60);
@@ -729,15 +772,6 @@ typedef struct {
     mdl_agent_t *a;
     int err;
 } s_start_t;
-
-static bool
-s_worker_done (mdl_agent_t *a)
-{
-    pthread_mutex_lock (&a->stats_lock);
-    bool done = a->stats.finished;
-    pthread_mutex_unlock (&a->stats_lock);
-    return done;
-}
 
 static void
 s_actor (zsock_t *pipe, void *arg)
