@@ -7,9 +7,10 @@
 #   python: 4 bench/proc4_ref.py processes (torch + pyzmq, PUB/SUB, the same model, init,
 #           shards, steps, mixing weights 1/3; torch.set_num_threads(T)).
 # Whole run = from the first exec to the last exit (the four are started back to back).
-# Also each side's startup_s / discovery_s / wall_s (max of the four), the test accuracy
-# (min-max of the four), the peak RSS (max, from wait4 via /usr/bin/time, both sides alike)
-# and the load average before each run. Prints the runs, then a table of medians [ranges].
+# Also each side's CPU time (user + system of the four, /usr/bin/time: what a shared
+# machine's load does not inflate), startup_s / discovery_s / wall_s (max of the four), the
+# test accuracy (min-max of the four), the peak RSS (max, from wait4 via /usr/bin/time, both
+# sides alike) and the load average before each run. Prints the runs, then a table of medians [ranges].
 # Loopback only; every process under `timeout`; leftovers killed on exit.
 #
 # usage: bench/proc4.sh [BUILD_DIR]          e.g. bench/proc4.sh build
@@ -110,8 +111,8 @@ echo "warm-up: one run of each side (not counted)"
 side meshdl "$out/warm-m" || status=1
 side python "$out/warm-p" || status=1
 echo
-echo "| round | side | whole run s | startup_s (max) | discovery_s (max) | wall_s (max) | test_acc (min-max) | peak RSS MB (max) | load before |"
-echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| round | side | whole run s | CPU s (4 processes) | startup_s (max) | discovery_s (max) | wall_s (max) | test_acc (min-max) | peak RSS MB (max) | load before |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for ((r = 1; r <= rounds; r++)); do
     if [ $((r % 2)) = 1 ]; then order="meshdl python"; else order="python meshdl"; fi
     for s in $order; do
@@ -119,26 +120,28 @@ for ((r = 1; r <= rounds; r++)); do
         "$py" - "$out/r$r-$s" "$r" "$s" <<'PY'
 import json, sys
 run, r, s = sys.argv[1:4]
-S, rss = [], []
+S, rss, cpu = [], [], 0.0
 for i in range(4):
     try:
         S.append(json.loads(open("%s.p%d.out" % (run, i)).read().strip().splitlines()[-1])["summary"])
     except Exception:
         pass
     try:
-        rss.append(float(open("%s.p%d.time" % (run, i)).read().split()[-3]) / 1024.0)
+        t = open("%s.p%d.time" % (run, i)).read().split()[-4:]  # elapsed, max RSS KB, user, system
+        rss.append(float(t[1]) / 1024.0)
+        cpu += float(t[2]) + float(t[3])
     except Exception:
         pass
 whole = float(open(run + ".whole").read())
 load = open(run + ".load").read().strip()
 mx = lambda k: max(x[k] for x in S) if S else float("nan")
 acc = [x["test_acc"] for x in S]
-print("| %s | %s | %.3f | %.3f | %.3f | %.3f | %s | %.0f | %s |" % (
-    r, s, whole, mx("startup_s"), mx("discovery_s"), mx("wall_s"),
+print("| %s | %s | %.3f | %.2f | %.3f | %.3f | %.3f | %s | %.0f | %s |" % (
+    r, s, whole, cpu, mx("startup_s"), mx("discovery_s"), mx("wall_s"),
     "%.4f-%.4f" % (min(acc), max(acc)) if len(acc) == 4 else "%d of 4 summaries" % len(acc),
     max(rss) if rss else float("nan"), load))
 with open(run + ".row", "w") as f:
-    json.dump({"side": s, "whole": whole, "startup": mx("startup_s"), "discovery": mx("discovery_s"),
+    json.dump({"side": s, "whole": whole, "cpu": cpu, "startup": mx("startup_s"), "discovery": mx("discovery_s"),
                "wall": mx("wall_s"), "acc": acc, "rss": max(rss) if rss else None, "load": float(load),
                "ok": len(S) == 4}, f)
 PY
@@ -159,18 +162,21 @@ def col(s, k):
     return [v[k] for (r, side), v in sorted(R.items()) if side == s and v["ok"]]
 def mr(v, f="%.2f"):
     return ("%s [%s-%s]" % (f % st.median(v), f % min(v), f % max(v))) if v else "-"
-ratios = [R[(r, "meshdl")]["whole"] / R[(r, "python")]["whole"] for r in range(1, rounds + 1)
-          if (r, "meshdl") in R and (r, "python") in R and R[(r, "meshdl")]["ok"] and R[(r, "python")]["ok"]]
+both = [r for r in range(1, rounds + 1)
+        if (r, "meshdl") in R and (r, "python") in R and R[(r, "meshdl")]["ok"] and R[(r, "python")]["ok"]]
+ratios = [R[(r, "meshdl")]["whole"] / R[(r, "python")]["whole"] for r in both]
+cratios = [R[(r, "meshdl")]["cpu"] / R[(r, "python")]["cpu"] for r in both]
 acc = {s: [a for v in col(s, "acc") for a in v] for s in ("meshdl", "python")}
 loads = [v["load"] for v in R.values()]
-print("Medians [min-max] over %d rounds (ratio: per round, meshdl whole / python whole):" % rounds)
+print("Medians [min-max] over %d rounds (ratios: per round, meshdl / python; CPU: user + system of the 4):" % rounds)
 print()
-print("| side | whole run s | meshdl / python | startup_s (max) | discovery_s (max) | wall_s (max) | test_acc (all 4 x rounds) | peak RSS MB (max) |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| side | whole run s | meshdl / python | CPU s (4 processes) | meshdl / python | startup_s (max) | discovery_s (max) | wall_s (max) | test_acc (all 4 x rounds) | peak RSS MB (max) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for s in ("meshdl", "python"):
     a = acc[s]
-    print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-        s, mr(col(s, "whole")), mr(ratios) if s == "meshdl" else "1", mr(col(s, "startup"), "%.3f"),
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        s, mr(col(s, "whole")), mr(ratios) if s == "meshdl" else "1", mr(col(s, "cpu")),
+        mr(cratios) if s == "meshdl" else "1", mr(col(s, "startup"), "%.3f"),
         mr(col(s, "discovery"), "%.3f"), mr(col(s, "wall")),
         ("%.4f [%.4f-%.4f]" % (st.median(a), min(a), max(a))) if a else "-", mr(col(s, "rss"), "%.0f")))
 print()
