@@ -491,17 +491,19 @@ s_hello_every (const mdl_comm_t *self)
    membership settles (a new id was heard, a peer joined, --min-peers is not met yet),
    each hello at the probation's pace brings the peers that just heard us to their
    confirming second one, and the first heard once a connection is up, sooner: the join
-   takes about one probation after the first hello instead of a hello interval. For two
-   hello intervals from the last such event; at most one hello per settling period
-   whatever happens (a flood of new ids cannot make an agent chatty); not in a large
-   cluster, whose pace is slowed on purpose (discovery.h). */
+   takes about one probation after the first hello instead of a hello interval. An event
+   brings the next hello forward to half a settling period after the last one, so that a
+   peer that just heard of us hears us too, about at once, and its probation of us runs
+   alongside ours of it. For two hello intervals from the last such event; at most one
+   hello per half settling period whatever happens (a flood of new ids cannot make an
+   agent chatty); not in a large cluster, whose pace is slowed on purpose (discovery.h). */
 void
 mdl_comm_settling (mdl_comm_t *self, double now)
 {
     if (self->hello_scale > 1 || self->left)
         return;
     self->fast_until = now + 2 * self->a->cfg.hello_interval;
-    const double at = self->last_hello + self->hello_fast;
+    const double at = self->last_hello + 0.5 * self->hello_fast;
     if (at < self->next_hello)
         self->next_hello = at;
 }
