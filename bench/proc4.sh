@@ -9,7 +9,8 @@
 # Whole run = from the first exec to the last exit (the four are started back to back).
 # Also each side's CPU time (user + system of the four, /usr/bin/time: what a shared
 # machine's load does not inflate), startup_s / discovery_s / wall_s (max of the four), the
-# test accuracy (min-max of the four), the peak RSS (max, from wait4 via /usr/bin/time, both
+# time from the last one ready to the last first step (the wait for peers once all are up),
+# the test accuracy (min-max of the four), the peak RSS (max, from wait4 via /usr/bin/time, both
 # sides alike) and the load average before each run. Prints the runs, then a table of medians [ranges].
 # Loopback only; every process under `timeout`; leftovers killed on exit.
 #
@@ -111,8 +112,8 @@ echo "warm-up: one run of each side (not counted)"
 side meshdl "$out/warm-m" || status=1
 side python "$out/warm-p" || status=1
 echo
-echo "| round | side | whole run s | CPU s (4 processes) | startup_s (max) | discovery_s (max) | wall_s (max) | test_acc (min-max) | peak RSS MB (max) | load before |"
-echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| round | side | whole run s | CPU s (4 processes) | startup_s (max) | discovery_s (max) | last ready to last first step s | wall_s (max) | test_acc (min-max) | peak RSS MB (max) | load before |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for ((r = 1; r <= rounds; r++)); do
     if [ $((r % 2)) = 1 ]; then order="meshdl python"; else order="python meshdl"; fi
     for s in $order; do
@@ -135,13 +136,16 @@ for i in range(4):
 whole = float(open(run + ".whole").read())
 load = open(run + ".load").read().strip()
 mx = lambda k: max(x[k] for x in S) if S else float("nan")
+# the wait for peers once all are up: last first step - last ready, both counted from the
+# side's first exec (the four are exec'd within milliseconds of each other)
+meet = max(x["startup_s"] + x["discovery_s"] for x in S) - mx("startup_s") if S else float("nan")
 acc = [x["test_acc"] for x in S]
-print("| %s | %s | %.3f | %.2f | %.3f | %.3f | %.3f | %s | %.0f | %s |" % (
-    r, s, whole, cpu, mx("startup_s"), mx("discovery_s"), mx("wall_s"),
+print("| %s | %s | %.3f | %.2f | %.3f | %.3f | %.3f | %.3f | %s | %.0f | %s |" % (
+    r, s, whole, cpu, mx("startup_s"), mx("discovery_s"), meet, mx("wall_s"),
     "%.4f-%.4f" % (min(acc), max(acc)) if len(acc) == 4 else "%d of 4 summaries" % len(acc),
     max(rss) if rss else float("nan"), load))
 with open(run + ".row", "w") as f:
-    json.dump({"side": s, "whole": whole, "cpu": cpu, "startup": mx("startup_s"), "discovery": mx("discovery_s"),
+    json.dump({"side": s, "whole": whole, "cpu": cpu, "startup": mx("startup_s"), "discovery": mx("discovery_s"), "meet": meet,
                "wall": mx("wall_s"), "acc": acc, "rss": max(rss) if rss else None, "load": float(load),
                "ok": len(S) == 4}, f)
 PY
@@ -170,14 +174,14 @@ acc = {s: [a for v in col(s, "acc") for a in v] for s in ("meshdl", "python")}
 loads = [v["load"] for v in R.values()]
 print("Medians [min-max] over %d rounds (ratios: per round, meshdl / python; CPU: user + system of the 4):" % rounds)
 print()
-print("| side | whole run s | meshdl / python | CPU s (4 processes) | meshdl / python | startup_s (max) | discovery_s (max) | wall_s (max) | test_acc (all 4 x rounds) | peak RSS MB (max) |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| side | whole run s | meshdl / python | CPU s (4 processes) | meshdl / python | startup_s (max) | discovery_s (max) | last ready to last first step s | wall_s (max) | test_acc (all 4 x rounds) | peak RSS MB (max) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for s in ("meshdl", "python"):
     a = acc[s]
-    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
         s, mr(col(s, "whole")), mr(ratios) if s == "meshdl" else "1", mr(col(s, "cpu")),
         mr(cratios) if s == "meshdl" else "1", mr(col(s, "startup"), "%.3f"),
-        mr(col(s, "discovery"), "%.3f"), mr(col(s, "wall")),
+        mr(col(s, "discovery"), "%.3f"), mr(col(s, "meet"), "%.3f"), mr(col(s, "wall")),
         ("%.4f [%.4f-%.4f]" % (st.median(a), min(a), max(a))) if a else "-", mr(col(s, "rss"), "%.0f")))
 print()
 if loads:
