@@ -492,18 +492,18 @@ s_hello_every (const mdl_comm_t *self)
    each hello at the probation's pace brings the peers that just heard us to their
    confirming second one, and the first heard once a connection is up, sooner: the join
    takes about one probation after the first hello instead of a hello interval. An event
-   brings the next hello forward to half a settling period after the last one, so that a
-   peer that just heard of us hears us too, about at once, and its probation of us runs
-   alongside ours of it. For two hello intervals from the last such event; at most one
-   hello per half settling period whatever happens (a flood of new ids cannot make an
+   (not the wait) brings the next hello forward to half a settling period after the last,
+   so that a peer that just heard of us hears us too, about at once, and its probation of
+   us runs alongside ours of it. For two hello intervals from the last such event; at most
+   one hello per half settling period whatever happens (a flood of new ids cannot make an
    agent chatty); not in a large cluster, whose pace is slowed on purpose (discovery.h). */
 void
-mdl_comm_settling (mdl_comm_t *self, double now)
+mdl_comm_settling (mdl_comm_t *self, double now, bool event)
 {
     if (self->hello_scale > 1 || self->left)
         return;
     self->fast_until = now + 2 * self->a->cfg.hello_interval;
-    const double at = self->last_hello + 0.5 * self->hello_fast;
+    const double at = self->last_hello + (event ? 0.5 : 1.0) * self->hello_fast;
     if (at < self->next_hello)
         self->next_hello = at;
 }
@@ -539,7 +539,7 @@ s_tick (mdl_comm_t *self)
     }
     /* Waiting for --min-peers is settling too: each hello heard sooner is a peer met sooner. */
     if (a->cfg.min_peers > 0 && self->nview < (size_t) a->cfg.min_peers + 1 && !s_worker_done (a))
-        mdl_comm_settling (self, now);
+        mdl_comm_settling (self, now, false);
     if (now >= self->next_hello && !self->left) {
         mdl_mesh_hello (self->mesh, &self->me, a->cluster);
         self->last_hello = now;

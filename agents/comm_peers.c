@@ -453,7 +453,7 @@ mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info)
     int rc = mdl_peers_seen (self->peers, info, now, &ev);
     /* a new id on probation, or one that joined: it needs our hellos to confirm us */
     if (rc == 0 && (ev.kind == MDL_PEER_JOIN || ev.kind == MDL_PEER_REJOIN || !mdl_peers_get (self->peers, info->id)))
-        mdl_comm_settling (self, now);
+        mdl_comm_settling (self, now, true);
     if (rc == 0 && ev.kind != MDL_PEER_NONE) {
         mdl_comm_on_event (self, &ev);
         return ev.kind == MDL_PEER_JOIN || ev.kind == MDL_PEER_REJOIN;
