@@ -114,9 +114,9 @@ typedef struct {
        the talk set and of the in-neighbours (hood.h), computed from it */
     uint64_t *view, *talk, *in;
     uint64_t *votes;           /* catch-up claims of the in-neighbours (comm_recv.c), caphood */
-    uint64_t vouched;          /* async mode: the round a majority of (at least two)
-                                  in-neighbours claims to have reached; the claim checks
-                                  measure the lead from it as from our own round */
+    uint64_t vouched;          /* async mode: the round the in-neighbours vouch for (a
+                                  majority of two or more, or a lone one's stream of claims);
+                                  the claim checks measure the lead from it too */
     uint32_t *idx_in, *idx_talk;
     uint8_t *mark;
     size_t nview, ntalk, nin, caphood;

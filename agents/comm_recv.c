@@ -578,16 +578,25 @@ s_vote_catchup (mdl_comm_t *self, mdl_link_t *l, uint64_t step)
    (--max-staleness): two helpers saw 10-12k such refusals on an unflooded pair, and
    `--slow 1:8 --max-staleness 20` left the straggler mixing a third of what it got. The
    lead is therefore measured from the furthest of: our round, what this link already
-   showed (s_check_claims), and the round a majority of at least two in-neighbours
-   vouches for. A lone in-neighbour vouches for nobody: that is how a liar stamping every
-   state in the future (--byzantine future:K) would get in; it can still creep ahead by
-   the lead per message, which robust mixing, not the clock, has to answer (SECURITY.md). */
+   showed (s_check_claims), and the round the in-neighbours vouch for: a majority of two or
+   more, or a lone in-neighbour whose claims come as a stream (each ahead of its previous
+   claim by at most the lead: a pair where one agent started, or stalled, far behind the
+   other). One state stamped in the future, before or after honest ones, is a jump and
+   moves nothing; a lone in-neighbour that stamps every state in the future gets in, as in
+   sync mode's catch-up, and is mixed at full weight: what its states contain is for
+   robust mixing to answer, not the clock (SECURITY.md). */
 static void
 s_vote_async (mdl_comm_t *self, mdl_link_t *l, uint64_t step)
 {
-    if (self->nin < 2)
-        return;
-    const uint64_t to = s_vote (self, l, step, atomic_load (&self->a->round), self->a->catchup_gap);
+    mdl_agent_t *a = self->a;
+    uint64_t to;
+    if (self->nin >= 2)
+        to = s_vote (self, l, step, atomic_load (&a->round), a->catchup_gap);
+    else {
+        const bool stream = step > l->claim && step - l->claim <= mdl_comm_max_lead (a);
+        l->claim = step;
+        to = stream && mdl_comm_is_in (self, l->id) ? step : 0;
+    }
     if (to > self->vouched)
         self->vouched = to;
 }
