@@ -45,12 +45,17 @@ for v in $(env | grep -o '^MESHDL_[A-Za-z0-9_]*'); do unset "$v"; done
 export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
 out=$(mktemp -d /tmp/mdl-proc4.XXXXXX)
 pids=()
+# A run's process and what it started (/usr/bin/time -> timeout -> the peer): by pid.
+tree() { local c; for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do tree "$c"; done; echo "$1"; }
 cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    local all=() p
+    for p in "${pids[@]}"; do all+=($(tree "$p")); done
+    [ ${#all[@]} -gt 0 ] && { kill -TERM "${all[@]}" 2>/dev/null; sleep 1; kill -KILL "${all[@]}" 2>/dev/null; }
     wait 2>/dev/null
     if [ "${KEEP:-0}" = 1 ]; then echo "outputs kept in $out"; else rm -rf "$out"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # the EXIT trap then ends the run's processes too
 load() { cut -d' ' -f1 /proc/loadavg; }
 now() { date +%s.%N; }
 
