@@ -134,11 +134,22 @@ MDL_EXPORT const float *mdl_cluster_model (mdl_cluster_t *self);
    and *acc (accuracy 0 for regression), each agent's own into agent_loss[i] and
    agent_acc[i] (n doubles each; both may be NULL). With the setting "drift-at", the
    labels are rotated as the agents' are once the snapshot's mean step has passed it (and
-   stay so). The agents go on training meanwhile; call it from one thread. Returns 0,
-   MDL_EINVAL (no snapshot yet, agents without a model of their own), MDL_ESHAPE (ds does
-   not fit the model) or MDL_ENOMEM, with the reason in mdl_error_detail(). */
+   stay so). The agents go on training meanwhile; call it from one thread (it evaluates on
+   that one). Returns 0, MDL_EINVAL (no snapshot yet, agents without a model of their
+   own), MDL_ESHAPE (ds does not fit the model) or MDL_ENOMEM, with the reason in
+   mdl_error_detail(). */
 MDL_EXPORT int mdl_cluster_evaluate (mdl_cluster_t *self, const mdl_dataset_t *ds, size_t max_rows, double *loss,
                                      double *acc, double *agent_loss, double *agent_acc);
+/* mdl_cluster_evaluate of the model of the run and of some agents' only, on threads
+   threads: the k agents which[0..k) (NULL: agents 0..k-1; k = 0: none) into
+   agent_loss[which[j]] and agent_acc[which[j]] (the other entries are left as they
+   are). threads 0 means one per core online: for when the agents are not training (they
+   share those cores). Each model is evaluated whole on one thread, so the results are
+   those of mdl_cluster_evaluate whatever threads is. Returns what mdl_cluster_evaluate
+   does, and MDL_EINVAL for an agent index out of range. */
+MDL_EXPORT int mdl_cluster_evaluate_some (mdl_cluster_t *self, const mdl_dataset_t *ds, size_t max_rows,
+                                          const int *which, int k, int threads, double *loss, double *acc,
+                                          double *agent_loss, double *agent_acc);
 
 /* Before mdl_cluster_start: every agent starts from the model checkpoint at path (what
    mdl_cluster_checkpoint or mdl_learner_checkpoint wrote, for the same model and
