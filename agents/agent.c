@@ -688,13 +688,16 @@ mdl_agent_snapshot (mdl_agent_t *a, uint64_t gen, float *out, uint64_t *step, do
         }
     }
     if (rc == 0) {
-        mdl_vec_copy (out, a->snap, a->d);
+        if (out)
+            mdl_vec_copy (out, a->snap, a->d);
         if (step)
             *step = a->snap_step;
     }
     pthread_mutex_unlock (&a->snap_lock);
     return rc;
 }
+
+const float *mdl_agent_snap_held (const mdl_agent_t *a) { return a->snap; }
 
 void
 mdl_agent_snapshot_stats (mdl_agent_t *a, mdl_agent_stats_t *s)

@@ -28,7 +28,7 @@ struct mdl_cluster_t {
     uint64_t spe;            /* equal_rounds: steps per epoch; else 0 */
     uint64_t gen;            /* snapshot generation */
     double snap_step;        /* the agents' mean step in the last snapshot */
-    float **snaps;           /* (n, d), allocated at the first snapshot */
+    const float **snaps;     /* (n) each agent's last snapshot: its own copy (mdl_agent_snap_held) */
     mdl_agent_stats_t *snap_stats; /* (n) each agent's counters at its snapshot */
     float *mean;             /* (d) */
     /* mdl_cluster_model and mdl_cluster_evaluate: */
@@ -55,8 +55,6 @@ mdl_cluster_destroy (mdl_cluster_t **pself)
             mdl_agent_stop (self->agents[i]);
     for (int i = 0; self->agents && i < self->n; i++)
         mdl_agent_destroy (&self->agents[i]);
-    for (int i = 0; self->snaps && i < self->n; i++)
-        free (self->snaps[i]);
     for (int r = 0; self->regs && r < self->nregs; r++)
         mdl_registry_destroy (&self->regs[r]);
     free (self->regs);
@@ -256,9 +254,6 @@ mdl_cluster_snapshot (mdl_cluster_t *self, double timeout, double *mean_step)
         if (!(self->snaps = calloc ((size_t) self->n, sizeof *self->snaps)) || !(self->mean = malloc (self->d * sizeof (float)))
             || !(self->snap_stats = calloc ((size_t) self->n, sizeof *self->snap_stats)))
             return MDL_ENOMEM;
-        for (int i = 0; i < self->n; i++)
-            if (!(self->snaps[i] = malloc (self->d * sizeof (float))))
-                return MDL_ENOMEM;
     }
     /* Ask all first, then collect: every agent copies its model at its own next step
        boundary, so the snapshots are as close in time as the agents' steps allow. */
@@ -268,8 +263,15 @@ mdl_cluster_snapshot (mdl_cluster_t *self, double timeout, double *mean_step)
     double steps = 0;
     for (int i = 0; i < self->n; i++) {
         uint64_t step = 0;
-        if (mdl_agent_snapshot (self->agents[i], self->gen, self->snaps[i], &step, timeout))
+        /* no copy of our own: the agent keeps its snapshot until the next request */
+        if (mdl_agent_snapshot (self->agents[i], self->gen, NULL, &step, timeout)) {
+            if (!self->snaps[self->n - 1]) { /* the first one: still no snapshot */
+                free (self->snaps);
+                self->snaps = NULL;
+            }
             return MDL_ETIMEOUT;
+        }
+        self->snaps[i] = mdl_agent_snap_held (self->agents[i]);
         mdl_agent_snapshot_stats (self->agents[i], &self->snap_stats[i]);
         steps += (double) step / self->n;
     }

@@ -97,7 +97,8 @@ MDL_EXPORT void mdl_cluster_join (mdl_cluster_t *self);
    cluster's snapshot buffers, and computes their mean. *mean_step (may be NULL) gets
    the agents' mean step. Returns 0 or MDL_ETIMEOUT (an agent did not answer). */
 MDL_EXPORT int mdl_cluster_snapshot (mdl_cluster_t *self, double timeout, double *mean_step);
-/* The last snapshot of agent i (d floats) and their mean; valid until the next one. */
+/* The last snapshot of agent i (d floats) and their mean; valid until the next one (the
+   agent holds its snapshot: an mdl_agent_params of that agent replaces it too). */
 MDL_EXPORT const float *mdl_cluster_snap (const mdl_cluster_t *self, int i);
 MDL_EXPORT const float *mdl_cluster_mean (const mdl_cluster_t *self);
 /* The exact consensus distance of the last snapshot, (1/n) sum_i ||x_i - xbar||^2; with
