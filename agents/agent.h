@@ -305,6 +305,10 @@ void mdl_agent_stats (mdl_agent_t *self, mdl_agent_stats_t *stats);
    (at most cap). */
 size_t mdl_agent_stats_values (const mdl_agent_stats_t *st, double *values, size_t cap);
 
+/* The worker's wait for mdl_agent_start when it was prepared (mdl_agent_prepare), or
+   for mdl_agent_stop; returns at once otherwise. */
+void mdl_agent_gate_wait (mdl_agent_t *self);
+
 /* The learner (its model holds x). Only safe to read while the worker is not running,
    or through mdl_agent_snapshot. */
 mdl_learner_t *mdl_agent_learner (mdl_agent_t *self);

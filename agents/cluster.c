@@ -223,6 +223,17 @@ mdl_cluster_wait_peers (mdl_cluster_t *self, double timeout, int *which)
 }
 
 int
+mdl_cluster_prepare (mdl_cluster_t *self)
+{
+    for (int i = 0; i < self->n; i++) {
+        int rc = mdl_agent_prepare (self->agents[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
 mdl_cluster_start (mdl_cluster_t *self)
 {
     for (int i = 0; i < self->n; i++) {

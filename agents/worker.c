@@ -431,6 +431,7 @@ mdl_worker_main (void *arg)
         mdl_worker_finish (a, rc);
         return NULL;
     }
+    mdl_agent_gate_wait (a); /* prepared (mdl_agent_prepare): set up, it waits for the start */
     if ((rc = mdl_worker_wait_min_peers (c)) != 0 || atomic_load (&a->stop)) {
         mdl_worker_ctx_free (c);
         mdl_worker_finish (a, rc);

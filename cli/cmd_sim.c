@@ -520,6 +520,12 @@ s_sim_build (s_sim_t *r)
     mdl_agentopts_eval_sample (r->eval_agents, n, r->eval_which);
     if (r->to.resume && s_sim_resume (r))
         return 2;
+    /* The workers' threads and state now, in the set-up (startup_s): the start only lets
+       them go, instead of creating 512 threads beside the agents already training. */
+    if ((rc = mdl_cluster_prepare (r->cl))) {
+        fprintf (stderr, "meshdl sim: cannot start the agents' workers: %s\n", mdl_strerror (rc));
+        return 2;
+    }
     return 0;
 }
 

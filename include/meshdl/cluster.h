@@ -86,6 +86,11 @@ MDL_EXPORT uint64_t mdl_cluster_steps_per_epoch (const mdl_cluster_t *self);
    MDL_ETIMEOUT with the first agent that did not in *which (may be NULL). */
 MDL_EXPORT int mdl_cluster_wait_peers (mdl_cluster_t *self, double timeout, int *which);
 
+/* Optional, before mdl_cluster_start: every worker's thread and state made now
+   (mdl_agent_prepare), so that the start only lets them go: hundreds of agents that
+   start one by one otherwise train beside the creation of the others' threads, which
+   then waits for the cores. Returns 0 or the first error. */
+MDL_EXPORT int mdl_cluster_prepare (mdl_cluster_t *self);
 /* Starts every worker. Returns 0 or the first error. */
 MDL_EXPORT int mdl_cluster_start (mdl_cluster_t *self);
 /* Asks every worker to stop after its current step (non-blocking). */
