@@ -222,27 +222,20 @@ mdl_cluster_wait_peers (mdl_cluster_t *self, double timeout, int *which)
     return 0;
 }
 
-int
-mdl_cluster_prepare (mdl_cluster_t *self)
+/* fn on every agent in turn; the first error stops it. */
+static int
+s_each_agent (mdl_cluster_t *self, int (*fn) (mdl_agent_t *))
 {
     for (int i = 0; i < self->n; i++) {
-        int rc = mdl_agent_prepare (self->agents[i]);
+        int rc = fn (self->agents[i]);
         if (rc)
             return rc;
     }
     return 0;
 }
 
-int
-mdl_cluster_start (mdl_cluster_t *self)
-{
-    for (int i = 0; i < self->n; i++) {
-        int rc = mdl_agent_start (self->agents[i]);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
+int mdl_cluster_prepare (mdl_cluster_t *self) { return s_each_agent (self, mdl_agent_prepare); }
+int mdl_cluster_start (mdl_cluster_t *self) { return s_each_agent (self, mdl_agent_start); }
 
 void
 mdl_cluster_stop (mdl_cluster_t *self)
