@@ -114,6 +114,7 @@ mdl_worker_ctx_free (mdl_ctx_t *c)
         mdl_blob_unref (c->fused);
     mdl_byz_destroy (&c->byz);
     free (c->talk);
+    free (c->mix.block);
     free (c);
 }
 
