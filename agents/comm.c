@@ -748,6 +748,7 @@ s_actor (zsock_t *pipe, void *arg)
 {
     s_start_t *st = arg;
     mdl_agent_t *a = st->a;
+    pthread_setname_np (pthread_self (), "mdl-comm"); /* top -H, perf --sort comm */
     mdl_comm_t *self = s_self_new (a, pipe, &st->err);
     zsock_signal (pipe, 0);
     if (!self)

@@ -425,6 +425,7 @@ mdl_worker_main (void *arg)
 {
     mdl_agent_t *a = arg;
     int rc = 0;
+    pthread_setname_np (pthread_self (), "mdl-worker"); /* top -H, perf --sort comm */
     mdl_learner_t *l = a->learner;
     mdl_ctx_t *c = mdl_worker_ctx_new (a, mdl_model_params (mdl_learner_model (l)), &rc);
     if (!c) {
