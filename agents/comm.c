@@ -492,22 +492,23 @@ s_hello_every (const mdl_comm_t *self)
 /* A new id joins once it was announced twice, the second time the probation (peers.h,
    0.1 s) after the first; so two peers that start together meet after up to two hello
    intervals at the normal pace (0.55 s for 4 agents on loopback, bench/proc4.sh). While
-   membership settles (a new id was heard, a peer joined, --min-peers is not met yet),
-   each hello at the probation's pace brings the peers that just heard us to their
-   confirming second one, and the first heard once a connection is up, sooner: the join
-   takes about one probation after the first hello instead of a hello interval. An event
-   (not the wait) brings the next hello forward to half a settling period after the last,
-   so that a peer that just heard of us hears us too, about at once, and its probation of
-   us runs alongside ours of it. For two hello intervals from the last such event; at most
-   one hello per half settling period whatever happens (a flood of new ids cannot make an
-   agent chatty); not in a large cluster, whose pace is slowed on purpose (discovery.h). */
+   membership settles, hellos go at the probation's pace (hello_fast) for two hello
+   intervals from the last event, and the event brings the next one forward to `after`
+   seconds past the last one (at the earliest; the timer's tick bounds the rate whatever
+   happens): a new subscriber (MDL_SETTLE_GREET: at once, the first hello it can hear),
+   a new id heard or a join (MDL_SETTLE_EVENT: half a settling period, so that a peer that
+   just heard of us hears us too and its probation of us runs alongside ours of it), the
+   wait for --min-peers (MDL_SETTLE_WAIT: the settling pace). The join then takes about one
+   probation after the connection instead of up to two hello intervals. Not in a large
+   cluster, whose pace is slowed on purpose (discovery.h). */
 void
-mdl_comm_settling (mdl_comm_t *self, double now, bool event)
+mdl_comm_settling (mdl_comm_t *self, double now, mdl_settle_t why)
 {
     if (self->hello_scale > 1 || self->left)
         return;
     self->fast_until = now + 2 * self->a->cfg.hello_interval;
-    const double at = self->last_hello + (event ? 0.5 : 1.0) * self->hello_fast;
+    const double after = why == MDL_SETTLE_GREET ? 0 : why == MDL_SETTLE_EVENT ? 0.5 * self->hello_fast : self->hello_fast;
+    const double at = self->last_hello + after;
     if (at < self->next_hello)
         self->next_hello = at;
 }
@@ -541,9 +542,14 @@ s_tick (mdl_comm_t *self)
            slowly (a cluster of 1024: every 16 s instead of 4 times a second). */
         self->hello_scale = timeout / a->cfg.peer_timeout;
     }
+    /* A new subscriber hears a hello at once, not up to a hello interval later: it may be
+       a peer that just came up and needs two of them to admit us (also read when the
+       pace is slowed: the subscription messages must not queue). */
+    if (mdl_mesh_new_subscribers (self->mesh) > 0)
+        mdl_comm_settling (self, now, MDL_SETTLE_GREET);
     /* Waiting for --min-peers is settling too: each hello heard sooner is a peer met sooner. */
     if (a->cfg.min_peers > 0 && self->nview < (size_t) a->cfg.min_peers + 1 && !s_worker_done (a))
-        mdl_comm_settling (self, now, false);
+        mdl_comm_settling (self, now, MDL_SETTLE_WAIT);
     if (now >= self->next_hello && !self->left) {
         mdl_mesh_hello (self->mesh, &self->me, a->cluster);
         self->last_hello = now;

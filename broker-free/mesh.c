@@ -297,7 +297,9 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
     }
 
     rc = MDL_ESOCKET;
-    self->pub = zsock_new (ZMQ_PUB);
+    /* XPUB, which sends as PUB does, so that a new subscriber is seen
+       (mdl_mesh_new_subscribers) and greeted with a hello at once */
+    self->pub = zsock_new (ZMQ_XPUB);
     self->sub = s_sub_new (self);
     if (!self->pub || !self->sub)
         goto err;
@@ -697,6 +699,29 @@ int
 mdl_mesh_hello (mdl_mesh_t *self, const mdl_peer_info_t *info, uint64_t cluster)
 {
     return s_announce (self, "H", info, cluster);
+}
+
+size_t
+mdl_mesh_new_subscribers (mdl_mesh_t *self)
+{
+    /* XPUB hands up a topic's first subscription (0x01 + topic) and its last
+       unsubscription (0x00 + topic). Every subscriber subscribes to "T<its id>", a topic
+       of its own (s_sub_new), so each new subscriber shows once. All are read: unread,
+       they would queue in the socket for good. */
+    void *pub = zsock_resolve (self->pub);
+    size_t n = 0;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init (&m);
+        if (zmq_msg_recv (&m, pub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&m);
+            return n;
+        }
+        const uint8_t *b = zmq_msg_data (&m);
+        if (zmq_msg_size (&m) >= 2 && b[0] == 1 && b[1] == 'T')
+            n++;
+        zmq_msg_close (&m);
+    }
 }
 
 int

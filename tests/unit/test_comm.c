@@ -310,6 +310,7 @@ test_hellos_come_faster_while_membership_settles (void **state)
        (3) waiting for --min-peers: faster. */
     s_rig_t r;
     s_agent_up (&r, 0.25, 0);
+    zclock_sleep (600); /* the peer's subscription was greeted: settled again by now */
     assert_true (s_hello_gap (&r, 1.0) > 0.2);
     assert_int_equal (mdl_registry_announce (r.reg, &r.peer_info, r.cluster), 0);
     assert_int_equal (mdl_agent_wait_peers (r.agent, 1, 10), 0);
@@ -324,12 +325,48 @@ test_hellos_come_faster_while_membership_settles (void **state)
     s_rig_down (&r);
 }
 
+static void
+test_a_new_subscriber_hears_a_hello_at_once (void **state)
+{
+    /* Hellos every second. A subscriber that connects after the agent's first hello
+       heard its next one up to a second later; now the agent sees the subscription (its
+       PUB is an XPUB) and says hello at its next tick. */
+    s_rig_t r;
+    s_agent_up (&r, 1.0, 0);
+    zclock_sleep (300); /* the agent's first hello has gone */
+    int err = 0;
+    char ep[96];
+    snprintf (ep, sizeof ep, "inproc://test-comm-late-%d", (int) getpid ());
+    mdl_mesh_cfg_t mc = { .bind = ep, .self = 3 };
+    mdl_mesh_t *late = mdl_mesh_new (&mc, &err);
+    assert_non_null (late);
+    mdl_peer_info_t ai = { .id = S_AGENT, .incarnation = 1 };
+    snprintf (ai.endpoint, sizeof ai.endpoint, "%s", mdl_agent_endpoint (r.agent));
+    const double t0 = mdl_now ();
+    assert_int_equal (mdl_mesh_connect (late, &ai), 0);
+    zpoller_t *poller = zpoller_new (mdl_mesh_sub_socket (late), NULL);
+    double heard = -1;
+    while (heard < 0 && mdl_now () < t0 + 2.0) {
+        zpoller_wait (poller, 5);
+        const void *f[4];
+        size_t len[4], n;
+        while (heard < 0 && mdl_mesh_recv (late, f, len, 4, &n) == 0)
+            if (n >= 1 && len[0] >= 1 && ((const char *) f[0])[0] == 'H')
+                heard = mdl_now () - t0;
+    }
+    zpoller_destroy (&poller);
+    mdl_mesh_destroy (&late);
+    s_rig_down (&r);
+    assert_true (heard >= 0 && heard < 0.3);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_a_sequence_gap_voids_the_replica_until_the_next_keyframe),
         cmocka_unit_test (test_hellos_come_faster_while_membership_settles),
+        cmocka_unit_test (test_a_new_subscriber_hears_a_hello_at_once),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
