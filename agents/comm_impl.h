@@ -55,8 +55,8 @@ typedef struct {
                                    unknown): while the mesh suspends it, rounds do not wait
                                    for this peer */
     uint64_t last_step;        /* highest training round (< MDL_MERGE_ROUND) accepted */
-    uint64_t claim;            /* sync mode: the round of its latest state, accepted or refused
-                                  (a vote for catching up, comm_recv.c) */
+    uint64_t claim;            /* the round of its latest state, accepted or refused (a vote:
+                                  sync, for catching up; async, for the claim checks) */
     uint32_t claim_run;        /* its consecutive states claiming catchup_gap rounds ahead */
     uint32_t refused_run;      /* messages refused for their claims since the last accepted */
     uint64_t keep_below;       /* sync mode: it said goodbye after a state of a round the
@@ -114,6 +114,9 @@ typedef struct {
        the talk set and of the in-neighbours (hood.h), computed from it */
     uint64_t *view, *talk, *in;
     uint64_t *votes;           /* catch-up claims of the in-neighbours (comm_recv.c), caphood */
+    uint64_t vouched;          /* async mode: the round the in-neighbours vouch for (a
+                                  majority of two or more, or a lone one's stream of claims);
+                                  the claim checks measure the lead from it too */
     uint32_t *idx_in, *idx_talk;
     uint8_t *mark;
     size_t nview, ntalk, nin, caphood;

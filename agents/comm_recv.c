@@ -236,7 +236,8 @@ mdl_comm_max_lead (const mdl_agent_t *a)
 }
 
 /* Phase 1b: the sender's claims about time, against what this agent knows. A training
-   round may not run ahead of this agent's round by more than the lead (s_max_lead), nor
+   round may not run ahead of this agent's round by more than the lead (s_max_lead; in
+   async mode of the furthest of our round, the link's last and a majority's: s_vote_async), nor
    go back on the link by more than a window (two SGD steps of rounds: every message of
    a link comes in order, so only a liar or a replay goes back). A global average's round
    (>= MDL_MERGE_ROUND) may not be for a step further than the lead past this agent's
@@ -252,9 +253,18 @@ s_check_claims (mdl_comm_t *self, const mdl_link_t *l, const mdl_wire_header_t *
     const uint64_t lead = mdl_comm_max_lead (a), round = atomic_load (&a->round);
     const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
     if (h->step < MDL_MERGE_ROUND) {
-        if (h->step > round && h->step - round > lead && round < MDL_MERGE_ROUND) {
-            snprintf (detail, len, "round %llu, %llu ahead of ours (%llu); --max-lead %llu",
-                      (unsigned long long) h->step, (unsigned long long) (h->step - round), (unsigned long long) round,
+        /* async: from the furthest round this link or a majority has shown (s_vote_async) */
+        uint64_t base = round;
+        if (a->cfg.mode != MDL_MODE_SYNC && round < MDL_MERGE_ROUND) {
+            if (l->step_valid && l->last_step > base)
+                base = l->last_step;
+            if (self->vouched > base)
+                base = self->vouched;
+        }
+        if (h->step > base && h->step - base > lead && round < MDL_MERGE_ROUND) {
+            snprintf (detail, len, "round %llu, %llu ahead of %s (%llu); --max-lead %llu",
+                      (unsigned long long) h->step, (unsigned long long) (h->step - base),
+                      base == round ? "ours" : "what its link or a majority showed", (unsigned long long) base,
                       (unsigned long long) lead);
             return MDL_REJECT_AHEAD;
         }
@@ -528,15 +538,14 @@ s_desc (const void *x, const void *y)
     return p < q ? 1 : p > q ? -1 : 0;
 }
 
-static void
-s_vote_catchup (mdl_comm_t *self, mdl_link_t *l, uint64_t step)
+/* The round a majority of the in-neighbours vouches for (0: no majority). */
+static uint64_t
+s_vote (mdl_comm_t *self, mdl_link_t *l, uint64_t step, uint64_t round, uint64_t gap)
 {
-    mdl_agent_t *a = self->a;
-    const uint64_t round = atomic_load (&a->round), gap = a->catchup_gap;
     l->claim = step;
     l->claim_run = step >= round + gap ? l->claim_run + (l->claim_run < 2) : 0;
     if (step < round + gap || !mdl_comm_is_in (self, l->id))
-        return;
+        return 0;
     const uint32_t run = self->nin < 2 ? 2 : 1;
     size_t nv = 0; /* self->votes has room for every in-neighbour (comm_peers.c) */
     for (size_t i = 0; i < self->nlinks && nv < self->nin; i++) {
@@ -546,13 +555,50 @@ s_vote_catchup (mdl_comm_t *self, mdl_link_t *l, uint64_t step)
     }
     const size_t need = self->nin / 2 + 1;
     if (nv < need)
-        return;
+        return 0;
     qsort (self->votes, nv, sizeof *self->votes, s_desc);
-    const uint64_t to = self->votes[need - 1]; /* `need` in-neighbours are at least there */
+    return self->votes[need - 1]; /* `need` in-neighbours are at least there */
+}
+
+static void
+s_vote_catchup (mdl_comm_t *self, mdl_link_t *l, uint64_t step)
+{
+    mdl_agent_t *a = self->a;
+    const uint64_t to = s_vote (self, l, step, atomic_load (&a->round), a->catchup_gap);
+    if (!to)
+        return;
     uint64_t w = atomic_load (&a->ahead);
     while (to > w && !atomic_compare_exchange_weak (&a->ahead, &w, to))
         ;
     mdl_mailroom_wake (a->room);
+}
+
+/* Async mode: nobody waits for anybody, so a faster neighbour runs ahead without limit
+   and a straggler would refuse all its genuine states once the gap passed the lead
+   (--max-staleness): two helpers saw 10-12k such refusals on an unflooded pair, and
+   `--slow 1:8 --max-staleness 20` left the straggler mixing a third of what it got. The
+   lead is therefore measured from the furthest of: our round, what this link already
+   showed (s_check_claims), and the round the in-neighbours vouch for: a majority of two or
+   more, or a lone in-neighbour whose claims come as a stream (each ahead of its previous
+   claim by at most the lead: a pair where one agent started, or stalled, far behind the
+   other). One state stamped in the future, before or after honest ones, is a jump and
+   moves nothing; a lone in-neighbour that stamps every state in the future gets in, as in
+   sync mode's catch-up, and is mixed at full weight: what its states contain is for
+   robust mixing to answer, not the clock (SECURITY.md). */
+static void
+s_vote_async (mdl_comm_t *self, mdl_link_t *l, uint64_t step)
+{
+    mdl_agent_t *a = self->a;
+    uint64_t to;
+    if (self->nin >= 2)
+        to = s_vote (self, l, step, atomic_load (&a->round), a->catchup_gap);
+    else {
+        const bool stream = step > l->claim && step - l->claim <= mdl_comm_max_lead (a);
+        l->claim = step;
+        to = stream && mdl_comm_is_in (self, l->id) ? step : 0;
+    }
+    if (to > self->vouched)
+        self->vouched = to;
 }
 
 /* Validates and files one update (topic, header, payload). */
@@ -601,6 +647,8 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
         if (a->cfg.mode == MDL_MODE_SYNC && h.step < MDL_MERGE_ROUND
             && (type == MDL_KIND_STATE || type == MDL_KIND_DELTA || type == MDL_KIND_RESEND))
             s_vote_catchup (self, l, h.step);
+        if (a->cfg.mode != MDL_MODE_SYNC && h.step < MDL_MERGE_ROUND && (type == MDL_KIND_STATE || type == MDL_KIND_DELTA))
+            s_vote_async (self, l, h.step);
         char detail[160];
         if ((why = s_check_claims (self, l, &h, detail, sizeof detail)) >= 0) {
             mdl_comm_reject (self, h.sender, (mdl_reject_t) why, detail);

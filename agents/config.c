@@ -649,7 +649,8 @@ static const s_key_t s_keys[] = {
       "Byzantine-robust mixing: clip, clip:TAU, trimmed:B or median; \"\" for none [off]" },
     { "max-lead", K_INT, F (max_lead), 0, 0, 1e9, NULL,
       "refuse a state stamped more than R rounds ahead of this agent's round [sync: 8 x gossip-steps x local-steps; "
-      "async: the larger of max-staleness and gossip-steps x local-steps]" },
+      "async: the larger of max-staleness and gossip-steps x local-steps, counted from the furthest of this agent's "
+      "round and the sender's last accepted one]" },
     { "bootstrap", K_FN, TEXT, 0, 0, 0, s_set_bootstrap,
       "a fresh agent joining a training cluster starts from the snapshot of the live peer with the highest step "
       "(peer) or from its own initial model (none) [none; meshdl agent: peer]" },

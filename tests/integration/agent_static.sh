@@ -101,6 +101,30 @@ for i in 1 2; do
 done
 pids=()
 
+# --- async pair, one agent far ahead ---------------------------------------------------
+# Agent a trains alone (--min-peers 0) and b starts once a is 800 steps on, more than the
+# lead b takes from a stranger (--max-staleness 500). a's first state is a jump and
+# refused; its next ones come as a stream and b mixes them. Before, b refused every one of
+# a's states (855 step_ahead, 0 mixed) and trained alone beside a live neighbour.
+read -r -a ports <<<"$(free_ports 2)"
+apair=(--mode async --bootstrap none --train-subset 6000 --test-subset 500 --batch 16 --threads 1 --quiet)
+timeout --foreground -k 5 90 "$bin" agent --port "${ports[0]}" --peers "$(peers_of 0 "${ports[@]}")" --shard 0/2 \
+  --min-peers 0 --epochs 80 --status "$tmp/pa.json" "${apair[@]}" >"$tmp/pa.out" 2>"$tmp/pa.err" &
+pids+=($!)
+ahead() { [ "$(step_of "$tmp/pa.json")" -ge 800 ]; }
+if wait_for 60 ahead; then
+  timeout --foreground -k 5 90 "$bin" agent --port "${ports[1]}" --peers "$(peers_of 1 "${ports[@]}")" --shard 1/2 \
+    --min-peers 1 --epochs 8 "${apair[@]}" >"$tmp/pb.out" 2>"$tmp/pb.err"; rc=$?
+  refused=$(python3 -c 'import json,sys; s=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["summary"]; print(s["rejected_by_reason"].get("step_ahead", 0), s["updates_applied"])' "$tmp/pb.out" 2>/dev/null)
+  read -r nref napp <<<"${refused:-x x}"
+  [ $rc -eq 0 ] && ge "$nref" 1 && ! ge "$nref" 4 && ge "$napp" 100 \
+    && ok "async, a neighbour 800 steps ahead: $nref state(s) refused as a jump, $napp mixed" \
+    || no "async, a neighbour 800 steps ahead: exit $rc, refused step_ahead ${nref:-?}, mixed ${napp:-?} (want 1-3 and >= 100): $(tail -2 "$tmp/pb.err")"
+else
+  no "async pair: agent a never reached step 800: $(tail -2 "$tmp/pa.err")"
+fi
+kill "${pids[-1]}" 2>/dev/null; wait "${pids[-1]}" 2>/dev/null; pids=()
+
 # --- bad input: exit 2 and one line ---------------------------------------------------
 peer=(--peers tcp://127.0.0.1:9)
 check() {  # check DESCRIPTION [env VAR=VALUE] ARGS...

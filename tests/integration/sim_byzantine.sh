@@ -49,6 +49,20 @@ run ring_fut --topology ring --byzantine 0:future:1000
 check "ring, future:1000: {steps_skipped_honest} rounds skipped by honest agents, worst honest agent {test_acc_honest_min}, {rejected_by_reason}" \
     "s['steps_skipped_honest'] == 0 and s['steps_min'] == ring_clean['steps_min'] and s['test_acc_honest_min'] >= ring_clean['test_acc_min'] - 0.03 and s['rejected_by_reason'].get('step_ahead', 0) > 0" ring_fut ring_clean
 
+# async: the same lie on a ring is refused (the two in-neighbours' majority vouches only for
+# the honest one's round), while an honest agent 8 times slower than its neighbour still
+# mixes the neighbour's states however far ahead it ran (before: every state more than
+# --max-staleness ahead of the straggler's own round was refused, ~225 of them here)
+run ring_fut_async --topology ring --mode async --byzantine 0:future:1000
+# (asynchronous runs without pacing vary by 10 pt between clean runs: the count is the check:
+# agent 0 sends 250 states to each of its 2 out-neighbours, all refused, less the few that
+# come after their receiver finished)
+check "async ring, future:1000: worst honest agent {test_acc_honest_min}, {rejected_by_reason}" \
+    "450 <= s['rejected_by_reason'].get('step_ahead', 0) <= 500 and s['test_acc_honest_min'] >= 0.5" ring_fut_async
+run async_slow --agents 2 --mode async --epochs 1 --train-subset 4000 --step-ms 2 --slow 1:8 --max-staleness 20
+check "async, agent 1 8x slower, --max-staleness 20: {updates_applied} states mixed, refused {rejected_by_reason}" \
+    "s['rejected_by_reason'].get('step_ahead', 0) == 0 and s['updates_applied'] > 150" async_slow
+
 # no attack: each rule costs little; with compression (replicas, top-k + error feedback)
 for rule in clip trimmed:1 median; do
   run "noatt_${rule%%:*}" --robust $rule

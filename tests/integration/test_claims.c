@@ -6,6 +6,9 @@
 
       - a state stamped 10^6 rounds ahead is refused (async: before the check it was
         mixed at full weight for the rest of the run);
+      - async: a faster neighbour's states, each a little further ahead, are mixed however
+        far ahead it runs (before: refused past --max-staleness of the agent's round),
+        and a lone one that started far ahead is mixed from its second state on;
       - in sync mode the same lie no longer parks the peer's later states behind it
         (before: every round waited out --sync-timeout and the peer was never mixed);
       - a replayed message and a step that goes back on the link are refused;
@@ -173,6 +176,28 @@ s_same (const float *a, const float *b, size_t d)
     return memcmp (a, b, d * sizeof (float)) == 0;
 }
 
+/* The agent's next n states are all x0: nothing it received was mixed. */
+static void
+s_assert_unchanged (s_rig_t *r, const float *x0, int n)
+{
+    for (int k = 0; k < n; k++) {
+        s_next (r);
+        assert_true (s_same (r->x, x0, r->d));
+    }
+}
+
+/* Within its next 50 states the agent's model leaves x0: what it received was mixed. */
+static void
+s_assert_moves (s_rig_t *r, const float *x0)
+{
+    bool moved = false;
+    for (int k = 0; k < 50 && !moved; k++) {
+        s_next (r);
+        moved = !s_same (r->x, x0, r->d);
+    }
+    assert_true (moved);
+}
+
 static void
 test_a_state_stamped_far_ahead_is_refused_and_never_mixed_in_async_mode (void **state)
 {
@@ -183,18 +208,60 @@ test_a_state_stamped_far_ahead_is_refused_and_never_mixed_in_async_mode (void **
     /* zeros stamped 10^6 rounds ahead: mixed, they would halve x at once and for good */
     s_send (r, r->h.step + 1000000, r->v);
     s_wait_rejected (r, MDL_REJECT_AHEAD, 1);
-    for (int k = 0; k < 20; k++) {
-        s_next (r);
-        assert_true (s_same (r->x, x0, r->d));
-    }
+    s_assert_unchanged (r, x0, 20);
     /* the same state stamped with the agent's round is mixed: the rig can see a change */
     s_send (r, r->h.step, r->v);
-    bool moved = false;
-    for (int k = 0; k < 50 && !moved; k++) {
-        s_next (r);
-        moved = !s_same (r->x, x0, r->d);
-    }
-    assert_true (moved);
+    s_assert_moves (r, x0);
+    assert_int_equal (s_rejected (r, MDL_REJECT_AHEAD), 1);
+    free (x0);
+    s_rig_destroy (r);
+}
+
+/* Async mode: a neighbour that is simply faster runs ahead without limit (nobody
+   waits). Its states come one after the other, each a little further on: the lead is
+   measured from what the link already showed, so they are mixed however far ahead the
+   neighbour got; a jump past the lead is still a lie. Before, every state more than
+   --max-staleness (here 500) rounds ahead of the agent's own round was refused and the
+   straggler mixed nothing from its faster neighbour. */
+static void
+test_a_neighbour_that_runs_ahead_step_by_step_is_mixed_in_async_mode (void **state)
+{
+    s_rig_t *r = s_rig_new (MDL_MODE_ASYNC);
+    s_next (r);
+    float *x0 = malloc (r->d * sizeof (float));
+    memcpy (x0, r->x, r->d * sizeof (float));
+    const uint64_t base = r->h.step;
+    for (uint64_t k = 1; k <= 13; k++) /* the agent's own state, 50 rounds further each time */
+        s_send (r, base + 50 * k, x0);
+    /* zeros 10^6 rounds past the last: a lie, refused, never mixed */
+    s_send (r, base + 1000000, r->v);
+    s_wait_rejected (r, MDL_REJECT_AHEAD, 1);
+    s_assert_unchanged (r, x0, 20);
+    /* zeros 700 rounds past the agent's round at the start, 50 past the link's last: mixed */
+    s_send (r, base + 700, r->v);
+    s_assert_moves (r, x0);
+    assert_int_equal (s_rejected (r, MDL_REJECT_AHEAD), 1);
+    free (x0);
+    s_rig_destroy (r);
+}
+
+/* Async mode, two agents: the other one started (or stalled) far ahead. Its first
+   state is a jump and refused; the next ones, a stream from there, are mixed. Before, a
+   pair that started more than --max-staleness apart never mixed at all. */
+static void
+test_a_lone_neighbour_far_ahead_from_the_start_is_mixed_from_its_second_state_in_async_mode (void **state)
+{
+    s_rig_t *r = s_rig_new (MDL_MODE_ASYNC);
+    s_next (r);
+    float *x0 = malloc (r->d * sizeof (float));
+    memcpy (x0, r->x, r->d * sizeof (float));
+    const uint64_t base = r->h.step + 5000;
+    s_send (r, base, r->v); /* zeros: the jump, refused */
+    s_wait_rejected (r, MDL_REJECT_AHEAD, 1);
+    s_assert_unchanged (r, x0, 10);
+    s_send (r, base + 1, x0);
+    s_send (r, base + 2, r->v); /* zeros, in the stream: mixed */
+    s_assert_moves (r, x0);
     assert_int_equal (s_rejected (r, MDL_REJECT_AHEAD), 1);
     free (x0);
     s_rig_destroy (r);
@@ -447,6 +514,8 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_a_state_stamped_far_ahead_is_refused_and_never_mixed_in_async_mode),
+        cmocka_unit_test (test_a_neighbour_that_runs_ahead_step_by_step_is_mixed_in_async_mode),
+        cmocka_unit_test (test_a_lone_neighbour_far_ahead_from_the_start_is_mixed_from_its_second_state_in_async_mode),
         cmocka_unit_test (test_a_state_stamped_far_ahead_does_not_hold_back_the_later_ones_in_sync_mode),
         cmocka_unit_test (test_one_state_stamped_a_few_rounds_ahead_does_not_make_the_agent_skip_rounds),
         cmocka_unit_test (test_a_replayed_message_and_a_step_going_back_are_refused),
