@@ -432,6 +432,8 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     pthread_cond_init (&a->boot_cond, NULL);
     atomic_init (&a->snap_wanted, false);
     pthread_cond_init (&a->snap_cond, NULL);
+    pthread_mutex_init (&a->gate_lock, NULL);
+    pthread_cond_init (&a->gate_cond, NULL);
     atomic_init (&a->stop, false);
     a->stats.loss = a->stats.test_acc = a->stats.test_loss = NAN;
     a->stats.residual_mse = NAN;
@@ -593,15 +595,50 @@ mdl_agent_destroy (mdl_agent_t **pa)
     pthread_mutex_destroy (&a->stats_lock);
     pthread_mutex_destroy (&a->snap_lock);
     pthread_cond_destroy (&a->snap_cond);
+    pthread_mutex_destroy (&a->gate_lock);
+    pthread_cond_destroy (&a->gate_cond);
     free (a);
     *pa = NULL;
+}
+
+/* Opens the gate of a prepared worker (or tells a gated one to go because of stop). */
+static void
+s_open_gate (mdl_agent_t *a)
+{
+    pthread_mutex_lock (&a->gate_lock);
+    a->gated = false;
+    pthread_cond_broadcast (&a->gate_cond);
+    pthread_mutex_unlock (&a->gate_lock);
+}
+
+void
+mdl_agent_gate_wait (mdl_agent_t *a)
+{
+    pthread_mutex_lock (&a->gate_lock);
+    while (a->gated && !atomic_load (&a->stop))
+        pthread_cond_wait (&a->gate_cond, &a->gate_lock);
+    pthread_mutex_unlock (&a->gate_lock);
+}
+
+int
+mdl_agent_prepare (mdl_agent_t *a)
+{
+    if (a->worker_started)
+        return 0;
+    a->gated = true; /* before the thread exists: nothing else reads it yet */
+    int rc = mdl_agent_start (a);
+    if (rc)
+        a->gated = false;
+    return rc;
 }
 
 int
 mdl_agent_start (mdl_agent_t *a)
 {
-    if (a->worker_started)
+    if (a->worker_started) {
+        s_open_gate (a); /* prepared: it waits for this */
         return 0;
+    }
     if (MDL_AGENT_EXTERNAL (a))
         return mdl_error_set (MDL_ENOTSUP, "an agent without a model of its own has no worker to start: drive it "
                                            "with mdl_agent_exchange");
@@ -618,6 +655,7 @@ mdl_agent_stop (mdl_agent_t *a)
     atomic_store (&a->stop, true);
     if (a->room)
         mdl_mailroom_wake (a->room);
+    s_open_gate (a); /* a prepared worker that was never started ends */
 }
 
 void
@@ -690,13 +728,16 @@ mdl_agent_snapshot (mdl_agent_t *a, uint64_t gen, float *out, uint64_t *step, do
         }
     }
     if (rc == 0) {
-        mdl_vec_copy (out, a->snap, a->d);
+        if (out)
+            mdl_vec_copy (out, a->snap, a->d);
         if (step)
             *step = a->snap_step;
     }
     pthread_mutex_unlock (&a->snap_lock);
     return rc;
 }
+
+const float *mdl_agent_snap_held (const mdl_agent_t *a) { return a->snap; }
 
 void
 mdl_agent_snapshot_stats (mdl_agent_t *a, mdl_agent_stats_t *s)

@@ -310,16 +310,26 @@ void mdl_agent_stats (mdl_agent_t *self, mdl_agent_stats_t *stats);
    (at most cap). */
 size_t mdl_agent_stats_values (const mdl_agent_stats_t *st, double *values, size_t cap);
 
+/* The worker's wait for mdl_agent_start when it was prepared (mdl_agent_prepare), or
+   for mdl_agent_stop; returns at once otherwise. */
+void mdl_agent_gate_wait (mdl_agent_t *self);
+
 /* The learner (its model holds x). Only safe to read while the worker is not running,
    or through mdl_agent_snapshot. */
 mdl_learner_t *mdl_agent_learner (mdl_agent_t *self);
 
 /* Asks for a copy of x at the worker's next step boundary (a finished worker answers
    at once). mdl_agent_snapshot then waits up to timeout seconds for it: copies x into
-   out (d floats) and its step into *step. Returns 0 or MDL_ETIMEOUT. */
+   out (d floats; NULL: no copy, read it with mdl_agent_snap_held) and its step into
+   *step. Returns 0 or MDL_ETIMEOUT. */
 void mdl_agent_request_snapshot (mdl_agent_t *self, uint64_t generation);
 int mdl_agent_snapshot (mdl_agent_t *self, uint64_t generation, float *out, uint64_t *step,
                         double timeout);
+/* The agent's copy of x of its last snapshot (d floats): what mdl_agent_snapshot copies
+   out. It stays as it is until the next snapshot request of the agent is answered
+   (mdl_agent_request_snapshot, mdl_agent_params): the cluster reads its snapshots here
+   instead of keeping a second copy of every model. */
+const float *mdl_agent_snap_held (const mdl_agent_t *self);
 
 /* The counters as they were when the agent's last snapshot was taken (steps, epoch and
    loss of the copied x; traffic up to then). */

@@ -106,6 +106,10 @@ struct mdl_agent_t {
     char out_endpoint[64];     /* inproc: worker PUSH -> comm PULL */
     pthread_t worker;
     bool worker_started;
+    /* mdl_agent_prepare: the worker is set up and waits for mdl_agent_start */
+    pthread_mutex_t gate_lock;
+    pthread_cond_t gate_cond;
+    bool gated;
     atomic_bool stop;
     _Atomic uint64_t round;    /* the worker's current step (sync: the round it mixes) */
     _Atomic uint64_t sync_wanted; /* highest global-average round a peer has started */

@@ -28,13 +28,15 @@ struct mdl_cluster_t {
     uint64_t spe;            /* equal_rounds: steps per epoch; else 0 */
     uint64_t gen;            /* snapshot generation */
     double snap_step;        /* the agents' mean step in the last snapshot */
-    float **snaps;           /* (n, d), allocated at the first snapshot */
+    const float **snaps;     /* (n) each agent's last snapshot: its own copy (mdl_agent_snap_held) */
     mdl_agent_stats_t *snap_stats; /* (n) each agent's counters at its snapshot */
     float *mean;             /* (d) */
     /* mdl_cluster_model and mdl_cluster_evaluate: */
     mdl_agent_cfg_t *base;   /* what the agents share (its datasets are the caller's) */
     float *model;            /* (d) model-parallel: the agents' sum */
-    mdl_learner_t *eval;     /* evaluates foreign parameter vectors, made at first use */
+    mdl_learner_t **evals;   /* (nevals) evaluate foreign parameter vectors, one per thread,
+                                made at first use */
+    int nevals;
     int32_t *drift_map;      /* "drift-at": the rotated labels, once in use */
 };
 
@@ -53,8 +55,6 @@ mdl_cluster_destroy (mdl_cluster_t **pself)
             mdl_agent_stop (self->agents[i]);
     for (int i = 0; self->agents && i < self->n; i++)
         mdl_agent_destroy (&self->agents[i]);
-    for (int i = 0; self->snaps && i < self->n; i++)
-        free (self->snaps[i]);
     for (int r = 0; self->regs && r < self->nregs; r++)
         mdl_registry_destroy (&self->regs[r]);
     free (self->regs);
@@ -63,7 +63,9 @@ mdl_cluster_destroy (mdl_cluster_t **pself)
     free (self->mean);
     free (self->model);
     free (self->drift_map);
-    mdl_learner_destroy (&self->eval);
+    for (int t = 0; t < self->nevals; t++)
+        mdl_learner_destroy (&self->evals[t]);
+    free (self->evals);
     mdl_agent_cfg_destroy (&self->base);
     free (self->agents);
     free (self->binds);
@@ -220,16 +222,20 @@ mdl_cluster_wait_peers (mdl_cluster_t *self, double timeout, int *which)
     return 0;
 }
 
-int
-mdl_cluster_start (mdl_cluster_t *self)
+/* fn on every agent in turn; the first error stops it. */
+static int
+s_each_agent (mdl_cluster_t *self, int (*fn) (mdl_agent_t *))
 {
     for (int i = 0; i < self->n; i++) {
-        int rc = mdl_agent_start (self->agents[i]);
+        int rc = fn (self->agents[i]);
         if (rc)
             return rc;
     }
     return 0;
 }
+
+int mdl_cluster_prepare (mdl_cluster_t *self) { return s_each_agent (self, mdl_agent_prepare); }
+int mdl_cluster_start (mdl_cluster_t *self) { return s_each_agent (self, mdl_agent_start); }
 
 void
 mdl_cluster_stop (mdl_cluster_t *self)
@@ -252,9 +258,6 @@ mdl_cluster_snapshot (mdl_cluster_t *self, double timeout, double *mean_step)
         if (!(self->snaps = calloc ((size_t) self->n, sizeof *self->snaps)) || !(self->mean = malloc (self->d * sizeof (float)))
             || !(self->snap_stats = calloc ((size_t) self->n, sizeof *self->snap_stats)))
             return MDL_ENOMEM;
-        for (int i = 0; i < self->n; i++)
-            if (!(self->snaps[i] = malloc (self->d * sizeof (float))))
-                return MDL_ENOMEM;
     }
     /* Ask all first, then collect: every agent copies its model at its own next step
        boundary, so the snapshots are as close in time as the agents' steps allow. */
@@ -264,8 +267,15 @@ mdl_cluster_snapshot (mdl_cluster_t *self, double timeout, double *mean_step)
     double steps = 0;
     for (int i = 0; i < self->n; i++) {
         uint64_t step = 0;
-        if (mdl_agent_snapshot (self->agents[i], self->gen, self->snaps[i], &step, timeout))
+        /* no copy of our own: the agent keeps its snapshot until the next request */
+        if (mdl_agent_snapshot (self->agents[i], self->gen, NULL, &step, timeout)) {
+            if (!self->snaps[self->n - 1]) { /* the first one: still no snapshot */
+                free (self->snaps);
+                self->snaps = NULL;
+            }
             return MDL_ETIMEOUT;
+        }
+        self->snaps[i] = mdl_agent_snap_held (self->agents[i]);
         mdl_agent_snapshot_stats (self->agents[i], &self->snap_stats[i]);
         steps += (double) step / self->n;
     }
@@ -393,21 +403,29 @@ mdl_cluster_model (mdl_cluster_t *self)
     return self->mean;
 }
 
-/* The learner that evaluates the snapshots: base's model over its training set, with
-   the labels rotated once the agents' mean step is past "drift-at" epochs. Returns 0,
-   MDL_EINVAL (no model), or the learner's error. */
+/* The learners that evaluate the snapshots, threads of them: base's model over its
+   training set, with the labels rotated once the agents' mean step is past "drift-at"
+   epochs. Returns 0, MDL_EINVAL (no model), or the learner's error. */
 static int
-s_evaluator (mdl_cluster_t *self, double mean_step)
+s_evaluators (mdl_cluster_t *self, double mean_step, int threads)
 {
     int rc = 0;
-    if (!self->eval) {
-        if (!mdl_agent_learner (self->agents[0]))
-            return mdl_error_set (MDL_EINVAL, "mdl_cluster_evaluate: the agents have no model of their own (\"dim\")");
+    if (!mdl_agent_learner (self->agents[0]))
+        return mdl_error_set (MDL_EINVAL, "mdl_cluster_evaluate: the agents have no model of their own (\"dim\")");
+    if (self->nevals < threads) {
+        mdl_learner_t **more = realloc (self->evals, (size_t) threads * sizeof *more);
+        if (!more)
+            return mdl_error_set (MDL_ENOMEM, "out of memory");
+        self->evals = more;
         mdl_learner_cfg_t lc = self->base->learn;
         lc.sched.steps_per_epoch = mdl_cluster_steps_per_epoch (self);
         lc.sched.total_steps = lc.sched.steps_per_epoch * (uint64_t) (self->base->epochs > 0 ? self->base->epochs : 1);
-        if (!(self->eval = mdl_learner_new (&lc, self->base->train, NULL, 0, &rc)))
-            return mdl_error_set (rc, "mdl_cluster_evaluate: cannot build the evaluating model: %s", mdl_strerror (rc));
+        for (; self->nevals < threads; self->nevals++) {
+            if (!(self->evals[self->nevals] = mdl_learner_new (&lc, self->base->train, NULL, 0, &rc)))
+                return mdl_error_set (rc, "mdl_cluster_evaluate: cannot build the evaluating model: %s", mdl_strerror (rc));
+            if (self->drift_map)
+                mdl_learner_set_label_map (self->evals[self->nevals], self->drift_map);
+        }
     }
     const double drift_step = self->base->drift_epoch * (double) mdl_cluster_steps_per_epoch (self);
     if (self->base->drift_epoch > 0 && !self->drift_map && mean_step >= drift_step) {
@@ -415,7 +433,8 @@ s_evaluator (mdl_cluster_t *self, double mean_step)
         if (!(self->drift_map = malloc ((size_t) (classes > 0 ? classes : 1) * sizeof (int32_t))))
             return mdl_error_set (MDL_ENOMEM, "out of memory");
         mdl_label_map_rotate (self->drift_map, classes);
-        mdl_learner_set_label_map (self->eval, self->drift_map);
+        for (int t = 0; t < self->nevals; t++)
+            mdl_learner_set_label_map (self->evals[t], self->drift_map);
     }
     return 0;
 }
@@ -424,25 +443,52 @@ int
 mdl_cluster_evaluate (mdl_cluster_t *self, const mdl_dataset_t *ds, size_t max_rows, double *loss, double *acc,
                       double *agent_loss, double *agent_acc)
 {
+    return mdl_cluster_evaluate_some (self, ds, max_rows, NULL, agent_loss || agent_acc ? self->n : 0, 1, loss, acc,
+                                      agent_loss, agent_acc);
+}
+
+int
+mdl_cluster_evaluate_some (mdl_cluster_t *self, const mdl_dataset_t *ds, size_t max_rows, const int *which, int k,
+                           int threads, double *loss, double *acc, double *agent_loss, double *agent_acc)
+{
     mdl_error_clear ();
     if (!self->snaps || !ds)
         return mdl_error_set (MDL_EINVAL, "mdl_cluster_evaluate: %s", !ds ? "no dataset" : "no snapshot yet");
-    int rc = s_evaluator (self, self->snap_step);
+    if (k < 0 || k > self->n)
+        return mdl_error_set (MDL_EINVAL, "mdl_cluster_evaluate_some: %d agents of %d", k, self->n);
+    for (int j = 0; which && j < k; j++)
+        if (which[j] < 0 || which[j] >= self->n)
+            return mdl_error_set (MDL_EINVAL, "mdl_cluster_evaluate_some: no agent %d", which[j]);
+    const size_t m = (size_t) k + 1; /* the run's model, then the agents' */
+    threads = mdl_eval_threads (threads, m);
+    int rc = s_evaluators (self, self->snap_step, threads);
     const float *model = rc ? NULL : mdl_cluster_model (self);
     if (!rc && !model)
         rc = mdl_error_set (MDL_ENOMEM, "out of memory");
-    double l, a;
-    if (!rc && !(rc = mdl_learner_evaluate (self->eval, model, ds, max_rows, &l, &a))) {
-        *loss = l;
-        *acc = a;
+    const float **params = rc ? NULL : malloc (m * sizeof *params);
+    double *l = rc ? NULL : malloc (2 * m * sizeof *l);
+    if (!rc && (!params || !l))
+        rc = mdl_error_set (MDL_ENOMEM, "out of memory");
+    if (!rc) {
+        params[0] = model;
+        for (int j = 0; j < k; j++)
+            params[j + 1] = self->snaps[which ? which[j] : j];
+        if ((rc = mdl_eval_parallel (self->evals, threads, params, m, ds, max_rows, l, l + m)))
+            mdl_error_set (rc, "mdl_cluster_evaluate: %s", mdl_strerror (rc));
     }
-    for (int i = 0; !rc && (agent_loss || agent_acc) && i < self->n; i++)
-        if (!(rc = mdl_learner_evaluate (self->eval, self->snaps[i], ds, max_rows, &l, &a))) {
+    if (!rc) {
+        *loss = l[0];
+        *acc = l[m];
+        for (int j = 0; j < k; j++) {
+            const int i = which ? which[j] : j;
             if (agent_loss)
-                agent_loss[i] = l;
+                agent_loss[i] = l[j + 1];
             if (agent_acc)
-                agent_acc[i] = a;
+                agent_acc[i] = l[m + j + 1];
         }
+    }
+    free (params);
+    free (l);
     return rc;
 }
 

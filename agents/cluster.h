@@ -51,4 +51,14 @@ int mdl_cluster_snap_stats (const mdl_cluster_t *self, int i, mdl_agent_stats_t 
    before any has); peers_seen the minimum. */
 void mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum);
 
+/* clustereval.c: the threads an evaluation of m vectors uses when asked for threads
+   (0: one per core online), at most one per vector and 64. */
+int mdl_eval_threads (int threads, size_t m);
+/* Evaluates the m parameter vectors params[j] (none NULL) on the first max_rows rows of ds (0: all) into loss[j] and acc[j], on threads
+   threads, the t-th with the learner evals[t] (threads of them, alike). Each vector is
+   evaluated by one thread, so the results are mdl_learner_evaluate's whatever the
+   threads. Returns 0 or the first error (MDL_ESHAPE, MDL_ENOMEM). */
+int mdl_eval_parallel (mdl_learner_t *const *evals, int threads, const float *const *params, size_t m,
+                       const mdl_dataset_t *ds, size_t max_rows, double *loss, double *acc);
+
 #endif

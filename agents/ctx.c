@@ -637,6 +637,37 @@ s_sync_wait (mdl_ctx_t *c, int channel)
     pthread_mutex_unlock (&a->stats_lock);
 }
 
+/* Room in c->mix for n neighbours. 0 or MDL_ENOMEM. */
+static int
+s_mix_room (mdl_ctx_t *c, size_t n)
+{
+    mdl_mixws_t *w = &c->mix;
+    if (n <= w->cap)
+        return 0;
+    /* the 8-byte entries first, then the floats, then the flags: each array aligned */
+    const size_t per = 3 * sizeof (const float *) + sizeof (uint64_t) + 5 * sizeof (double) + sizeof (size_t)
+                       + sizeof (float) + sizeof (bool);
+    char *b = malloc (n * per);
+    if (!b)
+        return MDL_ENOMEM;
+    free (w->block);
+    w->block = b;
+    w->cap = n;
+    w->v = (void *) b, b += n * sizeof *w->v;
+    w->vs = (void *) b, b += n * sizeof *w->vs;
+    w->rv = (void *) b, b += n * sizeof *w->rv;
+    w->stale_by = (void *) b, b += n * sizeof *w->stale_by;
+    w->coef = (void *) b, b += n * sizeof *w->coef;
+    w->shared = (void *) b, b += n * sizeof *w->shared;
+    w->ws = (void *) b, b += n * sizeof *w->ws;
+    w->dist = (void *) b, b += n * sizeof *w->dist;
+    w->rw = (void *) b, b += n * sizeof *w->rw;
+    w->at = (void *) b, b += n * sizeof *w->at;
+    w->cs = (void *) b, b += n * sizeof *w->cs;
+    w->bad = (void *) b;
+    return 0;
+}
+
 /* mdl_ctx_mix; with from, x is only written: x <- self_v + gamma sum_j c_j (v_j - self_v)
    (mdl_worker_mix_from). */
 static int
@@ -651,13 +682,20 @@ s_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x, b
     }
     if (s_round_begun (c))
         return 0;
+    if (s_mix_room (c, c->nnbr)) {
+        if (from)
+            mdl_vec_copy (x, self_v, c->d);
+        mdl_agent_log (a, "out of memory: round %llu not mixed", (unsigned long long) c->step);
+        return MDL_ENOMEM;
+    }
+    mdl_mixws_t *w = &c->mix;
     const bool sync = a->cfg.mode == MDL_MODE_SYNC;
     if (sync && c->nnbr)
         s_sync_wait (c, channel);
     /* Read every neighbour's vector (held stable until read_end), then weigh them. */
-    const float *v[MDL_AGENT_MAX_PEERS];
-    uint64_t stale_by[MDL_AGENT_MAX_PEERS];
-    double coef[MDL_AGENT_MAX_PEERS], shared[MDL_AGENT_MAX_PEERS];
+    const float **v = w->v;
+    uint64_t *stale_by = w->stale_by;
+    double *coef = w->coef, *shared = w->shared;
     for (size_t k = 0; k < c->nnbr; k++) {
         mdl_slot_meta_t m = { .aux = 0 };
         v[k] = mdl_mailroom_read_begin (a->room, c->ids[c->nbr[k]], channel, sync ? c->step : UINT64_MAX, &m);
@@ -675,10 +713,10 @@ s_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x, b
        unread, by reference: this is its check) and measures the disagreement estimate
        sum_j w_ij ||x_i - v_j||^2 (Kong et al.'s proxy) from x before mixing. */
     double csum = 0.0;
-    const float *vs[MDL_AGENT_MAX_PEERS];
-    float cs[MDL_AGENT_MAX_PEERS];
-    double ws[MDL_AGENT_MAX_PEERS];
-    size_t nv = 0, at[MDL_AGENT_MAX_PEERS];
+    const float **vs = w->vs;
+    float *cs = w->cs;
+    double *ws = w->ws;
+    size_t nv = 0, *at = w->at;
     for (size_t k = 0; k < c->nnbr; k++)
         if (coef[k] > 0) {
             csum += gamma * coef[k];
@@ -687,8 +725,8 @@ s_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x, b
             ws[nv] = gamma * coef[k];
             cs[nv++] = (float) (gamma * coef[k]);
         }
-    bool bad[MDL_AGENT_MAX_PEERS];
-    double dist[MDL_AGENT_MAX_PEERS];
+    bool *bad = w->bad;
+    double *dist = w->dist;
     size_t nbad = 0;
     /* The distances cost a few operations per element: every mix when consensus control
        or the adaptive degree decide on them, else every 16th (the metrics read it a few
@@ -697,8 +735,8 @@ s_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x, b
     if (nv && a->cfg.robust.kind != MDL_ROBUST_NONE) {
         /* --robust: its rules read the states more than once and need finite inputs, so
            a state holding NaN/Inf is left out whole (one pass to check each). */
-        const float *rv[MDL_AGENT_MAX_PEERS];
-        double rw[MDL_AGENT_MAX_PEERS];
+        const float **rv = w->rv;
+        double *rw = w->rw;
         size_t m = 0;
         for (size_t j = 0; j < nv; j++) {
             bad[j] = !mdl_vec_isfinite (vs[j], c->d);

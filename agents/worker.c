@@ -114,6 +114,7 @@ mdl_worker_ctx_free (mdl_ctx_t *c)
         mdl_blob_unref (c->fused);
     mdl_byz_destroy (&c->byz);
     free (c->talk);
+    free (c->mix.block);
     free (c);
 }
 
@@ -427,6 +428,7 @@ mdl_worker_main (void *arg)
 {
     mdl_agent_t *a = arg;
     int rc = 0;
+    pthread_setname_np (pthread_self (), "mdl-worker"); /* top -H, perf --sort comm */
     mdl_learner_t *l = a->learner;
     mdl_ctx_t *c = mdl_worker_ctx_new (a, mdl_model_params (mdl_learner_model (l)), &rc);
     if (!c) {
@@ -434,6 +436,7 @@ mdl_worker_main (void *arg)
         mdl_worker_finish (a, rc);
         return NULL;
     }
+    mdl_agent_gate_wait (a); /* prepared (mdl_agent_prepare): set up, it waits for the start */
     if ((rc = mdl_worker_wait_min_peers (c)) != 0 || atomic_load (&a->stop)) {
         mdl_worker_ctx_free (c);
         mdl_worker_finish (a, rc);

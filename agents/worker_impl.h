@@ -14,6 +14,20 @@
 #include "rng.h"
 #include "robust.h"
 
+/* s_mix's per-neighbour arrays (ctx.c), in one block grown to the largest round seen:
+   on the worker's stack, arrays for MDL_AGENT_MAX_PEERS neighbours took 87 KB, and every
+   page of them a round touched stayed resident for the thread's life. */
+typedef struct {
+    size_t cap;
+    void *block;
+    const float **v, **vs, **rv;
+    uint64_t *stale_by;
+    double *coef, *shared, *ws, *dist, *rw;
+    size_t *at;
+    float *cs;
+    bool *bad;
+} mdl_mixws_t;
+
 struct mdl_ctx_t {
     mdl_agent_t *a;
     zsock_t *push;
@@ -76,6 +90,7 @@ struct mdl_ctx_t {
     uint64_t talk_version, talk_window;
     size_t talk_graphs;
     mdl_blob_t *fused;         /* fused.c: round 0's state, written by the optimizer */
+    mdl_mixws_t mix;
 };
 
 /* worker.c: the pieces of the worker's loop that mdl_agent_exchange (exchange.c) runs

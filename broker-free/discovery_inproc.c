@@ -15,7 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#define S_PAGE 64
+/* Entries read from the registry at a time: a page lives on the comm thread's stack,
+   where every page it ever spans stays resident (16 entries: 5 KB). */
+#define S_PAGE 16
 
 typedef struct {
     mdl_registry_t *registry;

@@ -5,11 +5,18 @@
 
 #include "err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A peer's record: mdl_peer_info_t's fields with the endpoint out of line, a copy of its
+   own length (an agent of a large cluster keeps one record per member: 256 bytes of
+   endpoint each would be most of them). */
 typedef struct {
-    mdl_peer_info_t info;
+    uint64_t id, incarnation;
+    char *endpoint;     /* NULL: not known */
+    uint16_t port;
+    char pubkey[MDL_PUBKEY_LEN + 1];
     bool alive;
     bool mute_reported; /* reported by mdl_peers_mute since it was last heard */
     bool bye;           /* this incarnation said goodbye: it never comes back (a restart
@@ -31,6 +38,7 @@ struct mdl_peers_t {
     size_t npending;
     double burst, rate, tokens, refilled;
     double hold_max;
+    mdl_peer_info_t got; /* mdl_peers_get's answer */
 };
 
 mdl_peers_t *
@@ -65,6 +73,8 @@ mdl_peers_destroy (mdl_peers_t **pself)
 {
     if (!pself || !*pself)
         return;
+    for (size_t i = 0; (*pself)->recs && i < (*pself)->n; i++)
+        free ((*pself)->recs[i].endpoint);
     free ((*pself)->recs);
     free (*pself);
     *pself = NULL;
@@ -83,7 +93,7 @@ s_find (const mdl_peers_t *self, uint64_t id)
     size_t lo = 0, hi = self->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (self->recs[mid].info.id < id)
+        if (self->recs[mid].id < id)
             lo = mid + 1;
         else
             hi = mid;
@@ -95,20 +105,37 @@ static s_rec_t *
 s_get (const mdl_peers_t *self, uint64_t id)
 {
     size_t i = s_find (self, id);
-    return i < self->n && self->recs[i].info.id == id ? &self->recs[i] : NULL;
+    return i < self->n && self->recs[i].id == id ? &self->recs[i] : NULL;
 }
 
-/* Takes info's fields, keeping the known endpoint when info has none. */
+/* Takes info's fields; the endpoint *ep when not NULL (taken: *ep becomes NULL), else
+   the known one stays. */
 static void
-s_update (s_rec_t *r, const mdl_peer_info_t *info)
+s_update (s_rec_t *r, const mdl_peer_info_t *info, char **ep)
 {
-    char endpoint[MDL_ENDPOINT_MAX];
-    memcpy (endpoint, r->info.endpoint, sizeof endpoint);
-    r->info = *info;
-    r->info.endpoint[MDL_ENDPOINT_MAX - 1] = 0;
-    r->info.pubkey[MDL_PUBKEY_LEN] = 0;
-    if (!info->endpoint[0])
-        memcpy (r->info.endpoint, endpoint, sizeof endpoint);
+    r->id = info->id;
+    r->incarnation = info->incarnation;
+    r->port = info->port;
+    memcpy (r->pubkey, info->pubkey, MDL_PUBKEY_LEN);
+    r->pubkey[MDL_PUBKEY_LEN] = 0;
+    if (*ep) {
+        free (r->endpoint);
+        r->endpoint = *ep;
+        *ep = NULL;
+    }
+}
+
+/* r as an mdl_peer_info_t. */
+static void
+s_info (const s_rec_t *r, mdl_peer_info_t *out)
+{
+    memset (out, 0, sizeof *out);
+    out->id = r->id;
+    out->incarnation = r->incarnation;
+    out->port = r->port;
+    if (r->endpoint)
+        snprintf (out->endpoint, sizeof out->endpoint, "%s", r->endpoint);
+    memcpy (out->pubkey, r->pubkey, sizeof out->pubkey);
 }
 
 void
@@ -201,21 +228,18 @@ s_make_room (mdl_peers_t *self)
             victim = k;
     if (victim == self->n)
         return false;
+    free (self->recs[victim].endpoint);
     memmove (self->recs + victim, self->recs + victim + 1, (self->n - victim - 1) * sizeof *self->recs);
     self->n--;
     return true;
 }
 
-int
-mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
-                mdl_peer_event_t *ev)
+/* mdl_peers_seen with a copy of a new endpoint in *ep (NULL: none), taken when stored. */
+static int
+s_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now, mdl_peer_event_t *ev, char **ep)
 {
-    memset (ev, 0, sizeof *ev);
-    ev->kind = MDL_PEER_NONE;
-    if (info->id == 0 || info->id == self->self)
-        return 0;
     size_t i = s_find (self, info->id);
-    s_rec_t *r = i < self->n && self->recs[i].info.id == info->id ? &self->recs[i] : NULL;
+    s_rec_t *r = i < self->n && self->recs[i].id == info->id ? &self->recs[i] : NULL;
     if (!r) {
         if (!s_confirmed (self, info->id, now))
             return 0;
@@ -231,9 +255,9 @@ mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
         r->rejoined = now;
         ev->kind = MDL_PEER_JOIN;
     }
-    else if (!r->alive && r->bye && r->info.incarnation == info->incarnation)
+    else if (!r->alive && r->bye && r->incarnation == info->incarnation)
         return 0; /* a hello sent before its goodbye, arriving after it */
-    else if (!r->alive || r->info.incarnation != info->incarnation) {
+    else if (!r->alive || r->incarnation != info->incarnation) {
         const double rejoined = r->rejoined, hold = r->hold;
         if (!s_rejoin_allowed (self, r, now))
             return MDL_EBACKOFF;
@@ -244,7 +268,7 @@ mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
         }
         r->rejoined = now;
         ev->kind = MDL_PEER_REJOIN;
-        ev->old_incarnation = r->info.incarnation;
+        ev->old_incarnation = r->incarnation;
     }
     if (ev->kind != MDL_PEER_NONE) {
         r->alive = true;
@@ -252,17 +276,35 @@ mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now,
         r->since = now;
         r->mute_reported = false;
     }
-    s_update (r, info);
+    s_update (r, info, ep);
     r->last_seen = now;
-    ev->info = r->info;
+    s_info (r, &ev->info);
     return 0;
+}
+
+int
+mdl_peers_seen (mdl_peers_t *self, const mdl_peer_info_t *info, double now, mdl_peer_event_t *ev)
+{
+    memset (ev, 0, sizeof *ev);
+    ev->kind = MDL_PEER_NONE;
+    if (info->id == 0 || info->id == self->self)
+        return 0;
+    /* A new endpoint's copy is made first: when it cannot be, nothing has changed. */
+    const s_rec_t *known = s_get (self, info->id);
+    char *ep = NULL;
+    if (info->endpoint[0] && !(known && known->endpoint && !strncmp (known->endpoint, info->endpoint, MDL_ENDPOINT_MAX - 1))
+        && !(ep = strndup (info->endpoint, MDL_ENDPOINT_MAX - 1)))
+        return MDL_ENOMEM;
+    const int rc = s_seen (self, info, now, ev, &ep);
+    free (ep); /* not taken */
+    return rc;
 }
 
 bool
 mdl_peers_touch (mdl_peers_t *self, uint64_t id, uint64_t incarnation, double now)
 {
     s_rec_t *r = s_get (self, id);
-    if (!r || !r->alive || (incarnation && incarnation != r->info.incarnation))
+    if (!r || !r->alive || (incarnation && incarnation != r->incarnation))
         return false;
     r->last_seen = now;
     r->since = now;
@@ -280,7 +322,7 @@ mdl_peers_expire (mdl_peers_t *self, double now, mdl_peer_event_t *ev, size_t ca
             r->alive = false;
             memset (&ev[k], 0, sizeof ev[k]);
             ev[k].kind = MDL_PEER_LEAVE;
-            ev[k].info = r->info;
+            s_info (r, &ev[k].info);
             k++;
         }
     }
@@ -295,7 +337,7 @@ mdl_peers_mute (mdl_peers_t *self, double now, uint64_t *ids, size_t cap)
         s_rec_t *r = &self->recs[i];
         if (r->alive && !r->mute_reported && now - r->since > self->timeout) {
             r->mute_reported = true;
-            ids[k++] = r->info.id;
+            ids[k++] = r->id;
         }
     }
     return k;
@@ -312,7 +354,7 @@ s_kill (s_rec_t *r, bool bye, mdl_peer_event_t *ev)
     if (ev) {
         memset (ev, 0, sizeof *ev);
         ev->kind = MDL_PEER_LEAVE;
-        ev->info = r->info;
+        s_info (r, &ev->info);
     }
     return true;
 }
@@ -346,17 +388,20 @@ mdl_peers_alive (const mdl_peers_t *self, uint64_t *ids, size_t cap)
     for (size_t i = 0; i < self->n; i++)
         if (self->recs[i].alive) {
             if (k < cap)
-                ids[k] = self->recs[i].info.id;
+                ids[k] = self->recs[i].id;
             k++;
         }
     return k;
 }
 
 const mdl_peer_info_t *
-mdl_peers_get (const mdl_peers_t *self, uint64_t id)
+mdl_peers_get (mdl_peers_t *self, uint64_t id)
 {
-    s_rec_t *r = s_get (self, id);
-    return r ? &r->info : NULL;
+    const s_rec_t *r = s_get (self, id);
+    if (!r)
+        return NULL;
+    s_info (r, &self->got);
+    return &self->got;
 }
 
 bool

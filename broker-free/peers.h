@@ -109,7 +109,7 @@ void mdl_peers_listening (mdl_peers_t *self, uint64_t id, double now);
 size_t mdl_peers_alive (const mdl_peers_t *self, uint64_t *ids, size_t cap);
 
 /* The record of id (alive or dead), or NULL. Valid until the next call on self. */
-const mdl_peer_info_t *mdl_peers_get (const mdl_peers_t *self, uint64_t id);
+const mdl_peer_info_t *mdl_peers_get (mdl_peers_t *self, uint64_t id);
 bool mdl_peers_is_alive (const mdl_peers_t *self, uint64_t id);
 
 #endif

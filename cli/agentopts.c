@@ -486,6 +486,30 @@ mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t *to, do
     return rows < (double) test_rows ? (size_t) (rows / 100) * 100 : test_rows;
 }
 
+int
+mdl_agentopts_eval_agents (const mdl_agentopts_t *o, const mdl_trainopts_t *to, int given, double samples_between,
+                           size_t rows, int agents)
+{
+    if (given >= 0)
+        return given > 0 && given < agents ? given : agents;
+    if (o->eval_rows_given || to->target_acc > 0 || rows == 0)
+        return agents;
+    /* The budget of mdl_agentopts_eval_rows, in rows over all the models: when its floor
+       of rows per model overdraws it (many agents, short epochs), fewer agents. */
+    const double models = floor (0.25 * 3.0 * samples_between / (double) rows);
+    const double k = models - 1; /* the averaged model is always evaluated */
+    return k < 1 ? 1 : k < agents ? (int) k : agents;
+}
+
+void
+mdl_agentopts_eval_sample (int k, int agents, int *which)
+{
+    /* the middle agent of each of k equal spans: spread over the ids (and so over a
+       ring or a torus), and the same in every run and every evaluation */
+    for (int j = 0; j < k; j++)
+        which[j] = (int) (((2 * (int64_t) j + 1) * agents) / (2 * (int64_t) k));
+}
+
 void
 mdl_agentopts_json_counters (void *json, const double *values, size_t n)
 {

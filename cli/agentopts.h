@@ -103,6 +103,16 @@ int mdl_agentopts_seed_agent (mdl_agent_cfg_t *cfg, uint64_t seed, int i);
    training samples), at least 200, in hundreds. At most test_rows. */
 size_t mdl_agentopts_eval_rows (const mdl_agentopts_t *o, const mdl_trainopts_t *to, double samples_between, int models,
                                 size_t test_rows);
+/* The agents whose own models an evaluation while training of a cluster of agents
+   covers, rows test rows each (mdl_agentopts_eval_rows): given when >= 0 (`sim
+   --eval-agents`; 0 = all), all of them with --eval-rows or --target-acc; else as many
+   as keep the evaluation of the averaged model and theirs within the same quarter of
+   the training work between two evaluations, at least 1. At most agents. */
+int mdl_agentopts_eval_agents (const mdl_agentopts_t *o, const mdl_trainopts_t *to, int given, double samples_between,
+                               size_t rows, int agents);
+/* The k agents (of agents) such an evaluation covers, into which[0..k): increasing and
+   evenly spread, the same every time. */
+void mdl_agentopts_eval_sample (int k, int agents, int *which);
 
 /* Writes an agent's traffic and update counters into j (the keys metrics and summaries
    share: bytes_sent, bytes_received, updates_applied, updates_stale, updates_dropped,

@@ -315,60 +315,90 @@ mdl_learner_step (mdl_learner_t *l, float *loss)
     return rc;
 }
 
-int
-mdl_learner_evaluate (mdl_learner_t *l, const float *params, const mdl_dataset_t *ds,
-                      size_t max_rows, double *loss, double *acc)
+/* The rows an evaluation gathers at once: whole chunks, about 8 MB of inputs. Each model
+   evaluated takes its parameters once per block, not once per chunk. */
+static size_t
+s_eval_block (size_t chunk, size_t dim, size_t n)
 {
-    mdl_model_t *m = l->model;
-    if (params) {
-        if (!l->eval) {
-            int rc;
-            if (!(l->eval = mdl_model_new (mdl_model_spec (l->model), 0, &rc)))
-                return rc;
-        }
-        m = l->eval;
-        mdl_vec_copy (mdl_model_params (m), params, mdl_model_nparams (m));
+    size_t chunks = ((size_t) 8 << 20) / (chunk * (dim ? dim : 1) * sizeof (float));
+    chunks = chunks ? chunks : 1;
+    const size_t rows = chunks * chunk;
+    return rows < n ? rows : n;
+}
+
+int
+mdl_learner_evaluate_many (mdl_learner_t *l, const float *const *params, size_t k, const mdl_dataset_t *ds,
+                           size_t max_rows, double *loss, double *acc)
+{
+    bool foreign = false, own = false;
+    for (size_t j = 0; j < k; j++)
+        foreign |= params[j] != NULL, own |= params[j] == NULL;
+    if (foreign && !l->eval) {
+        int rc;
+        if (!(l->eval = mdl_model_new (mdl_model_spec (l->model), 0, &rc)))
+            return rc;
     }
     const size_t chunk = 256, dim = mdl_dataset_dim (ds);
     size_t n = mdl_dataset_n (ds);
     if (max_rows && max_rows < n)
         n = max_rows;
-    if (mdl_model_reserve (m, chunk))
+    if ((own && mdl_model_reserve (l->model, chunk)) || (foreign && mdl_model_reserve (l->eval, chunk)))
         return MDL_ENOMEM;
-    /* Evaluation runs once per epoch, so its buffer is allocated here, not in the
-       learner: it would double the learner's resident memory for nothing. */
-    float *xb = malloc (chunk * dim * sizeof *xb);
-    int32_t *yb = malloc (chunk * sizeof *yb);
-    uint32_t *idx = malloc (chunk * sizeof *idx);
-    const int regression = mdl_model_is_regression (m);
-    if (regression && !mdl_dataset_targets (ds)) {
-        free (xb); free (yb); free (idx);
+    const int regression = mdl_model_is_regression (l->model);
+    if (regression && !mdl_dataset_targets (ds))
         return MDL_ESHAPE;
-    }
-    float *tb = regression ? malloc (chunk * sizeof *tb) : NULL;
-    if (!xb || !yb || !idx || (regression && !tb)) {
-        free (xb); free (yb); free (idx); free (tb);
-        return MDL_ENOMEM;
-    }
-    double total = 0.0;
-    size_t correct = 0;
-    for (size_t at = 0; at < n; at += chunk) {
-        size_t b = n - at < chunk ? n - at : chunk;
-        for (size_t i = 0; i < b; i++)
+    /* Evaluation runs once per epoch, so its buffers are allocated here, not in the
+       learner: they would double the learner's resident memory for nothing. */
+    const size_t block = s_eval_block (chunk, dim, n), cap = block ? block : 1;
+    float *xb = malloc (cap * dim * sizeof *xb);
+    int32_t *yb = malloc (cap * sizeof *yb);
+    uint32_t *idx = malloc (cap * sizeof *idx);
+    float *tb = regression ? malloc (cap * sizeof *tb) : NULL;
+    double *total = calloc (k ? k : 1, sizeof *total);
+    size_t *correct = calloc (k ? k : 1, sizeof *correct);
+    int rc = xb && yb && idx && total && correct && (!regression || tb) ? 0 : MDL_ENOMEM;
+    /* Each model's sums run over the chunks in order, whatever the block size: the
+       results are those of evaluating the models one at a time. */
+    for (size_t at = 0; rc == 0 && at < n; at += block) {
+        const size_t rows = n - at < block ? n - at : block;
+        for (size_t i = 0; i < rows; i++)
             idx[i] = (uint32_t) (at + i);
-        mdl_dataset_gather (ds, idx, b, xb, yb);
-        s_map_labels (l->label_map, yb, b);
+        mdl_dataset_gather (ds, idx, rows, xb, yb);
+        s_map_labels (l->label_map, yb, rows);
         if (tb)
-            mdl_dataset_gather_targets (ds, idx, b, tb);
-        mdl_model_forward (m, xb, b);
-        size_t ok = 0;
-        total += (double) mdl_model_loss (m, yb, tb, b, &ok) * (double) b;
-        correct += ok;
+            mdl_dataset_gather_targets (ds, idx, rows, tb);
+        for (size_t j = 0; j < k; j++) {
+            mdl_model_t *m = params[j] ? l->eval : l->model;
+            if (params[j])
+                mdl_vec_copy (mdl_model_params (m), params[j], mdl_model_nparams (m));
+            for (size_t c = 0; c < rows; c += chunk) {
+                const size_t b = rows - c < chunk ? rows - c : chunk;
+                mdl_model_forward (m, xb + c * dim, b);
+                size_t ok = 0;
+                total[j] += (double) mdl_model_loss (m, yb + c, tb ? tb + c : NULL, b, &ok) * (double) b;
+                correct[j] += ok;
+            }
+        }
     }
-    free (xb); free (yb); free (idx); free (tb);
-    *loss = n ? total / (double) n : 0.0;
-    *acc = n ? (double) correct / (double) n : 0.0;
-    return 0;
+    for (size_t j = 0; rc == 0 && j < k; j++) {
+        loss[j] = n ? total[j] / (double) n : 0.0;
+        acc[j] = n ? (double) correct[j] / (double) n : 0.0;
+    }
+    free (xb);
+    free (yb);
+    free (idx);
+    free (tb);
+    free (total);
+    free (correct);
+    return rc;
+}
+
+int
+mdl_learner_evaluate (mdl_learner_t *l, const float *params, const mdl_dataset_t *ds, size_t max_rows, double *loss,
+                      double *acc)
+{
+    const float *const one[1] = { params };
+    return mdl_learner_evaluate_many (l, one, 1, ds, max_rows, loss, acc);
 }
 
 size_t

@@ -62,6 +62,13 @@ void mdl_learner_apply_to (mdl_learner_t *l, float *out);
    mdl_learner_steps_per_epoch and mdl_learner_evaluate (in chunks of the reserved
    batch) are meshdl/learner.h's. */
 void mdl_learner_set_steps (mdl_learner_t *l, uint64_t steps);
+
+/* mdl_learner_evaluate of k parameter vectors (params[j]; NULL: the learner's own model)
+   at once, into loss[j] and acc[j]: the rows are read once for all of them, and each
+   result is the one mdl_learner_evaluate of that vector alone gives (the same sums in
+   the same order). Returns 0, MDL_ESHAPE or MDL_ENOMEM. */
+int mdl_learner_evaluate_many (mdl_learner_t *l, const float *const *params, size_t k, const mdl_dataset_t *ds,
+                               size_t max_rows, double *loss, double *acc);
 /* Rows in the shard. */
 size_t mdl_learner_rows (const mdl_learner_t *l);
 

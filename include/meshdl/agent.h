@@ -68,6 +68,12 @@ MDL_EXPORT void mdl_agent_destroy (mdl_agent_t **self);
 /* Way 1: starts the training worker. Returns 0, MDL_ENOMEM, or MDL_ENOTSUP for an agent
    without a model of its own (it is driven by mdl_agent_exchange). */
 MDL_EXPORT int mdl_agent_start (mdl_agent_t *self);
+/* Way 1, optional: creates the worker's thread and its state now, and the worker waits:
+   mdl_agent_start then only lets it go (and mdl_agent_stop ends it). The agent counts as
+   started from here (no new shard, checkpoint or resume). Many agents of one process
+   start together without each one's set-up in the way of the others' training. Returns
+   what mdl_agent_start does. */
+MDL_EXPORT int mdl_agent_prepare (mdl_agent_t *self);
 
 /* Asks the worker (or a waiting mdl_agent_exchange) to stop soon; never blocks. */
 MDL_EXPORT void mdl_agent_stop (mdl_agent_t *self);

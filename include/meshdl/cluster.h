@@ -86,6 +86,11 @@ MDL_EXPORT uint64_t mdl_cluster_steps_per_epoch (const mdl_cluster_t *self);
    MDL_ETIMEOUT with the first agent that did not in *which (may be NULL). */
 MDL_EXPORT int mdl_cluster_wait_peers (mdl_cluster_t *self, double timeout, int *which);
 
+/* Optional, before mdl_cluster_start: every worker's thread and state made now
+   (mdl_agent_prepare), so that the start only lets them go: hundreds of agents that
+   start one by one otherwise train beside the creation of the others' threads, which
+   then waits for the cores. Returns 0 or the first error. */
+MDL_EXPORT int mdl_cluster_prepare (mdl_cluster_t *self);
 /* Starts every worker. Returns 0 or the first error. */
 MDL_EXPORT int mdl_cluster_start (mdl_cluster_t *self);
 /* Asks every worker to stop after its current step (non-blocking). */
@@ -97,7 +102,8 @@ MDL_EXPORT void mdl_cluster_join (mdl_cluster_t *self);
    cluster's snapshot buffers, and computes their mean. *mean_step (may be NULL) gets
    the agents' mean step. Returns 0 or MDL_ETIMEOUT (an agent did not answer). */
 MDL_EXPORT int mdl_cluster_snapshot (mdl_cluster_t *self, double timeout, double *mean_step);
-/* The last snapshot of agent i (d floats) and their mean; valid until the next one. */
+/* The last snapshot of agent i (d floats) and their mean; valid until the next one (the
+   agent holds its snapshot: an mdl_agent_params of that agent replaces it too). */
 MDL_EXPORT const float *mdl_cluster_snap (const mdl_cluster_t *self, int i);
 MDL_EXPORT const float *mdl_cluster_mean (const mdl_cluster_t *self);
 /* The exact consensus distance of the last snapshot, (1/n) sum_i ||x_i - xbar||^2; with
@@ -134,11 +140,22 @@ MDL_EXPORT const float *mdl_cluster_model (mdl_cluster_t *self);
    and *acc (accuracy 0 for regression), each agent's own into agent_loss[i] and
    agent_acc[i] (n doubles each; both may be NULL). With the setting "drift-at", the
    labels are rotated as the agents' are once the snapshot's mean step has passed it (and
-   stay so). The agents go on training meanwhile; call it from one thread. Returns 0,
-   MDL_EINVAL (no snapshot yet, agents without a model of their own), MDL_ESHAPE (ds does
-   not fit the model) or MDL_ENOMEM, with the reason in mdl_error_detail(). */
+   stay so). The agents go on training meanwhile; call it from one thread (it evaluates on
+   that one). Returns 0, MDL_EINVAL (no snapshot yet, agents without a model of their
+   own), MDL_ESHAPE (ds does not fit the model) or MDL_ENOMEM, with the reason in
+   mdl_error_detail(). */
 MDL_EXPORT int mdl_cluster_evaluate (mdl_cluster_t *self, const mdl_dataset_t *ds, size_t max_rows, double *loss,
                                      double *acc, double *agent_loss, double *agent_acc);
+/* mdl_cluster_evaluate of the model of the run and of some agents' only, on threads
+   threads: the k agents which[0..k) (NULL: agents 0..k-1; k = 0: none) into
+   agent_loss[which[j]] and agent_acc[which[j]] (the other entries are left as they
+   are). threads 0 means one per core online: for when the agents are not training (they
+   share those cores). Each model is evaluated whole on one thread, so the results are
+   those of mdl_cluster_evaluate whatever threads is. Returns what mdl_cluster_evaluate
+   does, and MDL_EINVAL for an agent index out of range. */
+MDL_EXPORT int mdl_cluster_evaluate_some (mdl_cluster_t *self, const mdl_dataset_t *ds, size_t max_rows,
+                                          const int *which, int k, int threads, double *loss, double *acc,
+                                          double *agent_loss, double *agent_acc);
 
 /* Before mdl_cluster_start: every agent starts from the model checkpoint at path (what
    mdl_cluster_checkpoint or mdl_learner_checkpoint wrote, for the same model and

@@ -2,8 +2,8 @@
     (<meshdl.h>, libmeshdl.so), in the order a program calls them: mdl_agent_provision
     before the first agent (and its refusals), then a cluster built with per-agent
     settings (mdl_cluster_create_each), its counters combined and at a snapshot, the
-    evaluation of the snapshot, the model checkpoint and a resume from it, and the pacing
-    measurement: what `meshdl sim` uses. The tests share one process: they run in order. */
+    evaluation of the snapshot (of all agents, of some, on several threads), the model
+    checkpoint and a resume from it, and the pacing measurement: what `meshdl sim` uses. The tests share one process: they run in order. */
 #include <meshdl.h>
 
 #include <math.h>
@@ -166,6 +166,18 @@ test_a_cluster_trains_and_its_snapshot_is_counted_evaluated_and_checkpointed (vo
     double al[2], aa[2], l0, a0;
     assert_int_equal (mdl_cluster_evaluate (cl, f->test, 0, &loss, &acc, al, aa), 0);
     assert_true (isfinite (loss) && isfinite (al[0]) && isfinite (al[1]));
+    /* on 2 threads, of the agents or some: each model's figures are the same, bit for bit;
+       an agent not asked for is left as it was */
+    double sl[2] = { -1, -1 }, sa[2] = { -1, -1 }, loss2, acc2;
+    assert_int_equal (mdl_cluster_evaluate_some (cl, f->test, 0, NULL, 2, 2, &loss2, &acc2, sl, sa), 0);
+    assert_true (loss2 == loss && acc2 == acc && sl[0] == al[0] && sl[1] == al[1] && sa[0] == aa[0] && sa[1] == aa[1]);
+    const int second[1] = { 1 };
+    sl[0] = sl[1] = -1;
+    assert_int_equal (mdl_cluster_evaluate_some (cl, f->test, 0, second, 1, 0, &loss2, &acc2, sl, NULL), 0);
+    assert_true (sl[0] == -1 && sl[1] == al[1] && loss2 == loss);
+    const int nobody[1] = { 2 };
+    assert_int_equal (mdl_cluster_evaluate_some (cl, f->test, 0, nobody, 1, 1, &loss2, &acc2, sl, sa), MDL_EINVAL);
+    assert_int_equal (mdl_cluster_evaluate_some (cl, f->test, 0, NULL, 3, 1, &loss2, &acc2, sl, sa), MDL_EINVAL);
     /* eight epochs of least squares with noise 0.01: far below the loss of w = 0 */
     float *zero = calloc (mdl_cluster_dim (cl), sizeof (float));
     mdl_learner_t *l = mdl_learner_create (f->cfg, &err);

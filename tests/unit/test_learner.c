@@ -1,12 +1,16 @@
 /*  test_learner.c: the learner's checkpoint sections (mdl_learner_save/restore). A learner
     restored from an image taken mid-epoch draws exactly the minibatches the saved one
     would have drawn: the two end bit for bit equal. On another shard only the data
-    position is not restored; an image of another model or optimizer changes nothing. */
+    position is not restored; an image of another model or optimizer changes nothing.
+    mdl_learner_evaluate_many gives each vector what evaluating it alone, chunk by chunk,
+    gives: the same sums in the same order, over several blocks of rows. */
 #include "testutil.h"
 
 #include "dataset.h"
 #include "err.h"
 #include "learner.h"
+#include "model.h"
+#include "rng.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +143,86 @@ test_image_of_another_model_or_optimizer_changes_nothing (void **state)
     mdl_dataset_destroy (&ds);
 }
 
+/* The evaluation of params on the first n rows, chunk by chunk, as mdl_learner_evaluate
+   did before it read the rows in blocks for many vectors at once. */
+static void
+s_reference (mdl_learner_t *l, const float *params, const mdl_dataset_t *ds, size_t n, double *loss, double *acc)
+{
+    int err = 0;
+    mdl_model_t *m = mdl_model_new (mdl_model_spec (mdl_learner_model (l)), 0, &err);
+    assert_non_null (m);
+    memcpy (mdl_model_params (m), params ? params : mdl_model_params (mdl_learner_model (l)),
+            mdl_model_nparams (m) * sizeof (float));
+    const size_t dim = mdl_dataset_dim (ds), chunk = 256;
+    assert_int_equal (mdl_model_reserve (m, chunk), 0);
+    float *xb = malloc (chunk * dim * sizeof *xb);
+    int32_t yb[256];
+    uint32_t idx[256];
+    assert_non_null (xb);
+    double total = 0;
+    size_t correct = 0;
+    for (size_t at = 0; at < n; at += chunk) {
+        const size_t b = n - at < chunk ? n - at : chunk;
+        for (size_t i = 0; i < b; i++)
+            idx[i] = (uint32_t) (at + i);
+        mdl_dataset_gather (ds, idx, b, xb, yb);
+        mdl_model_forward (m, xb, b);
+        size_t ok = 0;
+        total += (double) mdl_model_loss (m, yb, NULL, b, &ok) * (double) b;
+        correct += ok;
+    }
+    *loss = total / (double) n;
+    *acc = (double) correct / (double) n;
+    free (xb);
+    mdl_model_destroy (&m);
+}
+
+static void
+test_many_vectors_evaluated_at_once_as_each_alone (void **state)
+{
+    /* 4096 inputs: a block of rows is 2 chunks (8 MB), so 1300 rows are 3 blocks */
+    const size_t n = 1300, dim = 4096;
+    int err = 0;
+    mdl_dataset_t *ds = mdl_dataset_new (n, dim, 3, &err);
+    assert_non_null (ds);
+    mdl_rng_t rng;
+    mdl_rng_seed (&rng, 5, 1);
+    float *x = mdl_dataset_x_mut (ds);
+    int32_t *y = mdl_dataset_labels_mut (ds);
+    for (size_t i = 0; i < n; i++) {
+        y[i] = (int32_t) (i % 3);
+        for (size_t f = 0; f < dim; f++)
+            x[i * dim + f] = (float) mdl_rng_normal (&rng) + (f % 3 == (size_t) y[i] ? 0.05f : 0.0f);
+    }
+    mdl_learner_t *l = s_learner (ds, NULL, 0, "mlp:4096-8-3", MDL_OPT_SGD);
+    const size_t d = mdl_learner_dim (l);
+    float *p1 = malloc (d * sizeof *p1), *p2 = malloc (d * sizeof *p2);
+    assert_true (p1 && p2);
+    for (size_t k = 0; k < d; k++) {
+        p1[k] = 0.02f * (float) mdl_rng_normal (&rng);
+        p2[k] = 0.05f * (float) mdl_rng_normal (&rng);
+    }
+    const float *const params[3] = { p1, NULL, p2 };
+    const size_t rows[2] = { 0, 1000 }; /* all 1300 (3 blocks), and a part of the last block */
+    for (int r = 0; r < 2; r++) {
+        double loss[3], acc[3];
+        assert_int_equal (mdl_learner_evaluate_many (l, params, 3, ds, rows[r], loss, acc), 0);
+        for (int j = 0; j < 3; j++) {
+            double rl, ra, ol, oa;
+            s_reference (l, params[j], ds, rows[r] ? rows[r] : n, &rl, &ra);
+            assert_int_equal (mdl_learner_evaluate (l, params[j], ds, rows[r], &ol, &oa), 0);
+            if (loss[j] != rl || acc[j] != ra || ol != rl || oa != ra)
+                fail_msg ("vector %d, %zu rows: loss %.17g/%.17g alone %.17g, reference %.17g; acc %g/%g, reference %g", j,
+                          rows[r], loss[j], ol, ol, rl, acc[j], oa, ra);
+        }
+        assert_true (loss[0] != loss[2]); /* different vectors, different figures */
+    }
+    free (p1);
+    free (p2);
+    mdl_learner_destroy (&l);
+    mdl_dataset_destroy (&ds);
+}
+
 int
 main (void)
 {
@@ -146,6 +230,7 @@ main (void)
         cmocka_unit_test (test_restored_learner_takes_the_same_steps_bit_for_bit),
         cmocka_unit_test (test_other_shard_restores_the_model_but_not_the_data_position),
         cmocka_unit_test (test_image_of_another_model_or_optimizer_changes_nothing),
+        cmocka_unit_test (test_many_vectors_evaluated_at_once_as_each_alone),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
