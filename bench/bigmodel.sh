@@ -142,7 +142,7 @@ def pct(x):
     return "%.0f%%" % (100 * x / raw) if raw > 0 and x == x else "-"
 def div(a, b):
     return a / b if b and b > 0 else nan
-rows, rx_all, t0s, t1s = [], 0.0, [], []
+rows, rx_all, t0s, t1s, wire_sum = [], 0.0, [], [], 0.0
 for i in range(p):
     try:
         s = json.loads(open(os.path.join(d, "p%d.out" % i)).read().strip().splitlines()[-1])["summary"]
@@ -163,6 +163,7 @@ for i in range(p):
     wb = s.get("wire_busy_s", nan)
     g_run, g_train, g_wire = div(rx, s["wall_s"]), div(rx, tr), div(state_tx, wb)
     rx_all += rx
+    wire_sum += g_wire if g_wire == g_wire else 0.0
     if s.get("train_start_time") == s.get("train_start_time") and tr == tr:
         t0s.append(s["train_start_time"]); t1s.append(s["train_start_time"] + tr)
     rows.append("| %d | %d | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f (%s) | %.0f (%s) | %.0f (%s) | %.3f |" % (
@@ -180,6 +181,8 @@ if t0s:
     g = div(rx_all, win)
     print("cluster: %.0f MB received by %d agents in %.2f s of training (earliest first step to latest last step): %.0f MB/s (%s of raw TCP)" % (
         rx_all, p, win, g, pct(g)))
+print("sum of the agents' wire goodputs: %.0f MB/s (%s of raw TCP): the transports' rate together while busy if their busy times coincide (sync rounds start them together); more than that rate otherwise" % (
+    wire_sum, pct(wire_sum)))
 print("raw loopback TCP (one stream, 80 MB writes; median of 3 trials, min-max): %.0f MB/s (%.0f-%.0f) before, %.0f MB/s (%.0f-%.0f) after the agents; %% of raw: of %.0f MB/s, their mean" % (
     r1[0], r1[1], r1[2], r2[0], r2[1], r2[2], raw))
 PY
