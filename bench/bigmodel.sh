@@ -23,7 +23,8 @@
 # usage: bench/bigmodel.sh [BUILD_DIR]                        e.g. bench/bigmodel.sh build
 # environment: P (processes) [4], STEPS (steps per agent) [24], MODEL [mlp:784-4096-4096-10],
 #   BATCH [16], HWM_MB (--hwm-mb) [256], PORT (first port; P ports from it) [32100],
-#   KEEP=1 keeps the run's directory (outputs, schedstat samples)
+#   ARGS (more `meshdl agent` options, e.g. --overlap) [none], KEEP=1 keeps the run's directory
+#   (outputs, schedstat samples)
 # Exit status: 0 when everything was measured, 1 when a run failed.
 set -u
 build=${1:-build}
@@ -73,7 +74,7 @@ print("%.0f %.0f %.0f" % (r[1], r[0], r[2]))
 PY
 }
 
-echo "== bigmodel: $p agent processes, $model, batch $batch, about $steps steps each, ring, fp32, --hwm-mb $hwm"
+echo "== bigmodel: $p agent processes, $model, batch $batch, about $steps steps each, ring, fp32, --hwm-mb $hwm${ARGS:+, $ARGS}"
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 raw1=$(raw_tcp)
 rows=$((steps * batch))
@@ -83,7 +84,7 @@ for ((i = 0; i < p; i++)); do
     /usr/bin/time -f "%U %S %M %R" -o "$out/p$i.time" timeout -k 5 900 "$meshdl" agent --port "${ports[$i]}" --peers "$peers" \
         --shard "$i/$p" --min-peers $((p - 1)) --min-peers-timeout 120 --peer-timeout 30 --sync-timeout 120 --topology ring \
         --model "$model" --batch "$batch" --threads 1 --train-subset $((p * rows)) --test-subset 100 --epochs 1 \
-        --evals-per-epoch 1 --eval-rows 100 --hwm-mb "$hwm" --quiet >"$out/p$i.out" 2>"$out/p$i.err" &
+        --evals-per-epoch 1 --eval-rows 100 --hwm-mb "$hwm" ${ARGS:-} --quiet >"$out/p$i.out" 2>"$out/p$i.err" &
     pids+=($!)
 done
 # the agents' threads, sampled until they exit: pid of each meshdl (child of timeout, child of time)
