@@ -354,6 +354,9 @@ int
 mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps)
 {
     mdl_agent_t *a = c->a;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.train_end = mdl_now (); /* the steps are over: what follows is the wind-up */
+    pthread_mutex_unlock (&a->stats_lock);
     if (rc == 0 && c->algo->finish && !atomic_load (&a->stop))
         rc = c->algo->finish (c->state, c);
     if (rc == 0 && a->cfg.final_merge && !atomic_load (&a->stop)) {
