@@ -447,6 +447,7 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
     snprintf (a->prefix, sizeof a->prefix, "%s", cfg->log_prefix ? cfg->log_prefix : "agent");
     a->incarnation = s_incarnation (cfg->id);
     a->stats.train_start = NAN;
+    a->stats.train_end = NAN;
     a->cluster = mdl_wire_cluster_id (cfg->cluster ? cfg->cluster : "meshdl");
     rc = MDL_EINVAL;
     if (cfg->id == 0 || !cfg->bind) {
@@ -676,6 +677,7 @@ mdl_agent_stats (mdl_agent_t *a, mdl_agent_stats_t *s)
     const uint64_t bw = atomic_load (&a->beat_worker), bc = atomic_load (&a->beat_comm);
     s->worker_beat_age = bw ? (now_ms - (double) (bw - 1)) / 1000.0 : NAN;
     s->comm_beat_age = bc ? (now_ms - (double) (bc - 1)) / 1000.0 : NAN;
+    s->wire_busy_s = a->pool ? mdl_blobpool_wire_busy (a->pool) : 0.0;
 }
 
 uint64_t mdl_agent_id (const mdl_agent_t *a) { return a->cfg.id; }

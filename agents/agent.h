@@ -262,6 +262,11 @@ typedef struct {
                                   model, from the shared residual (NAN before the first) */
     double train_start;        /* mdl_now when the first step began (its --min-peers met);
                                   NAN before */
+    double train_end;          /* mdl_now when the last step ended (before the final
+                                  evaluation and merge); NAN before */
+    double wire_busy_s;        /* seconds during which ZeroMQ held at least one of this
+                                  agent's payloads (states, snapshots): queued or being
+                                  written (mdl_blobpool_wire_busy) */
     bool finished;
     int error;                 /* nonzero when the worker stopped on an error */
     /* where training started, and what keeps it going (issue 15) */

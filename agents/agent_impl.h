@@ -61,6 +61,7 @@ typedef struct {
     bool keyframe;     /* payload is the fp32 keyframe codec */
     double loss;
     double aux;
+    bool advance;      /* sync: the worker moved to round step first (as the 'A' command) */
 } mdl_outmsg_t;
 
 /* Wire kinds and their channel bits: MDL_KIND_* in wire.h. */

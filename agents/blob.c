@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "err.h"
 
 struct mdl_blob_t {
@@ -27,6 +28,9 @@ struct mdl_blobpool_t {
     mdl_blob_t *free;
     size_t out;     /* blobs taken and not yet returned */
     bool dying;     /* destroy was called */
+    size_t wire;    /* messages of its blobs ZeroMQ holds (mdl_blobpool_wire_busy) */
+    double wire_since; /* mdl_now when wire last became nonzero */
+    double wire_busy;  /* seconds of the intervals with wire > 0 that ended */
 };
 
 static void
@@ -142,6 +146,20 @@ void
 mdl_blob_wire_hold (mdl_blob_t *b)
 {
     atomic_fetch_add (&b->wire, 1);
+    mdl_blobpool_t *p = b->pool;
+    pthread_mutex_lock (&p->lock);
+    if (p->wire++ == 0)
+        p->wire_since = mdl_now ();
+    pthread_mutex_unlock (&p->lock);
+}
+
+double
+mdl_blobpool_wire_busy (mdl_blobpool_t *p)
+{
+    pthread_mutex_lock (&p->lock);
+    double busy = p->wire_busy + (p->wire ? mdl_now () - p->wire_since : 0.0);
+    pthread_mutex_unlock (&p->lock);
+    return busy;
 }
 
 bool
@@ -156,5 +174,11 @@ mdl_blob_free_fn (void *data, void *hint)
     (void) data;
     mdl_blob_t *b = hint;
     atomic_fetch_sub (&b->wire, 1);
+    /* the blob's reference (dropped below) keeps the pool alive until here */
+    mdl_blobpool_t *p = b->pool;
+    pthread_mutex_lock (&p->lock);
+    if (p->wire && --p->wire == 0)
+        p->wire_busy += mdl_now () - p->wire_since;
+    pthread_mutex_unlock (&p->lock);
     mdl_blob_unref (b);
 }

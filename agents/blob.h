@@ -48,4 +48,11 @@ void mdl_blob_free_fn (void *data, void *hint);
    behind it (comm.c's mdl_comm_resend). */
 bool mdl_blob_on_wire (const mdl_blob_t *b);
 
+/* Seconds (mdl_now) during which at least one message of the pool's blobs was held by
+   ZeroMQ: the union of the intervals from mdl_blob_wire_hold to the matching release,
+   the current one included. Over TCP a message is released once its last byte is in
+   the kernel, so this is the time the transport was busy with our payloads (queueing
+   behind earlier ones included), whatever the worker did meanwhile. */
+double mdl_blobpool_wire_busy (mdl_blobpool_t *pool);
+
 #endif

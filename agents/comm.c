@@ -366,6 +366,10 @@ s_drain_pull (mdl_comm_t *self)
         }
         mdl_outmsg_t m;
         memcpy (&m, zframe_data (fd), sizeof m);
+        if (m.advance) { /* the 'A' of a fused round, carried by its state: one wake-up less */
+            mdl_comm_unpark (self);
+            mdl_comm_kept_tick (self);
+        }
         mdl_blob_t *blob;
         memcpy (&blob, zframe_data (fp), sizeof blob);
         size_t nto = zframe_size (fi) / sizeof (uint64_t);

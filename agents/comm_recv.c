@@ -701,6 +701,18 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
         return;
     }
     const int ch = (int) MDL_KIND_CHANNEL (h.kind);
+    /* Sync: the peer's state of round t says it is done with round t - 1, and a RESEND
+       names its sender's current round: our state of an earlier round kept for this link
+       will not be asked for again. Let go of it now rather than at our next send, and
+       before the state is filed: the buffer is back in the pool before our worker, woken
+       by the filing, takes one for its next x (fused.c), so two buffers per agent take
+       turns instead of three. */
+    mdl_sent_t *kept = ch < MDL_AGENT_CHANNELS ? &l->sent[ch] : NULL;
+    if (a->cfg.mode == MDL_MODE_SYNC && type == MDL_KIND_STATE && h.step < MDL_MERGE_ROUND && kept && kept->blob
+        && kept->step < h.step) {
+        mdl_blob_unref (kept->blob);
+        kept->blob = NULL;
+    }
     if (self->a->cfg.drop > 0 && mdl_rng_double (&self->rng) < self->a->cfg.drop) {
         /* Injected loss happens after sequencing; it voids the link's replicas as the gap
            of a lost message would. */

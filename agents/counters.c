@@ -83,6 +83,8 @@ static const s_counter_t s_counters[] = {
     /* where training started and what keeps it going (issue 15); start_from: 0 init,
        1 checkpoint, 2 a peer's snapshot (start_peer) */
     C (train_start, C_DBL),
+    C (train_end, C_DBL),
+    C (wire_busy_s, C_DBL),
     C (start_from, C_INT),
     C (start_peer, C_U64),
     C (start_step, C_U64),

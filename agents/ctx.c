@@ -406,11 +406,11 @@ mdl_worker_alive (const mdl_ctx_t *c, uint64_t id)
 }
 
 int
-mdl_worker_publish_blob (mdl_ctx_t *c, int channel, uint64_t step, mdl_blob_t *b)
+mdl_worker_publish_blob (mdl_ctx_t *c, int channel, uint64_t step, mdl_blob_t *b, bool advance)
 {
     mdl_agent_t *a = c->a;
     mdl_outmsg_t m = { .kind = MDL_KIND_MAKE (0, channel) | MDL_KIND_STATE, .step = step, .loss = c->last_loss,
-                       .aux = a->cfg.cc_target > 0 ? c->cc_shared : c->ad_vote };
+                       .aux = a->cfg.cc_target > 0 ? c->cc_shared : c->ad_vote, .advance = advance };
     uint64_t to[MDL_AGENT_MAX_PEERS];
     for (size_t k = 0; k < c->nout; k++)
         to[k] = c->ids[c->out[k]];
@@ -436,7 +436,7 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
     if (!a->replicas) {
         if ((rc = mdl_worker_encode (c, c->codec, v, &b)))
             return rc;
-        return mdl_worker_publish_blob (c, channel, m.step, b);
+        return mdl_worker_publish_blob (c, channel, m.step, b, false);
     }
     c->sends[channel]++;
     /* The first send is a keyframe too: starting the public copy at v, not at zero, so
@@ -674,6 +674,7 @@ static int
 s_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x, bool from)
 {
     mdl_agent_t *a = c->a;
+    const bool fused = from; /* mdl_worker_mix_from: fused.c's round, one mix per round */
     if (from && (s_round_begun (c) || a->cfg.robust.kind != MDL_ROBUST_NONE)) {
         /* nothing to mix, or --robust's rules (which read x): x takes the own value first */
         mdl_vec_copy (x, self_v, c->d);
@@ -782,8 +783,14 @@ s_mix (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x, b
         a->stats.updates_dropped += nbad;
         pthread_mutex_unlock (&a->stats_lock);
     }
+    /* The fused round mixes each round once: in sync mode the neighbours' states
+       of this round are not read again, and letting go of them now sends their buffers
+       back to their pools two rounds earlier (fewer buffers in rotation, fewer bytes
+       that fall out of the cache between their uses). */
     for (size_t k = 0; k < c->nnbr; k++)
-        if (v[k])
+        if (v[k] && fused && sync)
+            mdl_mailroom_read_done (a->room, c->ids[c->nbr[k]], channel);
+        else if (v[k])
             mdl_mailroom_read_end (a->room, c->ids[c->nbr[k]], channel);
     const size_t used = r.used - nbad;
     const uint64_t stale = r.stale, dropped = r.dropped + nbad;

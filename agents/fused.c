@@ -1,19 +1,25 @@
-/*  fused.c: D-PSGD's round with the optimizer writing the outgoing message (issue 14,
+/*  fused.c: D-PSGD's round with x living in the outgoing message buffers (issue 14,
     "gossip near its limit").
 
     Unfused, a D-PSGD step on fp32 (adapt-then-combine) makes three passes over the
     model: the optimizer (x, m, g read; x, m written), the encode of x into a pooled
     message buffer (x read, the buffer written) and the mix (x and the neighbours' states
-    read, x written). Fused, the optimizer writes x - lr u straight into the message
-    buffer, which goes out zero-copy (blob.h), and the mix reads it there as the agent's
-    own term and writes x: the encode's pass (2d floats) is gone. The floats are the same
-    bit for bit (mdl_optim_step_to, mdl_vec_mix_from_checked): a step is fused or not
-    without changing the run.
+    read, x written). Fused, x itself is a pooled message buffer: the optimizer steps it
+    in place, it goes out zero-copy (blob.h), and the mix reads it there as the agent's
+    own term and writes the next x into a fresh buffer from the pool, which becomes the
+    model's parameters (mdl_model_use_params). The encode's pass (2d floats) is gone, and
+    an agent keeps x, m, g and the buffers its neighbours still read, instead of those
+    and a separate x: one model-sized vector less per agent to stay in the cache (the
+    no-gossip step's footprint when the last buffer came back before the mix). The floats
+    are the same bit for bit (mdl_vec_mix_from_checked): a step is fused or not without
+    changing the run.
 
     Only where that is exactly what the algorithm does: its own local step is the
     learner's, it publishes x and mixes x (D-PSGD, DmSGD), fp32 on the wire is the vector
     itself, no replicas, --robust, --byzantine or --overlap; and only in a round with
-    neighbours to send to and to mix with (so --isolated keeps its plain encode). */
+    neighbours to send to and to mix with (so --isolated keeps its plain encode). x moves
+    into the pool at the first fused step and back into the model's own array when the
+    worker ends (mdl_worker_fused_end); in between, the unfused paths use it where it is. */
 #include "err.h"
 #include "vec.h"
 #include "worker_impl.h"
@@ -29,6 +35,33 @@ s_fusable (mdl_ctx_t *c)
            && mdl_codec_view (c->codec, c->x, c->d * sizeof (float)) == c->x;
 }
 
+/* A buffer of the pool that holds x (one reference), or NULL. */
+static mdl_blob_t *
+s_take (mdl_ctx_t *c)
+{
+    mdl_blob_t *b = mdl_blob_take (c->a->pool);
+    if (b && mdl_blob_cap (b) < c->d * sizeof (float)) {
+        mdl_blob_unref (b);
+        return NULL;
+    }
+    if (b)
+        mdl_blob_set_len (b, c->d * sizeof (float));
+    return b;
+}
+
+/* x is b's floats from now on (b NULL: the model's own array); takes b's reference and
+   gives back the one of the buffer x was in. The caller moved the values. */
+static void
+s_move_x (mdl_ctx_t *c, mdl_blob_t *b)
+{
+    mdl_model_t *m = mdl_learner_model (c->a->learner);
+    mdl_model_use_params (m, b ? mdl_blob_data (b) : NULL);
+    c->x = mdl_model_params (m);
+    if (c->xblob)
+        mdl_blob_unref (c->xblob);
+    c->xblob = b;
+}
+
 int
 mdl_worker_local_step (mdl_ctx_t *c)
 {
@@ -42,17 +75,16 @@ mdl_worker_local_step (mdl_ctx_t *c)
     if (rc)
         return rc;
     /* c->step is round 0 of this step (worker.c's loop): its neighbourhood decides */
-    mdl_blob_t *b = NULL;
-    if (mdl_worker_round (c) == 0 && c->nnbr > 0 && c->nout > 0 && (b = mdl_blob_take (a->pool))
-        && mdl_blob_cap (b) >= c->d * sizeof (float)) {
-        mdl_learner_apply_to (l, mdl_blob_data (b));
-        mdl_blob_set_len (b, c->d * sizeof (float));
-        c->fused = b;
-        return 0;
+    if (mdl_worker_round (c) == 0 && c->nnbr > 0 && c->nout > 0 && !c->xblob) {
+        mdl_blob_t *b = s_take (c); /* the first fused step: x moves into the pool, once */
+        if (b) {
+            mdl_vec_copy (mdl_blob_data (b), c->x, c->d);
+            s_move_x (c, b);
+        }
     }
-    if (b)
-        mdl_blob_unref (b);
-    mdl_learner_apply (l);
+    mdl_learner_apply (l); /* in place: in x's buffer, only this worker's until it is sent */
+    if (c->xblob && mdl_worker_round (c) == 0 && c->nnbr > 0 && c->nout > 0)
+        c->fused = c->xblob;
     return 0;
 }
 
@@ -62,18 +94,34 @@ mdl_worker_fused_round (mdl_ctx_t *c)
     mdl_blob_t *b = c->fused;
     c->fused = NULL;
     const float *xh = mdl_blob_data (b);
-    mdl_blob_ref (b, 1); /* the mix's: the sends may all be released before it reads */
+    /* Sync mode: the state carries the round's 'A' to the comm actor (worker.c left it
+       out), one message and often one wake-up of that thread less per round. */
+    const bool sync = c->a->cfg.mode == MDL_MODE_SYNC;
     int rc = mdl_worker_round (c);
-    if (rc == 0)
-        rc = mdl_worker_publish_blob (c, 0, c->step, b);
-    else
-        mdl_blob_unref (b);
-    if (rc) {
-        /* as unfused: the step's result stays, unmixed */
-        mdl_vec_copy (c->x, xh, c->d);
+    if (rc == 0 && c->nout > 0) {
+        mdl_blob_ref (b, 1); /* the send's; x keeps its own until the mix is done */
+        rc = mdl_worker_publish_blob (c, 0, c->step, b, sync);
+    } else if (sync)
+        zstr_send (c->push, "A");
+    if (rc) { /* as unfused: the step's result stays in x, unmixed */
         mdl_agent_log (c->a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
-    } else
-        mdl_worker_mix_from (c, 0, mdl_ctx_gamma (c), xh, c->x);
-    mdl_blob_unref (b);
-    return rc;
+        return rc;
+    }
+    /* The next x: a buffer of the pool (the most recently returned: likely the state this
+       agent sent a round before, which its neighbours have mixed), or the model's own
+       array when the pool has none. Never x's: the neighbours read it now. */
+    mdl_blob_t *nb = s_take (c);
+    mdl_worker_mix_from (c, 0, mdl_ctx_gamma (c), xh,
+                         nb ? mdl_blob_data (nb) : mdl_model_own_params (mdl_learner_model (c->a->learner)));
+    s_move_x (c, nb);
+    return 0;
+}
+
+void
+mdl_worker_fused_end (mdl_ctx_t *c)
+{
+    if (!c->xblob)
+        return;
+    mdl_vec_copy (mdl_model_own_params (mdl_learner_model (c->a->learner)), c->x, c->d);
+    s_move_x (c, NULL);
 }

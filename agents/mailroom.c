@@ -489,6 +489,26 @@ mdl_mailroom_read_end (mdl_mailroom_t *self, uint64_t peer, int channel)
         s_box_free (self, &gone);
 }
 
+void
+mdl_mailroom_read_done (mdl_mailroom_t *self, uint64_t peer, int channel)
+{
+    s_slot_t gone[2] = { { 0 }, { 0 } };
+    pthread_mutex_lock (&self->lock);
+    s_slot_t *p = s_pair (self, peer, channel);
+    for (int k = 0; p && k < 2; k++)
+        if (p[k].reading && p[k].ext) {
+            gone[k].ext = p[k].ext;
+            gone[k].release = p[k].release;
+            gone[k].hint = p[k].hint;
+            p[k].ext = NULL;
+            p[k].release = NULL;
+        }
+    pthread_mutex_unlock (&self->lock);
+    mdl_mailroom_read_end (self, peer, channel);
+    s_slot_free (&gone[0]);
+    s_slot_free (&gone[1]);
+}
+
 bool
 mdl_mailroom_peek (mdl_mailroom_t *self, uint64_t peer, int channel, mdl_slot_meta_t *meta)
 {

@@ -99,6 +99,13 @@ const float *mdl_mailroom_read_begin (mdl_mailroom_t *self, uint64_t peer, int c
                                       uint64_t step, mdl_slot_meta_t *meta);
 void mdl_mailroom_read_end (mdl_mailroom_t *self, uint64_t peer, int channel);
 
+/* Reader: read_end, and a vector held by reference that was being read is let go at once
+   (its release called from this thread) instead of when its slot is rewritten: the slot
+   keeps its meta (peek sees the step) but reads of it find nothing, as a marker's. For a
+   round that is over for the reader (synchronous rounds, one mix per round): with slots
+   by parity the sender's buffer would otherwise stay out for two more rounds. */
+void mdl_mailroom_read_done (mdl_mailroom_t *self, uint64_t peer, int channel);
+
 /* Metadata of the newest valid vector, without reading it; false if none. */
 bool mdl_mailroom_peek (mdl_mailroom_t *self, uint64_t peer, int channel, mdl_slot_meta_t *meta);
 

@@ -110,8 +110,7 @@ mdl_worker_ctx_free (mdl_ctx_t *c)
     free (c->delta);
     free (c->merge_x);
     free (c->label_map);
-    if (c->fused) /* never left between a step and its round 0; kept safe anyway */
-        mdl_blob_unref (c->fused);
+    mdl_worker_fused_end (c); /* x back in the model's own array; c->fused is x's buffer */
     mdl_byz_destroy (&c->byz);
     free (c->talk);
     free (c->mix.block);
@@ -261,8 +260,9 @@ mdl_worker_gossip (mdl_ctx_t *c, uint64_t s, uint64_t K, uint64_t total)
     for (uint64_t k = 0; k < K && rc == 0; k++) {
         c->step = s * K + k;
         atomic_store (&a->round, c->step);
-        if (a->cfg.mode == MDL_MODE_SYNC)
-            zstr_send (c->push, "A"); /* parked states of this round may now be filed */
+        /* parked states of this round may now be filed (a fused round's state says so) */
+        if (a->cfg.mode == MDL_MODE_SYNC && !(k == 0 && c->fused))
+            zstr_send (c->push, "A");
         if (k > 0 && !s_cc_more (c)) {
             /* Consensus control: close enough, sit the round out and say so. */
             mdl_worker_round (c);
@@ -354,6 +354,9 @@ int
 mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps)
 {
     mdl_agent_t *a = c->a;
+    pthread_mutex_lock (&a->stats_lock);
+    a->stats.train_end = mdl_now (); /* the steps are over: what follows is the wind-up */
+    pthread_mutex_unlock (&a->stats_lock);
     if (rc == 0 && c->algo->finish && !atomic_load (&a->stop))
         rc = c->algo->finish (c->state, c);
     if (rc == 0 && a->cfg.final_merge && !atomic_load (&a->stop)) {

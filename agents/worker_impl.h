@@ -90,6 +90,7 @@ struct mdl_ctx_t {
     uint64_t talk_version, talk_window;
     size_t talk_graphs;
     mdl_blob_t *fused;         /* fused.c: round 0's state, written by the optimizer */
+    mdl_blob_t *xblob;         /* fused.c: the pooled buffer x lives in (NULL: the model's own array) */
     mdl_mixws_t mix;
 };
 
@@ -123,12 +124,14 @@ void mdl_worker_finish (mdl_agent_t *a, int error);
 void mdl_worker_flush_counters (mdl_ctx_t *c);
 /* fused.c */
 /* The step's local computation (the algorithm's local step, or the learner's SGD step),
-   with D-PSGD's optimizer step written into the outgoing message (c->fused) where that
-   is exact and round 0 has neighbours. 0 or the learner's error. */
+   with D-PSGD's optimizer step taken in x where x is a pooled message buffer (c->fused),
+   where that is exact and round 0 has neighbours. 0 or the learner's error. */
 int mdl_worker_local_step (mdl_ctx_t *c);
-/* Round 0 of a fused step: publishes c->fused and mixes from it into x. 0 or the
-   publish error (x then holds the step's result, as unfused). */
+/* Round 0 of a fused step: publishes c->fused (x) and mixes from it into a fresh buffer,
+   which becomes x. 0 or the publish error (x then holds the step's result, as unfused). */
 int mdl_worker_fused_round (mdl_ctx_t *c);
+/* x back in the model's own array (the worker ends: others may read the model then). */
+void mdl_worker_fused_end (mdl_ctx_t *c);
 
 /* ctx.c */
 /* Refreshes the membership snapshot and this round's neighbours and weights. Returns 0
@@ -139,8 +142,9 @@ int mdl_worker_round (mdl_ctx_t *c);
 int mdl_worker_send (mdl_ctx_t *c, const mdl_outmsg_t *m, const uint64_t *to, size_t nto, mdl_blob_t *blob);
 /* Publishes an fp32 state already in a pooled blob (what mdl_ctx_publish sends without
    replicas) to this round's out-neighbours as round step of channel. Takes the blob
-   reference. */
-int mdl_worker_publish_blob (mdl_ctx_t *c, int channel, uint64_t step, mdl_blob_t *b);
+   reference. advance: the message also tells the comm actor that the worker moved to
+   this round (the 'A' command, worker.c), when there is a recipient. */
+int mdl_worker_publish_blob (mdl_ctx_t *c, int channel, uint64_t step, mdl_blob_t *b, bool advance);
 /* mdl_ctx_mix into x from self_v, which lives elsewhere: x <- self_v + gamma sum_j c_j
    (v_j - self_v), x's old contents not read (x = self_v when nothing is mixed). */
 int mdl_worker_mix_from (mdl_ctx_t *c, int channel, double gamma, const float *self_v, float *x);

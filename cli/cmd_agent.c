@@ -341,6 +341,7 @@ typedef struct {
     bool dns_failed;         /* a --peers dns:NAME never resolved within --min-peers-timeout */
     double t0, t0_wall, t_target;
     double startup_s;        /* exec to ready: data loaded, sockets bound */
+    double startup_cpu_s;    /* ... the CPU seconds of it (all threads) */
     char cache_dir[4200];    /* --results DIR: DIR/.data-cache */
     mdl_progress_t prog;     /* the progress line; event lines are printed above it */
     s_evout_t ev;            /* where evaluations go */
@@ -767,6 +768,7 @@ s_train (s_run_t *r)
     r->t0 = mdl_cli_now ();
     r->t0_wall = mdl_cli_wallclock ();
     r->startup_s = mdl_process_age ();
+    r->startup_cpu_s = mdl_process_cpu_s ();
     r->t_target = NAN;
     r->hs = (mdl_status_t) { .agent = r->idb, .state = "starting", .min_peers = r->so.min_peers,
                              .shard = r->shard_auto ? -1L : (long) r->shard_i, .shards = r->shard_n,
@@ -885,7 +887,11 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     mdl_json_int (&j, "mailboxes", s_ci (st, "mailboxes"));
     mdl_json_num (&j, "wall_s", mdl_cli_now () - r->t0);
     mdl_json_num (&j, "startup_s", r->startup_s);
+    mdl_json_num (&j, "startup_cpu_s", r->startup_cpu_s);
     mdl_json_num (&j, "discovery_s", s_c (st, "train_start") - r->t0); /* ready to the first step (NaN: never) */
+    /* the first step began to the last ended (NaN: no step); the transport's busy time */
+    mdl_json_num (&j, "train_s", s_c (st, "train_end") - s_c (st, "train_start"));
+    mdl_json_num (&j, "wire_busy_s", s_c (st, "wire_busy_s"));
     mdl_json_int (&j, "params", (long long) mdl_agent_dim (r->agent));
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
     if (r->to.target_acc > 0) {
@@ -895,6 +901,8 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
             mdl_json_num (&j, "time_to_target_s", r->t_target);
     }
     mdl_json_num (&j, "first_step_time", r->hs.first_step_time);
+    /* the wall clock of the first step's start (train_s after it, the last one's end) */
+    mdl_json_num (&j, "train_start_time", r->t0_wall + s_c (st, "train_start") - r->t0);
     mdl_json_str (&j, "status", r->error ? mdl_errname (r->error) : mdl_signals_stop () ? "interrupted" : "done");
     mdl_json_close (&j);
     mdl_json_end (&j, stdout);

@@ -62,6 +62,15 @@ mdl_process_age (void)
 }
 
 double
+mdl_process_cpu_s (void)
+{
+    struct timespec ts;
+    if (clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return NAN;
+    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
+double
 mdl_peak_rss_mb (void)
 {
     struct rusage ru;

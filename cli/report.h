@@ -17,6 +17,9 @@ double mdl_cli_wallclock (void);
 /* Seconds since this process was started (exec), from the kernel's start time of the
    process (10 ms resolution); NAN if the kernel does not say. */
 double mdl_process_age (void);
+/* CPU seconds this process has used so far, all its threads (NAN when unknown): with
+   mdl_process_age, whether a slow start-up worked or waited for a CPU. */
+double mdl_process_cpu_s (void);
 
 /* Peak resident memory of this process in MiB, or NAN if the kernel does not say. */
 double mdl_peak_rss_mb (void);

@@ -144,8 +144,7 @@ s_init (mdl_layer_t *l, float *p, mdl_rng_t *rng)
     /* He init with fan_in = c*k*k (conv layers here are always followed by ReLU/tanh). */
     const double sd = l->init_kind == MDL_INIT_XAVIER ? sqrt (2.0 / (ckk + (size_t) l->oc * l->k * l->k))
                                                       : sqrt (2.0 / ckk);
-    for (size_t i = 0; i < l->oc * ckk; i++)
-        W[i] = (float) (sd * mdl_rng_normal (rng));
+    mdl_rng_normal_fill (rng, W, l->oc * ckk, sd);
     for (int o = 0; o < l->oc; o++)
         b[o] = 0.0f;
 }

@@ -55,9 +55,7 @@ s_init (mdl_layer_t *l, float *p, mdl_rng_t *rng)
     float *W = p + l->poff, *b = W + (size_t) nout * nin;
     if (l->init_kind == MDL_INIT_HE) {
         /* He et al. 2015: N(0, 2/fan_in) keeps ReLU activations' variance constant. */
-        const double sd = sqrt (2.0 / nin);
-        for (size_t i = 0; i < (size_t) nout * nin; i++)
-            W[i] = (float) (sd * mdl_rng_normal (rng));
+        mdl_rng_normal_fill (rng, W, (size_t) nout * nin, sqrt (2.0 / nin));
     } else {
         /* Glorot & Bengio 2010: U(-a, a), a = sqrt(6/(fan_in + fan_out)). */
         const double a = sqrt (6.0 / (nin + nout));

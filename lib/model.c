@@ -19,7 +19,8 @@
 struct mdl_model_t {
     char *spec;
     size_t d;
-    float *params;              /* (d) */
+    float *params;              /* (d): own, or the caller's (mdl_model_use_params) */
+    float *own;                 /* (d) the model's own parameter array */
     float *grads;               /* (d) */
     mdl_layer_t layers[MDL_MAX_LAYERS];
     size_t nlayers;
@@ -239,7 +240,7 @@ mdl_model_new (const char *spec, uint64_t seed, int *err)
        and the first write to each page then faults a second time (a copy and a TLB
        flush), inside the first training steps. Many agents in one process pay that per
        agent; here it is paid once, when the model is made. */
-    m->params = malloc (m->d * sizeof (float));
+    m->params = m->own = malloc (m->d * sizeof (float));
     m->grads = malloc (m->d * sizeof (float));
     if (!m->params || !m->grads)
         goto err;
@@ -267,7 +268,7 @@ mdl_model_destroy (mdl_model_t **pm)
         free (m->acts[i]);
     free (m->dbuf[0]);
     free (m->dbuf[1]);
-    free (m->params);
+    free (m->own);
     free (m->grads);
     free (m->spec);
     free (m);
@@ -293,6 +294,8 @@ size_t mdl_model_out_dim (const mdl_model_t *m) { return m->out_dim; }
 int mdl_model_is_regression (const mdl_model_t *m) { return m->regression; }
 float *mdl_model_params (mdl_model_t *m) { return m->params; }
 float *mdl_model_grads (mdl_model_t *m) { return m->grads; }
+float *mdl_model_own_params (mdl_model_t *m) { return m->own; }
+void mdl_model_use_params (mdl_model_t *m, float *p) { m->params = p ? p : m->own; }
 size_t mdl_model_nlayers (const mdl_model_t *m) { return m->nlayers; }
 
 const char *

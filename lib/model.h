@@ -47,6 +47,12 @@ size_t mdl_model_out_dim (const mdl_model_t *m);
 int mdl_model_is_regression (const mdl_model_t *m);
 float *mdl_model_params (mdl_model_t *m); /* (d) */
 float *mdl_model_grads (mdl_model_t *m);  /* (d), same layout */
+/* The parameters live in p (d floats of the caller's, which must stay valid while the
+   model uses them) from now on; p == NULL: in the model's own array again
+   (mdl_model_own_params). Nothing is copied: the caller moves the values. For a worker
+   whose parameters are the buffer of its outgoing message (agents/fused.c). */
+void mdl_model_use_params (mdl_model_t *m, float *p);
+float *mdl_model_own_params (mdl_model_t *m);
 /* number of layers and a short description of layer i ("dense 784->256", ...) */
 size_t mdl_model_nlayers (const mdl_model_t *m);
 const char *mdl_model_layer_name (const mdl_model_t *m, size_t i);

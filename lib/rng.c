@@ -96,6 +96,27 @@ mdl_rng_normal (mdl_rng_t *rng)
     return u * sqrt (-2.0 * log (s) / s);
 }
 
+void
+mdl_rng_normal_fill (mdl_rng_t *rng, float *out, size_t n, double sd)
+{
+    /* in float: the values are stored as floats; logf and sqrtf are the cost here */
+    const float sdf = (float) sd;
+    size_t i = 0;
+    while (i < n) {
+        const uint64_t r = mdl_rng_u64 (rng);
+        /* 24 bits each, centred on their grid: u, v in (-1, 1), never 0 or +-1 */
+        const float u = ((float) (uint32_t) (r >> 40) + 0.5f) * 0x1.0p-23f - 1.0f;
+        const float v = ((float) (uint32_t) ((r >> 8) & 0xffffffu) + 0.5f) * 0x1.0p-23f - 1.0f;
+        const float s = u * u + v * v;
+        if (s >= 1.0f)
+            continue;
+        const float f = sdf * sqrtf (-2.0f * logf (s) / s);
+        out[i++] = u * f;
+        if (i < n)
+            out[i++] = v * f;
+    }
+}
+
 double
 mdl_rng_gamma (mdl_rng_t *rng, double shape)
 {

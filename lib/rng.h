@@ -32,6 +32,14 @@ double mdl_rng_double (mdl_rng_t *rng);
 /* Standard normal N(0, 1) (Marsaglia polar method). */
 double mdl_rng_normal (mdl_rng_t *rng);
 
+/* out[0..n) = sd * N(0, 1), for initialising large parameter vectors: the polar method
+   with both of each pair's normals kept, each pair's two uniforms drawn from one 64-bit
+   output (24 bits each) and float arithmetic, about 4x faster than n calls of
+   mdl_rng_normal (a 20 M
+   parameter model's initialisation was most of an agent's start-up CPU). A different
+   stream from mdl_rng_normal's for the same state; the same for the same state. */
+void mdl_rng_normal_fill (mdl_rng_t *rng, float *out, size_t n, double sd);
+
 /* Gamma(shape, 1) for shape > 0 (Marsaglia-Tsang; boosted for shape < 1). */
 double mdl_rng_gamma (mdl_rng_t *rng, double shape);
 

@@ -48,6 +48,12 @@ for i in 0 1 2; do
   awk -v s="$su" -v d="$di" -v w="$wa" 'BEGIN { exit !(s != "" && s + 0 > 0 && s + 0 < 60 && d != "" && d + 0 >= 0 && d + 0 <= w + 0) }' \
     && ok "agent $i/3 reports startup_s $su and discovery_s $di (of wall_s $wa)" \
     || no "agent $i/3: startup_s '$su', discovery_s '$di', wall_s '$wa'"
+  # the CPU of the start-up, the training phase and the transport's busy time (states were
+  # sent: the time some of them were on the wire), each within the run's wall time
+  sc=$(field "$o" startup_cpu_s); ts=$(field "$o" train_s); wb=$(field "$o" wire_busy_s)
+  awk -v c="$sc" -v t="$ts" -v b="$wb" -v w="$wa" 'BEGIN { exit !(c != "" && c + 0 > 0 && c + 0 < 60 && t != "" && t + 0 > 0 && t + 0 <= w + 0 && b != "" && b + 0 > 0 && b + 0 <= w + 0) }' \
+    && ok "agent $i/3 reports startup_cpu_s $sc, train_s $ts and wire_busy_s $wb (of wall_s $wa)" \
+    || no "agent $i/3: startup_cpu_s '$sc', train_s '$ts', wire_busy_s '$wb', wall_s '$wa'"
   # 2000 rows at batch 16: 125 steps; an evaluation at half an epoch (step 63) and the
   # final one, each labelled with the step it evaluated, both with the summary's run id
   msg=$(python3 - "$tmp/s$i.jsonl" "$o" <<'PY' 2>&1

@@ -85,6 +85,42 @@ test_sync_rounds_keep_round_t_while_round_t_plus_1_arrives (void **state)
 }
 
 static void
+s_count_release (void *hint)
+{
+    (*(int *) hint)++;
+}
+
+/* read_done: a state held by reference goes back to its owner when the round's read
+   ends, not two rounds later when its slot is rewritten; the slot's step stays known. */
+static void
+test_read_done_releases_a_reference_at_once_and_keeps_the_step (void **state)
+{
+    int err, released = 0;
+    mdl_mailroom_t *r = mdl_mailroom_new (4, 1, 8, &err);
+    mdl_mailroom_add (r, 3);
+    const float ext[4] = { 7.0f, 7.0f, 7.0f, 7.0f };
+    mdl_slot_meta_t m = { .step = 6, .seq = 6 };
+    assert_int_equal (mdl_mailroom_file_ref (r, 3, 0, true, ext, s_count_release, &released, &m), 0);
+    s_put (r, 3, 7, 8.0f, true); /* round 7 (own storage) in the other slot */
+    const float *v = mdl_mailroom_read_begin (r, 3, 0, 6, &m);
+    assert_ptr_equal (v, ext);
+    mdl_mailroom_read_done (r, 3, 0);
+    assert_int_equal (released, 1);
+    assert_null (mdl_mailroom_read_begin (r, 3, 0, 6, &m)); /* read: nothing left to mix */
+    v = mdl_mailroom_read_begin (r, 3, 0, 7, &m); /* a vector of its own is kept */
+    assert_non_null (v);
+    assert_true (v[0] == 8.0f);
+    mdl_mailroom_read_done (r, 3, 0);
+    assert_non_null (mdl_mailroom_read_begin (r, 3, 0, 7, &m));
+    mdl_mailroom_read_end (r, 3, 0);
+    s_put (r, 3, 8, 9.0f, true); /* rewrites round 6's slot: no second release */
+    assert_true (mdl_mailroom_peek (r, 3, 0, &m));
+    assert_int_equal (m.step, 8);
+    mdl_mailroom_destroy (&r);
+    assert_int_equal (released, 1);
+}
+
+static void
 test_capacity_is_enforced (void **state)
 {
     int err;
@@ -185,6 +221,7 @@ main (void)
         cmocka_unit_test (test_newest_state_is_read_and_unknown_peers_give_nothing),
         cmocka_unit_test (test_writer_never_overwrites_the_slot_being_read),
         cmocka_unit_test (test_sync_rounds_keep_round_t_while_round_t_plus_1_arrives),
+        cmocka_unit_test (test_read_done_releases_a_reference_at_once_and_keeps_the_step),
         cmocka_unit_test (test_capacity_is_enforced),
         cmocka_unit_test (test_a_removed_peer_frees_its_mailboxes_once_no_longer_read),
         cmocka_unit_test (test_wait_wakes_when_the_round_arrives_and_times_out_otherwise),

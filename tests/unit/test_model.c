@@ -208,18 +208,27 @@ test_softmax_kl_value_and_gradient_match_hand_computation_and_finite_differences
     s_check_logit_grad (s_kl, z, q, B, C, dz, 1e-4);
 }
 
-static void
-test_model_distill_gradient_matches_finite_differences_of_the_kl_term (void **state)
+/* mlp:12-8-4 (seed 5) for minibatches of B rows, and B random rows in x (rng seeded). */
+static mdl_model_t *
+s_small_mlp (size_t B, float *x, uint64_t seed)
 {
     int err = 0;
     mdl_model_t *m = mdl_model_new ("mlp:12-8-4", 5, &err);
     assert_non_null (m);
-    const size_t B = 3, d = mdl_model_nparams (m);
     assert_int_equal (mdl_model_reserve (m, B), 0);
     mdl_rng_t rng;
-    mdl_rng_seed (&rng, 13, 0);
+    mdl_rng_seed (&rng, seed, 0);
+    s_fill (x, 12 * B, &rng, 1.0f);
+    return m;
+}
+
+static void
+test_model_distill_gradient_matches_finite_differences_of_the_kl_term (void **state)
+{
+    const size_t B = 3;
     float x[36], q[12], p[12], p2[12];
-    s_fill (x, 36, &rng, 1.0f);
+    mdl_model_t *m = s_small_mlp (B, x, 13);
+    const size_t d = mdl_model_nparams (m);
     for (size_t r = 0; r < B; r++)
         for (size_t c = 0; c < 4; c++)
             q[r * 4 + c] = c == r ? 0.7f : 0.1f;
@@ -254,6 +263,34 @@ test_model_distill_gradient_matches_finite_differences_of_the_kl_term (void **st
     assert_true (isnan (mdl_model_distill (lr, x, q, 1, NULL)));
     mdl_model_destroy (&lr);
     free (g);
+    mdl_model_destroy (&m);
+}
+
+/* mdl_model_use_params: forward and backward read the parameters where the caller put
+   them (agents/fused.c keeps x in its message buffers), and NULL goes back to the model's
+   own array, which the move left untouched. */
+static void
+test_the_parameters_can_live_in_a_buffer_of_the_callers (void **state)
+{
+    const size_t B = 2;
+    float x[24], p[8], p2[8];
+    mdl_model_t *m = s_small_mlp (B, x, 17);
+    const size_t d = mdl_model_nparams (m);
+    float *own = mdl_model_params (m);
+    assert_ptr_equal (mdl_model_own_params (m), own);
+    mdl_model_predict (m, x, B, p);
+    float *buf = malloc (d * sizeof (float));
+    for (size_t i = 0; i < d; i++)
+        buf[i] = 2.0f * own[i];
+    mdl_model_use_params (m, buf);
+    assert_ptr_equal (mdl_model_params (m), buf);
+    mdl_model_predict (m, x, B, p2);
+    assert_true (memcmp (p, p2, sizeof p) != 0); /* the doubled weights answer */
+    mdl_model_use_params (m, NULL);
+    assert_ptr_equal (mdl_model_params (m), own);
+    mdl_model_predict (m, x, B, p2);
+    assert_memory_equal (p, p2, sizeof p);
+    free (buf);
     mdl_model_destroy (&m);
 }
 
@@ -439,6 +476,7 @@ main (void)
         cmocka_unit_test (test_mlp_and_cnn_loss_gradients_match_finite_differences),
         cmocka_unit_test (test_model_specs_parse_or_are_refused),
         cmocka_unit_test (test_same_seed_gives_same_parameters),
+        cmocka_unit_test (test_the_parameters_can_live_in_a_buffer_of_the_callers),
         cmocka_unit_test (test_a_spec_check_agrees_with_building_the_model),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
