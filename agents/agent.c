@@ -76,16 +76,80 @@ mdl_agent_take_resync (mdl_agent_t *a, uint64_t *out)
     return n;
 }
 
+static bool
+s_listed (const uint64_t *ids, size_t n, uint64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+static void
+s_unlist (uint64_t *ids, size_t *n, uint64_t id)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (ids[i] == id) {
+            ids[i] = ids[--*n];
+            return;
+        }
+}
+
+#define S_NVANISHED (sizeof ((mdl_agent_t *) 0)->vanished / sizeof ((mdl_agent_t *) 0)->vanished[0])
+
 void
-mdl_agent_peer_fin (mdl_agent_t *a, uint64_t peer)
+mdl_agent_vanished (mdl_agent_t *a, uint64_t endpoint, bool gone)
 {
     pthread_mutex_lock (&a->view_lock);
-    bool dup = false;
-    for (size_t i = 0; i < a->nfin; i++)
-        dup |= a->fin[i] == peer;
-    if (!dup && a->nfin < MDL_AGENT_MAX_PEERS)
-        a->fin[a->nfin++] = peer;
+    if (gone) {
+        a->vanished[a->nvanished % S_NVANISHED].endpoint = endpoint;
+        a->vanished[a->nvanished % S_NVANISHED].at = mdl_now ();
+        a->nvanished++;
+    } else
+        for (size_t i = 0; i < S_NVANISHED; i++)
+            if (a->vanished[i].endpoint == endpoint)
+                a->vanished[i].at = 0;
     pthread_mutex_unlock (&a->view_lock);
+}
+
+bool
+mdl_agent_vanished_recently (mdl_agent_t *a, double window)
+{
+    const double now = mdl_now ();
+    bool any = false;
+    pthread_mutex_lock (&a->view_lock);
+    for (size_t i = 0; i < S_NVANISHED && !any; i++)
+        any = a->vanished[i].at > 0 && now - a->vanished[i].at < window;
+    pthread_mutex_unlock (&a->view_lock);
+    return any;
+}
+
+bool
+mdl_agent_is_done (const mdl_agent_t *a, uint64_t peer)
+{
+    return s_listed (a->done, a->ndone, peer);
+}
+
+void
+mdl_agent_peer_unfin (mdl_agent_t *a, uint64_t peer)
+{
+    pthread_mutex_lock (&a->view_lock);
+    s_unlist (a->fin, &a->nfin, peer);
+    s_unlist (a->done, &a->ndone, peer);
+    pthread_mutex_unlock (&a->view_lock);
+}
+
+bool
+mdl_agent_peer_fin (mdl_agent_t *a, uint64_t peer, bool done)
+{
+    pthread_mutex_lock (&a->view_lock);
+    bool first = false;
+    if (!s_listed (a->fin, a->nfin, peer) && a->nfin < MDL_AGENT_MAX_PEERS)
+        a->fin[a->nfin++] = peer, first = !done;
+    if (done && !s_listed (a->done, a->ndone, peer) && a->ndone < MDL_AGENT_MAX_PEERS)
+        a->done[a->ndone++] = peer, first = true;
+    pthread_mutex_unlock (&a->view_lock);
+    return first;
 }
 
 bool
@@ -766,7 +830,7 @@ mdl_agent_wait_peers (mdl_agent_t *a, int k, double timeout)
     double until = mdl_now () + timeout;
     for (;;) {
         pthread_mutex_lock (&a->view_lock);
-        size_t n = a->view_n;
+        size_t n = a->view_n + a->view_fin_n; /* a peer that finished first is a peer too */
         pthread_mutex_unlock (&a->view_lock);
         if (n >= (size_t) k + 1)
             return 0;

@@ -120,6 +120,8 @@ struct mdl_agent_cfg {
     double sync_timeout;       /* sync mode: seconds to wait for a round */
     mdl_boot_t bootstrap;      /* a fresh agent's start: a peer's snapshot, or its own init */
     double bootstrap_timeout;  /* seconds a snapshot transfer may take (0: 60) */
+    double linger;             /* after training: seconds at most to stay in the mesh for
+                                  peers still training or coming back (0: leave at once) */
     mdl_robust_cfg_t robust;   /* --robust: how neighbour states are aggregated */
     int max_lead;              /* a state stamped more than this many rounds ahead of the
                                   receiver's round is refused (0: the default, 8 SGD steps
@@ -280,6 +282,8 @@ typedef struct {
     int checkpoint_error;      /* 0, or why the newest one could not be written */
     uint64_t snapshots_served; /* snapshot transfers this agent served to newcomers */
     uint64_t readmissions;     /* peers declared gone that came back */
+    bool lingering;            /* training ended; staying for peers (--linger) */
+    double linger_s;           /* seconds it stayed after training (--linger) */
 } mdl_agent_stats_t;
 
 /* The bucket bounds of the two histograms above (what /metrics exports as le="..."):

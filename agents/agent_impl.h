@@ -100,6 +100,20 @@ struct mdl_agent_t {
     size_t nresync;
     uint64_t fin[MDL_AGENT_MAX_PEERS]; /* peers that said they finished training (FIN) */
     size_t nfin;
+    uint64_t done[MDL_AGENT_MAX_PEERS]; /* peers whose FIN said they are done with the run
+                                  (MDL_FIN_DONE: --linger) */
+    size_t ndone;
+    uint64_t view_fin[MDL_AGENT_MAX_PEERS]; /* live peers left out of view because they
+                                  are done (sorted): members still (--min-peers counts them,
+                                  FIN and transient purposes for all reach them), in nobody's
+                                  rounds or averages */
+    size_t view_fin_n;
+    struct {                   /* peers declared gone for their silence (killed, frozen, cut
+                                  off): they may come back, and --linger waits for them */
+        uint64_t endpoint;     /* hash of its endpoint (a restart there is it, back) */
+        double at;             /* mdl_now when it was declared gone */
+    } vanished[16];            /* the latest, oldest replaced first */
+    unsigned nvanished;        /* entries written so far (index: nvanished % 16) */
 
     /* threads */
     zactor_t *comm;
@@ -196,7 +210,19 @@ void mdl_agent_want_resync (mdl_agent_t *a, uint64_t peer);
    into out (MDL_AGENT_MAX_PEERS at most); returns how many. */
 size_t mdl_agent_take_resync (mdl_agent_t *a, uint64_t *out);
 /* agent.c: peer said FIN (comm thread); whether every live peer has (worker thread). */
-void mdl_agent_peer_fin (mdl_agent_t *a, uint64_t peer);
+/* FIN from peer; done: it is done with the run (MDL_FIN_DONE). Returns whether this is
+   the peer's first FIN of that kind. */
+bool mdl_agent_peer_fin (mdl_agent_t *a, uint64_t peer, bool done);
+/* comm thread: a peer at endpoint (mdl_cluster_hash of its string) was declared gone for
+   its silence (gone), or a peer that joined there is in the view (!gone: whoever vanished
+   from there is back). */
+void mdl_agent_vanished (mdl_agent_t *a, uint64_t endpoint, bool gone);
+/* Whether a peer vanished within the last window seconds and has not come back. */
+bool mdl_agent_vanished_recently (mdl_agent_t *a, double window);
+/* A peer that left or restarted (the same id, a new life) is training again, or gone. */
+void mdl_agent_peer_unfin (mdl_agent_t *a, uint64_t peer);
+/* Whether peer said it is done with the run (caller holds view_lock). */
+bool mdl_agent_is_done (const mdl_agent_t *a, uint64_t peer);
 bool mdl_agent_all_fin (mdl_agent_t *a);
 
 /* A thread's heartbeat (beat_worker, beat_comm): it is alive and not stuck. */

@@ -129,6 +129,9 @@ typedef struct {
     double tick_s;             /* the timer's period now */
     double hello_scale;        /* hellos this many times less often (a large cluster) */
     bool view_dirty;           /* the peer table changed: publish the view */
+    uint64_t back[16];         /* endpoints (hashed) where a peer joined since the last
+                                  view: whoever vanished there is back once it is published */
+    size_t nback;
     bool connected;            /* a SUB connection was made since the last wait */
     bool from_mesh;            /* the message being dispatched is the mesh's last received
                                   (its frames can be held), not a copy (delayed, parked) */
@@ -203,6 +206,11 @@ void mdl_comm_drop (mdl_comm_t *self, uint64_t id, const char *why);
 void mdl_comm_refused (mdl_comm_t *self);
 /* A peer announced itself (beacon, hello). True when that made it join or rejoin. */
 bool mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info);
+/* A peer joined at endpoint: whoever vanished there is back (with the next view). */
+void mdl_comm_back (mdl_comm_t *self, const char *endpoint);
+/* Sync mode: a peer that leaves the view (goodbye, FIN) after sending a state of a round
+   the worker has not mixed yet keeps its link and mailbox until that round is past. */
+void mdl_comm_keep_last_round (mdl_comm_t *self, mdl_link_t *l);
 void mdl_comm_on_hello (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);
 void mdl_comm_on_bye (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);
 /* Publishes the live peers (and self) as the worker's membership view, after opening

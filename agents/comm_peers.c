@@ -40,6 +40,14 @@ s_cmp_u64 (const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+/* Whether id is a live peer out of the view for its FIN (comm thread: it alone writes
+   view_fin, so it reads it without the lock). */
+static bool
+s_finished (const mdl_comm_t *self, uint64_t id)
+{
+    return s_in_sorted (self->a->view_fin, self->a->view_fin_n, id);
+}
+
 /* Whether a transient purpose holds id now (open, or lingering). */
 static bool
 s_transient_has (const mdl_comm_t *self, uint64_t id, double now)
@@ -48,7 +56,7 @@ s_transient_has (const mdl_comm_t *self, uint64_t id, double now)
         const mdl_transient_set_t *t = &self->transient[p];
         if (!t->open && !(t->until > now))
             continue;
-        if (t->all ? s_in_sorted (self->view, self->nview, id) : s_in_sorted (t->ids, t->n, id))
+        if (t->all ? s_in_sorted (self->view, self->nview, id) || s_finished (self, id) : s_in_sorted (t->ids, t->n, id))
             return true;
     }
     return false;
@@ -269,6 +277,18 @@ mdl_comm_publish_view (mdl_comm_t *self)
         return;
     }
     n = mdl_peers_alive (self->peers, self->view, n);
+    /* A peer done with the run (its FIN said so): it stays a member (it may linger to
+       serve snapshots, and --min-peers counts it) but no round waits for it or mixes it. */
+    size_t alive = n, live = 0, fin = 0;
+    pthread_mutex_lock (&a->view_lock);
+    for (size_t i = 0; i < n; i++)
+        if (!a->ndone || !mdl_agent_is_done (a, self->view[i]))
+            self->view[live++] = self->view[i];
+        else
+            a->view_fin[fin++] = self->view[i];
+    a->view_fin_n = fin;
+    pthread_mutex_unlock (&a->view_lock);
+    n = live;
     /* insert self, keep ascending */
     size_t at = 0;
     while (at < n && self->view[at] < a->cfg.id)
@@ -279,8 +299,12 @@ mdl_comm_publish_view (mdl_comm_t *self)
     self->view_dirty = false;
     mdl_comm_follow (self, true);
     mdl_agent_view_set (a, self->view, self->nview);
+    /* only now: --linger must not see a vanished peer back before it sees it in the view */
+    for (size_t i = 0; i < self->nback; i++)
+        mdl_agent_vanished (a, self->back[i], false);
+    self->nback = 0;
     pthread_mutex_lock (&a->stats_lock);
-    a->stats.peers_alive = n;
+    a->stats.peers_alive = alive;
     pthread_mutex_unlock (&a->stats_lock);
 }
 
@@ -359,12 +383,41 @@ mdl_comm_transient_tick (mdl_comm_t *self, double now)
 }
 
 void
+mdl_comm_back (mdl_comm_t *self, const char *endpoint)
+{
+    const uint64_t h = mdl_cluster_hash (endpoint);
+    for (size_t i = 0; i < self->nback; i++)
+        if (self->back[i] == h)
+            return;
+    if (self->nback == sizeof self->back / sizeof self->back[0])
+        memmove (self->back, self->back + 1, --self->nback * sizeof self->back[0]);
+    self->back[self->nback++] = h;
+    self->view_dirty = true;
+}
+
+/* The endpoint a leaving peer was known at: the connection it spoke on (a static
+   endpoint is only that), else the one it announced, else its link's. */
+static const char *
+s_endpoint_of (const mdl_peer_event_t *ev, const mdl_link_t *l)
+{
+    if (l && l->via[0])
+        return l->via;
+    if (ev->info.endpoint[0])
+        return ev->info.endpoint;
+    return l ? l->endpoint : "";
+}
+
+void
 mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
 {
     mdl_agent_t *a = self->a;
     char idb[17];
     const char *ids = mdl_id_str (ev->info.id, idb);
     mdl_link_t *l = mdl_comm_link (self, ev->info.id, false);
+    if (ev->kind == MDL_PEER_JOIN || ev->kind == MDL_PEER_REJOIN || ev->kind == MDL_PEER_LEAVE)
+        mdl_agent_peer_unfin (a, ev->info.id); /* back (a new life with a stable --name), or gone */
+    if ((ev->kind == MDL_PEER_JOIN || ev->kind == MDL_PEER_REJOIN) && ev->info.endpoint[0])
+        mdl_comm_back (self, ev->info.endpoint);
     switch (ev->kind) {
     case MDL_PEER_JOIN:
     case MDL_PEER_REJOIN:
@@ -404,21 +457,17 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
            worker's round: the last round of an agent that finished first is still ours
            to mix (the view without it takes effect for the next rounds). */
         mdl_comm_boot_peer_gone (self, ev->info.id);
-        if (l && self->bye && a->cfg.mode == MDL_MODE_SYNC) {
-            const uint64_t round = atomic_load (&a->round);
-            for (int ch = 0; ch < a->algo->channels && ch < MDL_AGENT_CHANNELS; ch++) {
-                mdl_slot_meta_t m;
-                if (mdl_mailroom_peek (a->room, ev->info.id, ch, &m) && !m.lost && m.step >= round
-                    && m.step < MDL_MERGE_ROUND && m.step + 1 > l->keep_below)
-                    l->keep_below = m.step + 1;
-            }
-        }
+        if (l && self->bye)
+            mdl_comm_keep_last_round (self, l);
         if (self->bye)
             mdl_agent_log (a, "leave %s (said goodbye)", ids);
         else if (self->leave_why)
             mdl_agent_log (a, "leave %s (%s)", ids, self->leave_why);
-        else
+        else {
             mdl_agent_log (a, "leave %s (silent for %.1f s)", ids, a->cfg.peer_timeout);
+            /* killed, frozen or cut off: it may come back (--linger) */
+            mdl_agent_vanished (a, mdl_cluster_hash (s_endpoint_of (ev, l)), true);
+        }
         break;
     default:
         return;
@@ -426,6 +475,21 @@ mdl_comm_on_event (mdl_comm_t *self, const mdl_peer_event_t *ev)
     /* Published once the actor has handled what woke it: a burst of joins (a cluster
        starting, a discovery pass) costs one new view, not one per peer. */
     self->view_dirty = true;
+}
+
+void
+mdl_comm_keep_last_round (mdl_comm_t *self, mdl_link_t *l)
+{
+    mdl_agent_t *a = self->a;
+    if (a->cfg.mode != MDL_MODE_SYNC)
+        return;
+    const uint64_t round = atomic_load (&a->round);
+    for (int ch = 0; ch < a->algo->channels && ch < MDL_AGENT_CHANNELS; ch++) {
+        mdl_slot_meta_t m;
+        if (mdl_mailroom_peek (a->room, l->id, ch, &m) && !m.lost && m.step >= round && m.step < MDL_MERGE_ROUND
+            && m.step + 1 > l->keep_below)
+            l->keep_below = m.step + 1;
+    }
 }
 
 bool
@@ -488,6 +552,8 @@ mdl_comm_on_hello (mdl_comm_t *self, const void **frames, const size_t *lens, si
     mdl_link_t *l = via ? mdl_comm_link (self, info.id, joined) : NULL;
     if (l && strcmp (via, l->via))
         snprintf (l->via, sizeof l->via, "%s", via);
+    if (joined && via)
+        mdl_comm_back (self, via); /* a restart where one vanished: it is back */
 }
 
 void

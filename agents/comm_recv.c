@@ -248,7 +248,9 @@ s_check_claims (mdl_comm_t *self, const mdl_link_t *l, const mdl_wire_header_t *
 {
     mdl_agent_t *a = self->a;
     const uint32_t type = MDL_KIND_TYPE (h->kind);
-    if (type == MDL_KIND_RESYNC || (type >= MDL_KIND_PAIR_REQ && type <= MDL_KIND_PAIR_NAK))
+    /* FIN only takes its sender out of our rounds, as a goodbye would: its step (the
+       sender's last round) may lie any distance ahead of a straggler or a newcomer. */
+    if (type == MDL_KIND_RESYNC || type == MDL_KIND_FIN || (type >= MDL_KIND_PAIR_REQ && type <= MDL_KIND_PAIR_NAK))
         return -1;
     const uint64_t lead = mdl_comm_max_lead (a), round = atomic_load (&a->round);
     const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
@@ -410,7 +412,13 @@ s_on_control (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
             s_tombstone (a, h->sender, (int) MDL_KIND_CHANNEL (h->kind), h->step + 1, h->seq);
         break;
     case MDL_KIND_FIN:
-        mdl_agent_peer_fin (a, h->sender);
+        /* It finished training (dynavg: it still joins synchronisations), or it is done
+           with the run: out of the view then (comm_peers.c), so no round waits for it,
+           after the round whose state it sent last if ours is not past it yet. */
+        if (mdl_agent_peer_fin (a, h->sender, h->step == MDL_FIN_DONE) && h->step == MDL_FIN_DONE) {
+            mdl_comm_keep_last_round (self, l);
+            self->view_dirty = true;
+        }
         break;
     default: /* MDL_KIND_RESYNC */
         mdl_agent_want_resync (a, h->sender);
@@ -657,7 +665,8 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
                 s_blame (self);
             return;
         }
-        if (h.step < MDL_MERGE_ROUND && type != MDL_KIND_RESYNC && (type < MDL_KIND_PAIR_REQ || type > MDL_KIND_PAIR_NAK)
+        if (h.step < MDL_MERGE_ROUND && type != MDL_KIND_RESYNC && type != MDL_KIND_FIN
+            && (type < MDL_KIND_PAIR_REQ || type > MDL_KIND_PAIR_NAK)
             && (!l->step_valid || h.step > l->last_step)) {
             l->last_step = h.step;
             l->step_valid = true;

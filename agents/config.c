@@ -656,6 +656,10 @@ static const s_key_t s_keys[] = {
       "(peer) or from its own initial model (none) [none; meshdl agent: peer]" },
     { "bootstrap-timeout", K_DBL, F (bootstrap_timeout), 0, 0, 86400, NULL,
       "seconds a snapshot transfer may take (0: 60) [0]" },
+    { "linger", K_DBL, F (linger), 0, 0, 86400, NULL,
+      "after training, stay in the mesh while live peers still train or one that vanished without a goodbye in "
+      "the last SEC seconds may come back, at most SEC seconds: serve snapshots, out of everyone's rounds "
+      "[0; meshdl agent: 10]" },
     { "join-rate", K_DBL, F (join_rate), 0, 0, 1e6, NULL, "new peers per second at most (0: 16) [0]" },
     { "join-burst", K_INT, F (join_burst), 0, 0, 1e9, NULL, "... after a burst of this many (0: 4 x rate, >= 64) [0]" },
     /* fault injection (experiments) */

@@ -95,6 +95,8 @@ static const s_counter_t s_counters[] = {
     C (checkpoint_error, C_INT),
     C (snapshots_served, C_U64),
     C (readmissions, C_U64),
+    C (lingering, C_BOOL),
+    C (linger_s, C_DBL),
 };
 _Static_assert(sizeof (mdl_start_t) == sizeof (int), "start_from is read as an int");
 

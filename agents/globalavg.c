@@ -276,12 +276,24 @@ mdl_ctx_stopping (mdl_ctx_t *c)
 bool
 mdl_ctx_fin (mdl_ctx_t *c)
 {
+    return mdl_worker_fin (c, c->step);
+}
+
+bool
+mdl_worker_fin (mdl_ctx_t *c, uint64_t step)
+{
     uint64_t all[MDL_AGENT_MAX_PEERS];
     size_t nall = mdl_worker_live_peers (c, all);
+    /* and the live peers that finished first (out of the view): they linger, and wait
+       for every live peer's FIN before they leave */
+    pthread_mutex_lock (&c->a->view_lock);
+    for (size_t i = 0; i < c->a->view_fin_n && nall < MDL_AGENT_MAX_PEERS; i++)
+        all[nall++] = c->a->view_fin[i];
+    pthread_mutex_unlock (&c->a->view_lock);
     /* Every live peer must hear it, and be heard: open to all until the worker ends. */
     if (!c->fin_open)
         mdl_worker_transient (c, MDL_TRANSIENT_FIN, true, NULL, 0, 0);
-    mdl_worker_send_to (c, MDL_KIND_FIN, c->step, NULL, all, nall);
+    mdl_worker_send_to (c, MDL_KIND_FIN, step, NULL, all, nall);
     return mdl_agent_all_fin (c->a);
 }
 

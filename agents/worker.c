@@ -492,6 +492,8 @@ mdl_worker_main (void *arg)
     /* A diverged agent keeps its last good checkpoint (its parameters are not finite). */
     if (rc == 0)
         mdl_worker_checkpoint_final (c);
+    if (rc == 0)
+        mdl_worker_linger (c, mdl_learner_steps (l)); /* linger.c */
     mdl_worker_flush_counters (c);
     mdl_worker_ctx_free (c);
     mdl_worker_finish (a, rc);

@@ -4,6 +4,7 @@
       globalavg.c   exact global averages (final merge, --global-every, dynavg), FIN
       pairavg.c     AD-PSGD's pairwise averages
       workerckpt.c  the worker's state as a checkpoint image (checkpoints, snapshots)
+      linger.c      after training: staying a member for peers still training (--linger)
     Everything here runs on the worker thread. */
 #ifndef MDL_WORKER_IMPL_H
 #define MDL_WORKER_IMPL_H
@@ -169,6 +170,9 @@ int mdl_worker_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float 
 int mdl_worker_transient (mdl_ctx_t *c, mdl_transient_t purpose, bool open, const uint64_t *ids, size_t n, uint64_t below);
 /* The live peers of the current view (refreshed), self excluded, into out. */
 size_t mdl_worker_live_peers (mdl_ctx_t *c, uint64_t *out);
+/* FIN (step: the round, or MDL_FIN_DONE) to every live peer, those done included;
+   whether every live peer of the view has said FIN. */
+bool mdl_worker_fin (mdl_ctx_t *c, uint64_t step);
 /* One exact average over every live peer in round R (see globalavg.c); weighted: aux is
    each agent's weight in the mean, not a value to compare. */
 bool mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, uint64_t *merged_with,
@@ -188,6 +192,10 @@ int mdl_worker_restore_algo (mdl_ctx_t *c);
 void mdl_worker_checkpoint_point (mdl_ctx_t *c, uint64_t done);
 /* After the last step (or a stop): the final checkpoint, written before this returns. */
 void mdl_worker_checkpoint_final (mdl_ctx_t *c);
+
+/* linger.c: after training (--linger), FIN to every live peer and stay a member while
+   peers still train or one that vanished may come back; snapshots are served meanwhile. */
+void mdl_worker_linger (mdl_ctx_t *c, uint64_t steps);
 
 /* At a step boundary: an image for newcomers, when the comm asked for one. */
 void mdl_worker_snapshot_point (mdl_ctx_t *c);

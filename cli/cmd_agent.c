@@ -53,6 +53,7 @@ typedef struct {
     const char *status;  /* health status file (meshdl status) */
     uint64_t checkpoint_every; /* > 0: a checkpoint every this many steps while training */
     const char *bootstrap;     /* peer | none */
+    double linger;             /* seconds a finished agent may stay for its peers */
     const char *byzantine; /* --byzantine MODE[:ARG] */
     const char *http;    /* ADDR:PORT of /metrics and /status */
 } s_agentopts_t;
@@ -363,7 +364,7 @@ s_agent_defs (s_run_t *t)
 {
     mdl_trainopts_defaults (&t->to);
     mdl_agentopts_defaults (&t->ao);
-    t->so = (s_agentopts_t) { .port = 0, .min_peers = 0, .min_peers_timeout = 60, .bootstrap = "peer" };
+    t->so = (s_agentopts_t) { .port = 0, .min_peers = 0, .min_peers_timeout = 60, .bootstrap = "peer", .linger = 10 };
     mdl_discopts_defaults (&t->dopt);
     t->to.batch = 16;
     s_agentopts_t *so = &t->so;
@@ -388,6 +389,7 @@ s_agent_defs (s_run_t *t)
     A ("status", MDL_OPTT_STR, &so->status, "FILE", "keep a health status in FILE, rewritten every second (read by meshdl status)", 0, 0);
     A ("checkpoint-every", MDL_OPTT_U64, &so->checkpoint_every, "N", "also write the checkpoint every N steps while training, atomically (to --checkpoint FILE, or DIR/<agent id>/checkpoint.ckpt with --results; 0: only at the end)", 0, 1e12);
     A ("bootstrap", MDL_OPTT_STR, &so->bootstrap, "peer|none", "a fresh agent (no --resume) joining a cluster that trains already starts from a snapshot of the live peer with the highest step (peer), or from its own initial model (none)", 0, 0);
+    A ("linger", MDL_OPTT_DOUBLE, &so->linger, "SEC", "after its last step, stay a member (out of everyone's rounds, serving snapshots) while live peers still train or one that vanished without a goodbye in the last SEC seconds may come back, SEC seconds at most (0: leave at once)", 0, 86400);
     A ("byzantine", MDL_OPTT_STR, &so->byzantine, "MODE", "this agent lies, to test defences: scale:K | noise:SIGMA | zero | stale:S | alie:Z | future:K (see SECURITY.md)", 0, 0);
     A ("http", MDL_OPTT_STR, &so->http, "ADDR:PORT", "serve GET /metrics (Prometheus) and /status (JSON) on ADDR:PORT, e.g. 0.0.0.0:9100, 127.0.0.1:0 (any free port), [::]:9100", 0, 0);
 #undef A
@@ -580,7 +582,7 @@ s_fill_cfg (s_run_t *r)
            && s_set (r, "min-peers", "%d", so->min_peers)
            && s_set (r, "min-peers-timeout", "%.17g", so->min_peers_timeout)
            && s_set (r, "injection-seed", "%llu", (unsigned long long) (r->to.seed ^ r->id))
-           && s_set (r, "bootstrap", "%s", so->bootstrap);
+           && s_set (r, "bootstrap", "%s", so->bootstrap) && s_set (r, "linger", "%.17g", so->linger);
 }
 
 /* --results DIR: DIR/<id>/ and the files in it. Only once the data is loaded, the keys
@@ -737,7 +739,10 @@ s_status_tick (s_run_t *r, double *last)
     r->hs.worker_s = s_c (st, "worker_beat_age");
     r->hs.comm_s = s_c (st, "comm_beat_age");
     r->hs.epoch = s_c (st, "epoch");
-    r->hs.state = r->hs.step > 0 ? "training" : (int) r->hs.peers < r->so.min_peers ? "waiting" : "starting";
+    r->hs.state = s_c (st, "lingering")     ? "lingering"
+                  : r->hs.step > 0           ? "training"
+                  : (int) r->hs.peers < r->so.min_peers ? "waiting"
+                                                        : "starting";
     s_status_write (r->status_paths, &r->hs);
 }
 
@@ -892,6 +897,7 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     /* the first step began to the last ended (NaN: no step); the transport's busy time */
     mdl_json_num (&j, "train_s", s_c (st, "train_end") - s_c (st, "train_start"));
     mdl_json_num (&j, "wire_busy_s", s_c (st, "wire_busy_s"));
+    mdl_json_num (&j, "linger_s", s_c (st, "linger_s")); /* after train_s: staying for peers (--linger) */
     mdl_json_int (&j, "params", (long long) mdl_agent_dim (r->agent));
     mdl_json_num (&j, "peak_rss_mb", mdl_peak_rss_mb ());
     if (r->to.target_acc > 0) {

@@ -120,7 +120,8 @@ mdl_status_check (const char *path, double max_age, bool waiting_ok, char *line,
     }
     double age = mdl_cli_wallclock () - t;
     const bool early = !strcmp (state, "waiting") || !strcmp (state, "starting");
-    if ((strcmp (state, "training") == 0 || (waiting_ok && early)) && !(age <= max_age)) {
+    const bool lingering = !strcmp (state, "lingering"); /* finished, staying for peers (--linger) */
+    if ((strcmp (state, "training") == 0 || lingering || (waiting_ok && early)) && !(age <= max_age)) {
         snprintf (line, len, "unhealthy: agent %s: its status is %.0f s old (the agent hangs or is gone)", agent, age);
         return 1;
     }
@@ -128,7 +129,8 @@ mdl_status_check (const char *path, double max_age, bool waiting_ok, char *line,
        worker stuck in a step or a wait, the comm actor in a send (older files lack them). */
     double beat[2];
     const char *names[2] = { "worker", "comm" };
-    if (strcmp (state, "training") == 0 && !s_num (text, "worker_s", &beat[0]) && !s_num (text, "comm_s", &beat[1]))
+    if ((strcmp (state, "training") == 0 || lingering) && !s_num (text, "worker_s", &beat[0])
+        && !s_num (text, "comm_s", &beat[1]))
         for (int k = 0; k < 2; k++)
             if (beat[k] > max_age) {
                 snprintf (line, len, "unhealthy: agent %s: its %s thread has shown no sign of life for %.0f s (stuck)",
@@ -141,6 +143,11 @@ mdl_status_check (const char *path, double max_age, bool waiting_ok, char *line,
     if (strcmp (state, "training") == 0) {
         snprintf (line, len, "healthy: agent %s training, step %.0f, epoch %.2f, %.0f peers (min %.0f)%s", agent, step,
                   epoch, peers, minp, where);
+        return 0;
+    }
+    if (lingering) {
+        snprintf (line, len, "healthy: agent %s finished training at step %.0f, staying for its peers (--linger), %.0f peers%s",
+                  agent, step, peers, where);
         return 0;
     }
     if (waiting_ok && early) {

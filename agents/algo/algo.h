@@ -34,6 +34,10 @@ typedef struct mdl_ctx_t mdl_ctx_t;
 #define MDL_MERGE_ROUND ((uint64_t) 1 << 62)
 #define MDL_SYNC_BASE (MDL_MERGE_ROUND + ((uint64_t) 1 << 60))
 #define MDL_FINAL_MERGE_ROUND (MDL_MERGE_ROUND + ((uint64_t) 1 << 61))
+/* The step of a FIN that says its sender is done with the run, final merge included: out
+   of every round and average from then on (a FIN of a training round, dynavg's, still
+   joins exact averages). */
+#define MDL_FIN_DONE (MDL_FINAL_MERGE_ROUND + 2)
 
 /* Options beyond the common ones that an algorithm declares it takes (the .takes mask);
    mdl_algo_validate refuses the others. */
