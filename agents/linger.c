@@ -11,10 +11,11 @@
 
 #include <time.h>
 
-#define S_TICK_NS (20 * 1000000L) /* a snapshot request is answered within this */
-#define S_FIN_EVERY 12            /* FIN every 12 ticks (0.25 s): it may be lost, and a
-                                     newcomer must hear it too */
-#define S_LOG_AFTER 10            /* ticks (0.2 s) before it says that it stays */
+#define S_TICK_S 0.02      /* a snapshot request is answered within this */
+#define S_FIRST_TICK_S 0.002 /* ... and while the peers' FINs of a clean end come in */
+#define S_FIRST_S 0.05      /* how long that is */
+#define S_FIN_EVERY_S 0.25  /* FIN again: it may be lost, and a newcomer must hear it too */
+#define S_LOG_AFTER_S 0.2   /* a clean run's peers have all said FIN by then: say it stays */
 
 void
 mdl_worker_linger (mdl_ctx_t *c, uint64_t steps)
@@ -28,25 +29,30 @@ mdl_worker_linger (mdl_ctx_t *c, uint64_t steps)
     a->stats.lingering = true;
     pthread_mutex_unlock (&a->stats_lock);
     bool logged = false, all_fin = false;
-    for (unsigned k = 0; !atomic_load (&a->stop); k++) {
+    double next_fin = t0;
+    while (!atomic_load (&a->stop)) {
+        const double now = mdl_now ();
         mdl_agent_beat (&a->beat_worker);
         mdl_worker_params_point (c, steps); /* mdl_agent_snapshot: the final model */
         mdl_worker_snapshot_point (c);      /* a newcomer's image */
-        if (k % S_FIN_EVERY == 0)
+        if (now >= next_fin) {
             mdl_worker_fin (c, MDL_FIN_DONE);
+            next_fin = now + S_FIN_EVERY_S;
+        }
         /* every live peer said FIN, read after the vanished peers: a peer back where one
            vanished is in the view before that one stops counting (comm_peers.c) */
         const bool vanished = mdl_agent_vanished_recently (a, S);
         all_fin = mdl_agent_all_fin (a);
-        const bool waited_out = mdl_now () - t0 >= S;
+        const bool waited_out = now - t0 >= S;
         if (waited_out || (all_fin && !vanished))
             break;
-        if (!logged && k == S_LOG_AFTER) { /* a clean run's peers have all said FIN by now */
+        if (!logged && now - t0 >= S_LOG_AFTER_S) {
             mdl_agent_log (a, "finished training: staying up to %.0f s (--linger) while %s", S,
                            vanished ? "a peer that vanished may come back" : "peers still train");
             logged = true;
         }
-        struct timespec ts = { 0, S_TICK_NS };
+        const double tick = now - t0 < S_FIRST_S ? S_FIRST_TICK_S : S_TICK_S;
+        struct timespec ts = { 0, (long) (tick * 1e9) };
         nanosleep (&ts, NULL);
     }
     const double stayed = mdl_now () - t0;
