@@ -135,6 +135,11 @@ bool mdl_mesh_suspended (const mdl_mesh_t *self, const char *endpoint);
    Call it every heartbeat: it is what keeps a peer alive on the mesh (mdl_peers_touch). */
 int mdl_mesh_hello (mdl_mesh_t *self, const mdl_peer_info_t *info, uint64_t cluster);
 
+/* How many subscribers connected to our PUB since the last call (each one's own topic
+   "T<id>" subscribed). Reads the socket's subscription messages: call it from the
+   thread that uses the mesh, now and then (the comm actor: every tick). */
+size_t mdl_mesh_new_subscribers (mdl_mesh_t *self);
+
 /* Publishes a goodbye, ["B", announcement]: peers mark this agent dead at once instead
    of after their silence timeout. Call it once before destroying the mesh, which then
    lingers up to 200 ms to deliver it. */
