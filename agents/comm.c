@@ -477,6 +477,46 @@ s_discover (mdl_comm_t *self)
     }
 }
 
+static bool
+s_worker_done (mdl_agent_t *a)
+{
+    pthread_mutex_lock (&a->stats_lock);
+    bool done = a->stats.finished;
+    pthread_mutex_unlock (&a->stats_lock);
+    return done;
+}
+
+/* Seconds between hellos at the normal pace (a large cluster's is slower). */
+static double
+s_hello_every (const mdl_comm_t *self)
+{
+    return self->a->cfg.hello_interval * (self->hello_scale > 1 ? self->hello_scale : 1);
+}
+
+/* A new id joins once it was announced twice, the second time the probation (peers.h,
+   0.1 s) after the first; so two peers that start together meet after up to two hello
+   intervals at the normal pace (0.55 s for 4 agents on loopback, bench/proc4.sh). While
+   membership settles, hellos go at the probation's pace (hello_fast) for two hello
+   intervals from the last event, and the event brings the next one forward to `after`
+   seconds past the last one (at the earliest; the timer's tick bounds the rate whatever
+   happens): a new subscriber (MDL_SETTLE_GREET: at once, the first hello it can hear),
+   a new id heard or a join (MDL_SETTLE_EVENT: half a settling period, so that a peer that
+   just heard of us hears us too and its probation of us runs alongside ours of it), the
+   wait for --min-peers (MDL_SETTLE_WAIT: the settling pace). The join then takes about one
+   probation after the connection instead of up to two hello intervals. Not in a large
+   cluster, whose pace is slowed on purpose (discovery.h). */
+void
+mdl_comm_settling (mdl_comm_t *self, double now, mdl_settle_t why)
+{
+    if (self->hello_scale > 1 || self->left)
+        return;
+    self->fast_until = now + 2 * self->a->cfg.hello_interval;
+    const double after = why == MDL_SETTLE_GREET ? 0 : why == MDL_SETTLE_EVENT ? 0.5 * self->hello_fast : self->hello_fast;
+    const double at = self->last_hello + after;
+    if (at < self->next_hello)
+        self->next_hello = at;
+}
+
 static void
 s_tick (mdl_comm_t *self)
 {
@@ -506,9 +546,18 @@ s_tick (mdl_comm_t *self)
            slowly (a cluster of 1024: every 16 s instead of 4 times a second). */
         self->hello_scale = timeout / a->cfg.peer_timeout;
     }
+    /* A new subscriber hears a hello at once, not up to a hello interval later: it may be
+       a peer that just came up and needs two of them to admit us (also read when the
+       pace is slowed: the subscription messages must not queue). */
+    if (mdl_mesh_new_subscribers (self->mesh) > 0)
+        mdl_comm_settling (self, now, MDL_SETTLE_GREET);
+    /* Waiting for --min-peers is settling too: each hello heard sooner is a peer met sooner. */
+    if (a->cfg.min_peers > 0 && self->nview < (size_t) a->cfg.min_peers + 1 && !s_worker_done (a))
+        mdl_comm_settling (self, now, MDL_SETTLE_WAIT);
     if (now >= self->next_hello && !self->left) {
         mdl_mesh_hello (self->mesh, &self->me, a->cluster);
-        self->next_hello = now + a->cfg.hello_interval * (self->hello_scale > 1 ? self->hello_scale : 1);
+        self->last_hello = now;
+        self->next_hello = now + (now < self->fast_until ? self->hello_fast : s_hello_every (self));
     }
     /* CURVE handshake failures, every tick: a peer that refuses our key is dropped
        before a --min-peers wait or a sync round counts on it (logged at the pace below) */
@@ -675,6 +724,8 @@ s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
        such an agent never sees the cluster (1024 agents: most saw none in 30 s). */
     const double confirm = a->cfg.disc.kind == MDL_DISC_INPROC ? 0.0 : 0.4 * (hello < 0.25 ? hello : 0.25);
     mdl_peers_limits (self->peers, confirm, burst, rate);
+    /* a hello a little later than the probation: a second one never arrives too early */
+    self->hello_fast = 1.2 * 0.4 * (hello < 0.25 ? hello : 0.25);
     /* ... and one identity's leave/rejoin churn waits longer each time, up to a minute
        (a real restart, which takes seconds and is rare, rejoins at once). */
     mdl_peers_backoff (self->peers, 60);
@@ -737,15 +788,6 @@ typedef struct {
     mdl_agent_t *a;
     int err;
 } s_start_t;
-
-static bool
-s_worker_done (mdl_agent_t *a)
-{
-    pthread_mutex_lock (&a->stats_lock);
-    bool done = a->stats.finished;
-    pthread_mutex_unlock (&a->stats_lock);
-    return done;
-}
 
 static void
 s_actor (zsock_t *pipe, void *arg)

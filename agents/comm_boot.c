@@ -82,6 +82,17 @@ s_ask_wait (const mdl_comm_t *self)
     return w;
 }
 
+/* How soon an unanswered ASK goes again. Peers that started with us admit us one
+   probation after our first hello reached them (comm.c, mdl_comm_settling) and ignore
+   our ASK until then: asked again at the settling pace, a cluster starting together
+   (all at step 0, nobody ahead) is through the ASK round about then, not a 0.5 s rto
+   later, which sync mode made every agent wait (bench/proc4.sh). An ASK is ~100 bytes. */
+static double
+s_ask_rto (const mdl_comm_t *self)
+{
+    return self->hello_fast > 0 ? self->hello_fast : 0.12;
+}
+
 static void
 s_client_send (void *arg, uint64_t to, const mdl_snap_msg_t *m)
 {
@@ -230,7 +241,8 @@ mdl_comm_boot_tick (mdl_comm_t *self)
         int rc;
         /* the largest snapshot taken: a few times this agent's own (shards and sections
            differ a little between peers; a peer claiming far more is refused) */
-        mdl_snap_cfg_t cfg = { .max_size = 4 * (a->d * 4 * 8) + (64u << 20), .ask_wait = s_ask_wait (self) };
+        mdl_snap_cfg_t cfg = { .max_size = 4 * (a->d * 4 * 8) + (64u << 20), .ask_wait = s_ask_wait (self),
+                               .ask_rto = s_ask_rto (self) };
         if ((self->boot = mdl_snap_client_new (&cfg, a->cluster, a->cfg.id, s_client_send, self, &rc))) {
             uint64_t ids[MDL_AGENT_MAX_PEERS];
             size_t n = mdl_peers_alive (self->peers, ids, MDL_AGENT_MAX_PEERS);

@@ -138,6 +138,9 @@ typedef struct {
     mdl_rng_t rng;             /* drop injection */
     mdl_delayed_t *delayed;      /* sorted by due */
     double next_hello;
+    double last_hello;         /* when the last hello went */
+    double hello_fast;         /* the settling pace: a little over the probation (peers.h) */
+    double fast_until;         /* hellos at that pace until then (mdl_comm_settling) */
     uint64_t seen_total;
     bool stopping;
     bool bye;                  /* the LEAVE being handled is a goodbye, not a silence */
@@ -174,6 +177,14 @@ void mdl_comm_drop_sent (mdl_link_t *l);
 /* Sends again the state of round step on channel ch to the link's peer, if it is the
    last one sent there (same header, the next sequence number). True when sent. */
 bool mdl_comm_resend (mdl_comm_t *self, mdl_link_t *l, int ch, uint64_t step);
+/* Membership is settling: hellos at the settling pace for a while, the next one brought
+   forward by what happened (comm.c). */
+typedef enum {
+    MDL_SETTLE_GREET, /* a new subscriber: a hello at once */
+    MDL_SETTLE_EVENT, /* a new id heard, a peer joined */
+    MDL_SETTLE_WAIT   /* waiting for --min-peers */
+} mdl_settle_t;
+void mdl_comm_settling (mdl_comm_t *self, double now, mdl_settle_t why);
 /* Counts a refused message from peer (0: unknown) under reason (updates_rejected, its
    reason's counter and updates_dropped) and logs the first of each (peer, reason), then
    at most one line per MDL_REJLOG_EVERY seconds with the count since. detail may be NULL. */

@@ -515,6 +515,12 @@ mdl_comm_seen (mdl_comm_t *self, const mdl_peer_info_t *info)
         }
     }
     int rc = mdl_peers_seen (self->peers, info, now, &ev);
+    /* a new id on probation, or one that joined: it needs our hellos to confirm us (never
+       0 or our own id, which the table never holds: they would look new every time) */
+    const bool other = info->id != 0 && info->id != self->a->cfg.id;
+    if (rc == 0 && other
+        && (ev.kind == MDL_PEER_JOIN || ev.kind == MDL_PEER_REJOIN || !mdl_peers_get (self->peers, info->id)))
+        mdl_comm_settling (self, now, MDL_SETTLE_EVENT);
     if (rc == 0 && ev.kind != MDL_PEER_NONE) {
         mdl_comm_on_event (self, &ev);
         return ev.kind == MDL_PEER_JOIN || ev.kind == MDL_PEER_REJOIN;

@@ -188,6 +188,8 @@ mdl_snap_client_new (const mdl_snap_cfg_t *cfg, uint64_t cluster, uint64_t self,
         c->cfg.deaf_wait = 20.0;
     if (!(c->cfg.rto > 0))
         c->cfg.rto = 0.5;
+    if (!(c->cfg.ask_rto > 0))
+        c->cfg.ask_rto = c->cfg.rto;
     if (c->cfg.window < 1)
         c->cfg.window = 8;
     if (!(c->cfg.peer_timeout > 0))
@@ -464,9 +466,10 @@ mdl_snap_client_tick (mdl_snap_client_t *c, double now)
         const bool deaf = !any && now < c->started_at + (c->cfg.deaf_wait > c->cfg.ask_wait ? c->cfg.deaf_wait : 0);
         if (all || (now >= c->ask_until && !deaf))
             s_choose (c, now);
-        else if (now - c->asked_at >= c->cfg.rto) {
-            /* a peer that has just heard of us may not have subscribed to us yet: what we
-               published before that is lost, so ask those that did not answer again */
+        else if (now - c->asked_at >= c->cfg.ask_rto) {
+            /* a peer that has just heard of us may not have subscribed to us yet, or not
+               admitted us (only members are answered): what we published before that is
+               lost, so ask those that did not answer again */
             c->asked_at = now;
             for (size_t i = 0; i < c->ncand; i++)
                 if (!c->cand[i].answered) {

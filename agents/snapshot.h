@@ -68,6 +68,8 @@ typedef struct {
                             (20): live peers that have not heard of us yet (a Swarm or
                             Kubernetes name lists a new replica only once it is healthy) */
     double rto;          /* seconds before a request is sent again (0.5) */
+    double ask_rto;      /* ... an unanswered ASK: a peer that has not admitted us yet
+                            ignores it, and admits us within a hello or two (rto) */
     int window;          /* chunk requests in flight (8) */
     double peer_timeout; /* seconds one peer may take for the whole transfer (30) */
     int tries;           /* starts over per peer (GONE, a bad digest) before the next (3) */

@@ -135,6 +135,13 @@ bool mdl_mesh_suspended (const mdl_mesh_t *self, const char *endpoint);
    Call it every heartbeat: it is what keeps a peer alive on the mesh (mdl_peers_touch). */
 int mdl_mesh_hello (mdl_mesh_t *self, const mdl_peer_info_t *info, uint64_t cluster);
 
+/* How many subscribers connected to our PUB since the last call (each one's own topic
+   "T<id>" subscribed). Every send takes in the subscribers connected so far (so that a
+   message reaches each one that connected before it was sent) and counts them for this
+   call. Call it from the thread that uses the mesh, now and then (the comm actor: every
+   tick). */
+size_t mdl_mesh_new_subscribers (mdl_mesh_t *self);
+
 /* Publishes a goodbye, ["B", announcement]: peers mark this agent dead at once instead
    of after their silence timeout. Call it once before destroying the mesh, which then
    lingers up to 200 ms to deliver it. */
@@ -146,8 +153,10 @@ int mdl_mesh_bye (mdl_mesh_t *self, const mdl_peer_info_t *info, uint64_t cluste
    for memory the caller keeps alive; on error free_fn is called before return). Never
    blocks longer than cfg.send_wait_ms: a subscriber whose queue is still at the HWM then
    misses this message (the others still get it); when that starts, it is counted in
-   send_dropped and MDL_ETIMEOUT returned (not an error: nothing to resend). Returns 0, MDL_ETIMEOUT, MDL_EINVAL (empty topic)
-   or MDL_ESOCKET. */
+   send_dropped and MDL_ETIMEOUT returned (not an error: nothing to resend). A subscriber
+   whose connection reached our PUB before the call gets the message (inproc: one that
+   connected before; tcp: once its handshake is done). Returns 0, MDL_ETIMEOUT, MDL_EINVAL
+   (empty topic) or MDL_ESOCKET. */
 int mdl_mesh_send (mdl_mesh_t *self, const void *topic, size_t topic_len, const void *header,
                    size_t header_len, void *payload, size_t payload_len,
                    void (*free_fn) (void *data, void *hint), void *hint);

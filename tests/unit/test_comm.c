@@ -35,9 +35,10 @@ typedef struct {
 } s_rig_t;
 
 /* The agent (fp16 with error feedback: the peer's updates are a replica stream, keyframes
-   and deltas) and the peer, connected both ways, the agent hearing the peer's hellos. */
+   and deltas; hellos every hello seconds, waiting for min_peers) and the peer's mesh, not
+   announced yet: the agent knows of no peer. */
 static void
-s_rig_up (s_rig_t *r)
+s_agent_up (s_rig_t *r, double hello, int min_peers)
 {
     memset (r, 0, sizeof *r);
     int err = 0;
@@ -46,24 +47,27 @@ s_rig_up (s_rig_t *r)
     r->data = agentrun_dataset (4);
     r->cluster = mdl_wire_cluster_id ("test");
     char ep[96];
-    snprintf (ep, sizeof ep, "inproc://test-comm-peer-%d", (int) getpid ());
+    static int rigs; /* inproc names are not reused: a closed socket's may linger */
+    rigs++;
+    snprintf (ep, sizeof ep, "inproc://test-comm-peer-%d-%d", (int) getpid (), rigs);
     mdl_mesh_cfg_t mc = { .bind = ep, .self = S_PEER };
     r->peer = mdl_mesh_new (&mc, &err);
     assert_non_null (r->peer);
     r->peer_info = (mdl_peer_info_t) { .id = S_PEER, .incarnation = 1 };
     snprintf (r->peer_info.endpoint, sizeof r->peer_info.endpoint, "%s", mdl_mesh_endpoint (r->peer));
-    assert_int_equal (mdl_registry_announce (r->reg, &r->peer_info, r->cluster), 0);
 
     mdl_agent_cfg_t c;
     memset (&c, 0, sizeof c);
     char bind[96];
-    snprintf (bind, sizeof bind, "inproc://test-comm-agent-%d", (int) getpid ());
+    snprintf (bind, sizeof bind, "inproc://test-comm-agent-%d-%d", (int) getpid (), rigs);
     c.id = S_AGENT;
     c.cluster = "test";
     c.bind = bind;
     c.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = "test", .registry = r->reg };
     c.peer_timeout = 10;
-    c.hello_interval = 0.05;
+    c.hello_interval = hello;
+    c.min_peers = min_peers;
+    c.min_peers_timeout = 60;
     c.learn.spec = "mlp:4-3-2";
     c.learn.seed = 1;
     c.learn.batch = 8;
@@ -95,13 +99,17 @@ s_rig_up (s_rig_t *r)
     r->fp16 = mdl_codec_new ("fp16", r->d, 0, &err);
     assert_non_null (r->fp32);
     assert_non_null (r->fp16);
-    assert_int_equal (mdl_agent_wait_peers (r->agent, 1, 10), 0);
-    /* The peer listens to the agent (for its requests) ... */
+    /* The peer listens to the agent (for its requests, its hellos) */
     mdl_peer_info_t ai = { .id = S_AGENT, .incarnation = 1 };
     snprintf (ai.endpoint, sizeof ai.endpoint, "%s", mdl_agent_endpoint (r->agent));
     assert_int_equal (mdl_mesh_connect (r->peer, &ai), 0);
-    /* ... and says hello until the agent's SUB has heard one: from then on everything it
-       publishes arrives, in order. */
+}
+
+/* The peer says hello until the agent's SUB has heard one: from then on everything it
+   publishes arrives, in order. */
+static void
+s_peer_heard (s_rig_t *r)
+{
     const double until = mdl_now () + 10;
     mdl_agent_stats_t st;
     do {
@@ -110,6 +118,16 @@ s_rig_up (s_rig_t *r)
         mdl_agent_stats (r->agent, &st);
     } while (st.msgs_received == 0 && mdl_now () < until);
     assert_true (st.msgs_received > 0);
+}
+
+/* The agent and the peer, connected both ways, the agent hearing the peer's hellos. */
+static void
+s_rig_up (s_rig_t *r)
+{
+    s_agent_up (r, 0.05, 0);
+    assert_int_equal (mdl_registry_announce (r->reg, &r->peer_info, r->cluster), 0);
+    assert_int_equal (mdl_agent_wait_peers (r->agent, 1, 10), 0);
+    s_peer_heard (r);
 }
 
 static void
@@ -252,11 +270,103 @@ test_a_sequence_gap_voids_the_replica_until_the_next_keyframe (void **state)
     s_rig_down (&r);
 }
 
+/* The shortest gap between the agent's hellos the peer hears within secs (it needs 2). */
+static double
+s_hello_gap (s_rig_t *r, double secs)
+{
+    zpoller_t *poller = zpoller_new (mdl_mesh_sub_socket (r->peer), NULL);
+    const void *f[4];
+    size_t len[4], n;
+    while (mdl_mesh_recv (r->peer, f, len, 4, &n) == 0)
+        ; /* what queued before: its arrival times say nothing */
+    const double until = mdl_now () + secs;
+    double last = -1, gap = INFINITY;
+    int heard = 0;
+    while (mdl_now () < until) {
+        zpoller_wait (poller, 5);
+        while (mdl_mesh_recv (r->peer, f, len, 4, &n) == 0) {
+            if (n < 1 || len[0] < 1 || ((const char *) f[0])[0] != 'H')
+                continue;
+            const double now = mdl_now ();
+            if (last >= 0 && now - last < gap)
+                gap = now - last;
+            last = now;
+            heard++;
+        }
+    }
+    zpoller_destroy (&poller);
+    assert_true (heard >= 2);
+    return gap;
+}
+
+static void
+test_hellos_come_faster_while_membership_settles (void **state)
+{
+    /* Hellos every 0.25 s; a new id joins once announced twice 0.1 s apart (peers.h), so
+       agents that start together met up to two hello intervals after the last was up
+       (0.55 s for 4 processes, bench/proc4.sh). While membership settles the agent says
+       hello at the probation's pace, 0.12 s: (1) alone with nothing to wait for, the
+       normal pace; (2) a peer joins: faster for a while; (4) then the normal pace again;
+       (3) waiting for --min-peers: faster. */
+    s_rig_t r;
+    s_agent_up (&r, 0.25, 0);
+    zclock_sleep (600); /* the peer's subscription was greeted: settled again by now */
+    assert_true (s_hello_gap (&r, 1.0) > 0.2);
+    assert_int_equal (mdl_registry_announce (r.reg, &r.peer_info, r.cluster), 0);
+    assert_int_equal (mdl_agent_wait_peers (r.agent, 1, 10), 0);
+    assert_true (s_hello_gap (&r, 0.5) < 0.2);
+    /* (4) settled: the normal pace again, whatever discovery keeps announcing (a registry
+       lists this agent itself at every pass) */
+    zclock_sleep (600);
+    assert_true (s_hello_gap (&r, 1.0) > 0.2);
+    s_rig_down (&r);
+    s_agent_up (&r, 0.25, 1);
+    assert_true (s_hello_gap (&r, 1.0) < 0.2);
+    s_rig_down (&r);
+}
+
+static void
+test_a_new_subscriber_hears_a_hello_at_once (void **state)
+{
+    /* Hellos every second. A subscriber that connects after the agent's first hello
+       heard its next one up to a second later; now the agent sees the subscription (its
+       PUB is an XPUB) and says hello at its next tick. */
+    s_rig_t r;
+    s_agent_up (&r, 1.0, 0);
+    zclock_sleep (300); /* the agent's first hello has gone */
+    int err = 0;
+    char ep[96];
+    snprintf (ep, sizeof ep, "inproc://test-comm-late-%d", (int) getpid ());
+    mdl_mesh_cfg_t mc = { .bind = ep, .self = 3 };
+    mdl_mesh_t *late = mdl_mesh_new (&mc, &err);
+    assert_non_null (late);
+    mdl_peer_info_t ai = { .id = S_AGENT, .incarnation = 1 };
+    snprintf (ai.endpoint, sizeof ai.endpoint, "%s", mdl_agent_endpoint (r.agent));
+    const double t0 = mdl_now ();
+    assert_int_equal (mdl_mesh_connect (late, &ai), 0);
+    zpoller_t *poller = zpoller_new (mdl_mesh_sub_socket (late), NULL);
+    double heard = -1;
+    while (heard < 0 && mdl_now () < t0 + 2.0) {
+        zpoller_wait (poller, 5);
+        const void *f[4];
+        size_t len[4], n;
+        while (heard < 0 && mdl_mesh_recv (late, f, len, 4, &n) == 0)
+            if (n >= 1 && len[0] >= 1 && ((const char *) f[0])[0] == 'H')
+                heard = mdl_now () - t0;
+    }
+    zpoller_destroy (&poller);
+    mdl_mesh_destroy (&late);
+    s_rig_down (&r);
+    assert_true (heard >= 0 && heard < 0.3);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_a_sequence_gap_voids_the_replica_until_the_next_keyframe),
+        cmocka_unit_test (test_hellos_come_faster_while_membership_settles),
+        cmocka_unit_test (test_a_new_subscriber_hears_a_hello_at_once),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -210,6 +210,41 @@ test_disconnect_stops_delivery (void **state)
     mdl_mesh_destroy (&c);
 }
 
+/* ZeroMQ's send attaches a subscriber that just connected at most once a millisecond or
+   so (its throttle of command processing): a message sent right after a hello and a
+   connection missed it. Each of 20 subscribers connects (inproc: at once) between a
+   hello and a message targeted to it, and gets the message; each is counted once. */
+static void
+test_a_subscriber_that_connected_just_before_a_send_gets_the_message (void **state)
+{
+    (void) state;
+    static int run;
+    char ep[64];
+    snprintf (ep, sizeof ep, "inproc://test-mesh-attach-%d-%d", (int) getpid (), run++);
+    mdl_mesh_cfg_t ca = { .bind = ep, .self = 1 };
+    mdl_mesh_t *a = mdl_mesh_new (&ca, NULL);
+    assert_non_null (a);
+    mdl_peer_info_t ia = s_info_of (a, 1);
+    mdl_mesh_new_subscribers (a);
+    for (uint64_t id = 2; id < 22; id++) {
+        char bind[80], topic[18], out[16];
+        snprintf (bind, sizeof bind, "%s-sub-%llu", ep, (unsigned long long) id);
+        mdl_mesh_cfg_t cb = { .bind = bind, .self = id };
+        mdl_mesh_t *b = mdl_mesh_new (&cb, NULL);
+        assert_non_null (b);
+        assert_int_equal (mdl_mesh_hello (a, &ia, S_CLUSTER), 0);
+        assert_int_equal (mdl_mesh_connect (b, &ia), 0);
+        mdl_mesh_topic (id, topic);
+        assert_int_equal (mdl_mesh_send (a, topic, 17, "first", 5, NULL, 0, NULL, NULL), 0);
+        if (!s_wait_for (b, NULL, NULL, 0, "T", 2000, out, sizeof out))
+            fail_msg ("subscriber %llu: the message sent after its connection never came", (unsigned long long) id);
+        assert_string_equal (out, "first");
+        mdl_mesh_destroy (&b);
+    }
+    assert_int_equal (mdl_mesh_new_subscribers (a), 20);
+    mdl_mesh_destroy (&a);
+}
+
 static void
 test_subscriber_that_never_reads_neither_blocks_nor_grows_the_publisher (void **state)
 {
@@ -713,6 +748,7 @@ main (void)
         cmocka_unit_test (test_two_meshes_exchange_hellos_broadcasts_and_targeted_messages),
         cmocka_unit_test (test_targeted_message_reaches_only_its_recipient),
         cmocka_unit_test (test_disconnect_stops_delivery),
+        cmocka_unit_test (test_a_subscriber_that_connected_just_before_a_send_gets_the_message),
         cmocka_unit_test (test_subscriber_that_never_reads_neither_blocks_nor_grows_the_publisher),
         cmocka_unit_test (test_grace_period_for_full_queues_is_bounded_against_a_subscriber_that_never_reads),
         cmocka_unit_test (test_queues_hold_a_byte_budget_of_large_messages_not_a_hundred_of_them),

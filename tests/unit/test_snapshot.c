@@ -221,6 +221,29 @@ test_peers_that_miss_the_first_question_are_asked_again (void **state)
 }
 
 static void
+test_an_unanswered_ask_goes_again_after_ask_rto_not_rto (void **state)
+{
+    /* peers that started with us ignore the first ASK (they have not admitted us yet):
+       asked again at ask_rto, a cluster starting together, nobody ahead, is through the
+       round in about that time, not rto (0.5 s) later, which every agent waited in sync
+       mode (bench/proc4.sh) */
+    s_net_t *n = s_net ((uint64_t[]) { 0, 0, 0 });
+    mdl_snap_client_destroy (&n->c);
+    mdl_snap_cfg_t cfg = { .rto = 0.5, .ask_rto = 0.1, .window = 4, .peer_timeout = 20 };
+    int rc;
+    n->c = mdl_snap_client_new (&cfg, CLUSTER, SELF, s_send, n, &rc);
+    assert_non_null (n->c);
+    n->peers[0].deaf = 1;
+    n->peers[2].deaf = 1;
+    assert_int_equal (s_run (n), MDL_SNAP_NONE);
+    assert_true (n->now < 0.45);
+    mdl_snap_stats_t st;
+    mdl_snap_client_stats (n->c, &st);
+    assert_int_equal (st.resent, 2);
+    s_free (n);
+}
+
+static void
 test_lost_chunks_are_asked_for_again (void **state)
 {
     s_net_t *n = s_net ((uint64_t[]) { 10, 50, 30 });
@@ -403,6 +426,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_newcomer_takes_the_snapshot_of_the_peer_with_the_highest_step),
         cmocka_unit_test (test_peers_that_miss_the_first_question_are_asked_again),
+        cmocka_unit_test (test_an_unanswered_ask_goes_again_after_ask_rto_not_rto),
         cmocka_unit_test (test_lost_chunks_are_asked_for_again),
         cmocka_unit_test (test_digest_mismatch_starts_over_then_moves_to_the_next_peer),
         cmocka_unit_test (test_peer_dying_mid_transfer_is_left_for_the_next),
