@@ -152,6 +152,10 @@ mdl_cluster_new (const mdl_cluster_cfg_t *cfg, int *err, int *failed)
         c.disc = (mdl_disc_cfg_t) { .kind = MDL_DISC_INPROC, .cluster = base.cluster,
                                     .registry = self->regs[cfg->isolated ? i : 0] };
         c.min_peers = cfg->isolated ? 0 : cfg->n - 1;
+        /* Everyone joins at once: the flood guard's token bucket (comm.c, 64 joins then 16
+           a second) would admit 1024 peers in a minute. */
+        if (c.join_burst <= 0)
+            c.join_burst = cfg->n + 16;
         if (c.min_peers_timeout <= 0)
             c.min_peers_timeout = 60.0;
         if (cfg->tweak)

@@ -377,9 +377,7 @@ s_sim_each (mdl_agent_cfg_t *cfg, int i, void *arg)
         rc = mdl_trainopts_set (cfg, "sim", "slow-factor", NULL, 0, "%.17g", r->slow[i]);
     if (!rc && r->byz[i])
         rc = mdl_trainopts_set (cfg, "sim", "byzantine", NULL, 0, "%s", r->byz[i]);
-    if (!rc) /* everyone joins at once */
-        rc = mdl_trainopts_set (cfg, "sim", "join-burst", NULL, 0, "%d", r->so.agents + 16);
-    return rc;
+    return rc; /* everyone joins at once: the cluster sets --join-burst (cluster.c) */
 }
 
 /* --resume: every agent starts from the checkpoint's parameters, optimizer state and
