@@ -53,29 +53,6 @@ mdl_agent_view_set (mdl_agent_t *a, const uint64_t *ids, size_t n)
     mdl_mailroom_wake (a->room); /* a sync worker may be waiting for a peer that left */
 }
 
-void
-mdl_agent_want_resync (mdl_agent_t *a, uint64_t peer)
-{
-    pthread_mutex_lock (&a->view_lock);
-    bool dup = false;
-    for (size_t i = 0; i < a->nresync; i++)
-        dup |= a->resync[i] == peer;
-    if (!dup && a->nresync < sizeof a->resync / sizeof a->resync[0])
-        a->resync[a->nresync++] = peer;
-    pthread_mutex_unlock (&a->view_lock);
-}
-
-size_t
-mdl_agent_take_resync (mdl_agent_t *a, uint64_t *out)
-{
-    pthread_mutex_lock (&a->view_lock);
-    size_t n = a->nresync;
-    memcpy (out, a->resync, n * sizeof out[0]);
-    a->nresync = 0;
-    pthread_mutex_unlock (&a->view_lock);
-    return n;
-}
-
 static bool
 s_listed (const uint64_t *ids, size_t n, uint64_t id)
 {
@@ -93,6 +70,26 @@ s_unlist (uint64_t *ids, size_t *n, uint64_t id)
             ids[i] = ids[--*n];
             return;
         }
+}
+
+void
+mdl_agent_want_resync (mdl_agent_t *a, uint64_t peer)
+{
+    pthread_mutex_lock (&a->view_lock);
+    if (!s_listed (a->resync, a->nresync, peer) && a->nresync < sizeof a->resync / sizeof a->resync[0])
+        a->resync[a->nresync++] = peer;
+    pthread_mutex_unlock (&a->view_lock);
+}
+
+size_t
+mdl_agent_take_resync (mdl_agent_t *a, uint64_t *out)
+{
+    pthread_mutex_lock (&a->view_lock);
+    size_t n = a->nresync;
+    memcpy (out, a->resync, n * sizeof out[0]);
+    a->nresync = 0;
+    pthread_mutex_unlock (&a->view_lock);
+    return n;
 }
 
 #define S_NVANISHED (sizeof ((mdl_agent_t *) 0)->vanished / sizeof ((mdl_agent_t *) 0)->vanished[0])
@@ -143,13 +140,13 @@ bool
 mdl_agent_peer_fin (mdl_agent_t *a, uint64_t peer, bool done)
 {
     pthread_mutex_lock (&a->view_lock);
-    bool first = false;
     if (!s_listed (a->fin, a->nfin, peer) && a->nfin < MDL_AGENT_MAX_PEERS)
-        a->fin[a->nfin++] = peer, first = !done;
-    if (done && !s_listed (a->done, a->ndone, peer) && a->ndone < MDL_AGENT_MAX_PEERS)
-        a->done[a->ndone++] = peer, first = true;
+        a->fin[a->nfin++] = peer;
+    const bool newly_done = done && !s_listed (a->done, a->ndone, peer) && a->ndone < MDL_AGENT_MAX_PEERS;
+    if (newly_done)
+        a->done[a->ndone++] = peer;
     pthread_mutex_unlock (&a->view_lock);
-    return first;
+    return newly_done;
 }
 
 bool
@@ -157,12 +154,8 @@ mdl_agent_all_fin (mdl_agent_t *a)
 {
     pthread_mutex_lock (&a->view_lock);
     size_t missing = 0;
-    for (size_t i = 0; i < a->view_n; i++) {
-        bool fin = a->view[i] == a->cfg.id;
-        for (size_t k = 0; k < a->nfin && !fin; k++)
-            fin = a->fin[k] == a->view[i];
-        missing += !fin;
-    }
+    for (size_t i = 0; i < a->view_n; i++)
+        missing += a->view[i] != a->cfg.id && !s_listed (a->fin, a->nfin, a->view[i]);
     pthread_mutex_unlock (&a->view_lock);
     return missing == 0;
 }

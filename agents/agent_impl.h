@@ -210,8 +210,8 @@ void mdl_agent_want_resync (mdl_agent_t *a, uint64_t peer);
    into out (MDL_AGENT_MAX_PEERS at most); returns how many. */
 size_t mdl_agent_take_resync (mdl_agent_t *a, uint64_t *out);
 /* agent.c: peer said FIN (comm thread); whether every live peer has (worker thread). */
-/* FIN from peer; done: it is done with the run (MDL_FIN_DONE). Returns whether this is
-   the peer's first FIN of that kind. */
+/* FIN from peer; done: it is done with the run (MDL_FIN_DONE). Returns whether this
+   made it done (its first FIN of that kind). */
 bool mdl_agent_peer_fin (mdl_agent_t *a, uint64_t peer, bool done);
 /* comm thread: a peer at endpoint (mdl_cluster_hash of its string) was declared gone for
    its silence (gone), or a peer that joined there is in the view (!gone: whoever vanished

@@ -282,7 +282,7 @@ mdl_comm_publish_view (mdl_comm_t *self)
     size_t alive = n, live = 0, fin = 0;
     pthread_mutex_lock (&a->view_lock);
     for (size_t i = 0; i < n; i++)
-        if (!a->ndone || !mdl_agent_is_done (a, self->view[i]))
+        if (!mdl_agent_is_done (a, self->view[i]))
             self->view[live++] = self->view[i];
         else
             a->view_fin[fin++] = self->view[i];

@@ -415,7 +415,7 @@ s_on_control (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
         /* It finished training (dynavg: it still joins synchronisations), or it is done
            with the run: out of the view then (comm_peers.c), so no round waits for it,
            after the round whose state it sent last if ours is not past it yet. */
-        if (mdl_agent_peer_fin (a, h->sender, h->step == MDL_FIN_DONE) && h->step == MDL_FIN_DONE) {
+        if (mdl_agent_peer_fin (a, h->sender, h->step == MDL_FIN_DONE)) {
             mdl_comm_keep_last_round (self, l);
             self->view_dirty = true;
         }
