@@ -741,6 +741,118 @@ test_without_per_link_nothing_is_blamed (void **state)
     mdl_mesh_destroy (&a);
 }
 
+/* A raw XPUB on loopback that hands up every subscription message (a new connection's
+   too): what a mesh's SUB connections look like from the publisher's side. */
+static zsock_t *
+s_raw_xpub (mdl_peer_info_t *info, uint64_t id)
+{
+    zsock_t *x = zsock_new (ZMQ_XPUB);
+    assert_non_null (x);
+    zsock_set_xpub_verbose (x, 1);
+    assert_true (zsock_bind (x, "tcp://127.0.0.1:*") > 0);
+    memset (info, 0, sizeof *info);
+    info->id = id;
+    info->incarnation = 1;
+    snprintf (info->endpoint, sizeof info->endpoint, "%s", zsock_last_endpoint (x));
+    return x;
+}
+
+/* Subscription messages for topic "H" the XPUB has handed up so far (one per connection
+   of a mesh's SUB). */
+static int
+s_h_subscriptions (zsock_t *x, int have)
+{
+    zframe_t *f;
+    while (zsock_events (x) & ZMQ_POLLIN && (f = zframe_recv (x))) {
+        if (zframe_size (f) == 2 && zframe_data (f)[0] == 1 && zframe_data (f)[1] == 'H')
+            have++;
+        zframe_destroy (&f);
+    }
+    return have;
+}
+
+static void
+test_a_connection_on_which_nothing_arrives_is_dialled_again_and_a_live_one_is_not (void **state)
+{
+    (void) state;
+    mdl_mesh_cfg_t cfg = { .bind = "tcp://127.0.0.1:0", .self = 1, .per_link = true, .silence_ms = 300 };
+    mdl_mesh_t *rx = mdl_mesh_new (&cfg, NULL);
+    assert_non_null (rx);
+    mdl_peer_info_t iq, il;
+    zsock_t *quiet = s_raw_xpub (&iq, 2), *live = s_raw_xpub (&il, 3);
+    assert_int_equal (mdl_mesh_connect (rx, &iq), 0);
+    assert_int_equal (mdl_mesh_connect (rx, &il), 0);
+    /* 1.5 s of the live one speaking every 20 ms and the quiet one saying nothing */
+    int nq = 0, nl = 0, heard = 0;
+    const int64_t end = zclock_mono () + 1500;
+    while (zclock_mono () < end) {
+        zstr_send (live, "U-live");
+        zclock_sleep (20);
+        const void *f[4];
+        size_t len[4], n;
+        while (mdl_mesh_recv (rx, f, len, 4, &n) == 0)
+            heard += len[0] == 6 && memcmp (f[0], "U-live", 6) == 0;
+        nq = s_h_subscriptions (quiet, nq);
+        nl = s_h_subscriptions (live, nl);
+    }
+    mdl_mesh_stats_t st;
+    mdl_mesh_stats (rx, &st);
+    /* the quiet one: its first connection and one every 300 ms after it (4 in 1.5 s,
+       fewer on a loaded host); the live one: one connection, every message heard */
+    assert_true (nq >= 3);
+    assert_true (st.redials >= 2 && st.redials <= 5);
+    assert_int_equal (nl, 1);
+    assert_true (heard > 30);
+    mdl_mesh_destroy (&rx);
+    zsock_destroy (&quiet);
+    zsock_destroy (&live);
+}
+
+/* libzmq 4.3.4 aborts the process (stream_engine_base.cpp:331) when a connection's own
+   heartbeat timer fires after its peer hung up while the connection's input was stopped
+   (its queue full, or its SUB closing): a SUB must not send heartbeats of its own. */
+static void
+test_a_publisher_that_hangs_up_while_our_queue_is_full_does_not_abort_the_process (void **state)
+{
+    (void) state;
+    mdl_mesh_cfg_t cfg = { .bind = "tcp://127.0.0.1:0", .self = 1, .per_link = true, .rcvhwm = 2 };
+    mdl_mesh_t *rx = mdl_mesh_new (&cfg, NULL);
+    assert_non_null (rx);
+    mdl_peer_info_t ip;
+    zsock_t *pub = s_raw_xpub (&ip, 2);
+    zsock_set_sndhwm (pub, 2);
+    zsock_set_xpub_nodrop (pub, 1);
+    assert_int_equal (mdl_mesh_connect (rx, &ip), 0);
+    /* subscribed: the first subscription message is up */
+    zsock_set_rcvtimeo (pub, 5000);
+    zframe_t *sub = zframe_recv (pub);
+    assert_non_null (sub);
+    zframe_destroy (&sub);
+    /* fill everything between us: our queue (2), TCP's buffers, the publisher's queue */
+    char big[16384] = "U";
+    int sent = 0;
+    const int64_t end = zclock_mono () + 5000;
+    while (zclock_mono () < end) {
+        if (zmq_send (zsock_resolve (pub), big, sizeof big, ZMQ_DONTWAIT) == (int) sizeof big)
+            sent++;
+        else if (zmq_errno () == EAGAIN)
+            break;
+    }
+    assert_true (sent > 2);
+    zsock_set_linger (pub, 0);
+    zsock_destroy (&pub);
+    /* the heartbeat interval is 1 s: the old mesh's SUB pinged into the dead connection
+       within it and the process aborted here */
+    zclock_sleep (1500);
+    const void *f[4];
+    size_t len[4], n;
+    int got = 0;
+    while (mdl_mesh_recv (rx, f, len, 4, &n) == 0)
+        got++;
+    assert_true (got >= 2);
+    mdl_mesh_destroy (&rx);
+}
+
 int
 main (void)
 {
@@ -760,6 +872,8 @@ main (void)
         cmocka_unit_test (test_curve_refuses_a_public_certificate_as_own_key),
         cmocka_unit_test (test_a_connection_blamed_again_and_again_is_suspended_and_the_others_still_heard),
         cmocka_unit_test (test_without_per_link_nothing_is_blamed),
+        cmocka_unit_test (test_a_connection_on_which_nothing_arrives_is_dialled_again_and_a_live_one_is_not),
+        cmocka_unit_test (test_a_publisher_that_hangs_up_while_our_queue_is_full_does_not_abort_the_process),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
     zsys_shutdown ();
