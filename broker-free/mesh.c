@@ -38,7 +38,7 @@
 /* cfg.per_link: a SUB per connection, so that a message is known by the connection it
    came from. Bounded: ZeroMQ's default is 1024 sockets a process, and `sim` runs many
    agents in one. */
-#define S_LINK_SUBS 256
+#define S_LINK_SUBS 32
 #define S_LINK_SUBS_ALL 256
 /* mdl_mesh_blame: S_STRIKES blames within S_STRIKE_S seconds suspend a connection for
    S_SUSPEND_S seconds, doubled at each suspension up to S_SUSPEND_MAX_S, forgiven after
@@ -60,7 +60,6 @@ typedef struct {
     zsock_t *sub;     /* its own SUB (cfg.per_link), or NULL: the shared one */
     bool suspended;   /* disconnected by mdl_mesh_blame until resume_at */
     double resume_at;
-    double heard;     /* own SUB: last message, or the last dial (s_check_links) */
 } s_conn_t;
 
 /* What an endpoint did, kept across disconnects (a peer that goes dead is disconnected
@@ -95,15 +94,12 @@ struct mdl_mesh_t {
     bool per_link;
     int epfd;            /* epoll set of every SUB's ZMQ_FD, or -1 */
     int rcvhwm, max_frame;
-    int64_t msg_bytes; /* cfg.msg_bytes: the heartbeat timeout grows with it */
     bool ipv6;
     size_t nlink;        /* own SUBs */
     long last;           /* the connection of the last received message, -1: the shared SUB */
     size_t rr;           /* where the next receive starts looking (round robin) */
     size_t nsuspended;
     size_t new_subs;     /* subscribers taken in since mdl_mesh_new_subscribers (s_attach) */
-    double silence_s;    /* an own SUB silent this long is dialled again (s_check_links) */
-    double next_check;   /* ... looked at from then on */
     s_penalty_t pen[S_PENALTIES];
 };
 
@@ -176,82 +172,59 @@ s_set_nodrop (mdl_mesh_t *self, bool on)
     self->nodrop = on;
 }
 
-/* Connections that die without a word (a partition, a frozen or vanished host) are found
-   and dialled again, instead of lingering for TCP's timeouts of many minutes. The
-   publisher's side by ZMTP heartbeats: a ping every S_HEARTBEAT_MS, the connection dropped
-   after S_HEARTBEAT_DEAD_MS without an answer (the publisher then frees what it queued
-   for that subscriber, so a subscriber frozen for a while resumes on a fresh connection
-   rather than a backlog). The subscriber's side by the mesh itself (s_check_links): a
-   connection with its own SUB on which nothing at all arrived for as long (every peer says
-   hello several times in that time) is dialled again; the pings carry the same time as
-   their TTL, so a SUB whose publisher went quiet right after a ping drops it too.
-   Not by heartbeats of the SUB's own: libzmq 4.3.4 aborts the process
-   (stream_engine_base.cpp:331, "!_io_error"; zeromq/libzmq#4364) when the timer of those
-   pings fires on a connection whose peer hung up while its input was stopped, which is
-   every connection of a SUB being closed or disconnected that still had messages
-   arriving: 64 processes leaving together (bench/scale.sh) lost one of them that way in
-   about every other run, and a SUB that cannot keep up (a full RCVHWM) is exposed the same
-   way mid-run. The shared SUB keeps them under CURVE (one SUB for every connection: the
-   mesh cannot tell which one went quiet).
-   A dial gives up after S_CONNECT_MS and is retried (every S_RECONNECT_MAX_MS), so a link
-   that heals carries traffic again within about S_CONNECT_MS.
+/* Connections that die without a word (a partition, a vanished host) are dropped by the
+   kernel and dialled again, instead of lingering for TCP's timeouts of many minutes: TCP
+   keepalive probes a connection idle for S_KEEPALIVE_S, every S_KEEPALIVE_S, and
+   TCP_USER_TIMEOUT (ZMQ_TCP_MAXRT) drops it when probes or data stay unanswered for the
+   dead time, S_DEAD_MS (a receiver that is alive but slow answers with a zero window and is
+   kept). The publisher then frees what it queued for that subscriber, and the subscriber
+   dials again. A dial gives up after S_CONNECT_MS and is retried (every
+   S_RECONNECT_MAX_MS), so a link that heals carries traffic again within about
+   S_CONNECT_MS. A frozen process keeps its connections (its kernel answers for it): what
+   is sent to it waits in its queue, bounded by the HWMs in bytes, and it reads on when it
+   resumes; the peer table declares it gone meanwhile and admits it again when it speaks.
+   Not ZMTP heartbeats (ZMQ_HEARTBEAT_IVL), which this mesh used before: libzmq 4.3.4 aborts
+   the process (stream_engine_base.cpp:331, "!_io_error"; zeromq/libzmq#4364) when the ping
+   timer fires on a connection whose peer hung up while its input was stopped. Input stops
+   on every connection of a socket being closed or disconnected that still has messages
+   arriving, and on one whose receive queue is full; the peer closing its end and the next
+   ping drawing a reset mark the connection broken without closing it, and the ping after
+   that asserts. 64 processes leaving together lost one of them that way in about every
+   other run (bench/scale.sh), with the pings on the SUBs and, less often, on the PUB.
    A refused dial (the peer's PUB not bound yet: processes started together) is retried
    after S_RECONNECT_MS, doubling up to S_RECONNECT_MAX_MS: ZeroMQ's default, 100 ms plus
    up to 100 ms of jitter from the first retry on, made a cluster started together meet
    0.1-0.2 s later than its last process was up (bench/proc4.sh). The first retries come
    within 10, 30, 70 and 150 ms; after that a peer that is not there is dialled every
    200-210 ms, a little less often than before (100-200 ms): 64 processes started
-   together with static lists dial 63 endpoints each while they come up.
-   ZeroMQ counts a ping answered only when a whole message has been decoded after it, and
-   a pong queues behind the message being written: on a link busy with a large model the
-   answer comes after that message, seconds later on a loaded host (80 MB at 10 MB/s is
-   8 s). A timeout shorter than that cut healthy links in the middle of a state, which was
-   then lost and sent again. So the dead time also allows the largest message at
-   S_SLOW_LINK_BPS, and so does the subscriber's silence. */
-#define S_HEARTBEAT_MS 1000
-#define S_HEARTBEAT_DEAD_MS 5000
+   together with static lists dial 63 endpoints each while they come up. */
+#define S_KEEPALIVE_S 1
+#define S_DEAD_MS 5000
 #define S_CONNECT_MS 2000
 #define S_RECONNECT_MS 10
 #define S_RECONNECT_MAX_MS 200
-#define S_SLOW_LINK_BPS (4.0 * 1000 * 1000)
-#define S_CHECK_LINKS_S 0.25
-
-/* Milliseconds without traffic after which a connection is taken for dead. */
-static int
-s_dead_ms (int64_t msg_bytes)
-{
-    /* A large message takes long to cross a loaded link: the heartbeat must not cut it
-       mid-way (80 MB at 4 MB/s: 20 s more), so the timeout grows with the largest one. */
-    const double big = msg_bytes > 0 ? 1000.0 * (double) msg_bytes / S_SLOW_LINK_BPS : 0.0;
-    return S_HEARTBEAT_DEAD_MS + (int) (big < 600000.0 ? big : 600000.0);
-}
-
-typedef enum { S_PUB, S_LINK_SUB, S_SHARED_SUB } s_role_t;
 
 static void
-s_set_liveness (const mdl_mesh_t *self, zsock_t *sock, s_role_t role)
+s_set_liveness (zsock_t *sock, bool sub)
 {
     void *s = zsock_resolve (sock);
-    const int ivl = S_HEARTBEAT_MS, dead = s_dead_ms (self->msg_bytes);
-    if (role == S_PUB || (role == S_SHARED_SUB && self->curve)) {
-        zmq_setsockopt (s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
-        zmq_setsockopt (s, ZMQ_HEARTBEAT_TIMEOUT, &dead, sizeof dead);
+    const int on = 1, idle = S_KEEPALIVE_S, dead = S_DEAD_MS, probes = S_DEAD_MS / 1000 / S_KEEPALIVE_S;
+    zmq_setsockopt (s, ZMQ_TCP_KEEPALIVE, &on, sizeof on);
+    zmq_setsockopt (s, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle);
+    zmq_setsockopt (s, ZMQ_TCP_KEEPALIVE_INTVL, &idle, sizeof idle);
+    zmq_setsockopt (s, ZMQ_TCP_KEEPALIVE_CNT, &probes, sizeof probes);
+    zmq_setsockopt (s, ZMQ_TCP_MAXRT, &dead, sizeof dead);
+    if (sub) {
+        const int dial = S_CONNECT_MS, retry = S_RECONNECT_MS, retry_max = S_RECONNECT_MAX_MS;
+        zmq_setsockopt (s, ZMQ_CONNECT_TIMEOUT, &dial, sizeof dial);
+        zmq_setsockopt (s, ZMQ_RECONNECT_IVL, &retry, sizeof retry);
+        zmq_setsockopt (s, ZMQ_RECONNECT_IVL_MAX, &retry_max, sizeof retry_max);
     }
-    if (role == S_PUB) {
-        /* in tenths of a second on the wire, at most 6553.5 s; dead is at most 605 s */
-        const int ttl = (dead + 99) / 100 * 100;
-        zmq_setsockopt (s, ZMQ_HEARTBEAT_TTL, &ttl, sizeof ttl);
-        return;
-    }
-    const int dial = S_CONNECT_MS, retry = S_RECONNECT_MS, retry_max = S_RECONNECT_MAX_MS;
-    zmq_setsockopt (s, ZMQ_CONNECT_TIMEOUT, &dial, sizeof dial);
-    zmq_setsockopt (s, ZMQ_RECONNECT_IVL, &retry, sizeof retry);
-    zmq_setsockopt (s, ZMQ_RECONNECT_IVL_MAX, &retry_max, sizeof retry_max);
 }
 
 /* A SUB with the mesh's options and subscriptions ("H", "B", "U", "T<self>"). */
 static zsock_t *
-s_sub_new (mdl_mesh_t *self, s_role_t role)
+s_sub_new (mdl_mesh_t *self)
 {
     zsock_t *sub = zsock_new (ZMQ_SUB);
     if (!sub)
@@ -259,7 +232,7 @@ s_sub_new (mdl_mesh_t *self, s_role_t role)
     zsock_set_rcvhwm (sub, self->rcvhwm);
     if (self->max_frame > 0)
         zsock_set_maxmsgsize (sub, self->max_frame);
-    s_set_liveness (self, sub, role);
+    s_set_liveness (sub, true);
     if (self->ipv6)
         zsock_set_ipv6 (sub, 1);
     char topic[18];
@@ -294,8 +267,6 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
     self->send_wait_ms = cfg->send_wait_ms > 0 ? cfg->send_wait_ms : 0;
     self->epfd = -1;
     self->last = -1;
-    self->msg_bytes = cfg->msg_bytes;
-    self->silence_s = (cfg->silence_ms > 0 ? cfg->silence_ms : s_dead_ms (cfg->msg_bytes)) / 1000.0;
     self->rcvhwm = mdl_mesh_hwm (cfg->hwm_bytes, cfg->msg_bytes, cfg->rcvhwm > 0 ? cfg->rcvhwm : S_RCVHWM);
     self->max_frame = cfg->max_frame > 0 ? (int) (cfg->max_frame > INT_MAX ? INT_MAX : cfg->max_frame) : 0;
     self->ipv6 = cfg->ipv6;
@@ -331,12 +302,12 @@ mdl_mesh_new (const mdl_mesh_cfg_t *cfg, int *err)
     /* XPUB, which sends as PUB does, so that a new subscriber is seen
        (mdl_mesh_new_subscribers) and greeted with a hello at once */
     self->pub = zsock_new (ZMQ_XPUB);
-    self->sub = s_sub_new (self, S_SHARED_SUB);
+    self->sub = s_sub_new (self);
     if (!self->pub || !self->sub)
         goto err;
     zsock_set_sndhwm (self->pub, mdl_mesh_hwm (cfg->hwm_bytes, cfg->msg_bytes, cfg->sndhwm > 0 ? cfg->sndhwm : S_SNDHWM));
     s_set_nodrop (self, true);
-    s_set_liveness (self, self->pub, S_PUB);
+    s_set_liveness (self->pub, false);
     if (cfg->ipv6)
         zsock_set_ipv6 (self->pub, 1);
     if (self->per_link) {
@@ -492,7 +463,7 @@ mdl_mesh_connect (mdl_mesh_t *self, const mdl_peer_info_t *peer)
     zsock_t *own = NULL;
     if (self->per_link && self->nlink < S_LINK_SUBS && strncmp (peer->endpoint, "tcp://", 6) == 0) {
         if (atomic_fetch_add (&s_link_subs, 1) < S_LINK_SUBS_ALL)
-            own = s_sub_new (self, S_LINK_SUB);
+            own = s_sub_new (self);
         struct epoll_event ev = { .events = EPOLLIN };
         if (own && epoll_ctl (self->epfd, EPOLL_CTL_ADD, zsock_fd (own), &ev) != 0)
             zsock_destroy (&own);
@@ -516,7 +487,7 @@ mdl_mesh_connect (mdl_mesh_t *self, const mdl_peer_info_t *peer)
         return MDL_ESOCKET;
     }
     s_conn_t *c = &self->conns[self->nconns++];
-    *c = (s_conn_t) { .id = peer->id, .sub = own, .suspended = held, .resume_at = held ? p->until : 0, .heard = s_now () };
+    *c = (s_conn_t) { .id = peer->id, .sub = own, .suspended = held, .resume_at = held ? p->until : 0 };
     snprintf (c->endpoint, sizeof c->endpoint, "%s", peer->endpoint);
     self->nlink += own != NULL;
     self->nsuspended += held;
@@ -611,31 +582,8 @@ s_resume (mdl_mesh_t *self)
         s_conn_t *c = &self->conns[i];
         if (c->suspended && c->resume_at <= now && zmq_connect (zsock_resolve (c->sub), c->endpoint) == 0) {
             c->suspended = false;
-            c->heard = now;
             self->nsuspended--;
         }
-    }
-}
-
-/* Dials again the connections with an own SUB on which nothing arrived for silence_s
-   (see S_HEARTBEAT_MS): the old connection goes when the SUB next processes its commands,
-   what it still held with it. */
-static void
-s_check_links (mdl_mesh_t *self)
-{
-    const double now = s_now ();
-    if (now < self->next_check)
-        return;
-    self->next_check = now + S_CHECK_LINKS_S;
-    for (size_t i = 0; i < self->nconns; i++) {
-        s_conn_t *c = &self->conns[i];
-        if (!c->sub || c->suspended || now - c->heard < self->silence_s)
-            continue;
-        void *sub = zsock_resolve (c->sub);
-        zmq_disconnect (sub, c->endpoint);
-        if (zmq_connect (sub, c->endpoint) == 0)
-            self->stats.redials++;
-        c->heard = now; /* a dead endpoint is dialled again every silence_s */
     }
 }
 
@@ -903,7 +851,6 @@ mdl_mesh_recv (mdl_mesh_t *self, const void **frames, size_t *lens, size_t cap, 
         return s_recv_from (self, zsock_resolve (self->sub), frames, lens, cap, n);
     if (self->nsuspended)
         s_resume (self);
-    s_check_links (self);
     /* Every SUB in turn, one message each, starting after the one that gave the last:
        a connection that floods gets its share, not the others'. The slot after the
        connections is the shared SUB. A suspended connection's SUB is tried too: its
@@ -914,8 +861,6 @@ mdl_mesh_recv (mdl_mesh_t *self, const void **frames, size_t *lens, size_t cap, 
         zsock_t *s = i == self->nconns ? self->sub : self->conns[i].sub;
         if (s && s_recv_from (self, zsock_resolve (s), frames, lens, cap, n) == 0) {
             self->last = i == self->nconns ? -1 : (long) i;
-            if (self->last >= 0)
-                self->conns[i].heard = s_now ();
             self->rr = i + 1;
             return 0;
         }

@@ -56,13 +56,10 @@ typedef struct {
     const char *cert;      /* curve: path of the agent's secret certificate (zcert format,
                               written by meshdl keygen) */
     const char *allow_dir; /* curve: directory of allowed public certificates */
-    bool per_link;         /* without curve: each connection gets its own SUB (up to 256 a
-                              process; the rest share one), so that what comes in is known
-                              by connection, mdl_mesh_blame can suspend one and one that
-                              goes silent is dialled again; poll mdl_mesh_fd then, not
-                              mdl_mesh_sub_socket */
-    int silence_ms;        /* per_link: a connection silent this long is dialled again;
-                              0 = 5 s plus the time msg_bytes takes at 4 MB/s (tests set it) */
+    bool per_link;         /* without curve: each connection gets its own SUB (up to 32 a
+                              mesh, 256 a process; the rest share one), so that what comes
+                              in is known by connection and mdl_mesh_blame can suspend
+                              one; poll mdl_mesh_fd then, not mdl_mesh_sub_socket */
 } mdl_mesh_cfg_t;
 
 typedef struct {
@@ -80,7 +77,6 @@ typedef struct {
                                            endpoints) */
     uint64_t suspensions;               /* connections suspended by mdl_mesh_blame */
     uint64_t suspended;                 /* ... of which suspended now */
-    uint64_t redials;                   /* connections dialled again after a silence */
 } mdl_mesh_stats_t;
 
 typedef struct mdl_mesh_t mdl_mesh_t;
