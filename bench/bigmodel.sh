@@ -5,7 +5,12 @@
 # RSS / 4d bytes) and the bytes it received. Raw loopback TCP is measured in the same run,
 # before and after the agents (one stream, 80 MB writes, python's socket module: the
 # kernel's copy, nothing of ZeroMQ; median of 3 trials each time); "raw" below is the
-# mean of the two medians.
+# mean of the two medians. A second baseline, "raw ring", is the agents' own exchange with
+# nothing but the kernel: P processes on a ring each send 80 MB to each ring neighbour and
+# receive 80 MB from each, round after round (ROUNDS_RAW [4]), a barrier per round like a
+# sync D-PSGD round; its figure is MB received per second by one process (median of the P,
+# after the agents). On 2 cores P agents share what one raw stream has to itself, so this
+# is the limit an agent's wire goodput can be held to.
 #
 # Goodput, three ways (MB = 10^6 bytes of payload and frames, as the summaries count them):
 #   run:   bytes received / wall_s (ready to exit: bootstrap, evaluation, wind-up included;
@@ -76,6 +81,47 @@ PY
 
 echo "== bigmodel: $p agent processes, $model, batch $batch, about $steps steps each, ring, fp32, --hwm-mb $hwm${ARGS:+, $ARGS}"
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+# raw ring: P processes exchanging 80 MB states with their ring neighbours over plain TCP;
+# prints "median min max" of the processes' received MB/s
+raw_ring() {
+    P=$p R=${ROUNDS_RAW:-4} python3 - <<'PY'
+import multiprocessing as mp, os, socket, threading, time
+P, R, CHUNK = int(os.environ["P"]), int(os.environ["R"]), 80 * 1000 * 1000
+nb = lambda i: sorted({(i - 1) % P, (i + 1) % P} - {i})
+lis = []
+for i in range(P):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(P); lis.append(s)
+ports = [s.getsockname()[1] for s in lis]
+def agent(i, bar, q):
+    data = bytes(CHUNK)
+    outs = [socket.create_connection(("127.0.0.1", ports[j])) for j in nb(i)]
+    ins = [lis[i].accept()[0] for _ in nb(i)]
+    def send(c):
+        c.sendall(data)
+    def recv(c, got):
+        buf = bytearray(8 << 20); v = memoryview(buf); left = CHUNK
+        while left:
+            k = c.recv_into(v[:min(left, len(buf))])
+            if not k: raise SystemExit("raw ring: a neighbour hung up")
+            left -= k
+        got.append(CHUNK)
+    bar.wait()
+    t0, got = time.monotonic(), []
+    for _ in range(R):
+        th = [threading.Thread(target=send, args=(c,)) for c in outs] + [threading.Thread(target=recv, args=(c, got)) for c in ins]
+        for t in th: t.start()
+        for t in th: t.join()
+        bar.wait()
+    q.put(sum(got) / (time.monotonic() - t0) / 1e6)
+bar, q = mp.Barrier(P), mp.Queue()
+procs = [mp.Process(target=agent, args=(i, bar, q)) for i in range(P)]
+for x in procs: x.start()
+r = sorted(q.get(timeout=600) for _ in range(P))
+for x in procs: x.join()
+print("%.0f %.0f %.0f" % (r[len(r) // 2], r[0], r[-1]))
+PY
+}
+
 raw1=$(raw_tcp)
 rows=$((steps * batch))
 ports=(); for ((i = 0; i < p; i++)); do ports+=($((port0 + i))); done
@@ -129,10 +175,12 @@ for ((i = 0; i < p; i++)); do wait "${pids[$i]}" || { status=1; echo "bigmodel.s
 pids=()
 wait $poller
 raw2=$(raw_tcp)
-python3 - "$out" "$p" "$raw1" "$raw2" <<'PY'
+ring=$(raw_ring) || { ring="nan nan nan"; status=1; echo "bigmodel.sh: the raw ring failed" >&2; }
+python3 - "$out" "$p" "$raw1" "$raw2" "$ring" <<'PY'
 import json, os, sys
 d, p = sys.argv[1], int(sys.argv[2])
 r1, r2 = [float(x) for x in sys.argv[3].split()], [float(x) for x in sys.argv[4].split()]
+rr = [float(x) for x in sys.argv[5].split()]
 raw = (r1[0] + r2[0]) / 2  # the mean of the two medians
 nan = float("nan")
 try:
@@ -167,13 +215,14 @@ for i in range(p):
     wire_sum += g_wire if g_wire == g_wire else 0.0
     if s.get("train_start_time") == s.get("train_start_time") and tr == tr:
         t0s.append(s["train_start_time"]); t1s.append(s["train_start_time"] + tr)
-    rows.append("| %d | %d | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f (%s) | %.0f (%s) | %.0f (%s) | %.3f |" % (
+    ring_pct = "%.0f%%" % (100 * g_wire / rr[0]) if rr[0] == rr[0] and rr[0] > 0 and g_wire == g_wire else "-"
+    rows.append("| %d | %d | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f (%s) | %.0f (%s) | %.0f (%s) | %s | %.3f |" % (
         i, s["steps"], s["peak_rss_mb"], s["peak_rss_mb"] / mb, s["startup_s"], s.get("startup_cpu_s", nan),
         s["wall_s"], tr, s.get("sync_wait_s", nan), wb, cpu, runq, io_cpu, rx, g_run, pct(g_run), g_train, pct(g_train),
-        g_wire, pct(g_wire), s["test_acc"]))
+        g_wire, pct(g_wire), ring_pct, s["test_acc"]))
 print()
-print("| agent | steps | peak RSS MB | model copies (RSS / 4d) | startup_s | startup CPU s | wall_s | train_s | sync_wait_s | wire_busy_s | CPU s | run-queue s | ZeroMQ I/O CPU s | received MB | goodput run MB/s | goodput train MB/s | goodput wire MB/s | test_acc |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| agent | steps | peak RSS MB | model copies (RSS / 4d) | startup_s | startup CPU s | wall_s | train_s | sync_wait_s | wire_busy_s | CPU s | run-queue s | ZeroMQ I/O CPU s | received MB | goodput run MB/s | goodput train MB/s | goodput wire MB/s | wire / raw ring | test_acc |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
     print(r)
 print()
@@ -186,6 +235,8 @@ print("sum of the agents' wire goodputs: %.0f MB/s (%s of raw TCP): the transpor
     wire_sum, pct(wire_sum)))
 print("raw loopback TCP (one stream, 80 MB writes; median of 3 trials, min-max): %.0f MB/s (%.0f-%.0f) before, %.0f MB/s (%.0f-%.0f) after the agents; %% of raw: of %.0f MB/s, their mean" % (
     r1[0], r1[1], r1[2], r2[0], r2[1], r2[2], raw))
+print("raw ring (%d processes, each sending 80 MB to each ring neighbour and receiving as much per round, plain TCP; MB/s received by one process, median of the %d, min-max): %.0f (%.0f-%.0f); 'wire / raw ring' is an agent's wire goodput against its median" % (
+    p, p, rr[0], rr[1], rr[2]))
 PY
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at end; $(($(date +%s) - start)) s"
 exit $status
