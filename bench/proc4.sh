@@ -63,7 +63,7 @@ echo "== proc4: 4 processes, ring, 1 epoch of batch 64, SGD lr 0.05, full Fashio
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(grep -c ^processor /proc/cpuinfo) cpus," \
      "load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 echo "build: $build, CMAKE_BUILD_TYPE=$(grep -m1 '^CMAKE_BUILD_TYPE' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2)," \
-     "commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')"
+     "$("$meshdl" --version)"
 echo "meshdl BLAS: $(ldd "$meshdl" | awk '/blas/ { print $1, "=>", $3 }' | tr '\n' ' ')"
 # Which BLAS torch calls: the alternative as it is (never changed here) and the library
 # behind sgemm_ in a torch process (bench/torch_step.py's check; exit 3 for netlib's).

@@ -45,7 +45,7 @@ echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),
      "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
      "load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 echo "build: $build, CMAKE_BUILD_TYPE=$(grep -m1 '^CMAKE_BUILD_TYPE' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2)," \
-     "commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')"
+     "$("$meshdl" --version)"
 # rows N: training rows per agent, a multiple of 8, at most 400, all N shards within the
 # 60 000 rows; epochs R: enough passes over them for about $steps steps
 rows() { local r=$((60000 / $1)); [ $r -gt 400 ] && r=400; echo $((r / 8 * 8)); }

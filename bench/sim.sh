@@ -49,7 +49,7 @@ echo "== what decentralization costs: $agents agents of meshdl sim, ${common[*]}
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cpus," \
      "load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 echo "build: $build, CMAKE_BUILD_TYPE=$(grep -m1 '^CMAKE_BUILD_TYPE' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2)," \
-     "commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')"
+     "$("$meshdl" --version)"
 status=0
 start=$(date +%s)
 for ((r = 1; r <= rounds; r++)); do

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "commit.h" /* MDL_BUILD_COMMIT, generated (cmake/commit.cmake) */
 #include "opts.h"
 
 static const mdl_cli_cmd_t s_cmds[] = {
@@ -38,7 +39,7 @@ main (int argc, char **argv)
         return 0;
     }
     if (!strcmp (argv[1], "--version")) {
-        printf ("meshdl %s\n", MESHDL_VERSION);
+        printf ("meshdl %s (commit %s)\n", MESHDL_VERSION, MDL_BUILD_COMMIT);
         return 0;
     }
     /* generated at build time and installed: the man page and the bash completion */

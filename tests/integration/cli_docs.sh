@@ -9,6 +9,15 @@ bin=$(realpath "${1:?usage: cli_docs.sh path/to/meshdl}")
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for c in train sim agent status keygen top plot; do "$bin" $c --help >"$tmp/$c.help" 2>&1; done
+# --version names the commit the binary was built from (benchmarks print it), when the
+# source is a git tree
+if want=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null); then
+    v=$("$bin" --version)
+    case "$v" in
+    "meshdl "*" (commit $want"*) echo "ok - --version names the source's commit: $v" ;;
+    *) echo "FAIL - --version says '$v', the source is at $want"; exit 1 ;;
+    esac
+fi
 python3 - "$root" "$tmp" <<'PY'
 import os, re, sys
 root, tmp = sys.argv[1], sys.argv[2]
