@@ -140,10 +140,12 @@ for i in range(4):
         pass
 whole = float(open(run + ".whole").read())
 load = open(run + ".load").read().strip()
-mx = lambda k: max(x[k] for x in S) if S else float("nan")
+# a figure an agent could not give (discovery_s of one that never trained) is null
+num = lambda v: v if isinstance(v, (int, float)) else float("nan")
+mx = lambda k: max((num(x.get(k)) for x in S), default=float("nan"))
 # the wait for peers once all are up: last first step - last ready, both counted from the
 # side's first exec (the four are exec'd within milliseconds of each other)
-meet = max(x["startup_s"] + x["discovery_s"] for x in S) - mx("startup_s") if S else float("nan")
+meet = max((num(x.get("startup_s")) + num(x.get("discovery_s")) for x in S), default=float("nan")) - mx("startup_s")
 acc = [x["test_acc"] for x in S]
 print("| %s | %s | %.3f | %.2f | %.3f | %.3f | %.3f | %.3f | %s | %.0f | %s |" % (
     r, s, whole, cpu, mx("startup_s"), mx("discovery_s"), meet, mx("wall_s"),
