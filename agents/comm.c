@@ -870,11 +870,14 @@ s_actor (zsock_t *pipe, void *arg)
         if (pfd[1].revents || more)
             s_drain_pull (self);
         bool left = false;
+        /* What arrived is filed as a batch: the worker wakes once for it (mailroom.h) */
+        mdl_mailroom_batch_begin (a->room);
         if (pfd[2].revents || more)
             left = s_drain_sub (self);
         if (nsrc > 3 && (pfd[3].revents || more))
             s_discover (self);
         s_release_delayed (self);
+        mdl_mailroom_batch_end (a->room);
         if (self->leave && !self->left) {
             /* The worker stopped on an error: say goodbye and stop announcing, so that
                the others stop waiting for us (they would otherwise wait out

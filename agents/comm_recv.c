@@ -781,6 +781,7 @@ void
 mdl_comm_unpark (mdl_comm_t *self)
 {
     const uint64_t round = atomic_load (&self->a->round);
+    mdl_mailroom_batch_begin (self->a->room);
     for (size_t i = 0; i < self->nlinks; i++) {
         mdl_link_t *l = &self->links[i];
         while (l->parked && l->parked->step <= round + 1) {
@@ -802,4 +803,5 @@ mdl_comm_unpark (mdl_comm_t *self)
         s_peer_ahead (self, l, round);
         s_peer_suspended (self, l, round);
     }
+    mdl_mailroom_batch_end (self->a->room);
 }
