@@ -98,8 +98,7 @@ mdl_comm_drop_parked (mdl_comm_t *self, mdl_link_t *l)
         l->parked = m->next;
         for (size_t i = 0; i < m->n; i++)
             self->parked_bytes -= m->lens[i];
-        free (m->buf);
-        free (m);
+        mdl_comm_free_msg (m);
     }
     l->nparked = 0;
 }
@@ -224,24 +223,34 @@ mdl_comm_send_control (mdl_comm_t *self, uint64_t peer, uint32_t kind, uint64_t 
 /* Holds a message back by the injected delay (a copy: the mesh's frames are only valid
    until its next receive). */
 mdl_delayed_t *
-mdl_comm_copy_msg (const void **frames, const size_t *lens, size_t n)
+mdl_comm_copy_msg (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n, bool hold)
 {
     if (n > 3)
         n = 3;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += lens[i];
     mdl_delayed_t *m = calloc (1, sizeof *m);
-    if (!m || !(m->buf = malloc (total ? total : 1))) {
-        free (m);
+    if (!m)
+        return NULL;
+    /* A parked state is a model-sized payload (for inproc, the sender's own buffer): a
+       copy was a fresh allocation and a pass over it, and then another when it was
+       decoded into a mailbox at its round; held, it is filed by reference, as a state
+       that came in time is. */
+    if (hold && n == 3 && self->from_mesh)
+        m->held = mdl_mesh_hold (self->mesh, 2, &m->held_data);
+    const size_t copied = m->held ? 2 : n;
+    size_t total = 0;
+    for (size_t i = 0; i < copied; i++)
+        total += lens[i];
+    if (!(m->buf = malloc (total ? total : 1))) {
+        mdl_comm_free_msg (m);
         return NULL;
     }
     m->n = n;
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
-        memcpy (m->buf + at, frames[i], lens[i]);
+        if (i < copied)
+            memcpy (m->buf + at, frames[i], lens[i]);
         m->lens[i] = lens[i];
-        at += lens[i];
+        at += i < copied ? lens[i] : 0;
     }
     return m;
 }
@@ -251,15 +260,36 @@ mdl_comm_frames (mdl_delayed_t *m, const void **frames)
 {
     size_t at = 0;
     for (size_t i = 0; i < m->n; i++) {
-        frames[i] = m->buf + at;
+        frames[i] = i == 2 && m->held ? m->held_data : m->buf + at;
         at += m->lens[i];
     }
+}
+
+void
+mdl_comm_free_msg (mdl_delayed_t *m)
+{
+    if (!m)
+        return;
+    mdl_mesh_release (m->held);
+    free (m->buf);
+    free (m);
+}
+
+void *
+mdl_comm_hold_payload (mdl_comm_t *self, const void **data)
+{
+    if (self->from_mesh)
+        return mdl_mesh_hold (self->mesh, 2, data);
+    void *ref = self->unparked;
+    *data = ref ? self->unparked_data : NULL;
+    self->unparked = NULL;
+    return ref;
 }
 
 static void
 s_delay (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n)
 {
-    mdl_delayed_t *m = mdl_comm_copy_msg (frames, lens, n);
+    mdl_delayed_t *m = mdl_comm_copy_msg (self, frames, lens, n, false);
     if (!m)
         return;
     m->due = mdl_now () + self->a->cfg.delay_ms / 1000.0;
@@ -280,8 +310,7 @@ s_release_delayed (mdl_comm_t *self)
         const void *frames[3];
         mdl_comm_frames (m, frames);
         mdl_comm_dispatch (self, frames, m->lens, m->n);
-        free (m->buf);
-        free (m);
+        mdl_comm_free_msg (m);
     }
 }
 
@@ -656,8 +685,7 @@ s_self_destroy (mdl_comm_t **pself)
     while (self->delayed) {
         mdl_delayed_t *m = self->delayed;
         self->delayed = m->next;
-        free (m->buf);
-        free (m);
+        mdl_comm_free_msg (m);
     }
     for (size_t i = 0; i < self->nlinks; i++) {
         for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
@@ -842,11 +870,14 @@ s_actor (zsock_t *pipe, void *arg)
         if (pfd[1].revents || more)
             s_drain_pull (self);
         bool left = false;
+        /* What arrived is filed as a batch: the worker wakes once for it (mailroom.h) */
+        mdl_mailroom_batch_begin (a->room);
         if (pfd[2].revents || more)
             left = s_drain_sub (self);
         if (nsrc > 3 && (pfd[3].revents || more))
             s_discover (self);
         s_release_delayed (self);
+        mdl_mailroom_batch_end (a->room);
         if (self->leave && !self->left) {
             /* The worker stopped on an error: say goodbye and stop announcing, so that
                the others stop waiting for us (they would otherwise wait out

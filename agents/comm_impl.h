@@ -82,7 +82,10 @@ typedef struct mdl_delayed {
     uint64_t step;
     size_t n;
     size_t lens[3];
-    unsigned char *buf;        /* frames back to back */
+    unsigned char *buf;        /* frames back to back (the payload too unless held) */
+    void *held;                /* the payload frame (the third) held by reference
+                                  (mdl_mesh_hold), or NULL: it is in buf */
+    const void *held_data;     /* ... its bytes */
     struct mdl_delayed *next;
 } mdl_delayed_t;
 
@@ -135,6 +138,9 @@ typedef struct {
     bool connected;            /* a SUB connection was made since the last wait */
     bool from_mesh;            /* the message being dispatched is the mesh's last received
                                   (its frames can be held), not a copy (delayed, parked) */
+    void *unparked;            /* the held payload of the parked message being dispatched
+                                  (mdl_delayed_t.held), for mdl_comm_hold_payload to take */
+    const void *unparked_data;
     mdl_rng_t rng;             /* drop injection */
     mdl_delayed_t *delayed;      /* sorted by due */
     double next_hello;
@@ -199,9 +205,16 @@ int mdl_comm_mesh_send (mdl_comm_t *self, int kind, const void *topic, size_t to
 
 void mdl_comm_send_control (mdl_comm_t *self, uint64_t peer, uint32_t kind, uint64_t step);
 /* A copy of up to three frames (NULL when out of memory); mdl_comm_frames points
-   frames[] into it. */
-mdl_delayed_t *mdl_comm_copy_msg (const void **frames, const size_t *lens, size_t n);
+   frames[] into it. With hold, the payload (the third frame) of a message from the mesh
+   is kept by reference instead (mdl_mesh_hold, no copy; copied when it cannot be held).
+   mdl_comm_free_msg gives it all back. */
+mdl_delayed_t *mdl_comm_copy_msg (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n, bool hold);
 void mdl_comm_frames (mdl_delayed_t *m, const void **frames);
+void mdl_comm_free_msg (mdl_delayed_t *m);
+/* A reference to the payload (the third frame) of the message being dispatched, its bytes
+   in *data, to give back with mdl_mesh_release: held from the mesh's last received
+   message, or taken from the parked message being filed; NULL when it is a copy. */
+void *mdl_comm_hold_payload (mdl_comm_t *self, const void **data);
 
 /* comm_peers.c */
 /* A peer table event (join, rejoin, leave): links, mailboxes, mesh connections, view. */

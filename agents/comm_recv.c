@@ -370,7 +370,7 @@ s_park (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, const void 
     for (size_t i = 0; i < n && i < 3; i++)
         bytes += lens[i];
     mdl_delayed_t *m = l->nparked < s_max_parked (self->a) && self->parked_bytes + bytes <= self->parked_max
-                           ? mdl_comm_copy_msg (frames, lens, n)
+                           ? mdl_comm_copy_msg (self, frames, lens, n, true)
                            : NULL;
     if (!m) {
         mdl_comm_count (self, &self->a->stats.updates_dropped, 1);
@@ -439,9 +439,9 @@ s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_
     /* fp32 on the wire is the vector: the mailbox keeps the received frame itself (for
        inproc, the sender's buffer) instead of a copy, and mixing reads it there, checking
        it for NaN/Inf as it goes (mdl_vec_mix_checked): the only pass over it. */
-    if (self->from_mesh && mdl_codec_view (self->codec, payload, len)) {
+    if (mdl_codec_view (self->codec, payload, len)) {
         const void *data = NULL;
-        void *ref = mdl_mesh_hold (self->mesh, 2, &data);
+        void *ref = mdl_comm_hold_payload (self, &data);
         const float *v = ref ? mdl_codec_view (self->codec, data, len) : NULL;
         if (v && mdl_mailroom_file_ref (a->room, h->sender, ch, parity, v, mdl_mesh_release, ref, meta) == 0)
             return;
@@ -781,6 +781,7 @@ void
 mdl_comm_unpark (mdl_comm_t *self)
 {
     const uint64_t round = atomic_load (&self->a->round);
+    mdl_mailroom_batch_begin (self->a->room);
     for (size_t i = 0; i < self->nlinks; i++) {
         mdl_link_t *l = &self->links[i];
         while (l->parked && l->parked->step <= round + 1) {
@@ -791,11 +792,16 @@ mdl_comm_unpark (mdl_comm_t *self)
                 self->parked_bytes -= m->lens[k];
             const void *frames[3];
             mdl_comm_frames (m, frames);
+            self->unparked = m->held; /* filed by reference, when it is filed */
+            self->unparked_data = m->held_data;
+            m->held = NULL;
             s_on_update_checked (self, frames, m->lens, m->n, true);
-            free (m->buf);
-            free (m);
+            mdl_mesh_release (self->unparked); /* not taken */
+            self->unparked = NULL;
+            mdl_comm_free_msg (m);
         }
         s_peer_ahead (self, l, round);
         s_peer_suspended (self, l, round);
     }
+    mdl_mailroom_batch_end (self->a->room);
 }

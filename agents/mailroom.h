@@ -118,4 +118,13 @@ bool mdl_mailroom_wait (mdl_mailroom_t *self, bool (*changed) (void *arg), void 
 /* Wakes every waiter (used on stop). */
 void mdl_mailroom_wake (mdl_mailroom_t *self);
 
+/* Writer: a batch of writes. Until mdl_mailroom_batch_end, each write is seen by a reader
+   that looks (mdl_mailroom_wait re-checks after any write), but a sleeping reader is woken
+   once, at the end of the batch, not once per write. Not nested. */
+void mdl_mailroom_batch_begin (mdl_mailroom_t *self);
+void mdl_mailroom_batch_end (mdl_mailroom_t *self);
+
+/* How many times the writer woke the reader so far (writes and batches). */
+uint64_t mdl_mailroom_wakeups (mdl_mailroom_t *self);
+
 #endif

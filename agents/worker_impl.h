@@ -31,7 +31,7 @@ typedef struct {
 
 struct mdl_ctx_t {
     mdl_agent_t *a;
-    zsock_t *push;
+    void *push;                /* to the comm actor's PULL: a libzmq socket (worker.c) */
     mdl_codec_t *codec;        /* --codec */
     mdl_codec_t *kcodec;       /* keyframes: fp32 */
     mdl_codec_t *ocodec;       /* outputs: fp32 of a->out_n (NULL: none) */

@@ -138,6 +138,54 @@ mdl_rawpeer_send_state (mdl_rawpeer_t *self, uint64_t to, const mdl_wire_header_
     return rc;
 }
 
+typedef struct {
+    void (*free_fn) (void *data, void *hint);
+    void *hint;
+} s_zc_t;
+
+/* The payload's release: the caller's function, then the buffer and this record. */
+static void
+s_zc_free (void *data, void *arg)
+{
+    s_zc_t *zc = arg;
+    zc->free_fn (data, zc->hint);
+    free (data);
+    free (zc);
+}
+
+int
+mdl_rawpeer_send_state_zc (mdl_rawpeer_t *self, uint64_t to, const mdl_wire_header_t *h, const float *v,
+                           void (*free_fn) (void *data, void *hint), void *hint)
+{
+    const size_t cap = mdl_codec_max_size (self->codec);
+    void *buf = malloc (cap);
+    s_zc_t *zc = malloc (sizeof *zc);
+    size_t len = 0, hl = 0;
+    unsigned char hb[MDL_WIRE_HEADER_MAX];
+    char topic[MDL_WIRE_TOPIC_MAX + 1];
+    const size_t tl = mdl_wire_topic (to, topic);
+    mdl_wire_header_t hh = *h;
+    int rc = buf && zc ? mdl_rawpeer_encode (self, v, buf, cap, &len) : MDL_ENOMEM;
+    hh.payload_len = len;
+    if (rc == 0 && mdl_wire_pack (&hh, hb, sizeof hb, &hl))
+        rc = MDL_EINVAL;
+    if (rc) {
+        free (buf);
+        free (zc);
+        return rc;
+    }
+    *zc = (s_zc_t) { free_fn, hint };
+    zmq_msg_t msg;
+    zmq_msg_init_data (&msg, buf, len, s_zc_free, zc); /* buf and zc are the message's now */
+    void *pub = zsock_resolve (self->pub);
+    if (zmq_send (pub, topic, tl, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 || zmq_send (pub, hb, hl, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+        || zmq_msg_send (&msg, pub, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&msg);
+        return MDL_ESOCKET;
+    }
+    return 0;
+}
+
 int
 mdl_rawpeer_listen (mdl_rawpeer_t *self, const char *endpoint, uint64_t id)
 {

@@ -41,6 +41,13 @@ int mdl_rawpeer_send (mdl_rawpeer_t *self, uint64_t to, const mdl_wire_header_t 
    encoded length; everything else as given). */
 int mdl_rawpeer_send_state (mdl_rawpeer_t *self, uint64_t to, const mdl_wire_header_t *h, const float *v);
 
+/* mdl_rawpeer_send_state without a copy: the encoded payload is sent in place (ZeroMQ
+   zero-copy), and free_fn (zmq_free_fn's signature: the buffer, then hint) is called,
+   from whichever thread closes the message's last reference, when the receiver let go
+   of it. The buffer is the rawpeer's to free: free_fn need not. */
+int mdl_rawpeer_send_state_zc (mdl_rawpeer_t *self, uint64_t to, const mdl_wire_header_t *h, const float *v,
+                               void (*free_fn) (void *data, void *hint), void *hint);
+
 /* Sends any frames as they are. */
 int mdl_rawpeer_frames (mdl_rawpeer_t *self, const void *const *frames, const size_t *lens, size_t n);
 

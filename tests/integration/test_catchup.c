@@ -21,6 +21,10 @@
         replay of a control message (RESEND) that the peer sent after it: sequence numbers
         are checked on arrival (checked on unparking, the state was refused and the round
         waited out --sync-timeout without it);
+      - that parked state is kept as it came, not copied: the peer's buffer (sent
+        zero-copy) is let go of only once the agent mixed it, in its round (before, a
+        copy was made on arrival and decoded into a mailbox vector when unparked: two
+        allocations and passes over a model per parked state);
       - an in-neighbour a few rounds ahead (parked, too few to be refused, and alone: no
         majority to catch up with) does not hold the agent's rounds: its state of a round
         it has passed will never come, so the agent goes on with the other neighbour and
@@ -44,6 +48,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,6 +379,47 @@ test_a_state_parked_for_a_later_round_survives_a_control_message_that_overtakes_
     s_vote_rig_destroy (r);
 }
 
+static atomic_int s_released;
+
+static void
+s_count_release (void *data, void *hint)
+{
+    atomic_fetch_add (&s_released, 1);
+}
+
+static void
+test_a_parked_state_is_held_as_it_came_until_its_round_mixed_it (void **state)
+{
+    s_vote_rig_t *r = s_vote_rig_new (2);
+    const uint64_t at = s_lockstep (r);
+    float *zeros = calloc (r->d, sizeof (float));
+    atomic_store (&s_released, 0);
+    /* peer 0 two rounds ahead: its state of at + 2 is parked while the agent waits at
+       round at for peer 1 */
+    s_send (r, 0, at);
+    s_send (r, 0, at + 1);
+    mdl_wire_header_t h;
+    mdl_rawpeer_header (r->peer[0], s_peer_id (0), ++r->seq[0], at + 2, &h);
+    assert_int_equal (mdl_rawpeer_send_state_zc (r->peer[0], S_AGENT, &h, zeros, s_count_release, NULL), 0);
+    for (uint64_t t = at; t < at + 2; t++) {
+        s_send (r, 1, t);
+        s_next_round (r);
+    }
+    /* the agent published round at + 2 and waits for peer 1's state of it: peer 0's is
+       in its mailbox, still the buffer it was sent in */
+    assert_int_equal (r->round, at + 2);
+    assert_int_equal (atomic_load (&s_released), 0);
+    s_send (r, 1, at + 2);
+    s_next_round (r);
+    assert_int_equal (r->round, at + 3);
+    const double until = mdl_now () + 10; /* let go of by the worker after its mix */
+    while (atomic_load (&s_released) == 0 && mdl_now () < until)
+        usleep (1000);
+    assert_int_equal (atomic_load (&s_released), 1); /* (what it mixed: the test above) */
+    free (zeros);
+    s_vote_rig_destroy (r);
+}
+
 static void
 test_an_in_neighbour_a_few_rounds_ahead_does_not_hold_the_agents_rounds (void **state)
 {
@@ -510,6 +556,7 @@ main (void)
         cmocka_unit_test (test_a_lone_in_neighbour_ahead_twice_in_a_row_makes_the_agent_catch_up),
         cmocka_unit_test (test_a_state_asked_again_comes_on_the_next_sequence_number),
         cmocka_unit_test (test_a_state_parked_for_a_later_round_survives_a_control_message_that_overtakes_it),
+        cmocka_unit_test (test_a_parked_state_is_held_as_it_came_until_its_round_mixed_it),
         cmocka_unit_test (test_an_in_neighbour_a_few_rounds_ahead_does_not_hold_the_agents_rounds),
         cmocka_unit_test (test_an_in_neighbour_far_ahead_holds_none_of_the_agents_later_rounds),
         cmocka_unit_test (test_resends_from_a_majority_far_ahead_make_the_agent_catch_up),

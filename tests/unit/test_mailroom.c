@@ -152,6 +152,19 @@ s_has_round_1 (void *arg)
     return mdl_mailroom_peek (arg, 9, 0, &m) && m.step == 1;
 }
 
+/* A reader waits (at most 10 s) for peer 9's round 1, which writer writes in a thread;
+   then r is destroyed. */
+static void
+s_wait_for_writer (mdl_mailroom_t *r, void *(*writer) (void *))
+{
+    s_arg_t a = { r };
+    pthread_t t;
+    pthread_create (&t, NULL, writer, &a);
+    assert_true (mdl_mailroom_wait (r, s_has_round_1, r, 10.0));
+    pthread_join (t, NULL);
+    mdl_mailroom_destroy (&r);
+}
+
 static void
 test_wait_wakes_when_the_round_arrives_and_times_out_otherwise (void **state)
 {
@@ -159,12 +172,50 @@ test_wait_wakes_when_the_round_arrives_and_times_out_otherwise (void **state)
     mdl_mailroom_t *r = mdl_mailroom_new (4, 1, 8, &err);
     mdl_mailroom_add (r, 9);
     assert_false (mdl_mailroom_wait (r, s_has_round_1, r, 0.05));
-    s_arg_t a = { r };
-    pthread_t t;
-    pthread_create (&t, NULL, s_writer, &a);
-    assert_true (mdl_mailroom_wait (r, s_has_round_1, r, 10.0));
-    pthread_join (t, NULL);
+    s_wait_for_writer (r, s_writer);
+}
+
+static void *
+s_batch_writer (void *arg)
+{
+    s_arg_t *a = arg;
+    mdl_mailroom_batch_begin (a->r);
+    s_put (a->r, 9, 1, 1.0f, true);
+    usleep (50000); /* (the reader may look meanwhile: it sees the write) */
+    mdl_mailroom_batch_end (a->r);
+    return NULL;
+}
+
+static void
+test_a_batch_of_writes_wakes_the_reader_once_at_its_end (void **state)
+{
+    int err;
+    mdl_mailroom_t *r = mdl_mailroom_new (4, 1, 16, &err);
+    for (uint64_t p = 1; p <= 10; p++)
+        mdl_mailroom_add (r, p);
+    s_put (r, 1, 0, 1.0f, true);
+    const uint64_t w0 = mdl_mailroom_wakeups (r);
+    assert_int_equal (w0, 1); /* a write on its own wakes the reader */
+    /* the states of a round from 10 in-neighbours, and a marker: seen at once, one wake-up */
+    mdl_mailroom_batch_begin (r);
+    for (uint64_t p = 1; p <= 10; p++)
+        s_put (r, p, 1, (float) p, true);
+    mdl_slot_meta_t lost = { .step = 2, .lost = true };
+    assert_true (mdl_mailroom_mark (r, 3, 0, true, &lost));
+    mdl_slot_meta_t m;
+    assert_true (mdl_mailroom_peek (r, 10, 0, &m));
+    assert_int_equal (m.step, 1);
+    assert_int_equal (mdl_mailroom_wakeups (r), w0);
+    mdl_mailroom_batch_end (r);
+    assert_int_equal (mdl_mailroom_wakeups (r), w0 + 1);
+    mdl_mailroom_batch_begin (r); /* nothing written: nobody woken */
+    mdl_mailroom_batch_end (r);
+    assert_int_equal (mdl_mailroom_wakeups (r), w0 + 1);
     mdl_mailroom_destroy (&r);
+    /* a reader asleep while the batch is written wakes at its end */
+    r = mdl_mailroom_new (4, 1, 8, &err);
+    mdl_mailroom_add (r, 9);
+    s_wait_for_writer (r, s_batch_writer);
 }
 
 /* Peers with a mailbox now (a box removed while read is not one). */
@@ -225,6 +276,7 @@ main (void)
         cmocka_unit_test (test_capacity_is_enforced),
         cmocka_unit_test (test_a_removed_peer_frees_its_mailboxes_once_no_longer_read),
         cmocka_unit_test (test_wait_wakes_when_the_round_arrives_and_times_out_otherwise),
+        cmocka_unit_test (test_a_batch_of_writes_wakes_the_reader_once_at_its_end),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
