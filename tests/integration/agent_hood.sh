@@ -19,7 +19,7 @@ status_of() { python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print
 read -r -a ports <<<"$(free_ports $n)"
 for i in $(seq 0 $((n - 1))); do
   timeout --foreground -k 5 240 "$bin" agent --port "${ports[$i]}" --peers "$(peers_of $i "${ports[@]}")" --shard $i/$n \
-    --min-peers $((n - 1)) --min-peers-timeout 60 --topology one-peer-exp --peer-timeout 8 --epochs 3 --train-subset 60000 \
+    --min-peers $((n - 1)) --min-peers-timeout 60 --topology one-peer-exp --peer-timeout 8 --epochs 8 --train-subset 60000 \
     --test-subset 500 --batch 16 --threads 1 --quiet --status "$tmp/s$i.json" >"$tmp/a$i.out" 2>"$tmp/a$i.err" &
   pids+=($!)
 done
