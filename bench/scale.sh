@@ -124,8 +124,9 @@ for i in range(p):
         S.append(json.loads(open(os.path.join(d, "p%d.out" % i)).read().strip().splitlines()[-1])["summary"])
         u, s = open(os.path.join(d, "p%d.time" % i)).read().split()[-2:]
         T.append(float(u) + float(s))
-    except Exception:
-        pass
+    except Exception as e:
+        tail = lambda f: open(os.path.join(d, f)).read()[-300:].replace("\n", " | ") if os.path.exists(os.path.join(d, f)) else "(none)"
+        print("scale.sh: process %d: %s: %r; its stdout ends %r, stderr %r" % (i, type(e).__name__, e, tail("p%d.out" % i), tail("p%d.err" % i)), file=sys.stderr)
 if not S:
     print("| %d | failed | | | | | | | | |" % p); sys.exit(0)
 mean = lambda k: sum(x[k] for x in S) / len(S)
