@@ -753,7 +753,10 @@ s_raw_xpub (mdl_peer_info_t *info, uint64_t id)
     memset (info, 0, sizeof *info);
     info->id = id;
     info->incarnation = 1;
-    snprintf (info->endpoint, sizeof info->endpoint, "%s", zsock_last_endpoint (x));
+    char *ep = zsock_last_endpoint (x); /* the caller's to free */
+    assert_non_null (ep);
+    snprintf (info->endpoint, sizeof info->endpoint, "%s", ep);
+    zstr_free (&ep);
     return x;
 }
 
