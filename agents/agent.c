@@ -228,8 +228,9 @@ mdl_agent_count (void)
     return atomic_load_explicit (&s_agents, memory_order_relaxed);
 }
 
-/* Sockets of one agent: actor pipe (2), worker PUSH and comm PULL, PUB, SUB; CURVE adds
-   two monitors (and ZeroMQ's two ends of each); a beacon its actor's pipe. */
+/* Sockets of one agent: worker PUSH and comm PULL, PUB, SUB, two to spare (the comm
+   actor's pipe before the comm threads, commloop.c); CURVE adds two monitors (and
+   ZeroMQ's two ends of each); a beacon its actor's pipe. */
 static size_t
 s_agent_sockets (const mdl_agent_cfg_t *cfg)
 {
@@ -629,7 +630,7 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_agent_stop (a);
     mdl_agent_join (a);
     mdl_exchange_free (a);
-    zactor_destroy (&a->comm);
+    mdl_comm_stop (&a->comm);
     mdl_ckptwriter_destroy (&a->ckpt);
     mdl_ckpt_image_destroy (&a->resume);
     mdl_ckpt_image_destroy (&a->boot_img);

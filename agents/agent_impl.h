@@ -116,7 +116,7 @@ struct mdl_agent_t {
     unsigned nvanished;        /* entries written so far (index: nvanished % 16) */
 
     /* threads */
-    zactor_t *comm;
+    struct mdl_comm *comm;     /* run by one of the process's comm threads (commloop.c) */
     char endpoint[256];        /* bound PUB endpoint */
     char out_endpoint[64];     /* inproc: worker PUSH -> comm PULL */
     pthread_t worker;
@@ -185,8 +185,11 @@ struct mdl_agent_t {
 /* True for an agent without a model of its own (cfg "dim", mdl_agent_exchange). */
 #define MDL_AGENT_EXTERNAL(a) ((a)->learner == NULL)
 
-/* comm.c: starts the comm actor; returns NULL + *err. */
-zactor_t *mdl_comm_start (mdl_agent_t *a, int *err);
+/* commloop.c: starts agent a's comm actor on one of the process's comm threads; NULL +
+   *err (the reason in mdl_error_detail()). */
+struct mdl_comm *mdl_comm_start (mdl_agent_t *a, int *err);
+/* commloop.c: stops it (goodbye, final counters) and waits until it is gone. */
+void mdl_comm_stop (struct mdl_comm **pcomm);
 
 /* worker.c: the worker thread's entry point. */
 void *mdl_worker_main (void *agent);

@@ -1,4 +1,5 @@
-/*  comm.c: the comm actor (a CZMQ zactor) of one agent. It owns every socket (the
+/*  comm.c: the comm actor of one agent, run by one of the process's comm threads
+    (commloop.c), which may run other agents' too. It owns every socket (the
     mesh's PUB and SUB, the discovery back-end, the worker's inproc PULL) and the peer
     table. It sends what the worker hands it to each recipient on its own topic, holds
     back messages for the delay injection, and runs the tick (discovery, silences,
@@ -6,7 +7,7 @@
     comm_peers.c (membership). */
 #include <errno.h>
 #include <math.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -716,14 +717,15 @@ s_self_destroy (mdl_comm_t **pself)
 }
 
 static mdl_comm_t *
-s_self_new (mdl_agent_t *a, zsock_t *pipe, int *err)
+s_self_new (mdl_agent_t *a, int *err)
 {
     int rc = MDL_ENOMEM;
     mdl_comm_t *self = calloc (1, sizeof *self);
     if (!self)
         goto fail;
     self->a = a;
-    self->pipe = pipe;
+    for (unsigned i = 0; i < MDL_COMM_SOURCES; i++)
+        self->fds[i] = -1;
     for (size_t i = 0; i < MDL_REJLOG_SLOTS; i++)
         self->rejlog[i].reason = -1;
     mdl_rng_seed (&self->rng, a->cfg.seed ^ a->cfg.id, 0xd409);
@@ -812,118 +814,129 @@ fail:
     return NULL;
 }
 
-typedef struct {
-    mdl_agent_t *a;
-    int err;
-} s_start_t;
+/* The comm's sockets in the epoll set of the thread that runs it (commloop.c): each
+   registration points at a tag naming the comm and the source. */
+static int
+s_watch (mdl_comm_t *self, int op, int fd, unsigned src)
+{
+    if (fd < 0)
+        return 0;
+    self->tags[src] = (mdl_comm_tag_t) { .comm = self, .src = src };
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &self->tags[src] };
+    return epoll_ctl (self->epfd, op, fd, &ev);
+}
 
 static void
-s_actor (zsock_t *pipe, void *arg)
+s_unwatch_all (mdl_comm_t *self)
 {
-    s_start_t *st = arg;
-    mdl_agent_t *a = st->a;
-    pthread_setname_np (pthread_self (), "mdl-comm"); /* top -H, perf --sort comm */
-    mdl_comm_t *self = s_self_new (a, pipe, &st->err);
-    zsock_signal (pipe, 0);
+    for (unsigned i = 0; i < MDL_COMM_SOURCES; i++)
+        if (self->fds[i] >= 0) {
+            epoll_ctl (self->epfd, EPOLL_CTL_DEL, self->fds[i], NULL);
+            self->fds[i] = -1;
+        }
+}
+
+mdl_comm_t *
+mdl_comm_open (mdl_agent_t *a, int epfd, int *err)
+{
+    mdl_comm_t *self = s_self_new (a, err);
+    if (!self)
+        return NULL;
+    self->epfd = epfd;
+    zsock_t *ds = mdl_discovery_socket (self->disc);
+    self->fds[MDL_COMM_PULL] = zsock_fd (self->pull);
+    self->fds[MDL_COMM_SUB] = mdl_mesh_fd (self->mesh); /* every SUB of the mesh (one per link) */
+    self->fds[MDL_COMM_DISC] = ds ? zsock_fd (ds) : -1;
+    for (unsigned i = 0; i < MDL_COMM_SOURCES; i++)
+        if (s_watch (self, EPOLL_CTL_ADD, self->fds[i], i) != 0) {
+            *err = MDL_ESOCKET;
+            for (unsigned k = 0; k < i; k++)
+                if (self->fds[k] >= 0)
+                    epoll_ctl (epfd, EPOLL_CTL_DEL, self->fds[k], NULL);
+            for (unsigned k = 0; k < MDL_COMM_SOURCES; k++)
+                self->fds[k] = -1;
+            s_self_destroy (&self);
+            return NULL;
+        }
+    self->more = true; /* a first look at every source */
+    return self;
+}
+
+/* One turn of the comm: what fired (a mask of 1 << MDL_COMM_*) is read, then whatever
+   the timers say is due. The sources are drained to empty (a receive that fails puts the
+   reader to sleep, so the next message signals its FD again) or to a bound, in which
+   case self->more asks for the next turn without a wait. */
+void
+mdl_comm_turn (mdl_comm_t *self, unsigned fired)
+{
+    mdl_agent_t *a = self->a;
+    const bool more = self->more;
+    /* Each timer costs a wake-up: with many agents in one process (sim) the process's
+       ticks per second stay bounded, each agent ticking less often. */
+    const size_t agents = mdl_agent_count ();
+    self->tick_s = MDL_TICK_MS / 1000.0 * (agents > 64 ? (double) agents / 64.0 : 1.0);
+    if (self->tick_s > 0.25)
+        self->tick_s = 0.25;
+    if ((fired & (1u << MDL_COMM_PULL)) || more)
+        s_drain_pull (self);
+    bool left = false;
+    /* What arrived is filed as a batch: the worker wakes once for it (mailroom.h) */
+    mdl_mailroom_batch_begin (a->room);
+    if ((fired & (1u << MDL_COMM_SUB)) || more)
+        left = s_drain_sub (self);
+    if (self->disc && ((fired & (1u << MDL_COMM_DISC)) || more))
+        s_discover (self);
+    s_release_delayed (self);
+    mdl_mailroom_batch_end (a->room);
+    if (self->leave && !self->left) {
+        /* The worker stopped on an error: say goodbye and stop announcing, so that
+           the others stop waiting for us (they would otherwise wait out
+           --sync-timeout every round while our hellos keep us alive). */
+        if (self->fds[MDL_COMM_DISC] >= 0) /* the discovery socket goes */
+            epoll_ctl (self->epfd, EPOLL_CTL_DEL, self->fds[MDL_COMM_DISC], NULL);
+        self->fds[MDL_COMM_DISC] = -1;
+        mdl_discovery_destroy (&self->disc);
+        mdl_mesh_bye (self->mesh, &self->me, a->cluster);
+        self->left = true;
+    }
+    double now = mdl_now ();
+    if (now + MDL_COMM_EARLY_S >= self->next_tick) {
+        s_tick (self);
+        self->next_tick = now + self->tick_s;
+        left = true; /* and a look at every source, whatever signalled */
+    }
+    /* Once its worker is done nothing reads the view: a cluster tearing down (every
+       agent leaving) would otherwise make each remaining one re-derive it per leave. */
+    if (self->view_dirty && !s_worker_done (a))
+        mdl_comm_publish_view (self);
+    /* A new connection's pipe starts awake: its first message would not signal the
+       SUB's FD until a receive has found it empty. */
+    self->more = left || self->connected;
+    self->connected = false;
+}
+
+double
+mdl_comm_due (const mdl_comm_t *self)
+{
+    double due = self->next_tick;
+    if (self->delayed && self->delayed->due < due)
+        due = self->delayed->due;
+    return due;
+}
+
+void
+mdl_comm_close (mdl_comm_t **pself)
+{
+    mdl_comm_t *self = *pself;
     if (!self)
         return;
-    /* The wait is a plain poll(2) on the sockets' ZMQ_FDs, readable while commands (such
-       as "messages arrived") are pending for a socket, instead of zmq_poll, which reads
-       every socket's events before and after it waits: each such read is two system
-       calls. The sockets are drained to empty (a receive that fails puts the reader to
-       sleep, so the next message signals its FD again) before each wait; only what
-       fired is looked at after it. */
-    zsock_t *sub = mdl_mesh_sub_socket (self->mesh), *ds = mdl_discovery_socket (self->disc);
-    zsock_t *srcs[4] = { pipe, self->pull, sub, ds };
-    size_t nsrc = ds ? 4 : 3;
-    struct pollfd pfd[4];
-    for (size_t i = 0; i < nsrc; i++)
-        pfd[i] = (struct pollfd) { .fd = zsock_fd (srcs[i]), .events = POLLIN };
-    pfd[2].fd = mdl_mesh_fd (self->mesh); /* every SUB of the mesh (one per link) */
-    zsock_events (pipe); /* the pipe's reader asleep: $TERM will signal */
-    bool more = true;    /* something may be waiting: do not sleep */
-    double next_tick = 0;
-    while (!self->stopping) {
-        /* Each actor's timer costs a wake-up: with many agents in one process (sim) the
-           process's wake-ups per second stay bounded, each actor ticking less often. */
-        const size_t agents = mdl_agent_count ();
-        self->tick_s = MDL_TICK_MS / 1000.0 * (agents > 64 ? (double) agents / 64.0 : 1.0);
-        if (self->tick_s > 0.25)
-            self->tick_s = 0.25;
-        int timeout = more ? 0 : (int) (self->tick_s * 1000);
-        if (self->delayed) {
-            double wait = (self->delayed->due - mdl_now ()) * 1000.0;
-            if (wait < timeout)
-                timeout = wait < 0 ? 0 : (int) wait;
-        }
-        if (poll (pfd, nsrc, timeout) < 0 && errno != EINTR)
-            break;
-        if ((pfd[0].revents || more) && (zsock_events (pipe) & ZMQ_POLLIN)) {
-            zmsg_t *msg = zmsg_recv (pipe);
-            char *cmd = msg ? zmsg_popstr (msg) : NULL;
-            if (!cmd || streq (cmd, "$TERM"))
-                self->stopping = true;
-            zstr_free (&cmd);
-            zmsg_destroy (&msg);
-            continue;
-        }
-        if (pfd[1].revents || more)
-            s_drain_pull (self);
-        bool left = false;
-        /* What arrived is filed as a batch: the worker wakes once for it (mailroom.h) */
-        mdl_mailroom_batch_begin (a->room);
-        if (pfd[2].revents || more)
-            left = s_drain_sub (self);
-        if (nsrc > 3 && (pfd[3].revents || more))
-            s_discover (self);
-        s_release_delayed (self);
-        mdl_mailroom_batch_end (a->room);
-        if (self->leave && !self->left) {
-            /* The worker stopped on an error: say goodbye and stop announcing, so that
-               the others stop waiting for us (they would otherwise wait out
-               --sync-timeout every round while our hellos keep us alive). */
-            nsrc = 3; /* the discovery socket goes */
-            mdl_discovery_destroy (&self->disc);
-            mdl_mesh_bye (self->mesh, &self->me, a->cluster);
-            self->left = true;
-        }
-        double now = mdl_now ();
-        if (now >= next_tick) {
-            s_tick (self);
-            next_tick = now + self->tick_s;
-            left = true; /* and a look at every source, whatever signalled */
-        }
-        /* Once its worker is done nothing reads the view: a cluster tearing down (every
-           agent leaving) would otherwise make each remaining one re-derive it per leave. */
-        if (self->view_dirty && !s_worker_done (a))
-            mdl_comm_publish_view (self);
-        /* A new connection's pipe starts awake: its first message would not signal the
-           SUB's FD until a receive has found it empty. */
-        more = left || self->connected;
-        self->connected = false;
-    }
+    mdl_agent_t *a = self->a;
+    s_unwatch_all (self);
     mdl_mesh_bye (self->mesh, &self->me, a->cluster);
     s_tick (self); /* final counters */
     pthread_mutex_lock (&a->snap_lock);
     a->comm_ended = true; /* nobody waits for an answer to 'F' any more */
     pthread_cond_broadcast (&a->snap_cond);
     pthread_mutex_unlock (&a->snap_lock);
-    s_self_destroy (&self);
-}
-
-zactor_t *
-mdl_comm_start (mdl_agent_t *a, int *err)
-{
-    s_start_t st = { a, 0 };
-    zactor_t *actor = zactor_new (s_actor, &st);
-    if (!actor) {
-        *err = MDL_ESOCKET;
-        return NULL;
-    }
-    if (st.err) {
-        *err = st.err;
-        zactor_destroy (&actor);
-        return NULL;
-    }
-    return actor;
+    s_self_destroy (pself);
 }

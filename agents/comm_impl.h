@@ -1,5 +1,6 @@
-/*  comm_impl.h: the comm actor's state, shared by its three files only:
+/*  comm_impl.h: the comm actor's state, shared by its files only:
       comm.c        the actor: sockets, the worker's sends, delay injection, the tick
+      commloop.c    the threads that run the actors, several agents' per thread
       comm_peers.c  membership: hellos, goodbyes, silences, links, the view
       comm_recv.c   the receive path of updates: validate, park, control, file, replicas
       comm_boot.c   snapshots: serving newcomers, and fetching one as a newcomer
@@ -19,6 +20,9 @@
 #include "wire.h"
 
 #define MDL_TICK_MS 20 /* the timer of a process with few agents (comm.c) */
+/* How early a tick may run: a comm thread (commloop.c) wakes once for the ticks of its
+   agents that fall within this much of each other. */
+#define MDL_COMM_EARLY_S 0.002
 
 struct mdl_delayed;
 
@@ -99,9 +103,27 @@ typedef struct {
                                   back-to-back global averages do not reconnect) */
 } mdl_transient_set_t;
 
+/* The sources a comm thread watches for one comm (commloop.c): the worker's PULL, the
+   mesh's SUBs, the discovery back-end. */
+enum { MDL_COMM_PULL, MDL_COMM_SUB, MDL_COMM_DISC, MDL_COMM_SOURCES };
+
+/* What an epoll registration points at: which comm, which source. */
 typedef struct {
+    struct mdl_comm *comm;
+    unsigned src;
+} mdl_comm_tag_t;
+
+typedef struct mdl_comm {
     mdl_agent_t *a;
-    zsock_t *pipe;
+    /* the thread that runs it (commloop.c) */
+    int epfd;                  /* its epoll set */
+    int fds[MDL_COMM_SOURCES]; /* registered there (-1: none) */
+    mdl_comm_tag_t tags[MDL_COMM_SOURCES];
+    unsigned fired;            /* sources that signalled since the last turn */
+    bool more;                 /* something may be waiting: the next turn without a wait */
+    double next_tick;          /* mdl_now of the next tick */
+    size_t slot;               /* its index among the thread's comms */
+    void *loop;                /* that thread (commloop.c) */
     zsock_t *pull;
     mdl_mesh_t *mesh;
     mdl_discovery_t *disc;
@@ -148,7 +170,6 @@ typedef struct {
     double hello_fast;         /* the settling pace: a little over the probation (peers.h) */
     double fast_until;         /* hellos at that pace until then (mdl_comm_settling) */
     uint64_t seen_total;
-    bool stopping;
     bool bye;                  /* the LEAVE being handled is a goodbye, not a silence */
     const char *leave_why;     /* ... or, when set, why it was dropped (mdl_comm_drop) */
     /* snapshots (comm_boot.c) */
@@ -172,6 +193,16 @@ typedef struct {
 } mdl_comm_t;
 
 /* comm.c */
+/* A new comm for agent a, its sockets registered in epfd (the running thread's epoll set,
+   on which it is called); NULL + *err. */
+mdl_comm_t *mdl_comm_open (mdl_agent_t *a, int epfd, int *err);
+/* One turn: reads the sources in fired (1 << MDL_COMM_*) or all when self->more, runs
+   the timers that are due; sets self->more when a source may hold more. */
+void mdl_comm_turn (mdl_comm_t *self, unsigned fired);
+/* When (mdl_now) its next timer is due: the tick or a delayed message. */
+double mdl_comm_due (const mdl_comm_t *self);
+/* Says goodbye, copies the final counters, frees it (on the thread that ran it). */
+void mdl_comm_close (mdl_comm_t **pself);
 /* The link of peer id; created when create and there is room, else NULL. */
 mdl_link_t *mdl_comm_link (mdl_comm_t *self, uint64_t id, bool create);
 /* Where a new link's sequence numbers start (see comm.c). */
