@@ -554,14 +554,16 @@ s_tick (mdl_comm_t *self)
     double now = mdl_now ();
     s_discover (self);
     /* Silences: a scan of the cluster-wide table, so at a pace of its own (a sixteenth of
-       the timeout) rather than every tick: its cost per second stays O(peers / timeout). */
+       the timeout in force: in a large cluster the slowed announcements stretch it, below)
+       rather than every tick: its cost per second stays O(peers / timeout), which is
+       O(1) per peer as the timeout grows with the cluster. */
     if (now >= self->next_expire) {
         mdl_peer_event_t ev[16];
         size_t ne;
         while ((ne = mdl_peers_expire (self->peers, now, ev, 16)) > 0)
             for (size_t i = 0; i < ne; i++)
                 mdl_comm_on_event (self, &ev[i]);
-        double pace = a->cfg.peer_timeout / 16;
+        double pace = (self->hello_scale > 1 ? self->hello_scale : 1) * a->cfg.peer_timeout / 16;
         self->next_expire = now + (pace > self->tick_s ? pace : self->tick_s);
     }
     mdl_comm_transient_tick (self, now);
@@ -598,7 +600,7 @@ s_tick (mdl_comm_t *self)
     if (now >= self->next_mute) {
         /* a scan of the cluster-wide table: twice per timeout is enough to report a
            silence longer than the timeout */
-        self->next_mute = now + a->cfg.peer_timeout / 2;
+        self->next_mute = now + (self->hello_scale > 1 ? self->hello_scale : 1) * a->cfg.peer_timeout / 2;
         uint64_t mute[16];
         size_t nm = mdl_peers_mute (self->peers, now, mute, 16);
         for (size_t i = 0; i < nm; i++) {
