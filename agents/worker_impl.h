@@ -78,6 +78,7 @@ struct mdl_ctx_t {
     float last_loss;
     int32_t *label_map;        /* --drift-at: the rotated labels */
     uint64_t nmix;             /* mdl_ctx_mix calls (paces the disagreement estimate) */
+    double wait_hi;            /* sync: the longest recent wait that ended with the states in (decays) */
     mdl_rng_t prng;            /* pairwise algorithms: the partner of each exchange */
     uint64_t pair_seq;         /* ... the number of this agent's last request */
     uint64_t ckpt_last;        /* step of the last periodic checkpoint posted */
@@ -164,6 +165,10 @@ bool mdl_worker_offline (const mdl_ctx_t *c, uint64_t id, uint64_t step);
 int mdl_worker_send_aux (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, double aux,
                          const uint64_t *to, size_t nto);
 int mdl_worker_send_to (mdl_ctx_t *c, uint32_t kind, uint64_t step, const float *v, const uint64_t *to, size_t nto);
+/* Sync mode: how long a round's wait lasts before the missing states are asked for again
+   (RESEND): twice wait_hi, the longest recent wait that ended with the states in, and at
+   least 0.5 s; at most a eighth of --sync-timeout. */
+double mdl_worker_resend_slice (double sync_timeout, double wait_hi);
 /* Asks the comm actor to open (open) or close a transient purpose (agent_impl.h) for
    ids[0..n) (NULL: every live peer); a close of MDL_TRANSIENT_MERGE gives back the
    merge channel's vectors of rounds below `below`. Returns 0 or MDL_ESOCKET. */

@@ -44,7 +44,12 @@
         for a newcomer sends) make the agent catch up, as their states would;
       - an in-neighbour announced but never heard over the mesh (nothing at its port, or
         a failed CURVE handshake) is dropped as not live after --peer-timeout, and the
-        rounds go on without waiting --sync-timeout for it. */
+        rounds go on without waiting --sync-timeout for it;
+      - an in-neighbour whose states always come 0.6 s after the agent's (a slow peer, a
+        delayed link, a large cluster on few cores) is asked to send again once or twice,
+        not every round: the resend slice follows the waits that ended with the state in
+        (with a fixed 0.5 s slice, each of the 5 slow rounds sent a RESEND for a state the
+        peer had not computed yet). */
 #include "testutil.h"
 
 #include <math.h>
@@ -547,6 +552,26 @@ test_a_state_sent_before_a_goodbye_is_mixed_in_its_round (void **state)
     s_vote_rig_destroy (r);
 }
 
+static void
+test_a_neighbour_slower_than_the_resend_slice_is_not_asked_again_every_round (void **state)
+{
+    s_vote_rig_t *r = s_vote_rig_new (1);
+    s_lockstep (r);
+    s_echo_all (r);
+    for (int k = 0; k < 5; k++) {
+        s_next_round (r);
+        usleep (600 * 1000); /* the peer's state comes 0.6 s after the agent's */
+        s_echo_all (r);
+    }
+    s_next_round (r); /* the last slow round ended with the state */
+    usleep (300 * 1000); /* the comm copies its counters on its timer */
+    const uint64_t asked = s_stats (r).sent_msgs[MDL_KIND_RESEND];
+    /* the first slow round waits past 0.5 s and asks; after it the slice is 1.2 s */
+    assert_true (asked >= 1);
+    assert_true (asked <= 2);
+    s_vote_rig_destroy (r);
+}
+
 int
 main (void)
 {
@@ -562,6 +587,7 @@ main (void)
         cmocka_unit_test (test_resends_from_a_majority_far_ahead_make_the_agent_catch_up),
         cmocka_unit_test (test_an_in_neighbour_announced_but_never_heard_is_not_waited_for),
         cmocka_unit_test (test_a_state_sent_before_a_goodbye_is_mixed_in_its_round),
+        cmocka_unit_test (test_a_neighbour_slower_than_the_resend_slice_is_not_asked_again_every_round),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
