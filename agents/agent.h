@@ -233,6 +233,9 @@ typedef struct {
        links (neighbours and transient peers), SUB connections, mailboxes, and the bytes
        of the vectors in them and in replicas */
     uint64_t neighbours, links, connections, mailboxes, mailbox_bytes;
+    /* message buffers made (the pool's), and how many of them a send had to make on the
+       spot, the pool being empty (a malloc and page faults on the worker, mid-round) */
+    uint64_t buffers, buffers_on_demand;
     uint64_t keyframes_sent, resyncs;
     uint64_t replicas_verified, replica_mismatches; /* --verify-replicas */
     uint64_t gossip_rounds;    /* rounds this agent took part in (consensus control adds) */

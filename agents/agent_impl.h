@@ -206,6 +206,11 @@ size_t mdl_agent_count (void);
 /* agent.c: logging with the agent's prefix (thread-safe line writes). */
 void mdl_agent_log (mdl_agent_t *a, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
+/* agent.c (comm thread): makes the message buffers a neighbourhood of nin in-neighbours
+   on graphs of that period (mdl_topo_period: 1 static, 0 aperiodic) keeps in flight,
+   before its rounds need them (agent.c says how many). */
+void mdl_agent_reserve_buffers (mdl_agent_t *a, size_t nin, int period);
+
 /* agent.c: membership view updates (comm thread). */
 void mdl_agent_view_set (mdl_agent_t *a, const uint64_t *ids, size_t n);
 void mdl_agent_want_resync (mdl_agent_t *a, uint64_t peer);

@@ -27,6 +27,8 @@ struct mdl_blobpool_t {
     pthread_mutex_t lock;
     mdl_blob_t *free;
     size_t out;     /* blobs taken and not yet returned */
+    size_t made;    /* blobs made (by fill, reserve or take) */
+    size_t on_demand; /* ... of them by take, the pool being empty */
     bool dying;     /* destroy was called */
     size_t wire;    /* messages of its blobs ZeroMQ holds (mdl_blobpool_wire_busy) */
     double wire_since; /* mdl_now when wire last became nonzero */
@@ -86,9 +88,30 @@ mdl_blobpool_fill (mdl_blobpool_t *p, size_t n)
         pthread_mutex_lock (&p->lock);
         b->next = p->free;
         p->free = b;
+        p->made++;
         pthread_mutex_unlock (&p->lock);
     }
     return 0;
+}
+
+int
+mdl_blobpool_reserve (mdl_blobpool_t *p, size_t n)
+{
+    pthread_mutex_lock (&p->lock);
+    const size_t made = p->made;
+    pthread_mutex_unlock (&p->lock);
+    /* Only the caller adds by fill here; a take that makes one meanwhile only means one
+       more than asked. */
+    return made < n ? mdl_blobpool_fill (p, n - made) : 0;
+}
+
+void
+mdl_blobpool_counts (mdl_blobpool_t *p, size_t *made, size_t *on_demand)
+{
+    pthread_mutex_lock (&p->lock);
+    *made = p->made;
+    *on_demand = p->on_demand;
+    pthread_mutex_unlock (&p->lock);
 }
 
 mdl_blob_t *
@@ -108,6 +131,10 @@ mdl_blob_take (mdl_blobpool_t *p)
             return NULL;
         }
         b->pool = p;
+        pthread_mutex_lock (&p->lock);
+        p->made++;
+        p->on_demand++;
+        pthread_mutex_unlock (&p->lock);
     }
     atomic_init (&b->refs, 1);
     atomic_init (&b->wire, 0);

@@ -24,6 +24,14 @@ void mdl_blobpool_destroy (mdl_blobpool_t **self);
    pages in). Returns 0 or MDL_ENOMEM (the pool keeps what it made). */
 int mdl_blobpool_fill (mdl_blobpool_t *self, size_t n);
 
+/* Fills the pool up to n buffers made in all (those out included): what the caller knows
+   it will have in flight, made before they are needed (an empty pool's take allocates
+   and faults a buffer in on the sending thread, mid-round). Returns 0 or MDL_ENOMEM. */
+int mdl_blobpool_reserve (mdl_blobpool_t *self, size_t n);
+
+/* The buffers made so far, and how many of them a take made (the pool was empty). */
+void mdl_blobpool_counts (mdl_blobpool_t *self, size_t *made, size_t *on_demand);
+
 /* Takes a buffer with one reference (NULL when out of memory). */
 mdl_blob_t *mdl_blob_take (mdl_blobpool_t *pool);
 void *mdl_blob_data (mdl_blob_t *b);

@@ -657,7 +657,12 @@ s_copy_counters (mdl_comm_t *self)
     for (size_t i = 0; i < self->nlinks; i++)
         for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
             replicas += self->links[i].replica[k] != NULL;
+    size_t made = 0, on_demand = 0;
+    if (a->pool)
+        mdl_blobpool_counts (a->pool, &made, &on_demand);
     pthread_mutex_lock (&a->stats_lock);
+    a->stats.buffers = made;
+    a->stats.buffers_on_demand = on_demand;
     a->stats.connections = ms.connections;
     a->stats.links = self->nlinks;
     a->stats.mailboxes = boxes;

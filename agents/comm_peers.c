@@ -260,6 +260,13 @@ mdl_comm_follow (mdl_comm_t *self, bool force)
     self->nin = nin;
     self->ntalk = ntalk;
     s_reconcile (self);
+    /* the period of the graphs in use: 1 static, 0 aperiodic (any), else the longest */
+    int period = 1;
+    for (size_t g = 0; g < ng && n > 0; g++) {
+        const int p = mdl_topo_period (graphs[g], n);
+        period = p == 0 || period == 0 ? 0 : p > period ? p : period;
+    }
+    mdl_agent_reserve_buffers (a, nin, period); /* before the rounds that keep them */
     pthread_mutex_lock (&a->stats_lock);
     a->stats.neighbours = ntalk;
     pthread_mutex_unlock (&a->stats_lock);

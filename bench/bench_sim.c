@@ -23,6 +23,9 @@
       connections, mailboxes per agent at the end, mean (and _max): what an agent holds
                              for its peers, O(degree).
       peak_rss_mb            the process's peak resident memory.
+      buffers, buffers_on_demand  message buffers an agent made, mean, and how many of
+                             them a send made on the spot (the pool empty: a malloc and
+                             page faults mid-round), mean (and _max).
     Exit status: 0, 1 when an agent failed, 2 on bad options. */
 #include <math.h>
 #include <stdio.h>
@@ -135,7 +138,8 @@ main (int argc, char **argv)
     /* mdl_agent_join: the worker had its comm actor count every send before it ended */
     uint64_t steps = 0, bytes = 0, applied = 0, peers_min = UINT64_MAX;
     double wait = 0, conns = 0, boxes = 0;
-    uint64_t conns_max = 0, boxes_max = 0;
+    uint64_t conns_max = 0, boxes_max = 0, demand_max = 0;
+    double bufs = 0, demand = 0;
     int failed = 0;
     for (int i = 0; i < nagents; i++) {
         mdl_agent_stats_t st;
@@ -150,6 +154,9 @@ main (int argc, char **argv)
         boxes += (double) st.mailboxes / nagents;
         conns_max = st.connections > conns_max ? st.connections : conns_max;
         boxes_max = st.mailboxes > boxes_max ? st.mailboxes : boxes_max;
+        bufs += (double) st.buffers / nagents;
+        demand += (double) st.buffers_on_demand / nagents;
+        demand_max = st.buffers_on_demand > demand_max ? st.buffers_on_demand : demand_max;
     }
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     cores = cores < 1 ? 1 : cores;
@@ -159,13 +166,13 @@ main (int argc, char **argv)
             "steps_per_agent=%.0f wall_s=%.3f cpu_s=%.3f cpu_us_per_agent_step=%.1f wall_us_per_round=%.1f "
             "wall_us_per_agent_step=%.1f bytes_per_agent_step=%.0f updates_applied=%llu sync_wait_s=%.3f "
             "peers_seen_min=%llu peak_rss_mb=%.1f setup_s=%.3f connections=%.2f connections_max=%llu mailboxes=%.2f "
-            "mailboxes_max=%llu failed=%d\n",
+            "mailboxes_max=%llu buffers=%.2f buffers_on_demand=%.2f buffers_on_demand_max=%llu failed=%d\n",
             nagents, ao.isolated, ao.topology, ao.mode, ao.algo, ao.codec, ao.error_feedback, to.model, to.batch, cores,
             rounds, wall, cpu, 1e6 * cpu / (double) (steps ? steps : 1), 1e6 * wall / (rounds > 0 ? rounds : 1),
             1e6 * wall / (rounds > 0 ? rounds : 1) * busy / nagents, (double) bytes / (double) (steps ? steps : 1),
             (unsigned long long) applied, wait, (unsigned long long) (peers_min == UINT64_MAX ? 0 : peers_min),
             mdl_peak_rss_mb (), setup_s, conns, (unsigned long long) conns_max, boxes, (unsigned long long) boxes_max,
-            failed);
+            bufs, demand, (unsigned long long) demand_max, failed);
     status = failed ? 1 : 0;
 done:
     mdl_cluster_destroy (&cl);

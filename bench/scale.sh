@@ -61,8 +61,8 @@ echo
 echo "Command: \`bench_sim --agents N --topology T --model $model --batch 8 --threads 1 --test-subset 100 --train-subset N*ROWS --epochs E\`"
 echo "(ROWS = min(400, 60000/N) rows per agent, E passes: about $steps steps)"
 echo
-echo "| topology | N | steps | CPU µs / agent-step | wall µs / agent-step | peak RSS MB | MB / agent | MB / extra agent (vs first N) | connections / agent (max) | mailboxes / agent (max) | setup s |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| topology | N | steps | CPU µs / agent-step | wall µs / agent-step | peak RSS MB | MB / agent | MB / extra agent (vs first N) | connections / agent (max) | mailboxes / agent (max) | buffers / agent (made mid-run) | setup s |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 rm -f "$out"/sim-*.dat
 for t in $topos; do
     rss0=""; n0=""
@@ -78,12 +78,13 @@ for t in $topos; do
         rss=$(kv "$line" peak_rss_mb); st=$(kv "$line" steps_per_agent); setup=$(kv "$line" setup_s)
         c=$(kv "$line" connections); cm=$(kv "$line" connections_max)
         b=$(kv "$line" mailboxes); bm=$(kv "$line" mailboxes_max)
+        bu=$(kv "$line" buffers); bd=$(kv "$line" buffers_on_demand)
         [ "$(kv "$line" failed)" = 0 ] || status=1
         [ -z "$rss0" ] && { rss0=$rss; n0=$n; }
         extra=$(awk -v a="$rss0" -v b="$rss" -v n0="$n0" -v n="$n" 'BEGIN { if (n == n0) print "-"; else printf "%.2f", (b - a) / (n - n0) }')
         awk -v t="$t" -v n="$n" -v st="$st" -v cpu="$cpu" -v wall="$wall" -v rss="$rss" -v x="$extra" -v c="$c" -v cm="$cm" \
-            -v b="$b" -v bm="$bm" -v s="$setup" \
-            'BEGIN { printf "| %s | %d | %d | %.0f | %.0f | %.0f | %.2f | %s | %.1f (%d) | %.1f (%d) | %.1f |\n", t, n, st, cpu, wall, rss, rss / n, x, c, cm, b, bm, s }'
+            -v b="$b" -v bm="$bm" -v bu="$bu" -v bd="$bd" -v s="$setup" \
+            'BEGIN { printf "| %s | %d | %d | %.0f | %.0f | %.0f | %.2f | %s | %.1f (%d) | %.1f (%d) | %.1f (%.2f) | %.1f |\n", t, n, st, cpu, wall, rss, rss / n, x, c, cm, b, bm, bu, bd, s }'
         echo "$n $cpu $wall $(awk -v r="$rss" -v n="$n" 'BEGIN { print r / n }') $c" >>"$out/sim-$t.dat"
     done
 done

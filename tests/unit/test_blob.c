@@ -88,6 +88,43 @@ test_the_pools_wire_time_is_the_union_of_its_messages_times_on_the_wire (void **
     mdl_blobpool_destroy (&pool);
 }
 
+/* reserve makes buffers up to a total (those out count), never fewer than made; a take
+   from an empty pool makes one and says so (on_demand). */
+static void
+test_reserve_fills_up_to_a_total_and_takes_from_an_empty_pool_are_counted (void **state)
+{
+    int err = 0;
+    mdl_blobpool_t *pool = mdl_blobpool_new (64, &err);
+    assert_non_null (pool);
+    size_t made, demand;
+    assert_int_equal (mdl_blobpool_reserve (pool, 3), 0);
+    mdl_blobpool_counts (pool, &made, &demand);
+    assert_int_equal (made, 3);
+    assert_int_equal (demand, 0);
+    mdl_blob_t *b[5];
+    for (int i = 0; i < 3; i++)
+        assert_non_null (b[i] = mdl_blob_take (pool));
+    mdl_blobpool_counts (pool, &made, &demand);
+    assert_int_equal (made, 3); /* the three reserved */
+    assert_int_equal (demand, 0);
+    assert_non_null (b[3] = mdl_blob_take (pool)); /* empty: made on the spot */
+    mdl_blobpool_counts (pool, &made, &demand);
+    assert_int_equal (made, 4);
+    assert_int_equal (demand, 1);
+    assert_int_equal (mdl_blobpool_reserve (pool, 4), 0); /* 4 made, 4 out: nothing to add */
+    assert_int_equal (mdl_blobpool_reserve (pool, 2), 0); /* fewer than made: nothing */
+    mdl_blobpool_counts (pool, &made, &demand);
+    assert_int_equal (made, 4);
+    assert_int_equal (mdl_blobpool_reserve (pool, 5), 0); /* one more, free, while 4 are out */
+    assert_non_null (b[4] = mdl_blob_take (pool));
+    mdl_blobpool_counts (pool, &made, &demand);
+    assert_int_equal (made, 5);
+    assert_int_equal (demand, 1);
+    for (int i = 0; i < 5; i++)
+        mdl_blob_unref (b[i]);
+    mdl_blobpool_destroy (&pool);
+}
+
 int
 main (void)
 {
@@ -95,6 +132,7 @@ main (void)
         cmocka_unit_test (test_a_blob_is_on_the_wire_until_every_send_of_it_is_released),
         cmocka_unit_test (test_a_recycled_blob_starts_off_the_wire),
         cmocka_unit_test (test_the_pools_wire_time_is_the_union_of_its_messages_times_on_the_wire),
+        cmocka_unit_test (test_reserve_fills_up_to_a_total_and_takes_from_an_empty_pool_are_counted),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
     it: on 64 in-process agents (comm actors, inproc PUB/SUB, registry discovery), the
     connections, links and mailboxes of each follow its degree on the graph, not the
     cluster; a global average opens transient connections to everyone and gives them
-    back. */
+    back; the message buffers a sync agent keeps in flight (its last state per round of a
+    time-varying graph, for a resend) are made when the neighbourhood forms, not by the
+    worker's sends mid-round. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -251,6 +253,23 @@ test_64_agents_on_exp_hold_their_eleven_neighbours_and_six_mailboxes (void **sta
 }
 
 static void
+test_64_agents_on_one_peer_exp_make_their_buffers_before_the_rounds (void **state)
+{
+    /* one-peer-exp of 64: period 6, a state kept per round of it: 3 + 6 + 1 buffers made
+       as the neighbourhood forms (before, 4 at the start and the other 6 by sends on the
+       worker mid-round) */
+    mdl_agent_stats_t st[64];
+    s_cluster_t cl;
+    s_cluster (&(s_cluster_opts_t) { .topology = "one-peer-exp", .algo = "dpsgd" }, 64, st, &cl);
+    s_cluster_destroy (&cl);
+    for (int i = 0; i < 64; i++) {
+        assert_true (st[i].buffers >= 10);
+        assert_true (st[i].buffers <= 12); /* the neighbourhood's, not the cluster's */
+        assert_true (st[i].buffers_on_demand <= 1);
+    }
+}
+
+static void
 test_a_final_merge_opens_everyone_and_gives_it_back (void **state)
 {
     /* The final merge needs every live peer: transient connections to all 63, an exact
@@ -286,6 +305,7 @@ main (void)
         cmocka_unit_test (test_random_graph_neighbourhood_is_a_window_of_draws),
         cmocka_unit_test (test_64_agents_on_a_ring_hold_two_connections_and_two_mailboxes_each),
         cmocka_unit_test (test_64_agents_on_exp_hold_their_eleven_neighbours_and_six_mailboxes),
+        cmocka_unit_test (test_64_agents_on_one_peer_exp_make_their_buffers_before_the_rounds),
         cmocka_unit_test (test_a_final_merge_opens_everyone_and_gives_it_back),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
