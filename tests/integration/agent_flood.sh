@@ -73,7 +73,13 @@ seen=$(field "$A" peers_seen)
 [ "$seen" = 3 ] || [ "$seen" = 2 ] && ok "A saw $seen peers (B, the flooder[, its churning second identity]): none of the fresh ids joined" \
   || no "A peers_seen '$seen' (fresh ids joined)"
 reasons="header step_ahead replay"
-if [ "$seen" = 3 ]; then reasons+=" rejoin_backoff"
+# churn: the flooder's second identity says goodbye and rejoins with a new incarnation thousands of times;
+# the back-off admits rejoins at 0, 0.1, 0.6, 1.6, 3.6, 7.6 s of its churn. Its attempts between two
+# admitted rejoins are refused (rejoin_backoff): certain once a second rejoin was admitted. With one,
+# the connection may have been suspended right after it (CI saw 3 peers, 1 rejoin, no refusal).
+rejoins=$(grep -c 'rejoin 00000000000f100e' "$tmp/A.err")
+if [ "$seen" = 3 ] && [ "$rejoins" -ge 2 ]; then reasons+=" rejoin_backoff"
+elif [ "$seen" = 3 ]; then ok "the churn reached A but was cut after $rejoins rejoin(s) (the flooder's connection suspended): back-off refusals not required in this run"
 else ok "the churn never reached A (the flooder's connection was suspended before it): back-off not exercised in this run"; fi
 for r in $reasons; do
   v=$(field "$A" rejected_by_reason $r)
@@ -84,9 +90,6 @@ sum=$(python3 -c 'import json,sys; print(sum(json.loads(sys.argv[1])["rejected_b
 [ "$rej" = "$sum" ] && ok "updates_rejected $rej is the sum of rejected_by_reason" || no "updates_rejected '$rej' != sum of reasons '$sum'"
 [ "$(field "$B" updates_rejected)" = 0 ] || [ "$(field "$B" updates_rejected)" = 1 ] \
   && ok "B, not flooded, refused (next to) nothing" || no "B updates_rejected $(field "$B" updates_rejected)"
-# churn: the flooder's second identity says goodbye and rejoins with a new incarnation thousands of times;
-# the back-off admits rejoins at 0, 0.1, 0.6, 1.6, 3.6, 7.6 s of its churn
-rejoins=$(grep -c 'rejoin 00000000000f100e' "$tmp/A.err")
 le "$rejoins" 8 && ok "the churning flooder rejoined $rejoins times (back-off), not once per goodbye" \
   || no "the flooder rejoined $rejoins times"
 # the flooder's connection is suspended (mdl_mesh_blame), the honest ones never
