@@ -181,7 +181,9 @@ mdl_cli_manpage (FILE *out, const mdl_cli_cmd_t *cmds, size_t n)
     }
     fputs (".SH ENVIRONMENT\nEvery option of train, sim and agent can also be given as \\fBMESHDL_\\fIOPTION\\fR "
            "(upper case, '\\-' as '_', e.g. MESHDL_TOPOLOGY=ring); the command line wins over the environment, "
-           "which wins over \\fB\\-\\-config\\fR \\fIFILE\\fR. An unknown MESHDL_ variable is an error.\n"
+           "which wins over \\fB\\-\\-config\\fR \\fIFILE\\fR. An unknown MESHDL_ variable is an error. "
+           "\\fBMESHDL_COMM_THREADS\\fR=\\fIN\\fR (1 to 1024) runs the comm actors of a process's agents on at "
+           "most N threads (default: one per CPU; sim's agents share them).\n"
            ".SH \"EXIT STATUS\"\n0 success; 2 bad input (one line on stderr, nothing written); 3 the run failed "
            "(diverged, peers never met); status: 1 unhealthy.\n"
            ".SH \"SEE ALSO\"\nThe library: meshdl.h (pkg\\-config meshdl). The wire protocol: docs/PROTOCOL.md.\n",

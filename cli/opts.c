@@ -302,15 +302,26 @@ mdl_opts_parse (const char *cmd, mdl_optdef_t *defs, int argc, char **argv, char
 
 /* MESHDL_ variables that are not options of any subcommand and belong to someone else:
    `meshdl status` (STATUS, also the agent's --status), the Compose recipe (IMAGE), the
-   test harness (BIN, SOURCE_DIR, DATA_DIR). */
+   test harness (BIN, SOURCE_DIR, DATA_DIR), the library (COMM_THREADS, agents/commloop.c:
+   checked by s_comm_threads_ok). */
 static bool
 s_foreign (const char *name)
 {
-    static const char *const names[] = { "status", "image", "bin", "source-dir", "data-dir" };
+    static const char *const names[] = { "status", "image", "bin", "source-dir", "data-dir", "comm-threads" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp (name, names[i]))
             return true;
     return false;
+}
+
+/* MESHDL_COMM_THREADS, the comm threads of a process (agents/commloop.c), which reads it
+   and falls back to the CPUs' count on a value it cannot use: here a bad one is refused. */
+static bool
+s_comm_threads_ok (const char *value)
+{
+    char *end;
+    const long n = strtol (value, &end, 10);
+    return *value && !*end && n >= 1 && n <= 1024;
 }
 
 int
@@ -333,6 +344,12 @@ mdl_opts_env (const char *cmd, mdl_optdef_t *defs, char *err, size_t errlen)
             name[k] = c == '_' ? '-' : (char) tolower ((unsigned char) c);
         }
         name[len] = '\0';
+        if (!strcmp (name, "comm-threads") && !s_comm_threads_ok (eq + 1)) {
+            snprintf (err, errlen,
+                      "meshdl %s: MESHDL_COMM_THREADS is '%s': the comm threads of the process, an integer from 1 to 1024",
+                      cmd, eq + 1);
+            return MDL_EINVAL;
+        }
         mdl_optdef_t *d = s_find (defs, name, len);
         if (!d && (s_foreign (name) || mdl_cli_option_exists (name)))
             continue; /* another command's, a recipe's or a tool's: not a typo */

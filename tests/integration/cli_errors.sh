@@ -45,6 +45,12 @@ env MESHDL_IMAGE=meshdl:dev MESHDL_STATUS=/tmp/none.json MESHDL_PEERS=tcp://10.0
 env MESHDL_IMAGE=meshdl:dev MESHDL_STATUS=/tmp/none.json MESHDL_MIN_PEERS=3 \
     "$bin" sim --agents 2 "${small[@]}" >/dev/null 2>"$tmp/s.err" && ok "sim with MESHDL_IMAGE, MESHDL_STATUS, MESHDL_MIN_PEERS set runs" \
     || no "sim with foreign MESHDL_*: $(cat "$tmp/s.err")"
+# MESHDL_COMM_THREADS (the library's comm threads, agents/commloop.c): used, and a bad value refused
+env MESHDL_COMM_THREADS=1 "$bin" sim --agents 3 "${small[@]}" >/dev/null 2>"$tmp/c.err" \
+    && ok "sim with MESHDL_COMM_THREADS=1 runs" || no "sim with MESHDL_COMM_THREADS=1: $(cat "$tmp/c.err")"
+says "a bad MESHDL_COMM_THREADS" "MESHDL_COMM_THREADS is '0': .*an integer from 1 to 1024" \
+    env MESHDL_COMM_THREADS=0 "$bin" sim --agents 2
+says "a MESHDL_COMM_THREADS that is no number" "MESHDL_COMM_THREADS is 'two'" env MESHDL_COMM_THREADS=two "$bin" train
 # netns.sh up twice (root only)
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns list >/dev/null 2>&1; then
     ns="cli$$"
