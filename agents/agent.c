@@ -476,7 +476,8 @@ s_new_pool (mdl_agent_t *a)
        they would be here, and a process that never has four in flight (over TCP a state
        is released once written to the socket) does not fault in 4 x 80 MB at start (1.4 s
        of CPU on this VM for mlp:784-4096-4096-10, perf). */
-    return mdl_blobpool_fill (a->pool, s_buffers_most (a) < 4 ? s_buffers_most (a) : 4);
+    const size_t most = s_buffers_most (a);
+    return mdl_blobpool_fill (a->pool, most < 4 ? most : 4);
 }
 
 void

@@ -516,11 +516,19 @@ s_worker_done (mdl_agent_t *a)
     return done;
 }
 
+/* How many times slower than configured a large cluster announces itself, and judges
+   and scans for silences (at least 1; set on the tick from discovery's pace). */
+static double
+s_slowed (const mdl_comm_t *self)
+{
+    return self->hello_scale > 1 ? self->hello_scale : 1;
+}
+
 /* Seconds between hellos at the normal pace (a large cluster's is slower). */
 static double
 s_hello_every (const mdl_comm_t *self)
 {
-    return self->a->cfg.hello_interval * (self->hello_scale > 1 ? self->hello_scale : 1);
+    return self->a->cfg.hello_interval * s_slowed (self);
 }
 
 /* A new id joins once it was announced twice, the second time the probation (peers.h,
@@ -563,7 +571,7 @@ s_tick (mdl_comm_t *self)
         while ((ne = mdl_peers_expire (self->peers, now, ev, 16)) > 0)
             for (size_t i = 0; i < ne; i++)
                 mdl_comm_on_event (self, &ev[i]);
-        double pace = (self->hello_scale > 1 ? self->hello_scale : 1) * a->cfg.peer_timeout / 16;
+        double pace = s_slowed (self) * a->cfg.peer_timeout / 16;
         self->next_expire = now + (pace > self->tick_s ? pace : self->tick_s);
     }
     mdl_comm_transient_tick (self, now);
@@ -600,7 +608,7 @@ s_tick (mdl_comm_t *self)
     if (now >= self->next_mute) {
         /* a scan of the cluster-wide table: twice per timeout is enough to report a
            silence longer than the timeout */
-        self->next_mute = now + (self->hello_scale > 1 ? self->hello_scale : 1) * a->cfg.peer_timeout / 2;
+        self->next_mute = now + s_slowed (self) * a->cfg.peer_timeout / 2;
         uint64_t mute[16];
         size_t nm = mdl_peers_mute (self->peers, now, mute, 16);
         for (size_t i = 0; i < nm; i++) {

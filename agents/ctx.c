@@ -611,12 +611,6 @@ s_ask_missing (mdl_ctx_t *c, int channel)
         mdl_worker_send_to (c, MDL_KIND_MAKE (MDL_KIND_RESEND, channel), c->step, NULL, to, n);
 }
 
-/* Sync mode: waits until every live in-neighbour's state of this round on channel is
-   in, or --sync-timeout passes. Waited in slices (mdl_worker_resend_slice): a neighbour
-   whose state of this round is still missing after a slice is asked to send it again
-   (RESEND). PUB/SUB
-   loses, without a trace, what a publisher sends before the subscriber's
-   subscription reached it: the first state to a peer that just joined, or came back. */
 double
 mdl_worker_resend_slice (double sync_timeout, double wait_hi)
 {
@@ -624,6 +618,12 @@ mdl_worker_resend_slice (double sync_timeout, double wait_hi)
     return sync_timeout / 8 < slice ? sync_timeout / 8 : slice;
 }
 
+/* Sync mode: waits until every live in-neighbour's state of this round on channel is
+   in, or --sync-timeout passes. Waited in slices (mdl_worker_resend_slice): a neighbour
+   whose state of this round is still missing after a slice is asked to send it again
+   (RESEND). PUB/SUB loses, without a trace, what a publisher sends before the
+   subscriber's subscription reached it: the first state to a peer that just joined, or
+   came back. */
 static void
 s_sync_wait (mdl_ctx_t *c, int channel)
 {
