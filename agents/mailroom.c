@@ -312,17 +312,24 @@ mdl_mailroom_batch_begin (mdl_mailroom_t *self)
     pthread_mutex_unlock (&self->lock);
 }
 
+/* The broadcast comes after the unlock: a reader woken while the writer still holds the
+   lock runs on the other CPU at once, finds the lock taken and sleeps on it, and the
+   writer's unlock must then wake it a second time (at 1024 sim agents a futex call per
+   round on top of the broadcast). The reader checks the version under the lock, so a
+   late broadcast loses nothing; the room outlives both threads. */
 void
 mdl_mailroom_batch_end (mdl_mailroom_t *self)
 {
     pthread_mutex_lock (&self->lock);
     self->batch = false;
-    if (self->unwoken) {
+    const bool wake = self->unwoken;
+    if (wake) {
         self->unwoken = false;
         self->wakeups++;
-        pthread_cond_broadcast (&self->cond);
     }
     pthread_mutex_unlock (&self->lock);
+    if (wake)
+        pthread_cond_broadcast (&self->cond);
 }
 
 uint64_t
@@ -600,6 +607,6 @@ mdl_mailroom_wake (mdl_mailroom_t *self)
 {
     pthread_mutex_lock (&self->lock);
     self->version++;
-    pthread_cond_broadcast (&self->cond);
     pthread_mutex_unlock (&self->lock);
+    pthread_cond_broadcast (&self->cond); /* after the unlock: see batch_end */
 }
