@@ -246,7 +246,8 @@ s_agent_sockets (const mdl_agent_cfg_t *cfg)
    table is sized for the threads as the kernel sizes it for CPUs. Only grows it. A kernel
    without the call (EINVAL) has one large table for every process: nothing to do. 0
    slots is also what a process reports before its second thread (its table is made
-   then): sized now, before the agents' threads exist. */
+   then): sized now, before the agents' threads exist. Below 64 agents the kernel's
+   table does (and a process of one agent keeps the kernel's choice). */
 #define MDL_PR_FUTEX_HASH 78 /* <linux/prctl.h> of Linux 6.16; Debian 12's headers lack it */
 #define MDL_PR_FUTEX_HASH_SET_SLOTS 1
 #define MDL_PR_FUTEX_HASH_GET_SLOTS 2
@@ -315,7 +316,8 @@ mdl_agent_provision (size_t agents, size_t peers, char *why, size_t whylen)
         goto out;
     }
     s_sockets_budget = sockets > (size_t) have ? sockets : (size_t) have;
-    s_size_futex_hash (threads);
+    if (agents >= 64) /* below that the kernel's table is large enough */
+        s_size_futex_hash (threads);
 out:
     pthread_mutex_unlock (&s_prov_lock);
     return rc;

@@ -47,9 +47,9 @@ typedef struct mdl_agent_t mdl_agent_t;
 /* Makes room in this process for `agents` agents, each talking to up to `peers` peers
    over TCP (0 for in-process agents): raises ZeroMQ's socket limit (only possible
    before the process's first socket: call it first), the soft limit of open files
-   up to the hard one, and (Linux >= 6.16) the process's futex table to the threads'
-   number: sized for the CPUs, it makes every wake-up of hundreds of agents' threads
-   slow. Returns 0, or MDL_ELIMIT with one sentence in why naming the
+   up to the hard one, and for 64 agents or more (Linux >= 6.16) the process's futex
+   table to the threads' number: sized for the CPUs, it makes every wake-up of hundreds
+   of agents' threads slow. Returns 0, or MDL_ELIMIT with one sentence in why naming the
    limit and what to do (nothing is changed then). mdl_agent_new refuses an agent
    beyond what was provisioned (1024 sockets' worth by default) with MDL_ELIMIT, never
    an assertion. */
