@@ -242,7 +242,7 @@ s_agent_sockets (const mdl_agent_cfg_t *cfg)
    its CPUs (4 buckets each, at least 16), whatever its threads. 1024 sim agents' workers
    each sleep on a condition variable of their own: ~64 sleepers per bucket, every wake-up
    walks a chain of cold entries under the bucket's lock (futex_wake was a tenth of the
-   CPU at 1024 agents, 10-20% more CPU per agent-step than with a larger table). The
+   CPU at 1024 agents; with a larger table 8-10% less CPU per agent-step there). The
    table is sized for the threads as the kernel sizes it for CPUs. Only grows it. A kernel
    without the call (EINVAL) has one large table for every process: nothing to do. 0
    slots is also what a process reports before its second thread (its table is made
