@@ -527,8 +527,9 @@ mdl_agent_reserve_buffers (mdl_agent_t *a, size_t nin, int period)
         return;
     const size_t rounds = period == 1 ? 1 : period == 0 || (size_t) period > nin ? nin : (size_t) period;
     size_t want = 3 + (rounds + (period != 1)) * (size_t) (a->algo && a->algo->channels > 0 ? a->algo->channels : 1);
-    if (want > s_buffers_most (a))
-        want = s_buffers_most (a);
+    const size_t most = s_buffers_most (a);
+    if (want > most)
+        want = most;
     if (mdl_blobpool_reserve (a->pool, want))
         mdl_agent_log (a, "out of memory for %zu message buffers of %zu bytes: they will be made when needed", want,
                        a->msg_bytes);
