@@ -229,9 +229,9 @@ mdl_agent_count (void)
     return atomic_load_explicit (&s_agents, memory_order_relaxed);
 }
 
-/* Sockets of one agent: worker PUSH and comm PULL, PUB, SUB, two to spare (the comm
-   actor's pipe before the comm threads, commloop.c); CURVE adds two monitors (and
-   ZeroMQ's two ends of each); a beacon its actor's pipe. */
+/* Sockets of one agent: PUB, SUB, four to spare (the comm actor's pipe before the comm
+   threads, commloop.c, and the worker -> comm inproc pair before handoff.h); CURVE adds
+   two monitors (and ZeroMQ's two ends of each); a beacon its actor's pipe. */
 static size_t
 s_agent_sockets (const mdl_agent_cfg_t *cfg)
 {
@@ -609,9 +609,9 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
         goto fail;
     if (!(a->snap = calloc (a->d, sizeof (float))))
         goto fail;
-    static atomic_uint s_counter;
-    snprintf (a->out_endpoint, sizeof a->out_endpoint, "inproc://mdl-out-%016llx-%u",
-              (unsigned long long) cfg->id, atomic_fetch_add (&s_counter, 1));
+    /* as many items as the inproc socket it replaced queued (handoff.h) */
+    if (!(a->handoff = mdl_handoff_new (1000, &rc)))
+        goto fail;
     if (!(a->comm = mdl_comm_start (a, &rc)))
         goto fail;
     return a;
@@ -694,6 +694,7 @@ mdl_agent_destroy (mdl_agent_t **pa)
     mdl_agent_join (a);
     mdl_exchange_free (a);
     mdl_comm_stop (&a->comm);
+    mdl_handoff_destroy (&a->handoff); /* after its two ends */
     mdl_ckptwriter_destroy (&a->ckpt);
     mdl_ckpt_image_destroy (&a->resume);
     mdl_ckpt_image_destroy (&a->boot_img);

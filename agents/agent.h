@@ -297,8 +297,8 @@ extern const double mdl_agent_wait_le[];
 extern const size_t mdl_agent_wait_nle;
 
 /* What one agent costs the process, for mdl_agent_provision (meshdl/agent.h, with
-   MDL_AGENT_MAX_PEERS): ZeroMQ sockets (actor pipe, worker and comm inproc pair, PUB,
-   SUB, CURVE monitors, the beacon's actor) and threads (worker, comm actor, beacon). */
+   MDL_AGENT_MAX_PEERS): ZeroMQ sockets (PUB, SUB, CURVE monitors, the beacon's actor,
+   with room to spare) and threads (worker, comm actor, beacon). */
 #define MDL_AGENT_SOCKETS 16
 #define MDL_AGENT_THREADS 3
 

@@ -14,6 +14,7 @@
 #include "algo.h"
 #include "blob.h"
 #include "ckptwriter.h"
+#include "handoff.h"
 #include "clock.h"
 #include "mailroom.h"
 #include "pairbox.h"
@@ -40,29 +41,15 @@ typedef enum {
     MDL_TRANSIENT_PURPOSES = 3
 } mdl_transient_t;
 
-/* The worker's request to open ('O') or close ('C') a purpose, on its inproc socket to
-   the comm actor (then the ids, u64 each; none: every live peer). */
-typedef struct {
-    uint32_t purpose;  /* mdl_transient_t */
-    uint64_t below;    /* close MDL_TRANSIENT_MERGE: the merge channel's vectors of rounds
-                          below this are given back */
-} mdl_transient_msg_t;
+/* The worker's request to open ('O') or close ('C') a purpose: mdl_transient_msg_t
+   (handoff.h), with the ids (none: every live peer). */
 
 /* The graphs an agent may gossip on around round (its topology, the exponential graph
    of --adaptive-degree, the complete graph near a --dense-window) into graphs[0..3);
    returns how many. Any thread. */
 size_t mdl_agent_graphs (mdl_agent_t *a, uint64_t round, const mdl_topo_t **graphs);
 
-/* What the worker asks the comm actor to send: this descriptor, then the recipient ids
-   (u64 each), then the blob pointer, as frames on the inproc worker->comm socket. */
-typedef struct {
-    uint32_t kind;     /* wire kind: MDL_KIND_MAKE (type, channel) */
-    uint64_t step;
-    bool keyframe;     /* payload is the fp32 keyframe codec */
-    double loss;
-    double aux;
-    bool advance;      /* sync: the worker moved to round step first (as the 'A' command) */
-} mdl_outmsg_t;
+/* What the worker asks the comm actor to send: mdl_outmsg_t (handoff.h). */
 
 /* Wire kinds and their channel bits: MDL_KIND_* in wire.h. */
 
@@ -118,7 +105,7 @@ struct mdl_agent_t {
     /* threads */
     struct mdl_comm *comm;     /* run by one of the process's comm threads (commloop.c) */
     char endpoint[256];        /* bound PUB endpoint */
-    char out_endpoint[64];     /* inproc: worker PUSH -> comm PULL */
+    mdl_handoff_t *handoff;    /* worker -> comm: payloads to send, commands */
     pthread_t worker;
     bool worker_started;
     /* mdl_agent_prepare: the worker is set up and waits for mdl_agent_start */

@@ -1,7 +1,7 @@
 /*  comm.c: the comm actor of one agent, run by one of the process's comm threads
     (commloop.c), which may run other agents' too. It owns every socket (the
-    mesh's PUB and SUB, the discovery back-end, the worker's inproc PULL) and the peer
-    table. It sends what the worker hands it to each recipient on its own topic, holds
+    mesh's PUB and SUB, the discovery back-end) and the peer table, and reads what the
+    worker hands over (handoff.h). It sends what the worker hands it to each recipient on its own topic, holds
     back messages for the delay injection, and runs the tick (discovery, silences,
     hellos, counters). What arrives is handled in comm_recv.c (updates) and
     comm_peers.c (membership). */
@@ -336,124 +336,91 @@ s_drain_sub (mdl_comm_t *self)
     return k == 256;
 }
 
-/* The worker opens ('O') or closes ('C') a transient purpose: frames [cmd, purpose and
-   round (mdl_transient_msg_t), ids (u64 each; none: every live peer)]. */
-static void
-s_transient_cmd (mdl_comm_t *self, char cmd, zmsg_t *msg)
-{
-    zframe_t *fp = zmsg_next (msg), *fi = zmsg_next (msg);
-    mdl_transient_msg_t tm;
-    if (!fp || zframe_size (fp) != sizeof tm)
-        return;
-    memcpy (&tm, zframe_data (fp), sizeof tm);
-    if (cmd == 'C') {
-        mdl_comm_transient_close (self, (mdl_transient_t) tm.purpose, tm.below);
-        return;
-    }
-    const size_t n = fi ? zframe_size (fi) / sizeof (uint64_t) : 0;
-    if (mdl_comm_transient_open (self, (mdl_transient_t) tm.purpose, n ? (const uint64_t *) zframe_data (fi) : NULL, n))
-        mdl_agent_log (self->a, "out of memory opening connections beyond the neighbourhood");
-}
-
 static void s_copy_counters (mdl_comm_t *self);
 
-/* Sends what the worker handed over: one payload, to each recipient with its own
-   topic and per-link sequence number. */
+/* One command of the worker (handoff.h). */
 static void
-s_drain_pull (mdl_comm_t *self)
+s_command (mdl_comm_t *self, const mdl_handoff_item_t *it)
 {
     mdl_agent_t *a = self->a;
-    for (;;) {
-        zmsg_t *msg = zmsg_recv (self->pull); /* receive timeout 0: NULL when empty */
-        if (!msg)
-            break;
-        zframe_t *f0 = zmsg_first (msg);
-        if (f0 && zframe_size (f0) == 1) {
-            const char cmd = *(const char *) zframe_data (f0);
-            if (cmd == 'A') { /* the worker moved to its next round: parked states may be due */
-                mdl_comm_unpark (self);
-                mdl_comm_kept_tick (self);
-            }
-            else if (cmd == 'O' || cmd == 'C')
-                s_transient_cmd (self, cmd, msg);
-            else if (cmd == 'L') /* the worker stopped on an error: leave the mesh (s_actor) */
-                self->leave = true;
-            else if (cmd == 'F') { /* every message handed over before it is sent: count it */
-                s_copy_counters (self);
-                pthread_mutex_lock (&a->snap_lock);
-                a->flush_done++;
-                pthread_cond_broadcast (&a->snap_cond);
-                pthread_mutex_unlock (&a->snap_lock);
-            }
-            zmsg_destroy (&msg);
-            continue;
-        }
-        zframe_t *fd = zmsg_first (msg), *fi = zmsg_next (msg), *fp = zmsg_next (msg);
-        if (!fd || !fi || !fp || zframe_size (fd) != sizeof (mdl_outmsg_t) || zframe_size (fp) != sizeof (void *)
-            || zframe_size (fi) % sizeof (uint64_t)) {
-            zmsg_destroy (&msg);
-            continue;
-        }
-        mdl_outmsg_t m;
-        memcpy (&m, zframe_data (fd), sizeof m);
-        if (m.advance) { /* the 'A' of a fused round, carried by its state: one wake-up less */
-            mdl_comm_unpark (self);
-            mdl_comm_kept_tick (self);
-        }
-        mdl_blob_t *blob;
-        memcpy (&blob, zframe_data (fp), sizeof blob);
-        size_t nto = zframe_size (fi) / sizeof (uint64_t);
-        const uint64_t *to = (const uint64_t *) zframe_data (fi);
-        mdl_wire_header_t h;
-        if (!s_header (self, &h, m.kind, m.step, m.keyframe, m.loss, m.aux, mdl_blob_len (blob))) {
-            mdl_blob_unref (blob);
-            zmsg_destroy (&msg);
-            continue;
-        }
-        /* Sync mode keeps each link's last state of a channel for a resend (a blob
-           reference, no copy). Deltas are not kept: applied twice they would corrupt the
-           receiver's replica; a lost delta shows as a gap at the next message. */
-        const int ch = (int) MDL_KIND_CHANNEL (m.kind);
-        const bool keep = a->cfg.mode == MDL_MODE_SYNC && MDL_KIND_TYPE (m.kind) == MDL_KIND_STATE
-                          && ch < MDL_AGENT_CHANNELS;
-        mdl_blob_ref (blob, (int) nto);
-        for (size_t k = 0; k < nto; k++) {
-            mdl_link_t *l = mdl_comm_link (self, to[k], true);
-            h.seq = l ? ++l->seq_to : 0;
-            if (keep && l) {
-                mdl_sent_t *s = &l->sent[ch];
-                if (s->blob)
-                    mdl_blob_unref (s->blob);
-                mdl_blob_ref (blob, 1);
-                *s = (mdl_sent_t) { .blob = blob, .step = m.step, .kind = m.kind, .keyframe = m.keyframe,
-                                    .loss = h.loss, .aux = h.aux };
-            }
-            s_send_blob (self, to[k], &h, blob);
-        }
-        mdl_blob_unref (blob); /* the worker's reference */
-        zmsg_destroy (&msg);
+    if (it->cmd == 'A') { /* the worker moved to its next round: parked states may be due */
+        mdl_comm_unpark (self);
+        mdl_comm_kept_tick (self);
     }
-    mdl_comm_follow (self, false); /* the round may have moved the neighbourhood */
+    else if (it->cmd == 'O') { /* open a transient purpose's connections (none: every live peer) */
+        if (mdl_comm_transient_open (self, (mdl_transient_t) it->tm.purpose, it->nids ? it->ids : NULL, it->nids))
+            mdl_agent_log (a, "out of memory opening connections beyond the neighbourhood");
+    }
+    else if (it->cmd == 'C')
+        mdl_comm_transient_close (self, (mdl_transient_t) it->tm.purpose, it->tm.below);
+    else if (it->cmd == 'L') /* the worker stopped on an error: leave the mesh (mdl_comm_turn) */
+        self->leave = true;
+    else if (it->cmd == 'F') { /* every message handed over before it is sent: count it */
+        s_copy_counters (self);
+        pthread_mutex_lock (&a->snap_lock);
+        a->flush_done++;
+        pthread_cond_broadcast (&a->snap_cond);
+        pthread_mutex_unlock (&a->snap_lock);
+    }
 }
 
-/* At shutdown: what the worker handed over but was not sent still holds a blob
-   reference (the frame carries only the pointer); give it back, or the blob and its pool
-   would outlive the agent. */
+/* One payload, to each recipient with its own topic and per-link sequence number.
+   Takes the item's blob reference. */
 static void
-s_discard_pull (mdl_comm_t *self)
+s_payload (mdl_comm_t *self, const mdl_handoff_item_t *it)
 {
-    while (self->pull) {
-        zmsg_t *msg = zmsg_recv (self->pull);
-        if (!msg)
-            return;
-        zframe_t *fd = zmsg_first (msg), *fi = zmsg_next (msg), *fp = zmsg_next (msg);
-        if (fd && fi && fp && zframe_size (fp) == sizeof (void *)) {
-            mdl_blob_t *blob;
-            memcpy (&blob, zframe_data (fp), sizeof blob);
-            mdl_blob_unref (blob);
-        }
-        zmsg_destroy (&msg);
+    mdl_agent_t *a = self->a;
+    const mdl_outmsg_t *m = &it->m;
+    mdl_blob_t *blob = it->blob;
+    if (m->advance) { /* the 'A' of a fused round, carried by its state: one wake-up less */
+        mdl_comm_unpark (self);
+        mdl_comm_kept_tick (self);
     }
+    mdl_wire_header_t h;
+    if (!s_header (self, &h, m->kind, m->step, m->keyframe, m->loss, m->aux, mdl_blob_len (blob))) {
+        mdl_blob_unref (blob);
+        return;
+    }
+    /* Sync mode keeps each link's last state of a channel for a resend (a blob
+       reference, no copy). Deltas are not kept: applied twice they would corrupt the
+       receiver's replica; a lost delta shows as a gap at the next message. */
+    const int ch = (int) MDL_KIND_CHANNEL (m->kind);
+    const bool keep = a->cfg.mode == MDL_MODE_SYNC && MDL_KIND_TYPE (m->kind) == MDL_KIND_STATE
+                      && ch < MDL_AGENT_CHANNELS;
+    const size_t nto = it->nids;
+    const uint64_t *to = it->ids;
+    mdl_blob_ref (blob, (int) nto);
+    for (size_t k = 0; k < nto; k++) {
+        mdl_link_t *l = mdl_comm_link (self, to[k], true);
+        h.seq = l ? ++l->seq_to : 0;
+        if (keep && l) {
+            mdl_sent_t *s = &l->sent[ch];
+            if (s->blob)
+                mdl_blob_unref (s->blob);
+            mdl_blob_ref (blob, 1);
+            *s = (mdl_sent_t) { .blob = blob, .step = m->step, .kind = m->kind, .keyframe = m->keyframe,
+                                .loss = h.loss, .aux = h.aux };
+        }
+        s_send_blob (self, to[k], &h, blob);
+    }
+    mdl_blob_unref (blob); /* the worker's reference */
+}
+
+/* Sends what the worker handed over, in the order it came. */
+static void
+s_drain_handoff (mdl_comm_t *self, bool fired)
+{
+    mdl_handoff_t *q = self->a->handoff;
+    if (fired)
+        mdl_handoff_clear_signal (q);
+    mdl_handoff_item_t *list = mdl_handoff_take (q);
+    for (mdl_handoff_item_t *it = list; it; it = it->next)
+        if (it->cmd)
+            s_command (self, it);
+        else
+            s_payload (self, it);
+    mdl_handoff_recycle (q, list);
+    mdl_comm_follow (self, false); /* the round may have moved the neighbourhood */
 }
 
 #define S_DISC_BATCH 8
@@ -721,8 +688,10 @@ s_self_destroy (mdl_comm_t **pself)
     free (self->mark);
     mdl_discovery_destroy (&self->disc);
     mdl_mesh_destroy (&self->mesh);
-    s_discard_pull (self);
-    zsock_destroy (&self->pull);
+    /* what the worker handed over but was not sent holds blob references: given back,
+       or the blob pool would outlive the agent */
+    if (self->a->handoff)
+        mdl_handoff_close (self->a->handoff);
     mdl_peers_destroy (&self->peers);
     mdl_codec_destroy (&self->codec);
     mdl_codec_destroy (&self->kcodec);
@@ -799,7 +768,7 @@ s_self_new (mdl_agent_t *a, int *err)
     /* 10 ms of grace at a full subscriber queue before dropping for it: bounded
        back-pressure, what bench/mesh.sh measures against raw PUSH/PULL. None in async
        mode: a state waiting there is stale 1 ms later, and while this thread waited, the
-       worker's next states piled up in the inproc queue (its HWM is 1000 messages), each
+       worker's next states piled up in the hand-over queue (1000 items, handoff.h), each
        holding a model-sized blob: 27 blobs live at the peak and 100-250 MB peak RSS at
        --hwm-mb 2 (mlp:784-256-128-10, bench/async_rss.sh; 36-48 MB without the wait). */
     /* Names may answer with IPv6 addresses (discovery_dns.c): listen and connect on both. */
@@ -810,9 +779,6 @@ s_self_new (mdl_agent_t *a, int *err)
     if (!(self->mesh = mdl_mesh_new (&mc, &rc)))
         goto fail;
     rc = MDL_ESOCKET;
-    if (!(self->pull = zsock_new_pull (a->out_endpoint)))
-        goto fail;
-    zsock_set_rcvtimeo (self->pull, 0); /* drained without blocking (s_drain_pull) */
     snprintf (a->endpoint, sizeof a->endpoint, "%s", mdl_mesh_endpoint (self->mesh));
     self->me.id = a->cfg.id;
     self->me.incarnation = a->incarnation;
@@ -859,7 +825,7 @@ mdl_comm_open (mdl_agent_t *a, int epfd, int *err)
         return NULL;
     self->epfd = epfd;
     zsock_t *ds = mdl_discovery_socket (self->disc);
-    self->fds[MDL_COMM_PULL] = zsock_fd (self->pull);
+    self->fds[MDL_COMM_HANDOFF] = mdl_handoff_fd (self->a->handoff);
     self->fds[MDL_COMM_SUB] = mdl_mesh_fd (self->mesh); /* every SUB of the mesh (one per link) */
     self->fds[MDL_COMM_DISC] = ds ? zsock_fd (ds) : -1;
     for (unsigned i = 0; i < MDL_COMM_SOURCES; i++)
@@ -892,8 +858,8 @@ mdl_comm_turn (mdl_comm_t *self, unsigned fired)
     self->tick_s = MDL_TICK_MS / 1000.0 * (agents > 64 ? (double) agents / 64.0 : 1.0);
     if (self->tick_s > 0.25)
         self->tick_s = 0.25;
-    if ((fired & (1u << MDL_COMM_PULL)) || more)
-        s_drain_pull (self);
+    if ((fired & (1u << MDL_COMM_HANDOFF)) || more)
+        s_drain_handoff (self, fired & (1u << MDL_COMM_HANDOFF));
     bool left = false;
     /* What arrived is filed as a batch: the worker wakes once for it (mailroom.h) */
     mdl_mailroom_batch_begin (a->room);

@@ -103,9 +103,9 @@ typedef struct {
                                   back-to-back global averages do not reconnect) */
 } mdl_transient_set_t;
 
-/* The sources a comm thread watches for one comm (commloop.c): the worker's PULL, the
-   mesh's SUBs, the discovery back-end. */
-enum { MDL_COMM_PULL, MDL_COMM_SUB, MDL_COMM_DISC, MDL_COMM_SOURCES };
+/* The sources a comm thread watches for one comm (commloop.c): the worker's hand-over
+   queue (its eventfd, handoff.h), the mesh's SUBs, the discovery back-end. */
+enum { MDL_COMM_HANDOFF, MDL_COMM_SUB, MDL_COMM_DISC, MDL_COMM_SOURCES };
 
 /* What an epoll registration points at: which comm, which source. */
 typedef struct {
@@ -124,7 +124,6 @@ typedef struct mdl_comm {
     double next_tick;          /* mdl_now of the next tick */
     size_t slot;               /* its index among the thread's comms */
     void *loop;                /* that thread (commloop.c) */
-    zsock_t *pull;
     mdl_mesh_t *mesh;
     mdl_discovery_t *disc;
     mdl_peers_t *peers;

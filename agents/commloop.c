@@ -6,8 +6,8 @@
     receiver's to file it, each on its own thread). Here a process runs its agents' comms
     on a few threads, as many as it has CPUs unless MESHDL_COMM_THREADS says otherwise
     (a process with one agent, `meshdl agent`, has one). Each thread waits on one epoll
-    set holding every source of its comms (comm_impl.h: the worker's PULL, the mesh's
-    SUBs, the discovery back-end) and, after a wait, gives a turn to each comm whose
+    set holding every source of its comms (comm_impl.h: the worker's hand-over queue,
+    the mesh's SUBs, the discovery back-end) and, after a wait, gives a turn to each comm whose
     sources fired, that asked for another look, or whose timer is due: what arrives for
     several agents at once is handled in one wake-up, and a state sent to an agent of the
     same thread is filed without one. A comm is only touched by its thread, as before.

@@ -367,7 +367,7 @@ mdl_worker_send (mdl_ctx_t *c, const mdl_outmsg_t *m, const uint64_t *to, size_t
         mdl_blob_unref (blob);
         return 0;
     }
-    return zsock_send (c->push, "bbp", m, sizeof *m, to, nto * sizeof *to, blob) == 0 ? 0 : MDL_ESOCKET;
+    return mdl_handoff_send (c->a->handoff, m, to, nto, blob);
 }
 
 int

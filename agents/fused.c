@@ -102,7 +102,7 @@ mdl_worker_fused_round (mdl_ctx_t *c)
         mdl_blob_ref (b, 1); /* the send's; x keeps its own until the mix is done */
         rc = mdl_worker_publish_blob (c, 0, c->step, b, sync);
     } else if (sync)
-        zstr_send (c->push, "A");
+        mdl_handoff_command (c->a->handoff, 'A', NULL, NULL, 0);
     if (rc) { /* as unfused: the step's result stays in x, unmixed */
         mdl_agent_log (c->a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
         return rc;

@@ -43,11 +43,10 @@ int
 mdl_worker_transient (mdl_ctx_t *c, mdl_transient_t purpose, bool open, const uint64_t *ids, size_t n, uint64_t below)
 {
     mdl_transient_msg_t tm = { .purpose = (uint32_t) purpose, .below = below };
-    int rc = open ? zsock_send (c->push, "sbb", "O", &tm, sizeof tm, ids, (ids ? n : 0) * sizeof *ids)
-                  : zsock_send (c->push, "sb", "C", &tm, sizeof tm);
+    int rc = mdl_handoff_command (c->a->handoff, open ? 'O' : 'C', &tm, open && ids ? ids : NULL, open && ids ? n : 0);
     if (rc == 0 && purpose == MDL_TRANSIENT_FIN)
         c->fin_open = open;
-    return rc == 0 ? 0 : MDL_ESOCKET;
+    return rc;
 }
 
 /* The live peers of the current view (refreshed), self excluded, into out. */
@@ -156,7 +155,7 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, 
     const uint64_t step = c->step;
     c->step = R;
     atomic_store (&a->round, R);
-    zstr_send (c->push, "A"); /* sync: merge states parked until we got here may be filed */
+    mdl_handoff_command (a->handoff, 'A', NULL, NULL, 0); /* sync: merge states parked until we got here may be filed */
     uint64_t all[MDL_AGENT_MAX_PEERS];
     size_t nall = mdl_worker_live_peers (c, all);
     /* Everyone takes part, not only the neighbours: connections and merge mailboxes for

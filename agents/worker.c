@@ -1,7 +1,7 @@
 /*  worker.c: the compute worker: minibatch, forward, backward, optimizer step, then the
     algorithm's publish and consensus step with whatever the mailboxes hold. It never
-    touches a network socket: what it publishes goes to the comm actor over an inproc
-    PUSH socket (a pointer to a pooled, reference-counted payload; no copy). */
+    touches a network socket: what it publishes goes to the comm actor through the
+    hand-over queue (handoff.h: a pooled, reference-counted payload; no copy). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,28 +90,6 @@ s_cc_more (mdl_ctx_t *c)
     return c->cc_shared > target;
 }
 
-/* The worker's end of the inproc pipe to its comm actor, with the options
-   zsock_new_push gives it (CZMQ's defaults: linger 0, a queue of 1000 messages, as
-   comm.c counts on), but a plain libzmq socket: CZMQ keeps every
-   zsock of the process in one list, and closing one walks that list under a global lock
-   (zsys_close). A worker closes its socket when its run ends, while others still train:
-   with 1024 agents in one process (some 25 sockets each) each close walked about 25 000
-   entries, 2-3% of the whole run's CPU. NULL when it cannot be made. */
-static void *
-s_push_new (const char *endpoint)
-{
-    void *s = zmq_socket (zsys_init (), ZMQ_PUSH);
-    if (!s)
-        return NULL;
-    const int linger = 0, hwm = 1000;
-    if (zmq_setsockopt (s, ZMQ_LINGER, &linger, sizeof linger) || zmq_setsockopt (s, ZMQ_SNDHWM, &hwm, sizeof hwm)
-        || zmq_connect (s, endpoint)) {
-        zmq_close (s);
-        return NULL;
-    }
-    return s;
-}
-
 void
 mdl_worker_ctx_free (mdl_ctx_t *c)
 {
@@ -120,8 +98,6 @@ mdl_worker_ctx_free (mdl_ctx_t *c)
     if (c->algo && c->algo->destroy && c->state)
         c->algo->destroy (c->state);
     free (c->state);
-    if (c->push)
-        zmq_close (c->push);
     mdl_codec_destroy (&c->codec);
     mdl_codec_destroy (&c->kcodec);
     mdl_codec_destroy (&c->ocodec);
@@ -180,10 +156,6 @@ mdl_worker_ctx_new (mdl_agent_t *a, float *x, int *err)
         mdl_label_map_rotate (c->label_map, classes);
     }
     if (a->cfg.byzantine.kind != MDL_BYZ_NONE && !(c->byz = mdl_byz_new (&a->cfg.byzantine, c->d, a->cfg.seed ^ a->cfg.id, &rc)))
-        goto fail;
-    c->push = s_push_new (a->out_endpoint);
-    rc = MDL_ESOCKET;
-    if (!c->push)
         goto fail;
     c->algo = a->algo;
     rc = MDL_ENOMEM;
@@ -260,7 +232,7 @@ mdl_worker_flush_counters (mdl_ctx_t *c)
     pthread_mutex_lock (&a->snap_lock);
     const uint64_t want = ++a->flush_asked;
     pthread_mutex_unlock (&a->snap_lock);
-    if (zstr_send (c->push, "F"))
+    if (mdl_handoff_command (a->handoff, 'F', NULL, NULL, 0))
         return;
     struct timespec until;
     clock_gettime (CLOCK_REALTIME, &until);
@@ -285,7 +257,7 @@ mdl_worker_gossip (mdl_ctx_t *c, uint64_t s, uint64_t K, uint64_t total)
         atomic_store (&a->round, c->step);
         /* parked states of this round may now be filed (a fused round's state says so) */
         if (a->cfg.mode == MDL_MODE_SYNC && !(k == 0 && c->fused))
-            zstr_send (c->push, "A");
+            mdl_handoff_command (a->handoff, 'A', NULL, NULL, 0);
         if (k > 0 && !s_cc_more (c)) {
             /* Consensus control: close enough, sit the round out and say so. */
             mdl_worker_round (c);
@@ -323,7 +295,7 @@ s_overlapped_round (mdl_ctx_t *c, uint64_t total)
     c->step = mdl_learner_steps (l); /* t: the gradient is computed, not applied */
     atomic_store (&a->round, c->step);
     if (a->cfg.mode == MDL_MODE_SYNC)
-        zstr_send (c->push, "A");
+        mdl_handoff_command (a->handoff, 'A', NULL, NULL, 0);
     c->algo->mix (c->state, c);
     mdl_learner_apply (l);
     mdl_worker_periodic_average (c, mdl_learner_steps (l), total);
@@ -432,7 +404,7 @@ s_train_round (mdl_ctx_t *c, uint64_t K, uint64_t total)
     if (rc) {
         mdl_agent_log (a, "training diverged at step %llu (loss %g): stopping this agent and leaving the mesh",
                        (unsigned long long) c->step, (double) c->last_loss);
-        zstr_send (c->push, "L"); /* the comm actor leaves (comm.c) */
+        mdl_handoff_command (a->handoff, 'L', NULL, NULL, 0); /* the comm actor leaves (comm.c) */
         return rc;
     }
     double compute = mdl_now () - t0;

@@ -31,7 +31,6 @@ typedef struct {
 
 struct mdl_ctx_t {
     mdl_agent_t *a;
-    void *push;                /* to the comm actor's PULL: a libzmq socket (worker.c) */
     mdl_codec_t *codec;        /* --codec */
     mdl_codec_t *kcodec;       /* keyframes: fp32 */
     mdl_codec_t *ocodec;       /* outputs: fp32 of a->out_n (NULL: none) */
@@ -119,7 +118,7 @@ int mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps);
 void mdl_worker_finish (mdl_agent_t *a, int error);
 
 /* Brings the agent's counters up to date before it reports finished: asks the comm
-   actor through c's PUSH socket, behind every message c handed over, to copy the mesh's
+   actor through the hand-over queue, behind every message c handed over, to copy the mesh's
    counts now (it does so on its tick otherwise, so counters read right after the end
    would lag the last rounds), and waits for it, 2 s at most (an actor that ended
    copied them at its end). Cannot fail: on a timeout the counters stay a tick behind. */
