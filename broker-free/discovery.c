@@ -99,9 +99,11 @@ s_mono (void)
 }
 
 double
-mdl_discovery_pace (mdl_discovery_t *self, size_t live_peers)
+mdl_discovery_pace (mdl_discovery_t *self, size_t live_peers, double dilation)
 {
     double want = (double) self->base_ms * (live_peers > MDL_DISC_FANIN ? (double) live_peers / MDL_DISC_FANIN : 1.0);
+    if (dilation > 1)
+        want *= dilation;
     if (want > 600000.0)
         want = 600000.0;
     const double now = (double) self->interval_ms;

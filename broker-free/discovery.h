@@ -113,8 +113,12 @@ void mdl_discovery_stats (const mdl_discovery_t *self, mdl_disc_stats_t *stats);
 
 /* Sets the announcement interval for a cluster of live_peers peers (see
    MDL_DISC_FANIN; changes of less than a fifth are ignored) and returns it in seconds:
-   a peer is silent only after several of these (the caller's timeout follows). */
-double mdl_discovery_pace (mdl_discovery_t *self, size_t live_peers);
+   a peer is silent only after several of these (the caller's timeout follows).
+   dilation (>= 1) stretches it further for an agent whose time runs that many times
+   slower than on a machine of its own: many agents sharing a process's CPUs (`sim`),
+   where a pace set per second of wall time would cost each agent more per step as the
+   process holds more of them. 1 for an agent with a process of its own. */
+double mdl_discovery_pace (mdl_discovery_t *self, size_t live_peers, double dilation);
 
 /* Announces now, at most once per base interval (the fast path for a newcomer: it
    hears everyone within one base interval, not one grown interval). */

@@ -335,6 +335,26 @@ test_inproc_hands_out_a_registry_larger_than_the_callers_buffer_over_several_cal
     mdl_registry_destroy (&reg);
 }
 
+/* The announcement interval grows with the cluster (N / MDL_DISC_FANIN base intervals)
+   and, for an agent whose time runs slower (many agents sharing a process's CPUs), by
+   that dilation too; a dilation below 1 changes nothing. */
+static void
+test_the_pace_grows_with_the_cluster_and_with_the_dilation_of_time (void **state)
+{
+    mdl_registry_t *reg = mdl_registry_new (NULL);
+    mdl_disc_cfg_t cfg = { .kind = MDL_DISC_INPROC, .cluster = S_CLUSTER, .registry = reg };
+    mdl_peer_info_t me = { .id = 1, .incarnation = 1 };
+    snprintf (me.endpoint, sizeof me.endpoint, "inproc://pace-1");
+    mdl_discovery_t *d = mdl_discovery_new (&cfg, &me, NULL);
+    assert_non_null (d);
+    assert_float_equal (mdl_discovery_pace (d, 8, 1), 0.25, 1e-9);
+    assert_float_equal (mdl_discovery_pace (d, 1024, 1), 0.25 * 1024 / MDL_DISC_FANIN, 1e-9);
+    assert_float_equal (mdl_discovery_pace (d, 1024, 16), 16 * 0.25 * 1024 / MDL_DISC_FANIN, 1e-9);
+    assert_float_equal (mdl_discovery_pace (d, 8, 0.5), 0.25, 1e-9);
+    mdl_discovery_destroy (&d);
+    mdl_registry_destroy (&reg);
+}
+
 static void
 test_inproc_needs_a_registry_and_an_endpoint (void **state)
 {
@@ -686,6 +706,7 @@ main (void)
         cmocka_unit_test (test_inproc_registry_finds_everyone_and_a_leaver_expires_and_a_restart_rejoins),
         cmocka_unit_test (test_inproc_ignores_and_counts_agents_of_another_cluster_in_the_same_registry),
         cmocka_unit_test (test_inproc_hands_out_a_registry_larger_than_the_callers_buffer_over_several_calls),
+        cmocka_unit_test (test_the_pace_grows_with_the_cluster_and_with_the_dilation_of_time),
         cmocka_unit_test (test_inproc_needs_a_registry_and_an_endpoint),
         cmocka_unit_test (test_announcements_from_self_other_clusters_and_junk_are_ignored_and_counted),
         cmocka_unit_test (test_beacon_refuses_an_agent_without_a_tcp_port),
