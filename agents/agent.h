@@ -124,8 +124,9 @@ struct mdl_agent_cfg {
                                   peers still training or coming back (0: leave at once) */
     mdl_robust_cfg_t robust;   /* --robust: how neighbour states are aggregated */
     int max_lead;              /* a state stamped more than this many rounds ahead of the
-                                  receiver's round is refused (0: the default, 8 SGD steps
-                                  of rounds in sync mode, --max-staleness in async) */
+                                  receiver's round is refused (0: the default, max(8,
+                                  2 log2 N) SGD steps of rounds in sync mode for N agents,
+                                  --max-staleness in async) */
     /* fault injection (sim) */
     double slow_factor;        /* >= 1: compute this many times slower */
     double pace_s;             /* > 0: a step takes at least pace_s * slow_factor seconds

@@ -299,8 +299,12 @@ void mdl_comm_boot_peer_gone (mdl_comm_t *self, uint64_t peer);
 void mdl_comm_boot_destroy (mdl_comm_t *self);
 
 /* comm_recv.c */
+/* The default lead of sync mode, in SGD steps of rounds, for a cluster of n (live peers
+   and self): 8, or 2 log2 n past 16. */
+uint64_t mdl_comm_sync_lead (size_t n);
 /* How many rounds a peer's state may be stamped ahead of this agent's round: --max-lead,
-   or by default 8 SGD steps of rounds in sync mode, --max-staleness in async. */
+   or by default mdl_comm_sync_lead SGD steps of rounds in sync mode, --max-staleness in
+   async. Comm thread (reads the view). */
 uint64_t mdl_comm_max_lead (const mdl_agent_t *a);
 /* One message from the SUB socket (hello, goodbye or update). */
 void mdl_comm_dispatch (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n);

@@ -218,6 +218,25 @@ s_validate (mdl_comm_t *self, const void **frames, const size_t *lens, size_t n,
     return -1;
 }
 
+/* Sync mode: how many rounds an honest in-neighbour may run ahead of us. It waits only
+   for its own in-neighbours, so it can be ahead by as many rounds as our state takes to
+   reach it through the graph: 1 on an undirected one (ring, torus), up to log2 N on exp
+   (directed) and a whole period, log2 N rounds, on one-peer-exp. A flat 8 rounds was too
+   few past 256 agents: at 1024 agents (one-peer-exp's period is 10) a lagging agent could
+   refuse its round-9 in-neighbour's honest state as `step_ahead`, and would then ask for
+   it again a slice later, or wait out the whole --sync-timeout if the sender had replaced
+   its kept copy meanwhile (an earlier session's log showed such a refusal: round 9 at an
+   agent still at round 0). So 8 rounds, or twice log2 N for larger clusters (n: the live
+   peers and self): a liar still gets no further than that. */
+uint64_t
+mdl_comm_sync_lead (size_t n)
+{
+    uint64_t bits = 0;
+    while (bits < 63 && ((uint64_t) 1 << bits) < n)
+        bits++;
+    return 2 * bits > 8 ? 2 * bits : 8;
+}
+
 uint64_t
 mdl_comm_max_lead (const mdl_agent_t *a)
 {
@@ -230,7 +249,7 @@ mdl_comm_max_lead (const mdl_agent_t *a)
     const uint64_t K = a->cfg.gossip_steps > 1 ? (uint64_t) a->cfg.gossip_steps : 1;
     const uint64_t H = a->cfg.local_steps > 1 ? (uint64_t) a->cfg.local_steps : 1;
     if (a->cfg.mode == MDL_MODE_SYNC)
-        return 8 * K * H;
+        return mdl_comm_sync_lead (a->view_n + a->view_fin_n) * K * H; /* finished peers count */
     const uint64_t s = a->cfg.max_staleness > 0 ? (uint64_t) a->cfg.max_staleness : 0;
     return s > K * H ? s : K * H;
 }

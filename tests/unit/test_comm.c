@@ -15,6 +15,7 @@
 #include "agent_impl.h"
 #include "clock.h"
 #include "codec.h"
+#include "comm_impl.h"
 #include "err.h"
 #include "mesh.h"
 #include "registry.h"
@@ -360,6 +361,28 @@ test_a_new_subscriber_hears_a_hello_at_once (void **state)
     assert_true (heard >= 0 && heard < 0.3);
 }
 
+/* The default lead of sync mode covers the rounds an honest in-neighbour can be ahead
+   on the graph (one-peer-exp's period, exp's log2 N): 8 rounds up to 16 agents, then
+   2 log2 N. With a flat 8, a lagging agent of 1024 could refuse its round-9
+   in-neighbour's honest state and wait out --sync-timeout for it. */
+static void
+test_the_sync_lead_covers_one_period_of_one_peer_exp (void **state)
+{
+    assert_int_equal (mdl_comm_sync_lead (0), 8);
+    assert_int_equal (mdl_comm_sync_lead (2), 8);
+    assert_int_equal (mdl_comm_sync_lead (16), 8);
+    assert_int_equal (mdl_comm_sync_lead (17), 10);
+    assert_int_equal (mdl_comm_sync_lead (512), 18);
+    assert_int_equal (mdl_comm_sync_lead (1024), 20);
+    assert_int_equal (mdl_comm_sync_lead (1025), 22);
+    for (size_t n = 2; n <= 4096; n++) {
+        size_t period = 0; /* ceil (log2 n): one-peer-exp's rounds per period */
+        while (((size_t) 1 << period) < n)
+            period++;
+        assert_true (mdl_comm_sync_lead (n) > period);
+    }
+}
+
 int
 main (void)
 {
@@ -367,6 +390,7 @@ main (void)
         cmocka_unit_test (test_a_sequence_gap_voids_the_replica_until_the_next_keyframe),
         cmocka_unit_test (test_hellos_come_faster_while_membership_settles),
         cmocka_unit_test (test_a_new_subscriber_hears_a_hello_at_once),
+        cmocka_unit_test (test_the_sync_lead_covers_one_period_of_one_peer_exp),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
