@@ -648,7 +648,8 @@ static const s_key_t s_keys[] = {
     { "robust", K_FN, F (robust), K_ROBUST, 0, 0, s_set_robust,
       "Byzantine-robust mixing: clip, clip:TAU, trimmed:B or median; \"\" for none [off]" },
     { "max-lead", K_INT, F (max_lead), 0, 0, 1e9, NULL,
-      "refuse a state stamped more than R rounds ahead of this agent's round [sync: max(8, 2 log2 N) x gossip-steps x local-steps; "
+      "refuse a state stamped more than R rounds ahead of this agent's round [sync: max(8, 2 log2 N) x gossip-steps x "
+      "local-steps; "
       "async: the larger of max-staleness and gossip-steps x local-steps, counted from the furthest of this agent's "
       "round and the sender's last accepted one]" },
     { "bootstrap", K_FN, TEXT, 0, 0, 0, s_set_bootstrap,
