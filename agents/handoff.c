@@ -13,14 +13,14 @@
 
 struct mdl_handoff {
     pthread_mutex_t lock;
-    pthread_cond_t room;          /* a full queue was taken: the writer may go on */
+    pthread_cond_t room; /* a full queue was taken: the writer may go on */
     mdl_handoff_item_t *head, *tail;
-    mdl_handoff_item_t *free;     /* nodes given back by the reader, kept for reuse */
+    mdl_handoff_item_t *free; /* nodes given back by the reader, kept for reuse */
     size_t count, cap;
-    atomic_bool posted;           /* head != NULL, readable without the lock */
+    atomic_bool posted; /* head != NULL, readable without the lock */
     bool closed;
-    bool full_wait;               /* the writer waits for room */
-    int fd;                       /* eventfd */
+    bool full_wait; /* the writer waits for room */
+    int fd;         /* eventfd */
 };
 
 mdl_handoff_t *
@@ -124,8 +124,8 @@ s_post (mdl_handoff_t *self, char cmd, const mdl_outmsg_t *m, const mdl_transien
         return rc;
     }
     it->cmd = cmd;
-    it->m = m ? *m : (mdl_outmsg_t) { 0 };
-    it->tm = tm ? *tm : (mdl_transient_msg_t) { 0 };
+    it->m = m ? *m : (mdl_outmsg_t){ 0 };
+    it->tm = tm ? *tm : (mdl_transient_msg_t){ 0 };
     it->blob = blob;
     it->nids = nids;
     if (nids)

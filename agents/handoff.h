@@ -26,27 +26,27 @@
 /* What the worker asks the comm actor to send: this descriptor, the recipient ids and
    the blob. */
 typedef struct {
-    uint32_t kind;     /* wire kind: MDL_KIND_MAKE (type, channel) */
+    uint32_t kind; /* wire kind: MDL_KIND_MAKE (type, channel) */
     uint64_t step;
-    bool keyframe;     /* payload is the fp32 keyframe codec */
+    bool keyframe; /* payload is the fp32 keyframe codec */
     double loss;
     double aux;
-    bool advance;      /* sync: the worker moved to round step first (as the 'A' command) */
+    bool advance; /* sync: the worker moved to round step first (as the 'A' command) */
 } mdl_outmsg_t;
 
 /* 'O' and 'C': open or close the connections of a transient purpose. */
 typedef struct {
-    uint32_t purpose;  /* mdl_transient_t */
-    uint64_t below;    /* close MDL_TRANSIENT_MERGE: the merge channel's vectors of rounds
-                          below this are given back */
+    uint32_t purpose; /* mdl_transient_t */
+    uint64_t below;   /* close MDL_TRANSIENT_MERGE: the merge channel's vectors of rounds
+                         below this are given back */
 } mdl_transient_msg_t;
 
 typedef struct mdl_handoff_item {
-    char cmd;                /* 0: a payload; else the command's letter */
-    mdl_outmsg_t m;          /* cmd 0 */
-    mdl_blob_t *blob;        /* cmd 0: one reference, the reader's once taken */
-    mdl_transient_msg_t tm;  /* 'O', 'C' */
-    uint64_t *ids;           /* cmd 0: recipients; 'O': peers (none: every live one) */
+    char cmd;               /* 0: a payload; else the command's letter */
+    mdl_outmsg_t m;         /* cmd 0 */
+    mdl_blob_t *blob;       /* cmd 0: one reference, the reader's once taken */
+    mdl_transient_msg_t tm; /* 'O', 'C' */
+    uint64_t *ids;          /* cmd 0: recipients; 'O': peers (none: every live one) */
     size_t nids;
     /* the queue's own */
     size_t cap;
@@ -69,8 +69,7 @@ int mdl_handoff_fd (const mdl_handoff_t *self);
    recipients, or a command (blob NULL; tm for 'O'/'C', ids for 'O'). Waits while the
    queue is full. 0, MDL_ENOMEM, or MDL_ESOCKET once the reader closed it (as the
    socket this replaces answered). */
-int mdl_handoff_send (mdl_handoff_t *self, const mdl_outmsg_t *m, const uint64_t *ids, size_t nids,
-                      mdl_blob_t *blob);
+int mdl_handoff_send (mdl_handoff_t *self, const mdl_outmsg_t *m, const uint64_t *ids, size_t nids, mdl_blob_t *blob);
 int mdl_handoff_command (mdl_handoff_t *self, char cmd, const mdl_transient_msg_t *tm, const uint64_t *ids,
                          size_t nids);
 

@@ -132,7 +132,7 @@ s_writer (void *arg)
 static void
 s_sleep_ms (long ms)
 {
-    nanosleep (&(struct timespec) { .tv_sec = 0, .tv_nsec = ms * 1000000L }, NULL);
+    nanosleep (&(struct timespec){ .tv_sec = 0, .tv_nsec = ms * 1000000L }, NULL);
 }
 
 /* Like the socket it replaced (a queue of 1000 messages), a writer that runs cap items
