@@ -1,9 +1,9 @@
 /*  comm.c: the comm actor of one agent, run by one of the process's comm threads
     (commloop.c), which may run other agents' too. It owns every socket (the
-    mesh's PUB and SUB, the discovery back-end) and the peer table, and reads what the
-    worker hands over (handoff.h). It sends what the worker hands it to each recipient on its own topic, holds
-    back messages for the delay injection, and runs the tick (discovery, silences,
-    hellos, counters). What arrives is handled in comm_recv.c (updates) and
+    mesh's PUB and SUB, the discovery back-end) and the peer table. It sends what the
+    worker hands over (handoff.h) to each recipient on its own topic, holds back
+    messages for the delay injection, and runs the tick (discovery, silences, hellos,
+    counters). What arrives is handled in comm_recv.c (updates) and
     comm_peers.c (membership). */
 #include <errno.h>
 #include <math.h>

@@ -218,9 +218,7 @@ mdl_handoff_close (mdl_handoff_t *self)
     pthread_cond_broadcast (&self->room);
     pthread_mutex_unlock (&self->lock);
     for (mdl_handoff_item_t *it = list; it; it = it->next)
-        if (it->blob) {
+        if (it->blob)
             mdl_blob_unref (it->blob);
-            it->blob = NULL;
-        }
-    mdl_handoff_recycle (self, list);
+    mdl_handoff_recycle (self, list); /* which clears the blob pointers */
 }
