@@ -105,7 +105,6 @@ MDL_EXPORT void mdl_dataset_normalize (mdl_dataset_t *ds, float mean, float std)
    Indices must be < mdl_dataset_n. No allocation: the training loop's gather. */
 MDL_EXPORT void mdl_dataset_gather (const mdl_dataset_t *ds, const uint32_t *idx, size_t n, float *x, int32_t *y);
 
-/* Keeps only the first n rows (n <= current n); used for quick runs on a subset. */
 /* Keeps in memory of its own only the pixels of rows[0..n) (any order, repeats
    allowed) of an IDX dataset, and lets go of the rest (a mapped cache is unmapped): a
    process that trains on one shard holds that shard, not the training set. Row indices
@@ -114,6 +113,7 @@ MDL_EXPORT void mdl_dataset_gather (const mdl_dataset_t *ds, const uint32_t *idx
    0, or MDL_ENOMEM with ds unchanged; a no-op (0) for float data. */
 MDL_EXPORT int mdl_dataset_keep_rows (mdl_dataset_t *ds, const uint32_t *rows, size_t n);
 
+/* Keeps only the first n rows (n <= current n); used for quick runs on a subset. */
 MDL_EXPORT void mdl_dataset_truncate (mdl_dataset_t *ds, size_t n);
 
 /* The minimum-norm least-squares solution w (mdl_dataset_dim doubles) of X w = y over

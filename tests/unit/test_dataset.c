@@ -650,6 +650,48 @@ s_make_mnist_dir (const char *dir, size_t n)
     free (pix); free (labv); free (img); free (lab);
 }
 
+/* keep_rows on a mapped cache reads the kept rows from its file: rows next to each other
+   in the shard and in the file land in one piece, long runs of rows not kept are read
+   past in pieces, and reads are cut at the vector's limit (over 500 pieces here) */
+static void
+test_keeping_rows_of_a_mapped_cache_reads_each_row_whole (void **state)
+{
+    char dir[256], cache[300], path[512];
+    mdl_test_tmpdir (dir, sizeof dir);
+    snprintf (cache, sizeof cache, "%s/cache", dir);
+    const size_t n = 2500;
+    s_make_mnist_dir (dir, n);
+    int err;
+    mdl_cache_use_t use;
+    mdl_dataset_t *plain = mdl_dataset_load_dir (dir, "train", &err, path, sizeof path);
+    mdl_dataset_t *a = mdl_dataset_load_dir_cached (dir, "train", cache, &err, path, sizeof path, &use);
+    mdl_dataset_destroy (&a);
+    a = mdl_dataset_load_dir_cached (dir, "train", cache, &err, path, sizeof path, &use);
+    assert_non_null (plain);
+    assert_non_null (a);
+    assert_int_equal (use, MDL_CACHE_HIT);
+    uint32_t keep[1200];
+    size_t k = 0;
+    keep[k++] = 2499;                   /* the last row first */
+    for (uint32_t r = 2000; r < 2100; r++) /* a run kept in file order */
+        keep[k++] = r;
+    for (uint32_t r = 0; r < 1500; r += 3) /* every third row: ~1000 pieces */
+        keep[k++] = r;
+    keep[k++] = 6; /* a repeat */
+    keep[k++] = 1;
+    assert_int_equal (mdl_dataset_keep_rows (a, keep, k), 0);
+    float got[784], want[784];
+    for (size_t i = 0; i < k; i++) {
+        mdl_dataset_gather (a, &keep[i], 1, got, NULL);
+        mdl_dataset_gather (plain, &keep[i], 1, want, NULL);
+        if (memcmp (got, want, sizeof got))
+            fail_msg ("row %u differs", keep[i]);
+    }
+    mdl_dataset_destroy (&a);
+    mdl_dataset_destroy (&plain);
+    mdl_test_rmtree (dir);
+}
+
 static void
 test_cache_is_written_then_mapped_and_reads_the_same (void **state)
 {
@@ -779,6 +821,7 @@ main (void)
         cmocka_unit_test (test_truncate_keeps_the_first_rows_and_classes),
         cmocka_unit_test (test_pixels_normalise_to_the_floats_of_the_float_formula),
         cmocka_unit_test (test_cache_is_written_then_mapped_and_reads_the_same),
+        cmocka_unit_test (test_keeping_rows_of_a_mapped_cache_reads_each_row_whole),
         cmocka_unit_test (test_real_fashion_mnist_loads_with_its_known_shape),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
