@@ -268,20 +268,40 @@ s_size_futex_hash (size_t threads)
    buffer of its own, freed once the state is decoded. glibc serves a block that large
    with a fresh mmap (or, once its threshold has adapted, from a heap whose top it gives
    back as soon as ~2 blocks are free), so every model received over TCP first faults in
-   its pages: a third of the CPU of 4 ring agent processes on the 0.9 MB MLP (bench/
-   proc4.sh: 4.3 -> 3.2 CPU s per run). Blocks up to 32 MB (glibc's largest threshold;
-   larger models still map their own) come from the heaps, and up to 128 MB of free top
-   stays with them: the next message reuses the pages the last one left. A process's
-   resident size then stays at its peak instead of falling back after it; the peak does
-   not change. Both are set, since setting either alone turns glibc's adaptation off and
-   is worse than neither (measured: 5.9-11.9 CPU s). */
-#define MDL_HEAP_MMAP_THRESHOLD (32u << 20)
-#define MDL_HEAP_TRIM_THRESHOLD (128u << 20)
+   its pages: a quarter of the CPU of 4 ring agent processes on the 0.9 MB MLP (bench/
+   proc4.sh's workload: 4.0-4.8 -> 3.1-3.5 CPU s per run). After mdl_agent_provision,
+   blocks up to 32 MB (glibc's largest threshold; larger models still map their own) come
+   from the heaps, and a heap keeps a free top of up to 4 state messages (at least 8 MB,
+   at most 64 MB; raised as agents with larger models are made): the next message reuses
+   the pages the last one left. Not more: memory kept free in one thread's heap is not
+   reused by another's, and with 128 MB kept a final merge's peak rose from 60 to 61-69
+   MB per process. Both are set since setting either alone turns glibc's adaptation off
+   and is worse than neither (5.9-11.9 CPU s). Under s_prov_lock. */
+#define MDL_HEAP_MMAP_THRESHOLD ((size_t) 32 << 20)
+#define MDL_HEAP_TRIM_MIN ((size_t) 4 << 20)
+#define MDL_HEAP_TRIM_MAX ((size_t) 64 << 20)
+static bool s_heap_kept;   /* mdl_agent_provision was called */
+static size_t s_heap_trim; /* the free top a heap keeps (0: glibc's own) */
 static void
-s_keep_heap (void)
+s_keep_heap (size_t msg_bytes)
 {
+    size_t want = msg_bytes < MDL_HEAP_TRIM_MAX / 4 ? 4 * msg_bytes : MDL_HEAP_TRIM_MAX;
+    want = want < MDL_HEAP_TRIM_MIN ? MDL_HEAP_TRIM_MIN : want;
+    if (!s_heap_kept || want <= s_heap_trim)
+        return;
     mallopt (M_MMAP_THRESHOLD, (int) MDL_HEAP_MMAP_THRESHOLD);
-    mallopt (M_TRIM_THRESHOLD, (int) MDL_HEAP_TRIM_THRESHOLD);
+    mallopt (M_TRIM_THRESHOLD, (int) want);
+    s_heap_trim = want;
+}
+
+void
+mdl_agent_heap_release (void)
+{
+    pthread_mutex_lock (&s_prov_lock);
+    const bool kept = s_heap_kept;
+    pthread_mutex_unlock (&s_prov_lock);
+    if (kept)
+        malloc_trim (0);
 }
 
 int
@@ -338,7 +358,8 @@ mdl_agent_provision (size_t agents, size_t peers, char *why, size_t whylen)
     s_sockets_budget = sockets > (size_t) have ? sockets : (size_t) have;
     if (agents >= 64) /* below that the kernel's table is large enough */
         s_size_futex_hash (threads);
-    s_keep_heap ();
+    s_heap_kept = true;
+    s_keep_heap (0);
 out:
     pthread_mutex_unlock (&s_prov_lock);
     return rc;
@@ -615,6 +636,9 @@ mdl_agent_new (const mdl_agent_cfg_t *cfg, int *err)
         goto fail;
     if ((rc = s_new_pool (a)))
         goto fail;
+    pthread_mutex_lock (&s_prov_lock);
+    s_keep_heap (a->d * sizeof (float)); /* an fp32 state: the largest a codec sends */
+    pthread_mutex_unlock (&s_prov_lock);
     a->catchup_gap = s_catchup_gap (a);
     /* One more mailbox channel when exact averages are configured: 2 d-vectors per peer. */
     a->merge_ch = cfg->final_merge || cfg->global_every > 0 || cfg->local_epochs > 0 || a->algo->global_averages

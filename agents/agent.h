@@ -297,6 +297,11 @@ extern const size_t mdl_agent_age_nle;
 extern const double mdl_agent_wait_le[];
 extern const size_t mdl_agent_wait_nle;
 
+/* Gives the free pages the heaps keep for received messages after mdl_agent_provision
+   (agent.c) back to the system: before a phase whose own buffers would add to them (the
+   final merge). Nothing without provisioning. */
+void mdl_agent_heap_release (void);
+
 /* What one agent costs the process, for mdl_agent_provision (meshdl/agent.h, with
    MDL_AGENT_MAX_PEERS): ZeroMQ sockets (PUB, SUB, CURVE monitors, the beacon's actor,
    with room to spare) and threads (worker, comm actor, beacon). */

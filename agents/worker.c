@@ -355,6 +355,9 @@ mdl_worker_wind_up (mdl_ctx_t *c, int rc, uint64_t steps)
     if (rc == 0 && c->algo->finish && !atomic_load (&a->stop))
         rc = c->algo->finish (c->state, c);
     if (rc == 0 && a->cfg.final_merge && !atomic_load (&a->stop)) {
+        /* the training's kept message buffers given back before the merge's own are made
+           (mdl_agent_heap_release): otherwise they add to the process's peak */
+        mdl_agent_heap_release ();
         uint64_t with = 0;
         bool ok = mdl_worker_global_average (c, MDL_FINAL_MERGE_ROUND, 0, false, &with, NULL);
         pthread_mutex_lock (&a->stats_lock);

@@ -1027,21 +1027,12 @@ s_populate (void *p, size_t len)
         madvise ((void *) a, b - a, MADV_POPULATE_WRITE);
 }
 
-/* A block for a shard's rows, its pages in place. Megabytes and more: on 2 MB pages
-   where the kernel gives them on request (transparent huge pages "madvise", Debian's
-   default), so 12 MB is 6 pages to fill, not 2900. */
-#define S_HUGE ((size_t) 2 << 20)
+/* A block for a shard's rows, its pages filled in at once. (On 2 MB pages, MADV_HUGEPAGE,
+   the keep took 10-21 ms instead of 25-29, but a process's peak grew by 1 MB.) */
 static uint8_t *
 s_rows_alloc (size_t bytes)
 {
-    void *p = NULL;
-    if (bytes < S_HUGE)
-        p = malloc (bytes);
-    else if (posix_memalign (&p, S_HUGE, (bytes + S_HUGE - 1) & ~(S_HUGE - 1)) == 0) {
-        madvise (p, (bytes + S_HUGE - 1) & ~(S_HUGE - 1), MADV_HUGEPAGE); /* a hint */
-        bytes = (bytes + S_HUGE - 1) & ~(S_HUGE - 1);
-    } else
-        p = NULL;
+    uint8_t *p = malloc (bytes);
     if (p)
         s_populate (p, bytes);
     return p;
@@ -1052,7 +1043,7 @@ s_rows_alloc (size_t bytes)
    mapping instead, every page of the pixels was faulted in once (a shard has rows on
    nearly every page: 11.5 K pages for Fashion-MNIST's 47 MB) and then given back; on
    this project's VM a fault costs microseconds: keeping a quarter of the training set
-   took 64-68 ms in a fresh process, 10-21 ms this way with s_rows_alloc. 0, or -1 when
+   took 64-68 ms in a fresh process, 25-29 ms this way with s_rows_alloc. 0, or -1 when
    the file could not be read as it was mapped (the caller copies through the mapping
    then). */
 #define S_KEEP_IOV 512

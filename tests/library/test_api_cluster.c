@@ -127,11 +127,11 @@ test_a_cluster_trains_and_its_snapshot_is_counted_evaluated_and_checkpointed (vo
     const int slots = prctl (78 /* PR_FUTEX_HASH */, 2 /* GET_SLOTS */, 0, 0, 0);
     if (slots > 0)
         assert_true (slots >= 4 * 200);
-    /* Received messages' buffers stay in the heap (meshdl/agent.h): a 24 MB block is not
-       mapped on its own, and once freed its pages stay for the next one. glibc's own
-       thresholds (128 KB, or adapted up to the largest block freed so far) map it and
-       give it back. */
-    const size_t big_n = (size_t) 24 << 20;
+    /* Received messages' buffers stay in the heap (meshdl/agent.h): a 3 MB block is not
+       mapped on its own, and once freed its pages stay for the next one (the heap keeps
+       4 MB). glibc's own thresholds (128 KB, or adapted up to the largest block freed so
+       far) map it and give it back. */
+    const size_t big_n = (size_t) 3 << 20;
     struct mallinfo2 m0 = mallinfo2 ();
     char *big = malloc (big_n);
     assert_non_null (big);
