@@ -277,7 +277,6 @@ s_size_futex_hash (size_t threads)
    reused by another's, and with 128 MB kept a final merge's peak rose from 60 to 61-69
    MB per process. Both are set since setting either alone turns glibc's adaptation off
    and is worse than neither (5.9-11.9 CPU s). Under s_prov_lock. */
-#define MDL_HEAP_MMAP_THRESHOLD ((size_t) 32 << 20)
 #define MDL_HEAP_TRIM_MIN ((size_t) 4 << 20)
 #define MDL_HEAP_TRIM_MAX ((size_t) 64 << 20)
 static bool s_heap_kept;   /* mdl_agent_provision was called */
@@ -289,7 +288,7 @@ s_keep_heap (size_t msg_bytes)
     want = want < MDL_HEAP_TRIM_MIN ? MDL_HEAP_TRIM_MIN : want;
     if (!s_heap_kept || want <= s_heap_trim)
         return;
-    mallopt (M_MMAP_THRESHOLD, (int) MDL_HEAP_MMAP_THRESHOLD);
+    mallopt (M_MMAP_THRESHOLD, (int) MDL_AGENT_HEAP_BLOCK_MAX);
     mallopt (M_TRIM_THRESHOLD, (int) want);
     s_heap_trim = want;
 }

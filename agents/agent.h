@@ -297,6 +297,11 @@ extern const size_t mdl_agent_age_nle;
 extern const double mdl_agent_wait_le[];
 extern const size_t mdl_agent_wait_nle;
 
+/* The largest block mdl_agent_provision has glibc serve from its heaps (M_MMAP_THRESHOLD;
+   glibc's own largest): a larger state arrives in a mapping of its own (config.c's
+   mdl_agent_cfg_wants_huge_pages). */
+#define MDL_AGENT_HEAP_BLOCK_MAX ((size_t) 32 << 20)
+
 /* Gives the free pages the heaps keep for received messages after mdl_agent_provision
    (agent.c) back to the system: before a phase whose own buffers would add to them (the
    final merge). Nothing without provisioning. */

@@ -1231,6 +1231,15 @@ s_least_degree (mdl_topo_t *t, uint32_t n)
     return least;
 }
 
+bool
+mdl_agent_cfg_wants_huge_pages (const mdl_agent_cfg_t *cfg)
+{
+    size_t d = cfg->dim;
+    if (cfg->learn.spec && mdl_model_check (cfg->learn.spec, &d))
+        return false;
+    return d > MDL_AGENT_HEAP_BLOCK_MAX / sizeof (float);
+}
+
 int
 mdl_agent_cfg_check_agents (const mdl_agent_cfg_t *cfg, uint32_t n)
 {

@@ -18,6 +18,7 @@
 #include "discopts.h"
 #include "http.h"
 #include "meshdl.h"
+#include "reexec.h"
 #include "report.h"
 #include "signals.h"
 #include "status.h"
@@ -501,6 +502,13 @@ s_options (s_run_t *r, int argc, char **argv, char *err, size_t errlen)
                                   &r->cfgkeep, err, errlen);
     if (rc == 1)
         return 1;
+    /* States above 32 MB arrive in fresh mappings: started again with glibc's 2 MB pages
+       for them (mdl_agent_cfg_wants_huge_pages), before anything that cannot happen
+       twice. GLIBC_TUNABLES naming glibc.malloc.hugetlb (=0 too) leaves it to the user. */
+    char why[256];
+    if (rc == 0 && mdl_agent_cfg_wants_huge_pages (r->cfg)
+        && mdl_cli_reexec_with_tunable ("glibc.malloc.hugetlb", "1", why, sizeof why))
+        fprintf (stderr, "meshdl agent: running without huge pages for the received states: %s\n", why);
     /* Early, so that a SIGTERM while the data loads (to PID 1 in a container, which has
        no default action) still ends the run cleanly. */
     mdl_signals_install ();
@@ -869,6 +877,7 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     mdl_json_str (&j, "model", r->to.model);
     mdl_agentopts_json_settings (&j, &r->ao, &r->to);
     mdl_json_int (&j, "eval_rows", (long long) r->eval_rows);
+    mdl_json_bool (&j, "huge_pages", mdl_cli_tunable_set ("glibc.malloc.hugetlb=1"));
     mdl_json_int (&j, "shard", r->shard_i);
     mdl_json_int (&j, "shards", r->shard_n);
     mdl_json_int (&j, "steps", s_ci (st, "steps"));

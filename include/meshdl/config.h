@@ -124,6 +124,15 @@ MDL_EXPORT const char *mdl_algo_name (size_t i);
    mdl_error_detail(). */
 MDL_EXPORT int mdl_algo_info (const char *algo, const char *key, char *buf, size_t cap);
 
+/* True when the configured model's fp32 state (the caller's dim without a model) is
+   larger than the blocks mdl_agent_provision keeps in glibc's heaps (32 MB): ZeroMQ
+   then receives every state into a fresh mapping, faulted in 4 KB at a time, unless
+   glibc asks the kernel for 2 MB pages for its mappings. That choice
+   (GLIBC_TUNABLES=glibc.malloc.hugetlb=1) is read only when a program starts: `meshdl
+   agent` starts itself again with it (4 agent processes on a 20 M-parameter model:
+   training 2.3x faster). False for a model that does not parse. */
+MDL_EXPORT bool mdl_agent_cfg_wants_huge_pages (const mdl_agent_cfg_t *cfg);
+
 /* The rules between settings and the size of the cluster, for n agents numbered as
    mdl_cluster_create numbers them: robust trimmed:B needs 2B + 1 states in every agent's
    mixing, so it is refused when some agent has fewer than 2B in-neighbours in some round
