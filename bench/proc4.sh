@@ -17,6 +17,7 @@
 # usage: bench/proc4.sh [BUILD_DIR]          e.g. bench/proc4.sh build
 # environment: ROUNDS [5], THREADS (BLAS threads per process, both sides) [1],
 #   PORT (first of 8 TCP ports) [35000], PYTHON [/usr/bin/python3], TIMEOUT (s per run) [120],
+#   AGENT_OPTS (more options for the meshdl side, e.g. --final-merge) [],
 #   KEEP=1 keeps the outputs (their directory is printed)
 # Exit status: 0 when every run completed (it measures, it does not assert); 1 when a run
 # failed; 3 when torch's BLAS is not OpenBLAS (netlib's reference BLAS would make the
@@ -28,6 +29,7 @@ threads=${THREADS:-1}
 port0=${PORT:-35000}
 py=${PYTHON:-/usr/bin/python3}
 tmo=${TIMEOUT:-120}
+read -r -a agent_opts <<<"${AGENT_OPTS:-}"
 here=$(cd "$(dirname "$0")" && pwd)
 meshdl="$build/meshdl"
 ref="$here/proc4_ref.py"
@@ -59,7 +61,7 @@ trap 'exit 130' INT TERM # the EXIT trap then ends the run's processes too
 load() { cut -d' ' -f1 /proc/loadavg; }
 now() { date +%s.%N; }
 
-echo "== proc4: 4 processes, ring, 1 epoch of batch 64, SGD lr 0.05, full Fashion-MNIST, BLAS threads $threads"
+echo "== proc4: 4 processes, ring, 1 epoch of batch 64, SGD lr 0.05, full Fashion-MNIST, BLAS threads $threads${AGENT_OPTS:+, meshdl also $AGENT_OPTS}"
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(grep -c ^processor /proc/cpuinfo) cpus," \
      "load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 echo "build: $build, CMAKE_BUILD_TYPE=$(grep -m1 '^CMAKE_BUILD_TYPE' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2)," \
@@ -92,6 +94,7 @@ side() {
             /usr/bin/time -f "%e %M %U %S" -o "$run.p$i.time" timeout -k 5 "$tmo" "$meshdl" agent \
                 --port $((base + i)) --peers "$peers" --shard "$i/4" --min-peers 3 --topology ring \
                 --epochs 1 --batch 64 --optimizer sgd --lr 0.05 --schedule constant --threads "$threads" --quiet \
+                ${agent_opts[@]+"${agent_opts[@]}"} \
                 >"$run.p$i.out" 2>"$run.p$i.err" &
         else
             /usr/bin/time -f "%e %M %U %S" -o "$run.p$i.time" timeout -k 5 "$tmo" "$py" "$ref" \
