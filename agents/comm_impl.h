@@ -210,8 +210,9 @@ uint64_t mdl_comm_seq_base (void);
 void mdl_comm_count (mdl_comm_t *self, uint64_t *field, uint64_t n);
 /* Forgets the states kept for a resend (a rejoin, a leave, shutdown). */
 void mdl_comm_drop_sent (mdl_link_t *l);
-/* Sends again the state of round step on channel ch to the link's peer, if it is the
-   last one sent there (same header, the next sequence number). True when sent. */
+/* Sends again the last state sent on channel ch to the link's peer (same header, the
+   next sequence number) when it is of round step, or of a later round (we are past step
+   and will not send it: the state's round says so). True when sent. */
 bool mdl_comm_resend (mdl_comm_t *self, mdl_link_t *l, int ch, uint64_t step);
 /* Membership is settling: hellos at the settling pace for a while, the next one brought
    forward by what happened (comm.c). */

@@ -11,6 +11,8 @@
         and a lone one that started far ahead is mixed from its second state on;
       - in sync mode the same lie no longer parks the peer's later states behind it
         (before: every round waited out --sync-timeout and the peer was never mixed);
+      - a RESEND for a round the agent is past gets its last state again (its round says
+        the asked one will not come);
       - a replayed message and a step that goes back on the link are refused;
       - every malformed message is refused under its own reason: NaN payload, short and
         empty payloads, sender 0, an unknown sender, an unknown kind or channel, a
@@ -319,6 +321,47 @@ test_one_state_stamped_a_few_rounds_ahead_does_not_make_the_agent_skip_rounds (v
     s_rig_destroy (r);
 }
 
+/* A neighbour that asks for a round we are past (it started from a snapshot behind us,
+   or our state of that round never reached it) gets our last state again: its round says
+   ours will not come. Before, nothing came, and where our first state had been refused as
+   too far ahead the neighbour waited a whole --sync-timeout for it (16 processes started
+   together: 1 run in 8 took 11 s). The same round asked for again still gets it. */
+static void
+test_a_resend_of_a_round_we_are_past_gets_our_last_state (void **state)
+{
+    s_sync_timeout = 5; /* the agent waits for the peer's round 2 meanwhile */
+    s_rig_t *r = s_rig_new (MDL_MODE_SYNC);
+    s_sync_timeout = 0.3;
+    for (int k = 0; k < 2; k++) {
+        s_next (r);
+        s_send (r, r->h.step, r->x);
+    }
+    s_next (r);
+    const uint64_t last = r->h.step;
+    assert_true (last >= 2);
+    float *x0 = malloc (r->d * sizeof (float));
+    memcpy (x0, r->x, r->d * sizeof (float));
+    mdl_wire_header_t h;
+    mdl_rawpeer_header (r->peer, S_PEER, ++r->seq, 0, &h); /* round 0: we are past it */
+    h.kind = MDL_KIND_MAKE (MDL_KIND_RESEND, 0);
+    h.payload_len = 0;
+    assert_int_equal (mdl_rawpeer_send (r->peer, S_AGENT, &h, "", 0), 0);
+    assert_int_equal (mdl_rawpeer_recv_state (r->peer, r->x, &r->h, 2), 0);
+    assert_int_equal (r->h.step, last);
+    assert_true (s_same (r->x, x0, r->d));
+    /* a round the agent has not reached: nothing (it has no such state) */
+    mdl_rawpeer_header (r->peer, S_PEER, ++r->seq, last + 3, &h);
+    h.kind = MDL_KIND_MAKE (MDL_KIND_RESEND, 0);
+    h.payload_len = 0;
+    assert_int_equal (mdl_rawpeer_send (r->peer, S_AGENT, &h, "", 0), 0);
+    assert_int_equal (mdl_rawpeer_recv_state (r->peer, r->x, &r->h, 0.5), MDL_ETIMEOUT);
+    s_send (r, last, x0); /* the round goes on */
+    s_next (r);
+    assert_int_equal (r->h.step, last + 1);
+    free (x0);
+    s_rig_destroy (r);
+}
+
 static void
 test_a_replayed_message_and_a_step_going_back_are_refused (void **state)
 {
@@ -518,6 +561,7 @@ main (void)
         cmocka_unit_test (test_a_lone_neighbour_far_ahead_from_the_start_is_mixed_from_its_second_state_in_async_mode),
         cmocka_unit_test (test_a_state_stamped_far_ahead_does_not_hold_back_the_later_ones_in_sync_mode),
         cmocka_unit_test (test_one_state_stamped_a_few_rounds_ahead_does_not_make_the_agent_skip_rounds),
+        cmocka_unit_test (test_a_resend_of_a_round_we_are_past_gets_our_last_state),
         cmocka_unit_test (test_a_replayed_message_and_a_step_going_back_are_refused),
         cmocka_unit_test (test_every_malformed_message_is_refused_under_its_own_reason),
         cmocka_unit_test (test_a_round_waiting_for_a_peer_ends_when_its_connection_is_suspended),
