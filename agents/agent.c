@@ -271,7 +271,7 @@ s_size_futex_hash (size_t threads)
    its pages: a quarter of the CPU of 4 ring agent processes on the 0.9 MB MLP (bench/
    proc4.sh's workload: 4.0-4.8 -> 3.1-3.5 CPU s per run). After mdl_agent_provision,
    blocks up to 32 MB (glibc's largest threshold; larger models still map their own) come
-   from the heaps, and a heap keeps a free top of up to 4 state messages (at least 8 MB,
+   from the heaps, and a heap keeps a free top of up to 4 state messages (at least 4 MB,
    at most 64 MB; raised as agents with larger models are made): the next message reuses
    the pages the last one left. Not more: memory kept free in one thread's heap is not
    reused by another's, and with 128 MB kept a final merge's peak rose from 60 to 61-69

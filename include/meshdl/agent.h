@@ -50,7 +50,7 @@ typedef struct mdl_agent_t mdl_agent_t;
    up to the hard one, and for 64 agents or more (Linux >= 6.16) the process's futex
    table to the threads' number: sized for the CPUs, it makes every wake-up of hundreds
    of agents' threads slow. It also keeps large blocks in glibc's heaps (mallopt:
-   M_MMAP_THRESHOLD 32 MB; M_TRIM_THRESHOLD 8 MB, raised to 4 fp32 states of the largest
+   M_MMAP_THRESHOLD 32 MB; M_TRIM_THRESHOLD 4 MB, raised to 4 fp32 states of the largest
    model an agent is made with, at most 64 MB): ZeroMQ gives every received model a
    buffer of its own, and mapping each one afresh cost a quarter of the CPU of 4 ring
    agent processes. Returns 0, or MDL_ELIMIT with one sentence in why naming the
