@@ -445,8 +445,9 @@ s_on_control (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
     }
 }
 
-/* Phase 4a: a plain state (codec: the run's) or outputs (the outputs codec), decoded
-   straight into the sender's mailbox slot of the channel. Outputs are kept only when
+/* Phase 4a: a plain state (codec: the run's, or the keyframes' for an exact state) or
+   outputs (the outputs codec), decoded straight into the sender's mailbox slot of the
+   channel. Outputs are kept only when
    their content is valid too; a rejected one is refused under its reason and files
    nothing (s_bad_payload): a valid state of the round may still come. */
 static void
@@ -458,10 +459,17 @@ s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_
     /* fp32 on the wire is the vector: the mailbox keeps the received frame itself (for
        inproc, the sender's buffer) instead of a copy, and mixing reads it there, checking
        it for NaN/Inf as it goes (mdl_vec_mix_checked): the only pass over it. */
-    if (mdl_codec_view (self->codec, payload, len)) {
+    if (codec != self->ocodec && mdl_codec_view (codec, payload, len)) {
         const void *data = NULL;
         void *ref = mdl_comm_hold_payload (self, &data);
-        const float *v = ref ? mdl_codec_view (self->codec, data, len) : NULL;
+        const float *v = ref ? mdl_codec_view (codec, data, len) : NULL;
+        /* An exact state is read by averages that do not check it (mixing does): a NaN
+           or Inf in it is refused here, as decoding it would. */
+        if (v && meta->keyframe && !mdl_vec_isfinite (v, a->d)) {
+            mdl_mesh_release (ref);
+            s_bad_payload (self, h->sender, MDL_EWIRE_NONFINITE);
+            return;
+        }
         if (v && mdl_mailroom_file_ref (a->room, h->sender, ch, parity, v, mdl_mesh_release, ref, meta) == 0)
             return;
         mdl_mesh_release (ref);
@@ -759,8 +767,14 @@ s_on_update_checked (mdl_comm_t *self, const void **frames, const size_t *lens, 
     const bool parity = a->cfg.mode == MDL_MODE_SYNC || h.step >= MDL_MERGE_ROUND;
     mdl_slot_meta_t meta = { .step = h.step, .seq = h.seq, .arrival = mdl_now (), .loss = h.loss,
                              .aux = h.aux, .keyframe = h.keyframe };
-    if (type == MDL_KIND_OUTPUTS || (type == MDL_KIND_STATE && !h.keyframe))
-        s_file_state (self, &h, &meta, parity, type == MDL_KIND_OUTPUTS ? self->ocodec : self->codec, frames[2], lens[2]);
+    /* Without replicas a keyframe is an exact state (a global average's, Plexus's, a
+       pairwise average's) that resets no public copy: filed as a plain state, by
+       reference when it is fp32, not decoded into a copy and copied again into a slot
+       (two passes and, for a slot made on demand, its page faults: Plexus's CPU). */
+    if (type == MDL_KIND_OUTPUTS || (type == MDL_KIND_STATE && (!h.keyframe || !a->replicas)))
+        s_file_state (self, &h, &meta, parity,
+                      type == MDL_KIND_OUTPUTS ? self->ocodec : h.keyframe ? self->kcodec : self->codec, frames[2],
+                      lens[2]);
     else
         s_file_replica (self, l, &h, &meta, parity, frames[2], lens[2]);
 }

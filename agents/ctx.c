@@ -249,6 +249,36 @@ s_drop_offline (mdl_ctx_t *c)
     c->nout = keep;
 }
 
+/* The talk set (hood.h) of round's window, ids into out (c->n entries): 0, or
+   MDL_ENOMEM / the topology's error (out then unchanged). */
+static int
+s_talk_compute (mdl_ctx_t *c, uint64_t round, uint64_t *out, size_t *nout)
+{
+    const mdl_topo_t *graphs[3];
+    const size_t ng = mdl_agent_graphs (c->a, round, graphs);
+    uint32_t *in = malloc ((c->n ? c->n : 1) * sizeof *in), *talk = malloc ((c->n ? c->n : 1) * sizeof *talk);
+    uint8_t *mark = malloc (c->n ? c->n : 1);
+    size_t nin = 0, ntalk = 0;
+    int rc = in && talk && mark ? mdl_hood_compute (graphs, ng, (uint32_t) c->n, c->me, round, in, &nin, talk, &ntalk, mark)
+                                : MDL_ENOMEM;
+    if (rc == 0) {
+        for (size_t k = 0; k < ntalk; k++)
+            out[k] = c->ids[talk[k]];
+        *nout = ntalk;
+    }
+    free (in);
+    free (talk);
+    free (mark);
+    return rc;
+}
+
+size_t
+mdl_worker_talk_ids (mdl_ctx_t *c, uint64_t round, uint64_t *out)
+{
+    size_t n = 0;
+    return s_talk_compute (c, round, out, &n) == 0 ? n : 0;
+}
+
 /* Replica holders are the peers of the talk set (hood.h): when the neighbourhood moves
    (membership, an aperiodic graph's window), the holders outside it are forgotten, as
    the comm actor of each of them forgets its copy of ours; one that comes back gets a
@@ -262,16 +292,12 @@ s_follow_talk (mdl_ctx_t *c)
     const uint64_t w = mdl_hood_window (graphs, ng, (uint32_t) c->n, c->step);
     if (c->talk && c->talk_version == c->view_version && c->talk_window == w && c->talk_graphs == ng)
         return;
-    uint32_t *in = malloc (c->n * sizeof *in), *talk = malloc (c->n * sizeof *talk);
-    uint8_t *mark = malloc (c->n ? c->n : 1);
     uint64_t *ids = realloc (c->talk, (c->n ? c->n : 1) * sizeof *ids);
-    size_t nin = 0, ntalk = 0;
-    if (ids)
-        c->talk = ids;
-    if (in && talk && mark && ids
-        && mdl_hood_compute (graphs, ng, (uint32_t) c->n, c->me, c->step, in, &nin, talk, &ntalk, mark) == 0) {
-        for (size_t k = 0; k < ntalk; k++)
-            c->talk[k] = c->ids[talk[k]];
+    if (!ids)
+        return;
+    c->talk = ids;
+    size_t ntalk = 0;
+    if (s_talk_compute (c, c->step, c->talk, &ntalk) == 0) {
         c->ntalk = ntalk;
         c->talk_version = c->view_version;
         c->talk_window = w;
@@ -286,9 +312,6 @@ s_follow_talk (mdl_ctx_t *c)
         }
         c->nknown = keep;
     }
-    free (in);
-    free (talk);
-    free (mark);
 }
 
 /* Refreshes the membership snapshot and this round's neighbours and weights. */

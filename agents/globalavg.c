@@ -107,24 +107,38 @@ s_average_states (mdl_ctx_t *c, uint64_t R, const float *xf, double aux, bool we
    last sent the asker are not answered: that copy is on its way. An asker asks from 20 ms
    after it entered the average, and again every 0.25 s at most, while our state is
    missing; but the states of d floats that every peer sends every other at once take
-   longer than that (0.3 s for 8 agents of 0.94 MB on 2 loaded cores), and asks from
-   peers that entered before us wait for us (we send to everyone on entering). Answering
-   each ask sent each state 2 to 2.5 times (docs/results.md, final merge). An ask that
-   comes later is answered (the copy was lost, or the asker was not listening yet: it
-   connects to us when it enters), and the asker's quiet time doubles (4 s at most), so
+   longer than that (0.3 s for 8 agents of 0.94 MB on 2 loaded cores). Answering each ask
+   sent each state 2 to 2.5 times (docs/results.md, final merge). An ask that comes later
+   is answered (the copy was lost), and the asker's quiet time doubles (4 s at most), so
    that a slow transfer costs one copy more, not one per ask. */
 #define S_ASK_QUIET 0.5
 
-/* Keeps in asked[0..n) the asks to answer at time now, stamps their peers' sent_at and
-   doubles their quiet; returns how many. A peer not in all (it joined since) is answered. */
+/* Where all[0..nall) has id, or nall. */
 static size_t
-s_answers_due (const uint64_t *all, size_t nall, double *sent_at, double *quiet, uint64_t *asked, size_t n, double now)
+s_index (const uint64_t *all, size_t nall, uint64_t id)
+{
+    size_t i = 0;
+    while (i < nall && all[i] != id)
+        i++;
+    return i;
+}
+
+/* Sorts the asks asked[0..n) of this pass: a peer our state has not gone to yet (sent[]
+   false) goes into due (it is listening now: it asked), the others stay in asked when
+   their quiet time is over (their peers' sent_at stamped, quiet doubled) and are dropped
+   otherwise. A peer not in all (it joined since) is answered. Returns how many stay. */
+static size_t
+s_answers_due (const uint64_t *all, size_t nall, const bool *sent, double *sent_at, double *quiet, uint64_t *asked,
+               size_t n, uint64_t *due, size_t *ndue, double now)
 {
     size_t keep = 0;
     for (size_t k = 0; k < n; k++) {
-        size_t i = 0;
-        while (i < nall && all[i] != asked[k])
-            i++;
+        const size_t i = s_index (all, nall, asked[k]);
+        if (i < nall && !sent[i]) {
+            if (s_index (due, *ndue, asked[k]) == *ndue)
+                due[(*ndue)++] = asked[k];
+            continue;
+        }
         if (i < nall && now - sent_at[i] < quiet[i])
             continue;
         if (i < nall) {
@@ -136,6 +150,17 @@ s_answers_due (const uint64_t *all, size_t nall, double *sent_at, double *quiet,
     return keep;
 }
 
+/* Whether peer id's state of round R is in the merge mailbox. */
+static bool
+s_has_state (mdl_agent_t *a, uint64_t id, uint64_t R)
+{
+    mdl_slot_meta_t m;
+    if (!mdl_mailroom_read_begin (a->room, id, a->merge_ch, R, &m))
+        return false;
+    mdl_mailroom_read_end (a->room, id, a->merge_ch);
+    return true;
+}
+
 /* One exact average over every live peer in round R (>= MDL_MERGE_ROUND): Zhu et al.'s
    single global merge at the end, and Gossip-PGA's periodic average (--global-every).
    Reliable over lossy PUB/SUB: every agent sends its state (fp32) to all live peers on
@@ -144,7 +169,14 @@ s_answers_due (const uint64_t *all, size_t nall, double *sent_at, double *quiet,
    marker R + 1), and keeps answering requests with its pre-merge state until every peer
    said the same (or moved on to a later round), or --merge-timeout passes. Peers that
    die meanwhile drop out of the average. On success x holds the average and *merged_with
-   the number of peers in it; on failure x is unchanged. c->step is restored. */
+   the number of peers in it; on failure x is unchanged. c->step is restored.
+
+   A peer outside the talk set (hood.h: not linked with us by the graph) connects to us
+   only when it enters the average, so a state sent to it before then is lost (PUB/SUB
+   drops what has no subscriber): such a peer gets our state once we heard from it in
+   this average (its state, or its ask for ours), which it sends after connecting to
+   us. Sending on entering and answering its ask S_ASK_QUIET later cost every average
+   0.45 s (an 8-agent local-SGD run of bench_sim: 0.96 s against 0.51 s). */
 bool
 mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, uint64_t *merged_with, size_t *mismatched)
 {
@@ -156,12 +188,28 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, 
     c->step = R;
     atomic_store (&a->round, R);
     mdl_handoff_command (a->handoff, 'A', NULL, NULL, 0); /* sync: merge states parked until we got here may be filed */
-    uint64_t all[MDL_AGENT_MAX_PEERS];
+    uint64_t all[MDL_AGENT_MAX_PEERS], talk[MDL_AGENT_MAX_PEERS], to[MDL_AGENT_MAX_PEERS];
     size_t nall = mdl_worker_live_peers (c, all);
+    const size_t ntalk = c->n <= MDL_AGENT_MAX_PEERS ? mdl_worker_talk_ids (c, step, talk) : 0;
     /* Everyone takes part, not only the neighbours: connections and merge mailboxes for
        every live peer while this runs (the comm actor opens them before it sends). */
     mdl_worker_transient (c, MDL_TRANSIENT_MERGE, true, NULL, 0, 0);
-    mdl_worker_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, all, nall);
+    /* Our state goes now to the peers that hear it: the talk set's, and those that
+       entered first (their state or their ask is here; the asks answered by this send). */
+    bool sent[MDL_AGENT_MAX_PEERS];
+    uint64_t asked[MDL_AGENT_MAX_PEERS];
+    size_t nasked = mdl_agent_take_resync (a, asked), nto = 0;
+    for (size_t i = 0; i < nall; i++) {
+        sent[i] = s_index (talk, ntalk, all[i]) < ntalk || s_index (asked, nasked, all[i]) < nasked
+                  || s_has_state (a, all[i], R);
+        if (sent[i])
+            to[nto++] = all[i];
+    }
+    for (size_t k = 0; k < nasked; k++) /* asks of peers that joined since: answered too */
+        if (s_index (all, nall, asked[k]) == nall && nto < MDL_AGENT_MAX_PEERS)
+            to[nto++] = asked[k];
+    if (nto)
+        mdl_worker_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, to, nto);
     const double t0 = mdl_now (), until = t0 + a->cfg.merge_timeout;
     /* When our state last went to each peer, and how long its asks are not answered
        after that (s_answers_due). */
@@ -170,9 +218,8 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, 
         sent_at[i] = t0;
         quiet[i] = S_ASK_QUIET;
     }
-    /* A peer that was not listening to us yet (not a neighbour: it connects when it
-       enters this average) missed that state and asks for it: the first asks come soon,
-       then every 0.25 s. */
+    /* The states we miss are asked for: the first asks soon (a peer that entered before
+       us sent its state before we listened), then every 0.25 s. */
     double ask_every = 0.02, next_ask = t0 + ask_every;
     bool have_all = false;
     while (mdl_now () < until && !atomic_load (&a->stop)) {
@@ -185,21 +232,29 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, 
                 continue;
             npeers++;
             mdl_slot_meta_t m;
-            const float *v = mdl_mailroom_read_begin (a->room, id, a->merge_ch, R, &m);
-            if (v)
-                mdl_mailroom_read_end (a->room, id, a->merge_ch);
-            else
+            if (!s_has_state (a, id, R))
                 missing[nmiss++] = id;
             /* done: its marker R + 1, or a later round (it finished R and moved on) */
             if (mdl_mailroom_peek (a->room, id, a->merge_ch, &m) && m.step > R)
                 ndone++;
         }
-        /* Answer the peers that asked for our state. */
-        uint64_t asked[MDL_AGENT_MAX_PEERS];
-        size_t nasked = mdl_agent_take_resync (a, asked);
-        nasked = s_answers_due (all, nall, sent_at, quiet, asked, nasked, mdl_now ());
-        if (nasked)
-            mdl_worker_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, asked, nasked);
+        /* Our state to the peers we heard from since (their state came: they listen to
+           us now), and to those that asked for it. */
+        nto = 0;
+        for (size_t i = 0; i < nall; i++)
+            if (!sent[i] && s_has_state (a, all[i], R))
+                to[nto++] = all[i];
+        nasked = mdl_agent_take_resync (a, asked);
+        nasked = s_answers_due (all, nall, sent, sent_at, quiet, asked, nasked, to, &nto, mdl_now ());
+        for (size_t k = 0; k < nto; k++) {
+            const size_t i = s_index (all, nall, to[k]);
+            sent[i] = true;
+            sent_at[i] = mdl_now ();
+        }
+        for (size_t k = 0; k < nasked && nto < MDL_AGENT_MAX_PEERS; k++)
+            to[nto++] = asked[k];
+        if (nto)
+            mdl_worker_send_aux (c, ch | MDL_KIND_STATE, R, xf, aux, to, nto);
         if (!have_all && nmiss == 0) {
             size_t n = 0;
             size_t bad = 0;

@@ -138,6 +138,10 @@ void mdl_worker_fused_end (mdl_ctx_t *c);
 /* Refreshes the membership snapshot and this round's neighbours and weights. Returns 0
    or the topology's error. */
 int mdl_worker_round (mdl_ctx_t *c);
+/* The talk set (hood.h: the peers linked with this one both ways, whatever the round's
+   graph) of round's window, ids into out (c->n entries); how many (0 when it cannot be
+   computed). c's membership is the last mdl_worker_round's. */
+size_t mdl_worker_talk_ids (mdl_ctx_t *c, uint64_t round, uint64_t *out);
 /* Hands one encoded payload to the comm actor for the given recipients. Takes the blob
    reference. */
 int mdl_worker_send (mdl_ctx_t *c, const mdl_outmsg_t *m, const uint64_t *to, size_t nto, mdl_blob_t *blob);

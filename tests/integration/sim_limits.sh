@@ -2,7 +2,8 @@
 # `meshdl sim` at the limits of a process: --agents at its maximum (1024, one-peer-exp,
 # a tiny model and one step each) runs to the end; past it, or when the process cannot
 # have the open files that many agents need, it is refused up front with one line naming
-# the limit, exit 2, before any data is read (no ZeroMQ or CZMQ assertion at any size).
+# the limit, exit 2, before any data is read (no ZeroMQ or CZMQ assertion at any size); a
+# global average among 32 agents holds each state once.
 set -uo pipefail
 bin=${1:?usage: sim_limits.sh path/to/meshdl}
 data=/usr/share/datasets/fashion-mnist
@@ -37,6 +38,21 @@ import json, sys
 s = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["summary"]
 assert s["agents"] == 1024 and s["status"] == "done" and s["steps_min"] == 1 and s["peers_seen"] == 1023, s
 assert s["updates_applied"] == 1024, s
+PY
+
+# 4. a global average among many agents holds each state once, not once per receiver: 32
+#    agents of the benchmark MLP (0.94 MB) in local SGD with one exact average. Its
+#    states are exact (fp32 keyframes): they were decoded into a copy per link, kept for
+#    the run, and copied again into a slot, 2 x 32 x 31 copies (2.36 GB peak, 5.7 s); now
+#    they are filed by reference like any fp32 state (290 MB, as the ring's 32 agents).
+timeout 300 "$bin" sim --agents 32 --model mlp:784-256-128-10 --train-subset 3200 --test-subset 100 --epochs 1 \
+    --threads 1 --algo localsgd --local-epochs 1 --quiet >"$tmp/o" 2>"$tmp/e"; rc=$?
+python3 - "$tmp/o" <<'PY' && [ $rc -eq 0 ] && ok "32 agents averaged once within 600 MB: $(tail -c 120 "$tmp/o")" \
+    || no "32 agents' global average: exit $rc, $(tail -c 300 "$tmp/o") $(tail -3 "$tmp/e")"
+import json, sys
+s = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["summary"]
+assert s["status"] == "done" and s["global_averages"] == 1 and s["consensus_distance"] < 1e-9, s
+assert s["peak_rss_mb"] < 600, s["peak_rss_mb"]
 PY
 
 [ $fails -eq 0 ] && echo "sim_limits: all passed" || { echo "sim_limits: $fails failed"; exit 1; }

@@ -265,16 +265,15 @@ s_counter_at_least (mdl_agent_t *a, const char *name, double atleast)
     return v;
 }
 
+/* Agent 0 enters the final merge 0.4 s after the others, who ask it for its state
+   meanwhile: each agent's merge state goes out S_N - 1 times, once to each peer, not once
+   more per ask, and none is lost for want of a connection. */
 static void
-test_a_final_merge_sends_each_state_once_to_each_peer_when_one_agent_enters_it_late (void **state)
+s_merge_sends_each_state_once (const char *topology)
 {
-    /* Everyone a neighbour (no peer misses a state for want of a connection); agent 0
-       enters the merge 0.4 s after the others, who ask it for its state meanwhile. Its
-       state goes once to each of them (it was sending it to everyone anyway), not once
-       more per ask; each agent's states go out S_N - 1 times. */
     mdl_agent_cfg_t *c = s_cfg ("dpsgd", "sync", "fp32");
     assert_int_equal (mdl_agent_cfg_set (c, "final-merge", "true"), 0);
-    assert_int_equal (mdl_agent_cfg_set (c, "topology", "complete"), 0);
+    assert_int_equal (mdl_agent_cfg_set (c, "topology", topology), 0);
     s_worker_t w[S_N];
     mdl_cluster_t *cl = s_cluster_go (c, 3, 0.0f, true, 0, 400 * 1000000L, w);
     for (int i = 0; i < S_N; i++)
@@ -287,8 +286,8 @@ test_a_final_merge_sends_each_state_once_to_each_peer_when_one_agent_enters_it_l
         assert_int_equal (mdl_agent_counter (a, "msgs_sent_global_state", &states), 0);
         assert_int_equal (mdl_agent_counter (a, "msgs_sent_resync", &asks), 0);
         if (states != S_N - 1)
-            fail_msg ("agent %d sent its merge state %.0f times to %d peers (%.0f asks of its own)", i, states, S_N - 1,
-                      asks);
+            fail_msg ("%s: agent %d sent its merge state %.0f times to %d peers (%.0f asks of its own)", topology, i,
+                      states, S_N - 1, asks);
         /* the kinds add up to all that was sent (one snapshot of every counter) */
         double all[256];
         const size_t n = mdl_agent_counters (a, all, 256);
@@ -304,6 +303,20 @@ test_a_final_merge_sends_each_state_once_to_each_peer_when_one_agent_enters_it_l
         assert_float_equal (w[1].x[k], w[0].x[k], 1e-5f);
     mdl_cluster_destroy (&cl);
     mdl_agent_cfg_destroy (&c);
+}
+
+static void
+test_a_final_merge_sends_each_state_once_to_each_peer_when_one_agent_enters_it_late (void **state)
+{
+    (void) state;
+    /* Everyone a neighbour: agent 0's state goes once to each (it was sending it to
+       everyone anyway). */
+    s_merge_sends_each_state_once ("complete");
+    /* A ring of 4: agent 2 is linked with agent 0 only while the merge runs, each
+       connecting to the other on entering it. A state sent to 0 before 0 listened was
+       lost and went again when 0 asked, half a second later (the quiet time for asks):
+       now it goes once 0 was heard from (its ask, or its state). */
+    s_merge_sends_each_state_once ("ring");
 }
 
 static void
