@@ -195,12 +195,15 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, 
        every live peer while this runs (the comm actor opens them before it sends). */
     mdl_worker_transient (c, MDL_TRANSIENT_MERGE, true, NULL, 0, 0);
     /* Our state goes now to the peers that hear it: the talk set's, and those that
-       entered first (their state or their ask is here; the asks answered by this send). */
+       entered first (their state or their ask is here; the asks answered by this send).
+       With a static list every peer hears it: each stays connected to every endpoint
+       it lists (the hellos are its membership), ours among them. */
+    const bool everyone = a->cfg.disc.kind == MDL_DISC_STATIC && a->cfg.disc.peers && a->cfg.disc.peers[0];
     bool sent[MDL_AGENT_MAX_PEERS];
     uint64_t asked[MDL_AGENT_MAX_PEERS];
     size_t nasked = mdl_agent_take_resync (a, asked), nto = 0;
     for (size_t i = 0; i < nall; i++) {
-        sent[i] = s_index (talk, ntalk, all[i]) < ntalk || s_index (asked, nasked, all[i]) < nasked
+        sent[i] = everyone || s_index (talk, ntalk, all[i]) < ntalk || s_index (asked, nasked, all[i]) < nasked
                   || s_has_state (a, all[i], R);
         if (sent[i])
             to[nto++] = all[i];
