@@ -5,7 +5,8 @@
 # 10.213.7.0/24) and runs one `meshdl agent --interface mdl0` per namespace:
 #   1. the 4 agents find each other by beacon and train together on a Fashion-MNIST
 #      subset (shard i/4 each) to >= 80% test accuracy; each saw 3 peers, received and
-#      mixed updates, exits 0 with a summary line and writes its checkpoint;
+#      mixed updates, exits 0 with a summary line and writes its checkpoint; a final
+#      merge leaves them one model, each merge state sent about once per peer;
 #   2. in a long run, one agent gets SIGTERM mid-run: it exits 0 within a few seconds
 #      with its summary and checkpoint; the other 3 log its leave and keep training;
 #      then they are stopped with SIGTERM too, each exiting 0 with a summary.
@@ -74,7 +75,7 @@ ok "LAN of 4 namespaces on a bridge ($P-n1..4, $SUBNET.0/24)"
 
 # --- 1: 4 agents discover each other by beacon and train to >= 80% --------------------
 t0=$(now)
-for i in 1 2 3 4; do start "a$i" $i 120 --epochs 2 --metrics "$T/a$i.jsonl" --quiet; done
+for i in 1 2 3 4; do start "a$i" $i 120 --epochs 2 --final-merge --metrics "$T/a$i.jsonl" --quiet; done
 all_exited () { for i in 1 2 3 4; do exited "a$i" || return 1; done; }
 wait_until 125 all_exited || no "phase 1: agents still running after 125 s"
 for i in 1 2 3 4; do
@@ -93,6 +94,14 @@ for i in 1 2 3 4; do
     [ -s "$T/$n.ckpt" ] && [ -s "$T/$n.jsonl" ] && ok "$n wrote its checkpoint and metrics" \
         || no "$n: checkpoint or metrics missing"
 done
+# The final merge over beacons: on the ring each agent has one peer it connects to only
+# for the merge; its state goes to that peer once it heard from it, not before (lost)
+# and again half a second after the peer asked. Exact: the four end with one model.
+accs=$(for i in 1 2 3 4; do summary "$T/a$i.out" test_acc; done | sort -u | wc -l)
+sent=$(for i in 1 2 3 4; do python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["summary"]["msgs_sent_by_kind"].get("global_state", 0))' "$T/a$i.out" 2>/dev/null; done | tr '\n' ' ')
+[ "$accs" = 1 ] && ok "the final merge left the 4 agents one model (one test_acc); merge states sent: $sent" \
+    || no "the final merge: $accs different test_acc among the 4 agents; merge states sent: $sent"
+for k in $sent; do [ "$k" -ge 3 ] && [ "$k" -le 6 ] || no "an agent sent its merge state $k times to 3 peers ($sent)"; done
 echo "# phase 1 took $(since "$t0") s"
 
 # --- 2: SIGTERM to one agent mid-run; the others log its leave and go on ---------------
