@@ -18,6 +18,7 @@
 # environment: ROUNDS [5], THREADS (BLAS threads per process, both sides) [1],
 #   PORT (first of 8 TCP ports) [35000], PYTHON [/usr/bin/python3], TIMEOUT (s per run) [120],
 #   AGENT_OPTS (more options for the meshdl side, e.g. --final-merge) [],
+#   SEED (both sides' --seed: initial model, shards, batch order) [1],
 #   KEEP=1 keeps the outputs (their directory is printed)
 # Exit status: 0 when every run completed (it measures, it does not assert); 1 when a run
 # failed; 3 when torch's BLAS is not OpenBLAS (netlib's reference BLAS would make the
@@ -29,6 +30,7 @@ threads=${THREADS:-1}
 port0=${PORT:-35000}
 py=${PYTHON:-/usr/bin/python3}
 tmo=${TIMEOUT:-120}
+seed=${SEED:-1}
 read -r -a agent_opts <<<"${AGENT_OPTS:-}"
 here=$(cd "$(dirname "$0")" && pwd)
 meshdl="$build/meshdl"
@@ -61,7 +63,7 @@ trap 'exit 130' INT TERM # the EXIT trap then ends the run's processes too
 load() { cut -d' ' -f1 /proc/loadavg; }
 now() { date +%s.%N; }
 
-echo "== proc4: 4 processes, ring, 1 epoch of batch 64, SGD lr 0.05, full Fashion-MNIST, BLAS threads $threads${AGENT_OPTS:+, meshdl also $AGENT_OPTS}"
+echo "== proc4: 4 processes, ring, 1 epoch of batch 64, SGD lr 0.05, full Fashion-MNIST, BLAS threads $threads, seed $seed${AGENT_OPTS:+, meshdl also $AGENT_OPTS}"
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(grep -c ^processor /proc/cpuinfo) cpus," \
      "load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 echo "build: $build, CMAKE_BUILD_TYPE=$(grep -m1 '^CMAKE_BUILD_TYPE' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2)," \
@@ -93,13 +95,13 @@ side() {
             peers=""; for k in 0 1 2 3; do [ $k -ne $i ] && peers="$peers${peers:+,}tcp://127.0.0.1:$((base + k))"; done
             /usr/bin/time -f "%e %M %U %S" -o "$run.p$i.time" timeout -k 5 "$tmo" "$meshdl" agent \
                 --port $((base + i)) --peers "$peers" --shard "$i/4" --min-peers 3 --topology ring \
-                --epochs 1 --batch 64 --optimizer sgd --lr 0.05 --schedule constant --threads "$threads" --quiet \
+                --epochs 1 --batch 64 --optimizer sgd --lr 0.05 --schedule constant --threads "$threads" --seed "$seed" --quiet \
                 ${agent_opts[@]+"${agent_opts[@]}"} \
                 >"$run.p$i.out" 2>"$run.p$i.err" &
         else
             /usr/bin/time -f "%e %M %U %S" -o "$run.p$i.time" timeout -k 5 "$tmo" "$py" "$ref" \
                 --rank "$i" --world 4 --port "$base" --epochs 1 --batch 64 --lr 0.05 --threads "$threads" \
-                --timeout "$((tmo / 2))" >"$run.p$i.out" 2>"$run.p$i.err" &
+                --seed "$seed" --timeout "$((tmo / 2))" >"$run.p$i.out" 2>"$run.p$i.err" &
         fi
         pids+=($!)
     done
