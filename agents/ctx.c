@@ -457,6 +457,12 @@ mdl_ctx_publish (mdl_ctx_t *c, int channel, const float *v)
     size_t nto = 0;
     mdl_blob_t *b = NULL;
     if (!a->replicas) {
+        /* Nobody to send to (--isolated, a round without out-neighbours): fp32's encode
+           is a copy that draws nothing from the RNG, made only to be dropped
+           (mdl_worker_send): skipped. A stochastic codec still encodes, so that its draws,
+           and the run's floats, do not depend on who listened. */
+        if (c->nout == 0 && mdl_codec_view (c->codec, v, c->d * sizeof (float)))
+            return 0;
         if ((rc = mdl_worker_encode (c, c->codec, v, &b)))
             return rc;
         return mdl_worker_publish_blob (c, channel, m.step, b, false);
