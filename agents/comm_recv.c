@@ -447,9 +447,9 @@ s_on_control (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h)
 
 /* Phase 4a: a plain state (codec: the run's, or the keyframes' for an exact state) or
    outputs (the outputs codec), decoded straight into the sender's mailbox slot of the
-   channel. Outputs are kept only when
-   their content is valid too; a rejected one is refused under its reason and files
-   nothing (s_bad_payload): a valid state of the round may still come. */
+   channel. Outputs are kept only when their content is valid too; a rejected one is
+   refused under its reason and files nothing (s_bad_payload): a valid state of the round
+   may still come. */
 static void
 s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_t *meta, bool parity,
               mdl_codec_t *codec, const void *payload, size_t len)
