@@ -480,7 +480,7 @@ static int
 s_alone (mdl_agent_t *a)
 {
     const mdl_disc_cfg_t *d = &a->cfg.disc;
-    if (d->kind != MDL_DISC_STATIC || (d->peers && d->peers[0]))
+    if (d->kind != MDL_DISC_STATIC || mdl_disc_static_list (d))
         return 0;
     int rc = 0;
     if (!(a->alone = mdl_registry_new (&rc)))

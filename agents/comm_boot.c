@@ -58,7 +58,7 @@ static double
 s_hear_wait (const mdl_comm_t *self)
 {
     const mdl_agent_cfg_t *cfg = &self->a->cfg;
-    if (cfg->disc.kind == MDL_DISC_INPROC || (cfg->disc.kind == MDL_DISC_STATIC && !(cfg->disc.peers && *cfg->disc.peers)))
+    if (cfg->disc.kind == MDL_DISC_INPROC || (cfg->disc.kind == MDL_DISC_STATIC && !mdl_disc_static_list (&cfg->disc)))
         return 0;
     const double w = cfg->peer_timeout > 4 * cfg->hello_interval ? cfg->peer_timeout : 4 * cfg->hello_interval;
     return w > 1 ? w : 1;

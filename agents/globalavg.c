@@ -198,7 +198,7 @@ mdl_worker_global_average (mdl_ctx_t *c, uint64_t R, double aux, bool weighted, 
        entered first (their state or their ask is here; the asks answered by this send).
        With a static list every peer hears it: each stays connected to every endpoint
        it lists (the hellos are its membership), ours among them. */
-    const bool everyone = a->cfg.disc.kind == MDL_DISC_STATIC && a->cfg.disc.peers && a->cfg.disc.peers[0];
+    const bool everyone = mdl_disc_static_list (&a->cfg.disc);
     bool sent[MDL_AGENT_MAX_PEERS];
     uint64_t asked[MDL_AGENT_MAX_PEERS];
     size_t nasked = mdl_agent_take_resync (a, asked), nto = 0;

@@ -16,6 +16,12 @@ static const mdl_disc_ops_t *const s_backends[] = {
     &mdl_disc_dns_ops,
 };
 
+bool
+mdl_disc_static_list (const mdl_disc_cfg_t *cfg)
+{
+    return cfg->kind == MDL_DISC_STATIC && cfg->peers && cfg->peers[0];
+}
+
 mdl_discovery_t *
 mdl_discovery_new (const mdl_disc_cfg_t *cfg, const mdl_peer_info_t *info, int *err)
 {

@@ -78,6 +78,11 @@ typedef struct {
     uint64_t withdrawn;      /* dns: endpoints that left the answers */
 } mdl_disc_stats_t;
 
+/* Whether cfg is a static list with at least one endpoint: every agent then stays
+   connected to every endpoint it lists (the hellos are its membership), whatever the
+   topology. */
+bool mdl_disc_static_list (const mdl_disc_cfg_t *cfg);
+
 typedef struct mdl_discovery_t mdl_discovery_t;
 
 /* Starts discovery announcing self (its id, incarnation, port, pubkey). NULL + *err:
