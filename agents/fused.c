@@ -62,6 +62,17 @@ s_move_x (mdl_ctx_t *c, mdl_blob_t *b)
     c->xblob = b;
 }
 
+/* The gradient back in the model's own array; its pooled buffer back to the pool. */
+static void
+s_drop_g (mdl_ctx_t *c)
+{
+    if (!c->gblob)
+        return;
+    mdl_model_use_grads (mdl_learner_model (c->a->learner), NULL);
+    mdl_blob_unref (c->gblob);
+    c->gblob = NULL;
+}
+
 int
 mdl_worker_local_step (mdl_ctx_t *c)
 {
@@ -69,11 +80,20 @@ mdl_worker_local_step (mdl_ctx_t *c)
         return c->algo->local_step ? c->algo->local_step (c->state, c) : mdl_ctx_sgd_step (c);
     mdl_agent_t *a = c->a;
     mdl_learner_t *l = a->learner;
+    mdl_model_t *m = mdl_learner_model (l);
+    /* Once x lives in the pool, the gradient goes into the buffer the round's mix will
+       write the next x into: read by the optimizer before the mix overwrites it, so an
+       agent's round touches x, m and that buffer, as many model-sized vectors as without
+       gossip, instead of a gradient array besides. */
+    if (c->xblob && !c->gblob && (c->gblob = s_take (c)) != NULL)
+        mdl_model_use_grads (m, mdl_blob_data (c->gblob));
     float loss;
     int rc = mdl_learner_grad (l, &loss);
     c->last_loss = loss;
-    if (rc)
+    if (rc) {
+        s_drop_g (c);
         return rc;
+    }
     /* c->step is round 0 of this step (worker.c's loop): its neighbourhood decides */
     if (mdl_worker_round (c) == 0 && c->nnbr > 0 && c->nout > 0 && !c->xblob) {
         mdl_blob_t *b = s_take (c); /* the first fused step: x moves into the pool, once */
@@ -83,8 +103,11 @@ mdl_worker_local_step (mdl_ctx_t *c)
         }
     }
     mdl_learner_apply (l); /* in place: in x's buffer, only this worker's until it is sent */
+    mdl_model_use_grads (m, NULL);
     if (c->xblob && mdl_worker_round (c) == 0 && c->nnbr > 0 && c->nout > 0)
         c->fused = c->xblob;
+    else
+        s_drop_g (c);
     return 0;
 }
 
@@ -110,7 +133,8 @@ mdl_worker_fused_round (mdl_ctx_t *c)
     /* The next x: a buffer of the pool (the most recently returned: likely the state this
        agent sent a round before, which its neighbours have mixed), or the model's own
        array when the pool has none. Never x's: the neighbours read it now. */
-    mdl_blob_t *nb = s_take (c);
+    mdl_blob_t *nb = c->gblob ? c->gblob : s_take (c);
+    c->gblob = NULL;
     mdl_worker_mix_from (c, 0, mdl_ctx_gamma (c), xh,
                          nb ? mdl_blob_data (nb) : mdl_model_own_params (mdl_learner_model (c->a->learner)));
     s_move_x (c, nb);
@@ -120,6 +144,7 @@ mdl_worker_fused_round (mdl_ctx_t *c)
 void
 mdl_worker_fused_end (mdl_ctx_t *c)
 {
+    s_drop_g (c);
     if (!c->xblob)
         return;
     mdl_vec_copy (mdl_model_own_params (mdl_learner_model (c->a->learner)), c->x, c->d);

@@ -92,6 +92,7 @@ struct mdl_ctx_t {
     size_t talk_graphs;
     mdl_blob_t *fused;         /* fused.c: round 0's state, written by the optimizer */
     mdl_blob_t *xblob;         /* fused.c: the pooled buffer x lives in (NULL: the model's own array) */
+    mdl_blob_t *gblob;         /* fused.c: the pooled buffer that held the step's gradient and takes the next x */
     mdl_mixws_t mix;
 };
 

@@ -21,7 +21,8 @@ struct mdl_model_t {
     size_t d;
     float *params;              /* (d): own, or the caller's (mdl_model_use_params) */
     float *own;                 /* (d) the model's own parameter array */
-    float *grads;               /* (d) */
+    float *grads;               /* (d): own_grads, or the caller's (mdl_model_use_grads) */
+    float *own_grads;           /* (d) the model's own gradient array */
     mdl_layer_t layers[MDL_MAX_LAYERS];
     size_t nlayers;
     size_t in_dim, out_dim;
@@ -241,7 +242,7 @@ mdl_model_new (const char *spec, uint64_t seed, int *err)
        flush), inside the first training steps. Many agents in one process pay that per
        agent; here it is paid once, when the model is made. */
     m->params = m->own = malloc (m->d * sizeof (float));
-    m->grads = malloc (m->d * sizeof (float));
+    m->grads = m->own_grads = malloc (m->d * sizeof (float));
     if (!m->params || !m->grads)
         goto err;
     memset (m->params, 0, m->d * sizeof (float));
@@ -269,7 +270,7 @@ mdl_model_destroy (mdl_model_t **pm)
     free (m->dbuf[0]);
     free (m->dbuf[1]);
     free (m->own);
-    free (m->grads);
+    free (m->own_grads);
     free (m->spec);
     free (m);
     *pm = NULL;
@@ -296,6 +297,7 @@ float *mdl_model_params (mdl_model_t *m) { return m->params; }
 float *mdl_model_grads (mdl_model_t *m) { return m->grads; }
 float *mdl_model_own_params (mdl_model_t *m) { return m->own; }
 void mdl_model_use_params (mdl_model_t *m, float *p) { m->params = p ? p : m->own; }
+void mdl_model_use_grads (mdl_model_t *m, float *g) { m->grads = g ? g : m->own_grads; }
 size_t mdl_model_nlayers (const mdl_model_t *m) { return m->nlayers; }
 
 const char *

@@ -53,6 +53,11 @@ float *mdl_model_grads (mdl_model_t *m);  /* (d), same layout */
    whose parameters are the buffer of its outgoing message (agents/fused.c). */
 void mdl_model_use_params (mdl_model_t *m, float *p);
 float *mdl_model_own_params (mdl_model_t *m);
+/* The gradient of the next backward pass goes to g (d floats of the caller's; NULL: the
+   model's own array again). A backward pass writes every element (no accumulation), so g
+   needs no zeroing. For a worker that lends the buffer its next x will be mixed into
+   (agents/fused.c). */
+void mdl_model_use_grads (mdl_model_t *m, float *g);
 /* number of layers and a short description of layer i ("dense 784->256", ...) */
 size_t mdl_model_nlayers (const mdl_model_t *m);
 const char *mdl_model_layer_name (const mdl_model_t *m, size_t i);

@@ -294,6 +294,52 @@ test_the_parameters_can_live_in_a_buffer_of_the_callers (void **state)
     mdl_model_destroy (&m);
 }
 
+/* mdl_model_use_grads: a backward pass writes every element of the caller's buffer (one
+   that held other values, as the pooled buffer agents/fused.c lends it does) with the
+   same floats as into the model's own array, leaves that array alone, and NULL goes back
+   to it. The MLP and the CNN (dense, convolution, pooling layers). */
+static void
+test_the_gradient_can_go_to_a_buffer_of_the_callers (void **state)
+{
+    const char *specs[] = { "mlp:12-8-4", "cnn" };
+    for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
+        int err = 0;
+        const size_t B = 2;
+        mdl_model_t *m = mdl_model_new (specs[s], 7, &err);
+        assert_non_null (m);
+        assert_int_equal (mdl_model_reserve (m, B), 0);
+        const size_t d = mdl_model_nparams (m), in = mdl_model_in_dim (m);
+        float *x = malloc (in * B * sizeof *x), *g1 = malloc (d * sizeof *g1), *buf = malloc (d * sizeof *buf);
+        assert_true (x && g1 && buf);
+        mdl_rng_t rng;
+        mdl_rng_seed (&rng, 23, 0);
+        s_fill (x, in * B, &rng, 1.0f);
+        const int32_t y[2] = { 1, 3 };
+        float *own = mdl_model_grads (m);
+        mdl_model_forward (m, x, B);
+        const float l1 = mdl_model_backward (m, y, NULL, B);
+        memcpy (g1, own, d * sizeof *g1);
+        for (size_t i = 0; i < d; i++) {
+            buf[i] = NAN; /* what the buffer held before: all of it must be overwritten */
+            own[i] = -7.0f;
+        }
+        mdl_model_use_grads (m, buf);
+        assert_ptr_equal (mdl_model_grads (m), buf);
+        mdl_model_forward (m, x, B);
+        const float l2 = mdl_model_backward (m, y, NULL, B);
+        assert_true (l1 == l2);
+        assert_memory_equal (buf, g1, d * sizeof *g1);
+        for (size_t i = 0; i < d; i++)
+            assert_true (own[i] == -7.0f);
+        mdl_model_use_grads (m, NULL);
+        assert_ptr_equal (mdl_model_grads (m), own);
+        free (x);
+        free (g1);
+        free (buf);
+        mdl_model_destroy (&m);
+    }
+}
+
 static void
 test_mse_gradient_matches_finite_differences (void **state)
 {
@@ -477,6 +523,7 @@ main (void)
         cmocka_unit_test (test_model_specs_parse_or_are_refused),
         cmocka_unit_test (test_same_seed_gives_same_parameters),
         cmocka_unit_test (test_the_parameters_can_live_in_a_buffer_of_the_callers),
+        cmocka_unit_test (test_the_gradient_can_go_to_a_buffer_of_the_callers),
         cmocka_unit_test (test_a_spec_check_agrees_with_building_the_model),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
