@@ -7,12 +7,14 @@
     read, x written). Fused, x itself is a pooled message buffer: the optimizer steps it
     in place, it goes out zero-copy (blob.h), and the mix reads it there as the agent's
     own term and writes the next x into a fresh buffer from the pool, which becomes the
-    model's parameters (mdl_model_use_params). The encode's pass (2d floats) is gone, and
-    an agent keeps x, m, g and the buffers its neighbours still read, instead of those
-    and a separate x: one model-sized vector less per agent to stay in the cache (the
-    no-gossip step's footprint when the last buffer came back before the mix). The floats
-    are the same bit for bit (mdl_vec_mix_from_checked): a step is fused or not without
-    changing the run.
+    model's parameters (mdl_model_use_params). The encode's pass (2d floats) is gone.
+    From the second fused step on, the gradient goes into that fresh buffer too
+    (mdl_model_use_grads): taken at the start of the step, written by the backward pass,
+    read by the optimizer, then overwritten by the mix with the next x. A round touches x,
+    m and that buffer, the no-gossip step's three vectors; the state sent a round before
+    stays out until the next one goes (comm.c keeps it for a resend), so the buffers
+    rotate in threes. The floats are the same bit for bit (mdl_vec_mix_from_checked): a
+    step is fused or not without changing the run.
 
     Only where that is exactly what the algorithm does: its own local step is the
     learner's, it publishes x and mixes x (D-PSGD, DmSGD), fp32 on the wire is the vector
