@@ -154,6 +154,12 @@ mdl_blob_ref (mdl_blob_t *b, int n)
     atomic_fetch_add (&b->refs, n);
 }
 
+bool
+mdl_blob_sole (const mdl_blob_t *b)
+{
+    return atomic_load (&b->refs) == 1;
+}
+
 void
 mdl_blob_unref (mdl_blob_t *b)
 {

@@ -45,6 +45,11 @@ void mdl_blob_ref (mdl_blob_t *b, int n);
 /* Drops one reference; the last returns the buffer to the pool. Thread-safe. */
 void mdl_blob_unref (mdl_blob_t *b);
 
+/* True when the caller's reference is the only one: no other holder can read the buffer
+   while the caller writes it (another thread can only drop its references, never add
+   one the caller did not hand out, so the answer cannot turn false behind its back). */
+bool mdl_blob_sole (const mdl_blob_t *b);
+
 /* Sending: mdl_blob_wire_hold counts one more message handed to ZeroMQ with this blob as
    its payload, and mdl_blob_free_fn (zmq_free_fn-compatible: data is ignored, hint is the
    blob) is that message's release: it ends the count and drops a reference. */

@@ -649,10 +649,11 @@ s_copy_counters (mdl_comm_t *self)
     mdl_mesh_stats (self->mesh, &ms);
     size_t boxes = 0, box_bytes = 0;
     mdl_mailroom_usage (a->room, &boxes, &box_bytes);
-    size_t replicas = 0;
+    size_t replica_bytes = 0; /* those the mailboxes do not hold (box_bytes has those) */
     for (size_t i = 0; i < self->nlinks; i++)
         for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
-            replicas += self->links[i].replica[k] != NULL;
+            if (self->links[i].replica[k])
+                replica_bytes += mdl_replica_bytes (self->links[i].replica[k]);
     size_t made = 0, on_demand = 0;
     if (a->pool)
         mdl_blobpool_counts (a->pool, &made, &on_demand);
@@ -662,7 +663,7 @@ s_copy_counters (mdl_comm_t *self)
     a->stats.connections = ms.connections;
     a->stats.links = self->nlinks;
     a->stats.mailboxes = boxes;
-    a->stats.mailbox_bytes = box_bytes + replicas * a->d * sizeof (float);
+    a->stats.mailbox_bytes = box_bytes + replica_bytes;
     a->stats.bytes_sent = ms.bytes_sent;
     a->stats.bytes_received = ms.bytes_received;
     a->stats.msgs_sent = ms.sent;
@@ -693,7 +694,7 @@ s_self_destroy (mdl_comm_t **pself)
     }
     for (size_t i = 0; i < self->nlinks; i++) {
         for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
-            free (self->links[i].replica[k]);
+            mdl_replica_destroy (&self->links[i].replica[k]);
         mdl_comm_drop_sent (&self->links[i]);
         mdl_comm_drop_parked (self, &self->links[i]);
     }

@@ -15,6 +15,7 @@
 #include "discovery.h"
 #include "mesh.h"
 #include "peers.h"
+#include "replica.h"
 #include "rng.h"
 #include "snapshot.h"
 #include "wire.h"
@@ -47,7 +48,7 @@ typedef struct {
     bool connected;            /* we SUB-connected its endpoint (by id, not static) */
     double connected_at;       /* when (mdl_now): a peer is only "mute" after that */
     char endpoint[MDL_ENDPOINT_MAX];
-    float *replica[MDL_AGENT_CHANNELS];/* its public copy, when it publishes deltas */
+    mdl_replica_t *replica[MDL_AGENT_CHANNELS]; /* its public copy, when it publishes deltas */
     bool valid[MDL_AGENT_CHANNELS];
     double resync_at;          /* last resync request (rate limit) */
     struct mdl_delayed *parked;  /* sync mode: messages for rounds the worker cannot take yet */

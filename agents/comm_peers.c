@@ -77,7 +77,7 @@ s_release (mdl_comm_t *self, mdl_link_t *l)
     if (l->connected)
         mdl_mesh_disconnect (self->mesh, l->endpoint);
     for (int k = 0; k < MDL_AGENT_CHANNELS; k++)
-        free (l->replica[k]);
+        mdl_replica_destroy (&l->replica[k]);
     mdl_comm_drop_sent (l);
     mdl_comm_drop_parked (self, l);
     mdl_mailroom_remove (self->a->room, l->id);

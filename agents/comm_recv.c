@@ -495,8 +495,16 @@ s_file_state (mdl_comm_t *self, const mdl_wire_header_t *h, const mdl_slot_meta_
     mdl_mailroom_write_end (a->room, h->sender, ch, meta);
 }
 
+/* A mailbox's reference to a replica's buffer, let go. */
+static void
+s_release_blob (void *hint)
+{
+    mdl_blob_unref (hint);
+}
+
 /* Phase 4b: a replica stream: keyframes reset the sender's public copy, deltas advance it
-   in order (a gap invalidates it until the next keyframe); the copy is then filed. */
+   in order (a gap invalidates it until the next keyframe); the newest version is then
+   filed by reference (replica.h: no copy into the mailbox). */
 static void
 s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, const mdl_slot_meta_t *meta, bool parity,
                 const void *payload, size_t len)
@@ -505,13 +513,14 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
     const int ch = (int) MDL_KIND_CHANNEL (h->kind);
     const uint32_t type = MDL_KIND_TYPE (h->kind);
     mdl_codec_t *codec = h->keyframe ? self->kcodec : self->codec;
-    if (!l->replica[ch] && !(l->replica[ch] = calloc (a->d ? a->d : 1, sizeof (float)))) {
+    int rc;
+    if (!l->replica[ch] && !(l->replica[ch] = mdl_replica_new (a->d, &rc))) {
         mdl_comm_count (self, &a->stats.updates_dropped, 1);
         return;
     }
-    int rc;
+    mdl_replica_t *r = l->replica[ch];
     if (h->keyframe && type == MDL_KIND_STATE) {
-        if ((rc = mdl_codec_decode (codec, payload, len, l->replica[ch]))) {
+        if ((rc = mdl_replica_reset (r, codec, payload, len))) {
             l->valid[ch] = false; /* a valid keyframe may follow */
             s_request_resync (self, l);
             s_bad_payload (self, h->sender, rc);
@@ -524,19 +533,27 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
             s_request_resync (self, l);
             return;
         }
-        if ((rc = mdl_codec_apply (codec, payload, len, 1.0f, l->replica[ch]))) {
+        /* The version before the newest, which this delta's will overwrite: the mailbox
+           gives it up now rather than at the filing, so it can be brought forward in
+           place (its reader is done with it unless it is reading it now). */
+        mdl_mailroom_release_ref (a->room, h->sender, ch, mdl_replica_spare (r));
+        if ((rc = mdl_replica_advance (r, codec, payload, len))) {
             l->valid[ch] = false;
             s_request_resync (self, l);
-            s_bad_payload (self, h->sender, rc);
+            if (rc == MDL_ENOMEM)
+                mdl_comm_count (self, &a->stats.updates_dropped, 1);
+            else
+                s_bad_payload (self, h->sender, rc);
             return;
         }
     } else {
         mdl_comm_count (self, &a->stats.updates_dropped, 1);
         return;
     }
+    const float *v = mdl_replica_newest (r);
     if (a->cfg.verify_replicas) {
         /* The sender's digest of its copy after this update: ours must match bit for bit. */
-        if (mdl_vec_digest (l->replica[ch], a->d) != h->aux) {
+        if (mdl_vec_digest (v, a->d) != h->aux) {
             mdl_comm_count (self, &a->stats.replica_mismatches, 1);
             l->valid[ch] = false;
             s_request_resync (self, l);
@@ -545,13 +562,12 @@ s_file_replica (mdl_comm_t *self, mdl_link_t *l, const mdl_wire_header_t *h, con
         }
         mdl_comm_count (self, &a->stats.replicas_verified, 1);
     }
-    float *slot = mdl_mailroom_write_begin (a->room, h->sender, ch, h->step, parity);
-    if (!slot) {
+    mdl_blob_t *b = mdl_replica_blob (r);
+    mdl_blob_ref (b, 1); /* the mailbox's, given back through s_release_blob */
+    if (mdl_mailroom_file_ref (a->room, h->sender, ch, parity, v, s_release_blob, b, meta) != 0) {
+        mdl_blob_unref (b);
         mdl_comm_count (self, &a->stats.updates_dropped, 1);
-        return;
     }
-    mdl_vec_copy (slot, l->replica[ch], a->d);
-    mdl_mailroom_write_end (a->room, h->sender, ch, meta);
 }
 
 /* Sync mode: states far ahead of our round mean this agent fell behind the cluster (it

@@ -544,6 +544,27 @@ mdl_mailroom_read_end (mdl_mailroom_t *self, uint64_t peer, int channel)
         s_box_free (self, &gone);
 }
 
+bool
+mdl_mailroom_release_ref (mdl_mailroom_t *self, uint64_t peer, int channel, const float *v)
+{
+    s_slot_t gone = { 0 };
+    pthread_mutex_lock (&self->lock);
+    s_slot_t *p = v ? s_pair (self, peer, channel) : NULL;
+    for (int k = 0; p && k < 2; k++)
+        if (p[k].ext == v && !p[k].reading) {
+            gone.ext = p[k].ext;
+            gone.release = p[k].release;
+            gone.hint = p[k].hint;
+            p[k].ext = NULL;
+            p[k].release = NULL;
+            break;
+        }
+    pthread_mutex_unlock (&self->lock);
+    const bool let_go = gone.ext != NULL;
+    s_slot_free (&gone);
+    return let_go;
+}
+
 void
 mdl_mailroom_read_done (mdl_mailroom_t *self, uint64_t peer, int channel)
 {

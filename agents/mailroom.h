@@ -93,6 +93,13 @@ int mdl_mailroom_file_ref (mdl_mailroom_t *self, uint64_t peer, int channel, boo
                            const float *v, void (*release) (void *hint), void *hint,
                            const mdl_slot_meta_t *meta);
 
+/* Writer: a slot of (peer, channel) that holds v by reference and is not being read lets
+   go of it now (its release called before this returns); the slot then reads as empty, as
+   after read_done. For a writer that wants its buffer back to write the next vector
+   into (replica.h): the slot would give it up at the next filing anyway. Returns whether
+   a slot let go of v. */
+bool mdl_mailroom_release_ref (mdl_mailroom_t *self, uint64_t peer, int channel, const float *v);
+
 /* Reader: the newest valid vector of (peer, channel) (step == UINT64_MAX), or the one
    with exactly that step; NULL if none. The vector stays stable until read_end. */
 const float *mdl_mailroom_read_begin (mdl_mailroom_t *self, uint64_t peer, int channel,

@@ -120,6 +120,38 @@ test_read_done_releases_a_reference_at_once_and_keeps_the_step (void **state)
     assert_int_equal (released, 1);
 }
 
+/* release_ref: the writer takes its buffer back from the slot that holds it by reference
+   (replica.h), never from under a reader, never another vector; the slot then reads as
+   empty and is filed again as usual. */
+static void
+test_release_ref_gives_a_buffer_back_unless_it_is_being_read (void **state)
+{
+    int err, released = 0;
+    mdl_mailroom_t *r = mdl_mailroom_new (4, 1, 8, &err);
+    mdl_mailroom_add (r, 3);
+    const float ext[4] = { 7.0f, 7.0f, 7.0f, 7.0f }, other[4] = { 1.0f, 1.0f, 1.0f, 1.0f };
+    mdl_slot_meta_t m = { .step = 6, .seq = 6 };
+    assert_int_equal (mdl_mailroom_file_ref (r, 3, 0, false, ext, s_count_release, &released, &m), 0);
+    assert_false (mdl_mailroom_release_ref (r, 3, 0, other)); /* not held there */
+    assert_false (mdl_mailroom_release_ref (r, 4, 0, ext));   /* unknown peer */
+    assert_false (mdl_mailroom_release_ref (r, 3, 0, NULL));
+    assert_ptr_equal (mdl_mailroom_read_begin (r, 3, 0, UINT64_MAX, &m), ext);
+    assert_false (mdl_mailroom_release_ref (r, 3, 0, ext)); /* being read */
+    assert_int_equal (released, 0);
+    mdl_mailroom_read_end (r, 3, 0);
+    assert_true (mdl_mailroom_release_ref (r, 3, 0, ext));
+    assert_int_equal (released, 1);
+    assert_null (mdl_mailroom_read_begin (r, 3, 0, UINT64_MAX, &m));
+    assert_false (mdl_mailroom_release_ref (r, 3, 0, ext)); /* once */
+    m = (mdl_slot_meta_t) { .step = 7, .seq = 7 };
+    assert_int_equal (mdl_mailroom_file_ref (r, 3, 0, false, other, s_count_release, &released, &m), 0);
+    assert_ptr_equal (mdl_mailroom_read_begin (r, 3, 0, UINT64_MAX, &m), other);
+    mdl_mailroom_read_end (r, 3, 0);
+    assert_int_equal (released, 1);
+    mdl_mailroom_destroy (&r);
+    assert_int_equal (released, 2);
+}
+
 static void
 test_capacity_is_enforced (void **state)
 {
@@ -273,6 +305,7 @@ main (void)
         cmocka_unit_test (test_writer_never_overwrites_the_slot_being_read),
         cmocka_unit_test (test_sync_rounds_keep_round_t_while_round_t_plus_1_arrives),
         cmocka_unit_test (test_read_done_releases_a_reference_at_once_and_keeps_the_step),
+        cmocka_unit_test (test_release_ref_gives_a_buffer_back_unless_it_is_being_read),
         cmocka_unit_test (test_capacity_is_enforced),
         cmocka_unit_test (test_a_removed_peer_frees_its_mailboxes_once_no_longer_read),
         cmocka_unit_test (test_wait_wakes_when_the_round_arrives_and_times_out_otherwise),
