@@ -7,10 +7,11 @@ pkgs=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev li
       zlib1g-dev libmicrohttpd-dev libcmocka-dev dataset-fashion-mnist)
 # test: promtool (prometheus) checks /metrics, curl scrapes it, tmux drives `meshdl top`,
 # gnuplot draws `meshdl plot`, python3-yaml reads the Kubernetes manifests; bench adds
-# nftables for the hand-run fault scripts (tests/lan/faults.sh, lan_partition.sh).
+# python3-zmq (the Python side of bench/proc4.sh) and nftables for the hand-run fault
+# scripts (tests/lan/faults.sh, lan_partition.sh).
 case "$level" in
   test)  pkgs+=(iproute2 clang clang-format python3 python3-yaml prometheus curl tmux gnuplot-nox) ;;
-  bench) pkgs+=(iproute2 clang clang-format python3 python3-yaml prometheus curl tmux gnuplot-nox python3-torch valgrind nftables) ;;
+  bench) pkgs+=(iproute2 clang clang-format python3 python3-yaml prometheus curl tmux gnuplot-nox python3-torch python3-zmq valgrind nftables) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
