@@ -132,9 +132,9 @@ mdl_worker_fused_round (mdl_ctx_t *c)
         mdl_agent_log (c->a, "publish failed at round %llu: %s", (unsigned long long) c->step, mdl_strerror (rc));
         return rc;
     }
-    /* The next x: a buffer of the pool (the most recently returned: likely the state this
-       agent sent a round before, which its neighbours have mixed), or the model's own
-       array when the pool has none. Never x's: the neighbours read it now. */
+    /* The next x: the buffer that held this step's gradient (read by the optimizer, free
+       now), else one of the pool, else the model's own array when the pool has none.
+       Never x's: the neighbours read it now. */
     mdl_blob_t *nb = c->gblob ? c->gblob : s_take (c);
     c->gblob = NULL;
     mdl_worker_mix_from (c, 0, mdl_ctx_gamma (c), xh,

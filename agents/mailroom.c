@@ -544,6 +544,18 @@ mdl_mailroom_read_end (mdl_mailroom_t *self, uint64_t peer, int channel)
         s_box_free (self, &gone);
 }
 
+/* Lock held: s gives up the vector it holds by reference to gone (released by the caller
+   after the unlock, s_slot_free); s keeps its meta and reads as empty, as a marker. */
+static void
+s_hand_over_ref (s_slot_t *s, s_slot_t *gone)
+{
+    gone->ext = s->ext;
+    gone->release = s->release;
+    gone->hint = s->hint;
+    s->ext = NULL;
+    s->release = NULL;
+}
+
 bool
 mdl_mailroom_release_ref (mdl_mailroom_t *self, uint64_t peer, int channel, const float *v)
 {
@@ -552,11 +564,7 @@ mdl_mailroom_release_ref (mdl_mailroom_t *self, uint64_t peer, int channel, cons
     s_slot_t *p = v ? s_pair (self, peer, channel) : NULL;
     for (int k = 0; p && k < 2; k++)
         if (p[k].ext == v && !p[k].reading) {
-            gone.ext = p[k].ext;
-            gone.release = p[k].release;
-            gone.hint = p[k].hint;
-            p[k].ext = NULL;
-            p[k].release = NULL;
+            s_hand_over_ref (&p[k], &gone);
             break;
         }
     pthread_mutex_unlock (&self->lock);
@@ -572,13 +580,8 @@ mdl_mailroom_read_done (mdl_mailroom_t *self, uint64_t peer, int channel)
     pthread_mutex_lock (&self->lock);
     s_slot_t *p = s_pair (self, peer, channel);
     for (int k = 0; p && k < 2; k++)
-        if (p[k].reading && p[k].ext) {
-            gone[k].ext = p[k].ext;
-            gone[k].release = p[k].release;
-            gone[k].hint = p[k].hint;
-            p[k].ext = NULL;
-            p[k].release = NULL;
-        }
+        if (p[k].reading && p[k].ext)
+            s_hand_over_ref (&p[k], &gone[k]);
     pthread_mutex_unlock (&self->lock);
     mdl_mailroom_read_end (self, peer, channel);
     s_slot_free (&gone[0]);
