@@ -859,23 +859,52 @@ mdl_agent_request_snapshot (mdl_agent_t *a, uint64_t gen)
     pthread_mutex_unlock (&a->snap_lock);
 }
 
-int
-mdl_agent_snapshot (mdl_agent_t *a, uint64_t gen, float *out, uint64_t *step, double timeout)
+/* timeout seconds from now on the clock of pthread_cond_timedwait (CLOCK_REALTIME) */
+static struct timespec
+s_deadline (double timeout)
 {
     struct timespec until;
     clock_gettime (CLOCK_REALTIME, &until);
     double t = (double) until.tv_sec + 1e-9 * until.tv_nsec + timeout;
     until.tv_sec = (time_t) t;
     until.tv_nsec = (long) ((t - (double) until.tv_sec) * 1e9);
+    return until;
+}
+
+/* Whether the worker is gone (or never came): x no longer changes. Under snap_lock. */
+static bool
+s_worker_gone (mdl_agent_t *a)
+{
+    pthread_mutex_lock (&a->stats_lock);
+    bool finished = a->stats.finished || (!a->worker_started && !MDL_AGENT_EXTERNAL (a));
+    pthread_mutex_unlock (&a->stats_lock);
+    return finished;
+}
+
+int
+mdl_agent_wait_finished (mdl_agent_t *a, double timeout)
+{
+    const struct timespec until = s_deadline (timeout);
+    int rc = 0;
+    pthread_mutex_lock (&a->snap_lock);
+    /* mdl_worker_finish broadcasts snap_cond */
+    while (rc == 0 && !s_worker_gone (a))
+        if (pthread_cond_timedwait (&a->snap_cond, &a->snap_lock, &until) != 0)
+            rc = MDL_ETIMEOUT;
+    pthread_mutex_unlock (&a->snap_lock);
+    return rc;
+}
+
+int
+mdl_agent_snapshot (mdl_agent_t *a, uint64_t gen, float *out, uint64_t *step, double timeout)
+{
+    const struct timespec until = s_deadline (timeout);
     pthread_mutex_lock (&a->snap_lock);
     int rc = 0;
     for (;;) {
         if (a->snap_done == gen)
             break;
-        pthread_mutex_lock (&a->stats_lock);
-        bool finished = a->stats.finished || (!a->worker_started && !MDL_AGENT_EXTERNAL (a));
-        pthread_mutex_unlock (&a->stats_lock);
-        if (finished) {
+        if (s_worker_gone (a)) {
             /* The worker is gone: x no longer changes, copy it here (an agent driven by
                mdl_agent_exchange left its last x in snap when it finished). */
             if (a->learner) {

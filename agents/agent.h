@@ -336,6 +336,10 @@ void mdl_agent_gate_wait (mdl_agent_t *self);
    or through mdl_agent_snapshot. */
 mdl_learner_t *mdl_agent_learner (mdl_agent_t *self);
 
+/* Until the worker has finished (or was never started), at most timeout seconds:
+   0 or MDL_ETIMEOUT. The worker's end wakes it at once. */
+int mdl_agent_wait_finished (mdl_agent_t *self, double timeout);
+
 /* Asks for a copy of x at the worker's next step boundary (a finished worker answers
    at once). mdl_agent_snapshot then waits up to timeout seconds for it: copies x into
    out (d floats; NULL: no copy, read it with mdl_agent_snap_held) and its step into

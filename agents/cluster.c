@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "algo.h"
+#include "clock.h"
 #include "err.h"
 #include "learner.h"
 #include "registry.h"
@@ -253,6 +254,19 @@ mdl_cluster_join (mdl_cluster_t *self)
 {
     for (int i = 0; i < self->n; i++)
         mdl_agent_join (self->agents[i]);
+}
+
+int
+mdl_cluster_wait_end (mdl_cluster_t *self, double timeout)
+{
+    /* one deadline for all: the agents in turn, each for what is left of it */
+    const double until = mdl_now () + timeout;
+    for (int i = 0; i < self->n; i++) {
+        const double left = until - mdl_now ();
+        if (mdl_agent_wait_finished (self->agents[i], left > 0 ? left : 0))
+            return MDL_ETIMEOUT;
+    }
+    return 0;
 }
 
 int

@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "err.h"
+#include "mem.h"
 #include "vec.h"
 #include "worker_impl.h"
 
@@ -141,13 +142,13 @@ mdl_worker_ctx_new (mdl_agent_t *a, float *x, int *err)
             goto fail;
     /* The worker's own workspaces, apart from the algorithms' four: an algorithm may hold
        a scratch vector across mdl_ctx_publish or mdl_ctx_global_average. */
-    if (a->replicas && !(c->delta = calloc (c->d, sizeof (float))))
+    if (a->replicas && !(c->delta = mdl_mem_zeroed (c->d * sizeof (float))))
         goto fail;
     if (a->merge_ch >= 0 && !(c->merge_x = calloc (c->d, sizeof (float))))
         goto fail;
     if (a->replicas)
         for (int k = 0; k < a->algo->channels && k < MDL_AGENT_CHANNELS; k++)
-            if (!(c->pub[k] = calloc (c->d, sizeof (float))))
+            if (!(c->pub[k] = mdl_mem_zeroed (c->d * sizeof (float)))) /* read first: mem.h */
                 goto fail;
     if (a->cfg.drift_epoch > 0) {
         const int classes = mdl_dataset_classes (a->cfg.train);

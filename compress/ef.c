@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "mem.h"
 #include "vec.h"
 
 struct mdl_ef_t {
@@ -18,7 +19,7 @@ mdl_ef_new (size_t d, int *err)
     if (!self)
         goto err;
     self->d = d;
-    self->e = calloc (d ? d : 1, sizeof *self->e);
+    self->e = mdl_mem_zeroed (d * sizeof *self->e); /* read first: mem.h */
     if (!self->e)
         goto err;
     if (err)

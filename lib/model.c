@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "layer.h"
+#include "mem.h"
 #include "rng.h"
 #include "vec.h"
 
@@ -237,16 +238,12 @@ mdl_model_new (const char *spec, uint64_t seed, int *err)
     if ((rc = s_layout (m, spec)) != 0)
         goto err;
     rc = MDL_ENOMEM;
-    /* Zeroed by writing, not calloc: a large calloc maps the kernel's shared zero page,
-       and the first write to each page then faults a second time (a copy and a TLB
-       flush), inside the first training steps. Many agents in one process pay that per
-       agent; here it is paid once, when the model is made. */
-    m->params = m->own = malloc (m->d * sizeof (float));
-    m->grads = m->own_grads = malloc (m->d * sizeof (float));
+    /* Zeroed by writing, not calloc (mem.h): the pages are mapped now, once, not by a
+       second fault and a TLB flush in the first training steps of every agent. */
+    m->params = m->own = mdl_mem_zeroed (m->d * sizeof (float));
+    m->grads = m->own_grads = mdl_mem_zeroed (m->d * sizeof (float));
     if (!m->params || !m->grads)
         goto err;
-    memset (m->params, 0, m->d * sizeof (float));
-    memset (m->grads, 0, m->d * sizeof (float));
     mdl_model_init (m, seed);
     return m;
 err:

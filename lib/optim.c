@@ -7,6 +7,7 @@
 #include "optim.h"
 
 #include "err.h"
+#include "mem.h"
 
 #include <assert.h>
 #include <math.h>
@@ -127,11 +128,10 @@ mdl_optim_new (const mdl_opt_cfg_t *cfg, size_t d, int *err)
         if (d > SIZE_MAX / sizeof (float) / k)
             goto err;
         self->state_len = k * d;
-        /* written, not calloc'd: see mdl_model_new */
-        self->state = malloc (self->state_len * sizeof (float));
+        /* read before it is written: mapped by writes now, not in the first steps (mem.h) */
+        self->state = mdl_mem_zeroed (self->state_len * sizeof (float));
         if (!self->state)
             goto err;
-        memset (self->state, 0, self->state_len * sizeof (float));
     }
     if (err)
         *err = MDL_OK;

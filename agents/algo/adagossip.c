@@ -20,6 +20,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "mem.h"
 #include "vec.h"
 
 typedef struct {
@@ -31,7 +32,7 @@ static int
 s_init (void *state, mdl_ctx_t *ctx)
 {
     s_state_t *s = state;
-    if (!(s->v = calloc (mdl_ctx_dim (ctx) ? mdl_ctx_dim (ctx) : 1, sizeof (float))))
+    if (!(s->v = mdl_mem_zeroed (mdl_ctx_dim (ctx) * sizeof (float))))
         return MDL_ENOMEM;
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "mem.h"
 #include "momentum.h"
 #include "vec.h"
 
@@ -37,7 +38,7 @@ static int
 s_init (void *state, mdl_ctx_t *ctx)
 {
     s_state_t *s = state;
-    if (!(s->m = calloc (mdl_ctx_dim (ctx) ? mdl_ctx_dim (ctx) : 1, sizeof (float))))
+    if (!(s->m = mdl_mem_zeroed (mdl_ctx_dim (ctx) * sizeof (float))))
         return MDL_ENOMEM;
     return 0;
 }

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "mem.h"
 #include "momentum.h"
 #include "vec.h"
 
@@ -44,7 +45,7 @@ s_init (void *state, mdl_ctx_t *ctx)
 {
     s_state_t *s = state;
     const size_t d = mdl_ctx_dim (ctx) ? mdl_ctx_dim (ctx) : 1;
-    if (!(s->y = calloc (d, sizeof (float))) || !(s->gold = calloc (d, sizeof (float))))
+    if (!(s->y = mdl_mem_zeroed (d * sizeof (float))) || !(s->gold = mdl_mem_zeroed (d * sizeof (float))))
         return MDL_ENOMEM;
     return 0;
 }

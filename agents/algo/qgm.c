@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "mem.h"
 #include "momentum.h"
 #include "vec.h"
 
@@ -35,7 +36,7 @@ s_init (void *state, mdl_ctx_t *ctx)
 {
     s_state_t *s = state;
     const size_t d = mdl_ctx_dim (ctx) ? mdl_ctx_dim (ctx) : 1;
-    if (!(s->m = calloc (d, sizeof (float))) || !(s->xprev = calloc (d, sizeof (float))))
+    if (!(s->m = mdl_mem_zeroed (d * sizeof (float))) || !(s->xprev = mdl_mem_zeroed (d * sizeof (float))))
         return MDL_ENOMEM;
     return 0;
 }

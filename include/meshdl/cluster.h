@@ -97,6 +97,10 @@ MDL_EXPORT int mdl_cluster_start (mdl_cluster_t *self);
 MDL_EXPORT void mdl_cluster_stop (mdl_cluster_t *self);
 /* Waits for every worker to end. */
 MDL_EXPORT void mdl_cluster_join (mdl_cluster_t *self);
+/* Waits until every worker has ended, at most timeout seconds: 0, or MDL_ETIMEOUT while
+   one still runs. An agent's end wakes it at once, so a caller that shows progress
+   between waits notices the end when it comes, not at its next poll. */
+MDL_EXPORT int mdl_cluster_wait_end (mdl_cluster_t *self, double timeout);
 
 /* Copies every agent's model at one generation (each at its next step boundary) into the
    cluster's snapshot buffers, and computes their mean. *mean_step (may be NULL) gets

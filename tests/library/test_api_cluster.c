@@ -167,12 +167,17 @@ test_a_cluster_trains_and_its_snapshot_is_counted_evaluated_and_checkpointed (vo
     assert_int_equal (mdl_cluster_snap_counters (cl, 0, v, 256, &n), MDL_EINVAL);
     assert_int_equal (mdl_cluster_wait_peers (cl, 20, NULL), 0);
     assert_int_equal (mdl_cluster_start (cl), 0);
+    /* the wait for the end returns with every agent done, before the join */
+    assert_int_equal (mdl_cluster_wait_end (cl, 120), 0);
+    size_t nc = mdl_cluster_counters (cl, v, 256);
+    assert_float_equal (s_value (v, nc, "finished"), 1, 0);
+    assert_float_equal (s_value (v, nc, "steps"), 2 * 8.0 * (double) spe, 0);
     mdl_cluster_join (cl);
     double mean_step = 0;
     assert_int_equal (mdl_cluster_snapshot (cl, 20, &mean_step), 0);
     assert_float_equal (mean_step, 8.0 * (double) spe, 0);
     /* combined: steps added up, the agents finished without an error */
-    const size_t nc = mdl_cluster_counters (cl, v, 256);
+    nc = mdl_cluster_counters (cl, v, 256);
     assert_true (nc > 20 && nc <= 256);
     assert_float_equal (s_value (v, nc, "steps"), 2 * 8.0 * (double) spe, 0);
     assert_float_equal (s_value (v, nc, "finished"), 1, 0);
