@@ -541,15 +541,21 @@ mdl_agentopts_json_settings (void *json, const mdl_agentopts_t *o, const mdl_tra
     mdl_json_int (j, "batch", to->batch);
 }
 
+long
+mdl_agentopts_counter_index (const char *name)
+{
+    const char *c;
+    for (size_t i = 0; (c = mdl_agent_counter_name (i)) != NULL; i++)
+        if (!strcmp (c, name))
+            return (long) i;
+    return -1;
+}
+
 double
 mdl_agentopts_counter (const double *values, size_t n, const char *name)
 {
-    for (size_t i = 0; i < n; i++) {
-        const char *c = mdl_agent_counter_name (i);
-        if (c && !strcmp (c, name))
-            return values[i];
-    }
-    return 0;
+    const long i = mdl_agentopts_counter_index (name);
+    return i >= 0 && (size_t) i < n ? values[i] : 0;
 }
 
 void

@@ -128,6 +128,9 @@ void mdl_agentopts_json_settings (void *json, const mdl_agentopts_t *o, const md
 /* The counter named name among values[0..n) (mdl_agent_counter_name's order, as
    mdl_agent_counters gives them), 0 when it is not there. */
 double mdl_agentopts_counter (const double *values, size_t n, const char *name);
+/* The index of the counter called name in mdl_agent_counters' values, or -1: for a
+   reader of many agents' counters, which looks it up once, not per agent. */
+long mdl_agentopts_counter_index (const char *name);
 
 /* Writes what --robust did (robust, robust_clipped, robust_tau, robust_short) and the
    agent's --byzantine mode, when set, into j (values as mdl_agentopts_json_counters). */
