@@ -859,18 +859,6 @@ mdl_agent_request_snapshot (mdl_agent_t *a, uint64_t gen)
     pthread_mutex_unlock (&a->snap_lock);
 }
 
-/* timeout seconds from now on the clock of pthread_cond_timedwait (CLOCK_REALTIME) */
-static struct timespec
-s_deadline (double timeout)
-{
-    struct timespec until;
-    clock_gettime (CLOCK_REALTIME, &until);
-    double t = (double) until.tv_sec + 1e-9 * until.tv_nsec + timeout;
-    until.tv_sec = (time_t) t;
-    until.tv_nsec = (long) ((t - (double) until.tv_sec) * 1e9);
-    return until;
-}
-
 /* Whether the worker is gone (or never came): x no longer changes. Under snap_lock. */
 static bool
 s_worker_gone (mdl_agent_t *a)
@@ -884,7 +872,7 @@ s_worker_gone (mdl_agent_t *a)
 int
 mdl_agent_wait_finished (mdl_agent_t *a, double timeout)
 {
-    const struct timespec until = s_deadline (timeout);
+    const struct timespec until = mdl_deadline (CLOCK_REALTIME, timeout); /* snap_cond's clock */
     int rc = 0;
     pthread_mutex_lock (&a->snap_lock);
     /* mdl_worker_finish broadcasts snap_cond */
@@ -898,7 +886,7 @@ mdl_agent_wait_finished (mdl_agent_t *a, double timeout)
 int
 mdl_agent_snapshot (mdl_agent_t *a, uint64_t gen, float *out, uint64_t *step, double timeout)
 {
-    const struct timespec until = s_deadline (timeout);
+    const struct timespec until = mdl_deadline (CLOCK_REALTIME, timeout); /* snap_cond's clock */
     pthread_mutex_lock (&a->snap_lock);
     int rc = 0;
     for (;;) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 
 typedef struct {
@@ -602,11 +603,7 @@ mdl_mailroom_peek (mdl_mailroom_t *self, uint64_t peer, int channel, mdl_slot_me
 bool
 mdl_mailroom_wait (mdl_mailroom_t *self, bool (*changed) (void *arg), void *arg, double timeout)
 {
-    struct timespec now, until;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    double t = (double) now.tv_sec + 1e-9 * now.tv_nsec + (timeout > 0 ? timeout : 0);
-    until.tv_sec = (time_t) t;
-    until.tv_nsec = (long) ((t - (double) until.tv_sec) * 1e9);
+    const struct timespec until = mdl_deadline (CLOCK_MONOTONIC, timeout);
     for (;;) {
         /* Take the version before evaluating changed(): a write that lands between the
            check and the wait then shows as a version change, not a lost wake-up. */

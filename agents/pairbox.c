@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 
 typedef struct {
@@ -133,11 +134,7 @@ mdl_pairbox_pop (mdl_pairbox_t *self)
 bool
 mdl_pairbox_wait (mdl_pairbox_t *self, double timeout)
 {
-    struct timespec until;
-    clock_gettime (CLOCK_MONOTONIC, &until);
-    double t = (double) until.tv_sec + 1e-9 * (double) until.tv_nsec + (timeout > 0 ? timeout : 0);
-    until.tv_sec = (time_t) t;
-    until.tv_nsec = (long) ((t - (double) until.tv_sec) * 1e9);
+    const struct timespec until = mdl_deadline (CLOCK_MONOTONIC, timeout);
     pthread_mutex_lock (&self->lock);
     int rc = 0;
     while (self->count == 0 && rc != ETIMEDOUT)

@@ -57,6 +57,7 @@ typedef struct {
     double linger;             /* seconds a finished agent may stay for its peers */
     const char *byzantine; /* --byzantine MODE[:ARG] */
     const char *http;    /* ADDR:PORT of /metrics and /status */
+    double http_final;   /* seconds the server may stay for a scrape of the final counters */
 } s_agentopts_t;
 
 /* --http: the server every status written below also goes to (one agent per process). */
@@ -365,7 +366,7 @@ s_agent_defs (s_run_t *t)
 {
     mdl_trainopts_defaults (&t->to);
     mdl_agentopts_defaults (&t->ao);
-    t->so = (s_agentopts_t) { .port = 0, .min_peers = 0, .min_peers_timeout = 60, .bootstrap = "peer", .linger = 10 };
+    t->so = (s_agentopts_t) { .port = 0, .min_peers = 0, .min_peers_timeout = 60, .bootstrap = "peer", .linger = 10, .http_final = 2 };
     mdl_discopts_defaults (&t->dopt);
     t->to.batch = 16;
     s_agentopts_t *so = &t->so;
@@ -393,6 +394,7 @@ s_agent_defs (s_run_t *t)
     A ("linger", MDL_OPTT_DOUBLE, &so->linger, "SEC", "after its last step, stay a member (out of everyone's rounds, serving snapshots) while live peers still train or one that vanished without a goodbye in the last SEC seconds may come back, SEC seconds at most (0: leave at once)", 0, 86400);
     A ("byzantine", MDL_OPTT_STR, &so->byzantine, "MODE", "this agent lies, to test defences: scale:K | noise:SIGMA | zero | stale:S | alie:Z | future:K (see SECURITY.md)", 0, 0);
     A ("http", MDL_OPTT_STR, &so->http, "ADDR:PORT", "serve GET /metrics (Prometheus) and /status (JSON) on ADDR:PORT, e.g. 0.0.0.0:9100, 127.0.0.1:0 (any free port), [::]:9100", 0, 0);
+    A ("http-final", MDL_OPTT_DOUBLE, &so->http_final, "SEC", "with --http: at the end, keep serving until a GET /metrics has read the final counters (status done or failed) and requests stopped for 0.5 s, SEC seconds at most (0: exit at once; a short run can end between two scrapes)", 0, 3600);
 #undef A
     mdl_agentopts_table (&t->to, &t->ao, defs, &n, sizeof t->defs / sizeof t->defs[0]);
     mdl_opts_notes (defs, s_notes, sizeof s_notes / sizeof s_notes[0]);
@@ -734,13 +736,12 @@ s_build (s_run_t *r)
     return true;
 }
 
-/* Rewrites the health status at most once a second. */
+/* The health status from the counters just read: to --http's server at every look
+   (its counters are that fresh: a state a second older than the steps beside it said
+   "waiting" with 400 steps done), to the files at most once a second. */
 static void
 s_status_tick (s_run_t *r, double *last)
 {
-    if (mdl_cli_now () - *last < 1.0)
-        return;
-    *last = mdl_cli_now ();
     const s_counters_t *st = &r->st;
     r->hs.peers = (uint64_t) s_c (st, "peers_alive");
     r->hs.step = (uint64_t) s_c (st, "steps");
@@ -751,6 +752,12 @@ s_status_tick (s_run_t *r, double *last)
                   : r->hs.step > 0           ? "training"
                   : (int) r->hs.peers < r->so.min_peers ? "waiting"
                                                         : "starting";
+    if (mdl_cli_now () - *last < 1.0) {
+        if (s_http)
+            mdl_http_publish (s_http, NULL, &r->hs);
+        return;
+    }
+    *last = mdl_cli_now ();
     s_status_write (r->status_paths, &r->hs);
 }
 
@@ -929,6 +936,22 @@ s_summary (s_run_t *r, double test_loss, double test_acc)
     return true;
 }
 
+/* --http-final: the final counters are published; a scraper that comes every few
+   seconds would miss them if the process left now. Stays until one scrape read them
+   and the requests stopped for half a second, --http-final seconds at most, or a
+   signal. */
+static void
+s_http_final (s_run_t *r)
+{
+    if (!s_http || !(r->so.http_final > 0))
+        return;
+    const uint64_t seen = mdl_http_scrapes (s_http);
+    const double until = mdl_cli_now () + r->so.http_final;
+    for (double left; (left = until - mdl_cli_now ()) > 0 && !mdl_signals_stop ();)
+        if (mdl_http_wait_scrape (s_http, seen, 0.5, left < 0.1 ? left : 0.1) == 0)
+            return;
+}
+
 /* After training: evaluation, checkpoint, summary, the last status. Returns the exit
    code: 0, 3 (the agent stopped on an error), 2 (a file could not be written). */
 static int
@@ -959,6 +982,7 @@ s_report (s_run_t *r)
     r->hs.state = r->error ? "failed" : mdl_signals_stop () ? "stopped" : "done";
     s_http_publish (r->agent);
     s_status_write (r->status_paths, &r->hs);
+    s_http_final (r);
     return exit_code;
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "meshdl.h"
@@ -34,6 +35,9 @@ struct mdl_http_t {
     mdl_http_stats_t st;
     mdl_status_t hs;
     char state[32], message[512];
+    uint64_t scrapes;        /* GET /metrics that read the snapshot, so far */
+    double last_request;     /* mdl_cli_now () of the last request of any kind */
+    pthread_cond_t scraped;  /* signalled at each request */
 };
 
 int
@@ -452,11 +456,16 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
     hs = self->hs;
     memcpy (state, self->state, sizeof state);
     memcpy (message, self->message, sizeof message);
+    const bool metrics = !strcmp (url, "/metrics");
+    if (metrics) /* counted with the copy: a count past a publish read what it published */
+        self->scrapes++;
+    self->last_request = mdl_cli_now ();
+    pthread_cond_broadcast (&self->scraped);
     pthread_mutex_unlock (&self->lock);
     hs.state = state;
     hs.message = message;
     hs.agent = self->agent;
-    if (!strcmp (url, "/metrics")) {
+    if (metrics) {
         size_t len = 0;
         char *body = mdl_http_render_metrics (&self->info, &st, &hs, self->start_time, &len);
         if (!body)
@@ -538,6 +547,7 @@ mdl_http_new (const char *spec, const mdl_http_info_t *info, int *err, char *msg
     if (!(self = calloc (1, sizeof *self)))
         goto err;
     pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->scraped, NULL);
     self->start_time = mdl_cli_wallclock ();
 #define COPY(f) snprintf (self->f, sizeof self->f, "%s", info && info->f ? info->f : "")
     COPY (agent);
@@ -589,6 +599,7 @@ err:
         close (fd);
     if (self) {
         pthread_mutex_destroy (&self->lock);
+        pthread_cond_destroy (&self->scraped);
         free (self);
     }
     if (err)
@@ -604,6 +615,7 @@ mdl_http_destroy (mdl_http_t **pself)
     mdl_http_t *self = *pself;
     MHD_stop_daemon (self->daemon); /* closes the listening socket */
     pthread_mutex_destroy (&self->lock);
+    pthread_cond_destroy (&self->scraped);
     free (self);
     *pself = NULL;
 }
@@ -627,4 +639,42 @@ mdl_http_publish (mdl_http_t *self, const mdl_http_stats_t *st, const mdl_status
         self->hs.state = self->hs.message = self->hs.agent = NULL; /* rendered from the copies */
     }
     pthread_mutex_unlock (&self->lock);
+}
+
+uint64_t
+mdl_http_scrapes (mdl_http_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    const uint64_t n = self->scrapes;
+    pthread_mutex_unlock (&self->lock);
+    return n;
+}
+
+int
+mdl_http_wait_scrape (mdl_http_t *self, uint64_t after, double quiet, double timeout)
+{
+    const double end = mdl_cli_now () + (timeout > 0 ? timeout : 0);
+    int rc = MDL_ETIMEOUT;
+    pthread_mutex_lock (&self->lock);
+    for (;;) {
+        const double now = mdl_cli_now ();
+        if (self->scrapes > after && now - self->last_request >= quiet) {
+            rc = 0;
+            break;
+        }
+        if (now >= end)
+            break;
+        /* until the end, or the quiet time after the last request, whichever is first */
+        double wake = end;
+        if (self->scrapes > after && self->last_request + quiet < wake)
+            wake = self->last_request + quiet;
+        struct timespec until; /* wake - now from now, on the condition's clock */
+        clock_gettime (CLOCK_REALTIME, &until);
+        const double t = (double) until.tv_sec + 1e-9 * (double) until.tv_nsec + (wake - now);
+        until.tv_sec = (time_t) t;
+        until.tv_nsec = (long) ((t - (double) until.tv_sec) * 1e9);
+        (void) pthread_cond_timedwait (&self->scraped, &self->lock, &until);
+    }
+    pthread_mutex_unlock (&self->lock);
+    return rc;
 }

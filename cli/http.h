@@ -111,6 +111,15 @@ const char *mdl_http_url (const mdl_http_t *self);
    may be NULL to keep the previous one. Cannot fail; never blocks on a request. */
 void mdl_http_publish (mdl_http_t *self, const mdl_http_stats_t *st, const mdl_status_t *hs);
 
+/* How many GET /metrics have read the snapshot so far. A count taken after an
+   mdl_http_publish: a scrape that makes it grow read what was published. */
+uint64_t mdl_http_scrapes (mdl_http_t *self);
+
+/* Until a GET /metrics has made the count pass after and no request came for quiet
+   seconds since (a client that reads /metrics, then /status, gets both), at most
+   timeout seconds: 0 or MDL_ETIMEOUT. */
+int mdl_http_wait_scrape (mdl_http_t *self, uint64_t after, double quiet, double timeout);
+
 /* Renders the /metrics text of a snapshot into a buffer the caller frees (*len bytes,
    NUL-terminated). NULL when out of memory. What the server sends; exposed for tests
    and the benchmark. */

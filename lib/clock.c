@@ -18,3 +18,16 @@ mdl_wallclock (void)
     clock_gettime (CLOCK_REALTIME, &ts);
     return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
 }
+
+struct timespec
+mdl_deadline (clockid_t clock, double seconds)
+{
+    struct timespec ts;
+    clock_gettime (clock, &ts);
+    const double t = (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec + (seconds > 0 ? seconds : 0);
+    ts.tv_sec = (time_t) t;
+    ts.tv_nsec = (long) ((t - (double) ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) /* rounding */
+        ts.tv_nsec = 999999999L;
+    return ts;
+}

@@ -3,10 +3,17 @@
 #ifndef MDL_CLOCK_H
 #define MDL_CLOCK_H
 
+#include <time.h>
+
 /* Seconds since an arbitrary fixed point (monotonic clock). Cannot fail. */
 double mdl_now (void);
 
 /* Wall-clock time as seconds since the epoch (for metrics' "time"). Cannot fail. */
 double mdl_wallclock (void);
+
+/* The time seconds from now (a negative count is now) on clock: the deadline of a
+   pthread_cond_timedwait whose condition uses that clock (CLOCK_REALTIME by default,
+   CLOCK_MONOTONIC when set with pthread_condattr_setclock). */
+struct timespec mdl_deadline (clockid_t clock, double seconds);
 
 #endif

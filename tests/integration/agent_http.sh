@@ -3,7 +3,8 @@
 # GET /metrics and /status while they train. /metrics passes `promtool check metrics`
 # (Debian's prometheus package) and holds the families the README lists, steps grow
 # between two scrapes, the sync-wait histogram fills, /status is the status JSON, both
-# agents exit 0; an agent that waits for a peer shows state "waiting"; bad --http values
+# agents exit 0; after the end the final counters are still served until one scrape read
+# them (--http-final); an agent that waits for a peer shows state "waiting"; bad --http values
 # and a port in use get one line and exit 2, leaving nothing in --results.
 set -uo pipefail
 bin=${1:?usage: agent_http.sh path/to/meshdl}
@@ -33,7 +34,7 @@ for _ in $(seq 1 300); do
   kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.1
 done
 [ "${s1:-0}" -gt 0 ] && ok "/metrics answers while training (meshdl_steps_total $s1)" || no "no /metrics with steps > 0 from $u0"
-sleep 1
+sleep 0.3 # the run takes ~1 s on a fast machine (4 epochs of 6000 rows): still training
 curl -sf "$u0/metrics" -o "$tmp/m2" && curl -sf "$u1/status" -o "$tmp/status" && curl -sfI "$u0/metrics" -o "$tmp/head" \
   && ok "a second scrape, /status and HEAD answer" || no "a second scrape, /status or HEAD failed"
 s2=$(sample "$tmp/m2" meshdl_steps_total)
@@ -86,6 +87,32 @@ assert s["updates_rejected"] == sum(s["rejected_by_reason"].values()), s
 PY
 rc0=0; rc1=0; wait "${pids[0]}" || rc0=$?; wait "${pids[1]}" || rc1=$?; pids=()
 [ $rc0 = 0 ] && [ $rc1 = 0 ] && ok "both agents exit 0" || no "agents exit $rc0 $rc1"
+
+# --- the final counters (--http-final) --------------------------------------------------
+# Agent 0 stays after its end until a /metrics read the final counters (at most 60 s);
+# /status does not end the wait: polled until it says done, then one /metrics, and the
+# process leaves half a second after the last request.
+read -r p0 p1 <<<"$(free_ports 2)"
+"$bin" agent --port "$p0" --peers "tcp://127.0.0.1:$p1" --shard 0/2 --min-peers 1 --min-peers-timeout 30 --epochs 1 \
+  --train-subset 2000 "${small[@]}" --http 127.0.0.1:0 --http-final 60 >"$tmp/f0.out" 2>"$tmp/f0.err" & pids+=($!)
+"$bin" agent --port "$p1" --peers "tcp://127.0.0.1:$p0" --shard 1/2 --min-peers 1 --min-peers-timeout 30 --epochs 1 \
+  --train-subset 2000 "${small[@]}" --http-final 0 >"$tmp/f1.out" 2>"$tmp/f1.err" & pids+=($!)
+fin=""; uf=""
+for _ in $(seq 1 1200); do
+  [ -n "$uf" ] || uf=$(url_of "$tmp/f0.err")
+  [ -n "$uf" ] && curl -sf "$uf/status" -o "$tmp/sf" 2>/dev/null && grep -q '"state": *"done"' "$tmp/sf" && { fin=1; break; }
+  kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.05
+done
+[ -n "$fin" ] && curl -sf "$uf/metrics" -o "$tmp/mf" && [ "$(sample "$tmp/mf" 'meshdl_state{state="done"}')" = 1 ] \
+  && [ "$(sample "$tmp/mf" meshdl_steps_total)" = "$(python3 -c "import json; print(json.load(open('$tmp/sf'))['step'])")" ] \
+  && ok "after the end the final counters are scraped (state done, $(sample "$tmp/mf" meshdl_steps_total) steps)" \
+  || no "no scrape of the final counters (status: $(head -c 200 "$tmp/sf" 2>/dev/null))"
+gone=""
+for _ in $(seq 1 200); do kill -0 "${pids[0]}" 2>/dev/null || { gone=1; break; }; sleep 0.05; done
+rc0=0; rc1=0; [ -n "$gone" ] && { wait "${pids[0]}" || rc0=$?; wait "${pids[1]}" || rc1=$?; }
+[ -n "$gone" ] && [ $rc0 = 0 ] && [ $rc1 = 0 ] && ok "the final scrape ends --http-final's wait; both exit 0" \
+  || no "after the final scrape: agent 0 $([ -n "$gone" ] && echo "exit $rc0" || echo "still up 10 s later"), agent 1 exit $rc1"
+pids=()
 
 # --- an agent waiting for a peer that never comes ----------------------------------------
 read -r p0 p1 <<<"$(free_ports 2)"
