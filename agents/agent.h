@@ -259,6 +259,7 @@ typedef struct {
                                   (--global-every, dynavg's synchronisations) */
     uint64_t pair_averages;    /* adpsgd: pairwise averages this agent took part in */
     uint64_t pair_refused;     /* adpsgd: own requests refused (busy peer) or timed out */
+    uint64_t pair_late;        /* adpsgd: accepts of timed-out requests, our half taken then */
     char disc_unresolved[256]; /* --peers dns: entries that never resolved so far, with
                                   the last reason ("" = none) */
     uint64_t model_round;      /* sampled algorithms (plexus): rounds in the aggregate this

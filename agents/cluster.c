@@ -376,6 +376,7 @@ mdl_cluster_stats_sum (mdl_cluster_t *self, mdl_agent_stats_t *sum)
         sum->global_averages += st.global_averages;
         sum->pair_averages += st.pair_averages;
         sum->pair_refused += st.pair_refused;
+        sum->pair_late += st.pair_late;
         sum->rounds_offline += st.rounds_offline;
         sum->model_round = st.model_round > sum->model_round ? st.model_round : sum->model_round;
         sum->epoch += w * st.epoch;

@@ -97,6 +97,7 @@ static const s_counter_t s_counters[] = {
     C (readmissions, C_U64),
     C (lingering, C_BOOL),
     C (linger_s, C_DBL),
+    C (pair_late, C_U64),
 };
 _Static_assert(sizeof (mdl_start_t) == sizeof (int), "start_from is read as an int");
 

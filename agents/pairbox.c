@@ -106,6 +106,7 @@ mdl_pairbox_put_abort (mdl_pairbox_t *self)
 {
     pthread_mutex_lock (&self->lock);
     self->writing = false;
+    pthread_cond_broadcast (&self->cond); /* a close may wait for it */
     pthread_mutex_unlock (&self->lock);
 }
 
@@ -147,7 +148,12 @@ mdl_pairbox_wait (mdl_pairbox_t *self, double timeout)
 void
 mdl_pairbox_close (mdl_pairbox_t *self)
 {
+    /* A put begun before the close is waited for: the reader drains the box next, and a
+       request filed after that drain would never be answered (its requester then waited
+       out --sync-timeout, 10 s, at the end of 1 run in 6 of 8 AD-PSGD agents). */
     pthread_mutex_lock (&self->lock);
     self->closed = true;
+    while (self->writing)
+        pthread_cond_wait (&self->cond, &self->lock);
     pthread_mutex_unlock (&self->lock);
 }

@@ -44,7 +44,8 @@ void mdl_pairbox_pop (mdl_pairbox_t *self);
 /* Reader: waits up to timeout seconds for a message; true if one is queued. */
 bool mdl_pairbox_wait (mdl_pairbox_t *self, double timeout);
 
-/* Refuses every later put (idempotent). Messages already queued stay readable. */
+/* Refuses every later put (idempotent) and waits for one in progress: what the reader
+   takes after this is everything that was filed. Messages queued stay readable. */
 void mdl_pairbox_close (mdl_pairbox_t *self);
 
 #endif

@@ -109,6 +109,8 @@ mdl_worker_ctx_free (mdl_ctx_t *c)
         free (c->scratch[k]);
     free (c->delta);
     free (c->merge_x);
+    free (c->pair_sent);
+    free (c->pair_late);
     free (c->label_map);
     mdl_worker_fused_end (c); /* x back in the model's own array; c->fused is x's buffer */
     mdl_byz_destroy (&c->byz);

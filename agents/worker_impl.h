@@ -80,6 +80,14 @@ struct mdl_ctx_t {
     double wait_hi;            /* sync: the longest recent wait that ended with the states in (decays) */
     mdl_rng_t prng;            /* pairwise algorithms: the partner of each exchange */
     uint64_t pair_seq;         /* ... the number of this agent's last request */
+    /* ... the last request given up on (timed out, or its partner looked gone), whose
+       accept may still come: x as it went out (the partner averages with that), to whom,
+       its number; and the halves (v - sent) / 2 of late accepts, applied to x once no
+       request of ours is out (x is promised while one is). d floats each, made at the
+       first request given up on (pairavg.c). */
+    float *pair_sent, *pair_late;
+    uint64_t pair_sent_peer, pair_sent_seq;
+    bool pair_late_due;
     uint64_t ckpt_last;        /* step of the last periodic checkpoint posted */
     mdl_robust_hist_t rhist[MDL_AGENT_CHANNELS]; /* --robust clip: distances seen per channel */
     mdl_byz_t *byz;            /* --byzantine: what this agent forges (NULL: honest) */

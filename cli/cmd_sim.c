@@ -935,6 +935,7 @@ s_sim_summary_work (s_sim_t *r, mdl_json_t *j, const s_ctrs_t *sum, const s_per_
     if (s_algo_is (r->ao.algo, "pairwise")) { /* each average counted by both sides */
         mdl_json_int (j, "pair_averages", (long long) ((uint64_t) s_ctr (sum, "pair_averages") / 2));
         mdl_json_int (j, "pair_requests_refused", (long long) s_ctr (sum, "pair_refused"));
+        mdl_json_int (j, "pair_late_accepts", (long long) s_ctr (sum, "pair_late"));
     }
     if (r->so.offline > 0)
         mdl_json_num (j, "rounds_offline_per_agent", s_ctr (sum, "rounds_offline") / n);

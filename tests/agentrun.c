@@ -110,12 +110,13 @@ agentrun (const agentrun_cfg_t *o)
     }
     assert_int_equal (mdl_cluster_snapshot (cl, 10, NULL), 0);
     const float *xbar = mdl_cluster_mean (cl);
-    double nm = 0, nb = 0;
+    double nm = 0, nb = 0, moved = 0;
     for (size_t k = 0; k < d; k++) {
         nm += mean0[k] * mean0[k];
         nb += (double) xbar[k] * xbar[k];
+        moved += ((double) xbar[k] - mean0[k]) * ((double) xbar[k] - mean0[k]);
     }
-    agentrun_result_t r = { 0, 0, 0 };
+    agentrun_result_t r = { 0, 0, 0, sqrt (moved / nm) };
     const float *x0 = mdl_cluster_snap (cl, 0);
     for (int i = 0; i < n; i++) {
         const float *xi = mdl_cluster_snap (cl, i);

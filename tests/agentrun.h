@@ -17,6 +17,7 @@ typedef struct {
     double max_rel_to_mean; /* max_i ||x_i - mean0|| / ||mean0|| */
     double max_rel_spread;  /* max_i ||x_i - xbar|| / ||xbar|| */
     double max_abs_diff;    /* max_i,k |x_i[k] - x_0[k]|: 0 when all are bit for bit equal */
+    double rel_mean_moved;  /* ||xbar - mean0|| / ||mean0||: how far the agents' mean moved */
 } agentrun_result_t;
 
 /* One run. Unset fields take the defaults in brackets. Agent i has id (i + 1) * 1000,

@@ -15,10 +15,13 @@
     x_i <- avg - lr g(x_i) or avg(x_i - lr g(x_i), x_j) of one pair: the same algorithm
     up to when the pair sees the step.
 
-    Known debt: the exchange is one request and one answer, not a two-phase commit. A
-    request that times out (--sync-timeout) and is accepted after all leaves the partner
-    averaged and the requester not (counted as dropped and logged), and pair messages
-    are exempt from --drop for the same reason. */
+    The exchange is one request and one answer, not a two-phase commit. A request that
+    times out (--sync-timeout, or its partner looked gone) and is accepted after all
+    still keeps the mean: the requester kept what it sent and takes its half of that
+    exchange, x_i += (x_j_before - sent) / 2, when the accept comes (pairavg.c); until
+    then it sends no new request, and a worker that ends waits for that answer. Only
+    under --robust clip is such an accept dropped (counted and logged). Pair messages
+    are exempt from --drop (a lost accept would leave the partner averaged alone). */
 #include "algo.h"
 
 static int
