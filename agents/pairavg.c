@@ -69,8 +69,8 @@ s_pair_apply_late (mdl_ctx_t *c)
 }
 
 /* Keeps what the request numbered seq to partner promised (x, unchanged since it went
-   out), for an answer that may still come. Without the memory, the request is marked
-   answered: a late accept is then dropped, as before. */
+   out), for an answer that may still come. Without the memory for it, the answer is
+   still awaited but an accept is dropped (s_pair_late), as before. */
 static void
 s_pair_gave_up (mdl_ctx_t *c, uint64_t partner, uint64_t seq)
 {
