@@ -2,6 +2,9 @@
 # proc4.sh: the 4-process workload side by side (issue 14: whole run <= 2.2 s, <= 0.25x of
 # a Python D-PSGD over ZeroMQ). Each round runs both sides once, in alternating order:
 #   meshdl: 4 `meshdl agent` processes, static peers on 127.0.0.1, ring, --shard I/4,
+#           --id I+1 (the ring follows the ids: I's neighbours are I-1 and I+1, as the
+#           reference's ranks; by default an id comes from the host name and pid, and
+#           the ring's order, so the accuracy, changed from run to run),
 #           --min-peers 3, 1 epoch of batch 64, plain SGD lr 0.05 constant, full
 #           Fashion-MNIST, --threads T;
 #   python: 4 bench/proc4_ref.py processes (torch + pyzmq, PUB/SUB, the same model, init,
@@ -94,7 +97,7 @@ side() {
         if [ "$name" = meshdl ]; then
             peers=""; for k in 0 1 2 3; do [ $k -ne $i ] && peers="$peers${peers:+,}tcp://127.0.0.1:$((base + k))"; done
             /usr/bin/time -f "%e %M %U %S" -o "$run.p$i.time" timeout -k 5 "$tmo" "$meshdl" agent \
-                --port $((base + i)) --peers "$peers" --shard "$i/4" --min-peers 3 --topology ring \
+                --id $((i + 1)) --port $((base + i)) --peers "$peers" --shard "$i/4" --min-peers 3 --topology ring \
                 --epochs 1 --batch 64 --optimizer sgd --lr 0.05 --schedule constant --threads "$threads" --seed "$seed" --quiet \
                 ${agent_opts[@]+"${agent_opts[@]}"} \
                 >"$run.p$i.out" 2>"$run.p$i.err" &
