@@ -457,6 +457,8 @@ s_check_roles (s_run_t *r, char *err, size_t errlen)
     else if (r->model_parallel && so->shard)
         snprintf (err, errlen, "meshdl agent: --algo %s splits the unknowns, not the rows: every agent trains on all of "
                   "them (no --shard)", ao->algo);
+    else if (!so->http && mdl_opts_given (r->defs, "http-final"))
+        snprintf (err, errlen, "meshdl agent: --http-final needs --http ADDR:PORT (it keeps that server up at the end)");
     else if (so->http && mdl_http_parse_addr (so->http, hhost, sizeof hhost, &hport))
         snprintf (err, errlen, "meshdl agent: --http '%s' must be ADDR:PORT with PORT 0-65535 (e.g. 0.0.0.0:9100, "
                   "127.0.0.1:0, [::1]:9100, :9100)", so->http);

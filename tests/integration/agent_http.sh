@@ -96,7 +96,7 @@ read -r p0 p1 <<<"$(free_ports 2)"
 "$bin" agent --port "$p0" --peers "tcp://127.0.0.1:$p1" --shard 0/2 --min-peers 1 --min-peers-timeout 30 --epochs 1 \
   --train-subset 2000 "${small[@]}" --http 127.0.0.1:0 --http-final 60 >"$tmp/f0.out" 2>"$tmp/f0.err" & pids+=($!)
 "$bin" agent --port "$p1" --peers "tcp://127.0.0.1:$p0" --shard 1/2 --min-peers 1 --min-peers-timeout 30 --epochs 1 \
-  --train-subset 2000 "${small[@]}" --http-final 0 >"$tmp/f1.out" 2>"$tmp/f1.err" & pids+=($!)
+  --train-subset 2000 "${small[@]}" >"$tmp/f1.out" 2>"$tmp/f1.err" & pids+=($!)
 fin=""; uf=""
 for _ in $(seq 1 1200); do
   [ -n "$uf" ] || uf=$(url_of "$tmp/f0.err")
@@ -144,5 +144,11 @@ for spec in 127.0.0.1 127.0.0.1:65536 "::1:80" "[::1]" "127.0.0.1:$bport"; do
     || no "--http $spec: exit $rc, '$out', results: $(ls -A "$tmp/res")"
 done
 kill $busy 2>/dev/null
+for bad in "--http-final 3" "--http 127.0.0.1:0 --http-final -1" "--http 127.0.0.1:0 --http-final soon"; do
+  # shellcheck disable=SC2086 # the words of $bad are options
+  out=$("$bin" agent --peers tcp://127.0.0.1:1 --epochs 1 --train-subset 1000 --results "$tmp/res" $bad "${small[@]}" 2>&1 >/dev/null); rc=$?
+  [ $rc = 2 ] && [ "$(echo "$out" | wc -l)" = 1 ] && [ -z "$(ls -A "$tmp/res")" ] && ok "$bad: exit 2, '$out'" \
+    || no "$bad: exit $rc, '$out', results: $(ls -A "$tmp/res")"
+done
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
